@@ -1,0 +1,199 @@
+/**
+ * The parser contract: what every parser (pure JS, Rust addon, simdjson adapter)
+ * must produce for a chunk of input bytes. Workers call exactly one parser per
+ * batch; the engine never looks at a parser's internals, only at these slots.
+ *
+ * ─── Result slot layout (32 bytes, little-endian, 8 × Int32 words) ───────────
+ *
+ *   word  bytes   field        meaning
+ *   0-1   0..7    eventTime    float64 epoch milliseconds; NaN when missing/invalid
+ *   2     8..11   offset       first byte of the record, absolute index into `input`
+ *   3     12..15  length       record length in bytes (trimmed of space/tab/CR/LF)
+ *   4     16..19  hashLo       key hash, low 32 bits  (0 when status is not KEYED)
+ *   5     20..23  hashHi       key hash, high 32 bits (0 when status is not KEYED)
+ *   6     24..27  status       Status code | StatusFlag bits
+ *   7     28..31  tag          left 0 by parsers; the worker stamps its range id here
+ *
+ * The same buffer is viewed as Float64Array (eventTime at index slot*4) and
+ * Int32Array (other words at slot*8 + word). A slot never straddles a batch.
+ *
+ * ─── Decisions (identical for every parser) ─────────────────────────────────
+ * A record is checked in this order; the first failing check names the reason:
+ *   1. length > maxRecordBytes                                  → TOO_LARGE
+ *   2. scan the value left to right; the first bad byte decides:
+ *        malformed UTF-8 inside a string (overlong, surrogate code
+ *        points U+D800..DFFF, > U+10FFFF, truncated, stray continuation) → INVALID_UTF8
+ *        raw byte < 0x20 inside a string                         → CONTROL_CHAR
+ *        nesting deeper than MAX_DEPTH                           → TOO_DEEP
+ *        anything else not RFC 8259 (incl. bytes ≥ 0x80 outside
+ *        strings, a BOM, bad escapes, bad numbers, truncation)   → INVALID_JSON
+ *   3. non-whitespace after the complete value                  → TRAILING_GARBAGE
+ *   4. the value is valid JSON but not an object                → NOT_OBJECT
+ *   5. otherwise KEYED (every key field present) or UNKEYED.
+ * `\uD800`-style escaped lone surrogates are accepted (as JSON.parse does).
+ * Whitespace is exactly space, tab, CR, LF.
+ *
+ * ─── Key ────────────────────────────────────────────────────────────────────
+ * Key fields are matched against TOP-LEVEL member names by their raw bytes
+ * between the quotes (an escaped name such as "\u0069d" does not match "id").
+ * When a name repeats, the last occurrence wins. The key bytes are, for each key
+ * field in configured order, the field value's raw JSON text (strings keep their
+ * quotes, objects/arrays their inner text verbatim) followed by one 0xFF byte
+ * (a byte that never occurs in valid UTF-8, so field boundaries cannot alias).
+ *
+ * Hash: two independent 32-bit lanes over the key bytes, uint32 arithmetic:
+ *   lo: h = 0x811C9DC5; per byte b: h = imul(h ^ b, 0x01000193);            then fmix32
+ *   hi: h = 0x9E3779B9; per byte b: h = imul(h ^ b, 0x5BD1E995); h ^= h >>> 15; then fmix32
+ *   fmix32(h): h ^= h>>>16; h = imul(h, 0x85EBCA6B); h ^= h>>>13;
+ *              h = imul(h, 0xC2B2AE35); h ^= h>>>16
+ * Stored as signed Int32 words (`| 0`).
+ *
+ * ─── Event time ─────────────────────────────────────────────────────────────
+ * The top-level member named by eventTimeField (last occurrence wins):
+ *   - a JSON number: its value (correctly rounded float64) as epoch ms;
+ *     non-finite → invalid;
+ *   - a JSON string without escapes in the form
+ *       YYYY-MM-DD
+ *       YYYY-MM-DD(T|t| )HH:MM[:SS[.fraction]][Z|z|±HH:MM|±HHMM|±HH]
+ *     (no zone = UTC; fraction truncated to whole ms; month/day/hour/minute/
+ *     second ranges checked including leap years; second 60 is invalid)
+ *     → epoch ms;
+ *   - anything else → invalid.
+ * Missing → NaN. Invalid → NaN and StatusFlag.EVENT_TIME_INVALID.
+ * Event time is only computed for records that end up KEYED or UNKEYED.
+ *
+ * ─── Framing ────────────────────────────────────────────────────────────────
+ * Lines:  records are separated by LF. Each line is trimmed of space/tab/CR;
+ *         a line that is empty after trimming produces no slot. The final
+ *         segment without LF is a record only when `final`; otherwise it is left
+ *         unconsumed. consumedEnd is the index just past the last LF consumed
+ *         (or `end` when final).
+ * Single: all of [start, end) is one record (trimmed of all whitespace); an
+ *         all-whitespace input produces no slot. Only valid with final = true.
+ * Array:  the input is (a part of) one top-level JSON array; each element is a
+ *         record framed by depth-0 commas. carryPhase says where the previous
+ *         chunk stopped (ArrayPhase). An element that fails validation is
+ *         re-synchronised by skipping strings and brackets to the next depth-0
+ *         ',' or ']' and rejected as one record covering [element start, there).
+ *         A chunk never consumes a partial element unless final.
+ */
+
+/** Size of one result slot in bytes / Int32 words / Float64 words. */
+export const SLOT_BYTES = 32;
+export const SLOT_WORDS = 8;
+export const SLOT_F64_WORDS = 4;
+
+export const W_EVENT_TIME_F64 = 0; // index in Float64 units, relative to slot*SLOT_F64_WORDS
+export const W_OFFSET = 2;
+export const W_LENGTH = 3;
+export const W_HASH_LO = 4;
+export const W_HASH_HI = 5;
+export const W_STATUS = 6;
+export const W_TAG = 7;
+
+/** Deepest nesting accepted (the top-level object counts as depth 1). */
+export const MAX_DEPTH = 1024;
+
+export const Status = {
+  KEYED: 0,
+  UNKEYED: 1,
+  INVALID_JSON: 10,
+  INVALID_UTF8: 11,
+  CONTROL_CHAR: 12,
+  NOT_OBJECT: 13,
+  TRAILING_GARBAGE: 14,
+  TOO_LARGE: 15,
+  TOO_DEEP: 16,
+} as const;
+export type StatusCode = (typeof Status)[keyof typeof Status];
+
+/** Flag bits or-ed into the status word above the low byte. */
+export const StatusFlag = {
+  EVENT_TIME_INVALID: 0x100,
+} as const;
+export const STATUS_CODE_MASK = 0xff;
+
+export const REJECT_REASONS: Readonly<Record<number, string>> = {
+  [Status.INVALID_JSON]: 'invalid_json',
+  [Status.INVALID_UTF8]: 'invalid_utf8',
+  [Status.CONTROL_CHAR]: 'control_char',
+  [Status.NOT_OBJECT]: 'not_object',
+  [Status.TRAILING_GARBAGE]: 'trailing_garbage',
+  [Status.TOO_LARGE]: 'too_large',
+  [Status.TOO_DEEP]: 'too_deep',
+};
+
+export function isAccepted(status: number): boolean {
+  const code = status & STATUS_CODE_MASK;
+  return code === Status.KEYED || code === Status.UNKEYED;
+}
+
+export const Framing = { Lines: 0, Single: 1, Array: 2 } as const;
+export type FramingMode = (typeof Framing)[keyof typeof Framing];
+
+/** Where an Array-framed chunk stopped; carried into the next chunk. */
+export const ArrayPhase = {
+  /** nothing but whitespace seen yet; expecting '[' */
+  BeforeArray: 0,
+  /** just after '[': an element or ']' */
+  FirstElement: 1,
+  /** just after ',': an element */
+  NextElement: 2,
+  /** just after an element: ',' or ']' */
+  AfterElement: 3,
+  /** after the closing ']': only whitespace may follow */
+  Done: 4,
+} as const;
+export type ArrayPhaseCode = (typeof ArrayPhase)[keyof typeof ArrayPhase];
+
+/** Parser configuration, compiled once per worker (names as UTF-8 bytes). */
+export interface ParseConfig {
+  readonly keyFields: readonly Uint8Array[];
+  readonly eventTimeField: Uint8Array;
+  readonly maxRecordBytes: number;
+}
+
+/**
+ * Indices into the Float64Array `state` every parser fills in on return.
+ * state[STATE_CONSUMED_END]: index just past the last consumed byte
+ * state[STATE_CARRY_PHASE]:  ArrayPhase to pass into the next chunk (Array framing)
+ * state[STATE_SLOTS]:        slots written into `out`
+ * A parser stops early (consumedEnd < end) when `out` is full; the caller
+ * drains the slots and calls again from consumedEnd.
+ */
+export const STATE_CONSUMED_END = 0;
+export const STATE_CARRY_PHASE = 1;
+export const STATE_SLOTS = 2;
+export const STATE_WORDS = 4;
+
+export interface ChunkRequest {
+  readonly input: Uint8Array;
+  readonly start: number;
+  readonly end: number;
+  readonly framing: FramingMode;
+  readonly final: boolean;
+  readonly carryPhase: ArrayPhaseCode;
+}
+
+/** Every parser implementation exposes this one call. */
+export interface ChunkParser {
+  readonly name: 'js' | 'native' | 'simdjson';
+  /**
+   * Parse records of `req` into `out` (capacity = out.length / SLOT_WORDS slots),
+   * writing the summary into `state`. Crosses any language boundary once.
+   */
+  parseChunk(req: ChunkRequest, out: Int32Array, state: Float64Array): void;
+}
+
+export function compileParseConfig(opts: {
+  keyFields: readonly string[];
+  eventTimeField: string;
+  maxRecordBytes: number;
+}): ParseConfig {
+  const enc = new TextEncoder();
+  return {
+    keyFields: opts.keyFields.map((f) => enc.encode(f)),
+    eventTimeField: enc.encode(opts.eventTimeField),
+    maxRecordBytes: opts.maxRecordBytes,
+  };
+}
