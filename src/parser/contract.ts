@@ -175,6 +175,12 @@ export interface ChunkRequest {
   readonly carryPhase: ArrayPhaseCode;
 }
 
+/**
+ * Parsers are created once per worker with the compiled configuration (key
+ * fields, event-time field, size limit); the config is NOT passed per call.
+ */
+export type ChunkParserFactory = (config: ParseConfig) => ChunkParser;
+
 /** Every parser implementation exposes this one call. */
 export interface ChunkParser {
   readonly name: 'js' | 'native' | 'simdjson';

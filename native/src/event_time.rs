@@ -1,0 +1,184 @@
+//! Event-time extraction (see contract.ts, "Event time").
+//!
+//! Input is the raw JSON text of an already validated value.
+
+/// Epoch milliseconds of a raw JSON value, or `None` when the value is not a
+/// finite number nor an escape-free string in the accepted ISO-8601 subset.
+pub fn parse_event_time(raw: &[u8]) -> Option<f64> {
+    match raw.first()? {
+        b'-' | b'0'..=b'9' => {
+            // Validated JSON number text is ASCII and a valid Rust float
+            // literal; `parse` is correctly rounded.
+            let s = std::str::from_utf8(raw).ok()?;
+            let v: f64 = s.parse().ok()?;
+            // `+ 0.0` folds -0 into +0 so every implementation stores the same bits.
+            v.is_finite().then_some(v + 0.0)
+        }
+        b'"' => {
+            let body = &raw[1..raw.len() - 1];
+            parse_iso(body)
+        }
+        _ => None,
+    }
+}
+
+#[inline]
+fn digits(b: &[u8], at: usize, count: usize) -> Option<u32> {
+    let s = b.get(at..at + count)?;
+    let mut v = 0u32;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as u32;
+    }
+    Some(v)
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ => {
+            if is_leap(y) {
+                29
+            } else {
+                28
+            }
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYY-MM-DD` or `YYYY-MM-DD(T|t| )HH:MM[:SS[.fraction]][Z|z|±HH:MM|±HHMM|±HH]`.
+pub fn parse_iso(s: &[u8]) -> Option<f64> {
+    let year = digits(s, 0, 4)? as i64;
+    if s.get(4) != Some(&b'-') || s.get(7) != Some(&b'-') {
+        return None;
+    }
+    let month = digits(s, 5, 2)?;
+    let day = digits(s, 8, 2)?;
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    let mut ms = days_from_civil(year, month, day) * 86_400_000;
+    if s.len() == 10 {
+        return Some(ms as f64);
+    }
+    if !matches!(s[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let hour = digits(s, 11, 2)?;
+    if s.get(13) != Some(&b':') {
+        return None;
+    }
+    let minute = digits(s, 14, 2)?;
+    if hour > 23 || minute > 59 {
+        return None;
+    }
+    ms += (hour as i64 * 60 + minute as i64) * 60_000;
+    let mut i = 16;
+    if s.get(i) == Some(&b':') {
+        let second = digits(s, i + 1, 2)?;
+        if second > 59 {
+            return None;
+        }
+        ms += second as i64 * 1000;
+        i += 3;
+        if s.get(i) == Some(&b'.') {
+            i += 1;
+            let start = i;
+            let mut frac = 0i64;
+            while i < s.len() && s[i].is_ascii_digit() {
+                if i - start < 3 {
+                    frac = frac * 10 + (s[i] - b'0') as i64;
+                }
+                i += 1;
+            }
+            let n = i - start;
+            if n == 0 {
+                return None;
+            }
+            for _ in n..3 {
+                frac *= 10;
+            }
+            ms += frac;
+        }
+    }
+    if i == s.len() {
+        return Some(ms as f64);
+    }
+    match s[i] {
+        b'Z' | b'z' => (i + 1 == s.len()).then_some(ms as f64),
+        sign @ (b'+' | b'-') => {
+            let oh = digits(s, i + 1, 2)?;
+            let rest = &s[i + 3..];
+            let om = match rest.len() {
+                0 => 0,
+                2 => digits(rest, 0, 2)?,
+                3 if rest[0] == b':' => digits(rest, 1, 2)?,
+                _ => return None,
+            };
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let off = (oh as i64 * 60 + om as i64) * 60_000;
+            Some(if sign == b'+' { ms - off } else { ms + off } as f64)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_event_time(b"1700000000000"), Some(1.7e12));
+        assert_eq!(parse_event_time(b"-0").map(f64::to_bits), Some(0.0f64.to_bits()));
+        assert_eq!(parse_event_time(b"-0.0e5").map(f64::to_bits), Some(0.0f64.to_bits()));
+        assert_eq!(parse_event_time(b"1e400"), None);
+        assert_eq!(parse_event_time(b"1e-400"), Some(0.0));
+        assert_eq!(parse_event_time(b"null"), None);
+        assert_eq!(parse_event_time(b"{}"), None);
+    }
+
+    #[test]
+    fn iso() {
+        let p = |s: &str| parse_event_time(format!("\"{s}\"").as_bytes());
+        assert_eq!(p("1970-01-01"), Some(0.0));
+        assert_eq!(p("2024-02-29"), Some(1_709_164_800_000.0));
+        assert_eq!(p("2023-02-29"), None);
+        assert_eq!(p("1900-02-29"), None);
+        assert_eq!(p("2000-02-29"), Some(951_782_400_000.0));
+        assert_eq!(p("2024-01-02T03:04"), Some(1_704_164_640_000.0));
+        assert_eq!(p("2024-01-02t03:04:05.6789Z"), Some(1_704_164_645_678.0));
+        assert_eq!(p("2024-01-02 03:04:05+01:00"), Some(1_704_164_645_000.0 - 3_600_000.0));
+        assert_eq!(p("2024-01-02T03:04:05-0130"), Some(1_704_164_645_000.0 + 5_400_000.0));
+        assert_eq!(p("2024-01-02T03:04:05+05"), Some(1_704_164_645_000.0 - 18_000_000.0));
+        assert_eq!(p("2024-01-02T03:04:60Z"), None);
+        assert_eq!(p("2024-01-02T24:00Z"), None);
+        assert_eq!(p("2024-01-02T03:04.5Z"), None);
+        assert_eq!(p("2024-01-02T03:04:05."), None);
+        assert_eq!(p("2024-01-02Z"), None);
+        assert_eq!(p("2024-1-02"), None);
+        assert_eq!(p("0000-01-01"), Some(-62_167_219_200_000.0));
+        assert_eq!(parse_event_time(br#""2024-01-02\u0054""#), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! Node-API surface: the `NativeParserConfig` handle (compiled configuration
+//! plus scratch memory, created once per worker) and `parseChunk`, one call per
+//! chunk that writes the slots straight into the caller's Int32Array.
+//!
+//! Typed arrays arrive as slices from `napi_get_typedarray_info`, which works
+//! the same for views over an ArrayBuffer or a SharedArrayBuffer; no JS object
+//! is created per record and nothing is copied out of the input.
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::fields::Config;
+use crate::record::Mode;
+use crate::Parser;
+
+/// Configuration compiled for the native parser, with its scratch buffers.
+#[napi]
+pub struct NativeParserConfig {
+    parser: Parser,
+}
+
+#[napi]
+impl NativeParserConfig {
+    /// `keyFields` and `eventTimeField` are UTF-8 bytes (as in `ParseConfig`).
+    /// `scalarOnly` disables the SIMD fast path (for tests and benchmarks).
+    #[napi(constructor)]
+    pub fn new(
+        key_fields: Vec<Uint8Array>,
+        event_time_field: Uint8Array,
+        max_record_bytes: f64,
+        scalar_only: Option<bool>,
+    ) -> Result<Self> {
+        if !(max_record_bytes >= 0.0) {
+            return Err(Error::new(Status::InvalidArg, "maxRecordBytes must be a number >= 0"));
+        }
+        let cfg = Config {
+            key_fields: key_fields.iter().map(|k| k.to_vec()).collect(),
+            event_time_field: event_time_field.to_vec(),
+            // Saturating: Infinity or 2^53 both mean "no limit" for a u32-indexed input.
+            max_record_bytes: max_record_bytes.min(usize::MAX as f64) as usize,
+        };
+        let mode = if scalar_only.unwrap_or(false) { Mode::Scalar } else { Mode::Simd };
+        Ok(NativeParserConfig {
+            parser: Parser::with_mode(&cfg, mode),
+        })
+    }
+}
+
+/// Parses `input[start, end)` into `out` (8 Int32 words per slot) and fills
+/// `state` (consumedEnd, carryPhase, slots) — see contract.ts.
+#[napi]
+#[allow(clippy::too_many_arguments)]
+pub fn parse_chunk(
+    config: &mut NativeParserConfig,
+    input: &[u8],
+    start: u32,
+    end: u32,
+    framing: u32,
+    is_final: bool,
+    carry_phase: u32,
+    out: &mut [i32],
+    state: &mut [f64],
+) -> Result<()> {
+    config
+        .parser
+        .parse_chunk_into(input, start as usize, end as usize, framing, is_final, carry_phase, out, state)
+        .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
+}

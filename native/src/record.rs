@@ -1,0 +1,85 @@
+//! One record → one slot's values, in the contract's decision order.
+
+use crate::contract::{NOT_OBJECT, TOO_LARGE};
+use crate::fast::{Fast, FastPath};
+use crate::fields::{Config, Picks};
+use crate::scan::scan_record;
+
+/// Slot values of one record.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outcome {
+    pub status: i32,
+    pub hash_lo: i32,
+    pub hash_hi: i32,
+    pub event_time: f64,
+}
+
+impl Outcome {
+    #[inline]
+    pub fn reject(status: i32) -> Self {
+        Outcome {
+            status,
+            hash_lo: 0,
+            hash_hi: 0,
+            event_time: f64::NAN,
+        }
+    }
+}
+
+/// Which validator handles records first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// simd-json first, the scalar scanner for whatever it refuses.
+    Simd,
+    /// The scalar scanner only (reference for the differential tests).
+    Scalar,
+}
+
+pub struct Classifier {
+    pub max_record_bytes: usize,
+    picks: Picks,
+    fast: FastPath,
+    mode: Mode,
+}
+
+impl Classifier {
+    pub fn new(cfg: &Config, mode: Mode) -> Self {
+        Classifier {
+            max_record_bytes: cfg.max_record_bytes,
+            picks: Picks::new(cfg),
+            fast: FastPath::new(),
+            mode,
+        }
+    }
+
+    /// Decides one trimmed, non-empty record.
+    #[inline]
+    pub fn classify(&mut self, rec: &[u8]) -> Outcome {
+        if rec.len() > self.max_record_bytes {
+            return Outcome::reject(TOO_LARGE);
+        }
+        self.picks.reset();
+        if self.mode == Mode::Simd {
+            match self.fast.check(rec, &mut self.picks) {
+                Fast::Object => return self.accepted(rec),
+                Fast::NotObject => return Outcome::reject(NOT_OBJECT),
+                Fast::Unsure => self.picks.reset(),
+            }
+        }
+        match scan_record(rec, &mut self.picks) {
+            Ok(()) => self.accepted(rec),
+            Err(code) => Outcome::reject(code),
+        }
+    }
+
+    #[inline]
+    fn accepted(&self, rec: &[u8]) -> Outcome {
+        let (status, hash_lo, hash_hi, event_time) = self.picks.finish(rec);
+        Outcome {
+            status,
+            hash_lo,
+            hash_hi,
+            event_time,
+        }
+    }
+}

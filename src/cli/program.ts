@@ -1,0 +1,82 @@
+import { Command, CommanderError, Option } from 'commander';
+import { loadConfigFile } from '../config/load-file.js';
+import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../config/options.js';
+import { parseDurationMs } from '../config/units.js';
+import { ConfigError } from '../config/errors.js';
+
+export interface RunCommand {
+  /** The merged file + flag options, as the Engine takes them. */
+  engineOptions: EngineOptions;
+  /** The same, validated (usage errors are raised before anything starts). */
+  options: ResolvedOptions;
+  statusIntervalMs: number | undefined;
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** Flag name → option key (flags override the config file key by key). */
+const FLAG_KEYS: Readonly<Record<string, string>> = {
+  input: 'input',
+  once: 'once',
+  from: 'from',
+  sink: 'sink',
+  deadLetter: 'deadLetter',
+  workers: 'workers',
+  dedupKey: 'dedupKey',
+  dedupWindow: 'dedupWindow',
+  dedupCapacity: 'dedupCapacity',
+  eventTime: 'eventTime',
+  maxRecordBytes: 'maxRecordBytes',
+  rangeBytes: 'rangeBytes',
+};
+
+/**
+ * Parse argv into a validated run command. Only parses: the caller runs the
+ * engine and owns process.exit. Usage errors throw ConfigError/CommanderError.
+ */
+export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command {
+  const program = new Command('ordertail')
+    .description('Tail append-only JSON order logs into a deduplicated, low-latency stream.')
+    .exitOverride()
+    .showSuggestionAfterError(false)
+    .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
+
+  program
+    .command('run')
+    .description('read input files (and follow them unless --once) and emit each record once')
+    .exitOverride()
+    .option('-c, --config <file>', 'YAML config file; flags override its keys')
+    .option('-i, --input <glob>', 'files to read (repeatable); files matching later are picked up', collect)
+    .option('--once', 'read everything that exists now, then exit 0')
+    .addOption(new Option('--from <where>', 'where to begin in files present at start-up (default start)').choices(['start', 'end']))
+    .option('--sink <sink>', "'stdout' (default), 'file:PATH' or 'none'")
+    .option('--dead-letter <path>', 'write rejected input here, one JSON line each {file,offset,reason,sample}')
+    .option('-w, --workers <n>', 'parse worker threads (default: cores)')
+    .option('--dedup-key <fields>', 'comma-separated top-level field(s) forming the key (default id)')
+    .option('--dedup-window <duration>', 'duplicate window on event time, e.g. 60s, 500ms, 5m (default 60s)')
+    .option('--dedup-capacity <entries>', 'dedup table entries; ~16 bytes each (default 1048576)')
+    .option('--event-time <field>', 'event time field: epoch ms or ISO-8601 (default timestamp; missing → arrival time)')
+    .option('--max-record-bytes <size>', 'reject larger records as too_large, e.g. 16MiB (default 16MiB)')
+    .option('--range-bytes <size>', 'unit of parallel work on history files (default 4MiB)')
+    .option('--status <duration>', 'print a status line to stderr at this interval, e.g. 1s')
+    .action(async (flags: Record<string, unknown>) => {
+      const fromFile = typeof flags.config === 'string' ? loadConfigFile(flags.config) : {};
+      const merged: Record<string, unknown> = { sink: 'stdout', ...fromFile };
+      for (const [flag, key] of Object.entries(FLAG_KEYS)) {
+        if (flags[flag] !== undefined) merged[key] = flags[flag];
+      }
+      const origin = typeof flags.config === 'string' ? `config ${flags.config}` : 'options';
+      const options = resolveOptions(merged, origin);
+      let statusIntervalMs: number | undefined;
+      if (typeof flags.status === 'string') {
+        statusIntervalMs = parseDurationMs(flags.status);
+        if (statusIntervalMs === undefined || statusIntervalMs <= 0) {
+          throw new ConfigError(`--status: expected a duration such as 1s, got '${flags.status}'`, 'status');
+        }
+      }
+      await onRun({ engineOptions: merged as unknown as EngineOptions, options, statusIntervalMs });
+    });
+  return program;
+}
+
+export { CommanderError };

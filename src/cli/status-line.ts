@@ -1,0 +1,16 @@
+import type { EngineStats } from '../engine/engine.js';
+
+let last: { at: number; emitted: number; read: number } | undefined;
+
+/** One human line: rates since the previous call, totals, latency percentiles. */
+export function formatStatus(s: EngineStats): string {
+  const now = performance.now();
+  const prev = last ?? { at: now - 1000, emitted: 0, read: 0 };
+  const secs = Math.max(0.001, (now - prev.at) / 1000);
+  last = { at: now, emitted: s.recordsEmitted, read: s.recordsRead };
+  const rate = Math.round((s.recordsRead - prev.read) / secs);
+  return (
+    `ordertail: ${rate} rec/s read, ${s.recordsEmitted} emitted, ${s.duplicates} duplicates, ` +
+    `${s.rejected} rejected, latency p50 ${s.latency.p50} ms p99 ${s.latency.p99} ms`
+  );
+}

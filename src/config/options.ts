@@ -1,0 +1,178 @@
+import { availableParallelism } from 'node:os';
+import { ConfigError } from './errors.js';
+import { parseByteSize, parseDurationMs } from './units.js';
+
+/**
+ * Options accepted by `new Engine(options)` and by the YAML config file (same
+ * names; the file may also spell them kebab-case, as the CLI flags do).
+ */
+export interface EngineOptions {
+  /** Glob patterns of files to read; files matching later are picked up too. */
+  input: string | string[];
+  /** Read what exists now, then finish. Default false (keep following). */
+  once?: boolean;
+  /** Where to begin in files that exist at start-up. Default 'start'. */
+  from?: 'start' | 'end';
+  /** 'stdout' | 'file:PATH' | 'none'. Default 'stdout' (CLI) — the library default is 'none' + events/iterator. */
+  sink?: string;
+  /** Path of the dead-letter file (one JSON line per rejected record). */
+  deadLetter?: string;
+  /** Worker threads. Default: available cores. */
+  workers?: number;
+  /** Top-level field(s) forming the dedup key. Default ['id']. */
+  dedupKey?: string | string[];
+  /** Duplicate window on event time: '60s', '500ms', or milliseconds. Default 60s. */
+  dedupWindow?: string | number;
+  /** Dedup table size in entries (memory ≈ 16 B × capacity). Default 1,048,576. */
+  dedupCapacity?: number;
+  /** Field holding the event time (epoch ms or ISO-8601). Default 'timestamp'. */
+  eventTime?: string;
+  /** Larger records are rejected as too_large: '16MiB' or bytes. Default 16 MiB. */
+  maxRecordBytes?: string | number;
+  /** Target size of one unit of parallel work on history files. Default 4 MiB. */
+  rangeBytes?: string | number;
+}
+
+/** Options after validation and defaults: every field concrete. */
+export interface ResolvedOptions {
+  input: string[];
+  once: boolean;
+  from: 'start' | 'end';
+  sink: SinkSpec;
+  deadLetter: string | undefined;
+  workers: number;
+  dedupKey: string[];
+  dedupWindowMs: number;
+  dedupCapacity: number;
+  eventTime: string;
+  maxRecordBytes: number;
+  rangeBytes: number;
+}
+
+export type SinkSpec = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' };
+
+type Raw = Record<string, unknown>;
+type FieldParser = (value: unknown, key: string) => unknown;
+
+const describe = (value: unknown): string => (typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value));
+
+const fail = (key: string, expected: string, value: unknown): never => {
+  throw new ConfigError(`${key}: expected ${expected}, got ${describe(value)}`, key);
+};
+
+const stringList: FieldParser = (value, key) => {
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string' && s.length > 0)) {
+    return fail(key, 'a non-empty string or list of non-empty strings', value);
+  }
+  return list as string[];
+};
+
+const positiveInteger =
+  (max: number): FieldParser =>
+  (value, key) => {
+    const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > max) {
+      return fail(key, `an integer from 1 to ${max}`, value);
+    }
+    return n;
+  };
+
+const duration: FieldParser = (value, key) => {
+  const ms = typeof value === 'number' ? value : typeof value === 'string' ? parseDurationMs(value) : undefined;
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return fail(key, 'a duration such as 60s, 500ms, 5m', value);
+  return ms;
+};
+
+const byteSize =
+  (min: number, max: number): FieldParser =>
+  (value, key) => {
+    const n = typeof value === 'number' ? value : typeof value === 'string' ? parseByteSize(value) : undefined;
+    if (n === undefined || !Number.isInteger(n) || n < min || n > max) {
+      return fail(key, `a size from ${min} to ${max} bytes, such as 16MiB`, value);
+    }
+    return n;
+  };
+
+const boolean: FieldParser = (value, key) => (typeof value === 'boolean' ? value : fail(key, 'true or false', value));
+
+const nonEmptyString: FieldParser = (value, key) =>
+  typeof value === 'string' && value.length > 0 ? value : fail(key, 'a non-empty string', value);
+
+const oneOf =
+  (...choices: string[]): FieldParser =>
+  (value, key) =>
+    typeof value === 'string' && choices.includes(value) ? value : fail(key, choices.join(' | '), value);
+
+const sink: FieldParser = (value, key): SinkSpec => {
+  if (value === 'stdout') return { kind: 'stdout' };
+  if (value === 'none') return { kind: 'none' };
+  if (typeof value === 'string' && value.startsWith('file:') && value.length > 5) {
+    return { kind: 'file', path: value.slice(5) };
+  }
+  return fail(key, "'stdout', 'none' or 'file:PATH'", value);
+};
+
+const MAX_RECORD_LIMIT = 1024 * 1024 * 1024;
+
+/** The schema: every accepted key, its parser, and its default. */
+const SCHEMA: Readonly<Record<keyof EngineOptions, { parse: FieldParser; fallback: () => unknown }>> = {
+  input: { parse: stringList, fallback: () => undefined },
+  once: { parse: boolean, fallback: () => false },
+  from: { parse: oneOf('start', 'end'), fallback: () => 'start' },
+  sink: { parse: sink, fallback: () => ({ kind: 'none' }) },
+  deadLetter: { parse: nonEmptyString, fallback: () => undefined },
+  workers: { parse: positiveInteger(256), fallback: () => availableParallelism() },
+  dedupKey: { parse: stringList, fallback: () => ['id'] },
+  dedupWindow: { parse: duration, fallback: () => 60_000 },
+  dedupCapacity: { parse: positiveInteger(1 << 30), fallback: () => 1 << 20 },
+  eventTime: { parse: nonEmptyString, fallback: () => 'timestamp' },
+  maxRecordBytes: { parse: byteSize(2, MAX_RECORD_LIMIT), fallback: () => 16 * 1024 * 1024 },
+  rangeBytes: { parse: byteSize(4096, MAX_RECORD_LIMIT), fallback: () => 4 * 1024 * 1024 },
+};
+
+export const OPTION_KEYS = Object.keys(SCHEMA) as (keyof EngineOptions)[];
+
+const kebabToCamel = (key: string): string => key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * Validate raw options (from the library caller, a YAML file, or CLI flags merged
+ * over a file). Unknown keys and bad values throw ConfigError naming the key.
+ */
+export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOptions {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`${origin}: expected a mapping of option names to values`);
+  }
+  const values: Raw = {};
+  for (const [rawKey, value] of Object.entries(raw as Raw)) {
+    const key = kebabToCamel(rawKey);
+    const field = SCHEMA[key as keyof EngineOptions];
+    if (!field) {
+      throw new ConfigError(`${origin}: unknown key '${rawKey}' (known: ${OPTION_KEYS.join(', ')})`, rawKey);
+    }
+    if (value === undefined) continue;
+    try {
+      values[key] = field.parse(value, rawKey);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(`${origin}: ${err.message}`, rawKey);
+      throw err;
+    }
+  }
+  for (const key of OPTION_KEYS) if (!(key in values)) values[key] = SCHEMA[key].fallback();
+  if (values.input === undefined) throw new ConfigError(`${origin}: 'input' is required (one or more globs)`, 'input');
+  const maxRecordBytes = values.maxRecordBytes as number;
+  return {
+    input: values.input as string[],
+    once: values.once as boolean,
+    from: values.from as 'start' | 'end',
+    sink: values.sink as SinkSpec,
+    deadLetter: values.deadLetter as string | undefined,
+    workers: values.workers as number,
+    dedupKey: values.dedupKey as string[],
+    dedupWindowMs: values.dedupWindow as number,
+    dedupCapacity: values.dedupCapacity as number,
+    eventTime: values.eventTime as string,
+    maxRecordBytes,
+    rangeBytes: values.rangeBytes as number,
+  };
+}

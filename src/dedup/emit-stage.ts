@@ -1,0 +1,113 @@
+import {
+  REJECT_REASONS,
+  SLOT_F64_WORDS,
+  SLOT_WORDS,
+  Status,
+  STATUS_CODE_MASK,
+  StatusFlag,
+  W_HASH_HI,
+  W_HASH_LO,
+  W_LENGTH,
+  W_OFFSET,
+  W_STATUS,
+} from '../parser/contract.js';
+import { Counter, type Counters } from '../metrics/counters.js';
+import type { LatencyRecorder } from '../metrics/latency.js';
+import type { RangeResults } from '../pool/range-results.js';
+import { DeadLetterFile } from '../sinks/dead-letter.js';
+import type { StagingBuffer } from '../sinks/staging.js';
+import { DedupTable, INSERT_DUPLICATE, INSERT_OVERFLOW } from './table.js';
+
+/** A parsed range whose turn has come: its bytes, its slots, where it came from. */
+export interface ReadyRange {
+  readonly path: string;
+  readonly bytes: Buffer;
+  readonly bufferFilePos: number;
+  readonly results: RangeResults;
+  /** When growth of these bytes was first observed (performance.now() ms). */
+  readonly observedAt: number;
+  /** Arrival time for records without an event time (epoch ms). */
+  readonly arrivalEpochMs: number;
+}
+
+export interface RejectListener {
+  (entry: { file: string; offset: number; reason: string; sample: string }): void;
+}
+
+/**
+ * The last stage before the sinks, run on the main thread in emission order:
+ * per slot, reject → dead letter; keyed → dedup table; survivors → staging
+ * buffer as their original bytes. Emission order makes "first seen wins"
+ * deterministic: live file first, then history, each file in input order.
+ */
+export class EmitStage {
+  constructor(
+    private readonly dedup: DedupTable,
+    private readonly staging: StagingBuffer,
+    private readonly counters: Counters,
+    private readonly latency: LatencyRecorder,
+    private readonly deadLetter: DeadLetterFile | undefined,
+    private readonly onReject: RejectListener | undefined,
+  ) {}
+
+  /** Emit one range; returns a promise only when the sink applied backpressure. */
+  emit(range: ReadyRange, now: number): true | Promise<void> {
+    return this.emitFrom(range, 0, now);
+  }
+
+  private emitFrom(range: ReadyRange, first: number, now: number): true | Promise<void> {
+    const { i32, f64, count } = range.results;
+    const c = this.counters.values;
+    const rejects = this.counters.rejectsByCode;
+    const bytes = range.bytes;
+    let emitted = 0;
+    for (let s = first; s < count; s++) {
+      const w = s * SLOT_WORDS;
+      const status = i32[w + W_STATUS]!;
+      const code = status & STATUS_CODE_MASK;
+      c[Counter.recordsRead]!++;
+      if (code > Status.UNKEYED) {
+        c[Counter.rejected]!++;
+        rejects[code]!++;
+        this.reject(range, i32[w + W_OFFSET]!, i32[w + W_LENGTH]!, code);
+        continue;
+      }
+      if ((status & StatusFlag.EVENT_TIME_INVALID) !== 0) c[Counter.eventTimeInvalid]!++;
+      if (code === Status.KEYED) {
+        const eventTime = f64[s * SLOT_F64_WORDS]!;
+        const at = eventTime === eventTime ? eventTime : range.arrivalEpochMs;
+        const verdict = this.dedup.insert(i32[w + W_HASH_LO]!, i32[w + W_HASH_HI]!, at);
+        if (verdict === INSERT_DUPLICATE) {
+          c[Counter.duplicates]!++;
+          continue;
+        }
+        if (verdict === INSERT_OVERFLOW) c[Counter.dedupOverflow]!++;
+      } else {
+        c[Counter.withoutKey]!++;
+      }
+      c[Counter.recordsEmitted]!++;
+      emitted++;
+      const appended = this.staging.append(bytes, i32[w + W_OFFSET]!, i32[w + W_LENGTH]!);
+      if (appended !== true) {
+        this.latency.record((now - range.observedAt) * 1000, emitted);
+        return appended.then(async () => {
+          await this.emitFrom(range, s + 1, performance.now());
+        });
+      }
+    }
+    this.latency.record((now - range.observedAt) * 1000, emitted);
+    return true;
+  }
+
+  private reject(range: ReadyRange, offset: number, length: number, code: number): void {
+    if (!this.deadLetter && !this.onReject) return;
+    const entry = {
+      file: range.path,
+      offset: range.bufferFilePos + offset,
+      reason: REJECT_REASONS[code] ?? `status_${code}`,
+      sample: DeadLetterFile.sampleOf(range.bytes, offset, length),
+    };
+    this.deadLetter?.write(entry);
+    this.onReject?.(entry);
+  }
+}

@@ -1,0 +1,223 @@
+import { EventEmitter } from 'node:events';
+import { statSync } from 'node:fs';
+import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../config/options.js';
+import { EmitStage } from '../dedup/emit-stage.js';
+import { DedupTable } from '../dedup/table.js';
+import { Counter, Counters } from '../metrics/counters.js';
+import { LatencyRecorder, type LatencySummary } from '../metrics/latency.js';
+import { ParsePool } from '../pool/parse-pool.js';
+import { DeadLetterFile } from '../sinks/dead-letter.js';
+import { FileSink } from '../sinks/file-sink.js';
+import { IteratorSink } from '../sinks/iterator-sink.js';
+import type { Sink } from '../sinks/sink.js';
+import { StagingBuffer } from '../sinks/staging.js';
+import { StreamSink } from '../sinks/stdout-sink.js';
+import { FileDiscovery } from '../sources/discovery.js';
+import { Pipeline } from './pipeline.js';
+
+export interface EngineStats {
+  recordsRead: number;
+  recordsEmitted: number;
+  duplicates: number;
+  rejected: number;
+  rejectedByReason: Record<string, number>;
+  withoutKey: number;
+  dedupOverflow: number;
+  eventTimeInvalid: number;
+  bytesRead: number;
+  files: number;
+  parser: string;
+  dedup: { capacity: number; live: number; overflows: number };
+  /** Observed growth → emitted, milliseconds. */
+  latency: LatencySummary;
+}
+
+export interface RejectedRecord {
+  file: string;
+  offset: number;
+  reason: string;
+  sample: string;
+}
+
+export interface EngineEventMap {
+  warning: [message: string];
+  error: [error: Error];
+  rejected: [record: RejectedRecord];
+  /** With `once`: everything that existed at start has been emitted. */
+  finished: [];
+}
+
+/**
+ * The embeddable engine: `new Engine(options)`, `await start()`, read records
+ * from `records()` (or a configured sink), `stats()`, `await stop()`.
+ */
+export class Engine extends EventEmitter<EngineEventMap> {
+  readonly options: ResolvedOptions;
+  private readonly counters = new Counters();
+  private readonly latency = new LatencyRecorder();
+  private iterator: IteratorSink | undefined;
+  private sink: Sink | undefined;
+  private deadLetter: DeadLetterFile | undefined;
+  private pool: ParsePool | undefined;
+  private dedup: DedupTable | undefined;
+  private pipeline: Pipeline | undefined;
+  private discovery: FileDiscovery | undefined;
+  private pumping: Promise<void> | undefined;
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private finishedPromise: Promise<void>;
+  private resolveFinished!: () => void;
+  private fileCount = 0;
+
+  constructor(options: EngineOptions) {
+    super();
+    this.options = resolveOptions(options);
+    this.finishedPromise = new Promise((resolve) => {
+      this.resolveFinished = resolve;
+    });
+  }
+
+  /**
+   * Accepted records, one Buffer each (original bytes, no newline). Call before
+   * start(); it then replaces the configured sink. Backpressure reaches the
+   * workers: a slow consumer slows reading, nothing is buffered without bound.
+   */
+  records(): AsyncIterable<Buffer> {
+    if (this.state !== 'new') throw new Error('records() must be called before start()');
+    this.iterator ??= new IteratorSink();
+    return this.iterator;
+  }
+
+  /** With `once`: resolves when all input has been emitted. */
+  finished(): Promise<void> {
+    return this.finishedPromise;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`start() called on a ${this.state} engine`);
+    this.state = 'running';
+    const o = this.options;
+    this.sink = this.iterator ?? openSink(o);
+    this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter) : undefined;
+    this.dedup = DedupTable.create({ capacity: o.dedupCapacity, windowMs: o.dedupWindowMs });
+    this.pool = new ParsePool({
+      workers: o.workers,
+      keyFields: o.dedupKey,
+      eventTimeField: o.eventTime,
+      maxRecordBytes: o.maxRecordBytes,
+      parser: 'js',
+    });
+    const staging = new StagingBuffer(this.sink);
+    const emit = new EmitStage(this.dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
+      this.emit('rejected', entry),
+    );
+    this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, {
+      warn: (m) => this.emit('warning', m),
+      fail: (e) => this.fail(e),
+      idle: () => {
+        if (o.once) this.resolveFinished();
+      },
+    });
+    this.pumping = this.pump();
+    this.discovery = new FileDiscovery(o.input, (m) => this.emit('warning', m));
+    const existing = this.discovery.scan();
+    const newest = newestOf(existing);
+    for (const path of existing) {
+      this.fileCount++;
+      this.pipeline.addFile(path, o.from === 'end', path === newest);
+    }
+    if (!o.once) {
+      this.discovery.follow((path) => {
+        this.fileCount++;
+        this.pipeline?.addFile(path, false, true);
+      });
+    }
+    this.pipeline.schedule();
+  }
+
+  /** Move result slots from the rings as soon as workers publish them. */
+  private async pump(): Promise<void> {
+    const pool = this.pool!;
+    while (this.state === 'running' || this.state === 'stopping') {
+      try {
+        if (pool.drain() === 0) await pool.waitForSlots(100);
+      } catch (err) {
+        this.fail(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error);
+    this.resolveFinished();
+  }
+
+  stats(): EngineStats {
+    const c = this.counters;
+    const d = this.dedup?.stats();
+    return {
+      recordsRead: c.get('recordsRead'),
+      recordsEmitted: c.get('recordsEmitted'),
+      duplicates: c.get('duplicates'),
+      rejected: c.get('rejected'),
+      rejectedByReason: c.rejectsByReason(),
+      withoutKey: c.get('withoutKey'),
+      dedupOverflow: c.get('dedupOverflow'),
+      eventTimeInvalid: c.get('eventTimeInvalid'),
+      bytesRead: c.values[Counter.bytesRead]!,
+      files: this.fileCount,
+      parser: 'js',
+      dedup: { capacity: d?.capacity ?? 0, live: d?.live ?? 0, overflows: d?.overflows ?? 0 },
+      latency: this.latency.summary(),
+    };
+  }
+
+  /** Stop reading, drain in-flight ranges, flush sinks, stop workers. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.state === 'new') {
+      this.state = 'stopped';
+      return;
+    }
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    this.discovery?.close();
+    await this.pipeline?.drain();
+    this.state = 'stopped';
+    await this.pumping;
+    await this.sink?.flush();
+    await this.sink?.close();
+    this.deadLetter?.close();
+    await this.pool?.close();
+    this.pipeline?.close();
+    this.resolveFinished();
+  }
+}
+
+function openSink(o: ResolvedOptions): Sink {
+  switch (o.sink.kind) {
+    case 'stdout':
+      return new StreamSink(process.stdout);
+    case 'file':
+      return new FileSink(o.sink.path);
+    case 'none':
+      return { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };
+  }
+}
+
+function newestOf(paths: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestTime = -Infinity;
+  for (const path of paths) {
+    try {
+      const t = statSync(path).mtimeMs;
+      if (t > bestTime) {
+        bestTime = t;
+        best = path;
+      }
+    } catch {
+      /* vanished between glob and stat */
+    }
+  }
+  return best;
+}

@@ -1,0 +1,38 @@
+import { REJECT_REASONS } from '../parser/contract.js';
+
+/**
+ * Engine counters live in one Float64Array so the hot path bumps an index, and
+ * readers (stats(), metrics scrapes) build objects only when asked.
+ */
+export const Counter = {
+  recordsRead: 0,
+  recordsEmitted: 0,
+  duplicates: 0,
+  rejected: 0,
+  withoutKey: 0,
+  dedupOverflow: 0,
+  eventTimeInvalid: 0,
+  bytesRead: 0,
+  rangesCompleted: 0,
+  sinkBatches: 0,
+} as const;
+export type CounterName = keyof typeof Counter;
+const COUNTER_SLOTS = Object.keys(Counter).length;
+
+/** Rejects are also counted per status code (index = status code, < 32). */
+const REJECT_CODE_SLOTS = 32;
+
+export class Counters {
+  readonly values = new Float64Array(COUNTER_SLOTS);
+  readonly rejectsByCode = new Float64Array(REJECT_CODE_SLOTS);
+
+  rejectsByReason(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [code, reason] of Object.entries(REJECT_REASONS)) out[reason] = this.rejectsByCode[Number(code)] ?? 0;
+    return out;
+  }
+
+  get(name: CounterName): number {
+    return this.values[Counter[name]]!;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Decides one record's slot contents (status, key hash, event time) in the
+ * contract's order, and writes slots. Framing decides where records are;
+ * this module decides what they are.
+ */
+import { STATUS_CODE_MASK, SLOT_WORDS, Status, StatusFlag, W_HASH_HI, W_HASH_LO, W_LENGTH, W_OFFSET, W_STATUS, W_TAG } from '../contract.js';
+import type { ParseConfig } from '../contract.js';
+import { Ch } from './byte-classes.js';
+import { parseEventTime } from './event-time.js';
+import { FieldTable } from './fields.js';
+import { hashRecordKey } from './key-hash.js';
+import { scanValue } from './value-scanner.js';
+
+// Float64 bits go into the Int32 slot through this pair (host order = little-endian).
+const f64 = new Float64Array(1);
+const f64Words = new Int32Array(f64.buffer);
+
+export class RecordClassifier {
+  readonly maxRecordBytes: number;
+  private readonly fields: FieldTable;
+  /** [hashLo, hashHi] of the last KEYED record. */
+  private readonly hash = new Int32Array(2);
+  status = 0;
+  eventTime = NaN;
+
+  constructor(config: ParseConfig) {
+    this.fields = new FieldTable(config);
+    this.maxRecordBytes = config.maxRecordBytes;
+  }
+
+  /** A whole record buf[s, e), already framed and trimmed (e > s). */
+  classify(buf: Buffer, s: number, e: number): void {
+    if (e - s > this.maxRecordBytes) return this.reject(Status.TOO_LARGE);
+    const r = this.scan(buf, s, e);
+    if (r < 0) return this.reject(-r);
+    // e is trimmed, so anything left before it contains a non-whitespace byte.
+    if (r < e) return this.reject(Status.TRAILING_GARBAGE);
+    this.acceptValue(buf, s);
+  }
+
+  /** Validates the value at s within [s, limit): its end, or the negated reason. */
+  scan(buf: Buffer, s: number, limit: number): number {
+    this.fields.reset();
+    return scanValue(buf, s, limit, this.fields);
+  }
+
+  /** After scan() succeeded on the value starting at s (its first byte). */
+  acceptValue(buf: Buffer, s: number): void {
+    if (buf[s] !== Ch.LBRACE) return this.reject(Status.NOT_OBJECT);
+    const fields = this.fields;
+    let status: number = Status.UNKEYED;
+    if (fields.allKeysPresent()) {
+      hashRecordKey(buf, fields, this.hash);
+      status = Status.KEYED;
+    }
+    const ev = fields.eventIndex;
+    const vs = fields.valueStart[ev]!;
+    let t = NaN;
+    if (vs >= 0) {
+      t = parseEventTime(buf, vs, fields.valueEnd[ev]!);
+      if (t !== t) status |= StatusFlag.EVENT_TIME_INVALID;
+    }
+    this.status = status;
+    this.eventTime = t;
+  }
+
+  reject(status: number): void {
+    this.status = status;
+    this.eventTime = NaN;
+  }
+
+  /** Writes the last decision as slot `slot` of `out`. */
+  write(out: Int32Array, slot: number, offset: number, length: number): void {
+    const w = slot * SLOT_WORDS;
+    f64[0] = this.eventTime;
+    out[w] = f64Words[0]!;
+    out[w + 1] = f64Words[1]!;
+    out[w + W_OFFSET] = offset;
+    out[w + W_LENGTH] = length;
+    const keyed = (this.status & STATUS_CODE_MASK) === Status.KEYED;
+    out[w + W_HASH_LO] = keyed ? this.hash[0]! : 0;
+    out[w + W_HASH_HI] = keyed ? this.hash[1]! : 0;
+    out[w + W_STATUS] = this.status;
+    out[w + W_TAG] = 0;
+  }
+}

@@ -1,0 +1,55 @@
+import type { FramingMode } from '../parser/contract.js';
+
+/**
+ * One unit of work for a parse worker: a byte range of one file. Sent once per
+ * range (never per record); the worker reads the bytes itself with positional
+ * reads into `buffer`, which the main thread later reads to emit records.
+ */
+export interface RangeTask {
+  readonly rangeId: number;
+  /** Opened by the main thread; file descriptors are process-wide. */
+  readonly fd: number;
+  /** Shared with the main thread; capacity ≥ rangeBytes + maxRecordBytes + 1. */
+  readonly buffer: SharedArrayBuffer;
+  /** First byte position this range may look at. */
+  readonly start: number;
+  /** Records starting before this position belong to this range. */
+  readonly end: number;
+  /** Never read at or past this position (the file size that was observed). */
+  readonly hardEnd: number;
+  /** The bytes up to hardEnd are complete: an unterminated last record counts. */
+  readonly final: boolean;
+  readonly framing: FramingMode;
+  /** ArrayPhase where the previous range of an Array-framed file stopped. */
+  readonly carryPhase: number;
+  /** `start` may fall inside a record owned by the previous range: skip to its end. */
+  readonly skipFirstPartial: boolean;
+  /** A too-large record is being skipped: drop bytes up to the next LF first. */
+  readonly skipUntilNewline: boolean;
+}
+
+export interface RangeOutcome {
+  /** File position of buffer index 0: slot offsets are relative to it. */
+  bufferFilePos: number;
+  /** File position just past the last consumed byte. */
+  consumedEnd: number;
+  carryPhase: number;
+  /** The file ended (at hardEnd) inside a too-large record that is being skipped. */
+  skipUntilNewline: boolean;
+  bytesRead: number;
+  slots: number;
+}
+
+/** What every worker receives once, at start-up. */
+export interface ParseWorkerData {
+  readonly ringBuffers: readonly SharedArrayBuffer[];
+  /** Int32 slot 0: the next ring index to claim (each worker claims one ring). */
+  readonly claimBuffer: SharedArrayBuffer;
+  readonly doorbellBuffer: SharedArrayBuffer;
+  readonly keyFields: readonly string[];
+  readonly eventTimeField: string;
+  readonly maxRecordBytes: number;
+  readonly parser: string;
+  /** Longest a worker waits on a full ring before failing the range (ms). */
+  readonly ringStallLimitMs: number;
+}

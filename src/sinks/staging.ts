@@ -1,0 +1,62 @@
+import type { Sink } from './sink.js';
+
+const NEWLINE = 0x0a;
+
+/**
+ * Collects accepted records (their original bytes plus "\n") into one reusable
+ * buffer and hands it to the sink a batch at a time: one sink call per ~1 MiB,
+ * not per record, and no allocation per record.
+ */
+export class StagingBuffer {
+  private readonly buf: Buffer;
+  private length = 0;
+
+  constructor(
+    private readonly sink: Sink,
+    capacity = 1 << 20,
+  ) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /**
+   * Append `source[start, start+len)` and a newline. Returns true, or a promise
+   * when the sink asked to wait (the caller awaits it before appending more).
+   */
+  append(source: Buffer, start: number, len: number): true | Promise<void> {
+    if (this.length + len + 1 > this.buf.length) {
+      const flushed = this.flushToSink();
+      if (flushed !== true) {
+        return flushed.then(async () => {
+          await this.appendAfterFlush(source, start, len);
+        });
+      }
+    }
+    return this.appendAfterFlush(source, start, len);
+  }
+
+  private appendAfterFlush(source: Buffer, start: number, len: number): true | Promise<void> {
+    if (len + 1 > this.buf.length) {
+      // A record larger than the staging buffer goes to the sink on its own.
+      const whole = Buffer.allocUnsafe(len + 1);
+      source.copy(whole, 0, start, start + len);
+      whole[len] = NEWLINE;
+      return this.sink.write(whole);
+    }
+    source.copy(this.buf, this.length, start, start + len);
+    this.buf[this.length + len] = NEWLINE;
+    this.length += len + 1;
+    return true;
+  }
+
+  get pendingBytes(): number {
+    return this.length;
+  }
+
+  /** Hand the collected batch to the sink. */
+  flushToSink(): true | Promise<void> {
+    if (this.length === 0) return true;
+    const chunk = this.buf.subarray(0, this.length);
+    this.length = 0;
+    return this.sink.write(chunk);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Runs inside each Piscina worker thread. Per task it reads one byte range of a
+ * file, parses it in batches with the configured parser, and streams the
+ * fixed-size result slots into this thread's own ring. The only per-range
+ * message is the small RangeOutcome returned to Piscina.
+ */
+import { workerData } from 'node:worker_threads';
+import { compileParseConfig, Framing, Status } from '../src/parser/contract.js';
+import type { ParseWorkerData, RangeOutcome, RangeTask } from '../src/pool/range-task.js';
+import { RingProducer } from '../src/ring/producer.js';
+import { createParser } from '../src/parser/select.js';
+import { RangeReader } from './file-reader.js';
+import { BATCH_SLOTS, SlotBatch } from './slot-batch.js';
+
+const data = workerData as ParseWorkerData;
+const config = compileParseConfig({
+  keyFields: data.keyFields,
+  eventTimeField: data.eventTimeField,
+  maxRecordBytes: data.maxRecordBytes,
+});
+const parser = (await createParser(data.parser, config)).parser;
+
+// Each thread claims one ring for its lifetime, so every ring has exactly one
+// producer (this thread) and one consumer (the main thread).
+const ringIndex = Atomics.add(new Int32Array(data.claimBuffer), 0, 1);
+const ringBuffer = data.ringBuffers[ringIndex];
+if (!ringBuffer) throw new Error(`parse worker: no free result ring (claimed #${ringIndex} of ${data.ringBuffers.length})`);
+const ring = new RingProducer(ringBuffer, data.doorbellBuffer, { stallLimitMs: data.ringStallLimitMs });
+
+const batch = new SlotBatch();
+const LF = 0x0a;
+const READ_AHEAD = 64 * 1024;
+const bufferViews = new WeakMap<SharedArrayBuffer, Uint8Array>();
+
+function viewOf(sab: SharedArrayBuffer): Uint8Array {
+  let view = bufferViews.get(sab);
+  if (!view) bufferViews.set(sab, (view = new Uint8Array(sab)));
+  return view;
+}
+
+/** Parse [from, to) of the buffer in batches; returns the parser's consumedEnd. */
+function parseSpan(task: RangeTask, buf: Uint8Array, from: number, to: number, final: boolean, carry: number, counter: { slots: number; carry: number }): number {
+  let pos = from;
+  for (;;) {
+    parser.parseChunk({ input: buf, start: pos, end: to, framing: task.framing, final, carryPhase: carry as never }, batch.i32, batch.state);
+    const n = batch.count;
+    if (n > 0) ring.write(batch.i32, n, task.rangeId);
+    counter.slots += n;
+    pos = batch.state[0]!;
+    carry = batch.state[1]!;
+    counter.carry = carry;
+    if (n < BATCH_SLOTS || pos >= to) return pos;
+  }
+}
+
+function emitSynthetic(task: RangeTask, offset: number, length: number, status: number, counter: { slots: number }): void {
+  batch.writeSynthetic(0, offset, length, status);
+  ring.write(batch.i32, 1, task.rangeId);
+  counter.slots += 1;
+}
+
+function linesRange(task: RangeTask, reader: RangeReader): RangeOutcome {
+  const counter = { slots: 0, carry: 0 };
+  let recordStart = task.start;
+  const midRecord = task.skipFirstPartial && task.start > 0 && reader.byteAt(task.start - 1) !== LF;
+  if (task.skipUntilNewline || midRecord) {
+    const after = reader.skipPastNewline(task.start);
+    if (after < 0) {
+      return outcome(reader, task.start, task.hardEnd, 0, task.skipUntilNewline && !task.final, counter.slots);
+    }
+    if (after >= task.end) return outcome(reader, task.start, after, 0, false, 0);
+    recordStart = after;
+  }
+  reader.filePos = recordStart;
+  reader.fillTo(task.end + READ_AHEAD);
+  // Find where the last record that starts before `end` ends.
+  let parseEnd = -1;
+  let final = false;
+  for (;;) {
+    const nl = reader.newlineIndex(task.end - 1 - recordStart);
+    if (nl >= 0) {
+      parseEnd = nl + 1;
+      break;
+    }
+    if (reader.atHardEnd) {
+      parseEnd = reader.filled;
+      final = task.final;
+      break;
+    }
+    if (reader.full) break;
+    reader.fillTo(reader.filledEnd + Math.max(READ_AHEAD, reader.filled));
+  }
+  const buf = reader.buf;
+  if (parseEnd < 0) {
+    // The record straddling `end` runs past the whole buffer: longer than
+    // maxRecordBytes by construction of the buffer size. Reject it, skip it.
+    const tooLargeAt = reader.lastNewlineBefore(task.end - recordStart) + 1;
+    parseSpan(task, buf, 0, tooLargeAt, false, 0, counter);
+    emitSynthetic(task, tooLargeAt, reader.filled - tooLargeAt, Status.TOO_LARGE, counter);
+    const after = reader.skipPastNewline(reader.filledEnd);
+    const consumed = after >= 0 ? after : task.hardEnd;
+    return outcome(reader, recordStart, consumed, 0, after < 0 && !task.final, counter.slots);
+  }
+  const consumedIndex = parseSpan(task, buf, 0, parseEnd, final, 0, counter);
+  let consumed = recordStart + consumedIndex;
+  let skipping = false;
+  if (!final && reader.atHardEnd && task.hardEnd - consumed > data.maxRecordBytes) {
+    // An unterminated tail already longer than allowed: reject it now instead of
+    // holding megabytes until its newline arrives.
+    emitSynthetic(task, consumedIndex, reader.filled - consumedIndex, Status.TOO_LARGE, counter);
+    consumed = task.hardEnd;
+    skipping = true;
+  }
+  return outcome(reader, recordStart, consumed, 0, skipping, counter.slots);
+}
+
+function singleRange(task: RangeTask, reader: RangeReader): RangeOutcome {
+  const counter = { slots: 0, carry: 0 };
+  const size = task.hardEnd - task.start;
+  if (size > data.maxRecordBytes) {
+    reader.fillTo(task.start + 256);
+    emitSynthetic(task, 0, size, Status.TOO_LARGE, counter);
+  } else {
+    reader.fillTo(task.hardEnd);
+    parseSpan(task, reader.buf, 0, reader.filled, true, 0, counter);
+  }
+  return outcome(reader, task.start, task.hardEnd, 0, false, counter.slots);
+}
+
+function arrayRange(task: RangeTask, reader: RangeReader): RangeOutcome {
+  const counter = { slots: 0, carry: task.carryPhase };
+  reader.fillTo(task.hardEnd);
+  const final = task.final && reader.atHardEnd;
+  const consumedIndex = parseSpan(task, reader.buf, 0, reader.filled, final, task.carryPhase, counter);
+  if (consumedIndex === 0 && counter.slots === 0 && reader.full) {
+    // One element larger than the whole buffer: reject it and stop reading this
+    // array (resynchronising inside a >maxRecordBytes element is not attempted).
+    emitSynthetic(task, 0, reader.filled, Status.TOO_LARGE, counter);
+    return outcome(reader, task.start, task.hardEnd, counter.carry, false, counter.slots);
+  }
+  return outcome(reader, task.start, task.start + consumedIndex, counter.carry, false, counter.slots);
+}
+
+function outcome(reader: RangeReader, bufferFilePos: number, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean, slots: number): RangeOutcome {
+  return { bufferFilePos, consumedEnd, carryPhase, skipUntilNewline, bytesRead: reader.bytesRead, slots };
+}
+
+export default function parseRange(task: RangeTask): RangeOutcome {
+  const reader = new RangeReader(task.fd, viewOf(task.buffer), task.start, task.hardEnd);
+  switch (task.framing) {
+    case Framing.Lines:
+      return linesRange(task, reader);
+    case Framing.Single:
+      return singleRange(task, reader);
+    default:
+      return arrayRange(task, reader);
+  }
+}
