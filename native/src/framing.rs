@@ -62,7 +62,8 @@ fn trim(input: &[u8], mut s: usize, mut e: usize, ws: fn(u8) -> bool) -> (usize,
     (s, e)
 }
 
-/// Lines framing: LF-separated records.
+/// Lines framing: LF-separated records. Stops as soon as `out` is full
+/// (checked before every line, empty or not), like the JS reference.
 pub fn lines(
     cls: &mut Classifier,
     input: &[u8],
@@ -70,53 +71,211 @@ pub fn lines(
     end: usize,
     final_: bool,
     slots: &mut Slots,
-) -> usize {
+) -> Summary {
     let mut pos = start;
-    while pos < end {
+    while pos < end && !slots.full() {
         let (line_end, next) = match memchr::memchr(b'\n', &input[pos..end]) {
             Some(k) => (pos + k, pos + k + 1),
             None if final_ => (end, end),
             None => break,
         };
         let (s, e) = trim(input, pos, line_end, is_line_ws);
+        pos = next;
         if s < e {
-            if slots.full() {
-                break;
-            }
             let o = cls.classify(&input[s..e]);
             slots.push(s, e - s, o);
         }
-        pos = next;
     }
-    pos
-}
-
-/// Single framing: the whole range is one record.
-pub fn single(cls: &mut Classifier, input: &[u8], start: usize, end: usize, slots: &mut Slots) -> usize {
-    let (s, e) = trim(input, start, end, is_ws);
-    if s == e {
-        return end;
-    }
-    if slots.full() {
-        return start;
-    }
-    let o = cls.classify(&input[s..e]);
-    slots.push(s, e - s, o);
-    end
-}
-
-/// Array framing (provisional until aligned with the JS reference).
-pub fn array(
-    _cls: &mut Classifier,
-    _input: &[u8],
-    start: usize,
-    _end: usize,
-    _final: bool,
-    carry_phase: u32,
-    _slots: &mut Slots,
-) -> Summary {
     Summary {
-        consumed_end: start,
-        carry_phase,
+        consumed_end: pos,
+        carry_phase: PHASE_BEFORE_ARRAY,
+    }
+}
+
+/// Single framing: all of the range is one record; without `final` (or
+/// without room for a slot) nothing is consumed.
+pub fn single(
+    cls: &mut Classifier,
+    input: &[u8],
+    start: usize,
+    end: usize,
+    final_: bool,
+    slots: &mut Slots,
+) -> Summary {
+    let mut consumed = start;
+    if final_ && !slots.full() {
+        let (s, e) = trim(input, start, end, is_ws);
+        if s < e {
+            let o = cls.classify(&input[s..e]);
+            slots.push(s, e - s, o);
+        }
+        consumed = end;
+    }
+    Summary {
+        consumed_end: consumed,
+        carry_phase: PHASE_BEFORE_ARRAY,
+    }
+}
+
+#[inline(always)]
+fn skip_ws(b: &[u8], mut p: usize, end: usize) -> usize {
+    while p < end && is_ws(b[p]) {
+        p += 1;
+    }
+    p
+}
+
+#[inline(always)]
+fn trim_end(b: &[u8], s: usize, mut e: usize) -> usize {
+    while e > s && is_ws(b[e - 1]) {
+        e -= 1;
+    }
+    e
+}
+
+/// Structural skip of one Array element from `pos` (see the JS reference's
+/// array-skip.ts): tracks only strings, escapes and bracket depth, never
+/// validates. Returns the index of the depth-0 `,` or `]` ending the element,
+/// or `None` when the chunk runs out first. A `}` at depth 0 is ignored.
+pub fn skip_array_element(b: &[u8], mut pos: usize, end: usize) -> Option<usize> {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut depth = 0usize;
+    while pos < end {
+        let c = b[pos];
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+        } else {
+            match c {
+                b'"' => in_string = true,
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' => {
+                    if depth > 0 {
+                        depth -= 1;
+                    } else if c == b']' {
+                        return Some(pos);
+                    }
+                }
+                b',' if depth == 0 => return Some(pos),
+                _ => {}
+            }
+        }
+        pos += 1;
+    }
+    None
+}
+
+/// Array framing: the elements of one top-level JSON array, resumable at any
+/// byte through `phase` (ArrayPhase). Mirrors the JS reference step by step.
+#[allow(clippy::too_many_arguments)]
+pub fn array(
+    cls: &mut Classifier,
+    input: &[u8],
+    start: usize,
+    end: usize,
+    final_: bool,
+    mut phase: u32,
+    slots: &mut Slots,
+) -> Summary {
+    let max = cls.max_record_bytes;
+    let mut pos = start;
+    while !slots.full() {
+        let p = skip_ws(input, pos, end);
+        if p >= end {
+            pos = end;
+            break;
+        }
+        let c = input[p];
+        if phase == PHASE_BEFORE_ARRAY || phase == PHASE_DONE {
+            if phase == PHASE_BEFORE_ARRAY && c == b'[' {
+                pos = p + 1;
+                phase = PHASE_FIRST_ELEMENT;
+                continue;
+            }
+            // Not an array, or bytes after its ']': the rest of the chunk is
+            // one rejected slot, and from then on only whitespace is expected.
+            let e = trim_end(input, p, end);
+            let reason = if e - p > max {
+                TOO_LARGE
+            } else if phase == PHASE_DONE {
+                TRAILING_GARBAGE
+            } else {
+                INVALID_JSON
+            };
+            slots.push(p, e - p, Outcome::reject(reason));
+            pos = end;
+            phase = PHASE_DONE;
+            continue;
+        }
+        if c == b']' && phase != PHASE_NEXT_ELEMENT {
+            pos = p + 1;
+            phase = PHASE_DONE;
+            continue;
+        }
+        if c == b',' && phase == PHASE_AFTER_ELEMENT {
+            pos = p + 1;
+            phase = PHASE_NEXT_ELEMENT;
+            continue;
+        }
+        let mut reason = TRAILING_GARBAGE;
+        if phase != PHASE_AFTER_ELEMENT {
+            // Past max bytes the verdict is TOO_LARGE whatever follows.
+            let limit = end.min(p.saturating_add(max).saturating_add(1));
+            match cls.scan_at(&input[..limit], p) {
+                Ok(r) => {
+                    let q = skip_ws(input, r, end);
+                    let d = input.get(q).copied().filter(|_| q < end);
+                    if matches!(d, Some(b',' | b']')) || (q >= end && final_) {
+                        let o = if r - p > max {
+                            Outcome::reject(TOO_LARGE)
+                        } else {
+                            cls.accept_value(&input[..limit], p)
+                        };
+                        slots.push(p, r - p, o);
+                        pos = if q >= end { end } else { q + 1 };
+                        phase = match d {
+                            Some(b',') => PHASE_NEXT_ELEMENT,
+                            Some(b']') => PHASE_DONE,
+                            _ => PHASE_AFTER_ELEMENT,
+                        };
+                        continue;
+                    }
+                    // Complete value but its delimiter is in a later chunk.
+                    if q >= end {
+                        pos = p;
+                        break;
+                    }
+                }
+                Err(code) => reason = code,
+            }
+        }
+        // Bad element (or garbage after one): it runs to the next depth-0 ',' or ']'.
+        let k = skip_array_element(input, p, end);
+        if k.is_none() && !final_ {
+            pos = p;
+            break;
+        }
+        let e = trim_end(input, p, k.unwrap_or(end));
+        slots.push(p, e - p, Outcome::reject(if e - p > max { TOO_LARGE } else { reason }));
+        match k {
+            None => {
+                pos = end;
+                phase = PHASE_AFTER_ELEMENT;
+            }
+            Some(k) => {
+                pos = k + 1;
+                phase = if input[k] == b',' { PHASE_NEXT_ELEMENT } else { PHASE_DONE };
+            }
+        }
+    }
+    Summary {
+        consumed_end: pos,
+        carry_phase: phase,
     }
 }

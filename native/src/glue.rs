@@ -52,17 +52,23 @@ impl NativeParserConfig {
 #[allow(clippy::too_many_arguments)]
 pub fn parse_chunk(
     config: &mut NativeParserConfig,
-    input: &[u8],
+    input: Uint8ArraySlice,
     start: u32,
     end: u32,
     framing: u32,
     is_final: bool,
     carry_phase: u32,
-    out: &mut [i32],
-    state: &mut [f64],
+    mut out: Int32ArraySlice,
+    mut state: Float64ArraySlice,
 ) -> Result<()> {
+    // SAFETY: the slices alias JS memory (possibly a SharedArrayBuffer). The
+    // calling thread is blocked in this call, and the worker protocol gives
+    // this worker exclusive use of `out`/`state` and a stable, unwritten
+    // `input[start, end)` for its duration. `out` and `state` are distinct
+    // typed arrays; the parser never writes `input`.
+    let (out, state) = unsafe { (out.as_mut(), state.as_mut()) };
     config
         .parser
-        .parse_chunk_into(input, start as usize, end as usize, framing, is_final, carry_phase, out, state)
+        .parse_chunk_into(&input, start as usize, end as usize, framing, is_final, carry_phase, out, state)
         .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
 }

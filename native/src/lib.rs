@@ -21,6 +21,7 @@ mod tests;
 use contract::*;
 use fields::Config;
 use framing::{Slots, Summary};
+
 use record::{Classifier, Mode};
 
 /// Why a chunk request was refused before any record was looked at.
@@ -28,7 +29,6 @@ use record::{Classifier, Mode};
 pub enum RequestError {
     Range,
     Framing,
-    SingleNotFinal,
     Phase,
     StateTooShort,
 }
@@ -38,7 +38,6 @@ impl std::fmt::Display for RequestError {
         f.write_str(match self {
             RequestError::Range => "start/end out of range of input",
             RequestError::Framing => "unknown framing",
-            RequestError::SingleNotFinal => "Single framing requires final = true",
             RequestError::Phase => "unknown carryPhase",
             RequestError::StateTooShort => "state must have at least STATE_WORDS elements",
         })
@@ -82,19 +81,8 @@ impl Parser {
         }
         let mut slots = Slots::new(out);
         let summary = match framing {
-            FRAMING_LINES => Summary {
-                consumed_end: framing::lines(&mut self.cls, input, start, end, final_, &mut slots),
-                carry_phase,
-            },
-            FRAMING_SINGLE => {
-                if !final_ {
-                    return Err(RequestError::SingleNotFinal);
-                }
-                Summary {
-                    consumed_end: framing::single(&mut self.cls, input, start, end, &mut slots),
-                    carry_phase,
-                }
-            }
+            FRAMING_LINES => framing::lines(&mut self.cls, input, start, end, final_, &mut slots),
+            FRAMING_SINGLE => framing::single(&mut self.cls, input, start, end, final_, &mut slots),
             FRAMING_ARRAY => framing::array(&mut self.cls, input, start, end, final_, carry_phase, &mut slots),
             _ => return Err(RequestError::Framing),
         };

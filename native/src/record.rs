@@ -3,7 +3,7 @@
 use crate::contract::{NOT_OBJECT, TOO_LARGE};
 use crate::fast::{Fast, FastPath};
 use crate::fields::{Config, Picks};
-use crate::scan::scan_record;
+use crate::scan::{scan_record, scan_value};
 
 /// Slot values of one record.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,6 +70,23 @@ impl Classifier {
             Ok(()) => self.accepted(rec),
             Err(code) => Outcome::reject(code),
         }
+    }
+
+    /// Validates the value starting at `buf[p]` (scalar scanner; positions are
+    /// absolute in `buf`): its end, or the reject status.
+    #[inline]
+    pub fn scan_at(&mut self, buf: &[u8], p: usize) -> Result<usize, i32> {
+        self.picks.reset();
+        scan_value(buf, p, &mut self.picks)
+    }
+
+    /// Outcome of the value `scan_at(buf, p)` just accepted.
+    #[inline]
+    pub fn accept_value(&self, buf: &[u8], p: usize) -> Outcome {
+        if buf[p] != b'{' {
+            return Outcome::reject(NOT_OBJECT);
+        }
+        self.accepted(buf)
     }
 
     #[inline]

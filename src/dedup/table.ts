@@ -5,7 +5,8 @@
  * insert() allocates nothing: numbers and typed-array reads only, no closures.
  */
 
-import { DedupStalledError } from './errors.js';
+import { Backoff } from './backoff.js';
+import { WatermarkView } from './watermark.js';
 import {
   BUCKET_SLOTS,
   DEDUP_MAGIC,
@@ -14,9 +15,7 @@ import {
   H_MAGIC,
   H_OVERFLOWS_HI,
   H_OVERFLOWS_LO,
-  H_WATERMARK_F64,
   H_WINDOW_F64,
-  H_WM_SEQ,
   SLOT_F64,
   SLOT_I32,
   VERSIONS_BYTE,
@@ -59,9 +58,6 @@ export interface DedupStats {
   readonly watermark: number;
 }
 
-/** Busy-spins before sleeping: a writer holds a bucket for ~3 stores. */
-const SPINS_BEFORE_SLEEP = 64;
-const SLEEP_MS = 0.05;
 const STATS_SAMPLE_BUCKETS = 4096;
 
 export class DedupTable {
@@ -74,12 +70,8 @@ export class DedupTable {
   /** Int32 index of bucket 0's slot 0, and Float64 index of its time. */
   readonly #keyBase: number;
   readonly #timeBase: number;
-  readonly #stallLimitMs: number;
-  readonly #publishStep: number;
-  /** This handle's watermark view (≤ the true maximum) and what it last published. */
-  #wm = Number.NEGATIVE_INFINITY;
-  #published = Number.NEGATIVE_INFINITY;
-  #stallStart = 0;
+  readonly #backoff: Backoff;
+  readonly #wm: WatermarkView;
 
   private constructor(sab: SharedArrayBuffer, stallLimitMs: number) {
     const head = new Int32Array(sab, 0, VERSIONS_BYTE >> 2);
@@ -92,7 +84,6 @@ export class DedupTable {
     ) {
       throw new TypeError('dedup buffer must be a SharedArrayBuffer made by DedupTable.create');
     }
-    if (!(stallLimitMs > 0)) throw new RangeError(`stallLimitMs must be > 0, got ${stallLimitMs}`);
     this.#sab = sab;
     this.#i32 = new Int32Array(sab);
     this.#f64 = new Float64Array(sab);
@@ -101,8 +92,8 @@ export class DedupTable {
     this.#mask = buckets - 1;
     this.#keyBase = geo.slotsByte >> 2;
     this.#timeBase = (geo.slotsByte >> 3) + 1;
-    this.#stallLimitMs = stallLimitMs;
-    this.#publishStep = this.windowMs / 16;
+    this.#backoff = new Backoff(this.#i32, stallLimitMs);
+    this.#wm = new WatermarkView(this.#i32, this.#f64, this.windowMs / 16, this.#backoff);
   }
 
   static create(options: DedupTableOptions): DedupTable {
@@ -117,7 +108,7 @@ export class DedupTable {
     i32[H_BUCKETS] = geo.buckets;
     i32[H_BUCKET_SLOTS] = BUCKET_SLOTS;
     f64[H_WINDOW_F64] = windowMs;
-    f64[H_WATERMARK_F64] = Number.NEGATIVE_INFINITY;
+    WatermarkView.init(f64);
     // Every slot starts empty: time = NaN (see "Slot states" in layout.ts).
     f64.fill(Number.NaN, geo.slotsByte >> 3);
     Atomics.store(i32, H_MAGIC, DEDUP_MAGIC);
@@ -145,7 +136,8 @@ export class DedupTable {
    */
   insert(hashLo: number, hashHi: number, t: number): InsertResultCode {
     if (t - t !== 0) throw new RangeError(`event time must be finite, got ${t}`);
-    if (t > this.#wm) this.#raiseWatermark(t);
+    const wmView = this.#wm;
+    if (t > wmView.value) wmView.raise(t);
     const i32 = this.#i32;
     const f64 = this.#f64;
     const window = this.windowMs;
@@ -157,10 +149,10 @@ export class DedupTable {
     for (;;) {
       const v = Atomics.load(i32, vIdx);
       if ((v & 1) !== 0) {
-        spins = this.#backoff(vIdx, v, spins, b);
+        spins = this.#backoff.pause(vIdx, v, spins, b);
         continue;
       }
-      const wm = this.#wm;
+      const wm = wmView.value;
       let match = -1;
       let claim = -1;
       let matchTime = 0;
@@ -203,7 +195,7 @@ export class DedupTable {
       }
       // Eight live entries by our view. Another thread may know a later
       // watermark that expires some of them: look before giving up.
-      if (this.#adoptSharedWatermark()) continue;
+      if (wmView.adoptShared()) continue;
       if (Atomics.compareExchange(i32, vIdx, v, v) !== v) continue;
       if (Atomics.add(i32, H_OVERFLOWS_LO, 1) === -1) Atomics.add(i32, H_OVERFLOWS_HI, 1);
       return InsertResult.OVERFLOW;
@@ -212,12 +204,12 @@ export class DedupTable {
 
   /** Read when asked (metrics collect), never pushed per insert. */
   stats(): DedupStats {
-    this.#adoptSharedWatermark();
+    this.#wm.adoptShared();
     const i32 = this.#i32;
     const f64 = this.#f64;
     const buckets = this.#mask + 1;
     const step = buckets > STATS_SAMPLE_BUCKETS ? buckets / STATS_SAMPLE_BUCKETS : 1;
-    const cutoff = this.#wm - this.windowMs;
+    const cutoff = this.#wm.value - this.windowMs;
     let live = 0;
     for (let b = 0; b < buckets; b += step) {
       const base = this.#timeBase + b * (BUCKET_SLOTS * SLOT_F64);
@@ -237,73 +229,7 @@ export class DedupTable {
       capacity: this.capacity,
       live: live * step,
       overflows: (hi >>> 0) * 2 ** 32 + (lo >>> 0),
-      watermark: this.#wm,
+      watermark: this.#wm.value,
     };
-  }
-
-  /** A new maximum: keep it locally, publish it when it has moved enough. */
-  #raiseWatermark(t: number): void {
-    this.#wm = t;
-    if (t - this.#published < this.#publishStep) return;
-    this.#published = t;
-    const i32 = this.#i32;
-    const f64 = this.#f64;
-    let spins = 0;
-    for (;;) {
-      const s = Atomics.load(i32, H_WM_SEQ);
-      if ((s & 1) !== 0) {
-        spins = this.#backoff(H_WM_SEQ, s, spins, -1);
-        continue;
-      }
-      const shared = f64[H_WATERMARK_F64]!;
-      if (shared >= t) {
-        // Someone published a later one; adopt it if the read was consistent.
-        if (Atomics.compareExchange(i32, H_WM_SEQ, s, s) !== s) continue;
-        this.#wm = shared;
-        return;
-      }
-      if (Atomics.compareExchange(i32, H_WM_SEQ, s, s + 1) !== s) continue;
-      f64[H_WATERMARK_F64] = t;
-      Atomics.store(i32, H_WM_SEQ, (s + 2) | 0);
-      return;
-    }
-  }
-
-  /** Pull the shared watermark into this handle; true if it raised our view. */
-  #adoptSharedWatermark(): boolean {
-    const i32 = this.#i32;
-    let spins = 0;
-    for (;;) {
-      const s = Atomics.load(i32, H_WM_SEQ);
-      if ((s & 1) !== 0) {
-        spins = this.#backoff(H_WM_SEQ, s, spins, -1);
-        continue;
-      }
-      const shared = this.#f64[H_WATERMARK_F64]!;
-      if (Atomics.compareExchange(i32, H_WM_SEQ, s, s) !== s) continue;
-      if (shared > this.#wm) {
-        this.#wm = shared;
-        return true;
-      }
-      return false;
-    }
-  }
-
-  /**
-   * The word at `idx` is odd: its writer is mid-write. Spin briefly (the common
-   * case is a few stores), then sleep in short timed waits so a descheduled
-   * writer gets our CPU. Timed, so no notify is needed on the write path.
-   */
-  #backoff(idx: number, odd: number, spins: number, bucket: number): number {
-    spins++;
-    if (spins < SPINS_BEFORE_SLEEP) return spins;
-    const now = performance.now();
-    if (spins === SPINS_BEFORE_SLEEP) {
-      this.#stallStart = now;
-    } else if (now - this.#stallStart >= this.#stallLimitMs) {
-      throw new DedupStalledError(bucket, now - this.#stallStart);
-    }
-    Atomics.wait(this.#i32, idx, odd, SLEEP_MS);
-    return spins;
   }
 }

@@ -189,7 +189,10 @@ export class Pipeline {
     }
     this.emitting = this.emitLoop().finally(() => {
       this.emitting = undefined;
-      this.checkIdle();
+      // A range may have completed after the loop's last pass but before this
+      // callback ran (the loop ends synchronously when no sink waits): go again.
+      if (this.emitAgain) void this.emitReady();
+      else this.checkIdle();
     });
     return this.emitting;
   }

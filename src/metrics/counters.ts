@@ -6,15 +6,15 @@ import { REJECT_REASONS } from '../parser/contract.js';
  */
 export const Counter = {
   recordsRead: 0,
-  recordsEmitted: 0,
-  duplicates: 0,
-  rejected: 0,
-  withoutKey: 0,
-  dedupOverflow: 0,
-  eventTimeInvalid: 0,
-  bytesRead: 0,
-  rangesCompleted: 0,
-  sinkBatches: 0,
+  recordsEmitted: 1,
+  duplicates: 2,
+  rejected: 3,
+  withoutKey: 4,
+  dedupOverflow: 5,
+  eventTimeInvalid: 6,
+  bytesRead: 7,
+  rangesCompleted: 8,
+  sinkBatches: 9,
 } as const;
 export type CounterName = keyof typeof Counter;
 const COUNTER_SLOTS = Object.keys(Counter).length;

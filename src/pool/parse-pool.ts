@@ -97,7 +97,13 @@ export class ParsePool {
 
   /** Resolves when any ring may have new slots (or after timeoutMs). */
   waitForSlots(timeoutMs: number): Promise<unknown> {
-    this.waiting ??= this.doorbell.wait(this.consumers, timeoutMs).finally(() => {
+    if (this.waiting) return this.waiting;
+    // A pending Atomics.waitAsync does not keep Node's event loop alive; this
+    // timer does (it never decides anything), so a running engine is never
+    // mistaken for an idle process.
+    const keepAlive = setTimeout(() => {}, timeoutMs + 1000);
+    this.waiting = this.doorbell.wait(this.consumers, timeoutMs).finally(() => {
+      clearTimeout(keepAlive);
       this.waiting = undefined;
     });
     return this.waiting;

@@ -14,6 +14,8 @@ export function scanString(buf: Uint8Array, pos: number, end: number): number {
   const cls = STRING_CLASS;
   for (;;) {
     // Order records are mostly short ASCII strings: this loop is the hot path.
+    // Four table loads or-ed together per step: one branch per four plain bytes.
+    while (pos + 4 <= end && (cls[buf[pos]!]! | cls[buf[pos + 1]!]! | cls[buf[pos + 2]!]! | cls[buf[pos + 3]!]!) === Str.PLAIN) pos += 4;
     let c = 0;
     while (pos < end && cls[(c = buf[pos]!)] === Str.PLAIN) pos++;
     if (pos >= end) return -Status.INVALID_JSON;

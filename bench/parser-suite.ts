@@ -1,0 +1,109 @@
+/**
+ * Parser throughput per record shape: every parser implementation against a
+ * JSON.parse-per-line baseline in the same run, over identical NDJSON bytes.
+ * `node dist/bench/parser-suite.js [MiB per shape]`
+ *
+ * More parsers join by pushing onto SUITE_PARSERS (or passing a list to
+ * runParserSuite); each is driven through the contract's parseChunk loop.
+ */
+import { pathToFileURL } from 'node:url';
+import { Bench } from 'tinybench';
+import { Framing, SLOT_WORDS, STATE_CONSUMED_END, STATE_SLOTS, STATE_WORDS, compileParseConfig } from '../src/parser/contract.js';
+import type { ChunkParser, ParseConfig } from '../src/parser/contract.js';
+import { createJsParser } from '../src/parser/js-parser.js';
+import { SHAPES } from './shapes.js';
+import type { Shape } from './shapes.js';
+
+export interface SuiteParser {
+  readonly name: string;
+  /** Parses every record of an NDJSON buffer; returns the record count (so work cannot be optimised away). */
+  run(input: Buffer): number;
+}
+
+export const BENCH_CONFIG: ParseConfig = compileParseConfig({
+  keyFields: ['id'],
+  eventTimeField: 'timestamp',
+  maxRecordBytes: 1 << 20,
+});
+
+const BATCH_SLOTS = 4096;
+
+/** Drives a ChunkParser over a whole buffer as a worker would: Lines framing, batches of slots. */
+export function chunkParserDriver(parser: ChunkParser): SuiteParser {
+  const out = new Int32Array(BATCH_SLOTS * SLOT_WORDS);
+  const state = new Float64Array(STATE_WORDS);
+  return {
+    name: parser.name,
+    run(input) {
+      let pos = 0;
+      let records = 0;
+      while (pos < input.length) {
+        parser.parseChunk({ input, start: pos, end: input.length, framing: Framing.Lines, final: true, carryPhase: 0 }, out, state);
+        records += state[STATE_SLOTS]!;
+        pos = state[STATE_CONSUMED_END]!;
+      }
+      return records;
+    },
+  };
+}
+
+/** The baseline: decode, split on LF, JSON.parse each non-blank line. */
+export const jsonParseBaseline: SuiteParser = {
+  name: 'JSON.parse',
+  run(input) {
+    const lines = new TextDecoder().decode(input).split('\n');
+    let records = 0;
+    for (const line of lines) {
+      if (line.length === 0) continue;
+      JSON.parse(line);
+      records++;
+    }
+    return records;
+  },
+};
+
+export const SUITE_PARSERS: SuiteParser[] = [chunkParserDriver(createJsParser(BENCH_CONFIG))];
+
+export interface SuiteRow {
+  shape: string;
+  parser: string;
+  mbPerSec: number;
+  /** mbPerSec / baseline mbPerSec on the same shape. */
+  ratio: number;
+}
+
+export async function runParserSuite(
+  parsers: readonly SuiteParser[] = SUITE_PARSERS,
+  shapes: readonly Shape[] = SHAPES,
+  bytesPerShape = 32 * 1024 * 1024,
+): Promise<SuiteRow[]> {
+  const rows: SuiteRow[] = [];
+  for (const shape of shapes) {
+    const input = shape.generate(bytesPerShape);
+    const bench = new Bench({ time: 2000, warmupTime: 500 });
+    const expected = jsonParseBaseline.run(input);
+    for (const p of [jsonParseBaseline, ...parsers]) {
+      const got = p.run(input);
+      if (got !== expected) throw new Error(`${p.name} saw ${got} records on ${shape.name}, JSON.parse ${expected}`);
+      bench.add(p.name, () => {
+        p.run(input);
+      });
+    }
+    await bench.run();
+    const mbs = bench.tasks.map((t) => {
+      const r = t.result;
+      if (r.state !== 'completed') throw new Error(`${t.name} on ${shape.name}: ${r.state}`);
+      return input.length / 1e6 / (r.latency.mean / 1000);
+    });
+    const base = mbs[0]!;
+    bench.tasks.forEach((t, i) => rows.push({ shape: shape.name, parser: t.name, mbPerSec: mbs[i]!, ratio: mbs[i]! / base }));
+  }
+  return rows;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const mib = Number(process.argv[2] ?? 32);
+  const rows = await runParserSuite(SUITE_PARSERS, SHAPES, mib * 1024 * 1024);
+  console.log(`parser throughput, ${mib} MiB per shape, node ${process.version}`);
+  console.table(rows.map((r) => ({ shape: r.shape, parser: r.parser, 'MB/s': r.mbPerSec.toFixed(0), 'x JSON.parse': r.ratio.toFixed(2) })));
+}

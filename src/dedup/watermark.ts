@@ -1,0 +1,79 @@
+/**
+ * One handle's view of the table watermark (the largest event time inserted),
+ * and the shared copy in the header, published under its own seqlock (WM_SEQ).
+ * Why lazy publishing, and why a lagging view is safe: layout.ts, "Watermark".
+ */
+
+import type { Backoff } from './backoff.js';
+import { H_WATERMARK_F64, H_WM_SEQ } from './layout.js';
+
+export class WatermarkView {
+  /** This handle's view: never above the true maximum. −Infinity before any insert. */
+  value = Number.NEGATIVE_INFINITY;
+  #published = Number.NEGATIVE_INFINITY;
+  readonly #i32: Int32Array;
+  readonly #f64: Float64Array;
+  readonly #step: number;
+  readonly #backoff: Backoff;
+
+  /** @param step publish once the view has grown this much since the last publish */
+  constructor(i32: Int32Array, f64: Float64Array, step: number, backoff: Backoff) {
+    this.#i32 = i32;
+    this.#f64 = f64;
+    this.#step = step;
+    this.#backoff = backoff;
+  }
+
+  /** Seed the shared copy of a freshly created table. */
+  static init(f64: Float64Array): void {
+    f64[H_WATERMARK_F64] = Number.NEGATIVE_INFINITY;
+  }
+
+  /** `t` exceeds `value`: keep it, and publish it if it has moved enough. */
+  raise(t: number): void {
+    this.value = t;
+    if (t - this.#published < this.#step) return;
+    this.#published = t;
+    const i32 = this.#i32;
+    let spins = 0;
+    for (;;) {
+      const s = Atomics.load(i32, H_WM_SEQ);
+      if ((s & 1) !== 0) {
+        spins = this.#backoff.pause(H_WM_SEQ, s, spins, -1);
+        continue;
+      }
+      const shared = this.#f64[H_WATERMARK_F64]!;
+      if (shared >= t) {
+        // Someone published a later one; adopt it if the read was consistent.
+        if (Atomics.compareExchange(i32, H_WM_SEQ, s, s) !== s) continue;
+        this.value = shared;
+        return;
+      }
+      if (Atomics.compareExchange(i32, H_WM_SEQ, s, s + 1) !== s) continue;
+      this.#f64[H_WATERMARK_F64] = t;
+      Atomics.store(i32, H_WM_SEQ, (s + 2) | 0);
+      return;
+    }
+  }
+
+  /** Pull the shared copy into this view; true if that raised it. */
+  adoptShared(): boolean {
+    const i32 = this.#i32;
+    let spins = 0;
+    for (;;) {
+      const s = Atomics.load(i32, H_WM_SEQ);
+      if ((s & 1) !== 0) {
+        spins = this.#backoff.pause(H_WM_SEQ, s, spins, -1);
+        continue;
+      }
+      const shared = this.#f64[H_WATERMARK_F64]!;
+      // Read-don't-modify-write validation, as for buckets (layout.ts).
+      if (Atomics.compareExchange(i32, H_WM_SEQ, s, s) !== s) continue;
+      if (shared > this.value) {
+        this.value = shared;
+        return true;
+      }
+      return false;
+    }
+  }
+}

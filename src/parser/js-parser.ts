@@ -1,0 +1,49 @@
+/**
+ * The pure-JS implementation of the parser contract (contract.ts). It is the
+ * reference the native parsers are compared against byte for byte, and the
+ * fallback when no native parser loads.
+ */
+import { Framing, SLOT_WORDS, STATE_SLOTS, compileParseConfig } from './contract.js';
+import type { ChunkParser, ChunkRequest, ParseConfig } from './contract.js';
+import { parseArray, parseLines, parseSingle } from './js/framing.js';
+import { RecordClassifier } from './js/record.js';
+
+export { hashKeyBytes } from './js/key-hash.js';
+export { SKIP_START, skipArrayElement, skipResumeState } from './js/array-skip.js';
+
+/** A JS parser bound to one configuration (compiled once per worker). */
+export function createJsParser(config: ParseConfig): ChunkParser {
+  const rec = new RecordClassifier(config);
+  return {
+    name: 'js',
+    parseChunk(req: ChunkRequest, out: Int32Array, state: Float64Array): void {
+      const { input, start, end } = req;
+      if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= input.length)) {
+        throw new RangeError(`parseChunk: need 0 <= start <= end <= input.length, got start=${start} end=${end} length=${input.length}`);
+      }
+      // One Buffer view per chunk, ending at `end`: every scan works on the same
+      // object shape (monomorphic loads), Buffer#indexOf finds LFs natively,
+      // and no read can stray past the chunk.
+      const buf = Buffer.from(input.buffer, input.byteOffset, end);
+      const cap = (out.length / SLOT_WORDS) | 0;
+      let n: number;
+      if (req.framing === Framing.Lines) n = parseLines(rec, buf, start, end, req.final, out, cap, state);
+      else if (req.framing === Framing.Single) n = parseSingle(rec, buf, start, end, req.final, out, cap, state);
+      else if (req.framing === Framing.Array) n = parseArray(rec, buf, start, end, req.final, req.carryPhase, out, cap, state);
+      else throw new RangeError(`parseChunk: unknown framing ${String(req.framing)}`);
+      state[STATE_SLOTS] = n;
+    },
+  };
+}
+
+/**
+ * Configuration of the ready-made `jsParser`: key `id`, event time
+ * `timestamp`, records up to 1 MiB. Workers build their own with createJsParser.
+ */
+export const defaultParseConfig: ParseConfig = compileParseConfig({
+  keyFields: ['id'],
+  eventTimeField: 'timestamp',
+  maxRecordBytes: 1 << 20,
+});
+
+export const jsParser: ChunkParser = createJsParser(defaultParseConfig);

@@ -1,0 +1,77 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { workdir } from './helpers/workdir.js';
+
+const BIN = resolve(import.meta.dirname, '../bin/ordertail.js');
+const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+
+function expectUsageError(args: string[], mention: RegExp): void {
+  const r = cli(args);
+  expect(r.status, r.stderr).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(mention);
+  expect(r.stdout).toBe('');
+}
+
+describe('CLI usage errors exit 2 with one clear line', () => {
+  it('unknown flag', () => expectUsageError(['run', '--input', 'x', '--frobnicate'], /unknown option '--frobnicate'/));
+  it('bad duration', () => expectUsageError(['run', '--input', 'x', '--dedup-window', '10 parsecs'], /dedup-?[wW]indow.*duration.*'10 parsecs'/));
+  it('bad worker count', () => expectUsageError(['run', '--input', 'x', '--workers', '0'], /workers.*integer/));
+  it('bad --from', () => expectUsageError(['run', '--input', 'x', '--from', 'middle'], /from/));
+  it('missing input', () => expectUsageError(['run', '--once'], /input.*required/));
+  it('config key of the wrong type names the key', () => {
+    const dir = workdir();
+    const config = join(dir, 'c.yaml');
+    writeFileSync(config, 'input: ["*.ndjson"]\nworkers: many\n');
+    expectUsageError(['run', '--config', config], /workers.*'many'/);
+  });
+  it('unknown config key is named', () => {
+    const dir = workdir();
+    const config = join(dir, 'c.yaml');
+    writeFileSync(config, 'input: x\ndedup-windw: 5s\n');
+    expectUsageError(['run', '--config', config], /unknown key 'dedup-windw'/);
+  });
+  it('unreadable config file is named', () => expectUsageError(['run', '--config', '/nonexistent/c.yaml'], /\/nonexistent\/c\.yaml.*ENOENT/));
+});
+
+describe('CLI runs', () => {
+  it('--help documents every flag and exits 0', () => {
+    const r = cli(['run', '--help']);
+    expect(r.status).toBe(0);
+    for (const flag of ['--input', '--once', '--from', '--sink', '--dead-letter', '--workers', '--dedup-key', '--dedup-window', '--dedup-capacity', '--event-time', '--max-record-bytes', '--config']) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+
+  it('--once to stdout with a config file, flags overriding it', () => {
+    const dir = workdir();
+    writeFileSync(join(dir, 'a.ndjson'), '{"id":1,"k":"x"}\n{"id":1,"k":"y"}\n{"id":2,"k":"x"}\n');
+    const config = join(dir, 'c.yaml');
+    writeFileSync(config, `input: ${join(dir, 'a.ndjson')}\ndedup-key: id\nworkers: 1\n`);
+    const r = cli(['run', '--config', config, '--once', '--dedup-key', 'k']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe('{"id":1,"k":"x"}\n{"id":1,"k":"y"}\n');
+  });
+
+  it('SIGTERM in follow mode drains, flushes and exits 0 within 5 s', async () => {
+    const dir = workdir();
+    const log = join(dir, 'live.ndjson');
+    writeFileSync(log, '{"id":1}\n');
+    const child = spawn(process.execPath, [BIN, 'run', '--input', log, '--workers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const deadline = Date.now() + 15_000;
+    while (!out.includes('{"id":1}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    appendFileSync(log, '{"id":2}\n');
+    while (!out.includes('{"id":2}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const killedAt = Date.now();
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    expect(Date.now() - killedAt).toBeLessThan(5000);
+    expect(out).toBe('{"id":1}\n{"id":2}\n');
+  });
+});

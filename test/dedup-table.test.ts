@@ -1,0 +1,152 @@
+/**
+ * The shared dedup table: single-thread window semantics (edges, refresh, expiry
+ * reuse, overflow) and, with real worker threads inserting the same keys in
+ * different orders, exactly one NEW per key per window across all threads.
+ * Runs the compiled code in dist/ (build first).
+ */
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { BUCKET_SLOTS, bucketIndex } from '../dist/src/dedup/layout.js';
+import { DedupTable, InsertResult } from '../dist/src/dedup/table.js';
+
+const { NEW, DUPLICATE, OVERFLOW } = InsertResult;
+const FIXTURE = new URL('./fixtures/dedup-inserter.mjs', import.meta.url);
+
+/** Keys that all land in bucket `b` of a table with `buckets` buckets (hashHi = 0). */
+function collidingKeys(b: number, buckets: number, n: number): number[] {
+  const keys: number[] = [];
+  for (let k = 0; k < n; k++) keys.push((b + k * buckets) | 0);
+  for (const lo of keys) expect(bucketIndex(lo, 0, buckets - 1)).toBe(b);
+  return keys;
+}
+
+describe('DedupTable, one thread', () => {
+  it('rounds capacity up to a power-of-two number of 8-slot buckets', () => {
+    expect(DedupTable.create({ capacity: 1, windowMs: 1 }).capacity).toBe(8);
+    expect(DedupTable.create({ capacity: 100, windowMs: 1 }).capacity).toBe(128);
+    expect(DedupTable.create({ capacity: 1024, windowMs: 1 }).capacity).toBe(1024);
+    expect(() => DedupTable.create({ capacity: 0, windowMs: 1 })).toThrow(RangeError);
+    expect(() => DedupTable.create({ capacity: 8, windowMs: -1 })).toThrow(RangeError);
+  });
+
+  it('NEW then DUPLICATE within the window, both edges inclusive', () => {
+    const t = DedupTable.create({ capacity: 1024, windowMs: 100 });
+    expect(t.insert(1, 2, 1000)).toBe(NEW);
+    expect(t.insert(1, 2, 1000)).toBe(DUPLICATE);
+    expect(t.insert(1, 2, 1100)).toBe(DUPLICATE); // exactly window after
+    expect(t.insert(1, 2, 900)).toBe(DUPLICATE); // exactly window before
+    // Same hashLo, different hashHi: a different key.
+    expect(t.insert(1, 3, 1000)).toBe(NEW);
+    expect(t.insert(1, 3, 1050)).toBe(DUPLICATE);
+  });
+
+  it('window + 1 is NEW again and refreshes the entry time', () => {
+    const t = DedupTable.create({ capacity: 1024, windowMs: 100 });
+    expect(t.insert(7, 7, 1000)).toBe(NEW);
+    expect(t.insert(7, 7, 1101)).toBe(NEW); // window + 1: outside
+    expect(t.insert(7, 7, 1150)).toBe(DUPLICATE); // measured from 1101 now
+    expect(t.insert(7, 7, 1201)).toBe(DUPLICATE); // 1201 − 1101 = 100: inside
+    expect(t.insert(7, 7, 1202)).toBe(NEW);
+    expect(t.insert(7, 7, 1101)).toBe(NEW); // 101 before the refreshed time
+  });
+
+  it('a key repeating continuously is re-accepted once per window', () => {
+    const t = DedupTable.create({ capacity: 64, windowMs: 10 });
+    const accepted: number[] = [];
+    for (let ms = 0; ms <= 50; ms++) if (t.insert(42, 0, ms) === NEW) accepted.push(ms);
+    expect(accepted).toEqual([0, 11, 22, 33, 44]);
+  });
+
+  it('overflows when a bucket is full of live entries, counts it, and reuses expired slots', () => {
+    const t = DedupTable.create({ capacity: 64, windowMs: 100 }); // 8 buckets
+    const keys = collidingKeys(3, 8, BUCKET_SLOTS + 2);
+    for (let k = 0; k < BUCKET_SLOTS; k++) expect(t.insert(keys[k]!, 0, 1000 + k)).toBe(NEW);
+    expect(t.insert(keys[8]!, 0, 1010)).toBe(OVERFLOW);
+    expect(t.insert(keys[9]!, 0, 1010)).toBe(OVERFLOW);
+    expect(t.stats().overflows).toBe(2);
+    // The resident keys are still remembered.
+    for (let k = 0; k < BUCKET_SLOTS; k++) expect(t.insert(keys[k]!, 0, 1050)).toBe(DUPLICATE);
+    // Watermark 1101: only key 0 (t = 1000) has expired (1000 + 100 < 1101).
+    expect(t.insert(keys[8]!, 0, 1101)).toBe(NEW);
+    expect(t.insert(keys[9]!, 0, 1101)).toBe(OVERFLOW);
+    expect(t.insert(keys[8]!, 0, 1101)).toBe(DUPLICATE);
+    // Key 0 lost its slot, so it is NEW (and overflows: its bucket is full again).
+    expect(t.insert(keys[0]!, 0, 1101)).toBe(OVERFLOW);
+    expect(t.stats().overflows).toBe(4);
+    // Other buckets are unaffected.
+    expect(t.insert(collidingKeys(4, 8, 1)[0]!, 0, 1101)).toBe(NEW);
+  });
+
+  it('expired entries are reused by other keys once the watermark passes them', () => {
+    const t = DedupTable.create({ capacity: 8, windowMs: 10 }); // 1 bucket
+    for (let k = 0; k < 8; k++) expect(t.insert(k, 0, k)).toBe(NEW); // times 0..7
+    expect(t.insert(100, 0, 10)).toBe(OVERFLOW); // watermark 10: nothing expired (0 + 10 ≥ 10)
+    expect(t.insert(101, 0, 11)).toBe(NEW); // watermark 11: key 0 expired, slot reused
+    expect(t.insert(102, 0, 12)).toBe(NEW); // key 1 expired
+    expect(t.insert(103, 0, 12)).toBe(OVERFLOW);
+    expect(t.insert(2, 0, 12)).toBe(DUPLICATE); // key 2 (t = 2) still live at 12
+    expect(t.stats()).toMatchObject({ capacity: 8, live: 8, overflows: 2, watermark: 12 });
+    // Far later: everything old is expired and replaceable.
+    for (let k = 200; k < 208; k++) expect(t.insert(k, 0, 1000)).toBe(NEW);
+    expect(t.stats().live).toBe(8);
+  });
+
+  it('rejects non-finite event times and foreign buffers', () => {
+    const t = DedupTable.create({ capacity: 8, windowMs: 10 });
+    expect(() => t.insert(1, 1, Number.NaN)).toThrow(RangeError);
+    expect(() => t.insert(1, 1, Number.POSITIVE_INFINITY)).toThrow(RangeError);
+    expect(() => DedupTable.attach(new SharedArrayBuffer(1024))).toThrow(TypeError);
+    const again = DedupTable.attach(t.sharedBuffer);
+    expect(t.insert(5, 5, 0)).toBe(NEW);
+    expect(again.insert(5, 5, 3)).toBe(DUPLICATE);
+  });
+});
+
+describe('DedupTable, concurrent threads', () => {
+  it('gives every key exactly one NEW per window across 4 threads', async () => {
+    const threads = 4;
+    const keys = 200_000;
+    const rounds = 3;
+    const windowMs = 1000;
+    // 2 M slots for 200 k keys: P(any bucket gets > 8 keys) is ~1e-7 (Poisson, mean 0.76).
+    const table = DedupTable.create({ capacity: 1 << 21, windowMs });
+    const winners = new SharedArrayBuffer(rounds * keys * 4);
+    const control = new SharedArrayBuffer(8);
+    const workers = Array.from({ length: threads }, (_, threadId) => {
+      const w = new Worker(FIXTURE, {
+        workerData: {
+          table: table.sharedBuffer,
+          winners,
+          control,
+          threads,
+          threadId,
+          keys,
+          rounds,
+          windowMs,
+          baseTime: 1_700_000_000_000,
+        },
+      });
+      return new Promise<{ threadId: number; counts: { fresh: number; dup: number; overflow: number }[] }>(
+        (resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+          w.once('exit', (code) => reject(new Error(`inserter exited (${code}) before reporting`)));
+        },
+      );
+    });
+    const reports = await Promise.all(workers);
+    for (let r = 0; r < rounds; r++) {
+      const fresh = reports.reduce((sum, rep) => sum + rep.counts[r]!.fresh, 0);
+      const overflow = reports.reduce((sum, rep) => sum + rep.counts[r]!.overflow, 0);
+      const dup = reports.reduce((sum, rep) => sum + rep.counts[r]!.dup, 0);
+      expect({ round: r, fresh, overflow, dup }).toEqual({ round: r, fresh: keys, overflow: 0, dup: keys * (threads - 1) });
+    }
+    const w = new Int32Array(winners);
+    let notOne = 0;
+    for (let i = 0; i < w.length; i++) if (w[i] !== 1) notOne++;
+    expect(notOne).toBe(0);
+    // More than one thread won some keys: the race really happened.
+    expect(reports.filter((rep) => rep.counts[0]!.fresh > 0).length).toBeGreaterThan(1);
+    expect(table.stats()).toMatchObject({ overflows: 0 });
+  });
+});
