@@ -254,13 +254,17 @@ pub fn scan_value<M: Members>(b: &[u8], start: usize, members: &mut M) -> Result
                 }
                 let ks = i + 1;
                 i = scan_string(b, ks)?;
-                key = (ks, i - 1);
+                if depth == 1 {
+                    key = (ks, i - 1);
+                }
                 i = skip_ws(b, i);
                 if i >= n || b[i] != b':' {
                     return Err(INVALID_JSON);
                 }
                 i = skip_ws(b, i + 1);
-                val_start = i;
+                if depth == 1 {
+                    val_start = i;
+                }
                 next = Next::Value;
             }
             Next::AfterValue => {

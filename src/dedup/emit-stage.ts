@@ -28,6 +28,8 @@ export interface ReadyRange {
   readonly observedAt: number;
   /** Arrival time for records without an event time (epoch ms). */
   readonly arrivalEpochMs: number;
+  /** Bytes that appeared while followed (the live stream), not start-up history. */
+  readonly live: boolean;
 }
 
 export interface RejectListener {
@@ -45,7 +47,7 @@ export class EmitStage {
     private readonly dedup: DedupTable,
     private readonly staging: StagingBuffer,
     private readonly counters: Counters,
-    private readonly latency: LatencyRecorder,
+    private readonly latency: { live: LatencyRecorder; history: LatencyRecorder },
     private readonly deadLetter: DeadLetterFile | undefined,
     private readonly onReject: RejectListener | undefined,
   ) {}
@@ -89,13 +91,13 @@ export class EmitStage {
       emitted++;
       const appended = this.staging.append(bytes, i32[w + W_OFFSET]!, i32[w + W_LENGTH]!);
       if (appended !== true) {
-        this.latency.record((now - range.observedAt) * 1000, emitted);
+        (range.live ? this.latency.live : this.latency.history).record((now - range.observedAt) * 1000, emitted);
         return appended.then(async () => {
           await this.emitFrom(range, s + 1, performance.now());
         });
       }
     }
-    this.latency.record((now - range.observedAt) * 1000, emitted);
+    (range.live ? this.latency.live : this.latency.history).record((now - range.observedAt) * 1000, emitted);
     return true;
   }
 

@@ -74,6 +74,16 @@
  *   and lags other threads by ≤ windowMs/16; entries expire a little late
  *   (conservative), never early. In one thread it is exact.
  *
+ * ─── Sizing ─────────────────────────────────────────────────────────────────
+ *   There is no probing into neighbour buckets, so a new key overflows when its
+ *   bucket already holds 8 live keys. With L live keys spread uniformly over
+ *   capacity C, the other live keys in a bucket are ≈ Poisson(8·L/C):
+ *       P(OVERFLOW per new key) ≈ P(Poisson(8·L/C) ≥ 8)
+ *       L/C = 0.05 → 1.1e-8    0.10 → 2.1e-6    0.125 → 1.0e-5
+ *             0.20 → 2.6e-4    0.25 → 1.1e-3    0.50  → 5.1e-2
+ *   (bench/dedup.ts at L/C ≈ 0.19 measures ≈ 1.4e-4.) Size capacity ≥ 10× the
+ *   keys live in one window; each slot costs 16 bytes + 0.5 byte of version.
+ *
  * ─── Failure directions ─────────────────────────────────────────────────────
  *   - OVERFLOW: the key's bucket holds 8 live entries. The engine passes the
  *     record through and counts it; a unique record is never dropped.

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../config/options.js';
 import { EmitStage } from '../dedup/emit-stage.js';
 import { DedupTable } from '../dedup/table.js';
@@ -28,8 +29,10 @@ export interface EngineStats {
   files: number;
   parser: string;
   dedup: { capacity: number; live: number; overflows: number };
-  /** Observed growth → emitted, milliseconds. */
+  /** Live stream (growth observed while following) → emitted, milliseconds. */
   latency: LatencySummary;
+  /** History (content present when a file was opened) → emitted, milliseconds. */
+  historyLatency: LatencySummary;
 }
 
 export interface RejectedRecord {
@@ -54,7 +57,7 @@ export interface EngineEventMap {
 export class Engine extends EventEmitter<EngineEventMap> {
   readonly options: ResolvedOptions;
   private readonly counters = new Counters();
-  private readonly latency = new LatencyRecorder();
+  private readonly latency = { live: new LatencyRecorder(), history: new LatencyRecorder() };
   private iterator: IteratorSink | undefined;
   private sink: Sink | undefined;
   private deadLetter: DeadLetterFile | undefined;
@@ -119,7 +122,15 @@ export class Engine extends EventEmitter<EngineEventMap> {
     });
     this.pumping = this.pump();
     this.discovery = new FileDiscovery(o.input, (m) => this.emit('warning', m));
-    const existing = this.discovery.scan();
+    // Our own outputs may match a broad input glob; reading them back would
+    // loop forever in follow mode.
+    const outputs = new Set([o.sink.kind === 'file' ? resolve(o.sink.path) : '', o.deadLetter ? resolve(o.deadLetter) : '']);
+    const isOutput = (path: string): boolean => {
+      if (!outputs.has(path)) return false;
+      this.emit('warning', `${path} matches the input glob but is an output of this engine; not read`);
+      return true;
+    };
+    const existing = this.discovery.scan().filter((p) => !isOutput(p));
     const newest = newestOf(existing);
     for (const path of existing) {
       this.fileCount++;
@@ -127,11 +138,12 @@ export class Engine extends EventEmitter<EngineEventMap> {
     }
     if (!o.once) {
       this.discovery.follow((path) => {
+        if (isOutput(path)) return;
         this.fileCount++;
         this.pipeline?.addFile(path, false, true);
       });
     }
-    this.pipeline.schedule();
+    this.pipeline.startupComplete();
   }
 
   /** Move result slots from the rings as soon as workers publish them. */
@@ -169,7 +181,8 @@ export class Engine extends EventEmitter<EngineEventMap> {
       files: this.fileCount,
       parser: 'js',
       dedup: { capacity: d?.capacity ?? 0, live: d?.live ?? 0, overflows: d?.overflows ?? 0 },
-      latency: this.latency.summary(),
+      latency: this.latency.live.summary(),
+      historyLatency: this.latency.history.summary(),
     };
   }
 

@@ -20,6 +20,7 @@ interface InFlightRange {
   readonly results: RangeResults;
   readonly observedAt: number;
   readonly arrivalEpochMs: number;
+  readonly live: boolean;
   outcome?: RangeOutcome;
 }
 
@@ -50,6 +51,9 @@ export class Pipeline {
   private emitting: Promise<void> | undefined;
   private emitAgain = false;
   private failed = false;
+  /** Idle means nothing once every file present at start-up has been added. */
+  private accepting = false;
+  private readonly startedAt = performance.now();
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -137,6 +141,8 @@ export class Pipeline {
       results: this.stores.acquire(),
       observedAt: plan.chain ? file.observedAt : performance.now(),
       arrivalEpochMs: Date.now(),
+      // Growth observed after start-up is the live stream; the rest is history.
+      live: plan.chain && file.observedAt > this.startedAt,
     };
     this.inFlight++;
     this.pool
@@ -213,6 +219,7 @@ export class Pipeline {
               results: range.results,
               observedAt: range.observedAt,
               arrivalEpochMs: range.arrivalEpochMs,
+              live: range.live,
             },
             performance.now(),
           );
@@ -227,8 +234,14 @@ export class Pipeline {
     } while (this.emitAgain);
   }
 
+  /** The initial files are all added: from now on, idle is meaningful. */
+  startupComplete(): void {
+    this.accepting = true;
+    this.schedule();
+  }
+
   private checkIdle(): void {
-    if (this.inFlight > 0 || this.emitting) return;
+    if (!this.accepting || this.inFlight > 0 || this.emitting) return;
     if (this.files.some((f) => !f.idle)) return;
     this.events.idle();
   }

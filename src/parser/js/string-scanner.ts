@@ -10,15 +10,28 @@ import { ESCAPE_CLASS, IS_HEX, STRING_CLASS, Str } from './byte-classes.js';
  * just past the closing quote, or the negated Status reason of the first bad
  * byte. Positions are never negative, so the sign alone tells the outcome.
  */
-export function scanString(buf: Uint8Array, pos: number, end: number): number {
+export function scanString(buf: Uint8Array, dv: DataView, pos: number, end: number): number {
   const cls = STRING_CLASS;
   for (;;) {
-    // Order records are mostly short ASCII strings: this loop is the hot path.
-    // Four table loads or-ed together per step: one branch per four plain bytes.
-    while (pos + 4 <= end && (cls[buf[pos]!]! | cls[buf[pos + 1]!]! | cls[buf[pos + 2]!]! | cls[buf[pos + 3]!]!) === Str.PLAIN) pos += 4;
-    let c = 0;
-    while (pos < end && cls[(c = buf[pos]!)] === Str.PLAIN) pos++;
-    if (pos >= end) return -Status.INVALID_JSON;
+    // Most string bytes are plain ASCII: test four at a time (SWAR) and land
+    // directly on the first byte that needs a look.
+    let c: number;
+    for (;;) {
+      if (pos + 4 <= end) {
+        const t = specialBytes(dv.getInt32(pos, true));
+        if (t === 0) {
+          pos += 4;
+          continue;
+        }
+        pos += (31 - Math.clz32(t ^ (t - 1))) >>> 3;
+        c = buf[pos]!;
+        break;
+      }
+      if (pos >= end) return -Status.INVALID_JSON;
+      c = buf[pos]!;
+      if (cls[c] !== Str.PLAIN) break;
+      pos++;
+    }
     const k = cls[c]!;
     if (k === Str.QUOTE) return pos + 1;
     if (k === Str.BACKSLASH) {
@@ -31,6 +44,18 @@ export function scanString(buf: Uint8Array, pos: number, end: number): number {
       if (pos < 0) return -Status.INVALID_UTF8;
     }
   }
+}
+
+/**
+ * High bit set in each byte of the little-endian word `v` that is '"', '\\',
+ * < 0x20 or >= 0x80. Borrows can also flag bytes above a flagged one, never
+ * below it, so the lowest flag always marks the first special byte. The
+ * subtractions wrap: `&` truncates them to 32 bits, as intended.
+ */
+function specialBytes(v: number): number {
+  const q = v ^ 0x22222222;
+  const b = v ^ 0x5c5c5c5c;
+  return (((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b) | (v - 0x20202020) | v) & 0x80808080;
 }
 
 /**

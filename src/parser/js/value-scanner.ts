@@ -19,7 +19,7 @@ const stack = new Uint8Array(MAX_DEPTH + 1);
 
 /**
  * Validates the value starting at `pos` (leading whitespace allowed) within
- * [pos, end). Returns the index just past the value, or the negated Status
+ * [pos, end); `dv` views the same bytes as `buf` (for word-wide string scans). Returns the index just past the value, or the negated Status
  * reason of the first bad byte. Whatever follows the value is the caller's
  * business (trailing garbage, array delimiters).
  *
@@ -28,7 +28,7 @@ const stack = new Uint8Array(MAX_DEPTH + 1);
  * value 0 followed by trailing garbage, while inside a container the stray
  * byte is INVALID_JSON.
  */
-export function scanValue(buf: Uint8Array, pos: number, end: number, fields: FieldTable): number {
+export function scanValue(buf: Uint8Array, dv: DataView, pos: number, end: number, fields: FieldTable): number {
   const ws = IS_WS;
   let depth = 0;
   let topIsObject = false;
@@ -41,7 +41,7 @@ export function scanValue(buf: Uint8Array, pos: number, end: number, fields: Fie
       while (pos < end && ws[buf[pos]!] === 1) pos++;
       if (pos >= end || buf[pos] !== Ch.QUOTE) return -Status.INVALID_JSON;
       const ns = pos + 1;
-      pos = scanString(buf, ns, end);
+      pos = scanString(buf, dv, ns, end);
       if (pos < 0) return pos;
       if (depth === 1) {
         nameStart = ns;
@@ -57,7 +57,7 @@ export function scanValue(buf: Uint8Array, pos: number, end: number, fields: Fie
     if (depth === 1) valueStart = pos;
     const c = buf[pos]!;
     if (c === Ch.QUOTE) {
-      pos = scanString(buf, pos + 1, end);
+      pos = scanString(buf, dv, pos + 1, end);
       if (pos < 0) return pos;
     } else if (c === Ch.LBRACE || c === Ch.LBRACKET) {
       if (depth === MAX_DEPTH) return -Status.TOO_DEEP;
