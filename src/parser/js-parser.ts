@@ -21,15 +21,12 @@ export function createJsParser(config: ParseConfig): ChunkParser {
       if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= input.length)) {
         throw new RangeError(`parseChunk: need 0 <= start <= end <= input.length, got start=${start} end=${end} length=${input.length}`);
       }
-      // One Buffer view per chunk, ending at `end`: every scan works on the same
-      // object shape (monomorphic loads), Buffer#indexOf finds LFs natively,
-      // and no read can stray past the chunk.
-      const buf = Buffer.from(input.buffer, input.byteOffset, end);
+      rec.setInput(input, end);
       const cap = (out.length / SLOT_WORDS) | 0;
       let n: number;
-      if (req.framing === Framing.Lines) n = parseLines(rec, buf, start, end, req.final, out, cap, state);
-      else if (req.framing === Framing.Single) n = parseSingle(rec, buf, start, end, req.final, out, cap, state);
-      else if (req.framing === Framing.Array) n = parseArray(rec, buf, start, end, req.final, req.carryPhase, out, cap, state);
+      if (req.framing === Framing.Lines) n = parseLines(rec, start, end, req.final, out, cap, state);
+      else if (req.framing === Framing.Single) n = parseSingle(rec, start, end, req.final, out, cap, state);
+      else if (req.framing === Framing.Array) n = parseArray(rec, start, end, req.final, req.carryPhase, out, cap, state);
       else throw new RangeError(`parseChunk: unknown framing ${String(req.framing)}`);
       state[STATE_SLOTS] = n;
     },

@@ -27,7 +27,7 @@
  * Every word has exactly one writer, and each written word sits on its own 64-byte
  * line, so one side's write never invalidates a line the other side reads for a
  * different purpose (false sharing). The producer stores TAIL once per batch and
- * reads HEAD only when its cached copy says the ring is full. It loads
+ * reads HEAD only when its cached copy says the batch does not fit. It loads
  * CONSUMER_WAITING once per batch, and that line changes only when the consumer
  * goes to sleep or wakes, so the load normally hits the cache. The consumer, for
  * its part, loads PRODUCER_WAITING once per advance().

@@ -20,11 +20,12 @@ function skipWs(buf: Buffer, p: number, end: number): number {
   return p;
 }
 
-/** LF-separated records; `buf` ends at the chunk end, so indexOf cannot run past it. */
+/** LF-separated records; rec.buf ends at the chunk end, so indexOf cannot run past it. */
 export function parseLines(
-  rec: RecordClassifier, buf: Buffer, start: number, end: number, final: boolean,
+  rec: RecordClassifier, start: number, end: number, final: boolean,
   out: Int32Array, cap: number, state: Float64Array,
 ): number {
+  const buf = rec.buf;
   let pos = start;
   let n = 0;
   while (pos < end && n < cap) {
@@ -45,7 +46,7 @@ export function parseLines(
     s = skipWs(buf, s, e);
     e = trimEnd(buf, s, e);
     if (s === e) continue;
-    rec.classify(buf, s, e);
+    rec.classify(s, e);
     rec.write(out, n++, s, e - s);
   }
   state[STATE_CONSUMED_END] = pos;
@@ -55,16 +56,17 @@ export function parseLines(
 
 /** All of [start, end) is one record; without `final` nothing is consumed. */
 export function parseSingle(
-  rec: RecordClassifier, buf: Buffer, start: number, end: number, final: boolean,
+  rec: RecordClassifier, start: number, end: number, final: boolean,
   out: Int32Array, cap: number, state: Float64Array,
 ): number {
+  const buf = rec.buf;
   let n = 0;
   let consumed = start;
   if (final && cap > 0) {
     const s = skipWs(buf, start, end);
     const e = trimEnd(buf, s, end);
     if (s < e) {
-      rec.classify(buf, s, e);
+      rec.classify(s, e);
       rec.write(out, n++, s, e - s);
     }
     consumed = end;
@@ -76,9 +78,10 @@ export function parseSingle(
 
 /** Elements of one top-level array, resumable at any byte via `phase`. */
 export function parseArray(
-  rec: RecordClassifier, buf: Buffer, start: number, end: number, final: boolean, phase: number,
+  rec: RecordClassifier, start: number, end: number, final: boolean, phase: number,
   out: Int32Array, cap: number, state: Float64Array,
 ): number {
+  const buf = rec.buf;
   const max = rec.maxRecordBytes;
   let pos = start;
   let n = 0;
@@ -117,13 +120,13 @@ export function parseArray(
     let reason: number = Status.TRAILING_GARBAGE;
     if (phase !== ArrayPhase.AfterElement) {
       // Past max bytes the verdict is TOO_LARGE whatever follows, so stop validating there.
-      const r = rec.scan(buf, p, Math.min(end, p + max + 1));
+      const r = rec.scan(p, Math.min(end, p + max + 1));
       if (r >= 0) {
         const q = skipWs(buf, r, end);
         const d = q < end ? buf[q]! : -1;
         if (d === Ch.COMMA || d === Ch.RBRACKET || (q >= end && final)) {
           if (r - p > max) rec.reject(Status.TOO_LARGE);
-          else rec.acceptValue(buf, p);
+          else rec.acceptValue(p);
           rec.write(out, n++, p, r - p);
           pos = q >= end ? end : q + 1;
           phase = d === Ch.COMMA ? ArrayPhase.NextElement : d === Ch.RBRACKET ? ArrayPhase.Done : ArrayPhase.AfterElement;

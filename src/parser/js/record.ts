@@ -16,6 +16,9 @@ const f64 = new Float64Array(1);
 const f64Words = new Int32Array(f64.buffer);
 
 export class RecordClassifier {
+  /** The current chunk's bytes, input[0, end): a Buffer and a DataView of the same memory. */
+  buf: Buffer = Buffer.alloc(0);
+  private dv = new DataView(new ArrayBuffer(0));
   readonly maxRecordBytes: number;
   private readonly fields: FieldTable;
   /** [hashLo, hashHi] of the last KEYED record. */
@@ -28,24 +31,36 @@ export class RecordClassifier {
     this.maxRecordBytes = config.maxRecordBytes;
   }
 
+  /**
+   * Views input[0, end) for this chunk. Ending the views at `end` means no
+   * read can stray past the chunk, and Buffer#indexOf stops there. Every scan
+   * sees the same Buffer shape, so element loads stay monomorphic.
+   */
+  setInput(input: Uint8Array, end: number): Buffer {
+    this.buf = Buffer.from(input.buffer, input.byteOffset, end);
+    this.dv = new DataView(input.buffer, input.byteOffset, end);
+    return this.buf;
+  }
+
   /** A whole record buf[s, e), already framed and trimmed (e > s). */
-  classify(buf: Buffer, s: number, e: number): void {
+  classify(s: number, e: number): void {
     if (e - s > this.maxRecordBytes) return this.reject(Status.TOO_LARGE);
-    const r = this.scan(buf, s, e);
+    const r = this.scan(s, e);
     if (r < 0) return this.reject(-r);
     // e is trimmed, so anything left before it contains a non-whitespace byte.
     if (r < e) return this.reject(Status.TRAILING_GARBAGE);
-    this.acceptValue(buf, s);
+    this.acceptValue(s);
   }
 
   /** Validates the value at s within [s, limit): its end, or the negated reason. */
-  scan(buf: Buffer, s: number, limit: number): number {
+  scan(s: number, limit: number): number {
     this.fields.reset();
-    return scanValue(buf, s, limit, this.fields);
+    return scanValue(this.buf, this.dv, s, limit, this.fields);
   }
 
   /** After scan() succeeded on the value starting at s (its first byte). */
-  acceptValue(buf: Buffer, s: number): void {
+  acceptValue(s: number): void {
+    const buf = this.buf;
     if (buf[s] !== Ch.LBRACE) return this.reject(Status.NOT_OBJECT);
     const fields = this.fields;
     let status: number = Status.UNKEYED;
