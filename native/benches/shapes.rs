@@ -171,7 +171,11 @@ fn main() {
         std::env::var("BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1500),
     );
     println!("shape  avg_bytes  simd-json  sonic-rs  scalar | chunk(simd)  chunk(scalar)   [MB/s, best of runs]");
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     for (name, recs) in &shapes {
+        if !only.is_empty() && !only.split(',').any(|o| o == *name) {
+            continue;
+        }
         let avg = recs.iter().map(Vec::len).sum::<usize>() / recs.len();
         let mut fast = FastPath::new();
         let simd = measure(recs, budget, |r| {

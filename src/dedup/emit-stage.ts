@@ -18,6 +18,15 @@ import { DeadLetterFile } from '../sinks/dead-letter.js';
 import type { StagingBuffer } from '../sinks/staging.js';
 import { DedupTable, INSERT_DUPLICATE, INSERT_OVERFLOW } from './table.js';
 
+const NEWLINE = 0x0a;
+
+function chain(first: true | Promise<void>, next: () => true | Promise<void>): true | Promise<void> {
+  if (first === true) return next();
+  return first.then(async () => {
+    await next();
+  });
+}
+
 /** A parsed range whose turn has come: its bytes, its slots, where it came from. */
 export interface ReadyRange {
   readonly path: string;
@@ -63,6 +72,10 @@ export class EmitStage {
     const rejects = this.counters.rejectsByCode;
     const bytes = range.bytes;
     let emitted = 0;
+    // Consecutive accepted records that are followed by a bare LF in the input
+    // form one run [runStart, runEnd) whose bytes are already the output.
+    let runStart = 0;
+    let runEnd = -1;
     for (let s = first; s < count; s++) {
       const w = s * SLOT_WORDS;
       const status = i32[w + W_STATUS]!;
@@ -89,16 +102,45 @@ export class EmitStage {
       }
       c[Counter.recordsEmitted]!++;
       emitted++;
-      const appended = this.staging.append(bytes, i32[w + W_OFFSET]!, i32[w + W_LENGTH]!);
+      const offset = i32[w + W_OFFSET]!;
+      const end = offset + i32[w + W_LENGTH]!;
+      // (Past the file data, a stale LF in the reused buffer is still just "\n".)
+      const bareLf = end < bytes.length && bytes[end] === NEWLINE;
+      if (offset === runEnd && bareLf) {
+        runEnd = end + 1;
+        continue;
+      }
+      const flushed: true | Promise<void> = runEnd > runStart ? this.staging.appendRaw(bytes, runStart, runEnd) : true;
+      if (bareLf) {
+        runStart = offset;
+        runEnd = end + 1;
+      } else {
+        runEnd = -1;
+      }
+      if (flushed === true && bareLf) continue;
+      const appended = bareLf ? flushed : chain(flushed, () => this.staging.append(bytes, offset, end - offset));
       if (appended !== true) {
-        (range.live ? this.latency.live : this.latency.history).record((now - range.observedAt) * 1000, emitted);
+        // Backpressure: finish this record's run after the sink is ready, then go on.
+        this.recordLatency(range, now, emitted);
+        const pendingStart = runStart;
+        const pendingEnd = runEnd;
         return appended.then(async () => {
+          if (pendingEnd > pendingStart) await this.staging.appendRaw(bytes, pendingStart, pendingEnd);
           await this.emitFrom(range, s + 1, performance.now());
         });
       }
     }
-    (range.live ? this.latency.live : this.latency.history).record((now - range.observedAt) * 1000, emitted);
+    if (runEnd > runStart) {
+      const appended = this.staging.appendRaw(bytes, runStart, runEnd);
+      this.recordLatency(range, now, emitted);
+      return appended;
+    }
+    this.recordLatency(range, now, emitted);
     return true;
+  }
+
+  private recordLatency(range: ReadyRange, now: number, emitted: number): void {
+    (range.live ? this.latency.live : this.latency.history).record((now - range.observedAt) * 1000, emitted);
   }
 
   private reject(range: ReadyRange, offset: number, length: number, code: number): void {

@@ -48,6 +48,27 @@ export class StagingBuffer {
     return true;
   }
 
+  /**
+   * Append `source[start, end)` verbatim: a run of consecutive records that
+   * already carry their "\n" separators in the input (the common case: one
+   * copy for a whole range instead of one per record).
+   */
+  appendRaw(source: Buffer, start: number, end: number): true | Promise<void> {
+    const len = end - start;
+    if (this.length + len > this.buf.length) {
+      const flushed = this.flushToSink();
+      if (flushed !== true) {
+        return flushed.then(async () => {
+          await this.appendRaw(source, start, end);
+        });
+      }
+      if (len > this.buf.length) return this.sink.write(source.subarray(start, end));
+    }
+    source.copy(this.buf, this.length, start, end);
+    this.length += len;
+    return true;
+  }
+
   get pendingBytes(): number {
     return this.length;
   }

@@ -13,6 +13,8 @@ export class FieldTable {
   /** All names concatenated; name i is names[nameAt[i] .. nameAt[i + 1]). */
   private readonly names: Uint8Array;
   private readonly nameAt: Int32Array;
+  /** lengthUsed[n] = 1 when some field name is n bytes: most member names are rejected by this one load. */
+  private readonly lengthUsed: Uint8Array;
   /** Value span per field for the current record; start -1 = absent. */
   readonly valueStart: Int32Array;
   readonly valueEnd: Int32Array;
@@ -31,6 +33,8 @@ export class FieldTable {
     this.nameAt[all.length] = total;
     this.names = new Uint8Array(total);
     for (let i = 0; i < all.length; i++) this.names.set(all[i]!, this.nameAt[i]!);
+    this.lengthUsed = new Uint8Array(Math.max(...all.map((n) => n.length)) + 1);
+    for (const n of all) this.lengthUsed[n.length] = 1;
     this.valueStart = new Int32Array(all.length).fill(-1);
     this.valueEnd = new Int32Array(all.length);
   }
@@ -48,6 +52,7 @@ export class FieldTable {
    */
   member(buf: Uint8Array, ns: number, ne: number, vs: number, ve: number): void {
     const len = ne - ns;
+    if (len >= this.lengthUsed.length || this.lengthUsed[len] === 0) return;
     const names = this.names;
     const at = this.nameAt;
     for (let f = 0; f < this.count; f++) {

@@ -18,7 +18,7 @@ const f64Words = new Int32Array(f64.buffer);
 export class RecordClassifier {
   /** The current chunk's bytes, input[0, end): a Buffer and a DataView of the same memory. */
   buf: Buffer = Buffer.alloc(0);
-  private dv = new DataView(new ArrayBuffer(0));
+  private dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   readonly maxRecordBytes: number;
   private readonly fields: FieldTable;
   /** [hashLo, hashHi] of the last KEYED record. */

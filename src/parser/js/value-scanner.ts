@@ -29,7 +29,6 @@ const stack = new Uint8Array(MAX_DEPTH + 1);
  * byte is INVALID_JSON.
  */
 export function scanValue(buf: Uint8Array, dv: DataView, pos: number, end: number, fields: FieldTable): number {
-  const ws = IS_WS;
   let depth = 0;
   let topIsObject = false;
   let expectKey = false;
@@ -38,7 +37,7 @@ export function scanValue(buf: Uint8Array, dv: DataView, pos: number, end: numbe
   let valueStart = 0;
   for (;;) {
     if (expectKey) {
-      while (pos < end && ws[buf[pos]!] === 1) pos++;
+      if (pos < end && buf[pos]! <= Ch.SPACE) pos = skipWs(buf, pos, end);
       if (pos >= end || buf[pos] !== Ch.QUOTE) return -Status.INVALID_JSON;
       const ns = pos + 1;
       pos = scanString(buf, dv, ns, end);
@@ -47,12 +46,12 @@ export function scanValue(buf: Uint8Array, dv: DataView, pos: number, end: numbe
         nameStart = ns;
         nameEnd = pos - 1;
       }
-      while (pos < end && ws[buf[pos]!] === 1) pos++;
+      if (pos < end && buf[pos]! <= Ch.SPACE) pos = skipWs(buf, pos, end);
       if (pos >= end || buf[pos] !== Ch.COLON) return -Status.INVALID_JSON;
       pos++;
       expectKey = false;
     }
-    while (pos < end && ws[buf[pos]!] === 1) pos++;
+    if (pos < end && buf[pos]! <= Ch.SPACE) pos = skipWs(buf, pos, end);
     if (pos >= end) return -Status.INVALID_JSON;
     if (depth === 1) valueStart = pos;
     const c = buf[pos]!;
@@ -66,7 +65,7 @@ export function scanValue(buf: Uint8Array, dv: DataView, pos: number, end: numbe
       stack[depth] = isObj ? Kind.OBJECT : Kind.ARRAY;
       if (depth === 1) topIsObject = isObj;
       pos++;
-      while (pos < end && ws[buf[pos]!] === 1) pos++;
+      if (pos < end && buf[pos]! <= Ch.SPACE) pos = skipWs(buf, pos, end);
       if (pos >= end) return -Status.INVALID_JSON;
       if (buf[pos] !== (isObj ? Ch.RBRACE : Ch.RBRACKET)) {
         expectKey = isObj;
@@ -85,7 +84,7 @@ export function scanValue(buf: Uint8Array, dv: DataView, pos: number, end: numbe
     for (;;) {
       if (depth === 0) return pos;
       if (depth === 1 && topIsObject) fields.member(buf, nameStart, nameEnd, valueStart, pos);
-      while (pos < end && ws[buf[pos]!] === 1) pos++;
+      if (pos < end && buf[pos]! <= Ch.SPACE) pos = skipWs(buf, pos, end);
       if (pos >= end) return -Status.INVALID_JSON;
       const d = buf[pos]!;
       const kind = stack[depth]!;
@@ -102,6 +101,13 @@ export function scanValue(buf: Uint8Array, dv: DataView, pos: number, end: numbe
       return -Status.INVALID_JSON;
     }
   }
+}
+
+/** Compact JSON has no whitespace between tokens, so callers test `<= 0x20` before calling. */
+function skipWs(buf: Uint8Array, pos: number, end: number): number {
+  const ws = IS_WS;
+  while (pos < end && ws[buf[pos]!] === 1) pos++;
+  return pos;
 }
 
 /** -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? starting at `pos`. */
