@@ -177,8 +177,11 @@ fn main() {
             continue;
         }
         let avg = recs.iter().map(Vec::len).sum::<usize>() / recs.len();
+        let part = std::env::var("BENCH_PART").unwrap_or_default();
+        let on = |p: &str| part.is_empty() || part.split(',').any(|x| x == p);
+        let budget_for = |p: &str| if on(p) { budget } else { Duration::ZERO };
         let mut fast = FastPath::new();
-        let simd = measure(recs, budget, |r| {
+        let simd = measure(recs, budget_for("simd"), |r| {
             let mut s = Sink { n: 0 };
             match fast.check(r, &mut s) {
                 Fast::Object => s.n,
@@ -186,16 +189,16 @@ fn main() {
             }
         });
         #[cfg(feature = "bench-sonic")]
-        let sonic = measure(recs, budget, sonic_job);
+        let sonic = measure(recs, budget_for("sonic"), sonic_job);
         #[cfg(not(feature = "bench-sonic"))]
         let sonic = f64::NAN;
-        let scalar = measure(recs, budget, |r| {
+        let scalar = measure(recs, budget_for("scalar"), |r| {
             let mut s = Sink { n: 0 };
             scan_record(r, &mut s).expect("valid");
             s.n
         });
-        let c_simd = chunk_mbps(recs, Mode::Simd, budget);
-        let c_scalar = chunk_mbps(recs, Mode::Scalar, budget);
+        let c_simd = chunk_mbps(recs, Mode::Simd, budget_for("csimd"));
+        let c_scalar = chunk_mbps(recs, Mode::Scalar, budget_for("cscalar"));
         println!(
             "{name:<6} {avg:>9}  {simd:>9.0}  {sonic:>8.0}  {scalar:>6.0} | {c_simd:>11.0}  {c_scalar:>13.0}"
         );

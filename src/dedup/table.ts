@@ -137,7 +137,11 @@ export class DedupTable {
   insert(hashLo: number, hashHi: number, t: number): InsertResultCode {
     if (t - t !== 0) throw new RangeError(`event time must be finite, got ${t}`);
     const wmView = this.#wm;
-    if (t > wmView.value) wmView.raise(t);
+    if (t > wmView.value) {
+      // WatermarkView.raise, inlined by hand: see its comment.
+      wmView.value = t;
+      if (t - wmView.published >= wmView.step) wmView.publish(t);
+    }
     const i32 = this.#i32;
     const f64 = this.#f64;
     const window = this.windowMs;

@@ -10,17 +10,19 @@ import { H_WATERMARK_F64, H_WM_SEQ } from './layout.js';
 export class WatermarkView {
   /** This handle's view: never above the true maximum. −Infinity before any insert. */
   value = Number.NEGATIVE_INFINITY;
-  #published = Number.NEGATIVE_INFINITY;
+  /** The value last published to (or adopted from) the shared copy. */
+  published = Number.NEGATIVE_INFINITY;
+  /** Publish once `value` has grown this much since `published`. */
+  readonly step: number;
   readonly #i32: Int32Array;
   readonly #f64: Float64Array;
-  readonly #step: number;
   readonly #backoff: Backoff;
 
   /** @param step publish once the view has grown this much since the last publish */
   constructor(i32: Int32Array, f64: Float64Array, step: number, backoff: Backoff) {
     this.#i32 = i32;
     this.#f64 = f64;
-    this.#step = step;
+    this.step = step;
     this.#backoff = backoff;
   }
 
@@ -29,11 +31,20 @@ export class WatermarkView {
     f64[H_WATERMARK_F64] = Number.NEGATIVE_INFINITY;
   }
 
-  /** `t` exceeds `value`: keep it, and publish it if it has moved enough. */
+  /**
+   * `t` exceeds `value`: keep it, and publish it if it has moved enough.
+   * DedupTable.insert inlines the cheap part (the two field updates) and calls
+   * publish() directly: a call taking a non-Smi double boxes it, and epoch
+   * milliseconds are never Smis, so a per-insert call would allocate.
+   */
   raise(t: number): void {
     this.value = t;
-    if (t - this.#published < this.#step) return;
-    this.#published = t;
+    if (t - this.published >= this.step) this.publish(t);
+  }
+
+  /** Write `t` to the shared copy unless a later value is already there. */
+  publish(t: number): void {
+    this.published = t;
     const i32 = this.#i32;
     let spins = 0;
     for (;;) {

@@ -76,6 +76,86 @@
  *         re-synchronised by skipping strings and brackets to the next depth-0
  *         ',' or ']' and rejected as one record covering [element start, there).
  *         A chunk never consumes a partial element unless final.
+ *
+ * ─── Decisions on points the rules above leave open ────────────────────────
+ * Every implementation follows these too; the JS parser (js-parser.ts) is the
+ * reference for them.
+ *
+ * Configuration. A parser instance is bound to one ParseConfig when it is
+ * created (createJsParser(config), the native equivalents); nothing about the
+ * configuration travels with a chunk.
+ *
+ * Calls and state.
+ *   - `out` full: before every step (a line, an array token or element) the
+ *     parser checks for room and returns when there is none, so it returns
+ *     right after the slot that fills `out`, having consumed that record's
+ *     terminator (Lines: its LF; Array: the ',' or ']' after it) and nothing
+ *     more. With zero capacity it returns at once: consumedEnd = start,
+ *     carry phase = carryPhase.
+ *   - state[STATE_CARRY_PHASE] is ArrayPhase.BeforeArray (0) after Lines and
+ *     Single calls. state[3] is reserved: parsers neither read nor write it.
+ *   - Single framing with final = false consumes nothing and writes no slot.
+ *   - Bytes of `input` at or after `end` are never read.
+ *
+ * Every slot.
+ *   - The TOO_LARGE check uses the slot's own (trimmed) length and applies to
+ *     every slot, framing rejects included; a too-large record is not scanned.
+ *   - A rejected slot has eventTime NaN, hashLo = hashHi = 0 and no flag bits.
+ *     NaN is always the canonical quiet NaN 0x7FF8000000000000; an event time
+ *     of -0 is stored as +0.
+ *
+ * Scanning.
+ *   - Numbers are read greedily by the grammar, then the context judges the
+ *     next byte: top-level "01" is the value 0 followed by TRAILING_GARBAGE,
+ *     "[01]" is INVALID_JSON; "-", "1.", "1e", "tru" are INVALID_JSON.
+ *   - A UTF-8 sequence whose continuation bytes are wrong or cut off by the
+ *     end of the record is INVALID_UTF8, whatever the offending byte is.
+ *   - The byte after a backslash is judged as an escape letter only: anything
+ *     but one of "\/bfnrtu (a control byte, a byte >= 0x80) is INVALID_JSON, as
+ *     is a non-hex digit in \uXXXX.
+ *   - The 1025th open bracket is TOO_DEEP. In Array framing depth counts from
+ *     the element (the enclosing array is not counted).
+ *
+ * Key.
+ *   - A value's raw text runs from its first byte to its last: strings with
+ *     their quotes, objects and arrays with their brackets and their inner
+ *     whitespace verbatim. No normalisation: 1 vs 1.0, "A" vs "\u0041" and
+ *     [1,2] vs [1, 2] are different keys.
+ *   - Any value makes a field present, null included.
+ *   - With no key fields configured, accepted records are UNKEYED.
+ *   - A field name configured twice, or as both a key and the event-time
+ *     field, is matched for every use.
+ *
+ * Event time.
+ *   - Numbers: any finite value, no range check; exponents allowed.
+ *   - ISO: years 0000-9999 (proleptic Gregorian, year 0 is a leap year); a
+ *     fraction needs seconds and at least one digit, any number of digits
+ *     (only the first three count, added as non-negative milliseconds); zone
+ *     offsets are 00-23 hours and 00-59 minutes; the date-only form takes no
+ *     zone; no surrounding whitespace.
+ *
+ * Array framing.
+ *   - An element is its value and the delimiter after it: a complete value
+ *     whose ',' or ']' is not in the chunk yet is not consumed (unless final,
+ *     where the end of input ends the element and the returned phase is
+ *     AfterElement: the array was never closed, which produces no slot).
+ *   - An empty element ("[1,,2]", "[,1]", "[1,]") is a zero-length
+ *     INVALID_JSON slot at the delimiter that ends it.
+ *   - A bad element's extent comes from skipArrayElement (js/array-skip.ts)
+ *     run from the element start, trimmed of trailing whitespace; the reason
+ *     is the element's first failure, TRAILING_GARBAGE when a complete value
+ *     is followed by anything but whitespace and a delimiter. Validation of
+ *     an element stops after maxRecordBytes + 1 bytes (it is TOO_LARGE then).
+ *   - Phase AfterElement followed by a byte other than ',' / ']' starts a bad
+ *     element with reason TRAILING_GARBAGE.
+ *   - A top level that is not an array: one INVALID_JSON slot from the first
+ *     non-whitespace byte to the end of the chunk (trimmed), then phase Done.
+ *     In phase Done, non-whitespace gives one TRAILING_GARBAGE slot per chunk
+ *     that has any, covering it up to the end of the chunk (trimmed).
+ *   - An element still incomplete at `end` leaves consumedEnd at its start;
+ *     when end - consumedEnd exceeds maxRecordBytes the caller can step over
+ *     it with skipArrayElement and report it TOO_LARGE itself, resuming the
+ *     parser at the delimiter with phase AfterElement.
  */
 
 /** Size of one result slot in bytes / Int32 words / Float64 words. */
