@@ -33,76 +33,111 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// Bit 7 of byte k is set when byte k of `w` is `"`, `\`, < 0x20 or >= 0x80.
-/// Only the lowest flagged byte is exact (borrows may flag later bytes), which
-/// is all the caller uses.
+/// Bit k set when byte `i + k` is `"`, `\\`, < 0x20 or >= 0x80, for the 16
+/// bytes from `i` (bytes past `b.len()` read as 0x00, i.e. flagged).
 #[inline(always)]
-fn special_mask(w: u64) -> u64 {
-    let q = w ^ (LO * b'"' as u64);
-    let s = w ^ (LO * b'\\' as u64);
-    let has_q = q.wrapping_sub(LO) & !q;
-    let has_s = s.wrapping_sub(LO) & !s;
-    let has_ctl = w.wrapping_sub(LO * 0x20) & !w;
-    (has_q | has_s | has_ctl | w) & HI
+fn special16(b: &[u8], i: usize) -> u32 {
+    if i + 16 <= b.len() {
+        special16_full(&b[i..i + 16])
+    } else {
+        let mut tail = [0u8; 16];
+        let rest = &b[i.min(b.len())..];
+        tail[..rest.len()].copy_from_slice(rest);
+        special16_full(&tail)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn special16_full(w: &[u8]) -> u32 {
+    use std::arch::x86_64::*;
+    debug_assert!(w.len() >= 16);
+    // SAFETY: `w` has at least 16 readable bytes (unaligned load is allowed);
+    // SSE2 is part of the x86_64 baseline, so these intrinsics always exist.
+    unsafe {
+        let v = _mm_loadu_si128(w.as_ptr() as *const __m128i);
+        let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let s = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // unsigned v <= 0x1F  <=>  max(v, 0x1F) == 0x1F
+        let lim = _mm_set1_epi8(0x1F);
+        let c = _mm_cmpeq_epi8(_mm_max_epu8(v, lim), lim);
+        // `v` itself contributes its high bit: bytes >= 0x80.
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, s), _mm_or_si128(c, v))) as u32
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn special16_full(w: &[u8]) -> u32 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let word = |k: usize| {
+        let x = u64::from_le_bytes(w[k..k + 8].try_into().expect("8 bytes"));
+        let q = x ^ (LO * b'"' as u64);
+        let s = x ^ (LO * b'\\' as u64);
+        let m = ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s) | (x.wrapping_sub(LO * 0x20) & !x) | x) & HI;
+        // Only the lowest flagged byte is exact (borrows); keep just that one.
+        if m == 0 {
+            0u32
+        } else {
+            1u32 << (m.trailing_zeros() / 8)
+        }
+    };
+    let lo = word(0);
+    if lo != 0 {
+        lo
+    } else {
+        word(8) << 8
+    }
 }
 
 /// Scans a string body starting just after its opening quote; returns the
 /// index just past the closing quote.
-#[inline]
+#[inline(always)]
 pub fn scan_string(b: &[u8], mut i: usize) -> Result<usize, i32> {
-    let n = b.len();
     loop {
-        // Plain ASCII fast skip, 8 bytes at a time.
-        while i + 8 <= n {
-            let w = u64::from_le_bytes([
-                b[i],
-                b[i + 1],
-                b[i + 2],
-                b[i + 3],
-                b[i + 4],
-                b[i + 5],
-                b[i + 6],
-                b[i + 7],
-            ]);
-            let m = special_mask(w);
-            if m == 0 {
-                i += 8;
-            } else {
-                i += (m.trailing_zeros() / 8) as usize;
-                break;
-            }
+        let m = special16(b, i);
+        if m == 0 {
+            i += 16;
+            continue;
         }
-        if i >= n {
-            return Err(INVALID_JSON);
+        i += m.trailing_zeros() as usize;
+        if i < b.len() && b[i] == b'"' {
+            return Ok(i + 1);
         }
-        let c = b[i];
-        match c {
-            b'"' => return Ok(i + 1),
-            b'\\' => {
-                let Some(&e) = b.get(i + 1) else {
-                    return Err(INVALID_JSON);
-                };
-                match e {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
-                    b'u' => {
-                        if i + 6 > n || !b[i + 2..i + 6].iter().all(u8::is_ascii_hexdigit) {
-                            return Err(INVALID_JSON);
-                        }
-                        i += 6;
+        i = string_special(b, i)?;
+    }
+}
+
+/// The byte at `i` is not plain ASCII (or `i` is the end): an escape, a
+/// control byte, a multi-byte UTF-8 sequence, or a truncated string.
+#[inline(never)]
+fn string_special(b: &[u8], i: usize) -> Result<usize, i32> {
+    let n = b.len();
+    if i >= n {
+        return Err(INVALID_JSON);
+    }
+    match b[i] {
+        b'\\' => {
+            let Some(&e) = b.get(i + 1) else {
+                return Err(INVALID_JSON);
+            };
+            match e {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(i + 2),
+                b'u' => {
+                    if i + 6 > n || !b[i + 2..i + 6].iter().all(u8::is_ascii_hexdigit) {
+                        return Err(INVALID_JSON);
                     }
-                    _ => return Err(INVALID_JSON),
+                    Ok(i + 6)
                 }
+                _ => Err(INVALID_JSON),
             }
-            0x00..=0x1F => return Err(CONTROL_CHAR),
-            0x20..=0x7F => i += 1,
-            _ => match multibyte_len(b, i) {
-                Some(len) => i += len,
-                None => return Err(INVALID_UTF8),
-            },
         }
+        0x00..=0x1F => Err(CONTROL_CHAR),
+        _ => match multibyte_len(b, i) {
+            Some(len) => Ok(i + len),
+            None => Err(INVALID_UTF8),
+        },
     }
 }
 
@@ -181,25 +216,93 @@ impl KindStack {
     }
 }
 
+
+/// Scans one JSON value starting at `b[start]` (leading whitespace skipped).
+/// Returns the index just past the value. Members of a top-level object are
+/// reported to `members`.
+#[inline]
+pub fn scan_value<M: Members>(b: &[u8], start: usize, members: &mut M) -> Result<usize, i32> {
+    let i = skip_ws(b, start);
+    if i < b.len() && b[i] == b'{' {
+        scan_top_object(b, i, members)
+    } else {
+        scan_nested(b, i, 0)
+    }
+}
+
+#[inline(always)]
+fn skip_ws_fast(b: &[u8], i: usize) -> usize {
+    // Compact JSON: the next byte is usually not whitespace.
+    if i < b.len() && !is_ws(b[i]) {
+        i
+    } else {
+        skip_ws(b, i)
+    }
+}
+
+/// The top-level object at `b[i] == '{'`: its members are scanned here (one
+/// tight loop for the common flat record) and reported; nested containers go
+/// to the general iterative scanner at depth 1.
+#[inline(always)]
+fn scan_top_object<M: Members>(b: &[u8], mut i: usize, members: &mut M) -> Result<usize, i32> {
+    let n = b.len();
+    i = skip_ws_fast(b, i + 1);
+    if i < n && b[i] == b'}' {
+        return Ok(i + 1);
+    }
+    loop {
+        if i >= n || b[i] != b'"' {
+            return Err(INVALID_JSON);
+        }
+        let ks = i + 1;
+        i = scan_string(b, ks)?;
+        let key = (ks, i - 1);
+        i = skip_ws_fast(b, i);
+        if i >= n || b[i] != b':' {
+            return Err(INVALID_JSON);
+        }
+        let vs = skip_ws_fast(b, i + 1);
+        i = scan_member_value(b, vs)?;
+        members.member(b, key, (vs, i));
+        i = skip_ws_fast(b, i);
+        if i >= n {
+            return Err(INVALID_JSON);
+        }
+        match b[i] {
+            b',' => i = skip_ws_fast(b, i + 1),
+            b'}' => return Ok(i + 1),
+            _ => return Err(INVALID_JSON),
+        }
+    }
+}
+
+/// A member value of the top-level object (depth 1) starting at `b[i]`.
+#[inline(always)]
+fn scan_member_value(b: &[u8], i: usize) -> Result<usize, i32> {
+    if i >= b.len() {
+        return Err(INVALID_JSON);
+    }
+    match b[i] {
+        b'"' => scan_string(b, i + 1),
+        b'-' | b'0'..=b'9' => scan_number(b, i),
+        _ => scan_nested(b, i, 1),
+    }
+}
+
 enum Next {
     Value,
     Key,
     AfterValue,
 }
 
-/// Scans one JSON value starting at `b[start]` (no leading whitespace allowed
-/// to matter: it is skipped). Returns the index just past the value.
-/// Members of a top-level object are reported to `members`.
-pub fn scan_value<M: Members>(b: &[u8], start: usize, members: &mut M) -> Result<usize, i32> {
+/// General iterative scanner for a value at `b[i]` whose container sits at
+/// depth `base` (0 for a top-level value). Reports nothing.
+fn scan_nested(b: &[u8], mut i: usize, base: usize) -> Result<usize, i32> {
     let n = b.len();
     let mut kinds = KindStack {
         bits: [0; MAX_DEPTH / 64 + 1],
     };
-    let mut depth = 0usize;
-    let mut i = skip_ws(b, start);
-    let top_is_object = i < n && b[i] == b'{';
-    let mut key = (0usize, 0usize);
-    let mut val_start = 0usize;
+    let mut depth = base;
     let mut next = Next::Value;
     loop {
         match next {
@@ -252,27 +355,17 @@ pub fn scan_value<M: Members>(b: &[u8], start: usize, members: &mut M) -> Result
                 if i >= n || b[i] != b'"' {
                     return Err(INVALID_JSON);
                 }
-                let ks = i + 1;
-                i = scan_string(b, ks)?;
-                if depth == 1 {
-                    key = (ks, i - 1);
-                }
+                i = scan_string(b, i + 1)?;
                 i = skip_ws(b, i);
                 if i >= n || b[i] != b':' {
                     return Err(INVALID_JSON);
                 }
                 i = skip_ws(b, i + 1);
-                if depth == 1 {
-                    val_start = i;
-                }
                 next = Next::Value;
             }
             Next::AfterValue => {
-                if depth == 0 {
+                if depth == base {
                     return Ok(i);
-                }
-                if depth == 1 && top_is_object {
-                    members.member(b, key, (val_start, i));
                 }
                 i = skip_ws(b, i);
                 if i >= n {

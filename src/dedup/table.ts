@@ -72,6 +72,8 @@ export class DedupTable {
   readonly #timeBase: number;
   readonly #backoff: Backoff;
   readonly #wm: WatermarkView;
+  /** insert()'s time, handed to insertAt without boxing. */
+  readonly #scratch = new Float64Array(1);
 
   private constructor(sab: SharedArrayBuffer, stallLimitMs: number) {
     const head = new Int32Array(sab, 0, VERSIONS_BYTE >> 2);
@@ -135,6 +137,21 @@ export class DedupTable {
    * @throws DedupStalledError if the bucket stays write-locked for stallLimitMs.
    */
   insert(hashLo: number, hashHi: number, t: number): InsertResultCode {
+    // Kept tiny so V8 inlines it: the double then goes straight into #scratch
+    // instead of being boxed for the call (see insertAt).
+    this.#scratch[0] = t;
+    return this.insertAt(hashLo, hashHi, this.#scratch, 0);
+  }
+
+  /**
+   * insert() with the time read from `times[timeIndex]` — e.g. a ring slot's
+   * eventTime, `insertAt(lo, hi, consumer.f64, slot * 4)`. This is the
+   * allocation-free form: passing a non-Smi double (every epoch-ms time) to a
+   * function V8 does not inline boxes it in a fresh HeapNumber, and this
+   * function is too large to inline.
+   */
+  insertAt(hashLo: number, hashHi: number, times: Float64Array, timeIndex: number): InsertResultCode {
+    const t = times[timeIndex]!;
     if (t - t !== 0) throw new RangeError(`event time must be finite, got ${t}`);
     const wmView = this.#wm;
     if (t > wmView.value) {
