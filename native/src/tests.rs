@@ -310,9 +310,32 @@ fn key_hash_matches_shared_vectors() {
     }
 }
 
-/// Reads the fixture's vectors: (key bytes, hashLo, hashHi).
-fn parse_vectors(_text: &str) -> Vec<(Vec<u8>, i32, i32)> {
-    Vec::new()
+/// Reads the fixture's vectors: (key bytes, hashLo, hashHi), from the
+/// `"hex"`, `"lo"` and `"hi"` members of each vector in document order.
+fn parse_vectors(text: &str) -> Vec<(Vec<u8>, i32, i32)> {
+    fn field<'a>(obj: &'a str, name: &str) -> Option<&'a str> {
+        let at = obj.find(&format!("\"{name}\""))? + name.len() + 2;
+        let rest = obj[at..].trim_start().strip_prefix(':')?.trim_start();
+        let end = if let Some(r) = rest.strip_prefix('"') {
+            return r.find('"').map(|e| &r[..e]);
+        } else {
+            rest.find([',', '}', '\n']).unwrap_or(rest.len())
+        };
+        Some(rest[..end].trim())
+    }
+    let body = &text[text.find("\"vectors\"").expect("vectors member")..];
+    body.split('{')
+        .skip(1)
+        .filter_map(|obj| {
+            let obj = &obj[..obj.find('}')?];
+            let hex = field(obj, "hex")?;
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|k| u8::from_str_radix(&hex[k..k + 2], 16).expect("hex"))
+                .collect();
+            Some((bytes, field(obj, "lo")?.parse().ok()?, field(obj, "hi")?.parse().ok()?))
+        })
+        .collect()
 }
 
 #[test]

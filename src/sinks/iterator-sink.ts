@@ -11,12 +11,15 @@ export class IteratorSink implements Sink, AsyncIterable<Buffer> {
   private readonly queue: Buffer[] = [];
   private head = 0;
   private ended = false;
+  private abandoned = false;
   private wakeConsumer: (() => void) | undefined;
   private wakeProducer: (() => void) | undefined;
 
   constructor(private readonly highWaterMark = 10_000) {}
 
   write(chunk: Uint8Array): true | Promise<void> {
+    // The consumer left the loop: it asked for no more records.
+    if (this.abandoned) return true;
     let start = 0;
     for (let i = 0; i < chunk.length; i++) {
       if (chunk[i] === 0x0a) {
@@ -36,9 +39,28 @@ export class IteratorSink implements Sink, AsyncIterable<Buffer> {
   async close(): Promise<void> {
     this.ended = true;
     this.wakeConsumer?.();
+    this.releaseProducer();
+  }
+
+  private releaseProducer(): void {
+    const wake = this.wakeProducer;
+    this.wakeProducer = undefined;
+    wake?.();
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    try {
+      yield* this.drainQueue();
+    } finally {
+      // break/return out of for-await: stop holding the engine back.
+      this.abandoned = true;
+      this.queue.length = 0;
+      this.head = 0;
+      this.releaseProducer();
+    }
+  }
+
+  private async *drainQueue(): AsyncGenerator<Buffer> {
     for (;;) {
       if (this.head < this.queue.length) {
         const record = this.queue[this.head++]!;

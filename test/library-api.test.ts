@@ -1,0 +1,55 @@
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, Engine } from '../dist/src/index.js';
+import { workdir } from './helpers/workdir.js';
+
+describe('library API', () => {
+  it('records() yields each accepted record as a Buffer, in order, while following', async () => {
+    const dir = workdir();
+    const log = join(dir, 'live.ndjson');
+    writeFileSync(log, '{"id":1}\n{"id":1}\n');
+    const engine = new Engine({ input: log, workers: 1 });
+    const records = engine.records();
+    await engine.start();
+    const got: string[] = [];
+    const rejected: string[] = [];
+    engine.on('rejected', (r) => rejected.push(r.reason));
+    for await (const record of records) {
+      expect(Buffer.isBuffer(record)).toBe(true);
+      got.push(record.toString());
+      if (got.length === 1) appendFileSync(log, '{"id":2}\nnot json\n{"id":3}\n');
+      if (got.length === 3) break;
+    }
+    expect(got).toEqual(['{"id":1}', '{"id":2}', '{"id":3}']);
+    const stats = engine.stats();
+    expect(stats).toMatchObject({ recordsRead: 5, recordsEmitted: 3, duplicates: 1, rejected: 1, files: 1, parser: 'js' });
+    expect(rejected).toEqual(['invalid_json']);
+    await engine.stop();
+    await engine.stop(); // idempotent
+  });
+
+  it('stop() drains in-flight work: every record of a large --once run is in the sink', async () => {
+    const dir = workdir();
+    const lines = Array.from({ length: 50_000 }, (_, i) => `{"id":${i},"pad":"${'p'.repeat(100)}"}`);
+    writeFileSync(join(dir, 'big.ndjson'), lines.join('\n') + '\n');
+    const engine = new Engine({ input: join(dir, 'big.ndjson'), once: true, workers: 2, rangeBytes: 64 * 1024 });
+    const records = engine.records();
+    await engine.start();
+    let n = 0;
+    const consumed = (async () => {
+      for await (const _ of records) n++;
+    })();
+    await engine.finished();
+    await engine.stop();
+    await consumed;
+    expect(n).toBe(50_000);
+  });
+
+  it('bad options throw ConfigError naming the key', () => {
+    expect(() => new Engine({ input: 'x', dedupWindow: 'soon' })).toThrow(ConfigError);
+    expect(() => new Engine({ input: 'x', dedupWindow: 'soon' })).toThrow(/dedupWindow/);
+    expect(() => new Engine({ input: 'x', workers: -1 })).toThrow(/workers/);
+    expect(() => new Engine({ input: 'x', bogus: 1 } as never)).toThrow(/unknown key 'bogus'/);
+  });
+});
