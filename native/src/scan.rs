@@ -412,7 +412,6 @@ pub fn scan_record<M: Members>(rec: &[u8], members: &mut M) -> ScanResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::UNKEYED;
 
     struct Collect(Vec<(Vec<u8>, Vec<u8>)>);
     impl Members for Collect {

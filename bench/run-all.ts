@@ -1,0 +1,17 @@
+/**
+ * `npm run bench`: every benchmark, each printing its own table with ratios
+ * against a baseline measured in the same run. BENCH_ONLY=e2e,latency picks some.
+ */
+const only = new Set((process.env.BENCH_ONLY ?? 'parser,ring,dedup,e2e,latency').split(','));
+
+if (only.has('parser')) {
+  const { runParserSuite, SUITE_PARSERS } = await import('./parser-suite.js');
+  const { SHAPES } = await import('./shapes.js');
+  const rows = await runParserSuite(SUITE_PARSERS, SHAPES, 32 * 1024 * 1024);
+  console.log('\nparser throughput (tinybench), one core, 32 MiB per shape');
+  console.table(rows.map((r) => ({ shape: r.shape, parser: r.parser, 'MB/s': r.mbPerSec.toFixed(0), 'x JSON.parse': r.ratio.toFixed(2) })));
+}
+if (only.has('ring')) await (await import('./ring.js')).run();
+if (only.has('dedup')) await (await import('./dedup.js')).run();
+if (only.has('e2e')) (await import('./e2e-once.js')).run({ megabytes: Number(process.env.BENCH_MB ?? 200) });
+if (only.has('latency')) await (await import('./follow-latency.js')).run();
