@@ -2,8 +2,11 @@
  * The dedup bench's input: a cyclic stream of 64-bit key hashes with ~20%
  * near duplicates (a repeat of one of the previous 1000 records), shared with
  * worker threads through SharedArrayBuffers. Record at global position g uses
- * key index g & (length − 1) and event time g ms.
+ * key index g & (length − 1) and event time BASE_TIME_MS + g (epoch ms, so the
+ * times are doubles as in production, not small integers).
  */
+
+export const BASE_TIME_MS = 1_700_000_000_000;
 
 export interface DedupStream {
   readonly length: number;

@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { Bench } from 'tinybench';
 import { DedupTable, INSERT_NEW } from '../src/dedup/table.js';
 import { atomicsWaitAsync } from '../src/ring/wait.js';
-import { DUPLICATE_SHARE, makeDedupStream } from './dedup-stream.js';
+import { BASE_TIME_MS, DUPLICATE_SHARE, makeDedupStream } from './dedup-stream.js';
 import { CTL_DONE, CTL_GEN, CTL_STOP, CTL_WORDS } from './workers/dedup-inserter.js';
 
 export interface DedupBenchRow {
@@ -50,7 +50,7 @@ export async function run(options: DedupBenchOptions = {}): Promise<DedupBenchRo
   const tableSingle = (): void => {
     for (let g = posSingle, end = posSingle + perRound; g < end; g++) {
       const k = g & mask;
-      if (single.insert(lo[k]!, hi[k]!, g) === INSERT_NEW) fresh++;
+      if (single.insert(lo[k]!, hi[k]!, BASE_TIME_MS + g) === INSERT_NEW) fresh++;
     }
     posSingle += perRound;
   };
@@ -62,9 +62,10 @@ export async function run(options: DedupBenchOptions = {}): Promise<DedupBenchRo
     for (let g = posMap, end = posMap + perRound; g < end; g++) {
       const k = g & mask;
       const key = (BigInt(hi[k]!) << 32n) | BigInt(lo[k]! >>> 0);
+      const t = BASE_TIME_MS + g;
       const seen = map.get(key);
-      if (seen === undefined || Math.abs(g - seen) > windowMs) {
-        map.set(key, g);
+      if (seen === undefined || Math.abs(t - seen) > windowMs) {
+        map.set(key, t);
         fresh++;
       }
     }

@@ -35,6 +35,8 @@ describe('DedupTable, one thread', () => {
     expect(t.insert(1, 2, 1000)).toBe(DUPLICATE);
     expect(t.insert(1, 2, 1100)).toBe(DUPLICATE); // exactly window after
     expect(t.insert(1, 2, 900)).toBe(DUPLICATE); // exactly window before
+    expect(t.insert(0xffffffff, 2, 1000)).toBe(NEW); // uint32 and int32 spellings
+    expect(t.insert(-1, 2, 1000)).toBe(DUPLICATE); //   of one key are one key
     // Same hashLo, different hashHi: a different key.
     expect(t.insert(1, 3, 1000)).toBe(NEW);
     expect(t.insert(1, 3, 1050)).toBe(DUPLICATE);
@@ -89,6 +91,15 @@ describe('DedupTable, one thread', () => {
     // Far later: everything old is expired and replaceable.
     for (let k = 200; k < 208; k++) expect(t.insert(k, 0, 1000)).toBe(NEW);
     expect(t.stats().live).toBe(8);
+  });
+
+  it('insertAt reads the time from a Float64Array, as from a ring slot', () => {
+    const t = DedupTable.create({ capacity: 64, windowMs: 10 });
+    const slotTimes = new Float64Array([Number.NaN, 1.7e12, Number.NaN, Number.NaN, 1.7e12 + 10]);
+    expect(t.insertAt(9, 9, slotTimes, 1)).toBe(NEW);
+    expect(t.insertAt(9, 9, slotTimes, 4)).toBe(DUPLICATE);
+    expect(t.insert(9, 9, 1.7e12 + 11)).toBe(NEW);
+    expect(() => t.insertAt(9, 9, slotTimes, 0)).toThrow(/finite, got NaN/);
   });
 
   it('rejects non-finite event times and foreign buffers', () => {

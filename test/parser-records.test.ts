@@ -206,7 +206,7 @@ describe.each(factories.map((f) => [f.name, f] as const))('%s parser, Lines reco
     it('too large, judged on the trimmed length before anything else', () => {
       const small = factory.create(config(['id'], 'ts', 12));
       const run = (t: string) => parseAll(small, Buffer.from(t), Framing.Lines).slots.map((s) => [code(s), s.length]);
-      expect(run('  {"id":12345}  \n{"id":123456}\n{"id":"\x01\x01\x01"}\n[[[[[[[[[[[[[\n')).toEqual([
+      expect(run('  {"id":12345}  \n{"id":123456}\n{"id":"\x01\x01\x01\x01"}\n[[[[[[[[[[[[[\n')).toEqual([
         [Status.KEYED, 12],
         [Status.TOO_LARGE, 13],
         [Status.TOO_LARGE, 13],

@@ -92,10 +92,16 @@ describe('tricky records through the whole engine', () => {
     const elements = Array.from({ length: 5000 }, (_, i) => `{"id":${i},"v":"e${i}"}`);
     writeFileSync(join(dir, 'history.json'), `[\n  ${elements.join(',\n  ')},\n  {"id":1,"v":"dup"},\n  42\n]\n`);
     writeFileSync(join(dir, 'single.json'), ' {"id":"solo","nested":{"a":[1,2]}} \n');
+    // An element far larger than the read buffer is rejected and stepped over.
+    const huge = `{"id":"huge","s":"${'[{,\\"'.repeat(10_000)}"}`;
+    writeFileSync(join(dir, 'with-huge.json'), `[{"id":"h1"}, ${huge} , {"id":"h2"}]`);
     const r = await runOnce(dir, { input: join(dir, '*.json'), rangeBytes: 4096, maxRecordBytes: 4096 });
-    expect([...r.lines].sort()).toEqual([...elements, '{"id":"solo","nested":{"a":[1,2]}}'].sort());
+    expect([...r.lines].sort()).toEqual([...elements, '{"id":"solo","nested":{"a":[1,2]}}', '{"id":"h1"}', '{"id":"h2"}'].sort());
     expect(r.stats.duplicates).toBe(1);
-    expect(r.deadLetters.map((d) => d.reason)).toEqual(['not_object']);
+    expect(r.deadLetters.map((d) => d.reason).sort()).toEqual(['not_object', 'too_large']);
+    const tooLarge = r.deadLetters.find((d) => d.reason === 'too_large')!;
+    expect(tooLarge.offset).toBe(14);
+    expect(tooLarge.sample.startsWith('{"id":"huge"')).toBe(true);
   });
 });
 

@@ -67,6 +67,24 @@ export class RangeReader {
     return -1;
   }
 
+  /**
+   * Walk `step` over the file from `pos` in scratch-sized chunks (the bytes are
+   * not kept): `step(chunk, n)` returns the index in the chunk where it stopped,
+   * or -1 to continue. Returns the file position it stopped at, or -1 at hardEnd.
+   */
+  scanFrom(pos: number, step: (chunk: Uint8Array, n: number) => number): number {
+    let at = pos;
+    while (at < this.hardEnd) {
+      const n = readSync(this.fd, this.scratch, 0, Math.min(SCAN_CHUNK, this.hardEnd - at), at);
+      if (n === 0) return -1;
+      this.bytesRead += n;
+      const i = step(this.scratch, n);
+      if (i >= 0) return at + i;
+      at += n;
+    }
+    return -1;
+  }
+
   /** Buffer index of the first LF at or after buffer index `from`, or -1. */
   newlineIndex(from: number): number {
     const i = this.buf.subarray(0, this.filled).indexOf(LF, Math.max(0, from));

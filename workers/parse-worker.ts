@@ -5,7 +5,8 @@
  * message is the small RangeOutcome returned to Piscina.
  */
 import { workerData } from 'node:worker_threads';
-import { compileParseConfig, Framing, Status } from '../src/parser/contract.js';
+import { ArrayPhase, compileParseConfig, Framing, Status } from '../src/parser/contract.js';
+import { SKIP_START, skipArrayElement, skipResumeState } from '../src/parser/js/array-skip.js';
 import type { ParseWorkerData, RangeOutcome, RangeTask } from '../src/pool/range-task.js';
 import { RingProducer } from '../src/ring/producer.js';
 import { createParser } from '../src/parser/select.js';
@@ -132,13 +133,32 @@ function arrayRange(task: RangeTask, reader: RangeReader): RangeOutcome {
   reader.fillTo(task.hardEnd);
   const final = task.final && reader.atHardEnd;
   const consumedIndex = parseSpan(task, reader.buf, 0, reader.filled, final, task.carryPhase, counter);
-  if (consumedIndex === 0 && counter.slots === 0 && reader.full) {
-    // One element larger than the whole buffer: reject it and stop reading this
-    // array (resynchronising inside a >maxRecordBytes element is not attempted).
-    emitSynthetic(task, 0, reader.filled, Status.TOO_LARGE, counter);
-    return outcome(reader, task.start, task.hardEnd, counter.carry, false, counter.slots);
+  if (consumedIndex === 0 && counter.slots === 0 && reader.full && isElementPhase(task.carryPhase)) {
+    // One element larger than the whole buffer (so larger than maxRecordBytes):
+    // reject it, step over it structurally without keeping its bytes, and carry on.
+    let st = SKIP_START;
+    const elementStart = firstNonSpace(reader.buf, reader.filled);
+    const stop = reader.scanFrom(task.start + elementStart, (chunk, n) => {
+      const r = skipArrayElement(chunk, 0, n, st);
+      if (r >= 0) return r;
+      st = skipResumeState(r);
+      return -1;
+    });
+    const elementEnd = stop >= 0 ? stop : task.hardEnd;
+    emitSynthetic(task, elementStart, elementEnd - task.start - elementStart, Status.TOO_LARGE, counter);
+    return outcome(reader, task.start, elementEnd, ArrayPhase.AfterElement, false, counter.slots);
   }
   return outcome(reader, task.start, task.start + consumedIndex, counter.carry, false, counter.slots);
+}
+
+function isElementPhase(phase: number): boolean {
+  return phase === ArrayPhase.FirstElement || phase === ArrayPhase.NextElement;
+}
+
+function firstNonSpace(buf: Uint8Array, end: number): number {
+  let i = 0;
+  while (i < end && (buf[i] === 0x20 || buf[i] === 0x0a || buf[i] === 0x0d || buf[i] === 0x09)) i++;
+  return i;
 }
 
 function outcome(reader: RangeReader, bufferFilePos: number, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean, slots: number): RangeOutcome {

@@ -6,7 +6,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { DedupTable } from '../../src/dedup/table.js';
-import { attachDedupStream } from '../dedup-stream.js';
+import { BASE_TIME_MS, attachDedupStream } from '../dedup-stream.js';
 
 export const CTL_GEN = 0;
 export const CTL_DONE = 1;
@@ -44,7 +44,7 @@ function main(data: DedupInserterWorkerData): void {
     const start = data.startAt + (gen - 1) * data.perRound;
     for (let g = start + data.threadId, end = start + data.perRound; g < end; g += data.threads) {
       const k = g & mask;
-      if (table.insert(lo[k]!, hi[k]!, g) === 0) fresh++;
+      if (table.insert(lo[k]!, hi[k]!, BASE_TIME_MS + g) === 0) fresh++;
     }
     Atomics.store(ctl, CTL_WORDS + data.threadId, fresh);
     Atomics.add(ctl, CTL_DONE, 1);

@@ -161,6 +161,9 @@ export class DedupTable {
       wmView.value = t;
       if (t - wmView.published >= wmView.step) wmView.publish(t);
     }
+    // Stored words read back signed: accept uint32 hashes too.
+    hashLo |= 0;
+    hashHi |= 0;
     const i32 = this.#i32;
     const f64 = this.#f64;
     const window = this.windowMs;
