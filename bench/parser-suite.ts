@@ -90,10 +90,12 @@ export async function runParserSuite(
       });
     }
     await bench.run();
+    // The median pass, not the mean: a shared machine's stalls and GC pauses
+    // inflate a few samples, and a throughput figure should not carry them.
     const mbs = bench.tasks.map((t) => {
       const r = t.result;
       if (r.state !== 'completed') throw new Error(`${t.name} on ${shape.name}: ${r.state}`);
-      return input.length / 1e6 / (r.latency.mean / 1000);
+      return input.length / 1e6 / (r.latency.p50 / 1000);
     });
     const base = mbs[0]!;
     bench.tasks.forEach((t, i) => rows.push({ shape: shape.name, parser: t.name, mbPerSec: mbs[i]!, ratio: mbs[i]! / base }));

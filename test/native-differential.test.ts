@@ -130,6 +130,14 @@ const PIECES = [
 ];
 const RAW_BYTES = [[0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0x80], [0xff], [0xef, 0xbb, 0xbf], [0x00]];
 
+/** A long string body (text-like: words, escapes, multi-byte characters). */
+function blob(g: Gen, size: number): string {
+  const words = ['lorem', 'ipsum', 'caf\u00e9', 'na\u00efve', '\\"q\\"', '\\n', '\\u00e9', '\u{1F600}', 'x'.repeat(200)];
+  let s = '';
+  while (s.length < size) s += g.pick(words) + ' ';
+  return s;
+}
+
 /** One record's bytes: mostly valid objects, some other values, then corruptions. */
 function record(g: Gen, opts: { allowLf: boolean }): number[] {
   let text: string;
@@ -404,17 +412,22 @@ describe.skipIf(!addon)(`native parser = JS reference (addon ${addon ? 'loaded' 
     expect(out[6]).toBe(Status.KEYED);
   });
 
-  it('scalar-only mode (no SIMD fast path) agrees too', () => {
-    const cfg = configs()[1]!;
-    const js = createJsParser(cfg);
-    const native = createNativeParser(addon!, cfg, { scalarOnly: true });
-    for (let round = 0; round < 60; round++) {
-      const seed = (BASE_SEED + 99 + round) >>> 0;
-      const g = new Gen(prng(seed));
-      const diff = drive(js, native, linesStream(g, 30), [], 16, false);
-      if (diff) expect.fail(`ORDERTAIL_SEED=${BASE_SEED} scalar round ${round} (seed ${seed})\n${diff}`);
-    }
-  });
+  for (const mode of ['simd-json', 'scanner'] as const) {
+    it(`forced '${mode}' mode agrees too (both validators are exercised on every record shape)`, () => {
+      const cfgs = configs();
+      for (let round = 0; round < 120; round++) {
+        const seed = (BASE_SEED + 99 + round) >>> 0;
+        const g = new Gen(prng(seed));
+        const cfg = cfgs[round % cfgs.length]!;
+        const js = createJsParser(cfg);
+        const native = createNativeParser(addon!, cfg, { mode });
+        const array = round % 3 === 2;
+        const stream = array ? arrayStream(g, 20) : linesStream(g, 30);
+        const diff = drive(js, native, stream, [], 16, false);
+        if (diff) expect.fail(`ORDERTAIL_SEED=${BASE_SEED} ${mode} round ${round} (seed ${seed})\n${diff}`);
+      }
+    });
+  }
 
   it('rejects bad ranges like the JS parser', () => {
     const cfg = configs()[0]!;

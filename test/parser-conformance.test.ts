@@ -38,6 +38,45 @@ function jsonParseAccepts(bytes: Uint8Array): boolean | undefined {
 
 const parsers = await availableParsers();
 
+/** mulberry32: seedable, so a failure names its record. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SEEDS = [
+  '{"id":"ord-1","px":"12.5","qty":3,"tags":["a","b"],"m":{"k":[1,-2.5e3,true,false,null]},"s":"caf\\u00e9 \\"q\\" \\ud83d\\ude00 ✓"}',
+  '[{"a":[]},{},"x",0,-0.0,1E+2]',
+  '{"ts":"2024-01-02T03:04:05Z","n":{"deep":{"er":[[[]]]}}}',
+];
+const ALPHABET = Buffer.from('{}[]:,"\\ \t\n0123456789-+.eEtrufalsn\x01\x7f');
+
+/** Seeded byte-level mutations of valid JSON: deletions, insertions, replacements, truncations. */
+function mutants(count: number): Buffer[] {
+  const rand = prng(8259);
+  const out: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const b = [...Buffer.from(SEEDS[i % SEEDS.length]!)];
+    const edits = 1 + Math.floor(rand() * 3);
+    for (let e = 0; e < edits; e++) {
+      const at = Math.floor(rand() * (b.length + 1));
+      const pick = ALPHABET[Math.floor(rand() * ALPHABET.length)]!;
+      const op = Math.floor(rand() * 4);
+      if (op === 0) b.splice(at, 1);
+      else if (op === 1) b.splice(at, 0, pick);
+      else if (op === 2) b[at] = pick;
+      else b.length = at;
+    }
+    out.push(Buffer.from(b));
+  }
+  return out;
+}
+
 describe.each(parsers.map((p) => [p.name, p] as const))('%s parser on JSONTestSuite', (_name, parser) => {
   const run = (bytes: Uint8Array) => callOnce(parser, bytes, Framing.Single, { final: true });
 
@@ -84,5 +123,22 @@ describe.each(parsers.map((p) => [p.name, p] as const))('%s parser on JSONTestSu
     }
     expect(compared).toBeGreaterThan(250);
     expect(disagreements).toEqual([]);
+  });
+
+  it('agrees with JSON.parse on seeded mutations of valid records', () => {
+    for (const seed of SEEDS) expect(() => JSON.parse(seed)).not.toThrow();
+    const disagreements: string[] = [];
+    let valid = 0;
+    for (const bytes of mutants(20_000)) {
+      const verdict = jsonParseAccepts(bytes);
+      if (verdict === undefined) continue;
+      if (verdict) valid++;
+      const { slots } = run(bytes);
+      const ours = slots.length === 1 && (isAccepted(slots[0]!.status) || (slots[0]!.status & STATUS_CODE_MASK) === Status.NOT_OBJECT);
+      if (ours !== verdict) disagreements.push(`${JSON.stringify(bytes.toString('latin1'))}: parser ${ours}, JSON.parse ${verdict}`);
+    }
+    // Enough of both kinds for the comparison to mean something.
+    expect(valid).toBeGreaterThan(1000);
+    expect(disagreements.slice(0, 10)).toEqual([]);
   });
 });

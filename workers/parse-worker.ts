@@ -5,7 +5,7 @@
  * message is the small RangeOutcome returned to Piscina.
  */
 import { workerData } from 'node:worker_threads';
-import { ArrayPhase, compileParseConfig, Framing, Status } from '../src/parser/contract.js';
+import { ArrayPhase, compileParseConfig, Framing, SLOT_WORDS, Status, W_OFFSET, type ArrayPhaseCode, type ChunkRequest } from '../src/parser/contract.js';
 import { SKIP_START, skipArrayElement, skipResumeState } from '../src/parser/js/array-skip.js';
 import type { ParseWorkerData, RangeOutcome, RangeTask } from '../src/pool/range-task.js';
 import { RingProducer } from '../src/ring/producer.js';
@@ -19,7 +19,9 @@ const config = compileParseConfig({
   eventTimeField: data.eventTimeField,
   maxRecordBytes: data.maxRecordBytes,
 });
-const parser = (await createParser(data.parser, config)).parser;
+const parser = createParser(data.parser, config);
+const shadow = data.parserShadow ? createParser(data.parserShadow, config) : undefined;
+const shadowBatch = new SlotBatch();
 
 // Each thread claims one ring for its lifetime, so every ring has exactly one
 // producer (this thread) and one consumer (the main thread).
@@ -39,11 +41,50 @@ function viewOf(sab: SharedArrayBuffer): Uint8Array {
   return view;
 }
 
+interface RangeCounter {
+  slots: number;
+  carry: number;
+  /** This range was drawn for shadow parsing. */
+  shadowed: boolean;
+  compared: number;
+  mismatches: number;
+  firstMismatch: number;
+}
+
+function newCounter(carry = 0): RangeCounter {
+  const shadowed = shadow !== undefined && Math.random() < data.shadowSample;
+  return { slots: 0, carry, shadowed, compared: 0, mismatches: 0, firstMismatch: -1 };
+}
+
+/** Re-parse the same chunk with the shadow parser and compare slot by slot; never changes output. */
+function compareWithShadow(req: ChunkRequest, counter: RangeCounter): void {
+  shadow!.parseChunk(req, shadowBatch.i32, shadowBatch.state);
+  const n = batch.count;
+  const m = shadowBatch.count;
+  const a = batch.i32;
+  const b = shadowBatch.i32;
+  for (let s = 0; s < Math.max(n, m); s++) {
+    let same = s < n && s < m;
+    for (let w = s * SLOT_WORDS, end = w + SLOT_WORDS; same && w < end; w++) same = a[w] === b[w];
+    if (!same) {
+      counter.mismatches++;
+      if (counter.firstMismatch < 0) counter.firstMismatch = s < n ? a[s * SLOT_WORDS + W_OFFSET]! : b[s * SLOT_WORDS + W_OFFSET]!;
+    }
+  }
+  counter.compared += Math.max(n, m);
+  if (batch.state[0] !== shadowBatch.state[0] && counter.mismatches === 0) {
+    counter.mismatches++;
+    counter.firstMismatch = req.start;
+  }
+}
+
 /** Parse [from, to) of the buffer in batches; returns the parser's consumedEnd. */
-function parseSpan(task: RangeTask, buf: Uint8Array, from: number, to: number, final: boolean, carry: number, counter: { slots: number; carry: number }): number {
+function parseSpan(task: RangeTask, buf: Uint8Array, from: number, to: number, final: boolean, carry: number, counter: RangeCounter): number {
   let pos = from;
   for (;;) {
-    parser.parseChunk({ input: buf, start: pos, end: to, framing: task.framing, final, carryPhase: carry as never }, batch.i32, batch.state);
+    const req: ChunkRequest = { input: buf, start: pos, end: to, framing: task.framing, final, carryPhase: carry as ArrayPhaseCode };
+    parser.parseChunk(req, batch.i32, batch.state);
+    if (counter.shadowed) compareWithShadow(req, counter);
     const n = batch.count;
     if (n > 0) ring.write(batch.i32, n, task.rangeId);
     counter.slots += n;
@@ -54,22 +95,22 @@ function parseSpan(task: RangeTask, buf: Uint8Array, from: number, to: number, f
   }
 }
 
-function emitSynthetic(task: RangeTask, offset: number, length: number, status: number, counter: { slots: number }): void {
+function emitSynthetic(task: RangeTask, offset: number, length: number, status: number, counter: RangeCounter): void {
   batch.writeSynthetic(0, offset, length, status);
   ring.write(batch.i32, 1, task.rangeId);
   counter.slots += 1;
 }
 
 function linesRange(task: RangeTask, reader: RangeReader): RangeOutcome {
-  const counter = { slots: 0, carry: 0 };
+  const counter = newCounter();
   let recordStart = task.start;
   const midRecord = task.skipFirstPartial && task.start > 0 && reader.byteAt(task.start - 1) !== LF;
   if (task.skipUntilNewline || midRecord) {
     const after = reader.skipPastNewline(task.start);
     if (after < 0) {
-      return outcome(reader, task.start, task.hardEnd, 0, task.skipUntilNewline && !task.final, counter.slots);
+      return outcome(reader, task.start, task.hardEnd, 0, task.skipUntilNewline && !task.final, counter);
     }
-    if (after >= task.end) return outcome(reader, task.start, after, 0, false, 0);
+    if (after >= task.end) return outcome(reader, task.start, after, 0, false, counter);
     recordStart = after;
   }
   reader.filePos = recordStart;
@@ -100,7 +141,7 @@ function linesRange(task: RangeTask, reader: RangeReader): RangeOutcome {
     emitSynthetic(task, tooLargeAt, reader.filled - tooLargeAt, Status.TOO_LARGE, counter);
     const after = reader.skipPastNewline(reader.filledEnd);
     const consumed = after >= 0 ? after : task.hardEnd;
-    return outcome(reader, recordStart, consumed, 0, after < 0 && !task.final, counter.slots);
+    return outcome(reader, recordStart, consumed, 0, after < 0 && !task.final, counter);
   }
   const consumedIndex = parseSpan(task, buf, 0, parseEnd, final, 0, counter);
   let consumed = recordStart + consumedIndex;
@@ -112,11 +153,11 @@ function linesRange(task: RangeTask, reader: RangeReader): RangeOutcome {
     consumed = task.hardEnd;
     skipping = true;
   }
-  return outcome(reader, recordStart, consumed, 0, skipping, counter.slots);
+  return outcome(reader, recordStart, consumed, 0, skipping, counter);
 }
 
 function singleRange(task: RangeTask, reader: RangeReader): RangeOutcome {
-  const counter = { slots: 0, carry: 0 };
+  const counter = newCounter();
   const size = task.hardEnd - task.start;
   if (size > data.maxRecordBytes) {
     reader.fillTo(task.start + 256);
@@ -125,11 +166,11 @@ function singleRange(task: RangeTask, reader: RangeReader): RangeOutcome {
     reader.fillTo(task.hardEnd);
     parseSpan(task, reader.buf, 0, reader.filled, true, 0, counter);
   }
-  return outcome(reader, task.start, task.hardEnd, 0, false, counter.slots);
+  return outcome(reader, task.start, task.hardEnd, 0, false, counter);
 }
 
 function arrayRange(task: RangeTask, reader: RangeReader): RangeOutcome {
-  const counter = { slots: 0, carry: task.carryPhase };
+  const counter = newCounter(task.carryPhase);
   reader.fillTo(task.hardEnd);
   const final = task.final && reader.atHardEnd;
   const consumedIndex = parseSpan(task, reader.buf, 0, reader.filled, final, task.carryPhase, counter);
@@ -146,9 +187,9 @@ function arrayRange(task: RangeTask, reader: RangeReader): RangeOutcome {
     });
     const elementEnd = stop >= 0 ? stop : task.hardEnd;
     emitSynthetic(task, elementStart, elementEnd - task.start - elementStart, Status.TOO_LARGE, counter);
-    return outcome(reader, task.start, elementEnd, ArrayPhase.AfterElement, false, counter.slots);
+    return outcome(reader, task.start, elementEnd, ArrayPhase.AfterElement, false, counter);
   }
-  return outcome(reader, task.start, task.start + consumedIndex, counter.carry, false, counter.slots);
+  return outcome(reader, task.start, task.start + consumedIndex, counter.carry, false, counter);
 }
 
 function isElementPhase(phase: number): boolean {
@@ -161,8 +202,18 @@ function firstNonSpace(buf: Uint8Array, end: number): number {
   return i;
 }
 
-function outcome(reader: RangeReader, bufferFilePos: number, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean, slots: number): RangeOutcome {
-  return { bufferFilePos, consumedEnd, carryPhase, skipUntilNewline, bytesRead: reader.bytesRead, slots };
+function outcome(reader: RangeReader, bufferFilePos: number, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean, counter: RangeCounter): RangeOutcome {
+  return {
+    bufferFilePos,
+    consumedEnd,
+    carryPhase,
+    skipUntilNewline,
+    bytesRead: reader.bytesRead,
+    slots: counter.slots,
+    shadowCompared: counter.compared,
+    shadowMismatches: counter.mismatches,
+    shadowFirstMismatch: counter.firstMismatch,
+  };
 }
 
 export default function parseRange(task: RangeTask): RangeOutcome {

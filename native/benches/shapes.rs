@@ -63,8 +63,12 @@ fn small(r: &mut Rng, i: usize) -> String {
 }
 
 fn wide(r: &mut Rng, i: usize) -> String {
+    wide_n(r, i, 70)
+}
+
+fn wide_n(r: &mut Rng, i: usize, fields: usize) -> String {
     let mut s = format!(r#"{{"id":"w-{:010}","ts":{},"#, i, 1_700_000_000_000u64 + r.below(1 << 30));
-    for f in 0..70 {
+    for f in 0..fields {
         match f % 4 {
             0 => s.push_str(&format!(r#""num_{f}":{}.{},"#, r.below(1 << 30), r.below(1000))),
             1 => s.push_str(&format!(r#""str_{f}":"value-{}-abcdef","#, r.below(1 << 20))),
@@ -77,9 +81,13 @@ fn wide(r: &mut Rng, i: usize) -> String {
 }
 
 fn strings(r: &mut Rng, i: usize) -> String {
-    let mut body = String::with_capacity(50_000);
+    strings_n(r, i, 49_000)
+}
+
+fn strings_n(r: &mut Rng, i: usize, size: usize) -> String {
+    let mut body = String::with_capacity(size + 64);
     let words = ["lorem", "ipsum", "dolor", "sit", "amet", "caf\u{e9}", "\\\"quoted\\\"", "na\u{ef}ve", "\\n"];
-    while body.len() < 49_000 {
+    while body.len() < size {
         body.push_str(words[r.below(words.len() as u64) as usize]);
         body.push(' ');
     }
@@ -166,11 +174,15 @@ fn main() {
         ("small", (0..20_000).map(|i| small(&mut rng, i).into_bytes()).collect()),
         ("wide", (0..3_000).map(|i| wide(&mut rng, i).into_bytes()).collect()),
         ("str", (0..120).map(|i| strings(&mut rng, i).into_bytes()).collect()),
+        ("str2k", (0..3_000).map(|i| strings_n(&mut rng, i, 2_000).into_bytes()).collect()),
+        ("str8k", (0..700).map(|i| strings_n(&mut rng, i, 8_000).into_bytes()).collect()),
+        ("str16k", (0..350).map(|i| strings_n(&mut rng, i, 16_000).into_bytes()).collect()),
+        ("wide50k", (0..120).map(|i| wide_n(&mut rng, i, 2_000).into_bytes()).collect()),
     ];
     let budget = Duration::from_millis(
         std::env::var("BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1500),
     );
-    println!("shape  avg_bytes  simd-json  sonic-rs  scalar | chunk(simd)  chunk(scalar)   [MB/s, best of runs]");
+    println!("shape  avg_bytes  simd-json  sonic-rs  scanner | chunk(auto)  chunk(simd-json)  chunk(scanner)   [MB/s, best of runs]");
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     for (name, recs) in &shapes {
         if !only.is_empty() && !only.split(',').any(|o| o == *name) {
@@ -197,10 +209,11 @@ fn main() {
             scan_record(r, &mut s).expect("valid");
             s.n
         });
+        let c_auto = chunk_mbps(recs, Mode::Auto, budget_for("cauto"));
         let c_simd = chunk_mbps(recs, Mode::Simd, budget_for("csimd"));
         let c_scalar = chunk_mbps(recs, Mode::Scalar, budget_for("cscalar"));
         println!(
-            "{name:<6} {avg:>9}  {simd:>9.0}  {sonic:>8.0}  {scalar:>6.0} | {c_simd:>11.0}  {c_scalar:>13.0}"
+            "{name:<7} {avg:>9}  {simd:>9.0}  {sonic:>8.0}  {scalar:>7.0} | {c_auto:>11.0}  {c_simd:>16.0}  {c_scalar:>14.0}"
         );
     }
 }

@@ -21,6 +21,10 @@ const ABSENT: u32 = u32::MAX;
 /// order, then the event-time field.
 pub struct Picks {
     names: Vec<Vec<u8>>,
+    /// Bit L set when some configured name is L bytes long (L < 64); longer
+    /// names set bit 63. Most member names match no field and are turned away
+    /// by one bit test.
+    len_mask: u64,
     key_count: usize,
     start: Vec<u32>,
     end: Vec<u32>,
@@ -31,8 +35,10 @@ impl Picks {
         let mut names = cfg.key_fields.clone();
         names.push(cfg.event_time_field.clone());
         let n = names.len();
+        let len_mask = names.iter().fold(0u64, |m, name| m | 1u64 << name.len().min(63));
         Picks {
             names,
+            len_mask,
             key_count: cfg.key_fields.len(),
             start: vec![ABSENT; n],
             end: vec![0; n],
@@ -80,8 +86,11 @@ impl Members for Picks {
     #[inline]
     fn member(&mut self, rec: &[u8], key: (usize, usize), val: (usize, usize)) {
         let name = &rec[key.0..key.1];
+        if self.len_mask & (1u64 << name.len().min(63)) == 0 {
+            return;
+        }
         for (f, want) in self.names.iter().enumerate() {
-            if want.as_slice() == name {
+            if want.len() == name.len() && want.iter().zip(name).all(|(a, b)| a == b) {
                 self.start[f] = val.0 as u32;
                 self.end[f] = val.1 as u32;
             }

@@ -22,13 +22,14 @@ pub struct NativeParserConfig {
 #[napi]
 impl NativeParserConfig {
     /// `keyFields` and `eventTimeField` are UTF-8 bytes (as in `ParseConfig`).
-    /// `scalarOnly` disables the SIMD fast path (for tests and benchmarks).
+    /// `mode` (tests and benchmarks only): 0 = auto (default), 1 = simd-json
+    /// first for every record, 2 = scanner only.
     #[napi(constructor)]
     pub fn new(
         key_fields: Vec<Uint8Array>,
         event_time_field: Uint8Array,
         max_record_bytes: f64,
-        scalar_only: Option<bool>,
+        mode: Option<u32>,
     ) -> Result<Self> {
         if !(max_record_bytes >= 0.0) {
             return Err(Error::new(Status::InvalidArg, "maxRecordBytes must be a number >= 0"));
@@ -39,7 +40,12 @@ impl NativeParserConfig {
             // Saturating: Infinity or 2^53 both mean "no limit" for a u32-indexed input.
             max_record_bytes: max_record_bytes.min(usize::MAX as f64) as usize,
         };
-        let mode = if scalar_only.unwrap_or(false) { Mode::Scalar } else { Mode::Simd };
+        let mode = match mode.unwrap_or(0) {
+            0 => Mode::Auto,
+            1 => Mode::Simd,
+            2 => Mode::Scalar,
+            m => return Err(Error::new(Status::InvalidArg, format!("unknown mode {m}"))),
+        };
         Ok(NativeParserConfig {
             parser: Parser::with_mode(&cfg, mode),
         })

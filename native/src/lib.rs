@@ -51,7 +51,7 @@ pub struct Parser {
 
 impl Parser {
     pub fn new(cfg: &Config) -> Self {
-        Self::with_mode(cfg, Mode::Simd)
+        Self::with_mode(cfg, Mode::Auto)
     }
 
     pub fn with_mode(cfg: &Config, mode: Mode) -> Self {

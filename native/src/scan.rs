@@ -33,10 +33,11 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Bit k set when byte `i + k` is `"`, `\\`, < 0x20 or >= 0x80, for the 16
-/// bytes from `i` (bytes past `b.len()` read as 0x00, i.e. flagged).
+/// For the 16 bytes from `i`: (bit k set when byte `i + k` is `"`, `\\`,
+/// < 0x20 or >= 0x80; bit k set when it is `"`; bit k set when it is
+/// >= 0x80). Bytes past `b.len()` read as 0x00: special, never a quote.
 #[inline(always)]
-fn special16(b: &[u8], i: usize) -> u32 {
+fn special16(b: &[u8], i: usize) -> (u32, u32, u32) {
     if i + 16 <= b.len() {
         special16_full(&b[i..i + 16])
     } else {
@@ -49,7 +50,7 @@ fn special16(b: &[u8], i: usize) -> u32 {
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn special16_full(w: &[u8]) -> u32 {
+fn special16_full(w: &[u8]) -> (u32, u32, u32) {
     use std::arch::x86_64::*;
     debug_assert!(w.len() >= 16);
     // SAFETY: `w` has at least 16 readable bytes (unaligned load is allowed);
@@ -62,13 +63,14 @@ fn special16_full(w: &[u8]) -> u32 {
         let lim = _mm_set1_epi8(0x1F);
         let c = _mm_cmpeq_epi8(_mm_max_epu8(v, lim), lim);
         // `v` itself contributes its high bit: bytes >= 0x80.
-        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, s), _mm_or_si128(c, v))) as u32
+        let special = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, s), _mm_or_si128(c, v))) as u32;
+        (special, _mm_movemask_epi8(q) as u32, _mm_movemask_epi8(v) as u32)
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn special16_full(w: &[u8]) -> u32 {
+fn special16_full(w: &[u8]) -> (u32, u32, u32) {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let word = |k: usize| {
@@ -84,35 +86,61 @@ fn special16_full(w: &[u8]) -> u32 {
         }
     };
     let lo = word(0);
-    if lo != 0 {
-        lo
-    } else {
-        word(8) << 8
+    let m = if lo != 0 { lo } else { word(8) << 8 };
+    // `m` has at most its lowest special byte set; tell whether it is a quote.
+    let q = if m != 0 && w[m.trailing_zeros() as usize] == b'"' { m } else { 0 };
+    let mut high = 0u32;
+    for (k, &c) in w[..16].iter().enumerate() {
+        high |= ((c >> 7) as u32) << k;
     }
+    (m, q, high)
 }
+
+/// Whether the rest of the record is already known to be valid UTF-8.
+///
+/// Text-heavy records put a multi-byte character every few dozen bytes; rather
+/// than stopping at each one, the first time a string meets a byte >= 0x80
+/// the whole remainder of the record is validated at once (simdutf8, SIMD).
+/// If it is valid, no UTF-8 error can occur later in this record, so strings
+/// stop only at quotes, backslashes and control bytes from then on and every
+/// decision is unchanged. If it is not, the precise per-character check goes
+/// on (it must find which error comes first).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Utf8 {
+    Unknown,
+    ValidToEnd,
+    CheckEach,
+}
+
+/// Remainders shorter than this are checked character by character.
+const BULK_UTF8_MIN: usize = 64;
 
 /// Scans a string body starting just after its opening quote; returns the
 /// index just past the closing quote.
 #[inline(always)]
-pub fn scan_string(b: &[u8], mut i: usize) -> Result<usize, i32> {
+pub fn scan_string(b: &[u8], mut i: usize, u: &mut Utf8) -> Result<usize, i32> {
     loop {
-        let m = special16(b, i);
+        let (mut m, q, high) = special16(b, i);
+        if *u == Utf8::ValidToEnd {
+            m &= !high;
+        }
         if m == 0 {
             i += 16;
             continue;
         }
+        let first = m & m.wrapping_neg();
         i += m.trailing_zeros() as usize;
-        if i < b.len() && b[i] == b'"' {
+        if q & first != 0 {
             return Ok(i + 1);
         }
-        i = string_special(b, i)?;
+        i = string_special(b, i, u)?;
     }
 }
 
 /// The byte at `i` is not plain ASCII (or `i` is the end): an escape, a
 /// control byte, a multi-byte UTF-8 sequence, or a truncated string.
 #[inline(never)]
-fn string_special(b: &[u8], i: usize) -> Result<usize, i32> {
+fn string_special(b: &[u8], i: usize, u: &mut Utf8) -> Result<usize, i32> {
     let n = b.len();
     if i >= n {
         return Err(INVALID_JSON);
@@ -134,15 +162,46 @@ fn string_special(b: &[u8], i: usize) -> Result<usize, i32> {
             }
         }
         0x00..=0x1F => Err(CONTROL_CHAR),
-        _ => match multibyte_len(b, i) {
-            Some(len) => Ok(i + len),
-            None => Err(INVALID_UTF8),
-        },
+        _ => {
+            if *u == Utf8::Unknown && b.len() - i >= BULK_UTF8_MIN {
+                if simdutf8::basic::from_utf8(&b[i..]).is_ok() {
+                    *u = Utf8::ValidToEnd;
+                    // Still inside the string: the caller rescans from here
+                    // with bytes >= 0x80 no longer special.
+                    return Ok(i);
+                }
+                *u = Utf8::CheckEach;
+            }
+            match multibyte_len(b, i) {
+                Some(len) => Ok(i + len),
+                None => Err(INVALID_UTF8),
+            }
+        }
     }
 }
 
+/// Index of the first non-digit at or after `i` (or `b.len()`), 8 bytes at a time.
+#[inline(always)]
+fn skip_digits(b: &[u8], mut i: usize) -> usize {
+    while i + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        // A byte is a digit iff (x - 0x30) < 10: no borrow out of 0x30 and
+        // adding 0x46 (0x80 - 10) does not reach the high bit.
+        let t = w.wrapping_sub(0x3030_3030_3030_3030);
+        let non_digit = (w | t.wrapping_add(0x7676_7676_7676_7676) | t) & 0x8080_8080_8080_8080;
+        if non_digit != 0 {
+            return i + (non_digit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
+}
+
 /// Scans a number starting at `b[i]` (`-` or a digit); returns its end.
-#[inline]
+#[inline(always)]
 pub fn scan_number(b: &[u8], mut i: usize) -> Result<usize, i32> {
     let n = b.len();
     let digit = |i: usize| i < n && b[i].is_ascii_digit();
@@ -154,12 +213,7 @@ pub fn scan_number(b: &[u8], mut i: usize) -> Result<usize, i32> {
     }
     match b[i] {
         b'0' => i += 1,
-        b'1'..=b'9' => {
-            i += 1;
-            while digit(i) {
-                i += 1;
-            }
-        }
+        b'1'..=b'9' => i = skip_digits(b, i + 1),
         _ => return Err(INVALID_JSON),
     }
     if i < n && b[i] == b'.' {
@@ -167,11 +221,9 @@ pub fn scan_number(b: &[u8], mut i: usize) -> Result<usize, i32> {
         if !digit(i) {
             return Err(INVALID_JSON);
         }
-        while digit(i) {
-            i += 1;
-        }
+        i = skip_digits(b, i + 1);
     }
-    if i < n && (b[i] == b'e' || b[i] == b'E') {
+    if i < n && (b[i] | 0x20) == b'e' {
         i += 1;
         if i < n && (b[i] == b'+' || b[i] == b'-') {
             i += 1;
@@ -179,9 +231,7 @@ pub fn scan_number(b: &[u8], mut i: usize) -> Result<usize, i32> {
         if !digit(i) {
             return Err(INVALID_JSON);
         }
-        while digit(i) {
-            i += 1;
-        }
+        i = skip_digits(b, i + 1);
     }
     Ok(i)
 }
@@ -195,27 +245,53 @@ fn scan_literal(b: &[u8], i: usize, lit: &[u8]) -> Result<usize, i32> {
     }
 }
 
-/// One bit per nesting level: set = object, clear = array.
+/// One bit per nesting level: set = object, clear = array. The first 64
+/// levels live in a register; deeper ones (hostile input) in a vector that is
+/// only allocated when reached.
 struct KindStack {
-    bits: [u64; MAX_DEPTH / 64 + 1],
+    shallow: u64,
+    deep: Vec<u64>,
 }
 
 impl KindStack {
     #[inline(always)]
+    fn new() -> Self {
+        KindStack {
+            shallow: 0,
+            deep: Vec::new(),
+        }
+    }
+    #[inline(always)]
     fn set(&mut self, depth: usize, is_object: bool) {
-        let (w, bit) = (depth / 64, 1u64 << (depth % 64));
-        if is_object {
-            self.bits[w] |= bit;
+        if depth < 64 {
+            let bit = 1u64 << depth;
+            self.shallow = if is_object { self.shallow | bit } else { self.shallow & !bit };
         } else {
-            self.bits[w] &= !bit;
+            self.set_deep(depth, is_object);
+        }
+    }
+    #[cold]
+    fn set_deep(&mut self, depth: usize, is_object: bool) {
+        let w = depth / 64 - 1;
+        if self.deep.len() <= w {
+            self.deep.resize(w + 1, 0);
+        }
+        let bit = 1u64 << (depth % 64);
+        if is_object {
+            self.deep[w] |= bit;
+        } else {
+            self.deep[w] &= !bit;
         }
     }
     #[inline(always)]
     fn is_object(&self, depth: usize) -> bool {
-        self.bits[depth / 64] & (1u64 << (depth % 64)) != 0
+        if depth < 64 {
+            self.shallow & (1u64 << depth) != 0
+        } else {
+            self.deep[depth / 64 - 1] & (1u64 << (depth % 64)) != 0
+        }
     }
 }
-
 
 /// Scans one JSON value starting at `b[start]` (leading whitespace skipped).
 /// Returns the index just past the value. Members of a top-level object are
@@ -223,10 +299,11 @@ impl KindStack {
 #[inline]
 pub fn scan_value<M: Members>(b: &[u8], start: usize, members: &mut M) -> Result<usize, i32> {
     let i = skip_ws(b, start);
+    let mut u = Utf8::Unknown;
     if i < b.len() && b[i] == b'{' {
-        scan_top_object(b, i, members)
+        scan_top_object(b, i, members, &mut u)
     } else {
-        scan_nested(b, i, 0)
+        scan_nested(b, i, 0, &mut u)
     }
 }
 
@@ -244,7 +321,7 @@ fn skip_ws_fast(b: &[u8], i: usize) -> usize {
 /// tight loop for the common flat record) and reported; nested containers go
 /// to the general iterative scanner at depth 1.
 #[inline(always)]
-fn scan_top_object<M: Members>(b: &[u8], mut i: usize, members: &mut M) -> Result<usize, i32> {
+fn scan_top_object<M: Members>(b: &[u8], mut i: usize, members: &mut M, u: &mut Utf8) -> Result<usize, i32> {
     let n = b.len();
     i = skip_ws_fast(b, i + 1);
     if i < n && b[i] == b'}' {
@@ -255,14 +332,14 @@ fn scan_top_object<M: Members>(b: &[u8], mut i: usize, members: &mut M) -> Resul
             return Err(INVALID_JSON);
         }
         let ks = i + 1;
-        i = scan_string(b, ks)?;
+        i = scan_string(b, ks, u)?;
         let key = (ks, i - 1);
         i = skip_ws_fast(b, i);
         if i >= n || b[i] != b':' {
             return Err(INVALID_JSON);
         }
         let vs = skip_ws_fast(b, i + 1);
-        i = scan_member_value(b, vs)?;
+        i = scan_member_value(b, vs, u)?;
         members.member(b, key, (vs, i));
         i = skip_ws_fast(b, i);
         if i >= n {
@@ -278,14 +355,14 @@ fn scan_top_object<M: Members>(b: &[u8], mut i: usize, members: &mut M) -> Resul
 
 /// A member value of the top-level object (depth 1) starting at `b[i]`.
 #[inline(always)]
-fn scan_member_value(b: &[u8], i: usize) -> Result<usize, i32> {
+fn scan_member_value(b: &[u8], i: usize, u: &mut Utf8) -> Result<usize, i32> {
     if i >= b.len() {
         return Err(INVALID_JSON);
     }
     match b[i] {
-        b'"' => scan_string(b, i + 1),
+        b'"' => scan_string(b, i + 1, u),
         b'-' | b'0'..=b'9' => scan_number(b, i),
-        _ => scan_nested(b, i, 1),
+        _ => scan_nested(b, i, 1, u),
     }
 }
 
@@ -297,11 +374,9 @@ enum Next {
 
 /// General iterative scanner for a value at `b[i]` whose container sits at
 /// depth `base` (0 for a top-level value). Reports nothing.
-fn scan_nested(b: &[u8], mut i: usize, base: usize) -> Result<usize, i32> {
+fn scan_nested(b: &[u8], mut i: usize, base: usize, u: &mut Utf8) -> Result<usize, i32> {
     let n = b.len();
-    let mut kinds = KindStack {
-        bits: [0; MAX_DEPTH / 64 + 1],
-    };
+    let mut kinds = KindStack::new();
     let mut depth = base;
     let mut next = Next::Value;
     loop {
@@ -329,7 +404,7 @@ fn scan_nested(b: &[u8], mut i: usize, base: usize) -> Result<usize, i32> {
                         }
                     }
                     b'"' => {
-                        i = scan_string(b, i + 1)?;
+                        i = scan_string(b, i + 1, u)?;
                         next = Next::AfterValue;
                     }
                     b'-' | b'0'..=b'9' => {
@@ -355,7 +430,7 @@ fn scan_nested(b: &[u8], mut i: usize, base: usize) -> Result<usize, i32> {
                 if i >= n || b[i] != b'"' {
                     return Err(INVALID_JSON);
                 }
-                i = scan_string(b, i + 1)?;
+                i = scan_string(b, i + 1, u)?;
                 i = skip_ws(b, i);
                 if i >= n || b[i] != b':' {
                     return Err(INVALID_JSON);

@@ -176,6 +176,16 @@ pub fn gen_record(r: &mut Rng) -> Vec<u8> {
             v.push(b'1');
             v.extend(std::iter::repeat_n(b'}', d + 1));
         }
+        3 => {
+            // Long string-heavy record: the shape Mode::Auto sends to simd-json.
+            v.extend_from_slice(b"{\"id\":\"big\",\"blob\":\"");
+            let words: [&[u8]; 6] = [b"lorem ", b"caf\xC3\xA9 ", b"\\\"q\\\" ", b"\\n", b"\xF0\x9F\x98\x80", b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"];
+            let size = 3000 + r.below(6000);
+            while v.len() < size {
+                v.extend_from_slice(r.pick(&words));
+            }
+            v.extend_from_slice(b"\"}");
+        }
         _ => gen_object(r, 0, &mut v),
     }
     for _ in 0..r.below(4) {
@@ -226,6 +236,7 @@ fn fast_path_agrees_with_scalar_scanner() {
     let iters: usize = std::env::var("ORDERTAIL_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(60_000);
     let mut r = Rng(seed);
     let mut simd = Classifier::new(&cfg(), Mode::Simd);
+    let mut auto = Classifier::new(&cfg(), Mode::Auto);
     let mut scalar = Classifier::new(&cfg(), Mode::Scalar);
     let mut statuses = std::collections::BTreeMap::new();
     for i in 0..iters {
@@ -240,6 +251,8 @@ fn fast_path_agrees_with_scalar_scanner() {
         }
         let a = simd.classify(trimmed);
         let b = scalar.classify(trimmed);
+        let c = auto.classify(trimmed);
+        assert!(same(&c, &b), "seed {seed} iteration {i}: auto {c:?} vs scalar {b:?}");
         *statuses.entry(b.status).or_insert(0usize) += 1;
         assert!(
             same(&a, &b),

@@ -1,4 +1,5 @@
 import { ConfigError } from '../config/errors.js';
+import { ParserUnavailableError } from '../parser/select.js';
 import { Engine } from '../engine/engine.js';
 import { formatStatus } from './status-line.js';
 import { buildProgram, CommanderError, type RunCommand } from './program.js';
@@ -10,6 +11,7 @@ const SHUTDOWN_DEADLINE_MS = 5000;
 async function run({ engineOptions, options, statusIntervalMs }: RunCommand): Promise<void> {
   const engine = new Engine(engineOptions);
   let failed = false;
+  engine.on('info', (m) => process.stderr.write(`ordertail: ${m}\n`));
   engine.on('warning', (m) => process.stderr.write(`ordertail: warning: ${m}\n`));
   engine.on('error', (e) => {
     failed = true;
@@ -59,7 +61,7 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
       return;
     }
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof ParserUnavailableError) {
       process.stderr.write(`ordertail: ${err.message}\n`);
       process.exitCode = EXIT_USAGE;
       return;

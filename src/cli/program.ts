@@ -28,6 +28,9 @@ const FLAG_KEYS: Readonly<Record<string, string>> = {
   eventTime: 'eventTime',
   maxRecordBytes: 'maxRecordBytes',
   rangeBytes: 'rangeBytes',
+  parser: 'parser',
+  parserShadow: 'parserShadow',
+  shadowSample: 'shadowSample',
 };
 
 /**
@@ -54,10 +57,13 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .option('-w, --workers <n>', 'parse worker threads (default: cores)')
     .option('--dedup-key <fields>', 'comma-separated top-level field(s) forming the key (default id)')
     .option('--dedup-window <duration>', 'duplicate window on event time, e.g. 60s, 500ms, 5m (default 60s)')
-    .option('--dedup-capacity <entries>', 'dedup table entries; ~16 bytes each (default 1048576)')
+    .option('--dedup-capacity <entries>', 'dedup table entries, ~16.5 bytes each; keep ≥ 10x the keys live in one window (default 4194304)')
     .option('--event-time <field>', 'event time field: epoch ms or ISO-8601 (default timestamp; missing → arrival time)')
     .option('--max-record-bytes <size>', 'reject larger records as too_large, e.g. 16MiB (default 16MiB)')
     .option('--range-bytes <size>', 'unit of parallel work on history files (default 4MiB)')
+    .addOption(new Option('--parser <parser>', 'auto (native when built, else js) | js | native | simdjson (default auto)').choices(['auto', 'js', 'native', 'simdjson']))
+    .addOption(new Option('--parser-shadow <parser>', 're-parse a sample of ranges with this parser and count mismatches').choices(['js', 'simdjson']))
+    .option('--shadow-sample <fraction>', 'share of ranges the shadow parser re-parses, 0..1 (default 0.1)')
     .option('--status <duration>', 'print a status line to stderr at this interval, e.g. 1s')
     .action(async (flags: Record<string, unknown>) => {
       const fromFile = typeof flags.config === 'string' ? loadConfigFile(flags.config) : {};

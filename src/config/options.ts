@@ -23,7 +23,7 @@ export interface EngineOptions {
   dedupKey?: string | string[];
   /** Duplicate window on event time: '60s', '500ms', or milliseconds. Default 60s. */
   dedupWindow?: string | number;
-  /** Dedup table size in entries (memory ≈ 16 B × capacity). Default 1,048,576. */
+  /** Dedup table size in entries (≈ 16.5 B each); keep it ≥ 10× the keys live in one window. Default 4,194,304. */
   dedupCapacity?: number;
   /** Field holding the event time (epoch ms or ISO-8601). Default 'timestamp'. */
   eventTime?: string;
@@ -31,6 +31,12 @@ export interface EngineOptions {
   maxRecordBytes?: string | number;
   /** Target size of one unit of parallel work on history files. Default 4 MiB. */
   rangeBytes?: string | number;
+  /** 'auto' (native when it loads, else js) | 'js' | 'native' | 'simdjson'. Default 'auto'. */
+  parser?: 'auto' | 'js' | 'native' | 'simdjson';
+  /** A second parser re-parsing a sample of ranges; mismatches are counted and logged. */
+  parserShadow?: 'js' | 'simdjson';
+  /** Share of ranges the shadow parser re-parses, 0..1. Default 0.1. */
+  shadowSample?: number | string;
 }
 
 /** Options after validation and defaults: every field concrete. */
@@ -47,6 +53,9 @@ export interface ResolvedOptions {
   eventTime: string;
   maxRecordBytes: number;
   rangeBytes: number;
+  parser: 'auto' | 'js' | 'native' | 'simdjson';
+  parserShadow: 'js' | 'simdjson' | undefined;
+  shadowSample: number;
 }
 
 export type SinkSpec = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' };
@@ -113,6 +122,12 @@ const sink: FieldParser = (value, key): SinkSpec => {
   return fail(key, "'stdout', 'none' or 'file:PATH'", value);
 };
 
+const fraction: FieldParser = (value, key) => {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !(n >= 0 && n <= 1)) return fail(key, 'a number from 0 to 1', value);
+  return n;
+};
+
 const MAX_RECORD_LIMIT = 1024 * 1024 * 1024;
 
 /** The schema: every accepted key, its parser, and its default. */
@@ -125,10 +140,13 @@ const SCHEMA: Readonly<Record<keyof EngineOptions, { parse: FieldParser; fallbac
   workers: { parse: positiveInteger(256), fallback: () => availableParallelism() },
   dedupKey: { parse: stringList, fallback: () => ['id'] },
   dedupWindow: { parse: duration, fallback: () => 60_000 },
-  dedupCapacity: { parse: positiveInteger(1 << 30), fallback: () => 1 << 20 },
+  dedupCapacity: { parse: positiveInteger(1 << 30), fallback: () => 1 << 22 },
   eventTime: { parse: nonEmptyString, fallback: () => 'timestamp' },
   maxRecordBytes: { parse: byteSize(2, MAX_RECORD_LIMIT), fallback: () => 16 * 1024 * 1024 },
   rangeBytes: { parse: byteSize(4096, MAX_RECORD_LIMIT), fallback: () => 4 * 1024 * 1024 },
+  parser: { parse: oneOf('auto', 'js', 'native', 'simdjson'), fallback: () => 'auto' },
+  parserShadow: { parse: oneOf('js', 'simdjson'), fallback: () => undefined },
+  shadowSample: { parse: fraction, fallback: () => 0.1 },
 };
 
 export const OPTION_KEYS = Object.keys(SCHEMA) as (keyof EngineOptions)[];
@@ -174,5 +192,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     eventTime: values.eventTime as string,
     maxRecordBytes,
     rangeBytes: values.rangeBytes as number,
+    parser: values.parser as ResolvedOptions['parser'],
+    parserShadow: values.parserShadow as ResolvedOptions['parserShadow'],
+    shadowSample: values.shadowSample as number,
   };
 }

@@ -89,9 +89,11 @@ export class EmitStage {
       }
       if ((status & StatusFlag.EVENT_TIME_INVALID) !== 0) c[Counter.eventTimeInvalid]!++;
       if (code === Status.KEYED) {
-        const eventTime = f64[s * SLOT_F64_WORDS]!;
-        const at = eventTime === eventTime ? eventTime : range.arrivalEpochMs;
-        const verdict = this.dedup.insert(i32[w + W_HASH_LO]!, i32[w + W_HASH_HI]!, at);
+        // insertAt reads the time from the slot: passing a double by value
+        // could box it on every call.
+        const t = s * SLOT_F64_WORDS;
+        if (f64[t] !== f64[t]) f64[t] = range.arrivalEpochMs;
+        const verdict = this.dedup.insertAt(i32[w + W_HASH_LO]!, i32[w + W_HASH_HI]!, f64, t);
         if (verdict === INSERT_DUPLICATE) {
           c[Counter.duplicates]!++;
           continue;

@@ -15,6 +15,7 @@ import { StagingBuffer } from '../sinks/staging.js';
 import { StreamSink } from '../sinks/stdout-sink.js';
 import { FileDiscovery } from '../sources/discovery.js';
 import { Pipeline } from './pipeline.js';
+import { resolveParser } from '../parser/select.js';
 
 export interface EngineStats {
   recordsRead: number;
@@ -27,7 +28,10 @@ export interface EngineStats {
   eventTimeInvalid: number;
   bytesRead: number;
   files: number;
+  /** The parser the workers run (js | native | simdjson). */
   parser: string;
+  /** Shadow parsing: records compared and disagreements (0/0 when off). */
+  shadow: { compared: number; mismatches: number };
   dedup: { capacity: number; live: number; overflows: number };
   /** Live stream (growth observed while following) → emitted, milliseconds. */
   latency: LatencySummary;
@@ -43,6 +47,8 @@ export interface RejectedRecord {
 }
 
 export interface EngineEventMap {
+  /** Start-up facts worth a log line (the parser chosen). */
+  info: [message: string];
   warning: [message: string];
   error: [error: Error];
   rejected: [record: RejectedRecord];
@@ -70,6 +76,7 @@ export class Engine extends EventEmitter<EngineEventMap> {
   private finishedPromise: Promise<void>;
   private resolveFinished!: () => void;
   private fileCount = 0;
+  private parserName = 'js';
 
   constructor(options: EngineOptions) {
     super();
@@ -102,12 +109,20 @@ export class Engine extends EventEmitter<EngineEventMap> {
     this.sink = this.iterator ?? openSink(o);
     this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter) : undefined;
     this.dedup = DedupTable.create({ capacity: o.dedupCapacity, windowMs: o.dedupWindowMs });
+    const chosen = resolveParser(o.parser);
+    this.parserName = chosen.name;
+    if (chosen.fallbackReason) this.emit('warning', `native parser unavailable, using js: ${chosen.fallbackReason}`);
+    if (o.parserShadow) resolveParser(o.parserShadow);
+    this.emit('info', `parser: ${chosen.name}${o.parserShadow ? ` (shadow: ${o.parserShadow}, sample ${o.shadowSample})` : ''}`);
     this.pool = new ParsePool({
       workers: o.workers,
       keyFields: o.dedupKey,
       eventTimeField: o.eventTime,
       maxRecordBytes: o.maxRecordBytes,
-      parser: 'js',
+      parser: chosen.name,
+      parserShadow: o.parserShadow,
+      shadowSample: o.shadowSample,
+      onWorkerError: (e) => this.fail(new Error(`parse worker failed: ${e.message}`, { cause: e })),
     });
     const staging = new StagingBuffer(this.sink);
     const emit = new EmitStage(this.dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
@@ -179,7 +194,8 @@ export class Engine extends EventEmitter<EngineEventMap> {
       eventTimeInvalid: c.get('eventTimeInvalid'),
       bytesRead: c.values[Counter.bytesRead]!,
       files: this.fileCount,
-      parser: 'js',
+      parser: this.parserName,
+      shadow: { compared: c.get('shadowCompared'), mismatches: c.get('shadowMismatches') },
       dedup: { capacity: d?.capacity ?? 0, live: d?.live ?? 0, overflows: d?.overflows ?? 0 },
       latency: this.latency.live.summary(),
       historyLatency: this.latency.history.summary(),

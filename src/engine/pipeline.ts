@@ -173,6 +173,15 @@ export class Pipeline {
     range.outcome = outcome;
     this.counters.values[Counter.bytesRead]! += outcome.bytesRead;
     this.counters.values[Counter.rangesCompleted]!++;
+    if (outcome.shadowCompared > 0) {
+      this.counters.values[Counter.shadowCompared]! += outcome.shadowCompared;
+      this.counters.values[Counter.shadowMismatches]! += outcome.shadowMismatches;
+      if (outcome.shadowMismatches > 0) {
+        this.events.warn(
+          `parser shadow mismatch: ${outcome.shadowMismatches} record(s) in ${range.file.path}, first at offset ${outcome.bufferFilePos + outcome.shadowFirstMismatch}`,
+        );
+      }
+    }
     range.file.complete(range.plan, outcome.consumedEnd, outcome.carryPhase, outcome.skipUntilNewline);
     this.ready.get(range.file)!.set(range.plan.seq, range);
     void this.emitReady();

@@ -15,6 +15,8 @@ export const Counter = {
   bytesRead: 7,
   rangesCompleted: 8,
   sinkBatches: 9,
+  shadowCompared: 10,
+  shadowMismatches: 11,
 } as const;
 export type CounterName = keyof typeof Counter;
 const COUNTER_SLOTS = Object.keys(Counter).length;

@@ -17,16 +17,21 @@ export function createJsParser(config: ParseConfig): ChunkParser {
   return {
     name: 'js',
     parseChunk(req: ChunkRequest, out: Int32Array, state: Float64Array): void {
-      const { input, start, end } = req;
-      if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= input.length)) {
-        throw new RangeError(`parseChunk: need 0 <= start <= end <= input.length, got start=${start} end=${end} length=${input.length}`);
+      const input = req.input;
+      if (!(Number.isInteger(req.start) && Number.isInteger(req.end) && req.start >= 0 && req.start <= req.end && req.end <= input.length)) {
+        throw new RangeError(`parseChunk: need 0 <= start <= end <= input.length, got start=${req.start} end=${req.end} length=${input.length}`);
       }
+      // Callers often pass positions read back from the Float64 state array;
+      // `| 0` turns them into small integers so the scanners' position
+      // arithmetic stays int32 instead of being re-optimised for doubles.
+      const start = req.start | 0;
+      const end = req.end | 0;
       rec.setInput(input, end);
       const cap = (out.length / SLOT_WORDS) | 0;
       let n: number;
       if (req.framing === Framing.Lines) n = parseLines(rec, start, end, req.final, out, cap, state);
       else if (req.framing === Framing.Single) n = parseSingle(rec, start, end, req.final, out, cap, state);
-      else if (req.framing === Framing.Array) n = parseArray(rec, start, end, req.final, req.carryPhase, out, cap, state);
+      else if (req.framing === Framing.Array) n = parseArray(rec, start, end, req.final, req.carryPhase | 0, out, cap, state);
       else throw new RangeError(`parseChunk: unknown framing ${String(req.framing)}`);
       state[STATE_SLOTS] = n;
     },

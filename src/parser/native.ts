@@ -28,7 +28,7 @@ export interface NativeAddon {
     keyFields: Uint8Array[],
     eventTimeField: Uint8Array,
     maxRecordBytes: number,
-    scalarOnly?: boolean | null,
+    mode?: number | null,
   ) => NativeParserConfigHandle;
   parseChunk(
     config: NativeParserConfigHandle,
@@ -141,13 +141,22 @@ function selfTest(addon: NativeAddon): void {
   }
 }
 
+/**
+ * Which validator the addon runs first (tests and benchmarks; production uses
+ * 'auto'): 'auto' = simd-json for long string-heavy records and the scanner
+ * for the rest, 'simd-json' = simd-json first for every record, 'scanner' =
+ * the scanner only.
+ */
+export type NativeMode = 'auto' | 'simd-json' | 'scanner';
+const MODE_CODE: Record<NativeMode, number> = { auto: 0, 'simd-json': 1, scanner: 2 };
+
 /** A ChunkParser over an already loaded addon: one addon call per parseChunk. */
-export function createNativeParser(addon: NativeAddon, config: ParseConfig, opts: { scalarOnly?: boolean } = {}): ChunkParser {
+export function createNativeParser(addon: NativeAddon, config: ParseConfig, opts: { mode?: NativeMode } = {}): ChunkParser {
   const handle = new addon.NativeParserConfig(
     config.keyFields.map((k) => Uint8Array.from(k)),
     Uint8Array.from(config.eventTimeField),
     config.maxRecordBytes,
-    opts.scalarOnly ?? false,
+    MODE_CODE[opts.mode ?? 'auto'],
   );
   const parse = addon.parseChunk;
   return {

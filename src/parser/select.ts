@@ -1,25 +1,49 @@
 import type { ChunkParser, ParseConfig } from './contract.js';
+import { createJsParser } from './js-parser.js';
+import { loadNativeAddon, loadNativeParser } from './native.js';
+import { createSimdjsonParser, loadSimdjson } from './simdjson-parser.js';
 
 export type ParserChoice = 'auto' | 'js' | 'native' | 'simdjson';
+export type ParserName = 'js' | 'native' | 'simdjson';
 
-export interface SelectedParser {
-  parser: ChunkParser;
-  /** Why a requested parser was not used (auto falling back to js). */
-  fallbackReason?: string;
+export class ParserUnavailableError extends Error {
+  readonly code = 'ORDERTAIL_PARSER_UNAVAILABLE';
+  override readonly name = 'ParserUnavailableError';
 }
 
 /**
- * Create the parser a worker will use. Implementations are imported lazily so
- * a missing optional one (addon not built) never breaks loading the others.
+ * Decide, once on the main thread, which parser the workers run: 'auto' is the
+ * native addon when it loads, else js (with the reason, for the start-up log).
+ * An explicitly requested parser that cannot load is an error, not a fallback.
  */
-export async function createParser(choice: string, config: ParseConfig): Promise<SelectedParser> {
-  switch (choice) {
+export function resolveParser(choice: ParserChoice): { name: ParserName; fallbackReason?: string } {
+  if (choice === 'js') return { name: 'js' };
+  if (choice === 'simdjson') {
+    const mod = loadSimdjson();
+    if (mod instanceof Error) throw new ParserUnavailableError(`--parser simdjson: ${mod.message}`, { cause: mod });
+    return { name: 'simdjson' };
+  }
+  const native = loadNativeAddon();
+  if ('error' in native) {
+    if (choice === 'native') throw new ParserUnavailableError(`--parser native: ${native.error.message}`, { cause: native.error });
+    return { name: 'js', fallbackReason: native.error.message };
+  }
+  return { name: 'native' };
+}
+
+/** Create a resolved parser inside a worker. */
+export function createParser(name: string, config: ParseConfig): ChunkParser {
+  switch (name) {
     case 'js':
-    case 'auto': {
-      const { createJsParser } = await import('./js-parser.js');
-      return { parser: createJsParser(config) };
+      return createJsParser(config);
+    case 'simdjson':
+      return createSimdjsonParser(config);
+    case 'native': {
+      const loaded = loadNativeParser(config);
+      if ('error' in loaded) throw loaded.error;
+      return loaded.parser;
     }
     default:
-      throw new TypeError(`unknown parser '${choice}' (expected auto, js, native or simdjson)`);
+      throw new TypeError(`unknown parser '${name}' (expected js, native or simdjson)`);
   }
 }

@@ -16,6 +16,10 @@ export interface ParsePoolOptions {
   eventTimeField: string;
   maxRecordBytes: number;
   parser: string;
+  parserShadow: string | undefined;
+  shadowSample: number;
+  /** A worker died outside a task (e.g. its parser failed to load). */
+  onWorkerError: (error: Error) => void;
 }
 
 /**
@@ -43,6 +47,8 @@ export class ParsePool {
       eventTimeField: options.eventTimeField,
       maxRecordBytes: options.maxRecordBytes,
       parser: options.parser,
+      parserShadow: options.parserShadow,
+      shadowSample: options.shadowSample,
       ringStallLimitMs: 60_000,
     };
     this.piscina = new Piscina({
@@ -53,6 +59,9 @@ export class ParsePool {
       concurrentTasksPerWorker: 1,
       workerData,
     });
+    // Without a listener Piscina rethrows a worker's start-up failure as an
+    // uncaught exception; the engine reports it and stops instead.
+    this.piscina.on('error', (err: unknown) => options.onWorkerError(err instanceof Error ? err : new Error(String(err))));
   }
 
   get queueSize(): number {

@@ -38,6 +38,11 @@ export interface RangeOutcome {
   skipUntilNewline: boolean;
   bytesRead: number;
   slots: number;
+  /** Shadow parsing (sampled ranges only): records compared, and disagreements. */
+  shadowCompared: number;
+  shadowMismatches: number;
+  /** Buffer index of the first disagreeing record, or -1. */
+  shadowFirstMismatch: number;
 }
 
 /** What every worker receives once, at start-up. */
@@ -49,7 +54,10 @@ export interface ParseWorkerData {
   readonly keyFields: readonly string[];
   readonly eventTimeField: string;
   readonly maxRecordBytes: number;
+  /** The resolved parser name (js | native | simdjson), decided on the main thread. */
   readonly parser: string;
+  readonly parserShadow: string | undefined;
+  readonly shadowSample: number;
   /** Longest a worker waits on a full ring before failing the range (ms). */
   readonly ringStallLimitMs: number;
 }

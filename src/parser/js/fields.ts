@@ -13,8 +13,12 @@ export class FieldTable {
   /** All names concatenated; name i is names[nameAt[i] .. nameAt[i + 1]). */
   private readonly names: Uint8Array;
   private readonly nameAt: Int32Array;
-  /** lengthUsed[n] = 1 when some field name is n bytes: most member names are rejected by this one load. */
-  private readonly lengthUsed: Uint8Array;
+  /**
+   * lengthUsed[n] = 1 when some field name is n bytes (names of 255 bytes or
+   * more share the last entry): the scanner skips member() for most members
+   * with this one load.
+   */
+  readonly lengthUsed = new Uint8Array(256);
   /** Value span per field for the current record; start -1 = absent. */
   readonly valueStart: Int32Array;
   readonly valueEnd: Int32Array;
@@ -33,8 +37,7 @@ export class FieldTable {
     this.nameAt[all.length] = total;
     this.names = new Uint8Array(total);
     for (let i = 0; i < all.length; i++) this.names.set(all[i]!, this.nameAt[i]!);
-    this.lengthUsed = new Uint8Array(Math.max(...all.map((n) => n.length)) + 1);
-    for (const n of all) this.lengthUsed[n.length] = 1;
+    for (const n of all) this.lengthUsed[Math.min(n.length, 255)] = 1;
     this.valueStart = new Int32Array(all.length).fill(-1);
     this.valueEnd = new Int32Array(all.length);
   }
@@ -45,14 +48,14 @@ export class FieldTable {
   }
 
   /**
-   * A top-level member: name bytes buf[ns, ne) (between the quotes, raw),
+   * A top-level member whose name length passed lengthUsed: name bytes
+   * buf[ns, ne) (between the quotes, raw),
    * value buf[vs, ve). Every matching field takes the span, so a later
    * duplicate member overwrites an earlier one (last occurrence wins) and a
    * name configured both as key and event-time field feeds both.
    */
   member(buf: Uint8Array, ns: number, ne: number, vs: number, ve: number): void {
     const len = ne - ns;
-    if (len >= this.lengthUsed.length || this.lengthUsed[len] === 0) return;
     const names = this.names;
     const at = this.nameAt;
     for (let f = 0; f < this.count; f++) {

@@ -42,6 +42,11 @@ export class RecordClassifier {
     return this.buf;
   }
 
+  /** The per-record field spans (for classifiers that find members another way). */
+  get fieldTable(): FieldTable {
+    return this.fields;
+  }
+
   /** A whole record buf[s, e), already framed and trimmed (e > s). */
   classify(s: number, e: number): void {
     if (e - s > this.maxRecordBytes) return this.reject(Status.TOO_LARGE);

@@ -29,6 +29,7 @@ const stack = new Uint8Array(MAX_DEPTH + 1);
  * byte is INVALID_JSON.
  */
 export function scanValue(buf: Uint8Array, dv: DataView, pos: number, end: number, fields: FieldTable): number {
+  const lengthUsed = fields.lengthUsed;
   let depth = 0;
   let topIsObject = false;
   let expectKey = false;
@@ -83,7 +84,9 @@ export function scanValue(buf: Uint8Array, dv: DataView, pos: number, end: numbe
     // A value just ended at pos: close containers until one continues.
     for (;;) {
       if (depth === 0) return pos;
-      if (depth === 1 && topIsObject) fields.member(buf, nameStart, nameEnd, valueStart, pos);
+      if (depth === 1 && topIsObject && lengthUsed[Math.min(nameEnd - nameStart, 255)] === 1) {
+        fields.member(buf, nameStart, nameEnd, valueStart, pos);
+      }
       if (pos < end && buf[pos]! <= Ch.SPACE) pos = skipWs(buf, pos, end);
       if (pos >= end) return -Status.INVALID_JSON;
       const d = buf[pos]!;
