@@ -40,11 +40,10 @@ export function parseLines(
       e = end;
       next = end;
     } else break;
-    let s = pos;
-    pos = next;
     // Lines hold no LF, so the whitespace table trims exactly space, tab and CR.
-    s = skipWs(buf, s, e);
+    const s = skipWs(buf, pos, e);
     e = trimEnd(buf, s, e);
+    pos = next;
     if (s === e) continue;
     rec.classify(s, e);
     rec.write(out, n++, s, e - s);
