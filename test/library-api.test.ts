@@ -23,7 +23,8 @@ describe('library API', () => {
     }
     expect(got).toEqual(['{"id":1}', '{"id":2}', '{"id":3}']);
     const stats = engine.stats();
-    expect(stats).toMatchObject({ recordsRead: 5, recordsEmitted: 3, duplicates: 1, rejected: 1, files: 1, parser: 'js' });
+    expect(stats).toMatchObject({ recordsRead: 5, recordsEmitted: 3, duplicates: 1, rejected: 1, files: 1 });
+    expect(['js', 'native']).toContain(stats.parser);
     expect(rejected).toEqual(['invalid_json']);
     await engine.stop();
     await engine.stop(); // idempotent

@@ -11,6 +11,8 @@ import type { ParseWorkerData, RangeOutcome, RangeTask } from '../src/pool/range
 import { RingProducer } from '../src/ring/producer.js';
 import { createParser } from '../src/parser/select.js';
 import { RangeReader } from './file-reader.js';
+import { createLatencyHistogram, encodeHistogram } from '../src/metrics/histograms.js';
+import { microsSince, type ShippedStageHistograms } from '../src/metrics/stages.js';
 import { BATCH_SLOTS, SlotBatch } from './slot-batch.js';
 
 const data = workerData as ParseWorkerData;
@@ -31,6 +33,12 @@ if (!ringBuffer) throw new Error(`parse worker: no free result ring (claimed #${
 const ring = new RingProducer(ringBuffer, data.doorbellBuffer, { stallLimitMs: data.ringStallLimitMs });
 
 const batch = new SlotBatch();
+// Stage timings stay in this thread and travel as one encoded histogram every
+// SHIP_EVERY_MS inside a RangeOutcome: no per-record cross-thread traffic.
+const parseTimes = createLatencyHistogram();
+const ringWaitTimes = createLatencyHistogram();
+const SHIP_EVERY_MS = 250;
+let lastShip = performance.now();
 const LF = 0x0a;
 const READ_AHEAD = 64 * 1024;
 const bufferViews = new WeakMap<SharedArrayBuffer, Uint8Array>();
@@ -49,11 +57,13 @@ interface RangeCounter {
   compared: number;
   mismatches: number;
   firstMismatch: number;
+  /** ring.waitedMs when the range started. */
+  waitedBefore: number;
 }
 
 function newCounter(carry = 0): RangeCounter {
   const shadowed = shadow !== undefined && Math.random() < data.shadowSample;
-  return { slots: 0, carry, shadowed, compared: 0, mismatches: 0, firstMismatch: -1 };
+  return { slots: 0, carry, shadowed, compared: 0, mismatches: 0, firstMismatch: -1, waitedBefore: ring.waitedMs };
 }
 
 /** Re-parse the same chunk with the shadow parser and compare slot by slot; never changes output. */
@@ -83,7 +93,9 @@ function parseSpan(task: RangeTask, buf: Uint8Array, from: number, to: number, f
   let pos = from;
   for (;;) {
     const req: ChunkRequest = { input: buf, start: pos, end: to, framing: task.framing, final, carryPhase: carry as ArrayPhaseCode };
+    const t0 = performance.now();
     parser.parseChunk(req, batch.i32, batch.state);
+    parseTimes.recordValue(microsSince(t0));
     if (counter.shadowed) compareWithShadow(req, counter);
     const n = batch.count;
     if (n > 0) ring.write(batch.i32, n, task.rangeId);
@@ -203,7 +215,16 @@ function firstNonSpace(buf: Uint8Array, end: number): number {
 }
 
 function outcome(reader: RangeReader, bufferFilePos: number, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean, counter: RangeCounter): RangeOutcome {
+  ringWaitTimes.recordValue(Math.round((ring.waitedMs - counter.waitedBefore) * 1000));
+  let stageHistograms: ShippedStageHistograms | undefined;
+  if (performance.now() - lastShip >= SHIP_EVERY_MS) {
+    stageHistograms = { parse: encodeHistogram(parseTimes), ringWait: encodeHistogram(ringWaitTimes) };
+    parseTimes.reset();
+    ringWaitTimes.reset();
+    lastShip = performance.now();
+  }
   return {
+    stageHistograms,
     bufferFilePos,
     consumedEnd,
     carryPhase,

@@ -16,6 +16,8 @@ import { StreamSink } from '../sinks/stdout-sink.js';
 import { FileDiscovery } from '../sources/discovery.js';
 import { Pipeline } from './pipeline.js';
 import { resolveParser } from '../parser/select.js';
+import { StageHistograms } from '../metrics/stages.js';
+import type { FileTelemetry, LatencyHistograms, PipelineGauges, Readiness, TelemetrySource } from '../metrics/telemetry.js';
 
 export interface EngineStats {
   recordsRead: number;
@@ -60,8 +62,12 @@ export interface EngineEventMap {
  * The embeddable engine: `new Engine(options)`, `await start()`, read records
  * from `records()` (or a configured sink), `stats()`, `await stop()`.
  */
-export class Engine extends EventEmitter<EngineEventMap> {
+export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySource {
   readonly options: ResolvedOptions;
+  readonly startedAt = Date.now();
+  private readonly stages = new StageHistograms();
+  private staging: StagingBuffer | undefined;
+  private failure: Error | undefined;
   private readonly counters = new Counters();
   private readonly latency = { live: new LatencyRecorder(), history: new LatencyRecorder() };
   private iterator: IteratorSink | undefined;
@@ -124,11 +130,12 @@ export class Engine extends EventEmitter<EngineEventMap> {
       shadowSample: o.shadowSample,
       onWorkerError: (e) => this.fail(new Error(`parse worker failed: ${e.message}`, { cause: e })),
     });
-    const staging = new StagingBuffer(this.sink);
+    const staging = new StagingBuffer(this.sink, 1 << 20, (us) => this.stages.sinkWrite.recordValue(us));
+    this.staging = staging;
     const emit = new EmitStage(this.dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry),
     );
-    this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, {
+    this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, {
       warn: (m) => this.emit('warning', m),
       fail: (e) => this.fail(e),
       idle: () => {
@@ -175,6 +182,7 @@ export class Engine extends EventEmitter<EngineEventMap> {
   }
 
   private fail(error: Error): void {
+    this.failure ??= error;
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else process.emitWarning(error);
     this.resolveFinished();
@@ -200,6 +208,41 @@ export class Engine extends EventEmitter<EngineEventMap> {
       latency: this.latency.live.summary(),
       historyLatency: this.latency.history.summary(),
     };
+  }
+
+  /** Followed files, their size, what has been read, and the lag. */
+  files(): FileTelemetry[] {
+    return this.pipeline?.fileTelemetry() ?? [];
+  }
+
+  gauges(): PipelineGauges {
+    const d = this.dedup?.stats();
+    return {
+      ringOccupancy: this.pool?.ringOccupancy() ?? [],
+      ringCapacity: this.pool?.ringCapacity ?? 0,
+      poolQueueSize: this.pool?.queueSize ?? 0,
+      rangesInFlight: this.pipeline?.rangesInFlight ?? 0,
+      dedup: { capacity: d?.capacity ?? 0, live: d?.live ?? 0, overflows: d?.overflows ?? 0 },
+      sink: { name: this.sink?.name ?? 'none', flushes: this.staging?.flushes ?? 0, errors: this.staging?.errors ?? 0 },
+    };
+  }
+
+  histograms(): LatencyHistograms {
+    return {
+      stream: { live: this.latency.live.histogram, history: this.latency.history.histogram },
+      stage: { parse: this.stages.parse, ringWait: this.stages.ringWait, dedup: this.stages.dedup, sinkWrite: this.stages.sinkWrite },
+    };
+  }
+
+  /** Ready: started, every worker thread up, no fatal error, sink not failing. */
+  readiness(): Readiness {
+    const reasons: string[] = [];
+    if (this.state !== 'running') reasons.push(`engine is ${this.state}`);
+    const threads = this.pool?.threadCount ?? 0;
+    if (threads < this.options.workers) reasons.push(`${threads} of ${this.options.workers} parse workers up`);
+    if (this.failure) reasons.push(`failed: ${this.failure.message}`);
+    if ((this.staging?.errors ?? 0) > 0) reasons.push(`sink ${this.sink?.name} reported ${this.staging!.errors} write error(s)`);
+    return { ok: reasons.length === 0, reasons };
   }
 
   /** Stop reading, drain in-flight ranges, flush sinks, stop workers. Idempotent. */

@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import type { ResolvedOptions } from '../config/options.js';
 import { EngineError } from '../config/errors.js';
 import type { EmitStage } from '../dedup/emit-stage.js';
@@ -10,6 +9,8 @@ import type { RangeOutcome } from '../pool/range-task.js';
 import type { StagingBuffer } from '../sinks/staging.js';
 import { FileCursor, type PlannedRange } from '../sources/file-cursor.js';
 import { GrowthWatch } from '../sources/growth-watch.js';
+import type { FileTelemetry } from '../metrics/telemetry.js';
+import { microsSince, type StageHistograms } from '../metrics/stages.js';
 
 interface InFlightRange {
   readonly id: number;
@@ -61,6 +62,7 @@ export class Pipeline {
     private readonly emitter: EmitStage,
     private readonly staging: StagingBuffer,
     private readonly counters: Counters,
+    private readonly stages: StageHistograms,
     private readonly events: PipelineEvents,
   ) {
     // Workers×2 keeps every worker fed while one range per worker waits its
@@ -173,6 +175,7 @@ export class Pipeline {
     range.outcome = outcome;
     this.counters.values[Counter.bytesRead]! += outcome.bytesRead;
     this.counters.values[Counter.rangesCompleted]!++;
+    if (outcome.stageHistograms) this.stages.merge(outcome.stageHistograms);
     if (outcome.shadowCompared > 0) {
       this.counters.values[Counter.shadowCompared]! += outcome.shadowCompared;
       this.counters.values[Counter.shadowMismatches]! += outcome.shadowMismatches;
@@ -220,6 +223,7 @@ export class Pipeline {
         for (let range = waiting.get(file.emitSeq); range; range = waiting.get(file.emitSeq)) {
           waiting.delete(file.emitSeq);
           file.emitSeq++;
+          const t0 = performance.now();
           const done = this.emitter.emit(
             {
               path: file.path,
@@ -233,6 +237,8 @@ export class Pipeline {
             performance.now(),
           );
           if (done !== true) await done;
+          this.stages.dedup.recordValue(microsSince(t0));
+          file.emittedBytes += range.plan.chain ? range.outcome!.consumedEnd - range.plan.start : range.plan.end - range.plan.start;
           this.buffers.release(range.buffer);
           this.stores.release(range.results);
         }
@@ -271,16 +277,18 @@ export class Pipeline {
     for (const f of this.files) f.close();
   }
 
-  /** For stats: files followed and how far behind each is (bytes). */
-  lag(): { path: string; live: boolean; lagBytes: number }[] {
+  /** Files followed and how far behind each is. */
+  fileTelemetry(): FileTelemetry[] {
     return this.files.map((f) => {
-      let size = f.observedSize;
-      try {
-        size = statSync(f.path).size;
-      } catch {
-        /* deleted: report what we knew */
-      }
-      return { path: f.path, live: f.live, lagBytes: Math.max(0, size - f.observedSize) };
+      const sizeBytes = f.currentSize();
+      return { path: f.path, live: f.live, sizeBytes, readBytes: f.emittedBytes, lagBytes: Math.max(0, sizeBytes - f.emittedBytes) };
     });
+  }
+
+  /** Ranges planned and not yet emitted. */
+  get rangesInFlight(): number {
+    let waiting = 0;
+    for (const m of this.ready.values()) waiting += m.size;
+    return this.inFlight + waiting;
   }
 }

@@ -1,4 +1,5 @@
-import * as hdr from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+import { createLatencyHistogram } from './histograms.js';
 
 /** Percentiles reported everywhere latency is shown, in milliseconds. */
 export interface LatencySummary {
@@ -15,20 +16,7 @@ export interface LatencySummary {
  * with the range's record count as weight, so a million records cost one call.
  */
 export class LatencyRecorder {
-  private readonly histogram = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 3_600_000_000,
-    numberOfSignificantValueDigits: 3,
-    autoResize: true,
-  });
-
-  record(micros: number, count: number): void {
-    if (count <= 0) return;
-    this.histogram.recordValueWithCount(Math.max(1, Math.round(micros)), count);
-  }
-
-  summary(): LatencySummary {
-    const h = this.histogram;
+  static summarize(h: Histogram): LatencySummary {
     const ms = (v: number): number => Math.round(v) / 1000;
     return {
       count: h.totalCount,
@@ -38,6 +26,17 @@ export class LatencyRecorder {
       p999: ms(h.getValueAtPercentile(99.9)),
       max: ms(h.maxValue),
     };
+  }
+
+  readonly histogram: Histogram = createLatencyHistogram();
+
+  record(micros: number, count: number): void {
+    if (count <= 0) return;
+    this.histogram.recordValueWithCount(Math.max(1, Math.round(micros)), count);
+  }
+
+  summary(): LatencySummary {
+    return LatencyRecorder.summarize(this.histogram);
   }
 
   reset(): void {

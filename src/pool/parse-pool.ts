@@ -68,6 +68,17 @@ export class ParsePool {
     return this.piscina.queueSize;
   }
 
+  get threadCount(): number {
+    return this.piscina.threads.length;
+  }
+
+  readonly ringCapacity = RING_SLOTS;
+
+  /** Slots waiting in each ring right now. */
+  ringOccupancy(): number[] {
+    return this.consumers.map((c) => c.available());
+  }
+
   /** Parse one range; its slots are delivered into `results` by drain(). */
   run(task: RangeTask, results: RangeResults): Promise<RangeOutcome> {
     this.targets.set(task.rangeId, results);

@@ -1,4 +1,5 @@
 import type { FramingMode } from '../parser/contract.js';
+import type { ShippedStageHistograms } from '../metrics/stages.js';
 
 /**
  * One unit of work for a parse worker: a byte range of one file. Sent once per
@@ -43,6 +44,8 @@ export interface RangeOutcome {
   shadowMismatches: number;
   /** Buffer index of the first disagreeing record, or -1. */
   shadowFirstMismatch: number;
+  /** The worker's stage histograms since its last shipment (about every 250 ms). */
+  stageHistograms?: ShippedStageHistograms;
 }
 
 /** What every worker receives once, at start-up. */

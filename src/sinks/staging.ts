@@ -11,11 +11,40 @@ export class StagingBuffer {
   private readonly buf: Buffer;
   private length = 0;
 
+  /** Sink batches handed over, and how many of them failed. */
+  flushes = 0;
+  errors = 0;
+
   constructor(
     private readonly sink: Sink,
     capacity = 1 << 20,
+    private readonly onWriteTime: (micros: number) => void = () => {},
   ) {
     this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** One sink call, timed and counted; a throwing sink is counted, then rethrown. */
+  private timedWrite(chunk: Uint8Array): true | Promise<void> {
+    const t0 = performance.now();
+    this.flushes++;
+    let result: true | Promise<void>;
+    try {
+      result = this.sink.write(chunk);
+    } catch (err) {
+      this.errors++;
+      throw err;
+    }
+    if (result === true) {
+      this.onWriteTime(Math.round((performance.now() - t0) * 1000));
+      return true;
+    }
+    return result.then(
+      () => this.onWriteTime(Math.round((performance.now() - t0) * 1000)),
+      (err: unknown) => {
+        this.errors++;
+        throw err;
+      },
+    );
   }
 
   /**
@@ -40,7 +69,7 @@ export class StagingBuffer {
       const whole = Buffer.allocUnsafe(len + 1);
       source.copy(whole, 0, start, start + len);
       whole[len] = NEWLINE;
-      return this.sink.write(whole);
+      return this.timedWrite(whole);
     }
     source.copy(this.buf, this.length, start, start + len);
     this.buf[this.length + len] = NEWLINE;
@@ -62,7 +91,7 @@ export class StagingBuffer {
           await this.appendRaw(source, start, end);
         });
       }
-      if (len > this.buf.length) return this.sink.write(source.subarray(start, end));
+      if (len > this.buf.length) return this.timedWrite(source.subarray(start, end));
     }
     source.copy(this.buf, this.length, start, end);
     this.length += len;
@@ -78,6 +107,6 @@ export class StagingBuffer {
     if (this.length === 0) return true;
     const chunk = this.buf.subarray(0, this.length);
     this.length = 0;
-    return this.sink.write(chunk);
+    return this.timedWrite(chunk);
   }
 }

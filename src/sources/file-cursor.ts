@@ -48,6 +48,8 @@ export class FileCursor {
   private nextSeq: number;
   outstanding = 0;
   emitSeq = 0;
+  /** Bytes whose records have been emitted (or skipped by --from end). */
+  emittedBytes = 0;
 
   constructor(
     readonly id: number,
@@ -74,6 +76,7 @@ export class FileCursor {
       this.chainOffset = lastLineStart;
     }
     this.chainScannedTo = this.chainOffset;
+    this.emittedBytes = fromEnd ? this.chainOffset : 0;
     this.historyRanges = Math.ceil(this.historyEnd / rangeBytes);
     this.nextSeq = this.historyRanges;
   }
@@ -188,6 +191,15 @@ export class FileCursor {
       return 'grew';
     }
     return size < this.observedSize ? 'shrank' : 'same';
+  }
+
+  /** Current size of the open file (follows the inode even after a rename). */
+  currentSize(): number {
+    try {
+      return fstatSync(this.fd).size;
+    } catch {
+      return this.observedSize;
+    }
   }
 
   close(): void {

@@ -1,0 +1,53 @@
+import type { Histogram } from 'hdr-histogram-js';
+import type { EngineStats } from '../engine/engine.js';
+
+/**
+ * What the engine exposes to observability (HTTP endpoints, Prometheus, the
+ * status page). Everything is read when asked (a scrape, a page poll), never
+ * pushed per record.
+ */
+export interface FileTelemetry {
+  path: string;
+  /** The live stream (newest/growing file) vs history. */
+  live: boolean;
+  /** Bytes in the file now, bytes read (emitted or in flight) so far, and the difference. */
+  sizeBytes: number;
+  readBytes: number;
+  lagBytes: number;
+}
+
+export interface PipelineGauges {
+  /** Slots waiting in each worker's result ring. */
+  ringOccupancy: number[];
+  ringCapacity: number;
+  /** Ranges queued in the Piscina pool, and ranges in flight or waiting to be emitted. */
+  poolQueueSize: number;
+  rangesInFlight: number;
+  dedup: { capacity: number; live: number; overflows: number };
+  sink: { name: string; flushes: number; errors: number };
+}
+
+/** Latency histograms in microseconds (hdr-histogram-js), merged from all threads. */
+export interface LatencyHistograms {
+  /** Observed growth (live) or range planning (history) → emitted. */
+  stream: { live: Histogram; history: Histogram };
+  /** Per stage: parse (worker, per record), ringWait (worker waiting on a full ring),
+   *  dedup (emit stage, per record), sinkWrite (per sink batch). */
+  stage: { parse: Histogram; ringWait: Histogram; dedup: Histogram; sinkWrite: Histogram };
+}
+
+export interface Readiness {
+  ok: boolean;
+  /** Why not ready (empty when ok). */
+  reasons: string[];
+}
+
+export interface TelemetrySource {
+  stats(): EngineStats;
+  files(): FileTelemetry[];
+  gauges(): PipelineGauges;
+  histograms(): LatencyHistograms;
+  readiness(): Readiness;
+  /** process start → now, for rates on the page */
+  readonly startedAt: number;
+}
