@@ -1,7 +1,7 @@
 /**
  * Parser throughput per record shape: every parser implementation against a
  * JSON.parse-per-line baseline in the same run, over identical NDJSON bytes.
- * `node dist/bench/parser-suite.js [MiB per shape]`
+ * `node --expose-gc dist/bench/parser-suite.js [MiB per shape]` (--expose-gc optional)
  *
  * More parsers join by pushing onto SUITE_PARSERS (or passing a list to
  * runParserSuite); each is driven through the contract's parseChunk loop.
@@ -80,14 +80,14 @@ export async function runParserSuite(
   const rows: SuiteRow[] = [];
   for (const shape of shapes) {
     const input = shape.generate(bytesPerShape);
-    const bench = new Bench({ time: 2000, warmupTime: 500 });
+    const bench = new Bench({ time: 2000, warmupTime: 1000 });
     const expected = jsonParseBaseline.run(input);
     for (const p of [jsonParseBaseline, ...parsers]) {
       const got = p.run(input);
       if (got !== expected) throw new Error(`${p.name} saw ${got} records on ${shape.name}, JSON.parse ${expected}`);
-      bench.add(p.name, () => {
-        p.run(input);
-      });
+      // With --expose-gc, start every task on a clean heap so one task's
+      // garbage (JSON.parse makes plenty) is not collected on another's clock.
+      bench.add(p.name, () => void p.run(input), { beforeAll: () => globalThis.gc?.() });
     }
     await bench.run();
     // The median pass, not the mean: a shared machine's stalls and GC pauses

@@ -4,7 +4,7 @@
  * identical results whatever the capacity of `out`.
  */
 import { describe, expect, it } from 'vitest';
-import { Framing, MAX_DEPTH, Status, STATUS_CODE_MASK } from '../dist/src/parser/contract.js';
+import { Framing, MAX_DEPTH, SLOT_WORDS, STATE_SLOTS, STATE_WORDS, Status, STATUS_CODE_MASK } from '../dist/src/parser/contract.js';
 import type { ChunkParser } from '../dist/src/parser/contract.js';
 import { hashKeyBytes } from '../dist/src/parser/js-parser.js';
 import { callOnce, config, parseAll, parserFactories, slotText } from './helpers/parsers.js';
@@ -229,6 +229,15 @@ describe.each(factories.map((f) => [f.name, f] as const))('%s parser, Lines reco
       expect(reject('[' + '['.repeat(MAX_DEPTH) + 'x')).toBe(Status.TOO_DEEP);
       expect(reject('[' + '['.repeat(MAX_DEPTH - 2) + 'x')).toBe(Status.INVALID_JSON);
       expect(reject('[1] x')).toBe(Status.TRAILING_GARBAGE);
+    });
+
+    it('writes NaN as the canonical quiet NaN', () => {
+      const out = new Int32Array(2 * SLOT_WORDS);
+      const state = new Float64Array(STATE_WORDS);
+      const input = Buffer.from('{"id":1,"ts":"bad"}\n[1]\n');
+      parser.parseChunk({ input, start: 0, end: input.length, framing: Framing.Lines, final: true, carryPhase: 0 }, out, state);
+      expect(state[STATE_SLOTS]).toBe(2);
+      for (const slot of [0, 1]) expect([out[slot * SLOT_WORDS], out[slot * SLOT_WORDS + 1]]).toEqual([0, 0x7ff80000]);
     });
 
     it('rejected slots carry no hash, no event time and no flags', () => {

@@ -67,13 +67,22 @@ fn wide(r: &mut Rng, i: usize) -> String {
 }
 
 fn wide_n(r: &mut Rng, i: usize, fields: usize) -> String {
-    let mut s = format!(r#"{{"id":"w-{:010}","ts":{},"#, i, 1_700_000_000_000u64 + r.below(1 << 30));
+    let mut s = format!(
+        r#"{{"id":"w-{:010}","ts":{},"#,
+        i,
+        1_700_000_000_000u64 + r.below(1 << 30)
+    );
     for f in 0..fields {
         match f % 4 {
             0 => s.push_str(&format!(r#""num_{f}":{}.{},"#, r.below(1 << 30), r.below(1000))),
             1 => s.push_str(&format!(r#""str_{f}":"value-{}-abcdef","#, r.below(1 << 20))),
             2 => s.push_str(&format!(r#""bool_{f}":{},"#, r.below(2) == 0)),
-            _ => s.push_str(&format!(r#""arr_{f}":[{},{},{}],"#, r.below(100), r.below(100), r.below(100))),
+            _ => s.push_str(&format!(
+                r#""arr_{f}":[{},{},{}],"#,
+                r.below(100),
+                r.below(100),
+                r.below(100)
+            )),
         }
     }
     s.push_str(r#""end":null}"#);
@@ -86,7 +95,17 @@ fn strings(r: &mut Rng, i: usize) -> String {
 
 fn strings_n(r: &mut Rng, i: usize, size: usize) -> String {
     let mut body = String::with_capacity(size + 64);
-    let words = ["lorem", "ipsum", "dolor", "sit", "amet", "caf\u{e9}", "\\\"quoted\\\"", "na\u{ef}ve", "\\n"];
+    let words = [
+        "lorem",
+        "ipsum",
+        "dolor",
+        "sit",
+        "amet",
+        "caf\u{e9}",
+        "\\\"quoted\\\"",
+        "na\u{ef}ve",
+        "\\n",
+    ];
     while body.len() < size {
         body.push_str(words[r.below(words.len() as u64) as usize]);
         body.push(' ');
@@ -106,7 +125,6 @@ impl Members for Sink {
 
 #[cfg(feature = "bench-sonic")]
 fn sonic_job(rec: &[u8]) -> usize {
-    use sonic_rs::JsonValueTrait;
     let mut n = 0;
     for item in sonic_rs::to_object_iter(rec) {
         match item {
@@ -153,7 +171,9 @@ fn chunk_mbps(records: &[Vec<u8>], mode: Mode, budget: Duration) -> f64 {
     let mut p = Parser::with_mode(&cfg, mode);
     let mut out = vec![0i32; 8 * (records.len() + 1)];
     let mut run = |out: &mut [i32]| {
-        let (s, n) = p.parse_chunk(&input, 0, input.len(), FRAMING_LINES, true, 0, out).unwrap();
+        let (s, n) = p
+            .parse_chunk(&input, 0, input.len(), FRAMING_LINES, true, 0, out)
+            .unwrap();
         assert_eq!(n, records.len());
         assert_eq!(s.consumed_end, input.len());
     };
@@ -174,14 +194,39 @@ fn main() {
         ("small", (0..20_000).map(|i| small(&mut rng, i).into_bytes()).collect()),
         ("wide", (0..3_000).map(|i| wide(&mut rng, i).into_bytes()).collect()),
         ("str", (0..120).map(|i| strings(&mut rng, i).into_bytes()).collect()),
-        ("str2k", (0..3_000).map(|i| strings_n(&mut rng, i, 2_000).into_bytes()).collect()),
-        ("str8k", (0..700).map(|i| strings_n(&mut rng, i, 8_000).into_bytes()).collect()),
-        ("str16k", (0..350).map(|i| strings_n(&mut rng, i, 16_000).into_bytes()).collect()),
-        ("wide50k", (0..120).map(|i| wide_n(&mut rng, i, 2_000).into_bytes()).collect()),
+        (
+            "str2k",
+            (0..3_000).map(|i| strings_n(&mut rng, i, 2_000).into_bytes()).collect(),
+        ),
+        (
+            "str8k",
+            (0..700).map(|i| strings_n(&mut rng, i, 8_000).into_bytes()).collect(),
+        ),
+        (
+            "str16k",
+            (0..350).map(|i| strings_n(&mut rng, i, 16_000).into_bytes()).collect(),
+        ),
+        (
+            "wide50k",
+            (0..120).map(|i| wide_n(&mut rng, i, 2_000).into_bytes()).collect(),
+        ),
     ];
     let budget = Duration::from_millis(
-        std::env::var("BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1500),
+        std::env::var("BENCH_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1500),
     );
+    #[cfg(feature = "bench-sonic")]
+    {
+        // What sonic-rs' lazy iterator lets through that the contract rejects.
+        let probe = |j: &str| sonic_job(j.as_bytes()) != 0;
+        println!(
+            "sonic-rs to_object_iter accepts {{\"a\":{{\"b\":\"\\uZZZZ\"}}}}: {}; {{\"a\":1}} x: {}",
+            probe(r#"{"a":{"b":"\uZZZZ"}}"#),
+            probe(r#"{"a":1} x"#),
+        );
+    }
     println!("shape  avg_bytes  simd-json  sonic-rs  scanner | chunk(auto)  chunk(simd-json)  chunk(scanner)   [MB/s, best of runs]");
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     for (name, recs) in &shapes {

@@ -64,14 +64,7 @@ fn trim(input: &[u8], mut s: usize, mut e: usize, ws: fn(u8) -> bool) -> (usize,
 
 /// Lines framing: LF-separated records. Stops as soon as `out` is full
 /// (checked before every line, empty or not), like the JS reference.
-pub fn lines(
-    cls: &mut Classifier,
-    input: &[u8],
-    start: usize,
-    end: usize,
-    final_: bool,
-    slots: &mut Slots,
-) -> Summary {
+pub fn lines(cls: &mut Classifier, input: &[u8], start: usize, end: usize, final_: bool, slots: &mut Slots) -> Summary {
     let mut pos = start;
     while pos < end && !slots.full() {
         let (line_end, next) = match memchr::memchr(b'\n', &input[pos..end]) {
@@ -270,7 +263,11 @@ pub fn array(
             }
             Some(k) => {
                 pos = k + 1;
-                phase = if input[k] == b',' { PHASE_NEXT_ELEMENT } else { PHASE_DONE };
+                phase = if input[k] == b',' {
+                    PHASE_NEXT_ELEMENT
+                } else {
+                    PHASE_DONE
+                };
             }
         }
     }

@@ -31,7 +31,7 @@ impl NativeParserConfig {
         max_record_bytes: f64,
         mode: Option<u32>,
     ) -> Result<Self> {
-        if !(max_record_bytes >= 0.0) {
+        if max_record_bytes.is_nan() || max_record_bytes < 0.0 {
             return Err(Error::new(Status::InvalidArg, "maxRecordBytes must be a number >= 0"));
         }
         let cfg = Config {
@@ -59,22 +59,39 @@ impl NativeParserConfig {
 pub fn parse_chunk(
     config: &mut NativeParserConfig,
     input: Uint8ArraySlice,
-    start: u32,
-    end: u32,
+    start: f64,
+    end: f64,
     framing: u32,
     is_final: bool,
     carry_phase: u32,
     mut out: Int32ArraySlice,
     mut state: Float64ArraySlice,
 ) -> Result<()> {
+    let index = |v: f64| (v >= 0.0 && v.fract() == 0.0 && v <= input.len() as f64).then_some(v as usize);
+    let (Some(start), Some(end)) = (index(start), index(end)) else {
+        return Err(Error::new(
+            Status::InvalidArg,
+            "start/end must be integers within input",
+        ));
+    };
+    // `out` is written while `input` is read and `state` written: views over
+    // overlapping memory would alias a `&mut` slice.
+    let span = |p: *const u8, bytes: usize| (p as usize, p as usize + bytes);
+    let (o0, o1) = span(out.as_ptr().cast(), out.len() * 4);
+    let (s0, s1) = span(state.as_ptr().cast(), state.len() * 8);
+    let (i0, i1) = span(input.as_ptr(), input.len());
+    let overlaps = |a0: usize, a1: usize, b0: usize, b1: usize| a0 < b1 && b0 < a1;
+    if overlaps(o0, o1, s0, s1) || overlaps(o0, o1, i0, i1) || overlaps(s0, s1, i0, i1) {
+        return Err(Error::new(Status::InvalidArg, "input, out and state must not overlap"));
+    }
     // SAFETY: the slices alias JS memory (possibly a SharedArrayBuffer). The
     // calling thread is blocked in this call, and the worker protocol gives
     // this worker exclusive use of `out`/`state` and a stable, unwritten
-    // `input[start, end)` for its duration. `out` and `state` are distinct
-    // typed arrays; the parser never writes `input`.
+    // `input[start, end)` for its duration; the three views were just checked
+    // not to overlap, and the parser never writes `input`.
     let (out, state) = unsafe { (out.as_mut(), state.as_mut()) };
     config
         .parser
-        .parse_chunk_into(&input, start as usize, end as usize, framing, is_final, carry_phase, out, state)
+        .parse_chunk_into(&input, start, end, framing, is_final, carry_phase, out, state)
         .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
 }

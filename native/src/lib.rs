@@ -12,7 +12,9 @@ pub mod record;
 pub mod scan;
 pub mod utf8;
 
+// napi-derive registers exports only outside `cfg(test)`.
 #[cfg(feature = "node")]
+#[cfg_attr(test, allow(dead_code))]
 mod glue;
 
 #[cfg(test)]

@@ -10,8 +10,7 @@
 //! hostile record nested a million levels deep cannot overflow the stack.
 
 use crate::contract::{
-    is_ws, CONTROL_CHAR, INVALID_JSON, INVALID_UTF8, MAX_DEPTH, NOT_OBJECT, TOO_DEEP,
-    TRAILING_GARBAGE,
+    is_ws, CONTROL_CHAR, INVALID_JSON, INVALID_UTF8, MAX_DEPTH, NOT_OBJECT, TOO_DEEP, TRAILING_GARBAGE,
 };
 use crate::utf8::multibyte_len;
 
@@ -88,7 +87,11 @@ fn special16_full(w: &[u8]) -> (u32, u32, u32) {
     let lo = word(0);
     let m = if lo != 0 { lo } else { word(8) << 8 };
     // `m` has at most its lowest special byte set; tell whether it is a quote.
-    let q = if m != 0 && w[m.trailing_zeros() as usize] == b'"' { m } else { 0 };
+    let q = if m != 0 && w[m.trailing_zeros() as usize] == b'"' {
+        m
+    } else {
+        0
+    };
     let mut high = 0u32;
     for (k, &c) in w[..16].iter().enumerate() {
         high |= ((c >> 7) as u32) << k;
@@ -265,7 +268,11 @@ impl KindStack {
     fn set(&mut self, depth: usize, is_object: bool) {
         if depth < 64 {
             let bit = 1u64 << depth;
-            self.shallow = if is_object { self.shallow | bit } else { self.shallow & !bit };
+            self.shallow = if is_object {
+                self.shallow | bit
+            } else {
+                self.shallow & !bit
+            };
         } else {
             self.set_deep(depth, is_object);
         }
@@ -531,11 +538,10 @@ mod tests {
     fn members_are_raw() {
         let mut c = Collect(Vec::new());
         scan_record(br#"{ "id" : "x\"y" , "\u0069d":{ "n" : [1, 2] },"t":12.5e3 }"#, &mut c).unwrap();
-        let got: Vec<(String, String)> = c
-            .0
-            .iter()
-            .map(|(k, v)| (String::from_utf8_lossy(k).into(), String::from_utf8_lossy(v).into()))
-            .collect();
+        let got: Vec<(String, String)> =
+            c.0.iter()
+                .map(|(k, v)| (String::from_utf8_lossy(k).into(), String::from_utf8_lossy(v).into()))
+                .collect();
         assert_eq!(
             got,
             vec![

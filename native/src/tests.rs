@@ -105,7 +105,9 @@ fn gen_scalar(r: &mut Rng, out: &mut Vec<u8>) {
             )
             .as_bytes(),
         ),
-        6 => out.extend_from_slice(format!("{}.{}", 1_600_000_000_000u64 + r.next() % 1_000_000_000, r.below(1000)).as_bytes()),
+        6 => out.extend_from_slice(
+            format!("{}.{}", 1_600_000_000_000u64 + r.next() % 1_000_000_000, r.below(1000)).as_bytes(),
+        ),
         7 => out.extend_from_slice(b"1e400"),
         _ => {
             out.push(b'"');
@@ -179,7 +181,14 @@ pub fn gen_record(r: &mut Rng) -> Vec<u8> {
         3 => {
             // Long string-heavy record: the shape Mode::Auto sends to simd-json.
             v.extend_from_slice(b"{\"id\":\"big\",\"blob\":\"");
-            let words: [&[u8]; 6] = [b"lorem ", b"caf\xC3\xA9 ", b"\\\"q\\\" ", b"\\n", b"\xF0\x9F\x98\x80", b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"];
+            let words: [&[u8]; 6] = [
+                b"lorem ",
+                b"caf\xC3\xA9 ",
+                b"\\\"q\\\" ",
+                b"\\n",
+                b"\xF0\x9F\x98\x80",
+                b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            ];
             let size = 3000 + r.below(6000);
             while v.len() < size {
                 v.extend_from_slice(r.pick(&words));
@@ -207,10 +216,8 @@ pub fn gen_record(r: &mut Rng) -> Vec<u8> {
                 let p = r.pick(RAW).to_vec();
                 v.splice(at..at, p);
             }
-            4 => {
-                if at < v.len() {
-                    v.remove(at);
-                }
+            4 if at < v.len() => {
+                v.remove(at);
             }
             _ => {} // keep valid
         }
@@ -227,13 +234,22 @@ fn cfg() -> Config {
 }
 
 fn same(a: &Outcome, b: &Outcome) -> bool {
-    a.status == b.status && a.hash_lo == b.hash_lo && a.hash_hi == b.hash_hi && a.event_time.to_bits() == b.event_time.to_bits()
+    a.status == b.status
+        && a.hash_lo == b.hash_lo
+        && a.hash_hi == b.hash_hi
+        && a.event_time.to_bits() == b.event_time.to_bits()
 }
 
 #[test]
 fn fast_path_agrees_with_scalar_scanner() {
-    let seed = std::env::var("ORDERTAIL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED_0001u64);
-    let iters: usize = std::env::var("ORDERTAIL_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(60_000);
+    let seed = std::env::var("ORDERTAIL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_0001u64);
+    let iters: usize = std::env::var("ORDERTAIL_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60_000);
     let mut r = Rng(seed);
     let mut simd = Classifier::new(&cfg(), Mode::Simd);
     let mut auto = Classifier::new(&cfg(), Mode::Auto);
@@ -261,15 +277,30 @@ fn fast_path_agrees_with_scalar_scanner() {
         );
     }
     // The generator must reach every decision, or the test proves little.
-    for code in [KEYED, UNKEYED, INVALID_JSON, INVALID_UTF8, CONTROL_CHAR, NOT_OBJECT, TRAILING_GARBAGE, TOO_DEEP] {
-        assert!(statuses.keys().any(|s| s & 0xFF == code), "status {code} never produced: {statuses:?}");
+    for code in [
+        KEYED,
+        UNKEYED,
+        INVALID_JSON,
+        INVALID_UTF8,
+        CONTROL_CHAR,
+        NOT_OBJECT,
+        TRAILING_GARBAGE,
+        TOO_DEEP,
+    ] {
+        assert!(
+            statuses.keys().any(|s| s & 0xFF == code),
+            "status {code} never produced: {statuses:?}"
+        );
     }
 }
 
 #[test]
 fn lone_surrogates_and_huge_numbers_accepted_by_fallback() {
     let mut simd = Classifier::new(&cfg(), Mode::Simd);
-    for rec in [&br#"{"id":"\uD800","sym":1}"#[..], br#"{"id":1e400,"sym":123456789012345678901234567890}"#] {
+    for rec in [
+        &br#"{"id":"\uD800","sym":1}"#[..],
+        br#"{"id":1e400,"sym":123456789012345678901234567890}"#,
+    ] {
         assert_eq!(simd.classify(rec).status, KEYED, "{}", String::from_utf8_lossy(rec));
     }
     let o = simd.classify(br#"{"id":1,"sym":2,"ts":1e400}"#);
@@ -299,13 +330,19 @@ fn lines_stop_when_out_is_full() {
     let mut p = Parser::new(&cfg());
     let input = b"{\"id\":1}\n\n\n{\"id\":2}\n";
     let mut out = vec![0i32; SLOT_WORDS];
-    let (s, n) = p.parse_chunk(input, 0, input.len(), FRAMING_LINES, true, 0, &mut out).unwrap();
+    let (s, n) = p
+        .parse_chunk(input, 0, input.len(), FRAMING_LINES, true, 0, &mut out)
+        .unwrap();
     assert_eq!((s.consumed_end, n), (9, 1));
     // Empty lines are skipped on the way to the next record.
-    let (s, n) = p.parse_chunk(input, 9, input.len(), FRAMING_LINES, true, 0, &mut out).unwrap();
+    let (s, n) = p
+        .parse_chunk(input, 9, input.len(), FRAMING_LINES, true, 0, &mut out)
+        .unwrap();
     assert_eq!((s.consumed_end, n), (20, 1));
     // No room at all: nothing consumed, not even empty lines.
-    let (s, n) = p.parse_chunk(input, 9, input.len(), FRAMING_LINES, true, 0, &mut []).unwrap();
+    let (s, n) = p
+        .parse_chunk(input, 9, input.len(), FRAMING_LINES, true, 0, &mut [])
+        .unwrap();
     assert_eq!((s.consumed_end, n), (9, 0));
 }
 

@@ -42,6 +42,14 @@ export interface Readiness {
   reasons: string[];
 }
 
+/** Per-stream record counts: records of ranges planned as live vs history. */
+export interface StreamCounts {
+  read: number;
+  emitted: number;
+  duplicates: number;
+  rejected: number;
+}
+
 export interface TelemetrySource {
   stats(): EngineStats;
   files(): FileTelemetry[];
@@ -50,4 +58,11 @@ export interface TelemetrySource {
   readiness(): Readiness;
   /** process start → now, for rates on the page */
   readonly startedAt: number;
+  /**
+   * Optional: counts split by stream. Without it the status page and JSON
+   * endpoints derive per-stream emitted counts from the latency histograms
+   * (one count per emitted record) and report duplicates/rejects for all
+   * streams together (per-stream fields are null).
+   */
+  streamCounts?(): { live: StreamCounts; history: StreamCounts };
 }

@@ -10,19 +10,24 @@ const MS_PER_DAY = 86_400_000;
 const DAYS_IN_MONTH = new Uint8Array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]);
 
 /**
- * Epoch ms of the value in buf[start, end), or NaN when it is not a valid
- * event time. Results are finite and never -0 (−0 is folded into +0 so every
- * implementation stores the same bits).
+ * Writes the epoch ms of the value in buf[start, end) to dst[0] and returns
+ * true, or writes NaN and returns false when it is not a valid event time.
+ * Results are finite and never -0 (-0 is folded into +0 so every
+ * implementation stores the same bits). The result goes through a
+ * Float64Array rather than a return value because a double returned from a
+ * function that is not inlined is boxed: one heap allocation per record.
  */
-export function parseEventTime(buf: Buffer, start: number, end: number): number {
+export function parseEventTime(buf: Buffer, start: number, end: number, dst: Float64Array): boolean {
   const c = buf[start]!;
-  if (c === Ch.QUOTE) return parseIsoTime(buf, start + 1, end - 1);
-  if (c === Ch.MINUS || IS_DIGIT[c] === 1) return parseNumber(buf, start, end);
-  return NaN;
+  let ok = false;
+  if (c === Ch.QUOTE) ok = parseIsoTime(buf, start + 1, end - 1, dst);
+  else if (c === Ch.MINUS || IS_DIGIT[c] === 1) ok = parseNumber(buf, start, end, dst);
+  if (!ok) dst[0] = NaN;
+  return ok;
 }
 
 /** `buf[start, end)` is a number already validated by the scanner. */
-function parseNumber(buf: Buffer, start: number, end: number): number {
+function parseNumber(buf: Buffer, start: number, end: number, dst: Float64Array): boolean {
   const neg = buf[start] === Ch.MINUS;
   let i = neg ? start + 1 : start;
   if (end - i <= 15) {
@@ -33,11 +38,15 @@ function parseNumber(buf: Buffer, start: number, end: number): number {
       v = v * 10 + d;
       i++;
     }
-    if (i === end) return (neg ? -v : v) + 0;
+    if (i === end) {
+      dst[0] = (neg ? -v : v) + 0;
+      return true;
+    }
   }
   // JSON number syntax is a subset of Number()'s, and V8 rounds correctly.
   const v = Number(buf.toString('latin1', start, end));
-  return Number.isFinite(v) ? v + 0 : NaN;
+  dst[0] = v + 0;
+  return Number.isFinite(v);
 }
 
 /** Two ASCII digits at i, i+1 as a number, or -1. */
@@ -66,48 +75,53 @@ export function daysFromCivil(y: number, m: number, d: number): number {
  * YYYY-MM-DD[(T|t| )HH:MM[:SS[.fraction]][Z|z|±HH:MM|±HHMM|±HH]].
  * A backslash anywhere fails the fixed layout, which rejects escaped strings.
  */
-function parseIsoTime(buf: Uint8Array, s: number, e: number): number {
+function parseIsoTime(buf: Uint8Array, s: number, e: number, dst: Float64Array): boolean {
   const n = e - s;
-  if (n < 10) return NaN;
+  if (n < 10) return false;
   const y1 = d2(buf, s);
   const y2 = d2(buf, s + 2);
   const y = y1 * 100 + y2;
   const mo = d2(buf, s + 5);
   const d = d2(buf, s + 8);
-  if (y1 < 0 || y2 < 0 || buf[s + 4] !== Ch.MINUS || buf[s + 7] !== Ch.MINUS || mo < 1 || mo > 12 || d < 1) return NaN;
-  if (d > (mo === 2 && isLeap(y) ? 29 : DAYS_IN_MONTH[mo]!)) return NaN;
-  const dayMs = daysFromCivil(y, mo, d) * MS_PER_DAY;
-  if (n === 10) return dayMs + 0;
-
-  const sep = buf[s + 10];
-  if (n < 16 || (sep !== 0x54 && sep !== 0x74 && sep !== Ch.SPACE) || buf[s + 13] !== Ch.COLON) return NaN;
-  const hh = d2(buf, s + 11);
-  const mi = d2(buf, s + 14);
-  if (hh < 0 || hh > 23 || mi < 0 || mi > 59) return NaN;
-  let i = s + 16;
-  let ss = 0;
-  let frac = 0;
-  if (i < e && buf[i] === Ch.COLON) {
-    if (i + 3 > e) return NaN;
-    ss = d2(buf, i + 1);
-    if (ss < 0 || ss > 59) return NaN;
-    i += 3;
-    if (i < e && buf[i] === Ch.DOT) {
-      i++;
-      const digits = i;
-      // Whole milliseconds: the first three digits count, the rest are dropped.
-      let scale = 100;
-      while (i < e && IS_DIGIT[buf[i]!] === 1) {
-        frac += (buf[i]! - Ch.D0) * scale;
-        scale = scale >= 10 ? scale / 10 : 0;
+  if (y1 < 0 || y2 < 0 || buf[s + 4] !== Ch.MINUS || buf[s + 7] !== Ch.MINUS || mo < 1 || mo > 12 || d < 1) return false;
+  if (d > (mo === 2 && isLeap(y) ? 29 : DAYS_IN_MONTH[mo]!)) return false;
+  const days = daysFromCivil(y, mo, d);
+  // Milliseconds since midnight minus the zone offset; small integers throughout.
+  let ms = 0;
+  if (n > 10) {
+    const sep = buf[s + 10];
+    if (n < 16 || (sep !== 0x54 && sep !== 0x74 && sep !== Ch.SPACE) || buf[s + 13] !== Ch.COLON) return false;
+    const hh = d2(buf, s + 11);
+    const mi = d2(buf, s + 14);
+    if (hh < 0 || hh > 23 || mi < 0 || mi > 59) return false;
+    ms = hh * 3_600_000 + mi * 60_000;
+    let i = s + 16;
+    if (i < e && buf[i] === Ch.COLON) {
+      if (i + 3 > e) return false;
+      const ss = d2(buf, i + 1);
+      if (ss < 0 || ss > 59) return false;
+      ms += ss * 1000;
+      i += 3;
+      if (i < e && buf[i] === Ch.DOT) {
         i++;
+        // Whole milliseconds: the first three digits count, the rest are dropped.
+        let frac = 0;
+        let digits = 0;
+        while (i < e && IS_DIGIT[buf[i]!] === 1) {
+          if (digits < 3) frac = frac * 10 + (buf[i]! - Ch.D0);
+          digits++;
+          i++;
+        }
+        if (digits === 0) return false;
+        ms += digits === 1 ? frac * 100 : digits === 2 ? frac * 10 : frac;
       }
-      if (i === digits) return NaN;
     }
+    const offsetMin = parseZone(buf, i, e);
+    if (offsetMin === ZONE_INVALID) return false;
+    ms -= offsetMin * 60_000;
   }
-  const offsetMin = parseZone(buf, i, e);
-  if (offsetMin === ZONE_INVALID) return NaN;
-  return dayMs + hh * 3_600_000 + mi * 60_000 + ss * 1000 + frac - offsetMin * 60_000 + 0;
+  dst[0] = days * MS_PER_DAY + ms + 0;
+  return true;
 }
 
 const ZONE_INVALID = 1 << 30;

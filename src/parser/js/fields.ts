@@ -48,9 +48,9 @@ export class FieldTable {
   }
 
   /**
-   * A top-level member whose name length passed lengthUsed: name bytes
-   * buf[ns, ne) (between the quotes, raw),
-   * value buf[vs, ve). Every matching field takes the span, so a later
+   * A top-level member: name bytes buf[ns, ne) (between the quotes, raw),
+   * value buf[vs, ve). Callers may skip members whose name length
+   * lengthUsed rules out. Every matching field takes the span, so a later
    * duplicate member overwrites an earlier one (last occurrence wins) and a
    * name configured both as key and event-time field feeds both.
    */

@@ -11,9 +11,12 @@ import { FieldTable } from './fields.js';
 import { hashRecordKey } from './key-hash.js';
 import { scanValue } from './value-scanner.js';
 
-// Float64 bits go into the Int32 slot through this pair (host order = little-endian).
-const f64 = new Float64Array(1);
-const f64Words = new Int32Array(f64.buffer);
+// The current record's event time lives here from decision to write, and its
+// Int32 view copies the bits into the slot (host order = little-endian).
+// Keeping the double in a typed array, never in a property or a return
+// value, keeps it unboxed: no heap number per record.
+const time = new Float64Array(1);
+const timeWords = new Int32Array(time.buffer);
 
 export class RecordClassifier {
   /** The current chunk's bytes, input[0, end): a Buffer and a DataView of the same memory. */
@@ -24,7 +27,6 @@ export class RecordClassifier {
   /** [hashLo, hashHi] of the last KEYED record. */
   private readonly hash = new Int32Array(2);
   status = 0;
-  eventTime = NaN;
 
   constructor(config: ParseConfig) {
     this.fields = new FieldTable(config);
@@ -75,26 +77,21 @@ export class RecordClassifier {
     }
     const ev = fields.eventIndex;
     const vs = fields.valueStart[ev]!;
-    let t = NaN;
-    if (vs >= 0) {
-      t = parseEventTime(buf, vs, fields.valueEnd[ev]!);
-      if (t !== t) status |= StatusFlag.EVENT_TIME_INVALID;
-    }
+    if (vs < 0) time[0] = NaN;
+    else if (!parseEventTime(buf, vs, fields.valueEnd[ev]!, time)) status |= StatusFlag.EVENT_TIME_INVALID;
     this.status = status;
-    this.eventTime = t;
   }
 
   reject(status: number): void {
     this.status = status;
-    this.eventTime = NaN;
+    time[0] = NaN;
   }
 
   /** Writes the last decision as slot `slot` of `out`. */
   write(out: Int32Array, slot: number, offset: number, length: number): void {
     const w = slot * SLOT_WORDS;
-    f64[0] = this.eventTime;
-    out[w] = f64Words[0]!;
-    out[w + 1] = f64Words[1]!;
+    out[w] = timeWords[0]!;
+    out[w + 1] = timeWords[1]!;
     out[w + W_OFFSET] = offset;
     out[w + W_LENGTH] = length;
     const keyed = (this.status & STATUS_CODE_MASK) === Status.KEYED;

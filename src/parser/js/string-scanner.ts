@@ -52,7 +52,7 @@ export function scanString(buf: Uint8Array, dv: DataView, pos: number, end: numb
  * below it, so the lowest flag always marks the first special byte. The
  * subtractions wrap: `&` truncates them to 32 bits, as intended.
  */
-function specialBytes(v: number): number {
+export function specialBytes(v: number): number {
   const q = v ^ 0x22222222;
   const b = v ^ 0x5c5c5c5c;
   return (((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b) | (v - 0x20202020) | v) & 0x80808080;

@@ -1,0 +1,184 @@
+import { Command, Option } from 'commander';
+import { resolveCollectorConfig, type CollectorConfig } from '../collector/config.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfigFile } from '../config/load-file.js';
+import { parseDurationMs } from '../config/units.js';
+import type { Sink } from '../sinks/sink.js';
+
+/**
+ * `ordertail collect`: the exchange collector as its own process.
+ *
+ *   ordertail collect --exchange binanceusdm --exchange bybit [--symbols BTC/USDT:USDT,ETH/USDT:USDT]
+ *                     [--interval 1s] [--sink stdout|file:PATH|none] [--config FILE] [--profile production]
+ *
+ * This module only parses; the collector (and ccxt, a large import) is loaded
+ * when the command runs, so other commands do not pay for it.
+ */
+export type CollectSink = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' };
+
+export interface CollectCommand {
+  config: CollectorConfig;
+  sink: CollectSink;
+  /** One cycle of every exchange, then exit. */
+  once: boolean;
+  /** Stop by itself after this long (ms); undefined: until SIGINT/SIGTERM. */
+  durationMs: number | undefined;
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+function parseSink(value: unknown): CollectSink {
+  if (value === undefined || value === 'stdout') return { kind: 'stdout' };
+  if (value === 'none') return { kind: 'none' };
+  if (typeof value === 'string' && value.startsWith('file:') && value.length > 5) return { kind: 'file', path: value.slice(5) };
+  throw new ConfigError(`--sink: expected 'stdout', 'none' or 'file:PATH', got '${String(value)}'`, 'sink');
+}
+
+/** Flags merged over the config file's `collector:` section (or the whole file when it has none). */
+export function collectCommandFromFlags(flags: Record<string, unknown>): CollectCommand {
+  const file = typeof flags.config === 'string' ? loadConfigFile(flags.config) : undefined;
+  const fromFile = file && 'collector' in file ? file.collector : file;
+  if (fromFile !== undefined && (fromFile === null || typeof fromFile !== 'object' || Array.isArray(fromFile))) {
+    throw new ConfigError(`config ${String(flags.config)}: collector: expected a mapping`, 'collector');
+  }
+  const section: Record<string, unknown> = { ...(fromFile as Record<string, unknown> | undefined) };
+  if (Array.isArray(flags.exchange)) section.exchanges = flags.exchange;
+  if (flags.symbols !== undefined) section.symbols = flags.symbols;
+  if (flags.interval !== undefined) section.interval = flags.interval;
+  if (flags.snapshotEvery !== undefined) section.snapshotEvery = flags.snapshotEvery;
+  if (flags.concurrency !== undefined) section.concurrency = flags.concurrency;
+  if (flags.rateLimit === false) section.rateLimit = false;
+  if (typeof flags.baseUrl === 'string' && Array.isArray(section.exchanges)) {
+    const baseUrl = flags.baseUrl;
+    section.exchanges = section.exchanges.map((e: unknown) => (typeof e === 'string' ? { id: e, baseUrl } : { ...(e as object), baseUrl }));
+  }
+  const origin = typeof flags.config === 'string' ? `config ${flags.config}` : 'options';
+  const profile = typeof flags.profile === 'string' ? flags.profile : undefined;
+  const config = resolveCollectorConfig(section, origin, profile);
+  let durationMs: number | undefined;
+  if (flags.duration !== undefined) {
+    durationMs = typeof flags.duration === 'string' ? parseDurationMs(flags.duration) : undefined;
+    if (durationMs === undefined || durationMs <= 0) {
+      throw new ConfigError(`--duration: expected a duration such as 30s, got '${String(flags.duration)}'`, 'duration');
+    }
+  }
+  return { config, sink: parseSink(flags.sink), once: flags.once === true, durationMs };
+}
+
+/** Add `collect` to the program. `onCollect` runs it (default: runCollect). */
+export function registerCollectCommand(program: Command, onCollect: (cmd: CollectCommand) => Promise<void> = runCollect): Command {
+  return program
+    .command('collect')
+    .description('poll exchanges (ccxt) for futures tickers and funding rates; write changed records as NDJSON')
+    .exitOverride()
+    .option('-c, --config <file>', 'YAML config: its collector: section (or the whole file); flags override its keys')
+    .option('-e, --exchange <id>', 'ccxt exchange id, e.g. binanceusdm, bybit (repeatable; replaces the config list)', collect)
+    .option('--symbols <list>', 'comma-separated unified symbols, e.g. BTC/USDT:USDT (default: every swap/future market)')
+    .option('--interval <duration>', 'poll interval, e.g. 1s, 500ms (default 1s; development profile 5s)')
+    .addOption(new Option('--profile <name>', 'default settings (default production)').choices(['development', 'production']))
+    .option('--snapshot-every <cycles>', 'write every record, changed or not, every N cycles')
+    .option('--concurrency <n>', 'HTTP requests in flight across all exchanges')
+    .option('--base-url <origin>', 'send every exchange REST request to this origin (a proxy or a local mock)')
+    .option('--no-rate-limit', "turn off ccxt's own per-exchange rate limiter")
+    .option('--sink <sink>', "'stdout' (default), 'file:PATH' or 'none'")
+    .option('--once', 'one cycle of every exchange, then exit 0')
+    .option('--duration <duration>', 'stop by itself after this long, e.g. 30s')
+    .action(async (flags: Record<string, unknown>) => {
+      await onCollect(collectCommandFromFlags(flags));
+    });
+}
+
+async function openSink(spec: CollectSink, onBrokenPipe: () => void): Promise<Sink> {
+  switch (spec.kind) {
+    case 'stdout': {
+      const { StreamSink } = await import('../sinks/stdout-sink.js');
+      return guardPipe(new StreamSink(process.stdout), onBrokenPipe);
+    }
+    case 'file': {
+      const { FileSink } = await import('../sinks/file-sink.js');
+      return new FileSink(spec.path);
+    }
+    case 'none':
+      return { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };
+  }
+}
+
+const isBrokenPipe = (err: unknown): boolean => (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+
+/**
+ * `ordertail collect | head`: when the reader goes away, stdout fails with
+ * EPIPE. That is the consumer's way of saying "enough" (as for `yes | head`):
+ * stop quietly. A write waiting for 'drain' that will never come is released.
+ */
+function guardPipe(sink: Sink, onBrokenPipe: () => void): Sink {
+  let broken: Error | undefined;
+  let release: (err: Error) => void = () => {};
+  const released = new Promise<never>((_, reject) => {
+    release = reject;
+  });
+  released.catch(() => {});
+  process.stdout.on('error', (err) => {
+    broken ??= err;
+    release(err);
+    if (isBrokenPipe(err)) onBrokenPipe();
+  });
+  return {
+    name: sink.name,
+    write(chunk) {
+      if (broken) throw broken;
+      const result = sink.write(chunk);
+      return result === true ? result : Promise.race([result, released]);
+    },
+    flush: async () => {
+      if (!broken) await Promise.race([sink.flush(), released]).catch(() => {});
+    },
+    close: async () => {
+      if (!broken) await sink.close();
+    },
+  };
+}
+
+/**
+ * Run the collector until SIGINT/SIGTERM (or --duration, or one cycle with
+ * --once), then stop gracefully: in-flight requests finish or time out, the
+ * sink is flushed, and the promise resolves (exit 0). A sink failure rejects
+ * (exit 1), except a closed stdout pipe, which is a normal way to stop.
+ */
+export async function runCollect(cmd: CollectCommand): Promise<void> {
+  let failure: Error | undefined;
+  let wake = (): void => {};
+  const stopped = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
+  // Signals first: loading ccxt takes a moment, and a SIGTERM then must still end cleanly.
+  const onSignal = (): void => wake();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const timer = cmd.durationMs === undefined ? undefined : setTimeout(onSignal, cmd.durationMs);
+  try {
+    const { Collector } = await import('../collector/collector.js');
+    const sink = await openSink(cmd.sink, onSignal);
+    const collector = new Collector(cmd.config, { write: (chunk) => sink.write(chunk) });
+    collector.on('warning', (m) => process.stderr.write(`ordertail collect: warning: ${m}\n`));
+    collector.on('error', (e) => {
+      if (!isBrokenPipe(e.cause)) failure = e;
+      wake();
+    });
+    try {
+      if (cmd.once) await collector.pollOnce();
+      else {
+        await collector.start();
+        await stopped;
+      }
+    } finally {
+      await collector.stop();
+      await sink.flush();
+      await sink.close();
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (failure) throw failure;
+}
