@@ -87,7 +87,7 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
   function bytes(n) {
     var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
     while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-    return (i === 0 ? String(n) : n.toFixed(1)) + " " + u[i];
+    return (i === 0 ? String(n) : n >= 100 ? n.toFixed(0) : n.toFixed(1).replace(/\.0$/, "")) + " " + u[i];
   }
   function niceStep(range) {
     var raw = range / 4, mag = Math.pow(10, Math.floor(Math.log10(raw))), f = raw / mag;
@@ -103,36 +103,38 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
     var ctx = canvas.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
-    var L = 52, R = 10, T = 22, B = 22, pw = w - L - R, ph = h - T - B;
     var tMax = opts.tMax, tMin = opts.tMin, lo = Infinity, hi = -Infinity;
     series.forEach(function (s) { s.values.forEach(function (p) {
       if (p[1] === null || (opts.log && p[1] <= 0)) return;
       lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]);
     }); });
-    var ticks = [], y0, y1;
+    var ticks = [], y0, y1, label = opts.format || fmt;
     if (opts.log) {
       if (!isFinite(lo)) { lo = 0.1; hi = 10; }
       y0 = Math.floor(Math.log10(lo)); y1 = Math.ceil(Math.log10(hi)); if (y1 === y0) y1 = y0 + 1;
       for (var e = y0; e <= y1; e++) ticks.push(Math.pow(10, e));
     } else {
       if (!isFinite(hi) || hi <= 0) hi = 1;
-      var step = niceStep(hi); y0 = 0; y1 = Math.ceil(hi / step) * step;
+      /* byte axes step in KiB/MiB/GiB multiples, so labels read 16 MiB, not 16.8 MB */
+      var unit = opts.binary ? Math.pow(1024, Math.max(0, Math.floor(Math.log(hi) / Math.log(1024)))) : 1;
+      var step = niceStep(hi / unit) * unit; y0 = 0; y1 = Math.ceil(hi / step) * step;
       for (var v = 0; v <= y1 + step / 2; v += step) ticks.push(v);
     }
+    ctx.font = "11px system-ui, sans-serif"; ctx.lineWidth = 1;
+    var L = 12 + ticks.reduce(function (m, v) { return Math.max(m, ctx.measureText(label(v)).width); }, 24);
+    var R = 10, T = 22, B = 22, pw = w - L - R, ph = h - T - B;
     function Y(v) { var f = opts.log ? (Math.log10(v) - y0) / (y1 - y0) : (v - y0) / (y1 - y0); return T + ph - f * ph; }
     function X(t) { return L + ((t - tMin) / Math.max(1, tMax - tMin)) * pw; }
-    ctx.font = "11px system-ui, sans-serif"; ctx.lineWidth = 1;
     ctx.textAlign = "right"; ctx.textBaseline = "middle";
     ticks.forEach(function (v) {
       var y = Math.round(Y(v)) + 0.5;
       ctx.strokeStyle = "#e3e6ec"; ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(L + pw, y); ctx.stroke();
-      ctx.fillStyle = "#6b7385"; ctx.fillText(opts.format ? opts.format(v) : fmt(v), L - 6, y);
+      ctx.fillStyle = "#6b7385"; ctx.fillText(label(v), L - 6, y);
     });
     ctx.textAlign = "center"; ctx.textBaseline = "top";
-    var span = (tMax - tMin) / 1000, xstep = span > 180 ? 60 : span > 60 ? 30 : span > 20 ? 10 : 5;
+    var span = (tMax - tMin) / 1000, xstep = [1, 2, 5, 10, 15, 30, 60, 120].filter(function (c) { return span / c <= 6; })[0] || 300;
     for (var s = 0; s <= span; s += xstep) {
-      var x = X(tMax - s * 1000);
-      ctx.fillText(s === 0 ? "now" : "-" + s + "s", x, T + ph + 5);
+      ctx.fillText(s === 0 ? "now" : "-" + s + "s", X(tMax - s * 1000), T + ph + 5);
     }
     var drawn = 0;
     series.forEach(function (sr) {
@@ -183,7 +185,7 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
     drawChart(document.getElementById("c-dup"), perStream("duplicates_per_second"), o);
     drawChart(document.getElementById("c-rej"), perStream("rejects_per_second"), o);
     drawChart(document.getElementById("c-lag"), [{ name: "lag", color: COLORS.history, values: col(null, "lag_bytes") }],
-      { tMin: tMin, tMax: tMax, format: bytes });
+      { tMin: tMin, tMax: tMax, format: bytes, binary: true });
     drawChart(document.getElementById("c-lat-live"), latency("live"), { tMin: tMin, tMax: tMax, log: true });
     drawChart(document.getElementById("c-lat-hist"), latency("history"), { tMin: tMin, tMax: tMax, log: true });
   }
