@@ -10,21 +10,32 @@ import { BUCKET_SLOTS, bucketIndex } from '../dist/src/dedup/layout.js';
 import { DedupTable, InsertResult } from '../dist/src/dedup/table.js';
 
 const { NEW, DUPLICATE, OVERFLOW } = InsertResult;
+// @ts-expect-error -- plain .mjs fixture without types
+import { keyHi, keyLo } from './fixtures/dedup-keys.mjs';
+
 const FIXTURE = new URL('./fixtures/dedup-inserter.mjs', import.meta.url);
 
 /** Keys that all land in bucket `b` of a table with `buckets` buckets (hashHi = 0). */
 function collidingKeys(b: number, buckets: number, n: number): number[] {
+  // With hashHi = 0 the bucket is floor(hashLo × buckets / 2^32) (layout.ts).
+  const first = Math.ceil((b * 2 ** 32) / buckets);
   const keys: number[] = [];
-  for (let k = 0; k < n; k++) keys.push((b + k * buckets) | 0);
-  for (const lo of keys) expect(bucketIndex(lo, 0, buckets - 1)).toBe(b);
+  for (let k = 0; k < n; k++) keys.push((first + k) | 0);
+  for (const lo of keys) expect(bucketIndex(lo, 0, buckets)).toBe(b);
   return keys;
 }
 
+/** Buckets of a table made with `capacity`. */
+const bucketsOf = (t: DedupTable): number => t.capacity / BUCKET_SLOTS;
+
 describe('DedupTable, one thread', () => {
-  it('rounds capacity up to a power-of-two number of 8-slot buckets', () => {
-    expect(DedupTable.create({ capacity: 1, windowMs: 1 }).capacity).toBe(8);
-    expect(DedupTable.create({ capacity: 100, windowMs: 1 }).capacity).toBe(128);
-    expect(DedupTable.create({ capacity: 1024, windowMs: 1 }).capacity).toBe(1024);
+  it('rounds capacity up to a whole number of 7-slot buckets', () => {
+    expect(BUCKET_SLOTS).toBe(7);
+    expect(DedupTable.create({ capacity: 1, windowMs: 1 }).capacity).toBe(7);
+    expect(DedupTable.create({ capacity: 7, windowMs: 1 }).capacity).toBe(7);
+    expect(DedupTable.create({ capacity: 100, windowMs: 1 }).capacity).toBe(105);
+    expect(DedupTable.create({ capacity: 1024, windowMs: 1 }).capacity).toBe(1029);
+    expect(DedupTable.create({ capacity: 1 << 22, windowMs: 1 }).sharedBuffer.byteLength).toBe(256 + 599_187 * 128);
     expect(() => DedupTable.create({ capacity: 0, windowMs: 1 })).toThrow(RangeError);
     expect(() => DedupTable.create({ capacity: 8, windowMs: -1 })).toThrow(RangeError);
   });
@@ -60,37 +71,41 @@ describe('DedupTable, one thread', () => {
   });
 
   it('overflows when a bucket is full of live entries, counts it, and reuses expired slots', () => {
-    const t = DedupTable.create({ capacity: 64, windowMs: 100 }); // 8 buckets
-    const keys = collidingKeys(3, 8, BUCKET_SLOTS + 2);
+    const t = DedupTable.create({ capacity: 64, windowMs: 100 }); // 10 buckets
+    expect(bucketsOf(t)).toBe(10);
+    const keys = collidingKeys(3, 10, BUCKET_SLOTS + 2);
     for (let k = 0; k < BUCKET_SLOTS; k++) expect(t.insert(keys[k]!, 0, 1000 + k)).toBe(NEW);
-    expect(t.insert(keys[8]!, 0, 1010)).toBe(OVERFLOW);
-    expect(t.insert(keys[9]!, 0, 1010)).toBe(OVERFLOW);
+    const [extraA, extraB] = keys.slice(BUCKET_SLOTS) as [number, number];
+    expect(t.insert(extraA, 0, 1010)).toBe(OVERFLOW);
+    expect(t.insert(extraB, 0, 1010)).toBe(OVERFLOW);
     expect(t.stats().overflows).toBe(2);
     // The resident keys are still remembered.
     for (let k = 0; k < BUCKET_SLOTS; k++) expect(t.insert(keys[k]!, 0, 1050)).toBe(DUPLICATE);
     // Watermark 1101: only key 0 (t = 1000) has expired (1000 + 100 < 1101).
-    expect(t.insert(keys[8]!, 0, 1101)).toBe(NEW);
-    expect(t.insert(keys[9]!, 0, 1101)).toBe(OVERFLOW);
-    expect(t.insert(keys[8]!, 0, 1101)).toBe(DUPLICATE);
+    expect(t.insert(extraA, 0, 1101)).toBe(NEW);
+    expect(t.insert(extraB, 0, 1101)).toBe(OVERFLOW);
+    expect(t.insert(extraA, 0, 1101)).toBe(DUPLICATE);
     // Key 0 lost its slot, so it is NEW (and overflows: its bucket is full again).
     expect(t.insert(keys[0]!, 0, 1101)).toBe(OVERFLOW);
     expect(t.stats().overflows).toBe(4);
     // Other buckets are unaffected.
-    expect(t.insert(collidingKeys(4, 8, 1)[0]!, 0, 1101)).toBe(NEW);
+    expect(t.insert(collidingKeys(4, 10, 1)[0]!, 0, 1101)).toBe(NEW);
   });
 
   it('expired entries are reused by other keys once the watermark passes them', () => {
-    const t = DedupTable.create({ capacity: 8, windowMs: 10 }); // 1 bucket
-    for (let k = 0; k < 8; k++) expect(t.insert(k, 0, k)).toBe(NEW); // times 0..7
+    const t = DedupTable.create({ capacity: BUCKET_SLOTS, windowMs: 10 }); // 1 bucket
+    expect(bucketsOf(t)).toBe(1);
+    for (let k = 0; k < BUCKET_SLOTS; k++) expect(t.insert(k, 0, k)).toBe(NEW); // times 0..6
     expect(t.insert(100, 0, 10)).toBe(OVERFLOW); // watermark 10: nothing expired (0 + 10 ≥ 10)
     expect(t.insert(101, 0, 11)).toBe(NEW); // watermark 11: key 0 expired, slot reused
     expect(t.insert(102, 0, 12)).toBe(NEW); // key 1 expired
     expect(t.insert(103, 0, 12)).toBe(OVERFLOW);
     expect(t.insert(2, 0, 12)).toBe(DUPLICATE); // key 2 (t = 2) still live at 12
-    expect(t.stats()).toMatchObject({ capacity: 8, live: 8, overflows: 2, watermark: 12 });
+    expect(t.stats()).toMatchObject({ capacity: BUCKET_SLOTS, live: BUCKET_SLOTS, overflows: 2, watermark: 12 });
     // Far later: everything old is expired and replaceable.
-    for (let k = 200; k < 208; k++) expect(t.insert(k, 0, 1000)).toBe(NEW);
-    expect(t.stats().live).toBe(8);
+    for (let k = 200; k < 200 + BUCKET_SLOTS; k++) expect(t.insert(k, 0, 1000)).toBe(NEW);
+    expect(t.stats().live).toBe(BUCKET_SLOTS);
+    expect(t.insert(300, 0, 1000)).toBe(OVERFLOW);
   });
 
   it('insertAt reads the time from a Float64Array, as from a ring slot', () => {
@@ -119,8 +134,13 @@ describe('DedupTable, concurrent threads', () => {
     const keys = 200_000;
     const rounds = 3;
     const windowMs = 1000;
-    // 2 M slots for 200 k keys: P(any bucket gets > 8 keys) is ~1e-7 (Poisson, mean 0.76).
+    // 2 M slots for 200 k keys (mean 0.67 per 7-slot bucket). The keys are fixed,
+    // so check up front that no bucket gets more than it holds: an OVERFLOW
+    // below must then be a bug, not bad luck.
     const table = DedupTable.create({ capacity: 1 << 21, windowMs });
+    const load = new Uint8Array(bucketsOf(table));
+    for (let i = 0; i < keys; i++) load[bucketIndex(keyLo(i), keyHi(i), load.length)]!++;
+    expect(Math.max(...load)).toBeLessThanOrEqual(BUCKET_SLOTS);
     const winners = new SharedArrayBuffer(rounds * keys * 4);
     const control = new SharedArrayBuffer(8);
     const workers = Array.from({ length: threads }, (_, threadId) => {

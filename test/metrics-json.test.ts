@@ -201,6 +201,19 @@ describe('JSON endpoints', () => {
     expect(await res.json()).toMatchObject({ code: 'ERR_METHOD_NOT_ALLOWED' });
   });
 
+  it('a source that fails answers 500 with a code, and the server keeps serving', async () => {
+    const source = fedSource();
+    const server = await serve(source);
+    source.stats = () => {
+      throw Object.assign(new Error('counters unavailable'), { code: 'ERR_TEST_BROKEN' });
+    };
+    expect(() => server.sampler.tick()).toThrow('counters unavailable');
+    expect(await get(server, '/metrics/streaming')).toEqual({ status: 500, body: { error: 'counters unavailable', code: 'ERR_TEST_BROKEN' } });
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(500);
+    expect((await get(server, '/healthz')).status).toBe(200);
+    expect((await get(server, '/metrics/files')).status).toBe(200);
+  });
+
   it('rejects a bad port and a port in use with stable codes', async () => {
     await expect(startMetricsServer({ source: fedSource(), port: 70_000 })).rejects.toMatchObject({ code: 'ERR_METRICS_OPTION', option: 'port' });
     const server = await serve(fedSource());

@@ -62,7 +62,7 @@ describe('status page', () => {
     const page = await browser!.newPage({ viewport: { width: 1280, height: 1000 } });
     const problems: string[] = [];
     page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console.${m.type()}: ${m.text()}`);
+      if (m.type() === 'error') problems.push(`console.error: ${m.text()}`);
     });
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
     page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));

@@ -8,6 +8,9 @@
 import { Backoff } from './backoff.js';
 import { WatermarkView } from './watermark.js';
 import {
+  BUCKETS_BYTE,
+  BUCKET_F64,
+  BUCKET_I32,
   BUCKET_SLOTS,
   DEDUP_MAGIC,
   H_BUCKETS,
@@ -16,9 +19,12 @@ import {
   H_OVERFLOWS_HI,
   H_OVERFLOWS_LO,
   H_WINDOW_F64,
+  HEADER_BYTES,
+  LINE1_I32,
+  SLOT0_I32,
+  SLOT0_TIME_F64,
   SLOT_F64,
   SLOT_I32,
-  VERSIONS_BYTE,
   bucketIndex,
   geometryFor,
   geometryOfBuckets,
@@ -36,7 +42,7 @@ export const InsertResult = {
 export type InsertResultCode = (typeof InsertResult)[keyof typeof InsertResult];
 
 export interface DedupTableOptions {
-  /** Requested slots; rounded up to a power-of-two number of 8-slot buckets. */
+  /** Requested slots; rounded up to a whole number of 7-slot buckets (layout.ts). */
   readonly capacity: number;
   /** |t − t_entry| ≤ windowMs is a duplicate. */
   readonly windowMs: number;
@@ -66,17 +72,16 @@ export class DedupTable {
   readonly #sab: SharedArrayBuffer;
   readonly #i32: Int32Array;
   readonly #f64: Float64Array;
-  readonly #mask: number;
-  /** Int32 index of bucket 0's slot 0, and Float64 index of its time. */
-  readonly #keyBase: number;
-  readonly #timeBase: number;
+  readonly #buckets: number;
   readonly #backoff: Backoff;
   readonly #wm: WatermarkView;
   /** insert()'s time, handed to insertAt without boxing. */
   readonly #scratch = new Float64Array(1);
+  /** Sink for insertAt's prefetching read, so the compiler keeps it. */
+  #touched = 0;
 
   private constructor(sab: SharedArrayBuffer, stallLimitMs: number) {
-    const head = new Int32Array(sab, 0, VERSIONS_BYTE >> 2);
+    const head = new Int32Array(sab, 0, HEADER_BYTES >> 2);
     const buckets = head[H_BUCKETS]!;
     const geo = geometryOfBuckets(buckets);
     if (
@@ -91,9 +96,7 @@ export class DedupTable {
     this.#f64 = new Float64Array(sab);
     this.capacity = geo.capacity;
     this.windowMs = this.#f64[H_WINDOW_F64]!;
-    this.#mask = buckets - 1;
-    this.#keyBase = geo.slotsByte >> 2;
-    this.#timeBase = (geo.slotsByte >> 3) + 1;
+    this.#buckets = buckets;
     this.#backoff = new Backoff(this.#i32, stallLimitMs);
     this.#wm = new WatermarkView(this.#i32, this.#f64, this.windowMs / 16, this.#backoff);
   }
@@ -112,14 +115,22 @@ export class DedupTable {
     f64[H_WINDOW_F64] = windowMs;
     WatermarkView.init(f64);
     // Every slot starts empty: time = NaN (see "Slot states" in layout.ts).
-    f64.fill(Number.NaN, geo.slotsByte >> 3);
+    // Filling whole buckets with NaN also sets each version word and the
+    // reserved header words to a NaN half, so reset the headers to 0 after.
+    f64.fill(Number.NaN, BUCKETS_BYTE >> 3);
+    for (let h = BUCKETS_BYTE >> 2, end = i32.length; h < end; h += BUCKET_I32) {
+      i32[h] = 0;
+      i32[h + 1] = 0;
+      i32[h + 2] = 0;
+      i32[h + 3] = 0;
+    }
     Atomics.store(i32, H_MAGIC, DEDUP_MAGIC);
     return new DedupTable(sab, options.stallLimitMs ?? 5000);
   }
 
   /** The same table in another thread (pass `sharedBuffer` via workerData/postMessage). */
   static attach(sab: SharedArrayBuffer, options: DedupAttachOptions = {}): DedupTable {
-    if (!(sab instanceof SharedArrayBuffer) || sab.byteLength < VERSIONS_BYTE) {
+    if (!(sab instanceof SharedArrayBuffer) || sab.byteLength < BUCKETS_BYTE) {
       throw new TypeError('dedup buffer must be a SharedArrayBuffer made by DedupTable.create');
     }
     return new DedupTable(sab, options.stallLimitMs ?? 5000);
@@ -167,64 +178,73 @@ export class DedupTable {
     const i32 = this.#i32;
     const f64 = this.#f64;
     const window = this.windowMs;
-    const b = bucketIndex(hashLo, hashHi, this.#mask);
-    const vIdx = (VERSIONS_BYTE >> 2) + b;
-    const keyBase = this.#keyBase + b * (BUCKET_SLOTS * SLOT_I32);
-    const timeBase = this.#timeBase + b * (BUCKET_SLOTS * SLOT_F64);
+    const b = bucketIndex(hashLo, hashHi, this.#buckets);
+    // The bucket's version word, slot 0's hashLo is vIdx + SLOT0_I32 + j * SLOT_I32.
+    const vIdx = (BUCKETS_BYTE >> 2) + b * BUCKET_I32;
+    // Slot j's time is f64[timeBase + j * SLOT_F64].
+    const timeBase = (BUCKETS_BYTE >> 3) + b * BUCKET_F64 + SLOT0_TIME_F64;
+    // Prefetch: one plain read in the bucket's second line, issued before the
+    // CAS so its miss overlaps the first line's (layout.ts, "Per-bucket lock").
+    this.#touched ^= i32[vIdx + LINE1_I32]!;
+    // A plain read is only the CAS's guess; the CAS decides (layout.ts).
+    let v = i32[vIdx]!;
     let spins = 0;
     for (;;) {
-      const v = Atomics.load(i32, vIdx);
-      if ((v & 1) !== 0) {
-        spins = this.#backoff.pause(vIdx, v, spins, b);
-        continue;
-      }
-      const wm = wmView.value;
-      let match = -1;
-      let claim = -1;
-      let matchTime = 0;
-      for (let j = 0; j < BUCKET_SLOTS; j++) {
-        const et = f64[timeBase + j * SLOT_F64]!;
-        if (et !== et) {
-          // Empty; all later slots are empty too.
-          if (claim < 0) claim = j;
-          break;
-        }
-        const k = keyBase + j * SLOT_I32;
-        if (i32[k] === hashLo && i32[k + 1] === hashHi) {
-          match = j;
-          matchTime = et;
-          break;
-        }
-        if (claim < 0 && et + window < wm) claim = j;
-      }
-
-      if (match >= 0) {
-        const d = t - matchTime;
-        if (d <= window && d >= -window) {
-          if (Atomics.compareExchange(i32, vIdx, v, v) === v) return InsertResult.DUPLICATE;
+      if ((v & 1) === 0) {
+        const seen = Atomics.compareExchange(i32, vIdx, v, v + 1);
+        if (seen !== v) {
+          v = seen;
           continue;
         }
-        // Same key, outside the window: NEW again, refresh its time.
-        if (Atomics.compareExchange(i32, vIdx, v, v + 1) !== v) continue;
-        f64[timeBase + match * SLOT_F64] = t;
+        // Bucket b is ours until the Atomics.store below: nothing in between throws.
+        const wm = wmView.value;
+        let claim = -1;
+        let result: InsertResultCode = InsertResult.OVERFLOW;
+        for (let j = 0; j < BUCKET_SLOTS; j++) {
+          const ti = timeBase + j * SLOT_F64;
+          const et = f64[ti]!;
+          if (et !== et) {
+            // Empty; all later slots are empty too.
+            if (claim < 0) claim = j;
+            break;
+          }
+          const k = vIdx + SLOT0_I32 + j * SLOT_I32;
+          if (i32[k] === hashLo && i32[k + 1] === hashHi) {
+            const d = t - et;
+            if (d <= window && d >= -window) {
+              result = InsertResult.DUPLICATE;
+            } else {
+              // Same key, outside the window: NEW again, refresh its time.
+              f64[ti] = t;
+              result = InsertResult.NEW;
+            }
+            claim = -2;
+            break;
+          }
+          if (claim < 0 && et + window < wm) claim = j;
+        }
+        if (claim >= 0) {
+          const k = vIdx + SLOT0_I32 + claim * SLOT_I32;
+          i32[k] = hashLo;
+          i32[k + 1] = hashHi;
+          f64[timeBase + claim * SLOT_F64] = t;
+          result = InsertResult.NEW;
+        }
         Atomics.store(i32, vIdx, (v + 2) | 0);
-        return InsertResult.NEW;
+        if (result !== InsertResult.OVERFLOW) return result;
+        // Seven live entries by our view. Another thread may know a later
+        // watermark that expires some of them: look (bucket released) before
+        // giving up, and if it moved, take the bucket again and rescan.
+        if (wmView.adoptShared()) {
+          v = i32[vIdx]!;
+          continue;
+        }
+        if (Atomics.add(i32, H_OVERFLOWS_LO, 1) === -1) Atomics.add(i32, H_OVERFLOWS_HI, 1);
+        return InsertResult.OVERFLOW;
       }
-      if (claim >= 0) {
-        if (Atomics.compareExchange(i32, vIdx, v, v + 1) !== v) continue;
-        const k = keyBase + claim * SLOT_I32;
-        i32[k] = hashLo;
-        i32[k + 1] = hashHi;
-        f64[timeBase + claim * SLOT_F64] = t;
-        Atomics.store(i32, vIdx, (v + 2) | 0);
-        return InsertResult.NEW;
-      }
-      // Eight live entries by our view. Another thread may know a later
-      // watermark that expires some of them: look before giving up.
-      if (wmView.adoptShared()) continue;
-      if (Atomics.compareExchange(i32, vIdx, v, v) !== v) continue;
-      if (Atomics.add(i32, H_OVERFLOWS_LO, 1) === -1) Atomics.add(i32, H_OVERFLOWS_HI, 1);
-      return InsertResult.OVERFLOW;
+      // Held by another thread (odd): wait, then look again.
+      spins = this.#backoff.pause(vIdx, v, spins, b);
+      v = Atomics.load(i32, vIdx);
     }
   }
 
@@ -233,12 +253,14 @@ export class DedupTable {
     this.#wm.adoptShared();
     const i32 = this.#i32;
     const f64 = this.#f64;
-    const buckets = this.#mask + 1;
-    const step = buckets > STATS_SAMPLE_BUCKETS ? buckets / STATS_SAMPLE_BUCKETS : 1;
+    const buckets = this.#buckets;
+    const sampled = Math.min(buckets, STATS_SAMPLE_BUCKETS);
     const cutoff = this.#wm.value - this.windowMs;
     let live = 0;
-    for (let b = 0; b < buckets; b += step) {
-      const base = this.#timeBase + b * (BUCKET_SLOTS * SLOT_F64);
+    // Unlocked plain reads: an estimate (a slot being written may be miscounted).
+    for (let s = 0; s < sampled; s++) {
+      const b = sampled === buckets ? s : Math.floor((s * buckets) / sampled);
+      const base = (BUCKETS_BYTE >> 3) + b * BUCKET_F64 + SLOT0_TIME_F64;
       for (let j = 0; j < BUCKET_SLOTS; j++) {
         const et = f64[base + j * SLOT_F64]!;
         if (et !== et) break;
@@ -253,7 +275,7 @@ export class DedupTable {
     } while (hi !== Atomics.load(i32, H_OVERFLOWS_HI));
     return {
       capacity: this.capacity,
-      live: live * step,
+      live: sampled === buckets ? live : Math.round((live * buckets) / sampled),
       overflows: (hi >>> 0) * 2 ** 32 + (lo >>> 0),
       watermark: this.#wm.value,
     };

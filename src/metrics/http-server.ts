@@ -140,7 +140,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     });
   });
   server.on('error', (err) => logger?.error({ err }, 'metrics server error'));
-  sampler.start();
+  sampler.start((err) => logger?.warn({ err }, 'telemetry sample failed'));
 
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;

@@ -1,4 +1,5 @@
-import { MB, round, summarizeMicros, type SeriesPoint, type StreamName, type TelemetrySampler } from './sampler.js';
+import { summarizeMicros } from './percentiles.js';
+import { MB, round, type SeriesPoint, type StreamName, type TelemetrySampler } from './sampler.js';
 import type { LatencySummary } from './latency.js';
 import type { TelemetrySource } from './telemetry.js';
 

@@ -52,7 +52,7 @@ function snapshotReader(source: TelemetrySource): () => Snapshot {
         gauges: source.gauges(),
         files: source.files(),
         histograms: source.histograms(),
-        ready: source.readiness().ok,
+        ready: isReady(source),
         streams: source.streamCounts?.(),
       };
       setImmediate(() => {
@@ -258,4 +258,13 @@ export function registerEngineMetrics(registry: Registry, source: TelemetrySourc
 
 function nonNegative(v: number): number {
   return Number.isFinite(v) && v > 0 ? v : 0;
+}
+
+/** A readiness check that throws means not ready; the scrape itself must still succeed. */
+function isReady(source: TelemetrySource): boolean {
+  try {
+    return source.readiness().ok;
+  } catch {
+    return false;
+  }
 }

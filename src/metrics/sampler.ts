@@ -1,6 +1,6 @@
-import * as hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import { MetricsOptionError } from './errors.js';
+import { IntervalPercentiles } from './percentiles.js';
 import type { LatencySummary } from './latency.js';
 import type { TelemetrySource } from './telemetry.js';
 
@@ -66,27 +66,11 @@ export interface SamplerOptions {
 }
 
 export const MB = 1024 * 1024;
-const EMPTY: LatencySummary = { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
 
 export function round(x: number, digits = 2): number {
   if (!Number.isFinite(x)) return 0;
   const f = 10 ** digits;
   return Math.round(x * f) / f;
-}
-
-/** Percentiles of an HDR histogram in microseconds, reported in ms. `max` via the
- *  100th percentile because `maxValue` is not lowered by subtract(). */
-export function summarizeMicros(h: Histogram): LatencySummary {
-  if (h.totalCount <= 0) return { ...EMPTY };
-  const ms = (v: number): number => Math.round(v) / 1000;
-  return {
-    count: h.totalCount,
-    p50: ms(h.getValueAtPercentile(50)),
-    p90: ms(h.getValueAtPercentile(90)),
-    p99: ms(h.getValueAtPercentile(99)),
-    p999: ms(h.getValueAtPercentile(99.9)),
-    max: ms(h.getValueAtPercentile(100)),
-  };
 }
 
 /** Take a cumulative reading of the counters the rates are made of. */
@@ -138,9 +122,10 @@ export function ratesBetween(a: Reading, b: Reading): Rates {
  * difference of two readings) rather than averages since start.
  *
  * Cost: one stats() call per interval, plus, only for a stream whose histogram
- * grew, one encode and two decodes of that histogram (≈ 1 ms) to get the
- * latency of just that interval (cumulative percentiles flatten out and would
- * hide a fresh spike). Nothing happens per record.
+ * grew, one pass over its counts (and, for a WASM histogram, one uncompressed
+ * encode/decode to reach them) to get the latency of just that interval
+ * (cumulative percentiles flatten out and would hide a fresh spike). Nothing
+ * happens per record.
  */
 export class TelemetrySampler {
   readonly intervalMs: number;
@@ -149,8 +134,7 @@ export class TelemetrySampler {
   private readonly points: SeriesPoint[] = [];
   /** readings[i] is the reading at the end of points[i - 1]; readings[0] is the baseline. */
   private readonly readings: Reading[] = [];
-  /** Last seen cumulative histogram per stream (plain JS copy, for subtraction). */
-  private readonly previous: Record<StreamName, Histogram | undefined> = { live: undefined, history: undefined };
+  private readonly interval: Record<StreamName, IntervalPercentiles> = { live: new IntervalPercentiles(), history: new IntervalPercentiles() };
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -175,10 +159,18 @@ export class TelemetrySampler {
     });
   }
 
-  start(): void {
+  /** Sample now and every interval. A failing sample is reported, never thrown from the timer. */
+  start(onError: (err: unknown) => void = () => {}): void {
     if (this.timer) return;
-    this.tick();
-    this.timer = setInterval(() => this.tick(), this.intervalMs);
+    const sample = (): void => {
+      try {
+        this.tick();
+      } catch (err) {
+        onError(err);
+      }
+    };
+    sample();
+    this.timer = setInterval(sample, this.intervalMs);
     // A metrics sampler must never keep the process alive on its own.
     this.timer.unref();
   }
@@ -241,20 +233,7 @@ export class TelemetrySampler {
   }
 
   private intervalLatency(stream: StreamName, h: Histogram): LatencySummary {
-    const before = this.previous[stream];
-    const total = h.totalCount;
-    if (before && before.totalCount === total) return { ...EMPTY };
-    if (!before && total === 0) return { ...EMPTY };
-    // Encode/decode makes plain-JS copies whatever the source's implementation
-    // (WASM and JS histograms cannot be added to or subtracted from each other).
-    const encoded = hdr.encodeIntoCompressedBase64(h);
-    const current = hdr.decodeFromCompressedBase64(encoded, 32, false);
-    const delta = hdr.decodeFromCompressedBase64(encoded, 32, false);
-    // A histogram that shrank was reset: everything in it is new.
-    if (before && before.totalCount <= total) delta.subtract(before);
-    before?.destroy();
-    this.previous[stream] = current;
-    return summarizeMicros(delta);
+    return this.interval[stream].next(h);
   }
 }
 

@@ -53,8 +53,8 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
     <div class="card"><h2>Duplicates / s</h2><canvas id="c-dup"></canvas></div>
     <div class="card"><h2>Rejects / s</h2><canvas id="c-rej"></canvas></div>
     <div class="card"><h2>Lag (bytes not yet read, all files)</h2><canvas id="c-lag"></canvas></div>
-    <div class="card"><h2>Live stream latency, ms (append observed → emitted, per second)</h2><canvas id="c-lat-live"></canvas></div>
-    <div class="card"><h2>History stream latency, ms (range planned → emitted, per second)</h2><canvas id="c-lat-hist"></canvas></div>
+    <div class="card"><h2>Live stream latency, ms (append observed → emitted; records of each interval)</h2><canvas id="c-lat-live"></canvas></div>
+    <div class="card"><h2>History stream latency, ms (range planned → emitted; records of each interval)</h2><canvas id="c-lat-hist"></canvas></div>
   </div>
   <div class="card" style="margin-top:12px"><h2>Followed files</h2>
     <table><thead><tr><th>file</th><th>stream</th><th class="n">size</th><th class="n">read</th><th class="n">lag</th><th>lag share</th></tr></thead><tbody id="files"></tbody></table>
@@ -82,7 +82,7 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
     if (a >= 1e6) return (n / 1e6).toFixed(1) + "M";
     if (a >= 1e4) return (n / 1e3).toFixed(1) + "k";
     if (a >= 100 || n === Math.round(n)) return String(Math.round(n));
-    return n.toPrecision(3);
+    return String(Number(n.toPrecision(3)));
   }
   function bytes(n) {
     var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;

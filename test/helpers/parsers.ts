@@ -19,11 +19,27 @@ import {
   compileParseConfig,
 } from '../../dist/src/parser/contract.js';
 import type { ArrayPhaseCode, ChunkParser, FramingMode, ParseConfig } from '../../dist/src/parser/contract.js';
-import { createJsParser, jsParser } from '../../dist/src/parser/js-parser.js';
+import { createJsParser, defaultParseConfig } from '../../dist/src/parser/js-parser.js';
+import { createNativeParser, loadNativeAddon } from '../../dist/src/parser/native.js';
+import { createSimdjsonParser, loadSimdjson } from '../../dist/src/parser/simdjson-parser.js';
+
+/**
+ * Every parser this build has. The native addon is expected wherever cargo
+ * is (CI sets ORDERTAIL_REQUIRE_NATIVE=1, so a missing addon fails loudly
+ * instead of shrinking the matrix); simdjson is an optional dependency.
+ */
+function factories(): ParserFactory[] {
+  const list: ParserFactory[] = [{ name: 'js', create: createJsParser }];
+  const native = loadNativeAddon();
+  if ('addon' in native) list.push({ name: 'native', create: (c) => createNativeParser(native.addon, c) });
+  else if (process.env.ORDERTAIL_REQUIRE_NATIVE === '1') throw native.error;
+  if (!(loadSimdjson() instanceof Error)) list.push({ name: 'simdjson', create: createSimdjsonParser });
+  return list;
+}
 
 /** Every parser implementation available in this build, with its default configuration. */
 export async function availableParsers(): Promise<ChunkParser[]> {
-  return [jsParser];
+  return factories().map((f) => f.create(defaultParseConfig));
 }
 
 export interface ParserFactory {
@@ -33,7 +49,7 @@ export interface ParserFactory {
 
 /** The same implementations as availableParsers(), for tests that need their own configuration. */
 export async function parserFactories(): Promise<ParserFactory[]> {
-  return [{ name: 'js', create: createJsParser }];
+  return factories();
 }
 
 export function config(keyFields: string[] = ['id'], eventTimeField = 'ts', maxRecordBytes = 1 << 20): ParseConfig {

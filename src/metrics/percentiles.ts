@@ -1,0 +1,79 @@
+import * as hdr from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+import type { LatencySummary } from './latency.js';
+
+const EMPTY: LatencySummary = { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
+const PERCENTILES = [50, 90, 99, 99.9, 100] as const;
+const ms = (micros: number | undefined): number => Math.round(micros ?? 0) / 1000;
+
+/**
+ * Percentiles of an HDR histogram in microseconds, reported in ms. `max` is
+ * the 100th percentile (the bucket's highest equivalent value), rounded like
+ * the others and like the interval figures below.
+ */
+export function summarizeMicros(h: Histogram): LatencySummary {
+  if (h.totalCount <= 0) return { ...EMPTY };
+  return {
+    count: h.totalCount,
+    p50: ms(h.getValueAtPercentile(50)),
+    p90: ms(h.getValueAtPercentile(90)),
+    p99: ms(h.getValueAtPercentile(99)),
+    p999: ms(h.getValueAtPercentile(99.9)),
+    max: ms(h.getValueAtPercentile(100)),
+  };
+}
+
+/**
+ * Percentiles of what one histogram gained since the previous call: keeps the
+ * previous counts array and walks the current one once, finding every
+ * percentile in that single pass (no copy-and-subtract of whole histograms).
+ * HDR's own rule is used: the value at percentile q is the highest equivalent
+ * value of the first bucket where the running count reaches ceil(q% × total).
+ * Index i means the same value range in every copy: the layout depends only on
+ * the lowest value and the significant digits, and resizing only appends.
+ */
+export class IntervalPercentiles {
+  private previous = new Float64Array(0);
+  private previousTotal = 0;
+
+  next(h: Histogram): LatencySummary {
+    if (h.totalCount === this.previousTotal) return { ...EMPTY };
+    const view = countsView(h);
+    const total = view.totalCount;
+    // A histogram that shrank was reset: everything in it is new.
+    const reset = total < this.previousTotal;
+    const before = reset ? new Float64Array(0) : this.previous;
+    const gained = reset ? total : total - this.previousTotal;
+    // The small epsilon keeps float error in q% × total from skipping a count.
+    const targets = PERCENTILES.map((q) => Math.max(1, Math.ceil((q / 100) * gained - 1e-9)));
+    const found: number[] = [];
+    const counts = new Float64Array(view.countsArrayLength);
+    let running = 0;
+    for (let i = 0; i < counts.length; i++) {
+      const c = view.getCountAtIndex(i);
+      counts[i] = c;
+      const added = c - (before[i] ?? 0);
+      if (added <= 0) continue;
+      running += added;
+      while (found.length < targets.length && running >= targets[found.length]!) {
+        found.push(view.highestEquivalentValue(view.valueFromIndex(i)));
+      }
+    }
+    this.previous = counts;
+    this.previousTotal = total;
+    return { count: gained, p50: ms(found[0]), p90: ms(found[1]), p99: ms(found[2]), p999: ms(found[3]), max: ms(found[4]) };
+  }
+}
+
+/** JsHistogram.decode is attached at run time by hdr-histogram-js's encoding module; its d.ts does not reach it. */
+interface JsDecoder {
+  decode(data: Uint8Array): hdr.JsHistogram;
+}
+
+/** A plain-JS histogram with the same counts, whatever the implementation. */
+function countsView(h: Histogram): hdr.JsHistogram {
+  if (h instanceof hdr.JsHistogram) return h;
+  // WASM counts live in WASM memory: one uncompressed encode/decode (no deflate).
+  if (h instanceof hdr.WasmHistogram) return (hdr.JsHistogram as unknown as JsDecoder).decode(h.encode());
+  return hdr.decodeFromCompressedBase64(hdr.encodeIntoCompressedBase64(h), 32, false) as hdr.JsHistogram;
+}
