@@ -3,3 +3,8 @@ export type { EngineOptions, ResolvedOptions, SinkSpec } from './config/options.
 export { resolveOptions } from './config/options.js';
 export { ConfigError, EngineError } from './config/errors.js';
 export type { LatencySummary } from './metrics/latency.js';
+export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './metrics/http-server.js';
+export { registerEngineMetrics, registerDefaultMetrics } from './metrics/prometheus.js';
+export { createLogger, fileLogger, rangeLogger, parseLogLevel, type Logger } from './metrics/logger.js';
+export { MetricsOptionError, MetricsListenError } from './metrics/errors.js';
+export type * from './metrics/telemetry.js';

@@ -1,5 +1,8 @@
 import { ConfigError } from '../config/errors.js';
 import { ParserUnavailableError } from '../parser/select.js';
+import { MetricsOptionError } from '../metrics/errors.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/http-server.js';
+import { createLogger } from '../metrics/logger.js';
 import { Engine } from '../engine/engine.js';
 import { formatStatus } from './status-line.js';
 import { buildProgram, CommanderError, type RunCommand } from './program.js';
@@ -8,15 +11,19 @@ import { buildProgram, CommanderError, type RunCommand } from './program.js';
 const EXIT_USAGE = 2;
 const SHUTDOWN_DEADLINE_MS = 5000;
 
-async function run({ engineOptions, options, statusIntervalMs }: RunCommand): Promise<void> {
-  const engine = new Engine(engineOptions);
+async function run({ engineOptions, options, statusIntervalMs, metrics }: RunCommand): Promise<void> {
+  // Logs go to stderr only: stdout may be the record sink.
+  const logger = createLogger({ level: options.logLevel });
+  const engine = new Engine({ ...engineOptions, logger });
   let failed = false;
-  engine.on('info', (m) => process.stderr.write(`ordertail: ${m}\n`));
-  engine.on('warning', (m) => process.stderr.write(`ordertail: warning: ${m}\n`));
+  engine.on('info', (m) => logger.info(m));
+  engine.on('warning', (m) => logger.warn(m));
+  engine.on('rejected', (r) => logger.debug({ file: r.file, offset: r.offset, reason: r.reason }, 'record rejected'));
   engine.on('error', (e) => {
     failed = true;
-    process.stderr.write(`ordertail: error: ${e.message}\n`);
+    logger.error({ err: e }, e.message);
   });
+  let server: MetricsServer | undefined;
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
@@ -25,7 +32,7 @@ async function run({ engineOptions, options, statusIntervalMs }: RunCommand): Pr
         process.exit(1);
       }, SHUTDOWN_DEADLINE_MS);
       deadline.unref();
-      await engine.stop();
+      await Promise.all([engine.stop(), server?.close()]);
       clearTimeout(deadline);
     })();
     return stopping;
@@ -34,6 +41,18 @@ async function run({ engineOptions, options, statusIntervalMs }: RunCommand): Pr
   process.once('SIGTERM', () => void shutdown());
   const timer = statusIntervalMs ? setInterval(() => process.stderr.write(formatStatus(engine.stats()) + '\n'), statusIntervalMs) : undefined;
   await engine.start();
+  if (metrics) {
+    try {
+      server = await startMetricsServer({ source: engine, host: metrics.host, port: metrics.port, logger });
+      logger.info({ url: server.url }, `metrics and status page at ${server.url}/`);
+    } catch (err) {
+      if (!metrics.optional) {
+        await engine.stop();
+        throw err;
+      }
+      logger.warn(`metrics server not started: ${err instanceof Error ? err.message : String(err)} (use --metrics-port to choose another port)`);
+    }
+  }
   if (options.once) {
     await Promise.race([engine.finished(), new Promise<void>((resolve) => process.once('SIGTERM', resolve))]);
     await shutdown();
@@ -61,7 +80,7 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
       return;
     }
-    if (err instanceof ConfigError || err instanceof ParserUnavailableError) {
+    if (err instanceof ConfigError || err instanceof ParserUnavailableError || err instanceof MetricsOptionError) {
       process.stderr.write(`ordertail: ${err.message}\n`);
       process.exitCode = EXIT_USAGE;
       return;

@@ -10,6 +10,8 @@ export interface RunCommand {
   /** The same, validated (usage errors are raised before anything starts). */
   options: ResolvedOptions;
   statusIntervalMs: number | undefined;
+  /** Where to serve metrics; `optional`: the default port, so failing to bind it is only a warning. */
+  metrics: { port: number; host: string; optional: boolean } | undefined;
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -31,6 +33,9 @@ const FLAG_KEYS: Readonly<Record<string, string>> = {
   parser: 'parser',
   parserShadow: 'parserShadow',
   shadowSample: 'shadowSample',
+  metricsPort: 'metricsPort',
+  metricsHost: 'metricsHost',
+  logLevel: 'logLevel',
 };
 
 /**
@@ -64,12 +69,27 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .addOption(new Option('--parser <parser>', 'auto (native when built, else js) | js | native | simdjson (default auto)').choices(['auto', 'js', 'native', 'simdjson']))
     .addOption(new Option('--parser-shadow <parser>', 're-parse a sample of ranges with this parser and count mismatches').choices(['js', 'simdjson']))
     .option('--shadow-sample <fraction>', 'share of ranges the shadow parser re-parses, 0..1 (default 0.1)')
+    .option('--metrics-port <port>', 'serve /metrics, JSON metrics, /healthz, /readyz and a status page at / (default 9464; 0 = any free port)')
+    .option('--metrics-host <host>', 'address for the metrics server (default 127.0.0.1)')
+    .option('--no-metrics', 'do not start the metrics server')
+    .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent (default info); logs are JSON on stderr, pretty on a TTY')
     .option('--status <duration>', 'print a status line to stderr at this interval, e.g. 1s')
     .action(async (flags: Record<string, unknown>) => {
       const fromFile = typeof flags.config === 'string' ? loadConfigFile(flags.config) : {};
       const merged: Record<string, unknown> = { sink: 'stdout', ...fromFile };
       for (const [flag, key] of Object.entries(FLAG_KEYS)) {
         if (flags[flag] !== undefined) merged[key] = flags[flag];
+      }
+      // The CLI serves metrics unless told not to. An explicit port that cannot
+      // be bound is an error; the default one only a warning (several engines
+      // may share a host).
+      const explicitPort = merged.metricsPort ?? merged['metrics-port'];
+      const defaultMetricsPort = flags.metrics !== false && explicitPort === undefined;
+      if (flags.metrics === false) {
+        delete merged.metricsPort;
+        delete merged['metrics-port'];
+      } else if (explicitPort === undefined) {
+        merged.metricsPort = 9464;
       }
       const origin = typeof flags.config === 'string' ? `config ${flags.config}` : 'options';
       const options = resolveOptions(merged, origin);
@@ -80,7 +100,11 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
           throw new ConfigError(`--status: expected a duration such as 1s, got '${flags.status}'`, 'status');
         }
       }
-      await onRun({ engineOptions: merged as unknown as EngineOptions, options, statusIntervalMs });
+      // The CLI runs the metrics server itself (so a busy default port can be a
+      // warning); the engine gets everything else.
+      const metrics = options.metricsPort === undefined ? undefined : { port: options.metricsPort, host: options.metricsHost, optional: defaultMetricsPort };
+      for (const key of ['metricsPort', 'metrics-port', 'metricsHost', 'metrics-host']) delete merged[key];
+      await onRun({ engineOptions: merged as unknown as EngineOptions, options, statusIntervalMs, metrics });
     });
   return program;
 }

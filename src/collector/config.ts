@@ -196,7 +196,7 @@ export function resolveCollectorConfig(raw: unknown, origin = 'collector', profi
     symbols: v.symbols === undefined ? undefined : r.strings(v.symbols, 'collector.symbols'),
     marketTypes: marketTypes as ('swap' | 'future')[],
     intervalMs: r.duration(v.interval, 'collector.interval', 10),
-    marketsRefreshMs: r.duration(v.marketsRefresh, 'collector.marketsRefresh', 1000),
+    marketsRefreshMs: r.duration(v.marketsRefresh, 'collector.marketsRefresh', 100),
     snapshotEvery: r.integer(v.snapshotEvery, 'collector.snapshotEvery', 1, 1_000_000),
     concurrency: r.integer(v.concurrency, 'collector.concurrency', 1, 10_000),
     timeout: {

@@ -37,6 +37,14 @@ export interface EngineOptions {
   parserShadow?: 'js' | 'simdjson';
   /** Share of ranges the shadow parser re-parses, 0..1. Default 0.1. */
   shadowSample?: number | string;
+  /** Serve /metrics, the JSON endpoints and the status page on this port (0 = any free port). Library default: off. */
+  metricsPort?: number | string;
+  /** Address the metrics server binds. Default 127.0.0.1. */
+  metricsHost?: string;
+  /** fatal | error | warn | info | debug | trace | silent. Default info (CLI). */
+  logLevel?: string;
+  /** Library only: a pino logger for per-file/per-range debug logs (default: silent). */
+  logger?: import('../metrics/logger.js').Logger;
 }
 
 /** Options after validation and defaults: every field concrete. */
@@ -56,6 +64,9 @@ export interface ResolvedOptions {
   parser: 'auto' | 'js' | 'native' | 'simdjson';
   parserShadow: 'js' | 'simdjson' | undefined;
   shadowSample: number;
+  metricsPort: number | undefined;
+  metricsHost: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
 export type SinkSpec = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' };
@@ -128,10 +139,16 @@ const fraction: FieldParser = (value, key) => {
   return n;
 };
 
+const port: FieldParser = (value, key) => {
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65_535) return fail(key, 'a port from 0 to 65535', value);
+  return n;
+};
+
 const MAX_RECORD_LIMIT = 1024 * 1024 * 1024;
 
 /** The schema: every accepted key, its parser, and its default. */
-const SCHEMA: Readonly<Record<keyof EngineOptions, { parse: FieldParser; fallback: () => unknown }>> = {
+const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger'>, { parse: FieldParser; fallback: () => unknown }>> = {
   input: { parse: stringList, fallback: () => undefined },
   once: { parse: boolean, fallback: () => false },
   from: { parse: oneOf('start', 'end'), fallback: () => 'start' },
@@ -147,9 +164,12 @@ const SCHEMA: Readonly<Record<keyof EngineOptions, { parse: FieldParser; fallbac
   parser: { parse: oneOf('auto', 'js', 'native', 'simdjson'), fallback: () => 'auto' },
   parserShadow: { parse: oneOf('js', 'simdjson'), fallback: () => undefined },
   shadowSample: { parse: fraction, fallback: () => 0.1 },
+  metricsPort: { parse: port, fallback: () => undefined },
+  metricsHost: { parse: nonEmptyString, fallback: () => '127.0.0.1' },
+  logLevel: { parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), fallback: () => 'info' },
 };
 
-export const OPTION_KEYS = Object.keys(SCHEMA) as (keyof EngineOptions)[];
+export const OPTION_KEYS = Object.keys(SCHEMA) as (keyof typeof SCHEMA)[];
 
 const kebabToCamel = (key: string): string => key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -164,7 +184,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
   const values: Raw = {};
   for (const [rawKey, value] of Object.entries(raw as Raw)) {
     const key = kebabToCamel(rawKey);
-    const field = SCHEMA[key as keyof EngineOptions];
+    if (key === 'logger') continue; // an object, not configuration: taken by the Engine itself
+    const field = SCHEMA[key as keyof typeof SCHEMA];
     if (!field) {
       throw new ConfigError(`${origin}: unknown key '${rawKey}' (known: ${OPTION_KEYS.join(', ')})`, rawKey);
     }
@@ -195,5 +216,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     parser: values.parser as ResolvedOptions['parser'],
     parserShadow: values.parserShadow as ResolvedOptions['parserShadow'],
     shadowSample: values.shadowSample as number,
+    metricsPort: values.metricsPort as number | undefined,
+    metricsHost: values.metricsHost as string,
+    logLevel: values.logLevel as ResolvedOptions['logLevel'],
   };
 }

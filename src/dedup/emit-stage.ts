@@ -11,7 +11,7 @@ import {
   W_OFFSET,
   W_STATUS,
 } from '../parser/contract.js';
-import { Counter, type Counters } from '../metrics/counters.js';
+import { Counter, StreamSlot, type Counters, type StreamCounters } from '../metrics/counters.js';
 import type { LatencyRecorder } from '../metrics/latency.js';
 import type { RangeResults } from '../pool/range-results.js';
 import { DeadLetterFile } from '../sinks/dead-letter.js';
@@ -59,6 +59,7 @@ export class EmitStage {
     private readonly latency: { live: LatencyRecorder; history: LatencyRecorder },
     private readonly deadLetter: DeadLetterFile | undefined,
     private readonly onReject: RejectListener | undefined,
+    private readonly streams: StreamCounters,
   ) {}
 
   /** Emit one range; returns a promise only when the sink applied backpressure. */
@@ -71,6 +72,10 @@ export class EmitStage {
     const c = this.counters.values;
     const rejects = this.counters.rejectsByCode;
     const bytes = range.bytes;
+    const stream = range.live ? this.streams.live : this.streams.history;
+    const read0 = c[Counter.recordsRead]!;
+    const dup0 = c[Counter.duplicates]!;
+    const rej0 = c[Counter.rejected]!;
     let emitted = 0;
     // Consecutive accepted records that are followed by a bare LF in the input
     // form one run [runStart, runEnd) whose bytes are already the output.
@@ -123,7 +128,7 @@ export class EmitStage {
       const appended = bareLf ? flushed : chain(flushed, () => this.staging.append(bytes, offset, end - offset));
       if (appended !== true) {
         // Backpressure: finish this record's run after the sink is ready, then go on.
-        this.recordLatency(range, now, emitted);
+        this.settle(range, now, emitted, stream, read0, dup0, rej0);
         const pendingStart = runStart;
         const pendingEnd = runEnd;
         return appended.then(async () => {
@@ -134,14 +139,20 @@ export class EmitStage {
     }
     if (runEnd > runStart) {
       const appended = this.staging.appendRaw(bytes, runStart, runEnd);
-      this.recordLatency(range, now, emitted);
+      this.settle(range, now, emitted, stream, read0, dup0, rej0);
       return appended;
     }
-    this.recordLatency(range, now, emitted);
+    this.settle(range, now, emitted, stream, read0, dup0, rej0);
     return true;
   }
 
-  private recordLatency(range: ReadyRange, now: number, emitted: number): void {
+  /** Per range (and per resumption after backpressure): latency and per-stream counts. */
+  private settle(range: ReadyRange, now: number, emitted: number, stream: Float64Array, read0: number, dup0: number, rej0: number): void {
+    const c = this.counters.values;
+    stream[StreamSlot.read]! += c[Counter.recordsRead]! - read0;
+    stream[StreamSlot.duplicates]! += c[Counter.duplicates]! - dup0;
+    stream[StreamSlot.rejected]! += c[Counter.rejected]! - rej0;
+    stream[StreamSlot.emitted]! += emitted;
     (range.live ? this.latency.live : this.latency.history).record((now - range.observedAt) * 1000, emitted);
   }
 

@@ -17,7 +17,10 @@ import { FileDiscovery } from '../sources/discovery.js';
 import { Pipeline } from './pipeline.js';
 import { resolveParser } from '../parser/select.js';
 import { StageHistograms } from '../metrics/stages.js';
-import type { FileTelemetry, LatencyHistograms, PipelineGauges, Readiness, TelemetrySource } from '../metrics/telemetry.js';
+import type { FileTelemetry, LatencyHistograms, PipelineGauges, Readiness, StreamCounts, TelemetrySource } from '../metrics/telemetry.js';
+import { createLogger, type Logger } from '../metrics/logger.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/http-server.js';
+import { StreamCounters } from '../metrics/counters.js';
 
 export interface EngineStats {
   recordsRead: number;
@@ -66,6 +69,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   readonly options: ResolvedOptions;
   readonly startedAt = Date.now();
   private readonly stages = new StageHistograms();
+  private readonly logger: Logger;
+  private metricsServer: MetricsServer | undefined;
+  private readonly streams = new StreamCounters();
   private staging: StagingBuffer | undefined;
   private failure: Error | undefined;
   private readonly counters = new Counters();
@@ -87,6 +93,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   constructor(options: EngineOptions) {
     super();
     this.options = resolveOptions(options);
+    this.logger = options.logger ?? createLogger({ level: 'silent' });
     this.finishedPromise = new Promise((resolve) => {
       this.resolveFinished = resolve;
     });
@@ -134,8 +141,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.staging = staging;
     const emit = new EmitStage(this.dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry),
-    );
-    this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, {
+    this.streams);
+    this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m) => this.emit('warning', m),
       fail: (e) => this.fail(e),
       idle: () => {
@@ -166,6 +173,24 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       });
     }
     this.pipeline.startupComplete();
+    if (o.metricsPort !== undefined) {
+      try {
+        this.metricsServer = await startMetricsServer({ source: this, host: o.metricsHost, port: o.metricsPort, logger: this.logger });
+      } catch (err) {
+        await this.stop();
+        throw err;
+      }
+    }
+  }
+
+  /** The metrics server's base URL when the `metricsPort` option started one. */
+  get metricsUrl(): string | undefined {
+    return this.metricsServer?.url;
+  }
+
+  /** Records read/emitted/duplicate/rejected per stream (live vs history). */
+  streamCounts(): { live: StreamCounts; history: StreamCounts } {
+    return this.streams.snapshot();
   }
 
   /** Move result slots from the rings as soon as workers publish them. */
@@ -253,6 +278,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     }
     if (this.state !== 'running') return;
     this.state = 'stopping';
+    await this.metricsServer?.close();
     this.discovery?.close();
     await this.pipeline?.drain();
     this.state = 'stopped';

@@ -10,6 +10,7 @@ import type { StagingBuffer } from '../sinks/staging.js';
 import { FileCursor, type PlannedRange } from '../sources/file-cursor.js';
 import { GrowthWatch } from '../sources/growth-watch.js';
 import type { FileTelemetry } from '../metrics/telemetry.js';
+import { fileLogger, rangeLogger, type Logger } from '../metrics/logger.js';
 import { microsSince, type StageHistograms } from '../metrics/stages.js';
 
 interface InFlightRange {
@@ -23,6 +24,7 @@ interface InFlightRange {
   readonly arrivalEpochMs: number;
   readonly live: boolean;
   outcome?: RangeOutcome;
+  log?: Logger;
 }
 
 export interface PipelineEvents {
@@ -52,6 +54,9 @@ export class Pipeline {
   private emitting: Promise<void> | undefined;
   private emitAgain = false;
   private failed = false;
+  /** Per-file and per-range child loggers exist only at debug level: nothing allocated otherwise. */
+  private readonly debug: boolean;
+  private readonly fileLogs = new Map<FileCursor, Logger>();
   /** Idle means nothing once every file present at start-up has been added. */
   private accepting = false;
   private readonly startedAt = performance.now();
@@ -63,8 +68,10 @@ export class Pipeline {
     private readonly staging: StagingBuffer,
     private readonly counters: Counters,
     private readonly stages: StageHistograms,
+    private readonly logger: Logger,
     private readonly events: PipelineEvents,
   ) {
+    this.debug = logger.isLevelEnabled('debug');
     // Workers×2 keeps every worker fed while one range per worker waits its
     // turn to be emitted; +1 is reserved so the live file is never starved by history.
     this.buffers = new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, options.workers * 2 + 2);
@@ -81,6 +88,11 @@ export class Pipeline {
       return;
     }
     file.live = live;
+    if (this.debug) {
+      const log = fileLogger(this.logger, `f${file.id}`, path);
+      this.fileLogs.set(file, log);
+      log.debug({ size: file.observedSize, live, fromEnd }, 'file opened');
+    }
     this.files.push(file);
     this.byPath.set(path, file);
     this.ready.set(file, new Map());
@@ -147,6 +159,10 @@ export class Pipeline {
       live: plan.chain && file.observedAt > this.startedAt,
     };
     this.inFlight++;
+    if (this.debug) {
+      range.log = rangeLogger(this.fileLogs.get(file)!, `r${range.id}`, plan.start, plan.end);
+      range.log.debug({ seq: plan.seq, chain: plan.chain, hardEnd: plan.hardEnd }, 'range planned');
+    }
     this.pool
       .run(
         {
@@ -173,6 +189,7 @@ export class Pipeline {
   private onRangeDone(range: InFlightRange, outcome: RangeOutcome): void {
     this.inFlight--;
     range.outcome = outcome;
+    range.log?.debug({ consumedEnd: outcome.consumedEnd, slots: outcome.slots, bytesRead: outcome.bytesRead }, 'range parsed');
     this.counters.values[Counter.bytesRead]! += outcome.bytesRead;
     this.counters.values[Counter.rangesCompleted]!++;
     if (outcome.stageHistograms) this.stages.merge(outcome.stageHistograms);
@@ -238,6 +255,7 @@ export class Pipeline {
           );
           if (done !== true) await done;
           this.stages.dedup.recordValue(microsSince(t0));
+          range.log?.debug({ records: range.results.count }, 'range emitted');
           file.emittedBytes += range.plan.chain ? range.outcome!.consumedEnd - range.plan.start : range.plan.end - range.plan.start;
           this.buffers.release(range.buffer);
           this.stores.release(range.results);

@@ -38,3 +38,23 @@ export class Counters {
     return this.values[Counter[name]]!;
   }
 }
+
+/** Per-stream counts (live vs history): read, emitted, duplicates, rejected. */
+export const StreamSlot = { read: 0, emitted: 1, duplicates: 2, rejected: 3 } as const;
+
+export class StreamCounters {
+  readonly live = new Float64Array(4);
+  readonly history = new Float64Array(4);
+
+  snapshot(): { live: StreamCountsView; history: StreamCountsView } {
+    const view = (a: Float64Array): StreamCountsView => ({ read: a[0]!, emitted: a[1]!, duplicates: a[2]!, rejected: a[3]! });
+    return { live: view(this.live), history: view(this.history) };
+  }
+}
+
+export interface StreamCountsView {
+  read: number;
+  emitted: number;
+  duplicates: number;
+  rejected: number;
+}

@@ -20,7 +20,9 @@ export type Fault =
   /** Answer, but this much later than the base latency. */
   | { kind: 'delay'; ms: number }
   /** Never answer: the client's timeout (or close()) ends the request. */
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  /** Send the headers and half the body, then nothing: only a client-side deadline ends it. */
+  | { kind: 'stall' };
 
 export interface FaultRule {
   fault: Fault;
@@ -57,6 +59,9 @@ export class MockExchange {
   moveEachRequest: boolean;
   readonly instruments: MockInstrument[];
   readonly requests: MockRequest[] = [];
+  /** Requests being answered right now, and the most there ever were at once. */
+  inflight = 0;
+  maxInflight = 0;
   private readonly rules: FaultRule[] = [];
   private readonly hanging = new Set<ServerResponse>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -106,6 +111,12 @@ export class MockExchange {
     if (at >= 0) this.instruments.splice(at, 1);
   }
 
+  /** List a base asset (again), at `price`. */
+  list(base: string, price = 100): void {
+    if (this.instruments.some((i) => i.base === base)) return;
+    this.instruments.push({ base, quote: 'USDT', last: price, fundingRate: 0.0001, nextFundingTime: Math.ceil(Date.now() / 28_800_000) * 28_800_000 });
+  }
+
   /** Move prices by `step` (all instruments, or one base). */
   move(step = 0.1, base?: string): void {
     for (const i of this.instruments) if (base === undefined || i.base === base) i.last = Math.round((i.last + step) * 100) / 100;
@@ -153,10 +164,18 @@ export class MockExchange {
     const fault = this.matchRule(venue, path);
     const entry: MockRequest = { at: performance.now(), venue, path, status: 200, fault: fault?.kind };
     if (this.requests.length < MAX_LOG) this.requests.push(entry);
-    if (fault?.kind === 'hang') {
+    this.inflight++;
+    this.maxInflight = Math.max(this.maxInflight, this.inflight);
+    res.on('close', () => this.inflight--);
+    if (fault?.kind === 'hang' || fault?.kind === 'stall') {
       entry.status = 'hang';
       this.hanging.add(res);
       res.on('close', () => this.hanging.delete(res));
+      if (fault.kind === 'stall' && venue !== undefined) {
+        const text = JSON.stringify(VENUES[venue](path, url.searchParams, this.instruments, Date.now()) ?? {});
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.write(text.slice(0, text.length >> 1));
+      }
       return;
     }
     const delay = this.latencyMs + (fault?.kind === 'delay' ? fault.ms : 0);
