@@ -44,6 +44,7 @@ function fedSource(): FakeTelemetry {
 
 describe('Prometheus exposition at /metrics', () => {
   it('passes promtool check metrics', async (ctx) => {
+    if (PROMTOOL_MISSING && process.env.ORDERTAIL_REQUIRE_TOOLS === '1') throw new Error(PROMTOOL_MISSING);
     if (PROMTOOL_MISSING) ctx.skip(PROMTOOL_MISSING);
     const server = await startMetricsServer({ source: fedSource(), port: 0 });
     servers.push(server);
@@ -158,6 +159,7 @@ describe('Prometheus exposition at /metrics', () => {
     expect(rejected).toBe(junk);
     expect(m.get('ordertail_records_emitted_total')! + m.get('ordertail_records_duplicate_total')! + rejected).toBe(read);
     expect(m.get('ordertail_stream_latency_seconds_count{stream="history"}')! + m.get('ordertail_stream_latency_seconds_count{stream="live"}')!).toBe(ids);
+    if (PROMTOOL_MISSING && process.env.ORDERTAIL_REQUIRE_TOOLS === '1') throw new Error(PROMTOOL_MISSING);
     if (PROMTOOL_MISSING) ctx.skip(PROMTOOL_MISSING);
     const check = promtoolCheck(text);
     expect(check.output).toBe('');

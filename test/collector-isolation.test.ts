@@ -1,0 +1,82 @@
+/**
+ * A slow or dead exchange never delays the others: each exchange polls on its
+ * own loop, so while one hangs the healthy ones keep their cadence and write
+ * their records on time.
+ */
+import { describe, expect, it } from 'vitest';
+import type { CycleReport } from '../dist/src/collector/index.js';
+import { collector, fastConfig, mockExchange, sleep } from './fixtures/mock-exchange/harness.js';
+
+describe('isolation between exchanges', () => {
+  it('healthy exchanges keep their cadence while one hangs on every request', async () => {
+    const healthy = await mockExchange({ latencyMs: 10, moveEachRequest: true });
+    const dead = await mockExchange({ latencyMs: 10 });
+    const config = fastConfig(
+      [
+        { id: 'binanceusdm', baseUrl: healthy.url },
+        { id: 'bybit', baseUrl: healthy.url },
+        { id: 'bybit', name: 'bybit-dead', baseUrl: dead.url },
+      ],
+      { interval: '100ms', timeout: { initial: '300ms', min: '300ms', max: '600ms' }, breaker: { failureThreshold: 100, cooldown: '1s' } },
+    );
+    const { collector: c, records } = collector(config);
+    const reports: CycleReport[] = [];
+    c.on('cycle', (r) => reports.push(r));
+    dead.inject({ fault: { kind: 'hang' } });
+    await c.start();
+    await sleep(2000);
+    await c.stop();
+
+    const of = (name: string): CycleReport[] => reports.filter((r) => r.exchange === name);
+    for (const name of ['binanceusdm', 'bybit']) {
+      const cycles = of(name).slice(1); // the first cycle also loads markets and warms ccxt up
+      expect(cycles.length, name).toBeGreaterThanOrEqual(15); // 2 s at 100 ms, minus warm-up
+      for (const r of cycles) {
+        expect(r.outcome, name).toBe('ok');
+        // Written well inside its own tick, whatever the dead exchange is doing.
+        expect(r.finishedAt - r.scheduledAt, name).toBeLessThan(90);
+      }
+      // Consecutive cycles one interval apart: no tick skipped or delayed.
+      const ticks = cycles.map((r) => r.tick);
+      expect(ticks[ticks.length - 1]! - ticks[0]!, name).toBe(ticks.length - 1);
+    }
+    // The dead exchange: every request timed out, nothing written for it.
+    const deadCycles = of('bybit-dead');
+    expect(deadCycles.length).toBeLessThanOrEqual(3);
+    for (const r of deadCycles) expect(r.failures.map((f) => f.errorClass)).toContain('RequestTimeout');
+    expect(records.some((r) => r.exchange === 'bybit-dead')).toBe(false);
+    expect(records.filter((r) => r.exchange === 'binanceusdm' && r.type === 'ticker').length).toBeGreaterThanOrEqual(3 * 15);
+  });
+
+  it('a body that stalls after the headers is cut off by the collector deadline (ccxt stops its timer at the headers)', async () => {
+    const mock = await mockExchange();
+    const config = fastConfig([{ id: 'bybit', baseUrl: mock.url, funding: false }], {
+      timeout: { initial: '200ms', min: '200ms', max: '200ms' },
+      retry: { attempts: 1, baseDelay: '10ms', maxDelay: '10ms' },
+    });
+    const { collector: c } = collector(config);
+    await c.pollOnce();
+    mock.inject({ fault: { kind: 'stall' }, times: 1, path: '/v5/market/tickers' });
+    const started = performance.now();
+    const [report] = await c.pollOnce();
+    const took = performance.now() - started;
+    expect(report!.failures).toEqual([expect.objectContaining({ errorClass: 'RequestTimeout', kind: 'temporary' })]);
+    expect(took).toBeGreaterThanOrEqual(380); // 2 × timeout: the body gets as long as the headers
+    expect(took).toBeLessThan(1500);
+  });
+
+  it('the concurrency limit caps requests in flight across exchanges', async () => {
+    const mock = await mockExchange({ latencyMs: 40 });
+    const exchanges = ['a', 'b', 'c', 'd'].map((n) => ({ id: 'bybit', name: `bybit-${n}`, baseUrl: mock.url }));
+    const { collector: c } = collector(fastConfig(exchanges, { concurrency: 3 }));
+    await c.pollOnce();
+    mock.maxInflight = 0;
+    const started = performance.now();
+    const reports = await c.pollOnce();
+    const took = performance.now() - started;
+    expect(reports.every((r) => r.outcome === 'ok')).toBe(true);
+    expect(mock.maxInflight).toBe(3);
+    // 8 requests of 40 ms through 3 slots: at least 3 rounds.
+    expect(took).toBeGreaterThanOrEqual(3 * 40 - 5);
+  });
+});
