@@ -80,6 +80,7 @@ export class MockExchange {
       last: 100 * (i + 1) + 0.5,
       fundingRate: 0.0001,
       nextFundingTime: nextFunding,
+      updatedAt: Date.now(),
     }));
   }
 
@@ -114,12 +115,18 @@ export class MockExchange {
   /** List a base asset (again), at `price`. */
   list(base: string, price = 100): void {
     if (this.instruments.some((i) => i.base === base)) return;
-    this.instruments.push({ base, quote: 'USDT', last: price, fundingRate: 0.0001, nextFundingTime: Math.ceil(Date.now() / 28_800_000) * 28_800_000 });
+    const now = Date.now();
+    this.instruments.push({ base, quote: 'USDT', last: price, fundingRate: 0.0001, nextFundingTime: Math.ceil(now / 28_800_000) * 28_800_000, updatedAt: now });
   }
 
   /** Move prices by `step` (all instruments, or one base). */
   move(step = 0.1, base?: string): void {
-    for (const i of this.instruments) if (base === undefined || i.base === base) i.last = Math.round((i.last + step) * 100) / 100;
+    const now = Date.now();
+    for (const i of this.instruments) {
+      if (base !== undefined && i.base !== base) continue;
+      i.last = Math.round((i.last + step) * 100) / 100;
+      i.updatedAt = now;
+    }
   }
 
   /** Change funding rates (all instruments, or one base). */

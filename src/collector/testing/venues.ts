@@ -12,6 +12,8 @@ export interface MockInstrument {
   fundingRate: number;
   /** Next funding settlement, epoch ms. */
   nextFundingTime: number;
+  /** Last price move, epoch ms: binance's 24h ticker `closeTime` (the last trade), unchanged while nothing trades. */
+  updatedAt: number;
 }
 
 export interface VenueRoute {
@@ -75,8 +77,8 @@ function binanceTicker24hr(instruments: readonly MockInstrument[], now: number):
     lowPrice: px(i.last * 0.97),
     volume: '123456.789',
     quoteVolume: px(i.last * 123456.789),
-    openTime: now - 86_400_000,
-    closeTime: now,
+    openTime: i.updatedAt - 86_400_000,
+    closeTime: i.updatedAt,
     firstId: 1,
     lastId: 1000,
     count: 1000,
