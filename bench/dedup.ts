@@ -4,7 +4,16 @@
  * window semantics, but unbounded and never expiring) and Set<string>
  * (membership only) over the same key stream, in the same run.
  * `node dist/bench/dedup.js`
+ *
+ * `node dist/bench/dedup.js --sweep [--baseline path/to/table.js]`: ns per
+ * insert in one thread at several capacities (1 M, 4 M, 16 M slots), table
+ * load L/C ≈ 0.1 (the sizing advice in layout.ts), after a warm-up of several
+ * windows so buckets are in steady state. With --baseline (another build's
+ * dist/src/dedup/table.js), both tables run in alternating rounds in this one
+ * process and the per-round ratio new/baseline is reported: the machine's
+ * noise hits both alike.
  */
+import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Bench } from 'tinybench';
@@ -158,6 +167,138 @@ export async function run(options: DedupBenchOptions = {}): Promise<DedupBenchRo
   return rows;
 }
 
+/** What runSweep needs of a table module: this build's, or a baseline build's. */
+interface SweepTable {
+  readonly capacity: number;
+  readonly sharedBuffer: SharedArrayBuffer;
+  insertAt(hashLo: number, hashHi: number, times: Float64Array, timeIndex: number): number;
+  stats(): { overflows: number };
+}
+interface SweepTableClass {
+  create(options: { capacity: number; windowMs: number }): SweepTable;
+}
+
+export interface DedupSweepOptions {
+  readonly capacities?: readonly number[];
+  /** windowMs = load × capacity, one record per ms. */
+  readonly load?: number;
+  /** Measured rounds per table per capacity. */
+  readonly rounds?: number;
+  /** Inserts per round. */
+  readonly perRound?: number;
+  /** dist/src/dedup/table.js of another build, compared round by round. */
+  readonly baseline?: string;
+  readonly print?: boolean;
+}
+
+export interface DedupSweepRow {
+  readonly capacity: number;
+  readonly table: string;
+  readonly slots: number;
+  readonly mib: number;
+  /** ns per insert over the rounds: median, min, max. */
+  readonly ns: readonly [number, number, number];
+  /** Per-round ns / the baseline's ns in the same round: median, min, max (1 without a baseline). */
+  readonly ratio: readonly [number, number, number];
+  readonly overflowPerInsert: number;
+}
+
+const spread = (xs: number[]): [number, number, number] => {
+  const s = [...xs].sort((a, b) => a - b);
+  return [s[s.length >> 1]!, s[0]!, s[s.length - 1]!];
+};
+
+/**
+ * Engine-like single-thread inserts: random 64-bit hashes, epoch-ms times one
+ * per record, 20 % near duplicates, through insertAt as the emit stage calls it.
+ */
+export async function runSweep(options: DedupSweepOptions = {}): Promise<DedupSweepRow[]> {
+  const capacities = options.capacities ?? [1 << 20, 1 << 22, 1 << 24];
+  const load = options.load ?? 0.1;
+  const rounds = options.rounds ?? 15;
+  const perRound = options.perRound ?? 1 << 18;
+  const stream = makeDedupStream(1 << 22);
+  const { lo, hi } = stream;
+  const mask = stream.length - 1;
+  const impls: { name: string; cls: SweepTableClass }[] = [];
+  if (options.baseline !== undefined) {
+    const mod = (await import(pathToFileURL(options.baseline).href)) as { DedupTable: SweepTableClass };
+    impls.push({ name: 'baseline', cls: mod.DedupTable });
+  }
+  impls.push({ name: 'this build', cls: DedupTable });
+  const times = new Float64Array(1);
+  // One loop for every table: insertAt with the time in a Float64Array, as the
+  // emit stage calls it (no boxing even when the call is not inlined).
+  const drive = (table: SweepTable, from: number, n: number): void => {
+    for (let g = from, end = from + n; g < end; g++) {
+      const k = g & mask;
+      times[0] = BASE_TIME_MS + g;
+      table.insertAt(lo[k]!, hi[k]!, times, 0);
+    }
+  };
+  const rows: DedupSweepRow[] = [];
+  for (const capacity of capacities) {
+    const windowMs = Math.round(capacity * load);
+    const runs = impls.map(({ name, cls }) => ({ name, table: cls.create({ capacity, windowMs }), pos: 0, ns: [] as number[] }));
+    const warm = Math.max(4 * windowMs, 1 << 21);
+    for (const r of runs) {
+      for (; r.pos < warm; r.pos += perRound) drive(r.table, r.pos, perRound);
+    }
+    const overflowsBefore = runs.map((r) => r.table.stats().overflows);
+    for (let round = 0; round < rounds; round++) {
+      for (const r of round & 1 ? [...runs].reverse() : runs) {
+        const t0 = process.hrtime.bigint();
+        drive(r.table, r.pos, perRound);
+        r.ns.push(Number(process.hrtime.bigint() - t0) / perRound);
+        r.pos += perRound;
+      }
+    }
+    const base = runs[0]!.ns;
+    runs.forEach((r, i) => {
+      rows.push({
+        capacity,
+        table: r.name,
+        slots: r.table.capacity,
+        mib: r.table.sharedBuffer.byteLength / 2 ** 20,
+        ns: spread(r.ns),
+        ratio: spread(r.ns.map((x, j) => x / base[j]!)),
+        overflowPerInsert: (r.table.stats().overflows - overflowsBefore[i]!) / (rounds * perRound),
+      });
+    });
+  }
+  if (options.print ?? true) {
+    console.log(
+      `dedup sweep: 1 thread, insertAt, ${DUPLICATE_SHARE * 100}% near duplicates, L/C ≈ ${load} ` +
+        `(window = ${load} × capacity records), ${rounds} rounds × ${perRound} inserts, node ${process.version}`,
+    );
+    const f = (x: readonly [number, number, number], d: number): string =>
+      `${x[0].toFixed(d)} [${x[1].toFixed(d)}–${x[2].toFixed(d)}]`;
+    console.table(
+      rows.map((r) => ({
+        capacity: r.capacity,
+        table: r.table,
+        slots: r.slots,
+        MiB: r.mib.toFixed(1),
+        'ns/insert med [min–max]': f(r.ns, 0),
+        'x baseline med [min–max]': f(r.ratio, 2),
+        'overflow/insert': r.overflowPerInsert.toExponential(1),
+      })),
+    );
+  }
+  return rows;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  await run();
+  const { values } = parseArgs({
+    options: { sweep: { type: 'boolean' }, baseline: { type: 'string' }, load: { type: 'string' }, rounds: { type: 'string' } },
+  });
+  if (values.sweep) {
+    await runSweep({
+      ...(values.baseline !== undefined && { baseline: values.baseline }),
+      ...(values.load !== undefined && { load: Number(values.load) }),
+      ...(values.rounds !== undefined && { rounds: Number(values.rounds) }),
+    });
+  } else {
+    await run();
+  }
 }

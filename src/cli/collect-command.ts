@@ -174,6 +174,13 @@ export async function runCollect(cmd: CollectCommand): Promise<void> {
       await collector.stop();
       await sink.flush();
       await sink.close();
+      if (!collector.drained) {
+        // A request that outlived the shutdown deadline still holds a socket
+        // (undici's body timeout is minutes). Everything is written and
+        // flushed: do not let it keep the process up. Unref'd, so a process
+        // that can exit anyway is not held by this timer either.
+        setTimeout(() => process.exit(), 1000).unref();
+      }
     }
   } finally {
     if (timer) clearTimeout(timer);

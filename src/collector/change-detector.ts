@@ -1,12 +1,12 @@
 /**
- * Remembers, per symbol, the fingerprint of the last values sent for one
+ * Remembers, per symbol, the change key (values of the change fields) last sent for one
  * (exchange, type) stream, and decides what to emit: new symbols, changed
  * values, and everything on snapshot cycles. Symbols absent from a complete
  * answer are forgotten (and reported), so a delisted contract does not hold
  * memory and a relisted one is emitted again.
  */
 interface Seen {
-  fingerprint: string;
+  values: string;
   /** collectedAt of the first cycle that saw these values. */
   since: number;
   /** Last generation (answer) this symbol was present in. */
@@ -32,15 +32,15 @@ export class ChangeDetector {
     this.generation++;
   }
 
-  observe(symbol: string, fingerprint: string, collectedAt: number, snapshot: boolean): Verdict {
+  observe(symbol: string, values: string, collectedAt: number, snapshot: boolean): Verdict {
     const prev = this.seen.get(symbol);
     if (prev === undefined) {
-      this.seen.set(symbol, { fingerprint, since: collectedAt, generation: this.generation });
+      this.seen.set(symbol, { values, since: collectedAt, generation: this.generation });
       return { emit: true, since: collectedAt };
     }
     prev.generation = this.generation;
-    if (prev.fingerprint !== fingerprint) {
-      prev.fingerprint = fingerprint;
+    if (prev.values !== values) {
+      prev.values = values;
       prev.since = collectedAt;
       return { emit: true, since: collectedAt };
     }

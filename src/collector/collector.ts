@@ -54,6 +54,8 @@ export interface CollectorStats {
   inFlight: number;
   bytesWritten: number;
   batchesWritten: number;
+  /** Batches dropped because their request outlived the shutdown deadline. */
+  batchesLate: number;
 }
 
 export class Collector extends EventEmitter<CollectorEventMap> {
@@ -65,6 +67,8 @@ export class Collector extends EventEmitter<CollectorEventMap> {
   private readonly pollers: ExchangePoller[] = [];
   private loops: Promise<void>[] = [];
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  /** After stop(): whether every in-flight request settled before the shutdown deadline. */
+  drained = false;
 
   constructor(
     readonly config: CollectorConfig,
@@ -110,10 +114,11 @@ export class Collector extends EventEmitter<CollectorEventMap> {
 
   /**
    * One cycle of every exchange, concurrently, without the loops (tests,
-   * benchmarks, cron-style use). Resolves with each exchange's report.
+   * benchmarks, cron-style use). Resolves with each exchange's report. Not
+   * with start(): two cycles of one exchange at once would race on its state.
    */
   async pollOnce(): Promise<CycleReport[]> {
-    if (this.state === 'stopping' || this.state === 'stopped') throw new CollectorStoppedError();
+    if (this.state !== 'new') throw new CollectorStoppedError(`pollOnce() called on a ${this.state} collector (use either start() or pollOnce())`);
     const at = performance.now();
     const reports = await Promise.all(this.pollers.map((p) => p.runCycle(at)));
     for (const r of reports) this.emit('cycle', r);
@@ -134,6 +139,7 @@ export class Collector extends EventEmitter<CollectorEventMap> {
       inFlight: this.limiter.inFlight,
       bytesWritten: this.writer.bytes,
       batchesWritten: this.writer.batches,
+      batchesLate: this.writer.late,
     };
   }
 
@@ -155,7 +161,9 @@ export class Collector extends EventEmitter<CollectorEventMap> {
     const timedOut = await Promise.race([drained.then(() => false), late]);
     deadline.abort();
     if (timedOut) this.emit('warning', `requests still in flight after ${this.config.shutdownTimeoutMs} ms; stopping without them`);
+    this.writer.close();
     this.state = 'stopped';
+    this.drained = !timedOut;
   }
 
   private fail(err: unknown): void {

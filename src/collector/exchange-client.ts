@@ -94,6 +94,11 @@ export class ExchangeClient {
     this.name = spec.name;
     const has = this.exchange.has;
     const funding = has.fetchFundingRates === true || has.fetchFundingRates === 'emulated';
+    if (spec.funding === true && !funding) {
+      // Polling it anyway would fail every cycle with NotSupported and open the
+      // breaker, which would stop the tickers too.
+      throw new ConfigError(`collector.exchanges: ${spec.name}: ccxt's ${spec.id} has no fetchFundingRates; remove 'funding: true'`, 'collector.exchanges');
+    }
     this.hasFunding = spec.funding ?? funding;
     const symbols = spec.symbols ?? settings.symbols;
     this.wanted = symbols ? new Set(symbols) : undefined;

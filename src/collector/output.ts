@@ -12,8 +12,11 @@ export type WriteFn = (chunk: Uint8Array) => true | Promise<void>;
 export class BatchWriter {
   private waiting: Promise<void> | undefined;
   private failed: CollectorSinkError | undefined;
+  private closed = false;
   bytes = 0;
   batches = 0;
+  /** Batches that arrived after close(): answers to requests that outlived the shutdown deadline. */
+  late = 0;
 
   constructor(private readonly write: WriteFn) {}
 
@@ -21,6 +24,11 @@ export class BatchWriter {
   async push(text: string): Promise<void> {
     while (this.waiting) await this.waiting;
     if (this.failed) throw this.failed;
+    if (this.closed) {
+      // The owner may have closed the sink already: writing now would fail or reopen it.
+      this.late++;
+      return;
+    }
     const chunk = Buffer.from(text, 'utf8');
     let result: true | Promise<void>;
     try {
@@ -42,6 +50,11 @@ export class BatchWriter {
     );
     await this.waiting;
     if (this.failed) throw this.failed;
+  }
+
+  /** Take no more batches (later ones are counted in `late`, not written). */
+  close(): void {
+    this.closed = true;
   }
 
   /** Resolves when the writer has taken everything pushed so far. */

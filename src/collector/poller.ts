@@ -8,7 +8,7 @@ import { ExchangeClient, type ClientSettings } from './exchange-client.js';
 import type { ConcurrencyLimiter } from './limiter.js';
 import type { ExchangeMetrics } from './metrics.js';
 import type { BatchWriter } from './output.js';
-import { encodeRecord, exchangeTime, fingerprint, recordId, type RecordType, type UnifiedEntry } from './records.js';
+import { changeKey, encodeRecord, exchangeTime, fingerprint, recordId, type RecordType, type UnifiedEntry } from './records.js';
 import { sleep, withRetry } from './retry.js';
 
 /**
@@ -206,10 +206,10 @@ export class ExchangePoller {
     let emitted = 0;
     for (const entry of r.value) {
       const symbol = entry.symbol!;
-      const print = fingerprint(entry, fields);
-      const verdict = detector.observe(symbol, print, collectedAt, snapshot);
+      const values = changeKey(entry, fields);
+      const verdict = detector.observe(symbol, values, collectedAt, snapshot);
       if (!verdict.emit) continue;
-      const id = recordId(this.name, type, symbol, exchangeTime(entry) ?? verdict.since, print);
+      const id = recordId(this.name, type, symbol, exchangeTime(entry) ?? verdict.since, fingerprint(values));
       text += encodeRecord(type, this.name, symbol, collectedAt, id, entry) + '\n';
       emitted++;
     }

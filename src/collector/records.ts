@@ -1,5 +1,3 @@
-import { hash } from 'node:crypto';
-
 /**
  * Record shaping: ccxt's unified ticker / funding-rate structure, minus `info`
  * (the raw exchange payload: not unified, and 2-3× the size), plus
@@ -23,7 +21,10 @@ import { hash } from 'node:crypto';
  *
  *   id = exchange "|" type "|" symbol "|" observedAt "|" fingerprint
  *
- * fingerprint  16 hex digits of SHA-1 over the change fields (CHANGE_FIELDS)
+ * fingerprint  16 hex digits: a 64-bit hash (two 32-bit lanes) of the change
+ *              fields' values (CHANGE_FIELDS). Not cryptographic: a collision
+ *              matters only between two states of one symbol stamped with the
+ *              same observedAt.
  * observedAt   the exchange's own `timestamp` when it sends one; otherwise the
  *              collectedAt of the first cycle that saw these values (bybit's
  *              tickers carry no time), so a snapshot re-sending unchanged
@@ -57,11 +58,32 @@ export interface UnifiedEntry {
   [field: string]: unknown;
 }
 
-/** Hash of the change fields: equal fingerprints mean "unchanged". */
-export function fingerprint(entry: UnifiedEntry, fields: readonly string[]): string {
-  const values: unknown[] = new Array(fields.length);
-  for (let i = 0; i < fields.length; i++) values[i] = entry[fields[i]!] ?? null;
-  return hash('sha1', JSON.stringify(values), 'hex').slice(0, 16);
+/**
+ * The change fields' values as one string (unit-separated): compared exactly
+ * for change detection, hashed only for records that are written. Cheaper
+ * than hashing every record of every answer, most of which are unchanged.
+ */
+export function changeKey(entry: UnifiedEntry, fields: readonly string[]): string {
+  let key = '';
+  for (let i = 0; i < fields.length; i++) {
+    const v = entry[fields[i]!];
+    key += (v === undefined || v === null ? '' : String(v)) + '\x1f';
+  }
+  return key;
+}
+
+/** 64-bit hash of a string as 16 hex digits: two 32-bit multiply-xor lanes with a final avalanche (cyrb53-style). */
+export function fingerprint(text: string): string {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (h2 >>> 0).toString(16).padStart(8, '0') + (h1 >>> 0).toString(16).padStart(8, '0');
 }
 
 export function recordId(exchange: string, type: RecordType, symbol: string, observedAt: number, print: string): string {

@@ -23,7 +23,7 @@ export interface EngineOptions {
   dedupKey?: string | string[];
   /** Duplicate window on event time: '60s', '500ms', or milliseconds. Default 60s. */
   dedupWindow?: string | number;
-  /** Dedup table size in entries (≈ 16.5 B each); keep it ≥ 10× the keys live in one window. Default 4,194,304. */
+  /** Dedup table size in entries (≈ 18.3 B each); keep it ≥ 10× the keys live in one window. Default 4,194,304. */
   dedupCapacity?: number;
   /** Field holding the event time (epoch ms or ISO-8601). Default 'timestamp'. */
   eventTime?: string;

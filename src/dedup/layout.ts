@@ -38,16 +38,24 @@
  *   bucketIndex(hashLo, hashHi, BUCKETS): the high bits of a 32-bit mix of the
  *   key, scaled to [0, BUCKETS) by one multiply ("fastrange").
  *
- *   Why this shape: an insert costs about one DRAM round trip (plus a page walk:
- *   4 KiB pages, no huge pages for a SharedArrayBuffer), and nothing else comes
- *   close. One insert now touches ONE 128-byte block in ONE page: the version
- *   word, keys and times of a bucket are together, and the version's line also
- *   holds the first three slots, which is all most buckets use (see "Sizing").
- *   The earlier layout (a separate array of version words, then 8 slots per
- *   128 bytes) touched two pages and three lines; those misses overlapped, so
- *   this buys less than the line count suggests: ~5–20 % (bench/dedup.ts
- *   --sweep). 8 slots + a version do not fit 128 bytes; 15 slots per 256 bytes
- *   overflow far less but scan up to 4 lines and measured slower at L/C ≥ 0.2.
+ *   Why this shape: one insert touches ONE 128-byte block in ONE 4 KiB page —
+ *   version word, keys and times of a bucket together, the version's line also
+ *   holding slots 0–2 — where the earlier layout (an array of version words,
+ *   then 8 slots per 128 bytes) touched two pages and two or three lines.
+ *   Measured gain, same process, alternating rounds (bench/dedup.ts --sweep,
+ *   L/C ≈ 0.1, 2-core VM shared with other work): median per-round time
+ *   new/old 0.90–1.03 at 1 M slots, 0.84–1.00 at 4 M, 0.84–0.92 at 16 M; ~250–
+ *   400 ns per insert either way. It is small because those misses already
+ *   overlapped: what an insert costs is ONE dependent DRAM round trip plus a
+ *   page walk (no huge pages for a SharedArrayBuffer) that cannot overlap the
+ *   next insert's, since each insert has a locked instruction and branches on
+ *   the loaded data. A bare dependent random read over the same memory
+ *   measures ~0.6 of an insert; that is the floor for one-key-at-a-time calls.
+ *   Going below it needs several keys' buckets requested before the first
+ *   insert's CAS (an API that takes a batch); not done here.
+ *   8 slots + a version do not fit 128 bytes. 15 slots per 256 bytes overflow
+ *   far less (L/C 0.1 → 8e-11) but scan up to 4 lines and measured slower at
+ *   L/C ≥ 0.2.
  *
  * ─── Slot states ────────────────────────────────────────────────────────────
  *   empty:   time is NaN (every slot is NaN-filled at creation; NaN is never
@@ -79,21 +87,19 @@
  *   the lock except stats(), which only estimates.
  *   Atomics calls per insert: 2 for every outcome (CAS + store), +1 Atomics.add
  *   on OVERFLOW. The previous optimistic seqlock (Atomics.load, plain scan,
- *   CAS) needed 3 for NEW, the common outcome; each Atomics call is a builtin
- *   call in Node 20's optimizing compiler (~10–15 ns measured), which is why
- *   the lock is cheaper here although DUPLICATE now writes the version line (it
- *   did before too: a CAS(v, v) is a locked write on x86).
- *   Before the CAS, insert() makes one plain read of the bucket's second line
- *   and discards it: the CAS waits for its own line anyway, and this lets both
- *   lines' misses overlap instead of the slot-3 read missing again afterwards.
- *   It is only a prefetch; its value is never used for a decision.
- *   Honest limits: a thread holds its bucket for one scan (≤ 7 slots, both lines
- *   already requested) and ≤ 3 plain stores; if it is descheduled right then,
- *   other threads inserting into THAT bucket spin, then sleep in 50 µs steps,
- *   and fail with DedupStalledError after stallLimitMs. Other buckets are
- *   unaffected. Nothing that can throw runs while a bucket is held. The version
- *   wraps after 2^31 inserts into one bucket; harmless (only odd/even and
- *   equality with the value just read are used).
+ *   then CAS(v, v) to validate a read-only outcome, or CAS(v, v + 1) + store to
+ *   write) needed 3 for NEW, the common outcome, and its read side rested on
+ *   the subtler "validate with a read-modify-write" argument (Boehm, 2012).
+ *   Each Atomics call is a builtin call in Node 20's optimizing compiler (~10–
+ *   15 ns each in isolation); end to end the difference was within noise. A
+ *   DUPLICATE now writes the version line; so did the old CAS(v, v) on x86.
+ *   Honest limits: a thread holds its bucket for one scan (≤ 7 slots, at most
+ *   one more cache miss for the second line) and ≤ 3 plain stores; if it is
+ *   descheduled right then, other threads inserting into THAT bucket spin, then
+ *   sleep in 50 µs steps, and fail with DedupStalledError after stallLimitMs.
+ *   Other buckets are unaffected. Nothing that can throw runs while a bucket is
+ *   held. The version wraps (as an Int32) after 2^31 acquisitions of one
+ *   bucket; harmless, only odd/even and equality with the value just read count.
  *
  * ─── Watermark ──────────────────────────────────────────────────────────────
  *   The largest event time inserted so far. Each handle keeps its own maximum
@@ -113,9 +119,12 @@
  *       L/C = 0.05 → 9.4e-8    0.10 → 8.9e-6    0.125 → 3.6e-5
  *             0.20 → 6.2e-4    0.25 → 2.2e-3    0.50  → 6.5e-2
  *   (8-slot buckets, before: 1.1e-8, 2.1e-6, 1.0e-5, 2.6e-4, 1.1e-3, 5.1e-2.)
- *   (bench/dedup.ts at L/C ≈ 0.19 measures ≈ 4e-4.) Size capacity ≥ 10× the
- *   keys live in one window; each slot costs 128/7 ≈ 18.3 bytes. At that load a
- *   bucket's slots in use (live + not yet reused) are mostly ≤ 3, i.e. line 0.
+ *   bench/dedup.ts --sweep --load 0.2 (distinct live keys L/C ≈ 0.16, where the
+ *   formula gives 1.7e-4; 8 slots: 5.8e-5) measures 0.9–1.5e-4 (8 slots, same
+ *   run: 3.4–5.0e-5). Size capacity ≥ 10× the keys live in one window; each
+ *   slot costs 128/7 ≈ 18.3 bytes (8 slots: 16.5). At L/C = 0.1, after many
+ *   windows, 66 % of buckets have ≤ 2 slots in use (live or not yet reused),
+ *   so a scan that ends at the first empty slot stays in line 0; 93 % ≤ 3.
  *
  * ─── Failure directions ─────────────────────────────────────────────────────
  *   - OVERFLOW: the key's bucket holds 7 live entries. The engine passes the
@@ -150,8 +159,6 @@ export const SLOT_F64 = 2;
 export const SLOT0_I32 = 4;
 /** Float64 offset of slot 0's time from the bucket's first Float64 word. */
 export const SLOT0_TIME_F64 = 3;
-/** Int32 offset of a word in the bucket's second cache line (slot 3's hashLo). */
-export const LINE1_I32 = 16;
 
 export const H_MAGIC = 0;
 export const H_BUCKETS = 1;

@@ -1,6 +1,7 @@
 /**
  * DedupTable: a fixed-size, shared-memory, time-windowed set of 64-bit key
- * hashes. Layout, the lock-free insert protocol and its limits: layout.ts.
+ * hashes. Layout, the per-bucket lock that makes inserts safe across threads,
+ * and its limits: layout.ts.
  *
  * insert() allocates nothing: numbers and typed-array reads only, no closures.
  */
@@ -20,7 +21,6 @@ import {
   H_OVERFLOWS_LO,
   H_WINDOW_F64,
   HEADER_BYTES,
-  LINE1_I32,
   SLOT0_I32,
   SLOT0_TIME_F64,
   SLOT_F64,
@@ -77,8 +77,6 @@ export class DedupTable {
   readonly #wm: WatermarkView;
   /** insert()'s time, handed to insertAt without boxing. */
   readonly #scratch = new Float64Array(1);
-  /** Sink for insertAt's prefetching read, so the compiler keeps it. */
-  #touched = 0;
 
   private constructor(sab: SharedArrayBuffer, stallLimitMs: number) {
     const head = new Int32Array(sab, 0, HEADER_BYTES >> 2);
@@ -183,9 +181,6 @@ export class DedupTable {
     const vIdx = (BUCKETS_BYTE >> 2) + b * BUCKET_I32;
     // Slot j's time is f64[timeBase + j * SLOT_F64].
     const timeBase = (BUCKETS_BYTE >> 3) + b * BUCKET_F64 + SLOT0_TIME_F64;
-    // Prefetch: one plain read in the bucket's second line, issued before the
-    // CAS so its miss overlaps the first line's (layout.ts, "Per-bucket lock").
-    this.#touched ^= i32[vIdx + LINE1_I32]!;
     // A plain read is only the CAS's guess; the CAS decides (layout.ts).
     let v = i32[vIdx]!;
     let spins = 0;
