@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark, each printing its own table with ratios
  * against a baseline measured in the same run. BENCH_ONLY=e2e,latency picks some.
  */
-const only = new Set((process.env.BENCH_ONLY ?? 'parser,ring,dedup,e2e,latency').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'parser,ring,dedup,e2e,latency,collector').split(','));
 
 if (only.has('parser')) {
   const { runParserSuite, SUITE_PARSERS } = await import('./parser-suite.js');
@@ -15,3 +15,4 @@ if (only.has('ring')) await (await import('./ring.js')).run();
 if (only.has('dedup')) await (await import('./dedup.js')).run();
 if (only.has('e2e')) (await import('./e2e-once.js')).run({ megabytes: Number(process.env.BENCH_MB ?? 200) });
 if (only.has('latency')) await (await import('./follow-latency.js')).run();
+if (only.has('collector')) await (await import('./collector.js')).run();

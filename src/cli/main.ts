@@ -43,7 +43,7 @@ async function run({ engineOptions, options, statusIntervalMs, metrics }: RunCom
   await engine.start();
   if (metrics) {
     try {
-      server = await startMetricsServer({ source: engine, host: metrics.host, port: metrics.port, logger });
+      server = await startMetricsServer({ source: engine, registry: engine.registry, host: metrics.host, port: metrics.port, logger });
       logger.info({ url: server.url }, `metrics and status page at ${server.url}/`);
     } catch (err) {
       if (!metrics.optional) {

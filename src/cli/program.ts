@@ -3,6 +3,7 @@ import { loadConfigFile } from '../config/load-file.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../config/options.js';
 import { parseDurationMs } from '../config/units.js';
 import { ConfigError } from '../config/errors.js';
+import { registerCollectCommand } from './collect-command.js';
 
 export interface RunCommand {
   /** The merged file + flag options, as the Engine takes them. */
@@ -106,6 +107,7 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
       for (const key of ['metricsPort', 'metrics-port', 'metricsHost', 'metrics-host']) delete merged[key];
       await onRun({ engineOptions: merged as unknown as EngineOptions, options, statusIntervalMs, metrics });
     });
+  registerCollectCommand(program);
   return program;
 }
 

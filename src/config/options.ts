@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.js';
 import { parseByteSize, parseDurationMs } from './units.js';
+import { resolveCollectorConfig, type CollectorConfig } from '../collector/config.js';
 
 /**
  * Options accepted by `new Engine(options)` and by the YAML config file (same
@@ -43,6 +44,10 @@ export interface EngineOptions {
   metricsHost?: string;
   /** fatal | error | warn | info | debug | trace | silent. Default info (CLI). */
   logLevel?: string;
+  /** The exchange collector as a source (see src/collector/config.ts); its records go through dedup and every sink. */
+  collector?: Record<string, unknown>;
+  /** The collector's own append-only NDJSON log, which the engine follows like any input. Default ./ordertail-collector.ndjson. */
+  collectorLog?: string;
   /** Library only: a pino logger for per-file/per-range debug logs (default: silent). */
   logger?: import('../metrics/logger.js').Logger;
 }
@@ -67,6 +72,8 @@ export interface ResolvedOptions {
   metricsPort: number | undefined;
   metricsHost: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  collector: CollectorConfig | undefined;
+  collectorLog: string;
 }
 
 export type SinkSpec = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' };
@@ -167,6 +174,8 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger'>, { parse: F
   metricsPort: { parse: port, fallback: () => undefined },
   metricsHost: { parse: nonEmptyString, fallback: () => '127.0.0.1' },
   logLevel: { parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), fallback: () => 'info' },
+  collector: { parse: (value) => resolveCollectorConfig(value, 'collector'), fallback: () => undefined },
+  collectorLog: { parse: nonEmptyString, fallback: () => 'ordertail-collector.ndjson' },
 };
 
 export const OPTION_KEYS = Object.keys(SCHEMA) as (keyof typeof SCHEMA)[];
@@ -198,6 +207,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     }
   }
   for (const key of OPTION_KEYS) if (!(key in values)) values[key] = SCHEMA[key].fallback();
+  // The collector's log is an input like any other; with a collector, files are optional.
+  if (values.collector !== undefined) values.input = [...((values.input as string[] | undefined) ?? []), values.collectorLog as string];
   if (values.input === undefined) throw new ConfigError(`${origin}: 'input' is required (one or more globs)`, 'input');
   const maxRecordBytes = values.maxRecordBytes as number;
   return {
@@ -219,5 +230,7 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     metricsPort: values.metricsPort as number | undefined,
     metricsHost: values.metricsHost as string,
     logLevel: values.logLevel as ResolvedOptions['logLevel'],
+    collector: values.collector as CollectorConfig | undefined,
+    collectorLog: values.collectorLog as string,
   };
 }

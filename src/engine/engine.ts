@@ -21,6 +21,8 @@ import type { FileTelemetry, LatencyHistograms, PipelineGauges, Readiness, Strea
 import { createLogger, type Logger } from '../metrics/logger.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/http-server.js';
 import { StreamCounters } from '../metrics/counters.js';
+import { Registry } from 'prom-client';
+import type { CollectorConfig } from '../collector/config.js';
 
 export interface EngineStats {
   recordsRead: number;
@@ -72,6 +74,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private readonly logger: Logger;
   private metricsServer: MetricsServer | undefined;
   private readonly streams = new StreamCounters();
+  /** One prom-client registry for the engine, the collector and the metrics server. */
+  readonly registry = new Registry();
+  private collector: import('../collector/collector.js').Collector | undefined;
+  private collectorLog: FileSink | undefined;
   private staging: StagingBuffer | undefined;
   private failure: Error | undefined;
   private readonly counters = new Counters();
@@ -150,6 +156,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       },
     });
     this.pumping = this.pump();
+    if (o.collector) await this.startCollector(o.collector);
     this.discovery = new FileDiscovery(o.input, (m) => this.emit('warning', m));
     // Our own outputs may match a broad input glob; reading them back would
     // loop forever in follow mode.
@@ -175,11 +182,34 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.pipeline.startupComplete();
     if (o.metricsPort !== undefined) {
       try {
-        this.metricsServer = await startMetricsServer({ source: this, host: o.metricsHost, port: o.metricsPort, logger: this.logger });
+        this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, logger: this.logger });
       } catch (err) {
         await this.stop();
         throw err;
       }
+    }
+  }
+
+  /**
+   * The collector appends its records to its own NDJSON log, which the engine
+   * follows like any input: one data path (dedup, sinks, metrics) for both,
+   * and the log is a replayable record of what the exchanges said.
+   * With `once`, one poll of every exchange is written before the scan.
+   */
+  private async startCollector(config: CollectorConfig): Promise<void> {
+    // ccxt is large: loaded only when a collector is configured.
+    const { Collector } = await import('../collector/collector.js');
+    const log = new FileSink(this.options.collectorLog);
+    this.collectorLog = log;
+    const collector = new Collector(config, { write: (chunk) => log.write(chunk), registry: this.registry });
+    this.collector = collector;
+    collector.on('warning', (m) => this.emit('warning', `collector: ${m}`));
+    collector.on('error', (e) => this.emit('warning', `collector: ${e.message}`));
+    if (this.options.once) {
+      await collector.pollOnce();
+      await collector.stop();
+    } else {
+      await collector.start();
     }
   }
 
@@ -279,6 +309,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (this.state !== 'running') return;
     this.state = 'stopping';
     await this.metricsServer?.close();
+    // The collector's last records go to its log first, then the pipeline drains them.
+    await this.collector?.stop();
+    await this.collectorLog?.close();
     this.discovery?.close();
     await this.pipeline?.drain();
     this.state = 'stopped';
