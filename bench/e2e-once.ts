@@ -31,12 +31,15 @@ export function run(opts: { megabytes?: number; repeats?: number; parsers?: stri
   const repeats = opts.repeats ?? 2;
   const best = (rs: E2eResult[]): E2eResult => rs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   const results: E2eResult[] = [];
-  const engine = (parser: string): string[] => [
+  const engine = (parser: string, metrics = false): string[] => [
     join(REPO_ROOT, 'bin/ordertail.js'), 'run', '--once', '--workers', '2', '--parser', parser, '--input', input, '--sink', `file:${out}`,
+    ...(metrics ? ['--metrics-port', '0'] : ['--no-metrics']),
   ];
   const cases: [string, string[]][] = [
     ['naive baseline (readline+JSON.parse+Set)', [join(REPO_ROOT, 'dist/bench/naive-baseline.js'), input, out]],
     ...(opts.parsers ?? ['js', 'native', 'simdjson']).map((p): [string, string[]] => [`ordertail --once, 2 workers, --parser ${p}`, engine(p)]),
+    // Observability's cost: the same native run with the metrics server, sampler and histograms on.
+    ['ordertail --parser native, metrics server on', engine('native', true)],
   ];
   for (const [name, args] of cases) {
     const runs: E2eResult[] = [];
