@@ -44,7 +44,6 @@ async function run({ engineOptions, options, statusIntervalMs, metrics }: RunCom
   if (metrics) {
     try {
       server = await startMetricsServer({ source: engine, registry: engine.registry, host: metrics.host, port: metrics.port, logger });
-      logger.info({ url: server.url }, `metrics and status page at ${server.url}/`);
     } catch (err) {
       if (!metrics.optional) {
         await engine.stop();
