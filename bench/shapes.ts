@@ -3,6 +3,7 @@
  * record shape. Each fills roughly `targetBytes` with LF-terminated records
  * that carry the `id` key and an ISO `timestamp`, like real order logs.
  */
+import { prng as rng } from '../src/util/prng.js';
 
 export interface Shape {
   readonly name: string;
@@ -11,16 +12,6 @@ export interface Shape {
   generate(targetBytes: number): Buffer;
 }
 
-/** Small, fast PRNG (mulberry32) so every run benchmarks identical bytes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fill(targetBytes: number, record: (i: number) => string): Buffer {
   const parts: string[] = [];

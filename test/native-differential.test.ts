@@ -23,6 +23,7 @@ import {
 import type { ArrayPhaseCode, ChunkParser, FramingMode, ParseConfig } from '../dist/src/parser/contract.js';
 import { createJsParser } from '../dist/src/parser/js-parser.js';
 import { createNativeParser, loadNativeAddon } from '../dist/src/parser/native.js';
+import { prng } from '../dist/src/util/prng.js';
 
 const loaded = loadNativeAddon();
 const addon = 'addon' in loaded ? loaded.addon : undefined;
@@ -34,16 +35,6 @@ if (!addon) {
 
 const BASE_SEED = Number(process.env.ORDERTAIL_SEED ?? 20261125);
 
-/** mulberry32: tiny, seedable, reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   constructor(readonly rand: () => number) {}

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Framing, Status, STATUS_CODE_MASK, isAccepted } from '../dist/src/parser/contract.js';
 import { availableParsers, callOnce } from './helpers/parsers.js';
+import { prng } from '../dist/src/util/prng.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const suiteDir = path.resolve(repoRoot, '../shared/conformance/JSONTestSuite/test_parsing');
@@ -38,16 +39,6 @@ function jsonParseAccepts(bytes: Uint8Array): boolean | undefined {
 
 const parsers = await availableParsers();
 
-/** mulberry32: seedable, so a failure names its record. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = [
   '{"id":"ord-1","px":"12.5","qty":3,"tags":["a","b"],"m":{"k":[1,-2.5e3,true,false,null]},"s":"caf\\u00e9 \\"q\\" \\ud83d\\ude00 ✓"}',

@@ -1,32 +1,14 @@
-import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { naiveUniqueRecords } from '../dist/bench/naive-baseline.js';
 import { describe, expect, it } from 'vitest';
 import { orderLine, prng } from '../dist/src/demo/orders.js';
 import { runOnce, workdir } from './helpers/workdir.js';
 
-/** The naive reference: readline + JSON.parse + Set, as a batch job would do it. */
+/** The naive reference: readline + JSON.parse + Set, as a batch job would do it (bench/naive-baseline.ts). */
 async function reference(paths: string[]): Promise<string[]> {
-  const seen = new Set<string>();
   const out: string[] = [];
-  for (const path of paths) {
-    const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-    for await (const raw of rl) {
-      const line = raw.trim();
-      if (!line) continue;
-      let record: unknown;
-      try {
-        record = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      if (record === null || typeof record !== 'object' || Array.isArray(record)) continue;
-      const id = JSON.stringify((record as Record<string, unknown>).id);
-      if (seen.has(id)) continue;
-      seen.add(id);
-      out.push(line);
-    }
-  }
+  for await (const line of naiveUniqueRecords(paths)) out.push(line);
   return out;
 }
 

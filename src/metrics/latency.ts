@@ -1,5 +1,6 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { createLatencyHistogram } from './histograms.js';
+import { summarizeMicros } from './percentiles.js';
 
 /** Percentiles reported everywhere latency is shown, in milliseconds. */
 export interface LatencySummary {
@@ -17,15 +18,7 @@ export interface LatencySummary {
  */
 export class LatencyRecorder {
   static summarize(h: Histogram): LatencySummary {
-    const ms = (v: number): number => Math.round(v) / 1000;
-    return {
-      count: h.totalCount,
-      p50: ms(h.getValueAtPercentile(50)),
-      p90: ms(h.getValueAtPercentile(90)),
-      p99: ms(h.getValueAtPercentile(99)),
-      p999: ms(h.getValueAtPercentile(99.9)),
-      max: ms(h.maxValue),
-    };
+    return summarizeMicros(h);
   }
 
   readonly histogram: Histogram = createLatencyHistogram();
