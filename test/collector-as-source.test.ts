@@ -48,11 +48,14 @@ describe('the collector inside run', () => {
     const engine = new Engine({ workers: 1, sink: `file:${sink}`, collector: collectorSection(mock.url), collectorLog: join(dir, 'collector.ndjson') });
     await engine.start();
     try {
-      await until(() => readLines(sink).length > 0, 15_000, 'first collector records');
-      const first = readLines(sink).length;
-      // The mock's prices do not move: later cycles are suppressed as unchanged.
-      await new Promise((r) => setTimeout(r, 600));
-      expect(readLines(sink).length).toBe(first);
+      const parsed = () => readLines(sink).map((l) => JSON.parse(l) as { type: string; exchange: string; symbol: string });
+      await until(() => new Set(parsed().map((r) => r.exchange)).size === 2, 15_000, 'records from both exchanges');
+      // ~10 more cycles: the mock's prices do not move, so every (exchange, type,
+      // symbol) must still appear exactly once — later cycles are suppressed as unchanged.
+      await new Promise((r) => setTimeout(r, 1000));
+      const keys = parsed().map((r) => `${r.exchange}|${r.type}|${r.symbol}`);
+      expect(keys.length).toBeGreaterThan(2);
+      expect(new Set(keys).size).toBe(keys.length);
     } finally {
       await engine.stop();
     }
