@@ -131,6 +131,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const chosen = resolveParser(o.parser);
     this.parserName = chosen.name;
     if (chosen.fallbackReason) this.emit('warning', `native parser unavailable, using js: ${chosen.fallbackReason}`);
+    // Fail at start-up, not in every worker, when the shadow parser cannot load.
     if (o.parserShadow) resolveParser(o.parserShadow);
     this.emit('info', `parser: ${chosen.name}${o.parserShadow ? ` (shadow: ${o.parserShadow}, sample ${o.shadowSample})` : ''}`);
     this.pool = new ParsePool({

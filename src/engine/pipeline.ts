@@ -54,6 +54,8 @@ export class Pipeline {
   private emitting: Promise<void> | undefined;
   private emitAgain = false;
   private failed = false;
+  /** Wakes drain() when an in-flight range completes or fails. */
+  private rangeSettled: (() => void) | undefined;
   /** Per-file and per-range child loggers exist only at debug level: nothing allocated otherwise. */
   private readonly debug: boolean;
   private readonly fileLogs = new Map<FileCursor, Logger>();
@@ -186,8 +188,15 @@ export class Pipeline {
       );
   }
 
-  private onRangeDone(range: InFlightRange, outcome: RangeOutcome): void {
+  private settle(): void {
     this.inFlight--;
+    const wake = this.rangeSettled;
+    this.rangeSettled = undefined;
+    wake?.();
+  }
+
+  private onRangeDone(range: InFlightRange, outcome: RangeOutcome): void {
+    this.settle();
     range.outcome = outcome;
     range.log?.debug({ consumedEnd: outcome.consumedEnd, slots: outcome.slots, bytesRead: outcome.bytesRead }, 'range parsed');
     this.counters.values[Counter.bytesRead]! += outcome.bytesRead;
@@ -209,7 +218,7 @@ export class Pipeline {
   }
 
   private onRangeFailed(range: InFlightRange, err: unknown): void {
-    this.inFlight--;
+    this.settle();
     this.failed = true;
     this.events.fail(
       new EngineError('ORDERTAIL_WORKER', `parsing ${range.file.path} [${range.plan.start}, ${range.plan.end}) failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }),
@@ -286,7 +295,7 @@ export class Pipeline {
     this.watches.clear();
     while (this.inFlight > 0 || this.emitting) {
       if (this.emitting) await this.emitting;
-      else await new Promise((r) => setTimeout(r, 5));
+      else await new Promise<void>((resolve) => (this.rangeSettled = resolve));
     }
     await this.emitReady();
   }

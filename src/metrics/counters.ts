@@ -14,9 +14,8 @@ export const Counter = {
   eventTimeInvalid: 6,
   bytesRead: 7,
   rangesCompleted: 8,
-  sinkBatches: 9,
-  shadowCompared: 10,
-  shadowMismatches: 11,
+  shadowCompared: 9,
+  shadowMismatches: 10,
 } as const;
 export type CounterName = keyof typeof Counter;
 const COUNTER_SLOTS = Object.keys(Counter).length;

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Framing, STATE_CONSUMED_END, STATE_SLOTS, STATE_WORDS, Status, SLOT_WORDS, W_STATUS } from './contract.js';
-import type { ChunkParser, ChunkParserFactory, ChunkRequest, ParseConfig } from './contract.js';
+import type { ChunkParser, ChunkRequest, ParseConfig } from './contract.js';
 
 /** The compiled configuration plus scratch memory, one per worker. */
 export interface NativeParserConfigHandle {
@@ -188,10 +188,3 @@ export function loadNativeParser(config: ParseConfig): LoadResult<{ parser: Chun
   }
 }
 
-/** The same as a ChunkParserFactory, or the load error. */
-export function loadNativeParserFactory(): LoadResult<{ factory: ChunkParserFactory }> {
-  const r = loadNativeAddon();
-  if ('error' in r) return r;
-  const addon = r.addon;
-  return { factory: (config) => createNativeParser(addon, config) };
-}

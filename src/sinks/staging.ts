@@ -98,9 +98,6 @@ export class StagingBuffer {
     return true;
   }
 
-  get pendingBytes(): number {
-    return this.length;
-  }
 
   /** Hand the collected batch to the sink. */
   flushToSink(): true | Promise<void> {

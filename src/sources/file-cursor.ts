@@ -177,10 +177,6 @@ export class FileCursor {
     return this.chainScannedTo >= limit;
   }
 
-  /** Total ranges planned so far (emission waits for seq < this). */
-  get plannedRanges(): number {
-    return this.nextSeq;
-  }
 
   /** fstat the file; returns true when it grew. */
   refreshSize(now: number): 'grew' | 'same' | 'shrank' {
