@@ -3,6 +3,9 @@ import { readSync } from 'node:fs';
 const SCAN_CHUNK = 64 * 1024;
 const LF = 0x0a;
 
+/** The file got shorter than the range planned (truncated or rewritten in place). */
+export class FileShrankError extends Error {}
+
 /**
  * Positional reads of one range into its shared buffer. `filled` bytes of the
  * buffer hold file bytes starting at `filePos`; reads never pass `hardEnd`.
@@ -38,7 +41,7 @@ export class RangeReader {
     const target = Math.min(to, this.hardEnd, this.filePos + this.buf.length);
     while (this.filledEnd < target) {
       const n = readSync(this.fd, this.buf, this.filled, target - this.filledEnd, this.filledEnd);
-      if (n === 0) throw new Error(`file shrank while reading: expected bytes up to ${target}, got ${this.filledEnd}`);
+      if (n === 0) throw new FileShrankError(`file shrank while reading: expected bytes up to ${target}, got ${this.filledEnd}`);
       this.filled += n;
       this.bytesRead += n;
     }

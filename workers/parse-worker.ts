@@ -10,7 +10,7 @@ import { SKIP_START, skipArrayElement, skipResumeState } from '../src/parser/js/
 import type { ParseWorkerData, RangeOutcome, RangeTask } from '../src/pool/range-task.js';
 import { RingProducer } from '../src/ring/producer.js';
 import { createParser } from '../src/parser/select.js';
-import { RangeReader } from './file-reader.js';
+import { FileShrankError, RangeReader } from './file-reader.js';
 import { createLatencyHistogram, encodeHistogram } from '../src/metrics/histograms.js';
 import { microsSince, type ShippedStageHistograms } from '../src/metrics/stages.js';
 import { BATCH_SLOTS, SlotBatch } from './slot-batch.js';
@@ -239,12 +239,21 @@ function outcome(reader: RangeReader, bufferFilePos: number, consumedEnd: number
 
 export default function parseRange(task: RangeTask): RangeOutcome {
   const reader = new RangeReader(task.fd, viewOf(task.buffer), task.start, task.hardEnd);
-  switch (task.framing) {
-    case Framing.Lines:
-      return linesRange(task, reader);
-    case Framing.Single:
-      return singleRange(task, reader);
-    default:
-      return arrayRange(task, reader);
+  try {
+    switch (task.framing) {
+      case Framing.Lines:
+        return linesRange(task, reader);
+      case Framing.Single:
+        return singleRange(task, reader);
+      default:
+        return arrayRange(task, reader);
+    }
+  } catch (err) {
+    if (!(err instanceof FileShrankError)) throw err;
+    // Truncated under us: nothing of this range counts (the main thread
+    // discards its slots and re-reads the file, or a copy of it, from a known point).
+    const shrank = outcome(reader, task.start, task.start, task.carryPhase, task.skipUntilNewline, newCounter());
+    shrank.shrank = true;
+    return shrank;
   }
 }

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfigFile } from '../config/load-file.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../config/options.js';
@@ -37,7 +40,28 @@ const FLAG_KEYS: Readonly<Record<string, string>> = {
   metricsPort: 'metricsPort',
   metricsHost: 'metricsHost',
   logLevel: 'logLevel',
+  checkpoint: 'checkpoint',
+  checkpointInterval: 'checkpointInterval',
+  resetCheckpoint: 'resetCheckpoint',
+  ignoreOlder: 'ignoreOlder',
+  maxOpenFiles: 'maxOpenFiles',
 };
+
+/**
+ * Where the CLI keeps checkpoints in follow mode when --checkpoint is not
+ * given: $ORDERTAIL_STATE_DIR, else $XDG_STATE_HOME/ordertail, else
+ * ~/.local/state/ordertail; one subdirectory per (inputs, sink), so two
+ * engines with different inputs never share one.
+ */
+export function defaultCheckpointDir(options: ResolvedOptions): string {
+  const root = process.env.ORDERTAIL_STATE_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'ordertail');
+  const sink = options.sink.kind === 'file' ? `file:${resolve(options.sink.path)}` : options.sink.kind;
+  const key = createHash('sha256')
+    .update(JSON.stringify([options.input.map((g) => resolve(g)).sort(), sink]))
+    .digest('hex')
+    .slice(0, 16);
+  return join(root, key);
+}
 
 /**
  * Parse argv into a validated run command. Only parses: the caller runs the
@@ -74,6 +98,12 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .option('--metrics-host <host>', 'address for the metrics server (default 127.0.0.1)')
     .option('--no-metrics', 'do not start the metrics server')
     .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent (default info); logs are JSON on stderr, pretty on a TTY')
+    .option('--checkpoint <dir>', 'checkpoint directory: offsets, output lengths, dedup snapshot (default in follow mode: ~/.local/state/ordertail/<hash of inputs and sink>)')
+    .option('--no-checkpoint', 'do not checkpoint (a restart then reads everything again)')
+    .option('--checkpoint-interval <duration>', 'commit a checkpoint this often (default 5s; one is also written at exit)')
+    .option('--reset-checkpoint', 'discard the existing (or a corrupt) checkpoint and start fresh')
+    .option('--ignore-older <duration>', 'skip files not modified for this long at start-up (followed from their size if they change), e.g. 24h')
+    .option('--max-open-files <n>', 'cap on input file descriptors held open (default 512)')
     .option('--status <duration>', 'print a status line to stderr at this interval, e.g. 1s')
     .action(async (flags: Record<string, unknown>) => {
       const fromFile = typeof flags.config === 'string' ? loadConfigFile(flags.config) : {};
@@ -92,8 +122,13 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
       } else if (explicitPort === undefined) {
         merged.metricsPort = 9464;
       }
+      if (flags.checkpoint === false) delete merged.checkpoint;
       const origin = typeof flags.config === 'string' ? `config ${flags.config}` : 'options';
-      const options = resolveOptions(merged, origin);
+      let options = resolveOptions(merged, origin);
+      if (options.checkpoint === undefined && flags.checkpoint !== false && !options.once) {
+        merged.checkpoint = defaultCheckpointDir(options);
+        options = resolveOptions(merged, origin);
+      }
       let statusIntervalMs: number | undefined;
       if (typeof flags.status === 'string') {
         statusIntervalMs = parseDurationMs(flags.status);

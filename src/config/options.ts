@@ -48,6 +48,16 @@ export interface EngineOptions {
   collector?: Record<string, unknown>;
   /** The collector's own append-only NDJSON log, which the engine follows like any input. Default ./ordertail-collector.ndjson. */
   collectorLog?: string;
+  /** Directory for checkpoints (file offsets, output lengths, dedup snapshot). Library default: none (off). */
+  checkpoint?: string;
+  /** How often a checkpoint is committed: '5s', or milliseconds. Default 5s. One is also written at stop. */
+  checkpointInterval?: string | number;
+  /** Discard an existing (even a corrupt) checkpoint and start fresh. Default false. */
+  resetCheckpoint?: boolean;
+  /** Skip files whose last modification is older than this at start-up ('24h'); they are followed from their size if they change. */
+  ignoreOlder?: string | number;
+  /** Cap on input file descriptors held open at once (files are opened on demand). Default 512. */
+  maxOpenFiles?: number | string;
   /** Library only: a pino logger for per-file/per-range debug logs (default: silent). */
   logger?: import('../metrics/logger.js').Logger;
 }
@@ -74,6 +84,11 @@ export interface ResolvedOptions {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   collector: CollectorConfig | undefined;
   collectorLog: string;
+  checkpoint: string | undefined;
+  checkpointIntervalMs: number;
+  resetCheckpoint: boolean;
+  ignoreOlderMs: number | undefined;
+  maxOpenFiles: number;
 }
 
 export type SinkSpec = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' };
@@ -110,6 +125,19 @@ const duration: FieldParser = (value, key) => {
   if (ms === undefined || !Number.isFinite(ms) || ms < 0) return fail(key, 'a duration such as 60s, 500ms, 5m', value);
   return ms;
 };
+
+const positiveDuration: FieldParser = (value, key) => {
+  const ms = duration(value, key) as number;
+  return ms > 0 ? ms : fail(key, 'a duration above zero such as 5s', value);
+};
+
+const boundedInteger =
+  (min: number, max: number): FieldParser =>
+  (value, key) => {
+    const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) return fail(key, `an integer from ${min} to ${max}`, value);
+    return n;
+  };
 
 const byteSize =
   (min: number, max: number): FieldParser =>
@@ -176,6 +204,11 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger'>, { parse: F
   logLevel: { parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), fallback: () => 'info' },
   collector: { parse: (value) => resolveCollectorConfig(value, 'collector'), fallback: () => undefined },
   collectorLog: { parse: nonEmptyString, fallback: () => 'ordertail-collector.ndjson' },
+  checkpoint: { parse: nonEmptyString, fallback: () => undefined },
+  checkpointInterval: { parse: positiveDuration, fallback: () => 5000 },
+  resetCheckpoint: { parse: boolean, fallback: () => false },
+  ignoreOlder: { parse: positiveDuration, fallback: () => undefined },
+  maxOpenFiles: { parse: boundedInteger(8, 1 << 20), fallback: () => 512 },
 };
 
 export const OPTION_KEYS = Object.keys(SCHEMA) as (keyof typeof SCHEMA)[];
@@ -232,5 +265,10 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     logLevel: values.logLevel as ResolvedOptions['logLevel'],
     collector: values.collector as CollectorConfig | undefined,
     collectorLog: values.collectorLog as string,
+    checkpoint: values.checkpoint as string | undefined,
+    checkpointIntervalMs: values.checkpointInterval as number,
+    resetCheckpoint: values.resetCheckpoint as boolean,
+    ignoreOlderMs: values.ignoreOlder as number | undefined,
+    maxOpenFiles: values.maxOpenFiles as number,
   };
 }

@@ -134,6 +134,41 @@ export class DedupTable {
     return new DedupTable(sab, options.stallLimitMs ?? 5000);
   }
 
+  /**
+   * A table from a snapshot's bytes (CheckpointStore.readDedup). The window is
+   * the configured one; with a different capacity the live entries are
+   * re-inserted into a new table (slower, one insert each).
+   */
+  static restore(sab: SharedArrayBuffer, options: DedupTableOptions): { table: DedupTable; rehashed: boolean } {
+    const snapshot = DedupTable.attach(sab, options);
+    snapshot.#f64[H_WINDOW_F64] = options.windowMs;
+    const restored = DedupTable.attach(sab, options);
+    restored.#wm.adoptShared();
+    if (restored.capacity === geometryFor(options.capacity).capacity) return { table: restored, rehashed: false };
+    const fresh = DedupTable.create(options);
+    const f64 = restored.#f64;
+    const i32 = restored.#i32;
+    for (let b = 0; b < restored.#buckets; b++) {
+      const timeBase = (BUCKETS_BYTE >> 3) + b * BUCKET_F64 + SLOT0_TIME_F64;
+      const vIdx = (BUCKETS_BYTE >> 2) + b * BUCKET_I32;
+      for (let j = 0; j < BUCKET_SLOTS; j++) {
+        const t = f64[timeBase + j * SLOT_F64]!;
+        if (t !== t) break;
+        const k = vIdx + SLOT0_I32 + j * SLOT_I32;
+        fresh.insert(i32[k]!, i32[k + 1]!, t);
+      }
+    }
+    return { table: fresh, rehashed: true };
+  }
+
+  /**
+   * Make the shared memory a complete picture of this handle's state (its
+   * watermark is otherwise published in steps) before it is copied to disk.
+   */
+  prepareSnapshot(): void {
+    if (this.#wm.value > this.#wm.published) this.#wm.publish(this.#wm.value);
+  }
+
   get sharedBuffer(): SharedArrayBuffer {
     return this.#sab;
   }

@@ -23,6 +23,9 @@ import { startMetricsServer, type MetricsServer } from '../metrics/http-server.j
 import { StreamCounters } from '../metrics/counters.js';
 import { Registry } from 'prom-client';
 import type { CollectorConfig } from '../collector/config.js';
+import { CheckpointStore } from '../checkpoint/store.js';
+import type { CheckpointState, CheckpointedOutput } from '../checkpoint/manifest.js';
+import { identityOfPath } from '../checkpoint/identity.js';
 
 export interface EngineStats {
   recordsRead: number;
@@ -44,6 +47,10 @@ export interface EngineStats {
   latency: LatencySummary;
   /** History (content present when a file was opened) → emitted, milliseconds. */
   historyLatency: LatencySummary;
+  /** Checkpoints committed (0 when checkpointing is off) and failed. */
+  checkpoints: { dir: string | undefined; committed: number; failed: number; lastCommittedAtMs: number | undefined };
+  /** Input file descriptors open now (capped by maxOpenFiles). */
+  openFiles: number;
 }
 
 export interface RejectedRecord {
@@ -95,6 +102,17 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private resolveFinished!: () => void;
   private fileCount = 0;
   private parserName = 'js';
+  private checkpointStore: CheckpointStore | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private generation = 0;
+  private checkpointsCommitted = 0;
+  private checkpointsFailed = 0;
+  private lastCheckpointAtMs: number | undefined;
+  private lastCheckpointProgress = -1;
+  private finalCheckpoint = false;
+  private fileSink: FileSink | undefined;
+  /** Files skipped by ignoreOlder: path → size then (followed from there if they change). */
+  private readonly ignored = new Map<string, number>();
 
   constructor(options: EngineOptions) {
     super();
@@ -123,11 +141,32 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
 
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error(`start() called on a ${this.state} engine`);
-    this.state = 'running';
     const o = this.options;
-    this.sink = this.iterator ?? openSink(o);
-    this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter) : undefined;
-    this.dedup = DedupTable.create({ capacity: o.dedupCapacity, windowMs: o.dedupWindowMs });
+    // A checkpoint that cannot be used stops start-up before anything is touched.
+    let restored: CheckpointState | undefined;
+    if (o.checkpoint) {
+      this.checkpointStore = new CheckpointStore(resolve(o.checkpoint));
+      if (o.resetCheckpoint) {
+        this.checkpointStore.reset();
+        this.emit('warning', `checkpoint ${this.checkpointStore.manifestPath} reset: starting fresh`);
+      } else {
+        restored = this.checkpointStore.load();
+      }
+      this.generation = restored?.generation ?? 0;
+    }
+    this.state = 'running';
+    try {
+      this.sink = this.iterator ?? this.openSink(restored?.sink);
+      this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, this.committedLength(restored?.deadLetter, o.deadLetter)) : undefined;
+      this.dedup = this.openDedup(restored);
+    } catch (err) {
+      this.state = 'stopped';
+      throw err;
+    }
+    if (this.checkpointStore) this.emit('info', `checkpoints: ${this.checkpointStore.dir} (every ${o.checkpointIntervalMs} ms and at stop)`);
+    if (restored) {
+      this.emit('info', `checkpoint ${this.checkpointStore!.manifestPath}: resuming ${restored.files.length} file(s) from generation ${restored.generation} (${new Date(restored.writtenAtMs).toISOString()})`);
+    }
     const chosen = resolveParser(o.parser);
     this.parserName = chosen.name;
     if (chosen.fallbackReason) this.emit('warning', `native parser unavailable, using js: ${chosen.fallbackReason}`);
@@ -155,7 +194,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       idle: () => {
         if (o.once) this.resolveFinished();
       },
+      checkpoint: this.checkpointStore ? () => this.commitCheckpoint() : undefined,
     });
+    if (restored) this.pipeline.resumeFrom(restored.files);
     this.pumping = this.pump();
     if (o.collector) await this.startCollector(o.collector);
     this.discovery = new FileDiscovery(o.input, (m) => this.emit('warning', m));
@@ -167,20 +208,30 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.emit('warning', `${path} matches the input glob but is an output of this engine; not read`);
       return true;
     };
-    const existing = this.discovery.scan().filter((p) => !isOutput(p));
+    const existing = this.discovery.scan().filter((p) => !isOutput(p) && !this.ignoredAtStartup(p));
     const newest = newestOf(existing);
     for (const path of existing) {
       this.fileCount++;
-      this.pipeline.addFile(path, o.from === 'end', path === newest);
+      this.pipeline.addFile(path, 'startup', o.from === 'end');
     }
+    if (newest) this.pipeline.markLive(newest);
     if (!o.once) {
       this.discovery.follow((path) => {
         if (isOutput(path)) return;
+        const ignoredSize = this.ignored.get(path);
+        if (ignoredSize !== undefined) {
+          this.resumeIgnored(path, ignoredSize);
+          return;
+        }
         this.fileCount++;
-        this.pipeline?.addFile(path, false, true);
+        this.pipeline?.addFile(path, 'discovered');
       });
     }
     this.pipeline.startupComplete();
+    if (this.checkpointStore && !o.once) {
+      this.checkpointTimer = setInterval(() => this.periodicCheckpoint(), o.checkpointIntervalMs);
+      this.checkpointTimer.unref();
+    }
     if (o.metricsPort !== undefined) {
       try {
         this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, logger: this.logger });
@@ -212,6 +263,115 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     } else {
       await collector.start();
     }
+  }
+
+  private openSink(committed: CheckpointedOutput | undefined): Sink {
+    const o = this.options;
+    switch (o.sink.kind) {
+      case 'stdout':
+        return new StreamSink(process.stdout);
+      case 'file':
+        this.fileSink = new FileSink(o.sink.path, this.committedLength(committed, o.sink.path));
+        return this.fileSink;
+      case 'none':
+        return { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };
+    }
+  }
+
+  /** The length a checkpoint committed for this output file, when it was written for the same file. */
+  private committedLength(committed: CheckpointedOutput | undefined, path: string): number | undefined {
+    if (!committed || committed.committedBytes === undefined || committed.path === undefined) return undefined;
+    if (resolve(committed.path) !== resolve(path)) {
+      this.emit('warning', `checkpoint was written for output ${committed.path}, now ${path}: that file is left as it is`);
+      return undefined;
+    }
+    return committed.committedBytes;
+  }
+
+  private openDedup(restored: CheckpointState | undefined): DedupTable {
+    const o = this.options;
+    const options = { capacity: o.dedupCapacity, windowMs: o.dedupWindowMs };
+    if (!restored) return DedupTable.create(options);
+    const { table, rehashed } = DedupTable.restore(this.checkpointStore!.readDedup(restored), options);
+    if (rehashed) this.emit('warning', `dedup capacity changed since the checkpoint (${restored.dedup.capacity} → ${table.capacity}): its entries were re-inserted`);
+    return table;
+  }
+
+  private ignoredAtStartup(path: string): boolean {
+    const limit = this.options.ignoreOlderMs;
+    if (limit === undefined) return false;
+    const id = identityOfPath(path);
+    if (!id || Date.now() - id.mtimeMs <= limit || this.pipeline?.isCheckpointed(id.key)) return false;
+    this.ignored.set(path, id.size);
+    this.discovery?.watchChanges(path);
+    this.emit('info', `${path}: last modified ${new Date(id.mtimeMs).toISOString()}, older than ignoreOlder; skipped until it changes`);
+    return true;
+  }
+
+  /** An ignored file changed: follow it from where it stood when it was skipped. */
+  private resumeIgnored(path: string, size: number): void {
+    const id = identityOfPath(path);
+    if (!id || id.size === size) return;
+    this.ignored.delete(path);
+    this.discovery?.unwatchChanges(path);
+    this.fileCount++;
+    this.pipeline?.addFileAt(path, size);
+  }
+
+  private progress(): number {
+    const c = this.counters;
+    return c.values[Counter.bytesRead]! + c.get('recordsRead') + this.fileCount;
+  }
+
+  private periodicCheckpoint(): void {
+    if (this.state !== 'running' || !this.checkpointStore || this.checkpointStore.busy) return;
+    // Nothing read since the last one: the committed state is still exact.
+    if (this.progress() === this.lastCheckpointProgress) return;
+    void this.pipeline?.requestCheckpoint();
+  }
+
+  /**
+   * Runs inside the pipeline's emit loop right after a sink flush, so file
+   * offsets, output lengths and the dedup table describe the same moment.
+   * The table is copied to disk before returning (nothing inserts meanwhile);
+   * fsyncs and the manifest rename complete in the background, except for the
+   * final checkpoint at stop, which is awaited.
+   */
+  private async commitCheckpoint(): Promise<void> {
+    const store = this.checkpointStore!;
+    if (store.busy) {
+      if (!this.finalCheckpoint) return;
+      await store.settled();
+    }
+    const o = this.options;
+    this.lastCheckpointProgress = this.progress();
+    this.dedup!.prepareSnapshot();
+    const state: CheckpointState = {
+      generation: ++this.generation,
+      writtenAtMs: Date.now(),
+      sink: this.fileSink ? { kind: 'file', path: resolve(this.fileSink.path), committedBytes: this.fileSink.bytesWritten } : { kind: this.iterator ? 'iterator' : o.sink.kind === 'file' ? 'none' : o.sink.kind },
+      deadLetter: this.deadLetter ? { kind: 'file', path: resolve(this.deadLetter.path), committedBytes: this.deadLetter.bytesWritten } : undefined,
+      dedup: { file: '', byteLength: 0, windowMs: o.dedupWindowMs, capacity: this.dedup!.capacity },
+      files: this.pipeline!.checkpointFiles(),
+    };
+    const sink = this.sink!;
+    const deadLetter = this.deadLetter;
+    const committing = store
+      .commit(state, this.dedup!.sharedBuffer, async () => {
+        await sink.flush();
+        await deadLetter?.flush();
+      })
+      .then(
+        () => {
+          this.checkpointsCommitted++;
+          this.lastCheckpointAtMs = state.writtenAtMs;
+        },
+        (err: unknown) => {
+          this.checkpointsFailed++;
+          this.emit('warning', `checkpoint ${state.generation} not committed: ${err instanceof Error ? err.message : String(err)}`);
+        },
+      );
+    if (this.finalCheckpoint) await committing;
   }
 
   /** The metrics server's base URL when the `metricsPort` option started one. */
@@ -263,6 +423,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       dedup: { capacity: d?.capacity ?? 0, live: d?.live ?? 0, overflows: d?.overflows ?? 0 },
       latency: this.latency.live.summary(),
       historyLatency: this.latency.history.summary(),
+      checkpoints: { dir: this.checkpointStore?.dir, committed: this.checkpointsCommitted, failed: this.checkpointsFailed, lastCommittedAtMs: this.lastCheckpointAtMs },
+      openFiles: this.pipeline?.openFiles ?? 0,
     };
   }
 
@@ -314,26 +476,21 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     await this.collector?.stop();
     await this.collectorLog?.close();
     this.discovery?.close();
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.pipeline?.drain();
+    if (this.checkpointStore && this.pipeline && !this.failure) {
+      this.finalCheckpoint = true;
+      await this.pipeline.requestCheckpoint();
+      await this.checkpointStore.settled();
+    }
     this.state = 'stopped';
     await this.pumping;
     await this.sink?.flush();
     await this.sink?.close();
-    this.deadLetter?.close();
+    await this.deadLetter?.close();
     await this.pool?.close();
     this.pipeline?.close();
     this.resolveFinished();
-  }
-}
-
-function openSink(o: ResolvedOptions): Sink {
-  switch (o.sink.kind) {
-    case 'stdout':
-      return new StreamSink(process.stdout);
-    case 'file':
-      return new FileSink(o.sink.path);
-    case 'none':
-      return { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };
   }
 }
 

@@ -7,8 +7,12 @@ import type { ParsePool } from '../pool/parse-pool.js';
 import { ResultStorePool, type RangeResults } from '../pool/range-results.js';
 import type { RangeOutcome } from '../pool/range-task.js';
 import type { StagingBuffer } from '../sinks/staging.js';
-import { FileCursor, type PlannedRange } from '../sources/file-cursor.js';
-import { GrowthWatch } from '../sources/growth-watch.js';
+import { closeSync, openSync } from 'node:fs';
+import { FileCursor, IdentityLostError, type PlannedRange, type StartAt } from '../sources/file-cursor.js';
+import { GrowthWatch, PollGroup } from '../sources/growth-watch.js';
+import { FdBudget } from '../sources/fd-budget.js';
+import { fingerprintOf, identityOfFd, identityOfPath, sameFingerprint, type Fingerprint } from '../checkpoint/identity.js';
+import type { CheckpointedFile, ResumePoint } from '../checkpoint/manifest.js';
 import type { FileTelemetry } from '../metrics/telemetry.js';
 import { fileLogger, rangeLogger, type Logger } from '../metrics/logger.js';
 import { microsSince, type StageHistograms } from '../metrics/stages.js';
@@ -31,7 +35,28 @@ export interface PipelineEvents {
   warn(message: string): void;
   fail(error: Error): void;
   idle(): void;
+  /** Records up to every file's committed point are in the sink: commit a checkpoint now. */
+  checkpoint?(): Promise<void> | void;
 }
+
+/** How a file came to be added. */
+export type AddReason = 'startup' | 'discovered';
+
+/** A file truncated in place: where its reading stood, so a copy of it (copytruncate) resumes there. */
+interface Truncation {
+  fingerprint: Fingerprint;
+  position: number;
+}
+
+/** A new file shorter than this is not compared with others as a possible copy. */
+const MIN_COPY_BYTES = 64;
+/** A small new file is classified (new or copy) once it reaches the fingerprint size or stays unchanged this long. */
+const SETTLE_MS = 300;
+/** A renamed-away or deleted file is let go once drained and unchanged this long (writers may still hold it). */
+const LET_GO_MS = 2000;
+/** Files let go and truncations remembered (for checkpoints and copy detection). */
+const RETIRED_LIMIT = 4096;
+const TRUNCATIONS_LIMIT = 64;
 
 /**
  * The main thread's loop: files → planned ranges → pool → completed ranges →
@@ -42,6 +67,19 @@ export interface PipelineEvents {
 export class Pipeline {
   private readonly files: FileCursor[] = [];
   private readonly byPath = new Map<string, FileCursor>();
+  private readonly byIdentity = new Map<string, FileCursor>();
+  /** Checkpointed files not yet matched to a file on disk (by identity). */
+  private readonly resumable = new Map<string, CheckpointedFile>();
+  /** Files read to the end and let go: kept so a checkpoint still knows them. */
+  private readonly retired = new Map<string, CheckpointedFile>();
+  private readonly truncations: Truncation[] = [];
+  /** Small new files waiting to be classified (path → first seen). */
+  private readonly settling = new Map<string, number>();
+  private readonly fds: FdBudget;
+  private readonly polls: PollGroup;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private checkpointDue = false;
+  private checkpointWaiters: (() => void)[] = [];
   private readonly watches = new Map<FileCursor, GrowthWatch>();
   private readonly ready = new Map<FileCursor, Map<number, InFlightRange>>();
   private readonly buffers: BufferPool;
@@ -77,32 +115,213 @@ export class Pipeline {
     // Workers×2 keeps every worker fed while one range per worker waits its
     // turn to be emitted; +1 is reserved so the live file is never starved by history.
     this.buffers = new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, options.workers * 2 + 2);
+    this.fds = new FdBudget(options.maxOpenFiles);
+    this.polls = new PollGroup((m) => this.events.warn(m));
+    if (!options.once) {
+      this.sweepTimer = setInterval(() => this.sweep(), 500);
+      this.sweepTimer.unref();
+    }
   }
 
-  /** Start reading a file (from its start, or its end for files present at start-up with --from end). */
-  addFile(path: string, fromEnd: boolean, live: boolean): void {
-    if (this.byPath.has(path) || this.stopping) return;
-    let file: FileCursor;
+  /** Files from a checkpoint: matched by identity as they are added. */
+  resumeFrom(files: readonly CheckpointedFile[]): void {
+    for (const f of files) this.resumable.set(f.identity, f);
+  }
+
+  /**
+   * A path matched the input: start reading the file there, or recognise it.
+   * The same file (device + inode) under a new name is a rename; a different
+   * file under a known name means the old one was rotated away or replaced
+   * (it is drained, then let go); a byte copy of a followed file is a
+   * copytruncate rotation (read only past where its original stood).
+   */
+  addFile(path: string, reason: AddReason, fromEnd = false): void {
+    if (this.stopping) return;
+    const seen = identityOfPath(path);
+    if (!seen) {
+      this.pathGone(path);
+      return;
+    }
+    const known = this.byIdentity.get(seen.key);
+    if (known) {
+      this.moveTo(known, path);
+      return;
+    }
+    const atPath = this.byPath.get(path);
+    if (atPath) this.detach(atPath, path);
+    let fd: number;
     try {
-      file = new FileCursor(this.nextFileId++, path, this.options.rangeBytes, fromEnd, performance.now());
+      fd = openSync(path, 'r');
     } catch (err) {
       this.events.warn(`cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; skipped`);
       return;
     }
-    file.live = live;
+    const identity = identityOfFd(fd);
+    if (this.byIdentity.has(identity.key)) {
+      closeSync(fd);
+      return;
+    }
+    const fingerprint = fingerprintOf(fd);
+    let start: StartAt = { kind: reason === 'startup' && fromEnd ? 'end' : 'start' };
+    let copyOf: FileCursor | undefined;
+    const checkpointed = this.resumable.get(identity.key);
+    if (checkpointed) {
+      this.resumable.delete(identity.key);
+      const point = this.matchCheckpointed(path, fd, identity.size, checkpointed);
+      if (point) start = { kind: 'resume', point };
+      if (point && checkpointed.copyOf) copyOf = this.byIdentity.get(checkpointed.copyOf);
+      if (copyOf && !this.isCopyOf(fd, fingerprint, copyOf)) copyOf = undefined;
+    } else {
+      const retired = this.retired.get(identity.key);
+      if (retired && this.fingerprintMatches(fd, retired.fingerprint)) {
+        // A file already read to its end and let go, matched again (renamed back into the glob).
+        this.retired.delete(identity.key);
+        start = { kind: 'resume', point: retired };
+      } else if (reason === 'discovered' && fingerprint.bytes < 1024 && !this.settled(path)) {
+        // Still being written (a copy in progress looks like a small new file): look again shortly.
+        closeSync(fd);
+        return;
+      } else {
+        copyOf = this.copyOrigin(fd, fingerprint, identity.key);
+        const truncated = copyOf ? undefined : this.truncatedOrigin(fd, fingerprint);
+        if (truncated !== undefined) start = { kind: 'resume', point: { offset: Math.min(truncated, identity.size), skipPartial: false, carryPhase: 0 } };
+      }
+    }
+    this.settling.delete(path);
+    let file: FileCursor;
+    try {
+      file = new FileCursor(this.nextFileId++, path, this.options.rangeBytes, start, performance.now(), this.fds, fd);
+    } catch (err) {
+      closeSync(fd);
+      this.events.warn(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; skipped`);
+      return;
+    }
+    file.copyOf = copyOf;
+    // Files present at start-up: only the newest is "live"; anything appearing later is.
+    file.live = reason === 'discovered';
+    this.register(file);
+  }
+
+  /** A checkpoint (still unmatched) knows this file identity. */
+  isCheckpointed(identity: string): boolean {
+    return this.resumable.has(identity) || this.byIdentity.has(identity);
+  }
+
+  /** Follow a file from `offset` (a file skipped by ignoreOlder that changed). */
+  addFileAt(path: string, offset: number): void {
+    if (this.stopping || this.byPath.has(path)) return;
+    this.reopenAt(path, { kind: 'resume', point: { offset, skipPartial: true, carryPhase: 0 } });
+  }
+
+  /** Mark the newest start-up file as the live one. */
+  markLive(path: string): void {
+    const file = this.byPath.get(path);
+    if (!file) return;
+    file.live = true;
+    this.prioritise();
+  }
+
+  private register(file: FileCursor): void {
     if (this.debug) {
-      const log = fileLogger(this.logger, `f${file.id}`, path);
+      const log = fileLogger(this.logger, `f${file.id}`, file.path);
       this.fileLogs.set(file, log);
-      log.debug({ size: file.observedSize, live, fromEnd }, 'file opened');
+      log.debug({ size: file.observedSize, live: file.live, start: file.committed.offset, copyOf: file.copyOf?.path }, 'file opened');
     }
     this.files.push(file);
-    this.byPath.set(path, file);
+    this.byPath.set(file.path, file);
+    this.byIdentity.set(file.identity, file);
     this.ready.set(file, new Map());
-    if (live) this.prioritise();
+    if (file.live) this.prioritise();
     if (!this.options.once) {
-      this.watches.set(file, new GrowthWatch(path, () => this.onGrowth(file), (m) => this.events.warn(m)));
+      this.watches.set(file, new GrowthWatch(file.path, () => this.onGrowth(file), this.polls));
     }
+    if (!file.isOpen) return;
+    // Descriptors are opened on demand: close this one again if others need the room.
+    if (file.idle && this.fds.openCount > this.fds.max) file.closeFd();
     this.schedule();
+  }
+
+  /** Where a checkpointed file resumes, or undefined when the file on disk is not that file any more. */
+  private matchCheckpointed(path: string, fd: number, size: number, entry: CheckpointedFile): ResumePoint | undefined {
+    if (!this.fingerprintMatches(fd, entry.fingerprint)) {
+      this.events.warn(`${path}: same inode as checkpointed ${entry.path} but different content (inode reused); reading it from the start`);
+      return undefined;
+    }
+    if (size < entry.offset) {
+      this.events.warn(`${path} truncated while ordertail was stopped (${size} bytes < checkpointed offset ${entry.offset}); reading it from the start`);
+      return undefined;
+    }
+    return { offset: entry.offset, skipPartial: entry.skipPartial, carryPhase: entry.carryPhase };
+  }
+
+  private fingerprintMatches(fd: number, expected: Fingerprint): boolean {
+    return sameFingerprint(fingerprintOf(fd, expected.bytes), expected);
+  }
+
+  /** A followed file whose first bytes this new file repeats: it is a copy (copytruncate). */
+  private copyOrigin(fd: number, fingerprint: Fingerprint, identity: string): FileCursor | undefined {
+    if (fingerprint.bytes < MIN_COPY_BYTES) return undefined;
+    for (const other of this.files) {
+      if (other.identity === identity || other.copyOf || other.truncated) continue;
+      if (this.isCopyOf(fd, fingerprint, other)) return other;
+    }
+    return undefined;
+  }
+
+  private isCopyOf(fd: number, fingerprint: Fingerprint, original: FileCursor): boolean {
+    if (original.fingerprint.bytes === fingerprint.bytes) return original.fingerprint.hash === fingerprint.hash;
+    if (original.fingerprint.bytes < fingerprint.bytes || !original.isOpen) return false;
+    return sameFingerprint(fingerprintOf(original.fd, fingerprint.bytes), fingerprint);
+  }
+
+  /** A truncated file's earlier content, copied before the truncation: resume where its reading stood. */
+  private truncatedOrigin(fd: number, fingerprint: Fingerprint): number | undefined {
+    if (fingerprint.bytes < MIN_COPY_BYTES) return undefined;
+    for (let i = this.truncations.length - 1; i >= 0; i--) {
+      const t = this.truncations[i]!;
+      if (t.fingerprint.bytes < fingerprint.bytes) continue;
+      if (t.fingerprint.bytes === fingerprint.bytes ? t.fingerprint.hash === fingerprint.hash : false) return t.position;
+    }
+    return undefined;
+  }
+
+  /** A small discovered file: settled once it has been seen for SETTLE_MS (then classified as it is). */
+  private settled(path: string): boolean {
+    const now = performance.now();
+    const first = this.settling.get(path);
+    if (first === undefined) {
+      this.settling.set(path, now);
+      setTimeout(() => {
+        if (this.settling.has(path)) this.addFile(path, 'discovered');
+      }, SETTLE_MS + 10).unref();
+      return false;
+    }
+    return now - first >= SETTLE_MS;
+  }
+
+  /** The same file seen under another name. */
+  private moveTo(file: FileCursor, path: string): void {
+    if (file.path === path) return;
+    if (this.byPath.get(file.path) === file) this.byPath.delete(file.path);
+    const displaced = this.byPath.get(path);
+    if (displaced && displaced !== file) this.detach(displaced, path);
+    file.path = path;
+    file.detached = false;
+    this.byPath.set(path, file);
+  }
+
+  /** The path no longer names this file (rotated away, replaced, deleted): drain it, then let it go. */
+  private detach(file: FileCursor, path: string): void {
+    if (this.byPath.get(path) === file) this.byPath.delete(path);
+    file.detached = true;
+    file.lastChangeAt = performance.now();
+  }
+
+  /** A matched path disappeared (renamed or deleted): its file is detached until seen elsewhere. */
+  private pathGone(path: string): void {
+    this.settling.delete(path);
+    const file = this.byPath.get(path);
+    if (file) this.detach(file, path);
   }
 
   /** Live files first, then the rest in discovery order. */
@@ -111,15 +330,19 @@ export class Pipeline {
   }
 
   private onGrowth(file: FileCursor): void {
-    if (this.stopping) return;
+    if (this.stopping || !this.byIdentity.has(file.identity)) return;
     let change: 'grew' | 'same' | 'shrank';
     try {
       change = file.refreshSize(performance.now());
-    } catch {
+    } catch (err) {
+      if (err instanceof IdentityLostError) this.lost(file, err.message);
       return;
     }
-    if (change === 'shrank') {
-      this.events.warn(`${file.path} shrank below what was read; truncation handling is not enabled, new bytes past the old size will be read`);
+    if (change === 'shrank' && !file.truncated) {
+      file.truncated = true;
+      this.events.warn(`${file.path} truncated (size now ${file.currentSize()} < ${file.observedSize} bytes seen); reading it again from offset 0 once the ranges in flight are out`);
+      this.finishTruncation(file);
+      return;
     }
     if (change === 'grew' && !file.live) {
       file.live = true;
@@ -131,7 +354,15 @@ export class Pipeline {
   /** Plan and dispatch as many ranges as buffers allow, live files first. */
   schedule(): void {
     if (this.stopping || this.failed) return;
-    for (const file of this.files) {
+    for (const file of [...this.files]) {
+      if (!file.isOpen && !file.idle) {
+        try {
+          void file.fd;
+        } catch (err) {
+          this.lost(file, err instanceof Error ? err.message : String(err));
+          continue;
+        }
+      }
       for (;;) {
         // History may not take the last buffer: it is kept for live growth.
         const reserve = file.live ? 0 : 1;
@@ -211,6 +442,13 @@ export class Pipeline {
         );
       }
     }
+    if (outcome.shrank) {
+      range.results.reset();
+      if (!range.file.truncated) {
+        range.file.truncated = true;
+        this.events.warn(`${range.file.path} truncated while being read (shorter than ${range.plan.hardEnd} bytes); reading it again from offset 0 once the ranges in flight are out`);
+      }
+    }
     range.file.complete(range.plan, outcome.consumedEnd, outcome.carryPhase, outcome.skipUntilNewline);
     this.ready.get(range.file)!.set(range.plan.seq, range);
     void this.emitReady();
@@ -244,6 +482,7 @@ export class Pipeline {
   private async emitLoop(): Promise<void> {
     do {
       this.emitAgain = false;
+      const truncated: FileCursor[] = [];
       for (const file of this.files) {
         const waiting = this.ready.get(file)!;
         for (let range = waiting.get(file.emitSeq); range; range = waiting.get(file.emitSeq)) {
@@ -265,15 +504,144 @@ export class Pipeline {
           if (done !== true) await done;
           this.stages.dedup.recordValue(microsSince(t0));
           range.log?.debug({ records: range.results.count }, 'range emitted');
-          file.emittedBytes += range.plan.chain ? range.outcome!.consumedEnd - range.plan.start : range.plan.end - range.plan.start;
+          const o = range.outcome!;
+          file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
           this.buffers.release(range.buffer);
           this.stores.release(range.results);
         }
+        if (file.truncated) truncated.push(file);
       }
+      for (const file of truncated) this.finishTruncation(file);
       const flushed = this.staging.flushToSink();
       if (flushed !== true) await flushed;
+      if (this.checkpointDue) await this.runCheckpoint();
       this.schedule();
-    } while (this.emitAgain);
+    } while (this.emitAgain || this.checkpointDue);
+  }
+
+  /** Everything emitted so far is in the sink (just flushed): let the engine commit it. */
+  private async runCheckpoint(): Promise<void> {
+    this.checkpointDue = false;
+    const waiters = this.checkpointWaiters;
+    this.checkpointWaiters = [];
+    try {
+      await this.events.checkpoint?.();
+    } catch (err) {
+      this.events.warn(`checkpoint failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Commit a checkpoint at the next point where the sink holds every emitted record. */
+  requestCheckpoint(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.checkpointWaiters.push(resolve);
+      this.checkpointDue = true;
+      void this.emitReady();
+    });
+  }
+
+  /** Every file's resume point, for a checkpoint (call only from the checkpoint hook). */
+  checkpointFiles(): CheckpointedFile[] {
+    const out: CheckpointedFile[] = [...this.retired.values(), ...this.resumable.values()];
+    for (const f of this.files) {
+      if (f.truncated) continue; // re-read from 0 after a restart: nothing of the new content was committed
+      f.refreshFingerprint();
+      const entry: CheckpointedFile = { path: f.path, identity: f.identity, fingerprint: f.fingerprint, ...f.committed };
+      if (f.copyOf) {
+        // A dormant copy: if its original is gone after a restart, resume where the original stood.
+        entry.copyOf = f.copyOf.identity;
+        entry.offset = Math.min(f.copyOf.committed.offset, f.observedSize);
+        entry.skipPartial = false;
+      }
+      out.push(entry);
+    }
+    return out;
+  }
+
+  /** Emitted ranges are out of a truncated file: re-read it from 0, and let copies of it take over. */
+  private finishTruncation(file: FileCursor): void {
+    if (!file.truncated || file.outstanding > 0 || this.ready.get(file)!.size > 0) return;
+    const position = file.committed.offset;
+    this.truncations.push({ fingerprint: file.fingerprint, position });
+    if (this.truncations.length > TRUNCATIONS_LIMIT) this.truncations.shift();
+    for (const copy of this.files.filter((f) => f.copyOf === file)) {
+      // The copy holds the content up to the truncation: read it past where the original stood.
+      this.remove(copy);
+      this.reopenAt(copy.path, { kind: 'resume', point: { offset: Math.min(position, copy.observedSize), skipPartial: false, carryPhase: 0 } });
+    }
+    this.remove(file);
+    this.reopenAt(file.path, { kind: 'start' });
+  }
+
+  private reopenAt(path: string, start: StartAt): void {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return;
+    }
+    let file: FileCursor;
+    try {
+      file = new FileCursor(this.nextFileId++, path, this.options.rangeBytes, start, performance.now(), this.fds, fd);
+    } catch {
+      closeSync(fd);
+      return;
+    }
+    file.live = true;
+    this.register(file);
+  }
+
+  /** Forget a cursor (its descriptor, watch and registrations). */
+  private remove(file: FileCursor): void {
+    this.watches.get(file)?.close();
+    this.watches.delete(file);
+    if (this.byPath.get(file.path) === file) this.byPath.delete(file.path);
+    if (this.byIdentity.get(file.identity) === file) this.byIdentity.delete(file.identity);
+    this.ready.delete(file);
+    this.fileLogs.delete(file);
+    const i = this.files.indexOf(file);
+    if (i >= 0) this.files.splice(i, 1);
+    file.close();
+  }
+
+  /** A file whose descriptor was closed and whose path now names another file. */
+  private lost(file: FileCursor, why: string): void {
+    this.events.warn(`${why}; bytes appended to it after its descriptor was closed may be missed`);
+    this.retire(file);
+  }
+
+  /** Done with a file: remember where it ended (checkpoints, re-appearance), close it. */
+  private retire(file: FileCursor): void {
+    this.retired.set(file.identity, { path: file.path, identity: file.identity, fingerprint: file.fingerprint, ...file.committed });
+    if (this.retired.size > RETIRED_LIMIT) this.retired.delete(this.retired.keys().next().value!);
+    this.remove(file);
+  }
+
+  /**
+   * Periodic: let go of drained files that were rotated away or deleted, and
+   * close descriptors of idle files beyond the budget.
+   */
+  private sweep(): void {
+    if (this.stopping) return;
+    const now = performance.now();
+    for (const file of [...this.files]) {
+      if (file.outstanding > 0 || this.ready.get(file)!.size > 0) continue;
+      let deleted = false;
+      if (file.isOpen) {
+        try {
+          deleted = file.links() === 0;
+        } catch {
+          deleted = true;
+        }
+      }
+      if (!file.detached && !deleted) continue;
+      // Pick up growth the watch may not have reported (writers keep appending to a renamed file for a while).
+      this.onGrowth(file);
+      if (!file.idle || now - file.lastChangeAt < LET_GO_MS) continue;
+      this.retire(file);
+    }
   }
 
   /** The initial files are all added: from now on, idle is meaningful. */
@@ -285,14 +653,18 @@ export class Pipeline {
   private checkIdle(): void {
     if (!this.accepting || this.inFlight > 0 || this.emitting) return;
     if (this.files.some((f) => !f.idle)) return;
+    // Idle: descriptors beyond the budget can go now.
+    if (this.fds.openCount > this.fds.max) for (const f of this.files) if (f.isOpen && f.idle) f.closeFd();
     this.events.idle();
   }
 
   /** Stop planning, let in-flight ranges finish, emit them. */
   async drain(): Promise<void> {
     this.stopping = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const w of this.watches.values()) w.close();
     this.watches.clear();
+    this.polls.close();
     while (this.inFlight > 0 || this.emitting) {
       if (this.emitting) await this.emitting;
       else await new Promise<void>((resolve) => (this.rangeSettled = resolve));
@@ -308,8 +680,13 @@ export class Pipeline {
   fileTelemetry(): FileTelemetry[] {
     return this.files.map((f) => {
       const sizeBytes = f.currentSize();
-      return { path: f.path, live: f.live, sizeBytes, readBytes: f.emittedBytes, lagBytes: Math.max(0, sizeBytes - f.emittedBytes) };
+      return { path: f.path, live: f.live, sizeBytes, readBytes: f.emittedBytes, lagBytes: f.copyOf ? 0 : Math.max(0, sizeBytes - f.emittedBytes) };
     });
+  }
+
+  /** Descriptors open on input files. */
+  get openFiles(): number {
+    return this.fds.openCount;
   }
 
   /** Ranges planned and not yet emitted. */

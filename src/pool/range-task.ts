@@ -46,6 +46,8 @@ export interface RangeOutcome {
   shadowFirstMismatch: number;
   /** The worker's stage histograms since its last shipment (about every 250 ms). */
   stageHistograms?: ShippedStageHistograms;
+  /** The file was shorter than planned when read (truncated meanwhile): the range's slots are void. */
+  shrank?: boolean;
 }
 
 /** What every worker receives once, at start-up. */

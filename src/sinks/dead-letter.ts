@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { FileSink } from './file-sink.js';
 
 const SAMPLE_BYTES = 256;
 const decoder = new TextDecoder('utf-8', { fatal: false });
@@ -14,30 +14,32 @@ export interface DeadLetter {
  * Rejected input, one JSON line each: {"file","offset","reason","sample"}.
  * The sample is the first ≤ 256 bytes as text (invalid UTF-8 becomes U+FFFD),
  * enough to find and fix the record without copying megabytes of garbage.
+ * Checkpointed like the file sink (a restart cuts it back to the committed length).
  */
 export class DeadLetterFile {
-  private readonly fd: number;
+  private readonly file: FileSink;
 
-  constructor(readonly path: string) {
-    this.fd = openSync(path, 'a');
+  constructor(readonly path: string, committedBytes?: number) {
+    this.file = new FileSink(path, committedBytes);
   }
 
   static sampleOf(bytes: Uint8Array, offset: number, length: number): string {
     return decoder.decode(bytes.subarray(offset, offset + Math.min(length, SAMPLE_BYTES)));
   }
 
+  get bytesWritten(): number {
+    return this.file.bytesWritten;
+  }
+
   write(entry: DeadLetter): void {
-    const line = Buffer.from(`${JSON.stringify(entry)}\n`);
-    let done = 0;
-    while (done < line.length) done += writeSync(this.fd, line, done, line.length - done);
+    this.file.write(Buffer.from(`${JSON.stringify(entry)}\n`));
   }
 
-  flush(): void {
-    fsyncSync(this.fd);
+  flush(): Promise<void> {
+    return this.file.flush();
   }
 
-  close(): void {
-    this.flush();
-    closeSync(this.fd);
+  close(): Promise<void> {
+    return this.file.close();
   }
 }

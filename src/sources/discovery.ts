@@ -14,6 +14,8 @@ export class FileDiscovery {
   private readonly watchers: FSWatcher[] = [];
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly known = new Set<string>();
+  /** Known paths whose content changes are reported too (not only renames). */
+  private readonly changeInterest = new Set<string>();
 
   constructor(
     globs: readonly string[],
@@ -32,15 +34,28 @@ export class FileDiscovery {
     return found;
   }
 
-  /** Call `onNew(path)` for each file that starts matching from now on. */
+  /** Report content changes of a known path (a file skipped for now). */
+  watchChanges(path: string): void {
+    this.changeInterest.add(path);
+  }
+
+  unwatchChanges(path: string): void {
+    this.changeInterest.delete(path);
+  }
+
+  /**
+   * Call `onPath(path)` for each file that starts matching from now on, and
+   * again whenever a known path is renamed, created or deleted (rotation: the
+   * caller compares identities, a path alone says nothing).
+   */
   follow(onNew: (path: string) => void): void {
     let needPoll = false;
     for (const pattern of this.patterns) {
       const base = picomatch.scan(pattern).base || '.';
       const recursive = pattern.slice(base.length).includes('**');
       try {
-        const watcher = watch(base, { recursive, persistent: false }, (_event, name) => {
-          if (name) this.consider(join(base, name.toString()), onNew);
+        const watcher = watch(base, { recursive, persistent: false }, (event, name) => {
+          if (name) this.consider(join(base, name.toString()), event, onNew);
         });
         watcher.on('error', (err) => {
           this.onWarning(`watching ${base} failed (${err.message}); polling for new files instead`);
@@ -55,8 +70,12 @@ export class FileDiscovery {
     if (needPoll) this.startPolling(onNew);
   }
 
-  private consider(path: string, onNew: (path: string) => void): void {
-    if (this.known.has(path)) return;
+  private consider(path: string, event: string, onNew: (path: string) => void): void {
+    if (this.known.has(path)) {
+      // Appends to followed files arrive here too, as 'change': their own watches handle those.
+      if (event === 'rename' || this.changeInterest.has(path)) onNew(path);
+      return;
+    }
     if (!this.matchers.some((m) => m(path))) return;
     // A directory event can name a file that is already gone; let the glob decide.
     const found = globSync([path.replace(/[*?[\]{}()!]/g, '\\$&')], { absolute: true, onlyFiles: true, dot: true });
@@ -68,9 +87,15 @@ export class FileDiscovery {
   private startPolling(onNew: (path: string) => void): void {
     if (this.pollTimer) return;
     this.pollTimer = setInterval(() => {
-      for (const path of globSync(this.patterns, { absolute: true, onlyFiles: true, dot: true }).sort()) {
-        if (!this.known.has(path)) {
-          this.known.add(path);
+      const found = new Set(globSync(this.patterns, { absolute: true, onlyFiles: true, dot: true }).sort());
+      // Without inotify, every matching path is looked at: the caller tells renames and rotations by identity.
+      for (const path of found) {
+        this.known.add(path);
+        onNew(path);
+      }
+      for (const path of this.known) {
+        if (!found.has(path)) {
+          this.known.delete(path);
           onNew(path);
         }
       }

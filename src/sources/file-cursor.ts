@@ -1,6 +1,15 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { extname } from 'node:path';
 import { ArrayPhase, Framing, type FramingMode } from '../parser/contract.js';
+import { FINGERPRINT_BYTES, fingerprintOf, identityOfFd, type Fingerprint } from '../checkpoint/identity.js';
+import type { ResumePoint } from '../checkpoint/manifest.js';
+import type { FdBudget } from './fd-budget.js';
+
+/** Where a newly opened file begins: its start, its end (--from end), or a checkpoint's resume point. */
+export type StartAt = { kind: 'start' } | { kind: 'end' } | { kind: 'resume'; point: ResumePoint };
+
+/** The file at the cursor's path is no longer the file it was reading (rotated while its fd was closed). */
+export class IdentityLostError extends Error {}
 
 const LF = 0x0a;
 const PROBE_BYTES = 64 * 1024;
@@ -28,8 +37,21 @@ export interface PlannedRange {
  * Range sequence numbers fix the emission order: history first, then chain.
  */
 export class FileCursor {
-  readonly fd: number;
+  private fdNumber = -1;
   readonly framing: FramingMode;
+  /** `dev:ino` (see checkpoint/identity.ts). */
+  readonly identity: string;
+  fingerprint: Fingerprint;
+  /** Records before this point are emitted (durably, once the sink has flushed). */
+  committed: ResumePoint;
+  /** No longer at any matched path (renamed away or replaced): drained, then let go. */
+  detached = false;
+  /** Truncated in place: no more planning; re-read from 0 once in-flight ranges are out. */
+  truncated = false;
+  /** A byte copy of another followed file (copytruncate); not read unless the original is truncated. */
+  copyOf: FileCursor | undefined;
+  /** When the size last changed (performance.now ms). */
+  lastChangeAt: number;
   live = false;
   /** Size last seen by fstat, and when growth to it was first seen (performance.now ms). */
   observedSize: number;
@@ -37,7 +59,9 @@ export class FileCursor {
 
   private historyNextIndex = 0;
   private readonly historyRanges: number;
+  private readonly historyStart: number;
   private readonly historyEnd: number;
+  private historyFirstSkip = false;
   private chainOffset: number;
   private chainScannedTo: number;
   private chainBusy = false;
@@ -53,38 +77,106 @@ export class FileCursor {
 
   constructor(
     readonly id: number,
-    readonly path: string,
+    public path: string,
     private readonly rangeBytes: number,
-    fromEnd: boolean,
+    start: StartAt,
     now: number,
+    private readonly fds: FdBudget,
+    /** An fd already open on the file (identity checked by the caller). */
+    openFd?: number,
   ) {
-    this.fd = openSync(path, 'r');
-    const size = fstatSync(this.fd).size;
+    this.fdNumber = openFd ?? openSync(path, 'r');
+    this.fds.opened(this);
+    const seen = identityOfFd(this.fdNumber);
+    this.identity = seen.key;
+    this.fingerprint = fingerprintOf(this.fdNumber);
+    const size = seen.size;
     this.observedSize = size;
     this.observedAt = now;
+    this.lastChangeAt = now;
     this.framing = extname(path).toLowerCase() === '.json' ? this.sniffDocumentFraming(size) : Framing.Lines;
+    const resume = start.kind === 'resume' ? start.point : undefined;
     if (this.framing !== Framing.Lines) {
       this.documentEnd = size;
+      this.historyStart = 0;
       this.historyEnd = 0;
-      this.chainOffset = 0;
+      this.chainOffset = resume ? Math.min(resume.offset, size) : 0;
+      this.chainCarry = resume ? resume.carryPhase : ArrayPhase.BeforeArray;
     } else {
       // History ends at the last newline; a partial last line belongs to the
       // chain, which waits for its newline (with --from end it is the one line
       // in flight at start-up, kept rather than cut in half).
       const lastLineStart = this.afterLastNewline(size);
-      this.historyEnd = fromEnd ? 0 : lastLineStart;
-      this.chainOffset = lastLineStart;
+      this.historyStart = resume ? Math.min(resume.offset, lastLineStart) : 0;
+      this.historyEnd = start.kind === 'end' ? 0 : lastLineStart;
+      this.historyFirstSkip = resume?.skipPartial ?? false;
+      this.chainOffset = resume ? Math.max(resume.offset, lastLineStart) : lastLineStart;
+      // A resume point past the last newline: the chain starts there (mid-line only while skipping a too-large record).
+      if (resume && resume.offset > lastLineStart) this.chainSkipping = resume.skipPartial;
     }
     this.chainScannedTo = this.chainOffset;
-    this.emittedBytes = fromEnd ? this.chainOffset : 0;
-    this.historyRanges = Math.ceil(this.historyEnd / rangeBytes);
+    this.emittedBytes = start.kind === 'end' ? this.chainOffset : resume ? resume.offset : 0;
+    this.committed = { offset: this.emittedBytes, skipPartial: resume?.skipPartial ?? false, carryPhase: this.chainCarry };
+    this.historyRanges = Math.max(0, Math.ceil((this.historyEnd - this.historyStart) / rangeBytes));
     this.nextSeq = this.historyRanges;
+  }
+
+  /** The open descriptor, reopened (within the budget) when it was closed to save descriptors. */
+  get fd(): number {
+    if (this.fdNumber < 0) this.reopen();
+    this.fds.touch(this);
+    return this.fdNumber;
+  }
+
+  get isOpen(): boolean {
+    return this.fdNumber >= 0;
+  }
+
+  private reopen(): void {
+    const fd = openSync(this.path, 'r');
+    if (identityOfFd(fd).key !== this.identity) {
+      closeSync(fd);
+      throw new IdentityLostError(`${this.path} is no longer the file that was being read (rotated while its descriptor was closed)`);
+    }
+    this.fdNumber = fd;
+    this.fds.opened(this);
+  }
+
+  /** Close the descriptor to stay under the budget (only when nothing is in flight). */
+  closeFd(): void {
+    if (this.fdNumber < 0) return;
+    closeSync(this.fdNumber);
+    this.fdNumber = -1;
+    this.fds.closed(this);
+  }
+
+  /** Ranges are out reading this file: its descriptor must stay open. */
+  get busy(): boolean {
+    return this.outstanding > 0;
+  }
+
+  /** Advance the committed point past an emitted range. */
+  markEmitted(range: PlannedRange, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean): void {
+    if (range.chain) {
+      this.emittedBytes = consumedEnd;
+      this.committed = { offset: consumedEnd, skipPartial: skipUntilNewline, carryPhase };
+    } else {
+      this.emittedBytes = range.end;
+      // The next history range starts mid-record unless a record starts exactly there.
+      this.committed = { offset: range.end, skipPartial: true, carryPhase: 0 };
+    }
+  }
+
+  /** Re-hash the first bytes while the file is still shorter than the fingerprint. */
+  refreshFingerprint(): void {
+    if (this.fingerprint.bytes >= FINGERPRINT_BYTES || this.fdNumber < 0) return;
+    this.fingerprint = fingerprintOf(this.fdNumber);
   }
 
   /** `[` first → a streamed array of records; anything else → one record. */
   private sniffDocumentFraming(size: number): FramingMode {
     const probe = new Uint8Array(Math.min(size, 4096));
-    const n = readSync(this.fd, probe, 0, probe.length, 0);
+    const n = readSync(this.fdNumber, probe, 0, probe.length, 0);
     for (let i = 0; i < n; i++) {
       const b = probe[i]!;
       if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
@@ -99,7 +191,7 @@ export class FileCursor {
     let end = size;
     while (end > 0) {
       const start = Math.max(0, end - PROBE_BYTES);
-      const n = readSync(this.fd, probe, 0, end - start, start);
+      const n = readSync(this.fdNumber, probe, 0, end - start, start);
       const i = probe.subarray(0, n).lastIndexOf(LF);
       if (i >= 0) return start + i + 1;
       end = start;
@@ -108,14 +200,19 @@ export class FileCursor {
   }
 
   get hasHistoryLeft(): boolean {
-    return this.historyNextIndex < this.historyRanges;
+    return this.historyNextIndex < this.historyRanges && !this.truncated && !this.copyOf;
+  }
+
+  /** The chain's position: everything before it has been parsed. */
+  get readOffset(): number {
+    return this.chainOffset;
   }
 
   /** The next parallel history range, if any. */
   nextHistoryRange(): PlannedRange | undefined {
     if (!this.hasHistoryLeft) return undefined;
     const k = this.historyNextIndex++;
-    const start = k * this.rangeBytes;
+    const start = this.historyStart + k * this.rangeBytes;
     this.outstanding++;
     return {
       seq: k,
@@ -125,7 +222,7 @@ export class FileCursor {
       final: true,
       framing: Framing.Lines,
       carryPhase: 0,
-      skipFirstPartial: k > 0,
+      skipFirstPartial: k > 0 || this.historyFirstSkip,
       skipUntilNewline: false,
       chain: false,
     };
@@ -133,7 +230,7 @@ export class FileCursor {
 
   /** The next sequential range, when there are unread bytes and none is in flight. */
   nextChainRange(once: boolean): PlannedRange | undefined {
-    if (this.chainBusy) return undefined;
+    if (this.chainBusy || this.truncated || this.copyOf) return undefined;
     const limit = this.documentEnd ?? this.observedSize;
     if (limit <= this.chainScannedTo) return undefined;
     this.chainBusy = true;
@@ -172,7 +269,9 @@ export class FileCursor {
 
   /** Nothing more to read now (for --once: the file is finished). */
   get idle(): boolean {
-    if (this.outstanding > 0 || this.hasHistoryLeft || this.chainBusy) return false;
+    if (this.outstanding > 0 || this.chainBusy) return false;
+    if (this.truncated || this.copyOf) return true;
+    if (this.hasHistoryLeft) return false;
     const limit = this.documentEnd ?? this.observedSize;
     return this.chainScannedTo >= limit;
   }
@@ -184,21 +283,32 @@ export class FileCursor {
     if (size > this.observedSize) {
       this.observedSize = size;
       this.observedAt = now;
+      this.lastChangeAt = now;
       return 'grew';
     }
-    return size < this.observedSize ? 'shrank' : 'same';
+    if (size < this.observedSize) {
+      this.lastChangeAt = now;
+      return 'shrank';
+    }
+    return 'same';
   }
 
-  /** Current size of the open file (follows the inode even after a rename). */
+  /** Links left (0 once deleted); from the open descriptor. */
+  links(): number {
+    return fstatSync(this.fd).nlink;
+  }
+
+  /** Current size of the file (follows the inode even after a rename). */
   currentSize(): number {
+    if (this.fdNumber < 0) return this.observedSize;
     try {
-      return fstatSync(this.fd).size;
+      return fstatSync(this.fdNumber).size;
     } catch {
       return this.observedSize;
     }
   }
 
   close(): void {
-    closeSync(this.fd);
+    this.closeFd();
   }
 }

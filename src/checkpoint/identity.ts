@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import { fstatSync, readSync, statSync } from 'node:fs';
+
+/** Bytes hashed from a file's start: enough to tell two order logs apart, cheap to re-read. */
+export const FINGERPRINT_BYTES = 1024;
+
+/**
+ * What makes a file "the same file": device and inode (survive renames), plus a
+ * hash of its first bytes, because an inode is reused once a file is deleted
+ * and a copy (logrotate copytruncate) has a new inode but the same content.
+ */
+export interface FileIdentity {
+  /** `dev:ino`, as decimal strings (inodes may exceed 2^53). */
+  readonly key: string;
+  readonly nlink: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+export interface Fingerprint {
+  /** sha256 of the first `bytes` bytes, hex. */
+  readonly hash: string;
+  readonly bytes: number;
+}
+
+export function identityOfFd(fd: number): FileIdentity {
+  const s = fstatSync(fd, { bigint: true });
+  return { key: `${s.dev}:${s.ino}`, nlink: Number(s.nlink), size: Number(s.size), mtimeMs: Number(s.mtimeMs) };
+}
+
+/** undefined when the path does not exist (or is not a regular file). */
+export function identityOfPath(path: string): FileIdentity | undefined {
+  try {
+    const s = statSync(path, { bigint: true });
+    if (!s.isFile()) return undefined;
+    return { key: `${s.dev}:${s.ino}`, nlink: Number(s.nlink), size: Number(s.size), mtimeMs: Number(s.mtimeMs) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Hash of the first min(limit, size) bytes of an open file. */
+export function fingerprintOf(fd: number, limit = FINGERPRINT_BYTES): Fingerprint {
+  const buf = Buffer.allocUnsafe(limit);
+  let n = 0;
+  while (n < limit) {
+    const got = readSync(fd, buf, n, limit - n, n);
+    if (got === 0) break;
+    n += got;
+  }
+  return { hash: createHash('sha256').update(buf.subarray(0, n)).digest('hex'), bytes: n };
+}
+
+export function sameFingerprint(a: Fingerprint, b: Fingerprint): boolean {
+  return a.bytes === b.bytes && a.hash === b.hash;
+}

@@ -1,0 +1,81 @@
+import { crc32 } from 'node:zlib';
+import { Packr } from 'msgpackr';
+import type { Fingerprint } from './identity.js';
+
+/**
+ * The checkpoint manifest, `checkpoint.msgpack`: msgpack of
+ * `[FORMAT, VERSION, crc32(body), body]`, body being the msgpack of a
+ * `CheckpointState`. The CRC tells a damaged file from a valid one, so a
+ * corrupt checkpoint is an error, never read as "no checkpoint".
+ *
+ * The dedup table is not inside: it is a raw copy of the table's shared memory
+ * in `dedup-<generation>.bin` (fast to write, and restored with one read
+ * instead of millions of inserts), named by the manifest that commits it.
+ */
+export const MANIFEST_FILE = 'checkpoint.msgpack';
+export const MANIFEST_FORMAT = 'ordertail-checkpoint';
+export const MANIFEST_VERSION = 1;
+
+/** Where reading a file resumes: the first record not yet durably in the sink. */
+export interface ResumePoint {
+  offset: number;
+  /** The bytes at `offset` up to the next LF belong to a record already handled. */
+  skipPartial: boolean;
+  /** Streamed JSON array files: the parser's phase at `offset`. */
+  carryPhase: number;
+}
+
+export interface CheckpointedFile extends ResumePoint {
+  /** Last path it was seen at (identity, not path, is what matches it again). */
+  path: string;
+  identity: string;
+  fingerprint: Fingerprint;
+  /** A byte-for-byte copy of another file (copytruncate): not read unless its original is truncated. */
+  copyOf?: string;
+}
+
+export interface CheckpointedOutput {
+  /** 'file' outputs are truncated back to `committedBytes` on restart. */
+  kind: 'file' | 'stdout' | 'none' | 'iterator';
+  path?: string;
+  committedBytes?: number;
+}
+
+export interface CheckpointState {
+  generation: number;
+  writtenAtMs: number;
+  sink: CheckpointedOutput;
+  deadLetter?: CheckpointedOutput;
+  dedup: { file: string; byteLength: number; windowMs: number; capacity: number };
+  files: CheckpointedFile[];
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+export function encodeManifest(state: CheckpointState): Buffer {
+  const body = packr.pack(state);
+  return packr.pack([MANIFEST_FORMAT, MANIFEST_VERSION, crc32(body), body]);
+}
+
+/** Throws a plain Error describing what is wrong; the store wraps it with the file name. */
+export function decodeManifest(bytes: Buffer): CheckpointState {
+  let outer: unknown;
+  try {
+    outer = packr.unpack(bytes);
+  } catch (err) {
+    throw new Error(`is not valid msgpack (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (!Array.isArray(outer) || outer.length !== 4 || outer[0] !== MANIFEST_FORMAT) {
+    throw new Error('is not an ordertail checkpoint');
+  }
+  const [, version, crc, body] = outer as [string, unknown, unknown, unknown];
+  if (version !== MANIFEST_VERSION) throw new Error(`has format version ${String(version)}; this ordertail reads version ${MANIFEST_VERSION}`);
+  if (!(body instanceof Uint8Array) || typeof crc !== 'number' || crc32(body) !== crc) {
+    throw new Error('fails its checksum (damaged or partially written)');
+  }
+  const state = packr.unpack(body) as CheckpointState;
+  if (!state || typeof state.generation !== 'number' || !Array.isArray(state.files) || !state.dedup || !state.sink) {
+    throw new Error('is missing required fields');
+  }
+  return state;
+}
