@@ -8,9 +8,10 @@ import type { Fingerprint } from './identity.js';
  * `CheckpointState`. The CRC tells a damaged file from a valid one, so a
  * corrupt checkpoint is an error, never read as "no checkpoint".
  *
- * The dedup table is not inside: it is a raw copy of the table's shared memory
- * in `dedup-<generation>.bin` (fast to write, and restored with one read
- * instead of millions of inserts), named by the manifest that commits it.
+ * The dedup table is not inside: it is in `dedup-<generation>.bin`, named by
+ * the manifest that commits it, either as a raw copy of the table's shared
+ * memory (restored with one read instead of millions of inserts) or, while the
+ * table is sparse, as its live entries (see CheckpointState.dedup).
  */
 export const MANIFEST_FILE = 'checkpoint.msgpack';
 export const MANIFEST_FORMAT = 'ordertail-checkpoint';
@@ -46,7 +47,12 @@ export interface CheckpointState {
   writtenAtMs: number;
   sink: CheckpointedOutput;
   deadLetter?: CheckpointedOutput;
-  dedup: { file: string; byteLength: number; windowMs: number; capacity: number };
+  /**
+   * 'raw': the table's shared memory as it is (restored with one read);
+   * 'entries': live entries only, 16 bytes each (DedupTable.exportEntries),
+   * used while the table is under a quarter full — a much smaller write.
+   */
+  dedup: { format: 'raw' | 'entries'; file: string; byteLength: number; windowMs: number; capacity: number };
   files: CheckpointedFile[];
 }
 

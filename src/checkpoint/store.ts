@@ -51,11 +51,10 @@ export class CheckpointStore {
     return state;
   }
 
-  /** Read the committed dedup snapshot straight into shared memory (one copy, no decoding). */
-  readDedup(state: CheckpointState): SharedArrayBuffer {
+  /** Read the committed dedup snapshot: raw tables straight into shared memory (one copy, no decoding). */
+  readDedup(state: CheckpointState): Uint8Array {
     const path = join(this.dir, state.dedup.file);
-    const sab = new SharedArrayBuffer(state.dedup.byteLength);
-    const view = new Uint8Array(sab);
+    const view = state.dedup.format === 'raw' ? new Uint8Array(new SharedArrayBuffer(state.dedup.byteLength)) : new Uint8Array(state.dedup.byteLength);
     const fd = openSync(path, 'r');
     try {
       let done = 0;
@@ -67,7 +66,7 @@ export class CheckpointStore {
     } finally {
       closeSync(fd);
     }
-    return sab;
+    return view;
   }
 
   /** Forget the checkpoint (--reset-checkpoint): remove the manifest first, so a crash midway leaves none. */
@@ -97,19 +96,19 @@ export class CheckpointStore {
   }
 
   /**
-   * Commit `state` with `dedup` as its table. The table is copied to disk
-   * synchronously (so it matches `state` exactly: the caller inserts nothing
-   * meanwhile); fsyncs and renames then run off the main thread.
+   * Commit `state` with `dedup` as its table snapshot. The snapshot is
+   * written synchronously (so it matches `state` exactly: the caller inserts
+   * nothing meanwhile); fsyncs and renames then run off the main thread.
    * `flushOutputs` must make the outputs durable up to the committed lengths.
    */
-  commit(state: CheckpointState, dedup: SharedArrayBuffer, flushOutputs: () => Promise<void>): Promise<void> {
+  commit(state: CheckpointState, dedup: Uint8Array, flushOutputs: () => Promise<void>): Promise<void> {
     if (this.committing) throw new Error('a checkpoint commit is already in flight');
     mkdirSync(this.dir, { recursive: true });
     const dedupName = `${DEDUP_PREFIX}${state.generation}.bin`;
     const dedupTmp = join(this.dir, `${dedupName}.tmp`);
     const fd = openSync(dedupTmp, 'w');
     try {
-      const view = new Uint8Array(dedup);
+      const view = dedup;
       let done = 0;
       while (done < view.length) done += writeSync(fd, view, done, Math.min(view.length - done, 1 << 30), done);
     } catch (err) {

@@ -162,6 +162,49 @@ export class DedupTable {
   }
 
   /**
+   * The live (unexpired) entries, 16 bytes each — Int32 hashLo, Int32 hashHi,
+   * Float64 time — written into `into` from the start. A far smaller snapshot
+   * than the raw table while it is sparsely filled. Returns the number of
+   * entries, or -1 as soon as there are more than `into` holds (then the raw
+   * table is the better snapshot).
+   */
+  exportEntries(into: { i32: Int32Array; f64: Float64Array }): number {
+    this.#wm.adoptShared();
+    const cutoff = this.#wm.value - this.windowMs;
+    const f64 = this.#f64;
+    const i32 = this.#i32;
+    const max = into.f64.length >> 1;
+    let n = 0;
+    for (let b = 0; b < this.#buckets; b++) {
+      const timeBase = (BUCKETS_BYTE >> 3) + b * BUCKET_F64 + SLOT0_TIME_F64;
+      const vIdx = (BUCKETS_BYTE >> 2) + b * BUCKET_I32;
+      for (let j = 0; j < BUCKET_SLOTS; j++) {
+        const t = f64[timeBase + j * SLOT_F64]!;
+        if (t !== t) break;
+        if (t < cutoff) continue;
+        if (n === max) return -1;
+        const k = vIdx + SLOT0_I32 + j * SLOT_I32;
+        into.i32[n * 4] = i32[k]!;
+        into.i32[n * 4 + 1] = i32[k + 1]!;
+        into.f64[n * 2 + 1] = t;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** A new table holding the entries of an exportEntries() snapshot. */
+  static fromEntries(bytes: Uint8Array, options: DedupTableOptions): DedupTable {
+    if (bytes.byteLength % 16 !== 0 || bytes.byteOffset % 8 !== 0) throw new RangeError('dedup entries must be 16-byte records on an 8-byte boundary');
+    const table = DedupTable.create(options);
+    const n = bytes.byteLength >> 4;
+    const i32 = new Int32Array(bytes.buffer, bytes.byteOffset, n * 4);
+    const f64 = new Float64Array(bytes.buffer, bytes.byteOffset, n * 2);
+    for (let e = 0; e < n; e++) table.insertAt(i32[e * 4]!, i32[e * 4 + 1]!, f64, e * 2 + 1);
+    return table;
+  }
+
+  /**
    * Make the shared memory a complete picture of this handle's state (its
    * watermark is otherwise published in steps) before it is copied to disk.
    */

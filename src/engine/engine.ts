@@ -100,7 +100,6 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private finishedPromise: Promise<void>;
   private resolveFinished!: () => void;
-  private fileCount = 0;
   private parserName = 'js';
   private checkpointStore: CheckpointStore | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
@@ -110,6 +109,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private lastCheckpointAtMs: number | undefined;
   private lastCheckpointProgress = -1;
   private finalCheckpoint = false;
+  private entriesBuffer: ArrayBuffer | undefined;
   private fileSink: FileSink | undefined;
   /** Files skipped by ignoreOlder: path → size then (followed from there if they change). */
   private readonly ignored = new Map<string, number>();
@@ -210,10 +210,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     };
     const existing = this.discovery.scan().filter((p) => !isOutput(p) && !this.ignoredAtStartup(p));
     const newest = newestOf(existing);
-    for (const path of existing) {
-      this.fileCount++;
-      this.pipeline.addFile(path, 'startup', o.from === 'end');
-    }
+    for (const path of existing) this.pipeline.addFile(path, 'startup', o.from === 'end');
     if (newest) this.pipeline.markLive(newest);
     if (!o.once) {
       this.discovery.follow((path) => {
@@ -223,9 +220,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
           this.resumeIgnored(path, ignoredSize);
           return;
         }
-        this.fileCount++;
         this.pipeline?.addFile(path, 'discovered');
-      });
+      }, (path) => this.pipeline?.isSettling(path) ?? false);
     }
     this.pipeline.startupComplete();
     if (this.checkpointStore && !o.once) {
@@ -292,7 +288,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const o = this.options;
     const options = { capacity: o.dedupCapacity, windowMs: o.dedupWindowMs };
     if (!restored) return DedupTable.create(options);
-    const { table, rehashed } = DedupTable.restore(this.checkpointStore!.readDedup(restored), options);
+    const bytes = this.checkpointStore!.readDedup(restored);
+    if (restored.dedup.format === 'entries') return DedupTable.fromEntries(bytes, options);
+    const { table, rehashed } = DedupTable.restore(bytes.buffer as SharedArrayBuffer, options);
     if (rehashed) this.emit('warning', `dedup capacity changed since the checkpoint (${restored.dedup.capacity} → ${table.capacity}): its entries were re-inserted`);
     return table;
   }
@@ -314,13 +312,12 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (!id || id.size === size) return;
     this.ignored.delete(path);
     this.discovery?.unwatchChanges(path);
-    this.fileCount++;
     this.pipeline?.addFileAt(path, size);
   }
 
   private progress(): number {
     const c = this.counters;
-    return c.values[Counter.bytesRead]! + c.get('recordsRead') + this.fileCount;
+    return c.values[Counter.bytesRead]! + c.get('recordsRead') + (this.pipeline?.fileCount ?? 0);
   }
 
   private periodicCheckpoint(): void {
@@ -345,19 +342,21 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     }
     const o = this.options;
     this.lastCheckpointProgress = this.progress();
-    this.dedup!.prepareSnapshot();
+    const dedup = this.dedup!;
+    dedup.prepareSnapshot();
+    const snapshot = this.dedupSnapshot(dedup);
     const state: CheckpointState = {
       generation: ++this.generation,
       writtenAtMs: Date.now(),
       sink: this.fileSink ? { kind: 'file', path: resolve(this.fileSink.path), committedBytes: this.fileSink.bytesWritten } : { kind: this.iterator ? 'iterator' : o.sink.kind === 'file' ? 'none' : o.sink.kind },
       deadLetter: this.deadLetter ? { kind: 'file', path: resolve(this.deadLetter.path), committedBytes: this.deadLetter.bytesWritten } : undefined,
-      dedup: { file: '', byteLength: 0, windowMs: o.dedupWindowMs, capacity: this.dedup!.capacity },
+      dedup: { format: snapshot.format, file: '', byteLength: 0, windowMs: o.dedupWindowMs, capacity: dedup.capacity },
       files: this.pipeline!.checkpointFiles(),
     };
     const sink = this.sink!;
     const deadLetter = this.deadLetter;
     const committing = store
-      .commit(state, this.dedup!.sharedBuffer, async () => {
+      .commit(state, snapshot.bytes, async () => {
         await sink.flush();
         await deadLetter?.flush();
       })
@@ -372,6 +371,17 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         },
       );
     if (this.finalCheckpoint) await committing;
+  }
+
+  /** The table's live entries while they fit in a quarter of its size, else its raw memory. */
+  private dedupSnapshot(dedup: DedupTable): { format: 'raw' | 'entries'; bytes: Uint8Array } {
+    const raw = dedup.sharedBuffer;
+    // Reused between checkpoints; pages are touched only as far as entries fill it.
+    this.entriesBuffer ??= new ArrayBuffer(Math.floor(raw.byteLength / 4 / 16) * 16);
+    const into = { i32: new Int32Array(this.entriesBuffer), f64: new Float64Array(this.entriesBuffer) };
+    const n = dedup.exportEntries(into);
+    if (n < 0) return { format: 'raw', bytes: new Uint8Array(raw) };
+    return { format: 'entries', bytes: new Uint8Array(this.entriesBuffer, 0, n * 16) };
   }
 
   /** The metrics server's base URL when the `metricsPort` option started one. */
@@ -417,7 +427,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       dedupOverflow: c.get('dedupOverflow'),
       eventTimeInvalid: c.get('eventTimeInvalid'),
       bytesRead: c.values[Counter.bytesRead]!,
-      files: this.fileCount,
+      files: this.pipeline?.fileCount ?? 0,
       parser: this.parserName,
       shadow: { compared: c.get('shadowCompared'), mismatches: c.get('shadowMismatches') },
       dedup: { capacity: d?.capacity ?? 0, live: d?.live ?? 0, overflows: d?.overflows ?? 0 },

@@ -202,6 +202,16 @@ export class Pipeline {
     this.register(file);
   }
 
+  /** A small new file waits to be classified: its content changes are worth a look. */
+  isSettling(path: string): boolean {
+    return this.settling.has(path);
+  }
+
+  /** Files registered so far (renames of a known file are not new files). */
+  get fileCount(): number {
+    return this.nextFileId - 1;
+  }
+
   /** A checkpoint (still unmatched) knows this file identity. */
   isCheckpointed(identity: string): boolean {
     return this.resumable.has(identity) || this.byIdentity.has(identity);

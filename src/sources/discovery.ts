@@ -16,6 +16,7 @@ export class FileDiscovery {
   private readonly known = new Set<string>();
   /** Known paths whose content changes are reported too (not only renames). */
   private readonly changeInterest = new Set<string>();
+  private wantsChanges: (path: string) => boolean = () => false;
 
   constructor(
     globs: readonly string[],
@@ -48,7 +49,8 @@ export class FileDiscovery {
    * again whenever a known path is renamed, created or deleted (rotation: the
    * caller compares identities, a path alone says nothing).
    */
-  follow(onNew: (path: string) => void): void {
+  follow(onNew: (path: string) => void, wantsChanges: (path: string) => boolean = () => false): void {
+    this.wantsChanges = wantsChanges;
     let needPoll = false;
     for (const pattern of this.patterns) {
       const base = picomatch.scan(pattern).base || '.';
@@ -73,7 +75,7 @@ export class FileDiscovery {
   private consider(path: string, event: string, onNew: (path: string) => void): void {
     if (this.known.has(path)) {
       // Appends to followed files arrive here too, as 'change': their own watches handle those.
-      if (event === 'rename' || this.changeInterest.has(path)) onNew(path);
+      if (event === 'rename' || this.changeInterest.has(path) || this.wantsChanges(path)) onNew(path);
       return;
     }
     if (!this.matchers.some((m) => m(path))) return;
