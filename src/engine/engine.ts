@@ -212,6 +212,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const newest = newestOf(existing);
     for (const path of existing) this.pipeline.addFile(path, 'startup', o.from === 'end');
     if (newest) this.pipeline.markLive(newest);
+    this.pipeline.recoverMoved();
     if (!o.once) {
       this.discovery.follow((path) => {
         if (isOutput(path)) return;

@@ -7,7 +7,8 @@ import type { ParsePool } from '../pool/parse-pool.js';
 import { ResultStorePool, type RangeResults } from '../pool/range-results.js';
 import type { RangeOutcome } from '../pool/range-task.js';
 import type { StagingBuffer } from '../sinks/staging.js';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { FileCursor, IdentityLostError, type PlannedRange, type StartAt } from '../sources/file-cursor.js';
 import { GrowthWatch, PollGroup } from '../sources/growth-watch.js';
 import { FdBudget } from '../sources/fd-budget.js';
@@ -200,6 +201,42 @@ export class Pipeline {
     // Files present at start-up: only the newest is "live"; anything appearing later is.
     file.live = reason === 'discovered';
     this.register(file);
+  }
+
+  /**
+   * Checkpointed files no input path matched at start-up: most likely rotated
+   * while ordertail was stopped (app.log → app.log.1 outside the glob). Look for
+   * the same identity in the directory it was last seen in and read it to its
+   * end; a file that cannot be found is reported, never silently dropped.
+   */
+  recoverMoved(): void {
+    for (const entry of [...this.resumable.values()]) {
+      if (entry.copyOf) {
+        this.resumable.delete(entry.identity);
+        continue;
+      }
+      const found = findByIdentity(dirname(entry.path), entry.identity);
+      if (!found) {
+        this.resumable.delete(entry.identity);
+        this.events.warn(`${entry.path} (checkpointed at offset ${entry.offset}) is gone: deleted or moved out of ${dirname(entry.path)} while ordertail was stopped; anything written to it after the checkpoint is not read`);
+        continue;
+      }
+      let fd: number;
+      try {
+        fd = openSync(found, 'r');
+      } catch {
+        continue;
+      }
+      if (identityOfFd(fd).key !== entry.identity || !this.fingerprintMatches(fd, entry.fingerprint)) {
+        closeSync(fd);
+        continue;
+      }
+      this.resumable.delete(entry.identity);
+      const file = new FileCursor(this.nextFileId++, found, this.options.rangeBytes, { kind: 'resume', point: entry }, performance.now(), this.fds, fd);
+      this.events.warn(`${entry.path} was renamed to ${found} while ordertail was stopped: reading the rest of it (from offset ${entry.offset}), then letting it go`);
+      file.detached = true;
+      this.register(file);
+    }
   }
 
   /** A small new file waits to be classified: its content changes are worth a look. */
@@ -705,4 +742,19 @@ export class Pipeline {
     for (const m of this.ready.values()) waiting += m.size;
     return this.inFlight + waiting;
   }
+}
+
+/** The path in `dir` whose device and inode are `identity`, if any. */
+function findByIdentity(dir: string, identity: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    if (identityOfPath(path)?.key === identity) return path;
+  }
+  return undefined;
 }

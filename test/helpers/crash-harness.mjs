@@ -158,19 +158,44 @@ export async function committedBytes(dir) {
 }
 
 /**
- * Start the engine and SIGKILL it after a random delay, `kills` times. Throws if the engine
- * exits by itself. Returns one entry per cycle.
+ * Start the engine and SIGKILL it at a random moment, `kills` times. Throws if the engine
+ * exits by itself, or makes no progress for `progressTimeoutMs`. Returns one entry per cycle.
+ *
+ * anchor 'spawn': kill minDelayMs..maxDelayMs after the process starts (start-up takes
+ * ~0.8 s on a busy 2-core machine, so many of these land while it loads the checkpoint,
+ * truncates the sink or starts workers). anchor 'output': wait until the sink has grown
+ * past its size at start (the engine is live), then kill 0..outputDelayMs later.
+ * 'mixed' alternates, starting with 'spawn'.
  */
-export async function crashLoop({ kills, args, sink, checkpoint, rand, minDelayMs = 200, maxDelayMs = 1500, onCycle }) {
+export async function crashLoop({ kills, args, sink, checkpoint, rand, minDelayMs = 200, maxDelayMs = 1500, outputDelayMs = 1000, anchor = 'mixed', progressTimeoutMs = 20_000, onCycle, afterKill }) {
   const cycles = [];
   for (let i = 0; i < kills; i++) {
     const sizeBefore = sizeOf(sink);
-    const delayMs = Math.round(minDelayMs + rand() * (maxDelayMs - minDelayMs));
+    const cycleAnchor = anchor === 'mixed' ? (i % 2 === 0 ? 'spawn' : 'output') : anchor;
+    const delayMs = Math.round(cycleAnchor === 'spawn' ? minDelayMs + rand() * (maxDelayMs - minDelayMs) : rand() * outputDelayMs);
+    const t0 = Date.now();
     const e = spawnEngine(args);
-    const early = await Promise.race([e.exited, sleep(delayMs).then(() => undefined)]);
+    let early;
+    if (cycleAnchor === 'output') {
+      let grown = false;
+      const waitGrowth = (async () => {
+        while (!grown && Date.now() - t0 < progressTimeoutMs) {
+          if (sizeOf(sink) > sizeBefore) grown = true;
+          else await sleep(5);
+        }
+      })();
+      early = await Promise.race([e.exited, waitGrowth.then(() => undefined)]);
+      if (!early && !grown) {
+        e.child.kill('SIGKILL');
+        await e.exited;
+        throw new Error(`engine wrote nothing new in ${progressTimeoutMs} ms in crash cycle ${i + 1} (sink ${sizeBefore} B):\n${e.stderr()}`);
+      }
+    }
+    const startupMs = Date.now() - t0;
+    early ??= await Promise.race([e.exited, sleep(delayMs).then(() => undefined)]);
     if (early) {
       await sleep(20);
-      throw new Error(`engine exited by itself in crash cycle ${i + 1} after < ${delayMs} ms (code ${early.code}, signal ${early.signal}):\n${e.stderr()}`);
+      throw new Error(`engine exited by itself in crash cycle ${i + 1} after ${Date.now() - t0} ms (code ${early.code}, signal ${early.signal}):\n${e.stderr()}`);
     }
     const sizeAtKill = sizeOf(sink);
     e.child.kill('SIGKILL');
@@ -180,7 +205,10 @@ export async function crashLoop({ kills, args, sink, checkpoint, rand, minDelayM
     const committed = await committedBytes(checkpoint);
     const cycle = {
       cycle: i + 1,
+      anchor: cycleAnchor,
       delayMs,
+      aliveMs: Date.now() - t0,
+      firstOutputMs: cycleAnchor === 'output' ? startupMs : undefined,
       sizeBefore,
       sizeAtKill: sizeAfter,
       wrote: sizeAtKill > sizeBefore || sizeAfter > sizeBefore,
@@ -190,6 +218,7 @@ export async function crashLoop({ kills, args, sink, checkpoint, rand, minDelayM
     };
     cycles.push(cycle);
     onCycle?.(cycle);
+    await afterKill?.(i + 1);
   }
   return cycles;
 }
@@ -312,8 +341,10 @@ export function formatReport(r) {
  * One full scenario in `dir` (must exist and be empty).
  *   streams: [{ name, file, rotateAtMs? }]  logs are dir/<file>
  *   input:   globs/paths for --input (default: the stream paths)
- *   keyed, kills, seed, rate, minDelayMs, maxDelayMs, interval, workers
+ *   keyed, kills, seed, rate, minDelayMs, maxDelayMs, outputDelayMs, anchor, interval, workers
  *   log:     progress callback (string)
+ *   rotateAfterKill: n  rotate (SIGUSR2 to the writer) right after kill n, while the engine is down
+ *   beforeFinal: async hook after the crash loop, before the catch-up run (stress --sabotage)
  */
 export async function runCrashScenario(opts) {
   const { dir, keyed = true, kills = 6, seed = 1, rate = 3000, minDelayMs = 200, maxDelayMs = 1500, interval = '100ms', workers = 2, log = () => {} } = opts;
@@ -343,12 +374,24 @@ export async function runCrashScenario(opts) {
       rand,
       minDelayMs,
       maxDelayMs,
-      onCycle: (c) => log(`kill ${c.cycle}/${kills} after ${c.delayMs} ms: sink ${c.sizeAtKill} B, committed ${c.committed ?? '?'} B`),
+      anchor: opts.anchor,
+      outputDelayMs: opts.outputDelayMs,
+      afterKill: async (n) => {
+        if (n !== opts.rotateAfterKill) return;
+        // logrotate while ordertail is down: rotate now, let the writer drain into the
+        // renamed file and start the new one before the engine comes back.
+        writer.child.kill('SIGUSR2');
+        await sleep(300);
+        log(`rotated while the engine was down (after kill ${n})`);
+      },
+      onCycle: (c) =>
+        log(`kill ${c.cycle}/${kills} ${c.delayMs} ms after ${c.anchor === 'spawn' ? 'start' : `first output (${c.firstOutputMs} ms)`}: sink ${c.sizeAtKill} B, committed ${c.committed ?? '?'} B`),
     });
   } finally {
     writerSummary = await writer.stop();
   }
   const crashMs = Date.now() - t0;
+  await opts.beforeFinal?.({ sink, checkpoint, writerSummary });
 
   // Catch up: one --once run with the same checkpoint, then a second one that must add nothing.
   const final = await runEngine(engineArgs({ ...base, once: true }));
@@ -380,6 +423,7 @@ export async function runCrashScenario(opts) {
     rerun: again ? { code: again.code, ms: again.ms, added: afterAgain - afterFinal, stderr: again.stderr.slice(-4000) } : undefined,
     cycles,
     killsWhileWriting: cycles.filter((c) => c.wrote).length,
+    medianFirstOutputMs: median(cycles.map((c) => c.firstOutputMs).filter((x) => x !== undefined)),
     killsWithUncommitted: cycles.filter((c) => (c.uncommitted ?? 0) > 0).length,
     writer: writerSummary,
     logLines: lines,
@@ -396,10 +440,16 @@ export async function runCrashScenario(opts) {
   return result;
 }
 
+function median(xs) {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
 /** One paragraph for a failure message or a log. */
 export function describeResult(r) {
   const lines = [
-    `${r.keyed ? 'keyed' : 'unkeyed'} seed=${r.seed}: ${r.kills} kills (${r.killsWhileWriting} while the sink grew, ${r.killsWithUncommitted} with uncommitted sink bytes) in ${r.crashMs} ms; ` +
+    `${r.keyed ? 'keyed' : 'unkeyed'} seed=${r.seed}: ${r.kills} kills (${r.killsWhileWriting} while the sink grew, ${r.killsWithUncommitted} with uncommitted sink bytes; restart to first output ~${r.medianFirstOutputMs ?? '?'} ms) in ${r.crashMs} ms; ` +
       `writer ${r.writtenByWriter} lines (${r.repeats} repeats, ${r.splits} split writes), log holds ${r.logLines}`,
     formatReport(r.report),
     `final --once: exit ${r.final.code}${r.final.signal ? ` (${r.final.signal})` : ''} in ${r.final.ms} ms` +

@@ -24,6 +24,7 @@
  * Some `pad`s hold multi-byte UTF-8, and line splits fall on any byte, so a split may cut
  * a character in two.
  *
+ * SIGUSR2 rotates the streams that have a rotateAtMs right away (at the next tick).
  * On SIGTERM it completes a line in flight, closes its files and prints one JSON summary
  * line on stdout: { streams: [{ name, lines, repeats, splits, rotations, files }], elapsedMs }.
  */
@@ -127,11 +128,11 @@ function rotateIfDue(st, now) {
     const rotated = `${st.path}.1`;
     renameSync(st.path, rotated); // logrotate `create`: rename; the writer keeps its fd for a while
     st.files.unshift(rotated);
-    st.recent = []; // no repeat spans two files
     st.drainUntil = now + rotateDrainMs;
   } else if (st.drainUntil !== 0 && now >= st.drainUntil && !st.pendingRest) {
     closeSync(st.fd);
     st.fd = openSync(st.path, 'a'); // the new, empty file
+    st.recent = []; // no repeat spans two files: which of them is read first is not defined
     st.drainUntil = 0;
     st.rotations++;
   }
@@ -188,5 +189,9 @@ function stop() {
 }
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+// SIGUSR2: rotate every stream that has a rotateAtMs now (once), instead of at that time.
+process.on('SIGUSR2', () => {
+  for (const st of streams) if (st.rotateAtMs !== undefined && st.rotations === 0 && st.drainUntil === 0) st.rotateAtMs = 0;
+});
 if (durationMs > 0) setTimeout(stop, durationMs);
 process.stdout.write('ready\n');
