@@ -183,7 +183,7 @@ export class Pipeline {
         closeSync(fd);
         return;
       } else {
-        copyOf = this.copyOrigin(fd, fingerprint, identity.key);
+        copyOf = this.copyOrigin(fd, fingerprint, identity.key, reason === 'discovered');
         const truncated = copyOf ? undefined : this.truncatedOrigin(fd, fingerprint);
         if (truncated !== undefined) start = { kind: 'resume', point: { offset: Math.min(truncated, identity.size), skipPartial: false, carryPhase: 0 } };
       }
@@ -305,19 +305,30 @@ export class Pipeline {
     return sameFingerprint(fingerprintOf(fd, expected.bytes), expected);
   }
 
-  /** A followed file whose first bytes this new file repeats: it is a copy (copytruncate). */
-  private copyOrigin(fd: number, fingerprint: Fingerprint, identity: string): FileCursor | undefined {
+  /**
+   * A followed file whose first bytes this new file repeats: it is a copy
+   * (copytruncate). An original already marked truncated still counts: the copy
+   * may be seen before its truncation is finished. `deep` also compares
+   * prefixes of different lengths (reads the original; not done for every
+   * pair of thousands of start-up files).
+   */
+  private copyOrigin(fd: number, fingerprint: Fingerprint, identity: string, deep: boolean): FileCursor | undefined {
     if (fingerprint.bytes < MIN_COPY_BYTES) return undefined;
     for (const other of this.files) {
-      if (other.identity === identity || other.copyOf || other.truncated) continue;
+      if (other.identity === identity || other.copyOf) continue;
+      if (!deep && other.fingerprint.bytes !== fingerprint.bytes) continue;
       if (this.isCopyOf(fd, fingerprint, other)) return other;
     }
     return undefined;
   }
 
+  /** Do the first bytes of the file at `fd` (fingerprinted as `fingerprint`) repeat `original`'s, over the shorter of the two? */
   private isCopyOf(fd: number, fingerprint: Fingerprint, original: FileCursor): boolean {
-    if (original.fingerprint.bytes === fingerprint.bytes) return original.fingerprint.hash === fingerprint.hash;
-    if (original.fingerprint.bytes < fingerprint.bytes || !original.isOpen) return false;
+    const known = original.fingerprint;
+    if (known.bytes === fingerprint.bytes) return known.hash === fingerprint.hash;
+    if (known.bytes < fingerprint.bytes) return known.bytes >= MIN_COPY_BYTES && this.fingerprintMatches(fd, known);
+    // The original's content now is not what it was once truncated.
+    if (original.truncated || !original.isOpen) return false;
     return sameFingerprint(fingerprintOf(original.fd, fingerprint.bytes), fingerprint);
   }
 
@@ -325,9 +336,10 @@ export class Pipeline {
   private truncatedOrigin(fd: number, fingerprint: Fingerprint): number | undefined {
     if (fingerprint.bytes < MIN_COPY_BYTES) return undefined;
     for (let i = this.truncations.length - 1; i >= 0; i--) {
-      const t = this.truncations[i]!;
-      if (t.fingerprint.bytes < fingerprint.bytes) continue;
-      if (t.fingerprint.bytes === fingerprint.bytes ? t.fingerprint.hash === fingerprint.hash : false) return t.position;
+      const known = this.truncations[i]!.fingerprint;
+      const match =
+        known.bytes === fingerprint.bytes ? known.hash === fingerprint.hash : known.bytes < fingerprint.bytes && known.bytes >= MIN_COPY_BYTES && this.fingerprintMatches(fd, known);
+      if (match) return this.truncations[i]!.position;
     }
     return undefined;
   }
@@ -391,6 +403,7 @@ export class Pipeline {
       this.finishTruncation(file);
       return;
     }
+    if (change === 'grew' && !file.truncated) file.refreshFingerprint();
     if (change === 'grew' && !file.live) {
       file.live = true;
       this.prioritise();
@@ -402,7 +415,9 @@ export class Pipeline {
   schedule(): void {
     if (this.stopping || this.failed) return;
     for (const file of [...this.files]) {
-      if (!file.isOpen && !file.idle) {
+      // Reopen a file whose descriptor was closed only when a range can go out now:
+      // reopening ahead of buffers would evict other files on every pass.
+      if (!file.isOpen && !file.idle && this.buffers.available > (file.live ? 0 : 1)) {
         try {
           void file.fd;
         } catch (err) {
