@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: every benchmark, each printing its own table with ratios
  * against a baseline measured in the same run. BENCH_ONLY=e2e,latency picks some.
+ * BENCH_ONLY=checkpoint: checkpoint cost (on/off) and restart time with a 16 M-slot snapshot.
  */
-const only = new Set((process.env.BENCH_ONLY ?? 'parser,ring,dedup,e2e,latency,collector').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'parser,ring,dedup,e2e,latency,collector,checkpoint').split(','));
 
 if (only.has('parser')) {
   const { runParserSuite, SUITE_PARSERS } = await import('./parser-suite.js');
@@ -16,3 +17,4 @@ if (only.has('dedup')) await (await import('./dedup.js')).run();
 if (only.has('e2e')) (await import('./e2e-once.js')).run({ megabytes: Number(process.env.BENCH_MB ?? 200) });
 if (only.has('latency')) await (await import('./follow-latency.js')).run();
 if (only.has('collector')) await (await import('./collector.js')).run();
+if (only.has('checkpoint')) await (await import('./checkpoint.js')).run({ megabytes: Number(process.env.BENCH_MB ?? 200) });
