@@ -58,8 +58,11 @@
  *   L/C ≥ 0.2.
  *
  * ─── Slot states ────────────────────────────────────────────────────────────
- *   empty:   time is NaN (every slot is NaN-filled at creation; NaN is never
- *            stored later because insert() rejects non-finite times). Slots are
+ *   empty:   time is 0.0, as a new SharedArrayBuffer is zero-filled: creating
+ *            a table writes nothing, and its pages become resident only as keys
+ *            land in them. 0.0 is never stored later (insert() stores a time
+ *            of ±0 as Number.MIN_VALUE, indistinguishable in any window
+ *            comparison, and rejects non-finite times). Slots are
  *            never emptied again, and a key takes the FIRST empty or expired
  *            slot, so empty slots always form a suffix of the bucket: a scan
  *            stops at the first one.
@@ -172,8 +175,8 @@ export const HEADER_BYTES = 256;
 /** Byte offset of bucket 0 (a multiple of 128). */
 export const BUCKETS_BYTE = HEADER_BYTES;
 
-/** "DDU7": also tells a buffer of the old 8-slot layout apart. */
-export const DEDUP_MAGIC = 0x44445537;
+/** "DDU8": 0.0 marks an empty slot (DDU7 tables used NaN, and the 8-slot layout before them). */
+export const DEDUP_MAGIC = 0x44445538;
 
 /**
  * Largest bucket count: 2^26 buckets = 8 GiB, beyond any SAB we would want;

@@ -65,6 +65,11 @@ export interface DedupStats {
 }
 
 const STATS_SAMPLE_BUCKETS = 4096;
+/**
+ * 0.0 marks an empty slot, so an event time of exactly 0 (or −0) is stored as
+ * the smallest positive double: no window comparison can tell them apart.
+ */
+const STORED_ZERO_TIME = Number.MIN_VALUE;
 
 export class DedupTable {
   readonly capacity: number;
@@ -112,16 +117,9 @@ export class DedupTable {
     i32[H_BUCKET_SLOTS] = BUCKET_SLOTS;
     f64[H_WINDOW_F64] = windowMs;
     WatermarkView.init(f64);
-    // Every slot starts empty: time = NaN (see "Slot states" in layout.ts).
-    // Filling whole buckets with NaN also sets each version word and the
-    // reserved header words to a NaN half, so reset the headers to 0 after.
-    f64.fill(Number.NaN, BUCKETS_BYTE >> 3);
-    for (let h = BUCKETS_BYTE >> 2, end = i32.length; h < end; h += BUCKET_I32) {
-      i32[h] = 0;
-      i32[h + 1] = 0;
-      i32[h + 2] = 0;
-      i32[h + 3] = 0;
-    }
+    // Every slot starts empty (time 0.0, see "Slot states" in layout.ts) and
+    // every version word 0, as a new SharedArrayBuffer is: nothing to write, so
+    // the table's pages are not touched (nor resident) until keys land in them.
     Atomics.store(i32, H_MAGIC, DEDUP_MAGIC);
     return new DedupTable(sab, options.stallLimitMs ?? 5000);
   }
@@ -153,7 +151,7 @@ export class DedupTable {
       const vIdx = (BUCKETS_BYTE >> 2) + b * BUCKET_I32;
       for (let j = 0; j < BUCKET_SLOTS; j++) {
         const t = f64[timeBase + j * SLOT_F64]!;
-        if (t !== t) break;
+        if (t === 0) break;
         const k = vIdx + SLOT0_I32 + j * SLOT_I32;
         fresh.insert(i32[k]!, i32[k + 1]!, t);
       }
@@ -180,7 +178,7 @@ export class DedupTable {
       const vIdx = (BUCKETS_BYTE >> 2) + b * BUCKET_I32;
       for (let j = 0; j < BUCKET_SLOTS; j++) {
         const t = f64[timeBase + j * SLOT_F64]!;
-        if (t !== t) break;
+        if (t === 0) break;
         if (t < cutoff) continue;
         if (n === max) return -1;
         const k = vIdx + SLOT0_I32 + j * SLOT_I32;
@@ -276,7 +274,7 @@ export class DedupTable {
         for (let j = 0; j < BUCKET_SLOTS; j++) {
           const ti = timeBase + j * SLOT_F64;
           const et = f64[ti]!;
-          if (et !== et) {
+          if (et === 0) {
             // Empty; all later slots are empty too.
             if (claim < 0) claim = j;
             break;
@@ -288,7 +286,7 @@ export class DedupTable {
               result = InsertResult.DUPLICATE;
             } else {
               // Same key, outside the window: NEW again, refresh its time.
-              f64[ti] = t;
+              f64[ti] = t === 0 ? STORED_ZERO_TIME : t;
               result = InsertResult.NEW;
             }
             claim = -2;
@@ -300,7 +298,7 @@ export class DedupTable {
           const k = vIdx + SLOT0_I32 + claim * SLOT_I32;
           i32[k] = hashLo;
           i32[k + 1] = hashHi;
-          f64[timeBase + claim * SLOT_F64] = t;
+          f64[timeBase + claim * SLOT_F64] = t === 0 ? STORED_ZERO_TIME : t;
           result = InsertResult.NEW;
         }
         Atomics.store(i32, vIdx, (v + 2) | 0);
@@ -336,7 +334,7 @@ export class DedupTable {
       const base = (BUCKETS_BYTE >> 3) + b * BUCKET_F64 + SLOT0_TIME_F64;
       for (let j = 0; j < BUCKET_SLOTS; j++) {
         const et = f64[base + j * SLOT_F64]!;
-        if (et !== et) break;
+        if (et === 0) break;
         if (!(et < cutoff)) live++;
       }
     }

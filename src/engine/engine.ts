@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../config/options.js';
 import { EmitStage } from '../dedup/emit-stage.js';
 import { DedupTable } from '../dedup/table.js';
@@ -24,6 +24,7 @@ import { StreamCounters } from '../metrics/counters.js';
 import { Registry } from 'prom-client';
 import type { CollectorConfig } from '../collector/config.js';
 import { CheckpointStore } from '../checkpoint/store.js';
+import { CheckpointError } from '../checkpoint/errors.js';
 import type { CheckpointState, CheckpointedOutput } from '../checkpoint/manifest.js';
 import { identityOfPath } from '../checkpoint/identity.js';
 
@@ -291,7 +292,13 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (!restored) return DedupTable.create(options);
     const bytes = this.checkpointStore!.readDedup(restored);
     if (restored.dedup.format === 'entries') return DedupTable.fromEntries(bytes, options);
-    const { table, rehashed } = DedupTable.restore(bytes.buffer as SharedArrayBuffer, options);
+    let restoredTable: ReturnType<typeof DedupTable.restore>;
+    try {
+      restoredTable = DedupTable.restore(bytes.buffer as SharedArrayBuffer, options);
+    } catch (err) {
+      throw new CheckpointError(join(this.checkpointStore!.dir, restored.dedup.file), 'is not a dedup table this version of ordertail can read', { cause: err });
+    }
+    const { table, rehashed } = restoredTable;
     if (rehashed) this.emit('warning', `dedup capacity changed since the checkpoint (${restored.dedup.capacity} → ${table.capacity}): its entries were re-inserted`);
     return table;
   }
