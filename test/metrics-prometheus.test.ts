@@ -62,6 +62,9 @@ describe('Prometheus exposition at /metrics', () => {
     let m = parseExposition((await scrape(server)).text);
     expect(m.get('ordertail_records_read_total')).toBe(40 + 3 + 2 + 100 + 7 + 1);
     expect(m.get('ordertail_records_emitted_total')).toBe(140);
+    expect(m.get('ordertail_checkpoints_committed_total')).toBe(3);
+    expect(m.get('ordertail_checkpoints_failed_total')).toBe(1);
+    expect(m.get('ordertail_open_input_files')).toBe(2);
     expect(m.get('ordertail_records_duplicate_total')).toBe(10);
     expect(m.get('ordertail_records_rejected_total{reason="invalid_json"}')).toBe(2);
     expect(m.get('ordertail_records_rejected_total{reason="too_large"}')).toBe(1);

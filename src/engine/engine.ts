@@ -226,7 +226,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       }, (path) => this.pipeline?.isSettling(path) ?? false);
     }
     this.pipeline.startupComplete();
-    if (this.checkpointStore && !o.once) {
+    // Also with `once`: a long replay killed halfway resumes instead of starting over.
+    if (this.checkpointStore) {
       this.checkpointTimer = setInterval(() => this.periodicCheckpoint(), o.checkpointIntervalMs);
       this.checkpointTimer.unref();
     }

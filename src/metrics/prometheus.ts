@@ -197,6 +197,9 @@ export function registerEngineMetrics(registry: Registry, source: TelemetrySourc
   );
 
   gauge('ordertail_files_followed', 'Input files discovered so far.', [], (s) => one(s.stats.files));
+  gauge('ordertail_open_input_files', 'Input file descriptors open now (capped by --max-open-files).', [], (s) => one(s.stats.openFiles));
+  counter('ordertail_checkpoints_committed_total', 'Checkpoints committed (offsets, output lengths, dedup snapshot).', (s) => s.stats.checkpoints.committed);
+  counter('ordertail_checkpoints_failed_total', 'Checkpoints that could not be committed (logged).', (s) => s.stats.checkpoints.failed);
   gauge('ordertail_file_lag_bytes', 'Bytes in a followed file not yet read (size - read).', ['file', 'stream'], (s) =>
     s.files.map((f) => [{ file: f.path, stream: f.live ? 'live' : 'history' }, f.lagBytes]),
   );

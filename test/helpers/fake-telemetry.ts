@@ -90,6 +90,8 @@ export class FakeTelemetry implements TelemetrySource {
       dedup: { ...this.gaugeValues.dedup },
       latency: LatencyRecorder.summarize(this.hist.stream.live),
       historyLatency: LatencyRecorder.summarize(this.hist.stream.history),
+      checkpoints: { dir: '/var/lib/ordertail/ck', committed: 3, failed: 1, lastCommittedAtMs: 1_700_000_000_000 },
+      openFiles: 2,
     };
   }
 
