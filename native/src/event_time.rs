@@ -55,6 +55,7 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
 /// `days_from_civil`).
+#[inline]
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = if y >= 0 { y } else { y - 399 } / 400;
@@ -65,8 +66,69 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The common `YYYY-MM-DDTHH:MM:SS.sssZ` (24 bytes, `Date#toISOString`)
+/// checked and converted with a few word operations. `None` means "not this
+/// exact form", and the caller falls back to the general parser (which then
+/// decides, so a rejected date is rejected by the same code either way).
+#[inline]
+fn parse_iso_24(s: &[u8; 24]) -> Option<f64> {
+    let word = |k: usize| u64::from_le_bytes(s[k..k + 8].try_into().expect("8 bytes"));
+    // Digit lanes (1) and separator lanes (0) of the three 8-byte words.
+    const D0: u64 = 0x00FF_FF00_FFFF_FFFF; // YYYY-MM-
+    const D1: u64 = 0xFFFF_00FF_FF00_FFFF; // DDTHH:MM
+    const D2: u64 = 0x00FF_FFFF_00FF_FF00; // :SS.sssZ
+    const SEP0: u64 = u64::from_le_bytes(*b"\0\0\0\0-\0\0-");
+    const SEP1: u64 = u64::from_le_bytes(*b"\0\0T\0\0:\0\0");
+    const SEP2: u64 = u64::from_le_bytes(*b":\0\0.\0\0\0Z");
+    let (w0, w1, w2) = (word(0), word(8), word(16));
+    // `T`/`t` and `Z`/`z` differ in bit 0x20 only: fold it away in those lanes.
+    const CASE1: u64 = 0x20 << 16;
+    const CASE2: u64 = 0x20 << 56;
+    if w0 & !D0 != SEP0 || (w1 & !D1) & !CASE1 != SEP1 || (w2 & !D2) & !CASE2 != SEP2 {
+        return None;
+    }
+    // XOR with '0' maps exactly the digits to 0..=9; a lane is a digit iff
+    // neither its high nibble nor that of (lane + 6) is set (a lane >= 0xFA
+    // that carries into its neighbour is flagged itself).
+    let d = [(w0 ^ 0x3030_3030_3030_3030) & D0, (w1 ^ 0x3030_3030_3030_3030) & D1, (w2 ^ 0x3030_3030_3030_3030) & D2];
+    let bad = |x: u64, m: u64| (x | x.wrapping_add(0x0606_0606_0606_0606 & m)) & 0xF0F0_F0F0_F0F0_F0F0 & m;
+    if bad(d[0], D0) | bad(d[1], D1) | bad(d[2], D2) != 0 {
+        return None;
+    }
+    let dg = |k: usize| (s[k] - b'0') as u32;
+    let year = dg(0) * 1000 + dg(1) * 100 + dg(2) * 10 + dg(3);
+    let month = dg(5) * 10 + dg(6);
+    let day = dg(8) * 10 + dg(9);
+    let hour = dg(11) * 10 + dg(12);
+    let minute = dg(14) * 10 + dg(15);
+    let second = dg(17) * 10 + dg(18);
+    let milli = dg(20) * 100 + dg(21) * 10 + dg(22);
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year as i64, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let ms = days_from_civil(year as i64, month, day) * 86_400_000
+        + ((hour * 60 + minute) * 60 + second) as i64 * 1000
+        + milli as i64;
+    Some(ms as f64)
+}
+
 /// `YYYY-MM-DD` or `YYYY-MM-DD(T|t| )HH:MM[:SS[.fraction]][Z|z|±HH:MM|±HHMM|±HH]`.
 pub fn parse_iso(s: &[u8]) -> Option<f64> {
+    if let Ok(s24) = <&[u8; 24]>::try_from(s) {
+        if let Some(v) = parse_iso_24(s24) {
+            return Some(v);
+        }
+    }
+    parse_iso_general(s)
+}
+
+fn parse_iso_general(s: &[u8]) -> Option<f64> {
     let year = digits(s, 0, 4)? as i64;
     if s.get(4) != Some(&b'-') || s.get(7) != Some(&b'-') {
         return None;
@@ -180,5 +242,43 @@ mod tests {
         assert_eq!(p("2024-1-02"), None);
         assert_eq!(p("0000-01-01"), Some(-62_167_219_200_000.0));
         assert_eq!(parse_event_time(br#""2024-01-02\u0054""#), None);
+    }
+
+    /// The 24-byte fast path agrees with the general parser on every single
+    /// byte change of a few valid timestamps (and on the timestamps).
+    #[test]
+    fn iso_24_agrees_with_general() {
+        let bases: [&[u8; 24]; 6] = [
+            b"2024-11-25T00:00:00.000Z",
+            b"2024-02-29t23:59:59.999z",
+            b"1900-02-28T12:34:56.789Z",
+            b"0000-01-01T00:00:00.000Z",
+            b"9999-12-31T23:59:59.999Z",
+            b"2023-02-29T00:00:00.000Z",
+        ];
+        let probes: Vec<u8> = (0u8..=255).collect();
+        for base in bases {
+            assert_eq!(parse_iso_24(base).map(f64::to_bits), parse_iso_general(base).map(f64::to_bits));
+            for k in 0..24 {
+                for &c in &probes {
+                    let mut s = *base;
+                    s[k] = c;
+                    let fast = parse_iso_24(&s);
+                    if fast.is_some() {
+                        assert_eq!(fast.map(f64::to_bits), parse_iso_general(&s).map(f64::to_bits), "{}", String::from_utf8_lossy(&s));
+                    }
+                    assert_eq!(parse_iso(&s).map(f64::to_bits), parse_iso_general(&s).map(f64::to_bits));
+                }
+            }
+        }
+        // Fields out of range in the digit lanes, two bytes at a time.
+        for a in 0..100u32 {
+            for k in [5usize, 8, 11, 14, 17] {
+                let mut s = *b"2024-03-15T10:20:30.400Z";
+                s[k] = b'0' + (a / 10) as u8;
+                s[k + 1] = b'0' + (a % 10) as u8;
+                assert_eq!(parse_iso(&s).map(f64::to_bits), parse_iso_general(&s).map(f64::to_bits));
+            }
+        }
     }
 }

@@ -53,15 +53,32 @@ impl Picks {
     /// The record's outcome once it is known to be a valid object:
     /// `(status, hashLo, hashHi, eventTime)`.
     pub fn finish(&self, rec: &[u8]) -> (i32, i32, i32, f64) {
+        let (status, lo, hi, et, _) = self.finish_with(rec, false);
+        (status, lo, hi, et)
+    }
+
+    /// `finish`, except that with `defer` and exactly one key field the key
+    /// hash of a keyed record is left to the caller: the raw value's span
+    /// (relative to `rec`) is returned instead, and the hash words are 0.
+    /// (Hashing is a serial chain of multiplies per byte; the caller hashes
+    /// several records' keys interleaved.)
+    #[inline]
+    pub fn finish_with(&self, rec: &[u8], defer: bool) -> (i32, i32, i32, f64, Option<(usize, usize)>) {
         let k = self.key_count;
         let keyed = k > 0 && self.start[..k].iter().all(|&s| s != ABSENT);
+        let mut span = None;
         let (mut status, lo, hi) = if keyed {
-            let mut h = KeyHasher::new();
-            for f in 0..k {
-                h.field(&rec[self.start[f] as usize..self.end[f] as usize]);
+            if defer && k == 1 {
+                span = Some((self.start[0] as usize, self.end[0] as usize));
+                (KEYED, 0, 0)
+            } else {
+                let mut h = KeyHasher::new();
+                for f in 0..k {
+                    h.field(&rec[self.start[f] as usize..self.end[f] as usize]);
+                }
+                let (lo, hi) = h.finish();
+                (KEYED, lo, hi)
             }
-            let (lo, hi) = h.finish();
-            (KEYED, lo, hi)
         } else {
             (UNKEYED, 0, 0)
         };
@@ -75,7 +92,7 @@ impl Picks {
                 }
             },
         };
-        (status, lo, hi, et)
+        (status, lo, hi, et, span)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Framing: cutting a chunk into records and writing one slot per record.
 
 use crate::contract::*;
+use crate::hash::{hash_fields4, KeyHasher};
 use crate::record::{Classifier, Outcome};
 
 /// Writes slots into the caller's Int32 output memory.
@@ -19,6 +20,14 @@ impl<'o> Slots<'o> {
     #[inline(always)]
     pub fn full(&self) -> bool {
         self.count >= self.cap
+    }
+
+    /// Fills in the key hash of slot `k` (already pushed).
+    #[inline(always)]
+    pub fn set_hash(&mut self, k: usize, lo: i32, hi: i32) {
+        let base = k * SLOT_WORDS;
+        self.out[base + W_HASH_LO] = lo;
+        self.out[base + W_HASH_HI] = hi;
     }
 
     #[inline(always)]
@@ -65,6 +74,10 @@ fn trim(input: &[u8], mut s: usize, mut e: usize, ws: fn(u8) -> bool) -> (usize,
 /// Lines framing: LF-separated records. Stops as soon as `out` is full
 /// (checked before every line, empty or not), like the JS reference.
 pub fn lines(cls: &mut Classifier, input: &[u8], start: usize, end: usize, final_: bool, slots: &mut Slots) -> Summary {
+    // Keyed records whose hash is still to be written: (slot, key span in
+    // `input`), hashed four at a time (see `hash_fields4`).
+    let mut pending = [(0usize, 0usize, 0usize); 4];
+    let mut n_pending = 0;
     let mut pos = start;
     while pos < end && !slots.full() {
         let (line_end, next) = match memchr::memchr(b'\n', &input[pos..end]) {
@@ -75,9 +88,26 @@ pub fn lines(cls: &mut Classifier, input: &[u8], start: usize, end: usize, final
         let (s, e) = trim(input, pos, line_end, is_line_ws);
         pos = next;
         if s < e {
-            let o = cls.classify(&input[s..e]);
+            let (o, span) = cls.classify_deferred(&input[s..e]);
+            if let Some((ks, ke)) = span {
+                pending[n_pending] = (slots.count, s + ks, s + ke);
+                n_pending += 1;
+            }
             slots.push(s, e - s, o);
+            if n_pending == 4 {
+                let h = hash_fields4(pending.map(|(_, a, b)| &input[a..b]));
+                for (&(k, _, _), &(lo, hi)) in pending.iter().zip(&h) {
+                    slots.set_hash(k, lo, hi);
+                }
+                n_pending = 0;
+            }
         }
+    }
+    for &(k, a, b) in &pending[..n_pending] {
+        let mut h = KeyHasher::new();
+        h.field(&input[a..b]);
+        let (lo, hi) = h.finish();
+        slots.set_hash(k, lo, hi);
     }
     Summary {
         consumed_end: pos,

@@ -8,6 +8,7 @@ pub mod fast;
 pub mod fields;
 pub mod framing;
 pub mod hash;
+pub mod index;
 pub mod record;
 pub mod scan;
 pub mod utf8;

@@ -3,7 +3,9 @@
 use crate::contract::{NOT_OBJECT, TOO_LARGE};
 use crate::fast::{Fast, FastPath};
 use crate::fields::{Config, Picks};
-use crate::scan::{scan_record, scan_value};
+use crate::hash::KeyHasher;
+use crate::index::quote_index;
+use crate::scan::{scan_record, scan_record_with, scan_value, Indexed};
 
 /// Slot values of one record.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,6 +62,8 @@ pub struct Classifier {
     picks: Picks,
     fast: FastPath,
     mode: Mode,
+    /// Quote bitmap scratch for `Indexed` scanning.
+    quotes: Vec<u64>,
 }
 
 impl Classifier {
@@ -69,14 +73,30 @@ impl Classifier {
             picks: Picks::new(cfg),
             fast: FastPath::new(),
             mode,
+            quotes: Vec::new(),
         }
     }
 
     /// Decides one trimmed, non-empty record.
     #[inline]
     pub fn classify(&mut self, rec: &[u8]) -> Outcome {
+        let (mut o, span) = self.classify_deferred(rec);
+        if let Some((s, e)) = span {
+            let mut h = KeyHasher::new();
+            h.field(&rec[s..e]);
+            (o.hash_lo, o.hash_hi) = h.finish();
+        }
+        o
+    }
+
+    /// `classify`, but with one key field the hash of a keyed record is
+    /// deferred (see `Picks::finish_with`): returns the raw key's span
+    /// relative to `rec`, and the outcome's hash words are 0 until the caller
+    /// fills them.
+    #[inline]
+    pub fn classify_deferred(&mut self, rec: &[u8]) -> (Outcome, Option<(usize, usize)>) {
         if rec.len() > self.max_record_bytes {
-            return Outcome::reject(TOO_LARGE);
+            return (Outcome::reject(TOO_LARGE), None);
         }
         self.picks.reset();
         let simd_first = match self.mode {
@@ -86,15 +106,34 @@ impl Classifier {
         };
         if simd_first {
             match self.fast.check(rec, &mut self.picks) {
-                Fast::Object => return self.accepted(rec),
-                Fast::NotObject => return Outcome::reject(NOT_OBJECT),
+                Fast::Object => return self.accepted_deferred(rec),
+                Fast::NotObject => return (Outcome::reject(NOT_OBJECT), None),
                 Fast::Unsure => self.picks.reset(),
             }
         }
-        match scan_record(rec, &mut self.picks) {
-            Ok(()) => self.accepted(rec),
-            Err(code) => Outcome::reject(code),
+        let r = if self.mode == Mode::Auto && quote_index(rec, &mut self.quotes) {
+            scan_record_with(rec, &mut self.picks, &mut Indexed::new(&self.quotes[..rec.len().div_ceil(64)]))
+        } else {
+            scan_record(rec, &mut self.picks)
+        };
+        match r {
+            Ok(()) => self.accepted_deferred(rec),
+            Err(code) => (Outcome::reject(code), None),
         }
+    }
+
+    #[inline]
+    fn accepted_deferred(&self, rec: &[u8]) -> (Outcome, Option<(usize, usize)>) {
+        let (status, hash_lo, hash_hi, event_time, span) = self.picks.finish_with(rec, true);
+        (
+            Outcome {
+                status,
+                hash_lo,
+                hash_hi,
+                event_time,
+            },
+            span,
+        )
     }
 
     /// Validates the value starting at `buf[p]` (scalar scanner; positions are

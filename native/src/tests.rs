@@ -268,7 +268,7 @@ fn fast_path_agrees_with_scalar_scanner() {
         let a = simd.classify(trimmed);
         let b = scalar.classify(trimmed);
         let c = auto.classify(trimmed);
-        assert!(same(&c, &b), "seed {seed} iteration {i}: auto {c:?} vs scalar {b:?}");
+        assert!(same(&c, &b), "seed {seed} iteration {i}: auto {c:?} vs scalar {b:?} on {:?}", String::from_utf8_lossy(trimmed));
         *statuses.entry(b.status).or_insert(0usize) += 1;
         assert!(
             same(&a, &b),
@@ -394,4 +394,117 @@ fn builtin_hash_vectors() {
     let (lo, hi) = hash_key_bytes(b"");
     assert_eq!(lo, crate::hash::fmix32(0x811C_9DC5) as i32);
     assert_eq!(hi, crate::hash::fmix32(0x9E37_79B9) as i32);
+}
+
+/// Clean records (no backslash, no control byte: the ones `Mode::Auto` scans
+/// with the quote bitmap), valid and corrupted: same outcome as the plain
+/// scanner.
+#[test]
+fn indexed_scan_agrees_on_clean_records() {
+    let seed = std::env::var("ORDERTAIL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_0002u64);
+    let mut r = Rng(seed);
+    let mut auto = Classifier::new(&cfg(), Mode::Auto);
+    let mut scalar = Classifier::new(&cfg(), Mode::Scalar);
+    let mut statuses = std::collections::BTreeMap::new();
+    for i in 0..60_000 {
+        let mut rec = gen_record(&mut r);
+        rec.retain(|&c| c != b'\\' && (c >= 0x20 || (c == b' ' && r.below(2) == 0)));
+        let s = rec.iter().position(|&b| !is_ws(b)).unwrap_or(rec.len());
+        let e = rec.iter().rposition(|&b| !is_ws(b)).map_or(s, |e| e + 1);
+        let trimmed = &rec[s..e];
+        if trimmed.is_empty() {
+            continue;
+        }
+        let a = auto.classify(trimmed);
+        let b = scalar.classify(trimmed);
+        *statuses.entry(b.status & 0xFF).or_insert(0usize) += 1;
+        assert!(
+            same(&a, &b),
+            "seed {seed} iteration {i}: auto {a:?} vs scalar {b:?} on {:?}",
+            String::from_utf8_lossy(trimmed)
+        );
+    }
+    for code in [KEYED, INVALID_JSON, INVALID_UTF8, NOT_OBJECT, TRAILING_GARBAGE] {
+        assert!(statuses.contains_key(&code), "status {code} never produced: {statuses:?}");
+    }
+}
+
+/// Lines framing (deferred, four-at-a-time key hashing) writes the same slots
+/// as classifying each record on its own, for every batch boundary.
+#[test]
+fn lines_slots_match_per_record_outcomes() {
+    // One key field: the configuration whose hashes are deferred.
+    let one_key = Config {
+        key_fields: vec![b"id".to_vec()],
+        event_time_field: b"ts".to_vec(),
+        max_record_bytes: 1 << 20,
+    };
+    let mut r = Rng(0x5EED_0003);
+    let mut input = Vec::new();
+    let mut spans = Vec::new();
+    for _ in 0..500 {
+        let mut rec = gen_record(&mut r);
+        rec.retain(|&c| c != b'\n');
+        let s = input.len();
+        input.extend_from_slice(&rec);
+        spans.push((s, input.len()));
+        input.push(b'\n');
+    }
+    let mut cls = Classifier::new(&one_key, Mode::Scalar);
+    let mut want = Vec::new();
+    for &(s, e) in &spans {
+        let (mut a, mut b) = (s, e);
+        while a < b && matches!(input[a], b' ' | b'\t' | b'\r') {
+            a += 1;
+        }
+        while b > a && matches!(input[b - 1], b' ' | b'\t' | b'\r') {
+            b -= 1;
+        }
+        if a < b {
+            want.push((a, b - a, cls.classify(&input[a..b])));
+        }
+    }
+    for cap in [1usize, 3, 4, 5, 7, 64, 1000] {
+        let mut p = Parser::new(&one_key);
+        let mut out = vec![0i32; SLOT_WORDS * cap];
+        let (mut pos, mut k) = (0, 0);
+        while pos < input.len() {
+            let (s, n) = p.parse_chunk(&input, pos, input.len(), FRAMING_LINES, true, 0, &mut out).unwrap();
+            for slot in out.chunks(SLOT_WORDS).take(n) {
+                let (off, len, o) = want[k];
+                let et = f64::from_bits((slot[0] as u32 as u64) | ((slot[1] as u32 as u64) << 32));
+                let got = Outcome {
+                    status: slot[W_STATUS],
+                    hash_lo: slot[W_HASH_LO],
+                    hash_hi: slot[W_HASH_HI],
+                    event_time: et,
+                };
+                assert_eq!((slot[W_OFFSET] as usize, slot[W_LENGTH] as usize), (off, len));
+                assert!(same(&got, &o), "cap {cap} record {k}: {got:?} vs {o:?}");
+                k += 1;
+            }
+            pos = s.consumed_end;
+        }
+        assert_eq!(k, want.len());
+    }
+    assert!(want.iter().filter(|w| w.2.status & 0xFF == KEYED).count() > 100);
+}
+
+#[test]
+fn four_lane_hash_matches_one_lane() {
+    use crate::hash::{hash_fields4, KeyHasher};
+    let keys: [&[u8]; 6] = [b"", b"\"a\"", b"12345", b"\"ord-0000000001\"", b"\xFF\x00x", b"\"ord-0000000002\""];
+    for a in 0..6 {
+        for b in 0..6 {
+            let four = hash_fields4([keys[a], keys[b], keys[(a + b) % 6], keys[5]]);
+            for (lane, k) in [keys[a], keys[b], keys[(a + b) % 6], keys[5]].iter().enumerate() {
+                let mut h = KeyHasher::new();
+                h.field(k);
+                assert_eq!(four[lane], h.finish());
+            }
+        }
+    }
 }
