@@ -245,7 +245,7 @@ export async function restartTime(opts: { rounds?: number; liveEntries?: number 
   const snapshot = new Uint8Array(table.sharedBuffer);
   await store.commit(
     { ...state, generation: state.generation + 1, writtenAtMs: Date.now(), dedup: { format: 'raw', file: '', byteLength: 0, windowMs: WINDOW_MS, capacity: table.capacity } },
-    snapshot,
+    { base: snapshot },
     async () => {},
   );
   const fillMs = performance.now() - fillStart;

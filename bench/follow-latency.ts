@@ -61,10 +61,19 @@ export async function run(opts: { rate?: number; seconds?: number } = {}): Promi
   const seconds = opts.seconds ?? 10;
   mkdirSync(BENCH_DATA, { recursive: true });
   const file = join(BENCH_DATA, 'latency.ndjson');
+  const engine = [join(REPO_ROOT, 'bin/ordertail.js'), 'run', '--input', file, '--workers', '2'];
+  // A fresh checkpoint directory: the run must not resume from an earlier one.
+  const checkpointDir = (): string => {
+    const dir = join(BENCH_DATA, 'latency-checkpoint');
+    rmSync(dir, { recursive: true, force: true });
+    return dir;
+  };
   const results = [
     await measure('naive fs.watch follower', [join(REPO_ROOT, 'dist/bench/naive-follower.js'), file], file, rate, seconds),
-    await measure('ordertail follow, 2 workers', [join(REPO_ROOT, 'bin/ordertail.js'), 'run', '--input', file, '--workers', '2'], file, rate, seconds),
+    await measure('ordertail follow, 2 workers, checkpoints every 5 s (default)', [...engine, '--checkpoint', checkpointDir()], file, rate, seconds),
+    await measure('ordertail follow, 2 workers, --no-checkpoint', [...engine, '--no-checkpoint'], file, rate, seconds),
   ];
+  rmSync(join(BENCH_DATA, 'latency-checkpoint'), { recursive: true, force: true });
   rmSync(file, { force: true });
   const base = results[0]!;
   console.log(`\nfollow mode append → emit latency at ${rate} records/s for ${seconds} s (ms; first second not counted)`);

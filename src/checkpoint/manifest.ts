@@ -52,7 +52,15 @@ export interface CheckpointState {
    * 'entries': live entries only, 16 bytes each (DedupTable.exportEntries),
    * used while the table is under a quarter full — a much smaller write.
    */
-  dedup: { format: 'raw' | 'entries'; file: string; byteLength: number; windowMs: number; capacity: number };
+  dedup: {
+    format: 'raw' | 'entries';
+    file: string;
+    byteLength: number;
+    windowMs: number;
+    capacity: number;
+    /** Keys inserted since that snapshot, in order (DedupJournal), replayed over it on restart. */
+    journal?: { file: string; byteLength: number };
+  };
   files: CheckpointedFile[];
 }
 

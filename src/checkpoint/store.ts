@@ -6,6 +6,7 @@ import { CheckpointError } from './errors.js';
 import { decodeManifest, encodeManifest, MANIFEST_FILE, type CheckpointState } from './manifest.js';
 
 const DEDUP_PREFIX = 'dedup-';
+const JOURNAL_PREFIX = 'journal-';
 const fsyncAsync = promisify(fsync);
 
 /**
@@ -17,6 +18,8 @@ const fsyncAsync = promisify(fsync);
 export class CheckpointStore {
   readonly manifestPath: string;
   private committing: Promise<void> | undefined;
+  /** The state of the last successful commit (file names filled in). */
+  lastCommitted: CheckpointState | undefined;
 
   constructor(readonly dir: string) {
     this.manifestPath = join(dir, MANIFEST_FILE);
@@ -48,6 +51,19 @@ export class CheckpointStore {
     if (size !== state.dedup.byteLength) {
       throw new CheckpointError(dedupPath, `has ${size} bytes where ${this.manifestPath} says ${state.dedup.byteLength}`);
     }
+    const journal = state.dedup.journal;
+    if (journal) {
+      const journalPath = join(this.dir, journal.file);
+      let journalSize: number;
+      try {
+        journalSize = statSync(journalPath).size;
+      } catch (err) {
+        throw new CheckpointError(journalPath, `(named by ${this.manifestPath}) is missing (${(err as NodeJS.ErrnoException).code})`, { cause: err });
+      }
+      if (journalSize !== journal.byteLength || journalSize % 16 !== 0) {
+        throw new CheckpointError(journalPath, `has ${journalSize} bytes where ${this.manifestPath} says ${journal.byteLength}`);
+      }
+    }
     return state;
   }
 
@@ -69,11 +85,17 @@ export class CheckpointStore {
     return view;
   }
 
+  /** The journal of keys inserted after the snapshot (empty when there is none). */
+  readJournal(state: CheckpointState): Uint8Array {
+    if (!state.dedup.journal) return new Uint8Array(0);
+    return readFileSync(join(this.dir, state.dedup.journal.file));
+  }
+
   /** Forget the checkpoint (--reset-checkpoint): remove the manifest first, so a crash midway leaves none. */
   reset(): void {
     rmSync(this.manifestPath, { force: true });
     for (const name of this.listDir()) {
-      if (name.startsWith(DEDUP_PREFIX) || name.endsWith('.tmp')) rmSync(join(this.dir, name), { force: true });
+      if (name.startsWith(DEDUP_PREFIX) || name.startsWith(JOURNAL_PREFIX) || name.endsWith('.tmp')) rmSync(join(this.dir, name), { force: true });
     }
   }
 
@@ -96,39 +118,56 @@ export class CheckpointStore {
   }
 
   /**
-   * Commit `state` with `dedup` as its table snapshot. The snapshot is
-   * written synchronously (so it matches `state` exactly: the caller inserts
-   * nothing meanwhile); fsyncs and renames then run off the main thread.
+   * Commit `state`. The dedup table goes to disk as a full snapshot (`base`,
+   * written synchronously, so it matches `state` exactly: the caller inserts
+   * nothing meanwhile) or, between full snapshots, as the journal of keys
+   * inserted since the last one (`journal`: bytes that never change, written
+   * off the main thread). fsyncs and renames run off the main thread.
    * `flushOutputs` must make the outputs durable up to the committed lengths.
    */
-  commit(state: CheckpointState, dedup: Uint8Array, flushOutputs: () => Promise<void>): Promise<void> {
+  commit(state: CheckpointState, dedup: { base?: Uint8Array; journal?: Uint8Array }, flushOutputs: () => Promise<void>): Promise<void> {
     if (this.committing) throw new Error('a checkpoint commit is already in flight');
     mkdirSync(this.dir, { recursive: true });
-    const dedupName = `${DEDUP_PREFIX}${state.generation}.bin`;
-    const dedupTmp = join(this.dir, `${dedupName}.tmp`);
-    const fd = openSync(dedupTmp, 'w');
-    try {
-      const view = dedup;
-      let done = 0;
-      while (done < view.length) done += writeSync(fd, view, done, Math.min(view.length - done, 1 << 30), done);
-    } catch (err) {
-      closeSync(fd);
-      throw err;
+    let committed = state;
+    let base: { fd: number; name: string } | undefined;
+    if (dedup.base) {
+      const name = `${DEDUP_PREFIX}${state.generation}.bin`;
+      base = { fd: writeWhole(join(this.dir, `${name}.tmp`), dedup.base), name };
+      committed = { ...committed, dedup: { ...committed.dedup, file: name, byteLength: dedup.base.byteLength } };
     }
-    const committed = { ...state, dedup: { ...state.dedup, file: dedupName, byteLength: dedup.byteLength } };
-    this.committing = this.finish(fd, dedupTmp, dedupName, committed, flushOutputs).finally(() => {
+    const journal = dedup.journal ? { name: `${JOURNAL_PREFIX}${state.generation}.bin`, bytes: dedup.journal } : undefined;
+    if (journal) committed = { ...committed, dedup: { ...committed.dedup, journal: { file: journal.name, byteLength: journal.bytes.byteLength } } };
+    this.committing = this.finish(base, journal, committed, flushOutputs).finally(() => {
       this.committing = undefined;
     });
     return this.committing;
   }
 
-  private async finish(fd: number, dedupTmp: string, dedupName: string, state: CheckpointState, flushOutputs: () => Promise<void>): Promise<void> {
-    try {
-      await fsyncAsync(fd);
-    } finally {
-      closeSync(fd);
+  private async finish(
+    base: { fd: number; name: string } | undefined,
+    journal: { name: string; bytes: Uint8Array } | undefined,
+    state: CheckpointState,
+    flushOutputs: () => Promise<void>,
+  ): Promise<void> {
+    if (base) {
+      try {
+        await fsyncAsync(base.fd);
+      } finally {
+        closeSync(base.fd);
+      }
+      await rename(join(this.dir, `${base.name}.tmp`), join(this.dir, base.name));
     }
-    await rename(dedupTmp, join(this.dir, dedupName));
+    if (journal) {
+      const tmp = join(this.dir, `${journal.name}.tmp`);
+      const handle = await open(tmp, 'w');
+      try {
+        await handle.writeFile(journal.bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, join(this.dir, journal.name));
+    }
     await flushOutputs();
     const manifestTmp = `${this.manifestPath}.tmp`;
     await writeFile(manifestTmp, encodeManifest(state));
@@ -140,9 +179,11 @@ export class CheckpointStore {
     }
     renameSync(manifestTmp, this.manifestPath);
     this.syncDir();
-    // Older snapshots are garbage once the new manifest is durable.
+    this.lastCommitted = state;
+    // Snapshots and journals the new manifest does not name are garbage once it is durable.
+    const keep = new Set([state.dedup.file, state.dedup.journal?.file]);
     for (const name of this.listDir()) {
-      if (name.startsWith(DEDUP_PREFIX) && name !== dedupName && !name.endsWith('.tmp')) await rm(join(this.dir, name), { force: true });
+      if ((name.startsWith(DEDUP_PREFIX) || name.startsWith(JOURNAL_PREFIX)) && !keep.has(name) && !name.endsWith('.tmp')) await rm(join(this.dir, name), { force: true });
     }
   }
 
@@ -154,4 +195,17 @@ export class CheckpointStore {
       closeSync(d);
     }
   }
+}
+
+/** Write `bytes` to a new file; returns its open descriptor (for the caller's fsync). */
+function writeWhole(path: string, bytes: Uint8Array): number {
+  const fd = openSync(path, 'w');
+  try {
+    let done = 0;
+    while (done < bytes.length) done += writeSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30), done);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return fd;
 }

@@ -17,6 +17,7 @@ import type { RangeResults } from '../pool/range-results.js';
 import { DeadLetterFile } from '../sinks/dead-letter.js';
 import type { StagingBuffer } from '../sinks/staging.js';
 import { DedupTable, INSERT_DUPLICATE, INSERT_OVERFLOW } from './table.js';
+import type { DedupJournal } from '../checkpoint/dedup-journal.js';
 
 const NEWLINE = 0x0a;
 
@@ -60,6 +61,8 @@ export class EmitStage {
     private readonly deadLetter: DeadLetterFile | undefined,
     private readonly onReject: RejectListener | undefined,
     private readonly streams: StreamCounters,
+    /** With checkpoints: every NEW key, so a checkpoint writes only what is new. */
+    private readonly journal?: DedupJournal,
   ) {}
 
   /** Emit one range; returns a promise only when the sink applied backpressure. */
@@ -104,6 +107,7 @@ export class EmitStage {
           continue;
         }
         if (verdict === INSERT_OVERFLOW) c[Counter.dedupOverflow]!++;
+        else if (this.journal) this.journal.push(i32[w + W_HASH_LO]!, i32[w + W_HASH_HI]!, f64, t);
       } else {
         c[Counter.withoutKey]!++;
       }

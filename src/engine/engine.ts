@@ -25,6 +25,13 @@ import { Registry } from 'prom-client';
 import type { CollectorConfig } from '../collector/config.js';
 import { CheckpointStore } from '../checkpoint/store.js';
 import { CheckpointError } from '../checkpoint/errors.js';
+import { DedupJournal } from '../checkpoint/dedup-journal.js';
+
+/**
+ * Journal entries (16 B each) after which the next checkpoint takes a full
+ * dedup snapshot: bounds both the journal file and a restart's replay (~0.15 s).
+ */
+const JOURNAL_LIMIT_ENTRIES = 512 * 1024;
 import type { CheckpointState, CheckpointedOutput } from '../checkpoint/manifest.js';
 import { identityOfPath } from '../checkpoint/identity.js';
 
@@ -111,6 +118,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private lastCheckpointProgress = -1;
   private finalCheckpoint = false;
   private entriesBuffer: ArrayBuffer | undefined;
+  /** Keys inserted since the last full dedup snapshot (checkpointing only). */
+  private journal: DedupJournal | undefined;
+  /** The committed full snapshot the journal extends (undefined: the next checkpoint takes a full one). */
+  private dedupBase: Pick<CheckpointState['dedup'], 'format' | 'file' | 'byteLength'> | undefined;
   private fileSink: FileSink | undefined;
   /** Files skipped by ignoreOlder: path → size then (followed from there if they change). */
   private readonly ignored = new Map<string, number>();
@@ -159,6 +170,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     try {
       this.sink = this.iterator ?? this.openSink(restored?.sink);
       this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, this.committedLength(restored?.deadLetter, o.deadLetter)) : undefined;
+      this.journal = this.checkpointStore ? new DedupJournal() : undefined;
       this.dedup = this.openDedup(restored);
     } catch (err) {
       this.state = 'stopped';
@@ -188,7 +200,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.staging = staging;
     const emit = new EmitStage(this.dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry),
-    this.streams);
+    this.streams, this.journal);
     this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m) => this.emit('warning', m),
       fail: (e) => this.fail(e),
@@ -291,6 +303,24 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const o = this.options;
     const options = { capacity: o.dedupCapacity, windowMs: o.dedupWindowMs };
     if (!restored) return DedupTable.create(options);
+    const table = this.restoreSnapshot(restored);
+    // Replay the keys inserted after the snapshot, and keep them journaled: the
+    // next checkpoint can go on extending the same snapshot.
+    const journal = this.checkpointStore!.readJournal(restored);
+    const entries = journal.byteLength >> 4;
+    const i32 = new Int32Array(journal.buffer, journal.byteOffset, entries * 4);
+    const f64 = new Float64Array(journal.buffer, journal.byteOffset, entries * 2);
+    for (let e = 0; e < entries; e++) {
+      table.insertAt(i32[e * 4]!, i32[e * 4 + 1]!, f64, e * 2 + 1);
+      this.journal!.push(i32[e * 4]!, i32[e * 4 + 1]!, f64, e * 2 + 1);
+    }
+    if (table.capacity === restored.dedup.capacity) this.dedupBase = { format: restored.dedup.format, file: restored.dedup.file, byteLength: restored.dedup.byteLength };
+    return table;
+  }
+
+  private restoreSnapshot(restored: CheckpointState): DedupTable {
+    const o = this.options;
+    const options = { capacity: o.dedupCapacity, windowMs: o.dedupWindowMs };
     const bytes = this.checkpointStore!.readDedup(restored);
     if (restored.dedup.format === 'entries') return DedupTable.fromEntries(bytes, options);
     let restoredTable: ReturnType<typeof DedupTable.restore>;
@@ -352,25 +382,43 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const o = this.options;
     this.lastCheckpointProgress = this.progress();
     const dedup = this.dedup!;
-    dedup.prepareSnapshot();
-    const snapshot = this.dedupSnapshot(dedup);
+    const journal = this.journal!;
+    // A full snapshot at first and once the journal has grown past its limit
+    // (restarts replay it); otherwise only the journal, which costs nothing on
+    // the main thread (a full snapshot scans or copies the whole table).
+    const full = this.dedupBase === undefined || journal.length > JOURNAL_LIMIT_ENTRIES;
+    let writes: { base?: Uint8Array; journal?: Uint8Array };
+    let base: NonNullable<typeof this.dedupBase>;
+    if (full) {
+      dedup.prepareSnapshot();
+      const snapshot = this.dedupSnapshot(dedup);
+      journal.reset();
+      writes = { base: snapshot.bytes };
+      base = { format: snapshot.format, file: '', byteLength: 0 };
+    } else {
+      writes = { journal: journal.bytes() };
+      base = this.dedupBase!;
+    }
+    this.dedupBase = undefined; // until this commit succeeds
     const state: CheckpointState = {
       generation: ++this.generation,
       writtenAtMs: Date.now(),
       sink: this.fileSink ? { kind: 'file', path: resolve(this.fileSink.path), committedBytes: this.fileSink.bytesWritten } : { kind: this.iterator ? 'iterator' : o.sink.kind === 'file' ? 'none' : o.sink.kind },
       deadLetter: this.deadLetter ? { kind: 'file', path: resolve(this.deadLetter.path), committedBytes: this.deadLetter.bytesWritten } : undefined,
-      dedup: { format: snapshot.format, file: '', byteLength: 0, windowMs: o.dedupWindowMs, capacity: dedup.capacity },
+      dedup: { ...base, windowMs: o.dedupWindowMs, capacity: dedup.capacity },
       files: this.pipeline!.checkpointFiles(),
     };
     const sink = this.sink!;
     const deadLetter = this.deadLetter;
     const committing = store
-      .commit(state, snapshot.bytes, async () => {
+      .commit(state, writes, async () => {
         await sink.flush();
         await deadLetter?.flush();
       })
       .then(
         () => {
+          const committed = store.lastCommitted!;
+          this.dedupBase = { format: committed.dedup.format, file: committed.dedup.file, byteLength: committed.dedup.byteLength };
           this.checkpointsCommitted++;
           this.lastCheckpointAtMs = state.writtenAtMs;
         },

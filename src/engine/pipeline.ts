@@ -614,7 +614,7 @@ export class Pipeline {
       if (f.copyOf) {
         // A dormant copy: if its original is gone after a restart, resume where the original stood.
         entry.copyOf = f.copyOf.identity;
-        entry.offset = Math.min(f.copyOf.committed.offset, f.observedSize);
+        entry.offset = Math.min(f.copyOf.committed.offset, f.currentSize());
         entry.skipPartial = false;
       }
       out.push(entry);
@@ -631,7 +631,8 @@ export class Pipeline {
     for (const copy of this.files.filter((f) => f.copyOf === file)) {
       // The copy holds the content up to the truncation: read it past where the original stood.
       this.remove(copy);
-      this.reopenAt(copy.path, { kind: 'resume', point: { offset: Math.min(position, copy.observedSize), skipPartial: false, carryPhase: 0 } });
+      // (Its size seen so far may be stale: it can still have been growing while being copied; the cursor clamps to the real size.)
+      this.reopenAt(copy.path, { kind: 'resume', point: { offset: position, skipPartial: false, carryPhase: 0 } });
     }
     this.remove(file);
     this.reopenAt(file.path, { kind: 'start' });
