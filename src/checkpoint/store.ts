@@ -42,6 +42,8 @@ export class CheckpointStore {
       throw new CheckpointError(this.manifestPath, (err as Error).message, { cause: err });
     }
     const dedupPath = join(this.dir, state.dedup.file);
+    // No file: the empty table a first run starts from (everything is in the journal).
+    if (state.dedup.file === '' && state.dedup.byteLength === 0 && state.dedup.format === 'entries') return this.checkJournal(state);
     let size: number;
     try {
       size = statSync(dedupPath).size;
@@ -51,6 +53,10 @@ export class CheckpointStore {
     if (size !== state.dedup.byteLength) {
       throw new CheckpointError(dedupPath, `has ${size} bytes where ${this.manifestPath} says ${state.dedup.byteLength}`);
     }
+    return this.checkJournal(state);
+  }
+
+  private checkJournal(state: CheckpointState): CheckpointState {
     const journal = state.dedup.journal;
     if (journal) {
       const journalPath = join(this.dir, journal.file);
@@ -69,6 +75,7 @@ export class CheckpointStore {
 
   /** Read the committed dedup snapshot: raw tables straight into shared memory (one copy, no decoding). */
   readDedup(state: CheckpointState): Uint8Array {
+    if (state.dedup.file === '') return new Uint8Array(0);
     const path = join(this.dir, state.dedup.file);
     const view = state.dedup.format === 'raw' ? new Uint8Array(new SharedArrayBuffer(state.dedup.byteLength)) : new Uint8Array(state.dedup.byteLength);
     const fd = openSync(path, 'r');

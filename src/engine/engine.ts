@@ -32,6 +32,7 @@ import { DedupJournal } from '../checkpoint/dedup-journal.js';
  * dedup snapshot: bounds both the journal file and a restart's replay (~0.15 s).
  */
 const JOURNAL_LIMIT_ENTRIES = 512 * 1024;
+const EMPTY_DEDUP_BASE = { format: 'entries', file: '', byteLength: 0 } as const;
 import type { CheckpointState, CheckpointedOutput } from '../checkpoint/manifest.js';
 import { identityOfPath } from '../checkpoint/identity.js';
 
@@ -302,7 +303,12 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private openDedup(restored: CheckpointState | undefined): DedupTable {
     const o = this.options;
     const options = { capacity: o.dedupCapacity, windowMs: o.dedupWindowMs };
-    if (!restored) return DedupTable.create(options);
+    if (!restored) {
+      // The snapshot a journal extends is, at first, the empty table: no file,
+      // and the first checkpoints write only the journal.
+      if (this.checkpointStore) this.dedupBase = EMPTY_DEDUP_BASE;
+      return DedupTable.create(options);
+    }
     const table = this.restoreSnapshot(restored);
     // Replay the keys inserted after the snapshot, and keep them journaled: the
     // next checkpoint can go on extending the same snapshot.
