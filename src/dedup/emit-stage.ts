@@ -20,6 +20,8 @@ import { DedupTable, INSERT_DUPLICATE, INSERT_OVERFLOW } from './table.js';
 import type { DedupJournal } from '../checkpoint/dedup-journal.js';
 
 const NEWLINE = 0x0a;
+/** Slots whose dedup buckets are loaded together before their inserts (measured: 8–16 best, 32 no better). */
+const TOUCH_AHEAD = 16;
 
 function chain(first: true | Promise<void>, next: () => true | Promise<void>): true | Promise<void> {
   if (first === true) return next();
@@ -53,6 +55,9 @@ export interface RejectListener {
  * deterministic: live file first, then history, each file in input order.
  */
 export class EmitStage {
+  /** Where touchAhead's loads end up (kept so the JIT cannot drop them). */
+  private touched = 0;
+
   constructor(
     private readonly dedup: DedupTable,
     private readonly staging: StagingBuffer,
@@ -84,7 +89,9 @@ export class EmitStage {
     // form one run [runStart, runEnd) whose bytes are already the output.
     let runStart = 0;
     let runEnd = -1;
+    let touchedTo = first;
     for (let s = first; s < count; s++) {
+      if (s === touchedTo) touchedTo = this.touchAhead(i32, s, Math.min(count, s + TOUCH_AHEAD));
       const w = s * SLOT_WORDS;
       const status = i32[w + W_STATUS]!;
       const code = status & STATUS_CODE_MASK;
@@ -148,6 +155,17 @@ export class EmitStage {
     }
     this.settle(range, now, emitted, stream, read0, dup0, rej0);
     return true;
+  }
+
+  /** Touch the dedup buckets of keyed slots [from, to) (see DedupTable.touch); returns `to`. */
+  private touchAhead(i32: Int32Array, from: number, to: number): number {
+    let acc = 0;
+    for (let s = from; s < to; s++) {
+      const w = s * SLOT_WORDS;
+      if ((i32[w + W_STATUS]! & STATUS_CODE_MASK) === Status.KEYED) acc ^= this.dedup.touch(i32[w + W_HASH_LO]!, i32[w + W_HASH_HI]!);
+    }
+    this.touched ^= acc;
+    return to;
   }
 
   /** Per range (and per resumption after backpressure): latency and per-stream counts. */

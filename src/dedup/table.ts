@@ -215,6 +215,17 @@ export class DedupTable {
   }
 
   /**
+   * Load the key's bucket (its version word) ahead of its insert. An insert
+   * costs one dependent DRAM round trip (layout.ts); touching the buckets of
+   * the next few keys first puts those misses in flight together, so the
+   * inserts then find their lines in cache. Returns the word: callers fold it
+   * into a value they keep, so the load is not optimised away.
+   */
+  touch(hashLo: number, hashHi: number): number {
+    return this.#i32[(BUCKETS_BYTE >> 2) + bucketIndex(hashLo | 0, hashHi | 0, this.#buckets) * BUCKET_I32]!;
+  }
+
+  /**
    * NEW: first sight of the key, or its entry is outside the window (entry time
    * is then set to t). DUPLICATE: |t − entry time| ≤ windowMs. OVERFLOW: the
    * key's bucket is full of live entries; nothing stored, counter incremented.
