@@ -2,9 +2,29 @@
 //!
 //! Input is the raw JSON text of an already validated value.
 
+use std::cell::Cell;
+
 /// Epoch milliseconds of a raw JSON value, or `None` when the value is not a
 /// finite number nor an escape-free string in the accepted ISO-8601 subset.
 pub fn parse_event_time(raw: &[u8]) -> Option<f64> {
+    parse_event_time_with(raw, &Cell::new(DateCache::default()))
+}
+
+/// The day number of the last date `parse_iso_24` converted, keyed by the
+/// date's text (`YYYY-MM-DD`): consecutive records of a stream mostly share
+/// their date, and its checks and calendar arithmetic are then skipped.
+#[derive(Clone, Copy, Default)]
+pub struct DateCache {
+    /// Bytes 0..8 of the date (never 0 once set: they hold a `-`).
+    key0: u64,
+    /// Bytes 8..10.
+    key1: u16,
+    days: i64,
+}
+
+/// `parse_event_time` with a date cache (same results).
+#[inline]
+pub fn parse_event_time_with(raw: &[u8], cache: &Cell<DateCache>) -> Option<f64> {
     match raw.first()? {
         b'-' | b'0'..=b'9' => {
             // Validated JSON number text is ASCII and a valid Rust float
@@ -16,7 +36,12 @@ pub fn parse_event_time(raw: &[u8]) -> Option<f64> {
         }
         b'"' => {
             let body = &raw[1..raw.len() - 1];
-            parse_iso(body)
+            if let Ok(s24) = <&[u8; 24]>::try_from(body) {
+                if let Some(v) = parse_iso_24(s24, cache) {
+                    return Some(v);
+                }
+            }
+            parse_iso_general(body)
         }
         _ => None,
     }
@@ -71,7 +96,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 /// exact form", and the caller falls back to the general parser (which then
 /// decides, so a rejected date is rejected by the same code either way).
 #[inline]
-fn parse_iso_24(s: &[u8; 24]) -> Option<f64> {
+fn parse_iso_24(s: &[u8; 24], cache: &Cell<DateCache>) -> Option<f64> {
     let word = |k: usize| u64::from_le_bytes(s[k..k + 8].try_into().expect("8 bytes"));
     // Digit lanes (1) and separator lanes (0) of the three 8-byte words.
     const D0: u64 = 0x00FF_FF00_FFFF_FFFF; // YYYY-MM-
@@ -90,38 +115,49 @@ fn parse_iso_24(s: &[u8; 24]) -> Option<f64> {
     // XOR with '0' maps exactly the digits to 0..=9; a lane is a digit iff
     // neither its high nibble nor that of (lane + 6) is set (a lane >= 0xFA
     // that carries into its neighbour is flagged itself).
-    let d = [(w0 ^ 0x3030_3030_3030_3030) & D0, (w1 ^ 0x3030_3030_3030_3030) & D1, (w2 ^ 0x3030_3030_3030_3030) & D2];
+    let d = [
+        (w0 ^ 0x3030_3030_3030_3030) & D0,
+        (w1 ^ 0x3030_3030_3030_3030) & D1,
+        (w2 ^ 0x3030_3030_3030_3030) & D2,
+    ];
     let bad = |x: u64, m: u64| (x | x.wrapping_add(0x0606_0606_0606_0606 & m)) & 0xF0F0_F0F0_F0F0_F0F0 & m;
     if bad(d[0], D0) | bad(d[1], D1) | bad(d[2], D2) != 0 {
         return None;
     }
     let dg = |k: usize| (s[k] - b'0') as u32;
-    let year = dg(0) * 1000 + dg(1) * 100 + dg(2) * 10 + dg(3);
-    let month = dg(5) * 10 + dg(6);
-    let day = dg(8) * 10 + dg(9);
     let hour = dg(11) * 10 + dg(12);
     let minute = dg(14) * 10 + dg(15);
     let second = dg(17) * 10 + dg(18);
     let milli = dg(20) * 100 + dg(21) * 10 + dg(22);
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year as i64, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
+    if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let ms = days_from_civil(year as i64, month, day) * 86_400_000
-        + ((hour * 60 + minute) * 60 + second) as i64 * 1000
-        + milli as i64;
+    let c = cache.get();
+    let days = if c.key0 == w0 && c.key1 == w1 as u16 {
+        c.days
+    } else {
+        let year = dg(0) * 1000 + dg(1) * 100 + dg(2) * 10 + dg(3);
+        let month = dg(5) * 10 + dg(6);
+        let day = dg(8) * 10 + dg(9);
+        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year as i64, month) {
+            return None;
+        }
+        let days = days_from_civil(year as i64, month, day);
+        cache.set(DateCache {
+            key0: w0,
+            key1: w1 as u16,
+            days,
+        });
+        days
+    };
+    let ms = days * 86_400_000 + ((hour * 60 + minute) * 60 + second) as i64 * 1000 + milli as i64;
     Some(ms as f64)
 }
 
 /// `YYYY-MM-DD` or `YYYY-MM-DD(T|t| )HH:MM[:SS[.fraction]][Z|z|±HH:MM|±HHMM|±HH]`.
 pub fn parse_iso(s: &[u8]) -> Option<f64> {
     if let Ok(s24) = <&[u8; 24]>::try_from(s) {
-        if let Some(v) = parse_iso_24(s24) {
+        if let Some(v) = parse_iso_24(s24, &Cell::new(DateCache::default())) {
             return Some(v);
         }
     }
@@ -248,6 +284,8 @@ mod tests {
     /// byte change of a few valid timestamps (and on the timestamps).
     #[test]
     fn iso_24_agrees_with_general() {
+        // One cache for all cases: cached days must never leak into a different date.
+        let cache = Cell::new(DateCache::default());
         let bases: [&[u8; 24]; 6] = [
             b"2024-11-25T00:00:00.000Z",
             b"2024-02-29t23:59:59.999z",
@@ -258,14 +296,22 @@ mod tests {
         ];
         let probes: Vec<u8> = (0u8..=255).collect();
         for base in bases {
-            assert_eq!(parse_iso_24(base).map(f64::to_bits), parse_iso_general(base).map(f64::to_bits));
+            assert_eq!(
+                parse_iso_24(base, &cache).map(f64::to_bits),
+                parse_iso_general(base).map(f64::to_bits)
+            );
             for k in 0..24 {
                 for &c in &probes {
                     let mut s = *base;
                     s[k] = c;
-                    let fast = parse_iso_24(&s);
+                    let fast = parse_iso_24(&s, &cache);
                     if fast.is_some() {
-                        assert_eq!(fast.map(f64::to_bits), parse_iso_general(&s).map(f64::to_bits), "{}", String::from_utf8_lossy(&s));
+                        assert_eq!(
+                            fast.map(f64::to_bits),
+                            parse_iso_general(&s).map(f64::to_bits),
+                            "{}",
+                            String::from_utf8_lossy(&s)
+                        );
                     }
                     assert_eq!(parse_iso(&s).map(f64::to_bits), parse_iso_general(&s).map(f64::to_bits));
                 }

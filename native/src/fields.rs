@@ -3,7 +3,9 @@
 //! values (status, key hash, event time).
 
 use crate::contract::{FLAG_EVENT_TIME_INVALID, KEYED, UNKEYED};
-use crate::event_time::parse_event_time;
+use std::cell::Cell;
+
+use crate::event_time::{parse_event_time_with, DateCache};
 use crate::hash::KeyHasher;
 use crate::scan::Members;
 
@@ -28,6 +30,8 @@ pub struct Picks {
     key_count: usize,
     start: Vec<u32>,
     end: Vec<u32>,
+    /// Last converted ISO date (see `DateCache`).
+    date: Cell<DateCache>,
 }
 
 impl Picks {
@@ -42,6 +46,7 @@ impl Picks {
             key_count: cfg.key_fields.len(),
             start: vec![ABSENT; n],
             end: vec![0; n],
+            date: Cell::new(DateCache::default()),
         }
     }
 
@@ -84,7 +89,7 @@ impl Picks {
         };
         let et = match self.start[k] {
             ABSENT => f64::NAN,
-            s => match parse_event_time(&rec[s as usize..self.end[k] as usize]) {
+            s => match parse_event_time_with(&rec[s as usize..self.end[k] as usize], &self.date) {
                 Some(v) => v,
                 None => {
                     status |= FLAG_EVENT_TIME_INVALID;

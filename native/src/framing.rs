@@ -80,15 +80,26 @@ pub fn lines(cls: &mut Classifier, input: &[u8], start: usize, end: usize, final
     let mut n_pending = 0;
     let mut pos = start;
     while pos < end && !slots.full() {
-        let (line_end, next) = match memchr::memchr(b'\n', &input[pos..end]) {
-            Some(k) => (pos + k, pos + k + 1),
-            None if final_ => (end, end),
-            None => break,
+        // The newline search and the record's stage 1 in one pass when it
+        // can (AVX2, a newline in whole 64-byte blocks), else memchr.
+        let line = cls.find_line(input, pos, end);
+        let (line_end, next) = match &line {
+            Ok(l) => (l.line_end, l.line_end + 1),
+            &Err(from) => match memchr::memchr(b'\n', &input[from..end]) {
+                Some(k) => (from + k, from + k + 1),
+                None if final_ => (end, end),
+                None => break,
+            },
         };
         let (s, e) = trim(input, pos, line_end, is_line_ws);
+        let indexed = s == pos && s < e && line.is_ok_and(|l| l.clean(input, pos, e));
         pos = next;
         if s < e {
-            let (o, span) = cls.classify_deferred(&input[s..e]);
+            let (o, span) = if indexed {
+                cls.classify_deferred_indexed(&input[s..e])
+            } else {
+                cls.classify_deferred(&input[s..e])
+            };
             if let Some((ks, ke)) = span {
                 pending[n_pending] = (slots.count, s + ks, s + ke);
                 n_pending += 1;

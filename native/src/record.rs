@@ -4,8 +4,8 @@ use crate::contract::{NOT_OBJECT, TOO_LARGE};
 use crate::fast::{Fast, FastPath};
 use crate::fields::{Config, Picks};
 use crate::hash::KeyHasher;
-use crate::index::quote_index;
-use crate::scan::{scan_record, scan_record_with, scan_value, Indexed};
+use crate::index::{has_avx2, line_index, quote_index, Line};
+use crate::scan::{scan_record, scan_record_with, scan_value, Indexed, REDO};
 
 /// Slot values of one record.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -64,6 +64,8 @@ pub struct Classifier {
     mode: Mode,
     /// Quote bitmap scratch for `Indexed` scanning.
     quotes: Vec<u64>,
+    /// `line_index` usable (AVX2, `Mode::Auto`).
+    fused: bool,
 }
 
 impl Classifier {
@@ -74,6 +76,7 @@ impl Classifier {
             fast: FastPath::new(),
             mode,
             quotes: Vec::new(),
+            fused: mode == Mode::Auto && has_avx2(),
         }
     }
 
@@ -95,6 +98,28 @@ impl Classifier {
     /// fills them.
     #[inline]
     pub fn classify_deferred(&mut self, rec: &[u8]) -> (Outcome, Option<(usize, usize)>) {
+        self.classify_with(rec, false)
+    }
+
+    /// Lines framing's newline search fused with stage 1 (see
+    /// `index::line_index`); `Err(from)`: search as before, from `from`.
+    #[inline]
+    pub fn find_line(&mut self, input: &[u8], pos: usize, end: usize) -> Result<Line, usize> {
+        if !self.fused {
+            return Err(pos);
+        }
+        line_index(input, pos, end, &mut self.quotes, true)
+    }
+
+    /// `classify_deferred` for a record whose quote bitmap is already in
+    /// `self.quotes` (`find_line` and `Line::clean` said so).
+    #[inline]
+    pub fn classify_deferred_indexed(&mut self, rec: &[u8]) -> (Outcome, Option<(usize, usize)>) {
+        self.classify_with(rec, true)
+    }
+
+    #[inline(always)]
+    fn classify_with(&mut self, rec: &[u8], indexed: bool) -> (Outcome, Option<(usize, usize)>) {
         if rec.len() > self.max_record_bytes {
             return (Outcome::reject(TOO_LARGE), None);
         }
@@ -111,11 +136,20 @@ impl Classifier {
                 Fast::Unsure => self.picks.reset(),
             }
         }
-        let r = if self.mode == Mode::Auto && quote_index(rec, &mut self.quotes) {
-            scan_record_with(rec, &mut self.picks, &mut Indexed::new(&self.quotes[..rec.len().div_ceil(64)]))
+        let mut r = if self.mode == Mode::Auto && (indexed || quote_index(rec, &mut self.quotes)) {
+            scan_record_with(
+                rec,
+                &mut self.picks,
+                &mut Indexed::new(&self.quotes[..rec.len().div_ceil(64)]),
+            )
         } else {
             scan_record(rec, &mut self.picks)
         };
+        if r == Err(REDO) {
+            // Cannot happen (see `scan::Indexed`); decided by the plain scanner.
+            self.picks.reset();
+            r = scan_record(rec, &mut self.picks);
+        }
         match r {
             Ok(()) => self.accepted_deferred(rec),
             Err(code) => (Outcome::reject(code), None),

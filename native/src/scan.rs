@@ -139,6 +139,12 @@ impl Strings for Plain {
     }
 }
 
+/// Returned (as an error) by `Indexed` scanning if the quote bitmap ever
+/// disagrees with the scanner (it cannot, see `Indexed`; a cheap safety
+/// net): the caller then re-decides the record with `Plain` scanning. Never
+/// a contract status.
+pub const REDO: i32 = i32::MIN;
+
 /// Strings of a *clean* record (see `crate::index`): every `"` in it is a
 /// string delimiter, so the scanner, which meets the opening quotes in order,
 /// pops two bits per string (opening and closing quote) instead of reading
@@ -146,14 +152,12 @@ impl Strings for Plain {
 /// rather than a load + compare + bit scan per string.
 #[derive(Clone, Copy)]
 pub struct Indexed<'q> {
-    words: &'q [u64],
-    /// Index of `w` in `words`.
-    idx: usize,
-    /// Unconsumed quote bits of `words[idx]`.
+    /// The words after the current one.
+    rest: &'q [u64],
+    /// Record offset of the current word's bit 0.
+    base: usize,
+    /// Unconsumed quote bits of the current word.
     w: u64,
-    /// Set if the bitmap ever disagreed with the scanner (it cannot, by the
-    /// invariant above; kept as a cheap safety net): plain scanning from then on.
-    plain: bool,
 }
 
 impl<'q> Indexed<'q> {
@@ -161,46 +165,43 @@ impl<'q> Indexed<'q> {
     /// no bits at or past the record's end.
     #[inline(always)]
     pub fn new(words: &'q [u64]) -> Self {
-        Indexed {
-            words,
-            idx: 0,
-            w: words.first().copied().unwrap_or(0),
-            plain: false,
+        match words.split_first() {
+            Some((&w, rest)) => Indexed { rest, base: 0, w },
+            None => Indexed {
+                rest: words,
+                base: 0,
+                w: 0,
+            },
         }
     }
 
     #[inline(always)]
     fn pop(&mut self) -> Option<usize> {
         while self.w == 0 {
-            self.idx += 1;
-            if self.idx >= self.words.len() {
-                return None;
-            }
-            self.w = self.words[self.idx];
+            let (&w, rest) = self.rest.split_first()?;
+            self.w = w;
+            self.rest = rest;
+            self.base += 64;
         }
         let t = self.w.trailing_zeros() as usize;
         self.w &= self.w - 1;
-        Some(self.idx * 64 + t)
+        Some(self.base + t)
     }
 }
 
 impl Strings for Indexed<'_> {
     #[inline(always)]
-    fn string(&mut self, b: &[u8], i: usize) -> Result<usize, i32> {
-        if !self.plain {
-            if self.pop() == Some(i - 1) {
-                // A clean record's body has no byte the contract could
-                // reject: the string ends at the next quote, or (none left)
-                // runs off the record, which `string_special` calls INVALID_JSON.
-                return match self.pop() {
-                    Some(close) => Ok(close + 1),
-                    None => Err(INVALID_JSON),
-                };
-            }
-            self.plain = true;
+    fn string(&mut self, _b: &[u8], i: usize) -> Result<usize, i32> {
+        if self.pop() != Some(i - 1) {
+            return Err(REDO);
         }
-        // The record is valid UTF-8 (clean), so bytes >= 0x80 need no check.
-        scan_string(b, i, &mut Utf8::ValidToEnd)
+        // A clean record's body has no byte the contract could reject: the
+        // string ends at the next quote, or (none left) runs off the
+        // record, which `string_special` calls INVALID_JSON.
+        match self.pop() {
+            Some(close) => Ok(close + 1),
+            None => Err(INVALID_JSON),
+        }
     }
 }
 
@@ -396,7 +397,12 @@ pub fn scan_value<M: Members>(b: &[u8], start: usize, members: &mut M) -> Result
 
 /// `scan_value` with the given string scanning.
 #[inline]
-pub fn scan_value_with<M: Members, S: Strings>(b: &[u8], start: usize, members: &mut M, u: &mut S) -> Result<usize, i32> {
+pub fn scan_value_with<M: Members, S: Strings>(
+    b: &[u8],
+    start: usize,
+    members: &mut M,
+    u: &mut S,
+) -> Result<usize, i32> {
     let i = skip_ws(b, start);
     if i < b.len() && b[i] == b'{' {
         scan_top_object(b, i, members, u)
@@ -419,7 +425,16 @@ fn skip_ws_fast(b: &[u8], i: usize) -> usize {
 /// tight loop for the common flat record) and reported; nested containers go
 /// to the general iterative scanner at depth 1.
 #[inline(always)]
-fn scan_top_object<M: Members, S: Strings>(b: &[u8], mut i: usize, members: &mut M, u: &mut S) -> Result<usize, i32> {
+fn scan_top_object<M: Members, S: Strings>(b: &[u8], i: usize, members: &mut M, u: &mut S) -> Result<usize, i32> {
+    // On a local copy: the caller's state is behind a pointer.
+    let mut local = *u;
+    let r = top_object_body(b, i, members, &mut local);
+    *u = local;
+    r
+}
+
+#[inline(always)]
+fn top_object_body<M: Members, S: Strings>(b: &[u8], mut i: usize, members: &mut M, u: &mut S) -> Result<usize, i32> {
     let n = b.len();
     i = skip_ws_fast(b, i + 1);
     if i < n && b[i] == b'}' {
@@ -460,8 +475,10 @@ fn scan_member_value<S: Strings>(b: &[u8], i: usize, u: &mut S) -> Result<usize,
     match b[i] {
         b'"' => u.string(b, i + 1),
         b'-' | b'0'..=b'9' => scan_number(b, i),
-        b'{' => scan_shallow_object(b, i, 1, u),
-        b'[' => scan_shallow_array(b, i, 1, u),
+        // Depth-1 containers inline (no call, the string state stays in
+        // registers); deeper ones are calls.
+        b'{' => shallow_object_body::<true, S>(b, i, 1, u),
+        b'[' => shallow_array_body::<true, S>(b, i, 1, u),
         _ => scan_nested(b, i, 1, u),
     }
 }
@@ -472,14 +489,18 @@ fn scan_member_value<S: Strings>(b: &[u8], i: usize, u: &mut S) -> Result<usize,
 const SHALLOW: usize = 8;
 
 /// A value inside a container at depth `d` (`d < SHALLOW`), starting at `b[i]`.
+/// `INL`: the containers' loops are inlined here (one level: used just below
+/// the top-level object) instead of called.
 #[inline(always)]
-fn scan_inner_value<S: Strings>(b: &[u8], i: usize, d: usize, u: &mut S) -> Result<usize, i32> {
+fn scan_inner_value<const INL: bool, S: Strings>(b: &[u8], i: usize, d: usize, u: &mut S) -> Result<usize, i32> {
     if i >= b.len() {
         return Err(INVALID_JSON);
     }
     match b[i] {
         b'"' => u.string(b, i + 1),
         b'-' | b'0'..=b'9' => scan_number(b, i),
+        b'{' if INL && d + 1 < SHALLOW => shallow_object_body::<false, S>(b, i, d, u),
+        b'[' if INL && d + 1 < SHALLOW => shallow_array_body::<false, S>(b, i, d, u),
         b'{' if d + 1 < SHALLOW => scan_shallow_object(b, i, d, u),
         b'[' if d + 1 < SHALLOW => scan_shallow_array(b, i, d, u),
         _ => scan_nested(b, i, d, u),
@@ -492,13 +513,13 @@ fn scan_inner_value<S: Strings>(b: &[u8], i: usize, d: usize, u: &mut S) -> Resu
 #[inline(never)]
 fn scan_shallow_object<S: Strings>(b: &[u8], i: usize, d: usize, u: &mut S) -> Result<usize, i32> {
     let mut local = *u;
-    let r = shallow_object_body(b, i, d, &mut local);
+    let r = shallow_object_body::<false, S>(b, i, d, &mut local);
     *u = local;
     r
 }
 
 #[inline(always)]
-fn shallow_object_body<S: Strings>(b: &[u8], mut i: usize, d: usize, u: &mut S) -> Result<usize, i32> {
+fn shallow_object_body<const INL: bool, S: Strings>(b: &[u8], mut i: usize, d: usize, u: &mut S) -> Result<usize, i32> {
     let n = b.len();
     i = skip_ws_fast(b, i + 1);
     if i < n && b[i] == b'}' {
@@ -514,7 +535,7 @@ fn shallow_object_body<S: Strings>(b: &[u8], mut i: usize, d: usize, u: &mut S) 
             return Err(INVALID_JSON);
         }
         i = skip_ws_fast(b, i + 1);
-        i = scan_inner_value(b, i, d + 1, u)?;
+        i = scan_inner_value::<INL, S>(b, i, d + 1, u)?;
         i = skip_ws_fast(b, i);
         if i >= n {
             return Err(INVALID_JSON);
@@ -531,20 +552,20 @@ fn shallow_object_body<S: Strings>(b: &[u8], mut i: usize, d: usize, u: &mut S) 
 #[inline(never)]
 fn scan_shallow_array<S: Strings>(b: &[u8], i: usize, d: usize, u: &mut S) -> Result<usize, i32> {
     let mut local = *u;
-    let r = shallow_array_body(b, i, d, &mut local);
+    let r = shallow_array_body::<false, S>(b, i, d, &mut local);
     *u = local;
     r
 }
 
 #[inline(always)]
-fn shallow_array_body<S: Strings>(b: &[u8], mut i: usize, d: usize, u: &mut S) -> Result<usize, i32> {
+fn shallow_array_body<const INL: bool, S: Strings>(b: &[u8], mut i: usize, d: usize, u: &mut S) -> Result<usize, i32> {
     let n = b.len();
     i = skip_ws_fast(b, i + 1);
     if i < n && b[i] == b']' {
         return Ok(i + 1);
     }
     loop {
-        i = scan_inner_value(b, i, d + 1, u)?;
+        i = scan_inner_value::<INL, S>(b, i, d + 1, u)?;
         i = skip_ws_fast(b, i);
         if i >= n {
             return Err(INVALID_JSON);

@@ -268,7 +268,11 @@ fn fast_path_agrees_with_scalar_scanner() {
         let a = simd.classify(trimmed);
         let b = scalar.classify(trimmed);
         let c = auto.classify(trimmed);
-        assert!(same(&c, &b), "seed {seed} iteration {i}: auto {c:?} vs scalar {b:?} on {:?}", String::from_utf8_lossy(trimmed));
+        assert!(
+            same(&c, &b),
+            "seed {seed} iteration {i}: auto {c:?} vs scalar {b:?} on {:?}",
+            String::from_utf8_lossy(trimmed)
+        );
         *statuses.entry(b.status).or_insert(0usize) += 1;
         assert!(
             same(&a, &b),
@@ -428,7 +432,10 @@ fn indexed_scan_agrees_on_clean_records() {
         );
     }
     for code in [KEYED, INVALID_JSON, INVALID_UTF8, NOT_OBJECT, TRAILING_GARBAGE] {
-        assert!(statuses.contains_key(&code), "status {code} never produced: {statuses:?}");
+        assert!(
+            statuses.contains_key(&code),
+            "status {code} never produced: {statuses:?}"
+        );
     }
 }
 
@@ -442,18 +449,42 @@ fn lines_slots_match_per_record_outcomes() {
         event_time_field: b"ts".to_vec(),
         max_record_bytes: 1 << 20,
     };
-    let mut r = Rng(0x5EED_0003);
+    // Plain lines, then lines with leading/trailing whitespace (CR, tabs,
+    // runs crossing 64-byte blocks) and blank lines: the fused newline
+    // search + stage 1 must leave every decision as it was.
+    for decorate in [false, true] {
+        lines_case(&one_key, decorate);
+    }
+}
+
+fn lines_case(one_key: &Config, decorate: bool) {
+    let mut r = Rng(0x5EED_0003 + decorate as u64);
     let mut input = Vec::new();
     let mut spans = Vec::new();
-    for _ in 0..500 {
+    let long_ws = " ".repeat(70) + "\t";
+    let pre: [&str; 4] = ["", " ", "\t", "  "];
+    let post: [&str; 6] = ["", "\r", " \r", "\t", " ", &long_ws];
+    for _ in 0..800 {
         let mut rec = gen_record(&mut r);
         rec.retain(|&c| c != b'\n');
         let s = input.len();
+        if decorate {
+            if r.below(8) == 0 {
+                input.extend_from_slice(if r.below(2) == 0 { b"" } else { b"  \r" });
+                spans.push((s, input.len()));
+                input.push(b'\n');
+                continue;
+            }
+            input.extend_from_slice(r.pick(&pre).as_bytes());
+        }
         input.extend_from_slice(&rec);
+        if decorate {
+            input.extend_from_slice(r.pick(&post).as_bytes());
+        }
         spans.push((s, input.len()));
         input.push(b'\n');
     }
-    let mut cls = Classifier::new(&one_key, Mode::Scalar);
+    let mut cls = Classifier::new(one_key, Mode::Scalar);
     let mut want = Vec::new();
     for &(s, e) in &spans {
         let (mut a, mut b) = (s, e);
@@ -468,11 +499,13 @@ fn lines_slots_match_per_record_outcomes() {
         }
     }
     for cap in [1usize, 3, 4, 5, 7, 64, 1000] {
-        let mut p = Parser::new(&one_key);
+        let mut p = Parser::new(one_key);
         let mut out = vec![0i32; SLOT_WORDS * cap];
         let (mut pos, mut k) = (0, 0);
         while pos < input.len() {
-            let (s, n) = p.parse_chunk(&input, pos, input.len(), FRAMING_LINES, true, 0, &mut out).unwrap();
+            let (s, n) = p
+                .parse_chunk(&input, pos, input.len(), FRAMING_LINES, true, 0, &mut out)
+                .unwrap();
             for slot in out.chunks(SLOT_WORDS).take(n) {
                 let (off, len, o) = want[k];
                 let et = f64::from_bits((slot[0] as u32 as u64) | ((slot[1] as u32 as u64) << 32));
@@ -496,7 +529,14 @@ fn lines_slots_match_per_record_outcomes() {
 #[test]
 fn four_lane_hash_matches_one_lane() {
     use crate::hash::{hash_fields4, KeyHasher};
-    let keys: [&[u8]; 6] = [b"", b"\"a\"", b"12345", b"\"ord-0000000001\"", b"\xFF\x00x", b"\"ord-0000000002\""];
+    let keys: [&[u8]; 6] = [
+        b"",
+        b"\"a\"",
+        b"12345",
+        b"\"ord-0000000001\"",
+        b"\xFF\x00x",
+        b"\"ord-0000000002\"",
+    ];
     for a in 0..6 {
         for b in 0..6 {
             let four = hash_fields4([keys[a], keys[b], keys[(a + b) % 6], keys[5]]);
