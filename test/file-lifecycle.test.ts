@@ -8,12 +8,9 @@ import {
   appendFileSync,
   closeSync,
   copyFileSync,
-  existsSync,
-  fstatSync,
   mkdirSync,
   openSync,
   readdirSync,
-  readSync,
   readlinkSync,
   renameSync,
   statSync,
@@ -27,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type EngineOptions } from '../dist/src/index.js';
 import { until, workdir } from './helpers/workdir.js';
+import { CountingTail, SinkTail, idOf } from './helpers/sink-tail.js';
 
 const BIN = resolve(import.meta.dirname, '../bin/ordertail.js');
 
@@ -57,58 +55,6 @@ function lines(prefix: string, from: number, n: number): string {
 
 function ids(prefix: string, from: number, n: number): string[] {
   return Array.from({ length: n }, (_, k) => `${prefix}-${from + k}`);
-}
-
-function idOf(line: string): string {
-  const m = /"id":"([^"]+)"/.exec(line);
-  return m ? m[1]! : `<no id> ${line.slice(0, 80)}`;
-}
-
-/** Reads a growing NDJSON sink incrementally (cheap to poll), handing each complete line to `onLine`. */
-class SinkTail {
-  total = 0;
-  private offset = 0;
-  private rest = '';
-  constructor(
-    readonly path: string,
-    private readonly onLine: (line: string) => void,
-  ) {}
-
-  poll(): number {
-    if (!existsSync(this.path)) return this.total;
-    const fd = openSync(this.path, 'r');
-    try {
-      const size = fstatSync(fd).size;
-      while (this.offset < size) {
-        const buf = Buffer.allocUnsafe(Math.min(size - this.offset, 8 << 20));
-        const n = readSync(fd, buf, 0, buf.length, this.offset);
-        if (n <= 0) break;
-        this.offset += n;
-        const parts = (this.rest + buf.toString('utf8', 0, n)).split('\n');
-        this.rest = parts.pop()!;
-        for (const line of parts) {
-          this.total++;
-          this.onLine(line);
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return this.total;
-  }
-}
-
-/** Per-id counts of a sink. */
-class CountingTail extends SinkTail {
-  readonly counts: Map<string, number>;
-  constructor(path: string) {
-    const counts = new Map<string, number>();
-    super(path, (line) => {
-      const id = idOf(line);
-      counts.set(id, (counts.get(id) ?? 0) + 1);
-    });
-    this.counts = counts;
-  }
 }
 
 interface Followed {

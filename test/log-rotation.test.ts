@@ -4,11 +4,12 @@
 // mode (writer holds one O_APPEND descriptor), with dedup on the record ids and with
 // dedupKey 'nosuchfield' (every line passes dedup, so re-reading cannot hide).
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../dist/src/index.js';
 import { until, workdir } from './helpers/workdir.js';
+import { CountingTail, idOf } from './helpers/sink-tail.js';
 
 const WRITER = resolve(import.meta.dirname, 'helpers/line-writer.mjs');
 const LOGROTATE = findLogrotate();
@@ -36,47 +37,6 @@ afterEach(async () => {
   }
   while (engines.length) await engines.pop()!.stop();
 });
-
-/** Reads a growing NDJSON file incrementally and counts each record id (cheap to poll). */
-class NdjsonTail {
-  readonly counts = new Map<string, number>();
-  total = 0;
-  private offset = 0;
-  private rest = '';
-  constructor(readonly path: string) {}
-
-  poll(): number {
-    if (!existsSync(this.path)) return this.total;
-    const fd = openSync(this.path, 'r');
-    try {
-      const size = fstatSync(fd).size;
-      while (this.offset < size) {
-        const buf = Buffer.allocUnsafe(Math.min(size - this.offset, 8 << 20));
-        const n = readSync(fd, buf, 0, buf.length, this.offset);
-        if (n <= 0) break;
-        this.offset += n;
-        const text = this.rest + buf.toString('utf8', 0, n);
-        const lines = text.split('\n');
-        this.rest = lines.pop()!;
-        for (const line of lines) this.add(line);
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return this.total;
-  }
-
-  private add(line: string): void {
-    this.total++;
-    const id = idOf(line);
-    this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
-  }
-}
-
-function idOf(line: string): string {
-  const m = /"id":"([^"]+)"/.exec(line);
-  return m ? m[1]! : `<no id> ${line.slice(0, 80)}`;
-}
 
 /** Every record id in the files matching app.log* at the end, the file(s) holding each, and each file's first and last id. */
 function idsOnDisk(dir: string): { where: Map<string, string[]>; firsts: Set<string>; lasts: Set<string> } {
@@ -154,7 +114,7 @@ async function rotationRun(mode: 'create' | 'copytruncate', dedupKey: 'id' | 'no
   engine.on('warning', (m) => warnings.push(m));
   engine.on('error', (e) => errors.push(e));
   await engine.start();
-  const tail = new NdjsonTail(sink);
+  const tail = new CountingTail(sink);
 
   // The writer: reopens per batch for `create` (like an app told to reopen its log),
   // holds one O_APPEND descriptor for `copytruncate` (an app that never reopens).

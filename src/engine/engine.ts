@@ -236,7 +236,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
           return;
         }
         this.pipeline?.addFile(path, 'discovered');
-      }, (path) => this.pipeline?.isSettling(path) ?? false);
+      }, (path) => this.ignored.has(path) || (this.pipeline?.isSettling(path) ?? false));
     }
     this.pipeline.startupComplete();
     // Also with `once`: a long replay killed halfway resumes instead of starting over.
@@ -346,7 +346,6 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const id = identityOfPath(path);
     if (!id || Date.now() - id.mtimeMs <= limit || this.pipeline?.isCheckpointed(id.key)) return false;
     this.ignored.set(path, id.size);
-    this.discovery?.watchChanges(path);
     this.emit('info', `${path}: last modified ${new Date(id.mtimeMs).toISOString()}, older than ignoreOlder; skipped until it changes`);
     return true;
   }
@@ -356,7 +355,6 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const id = identityOfPath(path);
     if (!id || id.size === size) return;
     this.ignored.delete(path);
-    this.discovery?.unwatchChanges(path);
     this.pipeline?.addFileAt(path, size);
   }
 

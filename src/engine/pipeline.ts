@@ -397,9 +397,8 @@ export class Pipeline {
       if (err instanceof IdentityLostError) this.lost(file, err.message);
       return;
     }
-    if (change === 'shrank' && !file.truncated) {
-      file.truncated = true;
-      this.events.warn(`${file.path} truncated (size now ${file.currentSize()} < ${file.observedSize} bytes seen); reading it again from offset 0 once the ranges in flight are out`);
+    if (change === 'shrank') {
+      this.markTruncated(file, `size now ${file.currentSize()} < ${file.observedSize} bytes seen`);
       this.finishTruncation(file);
       return;
     }
@@ -414,14 +413,15 @@ export class Pipeline {
   /** Plan and dispatch as many ranges as buffers allow, live files first. */
   schedule(): void {
     if (this.stopping || this.failed) return;
-    for (const file of [...this.files]) {
+    let lost: [FileCursor, string][] | undefined;
+    for (const file of this.files) {
       // Reopen a file whose descriptor was closed only when a range can go out now:
       // reopening ahead of buffers would evict other files on every pass.
       if (!file.isOpen && !file.idle && this.buffers.available > (file.live ? 0 : 1)) {
         try {
           void file.fd;
         } catch (err) {
-          this.lost(file, err instanceof Error ? err.message : String(err));
+          (lost ??= []).push([file, err instanceof Error ? err.message : String(err)]);
           continue;
         }
       }
@@ -434,6 +434,8 @@ export class Pipeline {
         this.dispatch(file, plan);
       }
     }
+    // Removed after the pass: retiring a file changes the list being walked.
+    if (lost) for (const [file, why] of lost) this.lost(file, why);
     this.checkIdle();
   }
 
@@ -506,10 +508,7 @@ export class Pipeline {
     }
     if (outcome.shrank) {
       range.results.reset();
-      if (!range.file.truncated) {
-        range.file.truncated = true;
-        this.events.warn(`${range.file.path} truncated while being read (shorter than ${range.plan.hardEnd} bytes); reading it again from offset 0 once the ranges in flight are out`);
-      }
+      this.markTruncated(range.file, `shorter than ${range.plan.hardEnd} bytes while being read`);
     }
     range.file.complete(range.plan, outcome.consumedEnd, outcome.carryPhase, outcome.skipUntilNewline);
     this.ready.get(range.file)!.set(range.plan.seq, range);
@@ -620,6 +619,13 @@ export class Pipeline {
       out.push(entry);
     }
     return out;
+  }
+
+  /** Stop planning a file that got shorter; finishTruncation() re-reads it once its ranges are out. */
+  private markTruncated(file: FileCursor, how: string): void {
+    if (file.truncated) return;
+    file.truncated = true;
+    this.events.warn(`${file.path} truncated (${how}); reading it again from offset 0 once the ranges in flight are out`);
   }
 
   /** Emitted ranges are out of a truncated file: re-read it from 0, and let copies of it take over. */

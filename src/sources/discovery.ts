@@ -15,7 +15,6 @@ export class FileDiscovery {
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly known = new Set<string>();
   /** Known paths whose content changes are reported too (not only renames). */
-  private readonly changeInterest = new Set<string>();
   private wantsChanges: (path: string) => boolean = () => false;
 
   constructor(
@@ -35,19 +34,11 @@ export class FileDiscovery {
     return found;
   }
 
-  /** Report content changes of a known path (a file skipped for now). */
-  watchChanges(path: string): void {
-    this.changeInterest.add(path);
-  }
-
-  unwatchChanges(path: string): void {
-    this.changeInterest.delete(path);
-  }
-
   /**
    * Call `onPath(path)` for each file that starts matching from now on, and
    * again whenever a known path is renamed, created or deleted (rotation: the
-   * caller compares identities, a path alone says nothing).
+   * caller compares identities, a path alone says nothing). Content changes
+   * of a known path are reported only where `wantsChanges(path)` says so.
    */
   follow(onNew: (path: string) => void, wantsChanges: (path: string) => boolean = () => false): void {
     this.wantsChanges = wantsChanges;
@@ -75,7 +66,7 @@ export class FileDiscovery {
   private consider(path: string, event: string, onNew: (path: string) => void): void {
     if (this.known.has(path)) {
       // Appends to followed files arrive here too, as 'change': their own watches handle those.
-      if (event === 'rename' || this.changeInterest.has(path) || this.wantsChanges(path)) onNew(path);
+      if (event === 'rename' || this.wantsChanges(path)) onNew(path);
       return;
     }
     if (!this.matchers.some((m) => m(path))) return;

@@ -72,8 +72,6 @@ export class FileCursor {
   private nextSeq: number;
   outstanding = 0;
   emitSeq = 0;
-  /** Bytes whose records have been emitted (or skipped by --from end). */
-  emittedBytes = 0;
 
   constructor(
     readonly id: number,
@@ -115,8 +113,8 @@ export class FileCursor {
       if (resume && resume.offset > lastLineStart) this.chainSkipping = resume.skipPartial;
     }
     this.chainScannedTo = this.chainOffset;
-    this.emittedBytes = start.kind === 'end' ? this.chainOffset : resume ? resume.offset : 0;
-    this.committed = { offset: this.emittedBytes, skipPartial: resume?.skipPartial ?? false, carryPhase: this.chainCarry };
+    const offset = start.kind === 'end' ? this.chainOffset : resume ? resume.offset : 0;
+    this.committed = { offset, skipPartial: resume?.skipPartial ?? false, carryPhase: this.chainCarry };
     this.historyRanges = Math.max(0, Math.ceil((this.historyEnd - this.historyStart) / rangeBytes));
     this.nextSeq = this.historyRanges;
   }
@@ -158,10 +156,8 @@ export class FileCursor {
   /** Advance the committed point past an emitted range. */
   markEmitted(range: PlannedRange, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean): void {
     if (range.chain) {
-      this.emittedBytes = consumedEnd;
       this.committed = { offset: consumedEnd, skipPartial: skipUntilNewline, carryPhase };
     } else {
-      this.emittedBytes = range.end;
       // The next history range starts mid-record unless a record starts exactly there.
       this.committed = { offset: range.end, skipPartial: true, carryPhase: 0 };
     }
@@ -203,9 +199,9 @@ export class FileCursor {
     return this.historyNextIndex < this.historyRanges && !this.truncated && !this.copyOf;
   }
 
-  /** The chain's position: everything before it has been parsed. */
-  get readOffset(): number {
-    return this.chainOffset;
+  /** Bytes whose records have been emitted (or skipped by --from end). */
+  get emittedBytes(): number {
+    return this.committed.offset;
   }
 
   /** The next parallel history range, if any. */
