@@ -11,9 +11,16 @@ import { DedupTable, InsertResult } from '../dist/src/dedup/table.js';
 
 // @ts-expect-error -- plain .mjs fixture without types
 import { keyHi, keyLo } from './fixtures/dedup-keys.mjs';
+import { loadNativeAddon } from '../dist/src/parser/native.js';
 
 const { NEW, DUPLICATE, OVERFLOW } = InsertResult;
 const FIXTURE = new URL('./fixtures/dedup-inserter.mjs', import.meta.url);
+/** CI builds the addon and sets ORDERTAIL_REQUIRE_NATIVE=1: there a missing addon fails instead of skipping. */
+const NATIVE = (() => {
+  const r = loadNativeAddon();
+  if ('error' in r && process.env.ORDERTAIL_REQUIRE_NATIVE === '1') throw r.error;
+  return !('error' in r);
+})();
 
 /** Keys that all land in bucket `b` of a table with `buckets` buckets (hashHi = 0). */
 function collidingKeys(b: number, buckets: number, n: number): number[] {
@@ -131,10 +138,12 @@ describe('DedupTable, one thread', () => {
 interface InserterReport {
   threadId: number;
   counts: { fresh: number; dup: number; overflow: number }[];
+  /** Native inserter: slots the addon handed back because their bucket was held. */
+  handedBack: number;
 }
 
 /** Run `threads` fixture workers on one table; check exactly one NEW per key per round. */
-async function raceInserts(opts: { threads: number; keys: number; rounds: number; sameOrder: boolean }): Promise<InserterReport[]> {
+async function raceInserts(opts: { threads: number; keys: number; rounds: number; sameOrder: boolean; nativeThreads?: number[] }): Promise<InserterReport[]> {
   const { threads, keys, rounds, sameOrder } = opts;
   const windowMs = 1000;
   // 4 M slots for ≤ 200 k keys (mean ≤ 0.33 per 7-slot bucket). The keys are
@@ -159,6 +168,7 @@ async function raceInserts(opts: { threads: number; keys: number; rounds: number
         windowMs,
         baseTime: 1_700_000_000_000,
         sameOrder,
+        native: opts.nativeThreads?.includes(threadId) ?? false,
       },
     });
     return new Promise<InserterReport>((resolve, reject) => {
@@ -197,5 +207,20 @@ describe('DedupTable, concurrent threads', () => {
   // lock to be absent altogether, rarely notices that fault.
   it('still one NEW per key when threads collide on every key', async () => {
     await raceInserts({ threads: 2, keys: 64, rounds: 4000, sameOrder: true });
+  });
+
+  // The addon's batch insert follows the same bucket protocol: mixed with JS
+  // inserters on one table, still exactly one NEW per key and round.
+  describe.skipIf(!NATIVE)('with the native batch insert', () => {
+    it('native and JS threads together: one NEW per key per window', async () => {
+      const reports = await raceInserts({ threads: 4, keys: 200_000, rounds: 3, sameOrder: false, nativeThreads: [0, 2] });
+      expect(reports.filter((rep) => rep.counts[0]!.fresh > 0).length).toBeGreaterThan(1);
+    });
+
+    it('native and JS threads colliding on every key; held buckets are handed back to JS', async () => {
+      const reports = await raceInserts({ threads: 2, keys: 64, rounds: 4000, sameOrder: true, nativeThreads: [0] });
+      // The collisions really happened: the native thread met held buckets.
+      expect(reports[0]!.handedBack).toBeGreaterThan(0);
+    });
   });
 });

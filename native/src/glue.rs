@@ -95,3 +95,43 @@ pub fn parse_chunk(
         .parse_chunk_into(&input, start, end, framing, is_final, carry_phase, out, state)
         .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
 }
+
+/// Inserts the keyed result slots `slots[first, count)` into the dedup table
+/// whose whole SharedArrayBuffer `table` views, writing one verdict byte per
+/// slot; `state` is the inserting handle's watermark view (value, published,
+/// step), read and written back. Returns the first slot not handled (`count`
+/// when all were) — see crate::dedup::insert_slots.
+#[napi]
+pub fn dedup_slots(
+    table: Int32ArraySlice,
+    slots: Int32ArraySlice,
+    first: u32,
+    count: u32,
+    arrival: f64,
+    mut state: Float64ArraySlice,
+    mut verdicts: Uint8ArraySlice,
+) -> Result<u32> {
+    use crate::contract::SLOT_WORDS;
+    use crate::dedup::{insert_slots, DedupError, Table, WM_STATE_WORDS};
+    let refuse = |e: DedupError| Error::new(Status::InvalidArg, e.to_string());
+    let (first, count) = (first as usize, count as usize);
+    if first > count || slots.len() < count * SLOT_WORDS {
+        return Err(refuse(DedupError::SlotsTooShort));
+    }
+    if verdicts.len() < count {
+        return Err(refuse(DedupError::VerdictsTooShort));
+    }
+    if state.len() < WM_STATE_WORDS {
+        return Err(refuse(DedupError::StateTooShort));
+    }
+    // SAFETY: `table` views a DedupTable's SharedArrayBuffer, which outlives
+    // the call; other threads touch it only through the bucket/seqlock
+    // protocol that insert_slots follows. `slots`, `state` and `verdicts`
+    // belong to the calling (blocked) thread for the call's duration.
+    unsafe {
+        let table = Table::attach(table.as_ptr() as *mut u8, table.len() * 4).map_err(refuse)?;
+        let slot_words = slots.as_ptr() as *mut i32;
+        let done = insert_slots(&table, slot_words, first, count, arrival, state.as_mut(), verdicts.as_mut());
+        Ok(done as u32)
+    }
+}

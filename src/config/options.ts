@@ -34,6 +34,8 @@ export interface EngineOptions {
   rangeBytes?: string | number;
   /** 'auto' (native when it loads, else js) | 'js' | 'native' | 'simdjson'. Default 'auto'. */
   parser?: 'auto' | 'js' | 'native' | 'simdjson';
+  /** Dedup inserts on the main thread: 'auto' (the addon's batch insert when it loads, else js) | 'js' | 'native'. Default 'auto'. */
+  dedupImpl?: 'auto' | 'js' | 'native';
   /** A second parser re-parsing a sample of ranges; mismatches are counted and logged. */
   parserShadow?: 'js' | 'simdjson';
   /** Share of ranges the shadow parser re-parses, 0..1. Default 0.1. */
@@ -77,6 +79,7 @@ export interface ResolvedOptions {
   maxRecordBytes: number;
   rangeBytes: number;
   parser: 'auto' | 'js' | 'native' | 'simdjson';
+  dedupImpl: 'auto' | 'js' | 'native';
   parserShadow: 'js' | 'simdjson' | undefined;
   shadowSample: number;
   metricsPort: number | undefined;
@@ -197,6 +200,7 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger'>, { parse: F
   maxRecordBytes: { parse: byteSize(2, MAX_RECORD_LIMIT), fallback: () => 16 * 1024 * 1024 },
   rangeBytes: { parse: byteSize(4096, MAX_RECORD_LIMIT), fallback: () => 4 * 1024 * 1024 },
   parser: { parse: oneOf('auto', 'js', 'native', 'simdjson'), fallback: () => 'auto' },
+  dedupImpl: { parse: oneOf('auto', 'js', 'native'), fallback: () => 'auto' },
   parserShadow: { parse: oneOf('js', 'simdjson'), fallback: () => undefined },
   shadowSample: { parse: fraction, fallback: () => 0.1 },
   metricsPort: { parse: port, fallback: () => undefined },
@@ -258,6 +262,7 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     maxRecordBytes,
     rangeBytes: values.rangeBytes as number,
     parser: values.parser as ResolvedOptions['parser'],
+    dedupImpl: values.dedupImpl as ResolvedOptions['dedupImpl'],
     parserShadow: values.parserShadow as ResolvedOptions['parserShadow'],
     shadowSample: values.shadowSample as number,
     metricsPort: values.metricsPort as number | undefined,

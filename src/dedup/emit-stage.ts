@@ -16,7 +16,7 @@ import type { LatencyRecorder } from '../metrics/latency.js';
 import type { RangeResults } from '../pool/range-results.js';
 import { DeadLetterFile } from '../sinks/dead-letter.js';
 import type { StagingBuffer } from '../sinks/staging.js';
-import { DedupTable, INSERT_DUPLICATE, INSERT_OVERFLOW } from './table.js';
+import { DedupTable, INSERT_DUPLICATE, INSERT_OVERFLOW, type NativeDedup } from './table.js';
 import type { DedupJournal } from '../checkpoint/dedup-journal.js';
 
 const NEWLINE = 0x0a;
@@ -57,6 +57,8 @@ export interface RejectListener {
 export class EmitStage {
   /** Where touchAhead's loads end up (kept so the JIT cannot drop them). */
   private touched = 0;
+  /** insertSlots' verdicts for the range being emitted (emission is serial). */
+  private verdicts = new Uint8Array(4096);
 
   constructor(
     private readonly dedup: DedupTable,
@@ -68,15 +70,30 @@ export class EmitStage {
     private readonly streams: StreamCounters,
     /** With checkpoints: every NEW key, so a checkpoint writes only what is new. */
     private readonly journal?: DedupJournal,
+    /** The addon's batch insert: one call per range instead of one insertAt per record. */
+    private readonly native?: NativeDedup,
   ) {}
 
   /** Emit one range; returns a promise only when the sink applied backpressure. */
   emit(range: ReadyRange, now: number): true | Promise<void> {
-    return this.emitFrom(range, 0, now);
+    return this.emitFrom(range, 0, now, 0);
   }
 
-  private emitFrom(range: ReadyRange, first: number, now: number): true | Promise<void> {
+  /** Native inserts of slots [first, count) until the first one JS must do; returns where they stopped. */
+  private insertNative(native: NativeDedup, range: ReadyRange, first: number): number {
+    const { i32, count } = range.results;
+    if (this.verdicts.length < count) this.verdicts = new Uint8Array(Math.max(count, this.verdicts.length * 2));
+    return this.dedup.insertSlots(native, i32, first, count, range.arrivalEpochMs, this.verdicts);
+  }
+
+  /**
+   * @param nativeTo slots below it already went through insertNative, their
+   *   verdicts in this.verdicts (on resumption after backpressure).
+   */
+  private emitFrom(range: ReadyRange, first: number, now: number, nativeTo: number): true | Promise<void> {
     const { i32, f64, count } = range.results;
+    const native = this.native;
+    if (native && nativeTo <= first && first < count) nativeTo = this.insertNative(native, range, first);
     const c = this.counters.values;
     const rejects = this.counters.rejectsByCode;
     const bytes = range.bytes;
@@ -89,7 +106,8 @@ export class EmitStage {
     // form one run [runStart, runEnd) whose bytes are already the output.
     let runStart = 0;
     let runEnd = -1;
-    let touchedTo = first;
+    // With the addon, its prefetch replaces touch-ahead.
+    let touchedTo = native ? count : first;
     for (let s = first; s < count; s++) {
       if (s === touchedTo) touchedTo = this.touchAhead(i32, s, Math.min(count, s + TOUCH_AHEAD));
       const w = s * SLOT_WORDS;
@@ -104,11 +122,17 @@ export class EmitStage {
       }
       if ((status & StatusFlag.EVENT_TIME_INVALID) !== 0) c[Counter.eventTimeInvalid]!++;
       if (code === Status.KEYED) {
-        // insertAt reads the time from the slot: passing a double by value
-        // could box it on every call.
         const t = s * SLOT_F64_WORDS;
-        if (f64[t] !== f64[t]) f64[t] = range.arrivalEpochMs;
-        const verdict = this.dedup.insertAt(i32[w + W_HASH_LO]!, i32[w + W_HASH_HI]!, f64, t);
+        let verdict: number;
+        if (s < nativeTo) {
+          verdict = this.verdicts[s]!;
+        } else {
+          // insertAt reads the time from the slot: passing a double by value
+          // could box it on every call.
+          if (f64[t] !== f64[t]) f64[t] = range.arrivalEpochMs;
+          verdict = this.dedup.insertAt(i32[w + W_HASH_LO]!, i32[w + W_HASH_HI]!, f64, t);
+          if (native && s + 1 < count) nativeTo = this.insertNative(native, range, s + 1);
+        }
         if (verdict === INSERT_DUPLICATE) {
           c[Counter.duplicates]!++;
           continue;
@@ -144,7 +168,7 @@ export class EmitStage {
         const pendingEnd = runEnd;
         return appended.then(async () => {
           if (pendingEnd > pendingStart) await this.staging.appendRaw(bytes, pendingStart, pendingEnd);
-          await this.emitFrom(range, s + 1, performance.now());
+          await this.emitFrom(range, s + 1, performance.now(), nativeTo);
         });
       }
     }

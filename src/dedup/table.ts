@@ -40,6 +40,25 @@ export const InsertResult = {
   OVERFLOW: INSERT_OVERFLOW,
 } as const;
 export type InsertResultCode = (typeof InsertResult)[keyof typeof InsertResult];
+/** insertSlots() verdict of a slot that is not keyed (nothing inserted). */
+export const INSERT_NONE = 3;
+
+/**
+ * The addon's batch insert (native/src/dedup.rs): the same algorithm as
+ * insertAt over a range of result slots, with the buckets of the next keys
+ * prefetched. One call per range.
+ */
+export interface NativeDedup {
+  dedupSlots(
+    table: Int32Array,
+    slots: Int32Array,
+    first: number,
+    count: number,
+    arrivalEpochMs: number,
+    watermark: Float64Array,
+    verdicts: Uint8Array,
+  ): number;
+}
 
 export interface DedupTableOptions {
   /** Requested slots; rounded up to a whole number of 7-slot buckets (layout.ts). */
@@ -82,6 +101,8 @@ export class DedupTable {
   readonly #wm: WatermarkView;
   /** insert()'s time, handed to insertAt without boxing. */
   readonly #scratch = new Float64Array(1);
+  /** This handle's watermark view, handed to and back from the addon. */
+  readonly #wmState = new Float64Array(3);
 
   private constructor(sab: SharedArrayBuffer, stallLimitMs: number) {
     const head = new Int32Array(sab, 0, HEADER_BYTES >> 2);
@@ -223,6 +244,34 @@ export class DedupTable {
    */
   touch(hashLo: number, hashHi: number): number {
     return this.#i32[(BUCKETS_BYTE >> 2) + bucketIndex(hashLo | 0, hashHi | 0, this.#buckets) * BUCKET_I32]!;
+  }
+
+  /**
+   * Insert the KEYED result slots [first, count) in slot order, as insertAt
+   * would one by one (a NaN time becomes `arrivalEpochMs`, written back into
+   * the slot), with `native`; verdicts[s] gets INSERT_NEW/DUPLICATE/OVERFLOW,
+   * or INSERT_NONE for a slot that is not keyed. Returns the first slot not
+   * handled: `count`, or a slot the caller must insertAt itself (its bucket is
+   * held by another thread, or its time is not finite); nothing was changed
+   * for it.
+   */
+  insertSlots(
+    native: NativeDedup,
+    slots: Int32Array,
+    first: number,
+    count: number,
+    arrivalEpochMs: number,
+    verdicts: Uint8Array,
+  ): number {
+    const wm = this.#wm;
+    const state = this.#wmState;
+    state[0] = wm.value;
+    state[1] = wm.published;
+    state[2] = wm.step;
+    const done = native.dedupSlots(this.#i32, slots, first, count, arrivalEpochMs, state, verdicts);
+    wm.value = state[0]!;
+    wm.published = state[1]!;
+    return done;
   }
 
   /**

@@ -26,6 +26,7 @@ import type { CollectorConfig } from '../collector/config.js';
 import { CheckpointStore } from '../checkpoint/store.js';
 import { CheckpointError } from '../checkpoint/errors.js';
 import { DedupJournal } from '../checkpoint/dedup-journal.js';
+import { resolveDedupImpl } from '../dedup/native-dedup.js';
 
 /**
  * Journal entries (16 B each) after which the next checkpoint takes a full
@@ -51,7 +52,8 @@ export interface EngineStats {
   parser: string;
   /** Shadow parsing: records compared and disagreements (0/0 when off). */
   shadow: { compared: number; mismatches: number };
-  dedup: { capacity: number; live: number; overflows: number };
+  /** impl: who inserts on the main thread, the addon's batch insert or DedupTable.insertAt (js). */
+  dedup: { capacity: number; live: number; overflows: number; impl: 'js' | 'native' };
   /** Live stream (growth observed while following) → emitted, milliseconds. */
   latency: LatencySummary;
   /** History (content present when a file was opened) → emitted, milliseconds. */
@@ -110,6 +112,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private finishedPromise: Promise<void>;
   private resolveFinished!: () => void;
   private parserName = 'js';
+  private dedupImpl: 'js' | 'native' = 'js';
   private checkpointStore: CheckpointStore | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private generation = 0;
@@ -187,6 +190,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     // Fail at start-up, not in every worker, when the shadow parser cannot load.
     if (o.parserShadow) resolveParser(o.parserShadow);
     this.emit('info', `parser: ${chosen.name}${o.parserShadow ? ` (shadow: ${o.parserShadow}, sample ${o.shadowSample})` : ''}`);
+    const dedupImpl = resolveDedupImpl(o.dedupImpl);
+    this.dedupImpl = dedupImpl.name;
+    if (dedupImpl.fallbackReason && chosen.name === 'native') this.emit('warning', `native dedup unavailable, using js: ${dedupImpl.fallbackReason}`);
     this.pool = new ParsePool({
       workers: o.workers,
       keyFields: o.dedupKey,
@@ -201,7 +207,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.staging = staging;
     const emit = new EmitStage(this.dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry),
-    this.streams, this.journal);
+    this.streams, this.journal, dedupImpl.native);
     this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m) => this.emit('warning', m),
       fail: (e) => this.fail(e),
@@ -491,7 +497,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       files: this.pipeline?.fileCount ?? 0,
       parser: this.parserName,
       shadow: { compared: c.get('shadowCompared'), mismatches: c.get('shadowMismatches') },
-      dedup: { capacity: d?.capacity ?? 0, live: d?.live ?? 0, overflows: d?.overflows ?? 0 },
+      dedup: { capacity: d?.capacity ?? 0, live: d?.live ?? 0, overflows: d?.overflows ?? 0, impl: this.dedupImpl },
       latency: this.latency.live.summary(),
       historyLatency: this.latency.history.summary(),
       checkpoints: { dir: this.checkpointStore?.dir, committed: this.checkpointsCommitted, failed: this.checkpointsFailed, lastCommittedAtMs: this.lastCheckpointAtMs },

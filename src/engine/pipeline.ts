@@ -567,7 +567,9 @@ export class Pipeline {
           range.log?.debug({ records: range.results.count }, 'range emitted');
           const o = range.outcome!;
           file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
-          this.buffers.release(range.buffer);
+          // The staging buffer may still write runs of records straight from these bytes.
+          const buffer = range.buffer;
+          this.staging.releaseAfterFlush(() => this.buffers.release(buffer));
           this.stores.release(range.results);
         }
         if (file.truncated) truncated.push(file);

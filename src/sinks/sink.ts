@@ -8,6 +8,13 @@
 export interface Sink {
   readonly name: string;
   write(chunk: Uint8Array): true | Promise<void>;
+  /**
+   * Optional gathered write of `chunks` in order, consumed before returning
+   * (the caller reuses their memory right after), like write(). A sink that
+   * has it lets the staging buffer hand over runs of records straight from
+   * the input buffers instead of copying them first.
+   */
+  writev?(chunks: readonly Uint8Array[]): true;
   /** Make everything written so far durable/visible. */
   flush(): Promise<void>;
   close(): Promise<void>;

@@ -1,15 +1,35 @@
 import type { Sink } from './sink.js';
 
 const NEWLINE = 0x0a;
+const LF = Buffer.from([NEWLINE]);
+
+/** writev(2) takes at most IOV_MAX (1024 on Linux) buffers per call. */
+const MAX_SEGMENTS = 1024;
 
 /**
- * Collects accepted records (their original bytes plus "\n") into one reusable
- * buffer and hands it to the sink a batch at a time: one sink call per ~1 MiB,
- * not per record, and no allocation per record.
+ * Collects accepted records (their original bytes plus "\n") and hands them to
+ * the sink a batch at a time: one sink call per ~1 MiB, not per record, and no
+ * allocation per record.
+ *
+ * Two ways to hold a batch:
+ * - copy: everything is copied into one reusable buffer (sinks without writev);
+ * - gather (the sink has writev): a run of records that already carries its
+ *   "\n" separators is kept as a reference into the input buffer it came from
+ *   and written from there; only records that need a "\n" added are copied.
+ *   The input buffer must then stay untouched until the batch is written:
+ *   its owner hands its release to releaseAfterFlush().
  */
 export class StagingBuffer {
   private readonly buf: Buffer;
   private length = 0;
+  private readonly gather: boolean;
+  /** Gather mode: the batch as segments [starts[i], ends[i]) of sources[i], in output order. */
+  private readonly sources: Uint8Array[] = [];
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private segmentBytes = 0;
+  /** Releases of input buffers that segments of the batch still point into. */
+  private readonly afterFlush: (() => void)[] = [];
 
   /** Sink batches handed over, and how many of them failed. */
   flushes = 0;
@@ -21,6 +41,28 @@ export class StagingBuffer {
     private readonly onWriteTime: (micros: number) => void = () => {},
   ) {
     this.buf = Buffer.allocUnsafe(capacity);
+    this.gather = typeof sink.writev === 'function';
+  }
+
+  /** Run `release` once no staged segment points into the buffer it frees. */
+  releaseAfterFlush(release: () => void): void {
+    if (this.sources.length === 0) release();
+    else this.afterFlush.push(release);
+  }
+
+  /** Gather mode: add a segment, merging it with the previous one when they touch. */
+  private addSegment(source: Uint8Array, start: number, end: number): true | Promise<void> {
+    const last = this.sources.length - 1;
+    if (last >= 0 && this.sources[last] === source && this.ends[last] === start) {
+      this.ends[last] = end;
+    } else {
+      this.sources.push(source);
+      this.starts.push(start);
+      this.ends.push(end);
+    }
+    this.segmentBytes += end - start;
+    if (this.segmentBytes >= this.buf.length || this.sources.length >= MAX_SEGMENTS) return this.flushToSink();
+    return true;
   }
 
   /** One sink call, timed and counted; a throwing sink is counted, then rethrown. */
@@ -52,6 +94,7 @@ export class StagingBuffer {
    * when the sink asked to wait (the caller awaits it before appending more).
    */
   append(source: Buffer, start: number, len: number): true | Promise<void> {
+    if (this.gather) return this.gatherAppend(source, start, len);
     if (this.length + len + 1 > this.buf.length) {
       const flushed = this.flushToSink();
       if (flushed !== true) {
@@ -77,12 +120,26 @@ export class StagingBuffer {
     return true;
   }
 
+  private gatherAppend(source: Buffer, start: number, len: number): true | Promise<void> {
+    if (len + 1 > this.buf.length) {
+      // Larger than the copy buffer: reference it, and a "\n" after it.
+      this.addSegment(source, start, start + len);
+      return this.addSegment(LF, 0, 1);
+    }
+    if (this.length + len + 1 > this.buf.length) this.flushToSink();
+    source.copy(this.buf, this.length, start, start + len);
+    this.buf[this.length + len] = NEWLINE;
+    this.length += len + 1;
+    return this.addSegment(this.buf, this.length - len - 1, this.length);
+  }
+
   /**
    * Append `source[start, end)` verbatim: a run of consecutive records that
    * already carry their "\n" separators in the input (the common case: one
    * copy for a whole range instead of one per record).
    */
   appendRaw(source: Buffer, start: number, end: number): true | Promise<void> {
+    if (this.gather) return this.addSegment(source, start, end);
     const len = end - start;
     if (this.length + len > this.buf.length) {
       const flushed = this.flushToSink();
@@ -101,9 +158,36 @@ export class StagingBuffer {
 
   /** Hand the collected batch to the sink. */
   flushToSink(): true | Promise<void> {
+    if (this.gather) return this.flushSegments();
     if (this.length === 0) return true;
     const chunk = this.buf.subarray(0, this.length);
     this.length = 0;
     return this.timedWrite(chunk);
+  }
+
+  /** Gather mode: one writev for the batch, then free the input buffers it pointed into. */
+  private flushSegments(): true {
+    const n = this.sources.length;
+    if (n === 0) return true;
+    const views: Uint8Array[] = new Array<Uint8Array>(n);
+    for (let i = 0; i < n; i++) views[i] = this.sources[i]!.subarray(this.starts[i], this.ends[i]);
+    this.sources.length = 0;
+    this.starts.length = 0;
+    this.ends.length = 0;
+    this.segmentBytes = 0;
+    this.length = 0;
+    const releases = this.afterFlush.splice(0);
+    const t0 = performance.now();
+    this.flushes++;
+    try {
+      this.sink.writev!(views);
+    } catch (err) {
+      this.errors++;
+      throw err;
+    } finally {
+      for (const release of releases) release();
+    }
+    this.onWriteTime(Math.round((performance.now() - t0) * 1000));
+    return true;
   }
 }

@@ -1,0 +1,477 @@
+//! Batch insert into the shared dedup table (`src/dedup/layout.ts` owns the
+//! layout and the locking argument; this is the same algorithm, one call per
+//! range instead of one JS call per record).
+//!
+//! Why native at all: on the main thread an insert is one dependent DRAM round
+//! trip plus a page walk, and JS can only overlap them by "touching" buckets
+//! ahead with real loads. Here the buckets of the next `PREFETCH_AHEAD` keyed
+//! slots are requested with prefetch instructions, which do not stall, so the
+//! misses of a whole window are in flight at once.
+//!
+//! Compatibility with JS threads inserting into the same table at the same
+//! time is kept exactly: every insert takes its bucket's version word with a
+//! compare-exchange (odd = held) and releases it with a SeqCst store, and the
+//! watermark is published/read under the same seqlock. Where JS would wait
+//! (a held bucket, a held watermark seqlock) or throw (a non-finite time),
+//! this stops BEFORE changing anything for that slot and returns its index;
+//! the caller's JS path handles that slot and calls again for the rest.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::contract::{SLOT_WORDS, W_HASH_HI, W_HASH_LO, W_STATUS};
+
+/// Layout constants, mirrored from src/dedup/layout.ts (a vitest test compares
+/// native and JS inserts byte for byte over the whole table).
+const DEDUP_MAGIC: i32 = 0x4444_5538;
+const H_MAGIC: usize = 0;
+const H_BUCKETS: usize = 1;
+const H_BUCKET_SLOTS: usize = 2;
+const H_WINDOW_F64: usize = 2;
+const H_OVERFLOWS_LO: usize = 16;
+const H_OVERFLOWS_HI: usize = 17;
+const H_WM_SEQ: usize = 32;
+const H_WATERMARK_F64: usize = 17;
+const BUCKETS_BYTE: usize = 256;
+const BUCKET_BYTES: usize = 128;
+const BUCKET_SLOTS: usize = 7;
+/// Byte offsets inside a bucket: the version word, then 16-byte slots
+/// (hashLo, hashHi, time f64) from byte 16.
+const SLOT0_BYTE: usize = 16;
+const SLOT_BYTES: usize = 16;
+
+/// Status code bits of a result slot (contract.ts STATUS_CODE_MASK) and KEYED.
+const STATUS_CODE_MASK: i32 = 0xff;
+const KEYED: i32 = 0;
+
+pub const VERDICT_NEW: u8 = 0;
+pub const VERDICT_DUPLICATE: u8 = 1;
+pub const VERDICT_OVERFLOW: u8 = 2;
+/// Not a keyed slot: nothing inserted.
+pub const VERDICT_NONE: u8 = 3;
+
+/// Keyed slots whose buckets are requested before the current insert
+/// (measured on the 2-core VM: 8 ≈ 16 ≈ 24, 4 clearly worse).
+const PREFETCH_AHEAD: usize = 16;
+
+/// `Number.MIN_VALUE`: how an event time of ±0 is stored (0.0 marks empty).
+const STORED_ZERO_TIME: f64 = 5e-324;
+const TO_UNIT: f64 = 1.0 / 4_294_967_296.0;
+
+/// Index of `state` words (Float64): the inserting handle's WatermarkView.
+pub const WM_VALUE: usize = 0;
+pub const WM_PUBLISHED: usize = 1;
+pub const WM_STEP: usize = 2;
+pub const WM_STATE_WORDS: usize = 3;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum DedupError {
+    NotATable,
+    SlotsTooShort,
+    VerdictsTooShort,
+    StateTooShort,
+}
+
+impl std::fmt::Display for DedupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DedupError::NotATable => "table must be the Int32Array of a DedupTable's SharedArrayBuffer",
+            DedupError::SlotsTooShort => "slots must hold `count` result slots",
+            DedupError::VerdictsTooShort => "verdicts must have at least `count` bytes",
+            DedupError::StateTooShort => "state must have 3 words (watermark value, published, step)",
+        })
+    }
+}
+
+/// The same bucket choice as layout.ts bucketIndex(), operation for operation
+/// in f64 so every thread (JS or native) computes the same value.
+#[inline(always)]
+pub fn bucket_index(hash_lo: i32, hash_hi: i32, buckets: u32) -> usize {
+    let hi = hash_hi as u32;
+    let mix = (hash_lo as u32) ^ (hi ^ (hi >> 15)).wrapping_mul(0x2c1b_3c6d);
+    ((mix as f64) * (buckets as f64) * TO_UNIT) as i32 as usize
+}
+
+/// A view of a table's memory. All access goes through raw pointers: other
+/// threads may be inserting into the same memory.
+pub struct Table {
+    base: *mut u8,
+    buckets: u32,
+    window: f64,
+}
+
+impl Table {
+    /// # Safety
+    /// `base` must point to `len` bytes that stay valid for the Table's life.
+    pub unsafe fn attach(base: *mut u8, len: usize) -> Result<Table, DedupError> {
+        if len < BUCKETS_BYTE || (base as usize) % 8 != 0 {
+            return Err(DedupError::NotATable);
+        }
+        let t = Table { base, buckets: 0, window: 0.0 };
+        let buckets = t.atomic(H_MAGIC * 4).load(Ordering::SeqCst);
+        if buckets != DEDUP_MAGIC {
+            return Err(DedupError::NotATable);
+        }
+        let buckets = std::ptr::read(base.add(H_BUCKETS * 4) as *const i32);
+        let slots = std::ptr::read(base.add(H_BUCKET_SLOTS * 4) as *const i32);
+        if buckets <= 0 || slots != BUCKET_SLOTS as i32 || BUCKETS_BYTE + buckets as usize * BUCKET_BYTES != len {
+            return Err(DedupError::NotATable);
+        }
+        let window = std::ptr::read(base.add(H_WINDOW_F64 * 8) as *const f64);
+        Ok(Table { base, buckets: buckets as u32, window })
+    }
+
+    #[inline(always)]
+    fn atomic(&self, byte: usize) -> &AtomicI32 {
+        // SAFETY: in bounds (checked at attach), 4-aligned, shared memory that
+        // other threads access only atomically at these words.
+        unsafe { &*(self.base.add(byte) as *const AtomicI32) }
+    }
+
+    #[inline(always)]
+    fn bucket_byte(&self, b: usize) -> usize {
+        BUCKETS_BYTE + b * BUCKET_BYTES
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, b: usize) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetch never faults; the address is inside the table.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let p = self.base.add(self.bucket_byte(b)) as *const i8;
+            _mm_prefetch::<_MM_HINT_T0>(p);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = b;
+    }
+
+    #[inline(always)]
+    unsafe fn slot_hash(&self, bb: usize, j: usize) -> (i32, i32) {
+        let p = self.base.add(bb + SLOT0_BYTE + j * SLOT_BYTES) as *const i32;
+        (std::ptr::read(p), std::ptr::read(p.add(1)))
+    }
+
+    #[inline(always)]
+    unsafe fn slot_time(&self, bb: usize, j: usize) -> f64 {
+        std::ptr::read(self.base.add(bb + SLOT0_BYTE + j * SLOT_BYTES + 8) as *const f64)
+    }
+
+    #[inline(always)]
+    unsafe fn set_slot_time(&self, bb: usize, j: usize, t: f64) {
+        std::ptr::write(self.base.add(bb + SLOT0_BYTE + j * SLOT_BYTES + 8) as *mut f64, t);
+    }
+
+    #[inline(always)]
+    unsafe fn set_slot_hash(&self, bb: usize, j: usize, lo: i32, hi: i32) {
+        let p = self.base.add(bb + SLOT0_BYTE + j * SLOT_BYTES) as *mut i32;
+        std::ptr::write(p, lo);
+        std::ptr::write(p.add(1), hi);
+    }
+
+    fn shared_watermark(&self) -> f64 {
+        // SAFETY: header word, 8-aligned; written only under the WM_SEQ seqlock.
+        unsafe { std::ptr::read_volatile(self.base.add(H_WATERMARK_F64 * 8) as *const f64) }
+    }
+}
+
+/// A slot view over the engine's result slots (8 Int32 words each).
+struct Slots {
+    words: *mut i32,
+}
+
+impl Slots {
+    #[inline(always)]
+    fn word(&self, s: usize, w: usize) -> i32 {
+        // SAFETY: s < count, checked against the slice length by the caller.
+        unsafe { *self.words.add(s * SLOT_WORDS + w) }
+    }
+    #[inline(always)]
+    fn time(&self, s: usize) -> f64 {
+        unsafe { std::ptr::read(self.words.add(s * SLOT_WORDS) as *const f64) }
+    }
+    #[inline(always)]
+    fn set_time(&self, s: usize, t: f64) {
+        unsafe { std::ptr::write(self.words.add(s * SLOT_WORDS) as *mut f64, t) }
+    }
+    #[inline(always)]
+    fn keyed(&self, s: usize) -> bool {
+        self.word(s, W_STATUS) & STATUS_CODE_MASK == KEYED
+    }
+}
+
+/// What publishing or adopting the shared watermark did.
+enum Seq {
+    Done,
+    /// The seqlock is held by another thread: let JS wait for it.
+    Busy,
+}
+
+/// WatermarkView.publish(t): the shared copy becomes max(shared, t); a later
+/// shared value is adopted into `value`.
+fn publish(table: &Table, wm: &mut [f64], t: f64) -> Seq {
+    let seq = table.atomic(H_WM_SEQ * 4);
+    loop {
+        let s = seq.load(Ordering::SeqCst);
+        if s & 1 != 0 {
+            return Seq::Busy;
+        }
+        let shared = table.shared_watermark();
+        if shared >= t {
+            if seq.compare_exchange(s, s, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+                continue;
+            }
+            wm[WM_VALUE] = t;
+            wm[WM_PUBLISHED] = t;
+            wm[WM_VALUE] = shared;
+            return Seq::Done;
+        }
+        if seq.compare_exchange(s, s.wrapping_add(1), Ordering::SeqCst, Ordering::SeqCst).is_err() {
+            continue;
+        }
+        // SAFETY: we hold the seqlock (odd) until the store below.
+        unsafe { std::ptr::write_volatile(table.base.add(H_WATERMARK_F64 * 8) as *mut f64, t) };
+        seq.store(s.wrapping_add(2), Ordering::SeqCst);
+        wm[WM_VALUE] = t;
+        wm[WM_PUBLISHED] = t;
+        return Seq::Done;
+    }
+}
+
+/// WatermarkView.adoptShared(): Some(true) if the shared copy raised `value`.
+fn adopt_shared(table: &Table, wm: &mut [f64]) -> Option<bool> {
+    let seq = table.atomic(H_WM_SEQ * 4);
+    loop {
+        let s = seq.load(Ordering::SeqCst);
+        if s & 1 != 0 {
+            return None;
+        }
+        let shared = table.shared_watermark();
+        if seq.compare_exchange(s, s, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+            continue;
+        }
+        if shared > wm[WM_VALUE] {
+            wm[WM_VALUE] = shared;
+            return Some(true);
+        }
+        return Some(false);
+    }
+}
+
+/// Inserts the keyed slots of `slots[first..count)` in order, as
+/// DedupTable.insertAt would one by one, writing each slot's verdict to
+/// `verdicts[s]` (VERDICT_NONE for slots that are not keyed). A keyed slot
+/// whose time is NaN gets `arrival` first (written back into the slot, as the
+/// JS emit stage does). Returns the index of the first slot NOT handled:
+/// `count` when all were, otherwise a slot that JS must insert itself (its
+/// bucket or the watermark seqlock is held by another thread, or its time is
+/// not finite); nothing was changed for that slot.
+///
+/// # Safety
+/// `table` must come from `Table::attach` over live memory; `slot_words`
+/// must hold `count * SLOT_WORDS` words and stay valid and unshared with
+/// other writers for the call.
+pub unsafe fn insert_slots(
+    table: &Table,
+    slot_words: *mut i32,
+    first: usize,
+    count: usize,
+    arrival: f64,
+    wm: &mut [f64],
+    verdicts: &mut [u8],
+) -> usize {
+    let slots = Slots { words: slot_words };
+    let buckets = table.buckets;
+    let window = table.window;
+    let step = wm[WM_STEP];
+    // The prefetch cursor runs PREFETCH_AHEAD keyed slots ahead of `s`.
+    let mut ahead = first;
+    let mut ahead_keyed = 0usize;
+    let mut s = first;
+    while s < count {
+        while ahead < count && ahead_keyed < PREFETCH_AHEAD {
+            if slots.keyed(ahead) {
+                table.prefetch(bucket_index(slots.word(ahead, W_HASH_LO), slots.word(ahead, W_HASH_HI), buckets));
+                ahead_keyed += 1;
+            }
+            ahead += 1;
+        }
+        if !slots.keyed(s) {
+            verdicts[s] = VERDICT_NONE;
+            s += 1;
+            continue;
+        }
+        ahead_keyed -= 1;
+        let mut t = slots.time(s);
+        if t.is_nan() {
+            t = arrival;
+        }
+        if !t.is_finite() {
+            return s;
+        }
+        // Watermark first, as insertAt does; publishing may need the seqlock.
+        if t > wm[WM_VALUE] {
+            if t - wm[WM_PUBLISHED] >= step {
+                if let Seq::Busy = publish(table, wm, t) {
+                    return s;
+                }
+            } else {
+                wm[WM_VALUE] = t;
+            }
+        }
+        let lo = slots.word(s, W_HASH_LO);
+        let hi = slots.word(s, W_HASH_HI);
+        let bb = table.bucket_byte(bucket_index(lo, hi, buckets));
+        let version = table.atomic(bb);
+        let verdict = loop {
+            let v = version.load(Ordering::Relaxed);
+            if v & 1 != 0 {
+                // Held by another thread. Nothing changed for this slot except
+                // the watermark view, which JS re-raising to the same t leaves as is.
+                slots.set_time(s, t);
+                return s;
+            }
+            if version.compare_exchange(v, v.wrapping_add(1), Ordering::SeqCst, Ordering::SeqCst).is_err() {
+                continue;
+            }
+            let wmv = wm[WM_VALUE];
+            let stored = if t == 0.0 { STORED_ZERO_TIME } else { t };
+            let mut claim: isize = -1;
+            let mut result = VERDICT_OVERFLOW;
+            for j in 0..BUCKET_SLOTS {
+                let et = table.slot_time(bb, j);
+                if et == 0.0 {
+                    if claim < 0 {
+                        claim = j as isize;
+                    }
+                    break;
+                }
+                let (klo, khi) = table.slot_hash(bb, j);
+                if klo == lo && khi == hi {
+                    let d = t - et;
+                    if d <= window && d >= -window {
+                        result = VERDICT_DUPLICATE;
+                    } else {
+                        table.set_slot_time(bb, j, stored);
+                        result = VERDICT_NEW;
+                    }
+                    claim = -2;
+                    break;
+                }
+                if claim < 0 && et + window < wmv {
+                    claim = j as isize;
+                }
+            }
+            if claim >= 0 {
+                table.set_slot_hash(bb, claim as usize, lo, hi);
+                table.set_slot_time(bb, claim as usize, stored);
+                result = VERDICT_NEW;
+            }
+            version.store(v.wrapping_add(2), Ordering::SeqCst);
+            if result != VERDICT_OVERFLOW {
+                break result;
+            }
+            // Seven live entries by our view: another thread may know a later
+            // watermark that expires some. Look (bucket released) and rescan.
+            match adopt_shared(table, wm) {
+                None => {
+                    slots.set_time(s, t);
+                    return s;
+                }
+                Some(true) => continue,
+                Some(false) => {
+                    if table.atomic(H_OVERFLOWS_LO * 4).fetch_add(1, Ordering::SeqCst) == -1 {
+                        table.atomic(H_OVERFLOWS_HI * 4).fetch_add(1, Ordering::SeqCst);
+                    }
+                    break VERDICT_OVERFLOW;
+                }
+            }
+        };
+        slots.set_time(s, t);
+        verdicts[s] = verdict;
+        s += 1;
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn make_table(buckets: usize, window: f64) -> Vec<u64> {
+        let len = BUCKETS_BYTE + buckets * BUCKET_BYTES;
+        let mut mem = vec![0u64; len / 8];
+        let p = mem.as_mut_ptr() as *mut u8;
+        unsafe {
+            std::ptr::write(p.add(H_BUCKETS * 4) as *mut i32, buckets as i32);
+            std::ptr::write(p.add(H_BUCKET_SLOTS * 4) as *mut i32, BUCKET_SLOTS as i32);
+            std::ptr::write(p.add(H_WINDOW_F64 * 8) as *mut f64, window);
+            std::ptr::write(p.add(H_WATERMARK_F64 * 8) as *mut f64, f64::NEG_INFINITY);
+            std::ptr::write(p.add(H_MAGIC * 4) as *mut i32, DEDUP_MAGIC);
+        }
+        mem
+    }
+
+    fn slot(words: &mut Vec<i32>, lo: i32, hi: i32, t: f64, status: i32) {
+        let mut w = [0i32; SLOT_WORDS];
+        let tb = t.to_bits();
+        w[0] = tb as u32 as i32;
+        w[1] = (tb >> 32) as u32 as i32;
+        w[W_HASH_LO] = lo;
+        w[W_HASH_HI] = hi;
+        w[W_STATUS] = status;
+        words.extend_from_slice(&w);
+    }
+
+    #[test]
+    fn new_duplicate_expiry_and_unkeyed() {
+        let mut mem = make_table(64, 100.0);
+        let table = unsafe { Table::attach(mem.as_mut_ptr() as *mut u8, mem.len() * 8) }.unwrap();
+        let mut words = Vec::new();
+        slot(&mut words, 1, 2, 1000.0, KEYED);
+        slot(&mut words, 1, 2, 1050.0, KEYED); // duplicate within 100 ms
+        slot(&mut words, 9, 9, f64::NAN, 1); // unkeyed
+        slot(&mut words, 1, 2, 1200.0, KEYED); // outside the window: new again
+        slot(&mut words, 3, 4, f64::NAN, KEYED); // gets the arrival time
+        let mut wm = [f64::NEG_INFINITY, f64::NEG_INFINITY, 100.0 / 16.0];
+        let mut verdicts = [9u8; 5];
+        let done = unsafe { insert_slots(&table, words.as_mut_ptr(), 0, 5, 5000.0, &mut wm, &mut verdicts) };
+        assert_eq!(done, 5);
+        assert_eq!(verdicts, [VERDICT_NEW, VERDICT_DUPLICATE, VERDICT_NONE, VERDICT_NEW, VERDICT_NEW]);
+        assert_eq!(f64::from_bits((words[4 * SLOT_WORDS] as u32 as u64) | ((words[4 * SLOT_WORDS + 1] as u32 as u64) << 32)), 5000.0);
+        assert_eq!(wm[WM_VALUE], 5000.0);
+    }
+
+    #[test]
+    fn stops_before_a_held_bucket_and_a_non_finite_time() {
+        let mut mem = make_table(1, 100.0);
+        let table = unsafe { Table::attach(mem.as_mut_ptr() as *mut u8, mem.len() * 8) }.unwrap();
+        let mut words = Vec::new();
+        slot(&mut words, 1, 0, 10.0, KEYED);
+        slot(&mut words, 2, 0, f64::INFINITY, KEYED);
+        let mut wm = [f64::NEG_INFINITY, f64::NEG_INFINITY, 100.0 / 16.0];
+        let mut verdicts = [9u8; 2];
+        assert_eq!(unsafe { insert_slots(&table, words.as_mut_ptr(), 0, 2, 0.0, &mut wm, &mut verdicts) }, 1);
+        table.atomic(BUCKETS_BYTE).store(7, Ordering::SeqCst);
+        let before = mem.clone();
+        let table = unsafe { Table::attach(mem.as_mut_ptr() as *mut u8, mem.len() * 8) }.unwrap();
+        let mut words = Vec::new();
+        slot(&mut words, 5, 0, 10.0, KEYED);
+        assert_eq!(unsafe { insert_slots(&table, words.as_mut_ptr(), 0, 1, 0.0, &mut wm, &mut verdicts) }, 0);
+        assert_eq!(mem, before);
+    }
+
+    #[test]
+    fn overflow_counts_in_the_header() {
+        let mut mem = make_table(1, 1e9);
+        let table = unsafe { Table::attach(mem.as_mut_ptr() as *mut u8, mem.len() * 8) }.unwrap();
+        let mut words = Vec::new();
+        for k in 0..9 {
+            slot(&mut words, k, 0, 1.0, KEYED);
+        }
+        let mut wm = [f64::NEG_INFINITY, f64::NEG_INFINITY, 1e9 / 16.0];
+        let mut verdicts = [9u8; 9];
+        assert_eq!(unsafe { insert_slots(&table, words.as_mut_ptr(), 0, 9, 0.0, &mut wm, &mut verdicts) }, 9);
+        assert_eq!(&verdicts[7..], &[VERDICT_OVERFLOW, VERDICT_OVERFLOW]);
+        assert_eq!(table.atomic(H_OVERFLOWS_LO * 4).load(Ordering::SeqCst), 2);
+    }
+}
