@@ -74,4 +74,18 @@ describe('CLI runs', () => {
     expect(Date.now() - killedAt).toBeLessThan(5000);
     expect(out).toBe('{"id":1}\n{"id":2}\n');
   });
+
+  // /dev/full fails every write with ENOSPC: the large batch goes through the
+  // background writev, the small one through the synchronous path.
+  for (const [what, records] of [['large batches (background writes)', 20_000], ['one small batch', 20]] as const) {
+    it(`a sink that cannot be written (ENOSPC, ${what}): exit 1 with the sink named, no crash`, () => {
+      const dir = workdir();
+      const input = join(dir, 'orders.ndjson');
+      writeFileSync(input, Array.from({ length: records }, (_, i) => `{"id":${i},"pad":"${'x'.repeat(100)}"}`).join('\n') + '\n');
+      const r = cli(['run', '--once', '--input', input, '--sink', 'file:/dev/full', '--no-metrics', '--workers', '2']);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toContain('writing to file:/dev/full failed: ENOSPC');
+      expect(r.stderr).not.toMatch(/triggerUncaughtException|^\s+at /m);
+    });
+  }
 });

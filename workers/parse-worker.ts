@@ -5,7 +5,7 @@
  * message is the small RangeOutcome returned to Piscina.
  */
 import { workerData } from 'node:worker_threads';
-import { ArrayPhase, compileParseConfig, Framing, SLOT_WORDS, Status, W_OFFSET, type ArrayPhaseCode, type ChunkRequest } from '../src/parser/contract.js';
+import { ArrayPhase, compileParseConfig, Framing, SLOT_WORDS, Status, STATUS_CODE_MASK, StatusFlag, W_LENGTH, W_OFFSET, W_STATUS, type ArrayPhaseCode, type ChunkRequest } from '../src/parser/contract.js';
 import { SKIP_START, skipArrayElement, skipResumeState } from '../src/parser/js/array-skip.js';
 import type { ParseWorkerData, RangeOutcome, RangeTask } from '../src/pool/range-task.js';
 import { RingProducer } from '../src/ring/producer.js';
@@ -88,6 +88,16 @@ function compareWithShadow(req: ChunkRequest, counter: RangeCounter): void {
   }
 }
 
+/** StatusFlag.LF_FOLLOWS on the accepted slots of a batch whose record the input continues with one LF. */
+function markLfFollows(i32: Int32Array, n: number, buf: Uint8Array): void {
+  for (let s = 0, w = W_STATUS; s < n; s++, w += SLOT_WORDS) {
+    const status = i32[w]!;
+    if ((status & STATUS_CODE_MASK) > Status.UNKEYED) continue;
+    const end = i32[w - W_STATUS + W_OFFSET]! + i32[w - W_STATUS + W_LENGTH]!;
+    if (end < buf.length && buf[end] === LF) i32[w] = status | StatusFlag.LF_FOLLOWS;
+  }
+}
+
 /** Parse [from, to) of the buffer in batches; returns the parser's consumedEnd. */
 function parseSpan(task: RangeTask, buf: Uint8Array, from: number, to: number, final: boolean, carry: number, counter: RangeCounter): number {
   let pos = from;
@@ -98,6 +108,7 @@ function parseSpan(task: RangeTask, buf: Uint8Array, from: number, to: number, f
     parseTimes.recordValue(microsSince(t0));
     if (counter.shadowed) compareWithShadow(req, counter);
     const n = batch.count;
+    markLfFollows(batch.i32, n, buf);
     if (n > 0) ring.write(batch.i32, n, task.rangeId);
     counter.slots += n;
     pos = batch.state[0]!;

@@ -135,3 +135,11 @@ pub fn dedup_slots(
         Ok(done as u32)
     }
 }
+
+/// Faults in the pages of `view` (the dedup table) on a background thread, so
+/// inserts do not take one page fault per new 4 KiB page; see crate::memory.
+/// Returns whether the thread started.
+#[napi]
+pub fn populate_in_background(view: Uint8ArraySlice) -> bool {
+    crate::memory::populate_in_background(view.as_ptr(), view.len())
+}

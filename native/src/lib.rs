@@ -10,6 +10,7 @@ pub mod fields;
 pub mod framing;
 pub mod hash;
 pub mod index;
+pub mod memory;
 pub mod record;
 pub mod scan;
 pub mod utf8;

@@ -19,16 +19,8 @@ import type { StagingBuffer } from '../sinks/staging.js';
 import { DedupTable, INSERT_DUPLICATE, INSERT_OVERFLOW, type NativeDedup } from './table.js';
 import type { DedupJournal } from '../checkpoint/dedup-journal.js';
 
-const NEWLINE = 0x0a;
 /** Slots whose dedup buckets are loaded together before their inserts (measured: 8–16 best, 32 no better). */
 const TOUCH_AHEAD = 16;
-
-function chain(first: true | Promise<void>, next: () => true | Promise<void>): true | Promise<void> {
-  if (first === true) return next();
-  return first.then(async () => {
-    await next();
-  });
-}
 
 /** A parsed range whose turn has come: its bytes, its slots, where it came from. */
 export interface ReadyRange {
@@ -57,6 +49,12 @@ export interface RejectListener {
 export class EmitStage {
   /** Where touchAhead's loads end up (kept so the JIT cannot drop them). */
   private touched = 0;
+  /**
+   * Whether the table's pages are still to be faulted in ahead of inserts
+   * (native only, at the first keyed record: a stream without keys never
+   * makes the table resident).
+   */
+  private populatePending: boolean;
   /** insertSlots' verdicts for the range being emitted (emission is serial). */
   private verdicts = new Uint8Array(4096);
 
@@ -72,7 +70,9 @@ export class EmitStage {
     private readonly journal?: DedupJournal,
     /** The addon's batch insert: one call per range instead of one insertAt per record. */
     private readonly native?: NativeDedup,
-  ) {}
+  ) {
+    this.populatePending = native !== undefined;
+  }
 
   /** Emit one range; returns a promise only when the sink applied backpressure. */
   emit(range: ReadyRange, now: number): true | Promise<void> {
@@ -124,6 +124,10 @@ export class EmitStage {
       if (code === Status.KEYED) {
         const t = s * SLOT_F64_WORDS;
         let verdict: number;
+        if (this.populatePending) {
+          this.populatePending = false;
+          this.native!.populateInBackground(new Uint8Array(this.dedup.sharedBuffer));
+        }
         if (s < nativeTo) {
           verdict = this.verdicts[s]!;
         } else {
@@ -146,8 +150,8 @@ export class EmitStage {
       emitted++;
       const offset = i32[w + W_OFFSET]!;
       const end = offset + i32[w + W_LENGTH]!;
-      // (Past the file data, a stale LF in the reused buffer is still just "\n".)
-      const bareLf = end < bytes.length && bytes[end] === NEWLINE;
+      // Set by the parse worker, which has these bytes in its cache (contract.ts).
+      const bareLf = (status & StatusFlag.LF_FOLLOWS) !== 0;
       if (offset === runEnd && bareLf) {
         runEnd = end + 1;
         continue;
@@ -160,16 +164,11 @@ export class EmitStage {
         runEnd = -1;
       }
       if (flushed === true && bareLf) continue;
-      const appended = bareLf ? flushed : chain(flushed, () => this.staging.append(bytes, offset, end - offset));
+      const appended = bareLf ? flushed : this.appendAfter(flushed, bytes, offset, end - offset);
       if (appended !== true) {
         // Backpressure: finish this record's run after the sink is ready, then go on.
         this.settle(range, now, emitted, stream, read0, dup0, rej0);
-        const pendingStart = runStart;
-        const pendingEnd = runEnd;
-        return appended.then(async () => {
-          if (pendingEnd > pendingStart) await this.staging.appendRaw(bytes, pendingStart, pendingEnd);
-          await this.emitFrom(range, s + 1, performance.now(), nativeTo);
-        });
+        return this.resumeAfter(appended, range, runStart, runEnd, s + 1, nativeTo);
       }
     }
     if (runEnd > runStart) {
@@ -179,6 +178,24 @@ export class EmitStage {
     }
     this.settle(range, now, emitted, stream, read0, dup0, rej0);
     return true;
+  }
+
+  // The slow paths live outside emitFrom: a closure in its loop would make
+  // V8 allocate a context for the loop's variables on every record.
+
+  /** Append one record (and its "\n") once `flushed` has settled. */
+  private appendAfter(flushed: true | Promise<void>, bytes: Buffer, offset: number, length: number): true | Promise<void> {
+    if (flushed === true) return this.staging.append(bytes, offset, length);
+    return flushed.then(async () => {
+      await this.staging.append(bytes, offset, length);
+    });
+  }
+
+  /** After backpressure: the pending run [runStart, runEnd), then the range from slot `next`. */
+  private async resumeAfter(appended: Promise<void>, range: ReadyRange, runStart: number, runEnd: number, next: number, nativeTo: number): Promise<void> {
+    await appended;
+    if (runEnd > runStart) await this.staging.appendRaw(range.bytes, runStart, runEnd);
+    await this.emitFrom(range, next, performance.now(), nativeTo);
   }
 
   /** Touch the dedup buckets of keyed slots [from, to) (see DedupTable.touch); returns `to`. */

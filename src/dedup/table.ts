@@ -58,6 +58,8 @@ export interface NativeDedup {
     watermark: Float64Array,
     verdicts: Uint8Array,
   ): number;
+  /** Fault in the table's pages on a background thread (native/src/memory.rs); false if not started. */
+  populateInBackground(table: Uint8Array): boolean;
 }
 
 export interface DedupTableOptions {

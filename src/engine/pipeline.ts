@@ -524,13 +524,23 @@ export class Pipeline {
     );
   }
 
+  /** The sink (or a stage before it) threw: the engine fails with one clear error; nothing more is emitted. */
+  private onEmitFailed(err: unknown): void {
+    this.failed = true;
+    this.emitAgain = false;
+    this.events.fail(
+      new EngineError('ORDERTAIL_SINK', `writing to ${this.staging.sinkName} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }),
+    );
+  }
+
   /** Emit every range whose predecessors are out, live files first; one pass at a time. */
   emitReady(): Promise<void> {
     if (this.emitting) {
       this.emitAgain = true;
       return this.emitting;
     }
-    this.emitting = this.emitLoop().finally(() => {
+    if (this.failed) return Promise.resolve();
+    this.emitting = this.emitLoop().catch((err: unknown) => this.onEmitFailed(err)).finally(() => {
       this.emitting = undefined;
       // A range may have completed after the loop's last pass but before this
       // callback ran (the loop ends synchronously when no sink waits): go again.
@@ -579,6 +589,15 @@ export class Pipeline {
       if (flushed !== true) await flushed;
       if (this.checkpointDue) await this.runCheckpoint();
       this.schedule();
+      if (!this.emitAgain && !this.checkpointDue) {
+        // Idle only once the sink has written everything; the input buffers
+        // it wrote from come back then, so schedule again.
+        const drained = this.staging.drained();
+        if (drained !== true) {
+          await drained;
+          this.schedule();
+        }
+      }
     } while (this.emitAgain || this.checkpointDue);
   }
 

@@ -190,6 +190,13 @@ export type StatusCode = (typeof Status)[keyof typeof Status];
 /** Flag bits or-ed into the status word above the low byte. */
 export const StatusFlag = {
   EVENT_TIME_INVALID: 0x100,
+  /**
+   * Never set by parsers: the parse worker sets it on an accepted slot whose
+   * record is directly followed by one LF in the input buffer, so the main
+   * thread can write runs of such records as they are without reading the
+   * input bytes itself (they are in the worker's cache, not its own).
+   */
+  LF_FOLLOWS: 0x200,
 } as const;
 export const STATUS_CODE_MASK = 0xff;
 

@@ -1,4 +1,4 @@
-import { closeSync, fsync, openSync, statSync, truncateSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, fsync, openSync, statSync, truncateSync, writeSync, writev, writevSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { CheckpointError } from '../checkpoint/errors.js';
 import type { Sink } from './sink.js';
@@ -6,9 +6,18 @@ import type { Sink } from './sink.js';
 const fsyncAsync = promisify(fsync);
 
 /**
- * Appends to a local file with synchronous writes: a page-cache write of one
- * staging batch costs well under a millisecond, far less than a round trip
- * through the libuv thread pool would add to every batch's latency.
+ * Gathered writes of at least this many bytes go through the libuv thread
+ * pool, so the main thread goes on deduplicating while the kernel copies a
+ * replay's megabytes; smaller ones (the live stream) are written at once.
+ */
+const BACKGROUND_WRITE_BYTES = 256 * 1024;
+
+/**
+ * Appends to a local file. Small batches are written synchronously: a
+ * page-cache write of a few records costs microseconds, less than a round trip
+ * through the libuv thread pool would add to their latency. Large gathered
+ * batches (history replay) are written on the pool, one at a time, so the
+ * file's order is the order of the calls.
  *
  * Exactly-once across crashes: `bytesWritten` is what a checkpoint commits
  * (after flush()), and a restart opens the file with `committedBytes`,
@@ -20,6 +29,10 @@ export class FileSink implements Sink {
   private readonly fd: number;
   private closed = false;
   private written: number;
+  /** The background writev under way, if any. */
+  private pending: Promise<void> | undefined;
+  /** A background write failed: every later call reports it. */
+  private failure: Error | undefined;
 
   constructor(
     readonly path: string,
@@ -31,20 +44,60 @@ export class FileSink implements Sink {
     this.written = statSync(path).size;
   }
 
-  /** Length of the file including everything written through this sink. */
+  /** Length of the file including everything written (or being written) through this sink. */
   get bytesWritten(): number {
     return this.written;
   }
 
   write(chunk: Uint8Array): true {
+    if (this.failure) throw this.failure;
+    // A synchronous write now could overtake the background one in the file.
+    if (this.pending) throw new Error(`${this.name}: write() while a background writev is under way`);
     let done = 0;
     while (done < chunk.length) done += writeSync(this.fd, chunk, done, chunk.length - done);
     this.written += chunk.length;
     return true;
   }
 
-  /** One writev(2) per call; after a short write, the rest goes chunk by chunk. */
-  writev(chunks: readonly Uint8Array[]): true {
+  writev(chunks: readonly Uint8Array[], written: (err?: Error) => void): true | Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.pending) return this.pending;
+    let total = 0;
+    for (const c of chunks) total += c.length;
+    if (total < BACKGROUND_WRITE_BYTES) {
+      try {
+        this.writevNow(chunks);
+      } catch (err) {
+        this.failure = err as Error;
+        written(this.failure);
+        return true;
+      }
+      written();
+      return true;
+    }
+    this.written += total;
+    this.pending = new Promise<void>((resolve) => {
+      const finish = (err: Error | null): void => {
+        this.pending = undefined;
+        if (err) this.failure = err;
+        written(err ?? undefined);
+        resolve();
+      };
+      const go = (list: readonly Uint8Array[], remaining: number): void => {
+        writev(this.fd, list as Uint8Array[], (err, n) => {
+          if (err) return finish(err);
+          // A short write (rare: a signal, a disk about to fill) goes on from where it stopped.
+          if (n < remaining) return go(rest(list, n), remaining - n);
+          finish(null);
+        });
+      };
+      go(chunks, total);
+    });
+    return true;
+  }
+
+  /** One writev(2) on this thread; after a short write, the rest chunk by chunk. */
+  private writevNow(chunks: readonly Uint8Array[]): void {
     let skip = writevSync(this.fd, chunks as Uint8Array[]);
     this.written += skip;
     for (const c of chunks) {
@@ -55,20 +108,38 @@ export class FileSink implements Sink {
       this.write(c.subarray(skip));
       skip = 0;
     }
-    return true;
   }
 
   /** fsync on the libuv pool: the main thread goes on emitting meanwhile. */
   async flush(): Promise<void> {
+    while (this.pending) await this.pending;
+    if (this.failure) throw this.failure;
     if (!this.closed) await fsyncAsync(this.fd);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.flush();
-    this.closed = true;
-    closeSync(this.fd);
+    try {
+      await this.flush();
+    } finally {
+      this.closed = true;
+      closeSync(this.fd);
+    }
   }
+}
+
+/** `list` without its first `n` bytes. */
+function rest(list: readonly Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const c of list) {
+    if (n >= c.length) {
+      n -= c.length;
+      continue;
+    }
+    out.push(n > 0 ? c.subarray(n) : c);
+    n = 0;
+  }
+  return out;
 }
 
 /** Truncate `path` to the length a checkpoint committed; shorter means it lost committed records. */

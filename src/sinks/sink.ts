@@ -9,12 +9,15 @@ export interface Sink {
   readonly name: string;
   write(chunk: Uint8Array): true | Promise<void>;
   /**
-   * Optional gathered write of `chunks` in order, consumed before returning
-   * (the caller reuses their memory right after), like write(). A sink that
-   * has it lets the staging buffer hand over runs of records straight from
-   * the input buffers instead of copying them first.
+   * Optional gathered write of `chunks`, in order. A sink that has it lets the
+   * staging buffer hand over runs of records straight from the input buffers
+   * instead of copying them first. Returns true when the write was taken; the
+   * sink may still be writing, and the chunks' memory must stay untouched
+   * until `written` is called (with the error, if it failed). Returns a
+   * promise, without taking the chunks, while an earlier write is still under
+   * way: call again once it settles.
    */
-  writev?(chunks: readonly Uint8Array[]): true;
+  writev?(chunks: readonly Uint8Array[], written: (err?: Error) => void): true | Promise<void>;
   /** Make everything written so far durable/visible. */
   flush(): Promise<void>;
   close(): Promise<void>;

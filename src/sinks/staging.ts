@@ -17,10 +17,14 @@ const MAX_SEGMENTS = 1024;
  *   "\n" separators is kept as a reference into the input buffer it came from
  *   and written from there; only records that need a "\n" added are copied.
  *   The input buffer must then stay untouched until the batch is written:
- *   its owner hands its release to releaseAfterFlush().
+ *   its owner hands its release to releaseAfterFlush(). The sink may write a
+ *   batch in the background while the next one is collected (one at a time);
+ *   records that need a copy then alternate between two buffers.
  */
 export class StagingBuffer {
-  private readonly buf: Buffer;
+  private buf: Buffer;
+  /** Gather mode: the copy buffer of the batch being written, if any. */
+  private spare: Buffer | undefined;
   private length = 0;
   private readonly gather: boolean;
   /** Gather mode: the batch as segments [starts[i], ends[i]) of sources[i], in output order. */
@@ -29,7 +33,17 @@ export class StagingBuffer {
   private readonly ends: number[] = [];
   private segmentBytes = 0;
   /** Releases of input buffers that segments of the batch still point into. */
-  private readonly afterFlush: (() => void)[] = [];
+  private afterFlush: (() => void)[] = [];
+  /** Gather mode: the batch the sink is writing, and the releases waiting for it. */
+  private writing: Promise<void> | undefined;
+  private writingReleases: (() => void)[] = [];
+  /** A write failed: every later call reports it. */
+  private failure: Error | undefined;
+
+  /** The sink's name, for messages. */
+  get sinkName(): string {
+    return this.sink.name;
+  }
 
   /** Sink batches handed over, and how many of them failed. */
   flushes = 0;
@@ -42,16 +56,37 @@ export class StagingBuffer {
   ) {
     this.buf = Buffer.allocUnsafe(capacity);
     this.gather = typeof sink.writev === 'function';
+    if (this.gather) this.spare = Buffer.allocUnsafe(capacity);
   }
 
-  /** Run `release` once no staged segment points into the buffer it frees. */
+  /**
+   * Run `release` once neither the batch being collected nor the one being
+   * written can point into the buffer it frees (the collected batch is always
+   * written after the one under way).
+   */
   releaseAfterFlush(release: () => void): void {
-    if (this.sources.length === 0) release();
-    else this.afterFlush.push(release);
+    if (this.sources.length > 0) this.afterFlush.push(release);
+    else if (this.writing) this.writingReleases.push(release);
+    else release();
+  }
+
+  /** True when no batch is being written; else a promise for that (rejected if a write failed). */
+  drained(): true | Promise<void> {
+    if (this.failure) throw this.failure;
+    if (!this.writing) return true;
+    return this.writing.then(() => {
+      if (this.failure) throw this.failure;
+    });
   }
 
   /** Gather mode: add a segment, merging it with the previous one when they touch. */
   private addSegment(source: Uint8Array, start: number, end: number): true | Promise<void> {
+    this.pushSegment(source, start, end);
+    if (this.segmentBytes >= this.buf.length || this.sources.length >= MAX_SEGMENTS) return this.flushSegments();
+    return true;
+  }
+
+  private pushSegment(source: Uint8Array, start: number, end: number): void {
     const last = this.sources.length - 1;
     if (last >= 0 && this.sources[last] === source && this.ends[last] === start) {
       this.ends[last] = end;
@@ -61,8 +96,6 @@ export class StagingBuffer {
       this.ends.push(end);
     }
     this.segmentBytes += end - start;
-    if (this.segmentBytes >= this.buf.length || this.sources.length >= MAX_SEGMENTS) return this.flushToSink();
-    return true;
   }
 
   /** One sink call, timed and counted; a throwing sink is counted, then rethrown. */
@@ -123,10 +156,13 @@ export class StagingBuffer {
   private gatherAppend(source: Buffer, start: number, len: number): true | Promise<void> {
     if (len + 1 > this.buf.length) {
       // Larger than the copy buffer: reference it, and a "\n" after it.
-      this.addSegment(source, start, start + len);
+      this.pushSegment(source, start, start + len);
       return this.addSegment(LF, 0, 1);
     }
-    if (this.length + len + 1 > this.buf.length) this.flushToSink();
+    if (this.length + len + 1 > this.buf.length) {
+      const flushed = this.flushSegments();
+      if (flushed !== true) return flushed.then(() => settled(this.gatherAppend(source, start, len)));
+    }
     source.copy(this.buf, this.length, start, start + len);
     this.buf[this.length + len] = NEWLINE;
     this.length += len + 1;
@@ -165,29 +201,61 @@ export class StagingBuffer {
     return this.timedWrite(chunk);
   }
 
-  /** Gather mode: one writev for the batch, then free the input buffers it pointed into. */
-  private flushSegments(): true {
+  /**
+   * Gather mode: hand the batch to the sink's writev, which may write it in
+   * the background; its input buffers are released when it is written. While
+   * an earlier batch is still being written, returns a promise (backpressure)
+   * and hands this one over once that one is done.
+   */
+  private flushSegments(): true | Promise<void> {
+    if (this.failure) throw this.failure;
     const n = this.sources.length;
     if (n === 0) return true;
+    if (this.writing) return this.writing.then(() => settled(this.flushSegments()));
     const views: Uint8Array[] = new Array<Uint8Array>(n);
     for (let i = 0; i < n; i++) views[i] = this.sources[i]!.subarray(this.starts[i], this.ends[i]);
     this.sources.length = 0;
     this.starts.length = 0;
     this.ends.length = 0;
     this.segmentBytes = 0;
+    // The batch may point into `buf`: collect the next one in the other buffer.
+    const written = this.buf;
+    this.buf = this.spare!;
+    this.spare = written;
     this.length = 0;
-    const releases = this.afterFlush.splice(0);
-    const t0 = performance.now();
+    const releases = this.afterFlush;
+    this.afterFlush = [];
+    this.writingReleases = releases;
     this.flushes++;
-    try {
-      this.sink.writev!(views);
-    } catch (err) {
-      this.errors++;
-      throw err;
-    } finally {
+    const t0 = performance.now();
+    let done!: () => void;
+    this.writing = new Promise<void>((resolve) => (done = resolve));
+    const onWritten = (err?: Error): void => {
+      this.writing = undefined;
       for (const release of releases) release();
+      if (err) {
+        this.errors++;
+        this.failure ??= err;
+      } else {
+        this.onWriteTime(Math.round((performance.now() - t0) * 1000));
+      }
+      done();
+    };
+    let taken: true | Promise<void>;
+    try {
+      taken = this.sink.writev!(views, onWritten);
+    } catch (err) {
+      onWritten(err as Error);
+      throw err;
     }
-    this.onWriteTime(Math.round((performance.now() - t0) * 1000));
+    // Only this buffer writes to the sink, and never while its own write is under way.
+    if (taken !== true) throw new Error(`${this.sink.name}: writev refused a batch while idle`);
+    if (this.failure) throw this.failure;
     return true;
   }
+}
+
+/** A promise chain step: true (nothing to wait for) becomes undefined. */
+function settled(r: true | Promise<void>): Promise<void> | undefined {
+  return r === true ? undefined : r;
 }

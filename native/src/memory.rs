@@ -1,0 +1,44 @@
+//! Committing the dedup table's memory ahead of its inserts.
+//!
+//! A fresh table is untouched zero memory, so each insert that lands on a new
+//! 4 KiB page takes a page fault first. On the 2-core VM, 600 k random inserts
+//! into a 73 MiB table took 88–96 ms with those faults and 21–26 ms once the
+//! pages were present, while populating all pages in one madvise call took
+//! 31–41 ms. Huge pages (MADV_HUGEPAGE) were as fast when the kernel had them
+//! ready but stalled 150–180 ms in compaction in 2 of 6 runs, so they are not
+//! used: a stall like that is a latency spike in follow mode.
+
+/// Populates (faults in, writable, contents unchanged) every whole page of
+/// `[ptr, ptr + len)` on a new background thread, so the caller's inserts
+/// find them present. `MADV_POPULATE_WRITE` needs Linux 5.14; elsewhere, or
+/// when it fails, pages are faulted in on first use as before. Returns
+/// whether the thread was started.
+///
+/// The thread only gets the address: if the memory were freed meanwhile,
+/// madvise fails (ENOMEM) or populates whatever is mapped there now, which
+/// changes no data.
+pub fn populate_in_background(ptr: *const u8, len: usize) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        const MADV_POPULATE_WRITE: i32 = 23;
+        extern "C" {
+            fn madvise(addr: *mut std::ffi::c_void, length: usize, advice: i32) -> i32;
+        }
+        let start = (ptr as usize).next_multiple_of(PAGE);
+        let end = (ptr as usize + len) & !(PAGE - 1);
+        if end <= start {
+            return false;
+        }
+        std::thread::Builder::new()
+            .name("ordertail-populate".into())
+            // SAFETY: advice only; see above for why a stale range is harmless.
+            .spawn(move || unsafe { madvise(start as *mut std::ffi::c_void, end - start, MADV_POPULATE_WRITE) })
+            .is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (ptr, len);
+        false
+    }
+}
