@@ -11,7 +11,7 @@ import type { ParseWorkerData, RangeOutcome, RangeTask } from '../src/pool/range
 import { RingProducer } from '../src/ring/producer.js';
 import { createParser } from '../src/parser/select.js';
 import { FileShrankError, RangeReader } from './file-reader.js';
-import { createLatencyHistogram, encodeHistogram } from '../src/metrics/histograms.js';
+import { DeferredLatencyHistogram, encodeHistogram } from '../src/metrics/histograms.js';
 import { microsSince, type ShippedStageHistograms } from '../src/metrics/stages.js';
 import { BATCH_SLOTS, SlotBatch } from './slot-batch.js';
 
@@ -35,8 +35,9 @@ const ring = new RingProducer(ringBuffer, data.doorbellBuffer, { stallLimitMs: d
 const batch = new SlotBatch();
 // Stage timings stay in this thread and travel as one encoded histogram every
 // SHIP_EVERY_MS inside a RangeOutcome: no per-record cross-thread traffic.
-const parseTimes = createLatencyHistogram();
-const ringWaitTimes = createLatencyHistogram();
+// Deferred: no HDR histogram (nor its WebAssembly) is built at start-up.
+const parseTimes = new DeferredLatencyHistogram();
+const ringWaitTimes = new DeferredLatencyHistogram();
 const SHIP_EVERY_MS = 250;
 let lastShip = performance.now();
 const LF = 0x0a;

@@ -1,4 +1,3 @@
-import { Command, Option } from 'commander';
 import { resolveCollectorConfig, type CollectorConfig } from '../collector/config.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load-file.js';
@@ -24,8 +23,6 @@ export interface CollectCommand {
   /** Stop by itself after this long (ms); undefined: until SIGINT/SIGTERM. */
   durationMs: number | undefined;
 }
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 function parseSink(value: unknown): CollectSink {
   if (value === undefined || value === 'stdout') return { kind: 'stdout' };
@@ -65,28 +62,9 @@ export function collectCommandFromFlags(flags: Record<string, unknown>): Collect
   return { config, sink: parseSink(flags.sink), once: flags.once === true, durationMs };
 }
 
-/** Add `collect` to the program. `onCollect` runs it (default: runCollect). */
-export function registerCollectCommand(program: Command, onCollect: (cmd: CollectCommand) => Promise<void> = runCollect): Command {
-  return program
-    .command('collect')
-    .description('poll exchanges (ccxt) for futures tickers and funding rates; write changed records as NDJSON')
-    .exitOverride()
-    .option('-c, --config <file>', 'YAML config: its collector: section (or the whole file); flags override its keys')
-    .option('-e, --exchange <id>', 'ccxt exchange id, e.g. binanceusdm, bybit (repeatable; replaces the config list)', collect)
-    .option('--symbols <list>', 'comma-separated unified symbols, e.g. BTC/USDT:USDT (default: every swap/future market)')
-    .option('--interval <duration>', 'poll interval, e.g. 1s, 500ms (default 1s; development profile 5s)')
-    .addOption(new Option('--profile <name>', 'default settings (default production)').choices(['development', 'production']))
-    .option('--snapshot-every <cycles>', 'write every record, changed or not, every N cycles')
-    .option('--concurrency <n>', 'HTTP requests in flight across all exchanges')
-    .option('--base-url <origin>', 'send every exchange REST request to this origin (a proxy or a local mock)')
-    .option('--no-rate-limit', "turn off ccxt's own per-exchange rate limiter")
-    .option('--sink <sink>', "'stdout' (default), 'file:PATH' or 'none'")
-    .option('--once', 'one cycle of every exchange, then exit 0')
-    .option('--duration <duration>', 'stop by itself after this long, e.g. 30s')
-    .action(async (flags: Record<string, unknown>) => {
-      await onCollect(collectCommandFromFlags(flags));
-    });
-}
+// The command's definition lives apart (program.ts imports it for every
+// command; this module, with the YAML config loader, only `collect` needs).
+export { registerCollectCommand } from './collect-register.js';
 
 async function openSink(spec: CollectSink, onBrokenPipe: () => void): Promise<Sink> {
   switch (spec.kind) {

@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { loadConfigFile } from '../config/load-file.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../config/options.js';
 import { parseDurationMs } from '../config/units.js';
 import { ConfigError } from '../config/errors.js';
-import { registerCollectCommand } from './collect-command.js';
+import { registerCollectCommand } from './collect-register.js';
 
 export interface RunCommand {
   /** The merged file + flag options, as the Engine takes them. */
@@ -106,7 +105,8 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .option('--max-open-files <n>', 'cap on input file descriptors held open (default 512)')
     .option('--status <duration>', 'print a status line to stderr at this interval, e.g. 1s')
     .action(async (flags: Record<string, unknown>) => {
-      const fromFile = typeof flags.config === 'string' ? loadConfigFile(flags.config) : {};
+      // The YAML loader is loaded only when there is a file to read.
+      const fromFile = typeof flags.config === 'string' ? (await import('../config/load-file.js')).loadConfigFile(flags.config) : {};
       const merged: Record<string, unknown> = { sink: 'stdout', ...fromFile };
       for (const [flag, key] of Object.entries(FLAG_KEYS)) {
         if (flags[flag] !== undefined) merged[key] = flags[flag];

@@ -19,9 +19,10 @@ import { resolveParser } from '../parser/select.js';
 import { StageHistograms } from '../metrics/stages.js';
 import type { FileTelemetry, LatencyHistograms, PipelineGauges, Readiness, StreamCounts, TelemetrySource } from '../metrics/telemetry.js';
 import { createLogger, type Logger } from '../metrics/logger.js';
-import { startMetricsServer, type MetricsServer } from '../metrics/http-server.js';
+import type { MetricsServer } from '../metrics/http-server.js';
 import { StreamCounters } from '../metrics/counters.js';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { createRegistry } from '../metrics/registry.js';
 import type { CollectorConfig } from '../collector/config.js';
 import { CheckpointStore } from '../checkpoint/store.js';
 import { CheckpointError } from '../checkpoint/errors.js';
@@ -92,8 +93,11 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private readonly logger: Logger;
   private metricsServer: MetricsServer | undefined;
   private readonly streams = new StreamCounters();
-  /** One prom-client registry for the engine, the collector and the metrics server. */
-  readonly registry = new Registry();
+  /** One prom-client registry for the engine, the collector and the metrics server (made on first use: prom-client loads then). */
+  get registry(): Registry {
+    return (this.promRegistry ??= createRegistry());
+  }
+  private promRegistry: Registry | undefined;
   private collector: import('../collector/collector.js').Collector | undefined;
   private collectorLog: FileSink | undefined;
   private staging: StagingBuffer | undefined;
@@ -249,9 +253,13 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (this.checkpointStore) {
       this.checkpointTimer = setInterval(() => this.periodicCheckpoint(), o.checkpointIntervalMs);
       this.checkpointTimer.unref();
+      // Nothing committed yet: commit the starting point before the first output, or a
+      // crash before the first periodic checkpoint leaves output no restart can roll back.
+      if (!restored) void this.pipeline.requestCheckpoint();
     }
     if (o.metricsPort !== undefined) {
       try {
+        const { startMetricsServer } = await import('../metrics/http-server.js');
         this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, logger: this.logger });
       } catch (err) {
         await this.stop();
@@ -437,7 +445,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
           this.emit('warning', `checkpoint ${state.generation} not committed: ${err instanceof Error ? err.message : String(err)}`);
         },
       );
-    if (this.finalCheckpoint) await committing;
+    // The first commit (no earlier one to fall back on) is awaited too: output waits for it.
+    if (this.finalCheckpoint || state.generation === 1) await committing;
   }
 
   /** The table's live entries while they fit in a quarter of its size, else its raw memory. */
@@ -561,6 +570,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       await this.checkpointStore.settled();
     }
     this.state = 'stopped';
+    this.pool?.interruptWait();
     await this.pumping;
     await this.sink?.flush();
     await this.sink?.close();

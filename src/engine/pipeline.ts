@@ -80,6 +80,7 @@ export class Pipeline {
   private readonly polls: PollGroup;
   private sweepTimer: NodeJS.Timeout | undefined;
   private checkpointDue = false;
+  private scheduleQueued = false;
   private checkpointWaiters: (() => void)[] = [];
   private readonly watches = new Map<FileCursor, GrowthWatch>();
   private readonly ready = new Map<FileCursor, Map<number, InFlightRange>>();
@@ -524,6 +525,22 @@ export class Pipeline {
     );
   }
 
+  /**
+   * A range buffer is free again (its records emitted and written): put it to
+   * work at once. Buffers the sink wrote from in the background come back
+   * between passes of the emit loop, which would otherwise schedule only at
+   * its next pass end.
+   */
+  private releaseBuffer(buffer: SharedArrayBuffer): void {
+    this.buffers.release(buffer);
+    if (this.scheduleQueued) return;
+    this.scheduleQueued = true;
+    queueMicrotask(() => {
+      this.scheduleQueued = false;
+      this.schedule();
+    });
+  }
+
   /** The sink (or a stage before it) threw: the engine fails with one clear error; nothing more is emitted. */
   private onEmitFailed(err: unknown): void {
     this.failed = true;
@@ -579,7 +596,7 @@ export class Pipeline {
           file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
           // The staging buffer may still write runs of records straight from these bytes.
           const buffer = range.buffer;
-          this.staging.releaseAfterFlush(() => this.buffers.release(buffer));
+          this.staging.releaseAfterFlush(() => this.releaseBuffer(buffer));
           this.stores.release(range.results);
         }
         if (file.truncated) truncated.push(file);
@@ -590,13 +607,9 @@ export class Pipeline {
       if (this.checkpointDue) await this.runCheckpoint();
       this.schedule();
       if (!this.emitAgain && !this.checkpointDue) {
-        // Idle only once the sink has written everything; the input buffers
-        // it wrote from come back then, so schedule again.
+        // Idle only once the sink has written everything.
         const drained = this.staging.drained();
-        if (drained !== true) {
-          await drained;
-          this.schedule();
-        }
+        if (drained !== true) await drained;
       }
     } while (this.emitAgain || this.checkpointDue);
   }

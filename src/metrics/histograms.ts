@@ -1,16 +1,30 @@
-import * as hdr from 'hdr-histogram-js';
+import { createRequire } from 'node:module';
+import type * as Hdr from 'hdr-histogram-js';
 
 /**
  * HDR histograms for latencies in microseconds: 1 µs to 1 h at 3 significant
  * digits. WebAssembly-backed where it loads (less GC pressure in long runs),
  * plain JS otherwise; both merge with each other.
+ *
+ * hdr-histogram-js (and its WebAssembly set-up) is loaded on first use, not at
+ * import: parse workers import this module but, in a short run, never build a
+ * histogram (see DeferredLatencyHistogram), and their start-up is on the
+ * critical path of every run.
  */
+let hdrModule: typeof Hdr | undefined;
+
+/** hdr-histogram-js, loaded on first call (the same CommonJS instance an `import` of it gets). */
+export function loadHdr(): typeof Hdr {
+  hdrModule ??= createRequire(import.meta.url)('hdr-histogram-js') as typeof Hdr;
+  return hdrModule;
+}
+
 let wasm: boolean | undefined;
 
 function wasmAvailable(): boolean {
   if (wasm === undefined) {
     try {
-      hdr.initWebAssemblySync();
+      loadHdr().initWebAssemblySync();
       wasm = true;
     } catch {
       wasm = false;
@@ -19,8 +33,8 @@ function wasmAvailable(): boolean {
   return wasm;
 }
 
-export function createLatencyHistogram(): hdr.Histogram {
-  return hdr.build({
+export function createLatencyHistogram(): Hdr.Histogram {
+  return loadHdr().build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: 3_600_000_000,
     numberOfSignificantValueDigits: 3,
@@ -29,14 +43,200 @@ export function createLatencyHistogram(): hdr.Histogram {
   });
 }
 
-/** Compact text form, for shipping a worker's histogram to the main thread. */
-export function encodeHistogram(h: hdr.Histogram): string {
-  return hdr.encodeIntoCompressedBase64(h);
+/** Values a lazy histogram holds before it builds itself. */
+const LAZY_VALUES_LIMIT = 4096;
+/** A long-running process builds its lazy histograms this long after the first was made. */
+const LAZY_BUILD_AFTER_MS = 1000;
+const unbuilt = new Set<() => void>();
+let buildTimer: NodeJS.Timeout | undefined;
+
+function buildAllLazy(): void {
+  buildTimer = undefined;
+  for (const build of [...unbuilt]) build();
 }
 
-/** Add an encoded histogram (from another thread) into `target`. */
-export function mergeEncoded(target: hdr.Histogram, encoded: string): void {
-  const other = hdr.decodeFromCompressedBase64(encoded, 32, wasmAvailable());
+/**
+ * createLatencyHistogram() for the engine's own histograms, without its
+ * start-up cost (loading hdr-histogram-js and initialising its WebAssembly
+ * take ~0.1 s, a large part of a short run) until the histogram is needed.
+ * recordValue() and recordValueWithCount() are kept (in order) until any
+ * other use of the histogram, LAZY_VALUES_LIMIT values, or
+ * LAZY_BUILD_AFTER_MS after the first lazy histogram was made (so a long run
+ * pays that cost near its start, as it always did, not at some later moment);
+ * then the histogram is built, the values are recorded into it, and every use
+ * goes to it. A run that ends sooner and never reads its histograms never
+ * loads hdr-histogram-js on this thread.
+ */
+export function createLazyLatencyHistogram(): Hdr.Histogram {
+  let real: Hdr.Histogram | undefined;
+  // value, count pairs; count NaN: recorded with recordValue().
+  let pending: number[] = [];
+  // Histograms shipped by workers (mergeShipped), merged when built.
+  let shipments: ShippedHistogram[] = [];
+  let shippedValues = 0;
+  const build = (): Hdr.Histogram => {
+    if (!real) {
+      unbuilt.delete(build);
+      const h = createLatencyHistogram();
+      real = h;
+      const values = pending;
+      pending = [];
+      for (let i = 0; i < values.length; i += 2) {
+        const count = values[i + 1]!;
+        if (Number.isNaN(count)) h.recordValue(values[i]!);
+        else h.recordValueWithCount(values[i]!, count);
+      }
+      const shipped = shipments;
+      shipments = [];
+      shippedValues = 0;
+      for (const one of shipped) mergeEncoded(h, one);
+    }
+    return real;
+  };
+  lazyShipments.set(build, (shipped) => {
+    // Raw values count against the limit like recorded ones; an encoded
+    // histogram (a busy worker) builds this one now.
+    if (real || typeof shipped === 'string' || pending.length / 2 + shippedValues + shipped.length > LAZY_VALUES_LIMIT) return false;
+    shipments.push(shipped);
+    shippedValues += shipped.length;
+    return true;
+  });
+  unbuilt.add(build);
+  if (!buildTimer) {
+    buildTimer = setTimeout(buildAllLazy, LAZY_BUILD_AFTER_MS);
+    buildTimer.unref();
+  }
+  const keep = (value: number, count: number): void => {
+    if (real || !(value >= 0) || pending.length / 2 + shippedValues >= LAZY_VALUES_LIMIT) {
+      // Built, or a value to reject where it is recorded (negative, NaN), or full.
+      if (Number.isNaN(count)) build().recordValue(value);
+      else build().recordValueWithCount(value, count);
+      return;
+    }
+    pending.push(value, count);
+  };
+  const recordValue = (value: number): void => keep(value, Number.NaN);
+  const recordValueWithCount = (value: number, count: number): void => keep(value, count);
+  // Methods of the built histogram, bound to it (the proxy is never their `this`).
+  const bound = new WeakMap<object, unknown>();
+  const proxy = new Proxy({} as Hdr.Histogram, {
+    get(_, prop) {
+      if (!real && prop === 'recordValue') return recordValue;
+      if (!real && prop === 'recordValueWithCount') return recordValueWithCount;
+      const h = build();
+      const value: unknown = Reflect.get(h, prop, h);
+      if (typeof value !== 'function') return value;
+      let method = bound.get(value);
+      if (!method) bound.set(value, (method = (value as (...args: unknown[]) => unknown).bind(h)));
+      return method;
+    },
+    set: (_, prop, value) => Reflect.set(build(), prop, value),
+    has: (_, prop) => Reflect.has(build(), prop),
+    ownKeys: () => Reflect.ownKeys(build()),
+    getOwnPropertyDescriptor(_, prop) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(build(), prop);
+      // The (empty) proxy target has no such property: report it as configurable.
+      return descriptor && { ...descriptor, configurable: true };
+    },
+    getPrototypeOf: () => Reflect.getPrototypeOf(build()),
+  });
+  lazyBuilders.set(proxy, build);
+  return proxy;
+}
+
+/** Lazy histogram → its build(), and build() → how it takes a shipment while unbuilt. */
+const lazyBuilders = new WeakMap<Hdr.Histogram, () => Hdr.Histogram>();
+const lazyShipments = new WeakMap<() => Hdr.Histogram, (shipped: ShippedHistogram) => boolean>();
+
+/**
+ * mergeEncoded() for any target; a lazy histogram that is not built yet keeps
+ * a worker's raw values until it is (a short run then never loads
+ * hdr-histogram-js on the main thread just to merge them).
+ */
+export function mergeShipped(target: Hdr.Histogram, shipped: ShippedHistogram): void {
+  const build = lazyBuilders.get(target);
+  if (build && lazyShipments.get(build)!(shipped)) return;
+  mergeEncoded(target, shipped);
+}
+
+/**
+ * What a worker ships to the main thread: a histogram in compact text form, or
+ * (while it has recorded only a few values and never built a histogram) those
+ * values themselves. mergeEncoded() takes either.
+ */
+export type ShippedHistogram = string | Float64Array;
+
+/** Values a DeferredLatencyHistogram keeps before it builds a real histogram. */
+const DEFERRED_VALUES_LIMIT = 8192;
+
+/**
+ * A latency histogram for a parse worker that costs nothing until it is busy:
+ * it keeps its first values in a small array, and builds the HDR histogram
+ * (loading hdr-histogram-js and its WebAssembly) only once more values than
+ * DEFERRED_VALUES_LIMIT arrive between two shipments. Shipped as raw values
+ * until then; the main thread builds the histogram the worker would have
+ * shipped from them (see mergeEncoded), so what it merges is unchanged.
+ */
+export class DeferredLatencyHistogram {
+  private values = new Float64Array(64);
+  private count = 0;
+  private histogram: Hdr.Histogram | undefined;
+
+  recordValue(value: number): void {
+    if (this.histogram) {
+      this.histogram.recordValue(value);
+      return;
+    }
+    if (this.count === this.values.length || !(value >= 0)) {
+      // Full, or a value to reject here, where it is recorded (negative, NaN): build the histogram now.
+      if (this.count >= DEFERRED_VALUES_LIMIT || !(value >= 0)) {
+        const h = createLatencyHistogram();
+        for (let i = 0; i < this.count; i++) h.recordValue(this.values[i]!);
+        this.histogram = h;
+        this.count = 0;
+        h.recordValue(value);
+        return;
+      }
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.count++] = value;
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.histogram?.reset();
+  }
+
+  /** The shipped form: encoded once a histogram exists, else the values recorded since the last reset. */
+  ship(): ShippedHistogram {
+    if (this.histogram) return encodeHistogram(this.histogram);
+    return this.values.slice(0, this.count);
+  }
+}
+
+/** Compact text form, for shipping a worker's histogram to the main thread. */
+export function encodeHistogram(h: Hdr.Histogram): string;
+export function encodeHistogram(h: Hdr.Histogram | DeferredLatencyHistogram): ShippedHistogram;
+export function encodeHistogram(h: Hdr.Histogram | DeferredLatencyHistogram): ShippedHistogram {
+  if (h instanceof DeferredLatencyHistogram) return h.ship();
+  return loadHdr().encodeIntoCompressedBase64(h);
+}
+
+/** Add a shipped histogram (from another thread) into `target`. */
+export function mergeEncoded(target: Hdr.Histogram, encoded: ShippedHistogram): void {
+  if (typeof encoded !== 'string') {
+    // Raw values take the path a worker-built histogram would have taken
+    // (encode, decode, add): the same counts and the same maxValue (a decoded
+    // histogram's is its top bucket's highest equivalent value).
+    const built = createLatencyHistogram();
+    for (let i = 0; i < encoded.length; i++) built.recordValue(encoded[i]!);
+    const text = encodeHistogram(built);
+    built.destroy();
+    encoded = text;
+  }
+  const other = loadHdr().decodeFromCompressedBase64(encoded, 32, wasmAvailable());
   target.add(other);
   other.destroy();
 }

@@ -1,5 +1,5 @@
 import type { Histogram } from 'hdr-histogram-js';
-import { createLatencyHistogram } from './histograms.js';
+import { createLazyLatencyHistogram } from './histograms.js';
 import { summarizeMicros } from './percentiles.js';
 
 /** Percentiles reported everywhere latency is shown, in milliseconds. */
@@ -21,7 +21,8 @@ export class LatencyRecorder {
     return summarizeMicros(h);
   }
 
-  readonly histogram: Histogram = createLatencyHistogram();
+  // Lazy: hdr-histogram-js is loaded when this is first read (or fills up), not at start-up.
+  readonly histogram: Histogram = createLazyLatencyHistogram();
 
   record(micros: number, count: number): void {
     if (count <= 0) return;

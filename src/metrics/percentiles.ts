@@ -1,5 +1,6 @@
-import * as hdr from 'hdr-histogram-js';
+import type * as Hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
+import { loadHdr } from './histograms.js';
 import type { LatencySummary } from './latency.js';
 
 const EMPTY: LatencySummary = { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
@@ -67,13 +68,14 @@ export class IntervalPercentiles {
 
 /** JsHistogram.decode is attached at run time by hdr-histogram-js's encoding module; its d.ts does not reach it. */
 interface JsDecoder {
-  decode(data: Uint8Array): hdr.JsHistogram;
+  decode(data: Uint8Array): Hdr.JsHistogram;
 }
 
 /** A plain-JS histogram with the same counts, whatever the implementation. */
-function countsView(h: Histogram): hdr.JsHistogram {
+function countsView(h: Histogram): Hdr.JsHistogram {
+  const hdr = loadHdr();
   if (h instanceof hdr.JsHistogram) return h;
   // WASM counts live in WASM memory: one uncompressed encode/decode (no deflate).
   if (h instanceof hdr.WasmHistogram) return (hdr.JsHistogram as unknown as JsDecoder).decode(h.encode());
-  return hdr.decodeFromCompressedBase64(hdr.encodeIntoCompressedBase64(h), 32, false) as hdr.JsHistogram;
+  return hdr.decodeFromCompressedBase64(hdr.encodeIntoCompressedBase64(h), 32, false) as Hdr.JsHistogram;
 }

@@ -1,10 +1,10 @@
 import type { Histogram } from 'hdr-histogram-js';
-import { createLatencyHistogram, mergeEncoded } from './histograms.js';
+import { createLazyLatencyHistogram, mergeShipped, type ShippedHistogram } from './histograms.js';
 
-/** Encoded worker-side stage histograms, shipped inside a RangeOutcome now and then. */
+/** Worker-side stage histograms (encoded, or a few raw values), shipped inside a RangeOutcome now and then. */
 export interface ShippedStageHistograms {
-  parse: string;
-  ringWait: string;
+  parse: ShippedHistogram;
+  ringWait: ShippedHistogram;
 }
 
 /**
@@ -14,14 +14,15 @@ export interface ShippedStageHistograms {
  * (one sink batch). Workers record locally and ship; the main thread merges.
  */
 export class StageHistograms {
-  readonly parse: Histogram = createLatencyHistogram();
-  readonly ringWait: Histogram = createLatencyHistogram();
-  readonly dedup: Histogram = createLatencyHistogram();
-  readonly sinkWrite: Histogram = createLatencyHistogram();
+  // Lazy: hdr-histogram-js is loaded when these are first read (or fill up), not at start-up.
+  readonly parse: Histogram = createLazyLatencyHistogram();
+  readonly ringWait: Histogram = createLazyLatencyHistogram();
+  readonly dedup: Histogram = createLazyLatencyHistogram();
+  readonly sinkWrite: Histogram = createLazyLatencyHistogram();
 
   merge(shipped: ShippedStageHistograms): void {
-    mergeEncoded(this.parse, shipped.parse);
-    mergeEncoded(this.ringWait, shipped.ringWait);
+    mergeShipped(this.parse, shipped.parse);
+    mergeShipped(this.ringWait, shipped.ringWait);
   }
 }
 

@@ -64,13 +64,33 @@ function platformSuffixes(): string[] {
   return [`${platform}-${arch}`];
 }
 
+/** dist/src/parser/native.js → <package root>/native/ */
+function nativeDir(): string {
+  return fileURLToPath(new URL('../../../native/', import.meta.url));
+}
+
 /** Where the addon may be, in the order tried. */
 export function nativeCandidatePaths(): string[] {
   const forced = process.env.ORDERTAIL_NATIVE_PATH;
   if (forced) return [forced];
-  // dist/src/parser/native.js → <package root>/native/
-  const dir = fileURLToPath(new URL('../../../native/', import.meta.url));
+  const dir = nativeDir();
   return [...platformSuffixes().map((s) => `${dir}ordertail.${s}.node`), `${dir}ordertail.node`];
+}
+
+/**
+ * The candidates that exist, in the order nativeCandidatePaths() gives, found
+ * without asking which libc this is: on Linux that takes process.report
+ * (~6-30 ms, paid again in every worker thread), and the gnu/musl order only
+ * decides anything when both builds are present. Undefined when it does (or
+ * off Linux, where no probe is needed): use nativeCandidatePaths().
+ */
+function presentCandidatesWithoutLibcProbe(): string[] | undefined {
+  const { platform, arch } = process;
+  if (process.env.ORDERTAIL_NATIVE_PATH || platform !== 'linux') return undefined;
+  const dir = nativeDir();
+  const present = ['gnu', 'musl'].map((libc) => `${dir}ordertail.${platform}-${arch}-${libc}.node`).filter((path) => existsSync(path));
+  if (present.length > 1) return undefined;
+  return [...present, `${dir}ordertail.node`];
 }
 
 function asError(e: unknown): Error {
@@ -99,10 +119,11 @@ function tryLoad(): LoadResult<{ addon: NativeAddon }> {
     return { error: new Error('native parser disabled by ORDERTAIL_NATIVE=0') };
   }
   const require = createRequire(import.meta.url);
-  const failures: Error[] = [];
-  for (const path of nativeCandidatePaths()) {
+  const failed = new Map<string, Error>();
+  const quick = presentCandidatesWithoutLibcProbe();
+  for (const path of quick ?? nativeCandidatePaths()) {
     if (!existsSync(path)) {
-      failures.push(new Error(`${path}: not found`));
+      failed.set(path, new Error(`${path}: not found`));
       continue;
     }
     try {
@@ -112,9 +133,12 @@ function tryLoad(): LoadResult<{ addon: NativeAddon }> {
       return { addon: mod };
     } catch (e) {
       const cause = asError(e);
-      failures.push(new Error(`${path}: ${cause.message}`, { cause }));
+      failed.set(path, new Error(`${path}: ${cause.message}`, { cause }));
     }
   }
+  // Every candidate failed: report each in the documented order (the paths
+  // the quick walk skipped were not present).
+  const failures = (quick ? nativeCandidatePaths() : [...failed.keys()]).map((path) => failed.get(path) ?? new Error(`${path}: not found`));
   const summary = failures.map((f) => f.message).join('; ');
   return {
     error: new Error(`ordertail native parser could not be loaded (${summary})`, {

@@ -22,46 +22,156 @@ export interface ParsePoolOptions {
   onWorkerError: (error: Error) => void;
 }
 
+/** What the worker threads are started with: everything but the error callback. */
+export type ParsePoolConfig = Omit<ParsePoolOptions, 'onWorkerError'>;
+
+/** The threads, their rings and the doorbell: what a ParsePool runs on. */
+interface PoolCore {
+  readonly key: string;
+  readonly piscina: Piscina;
+  readonly consumers: RingConsumer[];
+  readonly doorbell: Doorbell;
+  /** Resolves once every thread started with the pool has loaded the worker module (or is gone). */
+  readonly loaded: Promise<void>;
+  /** Route worker errors to `onError` from now on (and those seen before it, soon after). */
+  attach(onError: (error: Error) => void): void;
+}
+
+function configKey(o: ParsePoolConfig): string {
+  return JSON.stringify([o.workers, o.keyFields, o.eventTimeField, o.maxRecordBytes, o.parser, o.parserShadow ?? null, o.shadowSample]);
+}
+
+function createCore(options: ParsePoolConfig): PoolCore {
+  const doorbell = Doorbell.create();
+  // Spare rings: Piscina replaces a worker that died, and the newcomer claims a fresh ring.
+  const ringBuffers = Array.from({ length: options.workers * 2 }, () => createRingBuffer(RING_SLOTS));
+  const consumers = ringBuffers.map((sab) => new RingConsumer(sab));
+  const workerData: ParseWorkerData = {
+    ringBuffers,
+    claimBuffer: new SharedArrayBuffer(4),
+    doorbellBuffer: doorbell.sharedBuffer,
+    keyFields: options.keyFields,
+    eventTimeField: options.eventTimeField,
+    maxRecordBytes: options.maxRecordBytes,
+    parser: options.parser,
+    parserShadow: options.parserShadow,
+    shadowSample: options.shadowSample,
+    ringStallLimitMs: 60_000,
+  };
+  const piscina = new Piscina({
+    filename: fileURLToPath(new URL('../../workers/parse-worker.js', import.meta.url)),
+    minThreads: options.workers,
+    maxThreads: options.workers,
+    idleTimeout: Number.POSITIVE_INFINITY,
+    concurrentTasksPerWorker: 1,
+    workerData,
+  });
+  // Piscina's first message from a thread says its module is loaded.
+  const loaded = Promise.all(
+    piscina.threads.map(
+      (worker) =>
+        new Promise<void>((resolve) => {
+          const done = (): void => {
+            worker.off('message', done).off('error', done).off('exit', done);
+            resolve();
+          };
+          worker.on('message', done).on('error', done).on('exit', done);
+        }),
+    ),
+  ).then(() => {});
+  let onError: ((error: Error) => void) | undefined;
+  const early: Error[] = [];
+  // Without a listener Piscina rethrows a worker's start-up failure as an
+  // uncaught exception; the engine reports it and stops instead.
+  piscina.on('error', (err: unknown) => {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (onError) onError(error);
+    else early.push(error);
+  });
+  return {
+    key: configKey(options),
+    piscina,
+    consumers,
+    doorbell,
+    loaded,
+    attach(callback) {
+      onError = callback;
+      // Errors of prewarmed threads that came before their pool: delivered as
+      // they would have been, asynchronously after the pool was created.
+      if (early.length > 0) setImmediate(() => early.splice(0).forEach((e) => callback(e)));
+    },
+  };
+}
+
+/** Longest destroy() waits for threads still loading their module. */
+const LOAD_WAIT_MS = 5000;
+
+/**
+ * Stop the threads, but only once they have loaded the worker module:
+ * terminating a thread while Node loads an ES module through require() (as
+ * Piscina does, on Node >= 20.19) can abort the whole process (an assertion in
+ * node::loader::ModuleWrap::CreateRequiredModuleFacade). A pool stopped right
+ * after it was made (a start-up error after prewarmParsePool(), a --once run
+ * with nothing to read) would otherwise risk that.
+ */
+async function destroy(core: PoolCore): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([core.loaded, new Promise<void>((resolve) => (timer = setTimeout(resolve, LOAD_WAIT_MS)))]);
+  clearTimeout(timer);
+  await core.piscina.destroy();
+}
+
+/** Threads started ahead of their ParsePool (see prewarmParsePool). */
+let prewarmed: PoolCore | undefined;
+
+/**
+ * Start the worker threads of a ParsePool that is about to be created with
+ * `config`, so that their start-up (a new V8 isolate, module loading, the
+ * parser) overlaps whatever the caller still has to do first, such as loading
+ * the rest of the engine. The next `new ParsePool` with the same config takes
+ * them over; one with another config stops them and starts its own. Errors of
+ * these threads are held until then. Call discardPrewarmedParsePool() when no
+ * pool may come (start-up failed).
+ */
+export function prewarmParsePool(config: ParsePoolConfig): void {
+  if (prewarmed) return;
+  prewarmed = createCore(config);
+}
+
+/** Stop prewarmed threads that no ParsePool took over (a no-op otherwise). */
+export async function discardPrewarmedParsePool(): Promise<void> {
+  const core = prewarmed;
+  prewarmed = undefined;
+  if (core) await destroy(core);
+}
+
 /**
  * The Piscina worker pool plus one result ring per worker thread. Ranges go in
  * through Piscina (one message per range); result slots come back through the
  * rings, and `drain()` files each slot under its range by the tag word.
  */
 export class ParsePool {
+  private readonly core: PoolCore;
   private readonly piscina: Piscina;
   private readonly consumers: RingConsumer[];
-  private readonly doorbell = Doorbell.create();
+  private readonly doorbell: Doorbell;
   /** Result stores of ranges in flight, by range id. */
   private readonly targets = new Map<number, RangeResults>();
   private waiting: Promise<unknown> | undefined;
 
   constructor(options: ParsePoolOptions) {
-    // Spare rings: Piscina replaces a worker that died, and the newcomer claims a fresh ring.
-    const ringBuffers = Array.from({ length: options.workers * 2 }, () => createRingBuffer(RING_SLOTS));
-    this.consumers = ringBuffers.map((sab) => new RingConsumer(sab));
-    const workerData: ParseWorkerData = {
-      ringBuffers,
-      claimBuffer: new SharedArrayBuffer(4),
-      doorbellBuffer: this.doorbell.sharedBuffer,
-      keyFields: options.keyFields,
-      eventTimeField: options.eventTimeField,
-      maxRecordBytes: options.maxRecordBytes,
-      parser: options.parser,
-      parserShadow: options.parserShadow,
-      shadowSample: options.shadowSample,
-      ringStallLimitMs: 60_000,
-    };
-    this.piscina = new Piscina({
-      filename: fileURLToPath(new URL('../../workers/parse-worker.js', import.meta.url)),
-      minThreads: options.workers,
-      maxThreads: options.workers,
-      idleTimeout: Number.POSITIVE_INFINITY,
-      concurrentTasksPerWorker: 1,
-      workerData,
-    });
-    // Without a listener Piscina rethrows a worker's start-up failure as an
-    // uncaught exception; the engine reports it and stops instead.
-    this.piscina.on('error', (err: unknown) => options.onWorkerError(err instanceof Error ? err : new Error(String(err))));
+    let core = prewarmed;
+    prewarmed = undefined;
+    if (core && core.key !== configKey(options)) {
+      destroy(core).catch(() => {});
+      core = undefined;
+    }
+    core ??= createCore(options);
+    this.core = core;
+    this.piscina = core.piscina;
+    this.consumers = core.consumers;
+    this.doorbell = core.doorbell;
+    core.attach(options.onWorkerError);
   }
 
   get queueSize(): number {
@@ -129,7 +239,12 @@ export class ParsePool {
     return this.waiting;
   }
 
+  /** Resolve a pending waitForSlots() now (its caller has something else to do, such as stopping). */
+  interruptWait(): void {
+    if (this.waiting) this.doorbell.ring();
+  }
+
   async close(): Promise<void> {
-    await this.piscina.destroy();
+    await destroy(this.core);
   }
 }

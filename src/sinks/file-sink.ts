@@ -10,7 +10,7 @@ const fsyncAsync = promisify(fsync);
  * pool, so the main thread goes on deduplicating while the kernel copies a
  * replay's megabytes; smaller ones (the live stream) are written at once.
  */
-const BACKGROUND_WRITE_BYTES = 256 * 1024;
+const BACKGROUND_WRITE_BYTES = 64 * 1024;
 
 /**
  * Appends to a local file. Small batches are written synchronously: a
