@@ -21,6 +21,7 @@ describe('CLI usage errors exit 2 with one clear line', () => {
   it('bad duration', () => expectUsageError(['run', '--input', 'x', '--dedup-window', '10 parsecs'], /dedup-?[wW]indow.*duration.*'10 parsecs'/));
   it('bad worker count', () => expectUsageError(['run', '--input', 'x', '--workers', '0'], /workers.*integer/));
   it('bad --from', () => expectUsageError(['run', '--input', 'x', '--from', 'middle'], /from/));
+  it('bad --dedup-impl', () => expectUsageError(['run', '--input', 'x', '--dedup-impl', 'fast'], /dedup-impl.*auto, js, native/));
   it('missing input', () => expectUsageError(['run', '--once'], /input.*required/));
   it('config key of the wrong type names the key', () => {
     const dir = workdir();

@@ -193,10 +193,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (chosen.fallbackReason) this.emit('warning', `native parser unavailable, using js: ${chosen.fallbackReason}`);
     // Fail at start-up, not in every worker, when the shadow parser cannot load.
     if (o.parserShadow) resolveParser(o.parserShadow);
-    this.emit('info', `parser: ${chosen.name}${o.parserShadow ? ` (shadow: ${o.parserShadow}, sample ${o.shadowSample})` : ''}`);
     const dedupImpl = resolveDedupImpl(o.dedupImpl);
     this.dedupImpl = dedupImpl.name;
     if (dedupImpl.fallbackReason && chosen.name === 'native') this.emit('warning', `native dedup unavailable, using js: ${dedupImpl.fallbackReason}`);
+    this.emit('info', `parser: ${chosen.name}${o.parserShadow ? ` (shadow: ${o.parserShadow}, sample ${o.shadowSample})` : ''}, dedup inserts: ${dedupImpl.name}`);
     this.pool = new ParsePool({
       workers: o.workers,
       keyFields: o.dedupKey,
