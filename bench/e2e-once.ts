@@ -38,6 +38,8 @@ export function run(opts: { megabytes?: number; repeats?: number; parsers?: stri
   const cases: [string, string[]][] = [
     ['naive baseline (readline+JSON.parse+Set)', [join(REPO_ROOT, 'dist/bench/naive-baseline.js'), input, out]],
     ...(opts.parsers ?? ['js', 'native', 'simdjson']).map((p): [string, string[]] => [`ordertail --once, 2 workers, --parser ${p}`, engine(p)]),
+    // What the addon's batch dedup insert adds: the same native run with JS inserts.
+    ['ordertail --parser native --dedup-impl js', [...engine('native'), '--dedup-impl', 'js']],
     // Observability's cost: the same native run with the metrics server, sampler and histograms on.
     ['ordertail --parser native, metrics server on', engine('native', true)],
   ];
@@ -64,4 +66,9 @@ export function run(opts: { megabytes?: number; repeats?: number; parsers?: stri
   return results;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) run({ megabytes: Number(process.env.BENCH_MB ?? 200) });
+/** BENCH_E2E_MB: comma-separated input sizes in MB (default 200,1000: start-up weighs less in the larger). */
+export function e2eSizes(): number[] {
+  return (process.env.BENCH_E2E_MB ?? process.env.BENCH_MB ?? '200,1000').split(',').map(Number);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) for (const megabytes of e2eSizes()) run({ megabytes });

@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, each printing its own table with ratios
  * against a baseline measured in the same run. BENCH_ONLY=e2e,latency picks some.
  * BENCH_ONLY=checkpoint: checkpoint cost (on/off) and restart time with a 16 M-slot snapshot.
+ * BENCH_E2E_MB=200,1000 (default): input sizes of the end-to-end --once run.
  */
 const only = new Set((process.env.BENCH_ONLY ?? 'parser,ring,dedup,e2e,latency,collector,checkpoint').split(','));
 
@@ -14,7 +15,10 @@ if (only.has('parser')) {
 }
 if (only.has('ring')) await (await import('./ring.js')).run();
 if (only.has('dedup')) await (await import('./dedup.js')).run();
-if (only.has('e2e')) (await import('./e2e-once.js')).run({ megabytes: Number(process.env.BENCH_MB ?? 200) });
+if (only.has('e2e')) {
+  const { run: runE2e, e2eSizes } = await import('./e2e-once.js');
+  for (const megabytes of e2eSizes()) runE2e({ megabytes });
+}
 if (only.has('latency')) await (await import('./follow-latency.js')).run();
 if (only.has('collector')) await (await import('./collector.js')).run();
 if (only.has('checkpoint')) await (await import('./checkpoint.js')).run({ megabytes: Number(process.env.BENCH_MB ?? 200) });
