@@ -18,6 +18,7 @@ import {
   STATE_SLOTS,
   STATE_WORDS,
   Status,
+  StatusFlag,
   compileParseConfig,
 } from '../dist/src/parser/contract.js';
 import type { ArrayPhaseCode, ChunkParser, FramingMode, ParseConfig } from '../dist/src/parser/contract.js';
@@ -369,6 +370,44 @@ describe.skipIf(!addon)(`native parser = JS reference (addon ${addon ? 'loaded' 
       }
     });
   }
+
+  // The parse worker asks the native parser to mark StatusFlag.LF_FOLLOWS
+  // itself (Lines framing); for every other parser it marks them in JS after
+  // the call. Both must flag exactly the same slots.
+  it('Lines with markLfFollows: the same flags as the worker\'s JS pass over the JS parser\'s slots', () => {
+    const cfgs = configs();
+    let flagged = 0;
+    for (let round = 0; round < 400; round++) {
+      const seed = (BASE_SEED + 77 + round * 7919) >>> 0;
+      const g = new Gen(prng(seed));
+      const c = cfgs[g.int(cfgs.length)]!;
+      const js = createJsParser(c);
+      const jsMarked: ChunkParser = {
+        name: 'js',
+        parseChunk(req, out, state) {
+          js.parseChunk(req, out, state);
+          for (let slot = 0; slot < state[STATE_SLOTS]!; slot++) {
+            const w = slot * SLOT_WORDS;
+            if ((out[w + 6]! & 0xff) > Status.UNKEYED) continue;
+            const end = out[w + 2]! + out[w + 3]!;
+            if (end < req.input.length && req.input[end] === 0x0a) {
+              out[w + 6]! |= StatusFlag.LF_FOLLOWS;
+              flagged++;
+            }
+          }
+        },
+      };
+      const native = createNativeParser(addon!, c, { markLfFollows: true });
+      expect(native.marksLfFollows).toBe(true);
+      const stream = linesStream(g, 1 + g.int(40));
+      const cuts: number[] = [];
+      for (let i = g.int(6); i > 0; i--) cuts.push(g.int(stream.bytes.length + 1));
+      cuts.sort((x, y) => x - y);
+      const diff = drive(jsMarked, native, stream, cuts, g.pick([1, 3, 64]), g.chance(0.5));
+      if (diff !== undefined) expect.fail(`ORDERTAIL_SEED=${BASE_SEED} round ${round} (seed ${seed})\n${diff}`);
+    }
+    expect(flagged).toBeGreaterThan(1000);
+  });
 
   it('Array: resumption at every possible split point of small arrays', () => {
     const cfgs = configs();

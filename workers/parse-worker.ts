@@ -21,7 +21,9 @@ const config = compileParseConfig({
   eventTimeField: data.eventTimeField,
   maxRecordBytes: data.maxRecordBytes,
 });
-const parser = createParser(data.parser, config);
+// The native parser can mark LF_FOLLOWS itself while it has the bytes at hand
+// (not under shadow comparison, which compares against a parser that does not).
+const parser = createParser(data.parser, config, { markLfFollows: !data.parserShadow });
 const shadow = data.parserShadow ? createParser(data.parserShadow, config) : undefined;
 const shadowBatch = new SlotBatch();
 
@@ -109,7 +111,7 @@ function parseSpan(task: RangeTask, buf: Uint8Array, from: number, to: number, f
     parseTimes.recordValue(microsSince(t0));
     if (counter.shadowed) compareWithShadow(req, counter);
     const n = batch.count;
-    markLfFollows(batch.i32, n, buf);
+    if (!(parser.marksLfFollows && task.framing === Framing.Lines)) markLfFollows(batch.i32, n, buf);
     if (n > 0) ring.write(batch.i32, n, task.rangeId);
     counter.slots += n;
     pos = batch.state[0]!;

@@ -23,6 +23,8 @@ pub const TOO_LARGE: i32 = 15;
 pub const TOO_DEEP: i32 = 16;
 
 pub const FLAG_EVENT_TIME_INVALID: i32 = 0x100;
+/// Set only on request (Parser::mark_lf_follows), see contract.ts StatusFlag.LF_FOLLOWS.
+pub const FLAG_LF_FOLLOWS: i32 = 0x200;
 
 pub const FRAMING_LINES: u32 = 0;
 pub const FRAMING_SINGLE: u32 = 1;

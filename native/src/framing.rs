@@ -73,7 +73,7 @@ fn trim(input: &[u8], mut s: usize, mut e: usize, ws: fn(u8) -> bool) -> (usize,
 
 /// Lines framing: LF-separated records. Stops as soon as `out` is full
 /// (checked before every line, empty or not), like the JS reference.
-pub fn lines(cls: &mut Classifier, input: &[u8], start: usize, end: usize, final_: bool, slots: &mut Slots) -> Summary {
+pub fn lines(cls: &mut Classifier, input: &[u8], start: usize, end: usize, final_: bool, mark_lf: bool, slots: &mut Slots) -> Summary {
     // Keyed records whose hash is still to be written: (slot, key span in
     // `input`), hashed four at a time (see `hash_fields4`).
     let mut pending = [(0usize, 0usize, 0usize); 4];
@@ -104,7 +104,9 @@ pub fn lines(cls: &mut Classifier, input: &[u8], start: usize, end: usize, final
                 pending[n_pending] = (slots.count, s + ks, s + ke);
                 n_pending += 1;
             }
-            slots.push(s, e - s, o);
+            // A record ending where its line does, and the line ending in an LF.
+            let lf_follows = mark_lf && e == line_end && next == line_end + 1 && o.status & 0xff <= UNKEYED;
+            slots.push(s, e - s, if lf_follows { Outcome { status: o.status | FLAG_LF_FOLLOWS, ..o } } else { o });
             if n_pending == 4 {
                 let h = hash_fields4(pending.map(|(_, a, b)| &input[a..b]));
                 for (&(k, _, _), &(lo, hi)) in pending.iter().zip(&h) {

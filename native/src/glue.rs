@@ -23,13 +23,15 @@ pub struct NativeParserConfig {
 impl NativeParserConfig {
     /// `keyFields` and `eventTimeField` are UTF-8 bytes (as in `ParseConfig`).
     /// `mode` (tests and benchmarks only): 0 = auto (default), 1 = simd-json
-    /// first for every record, 2 = scanner only.
+    /// first for every record, 2 = scanner only. `markLfFollows`: Lines
+    /// framing also sets StatusFlag.LF_FOLLOWS (the parse worker's request).
     #[napi(constructor)]
     pub fn new(
         key_fields: Vec<Uint8Array>,
         event_time_field: Uint8Array,
         max_record_bytes: f64,
         mode: Option<u32>,
+        mark_lf_follows: Option<bool>,
     ) -> Result<Self> {
         if max_record_bytes.is_nan() || max_record_bytes < 0.0 {
             return Err(Error::new(Status::InvalidArg, "maxRecordBytes must be a number >= 0"));
@@ -46,9 +48,9 @@ impl NativeParserConfig {
             2 => Mode::Scalar,
             m => return Err(Error::new(Status::InvalidArg, format!("unknown mode {m}"))),
         };
-        Ok(NativeParserConfig {
-            parser: Parser::with_mode(&cfg, mode),
-        })
+        let mut parser = Parser::with_mode(&cfg, mode);
+        parser.mark_lf_follows = mark_lf_follows.unwrap_or(false);
+        Ok(NativeParserConfig { parser })
     }
 }
 

@@ -52,6 +52,10 @@ impl std::fmt::Display for RequestError {
 /// A parser bound to one configuration; owns its scratch memory.
 pub struct Parser {
     cls: Classifier,
+    /// Lines framing: set FLAG_LF_FOLLOWS on accepted slots whose record is
+    /// directly followed by its LF (the engine's parse worker asks for it; the
+    /// contract's parsers leave it unset).
+    pub mark_lf_follows: bool,
 }
 
 impl Parser {
@@ -62,6 +66,7 @@ impl Parser {
     pub fn with_mode(cfg: &Config, mode: Mode) -> Self {
         Parser {
             cls: Classifier::new(cfg, mode),
+            mark_lf_follows: false,
         }
     }
 
@@ -86,7 +91,7 @@ impl Parser {
         }
         let mut slots = Slots::new(out);
         let summary = match framing {
-            FRAMING_LINES => framing::lines(&mut self.cls, input, start, end, final_, &mut slots),
+            FRAMING_LINES => framing::lines(&mut self.cls, input, start, end, final_, self.mark_lf_follows, &mut slots),
             FRAMING_SINGLE => framing::single(&mut self.cls, input, start, end, final_, &mut slots),
             FRAMING_ARRAY => framing::array(&mut self.cls, input, start, end, final_, carry_phase, &mut slots),
             _ => return Err(RequestError::Framing),

@@ -414,7 +414,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       writes = { base: snapshot.bytes };
       base = { format: snapshot.format, file: '', byteLength: 0 };
     } else {
-      writes = { journal: journal.bytes() };
+      // No key since the snapshot (the first commit, an idle stream): no journal
+      // file, one file creation and fsync fewer.
+      writes = { journal: journal.length > 0 ? journal.bytes() : undefined };
       base = this.dedupBase!;
     }
     this.dedupBase = undefined; // until this commit succeeds

@@ -276,6 +276,11 @@ export interface ChunkParser {
    * writing the summary into `state`. Crosses any language boundary once.
    */
   parseChunk(req: ChunkRequest, out: Int32Array, state: Float64Array): void;
+  /**
+   * Lines framing only: this instance also sets StatusFlag.LF_FOLLOWS (made on
+   * the parse worker's request; the contract's parsers leave it unset).
+   */
+  readonly marksLfFollows?: boolean;
 }
 
 export function compileParseConfig(opts: {

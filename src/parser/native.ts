@@ -29,6 +29,7 @@ export interface NativeAddon {
     eventTimeField: Uint8Array,
     maxRecordBytes: number,
     mode?: number | null,
+    markLfFollows?: boolean | null,
   ) => NativeParserConfigHandle;
   parseChunk(
     config: NativeParserConfigHandle,
@@ -175,16 +176,19 @@ export type NativeMode = 'auto' | 'simd-json' | 'scanner';
 const MODE_CODE: Record<NativeMode, number> = { auto: 0, 'simd-json': 1, scanner: 2 };
 
 /** A ChunkParser over an already loaded addon: one addon call per parseChunk. */
-export function createNativeParser(addon: NativeAddon, config: ParseConfig, opts: { mode?: NativeMode } = {}): ChunkParser {
+export function createNativeParser(addon: NativeAddon, config: ParseConfig, opts: { mode?: NativeMode; markLfFollows?: boolean } = {}): ChunkParser {
+  const markLfFollows = opts.markLfFollows ?? false;
   const handle = new addon.NativeParserConfig(
     config.keyFields.map((k) => Uint8Array.from(k)),
     Uint8Array.from(config.eventTimeField),
     config.maxRecordBytes,
     MODE_CODE[opts.mode ?? 'auto'],
+    markLfFollows,
   );
   const parse = addon.parseChunk;
   return {
     name: 'native',
+    marksLfFollows: markLfFollows,
     parseChunk(req: ChunkRequest, out: Int32Array, state: Float64Array): void {
       const { input, start, end } = req;
       // Same argument check (and error type) as the JS parser.
@@ -202,11 +206,11 @@ export function createNativeParser(addon: NativeAddon, config: ParseConfig, opts
 }
 
 /** Loads the addon and binds it to `config`; never throws. */
-export function loadNativeParser(config: ParseConfig): LoadResult<{ parser: ChunkParser }> {
+export function loadNativeParser(config: ParseConfig, opts: { markLfFollows?: boolean } = {}): LoadResult<{ parser: ChunkParser }> {
   const r = loadNativeAddon();
   if ('error' in r) return r;
   try {
-    return { parser: createNativeParser(r.addon, config) };
+    return { parser: createNativeParser(r.addon, config, opts) };
   } catch (e) {
     return { error: new Error(`ordertail native parser rejected its configuration: ${asError(e).message}`, { cause: e }) };
   }

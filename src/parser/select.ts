@@ -32,14 +32,14 @@ export function resolveParser(choice: ParserChoice): { name: ParserName; fallbac
 }
 
 /** Create a resolved parser inside a worker. */
-export function createParser(name: string, config: ParseConfig): ChunkParser {
+export function createParser(name: string, config: ParseConfig, opts: { markLfFollows?: boolean } = {}): ChunkParser {
   switch (name) {
     case 'js':
       return createJsParser(config);
     case 'simdjson':
       return createSimdjsonParser(config);
     case 'native': {
-      const loaded = loadNativeParser(config);
+      const loaded = loadNativeParser(config, opts);
       if ('error' in loaded) throw loaded.error;
       return loaded.parser;
     }
