@@ -136,7 +136,7 @@ describe.skipIf(!native)('native batch dedup inserts', () => {
     expect(Buffer.compare(Buffer.from(mixTable.sharedBuffer), Buffer.from(jsTable.sharedBuffer))).toBe(0);
   });
 
-  it('hands back, unchanged, a slot whose bucket another thread holds, and one with a non-finite time', () => {
+  it('hands back a slot whose bucket another thread holds (bucket untouched), and one with a non-finite time', () => {
     const table = DedupTable.create({ capacity: 7, windowMs: 1000 });
     const w = workload(5, 3, 1, 1);
     for (let s = 0; s < 3; s++) {

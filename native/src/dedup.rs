@@ -107,8 +107,7 @@ impl Table {
             return Err(DedupError::NotATable);
         }
         let t = Table { base, buckets: 0, window: 0.0 };
-        let buckets = t.atomic(H_MAGIC * 4).load(Ordering::SeqCst);
-        if buckets != DEDUP_MAGIC {
+        if t.atomic(H_MAGIC * 4).load(Ordering::SeqCst) != DEDUP_MAGIC {
             return Err(DedupError::NotATable);
         }
         let buckets = std::ptr::read(base.add(H_BUCKETS * 4) as *const i32);
@@ -264,7 +263,9 @@ fn adopt_shared(table: &Table, wm: &mut [f64]) -> Option<bool> {
 /// JS emit stage does). Returns the index of the first slot NOT handled:
 /// `count` when all were, otherwise a slot that JS must insert itself (its
 /// bucket or the watermark seqlock is held by another thread, or its time is
-/// not finite); nothing was changed for that slot.
+/// not finite). Its bucket was not touched; its missing time may already be
+/// filled in and the watermark raised, which insertAt then does again to the
+/// same effect.
 ///
 /// # Safety
 /// `table` must come from `Table::attach` over live memory; `slot_words`

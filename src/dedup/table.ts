@@ -254,8 +254,9 @@ export class DedupTable {
    * the slot), with `native`; verdicts[s] gets INSERT_NEW/DUPLICATE/OVERFLOW,
    * or INSERT_NONE for a slot that is not keyed. Returns the first slot not
    * handled: `count`, or a slot the caller must insertAt itself (its bucket is
-   * held by another thread, or its time is not finite); nothing was changed
-   * for it.
+   * held by another thread, or its time is not finite). Its bucket was not
+   * touched; its missing time may be filled in and the watermark raised
+   * already, which insertAt repeats to the same effect.
    */
   insertSlots(
     native: NativeDedup,
