@@ -30,6 +30,22 @@ impl<'o> Slots<'o> {
         self.out[base + W_HASH_HI] = hi;
     }
 
+    /// FLAG_LF_FOLLOWS on the accepted slots from `from` on whose record is
+    /// directly followed by an LF in `input` (the parse worker's JS pass,
+    /// done here while the bytes are still in cache).
+    pub fn mark_lf_follows(&mut self, from: usize, input: &[u8]) {
+        for k in from..self.count {
+            let w = &mut self.out[k * SLOT_WORDS..(k + 1) * SLOT_WORDS];
+            if w[W_STATUS] & 0xff > UNKEYED {
+                continue;
+            }
+            let end = w[W_OFFSET] as usize + w[W_LENGTH] as usize;
+            if input.get(end) == Some(&b'\n') {
+                w[W_STATUS] |= FLAG_LF_FOLLOWS;
+            }
+        }
+    }
+
     #[inline(always)]
     pub fn push(&mut self, offset: usize, length: usize, o: Outcome) {
         let base = self.count * SLOT_WORDS;
@@ -73,7 +89,7 @@ fn trim(input: &[u8], mut s: usize, mut e: usize, ws: fn(u8) -> bool) -> (usize,
 
 /// Lines framing: LF-separated records. Stops as soon as `out` is full
 /// (checked before every line, empty or not), like the JS reference.
-pub fn lines(cls: &mut Classifier, input: &[u8], start: usize, end: usize, final_: bool, mark_lf: bool, slots: &mut Slots) -> Summary {
+pub fn lines(cls: &mut Classifier, input: &[u8], start: usize, end: usize, final_: bool, slots: &mut Slots) -> Summary {
     // Keyed records whose hash is still to be written: (slot, key span in
     // `input`), hashed four at a time (see `hash_fields4`).
     let mut pending = [(0usize, 0usize, 0usize); 4];
@@ -104,9 +120,7 @@ pub fn lines(cls: &mut Classifier, input: &[u8], start: usize, end: usize, final
                 pending[n_pending] = (slots.count, s + ks, s + ke);
                 n_pending += 1;
             }
-            // A record ending where its line does, and the line ending in an LF.
-            let lf_follows = mark_lf && e == line_end && next == line_end + 1 && o.status & 0xff <= UNKEYED;
-            slots.push(s, e - s, if lf_follows { Outcome { status: o.status | FLAG_LF_FOLLOWS, ..o } } else { o });
+            slots.push(s, e - s, o);
             if n_pending == 4 {
                 let h = hash_fields4(pending.map(|(_, a, b)| &input[a..b]));
                 for (&(k, _, _), &(lo, hi)) in pending.iter().zip(&h) {
