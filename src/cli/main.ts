@@ -32,16 +32,8 @@ async function prewarm(options: ResolvedOptions): Promise<(() => Promise<void>) 
   } catch {
     return undefined;
   }
-  const { prewarmParsePool, discardPrewarmedParsePool } = await import('../pool/parse-pool.js');
-  prewarmParsePool({
-    workers: options.workers,
-    keyFields: options.dedupKey,
-    eventTimeField: options.eventTime,
-    maxRecordBytes: options.maxRecordBytes,
-    parser: chosen.name,
-    parserShadow: options.parserShadow,
-    shadowSample: options.shadowSample,
-  });
+  const { prewarmParsePool, discardPrewarmedParsePool, parsePoolConfig } = await import('../pool/parse-pool.js');
+  prewarmParsePool(parsePoolConfig(options, chosen.name));
   return discardPrewarmedParsePool;
 }
 

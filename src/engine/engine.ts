@@ -6,7 +6,7 @@ import { EmitStage } from '../dedup/emit-stage.js';
 import { DedupTable } from '../dedup/table.js';
 import { Counter, Counters } from '../metrics/counters.js';
 import { LatencyRecorder, type LatencySummary } from '../metrics/latency.js';
-import { ParsePool } from '../pool/parse-pool.js';
+import { ParsePool, parsePoolConfig } from '../pool/parse-pool.js';
 import { DeadLetterFile } from '../sinks/dead-letter.js';
 import { FileSink } from '../sinks/file-sink.js';
 import { IteratorSink } from '../sinks/iterator-sink.js';
@@ -198,13 +198,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (dedupImpl.fallbackReason && chosen.name === 'native') this.emit('warning', `native dedup unavailable, using js: ${dedupImpl.fallbackReason}`);
     this.emit('info', `parser: ${chosen.name}${o.parserShadow ? ` (shadow: ${o.parserShadow}, sample ${o.shadowSample})` : ''}, dedup inserts: ${dedupImpl.name}`);
     this.pool = new ParsePool({
-      workers: o.workers,
-      keyFields: o.dedupKey,
-      eventTimeField: o.eventTime,
-      maxRecordBytes: o.maxRecordBytes,
-      parser: chosen.name,
-      parserShadow: o.parserShadow,
-      shadowSample: o.shadowSample,
+      ...parsePoolConfig(o, chosen.name),
       onWorkerError: (e) => this.fail(new Error(`parse worker failed: ${e.message}`, { cause: e })),
     });
     const staging = new StagingBuffer(this.sink, 1 << 20, (us) => this.stages.sinkWrite.recordValue(us));

@@ -93,14 +93,14 @@ export function createLazyLatencyHistogram(): Hdr.Histogram {
     }
     return real;
   };
-  lazyShipments.set(build, (shipped) => {
-    // Raw values count against the limit like recorded ones; an encoded
-    // histogram (a busy worker) builds this one now.
+  // Raw values count against the limit like recorded ones; an encoded
+  // histogram (a busy worker) builds this one now.
+  const takeShipment = (shipped: ShippedHistogram): boolean => {
     if (real || typeof shipped === 'string' || pending.length / 2 + shippedValues + shipped.length > LAZY_VALUES_LIMIT) return false;
     shipments.push(shipped);
     shippedValues += shipped.length;
     return true;
-  });
+  };
   unbuilt.add(build);
   if (!buildTimer) {
     buildTimer = setTimeout(buildAllLazy, LAZY_BUILD_AFTER_MS);
@@ -140,13 +140,12 @@ export function createLazyLatencyHistogram(): Hdr.Histogram {
     },
     getPrototypeOf: () => Reflect.getPrototypeOf(build()),
   });
-  lazyBuilders.set(proxy, build);
+  lazyShipments.set(proxy, takeShipment);
   return proxy;
 }
 
-/** Lazy histogram → its build(), and build() → how it takes a shipment while unbuilt. */
-const lazyBuilders = new WeakMap<Hdr.Histogram, () => Hdr.Histogram>();
-const lazyShipments = new WeakMap<() => Hdr.Histogram, (shipped: ShippedHistogram) => boolean>();
+/** Lazy histogram → keeps a shipment for its build (false: built, or full). */
+const lazyShipments = new WeakMap<Hdr.Histogram, (shipped: ShippedHistogram) => boolean>();
 
 /**
  * mergeEncoded() for any target; a lazy histogram that is not built yet keeps
@@ -154,8 +153,7 @@ const lazyShipments = new WeakMap<() => Hdr.Histogram, (shipped: ShippedHistogra
  * hdr-histogram-js on the main thread just to merge them).
  */
 export function mergeShipped(target: Hdr.Histogram, shipped: ShippedHistogram): void {
-  const build = lazyBuilders.get(target);
-  if (build && lazyShipments.get(build)!(shipped)) return;
+  if (lazyShipments.get(target)?.(shipped)) return;
   mergeEncoded(target, shipped);
 }
 

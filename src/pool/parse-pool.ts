@@ -4,6 +4,8 @@ import { SLOT_WORDS, W_TAG } from '../parser/contract.js';
 import { Doorbell } from '../ring/doorbell.js';
 import { RingConsumer } from '../ring/consumer.js';
 import { createRingBuffer } from '../ring/layout.js';
+import type { ResolvedOptions } from '../config/options.js';
+import type { ParserName } from '../parser/select.js';
 import type { ParseWorkerData, RangeOutcome, RangeTask } from './range-task.js';
 import type { RangeResults } from './range-results.js';
 
@@ -24,6 +26,23 @@ export interface ParsePoolOptions {
 
 /** What the worker threads are started with: everything but the error callback. */
 export type ParsePoolConfig = Omit<ParsePoolOptions, 'onWorkerError'>;
+
+/**
+ * The pool configuration for engine options and the resolved parser: the one
+ * mapping, shared by the engine and by the CLI's prewarm, whose pool the engine
+ * takes over only when both produce the same configuration.
+ */
+export function parsePoolConfig(o: ResolvedOptions, parser: ParserName): ParsePoolConfig {
+  return {
+    workers: o.workers,
+    keyFields: o.dedupKey,
+    eventTimeField: o.eventTime,
+    maxRecordBytes: o.maxRecordBytes,
+    parser,
+    parserShadow: o.parserShadow,
+    shadowSample: o.shadowSample,
+  };
+}
 
 /** The threads, their rings and the doorbell: what a ParsePool runs on. */
 interface PoolCore {

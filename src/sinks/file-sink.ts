@@ -110,16 +110,9 @@ export class FileSink implements Sink {
 
   /** One writev(2) on this thread; after a short write, the rest chunk by chunk. */
   private writevNow(chunks: readonly Uint8Array[]): void {
-    let skip = writevSync(this.fd, chunks as Uint8Array[]);
-    this.written += skip;
-    for (const c of chunks) {
-      if (skip >= c.length) {
-        skip -= c.length;
-        continue;
-      }
-      this.write(c.subarray(skip));
-      skip = 0;
-    }
+    const done = writevSync(this.fd, chunks as Uint8Array[]);
+    this.written += done;
+    for (const c of rest(chunks, done)) this.write(c);
   }
 
   /** Early writeback (see WRITEBACK_EVERY_BYTES); its errors surface at the next fsync. */
