@@ -330,6 +330,24 @@ describe('file lifecycle while following', () => {
     await expectExactlyOnce(f, [...ids('a', 0, 10), ...ids('b', 0, 105), ...ids('c', 0, 50), ...ids('d', 0, 20)]);
   });
 
+  it('a plain path (no glob) that does not exist yet is read once created, through its directory watch', async () => {
+    const dir = workdir('ordertail-life-');
+    const logs = join(dir, 'logs');
+    mkdirSync(logs);
+    writeFileSync(join(logs, 'app.log.1'), lines('neighbour', 0, 5)); // same directory, another name
+    const f = await follow(dir, join(logs, 'app.log'));
+    await settle(f.engine, 300);
+    expect(f.engine.stats().recordsRead).toBe(0);
+    writeFileSync(join(logs, 'app.tmp'), lines('a', 0, 40));
+    renameSync(join(logs, 'app.tmp'), join(logs, 'app.log'));
+    await emitted(f, 40, 'the file once it exists');
+    appendFileSync(join(logs, 'app.log'), lines('a', 40, 10));
+    await emitted(f, 50, 'lines appended to it');
+    await expectExactlyOnce(f, ids('a', 0, 50));
+    // inotify on the directory, not the polling fallback a missing path used to get.
+    expect(f.warnings.filter((w) => /poll/i.test(w))).toEqual([]);
+  });
+
   it('ignoreOlder / --ignore-older: a file last modified before the cut-off is skipped, a fresh one read', async () => {
     const dir = workdir('ordertail-life-');
     const logs = join(dir, 'logs');

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { crc32 } from 'node:zlib';
-import { Packr } from 'msgpackr';
+import type { Packr } from 'msgpackr';
 import type { Fingerprint } from './identity.js';
 
 /**
@@ -64,18 +65,32 @@ export interface CheckpointState {
   files: CheckpointedFile[];
 }
 
-const packr = new Packr({ useRecords: false, moreTypes: false });
+let packr: Packr | undefined;
+
+/**
+ * msgpackr is loaded at the first checkpoint read or write, not with the
+ * engine: with its native-extension probe it costs ~30 ms of start-up, and a
+ * run without checkpoints never needs it. require() keeps encode and decode
+ * synchronous (msgpackr ships a CommonJS build beside its ES module).
+ */
+function codec(): Packr {
+  if (!packr) {
+    const msgpackr = createRequire(import.meta.url)('msgpackr') as typeof import('msgpackr');
+    packr = new msgpackr.Packr({ useRecords: false, moreTypes: false });
+  }
+  return packr;
+}
 
 export function encodeManifest(state: CheckpointState): Buffer {
-  const body = packr.pack(state);
-  return packr.pack([MANIFEST_FORMAT, MANIFEST_VERSION, crc32(body), body]);
+  const body = codec().pack(state);
+  return codec().pack([MANIFEST_FORMAT, MANIFEST_VERSION, crc32(body), body]);
 }
 
 /** Throws a plain Error describing what is wrong; the store wraps it with the file name. */
 export function decodeManifest(bytes: Buffer): CheckpointState {
   let outer: unknown;
   try {
-    outer = packr.unpack(bytes);
+    outer = codec().unpack(bytes);
   } catch (err) {
     throw new Error(`is not valid msgpack (${err instanceof Error ? err.message : String(err)})`);
   }
@@ -87,7 +102,7 @@ export function decodeManifest(bytes: Buffer): CheckpointState {
   if (!(body instanceof Uint8Array) || typeof crc !== 'number' || crc32(body) !== crc) {
     throw new Error('fails its checksum (damaged or partially written)');
   }
-  const state = packr.unpack(body) as CheckpointState;
+  const state = codec().unpack(body) as CheckpointState;
   if (!state || typeof state.generation !== 'number' || !Array.isArray(state.files) || !state.dedup || !state.sink) {
     throw new Error('is missing required fields');
   }

@@ -1,7 +1,38 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
-import picomatch from 'picomatch';
-import { globSync } from 'tinyglobby';
+import { statSync, watch, type FSWatcher } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type picomatchModule from 'picomatch';
+import type * as tinyglobbyModule from 'tinyglobby';
+
+/** Characters that make an input pattern a glob (picomatch syntax, escapes included). */
+const GLOB_SYNTAX = /[*?[\]{}()!\\]/;
+
+interface GlobLibraries {
+  picomatch: typeof picomatchModule;
+  globSync: typeof tinyglobbyModule.globSync;
+}
+let globLibraries: GlobLibraries | undefined;
+
+/**
+ * picomatch and tinyglobby are loaded for the first pattern that is a glob:
+ * together they are ~40 ms of start-up, and the common `--input FILE` needs
+ * neither. require() keeps discovery synchronous (both ship CommonJS).
+ */
+function glob(): GlobLibraries {
+  if (!globLibraries) {
+    const require = createRequire(import.meta.url);
+    globLibraries = {
+      picomatch: require('picomatch') as typeof picomatchModule,
+      globSync: (require('tinyglobby') as typeof tinyglobbyModule).globSync,
+    };
+  }
+  return globLibraries;
+}
+
+/** A regular file (symbolic links followed), as a glob with `onlyFiles` would find it. */
+function isRegularFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+}
 
 /**
  * Finds the files matching the input globs now, and announces files that start
@@ -10,6 +41,8 @@ import { globSync } from 'tinyglobby';
  */
 export class FileDiscovery {
   private readonly patterns: string[];
+  /** The patterns that are globs; the others are plain paths. */
+  private readonly globs: string[];
   private readonly matchers: ((path: string) => boolean)[];
   private readonly watchers: FSWatcher[] = [];
   private pollTimer: NodeJS.Timeout | undefined;
@@ -23,15 +56,21 @@ export class FileDiscovery {
     private readonly pollIntervalMs = 1000,
   ) {
     this.patterns = globs.map((g) => (isAbsolute(g) ? g : resolve(g)));
-    this.matchers = this.patterns.map((p) => picomatch(p, { dot: true }));
+    this.globs = this.patterns.filter((p) => GLOB_SYNTAX.test(p));
+    this.matchers = this.patterns.map((p) => (GLOB_SYNTAX.test(p) ? glob().picomatch(p, { dot: true }) : (path: string) => path === p));
   }
 
   /** Every matching regular file right now, sorted by path; remembered as known. */
   scan(): string[] {
-    const found = globSync(this.patterns, { absolute: true, onlyFiles: true, dot: true });
-    found.sort();
+    const found = [...new Set(this.findAll())].sort();
     for (const path of found) this.known.add(path);
     return found;
+  }
+
+  private findAll(): string[] {
+    const plain = this.patterns.filter((p) => !GLOB_SYNTAX.test(p) && isRegularFile(p));
+    if (this.globs.length === 0) return plain;
+    return [...plain, ...glob().globSync(this.globs, { absolute: true, onlyFiles: true, dot: true })];
   }
 
   /**
@@ -44,7 +83,7 @@ export class FileDiscovery {
     this.wantsChanges = wantsChanges;
     let needPoll = false;
     for (const pattern of this.patterns) {
-      const base = picomatch.scan(pattern).base || '.';
+      const base = GLOB_SYNTAX.test(pattern) ? glob().picomatch.scan(pattern).base || '.' : dirname(pattern);
       const recursive = pattern.slice(base.length).includes('**');
       try {
         const watcher = watch(base, { recursive, persistent: false }, (event, name) => {
@@ -70,9 +109,8 @@ export class FileDiscovery {
       return;
     }
     if (!this.matchers.some((m) => m(path))) return;
-    // A directory event can name a file that is already gone; let the glob decide.
-    const found = globSync([path.replace(/[*?[\]{}()!]/g, '\\$&')], { absolute: true, onlyFiles: true, dot: true });
-    if (found.length === 0) return;
+    // A directory event can name a file that is already gone.
+    if (!isRegularFile(path)) return;
     this.known.add(path);
     onNew(path);
   }
@@ -80,7 +118,7 @@ export class FileDiscovery {
   private startPolling(onNew: (path: string) => void): void {
     if (this.pollTimer) return;
     this.pollTimer = setInterval(() => {
-      const found = new Set(globSync(this.patterns, { absolute: true, onlyFiles: true, dot: true }).sort());
+      const found = new Set(this.findAll().sort());
       // Without inotify, every matching path is looked at: the caller tells renames and rotations by identity.
       for (const path of found) {
         this.known.add(path);
