@@ -49,6 +49,12 @@ export interface RejectListener {
 export class EmitStage {
   /** Where touchAhead's loads end up (kept so the JIT cannot drop them). */
   private touched = 0;
+  /**
+   * Whether the table's pages are still to be faulted in ahead of inserts
+   * (native only, at the first range with a keyed record: a stream without
+   * keys never makes the table resident).
+   */
+  private populatePending: boolean;
   /** insertSlots' verdicts for the range being emitted (emission is serial). */
   private verdicts = new Uint8Array(4096);
 
@@ -65,14 +71,7 @@ export class EmitStage {
     /** The addon's batch insert: one call per range instead of one insertAt per record. */
     private readonly native?: NativeDedup,
   ) {
-    // Fault the table's pages in now, on a background thread, while the
-    // workers boot. An insert that meets an untouched page reads the shared
-    // zero page and then writes it: two faults, the second flushing the TLB of
-    // every core running this process (an IPI, costly in a VM). Done lazily
-    // at the first keyed record instead, the inserts raced the populating
-    // thread: 1 MB of orders spent 60 ms in insertSlots, 200 MB 120–150 ms
-    // (70 ms with the pages present).
-    native?.populateInBackground(new Uint8Array(dedup.sharedBuffer));
+    this.populatePending = native !== undefined;
   }
 
   /** Emit one range; returns a promise only when the sink applied backpressure. */
@@ -83,6 +82,10 @@ export class EmitStage {
   /** Native inserts of slots [first, count) until the first one JS must do; returns where they stopped. */
   private insertNative(native: NativeDedup, range: ReadyRange, first: number): number {
     const { i32, count } = range.results;
+    if (this.populatePending && hasKeyed(i32, first, count)) {
+      this.populatePending = false;
+      native.populateInBackground(new Uint8Array(this.dedup.sharedBuffer));
+    }
     if (this.verdicts.length < count) this.verdicts = new Uint8Array(Math.max(count, this.verdicts.length * 2));
     return this.dedup.insertSlots(native, i32, first, count, range.arrivalEpochMs, this.verdicts);
   }
@@ -227,4 +230,10 @@ export class EmitStage {
     this.deadLetter?.write(entry);
     this.onReject?.(entry);
   }
+}
+
+/** Whether any of slots [first, count) is KEYED. */
+function hasKeyed(i32: Int32Array, first: number, count: number): boolean {
+  for (let s = first; s < count; s++) if ((i32[s * SLOT_WORDS + W_STATUS]! & STATUS_CODE_MASK) === Status.KEYED) return true;
+  return false;
 }

@@ -320,8 +320,11 @@ export class DedupTable {
     const vIdx = (BUCKETS_BYTE >> 2) + b * BUCKET_I32;
     // Slot j's time is f64[timeBase + j * SLOT_F64].
     const timeBase = (BUCKETS_BYTE >> 3) + b * BUCKET_F64 + SLOT0_TIME_F64;
-    // A plain read is only the CAS's guess; the CAS decides (layout.ts).
-    let v = i32[vIdx]!;
+    // The CAS decides (layout.ts); its first guess is a never-used bucket
+    // (version 0) rather than a read, so that the first access is a write: on a
+    // page not touched yet, a read maps the shared zero page and the write
+    // after it faults again (copy on write, flushing every core's TLB).
+    let v = 0;
     let spins = 0;
     for (;;) {
       if ((v & 1) === 0) {

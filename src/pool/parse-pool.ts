@@ -9,6 +9,18 @@ import type { ParserName } from '../parser/select.js';
 import type { ParseWorkerData, RangeOutcome, RangeTask } from './range-task.js';
 import type { RangeResults } from './range-results.js';
 
+/** Defined (true) by scripts/bundle.mjs in the CLI bundle only. */
+declare const ORDERTAIL_BUNDLE: boolean | undefined;
+
+/**
+ * The worker module: in the CLI bundle (dist/bundle/cli/) its bundled sibling,
+ * otherwise the compiled one (dist/workers/), both relative to this code.
+ */
+const WORKER_FILE =
+  typeof ORDERTAIL_BUNDLE !== 'undefined' && ORDERTAIL_BUNDLE
+    ? new URL('../workers/parse-worker.js', import.meta.url)
+    : new URL('../../workers/parse-worker.js', import.meta.url);
+
 /** Slots per ring: 16 Ki × 32 B = 512 KiB, a few parser batches of slack. */
 const RING_SLOTS = 16 * 1024;
 
@@ -78,7 +90,7 @@ function createCore(options: ParsePoolConfig): PoolCore {
     ringStallLimitMs: 60_000,
   };
   const piscina = new Piscina({
-    filename: fileURLToPath(new URL('../../workers/parse-worker.js', import.meta.url)),
+    filename: fileURLToPath(WORKER_FILE),
     minThreads: options.workers,
     maxThreads: options.workers,
     idleTimeout: Number.POSITIVE_INFINITY,
