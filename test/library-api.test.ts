@@ -1,4 +1,4 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, Engine } from '../dist/src/index.js';
@@ -45,6 +45,24 @@ describe('library API', () => {
     await engine.stop();
     await consumed;
     expect(n).toBe(50_000);
+  });
+
+  it('finished() of a --once run resolves only when the file sink holds every record (before stop())', async () => {
+    // Large enough batches go to the sink's background writes; one of them must
+    // not still be under way when finished() says the input is out.
+    const dir = workdir();
+    const records = 20_000;
+    const lines = Array.from({ length: records }, (_, i) => `{"id":${i},"pad":"${'p'.repeat(200)}"}`);
+    writeFileSync(join(dir, 'in.ndjson'), lines.join('\n') + '\n');
+    for (let run = 0; run < 5; run++) {
+      const out = join(dir, `out-${run}.ndjson`);
+      const engine = new Engine({ input: join(dir, 'in.ndjson'), once: true, workers: 2, sink: `file:${out}` });
+      await engine.start();
+      await engine.finished();
+      const inFile = readFileSync(out).reduce((n, b) => (b === 10 ? n + 1 : n), 0);
+      await engine.stop();
+      expect(inFile, `run ${run}`).toBe(records);
+    }
   });
 
   it('bad options throw ConfigError naming the key', () => {

@@ -92,6 +92,12 @@ export class Pipeline {
   private inFlight = 0;
   private stopping = false;
   private emitting: Promise<void> | undefined;
+  /**
+   * The emit loop is running. Set before it starts: its first pass runs (and
+   * may reach checkIdle through schedule()) before `emitting` is assigned,
+   * and idle then would resolve finished() with a batch still being written.
+   */
+  private emitLoopRunning = false;
   private emitAgain = false;
   private failed = false;
   /** Wakes drain() when an in-flight range completes or fails. */
@@ -557,7 +563,9 @@ export class Pipeline {
       return this.emitting;
     }
     if (this.failed) return Promise.resolve();
+    this.emitLoopRunning = true;
     this.emitting = this.emitLoop().catch((err: unknown) => this.onEmitFailed(err)).finally(() => {
+      this.emitLoopRunning = false;
       this.emitting = undefined;
       // A range may have completed after the loop's last pass but before this
       // callback ran (the loop ends synchronously when no sink waits): go again.
@@ -754,7 +762,7 @@ export class Pipeline {
   }
 
   private checkIdle(): void {
-    if (!this.accepting || this.inFlight > 0 || this.emitting) return;
+    if (!this.accepting || this.inFlight > 0 || this.emitLoopRunning) return;
     if (this.files.some((f) => !f.idle)) return;
     // Idle: descriptors beyond the budget can go now.
     if (this.fds.openCount > this.fds.max) for (const f of this.files) if (f.isOpen && f.idle) f.closeFd();
