@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { workdir } from './helpers/workdir.js';
@@ -44,6 +44,15 @@ describe('CLI runs', () => {
     expect(r.status).toBe(0);
     for (const flag of ['--input', '--once', '--from', '--sink', '--dead-letter', '--workers', '--dedup-key', '--dedup-window', '--dedup-capacity', '--event-time', '--max-record-bytes', '--config']) {
       expect(r.stdout).toContain(flag);
+    }
+  });
+
+  it('--version prints the package version and exits 0', () => {
+    const { version } = JSON.parse(readFileSync(resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = cli([flag]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe(version);
     }
   });
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -63,6 +64,11 @@ export function defaultCheckpointDir(options: ResolvedOptions): string {
   return join(root, key);
 }
 
+/** The package's version (package.json sits three levels above dist/src/cli/ and dist/bundle/cli/). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /**
  * Parse argv into a validated run command. Only parses: the caller runs the
  * engine and owns process.exit. Usage errors throw ConfigError/CommanderError.
@@ -70,6 +76,7 @@ export function defaultCheckpointDir(options: ResolvedOptions): string {
 export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command {
   const program = new Command('ordertail')
     .description('Tail append-only JSON order logs into a deduplicated, low-latency stream.')
+    .version(packageVersion(), '-V, --version')
     .exitOverride()
     .showSuggestionAfterError(false)
     .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
