@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark, each printing its own table with ratios
  * against a baseline measured in the same run. BENCH_ONLY=e2e,latency picks some.
  * BENCH_ONLY=checkpoint: checkpoint cost (on/off) and restart time with a 16 M-slot snapshot.
- * BENCH_E2E_MB=200,1000 (default): input sizes of the end-to-end --once run.
+ * BENCH_E2E_MB=200,1000 (default): input sizes of the end-to-end --once run; BENCH_E2E_REPEATS=3 runs per case.
  */
 const only = new Set((process.env.BENCH_ONLY ?? 'parser,ring,dedup,e2e,latency,collector,checkpoint').split(','));
 
