@@ -8,7 +8,7 @@ afterEach(async () => {
   while (servers.length) await servers.pop()!.close();
 });
 
-/** A server whose sampler only ticks when the test says so (plus once at start). */
+/** A server whose sampler only ticks when the test says so. */
 async function serve(source: FakeTelemetry): Promise<MetricsServer> {
   const server = await startMetricsServer({ source, port: 0, sampler: { intervalMs: 3_600_000 } });
   servers.push(server);
@@ -79,6 +79,9 @@ describe('JSON endpoints', () => {
     source.hist.stage.sinkWrite.recordValueWithCount(250, 9);
     source.hist.stage.sinkWrite.recordValue(12_000);
     const server = await serve(source);
+    // Before the sampler's first interval there is no last interval to show.
+    expect((await get(server, '/metrics/latency')).body).toMatchObject({ fast_stream_latency: { count: 40 }, last_interval: null });
+    server.sampler.tick();
     const { body } = await get(server, '/metrics/latency');
     expect(body).toMatchObject({
       unit: 'ms',
@@ -141,9 +144,9 @@ describe('JSON endpoints', () => {
   it('/metrics/series holds one point per tick with that interval’s rates and latencies only', async () => {
     const source = fedSource();
     const server = await serve(source);
-    const first = (await get<{ points: Array<{ t: number }> }>(server, '/metrics/series')).body.points;
-    expect(first).toHaveLength(1); // the sample taken at start
-    const t0 = first[0]!.t;
+    // No point before the first interval has passed.
+    expect((await get<{ points: unknown[] }>(server, '/metrics/series')).body.points).toEqual([]);
+    const t0 = server.sampler.tick().t;
     source.feed('live', { emittedMicros: repeat(2000, 50), duplicates: 5 });
     server.sampler.tick(t0 + 1000);
     source.feed('live', { emittedMicros: repeat(50_000, 20), rejected: { invalid_json: 3 } });

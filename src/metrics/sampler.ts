@@ -159,7 +159,13 @@ export class TelemetrySampler {
     });
   }
 
-  /** Sample now and every interval. A failing sample is reported, never thrown from the timer. */
+  /**
+   * Sample every interval, the first one interval from now (not at once: a
+   * sample reads the latency histograms, which builds them, and at start-up
+   * that put loading hdr-histogram-js and its WebAssembly, ~40 ms of the main
+   * thread, in the middle of the busiest second of a run). A failing sample
+   * is reported, never thrown from the timer.
+   */
   start(onError: (err: unknown) => void = () => {}): void {
     if (this.timer) return;
     const sample = (): void => {
@@ -169,7 +175,6 @@ export class TelemetrySampler {
         onError(err);
       }
     };
-    sample();
     this.timer = setInterval(sample, this.intervalMs);
     // A metrics sampler must never keep the process alive on its own.
     this.timer.unref();
