@@ -22,6 +22,8 @@ function timeRun(name: string, args: string[], outPath: string, inputBytes: numb
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`${name} failed (${r.status}): ${r.stderr}`);
+  // A shadow run that disagreed would still write the same output: its warning is what tells.
+  if (r.stderr.includes('parser shadow mismatch')) throw new Error(`${name}: ${r.stderr}`);
   const emitted = readFileSync(outPath).reduce((n, b) => (b === 10 ? n + 1 : n), 0);
   return { name, seconds, mbPerSec: inputBytes / 1e6 / seconds, emitted };
 }
@@ -44,6 +46,10 @@ export function run(opts: { megabytes?: number; repeats?: number; parsers?: stri
     ['ordertail --parser native --dedup-impl js', [...engine('native'), '--dedup-impl', 'js']],
     // Observability's cost: the same native run with the metrics server, sampler and histograms on.
     ['ordertail --parser native, metrics server on', engine('native', true)],
+    // Shadow mode's cost: a second parser re-parses a sample of the ranges (0.1 is the default share).
+    ['ordertail --parser native --parser-shadow js (0.1)', [...engine('native'), '--parser-shadow', 'js', '--shadow-sample', '0.1']],
+    ['ordertail --parser native --parser-shadow js (1.0)', [...engine('native'), '--parser-shadow', 'js', '--shadow-sample', '1']],
+    ['ordertail --parser native --parser-shadow simdjson (0.1)', [...engine('native'), '--parser-shadow', 'simdjson', '--shadow-sample', '0.1']],
   ];
   // Round-robin, not each case's repeats back to back: on a shared VM a slow
   // spell (the host backing fresh guest pages for the page cache, a noisy
