@@ -22,6 +22,7 @@ describe('CLI usage errors exit 2 with one clear line', () => {
   it('bad worker count', () => expectUsageError(['run', '--input', 'x', '--workers', '0'], /workers.*integer/));
   it('bad --from', () => expectUsageError(['run', '--input', 'x', '--from', 'middle'], /from/));
   it('bad --dedup-impl', () => expectUsageError(['run', '--input', 'x', '--dedup-impl', 'fast'], /dedup-impl.*auto, js, native/));
+  it('bad --sink-page-cache', () => expectUsageError(['run', '--input', 'x', '--sink-page-cache', 'forget'], /sink-page-cache.*drop, keep/));
   it('missing input', () => expectUsageError(['run', '--once'], /input.*required/));
   it('config key of the wrong type names the key', () => {
     const dir = workdir();

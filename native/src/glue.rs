@@ -145,3 +145,30 @@ pub fn dedup_slots(
 pub fn populate_in_background(view: Uint8ArraySlice) -> bool {
     crate::memory::populate_in_background(view.as_ptr(), view.len())
 }
+
+/// `crate::writeback::write_back_and_drop` on the libuv thread pool.
+pub struct WriteBack {
+    fd: i32,
+    from: i64,
+    to: i64,
+}
+
+impl Task for WriteBack {
+    type Output = i32;
+    type JsValue = i32;
+
+    fn compute(&mut self) -> Result<i32> {
+        Ok(crate::writeback::write_back_and_drop(self.fd, self.from, self.to))
+    }
+
+    fn resolve(&mut self, _env: Env, errno: i32) -> Result<i32> {
+        Ok(errno)
+    }
+}
+
+/// fdatasync `fd`, then drop the page cache of `[from, to)`, off the main
+/// thread. Resolves to 0 or the fdatasync's errno (never rejects).
+#[napi]
+pub fn write_back_and_drop(fd: i32, from: f64, to: f64) -> AsyncTask<WriteBack> {
+    AsyncTask::new(WriteBack { fd, from: from as i64, to: to as i64 })
+}

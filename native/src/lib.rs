@@ -14,6 +14,7 @@ pub mod memory;
 pub mod record;
 pub mod scan;
 pub mod utf8;
+pub mod writeback;
 
 // napi-derive registers exports only outside `cfg(test)`.
 #[cfg(feature = "node")]

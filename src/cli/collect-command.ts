@@ -74,7 +74,8 @@ async function openSink(spec: CollectSink, onBrokenPipe: () => void): Promise<Si
     }
     case 'file': {
       const { FileSink } = await import('../sinks/file-sink.js');
-      return new FileSink(spec.path);
+      // An engine may follow this log: its pages stay cached for that reader.
+      return new FileSink(spec.path, { pageCache: 'keep' });
     }
     case 'none':
       return { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };

@@ -36,6 +36,8 @@ export interface EngineOptions {
   parser?: 'auto' | 'js' | 'native' | 'simdjson';
   /** Dedup inserts on the main thread: 'auto' (the addon's batch insert when it loads, else js) | 'js' | 'native'. Default 'auto'. */
   dedupImpl?: 'auto' | 'js' | 'native';
+  /** File sink: 'drop' output from the page cache once it is on disk (one 32 MiB stretch behind the end; needs the addon) or 'keep' it. Default 'drop'. */
+  sinkPageCache?: 'drop' | 'keep';
   /** A second parser re-parsing a sample of ranges; mismatches are counted and logged. */
   parserShadow?: 'js' | 'simdjson';
   /** Share of ranges the shadow parser re-parses, 0..1. Default 0.1. */
@@ -80,6 +82,7 @@ export interface ResolvedOptions {
   rangeBytes: number;
   parser: 'auto' | 'js' | 'native' | 'simdjson';
   dedupImpl: 'auto' | 'js' | 'native';
+  sinkPageCache: 'drop' | 'keep';
   parserShadow: 'js' | 'simdjson' | undefined;
   shadowSample: number;
   metricsPort: number | undefined;
@@ -201,6 +204,7 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger'>, { parse: F
   rangeBytes: { parse: byteSize(4096, MAX_RECORD_LIMIT), fallback: () => 4 * 1024 * 1024 },
   parser: { parse: oneOf('auto', 'js', 'native', 'simdjson'), fallback: () => 'auto' },
   dedupImpl: { parse: oneOf('auto', 'js', 'native'), fallback: () => 'auto' },
+  sinkPageCache: { parse: oneOf('drop', 'keep'), fallback: () => 'drop' },
   parserShadow: { parse: oneOf('js', 'simdjson'), fallback: () => undefined },
   shadowSample: { parse: fraction, fallback: () => 0.1 },
   metricsPort: { parse: port, fallback: () => undefined },
@@ -263,6 +267,7 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     rangeBytes: values.rangeBytes as number,
     parser: values.parser as ResolvedOptions['parser'],
     dedupImpl: values.dedupImpl as ResolvedOptions['dedupImpl'],
+    sinkPageCache: values.sinkPageCache as ResolvedOptions['sinkPageCache'],
     parserShadow: values.parserShadow as ResolvedOptions['parserShadow'],
     shadowSample: values.shadowSample as number,
     metricsPort: values.metricsPort as number | undefined,

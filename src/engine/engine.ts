@@ -271,7 +271,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private async startCollector(config: CollectorConfig): Promise<void> {
     // ccxt is large: loaded only when a collector is configured.
     const { Collector } = await import('../collector/collector.js');
-    const log = new FileSink(this.options.collectorLog);
+    // An input of this engine too: its pages stay cached for the reader.
+    const log = new FileSink(this.options.collectorLog, { pageCache: 'keep' });
     this.collectorLog = log;
     const collector = new Collector(config, { write: (chunk) => log.write(chunk), registry: this.registry });
     this.collector = collector;
@@ -291,7 +292,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       case 'stdout':
         return new StreamSink(process.stdout);
       case 'file':
-        this.fileSink = new FileSink(o.sink.path, this.committedLength(committed, o.sink.path));
+        this.fileSink = new FileSink(o.sink.path, { committedBytes: this.committedLength(committed, o.sink.path), pageCache: o.sinkPageCache });
         return this.fileSink;
       case 'none':
         return { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };

@@ -20,7 +20,8 @@ export class DeadLetterFile {
   private readonly file: FileSink;
 
   constructor(readonly path: string, committedBytes?: number) {
-    this.file = new FileSink(path, committedBytes);
+    // Small, and read by people: left to the kernel's cache.
+    this.file = new FileSink(path, { committedBytes, pageCache: 'keep' });
   }
 
   static sampleOf(bytes: Uint8Array, offset: number, length: number): string {

@@ -1,6 +1,7 @@
 import { closeSync, fdatasync, fsync, openSync, statSync, truncateSync, writeSync, writev, writevSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { CheckpointError } from '../checkpoint/errors.js';
+import { errnoError, nativeWriteBackAndDrop, type SinkPageCache, type WriteBackAndDrop } from './page-cache.js';
 import type { Sink } from './sink.js';
 
 const fsyncAsync = promisify(fsync);
@@ -16,9 +17,20 @@ const BACKGROUND_WRITE_BYTES = 64 * 1024;
  * After this many bytes written since the last one, an fdatasync is started in
  * the background (not awaited): the kernel writes the file back while records
  * keep coming, so the fsync of a checkpoint or of close() finds little left.
- * On this VM, one fsync of 200 MB written at once took ~100 ms.
+ * On this VM, one fsync of 200 MB written at once took ~100 ms. With
+ * `pageCache: 'drop'` the stretch before the one just written back is then
+ * dropped from the page cache (see page-cache.ts).
  */
 const WRITEBACK_EVERY_BYTES = 32 * 1024 * 1024;
+
+export interface FileSinkOptions {
+  /** Length a checkpoint committed: the file is cut back to it (restart). */
+  committedBytes?: number;
+  /** Default 'drop'. */
+  pageCache?: SinkPageCache;
+  /** The fdatasync + drop (default: the native addon's; tests inject failures). */
+  writeBackAndDrop?: WriteBackAndDrop;
+}
 
 /**
  * Appends to a local file. Small batches are written synchronously: a
@@ -44,15 +56,22 @@ export class FileSink implements Sink {
   /** The background fdatasync under way, and where the last one started. */
   private writeback: Promise<void> | undefined;
   private writebackAt = 0;
+  /** Set with pageCache 'drop' and the addon loaded: the writeback that also drops. */
+  private readonly writeBackAndDrop: WriteBackAndDrop | undefined;
+  /** Everything before this offset has been dropped from the page cache (or was there before us). */
+  private droppedUpTo: number;
 
   constructor(
     readonly path: string,
-    committedBytes?: number,
+    options: FileSinkOptions = {},
   ) {
     this.name = `file:${path}`;
-    if (committedBytes !== undefined) rollBack(path, committedBytes);
+    if (options.committedBytes !== undefined) rollBack(path, options.committedBytes);
     this.fd = openSync(path, 'a');
     this.written = statSync(path).size;
+    this.writebackAt = this.written;
+    this.droppedUpTo = this.written;
+    if ((options.pageCache ?? 'drop') === 'drop') this.writeBackAndDrop = options.writeBackAndDrop ?? nativeWriteBackAndDrop();
   }
 
   /** Length of the file including everything written (or being written) through this sink. */
@@ -115,15 +134,39 @@ export class FileSink implements Sink {
     for (const c of rest(chunks, done)) this.write(c);
   }
 
-  /** Early writeback (see WRITEBACK_EVERY_BYTES); its errors surface at the next fsync. */
+  /**
+   * Early writeback (see WRITEBACK_EVERY_BYTES). Its error fails the sink: on
+   * Linux a writeback error is reported once per open file, so the fsync of
+   * the next checkpoint or of close() would not see it again. EINVAL (a
+   * special file that cannot be synced) is not a lost write.
+   */
   private startWriteback(): void {
     if (this.writeback || this.written - this.writebackAt < WRITEBACK_EVERY_BYTES) return;
-    this.writebackAt = this.written;
-    this.writeback = new Promise<void>((resolve) =>
-      fdatasync(this.fd, () => {
-        this.writeback = undefined;
-        resolve();
-      }),
+    const upTo = this.written;
+    this.writebackAt = upTo;
+    const settle = (err: NodeJS.ErrnoException | null): void => {
+      this.writeback = undefined;
+      if (err && err.code !== 'EINVAL') this.failure ??= err;
+    };
+    const dropper = this.writeBackAndDrop;
+    if (!dropper) {
+      this.writeback = new Promise<void>((resolve) =>
+        fdatasync(this.fd, (err) => {
+          settle(err);
+          resolve();
+        }),
+      );
+      return;
+    }
+    // Keep the newest stretch cached for a reader following the file.
+    const dropTo = Math.max(this.droppedUpTo, upTo - WRITEBACK_EVERY_BYTES);
+    const dropFrom = this.droppedUpTo;
+    this.writeback = dropper(this.fd, dropFrom, dropTo).then(
+      (errno) => {
+        if (errno === 0) this.droppedUpTo = dropTo;
+        settle(errno === 0 ? null : errnoError(errno, 'fdatasync', this.path));
+      },
+      (err: unknown) => settle(err instanceof Error ? err : new Error(String(err))),
     );
   }
 
@@ -133,6 +176,7 @@ export class FileSink implements Sink {
     if (this.failure) throw this.failure;
     // The descriptor must outlive a background fdatasync (close() follows).
     if (this.writeback) await this.writeback;
+    if (this.failure) throw this.failure;
     if (!this.closed) await fsyncAsync(this.fd);
   }
 
