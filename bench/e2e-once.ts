@@ -42,6 +42,8 @@ export function run(opts: { megabytes?: number; repeats?: number; parsers?: stri
   const cases: [string, string[]][] = [
     ['naive baseline (readline+JSON.parse+Set)', [join(REPO_ROOT, 'dist/bench/naive-baseline.js'), input, out]],
     ...(opts.parsers ?? ['js', 'native', 'simdjson']).map((p): [string, string[]] => [`ordertail --once, 2 workers, --parser ${p}`, engine(p)]),
+    // What dropping written-back output from the page cache adds: the same native run keeping it.
+    ['ordertail --parser native --sink-page-cache keep', [...engine('native'), '--sink-page-cache', 'keep']],
     // What the addon's batch dedup insert adds: the same native run with JS inserts.
     ['ordertail --parser native --dedup-impl js', [...engine('native'), '--dedup-impl', 'js']],
     // Observability's cost: the same native run with the metrics server, sampler and histograms on.
