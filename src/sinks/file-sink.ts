@@ -1,10 +1,12 @@
 import { closeSync, fdatasync, fsync, openSync, statSync, truncateSync, writeSync, writev, writevSync } from 'node:fs';
+import { constants } from 'node:os';
 import { promisify } from 'node:util';
 import { CheckpointError } from '../checkpoint/errors.js';
 import { errnoError, nativeWriteBackAndDrop, type SinkPageCache, type WriteBackAndDrop } from './page-cache.js';
 import type { Sink } from './sink.js';
 
 const fsyncAsync = promisify(fsync);
+const errnos = constants.errno;
 
 /**
  * Gathered writes of at least this many bytes go through the libuv thread
@@ -56,8 +58,8 @@ export class FileSink implements Sink {
   /** The background fdatasync under way, and where the last one started. */
   private writeback: Promise<void> | undefined;
   private writebackAt = 0;
-  /** Set with pageCache 'drop' and the addon loaded: the writeback that also drops. */
-  private readonly writeBackAndDrop: WriteBackAndDrop | undefined;
+  /** The addon's fdatasync + drop with pageCache 'drop' (when it loads), else a plain fdatasync. */
+  private readonly writeBackAndDrop: WriteBackAndDrop;
   /** Everything before this offset has been dropped from the page cache (or was there before us). */
   private droppedUpTo: number;
 
@@ -71,7 +73,8 @@ export class FileSink implements Sink {
     this.written = statSync(path).size;
     this.writebackAt = this.written;
     this.droppedUpTo = this.written;
-    if ((options.pageCache ?? 'drop') === 'drop') this.writeBackAndDrop = options.writeBackAndDrop ?? nativeWriteBackAndDrop();
+    const dropper = (options.pageCache ?? 'drop') === 'drop' ? (options.writeBackAndDrop ?? nativeWriteBackAndDrop()) : undefined;
+    this.writeBackAndDrop = dropper ?? fdatasyncOnly;
   }
 
   /** Length of the file including everything written (or being written) through this sink. */
@@ -144,29 +147,18 @@ export class FileSink implements Sink {
     if (this.writeback || this.written - this.writebackAt < WRITEBACK_EVERY_BYTES) return;
     const upTo = this.written;
     this.writebackAt = upTo;
-    const settle = (err: NodeJS.ErrnoException | null): void => {
-      this.writeback = undefined;
-      if (err && err.code !== 'EINVAL') this.failure ??= err;
-    };
-    const dropper = this.writeBackAndDrop;
-    if (!dropper) {
-      this.writeback = new Promise<void>((resolve) =>
-        fdatasync(this.fd, (err) => {
-          settle(err);
-          resolve();
-        }),
-      );
-      return;
-    }
     // Keep the newest stretch cached for a reader following the file.
     const dropTo = Math.max(this.droppedUpTo, upTo - WRITEBACK_EVERY_BYTES);
-    const dropFrom = this.droppedUpTo;
-    this.writeback = dropper(this.fd, dropFrom, dropTo).then(
+    this.writeback = this.writeBackAndDrop(this.fd, this.droppedUpTo, dropTo).then(
       (errno) => {
+        this.writeback = undefined;
         if (errno === 0) this.droppedUpTo = dropTo;
-        settle(errno === 0 ? null : errnoError(errno, 'fdatasync', this.path));
+        else if (errno !== errnos.EINVAL) this.failure ??= errnoError(errno, 'fdatasync', this.path);
       },
-      (err: unknown) => settle(err instanceof Error ? err : new Error(String(err))),
+      (err: unknown) => {
+        this.writeback = undefined;
+        this.failure ??= err instanceof Error ? err : new Error(String(err));
+      },
     );
   }
 
@@ -190,6 +182,10 @@ export class FileSink implements Sink {
     }
   }
 }
+
+/** The writeback without the drop (pageCache 'keep', or no addon): Node's fdatasync, as an errno. */
+const fdatasyncOnly: WriteBackAndDrop = (fd) =>
+  new Promise((resolve) => fdatasync(fd, (err) => resolve(err ? Math.abs(err.errno ?? errnos.EIO) : 0)));
 
 /** `list` without its first `n` bytes. */
 function rest(list: readonly Uint8Array[], n: number): Uint8Array[] {
