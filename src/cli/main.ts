@@ -3,7 +3,7 @@ import type { ResolvedOptions } from '../config/options.js';
 import { ParserUnavailableError, resolveParser } from '../parser/select.js';
 import { MetricsOptionError } from '../metrics/errors.js';
 import type { MetricsServer } from '../metrics/http-server.js';
-import { formatStatus } from './status-line.js';
+import { formatStatus, formatSummary } from './status-line.js';
 import { buildProgram, CommanderError, type RunCommand } from './program.js';
 
 /*
@@ -104,6 +104,7 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
   }
   if (timer) clearInterval(timer);
   if (statusIntervalMs) process.stderr.write(formatStatus(engine.stats()) + '\n');
+  if (options.once && options.logLevel !== 'silent') process.stderr.write(formatSummary(engine.stats()) + '\n');
   process.exitCode = failed ? 1 : 0;
 }
 

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.js';
 import { parseByteSize, parseDurationMs } from './units.js';
 import { resolveCollectorConfig, type CollectorConfig } from '../collector/config.js';
+import { MAX_CAPACITY, tableBytes } from '../dedup/layout.js';
 
 /**
  * Options accepted by `new Engine(options)` and by the YAML config file (same
@@ -24,8 +25,14 @@ export interface EngineOptions {
   dedupKey?: string | string[];
   /** Duplicate window on event time: '60s', '500ms', or milliseconds. Default 60s. */
   dedupWindow?: string | number;
-  /** Dedup table size in entries (≈ 18.3 B each); keep it ≥ 10× the keys live in one window. Default 4,194,304. */
-  dedupCapacity?: number;
+  /**
+   * Dedup table size in keys (≈ 18.3 B each; forgetting starts near 60 % full), or 'auto':
+   * twice the records the inputs hold at start-up (at least 4 Mi in follow mode),
+   * within dedupMemory. Default 'auto'.
+   */
+  dedupCapacity?: number | 'auto';
+  /** Memory cap for an 'auto' dedup table: '1GiB', or bytes. Default 1 GiB. */
+  dedupMemory?: string | number;
   /** Field holding the event time (epoch ms or ISO-8601). Default 'timestamp'. */
   eventTime?: string;
   /** Larger records are rejected as too_large: '16MiB' or bytes. Default 16 MiB. */
@@ -76,7 +83,8 @@ export interface ResolvedOptions {
   workers: number;
   dedupKey: string[];
   dedupWindowMs: number;
-  dedupCapacity: number;
+  dedupCapacity: number | 'auto';
+  dedupMemoryBytes: number;
   eventTime: string;
   maxRecordBytes: number;
   rangeBytes: number;
@@ -198,7 +206,8 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger'>, { parse: F
   workers: { parse: positiveInteger(256), fallback: () => availableParallelism() },
   dedupKey: { parse: stringList, fallback: () => ['id'] },
   dedupWindow: { parse: duration, fallback: () => 60_000 },
-  dedupCapacity: { parse: positiveInteger(1 << 30), fallback: () => 1 << 22 },
+  dedupCapacity: { parse: (value, key) => (value === 'auto' ? 'auto' : positiveInteger(MAX_CAPACITY)(value, key)), fallback: () => 'auto' },
+  dedupMemory: { parse: byteSize(1 << 20, tableBytes(MAX_CAPACITY)), fallback: () => 1 << 30 },
   eventTime: { parse: nonEmptyString, fallback: () => 'timestamp' },
   maxRecordBytes: { parse: byteSize(2, MAX_RECORD_LIMIT), fallback: () => 16 * 1024 * 1024 },
   rangeBytes: { parse: byteSize(4096, MAX_RECORD_LIMIT), fallback: () => 4 * 1024 * 1024 },
@@ -261,7 +270,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     workers: values.workers as number,
     dedupKey: values.dedupKey as string[],
     dedupWindowMs: values.dedupWindow as number,
-    dedupCapacity: values.dedupCapacity as number,
+    dedupCapacity: values.dedupCapacity as number | 'auto',
+    dedupMemoryBytes: values.dedupMemory as number,
     eventTime: values.eventTime as string,
     maxRecordBytes,
     rangeBytes: values.rangeBytes as number,

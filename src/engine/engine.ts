@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../config/options.js';
 import { EmitStage } from '../dedup/emit-stage.js';
 import { DedupTable } from '../dedup/table.js';
+import { AUTO_TARGET_LOAD, sizeDedupTable, type DedupSizing } from '../dedup/sizing.js';
+import { tableBytes } from '../dedup/layout.js';
 import { Counter, Counters } from '../metrics/counters.js';
 import { LatencyRecorder, type LatencySummary } from '../metrics/latency.js';
 import { ParsePool, parsePoolConfig } from '../pool/parse-pool.js';
@@ -17,7 +19,7 @@ import { FileDiscovery } from '../sources/discovery.js';
 import { Pipeline } from './pipeline.js';
 import { resolveParser } from '../parser/select.js';
 import { StageHistograms } from '../metrics/stages.js';
-import type { FileTelemetry, LatencyHistograms, PipelineGauges, Readiness, StreamCounts, TelemetrySource } from '../metrics/telemetry.js';
+import { dedupSummary, type DedupSummary, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
 import { createLogger, type Logger } from '../metrics/logger.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { StreamCounters } from '../metrics/counters.js';
@@ -45,7 +47,9 @@ export interface EngineStats {
   rejected: number;
   rejectedByReason: Record<string, number>;
   withoutKey: number;
-  dedupOverflow: number;
+  /** Dedup entries replaced under space pressure (duplicates of them may pass), and those of them still inside the window. */
+  dedupForgotten: number;
+  dedupForgottenInWindow: number;
   eventTimeInvalid: number;
   bytesRead: number;
   files: number;
@@ -54,7 +58,7 @@ export interface EngineStats {
   /** Shadow parsing: records compared and disagreements (0/0 when off). */
   shadow: { compared: number; mismatches: number };
   /** impl: who inserts on the main thread, the addon's batch insert or DedupTable.insertAt (js). */
-  dedup: { capacity: number; live: number; overflows: number; impl: 'js' | 'native' };
+  dedup: DedupSummary & { impl: 'js' | 'native' };
   /** Live stream (growth observed while following) → emitted, milliseconds. */
   latency: LatencySummary;
   /** History (content present when a file was opened) → emitted, milliseconds. */
@@ -117,6 +121,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private resolveFinished!: () => void;
   private parserName = 'js';
   private dedupImpl: 'js' | 'native' = 'js';
+  private dedupSizing: DedupSizing | undefined;
+  /** Forgetting inside the window was warned about (once per engine). */
+  private forgettingWarned = false;
   private checkpointStore: CheckpointStore | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private generation = 0;
@@ -175,11 +182,14 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.generation = restored?.generation ?? 0;
     }
     this.state = 'running';
+    let scanned: string[];
     try {
       this.sink = this.iterator ?? this.openSink(restored?.sink);
       this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, this.committedLength(restored?.deadLetter, o.deadLetter)) : undefined;
       this.journal = this.checkpointStore ? new DedupJournal() : undefined;
-      this.dedup = this.openDedup(restored);
+      this.discovery = new FileDiscovery(o.input, (m) => this.emit('warning', m));
+      scanned = this.discovery.scan();
+      this.dedup = this.openDedup(restored, scanned);
     } catch (err) {
       this.state = 'stopped';
       throw err;
@@ -205,7 +215,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.staging = staging;
     const emit = new EmitStage(this.dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry),
-    this.streams, this.journal, dedupImpl.native);
+    this.streams, this.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
     this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m) => this.emit('warning', m),
       fail: (e) => this.fail(e),
@@ -217,7 +227,6 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (restored) this.pipeline.resumeFrom(restored.files);
     this.pumping = this.pump();
     if (o.collector) await this.startCollector(o.collector);
-    this.discovery = new FileDiscovery(o.input, (m) => this.emit('warning', m));
     // Our own outputs may match a broad input glob; reading them back would
     // loop forever in follow mode.
     const outputs = new Set([o.sink.kind === 'file' ? resolve(o.sink.path) : '', o.deadLetter ? resolve(o.deadLetter) : '']);
@@ -226,7 +235,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.emit('warning', `${path} matches the input glob but is an output of this engine; not read`);
       return true;
     };
-    const existing = this.discovery.scan().filter((p) => !isOutput(p) && !this.ignoredAtStartup(p));
+    const existing = scanned.filter((p) => !isOutput(p) && !this.ignoredAtStartup(p));
     const newest = newestOf(existing);
     for (const path of existing) this.pipeline.addFile(path, 'startup', o.from === 'end');
     if (newest) this.pipeline.markLive(newest);
@@ -309,9 +318,23 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     return committed.committedBytes;
   }
 
-  private openDedup(restored: CheckpointState | undefined): DedupTable {
+  private openDedup(restored: CheckpointState | undefined, inputs: readonly string[]): DedupTable {
     const o = this.options;
-    const options = { capacity: o.dedupCapacity, windowMs: o.dedupWindowMs };
+    const sizing = sizeDedupTable({
+      requested: o.dedupCapacity,
+      memoryCapBytes: o.dedupMemoryBytes,
+      follow: !o.once,
+      paths: inputs,
+      ...(restored ? { restoredCapacity: restored.dedup.capacity } : {}),
+    });
+    this.dedupSizing = sizing;
+    const mib = (sizing.bytes / 2 ** 20).toFixed(1);
+    const basis = sizing.estimatedRecords === undefined
+      ? 'dedupCapacity'
+      : `auto: ~${sizing.estimatedRecords} records in ${inputs.length} input file(s)${sizing.capped ? `, capped by dedupMemory ${o.dedupMemoryBytes} B` : ''}`;
+    this.emit('info', `dedup table: ${sizing.capacity} keys, ${mib} MiB (${basis}); window ${o.dedupWindowMs} ms`);
+    if (sizing.capped) this.emit('warning', `dedup table capped at ${mib} MiB by dedupMemory: ~${sizing.estimatedRecords} records at start-up need ${Math.ceil(sizing.estimatedRecords! / AUTO_TARGET_LOAD)} keys; the oldest keys will be forgotten`);
+    const options = { capacity: sizing.capacity, windowMs: o.dedupWindowMs };
     if (!restored) {
       // The snapshot a journal extends is, at first, the empty table: no file,
       // and the first checkpoints write only the journal.
@@ -335,7 +358,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
 
   private restoreSnapshot(restored: CheckpointState): DedupTable {
     const o = this.options;
-    const options = { capacity: o.dedupCapacity, windowMs: o.dedupWindowMs };
+    const options = { capacity: this.dedupSizing!.capacity, windowMs: o.dedupWindowMs };
     const bytes = this.checkpointStore!.readDedup(restored);
     if (restored.dedup.format === 'entries') return DedupTable.fromEntries(bytes, options);
     let restoredTable: ReturnType<typeof DedupTable.restore>;
@@ -347,6 +370,23 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const { table, rehashed } = restoredTable;
     if (rehashed) this.emit('warning', `dedup capacity changed since the checkpoint (${restored.dedup.capacity} → ${table.capacity}): its entries were re-inserted`);
     return table;
+  }
+
+  /**
+   * Keys still inside the window were replaced: duplicates of them may pass.
+   * Said once, with the size that would have held every key so far.
+   */
+  private onDedupForgetting(forgottenInWindow: number): void {
+    if (this.forgettingWarned) return;
+    this.forgettingWarned = true;
+    const d = this.dedup!.stats();
+    const keys = this.counters.get('recordsEmitted') - this.counters.get('withoutKey');
+    const needed = Math.ceil(Math.max(keys, d.entries) / AUTO_TARGET_LOAD);
+    this.emit(
+      'warning',
+      `dedup table full: ${forgottenInWindow} key(s) forgotten while still inside the ${this.options.dedupWindowMs} ms window, so copies of them may pass ` +
+        `(table holds ${d.capacity} keys, ${(d.bytes / 2 ** 20).toFixed(1)} MiB; ~${keys} distinct keys so far: --dedup-capacity ${needed} (~${(tableBytes(needed) / 2 ** 20).toFixed(0)} MiB) would hold them). Counted in ordertail_dedup_forgotten_in_window_total.`,
+    );
   }
 
   private ignoredAtStartup(path: string): boolean {
@@ -497,13 +537,14 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       rejected: c.get('rejected'),
       rejectedByReason: c.rejectsByReason(),
       withoutKey: c.get('withoutKey'),
-      dedupOverflow: c.get('dedupOverflow'),
+      dedupForgotten: d?.forgotten ?? 0,
+      dedupForgottenInWindow: d?.forgottenInWindow ?? 0,
       eventTimeInvalid: c.get('eventTimeInvalid'),
       bytesRead: c.values[Counter.bytesRead]!,
       files: this.pipeline?.fileCount ?? 0,
       parser: this.parserName,
       shadow: { compared: c.get('shadowCompared'), mismatches: c.get('shadowMismatches') },
-      dedup: { capacity: d?.capacity ?? 0, live: d?.live ?? 0, overflows: d?.overflows ?? 0, impl: this.dedupImpl },
+      dedup: { ...dedupSummary(d), impl: this.dedupImpl },
       latency: this.latency.live.summary(),
       historyLatency: this.latency.history.summary(),
       checkpoints: { dir: this.checkpointStore?.dir, committed: this.checkpointsCommitted, failed: this.checkpointsFailed, lastCommittedAtMs: this.lastCheckpointAtMs },
@@ -523,7 +564,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       ringCapacity: this.pool?.ringCapacity ?? 0,
       poolQueueSize: this.pool?.queueSize ?? 0,
       rangesInFlight: this.pipeline?.rangesInFlight ?? 0,
-      dedup: { capacity: d?.capacity ?? 0, live: d?.live ?? 0, overflows: d?.overflows ?? 0 },
+      dedup: dedupSummary(d),
       sink: { name: this.sink?.name ?? 'none', flushes: this.staging?.flushes ?? 0, errors: this.staging?.errors ?? 0 },
     };
   }

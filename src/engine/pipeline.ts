@@ -88,6 +88,7 @@ export class Pipeline {
   private readonly stores = new ResultStorePool();
   private readonly bytesViews = new WeakMap<SharedArrayBuffer, Buffer>();
   private nextRangeId = 1;
+  private lowWatermarkAt = Number.NEGATIVE_INFINITY;
   private nextFileId = 1;
   private inFlight = 0;
   private stopping = false;
@@ -578,6 +579,7 @@ export class Pipeline {
   private async emitLoop(): Promise<void> {
     do {
       this.emitAgain = false;
+      this.refreshLowWatermark();
       const truncated: FileCursor[] = [];
       for (const file of this.files) {
         const waiting = this.ready.get(file)!;
@@ -588,6 +590,7 @@ export class Pipeline {
           const done = this.emitter.emit(
             {
               path: file.path,
+              progress: file,
               bytes: range.bytes,
               bufferFilePos: range.outcome!.bufferFilePos,
               results: range.results,
@@ -620,6 +623,27 @@ export class Pipeline {
         if (drained !== true) await drained;
       }
     } while (this.emitAgain || this.checkpointDue);
+  }
+
+  /**
+   * The dedup table's low watermark: the event-time progress of the slowest
+   * file that still has bytes to emit (one not started yet holds it at
+   * −∞); with none pending, the fastest one's. It only tells which forgotten
+   * keys were still inside the window (dedup/layout.ts, "Forgetting"), so a
+   * value a few ms old is as good: recomputed at most every 20 ms.
+   */
+  private refreshLowWatermark(): void {
+    const now = performance.now();
+    if (now - this.lowWatermarkAt < 20) return;
+    this.lowWatermarkAt = now;
+    let low = Number.POSITIVE_INFINITY;
+    let high = Number.NEGATIVE_INFINITY;
+    for (const file of this.files) {
+      if (file.maxEventTime > high) high = file.maxEventTime;
+      if (file.copyOf || file.committed.offset >= file.observedSize) continue;
+      if (file.maxEventTime < low) low = file.maxEventTime;
+    }
+    this.emitter.setLowWatermark(low === Number.POSITIVE_INFINITY ? high : low);
   }
 
   /** Everything emitted so far is in the sink (just flushed): let the engine commit it. */

@@ -10,12 +10,11 @@ export const Counter = {
   duplicates: 2,
   rejected: 3,
   withoutKey: 4,
-  dedupOverflow: 5,
-  eventTimeInvalid: 6,
-  bytesRead: 7,
-  rangesCompleted: 8,
-  shadowCompared: 9,
-  shadowMismatches: 10,
+  eventTimeInvalid: 5,
+  bytesRead: 6,
+  rangesCompleted: 7,
+  shadowCompared: 8,
+  shadowMismatches: 9,
 } as const;
 export type CounterName = keyof typeof Counter;
 const COUNTER_SLOTS = Object.keys(Counter).length;
