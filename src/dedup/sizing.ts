@@ -10,6 +10,12 @@ import { BUCKET_SLOTS, MAX_CAPACITY, PROBE_BUCKETS, geometryFor } from './layout
 
 /** Keys per slot an 'auto' table is sized for. */
 export const AUTO_TARGET_LOAD = 0.5;
+/**
+ * A restored table is kept (no re-insert of its entries) while the inputs'
+ * records stay under this load of it: below it, probing forgets nothing
+ * (bench/dedup.ts --forgetting).
+ */
+export const KEEP_RESTORED_LOAD = 0.6;
 /** Follow mode keeps room for what arrives after start-up (a full table forgets oldest first). */
 export const FOLLOW_MIN_CAPACITY = 1 << 22;
 /** A one-record run still gets a table that never forgets in tests and demos. */
@@ -45,7 +51,7 @@ export function sizeDedupTable(input: SizingInput): DedupSizing {
   }
   const records = estimateRecords(input.paths);
   let capacity = Math.max(Math.ceil(records / AUTO_TARGET_LOAD), input.follow ? FOLLOW_MIN_CAPACITY : ONCE_MIN_CAPACITY);
-  if (input.restoredCapacity !== undefined && input.restoredCapacity >= capacity) capacity = input.restoredCapacity;
+  if (input.restoredCapacity !== undefined && input.restoredCapacity * KEEP_RESTORED_LOAD >= records) capacity = input.restoredCapacity;
   const cap = capacityWithin(input.memoryCapBytes);
   const capped = capacity > cap;
   const geo = geometryFor(Math.min(capacity, cap));
