@@ -104,7 +104,13 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
   }
   if (timer) clearInterval(timer);
   if (statusIntervalMs) process.stderr.write(formatStatus(engine.stats()) + '\n');
-  if (options.once && options.logLevel !== 'silent') process.stderr.write(formatSummary(engine.stats()) + '\n');
+  if (options.once) {
+    // One line that accounts for every record; a warning when copies may have got through.
+    const s = engine.stats();
+    const summary = { read: s.recordsRead, emitted: s.recordsEmitted, duplicates: s.duplicates, rejected: s.rejectedByReason, withoutKey: s.withoutKey, dedupForgotten: s.dedupForgotten, dedupForgottenInWindow: s.dedupForgottenInWindow };
+    if (s.dedupForgottenInWindow > 0) logger.warn({ summary }, formatSummary(s));
+    else logger.info({ summary }, formatSummary(s));
+  }
   process.exitCode = failed ? 1 : 0;
 }
 

@@ -24,7 +24,7 @@ export function formatSummary(s: EngineStats): string {
     .filter(([, n]) => n > 0)
     .map(([reason, n]) => `${reason} ${n}`);
   return (
-    `ordertail: done: read ${s.recordsRead}, emitted ${s.recordsEmitted}, duplicates ${s.duplicates}, ` +
+    `done: read ${s.recordsRead}, emitted ${s.recordsEmitted}, duplicates ${s.duplicates}, ` +
     `rejected ${s.rejected}${reasons.length ? ` (${reasons.join(', ')})` : ''}, without key ${s.withoutKey}, ` +
     `dedup forgotten ${s.dedupForgotten} (${s.dedupForgottenInWindow} inside the window; table ${s.dedup.capacity} keys, ${s.dedup.entries} held)`
   );

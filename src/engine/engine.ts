@@ -182,14 +182,14 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.generation = restored?.generation ?? 0;
     }
     this.state = 'running';
-    let scanned: string[];
     try {
       this.sink = this.iterator ?? this.openSink(restored?.sink);
       this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, this.committedLength(restored?.deadLetter, o.deadLetter)) : undefined;
       this.journal = this.checkpointStore ? new DedupJournal() : undefined;
       this.discovery = new FileDiscovery(o.input, (m) => this.emit('warning', m));
-      scanned = this.discovery.scan();
-      this.dedup = this.openDedup(restored, scanned);
+      // The table is sized from what exists now; the scan that reads runs after
+      // the collector's first poll (its log is an input too).
+      this.dedup = this.openDedup(restored, this.discovery.scan());
     } catch (err) {
       this.state = 'stopped';
       throw err;
@@ -235,7 +235,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.emit('warning', `${path} matches the input glob but is an output of this engine; not read`);
       return true;
     };
-    const existing = scanned.filter((p) => !isOutput(p) && !this.ignoredAtStartup(p));
+    const existing = this.discovery!.scan().filter((p) => !isOutput(p) && !this.ignoredAtStartup(p));
     const newest = newestOf(existing);
     for (const path of existing) this.pipeline.addFile(path, 'startup', o.from === 'end');
     if (newest) this.pipeline.markLive(newest);
