@@ -32,6 +32,7 @@ const H_FORGOTTEN_LO: usize = 18;
 const H_FORGOTTEN_HI: usize = 19;
 const H_FORGOTTEN_IN_WINDOW_LO: usize = 20;
 const H_FORGOTTEN_IN_WINDOW_HI: usize = 21;
+const H_FILLED: usize = 22;
 const H_WM_SEQ: usize = 32;
 const H_WATERMARK_F64: usize = 17;
 const H_LOW_WATERMARK_F64: usize = 18;
@@ -43,6 +44,8 @@ const BUCKET_SLOTS: usize = 7;
 /// Byte offsets inside a bucket: the version word, then 16-byte slots
 /// (hashLo, hashHi, time f64) from byte 16.
 const SLOT0_BYTE: usize = 16;
+/// The home bucket's SPILL word (layout.ts H_SPILL): the header's second Int32.
+const SPILL_BYTE: usize = 4;
 const SLOT_BYTES: usize = 16;
 
 /// Status code bits of a result slot (contract.ts STATUS_CODE_MASK) and KEYED.
@@ -101,6 +104,8 @@ pub fn bucket_index(hash_lo: i32, hash_hi: i32, buckets: u32) -> usize {
 pub struct Table {
     base: *mut u8,
     buckets: u32,
+    /// Slots in all buckets, the tail included (FILLED reaching it: no empty slot left).
+    slots: usize,
     window: f64,
 }
 
@@ -111,7 +116,7 @@ impl Table {
         if len < BUCKETS_BYTE || (base as usize) % 8 != 0 {
             return Err(DedupError::NotATable);
         }
-        let t = Table { base, buckets: 0, window: 0.0 };
+        let t = Table { base, buckets: 0, slots: 0, window: 0.0 };
         if t.atomic(H_MAGIC * 4).load(Ordering::SeqCst) != DEDUP_MAGIC {
             return Err(DedupError::NotATable);
         }
@@ -121,7 +126,7 @@ impl Table {
             return Err(DedupError::NotATable);
         }
         let window = std::ptr::read(base.add(H_WINDOW_F64 * 8) as *const f64);
-        Ok(Table { base, buckets: buckets as u32, window })
+        Ok(Table { base, buckets: buckets as u32, slots: (buckets as usize + PROBE_BUCKETS - 1) * BUCKET_SLOTS, window })
     }
 
     #[inline(always)]
@@ -142,8 +147,10 @@ impl Table {
         // SAFETY: prefetch never faults; the address is inside the table.
         unsafe {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // Both lines of the bucket: a full bucket's scan reads slots 3–6 too.
             let p = self.base.add(self.bucket_byte(b)) as *const i8;
             _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.add(64));
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = b;
@@ -264,12 +271,17 @@ fn insert_one(table: &Table, home: usize, lo: i32, hi: i32, t: f64, window: f64,
     let mut victim_time = f64::INFINITY;
     let mut victim = (0usize, 0usize);
     let mut result: Option<u8> = None;
+    // Keys homed here lie in home … home+spill; past it only an empty slot is looked for.
+    let mut spill = PROBE_BUCKETS - 1;
     let release = |taken: usize, held: &[i32; PROBE_BUCKETS]| {
         for (p, v) in held.iter().enumerate().take(taken) {
             table.atomic(table.bucket_byte(home + p)).store(v.wrapping_add(2), Ordering::SeqCst);
         }
     };
     'probe: for p in 0..PROBE_BUCKETS {
+        if p > spill && table.atomic(H_FILLED * 4).load(Ordering::SeqCst) as usize >= table.slots {
+            break;
+        }
         let bb = table.bucket_byte(home + p);
         let version = table.atomic(bb);
         // The first access to a bucket is a compare-exchange guessing a
@@ -290,6 +302,10 @@ fn insert_one(table: &Table, home: usize, lo: i32, hi: i32, t: f64, window: f64,
         };
         held[p] = v;
         taken = p + 1;
+        if p == 0 {
+            // SAFETY: the home bucket's header word, held by us.
+            spill = unsafe { std::ptr::read(table.base.add(bb + SPILL_BYTE) as *const i32) } as usize;
+        }
         for j in 0..BUCKET_SLOTS {
             // SAFETY: bucket home + p < buckets + PROBE_BUCKETS - 1 (the tail), held by us.
             let et = unsafe { table.slot_time(bb, j) };
@@ -297,9 +313,16 @@ fn insert_one(table: &Table, home: usize, lo: i32, hi: i32, t: f64, window: f64,
                 unsafe {
                     table.set_slot_hash(bb, j, lo, hi);
                     table.set_slot_time(bb, j, stored);
+                    if p > spill {
+                        std::ptr::write(table.base.add(table.bucket_byte(home) + SPILL_BYTE) as *mut i32, p as i32);
+                    }
                 }
+                table.atomic(H_FILLED * 4).fetch_add(1, Ordering::SeqCst);
                 result = Some(VERDICT_NEW);
                 break 'probe;
+            }
+            if p > spill {
+                continue;
             }
             let (klo, khi) = unsafe { table.slot_hash(bb, j) };
             if klo == lo && khi == hi {
@@ -318,7 +341,7 @@ fn insert_one(table: &Table, home: usize, lo: i32, hi: i32, t: f64, window: f64,
     }
     let replacing = result.is_none();
     if replacing {
-        // Every slot of the sequence holds another key: replace the oldest.
+        // No room where the key may live: replace the oldest entry there.
         unsafe {
             table.set_slot_hash(victim.0, victim.1, lo, hi);
             table.set_slot_time(victim.0, victim.1, stored);

@@ -10,7 +10,7 @@
  *              │         f64[2] WINDOW_MS            written at creation   │
  *   byte 64    ├──────────────────────────────────────────────────────────┤
  *              │ line 1  [18] FORGOTTEN_LO [19] _HI  [20] FORGOTTEN_IN_    │
- *              │         WINDOW_LO [21] _HI              Atomics.add       │
+ *              │         WINDOW_LO [21] _HI  [22] FILLED  Atomics.add      │
  *   byte 128   ├──────────────────────────────────────────────────────────┤
  *              │ line 2  [32] WM_SEQ   f64[17] WATERMARK   own seqlock     │
  *              │         f64[18] LOW_WATERMARK  (engine-set, NaN = unset)  │
@@ -19,7 +19,7 @@
  *   byte 256   ╞══════════════════════════════════════════════════════════╡ BUCKETS_BYTE
  *              │ bucket 0, 128 bytes = 2 cache lines, 128-byte aligned:    │
  *              │  +0   ┌────────┬────────┬────────┬────────┐               │
- *              │       │version │reserved│reserved│reserved│ header, 16 B  │
+ *              │       │version │ spill  │reserved│reserved│ header, 16 B  │
  *              │  +16  ├────────┴────────┼────────┴────────┤               │
  *              │       │ slot 0: hashLo hashHi │ time f64  │ ┐ line 0      │
  *              │  +32  │ slot 1                            │ │             │
@@ -73,18 +73,23 @@
  *   h, h+1, … h+PROBE_BUCKETS−1 (no wrap: the table has PROBE_BUCKETS−1 tail
  *   buckets past the last home bucket). A key is placed in h+i only when
  *   h … h+i−1 are full, and full buckets stay full, so a lookup that meets an
- *   empty slot knows the key is nowhere further. 7-slot buckets probed this way
- *   hold a table at load 0.5 (36.6 B per key) with no key pushed past its 8
- *   buckets in practice, and almost all lookups end in the home bucket
- *   (bench/dedup.ts --forgetting measures both; figures in bench/RESULTS.md).
+ *   empty slot knows the key is nowhere further. Each home bucket's SPILL word
+ *   says how far any key homed there was placed, so a lookup scans h … h+SPILL
+ *   only; past it, a new key looks only for an empty slot, and not at all once
+ *   FILLED says every slot is taken. 7-slot buckets probed this way hold a
+ *   table at load 0.5 (36.6 B per key) with no key pushed past its 8 buckets in
+ *   practice, almost all lookups end in the home bucket, and a full table
+ *   (long-running follow mode) scans ~2.7 buckets per new key instead of 8
+ *   (bench/dedup.ts --forgetting and --sweep; figures in bench/RESULTS.md).
  *
  * ─── Forgetting: only under space pressure, oldest event time first ─────────
  *   The rule the engine promises: a key seen again within the window, measured
  *   on event time, is a duplicate — whatever order files and ranges are read
  *   in, on any worker count or range size, across restarts. So nothing is
  *   forgotten because time has passed: an entry is replaced only when a NEW
- *   key finds all PROBE_BUCKETS buckets of its sequence full; the victim is the
- *   entry with the OLDEST event time among those 56 slots.
+ *   key finds no empty slot in its sequence; the victim is the entry with the
+ *   OLDEST event time in the buckets h … h+SPILL that its home's keys occupy
+ *   (7 to 56 slots: oldest first locally, not across the whole table).
  *
  *   Why not expire by a watermark: a single "largest time seen" is driven to
  *   the newest data by whichever file is read first, and after it every history
@@ -127,8 +132,10 @@
  *   The first CAS on a bucket guesses version 0 rather than reading: the first
  *   access to a never-touched page is then a write (one fault, not zero page
  *   then copy-on-write).
+ *   FILLED is read without a lock: it only grows, and reaches the slot count
+ *   only when no slot is empty, so a stale read only costs a longer scan.
  *   Honest limits: a thread holds its buckets for one scan (≤ PROBE_BUCKETS ×
- *   7 slots, sequential lines) and ≤ 3 plain stores; if it is descheduled right
+ *   7 slots, sequential lines) and ≤ 4 plain stores; if it is descheduled right
  *   then, other threads inserting into THOSE buckets spin, then sleep in 50 µs
  *   steps, and fail with DedupStalledError after stallLimitMs. The version
  *   wraps (as an Int32) after 2^31 acquisitions of one bucket; harmless, only
@@ -164,6 +171,12 @@ export const SLOT_BYTES = 16;
 export const SLOT_I32 = 4;
 /** Float64 words per slot; the time is the second one. */
 export const SLOT_F64 = 2;
+/**
+ * Int32 offset, from a bucket's version word, of its SPILL word: how far past
+ * this home bucket any key homed here was placed (0–7). Written under the home
+ * bucket's lock.
+ */
+export const H_SPILL = 1;
 /** Int32 offset of slot 0's hashLo from the bucket's version word (the header is 16 bytes). */
 export const SLOT0_I32 = 4;
 /** Float64 offset of slot 0's time from the bucket's first Float64 word. */
@@ -177,6 +190,8 @@ export const H_FORGOTTEN_LO = 18;
 export const H_FORGOTTEN_HI = 19;
 export const H_FORGOTTEN_IN_WINDOW_LO = 20;
 export const H_FORGOTTEN_IN_WINDOW_HI = 21;
+/** Slots ever filled (never decreases: slots are not emptied). */
+export const H_FILLED = 22;
 export const H_WM_SEQ = 32;
 export const H_WATERMARK_F64 = 17; // Float64 index: bytes 136..143
 export const H_LOW_WATERMARK_F64 = 18; // Float64 index: bytes 144..151

@@ -20,8 +20,10 @@ import {
   H_FORGOTTEN_HI,
   H_FORGOTTEN_IN_WINDOW_HI,
   H_FORGOTTEN_IN_WINDOW_LO,
+  H_FILLED,
   H_FORGOTTEN_LO,
   H_LOW_WATERMARK_F64,
+  H_SPILL,
   H_MAGIC,
   H_WINDOW_F64,
   HEADER_BYTES,
@@ -117,6 +119,8 @@ export class DedupTable {
   readonly #buckets: number;
   /** Home buckets plus the probing tail: every bucket that can hold a slot. */
   readonly #allBuckets: number;
+  /** Slots in all of them: once H_FILLED reaches it, no empty slot is looked for. */
+  readonly #slots: number;
   readonly #backoff: Backoff;
   readonly #wm: WatermarkView;
   /** insert()'s time, handed to insertAt without boxing. */
@@ -144,6 +148,7 @@ export class DedupTable {
     this.windowMs = this.#f64[H_WINDOW_F64]!;
     this.#buckets = buckets;
     this.#allBuckets = buckets + PROBE_BUCKETS - 1;
+    this.#slots = this.#allBuckets * BUCKET_SLOTS;
     this.#backoff = new Backoff(this.#i32, stallLimitMs);
     this.#wm = new WatermarkView(this.#i32, this.#f64, this.windowMs / 16, this.#backoff);
   }
@@ -308,9 +313,9 @@ export class DedupTable {
   /**
    * DUPLICATE: an entry of the key has |t − entry time| ≤ windowMs. NEW
    * otherwise: first sight of the key, or every entry of it is outside the
-   * window; an entry (key, t) is then added. A NEW key whose probe sequence is
-   * full replaces the entry with the oldest time there (counted:
-   * stats().forgotten).
+   * window; an entry (key, t) is then added. A NEW key that finds no empty slot
+   * in its probe sequence replaces the entry with the oldest time among the
+   * buckets its home's keys occupy (counted: stats().forgotten).
    * @param t event time in ms; must be finite (RangeError otherwise).
    * @throws DedupStalledError if a bucket stays write-locked for stallLimitMs.
    */
@@ -358,7 +363,10 @@ export class DedupTable {
       let victimBucket = -1;
       let victimSlot = -1;
       let result = -1;
+      // Keys homed here lie in home … home+spill; past it only an empty slot is looked for.
+      let spill = PROBE_BUCKETS - 1;
       for (let p = 0; p < PROBE_BUCKETS && result < 0; p++) {
+        if (p > spill && Atomics.load(i32, H_FILLED) >= this.#slots) break;
         const b = home + p;
         const vIdx = BUCKETS_I32 + b * BUCKET_I32;
         // First guess: a never-used bucket, so the first access is a write (layout.ts).
@@ -376,6 +384,7 @@ export class DedupTable {
         if (busyIdx >= 0) break;
         held[p] = v;
         taken = p + 1;
+        if (p === 0) spill = i32[vIdx + H_SPILL]!;
         const timeBase = BUCKETS_F64 + b * BUCKET_F64 + SLOT0_TIME_F64;
         for (let j = 0; j < BUCKET_SLOTS; j++) {
           const ti = timeBase + j * SLOT_F64;
@@ -386,9 +395,12 @@ export class DedupTable {
             i32[k] = hashLo;
             i32[k + 1] = hashHi;
             f64[ti] = stored;
+            if (p > spill) i32[BUCKETS_I32 + home * BUCKET_I32 + H_SPILL] = p;
+            Atomics.add(i32, H_FILLED, 1);
             result = InsertResult.NEW;
             break;
           }
+          if (p > spill) continue;
           if (i32[k] === hashLo && i32[k + 1] === hashHi) {
             const d = t - et;
             if (d <= window && d >= -window) {
@@ -408,7 +420,7 @@ export class DedupTable {
       if (busyIdx < 0) {
         const replacing = result < 0;
         if (replacing) {
-          // Every slot of the sequence holds another key: replace the oldest.
+          // No room where the key may live: replace the oldest entry there.
           const k = BUCKETS_I32 + victimBucket * BUCKET_I32 + SLOT0_I32 + victimSlot * SLOT_I32;
           i32[k] = hashLo;
           i32[k + 1] = hashHi;
