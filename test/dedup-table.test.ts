@@ -139,6 +139,29 @@ describe('DedupTable, one thread', () => {
     expect(t.forgottenInWindow()).toBe(1);
   });
 
+  it('reads a snapshot of the earlier DDU8 layout (no tail) by re-inserting its entries', () => {
+    const buckets = 3;
+    const sab = new SharedArrayBuffer(256 + buckets * 128);
+    const i32 = new Int32Array(sab);
+    const f64 = new Float64Array(sab);
+    i32[1] = buckets;
+    i32[2] = BUCKET_SLOTS;
+    // Bucket 1, slots 0 and 1: two keys as a DDU8 table held them.
+    i32[(256 + 128) / 4 + 4] = 77;
+    i32[(256 + 128) / 4 + 5] = 78;
+    f64[(256 + 128) / 8 + 3] = 5000;
+    i32[(256 + 128) / 4 + 8] = 79;
+    i32[(256 + 128) / 4 + 9] = 80;
+    f64[(256 + 128) / 8 + 5] = 6000;
+    Atomics.store(i32, 0, 0x44445538);
+    const { table, rehashed } = DedupTable.restore(sab, { capacity: 1024, windowMs: 10 });
+    expect(rehashed).toBe(true);
+    expect(table.insert(77, 78, 5005)).toBe(DUPLICATE);
+    expect(table.insert(79, 80, 6000)).toBe(DUPLICATE);
+    expect(table.insert(81, 82, 6000)).toBe(NEW);
+    expect(table.stats().entries).toBe(3);
+  });
+
   it('insertAt reads the time from a Float64Array, as from a ring slot', () => {
     const t = DedupTable.create({ capacity: 64, windowMs: 10 });
     const slotTimes = new Float64Array([Number.NaN, 1.7e12, Number.NaN, Number.NaN, 1.7e12 + 10]);
