@@ -14,7 +14,8 @@
  * noise hits both alike.
  */
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Bench } from 'tinybench';
 import { DedupTable, INSERT_NEW, type NativeDedup } from '../src/dedup/table.js';
@@ -200,12 +201,17 @@ interface SweepTable {
   readonly capacity: number;
   readonly sharedBuffer: SharedArrayBuffer;
   insertAt(hashLo: number, hashHi: number, times: Float64Array, timeIndex: number): number;
-  /** This build counts forgotten entries; DDU8 builds counted overflows (records passed through unstored). */
-  stats(): { overflows?: number; forgotten?: number };
+  /**
+   * Keys a duplicate could get through for: this build's entries forgotten while
+   * inside the window; a DDU8 build's overflows (records passed through unstored
+   * because their bucket was full of live keys).
+   */
+  stats(): { overflows?: number; forgottenInWindow?: number };
+  insertSlots?(native: NativeDedup, slots: Int32Array, first: number, count: number, arrival: number, verdicts: Uint8Array): number;
 }
 const lost = (t: SweepTable): number => {
   const s = t.stats();
-  return s.forgotten ?? s.overflows ?? 0;
+  return s.forgottenInWindow ?? s.overflows ?? 0;
 };
 interface SweepTableClass {
   create(options: { capacity: number; windowMs: number }): SweepTable;
@@ -377,11 +383,76 @@ export async function runForgetting(options: { capacity?: number; loads?: readon
   return rows;
 }
 
+/**
+ * The addon's batch insert (the engine's path) in the steady state of a long
+ * follow run: the same key stream as --sweep (window = 0.1 × capacity records),
+ * run for 4 capacities' worth of inserts first, so a table that keeps keys until
+ * it is full IS full, then measured. With --baseline, that build's table and
+ * addon (its dist/src/dedup/table.js; the addon from the same checkout).
+ */
+export async function runSteadyNative(options: { capacities?: readonly number[]; baseline?: string; rounds?: number } = {}): Promise<void> {
+  const builds: { name: string; cls: SweepTableClass; native: NativeDedup }[] = [];
+  const load = async (name: string, tableJs: string): Promise<void> => {
+    const mod = (await import(pathToFileURL(tableJs).href)) as { DedupTable: SweepTableClass };
+    const nativeMod = (await import(pathToFileURL(join(dirname(tableJs), '../parser/native.js')).href)) as { loadNativeAddon: typeof loadNativeAddon };
+    const loaded = nativeMod.loadNativeAddon();
+    if ('error' in loaded) throw loaded.error;
+    builds.push({ name, cls: mod.DedupTable, native: loaded.addon as unknown as NativeDedup });
+  };
+  if (options.baseline !== undefined) await load('baseline', options.baseline);
+  await load('this build', fileURLToPath(new URL('../src/dedup/table.js', import.meta.url)));
+  const stream = makeDedupStream(1 << 22);
+  const n = 4096;
+  const rows: Record<string, string>[] = [];
+  for (const capacity of options.capacities ?? [1 << 20, 1 << 22]) {
+    const perBuild = builds.map((b) => {
+      const table = b.cls.create({ capacity, windowMs: Math.round(capacity * 0.1) });
+      const slots = new Int32Array(n * SLOT_WORDS);
+      const times = new Float64Array(slots.buffer);
+      const verdicts = new Uint8Array(n);
+      let g = 0;
+      const batch = (): void => {
+        for (let s = 0; s < n; s++, g++) {
+          const k = g & (stream.length - 1);
+          times[s * 4] = BASE_TIME_MS + g;
+          slots[s * SLOT_WORDS + W_HASH_LO] = stream.lo[k]!;
+          slots[s * SLOT_WORDS + W_HASH_HI] = stream.hi[k]!;
+          slots[s * SLOT_WORDS + 6] = 0; // KEYED
+        }
+        for (let s = 0; s < n; ) {
+          const done = table.insertSlots!(b.native, slots, s, n, 0, verdicts);
+          if (done === n) break;
+          table.insertAt(slots[done * SLOT_WORDS + W_HASH_LO]!, slots[done * SLOT_WORDS + W_HASH_HI]!, times, done * 4);
+          s = done + 1;
+        }
+      };
+      for (let i = 0; i < Math.max(4 * capacity, 1 << 22) / n; i++) batch();
+      return { b, table, batch, ns: [] as number[] };
+    });
+    for (let round = 0; round < (options.rounds ?? 9); round++) {
+      for (const r of round & 1 ? [...perBuild].reverse() : perBuild) {
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < 64; i++) r.batch();
+        r.ns.push(Number(process.hrtime.bigint() - t0) / (64 * n));
+      }
+    }
+    const base = perBuild[0]!.ns;
+    for (const r of perBuild) {
+      const ns = spread(r.ns);
+      rows.push({ capacity: String(capacity), table: r.b.name, 'ns/insert med [min–max]': `${ns[0].toFixed(0)} [${ns[1].toFixed(0)}–${ns[2].toFixed(0)}]`, 'x first row (med)': spread(r.ns.map((x, j) => x / base[j]!))[0].toFixed(2) });
+    }
+  }
+  console.log(`dedup steady state, addon batch insert (the engine's path), full table in a long follow run, node ${process.version}`);
+  console.table(rows);
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values } = parseArgs({
-    options: { sweep: { type: 'boolean' }, forgetting: { type: 'boolean' }, baseline: { type: 'string' }, load: { type: 'string' }, rounds: { type: 'string' } },
+    options: { sweep: { type: 'boolean' }, forgetting: { type: 'boolean' }, steady: { type: 'boolean' }, baseline: { type: 'string' }, load: { type: 'string' }, rounds: { type: 'string' } },
   });
-  if (values.forgetting) {
+  if (values.steady) {
+    await runSteadyNative({ ...(values.baseline !== undefined && { baseline: values.baseline }) });
+  } else if (values.forgetting) {
     await runForgetting({ ...(values.baseline !== undefined && { baseline: values.baseline }) });
   } else if (values.sweep) {
     await runSweep({
