@@ -8,7 +8,7 @@ import { MAX_CAPACITY, tableBytes } from '../dedup/layout.js';
  * Options accepted by `new Engine(options)` and by the YAML config file (same
  * names; the file may also spell them kebab-case, as the CLI flags do).
  */
-export interface EngineOptions {
+interface EngineOptionFields {
   /** Glob patterns of files to read; files matching later are picked up too. */
   input: string | string[];
   /** Read what exists now, then finish. Default false (keep following). */
@@ -16,7 +16,7 @@ export interface EngineOptions {
   /** Where to begin in files that exist at start-up. Default 'start'. */
   from?: 'start' | 'end';
   /** 'stdout' | 'file:PATH' | 'none'. Default 'stdout' (CLI) — the library default is 'none' + events/iterator. */
-  sink?: string;
+  sink?: 'stdout' | 'none' | `file:${string}`;
   /** Path of the dead-letter file (one JSON line per rejected record). */
   deadLetter?: string;
   /** Worker threads. Default: available cores. */
@@ -54,7 +54,7 @@ export interface EngineOptions {
   /** Address the metrics server binds. Default 127.0.0.1. */
   metricsHost?: string;
   /** fatal | error | warn | info | debug | trace | silent. Default info (CLI). */
-  logLevel?: string;
+  logLevel?: LogLevel;
   /** The exchange collector as a source (see src/collector/config.ts); its records go through dedup and every sink. */
   collector?: Record<string, unknown>;
   /** The collector's own append-only NDJSON log, which the engine follows like any input. Default ./ordertail-collector.ndjson. */
@@ -71,7 +71,20 @@ export interface EngineOptions {
   maxOpenFiles?: number | string;
   /** Library only: a pino logger for per-file/per-range debug logs (default: silent). */
   logger?: import('../metrics/logger.js').Logger;
+  /** Library only: aborting it stops the engine (a records() loop then throws an AbortError). */
+  signal?: AbortSignal;
 }
+
+/** Log levels of `logLevel` (pino's). */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/**
+ * Engine options. Every optional one also takes an explicit `undefined`
+ * (meaning its default), so they compose under `exactOptionalPropertyTypes`.
+ */
+export type EngineOptions = {
+  [K in keyof EngineOptionFields]: {} extends Pick<EngineOptionFields, K> ? EngineOptionFields[K] | undefined : EngineOptionFields[K];
+};
 
 /** Options after validation and defaults: every field concrete. */
 export interface ResolvedOptions {
@@ -95,7 +108,7 @@ export interface ResolvedOptions {
   shadowSample: number;
   metricsPort: number | undefined;
   metricsHost: string;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logLevel: LogLevel;
   collector: CollectorConfig | undefined;
   collectorLog: string;
   checkpoint: string | undefined;
@@ -103,6 +116,7 @@ export interface ResolvedOptions {
   resetCheckpoint: boolean;
   ignoreOlderMs: number | undefined;
   maxOpenFiles: number;
+  signal: AbortSignal | undefined;
 }
 
 export type SinkSpec = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' };
@@ -197,7 +211,7 @@ const port: FieldParser = (value, key) => {
 const MAX_RECORD_LIMIT = 1024 * 1024 * 1024;
 
 /** The schema: every accepted key, its parser, and its default. */
-const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger'>, { parse: FieldParser; fallback: () => unknown }>> = {
+const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>, { parse: FieldParser; fallback: () => unknown }>> = {
   input: { parse: stringList, fallback: () => undefined },
   once: { parse: boolean, fallback: () => false },
   from: { parse: oneOf('start', 'end'), fallback: () => 'start' },
@@ -243,7 +257,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
   const values: Raw = {};
   for (const [rawKey, value] of Object.entries(raw as Raw)) {
     const key = kebabToCamel(rawKey);
-    if (key === 'logger') continue; // an object, not configuration: taken by the Engine itself
+    // Objects, not configuration: taken as they are.
+    if (key === 'logger' || key === 'signal') continue;
     const field = SCHEMA[key as keyof typeof SCHEMA];
     if (!field) {
       throw new ConfigError(`${origin}: unknown key '${rawKey}' (known: ${OPTION_KEYS.join(', ')})`, rawKey);
@@ -290,5 +305,12 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     resetCheckpoint: values.resetCheckpoint as boolean,
     ignoreOlderMs: values.ignoreOlder as number | undefined,
     maxOpenFiles: values.maxOpenFiles as number,
+    signal: abortSignal((raw as Raw).signal, origin),
   };
+}
+
+function abortSignal(value: unknown, origin: string): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) throw new ConfigError(`${origin}: signal: expected an AbortSignal, got ${describe(value)}`, 'signal');
+  return value;
 }

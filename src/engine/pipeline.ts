@@ -1,4 +1,5 @@
 import type { ResolvedOptions } from '../config/options.js';
+import type { WarningCode } from './warnings.js';
 import { EngineError } from '../config/errors.js';
 import type { EmitStage } from '../dedup/emit-stage.js';
 import { Counter, type Counters } from '../metrics/counters.js';
@@ -33,7 +34,7 @@ interface InFlightRange {
 }
 
 export interface PipelineEvents {
-  warn(message: string): void;
+  warn(message: string, code: WarningCode): void;
   fail(error: Error): void;
   idle(): void;
   /** Records up to every file's committed point are in the sink: commit a checkpoint now. */
@@ -125,7 +126,7 @@ export class Pipeline {
     // turn to be emitted; +1 is reserved so the live file is never starved by history.
     this.buffers = new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, options.workers * 2 + 2);
     this.fds = new FdBudget(options.maxOpenFiles);
-    this.polls = new PollGroup((m) => this.events.warn(m));
+    this.polls = new PollGroup((m) => this.events.warn(m, 'ORDERTAIL_WATCH_UNAVAILABLE'));
     if (!options.once) {
       this.sweepTimer = setInterval(() => this.sweep(), 500);
       this.sweepTimer.unref();
@@ -162,7 +163,7 @@ export class Pipeline {
     try {
       fd = openSync(path, 'r');
     } catch (err) {
-      this.events.warn(`cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; skipped`);
+      this.events.warn(`cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; skipped`, 'ORDERTAIL_INPUT_UNREADABLE');
       return;
     }
     const identity = identityOfFd(fd);
@@ -202,7 +203,7 @@ export class Pipeline {
       file = new FileCursor(this.nextFileId++, path, this.options.rangeBytes, start, performance.now(), this.fds, fd);
     } catch (err) {
       closeSync(fd);
-      this.events.warn(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; skipped`);
+      this.events.warn(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; skipped`, 'ORDERTAIL_INPUT_UNREADABLE');
       return;
     }
     file.copyOf = copyOf;
@@ -226,7 +227,7 @@ export class Pipeline {
       const found = findByIdentity(dirname(entry.path), entry.identity);
       if (!found) {
         this.resumable.delete(entry.identity);
-        this.events.warn(`${entry.path} (checkpointed at offset ${entry.offset}) is gone: deleted or moved out of ${dirname(entry.path)} while ordertail was stopped; anything written to it after the checkpoint is not read`);
+        this.events.warn(`${entry.path} (checkpointed at offset ${entry.offset}) is gone: deleted or moved out of ${dirname(entry.path)} while ordertail was stopped; anything written to it after the checkpoint is not read`, 'ORDERTAIL_CHECKPOINT_FILE_GONE');
         continue;
       }
       let fd: number;
@@ -241,7 +242,7 @@ export class Pipeline {
       }
       this.resumable.delete(entry.identity);
       const file = new FileCursor(this.nextFileId++, found, this.options.rangeBytes, { kind: 'resume', point: entry }, performance.now(), this.fds, fd);
-      this.events.warn(`${entry.path} was renamed to ${found} while ordertail was stopped: reading the rest of it (from offset ${entry.offset}), then letting it go`);
+      this.events.warn(`${entry.path} was renamed to ${found} while ordertail was stopped: reading the rest of it (from offset ${entry.offset}), then letting it go`, 'ORDERTAIL_CHECKPOINT_FILE_MOVED');
       file.detached = true;
       this.register(file);
     }
@@ -299,11 +300,11 @@ export class Pipeline {
   /** Where a checkpointed file resumes, or undefined when the file on disk is not that file any more. */
   private matchCheckpointed(path: string, fd: number, size: number, entry: CheckpointedFile): ResumePoint | undefined {
     if (!this.fingerprintMatches(fd, entry.fingerprint)) {
-      this.events.warn(`${path}: same inode as checkpointed ${entry.path} but different content (inode reused); reading it from the start`);
+      this.events.warn(`${path}: same inode as checkpointed ${entry.path} but different content (inode reused); reading it from the start`, 'ORDERTAIL_INPUT_REPLACED');
       return undefined;
     }
     if (size < entry.offset) {
-      this.events.warn(`${path} truncated while ordertail was stopped (${size} bytes < checkpointed offset ${entry.offset}); reading it from the start`);
+      this.events.warn(`${path} truncated while ordertail was stopped (${size} bytes < checkpointed offset ${entry.offset}); reading it from the start`, 'ORDERTAIL_INPUT_TRUNCATED');
       return undefined;
     }
     return { offset: entry.offset, skipPartial: entry.skipPartial, carryPhase: entry.carryPhase };
@@ -511,6 +512,7 @@ export class Pipeline {
       if (outcome.shadowMismatches > 0) {
         this.events.warn(
           `parser shadow mismatch: ${outcome.shadowMismatches} record(s) in ${range.file.path}, first at offset ${outcome.bufferFilePos + outcome.shadowFirstMismatch}`,
+          'ORDERTAIL_SHADOW_MISMATCH',
         );
       }
     }
@@ -654,7 +656,7 @@ export class Pipeline {
     try {
       await this.events.checkpoint?.();
     } catch (err) {
-      this.events.warn(`checkpoint failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.events.warn(`checkpoint failed: ${err instanceof Error ? err.message : String(err)}`, 'ORDERTAIL_CHECKPOINT_FAILED');
     } finally {
       for (const w of waiters) w();
     }
@@ -691,7 +693,7 @@ export class Pipeline {
   private markTruncated(file: FileCursor, how: string): void {
     if (file.truncated) return;
     file.truncated = true;
-    this.events.warn(`${file.path} truncated (${how}); reading it again from offset 0 once the ranges in flight are out`);
+    this.events.warn(`${file.path} truncated (${how}); reading it again from offset 0 once the ranges in flight are out`, 'ORDERTAIL_INPUT_TRUNCATED');
   }
 
   /** Emitted ranges are out of a truncated file: re-read it from 0, and let copies of it take over. */
@@ -743,7 +745,7 @@ export class Pipeline {
 
   /** A file whose descriptor was closed and whose path now names another file. */
   private lost(file: FileCursor, why: string): void {
-    this.events.warn(`${why}; bytes appended to it after its descriptor was closed may be missed`);
+    this.events.warn(`${why}; bytes appended to it after its descriptor was closed may be missed`, 'ORDERTAIL_INPUT_LOST');
     this.retire(file);
   }
 

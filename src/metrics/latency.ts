@@ -1,5 +1,5 @@
 import type { Histogram } from 'hdr-histogram-js';
-import { createLazyLatencyHistogram } from './histograms.js';
+import { createLazyLatencyHistogram, destroyLatencyHistogram } from './histograms.js';
 import { summarizeMicros } from './percentiles.js';
 
 /** Percentiles reported everywhere latency is shown, in milliseconds. */
@@ -35,5 +35,9 @@ export class LatencyRecorder {
 
   reset(): void {
     this.histogram.reset();
+  }
+
+  destroy(): void {
+    destroyLatencyHistogram(this.histogram);
   }
 }
