@@ -13,8 +13,9 @@ import { buildProgram, CommanderError, type RunCommand } from './program.js';
  * the parse worker threads are started before any of them (see prewarm()).
  */
 
-/** Exit codes: 0 done, 1 runtime failure, 2 usage or configuration error. */
+/** Exit codes: 0 done, 1 runtime failure, 2 usage or configuration error, 3 `--once` could not read every input. */
 const EXIT_USAGE = 2;
+const EXIT_INCOMPLETE = 3;
 const SHUTDOWN_DEADLINE_MS = 5000;
 
 /**
@@ -99,11 +100,19 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
       process.once('SIGINT', done);
       process.once('SIGTERM', done);
       engine.once('finished', done);
+      // Resolves on a fatal error too: the process must not idle after one.
+      void engine.finished().then(done);
     });
     await shutdown();
   }
   if (timer) clearInterval(timer);
   if (statusIntervalMs) process.stderr.write(formatStatus(engine.stats()) + '\n');
+  const unread = engine.stats().unread;
+  if (!failed && unread.length > 0) {
+    process.stderr.write(`ordertail: ${unread.length} input(s) not read: ${unread.map((u) => `${u.path} (${u.reason})`).join(', ')}\n`);
+    process.exitCode = EXIT_INCOMPLETE;
+    return;
+  }
   process.exitCode = failed ? 1 : 0;
 }
 

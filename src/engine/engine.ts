@@ -28,6 +28,8 @@ import { CheckpointStore } from '../checkpoint/store.js';
 import { CheckpointError } from '../checkpoint/errors.js';
 import { DedupJournal } from '../checkpoint/dedup-journal.js';
 import { resolveDedupImpl } from '../dedup/native-dedup.js';
+import { checkOnceInputs } from '../sources/input-check.js';
+import type { Unread } from '../sources/open-retry.js';
 
 /**
  * Journal entries (16 B each) after which the next checkpoint takes a full
@@ -63,6 +65,8 @@ export interface EngineStats {
   checkpoints: { dir: string | undefined; committed: number; failed: number; lastCommittedAtMs: number | undefined };
   /** Input file descriptors open now (capped by maxOpenFiles). */
   openFiles: number;
+  /** Inputs that could not be read (with `once`: after retries); a `once` run with any did not read everything. */
+  unread: Unread[];
 }
 
 export interface RejectedRecord {
@@ -162,6 +166,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error(`start() called on a ${this.state} engine`);
     const o = this.options;
+    if (o.once) checkOnceInputs(o.input);
     // A checkpoint that cannot be used stops start-up before anything is touched.
     let restored: CheckpointState | undefined;
     if (o.checkpoint) {
@@ -188,6 +193,19 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (restored) {
       this.emit('info', `checkpoint ${this.checkpointStore!.manifestPath}: resuming ${restored.files.length} file(s) from generation ${restored.generation} (${new Date(restored.writtenAtMs).toISOString()})`);
     }
+    try {
+      await this.startReading(restored, this.sink!, this.dedup!);
+    } catch (err) {
+      // The pool, timers and watches are running by now: a failed start must
+      // not leave them keeping the process alive. Nor commit a checkpoint of a half-started run.
+      this.failure ??= err instanceof Error ? err : new Error(String(err));
+      await this.stop().catch(() => {});
+      throw err;
+    }
+  }
+
+  private async startReading(restored: CheckpointState | undefined, sink: Sink, dedup: DedupTable): Promise<void> {
+    const o = this.options;
     const chosen = resolveParser(o.parser);
     this.parserName = chosen.name;
     if (chosen.fallbackReason) this.emit('warning', `native parser unavailable, using js: ${chosen.fallbackReason}`);
@@ -201,9 +219,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       ...parsePoolConfig(o, chosen.name),
       onWorkerError: (e) => this.fail(new Error(`parse worker failed: ${e.message}`, { cause: e })),
     });
-    const staging = new StagingBuffer(this.sink, 1 << 20, (us) => this.stages.sinkWrite.recordValue(us));
+    const staging = new StagingBuffer(sink, 1 << 20, (us) => this.stages.sinkWrite.recordValue(us));
     this.staging = staging;
-    const emit = new EmitStage(this.dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
+    const emit = new EmitStage(dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry),
     this.streams, this.journal, dedupImpl.native);
     this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, this.logger, {
@@ -252,13 +270,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       if (!restored) void this.pipeline.requestCheckpoint();
     }
     if (o.metricsPort !== undefined) {
-      try {
-        const { startMetricsServer } = await import('../metrics/http-server.js');
-        this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, logger: this.logger });
-      } catch (err) {
-        await this.stop();
-        throw err;
-      }
+      const { startMetricsServer } = await import('../metrics/http-server.js');
+      this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, logger: this.logger });
     }
   }
 
@@ -508,6 +521,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       historyLatency: this.latency.history.summary(),
       checkpoints: { dir: this.checkpointStore?.dir, committed: this.checkpointsCommitted, failed: this.checkpointsFailed, lastCommittedAtMs: this.lastCheckpointAtMs },
       openFiles: this.pipeline?.openFiles ?? 0,
+      unread: this.pipeline?.unread ?? [],
     };
   }
 

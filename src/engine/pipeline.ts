@@ -12,6 +12,8 @@ import { dirname, join } from 'node:path';
 import { FileCursor, IdentityLostError, type PlannedRange, type StartAt } from '../sources/file-cursor.js';
 import { GrowthWatch, PollGroup } from '../sources/growth-watch.js';
 import { FdBudget } from '../sources/fd-budget.js';
+import { errnoCode, inputStatus, isTransientOpenError } from '../sources/input-check.js';
+import { OpenRetries, type Unread } from '../sources/open-retry.js';
 import { fingerprintOf, identityOfFd, identityOfPath, sameFingerprint, type Fingerprint } from '../checkpoint/identity.js';
 import type { CheckpointedFile, ResumePoint } from '../checkpoint/manifest.js';
 import type { FileTelemetry } from '../metrics/telemetry.js';
@@ -58,6 +60,10 @@ const LET_GO_MS = 2000;
 /** Files let go and truncations remembered (for checkpoints and copy detection). */
 const RETIRED_LIMIT = 4096;
 const TRUNCATIONS_LIMIT = 64;
+/** With `once`, opens retried this often (backoff 0.1 → 1.6 s, ~3 s in all) before an input is listed as unread. */
+const ONCE_OPEN_ATTEMPTS = 5;
+/** A descriptor needed to plan a range could not be reopened (EMFILE): planning is tried again this soon. */
+const REOPEN_RETRY_MS = 100;
 
 /**
  * The main thread's loop: files → planned ranges → pool → completed ranges →
@@ -77,6 +83,10 @@ export class Pipeline {
   /** Small new files waiting to be classified (path → first seen). */
   private readonly settling = new Map<string, number>();
   private readonly fds: FdBudget;
+  /** Inputs whose open failed for a reason that may pass: retried, never skipped. */
+  private readonly retries: OpenRetries<{ reason: AddReason; fromEnd: boolean }>;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private rescheduleTimer: NodeJS.Timeout | undefined;
   private readonly polls: PollGroup;
   private sweepTimer: NodeJS.Timeout | undefined;
   private checkpointDue = false;
@@ -124,6 +134,7 @@ export class Pipeline {
     // turn to be emitted; +1 is reserved so the live file is never starved by history.
     this.buffers = new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, options.workers * 2 + 2);
     this.fds = new FdBudget(options.maxOpenFiles);
+    this.retries = new OpenRetries(options.once ? ONCE_OPEN_ATTEMPTS : Infinity);
     this.polls = new PollGroup((m) => this.events.warn(m));
     if (!options.once) {
       this.sweepTimer = setInterval(() => this.sweep(), 500);
@@ -147,7 +158,7 @@ export class Pipeline {
     if (this.stopping) return;
     const seen = identityOfPath(path);
     if (!seen) {
-      this.pathGone(path);
+      if (!this.cannotLook(path, reason, fromEnd)) this.pathGone(path);
       return;
     }
     const known = this.byIdentity.get(seen.key);
@@ -161,9 +172,11 @@ export class Pipeline {
     try {
       fd = openSync(path, 'r');
     } catch (err) {
-      this.events.warn(`cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; skipped`);
+      this.openFailed(path, errnoCode(err), reason, fromEnd);
       return;
     }
+    const attempts = this.retries.settled(path);
+    if (attempts > 0) this.logger.info(`${path}: opened after ${attempts} failed attempt(s)`);
     const identity = identityOfFd(fd);
     if (this.byIdentity.has(identity.key)) {
       closeSync(fd);
@@ -201,13 +214,76 @@ export class Pipeline {
       file = new FileCursor(this.nextFileId++, path, this.options.rangeBytes, start, performance.now(), this.fds, fd);
     } catch (err) {
       closeSync(fd);
-      this.events.warn(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; skipped`);
+      this.openFailed(path, errnoCode(err), reason, fromEnd);
       return;
     }
     file.copyOf = copyOf;
     // Files present at start-up: only the newest is "live"; anything appearing later is.
     file.live = reason === 'discovered';
     this.register(file);
+  }
+
+  /**
+   * A matched path that stat could not look at: true when it was taken care of
+   * (retried, or listed as unread), false when it is simply not there.
+   */
+  private cannotLook(path: string, reason: AddReason, fromEnd: boolean): boolean {
+    const status = inputStatus(path);
+    if (status.kind === 'error') {
+      this.openFailed(path, status.code, reason, fromEnd);
+      return true;
+    }
+    // Node decodes file names as UTF-8: a name that is not comes back with U+FFFD and names no file.
+    if (status.kind === 'missing' && path.includes('\uFFFD')) {
+      this.giveUp(path, 'name is not valid UTF-8');
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Opening an input failed. A transient reason (descriptors, permissions) is
+   * retried with backoff and logged once; with `once`, anything else, or
+   * attempts used up, lists the input as unread (the run then exits non-zero).
+   * In follow mode every input is waited on: it may become readable.
+   */
+  private openFailed(path: string, code: string, reason: AddReason, fromEnd: boolean): void {
+    // Gone between the glob (or stat) and the open: discovery announces it again if it comes back.
+    if (code === 'ENOENT') {
+      this.pathGone(path);
+      return;
+    }
+    if (this.options.once && !isTransientOpenError(code)) {
+      this.giveUp(path, code);
+      return;
+    }
+    const { first, gaveUp } = this.retries.failed(path, code, { reason, fromEnd }, performance.now());
+    if (gaveUp) this.events.warn(`cannot open ${path}: ${code}; gave up after ${ONCE_OPEN_ATTEMPTS} attempts, not read`);
+    else if (first) this.events.warn(`cannot open ${path}: ${code}; retrying with backoff`);
+    this.armRetry();
+    if (gaveUp) this.schedule();
+  }
+
+  private giveUp(path: string, why: string): void {
+    if (this.retries.unread.some((u) => u.path === path)) return;
+    this.retries.giveUp(path, why);
+    this.events.warn(`cannot read ${path}: ${why}; not read`);
+  }
+
+  private armRetry(): void {
+    const dueAt = this.retries.nextDueAt;
+    if (this.retryTimer || dueAt === undefined || this.stopping) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      for (const [path, { reason, fromEnd }] of this.retries.due(performance.now())) this.addFile(path, reason, fromEnd);
+      this.armRetry();
+      this.schedule();
+    }, Math.max(0, dueAt - performance.now()));
+  }
+
+  /** Inputs that could not be read (with `once`: given up after retries, or unreadable by nature). */
+  get unread(): Unread[] {
+    return this.retries.unread;
   }
 
   /**
@@ -428,6 +504,14 @@ export class Pipeline {
         try {
           void file.fd;
         } catch (err) {
+          // Out of descriptors for a moment: the file is not lost, plan it again shortly.
+          if (!(err instanceof IdentityLostError) && isTransientOpenError(errnoCode(err))) {
+            this.rescheduleTimer ??= setTimeout(() => {
+              this.rescheduleTimer = undefined;
+              this.schedule();
+            }, REOPEN_RETRY_MS);
+            continue;
+          }
           (lost ??= []).push([file, err instanceof Error ? err.message : String(err)]);
           continue;
         }
@@ -762,7 +846,7 @@ export class Pipeline {
   }
 
   private checkIdle(): void {
-    if (!this.accepting || this.inFlight > 0 || this.emitLoopRunning) return;
+    if (!this.accepting || this.inFlight > 0 || this.emitLoopRunning || this.retries.pendingCount > 0) return;
     if (this.files.some((f) => !f.idle)) return;
     // Idle: descriptors beyond the budget can go now.
     if (this.fds.openCount > this.fds.max) for (const f of this.files) if (f.isOpen && f.idle) f.closeFd();
@@ -773,6 +857,8 @@ export class Pipeline {
   async drain(): Promise<void> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.rescheduleTimer);
     for (const w of this.watches.values()) w.close();
     this.watches.clear();
     this.polls.close();
