@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { workdir } from './helpers/workdir.js';
+import { runOnce, workdir } from './helpers/workdir.js';
 import { NOBODY_MISSING, plainLines, runCli, startCli } from './helpers/cli-process.js';
 
 const BASE = ['run', '--no-metrics', '--workers', '1', '--log-level', 'warn'];
@@ -114,5 +114,19 @@ describe('inputs that cannot be read are retried, then listed (exit 3)', () => {
     await p.waitFor('{"id":9}\n', 'stdout', 15_000);
     p.child.kill('SIGTERM');
     expect(await p.exit(10_000)).toBe(0);
+  });
+});
+
+describe('a .json array without its closing ] is reported, not passed off as complete', () => {
+  it('the elements are emitted; the truncation is warned, counted and dead-lettered at its offset', async () => {
+    const dir = workdir();
+    const cut = join(dir, 'cut.json');
+    writeFileSync(cut, '[{"id":1},{"id":2},\n{"id":3}\n');
+    writeFileSync(join(dir, 'whole.json'), '[{"id":4}]\n');
+    const r = await runOnce(dir, { input: [cut, join(dir, 'whole.json')], workers: 1 });
+    expect(r.lines).toEqual(['{"id":1}', '{"id":2}', '{"id":3}', '{"id":4}']);
+    expect(r.deadLetters).toEqual([{ file: cut, offset: 29, reason: 'truncated_document', sample: '' }]);
+    expect(r.stats.rejected).toBe(1);
+    expect(r.stats.rejectedByReason.truncated_document).toBe(1);
   });
 });

@@ -227,6 +227,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m) => this.emit('warning', m),
       fail: (e) => this.fail(e),
+      reject: (entry) => {
+        this.deadLetter?.write(entry);
+        this.emit('rejected', entry);
+      },
       idle: () => {
         if (o.once) this.resolveFinished();
       },

@@ -1,7 +1,8 @@
 import type { ResolvedOptions } from '../config/options.js';
 import { EngineError } from '../config/errors.js';
 import type { EmitStage } from '../dedup/emit-stage.js';
-import { Counter, type Counters } from '../metrics/counters.js';
+import { Counter, TRUNCATED_DOCUMENT_REASON, TRUNCATED_DOCUMENT_SLOT, type Counters } from '../metrics/counters.js';
+import { ArrayPhase, Framing } from '../parser/contract.js';
 import { BufferPool } from '../pool/buffer-pool.js';
 import type { ParsePool } from '../pool/parse-pool.js';
 import { ResultStorePool, type RangeResults } from '../pool/range-results.js';
@@ -38,6 +39,8 @@ export interface PipelineEvents {
   warn(message: string): void;
   fail(error: Error): void;
   idle(): void;
+  /** Input rejected as a whole (a truncated `.json` array), already counted: dead-letter it. */
+  reject(entry: { file: string; offset: number; reason: string; sample: string }): void;
   /** Records up to every file's committed point are in the sink: commit a checkpoint now. */
   checkpoint?(): Promise<void> | void;
 }
@@ -279,6 +282,14 @@ export class Pipeline {
       this.armRetry();
       this.schedule();
     }, Math.max(0, dueAt - performance.now()));
+  }
+
+  /** A `.json` array read to its end without its closing `]` (cut off, or still being written). */
+  private unterminated(file: FileCursor, end: number): void {
+    this.counters.values[Counter.rejected]!++;
+    this.counters.rejectsByCode[TRUNCATED_DOCUMENT_SLOT]!++;
+    this.events.warn(`${file.path}: JSON array ends at byte ${end} without its closing ']' (truncated?); the elements before were emitted`);
+    this.events.reject({ file: file.path, offset: end, reason: TRUNCATED_DOCUMENT_REASON, sample: '' });
   }
 
   /** Inputs that could not be read (with `once`: given up after retries, or unreadable by nature). */
@@ -686,6 +697,7 @@ export class Pipeline {
           range.log?.debug({ records: range.results.count }, 'range emitted');
           const o = range.outcome!;
           file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
+          if (range.plan.framing === Framing.Array && o.consumedEnd >= range.plan.hardEnd && o.carryPhase !== ArrayPhase.Done) this.unterminated(file, o.consumedEnd);
           // The staging buffer may still write runs of records straight from these bytes.
           const buffer = range.buffer;
           this.staging.releaseAfterFlush(() => this.releaseBuffer(buffer));
