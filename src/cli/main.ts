@@ -2,6 +2,7 @@ import { ConfigError } from '../config/errors.js';
 import type { ResolvedOptions } from '../config/options.js';
 import { ParserUnavailableError, resolveParser } from '../parser/select.js';
 import { MetricsOptionError } from '../metrics/errors.js';
+import { CheckpointLockedError } from '../checkpoint/errors.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { formatStatus } from './status-line.js';
 import { buildProgram, CommanderError, type RunCommand } from './program.js';
@@ -126,7 +127,7 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
       return;
     }
-    if (err instanceof ConfigError || err instanceof ParserUnavailableError || err instanceof MetricsOptionError) {
+    if (err instanceof ConfigError || err instanceof ParserUnavailableError || err instanceof MetricsOptionError || err instanceof CheckpointLockedError) {
       process.stderr.write(`ordertail: ${err.message}\n`);
       process.exitCode = EXIT_USAGE;
       return;

@@ -26,6 +26,7 @@ import { createRegistry } from '../metrics/registry.js';
 import type { CollectorConfig } from '../collector/config.js';
 import { CheckpointStore } from '../checkpoint/store.js';
 import { CheckpointError } from '../checkpoint/errors.js';
+import { CheckpointLock } from '../checkpoint/lock.js';
 import { DedupJournal } from '../checkpoint/dedup-journal.js';
 import { resolveDedupImpl } from '../dedup/native-dedup.js';
 import { checkOnceInputs } from '../sources/input-check.js';
@@ -122,6 +123,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private parserName = 'js';
   private dedupImpl: 'js' | 'native' = 'js';
   private checkpointStore: CheckpointStore | undefined;
+  private checkpointLock: CheckpointLock | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private generation = 0;
   private checkpointsCommitted = 0;
@@ -171,11 +173,18 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     let restored: CheckpointState | undefined;
     if (o.checkpoint) {
       this.checkpointStore = new CheckpointStore(resolve(o.checkpoint));
-      if (o.resetCheckpoint) {
-        this.checkpointStore.reset();
-        this.emit('warning', `checkpoint ${this.checkpointStore.manifestPath} reset: starting fresh`);
-      } else {
-        restored = this.checkpointStore.load();
+      // Before reading or resetting anything: a second engine on the directory stops here.
+      this.checkpointLock = CheckpointLock.acquire(this.checkpointStore.dir, (m) => this.emit('warning', m));
+      try {
+        if (o.resetCheckpoint) {
+          this.checkpointStore.reset();
+          this.emit('warning', `checkpoint ${this.checkpointStore.manifestPath} reset: starting fresh`);
+        } else {
+          restored = this.checkpointStore.load();
+        }
+      } catch (err) {
+        this.checkpointLock.release();
+        throw err;
       }
       this.generation = restored?.generation ?? 0;
     }
@@ -187,6 +196,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.dedup = this.openDedup(restored);
     } catch (err) {
       this.state = 'stopped';
+      this.checkpointLock?.release();
       throw err;
     }
     if (this.checkpointStore) this.emit('info', `checkpoints: ${this.checkpointStore.dir} (every ${o.checkpointIntervalMs} ms and at stop)`);
@@ -572,6 +582,15 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     }
     if (this.state !== 'running') return;
     this.state = 'stopping';
+    try {
+      await this.shutDown();
+    } finally {
+      // Also when flushing failed: the directory is free for the next engine.
+      this.checkpointLock?.release();
+    }
+  }
+
+  private async shutDown(): Promise<void> {
     await this.metricsServer?.close();
     // The collector's last records go to its log first, then the pipeline drains them.
     await this.collector?.stop();
