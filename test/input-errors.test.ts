@@ -130,3 +130,15 @@ describe('a .json array without its closing ] is reported, not passed off as com
     expect(r.stats.rejectedByReason.truncated_document).toBe(1);
   });
 });
+
+describe('the descriptor budget follows RLIMIT_NOFILE', () => {
+  it('1,000 files under `ulimit -n 256`: every file read, exit 0, the cap logged once', async () => {
+    const dir = workdir();
+    for (let i = 0; i < 1000; i++) writeFileSync(join(dir, `f${i}.ndjson`), `{"id":${i}}\n`);
+    const r = await runCli([...BASE, '--once', '--input', join(dir, '*.ndjson')], { shellPrefix: 'ulimit -n 256', timeoutMs: 40_000 });
+    expect(r.code, r.stderr.slice(0, 2000)).toBe(0);
+    expect(new Set(r.stdout.split('\n').filter(Boolean)).size).toBe(1000);
+    expect(r.stderr.match(/maxOpenFiles 512 capped to \d+: the open files limit \(RLIMIT_NOFILE\) is 256/g)).toHaveLength(1);
+    expect(r.stderr).not.toContain('EMFILE');
+  });
+});

@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { FileCursor, IdentityLostError, type PlannedRange, type StartAt } from '../sources/file-cursor.js';
 import { GrowthWatch, PollGroup } from '../sources/growth-watch.js';
 import { FdBudget } from '../sources/fd-budget.js';
+import { descriptorBudget } from '../sources/fd-limit.js';
 import { errnoCode, inputStatus, isTransientOpenError } from '../sources/input-check.js';
 import { OpenRetries, type Unread } from '../sources/open-retry.js';
 import { fingerprintOf, identityOfFd, identityOfPath, sameFingerprint, type Fingerprint } from '../checkpoint/identity.js';
@@ -136,7 +137,11 @@ export class Pipeline {
     // Workers×2 keeps every worker fed while one range per worker waits its
     // turn to be emitted; +1 is reserved so the live file is never starved by history.
     this.buffers = new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, options.workers * 2 + 2);
-    this.fds = new FdBudget(options.maxOpenFiles);
+    const budget = descriptorBudget(options.maxOpenFiles);
+    if (budget.max < options.maxOpenFiles) {
+      this.events.warn(`maxOpenFiles ${options.maxOpenFiles} capped to ${budget.max}: the open files limit (RLIMIT_NOFILE) is ${budget.limit} and ${budget.inUse} descriptors are in use`);
+    }
+    this.fds = new FdBudget(budget.max);
     this.retries = new OpenRetries(options.once ? ONCE_OPEN_ATTEMPTS : Infinity);
     this.polls = new PollGroup((m) => this.events.warn(m));
     if (!options.once) {
