@@ -209,9 +209,11 @@ describe.skipIf(!native)('engine with --dedup-impl js and native', () => {
     const saved = process.env.ORDERTAIL_NATIVE;
     process.env.ORDERTAIL_NATIVE = '0';
     try {
-      const engine = new Engine({ input: join(workdir(), 'none.ndjson'), once: true, parser: 'js', dedupImpl: 'native' });
+      const input = join(workdir(), 'orders.ndjson');
+      writeFileSync(input, '{"id":1}\n');
+      const engine = new Engine({ input, once: true, parser: 'js', dedupImpl: 'native' });
       await expect(engine.start()).rejects.toThrow(ConfigError);
-      await expect(new Engine({ input: 'x', once: true, parser: 'js', dedupImpl: 'native' }).start()).rejects.toThrow(/dedup-impl native/);
+      await expect(new Engine({ input, once: true, parser: 'js', dedupImpl: 'native' }).start()).rejects.toThrow(/dedup-impl native/);
       await engine.stop();
     } finally {
       if (saved === undefined) delete process.env.ORDERTAIL_NATIVE;

@@ -2,6 +2,7 @@ import { ConfigError } from '../config/errors.js';
 import type { ResolvedOptions } from '../config/options.js';
 import { ParserUnavailableError, resolveParser } from '../parser/select.js';
 import { MetricsOptionError } from '../metrics/errors.js';
+import { CheckpointLockedError } from '../checkpoint/errors.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { formatStatus, formatSummary } from './status-line.js';
 import { buildProgram, CommanderError, type RunCommand } from './program.js';
@@ -13,8 +14,9 @@ import { buildProgram, CommanderError, type RunCommand } from './program.js';
  * the parse worker threads are started before any of them (see prewarm()).
  */
 
-/** Exit codes: 0 done, 1 runtime failure, 2 usage or configuration error. */
+/** Exit codes: 0 done, 1 runtime failure, 2 usage or configuration error, 3 `--once` could not read every input. */
 const EXIT_USAGE = 2;
+const EXIT_INCOMPLETE = 3;
 const SHUTDOWN_DEADLINE_MS = 5000;
 
 /**
@@ -90,8 +92,11 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
       logger.warn(`metrics server not started: ${err instanceof Error ? err.message : String(err)} (use --metrics-port to choose another port)`);
     }
   }
+  // finished() rejects when the engine failed; the 'error' listener above has
+  // already reported that and set the exit code, so here it only means "ended".
+  const ended = engine.finished().catch(() => {});
   if (options.once) {
-    await Promise.race([engine.finished(), new Promise<void>((resolve) => process.once('SIGTERM', resolve))]);
+    await Promise.race([ended, new Promise<void>((resolve) => process.once('SIGTERM', resolve))]);
     await shutdown();
   } else {
     await new Promise<void>((resolve) => {
@@ -99,6 +104,8 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
       process.once('SIGINT', done);
       process.once('SIGTERM', done);
       engine.once('finished', done);
+      // Resolves on a fatal error too: the process must not idle after one.
+      void ended.then(done);
     });
     await shutdown();
   }
@@ -110,6 +117,12 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
     const summary = { read: s.recordsRead, emitted: s.recordsEmitted, duplicates: s.duplicates, rejected: s.rejectedByReason, withoutKey: s.withoutKey, dedupForgotten: s.dedupForgotten, dedupForgottenInWindow: s.dedupForgottenInWindow };
     if (s.dedupForgottenInWindow > 0) logger.warn({ summary }, formatSummary(s));
     else logger.info({ summary }, formatSummary(s));
+  }
+  const unread = engine.stats().unread;
+  if (!failed && unread.length > 0) {
+    process.stderr.write(`ordertail: ${unread.length} input(s) not read: ${unread.map((u) => `${u.path} (${u.reason})`).join(', ')}\n`);
+    process.exitCode = EXIT_INCOMPLETE;
+    return;
   }
   process.exitCode = failed ? 1 : 0;
 }
@@ -124,7 +137,7 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
       return;
     }
-    if (err instanceof ConfigError || err instanceof ParserUnavailableError || err instanceof MetricsOptionError) {
+    if (err instanceof ConfigError || err instanceof ParserUnavailableError || err instanceof MetricsOptionError || err instanceof CheckpointLockedError) {
       process.stderr.write(`ordertail: ${err.message}\n`);
       process.exitCode = EXIT_USAGE;
       return;

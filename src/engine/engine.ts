@@ -31,8 +31,11 @@ import { createRegistry } from '../metrics/registry.js';
 import type { CollectorConfig } from '../collector/config.js';
 import { CheckpointStore } from '../checkpoint/store.js';
 import { CheckpointError } from '../checkpoint/errors.js';
+import { CheckpointLock } from '../checkpoint/lock.js';
 import { DedupJournal } from '../checkpoint/dedup-journal.js';
 import { resolveDedupImpl } from '../dedup/native-dedup.js';
+import { checkOnceInputs } from '../sources/input-check.js';
+import type { Unread } from '../sources/open-retry.js';
 
 /**
  * Journal entries (16 B each) after which the next checkpoint takes a full
@@ -70,6 +73,8 @@ export interface EngineStats {
   checkpoints: { dir: string | undefined; committed: number; failed: number; lastCommittedAtMs: number | undefined };
   /** Input file descriptors open now (capped by maxOpenFiles). */
   openFiles: number;
+  /** Inputs that could not be read (with `once`: after retries); a `once` run with any did not read everything. */
+  unread: Unread[];
 }
 
 export interface RejectedRecord {
@@ -138,6 +143,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   /** Forgetting inside the window was warned about (once per engine). */
   private forgettingWarned = false;
   private checkpointStore: CheckpointStore | undefined;
+  private checkpointLock: CheckpointLock | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private generation = 0;
   private checkpointsCommitted = 0;
@@ -216,15 +222,24 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       throw abortError(o.signal);
     }
     o.signal?.addEventListener('abort', this.onAbort, { once: true });
+    // The collector's log is written by its first poll: not there yet, and not a typo.
+    if (o.once) checkOnceInputs(o.collector ? o.input.filter((p) => p !== o.collectorLog) : o.input);
     // A checkpoint that cannot be used stops start-up before anything is touched.
     let restored: CheckpointState | undefined;
     if (o.checkpoint) {
       this.checkpointStore = new CheckpointStore(resolve(o.checkpoint));
-      if (o.resetCheckpoint) {
-        this.checkpointStore.reset();
-        this.emit('warning', `checkpoint ${this.checkpointStore.manifestPath} reset: starting fresh`, 'ORDERTAIL_CHECKPOINT_RESET');
-      } else {
-        restored = this.checkpointStore.load();
+      // Before reading or resetting anything: a second engine on the directory stops here.
+      this.checkpointLock = CheckpointLock.acquire(this.checkpointStore.dir, (m) => this.emit('warning', m, 'ORDERTAIL_CHECKPOINT_LOCK_TAKEN_OVER'));
+      try {
+        if (o.resetCheckpoint) {
+          this.checkpointStore.reset();
+          this.emit('warning', `checkpoint ${this.checkpointStore.manifestPath} reset: starting fresh`, 'ORDERTAIL_CHECKPOINT_RESET');
+        } else {
+          restored = this.checkpointStore.load();
+        }
+      } catch (err) {
+        this.checkpointLock.release();
+        throw err;
       }
       this.generation = restored?.generation ?? 0;
     }
@@ -239,12 +254,26 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.dedup = this.openDedup(restored, this.discovery.scan());
     } catch (err) {
       this.state = 'stopped';
+      this.checkpointLock?.release();
       throw err;
     }
     if (this.checkpointStore) this.emit('info', `checkpoints: ${this.checkpointStore.dir} (every ${o.checkpointIntervalMs} ms and at stop)`);
     if (restored) {
       this.emit('info', `checkpoint ${this.checkpointStore!.manifestPath}: resuming ${restored.files.length} file(s) from generation ${restored.generation} (${new Date(restored.writtenAtMs).toISOString()})`);
     }
+    try {
+      await this.startReading(restored, this.sink!, this.dedup!);
+    } catch (err) {
+      // The pool, timers and watches are running by now: a failed start must
+      // not leave them keeping the process alive. Nor commit a checkpoint of a half-started run.
+      this.failure ??= err instanceof Error ? err : new Error(String(err));
+      await this.stop().catch(() => {});
+      throw err;
+    }
+  }
+
+  private async startReading(restored: CheckpointState | undefined, sink: Sink, dedup: DedupTable): Promise<void> {
+    const o = this.options;
     const chosen = resolveParser(o.parser);
     this.parserName = chosen.name;
     if (chosen.fallbackReason) this.emit('warning', `native parser unavailable, using js: ${chosen.fallbackReason}`, 'ORDERTAIL_NATIVE_UNAVAILABLE');
@@ -259,14 +288,18 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       onWorkerError: (e) => this.fail(new Error(`parse worker failed: ${e.message}`, { cause: e })),
     });
     // Small batches for records(): a batch that crosses the queue's bounds is taken whole.
-    const staging = new StagingBuffer(this.sink, this.iterator ? ITERATOR_BATCH_BYTES : 1 << 20, (us) => this.stages.sinkWrite.recordValue(us));
+    const staging = new StagingBuffer(sink, this.iterator ? ITERATOR_BATCH_BYTES : 1 << 20, (us) => this.stages.sinkWrite.recordValue(us));
     this.staging = staging;
-    const emit = new EmitStage(this.dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
+    const emit = new EmitStage(dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry as RejectedRecord),
     this.streams, this.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
     this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m, code) => this.emit('warning', m, code),
       fail: (e) => this.fail(e),
+      reject: (entry) => {
+        this.deadLetter?.write(entry);
+        this.emit('rejected', entry);
+      },
       idle: () => {
         if (o.once) this.onceFinished();
       },
@@ -289,7 +322,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (newest) this.pipeline.markLive(newest);
     this.pipeline.recoverMoved();
     if (!o.once) {
-      this.discovery.follow((path) => {
+      this.discovery!.follow((path) => {
         if (isOutput(path)) return;
         const ignoredSize = this.ignored.get(path);
         if (ignoredSize !== undefined) {
@@ -309,13 +342,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       if (!restored) void this.pipeline.requestCheckpoint();
     }
     if (o.metricsPort !== undefined) {
-      try {
-        const { startMetricsServer } = await import('../metrics/http-server.js');
-        this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, logger: this.logger });
-      } catch (err) {
-        await this.stop();
-        throw err;
-      }
+      const { startMetricsServer } = await import('../metrics/http-server.js');
+      this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, logger: this.logger });
     }
   }
 
@@ -638,6 +666,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       historyLatency: this.finalLatency?.history ?? this.latency.history.summary(),
       checkpoints: { dir: this.checkpointStore?.dir, committed: this.checkpointsCommitted, failed: this.checkpointsFailed, lastCommittedAtMs: this.lastCheckpointAtMs },
       openFiles: this.pipeline?.openFiles ?? 0,
+      unread: this.pipeline?.unread ?? [],
     };
   }
 
@@ -697,6 +726,15 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       return;
     }
     this.state = 'stopping';
+    try {
+      await this.shutDown();
+    } finally {
+      // Also when flushing failed: the directory is free for the next engine.
+      this.checkpointLock?.release();
+    }
+  }
+
+  private async shutDown(): Promise<void> {
     await this.metricsServer?.close();
     // The collector's last records go to its log first, then the pipeline drains them.
     await this.collector?.stop();

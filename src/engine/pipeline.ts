@@ -2,7 +2,8 @@ import type { ResolvedOptions } from '../config/options.js';
 import type { WarningCode } from './warnings.js';
 import { EngineError } from '../config/errors.js';
 import type { EmitStage } from '../dedup/emit-stage.js';
-import { Counter, type Counters } from '../metrics/counters.js';
+import { Counter, TRUNCATED_DOCUMENT_REASON, TRUNCATED_DOCUMENT_SLOT, type Counters } from '../metrics/counters.js';
+import { ArrayPhase, Framing, type RejectReason } from '../parser/contract.js';
 import { BufferPool } from '../pool/buffer-pool.js';
 import type { ParsePool } from '../pool/parse-pool.js';
 import { ResultStorePool, type RangeResults } from '../pool/range-results.js';
@@ -13,6 +14,9 @@ import { dirname, join } from 'node:path';
 import { FileCursor, IdentityLostError, type PlannedRange, type StartAt } from '../sources/file-cursor.js';
 import { GrowthWatch, PollGroup } from '../sources/growth-watch.js';
 import { FdBudget } from '../sources/fd-budget.js';
+import { descriptorBudget } from '../sources/fd-limit.js';
+import { errnoCode, inputStatus, isTransientOpenError } from '../sources/input-check.js';
+import { OpenRetries, type Unread } from '../sources/open-retry.js';
 import { fingerprintOf, identityOfFd, identityOfPath, sameFingerprint, type Fingerprint } from '../checkpoint/identity.js';
 import type { CheckpointedFile, ResumePoint } from '../checkpoint/manifest.js';
 import type { FileTelemetry } from '../metrics/telemetry.js';
@@ -37,6 +41,8 @@ export interface PipelineEvents {
   warn(message: string, code: WarningCode): void;
   fail(error: Error): void;
   idle(): void;
+  /** Input rejected as a whole (a truncated `.json` array), already counted: dead-letter it. */
+  reject(entry: { file: string; offset: number; reason: RejectReason; sample: string }): void;
   /** Records up to every file's committed point are in the sink: commit a checkpoint now. */
   checkpoint?(): Promise<void> | void;
 }
@@ -59,6 +65,10 @@ const LET_GO_MS = 2000;
 /** Files let go and truncations remembered (for checkpoints and copy detection). */
 const RETIRED_LIMIT = 4096;
 const TRUNCATIONS_LIMIT = 64;
+/** With `once`, opens retried this often (backoff 0.1 → 1.6 s, ~3 s in all) before an input is listed as unread. */
+const ONCE_OPEN_ATTEMPTS = 5;
+/** A descriptor needed to plan a range could not be reopened (EMFILE): planning is tried again this soon. */
+const REOPEN_RETRY_MS = 100;
 
 /**
  * The main thread's loop: files → planned ranges → pool → completed ranges →
@@ -78,6 +88,10 @@ export class Pipeline {
   /** Small new files waiting to be classified (path → first seen). */
   private readonly settling = new Map<string, number>();
   private readonly fds: FdBudget;
+  /** Inputs whose open failed for a reason that may pass: retried, never skipped. */
+  private readonly retries: OpenRetries<{ reason: AddReason; fromEnd: boolean }>;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private rescheduleTimer: NodeJS.Timeout | undefined;
   private readonly polls: PollGroup;
   private sweepTimer: NodeJS.Timeout | undefined;
   private checkpointDue = false;
@@ -125,7 +139,12 @@ export class Pipeline {
     // Workers×2 keeps every worker fed while one range per worker waits its
     // turn to be emitted; +1 is reserved so the live file is never starved by history.
     this.buffers = new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, options.workers * 2 + 2);
-    this.fds = new FdBudget(options.maxOpenFiles);
+    const budget = descriptorBudget(options.maxOpenFiles);
+    if (budget.max < options.maxOpenFiles) {
+      this.events.warn(`maxOpenFiles ${options.maxOpenFiles} capped to ${budget.max}: the open files limit (RLIMIT_NOFILE) is ${budget.limit} and ${budget.inUse} descriptors are in use`, 'ORDERTAIL_OPEN_FILES_CAPPED');
+    }
+    this.fds = new FdBudget(budget.max);
+    this.retries = new OpenRetries(options.once ? ONCE_OPEN_ATTEMPTS : Infinity);
     this.polls = new PollGroup((m) => this.events.warn(m, 'ORDERTAIL_WATCH_UNAVAILABLE'));
     if (!options.once) {
       this.sweepTimer = setInterval(() => this.sweep(), 500);
@@ -149,7 +168,7 @@ export class Pipeline {
     if (this.stopping) return;
     const seen = identityOfPath(path);
     if (!seen) {
-      this.pathGone(path);
+      if (!this.cannotLook(path, reason, fromEnd)) this.pathGone(path);
       return;
     }
     const known = this.byIdentity.get(seen.key);
@@ -163,9 +182,11 @@ export class Pipeline {
     try {
       fd = openSync(path, 'r');
     } catch (err) {
-      this.events.warn(`cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; skipped`, 'ORDERTAIL_INPUT_UNREADABLE');
+      this.openFailed(path, errnoCode(err), reason, fromEnd);
       return;
     }
+    const attempts = this.retries.settled(path);
+    if (attempts > 0) this.logger.info(`${path}: opened after ${attempts} failed attempt(s)`);
     const identity = identityOfFd(fd);
     if (this.byIdentity.has(identity.key)) {
       closeSync(fd);
@@ -203,13 +224,84 @@ export class Pipeline {
       file = new FileCursor(this.nextFileId++, path, this.options.rangeBytes, start, performance.now(), this.fds, fd);
     } catch (err) {
       closeSync(fd);
-      this.events.warn(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; skipped`, 'ORDERTAIL_INPUT_UNREADABLE');
+      this.openFailed(path, errnoCode(err), reason, fromEnd);
       return;
     }
     file.copyOf = copyOf;
     // Files present at start-up: only the newest is "live"; anything appearing later is.
     file.live = reason === 'discovered';
     this.register(file);
+  }
+
+  /**
+   * A matched path that stat could not look at: true when it was taken care of
+   * (retried, or listed as unread), false when it is simply not there.
+   */
+  private cannotLook(path: string, reason: AddReason, fromEnd: boolean): boolean {
+    const status = inputStatus(path);
+    if (status.kind === 'error') {
+      this.openFailed(path, status.code, reason, fromEnd);
+      return true;
+    }
+    // Node decodes file names as UTF-8: a name that is not comes back with U+FFFD and names no file.
+    if (status.kind === 'missing' && path.includes('\uFFFD')) {
+      this.giveUp(path, 'name is not valid UTF-8');
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Opening an input failed. A transient reason (descriptors, permissions) is
+   * retried with backoff and logged once; with `once`, anything else, or
+   * attempts used up, lists the input as unread (the run then exits non-zero).
+   * In follow mode every input is waited on: it may become readable.
+   */
+  private openFailed(path: string, code: string, reason: AddReason, fromEnd: boolean): void {
+    // Gone between the glob (or stat) and the open: discovery announces it again if it comes back.
+    if (code === 'ENOENT') {
+      this.pathGone(path);
+      return;
+    }
+    if (this.options.once && !isTransientOpenError(code)) {
+      this.giveUp(path, code);
+      return;
+    }
+    const { first, gaveUp } = this.retries.failed(path, code, { reason, fromEnd }, performance.now());
+    if (gaveUp) this.events.warn(`cannot open ${path}: ${code}; gave up after ${ONCE_OPEN_ATTEMPTS} attempts, not read`, 'ORDERTAIL_INPUT_UNREADABLE');
+    else if (first) this.events.warn(`cannot open ${path}: ${code}; retrying with backoff`, 'ORDERTAIL_INPUT_UNREADABLE');
+    this.armRetry();
+    if (gaveUp) this.schedule();
+  }
+
+  private giveUp(path: string, why: string): void {
+    if (this.retries.unread.some((u) => u.path === path)) return;
+    this.retries.giveUp(path, why);
+    this.events.warn(`cannot read ${path}: ${why}; not read`, 'ORDERTAIL_INPUT_UNREADABLE');
+  }
+
+  private armRetry(): void {
+    const dueAt = this.retries.nextDueAt;
+    if (this.retryTimer || dueAt === undefined || this.stopping) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      for (const [path, { reason, fromEnd }] of this.retries.due(performance.now())) this.addFile(path, reason, fromEnd);
+      this.armRetry();
+      this.schedule();
+    }, Math.max(0, dueAt - performance.now()));
+  }
+
+  /** A `.json` array read to its end without its closing `]` (cut off, or still being written). */
+  private unterminated(file: FileCursor, end: number): void {
+    this.counters.values[Counter.rejected]!++;
+    this.counters.rejectsByCode[TRUNCATED_DOCUMENT_SLOT]!++;
+    this.events.warn(`${file.path}: JSON array ends at byte ${end} without its closing ']' (truncated?); the elements before were emitted`, 'ORDERTAIL_INPUT_TRUNCATED');
+    this.events.reject({ file: file.path, offset: end, reason: TRUNCATED_DOCUMENT_REASON, sample: '' });
+  }
+
+  /** Inputs that could not be read (with `once`: given up after retries, or unreadable by nature). */
+  get unread(): Unread[] {
+    return this.retries.unread;
   }
 
   /**
@@ -430,6 +522,14 @@ export class Pipeline {
         try {
           void file.fd;
         } catch (err) {
+          // Out of descriptors for a moment: the file is not lost, plan it again shortly.
+          if (!(err instanceof IdentityLostError) && isTransientOpenError(errnoCode(err))) {
+            this.rescheduleTimer ??= setTimeout(() => {
+              this.rescheduleTimer = undefined;
+              this.schedule();
+            }, REOPEN_RETRY_MS);
+            continue;
+          }
           (lost ??= []).push([file, err instanceof Error ? err.message : String(err)]);
           continue;
         }
@@ -607,6 +707,7 @@ export class Pipeline {
           range.log?.debug({ records: range.results.count }, 'range emitted');
           const o = range.outcome!;
           file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
+          if (range.plan.framing === Framing.Array && o.consumedEnd >= range.plan.hardEnd && o.carryPhase !== ArrayPhase.Done) this.unterminated(file, o.consumedEnd);
           // The staging buffer may still write runs of records straight from these bytes.
           const buffer = range.buffer;
           this.staging.releaseAfterFlush(() => this.releaseBuffer(buffer));
@@ -788,7 +889,7 @@ export class Pipeline {
   }
 
   private checkIdle(): void {
-    if (!this.accepting || this.inFlight > 0 || this.emitLoopRunning) return;
+    if (!this.accepting || this.inFlight > 0 || this.emitLoopRunning || this.retries.pendingCount > 0) return;
     if (this.files.some((f) => !f.idle)) return;
     // Idle: descriptors beyond the budget can go now.
     if (this.fds.openCount > this.fds.max) for (const f of this.files) if (f.isOpen && f.idle) f.closeFd();
@@ -799,6 +900,8 @@ export class Pipeline {
   async drain(): Promise<void> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.rescheduleTimer);
     for (const w of this.watches.values()) w.close();
     this.watches.clear();
     this.polls.close();

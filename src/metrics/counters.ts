@@ -1,4 +1,4 @@
-import { REJECT_REASONS } from '../parser/contract.js';
+import { REJECT_REASONS, type RejectReason } from '../parser/contract.js';
 
 /**
  * Engine counters live in one Float64Array so the hot path bumps an index, and
@@ -21,6 +21,12 @@ const COUNTER_SLOTS = Object.keys(Counter).length;
 
 /** Rejects are also counted per status code (index = status code, < 32). */
 const REJECT_CODE_SLOTS = 32;
+/**
+ * A slot no parser status uses: a `.json` array that ends without its `]`.
+ * Its elements were records; the document as a whole is what is rejected.
+ */
+export const TRUNCATED_DOCUMENT_SLOT = REJECT_CODE_SLOTS - 1;
+export const TRUNCATED_DOCUMENT_REASON = 'truncated_document' satisfies RejectReason;
 
 export class Counters {
   readonly values = new Float64Array(COUNTER_SLOTS);
@@ -29,6 +35,7 @@ export class Counters {
   rejectsByReason(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [code, reason] of Object.entries(REJECT_REASONS)) out[reason] = this.rejectsByCode[Number(code)] ?? 0;
+    out[TRUNCATED_DOCUMENT_REASON] = this.rejectsByCode[TRUNCATED_DOCUMENT_SLOT]!;
     return out;
   }
 

@@ -3,9 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type picomatchModule from 'picomatch';
 import type * as tinyglobbyModule from 'tinyglobby';
-
-/** Characters that make an input pattern a glob (picomatch syntax, escapes included). */
-const GLOB_SYNTAX = /[*?[\]{}()!\\]/;
+import { GLOB_SYNTAX, inputStatus } from './input-check.js';
 
 interface GlobLibraries {
   picomatch: typeof picomatchModule;
@@ -29,9 +27,17 @@ function glob(): GlobLibraries {
   return globLibraries;
 }
 
-/** A regular file (symbolic links followed), as a glob with `onlyFiles` would find it. */
+/**
+ * A regular file (symbolic links followed), as a glob with `onlyFiles` would
+ * find it. A path that cannot be looked at (ELOOP, EACCES) is not one: it
+ * must not throw out of a watch callback.
+ */
 function isRegularFile(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -47,6 +53,8 @@ export class FileDiscovery {
   private readonly watchers: FSWatcher[] = [];
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly known = new Set<string>();
+  /** Explicit inputs already reported as unusable (one warning each, until they change). */
+  private readonly reported = new Map<string, string>();
   /** Known paths whose content changes are reported too (not only renames). */
   private wantsChanges: (path: string) => boolean = () => false;
 
@@ -68,9 +76,25 @@ export class FileDiscovery {
   }
 
   private findAll(): string[] {
-    const plain = this.patterns.filter((p) => !GLOB_SYNTAX.test(p) && isRegularFile(p));
+    const plain = this.patterns.filter((p) => !GLOB_SYNTAX.test(p) && this.plainUsable(p));
     if (this.globs.length === 0) return plain;
     return [...plain, ...glob().globSync(this.globs, { absolute: true, onlyFiles: true, dot: true })];
+  }
+
+  /**
+   * An explicit input that is a regular file, or that could not be looked at
+   * (EACCES, ELOOP: the caller's open reports and retries it). A directory or
+   * FIFO is warned about once and waited on: a regular file may replace it.
+   */
+  private plainUsable(path: string): boolean {
+    const status = inputStatus(path);
+    if (status.kind === 'not-file') {
+      if (this.reported.get(path) !== status.what) this.onWarning(`input ${path} is ${status.what}, not a regular file; not read (waiting for a regular file there)`);
+      this.reported.set(path, status.what);
+      return false;
+    }
+    this.reported.delete(path);
+    return status.kind !== 'missing';
   }
 
   /**

@@ -1,0 +1,58 @@
+/**
+ * A failure that stops the engine ends the process with the documented code
+ * and a line saying what failed: never an idle process after a fatal error.
+ */
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { workdir } from './helpers/workdir.js';
+import { MOUNT_MISSING, plainLines, startCli } from './helpers/cli-process.js';
+
+if (MOUNT_MISSING && process.env.ORDERTAIL_REQUIRE_TOOLS === '1') throw new Error(MOUNT_MISSING);
+if (MOUNT_MISSING) console.log(`failure-exits: disk-full cases skipped: ${MOUNT_MISSING}`);
+
+const mounts: string[] = [];
+afterEach(() => {
+  while (mounts.length) spawnSync('umount', ['-l', mounts.pop()!]);
+});
+
+/** A 2 MiB tmpfs: the file sink on it fills up. */
+function smallDisk(dir: string): string {
+  const mount = join(dir, 'full');
+  mkdirSync(mount);
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount]);
+  if (r.status !== 0) throw new Error(`mount failed: ${r.stderr.toString()}`);
+  mounts.push(mount);
+  return mount;
+}
+
+function orders(path: string, count: number): void {
+  writeFileSync(path, Array.from({ length: count }, (_, i) => `{"id":${i},"pad":"${'x'.repeat(80)}"}`).join('\n') + '\n');
+}
+
+describe('fatal errors end the process', () => {
+  it.skipIf(MOUNT_MISSING)('follow mode, the file sink runs out of space: exit 1 on its own, naming the sink and ENOSPC', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    orders(input, 40_000); // ~4 MB: twice the disk
+    const out = join(smallDisk(dir), 'out.ndjson');
+    const p = startCli(['run', '--no-metrics', '--no-checkpoint', '--workers', '1', '--log-level', 'error', '--input', input, '--sink', `file:${out}`]);
+    expect(await p.exit(15_000), p.stderr()).toBe(1);
+    expect(p.stderr()).toContain(`writing to file:${out} failed: ENOSPC`);
+    expect(plainLines(p.stderr()).length).toBeLessThanOrEqual(1);
+  });
+
+  it.skipIf(MOUNT_MISSING)('follow mode, the disk fills while following: exit 1 after the failing append', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    orders(input, 10);
+    const out = join(smallDisk(dir), 'out.ndjson');
+    const p = startCli(['run', '--no-metrics', '--no-checkpoint', '--workers', '1', '--log-level', 'error', '--input', input, '--sink', `file:${out}`]);
+    // Wait until the first records are out, then append more than the disk holds.
+    for (let i = 0; i < 200 && (statSync(out, { throwIfNoEntry: false })?.size ?? 0) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    appendFileSync(input, Array.from({ length: 40_000 }, (_, i) => `{"id":${i + 10},"pad":"${'y'.repeat(80)}"}`).join('\n') + '\n');
+    expect(await p.exit(15_000), p.stderr()).toBe(1);
+    expect(p.stderr()).toContain('ENOSPC');
+  });
+});

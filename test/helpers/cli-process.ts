@@ -1,0 +1,85 @@
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export const BIN = resolve(import.meta.dirname, '../../bin/ordertail.js');
+
+/** Why tests that drop privileges cannot run here (undefined: they can). */
+export const NOBODY_MISSING: string | undefined =
+  process.getuid?.() !== 0 ? 'not root: cannot run the engine as another user' : spawnSync('setpriv', ['--version']).error ? 'setpriv (util-linux) not installed' : undefined;
+
+/** Why tests that mount a small tmpfs cannot run here. */
+export const MOUNT_MISSING: string | undefined = process.getuid?.() !== 0 ? 'not root: cannot mount a tmpfs' : undefined;
+
+export interface CliOptions {
+  /** Run as nobody (uid/gid 65534, no groups). */
+  asNobody?: boolean;
+  /** A shell line run before exec'ing the CLI (`ulimit -n 256`). */
+  shellPrefix?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface CliProcess {
+  child: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when stdout (or stderr) contains `text`; rejects after `timeoutMs`. */
+  waitFor(text: string | RegExp, stream?: 'stdout' | 'stderr', timeoutMs?: number): Promise<void>;
+  /** Exit code (or 128 + signal number), or 'timeout' if it did not exit in time (it is then killed). */
+  exit(timeoutMs?: number): Promise<number | 'timeout'>;
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGPIPE: 13, SIGTERM: 15 };
+
+export function startCli(args: string[], options: CliOptions = {}): CliProcess {
+  let command = process.execPath;
+  let argv = [BIN, ...args];
+  if (options.shellPrefix) {
+    argv = ['-c', `${options.shellPrefix}; exec "$0" "$@"`, command, ...argv];
+    command = '/bin/sh';
+  }
+  if (options.asNobody) {
+    argv = ['--reuid=65534', '--regid=65534', '--clear-groups', command, ...argv];
+    command = 'setpriv';
+  }
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } }) as unknown as ChildProcessWithoutNullStreams;
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  const exited = new Promise<number>((r) => child.on('exit', (code, signal) => r(code ?? 128 + (SIGNALS[signal ?? ''] ?? 0))));
+  // Resolve only once both pipes are drained, so stdout() is complete after exit().
+  const closed = new Promise<void>((r) => child.on('close', () => r()));
+  return {
+    child,
+    stdout: () => out.stdout,
+    stderr: () => out.stderr,
+    async waitFor(text, stream = 'stdout', timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      const has = () => (typeof text === 'string' ? out[stream].includes(text) : text.test(out[stream]));
+      while (!has()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(text)} on ${stream}; stderr: ${out.stderr.slice(-2000)}`);
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}) before ${String(text)} on ${stream}; stderr: ${out.stderr.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async exit(timeoutMs = 15_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const result = await Promise.race([exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)))]);
+      clearTimeout(timer);
+      if (result === 'timeout') child.kill('SIGKILL');
+      await closed;
+      return result;
+    },
+  };
+}
+
+/** Run to completion. */
+export async function runCli(args: string[], options: CliOptions & { timeoutMs?: number } = {}): Promise<{ code: number | 'timeout'; stdout: string; stderr: string }> {
+  const p = startCli(args, options);
+  const code = await p.exit(options.timeoutMs);
+  return { code, stdout: p.stdout(), stderr: p.stderr() };
+}
+
+/** stderr without pino's JSON log lines: what the CLI itself printed. */
+export function plainLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.length > 0 && !l.startsWith('{'));
+}

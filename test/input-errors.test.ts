@@ -1,0 +1,144 @@
+/**
+ * Inputs that cannot be read: a usage error (exit 2) when `--once` is given
+ * something that is not a regular file, a retry for what may pass (EACCES),
+ * and exit 3 with the list when a `--once` run could not read everything.
+ * Never a hang, never a silent skip.
+ */
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runOnce, workdir } from './helpers/workdir.js';
+import { NOBODY_MISSING, plainLines, runCli, startCli } from './helpers/cli-process.js';
+
+const BASE = ['run', '--no-metrics', '--workers', '1', '--log-level', 'warn'];
+
+if (NOBODY_MISSING && process.env.ORDERTAIL_REQUIRE_TOOLS === '1') throw new Error(NOBODY_MISSING);
+if (NOBODY_MISSING) console.log(`input-errors: unprivileged cases skipped: ${NOBODY_MISSING}`);
+
+/** A work dir any user can enter (mkdtemp makes it 0700), holding one good input. */
+function setup(): { dir: string; good: string } {
+  const dir = workdir();
+  chmodSync(dir, 0o755);
+  const good = join(dir, 'good.ndjson');
+  writeFileSync(good, '{"id":1}\n{"id":2}\n', { mode: 0o644 });
+  return { dir, good };
+}
+
+describe('--once: an explicit input that is not a readable regular file is a usage error', () => {
+  const cases: [string, (dir: string) => string, RegExp][] = [
+    ['a symlink loop', (dir) => (symlinkSync('loop', join(dir, 'loop')), join(dir, 'loop')), /loop: cannot be opened \(ELOOP/],
+    ['a file that does not exist (a typo)', (dir) => join(dir, 'godo.ndjson'), /godo\.ndjson: no such file/],
+    ['a directory', (dir) => (mkdirSync(join(dir, 'logs')), join(dir, 'logs')), /logs: is a directory, not a regular file/],
+    ['a FIFO', (dir) => (spawnSync('mkfifo', [join(dir, 'pipe')]), join(dir, 'pipe')), /pipe: is a FIFO, not a regular file/],
+  ];
+  for (const [what, make, message] of cases) {
+    it(`${what}: exit 2, one line naming it, nothing written`, async () => {
+      const { dir, good } = setup();
+      const bad = make(dir);
+      const r = await runCli([...BASE, '--once', '--input', good, '--input', bad], { timeoutMs: 15_000 });
+      expect(r.code, r.stderr).toBe(2);
+      expect(plainLines(r.stderr)).toHaveLength(1);
+      expect(plainLines(r.stderr)[0]).toMatch(message);
+      expect(r.stdout).toBe('');
+    });
+  }
+});
+
+describe('follow mode: an unusable input is a warning; the others are read', () => {
+  it('a symlink loop beside a good file: the good one is read, the loop named once, SIGTERM exits 0', async () => {
+    const { dir, good } = setup();
+    symlinkSync('loop', join(dir, 'loop'));
+    const p = startCli([...BASE, '--no-checkpoint', '--input', good, '--input', join(dir, 'loop')]);
+    await p.waitFor('{"id":2}\n');
+    await p.waitFor(/loop: ELOOP; retrying/, 'stderr');
+    p.child.kill('SIGTERM');
+    expect(await p.exit(10_000)).toBe(0);
+    expect(p.stdout()).toBe('{"id":1}\n{"id":2}\n');
+    expect(p.stderr().match(/ELOOP/g)).toHaveLength(1);
+  });
+
+  it('a directory given as input: warned about, the good file read', async () => {
+    const { dir, good } = setup();
+    mkdirSync(join(dir, 'logs'));
+    const p = startCli([...BASE, '--no-checkpoint', '--input', good, '--input', join(dir, 'logs')]);
+    await p.waitFor('{"id":2}\n');
+    await p.waitFor(/logs is a directory, not a regular file/, 'stderr');
+    p.child.kill('SIGTERM');
+    expect(await p.exit(10_000)).toBe(0);
+  });
+});
+
+describe('inputs that cannot be read are retried, then listed (exit 3)', () => {
+  it('a glob matching a file name that is not valid UTF-8: exit 3 naming it, the others read', async () => {
+    const { dir } = setup();
+    writeFileSync(Buffer.concat([Buffer.from(join(dir, 'bad-')), Buffer.from([0xff, 0xfe]), Buffer.from('.ndjson')]), '{"id":3}\n');
+    const r = await runCli([...BASE, '--once', '--input', join(dir, '*.ndjson')], { timeoutMs: 15_000 });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout).toBe('{"id":1}\n{"id":2}\n');
+    expect(plainLines(r.stderr)).toEqual([expect.stringMatching(/1 input\(s\) not read: .*bad-.*\.ndjson \(name is not valid UTF-8\)/)]);
+  });
+
+  it.skipIf(NOBODY_MISSING)('--once as an unprivileged user, an input in a directory it may not read: the rest read, no hang, exit 3 naming it', async () => {
+    const { dir, good } = setup();
+    mkdirSync(join(dir, 'secret'), { mode: 0o700 });
+    writeFileSync(join(dir, 'secret', 'b.ndjson'), '{"id":9}\n');
+    const r = await runCli([...BASE, '--once', '--input', good, '--input', join(dir, 'secret', 'b.ndjson')], { asNobody: true, timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout).toBe('{"id":1}\n{"id":2}\n');
+    expect(plainLines(r.stderr)).toEqual([expect.stringMatching(/1 input\(s\) not read: .*secret\/b\.ndjson \(EACCES\)/)]);
+    expect(r.stderr.match(/retrying with backoff/g)).toHaveLength(1);
+  });
+
+  it.skipIf(NOBODY_MISSING)('--once: EACCES that goes away within the retries is read, exit 0', async () => {
+    const { dir, good } = setup();
+    const secret = join(dir, 'secret');
+    mkdirSync(secret, { mode: 0o700 });
+    writeFileSync(join(secret, 'b.ndjson'), '{"id":9}\n', { mode: 0o644 });
+    const p = startCli([...BASE, '--once', '--input', good, '--input', join(secret, 'b.ndjson')], { asNobody: true });
+    await p.waitFor(/b\.ndjson: EACCES; retrying/, 'stderr');
+    chmodSync(secret, 0o755);
+    expect(await p.exit(15_000), p.stderr()).toBe(0);
+    expect(p.stdout().split('\n').filter(Boolean).sort()).toEqual(['{"id":1}', '{"id":2}', '{"id":9}']);
+  });
+
+  it.skipIf(NOBODY_MISSING)('follow mode: a file that becomes readable later is read', async () => {
+    const { dir, good } = setup();
+    const secret = join(dir, 'secret');
+    mkdirSync(secret, { mode: 0o700 });
+    writeFileSync(join(secret, 'b.ndjson'), '{"id":9}\n', { mode: 0o644 });
+    const p = startCli([...BASE, '--no-checkpoint', '--input', good, '--input', join(secret, 'b.ndjson')], { asNobody: true });
+    await p.waitFor('{"id":2}\n');
+    await p.waitFor(/b\.ndjson: EACCES; retrying/, 'stderr');
+    chmodSync(secret, 0o755);
+    await p.waitFor('{"id":9}\n', 'stdout', 15_000);
+    p.child.kill('SIGTERM');
+    expect(await p.exit(10_000)).toBe(0);
+  });
+});
+
+describe('a .json array without its closing ] is reported, not passed off as complete', () => {
+  it('the elements are emitted; the truncation is warned, counted and dead-lettered at its offset', async () => {
+    const dir = workdir();
+    const cut = join(dir, 'cut.json');
+    writeFileSync(cut, '[{"id":1},{"id":2},\n{"id":3}\n');
+    writeFileSync(join(dir, 'whole.json'), '[{"id":4}]\n');
+    const r = await runOnce(dir, { input: [cut, join(dir, 'whole.json')], workers: 1 });
+    expect(r.lines).toEqual(['{"id":1}', '{"id":2}', '{"id":3}', '{"id":4}']);
+    expect(r.deadLetters).toEqual([{ file: cut, offset: 29, reason: 'truncated_document', sample: '' }]);
+    expect(r.stats.rejected).toBe(1);
+    expect(r.stats.rejectedByReason.truncated_document).toBe(1);
+  });
+});
+
+describe('the descriptor budget follows RLIMIT_NOFILE', () => {
+  it('1,000 files under `ulimit -n 256`: every file read, exit 0, the cap logged once', async () => {
+    const dir = workdir();
+    for (let i = 0; i < 1000; i++) writeFileSync(join(dir, `f${i}.ndjson`), `{"id":${i}}\n`);
+    const r = await runCli([...BASE, '--once', '--input', join(dir, '*.ndjson')], { shellPrefix: 'ulimit -n 256', timeoutMs: 40_000 });
+    expect(r.code, r.stderr.slice(0, 2000)).toBe(0);
+    expect(new Set(r.stdout.split('\n').filter(Boolean)).size).toBe(1000);
+    expect(r.stderr.match(/maxOpenFiles 512 capped to \d+: the open files limit \(RLIMIT_NOFILE\) is 256/g)).toHaveLength(1);
+    expect(r.stderr).not.toContain('EMFILE');
+  });
+});
