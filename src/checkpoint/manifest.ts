@@ -50,7 +50,7 @@ export interface CheckpointState {
   deadLetter?: CheckpointedOutput;
   /**
    * 'raw': the table's shared memory as it is (restored with one read);
-   * 'entries': live entries only, 16 bytes each (DedupTable.exportEntries),
+   * 'entries': the held keys as dedup entries (src/dedup/entries.ts, DedupTable.exportEntries),
    * used while the table is under a quarter full — a much smaller write.
    */
   dedup: {

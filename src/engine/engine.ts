@@ -5,7 +5,8 @@ import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../con
 import { EmitStage } from '../dedup/emit-stage.js';
 import { DedupTable } from '../dedup/table.js';
 import { AUTO_TARGET_LOAD, sizeDedupTable, type DedupSizing } from '../dedup/sizing.js';
-import { tableBytes } from '../dedup/layout.js';
+import { ENTRY_BYTES, tableBytes } from '../dedup/layout.js';
+import { DedupEntries } from '../dedup/entries.js';
 import { Counter, Counters } from '../metrics/counters.js';
 import { LatencyRecorder, type LatencySummary } from '../metrics/latency.js';
 import { ParsePool, parsePoolConfig } from '../pool/parse-pool.js';
@@ -38,7 +39,7 @@ import { checkOnceInputs } from '../sources/input-check.js';
 import type { Unread } from '../sources/open-retry.js';
 
 /**
- * Journal entries (16 B each) after which the next checkpoint takes a full
+ * Journal entries (ENTRY_BYTES each) after which the next checkpoint takes a full
  * dedup snapshot: bounds both the journal file and a restart's replay (~0.15 s).
  */
 const JOURNAL_LIMIT_ENTRIES = 512 * 1024;
@@ -151,7 +152,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private lastCheckpointAtMs: number | undefined;
   private lastCheckpointProgress = -1;
   private finalCheckpoint = false;
-  private entriesBuffer: ArrayBuffer | undefined;
+  private snapshotEntries: DedupEntries | undefined;
   /** Keys inserted since the last full dedup snapshot (checkpointing only). */
   private journal: DedupJournal | undefined;
   /** The committed full snapshot the journal extends (undefined: the next checkpoint takes a full one). */
@@ -420,14 +421,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const table = this.restoreSnapshot(restored);
     // Replay the keys inserted after the snapshot, and keep them journaled: the
     // next checkpoint can go on extending the same snapshot.
-    const journal = this.checkpointStore!.readJournal(restored);
-    const entries = journal.byteLength >> 4;
-    const i32 = new Int32Array(journal.buffer, journal.byteOffset, entries * 4);
-    const f64 = new Float64Array(journal.buffer, journal.byteOffset, entries * 2);
-    for (let e = 0; e < entries; e++) {
-      table.insertAt(i32[e * 4]!, i32[e * 4 + 1]!, f64, e * 2 + 1);
-      this.journal!.push(i32[e * 4]!, i32[e * 4 + 1]!, f64, e * 2 + 1);
-    }
+    const journal = new DedupEntries(this.checkpointStore!.readJournal(restored));
+    table.insertEntries(journal);
+    this.journal!.pushAll(journal);
     if (table.capacity === restored.dedup.capacity) this.dedupBase = { format: restored.dedup.format, file: restored.dedup.file, byteLength: restored.dedup.byteLength };
     return table;
   }
@@ -571,15 +567,14 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (this.finalCheckpoint || state.generation === 1) await committing;
   }
 
-  /** The table's live entries while they fit in a quarter of its size, else its raw memory. */
+  /** The table's held entries while they fit in a quarter of its size, else its raw memory. */
   private dedupSnapshot(dedup: DedupTable): { format: 'raw' | 'entries'; bytes: Uint8Array } {
     const raw = dedup.sharedBuffer;
     // Reused between checkpoints; pages are touched only as far as entries fill it.
-    this.entriesBuffer ??= new ArrayBuffer(Math.floor(raw.byteLength / 4 / 16) * 16);
-    const into = { i32: new Int32Array(this.entriesBuffer), f64: new Float64Array(this.entriesBuffer) };
-    const n = dedup.exportEntries(into);
+    this.snapshotEntries ??= DedupEntries.allocate(Math.floor(raw.byteLength / 4 / ENTRY_BYTES));
+    const n = dedup.exportEntries(this.snapshotEntries);
     if (n < 0) return { format: 'raw', bytes: new Uint8Array(raw) };
-    return { format: 'entries', bytes: new Uint8Array(this.entriesBuffer, 0, n * 16) };
+    return { format: 'entries', bytes: this.snapshotEntries.prefix(n) };
   }
 
   /** The metrics server's base URL when the `metricsPort` option started one. */
