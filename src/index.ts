@@ -2,7 +2,9 @@ export { Engine, type EngineStats, type EngineEventMap, type RejectedRecord, typ
 export { WARNING_CODES, type WarningCode } from './engine/warnings.js';
 export type { EngineOptions, ResolvedOptions, SinkSpec, LogLevel } from './config/options.js';
 export { resolveOptions } from './config/options.js';
-export { ConfigError, EngineError, type EngineErrorCode } from './config/errors.js';
+export { OrdertailError, ConfigError, EngineError, ERROR_CODES, type ErrorCode, type EngineErrorCode } from './errors.js';
+export { CheckpointError, CheckpointLockedError } from './checkpoint/errors.js';
+export { ParserUnavailableError } from './parser/select.js';
 export type { RejectReason } from './parser/contract.js';
 export type { ParserName, ParserChoice } from './parser/select.js';
 export type { LatencySummary } from './metrics/latency.js';
