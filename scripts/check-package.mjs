@@ -63,8 +63,10 @@ try {
   writeFileSync(join(app, 'input.ndjson'), Array.from({ length: 1000 }, (_, i) => JSON.stringify({ id: i % 900, timestamp: 1_700_000_000_000 + i }) + '\n').join(''));
   const body = `
     const engine = new Engine({ input: 'input.ndjson', once: true, workers: 1 });
+    const records = engine.records();
+    await engine.start();
     let n = 0;
-    for await (const record of engine.records()) n++;
+    for await (const record of records) n++;
     await engine.stop();
     console.log(JSON.stringify({ n, parser: engine.stats().parser }));`;
   writeFileSync(join(app, 'esm.mjs'), `import { Engine } from 'ordertail';\n${body}`);
@@ -77,7 +79,7 @@ try {
     } catch {
       result = undefined;
     }
-    check(r.status === 0 && result?.n === 900 && result?.parser === 'native', `${script}: 900 records, stats().parser === 'native'`, r.status === 0 ? r.stdout.trim() : r.stderr.slice(-1500));
+    check(r.status === 0 && result?.n === 900 && result?.parser === 'native', `${script}: 900 records, stats().parser === 'native'`, `exit ${r.status}: ${r.stdout.trim()} ${r.stderr.slice(-1500)}`);
   }
 
   writeFileSync(
