@@ -121,6 +121,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private resolveFinished!: () => void;
   private rejectFinished!: (err: Error) => void;
   private finishedEmitted = false;
+  /** start() has returned: a failure from now on stops the engine at once. */
+  private started = false;
   private stopping: Promise<void> | undefined;
   /** Latency summaries taken at stop, when the histograms are freed. */
   private finalLatency: { live: LatencySummary; history: LatencySummary } | undefined;
@@ -308,6 +310,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         throw err;
       }
     }
+    this.started = true;
+    if (this.failure) this.stopAfterFailure();
   }
 
   /**
@@ -544,6 +548,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     // Nobody else hears of it: a warning, as an unhandled failure should not go unseen.
     else if (!this.iterator) process.emitWarning(error);
     this.rejectFinished(error);
+    if (this.started) this.stopAfterFailure();
+  }
+
+  /**
+   * A failed engine emits nothing more: it stops itself, so its threads and
+   * descriptors do not outlive a caller that only awaited finished() (which
+   * rejects) or the records() loop (which threw). stop() returns this stop.
+   */
+  private stopAfterFailure(): void {
+    this.stop().catch(() => {});
   }
 
   private logEvents(logger: Logger): void {
