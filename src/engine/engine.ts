@@ -121,6 +121,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private resolveFinished!: () => void;
   private rejectFinished!: (err: Error) => void;
   private finishedEmitted = false;
+  /** Settles when start() has returned or thrown. */
+  private startSettled: Promise<void> | undefined;
   /** start() has returned: a failure from now on stops the engine at once. */
   private started = false;
   private stopping: Promise<void> | undefined;
@@ -204,6 +206,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
 
   async start(): Promise<void> {
     if (this.state !== 'new') throw new EngineError('ORDERTAIL_STARTED', `start() called on a ${this.state} engine`);
+    let settled!: () => void;
+    this.startSettled = new Promise<void>((resolve) => (settled = resolve));
+    try {
+      await this.startOnce();
+    } finally {
+      settled();
+    }
+  }
+
+  private async startOnce(): Promise<void> {
     const o = this.options;
     if (o.signal?.aborted) {
       this.state = 'stopped';
@@ -306,7 +318,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         const { startMetricsServer } = await import('../metrics/http-server.js');
         this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, logger: this.logger });
       } catch (err) {
-        await this.stop();
+        this.stopping ??= this.stopOnce(false);
+        await this.stopping;
         throw err;
       }
     }
@@ -659,10 +672,13 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     return this.stopping;
   }
 
-  private async stopOnce(): Promise<void> {
+  private async stopOnce(waitForStart = true): Promise<void> {
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.iterator?.stop();
-    if (this.state === 'new') {
+    // stop() during start() (an abort, a loop left early): stop what start() has
+    // built once it has built it, not half of it.
+    if (waitForStart) await this.startSettled;
+    if (this.state === 'new' || this.state === 'stopped') {
       this.state = 'stopped';
       this.releaseHistograms();
       this.resolveFinished();
