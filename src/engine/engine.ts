@@ -82,7 +82,7 @@ export interface EngineEventMap {
   warning: [message: string, code: WarningCode];
   error: [error: Error];
   rejected: [record: RejectedRecord];
-  /** With `once`: everything that existed at start has been emitted. */
+  /** With `once`: everything that existed at start has been emitted (with records(): and taken by the loop). */
   finished: [];
 }
 
