@@ -92,7 +92,7 @@ export interface EngineEventMap {
   warning: [message: string, code: WarningCode];
   error: [error: Error];
   rejected: [record: RejectedRecord];
-  /** With `once`: everything that existed at start has been emitted. */
+  /** With `once`: everything that existed at start has been emitted (with records(): and taken by the loop). */
   finished: [];
 }
 
@@ -131,6 +131,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private resolveFinished!: () => void;
   private rejectFinished!: (err: Error) => void;
   private finishedEmitted = false;
+  /** Settles when start() has returned or thrown. */
+  private startSettled: Promise<void> | undefined;
+  /** start() has returned: a failure from now on stops the engine at once. */
+  private started = false;
   private stopping: Promise<void> | undefined;
   /** Latency summaries taken at stop, when the histograms are freed. */
   private finalLatency: { live: LatencySummary; history: LatencySummary } | undefined;
@@ -216,6 +220,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
 
   async start(): Promise<void> {
     if (this.state !== 'new') throw new EngineError('ORDERTAIL_STARTED', `start() called on a ${this.state} engine`);
+    let settled!: () => void;
+    this.startSettled = new Promise<void>((resolve) => (settled = resolve));
+    try {
+      await this.startOnce();
+    } finally {
+      settled();
+    }
+  }
+
+  private async startOnce(): Promise<void> {
     const o = this.options;
     if (o.signal?.aborted) {
       this.state = 'stopped';
@@ -268,7 +282,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       // The pool, timers and watches are running by now: a failed start must
       // not leave them keeping the process alive. Nor commit a checkpoint of a half-started run.
       this.failure ??= err instanceof Error ? err : new Error(String(err));
-      await this.stop().catch(() => {});
+      // Not stop(): it waits for start() to settle, which is this very call.
+      this.stopping ??= this.stopOnce(false);
+      await this.stopping.catch(() => {});
       throw err;
     }
   }
@@ -346,6 +362,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       const { startMetricsServer } = await import('../metrics/http-server.js');
       this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, logger: this.logger });
     }
+    this.started = true;
+    if (this.failure) this.stopAfterFailure();
   }
 
   /**
@@ -608,6 +626,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     // Nobody else hears of it: a warning, as an unhandled failure should not go unseen.
     else if (!this.iterator) process.emitWarning(error);
     this.rejectFinished(error);
+    if (this.started) this.stopAfterFailure();
+  }
+
+  /**
+   * A failed engine emits nothing more: it stops itself, so its threads and
+   * descriptors do not outlive a caller that only awaited finished() (which
+   * rejects) or the records() loop (which threw). stop() returns this stop.
+   */
+  private stopAfterFailure(): void {
+    this.stop().catch(() => {});
   }
 
   private logEvents(logger: Logger): void {
@@ -711,10 +739,13 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     return this.stopping;
   }
 
-  private async stopOnce(): Promise<void> {
+  private async stopOnce(waitForStart = true): Promise<void> {
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.iterator?.stop();
-    if (this.state === 'new') {
+    // stop() during start() (an abort, a loop left early): stop what start() has
+    // built once it has built it, not half of it.
+    if (waitForStart) await this.startSettled;
+    if (this.state === 'new' || this.state === 'stopped') {
       this.state = 'stopped';
       this.releaseHistograms();
       this.resolveFinished();
