@@ -168,7 +168,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error(`start() called on a ${this.state} engine`);
     const o = this.options;
-    if (o.once) checkOnceInputs(o.input);
+    // The collector's log is written by start() itself (one poll) before it is read.
+    if (o.once) checkOnceInputs(o.collector ? o.input.filter((p) => resolve(p) !== resolve(o.collectorLog)) : o.input);
     // A checkpoint that cannot be used stops start-up before anything is touched.
     let restored: CheckpointState | undefined;
     if (o.checkpoint) {
@@ -572,6 +573,15 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (this.failure) reasons.push(`failed: ${this.failure.message}`);
     if ((this.staging?.errors ?? 0) > 0) reasons.push(`sink ${this.sink?.name} reported ${this.staging!.errors} write error(s)`);
     return { ok: reasons.length === 0, reasons };
+  }
+
+  /**
+   * Out of time while stopping: stdout output not yet handed to the kernel is
+   * dropped; `written` resolves once the piece being written is out, whole, so
+   * the stream ends on a record boundary. undefined when the sink is not stdout.
+   */
+  abandonOutput(): { dropped: number; written: Promise<void> } | undefined {
+    return this.sink instanceof StreamSink ? this.sink.abandon() : undefined;
   }
 
   /** Stop reading, drain in-flight ranges, flush sinks, stop workers. Idempotent. */
