@@ -1,7 +1,7 @@
 import { ConfigError } from '../config/errors.js';
 import type { ResolvedOptions } from '../config/options.js';
 import { ParserUnavailableError, resolveParser } from '../parser/select.js';
-import { MetricsOptionError } from '../metrics/errors.js';
+import { MetricsListenError, MetricsOptionError } from '../metrics/errors.js';
 import { CheckpointLockedError } from '../checkpoint/errors.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { formatStatus } from './status-line.js';
@@ -104,20 +104,25 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
       resolve();
     }),
   );
-  const timer = statusIntervalMs ? setInterval(() => process.stderr.write(formatStatus(engine.stats()) + '\n'), statusIntervalMs) : undefined;
-  // A signal during start-up: stop once started (the engine cannot be stopped halfway into start()).
-  await engine.start();
+  // Bound before the engine starts: an explicit port that cannot be had fails the run
+  // before anything is read or written (a retry then duplicates nothing).
   if (metrics && !signals.received) {
     try {
       const { startMetricsServer } = await import('../metrics/http-server.js');
       server = await startMetricsServer({ source: engine, registry: engine.registry, host: metrics.host, port: metrics.port, logger });
     } catch (err) {
-      if (!metrics.optional) {
-        await engine.stop();
-        throw err;
-      }
+      if (!metrics.optional) throw err;
       logger.warn(`metrics server not started: ${err instanceof Error ? err.message : String(err)} (use --metrics-port to choose another port)`);
     }
+  }
+  const timer = statusIntervalMs ? setInterval(() => process.stderr.write(formatStatus(engine.stats()) + '\n'), statusIntervalMs) : undefined;
+  // A signal during start-up: stop once started (the engine cannot be stopped halfway into start()).
+  try {
+    await engine.start();
+  } catch (err) {
+    await server?.close();
+    if (timer) clearInterval(timer);
+    throw err;
   }
   // engine.finished() resolves with `once` when all input is out, and in either mode on a fatal error:
   // the process must not idle after one.
@@ -148,7 +153,13 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
       return;
     }
-    if (err instanceof ConfigError || err instanceof ParserUnavailableError || err instanceof MetricsOptionError || err instanceof CheckpointLockedError) {
+    if (
+      err instanceof ConfigError ||
+      err instanceof ParserUnavailableError ||
+      err instanceof MetricsOptionError ||
+      err instanceof MetricsListenError ||
+      err instanceof CheckpointLockedError
+    ) {
       process.stderr.write(`ordertail: ${err.message}\n`);
       process.exitCode = EXIT_USAGE;
       return;

@@ -38,6 +38,12 @@ export interface EngineOptions {
   dedupImpl?: 'auto' | 'js' | 'native';
   /** File sink: 'drop' output from the page cache once it is on disk (one 32 MiB stretch behind the end; needs the addon) or 'keep' it. Default 'drop'. */
   sinkPageCache?: 'drop' | 'keep';
+  /**
+   * File sink and dead-letter file, when no checkpoint resumes them: 'append' to
+   * what is there (two runs over the same input give every record twice) or
+   * 'truncate' them first (re-running a `once` job replaces its output). Default 'append'.
+   */
+  sinkMode?: 'append' | 'truncate';
   /** A second parser re-parsing a sample of ranges; mismatches are counted and logged. */
   parserShadow?: 'js' | 'simdjson';
   /** Share of ranges the shadow parser re-parses, 0..1. Default 0.1. */
@@ -83,6 +89,7 @@ export interface ResolvedOptions {
   parser: 'auto' | 'js' | 'native' | 'simdjson';
   dedupImpl: 'auto' | 'js' | 'native';
   sinkPageCache: 'drop' | 'keep';
+  sinkMode: 'append' | 'truncate';
   parserShadow: 'js' | 'simdjson' | undefined;
   shadowSample: number;
   metricsPort: number | undefined;
@@ -205,6 +212,7 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger'>, { parse: F
   parser: { parse: oneOf('auto', 'js', 'native', 'simdjson'), fallback: () => 'auto' },
   dedupImpl: { parse: oneOf('auto', 'js', 'native'), fallback: () => 'auto' },
   sinkPageCache: { parse: oneOf('drop', 'keep'), fallback: () => 'drop' },
+  sinkMode: { parse: oneOf('append', 'truncate'), fallback: () => 'append' },
   parserShadow: { parse: oneOf('js', 'simdjson'), fallback: () => undefined },
   shadowSample: { parse: fraction, fallback: () => 0.1 },
   metricsPort: { parse: port, fallback: () => undefined },
@@ -268,6 +276,7 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     parser: values.parser as ResolvedOptions['parser'],
     dedupImpl: values.dedupImpl as ResolvedOptions['dedupImpl'],
     sinkPageCache: values.sinkPageCache as ResolvedOptions['sinkPageCache'],
+    sinkMode: values.sinkMode as ResolvedOptions['sinkMode'],
     parserShadow: values.parserShadow as ResolvedOptions['parserShadow'],
     shadowSample: values.shadowSample as number,
     metricsPort: values.metricsPort as number | undefined,

@@ -192,7 +192,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.state = 'running';
     try {
       this.sink = this.iterator ?? this.openSink(restored?.sink);
-      this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, this.committedLength(restored?.deadLetter, o.deadLetter)) : undefined;
+      this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, this.committedLength(restored?.deadLetter, o.deadLetter) ?? this.freshLength()) : undefined;
       this.journal = this.checkpointStore ? new DedupJournal() : undefined;
       this.dedup = this.openDedup(restored);
     } catch (err) {
@@ -320,11 +320,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       case 'stdout':
         return new StreamSink(process.stdout);
       case 'file':
-        this.fileSink = new FileSink(o.sink.path, { committedBytes: this.committedLength(committed, o.sink.path), pageCache: o.sinkPageCache });
+        this.fileSink = new FileSink(o.sink.path, { committedBytes: this.committedLength(committed, o.sink.path) ?? this.freshLength(), pageCache: o.sinkPageCache });
         return this.fileSink;
       case 'none':
         return { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };
     }
+  }
+
+  /** An output no checkpoint resumes: kept as it is (append) or emptied (truncate: a re-run replaces it). */
+  private freshLength(): number | undefined {
+    return this.options.sinkMode === 'truncate' ? 0 : undefined;
   }
 
   /** The length a checkpoint committed for this output file, when it was written for the same file. */
