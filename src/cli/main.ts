@@ -109,7 +109,7 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
   if (metrics && !signals.received) {
     try {
       const { startMetricsServer } = await import('../metrics/http-server.js');
-      server = await startMetricsServer({ source: engine, registry: engine.registry, host: metrics.host, port: metrics.port, logger });
+      server = await startMetricsServer({ source: engine, registry: engine.registry, host: metrics.host, port: metrics.port, allowedHosts: metrics.allowedHosts, logger });
     } catch (err) {
       if (!metrics.optional) throw err;
       logger.warn(`metrics server not started: ${err instanceof Error ? err.message : String(err)} (use --metrics-port to choose another port)`);

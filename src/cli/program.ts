@@ -15,7 +15,7 @@ export interface RunCommand {
   options: ResolvedOptions;
   statusIntervalMs: number | undefined;
   /** Where to serve metrics; `optional`: the default port, so failing to bind it is only a warning. */
-  metrics: { port: number; host: string; optional: boolean } | undefined;
+  metrics: { port: number; host: string; allowedHosts: string[]; optional: boolean } | undefined;
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -42,6 +42,7 @@ const FLAG_KEYS: Readonly<Record<string, string>> = {
   shadowSample: 'shadowSample',
   metricsPort: 'metricsPort',
   metricsHost: 'metricsHost',
+  metricsAllowedHosts: 'metricsAllowedHosts',
   logLevel: 'logLevel',
   checkpoint: 'checkpoint',
   checkpointInterval: 'checkpointInterval',
@@ -108,6 +109,7 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .option('--shadow-sample <fraction>', 'share of ranges the shadow parser re-parses, 0..1 (default 0.1)')
     .option('--metrics-port <port>', 'serve /metrics, JSON metrics, /healthz, /readyz and a status page at / (default 9464; 0 = any free port)')
     .option('--metrics-host <host>', 'address for the metrics server (default 127.0.0.1)')
+    .option('--metrics-allowed-hosts <names>', "comma-separated names accepted in requests' Host: header besides localhost, this machine's hostname and --metrics-host (guards against DNS rebinding)")
     .option('--no-metrics', 'do not start the metrics server')
     .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent (default info); logs are JSON on stderr, pretty on a TTY')
     .option('--checkpoint <dir>', 'checkpoint directory: offsets, output lengths, dedup snapshot (default in follow mode: ~/.local/state/ordertail/<hash of inputs and sink>)')
@@ -151,8 +153,8 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
       }
       // The CLI runs the metrics server itself (so a busy default port can be a
       // warning); the engine gets everything else.
-      const metrics = options.metricsPort === undefined ? undefined : { port: options.metricsPort, host: options.metricsHost, optional: defaultMetricsPort };
-      for (const key of ['metricsPort', 'metrics-port', 'metricsHost', 'metrics-host']) delete merged[key];
+      const metrics = options.metricsPort === undefined ? undefined : { port: options.metricsPort, host: options.metricsHost, allowedHosts: options.metricsAllowedHosts, optional: defaultMetricsPort };
+      for (const key of ['metricsPort', 'metrics-port', 'metricsHost', 'metrics-host', 'metricsAllowedHosts', 'metrics-allowed-hosts']) delete merged[key];
       await onRun({ engineOptions: merged as unknown as EngineOptions, options, statusIntervalMs, metrics });
     });
   registerCollectCommand(program);

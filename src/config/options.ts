@@ -52,6 +52,8 @@ export interface EngineOptions {
   metricsPort?: number | string;
   /** Address the metrics server binds. Default 127.0.0.1. */
   metricsHost?: string;
+  /** Names accepted in requests' `Host:` besides localhost, this machine's hostname and metricsHost (DNS-rebinding guard). */
+  metricsAllowedHosts?: string | string[];
   /** fatal | error | warn | info | debug | trace | silent. Default info (CLI). */
   logLevel?: string;
   /** The exchange collector as a source (see src/collector/config.ts); its records go through dedup and every sink. */
@@ -94,6 +96,7 @@ export interface ResolvedOptions {
   shadowSample: number;
   metricsPort: number | undefined;
   metricsHost: string;
+  metricsAllowedHosts: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   collector: CollectorConfig | undefined;
   collectorLog: string;
@@ -216,6 +219,7 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger'>, { parse: F
   parserShadow: { parse: oneOf('js', 'simdjson'), fallback: () => undefined },
   shadowSample: { parse: fraction, fallback: () => 0.1 },
   metricsPort: { parse: port, fallback: () => undefined },
+  metricsAllowedHosts: { parse: stringList, fallback: () => [] },
   metricsHost: { parse: nonEmptyString, fallback: () => '127.0.0.1' },
   logLevel: { parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), fallback: () => 'info' },
   collector: { parse: (value) => resolveCollectorConfig(value, 'collector'), fallback: () => undefined },
@@ -281,6 +285,7 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     shadowSample: values.shadowSample as number,
     metricsPort: values.metricsPort as number | undefined,
     metricsHost: values.metricsHost as string,
+    metricsAllowedHosts: values.metricsAllowedHosts as string[],
     logLevel: values.logLevel as ResolvedOptions['logLevel'],
     collector: values.collector as CollectorConfig | undefined,
     collectorLog: values.collectorLog as string,

@@ -286,7 +286,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     }
     if (o.metricsPort !== undefined) {
       const { startMetricsServer } = await import('../metrics/http-server.js');
-      this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, logger: this.logger });
+      this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, allowedHosts: o.metricsAllowedHosts, logger: this.logger });
     }
   }
 
