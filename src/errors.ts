@@ -41,6 +41,8 @@ export const ERROR_CODES = [
   'ORDERTAIL_COLLECTOR_STOPPED',
   /** A collector request abandoned because the collector is stopping. */
   'ORDERTAIL_COLLECTOR_ABORTED',
+  /** `collect --once`: an exchange produced no record, only failures (exit 1; the causes in the message). */
+  'ORDERTAIL_COLLECTOR_NOTHING_COLLECTED',
   /** `require('ordertail')` on a Node without require() of ES modules (cjs/index.cjs). */
   'ORDERTAIL_ESM_ONLY',
 ] as const;

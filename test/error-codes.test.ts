@@ -21,7 +21,7 @@ describe('error and warning codes', () => {
   });
 
   it('every code literal in the sources is a listed one, with the one prefix', () => {
-    const listed = new Set<string>([...ERROR_CODES, ...WARNING_CODES, 'ORDERTAIL_HTTP_NOT_FOUND', 'ORDERTAIL_HTTP_METHOD_NOT_ALLOWED', 'ORDERTAIL_HTTP_BAD_QUERY', 'ORDERTAIL_METRICS_INTERNAL']);
+    const listed = new Set<string>([...ERROR_CODES, ...WARNING_CODES, 'ORDERTAIL_HTTP_NOT_FOUND', 'ORDERTAIL_HTTP_HOST_NOT_ALLOWED', 'ORDERTAIL_HTTP_METHOD_NOT_ALLOWED', 'ORDERTAIL_HTTP_BAD_QUERY', 'ORDERTAIL_METRICS_INTERNAL']);
     const unlisted: string[] = [];
     for (const file of [...sources(join(ROOT, 'src')), ...sources(join(ROOT, 'workers'))]) {
       const text = readFileSync(file, 'utf8');

@@ -58,6 +58,19 @@ describe('follow mode: an unusable input is a warning; the others are read', () 
     expect(p.stderr().match(/ELOOP/g)).toHaveLength(1);
   });
 
+  it('an explicit input that does not exist yet: one warning, then read when it appears', async () => {
+    const { dir, good } = setup();
+    const later = join(dir, 'later.ndjson');
+    const p = startCli([...BASE, '--no-checkpoint', '--input', good, '--input', later]);
+    await p.waitFor('{"id":2}\n');
+    await p.waitFor(/later\.ndjson does not exist \(yet\); waiting for it/, 'stderr');
+    writeFileSync(later, '{"id":7}\n');
+    await p.waitFor('{"id":7}\n');
+    p.child.kill('SIGTERM');
+    expect(await p.exit(10_000)).toBe(0);
+    expect(p.stderr().match(/does not exist/g)).toHaveLength(1);
+  });
+
   it('a directory given as input: warned about, the good file read', async () => {
     const { dir, good } = setup();
     mkdirSync(join(dir, 'logs'));

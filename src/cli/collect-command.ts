@@ -1,5 +1,6 @@
 import { resolveCollectorConfig, type CollectorConfig } from '../collector/config.js';
 import { ConfigError } from '../config/errors.js';
+import { CollectorOnceError, describeFailure } from '../collector/errors.js';
 import { loadConfigFile } from '../config/load-file.js';
 import { parseDurationMs } from '../config/units.js';
 import type { Sink } from '../sinks/sink.js';
@@ -143,8 +144,14 @@ export async function runCollect(cmd: CollectCommand): Promise<void> {
       wake();
     });
     try {
-      if (cmd.once) await collector.pollOnce();
-      else {
+      if (cmd.once) {
+        const reports = await collector.pollOnce();
+        // A one-shot run that got nothing from an exchange did not do its job: say so, and exit non-zero.
+        const empty = reports.filter((r) => r.emitted.ticker + r.emitted.funding + r.suppressed.ticker + r.suppressed.funding === 0 && r.failures.length > 0);
+        if (empty.length > 0) {
+          failure ??= new CollectorOnceError(empty.map((r) => `${r.exchange} (${r.failures.map(describeFailure).join('; ')})`));
+        }
+      } else {
         await collector.start();
         await stopped;
       }

@@ -1,10 +1,11 @@
 import { ConfigError } from '../config/errors.js';
 import type { ResolvedOptions } from '../config/options.js';
 import { ParserUnavailableError, resolveParser } from '../parser/select.js';
-import { MetricsOptionError } from '../metrics/errors.js';
+import { MetricsListenError, MetricsOptionError } from '../metrics/errors.js';
 import { CheckpointLockedError } from '../checkpoint/errors.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { formatStatus, formatSummary } from './status-line.js';
+import { StopSignals } from './stop-signals.js';
 import { buildProgram, CommanderError, type RunCommand } from './program.js';
 
 /*
@@ -18,6 +19,8 @@ import { buildProgram, CommanderError, type RunCommand } from './program.js';
 const EXIT_USAGE = 2;
 const EXIT_INCOMPLETE = 3;
 const SHUTDOWN_DEADLINE_MS = 5000;
+/** After the deadline, how long the record being written to stdout may take to get out whole. */
+const LAST_WRITE_GRACE_MS = 5000;
 
 /**
  * Start the parse worker threads the engine is about to ask for, so that
@@ -40,23 +43,28 @@ async function prewarm(options: ResolvedOptions): Promise<(() => Promise<void>) 
 }
 
 async function run(command: RunCommand): Promise<void> {
+  const signals = new StopSignals();
   const discard = await prewarm(command.options);
   try {
-    await runEngine(command);
+    await runEngine(command, signals);
   } finally {
+    signals.dispose();
     // Threads the engine did not take over (it failed before starting its pool).
     await discard?.();
   }
 }
 
-async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: RunCommand): Promise<void> {
+/** `run … | head -1`: the reader has had enough. Not a failure (as for `yes | head`). */
+const isBrokenPipe = (err: unknown): boolean => (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+
+async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: RunCommand, signals: StopSignals): Promise<void> {
   const [{ createLogger }, { Engine }] = await Promise.all([import('../metrics/logger.js'), import('../engine/engine.js')]);
   // Logs go to stderr only: stdout may be the record sink.
   const logger = createLogger({ level: options.logLevel });
   const engine = new Engine({ ...engineOptions, logger });
   let failed = false;
   engine.on('info', (m) => logger.info(m));
-  engine.on('warning', (m) => logger.warn(m));
+  engine.on('warning', (m, code) => logger.warn({ code }, m));
   engine.on('rejected', (r) => logger.debug({ file: r.file, offset: r.offset, reason: r.reason }, 'record rejected'));
   engine.on('error', (e) => {
     failed = true;
@@ -67,8 +75,19 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
       const deadline = setTimeout(() => {
-        process.stderr.write('ordertail: shutdown took longer than 5 s; exiting\n');
-        process.exit(1);
+        const output = engine.abandonOutput();
+        const dropped = output ? ` (${output.dropped} bytes of records not yet written to stdout dropped; stdout ends after a whole record)` : '';
+        process.stderr.write(`ordertail: shutdown took longer than 5 s; exiting${dropped}\n`);
+        if (!output) process.exit(1);
+        // A reader that has stopped reading altogether cannot be waited for.
+        const stalled = setTimeout(() => {
+          process.stderr.write('ordertail: stdout\'s reader took no more within 5 s; the last record on stdout may be cut\n');
+          process.exit(1);
+        }, LAST_WRITE_GRACE_MS);
+        void output.written.then(() => {
+          clearTimeout(stalled);
+          process.exit(1);
+        });
       }, SHUTDOWN_DEADLINE_MS);
       deadline.unref();
       await Promise.all([engine.stop(), server?.close()]);
@@ -76,39 +95,39 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
     })();
     return stopping;
   };
-  process.once('SIGINT', () => void shutdown());
-  process.once('SIGTERM', () => void shutdown());
-  const timer = statusIntervalMs ? setInterval(() => process.stderr.write(formatStatus(engine.stats()) + '\n'), statusIntervalMs) : undefined;
-  await engine.start();
-  if (metrics) {
+  let readerGone = false;
+  const readerLeft = new Promise<void>((resolve) =>
+    process.stdout.on('error', (err) => {
+      // Other stdout errors reach the engine through its sink's write and fail it.
+      if (!isBrokenPipe(err)) return;
+      readerGone = true;
+      resolve();
+    }),
+  );
+  // Bound before the engine starts: an explicit port that cannot be had fails the run
+  // before anything is read or written (a retry then duplicates nothing).
+  if (metrics && !signals.received) {
     try {
       const { startMetricsServer } = await import('../metrics/http-server.js');
-      server = await startMetricsServer({ source: engine, registry: engine.registry, host: metrics.host, port: metrics.port, logger });
+      server = await startMetricsServer({ source: engine, registry: engine.registry, host: metrics.host, port: metrics.port, allowedHosts: metrics.allowedHosts, logger });
     } catch (err) {
-      if (!metrics.optional) {
-        await engine.stop();
-        throw err;
-      }
+      if (!metrics.optional) throw err;
       logger.warn(`metrics server not started: ${err instanceof Error ? err.message : String(err)} (use --metrics-port to choose another port)`);
     }
   }
-  // finished() rejects when the engine failed; the 'error' listener above has
-  // already reported that and set the exit code, so here it only means "ended".
-  const ended = engine.finished().catch(() => {});
-  if (options.once) {
-    await Promise.race([ended, new Promise<void>((resolve) => process.once('SIGTERM', resolve))]);
-    await shutdown();
-  } else {
-    await new Promise<void>((resolve) => {
-      const done = () => resolve();
-      process.once('SIGINT', done);
-      process.once('SIGTERM', done);
-      engine.once('finished', done);
-      // Resolves on a fatal error too: the process must not idle after one.
-      void ended.then(done);
-    });
-    await shutdown();
+  const timer = statusIntervalMs ? setInterval(() => process.stderr.write(formatStatus(engine.stats()) + '\n'), statusIntervalMs) : undefined;
+  // A signal during start-up: stop once started (the engine cannot be stopped halfway into start()).
+  try {
+    await engine.start();
+  } catch (err) {
+    await server?.close();
+    if (timer) clearInterval(timer);
+    throw err;
   }
+  // engine.finished() resolves with `once` when all input is out, and rejects in either mode on a
+  // fatal error (the 'error' listener above has reported it): the process must not idle after one.
+  await Promise.race([engine.finished().catch(() => {}), signals.wait(), readerLeft]);
+  await shutdown();
   if (timer) clearInterval(timer);
   if (statusIntervalMs) process.stderr.write(formatStatus(engine.stats()) + '\n');
   if (options.once) {
@@ -117,6 +136,10 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
     const summary = { read: s.recordsRead, emitted: s.recordsEmitted, duplicates: s.duplicates, rejected: s.rejectedByReason, withoutKey: s.withoutKey, dedupForgotten: s.dedupForgotten, dedupForgottenInWindow: s.dedupForgottenInWindow };
     if (s.dedupForgottenInWindow > 0) logger.warn({ summary }, formatSummary(s));
     else logger.info({ summary }, formatSummary(s));
+  }
+  if (readerGone) {
+    process.exitCode = 0;
+    return;
   }
   const unread = engine.stats().unread;
   if (!failed && unread.length > 0) {
@@ -137,7 +160,13 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
       return;
     }
-    if (err instanceof ConfigError || err instanceof ParserUnavailableError || err instanceof MetricsOptionError || err instanceof CheckpointLockedError) {
+    if (
+      err instanceof ConfigError ||
+      err instanceof ParserUnavailableError ||
+      err instanceof MetricsOptionError ||
+      err instanceof MetricsListenError ||
+      err instanceof CheckpointLockedError
+    ) {
       process.stderr.write(`ordertail: ${err.message}\n`);
       process.exitCode = EXIT_USAGE;
       return;

@@ -15,7 +15,7 @@ export interface RunCommand {
   options: ResolvedOptions;
   statusIntervalMs: number | undefined;
   /** Where to serve metrics; `optional`: the default port, so failing to bind it is only a warning. */
-  metrics: { port: number; host: string; optional: boolean } | undefined;
+  metrics: { port: number; host: string; allowedHosts: string[]; optional: boolean } | undefined;
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -38,10 +38,12 @@ const FLAG_KEYS: Readonly<Record<string, string>> = {
   parser: 'parser',
   dedupImpl: 'dedupImpl',
   sinkPageCache: 'sinkPageCache',
+  sinkMode: 'sinkMode',
   parserShadow: 'parserShadow',
   shadowSample: 'shadowSample',
   metricsPort: 'metricsPort',
   metricsHost: 'metricsHost',
+  metricsAllowedHosts: 'metricsAllowedHosts',
   logLevel: 'logLevel',
   checkpoint: 'checkpoint',
   checkpointInterval: 'checkpointInterval',
@@ -104,10 +106,12 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .addOption(new Option('--parser <parser>', 'auto (native when built, else js) | js | native | simdjson (default auto)').choices(['auto', 'js', 'native', 'simdjson']))
     .addOption(new Option('--dedup-impl <impl>', 'dedup inserts on the main thread: auto (the addon\'s batch insert when built, else js) | js | native (default auto)').choices(['auto', 'js', 'native']))
     .addOption(new Option('--sink-page-cache <mode>', 'file sink: drop written output from the page cache once it is on disk, keeping the newest 32 MiB, or keep it (default drop)').choices(['drop', 'keep']))
+    .addOption(new Option('--sink-mode <mode>', 'file sink and dead-letter file without a checkpoint to resume: append to them, or truncate them first so a re-run replaces its output (default append)').choices(['append', 'truncate']))
     .addOption(new Option('--parser-shadow <parser>', 're-parse a sample of ranges with this parser and count mismatches').choices(['js', 'simdjson']))
     .option('--shadow-sample <fraction>', 'share of ranges the shadow parser re-parses, 0..1 (default 0.1)')
     .option('--metrics-port <port>', 'serve /metrics, JSON metrics, /healthz, /readyz and a status page at / (default 9464; 0 = any free port)')
     .option('--metrics-host <host>', 'address for the metrics server (default 127.0.0.1)')
+    .option('--metrics-allowed-hosts <names>', "comma-separated names accepted in requests' Host: header besides localhost, this machine's hostname and --metrics-host (guards against DNS rebinding)")
     .option('--no-metrics', 'do not start the metrics server')
     .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent (default info); logs are JSON on stderr, pretty on a TTY')
     .option('--checkpoint <dir>', 'checkpoint directory: offsets, output lengths, dedup snapshot (default in follow mode: ~/.local/state/ordertail/<hash of inputs and sink>)')
@@ -151,8 +155,8 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
       }
       // The CLI runs the metrics server itself (so a busy default port can be a
       // warning); the engine gets everything else.
-      const metrics = options.metricsPort === undefined ? undefined : { port: options.metricsPort, host: options.metricsHost, optional: defaultMetricsPort };
-      for (const key of ['metricsPort', 'metrics-port', 'metricsHost', 'metrics-host']) delete merged[key];
+      const metrics = options.metricsPort === undefined ? undefined : { port: options.metricsPort, host: options.metricsHost, allowedHosts: options.metricsAllowedHosts, optional: defaultMetricsPort };
+      for (const key of ['metricsPort', 'metrics-port', 'metricsHost', 'metrics-host', 'metricsAllowedHosts', 'metrics-allowed-hosts']) delete merged[key];
       await onRun({ engineOptions: merged as unknown as EngineOptions, options, statusIntervalMs, metrics });
     });
   registerCollectCommand(program);

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Registry } from 'prom-client';
 import type { BreakerState } from './breaker.js';
 import type { CollectorConfig } from './config.js';
-import { CollectorStoppedError } from './errors.js';
+import { CollectorStoppedError, describeFailure } from './errors.js';
 import { ConcurrencyLimiter } from './limiter.js';
 import { CollectorMetrics } from './metrics.js';
 import { BatchWriter, type WriteFn } from './output.js';
@@ -90,7 +90,7 @@ export class Collector extends EventEmitter<CollectorEventMap> {
           warn: (m) => this.emit('warning', m),
           breakerChanged: (change) => {
             this.emit('breaker', change);
-            if (change.to !== 'half-open') this.emit('warning', `${change.exchange}: circuit breaker ${change.from} → ${change.to}`);
+            if (change.to !== 'half-open') this.emit('warning', `${change.exchange}: circuit breaker ${change.from} → ${change.to}${change.cause ? ` (last failure: ${change.cause})` : ''}`);
           },
           ...(options.env ? { env: options.env } : {}),
           ...(options.random ? { random: options.random } : {}),
@@ -109,7 +109,7 @@ export class Collector extends EventEmitter<CollectorEventMap> {
     if (this.state !== 'new') throw new CollectorStoppedError(`start() called on a ${this.state} collector`);
     this.state = 'running';
     const origin = performance.now();
-    this.loops = this.pollers.map((p) => p.loop(origin, (r) => this.emit('cycle', r)).catch((err: unknown) => this.fail(err)));
+    this.loops = this.pollers.map((p) => p.loop(origin, (r) => this.report(r)).catch((err: unknown) => this.fail(err)));
   }
 
   /**
@@ -121,8 +121,22 @@ export class Collector extends EventEmitter<CollectorEventMap> {
     if (this.state !== 'new') throw new CollectorStoppedError(`pollOnce() called on a ${this.state} collector (use either start() or pollOnce())`);
     const at = performance.now();
     const reports = await Promise.all(this.pollers.map((p) => p.runCycle(at)));
-    for (const r of reports) this.emit('cycle', r);
+    for (const r of reports) this.report(r);
     return reports;
+  }
+
+  /** Failures a warning has named, per exchange: a failure that repeats every cycle is logged once, until it changes or clears. */
+  private readonly logged = new Map<string, string>();
+
+  private report(r: CycleReport): void {
+    this.emit('cycle', r);
+    if (r.outcome === 'ok') this.logged.delete(r.exchange);
+    // Skipped cycles (breaker open) have no failure of their own.
+    if (r.failures.length === 0) return;
+    const key = r.failures.map((f) => `${f.operation} ${f.errorClass} ${f.message}`).join('\n');
+    if (this.logged.get(r.exchange) === key) return;
+    this.logged.set(r.exchange, key);
+    this.emit('warning', `${r.exchange}: cycle ${r.cycle} ${r.outcome}: ${r.failures.map(describeFailure).join('; ')}`);
   }
 
   stats(): CollectorStats {

@@ -31,3 +31,25 @@ export class CollectorAbortedError extends OrdertailError {
     super(message);
   }
 }
+
+/** What a failed exchange operation is described by (poller.ts's OperationFailure). */
+export interface FailureCause {
+  operation: string;
+  errorClass: string;
+  attempts: number;
+  message: string;
+}
+
+/** `markets RequestTimeout after 3 attempts: binance GET https://… 503 …` (ccxt messages carry the HTTP status). */
+export function describeFailure(f: FailureCause): string {
+  return `${f.operation} ${f.errorClass}${f.attempts > 1 ? ` after ${f.attempts} attempts` : ''}: ${f.message}`;
+}
+
+/** `collect --once`: an exchange produced no record, only failures. */
+export class CollectorOnceError extends OrdertailError {
+  readonly code = 'ORDERTAIL_COLLECTOR_NOTHING_COLLECTED' as const;
+  override readonly name = 'CollectorOnceError';
+  constructor(readonly exchanges: readonly string[]) {
+    super(`nothing collected from ${exchanges.join(', ')}`);
+  }
+}

@@ -3,7 +3,7 @@ import { CircuitBreaker, type BreakerState } from './breaker.js';
 import type { CollectorConfig, ExchangeSpec } from './config.js';
 import { ChangeDetector } from './change-detector.js';
 import { classifyError, errorSummary, type ErrorKind } from './error-class.js';
-import { CollectorAbortedError } from './errors.js';
+import { CollectorAbortedError, describeFailure } from './errors.js';
 import { ExchangeClient, type ClientSettings } from './exchange-client.js';
 import type { ConcurrencyLimiter } from './limiter.js';
 import type { ExchangeMetrics } from './metrics.js';
@@ -56,6 +56,8 @@ export interface BreakerChange {
   exchange: string;
   from: BreakerState;
   to: BreakerState;
+  /** The failure that tipped it (when it opened because of one): `operation ErrorClass: message`. */
+  cause?: string;
 }
 
 export interface PollerDeps {
@@ -81,6 +83,9 @@ export class ExchangePoller {
   private refreshing: Promise<void> | undefined;
   private readonly detectors: Record<RecordType, ChangeDetector> = { ticker: new ChangeDetector(), funding: new ChangeDetector() };
 
+  /** The last failed operation: the cause a breaker change reports. */
+  private lastFailure: OperationFailure | undefined;
+
   constructor(
     spec: ExchangeSpec,
     private readonly config: CollectorConfig,
@@ -92,7 +97,7 @@ export class ExchangePoller {
     m.timeout(this.timeout.currentMs);
     this.breaker = new CircuitBreaker(config.breaker, (from, to) => {
       m.breaker(to);
-      deps.breakerChanged({ exchange: this.name, from, to });
+      deps.breakerChanged({ exchange: this.name, from, to, ...(to === 'open' && this.lastFailure ? { cause: describeFailure(this.lastFailure) } : {}) });
     });
     const settings: ClientSettings = {
       marketTypes: config.marketTypes,
@@ -268,9 +273,12 @@ export class ExchangePoller {
         this.breaker.release();
         return { status: 'refused' };
       }
-      this.breaker.onFailure();
       const c = classifyError(err);
-      return { status: 'failed', failure: { operation, errorClass: c.name, kind: c.kind, attempts, message: errorSummary(err) } };
+      const failure: OperationFailure = { operation, errorClass: c.name, kind: c.kind, attempts, message: errorSummary(err) };
+      // Before onFailure(): the breaker opening names it as its cause.
+      this.lastFailure = failure;
+      this.breaker.onFailure();
+      return { status: 'failed', failure };
     }
   }
 

@@ -47,6 +47,12 @@ export interface EngineOptionFields {
   dedupImpl?: 'auto' | 'js' | 'native';
   /** File sink: 'drop' output from the page cache once it is on disk (one 32 MiB stretch behind the end; needs the addon) or 'keep' it. Default 'drop'. */
   sinkPageCache?: 'drop' | 'keep';
+  /**
+   * File sink and dead-letter file, when no checkpoint resumes them: 'append' to
+   * what is there (two runs over the same input give every record twice) or
+   * 'truncate' them first (re-running a `once` job replaces its output). Default 'append'.
+   */
+  sinkMode?: 'append' | 'truncate';
   /** A second parser re-parsing a sample of ranges; mismatches are counted and logged. */
   parserShadow?: 'js' | 'simdjson';
   /** Share of ranges the shadow parser re-parses, 0..1. Default 0.1. */
@@ -55,6 +61,8 @@ export interface EngineOptionFields {
   metricsPort?: number | string;
   /** Address the metrics server binds. Default 127.0.0.1. */
   metricsHost?: string;
+  /** Names accepted in requests' `Host:` besides localhost, this machine's hostname and metricsHost (DNS-rebinding guard). */
+  metricsAllowedHosts?: string | string[];
   /** fatal | error | warn | info | debug | trace | silent. Default info (CLI). */
   logLevel?: LogLevel;
   /** The exchange collector as a source (see src/collector/config.ts); its records go through dedup and every sink. */
@@ -103,10 +111,12 @@ export interface ResolvedOptions {
   parser: 'auto' | 'js' | 'native' | 'simdjson';
   dedupImpl: 'auto' | 'js' | 'native';
   sinkPageCache: 'drop' | 'keep';
+  sinkMode: 'append' | 'truncate';
   parserShadow: 'js' | 'simdjson' | undefined;
   shadowSample: number;
   metricsPort: number | undefined;
   metricsHost: string;
+  metricsAllowedHosts: string[];
   logLevel: LogLevel;
   collector: CollectorConfig | undefined;
   collectorLog: string;
@@ -227,9 +237,11 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>,
   parser: { parse: oneOf('auto', 'js', 'native', 'simdjson'), fallback: () => 'auto' },
   dedupImpl: { parse: oneOf('auto', 'js', 'native'), fallback: () => 'auto' },
   sinkPageCache: { parse: oneOf('drop', 'keep'), fallback: () => 'drop' },
+  sinkMode: { parse: oneOf('append', 'truncate'), fallback: () => 'append' },
   parserShadow: { parse: oneOf('js', 'simdjson'), fallback: () => undefined },
   shadowSample: { parse: fraction, fallback: () => 0.1 },
   metricsPort: { parse: port, fallback: () => undefined },
+  metricsAllowedHosts: { parse: stringList, fallback: () => [] },
   metricsHost: { parse: nonEmptyString, fallback: () => '127.0.0.1' },
   logLevel: { parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), fallback: () => 'info' },
   collector: { parse: (value) => resolveCollectorConfig(value, 'collector'), fallback: () => undefined },
@@ -292,10 +304,12 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     parser: values.parser as ResolvedOptions['parser'],
     dedupImpl: values.dedupImpl as ResolvedOptions['dedupImpl'],
     sinkPageCache: values.sinkPageCache as ResolvedOptions['sinkPageCache'],
+    sinkMode: values.sinkMode as ResolvedOptions['sinkMode'],
     parserShadow: values.parserShadow as ResolvedOptions['parserShadow'],
     shadowSample: values.shadowSample as number,
     metricsPort: values.metricsPort as number | undefined,
     metricsHost: values.metricsHost as string,
+    metricsAllowedHosts: values.metricsAllowedHosts as string[],
     logLevel: values.logLevel as ResolvedOptions['logLevel'],
     collector: values.collector as CollectorConfig | undefined,
     collectorLog: values.collectorLog as string,

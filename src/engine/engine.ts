@@ -237,8 +237,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       throw abortError(o.signal);
     }
     o.signal?.addEventListener('abort', this.onAbort, { once: true });
-    // The collector's log is written by its first poll: not there yet, and not a typo.
-    if (o.once) checkOnceInputs(o.collector ? o.input.filter((p) => p !== o.collectorLog) : o.input);
+    // The collector's log is written by start() itself (one poll) before it is read.
+    if (o.once) checkOnceInputs(o.collector ? o.input.filter((p) => resolve(p) !== resolve(o.collectorLog)) : o.input);
     // A checkpoint that cannot be used stops start-up before anything is touched.
     let restored: CheckpointState | undefined;
     if (o.checkpoint) {
@@ -261,7 +261,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.state = 'running';
     try {
       this.sink = this.iterator ?? this.openSink(restored?.sink);
-      this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, this.committedLength(restored?.deadLetter, o.deadLetter)) : undefined;
+      this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, this.committedLength(restored?.deadLetter, o.deadLetter) ?? this.freshLength()) : undefined;
       this.journal = this.checkpointStore ? new DedupJournal() : undefined;
       this.discovery = new FileDiscovery(o.input, (m) => this.emit('warning', m, 'ORDERTAIL_WATCH_UNAVAILABLE'));
       // The table is sized from what exists now; the scan that reads runs after
@@ -360,7 +360,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     }
     if (o.metricsPort !== undefined) {
       const { startMetricsServer } = await import('../metrics/http-server.js');
-      this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, logger: this.logger });
+      this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, allowedHosts: o.metricsAllowedHosts, logger: this.logger });
     }
     this.started = true;
     if (this.failure) this.stopAfterFailure();
@@ -396,11 +396,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       case 'stdout':
         return new StreamSink(process.stdout);
       case 'file':
-        this.fileSink = new FileSink(o.sink.path, { committedBytes: this.committedLength(committed, o.sink.path), pageCache: o.sinkPageCache });
+        this.fileSink = new FileSink(o.sink.path, { committedBytes: this.committedLength(committed, o.sink.path) ?? this.freshLength(), pageCache: o.sinkPageCache });
         return this.fileSink;
       case 'none':
         return { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };
     }
+  }
+
+  /** An output no checkpoint resumes: kept as it is (append) or emptied (truncate: a re-run replaces it). */
+  private freshLength(): number | undefined {
+    return this.options.sinkMode === 'truncate' ? 0 : undefined;
   }
 
   /** The length a checkpoint committed for this output file, when it was written for the same file. */
@@ -726,6 +731,15 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (this.failure) reasons.push(`failed: ${this.failure.message}`);
     if ((this.staging?.errors ?? 0) > 0) reasons.push(`sink ${this.sink?.name} reported ${this.staging!.errors} write error(s)`);
     return { ok: reasons.length === 0, reasons };
+  }
+
+  /**
+   * Out of time while stopping: stdout output not yet handed to the kernel is
+   * dropped; `written` resolves once the piece being written is out, whole, so
+   * the stream ends on a record boundary. undefined when the sink is not stdout.
+   */
+  abandonOutput(): { dropped: number; written: Promise<void> } | undefined {
+    return this.sink instanceof StreamSink ? this.sink.abandon() : undefined;
   }
 
   /**

@@ -817,14 +817,17 @@ export class Pipeline {
     let fd: number;
     try {
       fd = openSync(path, 'r');
-    } catch {
+    } catch (err) {
+      // Not silently lost: retried like any input (as a new file at that path).
+      this.openFailed(path, errnoCode(err), 'discovered', false);
       return;
     }
     let file: FileCursor;
     try {
       file = new FileCursor(this.nextFileId++, path, this.options.rangeBytes, start, performance.now(), this.fds, fd);
-    } catch {
+    } catch (err) {
       closeSync(fd);
+      this.openFailed(path, errnoCode(err), 'discovered', false);
       return;
     }
     file.live = true;

@@ -8,6 +8,7 @@ import { registerDefaultMetrics, registerEngineMetrics } from './prometheus.js';
 import { TelemetrySampler, type SamplerOptions } from './sampler.js';
 import { STATUS_PAGE_HTML } from './status-page.js';
 import type { TelemetrySource } from './telemetry.js';
+import { hostAllowList, isLoopback } from './host-check.js';
 
 export interface MetricsServerOptions {
   source: TelemetrySource;
@@ -21,6 +22,8 @@ export interface MetricsServerOptions {
   host?: string;
   /** 0 picks a free port (tests). */
   port: number;
+  /** Host names (besides localhost, this machine's name and `host`) that requests may carry in `Host:`. */
+  allowedHosts?: readonly string[];
   logger?: Logger;
   /** Sampling of the per-second series behind the JSON endpoints and the page. */
   sampler?: SamplerOptions;
@@ -54,6 +57,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   registerDefaultMetrics(registry);
   const engineMetrics = registerEngineMetrics(registry, source);
   const sampler = new TelemetrySampler(source, options.sampler);
+  const hostAllowed = hostAllowList(host, options.allowedHosts);
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => fail(res, err));
@@ -74,6 +78,10 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     logger?.trace({ method: req.method, path: url.pathname }, 'metrics request');
+    if (!hostAllowed(req.headers.host)) {
+      sendJson(res, 403, { error: `Host '${req.headers.host ?? ''}' is not allowed (add it with --metrics-allowed-hosts)`, code: 'ORDERTAIL_HTTP_HOST_NOT_ALLOWED' });
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       sendJson(res, 405, { error: `${req.method ?? '?'} not allowed`, code: 'ORDERTAIL_HTTP_METHOD_NOT_ALLOWED' });
@@ -145,6 +153,11 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   logger?.info({ url }, 'metrics server listening');
+  if (!isLoopback(host)) {
+    logger?.warn(
+      `metrics server listens on ${host}${host === '0.0.0.0' || host === '::' ? ' (every interface)' : ''}, not loopback: its metrics, status page and input file paths are readable by whoever can reach it`,
+    );
+  }
 
   let closing: Promise<void> | undefined;
   return {

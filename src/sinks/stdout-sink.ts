@@ -2,36 +2,126 @@ import type { Writable } from 'node:stream';
 import type { Sink } from './sink.js';
 
 /**
+ * Bytes handed to the stream per write, cut at a newline: the most that can
+ * be half-written when the process has to go (see abandon()). A record longer
+ * than this goes as one piece.
+ */
+const PIECE_BYTES = 64 * 1024;
+/** Bytes queued here before write() asks the caller to wait (backpressure). */
+const QUEUE_BYTES = 1 << 20;
+const LF = 0x0a;
+
+/**
  * Standard output. At-least-once: what the kernel accepted cannot be taken back
  * after a crash, so a restart may repeat records (the file sink is exactly-once).
+ *
+ * One piece (whole records) is in the stream at a time; the rest waits here.
+ * So when a shutdown deadline passes with a slow reader, abandon() drops what
+ * was never handed over and lets the one piece finish: stdout ends on a record
+ * boundary, not in half a record.
  */
 export class StreamSink implements Sink {
   readonly name: string;
-  private waiting: Promise<void> | undefined;
+  private readonly queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private writing = false;
+  /** Resolves the callers waiting for room (backpressure) or for everything to be written (flush). */
+  private readonly roomWaiters: (() => void)[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
+  /** The stream failed. EPIPE (the reader left, as `| head` does) is not a failure of ours: writes are then discarded. */
+  private broken: NodeJS.ErrnoException | undefined;
+  private abandoned = false;
 
   constructor(
     private readonly stream: Writable = process.stdout,
     name = 'stdout',
   ) {
     this.name = name;
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      this.broken ??= err;
+      this.dropQueue();
+      this.writing = false;
+      this.wakeAll();
+    });
+  }
+
+  /** The reader closed its end. */
+  get readerGone(): boolean {
+    return this.broken?.code === 'EPIPE';
   }
 
   write(chunk: Uint8Array): true | Promise<void> {
-    // The stream may keep a reference until it is flushed; our staging buffer
-    // is reused right away, so hand over a copy (one per batch, not per record).
-    const ok = this.stream.write(Buffer.from(chunk));
-    if (ok) return true;
-    this.waiting ??= new Promise<void>((resolve) =>
-      this.stream.once('drain', () => {
-        this.waiting = undefined;
-        resolve();
-      }),
-    );
-    return this.waiting;
+    if (this.broken) {
+      if (this.readerGone) return true;
+      throw this.broken;
+    }
+    if (this.abandoned) return true;
+    // Our caller reuses its buffer right away: keep a copy (one per batch, not per record).
+    this.queue.push(Buffer.from(chunk));
+    this.queuedBytes += chunk.length;
+    this.pump();
+    if (this.queuedBytes < QUEUE_BYTES) return true;
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private pump(): void {
+    if (this.writing || this.broken || this.queue.length === 0) return;
+    const piece = this.takePiece();
+    this.writing = true;
+    this.stream.write(piece, (err) => {
+      if (err) return; // the 'error' listener handles it
+      this.writing = false;
+      this.pump();
+      if (this.queuedBytes < QUEUE_BYTES) for (const wake of this.roomWaiters.splice(0)) wake();
+      if (!this.writing) for (const wake of this.idleWaiters.splice(0)) wake();
+    });
+  }
+
+  /** Up to PIECE_BYTES from the queue's head, ending at a newline. */
+  private takePiece(): Buffer {
+    const head = this.queue[0]!;
+    let piece: Buffer;
+    if (head.length <= PIECE_BYTES) {
+      piece = head;
+      this.queue.shift();
+    } else {
+      const cut = head.lastIndexOf(LF, PIECE_BYTES - 1);
+      const end = cut >= 0 ? cut + 1 : head.indexOf(LF, PIECE_BYTES) + 1 || head.length;
+      piece = head.subarray(0, end);
+      if (end === head.length) this.queue.shift();
+      else this.queue[0] = head.subarray(end);
+    }
+    this.queuedBytes -= piece.length;
+    return piece;
+  }
+
+  private dropQueue(): void {
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+  }
+
+  private wakeAll(): void {
+    for (const wake of this.roomWaiters.splice(0)) wake();
+    for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  /**
+   * Out of time: drop what was not handed to the stream (never a byte of it
+   * written) and resolve when the piece being written is out, whole.
+   * Returns the bytes dropped.
+   */
+  abandon(): { dropped: number; written: Promise<void> } {
+    const dropped = this.queuedBytes;
+    this.abandoned = true;
+    this.dropQueue();
+    for (const wake of this.roomWaiters.splice(0)) wake();
+    const written = this.writing ? new Promise<void>((resolve) => this.idleWaiters.push(resolve)) : Promise.resolve();
+    return { dropped, written };
   }
 
   async flush(): Promise<void> {
-    if (this.waiting) await this.waiting;
+    if (!this.writing && this.queue.length === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   async close(): Promise<void> {

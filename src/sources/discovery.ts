@@ -83,18 +83,26 @@ export class FileDiscovery {
 
   /**
    * An explicit input that is a regular file, or that could not be looked at
-   * (EACCES, ELOOP: the caller's open reports and retries it). A directory or
-   * FIFO is warned about once and waited on: a regular file may replace it.
+   * (EACCES, ELOOP: the caller's open reports and retries it). A missing path,
+   * a directory or a FIFO is warned about once and waited on: a regular file
+   * may appear there (the directory is watched).
    */
   private plainUsable(path: string): boolean {
     const status = inputStatus(path);
-    if (status.kind === 'not-file') {
-      if (this.reported.get(path) !== status.what) this.onWarning(`input ${path} is ${status.what}, not a regular file; not read (waiting for a regular file there)`);
-      this.reported.set(path, status.what);
+    if (status.kind === 'not-file' || status.kind === 'missing') {
+      const what = status.kind === 'missing' ? 'missing' : status.what;
+      if (this.reported.get(path) !== what) {
+        this.onWarning(
+          status.kind === 'missing'
+            ? `input ${path} does not exist (yet); waiting for it`
+            : `input ${path} is ${status.what}, not a regular file; not read (waiting for a regular file there)`,
+        );
+      }
+      this.reported.set(path, what);
       return false;
     }
     this.reported.delete(path);
-    return status.kind !== 'missing';
+    return true;
   }
 
   /**

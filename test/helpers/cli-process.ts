@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve } from 'node:path';
+import { afterEach } from 'vitest';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/ordertail.js');
 
@@ -28,6 +29,13 @@ export interface CliProcess {
   exit(timeoutMs?: number): Promise<number | 'timeout'>;
 }
 
+/** Children still running when their test ends (it failed midway) are killed, never left behind. */
+const running = new Set<ChildProcessWithoutNullStreams>();
+afterEach(() => {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+});
+
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGPIPE: 13, SIGTERM: 15 };
 
 export function startCli(args: string[], options: CliOptions = {}): CliProcess {
@@ -42,6 +50,8 @@ export function startCli(args: string[], options: CliOptions = {}): CliProcess {
     command = 'setpriv';
   }
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } }) as unknown as ChildProcessWithoutNullStreams;
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));

@@ -1,0 +1,33 @@
+/**
+ * The collector says why it got nothing: each failure's class and message
+ * (ccxt's carry the HTTP status) in a warning, the breaker opening with its
+ * cause, and `collect --once` exits non-zero when an exchange produced nothing.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { plainLines, runCli } from './helpers/cli-process.js';
+import { workdir } from './helpers/workdir.js';
+
+// Nothing listens on port 1: every request is refused at once.
+const UNREACHABLE = ['--exchange', 'binanceusdm', '--base-url', 'http://127.0.0.1:1', '--no-rate-limit'];
+
+describe('collector failures are reported with their cause', () => {
+  it('collect --once against an unreachable exchange: exit 1, the exchange and the cause named', async () => {
+    const r = await runCli(['collect', '--once', ...UNREACHABLE], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/binanceusdm: cycle 1 failed: markets NetworkError after \d attempts: .*ECONNREFUSED/);
+    expect(plainLines(r.stderr).at(-1)).toMatch(/^ordertail: nothing collected from binanceusdm \(markets NetworkError .*ECONNREFUSED 127\.0\.0\.1:1\)$/);
+  });
+
+  it('a longer run: the breaker opening names its last failure; a repeating failure is logged once', async () => {
+    // The breaker opens after 2 failed cycles instead of 5: the run stays short.
+    const config = join(workdir(), 'collector.yaml');
+    writeFileSync(config, 'collector:\n  breaker: { failureThreshold: 2, cooldown: 10s }\n');
+    const r = await runCli(['collect', '--config', config, ...UNREACHABLE, '--interval', '100ms', '--duration', '3s'], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/binanceusdm: circuit breaker closed → open \(last failure: markets NetworkError.*ECONNREFUSED/);
+    expect(r.stderr.match(/cycle \d+ failed/g)).toHaveLength(1);
+  });
+});
