@@ -23,7 +23,7 @@ import { resolveParser, type ParserName } from '../parser/select.js';
 import type { RejectReason } from '../parser/contract.js';
 import type { WarningCode } from './warnings.js';
 import { StageHistograms } from '../metrics/stages.js';
-import { dedupSummary, type DedupSummary, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
+import { dedupSummary, type EngineStats, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
 import { createLogger, type Logger } from '../metrics/logger.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { StreamCounters } from '../metrics/counters.js';
@@ -47,36 +47,7 @@ const EMPTY_DEDUP_BASE = { format: 'entries', file: '', byteLength: 0 } as const
 import type { CheckpointState, CheckpointedOutput } from '../checkpoint/manifest.js';
 import { identityOfPath } from '../checkpoint/identity.js';
 
-export interface EngineStats {
-  recordsRead: number;
-  recordsEmitted: number;
-  duplicates: number;
-  rejected: number;
-  rejectedByReason: Record<RejectReason, number>;
-  withoutKey: number;
-  /** Dedup entries replaced under space pressure (duplicates of them may pass), and those of them still inside the window. */
-  dedupForgotten: number;
-  dedupForgottenInWindow: number;
-  eventTimeInvalid: number;
-  bytesRead: number;
-  files: number;
-  /** The parser the workers run. */
-  parser: ParserName;
-  /** Shadow parsing: records compared and disagreements (0/0 when off). */
-  shadow: { compared: number; mismatches: number };
-  /** impl: who inserts on the main thread, the addon's batch insert or DedupTable.insertAt (js). */
-  dedup: DedupSummary & { impl: 'js' | 'native' };
-  /** Live stream (growth observed while following) → emitted, milliseconds. */
-  latency: LatencySummary;
-  /** History (content present when a file was opened) → emitted, milliseconds. */
-  historyLatency: LatencySummary;
-  /** Checkpoints committed (0 when checkpointing is off) and failed. */
-  checkpoints: { dir: string | undefined; committed: number; failed: number; lastCommittedAtMs: number | undefined };
-  /** Input file descriptors open now (capped by maxOpenFiles). */
-  openFiles: number;
-  /** Inputs that could not be read (with `once`: after retries); a `once` run with any did not read everything. */
-  unread: Unread[];
-}
+export type { EngineStats } from '../metrics/telemetry.js';
 
 export interface RejectedRecord {
   file: string;
