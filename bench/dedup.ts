@@ -14,7 +14,8 @@
  * noise hits both alike.
  */
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Bench } from 'tinybench';
 import { DedupTable, INSERT_NEW, type NativeDedup } from '../src/dedup/table.js';
@@ -182,7 +183,7 @@ export async function run(options: DedupBenchOptions = {}): Promise<DedupBenchRo
     console.log(
       `dedup: ${perRound} inserts/iteration, ${DUPLICATE_SHARE * 100}% near duplicates, ` +
         `window ${windowMs} records, table ${capacity} slots (live ≈ ${s1.live}/${s2.live}, ` +
-        `overflows ${s1.overflows}/${s2.overflows}), node ${process.version} (new ${fresh % 1000})`,
+        `forgotten ${s1.forgotten}/${s2.forgotten}), node ${process.version} (new ${fresh % 1000})`,
     );
     console.table(
       rows.map((r) => ({
@@ -200,8 +201,18 @@ interface SweepTable {
   readonly capacity: number;
   readonly sharedBuffer: SharedArrayBuffer;
   insertAt(hashLo: number, hashHi: number, times: Float64Array, timeIndex: number): number;
-  stats(): { overflows: number };
+  /**
+   * Keys a duplicate could get through for: this build's entries forgotten while
+   * inside the window; a DDU8 build's overflows (records passed through unstored
+   * because their bucket was full of live keys).
+   */
+  stats(): { overflows?: number; forgottenInWindow?: number };
+  insertSlots?(native: NativeDedup, slots: Int32Array, first: number, count: number, arrival: number, verdicts: Uint8Array): number;
 }
+const lost = (t: SweepTable): number => {
+  const s = t.stats();
+  return s.forgottenInWindow ?? s.overflows ?? 0;
+};
 interface SweepTableClass {
   create(options: { capacity: number; windowMs: number }): SweepTable;
 }
@@ -228,7 +239,8 @@ export interface DedupSweepRow {
   readonly ns: readonly [number, number, number];
   /** Per-round ns / the baseline's ns in the same round: median, min, max (1 without a baseline). */
   readonly ratio: readonly [number, number, number];
-  readonly overflowPerInsert: number;
+  /** Keys lost per insert: forgotten (this build) or overflowed (a DDU8 baseline). */
+  readonly lostPerInsert: number;
 }
 
 const spread = (xs: number[]): [number, number, number] => {
@@ -272,7 +284,7 @@ export async function runSweep(options: DedupSweepOptions = {}): Promise<DedupSw
     for (const r of runs) {
       for (; r.pos < warm; r.pos += perRound) drive(r.table, r.pos, perRound);
     }
-    const overflowsBefore = runs.map((r) => r.table.stats().overflows);
+    const lostBefore = runs.map((r) => lost(r.table));
     for (let round = 0; round < rounds; round++) {
       for (const r of round & 1 ? [...runs].reverse() : runs) {
         const t0 = process.hrtime.bigint();
@@ -290,7 +302,7 @@ export async function runSweep(options: DedupSweepOptions = {}): Promise<DedupSw
         mib: r.table.sharedBuffer.byteLength / 2 ** 20,
         ns: spread(r.ns),
         ratio: spread(r.ns.map((x, j) => x / base[j]!)),
-        overflowPerInsert: (r.table.stats().overflows - overflowsBefore[i]!) / (rounds * perRound),
+        lostPerInsert: (lost(r.table) - lostBefore[i]!) / (rounds * perRound),
       });
     });
   }
@@ -309,18 +321,140 @@ export async function runSweep(options: DedupSweepOptions = {}): Promise<DedupSw
         MiB: r.mib.toFixed(1),
         'ns/insert med [min–max]': f(r.ns, 0),
         'x baseline med [min–max]': f(r.ratio, 2),
-        'overflow/insert': r.overflowPerInsert.toExponential(1),
+        'lost/insert': r.lostPerInsert.toExponential(1),
       })),
     );
   }
   return rows;
 }
 
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+export interface ForgettingRow {
+  readonly table: string;
+  readonly load: number;
+  readonly keys: number;
+  /** Distinct keys lost while filling the table to `load` (forgotten, or passed through unstored). */
+  readonly lost: number;
+  readonly lostPerKey: number;
+  /** Table bytes per key held at this load. */
+  readonly bytesPerKey: number;
+}
+
+/**
+ * Distinct keys into an empty table up to a load (keys / capacity), nothing
+ * expiring (a replay: every key must be kept): how many are lost on the way.
+ * With --baseline, a DDU8 table (watermark expiry, no probing) in the same run.
+ */
+export async function runForgetting(options: { capacity?: number; loads?: readonly number[]; baseline?: string; print?: boolean } = {}): Promise<ForgettingRow[]> {
+  const capacity = options.capacity ?? 1 << 22;
+  const loads = options.loads ?? [0.1, 0.25, 0.5, 0.6, 0.7];
+  const impls: { name: string; cls: SweepTableClass }[] = [];
+  if (options.baseline !== undefined) {
+    const mod = (await import(pathToFileURL(options.baseline).href)) as { DedupTable: SweepTableClass };
+    impls.push({ name: 'baseline', cls: mod.DedupTable });
+  }
+  impls.push({ name: 'this build', cls: DedupTable });
+  const times = new Float64Array(1);
+  const rows: ForgettingRow[] = [];
+  for (const { name, cls } of impls) {
+    for (const load of loads) {
+      const table = cls.create({ capacity, windowMs: 1e15 });
+      const keys = Math.round(load * table.capacity);
+      for (let k = 0; k < keys; k++) {
+        times[0] = BASE_TIME_MS + k;
+        // Distinct keys with well-mixed hashes (murmur3's finaliser of k), as the contract's lanes are.
+        table.insertAt(fmix32(k), fmix32(k ^ 0x9e3779b9), times, 0);
+      }
+      const n = lost(table);
+      rows.push({ table: name, load, keys, lost: n, lostPerKey: n / keys, bytesPerKey: table.sharedBuffer.byteLength / keys });
+    }
+  }
+  if (options.print ?? true) {
+    console.log(`dedup forgetting: distinct keys into an empty table of ${capacity} slots, nothing expiring, node ${process.version}`);
+    console.table(rows.map((r) => ({ table: r.table, load: r.load, keys: r.keys, lost: r.lost, 'lost/key': r.lostPerKey.toExponential(1), 'B/key': r.bytesPerKey.toFixed(1) })));
+  }
+  return rows;
+}
+
+/**
+ * The addon's batch insert (the engine's path) in the steady state of a long
+ * follow run: the same key stream as --sweep (window = 0.1 × capacity records),
+ * run for 4 capacities' worth of inserts first, so a table that keeps keys until
+ * it is full IS full, then measured. With --baseline, that build's table and
+ * addon (its dist/src/dedup/table.js; the addon from the same checkout).
+ */
+export async function runSteadyNative(options: { capacities?: readonly number[]; baseline?: string; rounds?: number } = {}): Promise<void> {
+  const builds: { name: string; cls: SweepTableClass; native: NativeDedup }[] = [];
+  const load = async (name: string, tableJs: string): Promise<void> => {
+    const mod = (await import(pathToFileURL(tableJs).href)) as { DedupTable: SweepTableClass };
+    const nativeMod = (await import(pathToFileURL(join(dirname(tableJs), '../parser/native.js')).href)) as { loadNativeAddon: typeof loadNativeAddon };
+    const loaded = nativeMod.loadNativeAddon();
+    if ('error' in loaded) throw loaded.error;
+    builds.push({ name, cls: mod.DedupTable, native: loaded.addon as unknown as NativeDedup });
+  };
+  if (options.baseline !== undefined) await load('baseline', options.baseline);
+  await load('this build', fileURLToPath(new URL('../src/dedup/table.js', import.meta.url)));
+  const stream = makeDedupStream(1 << 22);
+  const n = 4096;
+  const rows: Record<string, string>[] = [];
+  for (const capacity of options.capacities ?? [1 << 20, 1 << 22]) {
+    const perBuild = builds.map((b) => {
+      const table = b.cls.create({ capacity, windowMs: Math.round(capacity * 0.1) });
+      const slots = new Int32Array(n * SLOT_WORDS);
+      const times = new Float64Array(slots.buffer);
+      const verdicts = new Uint8Array(n);
+      let g = 0;
+      const batch = (): void => {
+        for (let s = 0; s < n; s++, g++) {
+          const k = g & (stream.length - 1);
+          times[s * 4] = BASE_TIME_MS + g;
+          slots[s * SLOT_WORDS + W_HASH_LO] = stream.lo[k]!;
+          slots[s * SLOT_WORDS + W_HASH_HI] = stream.hi[k]!;
+          slots[s * SLOT_WORDS + 6] = 0; // KEYED
+        }
+        for (let s = 0; s < n; ) {
+          const done = table.insertSlots!(b.native, slots, s, n, 0, verdicts);
+          if (done === n) break;
+          table.insertAt(slots[done * SLOT_WORDS + W_HASH_LO]!, slots[done * SLOT_WORDS + W_HASH_HI]!, times, done * 4);
+          s = done + 1;
+        }
+      };
+      for (let i = 0; i < Math.max(4 * capacity, 1 << 22) / n; i++) batch();
+      return { b, table, batch, ns: [] as number[] };
+    });
+    for (let round = 0; round < (options.rounds ?? 9); round++) {
+      for (const r of round & 1 ? [...perBuild].reverse() : perBuild) {
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < 64; i++) r.batch();
+        r.ns.push(Number(process.hrtime.bigint() - t0) / (64 * n));
+      }
+    }
+    const base = perBuild[0]!.ns;
+    for (const r of perBuild) {
+      const ns = spread(r.ns);
+      rows.push({ capacity: String(capacity), table: r.b.name, 'ns/insert med [min–max]': `${ns[0].toFixed(0)} [${ns[1].toFixed(0)}–${ns[2].toFixed(0)}]`, 'x first row (med)': spread(r.ns.map((x, j) => x / base[j]!))[0].toFixed(2) });
+    }
+  }
+  console.log(`dedup steady state, addon batch insert (the engine's path), full table in a long follow run, node ${process.version}`);
+  console.table(rows);
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values } = parseArgs({
-    options: { sweep: { type: 'boolean' }, baseline: { type: 'string' }, load: { type: 'string' }, rounds: { type: 'string' } },
+    options: { sweep: { type: 'boolean' }, forgetting: { type: 'boolean' }, steady: { type: 'boolean' }, baseline: { type: 'string' }, load: { type: 'string' }, rounds: { type: 'string' } },
   });
-  if (values.sweep) {
+  if (values.steady) {
+    await runSteadyNative({ ...(values.baseline !== undefined && { baseline: values.baseline }) });
+  } else if (values.forgetting) {
+    await runForgetting({ ...(values.baseline !== undefined && { baseline: values.baseline }) });
+  } else if (values.sweep) {
     await runSweep({
       ...(values.baseline !== undefined && { baseline: values.baseline }),
       ...(values.load !== undefined && { load: Number(values.load) }),

@@ -6,16 +6,20 @@
  * - Without cargo on PATH, or when the build fails, prints ONE line
  *   "ordertail: native parser not built (<reason>); the JS parser will be used"
  *   and exits 0: installing ordertail never fails because of the addon.
- * - Builds with `napi build --platform --release` (node_modules/.bin/napi, the
- *   @napi-rs/cli devDependency), which writes native/ordertail.<triple>.node
- *   where src/parser/native.ts looks for it. When the napi CLI is absent (an
- *   install without devDependencies) it runs `cargo build --release` itself and
- *   copies the library to the same file name.
+ * - Runs `cargo build --release -p ordertail-native` and copies the library to
+ *   native/ordertail.<napi-rs triple>.node, where src/parser/native.ts looks.
+ * - Where cargo builds: $CARGO_TARGET_DIR when set (kept: a shared cache);
+ *   else, installed as a dependency (the package sits in node_modules), a
+ *   temporary directory removed afterwards, because a release build leaves
+ *   ~100 MB of intermediate files that no one uses once the library is
+ *   copied out; else (a checkout of the repository) target/, which makes the
+ *   next build incremental.
  * - The full build log goes to target/ordertail-native-build.log.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -76,36 +80,30 @@ if (!existsSync(join(nativeDir, 'Cargo.toml'))) notBuilt('native/ sources are no
 const probe = run('cargo', ['--version']);
 if (probe.error || probe.status !== 0) notBuilt('cargo not found on PATH');
 
-const napiBin = join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'napi.cmd' : 'napi');
-let result;
-let log = '';
-if (existsSync(napiBin)) {
-  result = run(napiBin, [
-    'build',
-    '--platform',
-    '--release',
-    '--cwd', nativeDir,
-    '--package-json-path', '../package.json',
-    '--config-path', 'napi.json',
-    '--output-dir', '.',
-    '--no-js',
-    '--dts', '../target/napi/ordertail.d.ts',
-  ]);
-  log = `$ napi build --platform --release (cwd native/)\n${result.stdout ?? ''}${result.stderr ?? ''}`;
-} else {
-  result = run('cargo', ['build', '--release', '-p', 'ordertail-native']);
-  log = `$ cargo build --release -p ordertail-native\n${result.stdout ?? ''}${result.stderr ?? ''}`;
-  if (!result.error && result.status === 0) {
-    const lib =
-      process.platform === 'win32' ? 'ordertail_native.dll' : process.platform === 'darwin' ? 'libordertail_native.dylib' : 'libordertail_native.so';
-    try {
-      copyFileSync(join(root, 'target', 'release', lib), join(nativeDir, `ordertail.${platformTriple()}.node`));
-    } catch (e) {
-      saveLog(log);
-      notBuilt(`cannot copy the built library: ${e.message}`);
-    }
+function removeOwnTargetDir() {
+  if (ownTargetDir) rmSync(targetDir, { recursive: true, force: true });
+}
+
+const installedAsDependency = root.split(sep).includes('node_modules');
+const ownTargetDir = !process.env.CARGO_TARGET_DIR && installedAsDependency;
+const targetDir = process.env.CARGO_TARGET_DIR || (ownTargetDir ? mkdtempSync(join(tmpdir(), 'ordertail-cargo-')) : join(root, 'target'));
+const result = run('cargo', ['build', '--release', '-p', 'ordertail-native', '--manifest-path', join(root, 'Cargo.toml')], {
+  env: { ...process.env, CARGO_TARGET_DIR: targetDir },
+});
+const log = `$ CARGO_TARGET_DIR=${targetDir} cargo build --release -p ordertail-native\n${result.stdout ?? ''}${result.stderr ?? ''}`;
+if (!result.error && result.status === 0) {
+  const lib =
+    process.platform === 'win32' ? 'ordertail_native.dll' : process.platform === 'darwin' ? 'libordertail_native.dylib' : 'libordertail_native.so';
+  try {
+    copyFileSync(join(targetDir, 'release', lib), join(nativeDir, `ordertail.${platformTriple()}.node`));
+  } catch (e) {
+    saveLog(log);
+    removeOwnTargetDir();
+    notBuilt(`cannot copy the built library: ${e.message}`);
   }
 }
+removeOwnTargetDir();
+
 saveLog(log);
 if (result.error) notBuilt(result.error.message);
 if (result.status !== 0) notBuilt(`build failed: ${lastError(log)}; see ${logPath}`);

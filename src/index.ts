@@ -1,7 +1,10 @@
-export { Engine, type EngineStats, type EngineEventMap, type RejectedRecord } from './engine/engine.js';
-export type { EngineOptions, ResolvedOptions, SinkSpec } from './config/options.js';
+export { Engine, type EngineStats, type EngineEventMap, type RejectedRecord, type RecordsOptions } from './engine/engine.js';
+export { WARNING_CODES, type WarningCode } from './engine/warnings.js';
+export type { EngineOptions, ResolvedOptions, SinkSpec, LogLevel } from './config/options.js';
 export { resolveOptions } from './config/options.js';
-export { ConfigError, EngineError } from './config/errors.js';
+export { ConfigError, EngineError, type EngineErrorCode } from './config/errors.js';
+export type { RejectReason } from './parser/contract.js';
+export type { ParserName, ParserChoice } from './parser/select.js';
 export type { LatencySummary } from './metrics/latency.js';
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './metrics/http-server.js';
 export { registerEngineMetrics, registerDefaultMetrics } from './metrics/prometheus.js';

@@ -19,10 +19,9 @@ function block(from: number, to: number, tag: string, idOf: (i: number) => strin
 }
 
 /**
- * One --once run; checks it read `records` and found `repeats` duplicates. A
- * repeat whose key overflowed its bucket at first sight was never stored and
- * passes (table behaviour, counted in dedupOverflow; a few dozen of 600 k keys
- * at ~15 % load): so duplicates may fall short by at most the overflow count.
+ * One --once run; checks it read `records` and found exactly `repeats`
+ * duplicates: the table (sized from the inputs, or kept from the checkpoint)
+ * holds every key, so nothing is forgotten.
  */
 async function expectRun(dir: string, input: string, sink: string, records: number, repeats: number): Promise<void> {
   const engine = new Engine({ input, once: true, sink: `file:${sink}`, checkpoint: join(dir, 'ck'), workers: 2, dedupWindow: '10m' });
@@ -34,16 +33,8 @@ async function expectRun(dir: string, input: string, sink: string, records: numb
   expect(errors).toEqual([]);
   const s = engine.stats();
   expect(s.recordsEmitted + s.duplicates).toBe(records);
-  expect(s.duplicates).toBeLessThanOrEqual(repeats);
-  expect(s.duplicates).toBeGreaterThanOrEqual(repeats - overflowSoFar(s.dedupOverflow));
-}
-
-let overflows = 0;
-/** Repeats in this run may hit keys that overflowed in any earlier run. */
-function overflowSoFar(thisRun: number): number {
-  overflows += thisRun;
-  expect(overflows).toBeLessThan(200);
-  return overflows;
+  expect(s.duplicates).toBe(repeats);
+  expect(s.dedupForgotten).toBe(0);
 }
 
 describe('dedup state across restarts', () => {
@@ -80,6 +71,6 @@ describe('dedup state across restarts', () => {
     const out = readLines(sink);
     const unique = new Set(out.map((l) => (JSON.parse(l) as { id: string }).id)).size;
     expect(unique).toBe(610_001);
-    expect(out.length - unique).toBeLessThanOrEqual(overflows);
+    expect(out.length).toBe(unique);
   });
 });

@@ -62,7 +62,7 @@ describe('JSON endpoints', () => {
       fast_stream_latency: { ...summaryShape, count: 40, p50: 0.8 },
       batch_stream_latency: { ...summaryShape, count: 100 },
       totals: { records_read: 153, records_emitted: 140, duplicates: 10, rejected: 3, bytes_read: 34_000, files: 3 },
-      dedup: { capacity: 65_536, live: 4096, load: 0.0625, overflows: 5 },
+      dedup: { capacity: 65_536, entries: 4096, live: 2048, load: 0.0625, forgotten: 5, forgottenInWindow: 2, bytes: 1_200_000 },
       sink: { name: 'file', flushes: 17, errors: 0 },
       rings: { capacity: 1024, occupancy: [3, 0] },
     });

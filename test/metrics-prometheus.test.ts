@@ -76,7 +76,9 @@ describe('Prometheus exposition at /metrics', () => {
     expect(m.get('ordertail_ring_occupancy_slots{ring="1"}')).toBe(0);
     expect(m.get('ordertail_pool_queue_size')).toBe(2);
     expect(m.get('ordertail_dedup_load_ratio')).toBeCloseTo(1 / 16, 10);
-    expect(m.get('ordertail_dedup_overflows_total')).toBe(5);
+    expect(m.get('ordertail_dedup_forgotten_total')).toBe(5);
+    expect(m.get('ordertail_dedup_forgotten_in_window_total')).toBe(2);
+    expect(m.get('ordertail_dedup_entries')).toBe(4096);
     expect(m.get('ordertail_sink_flushes_total{sink="file"}')).toBe(17);
     expect(m.get('ordertail_stream_records_total{stream="live",outcome="duplicate"}')).toBe(3);
     expect(m.get('ordertail_stream_records_total{stream="history",outcome="emitted"}')).toBe(100);

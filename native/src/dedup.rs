@@ -9,12 +9,13 @@
 //! misses of a whole window are in flight at once.
 //!
 //! Compatibility with JS threads inserting into the same table at the same
-//! time is kept exactly: every insert takes its bucket's version word with a
-//! compare-exchange (odd = held) and releases it with a SeqCst store, and the
-//! watermark is published/read under the same seqlock. Where JS would wait
-//! (a held bucket, a held watermark seqlock) or throw (a non-finite time),
-//! this stops BEFORE changing anything for that slot and returns its index;
-//! the caller's JS path handles that slot and calls again for the rest.
+//! time is kept exactly: every insert takes the version words of the buckets
+//! of its probe sequence it scans with a compare-exchange (odd = held) and
+//! releases them with SeqCst stores, and the watermark is published under the
+//! same seqlock. Where JS would wait (a held bucket, a held watermark seqlock)
+//! or throw (a non-finite time), this lets go of what it holds BEFORE changing
+//! anything for that slot and returns its index; the caller's JS path handles
+//! that slot and calls again for the rest.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -22,21 +23,29 @@ use crate::contract::{SLOT_WORDS, W_HASH_HI, W_HASH_LO, W_STATUS};
 
 /// Layout constants, mirrored from src/dedup/layout.ts (a vitest test compares
 /// native and JS inserts byte for byte over the whole table).
-const DEDUP_MAGIC: i32 = 0x4444_5538;
+const DEDUP_MAGIC: i32 = 0x4444_5539;
 const H_MAGIC: usize = 0;
 const H_BUCKETS: usize = 1;
 const H_BUCKET_SLOTS: usize = 2;
 const H_WINDOW_F64: usize = 2;
-const H_OVERFLOWS_LO: usize = 16;
-const H_OVERFLOWS_HI: usize = 17;
+const H_FORGOTTEN_LO: usize = 18;
+const H_FORGOTTEN_HI: usize = 19;
+const H_FORGOTTEN_IN_WINDOW_LO: usize = 20;
+const H_FORGOTTEN_IN_WINDOW_HI: usize = 21;
+const H_FILLED: usize = 22;
 const H_WM_SEQ: usize = 32;
 const H_WATERMARK_F64: usize = 17;
+const H_LOW_WATERMARK_F64: usize = 18;
+/// Buckets in a key's probe sequence (layout.ts, "Where a key lives").
+const PROBE_BUCKETS: usize = 8;
 const BUCKETS_BYTE: usize = 256;
 const BUCKET_BYTES: usize = 128;
 const BUCKET_SLOTS: usize = 7;
 /// Byte offsets inside a bucket: the version word, then 16-byte slots
 /// (hashLo, hashHi, time f64) from byte 16.
 const SLOT0_BYTE: usize = 16;
+/// The home bucket's SPILL word (layout.ts H_SPILL): the header's second Int32.
+const SPILL_BYTE: usize = 4;
 const SLOT_BYTES: usize = 16;
 
 /// Status code bits of a result slot (contract.ts STATUS_CODE_MASK) and KEYED.
@@ -45,7 +54,6 @@ const KEYED: i32 = 0;
 
 pub const VERDICT_NEW: u8 = 0;
 pub const VERDICT_DUPLICATE: u8 = 1;
-pub const VERDICT_OVERFLOW: u8 = 2;
 /// Not a keyed slot: nothing inserted.
 pub const VERDICT_NONE: u8 = 3;
 
@@ -96,6 +104,8 @@ pub fn bucket_index(hash_lo: i32, hash_hi: i32, buckets: u32) -> usize {
 pub struct Table {
     base: *mut u8,
     buckets: u32,
+    /// Slots in all buckets, the tail included (FILLED reaching it: no empty slot left).
+    slots: usize,
     window: f64,
 }
 
@@ -106,17 +116,17 @@ impl Table {
         if len < BUCKETS_BYTE || (base as usize) % 8 != 0 {
             return Err(DedupError::NotATable);
         }
-        let t = Table { base, buckets: 0, window: 0.0 };
+        let t = Table { base, buckets: 0, slots: 0, window: 0.0 };
         if t.atomic(H_MAGIC * 4).load(Ordering::SeqCst) != DEDUP_MAGIC {
             return Err(DedupError::NotATable);
         }
         let buckets = std::ptr::read(base.add(H_BUCKETS * 4) as *const i32);
         let slots = std::ptr::read(base.add(H_BUCKET_SLOTS * 4) as *const i32);
-        if buckets <= 0 || slots != BUCKET_SLOTS as i32 || BUCKETS_BYTE + buckets as usize * BUCKET_BYTES != len {
+        if buckets <= 0 || slots != BUCKET_SLOTS as i32 || BUCKETS_BYTE + (buckets as usize + PROBE_BUCKETS - 1) * BUCKET_BYTES != len {
             return Err(DedupError::NotATable);
         }
         let window = std::ptr::read(base.add(H_WINDOW_F64 * 8) as *const f64);
-        Ok(Table { base, buckets: buckets as u32, window })
+        Ok(Table { base, buckets: buckets as u32, slots: (buckets as usize + PROBE_BUCKETS - 1) * BUCKET_SLOTS, window })
     }
 
     #[inline(always)]
@@ -137,8 +147,10 @@ impl Table {
         // SAFETY: prefetch never faults; the address is inside the table.
         unsafe {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // Both lines of the bucket: a full bucket's scan reads slots 3–6 too.
             let p = self.base.add(self.bucket_byte(b)) as *const i8;
             _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.add(64));
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = b;
@@ -165,6 +177,18 @@ impl Table {
         let p = self.base.add(bb + SLOT0_BYTE + j * SLOT_BYTES) as *mut i32;
         std::ptr::write(p, lo);
         std::ptr::write(p.add(1), hi);
+    }
+
+    fn low_watermark(&self) -> f64 {
+        // SAFETY: header word, 8-aligned; written by the engine's thread between calls.
+        unsafe { std::ptr::read_volatile(self.base.add(H_LOW_WATERMARK_F64 * 8) as *const f64) }
+    }
+
+    /// A 64-bit counter kept as two words, as the JS side increments it.
+    fn count(&self, lo: usize, hi: usize) {
+        if self.atomic(lo * 4).fetch_add(1, Ordering::SeqCst) == -1 {
+            self.atomic(hi * 4).fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     fn shared_watermark(&self) -> f64 {
@@ -236,24 +260,103 @@ fn publish(table: &Table, wm: &mut [f64], t: f64) -> Seq {
     }
 }
 
-/// WatermarkView.adoptShared(): Some(true) if the shared copy raised `value`.
-fn adopt_shared(table: &Table, wm: &mut [f64]) -> Option<bool> {
-    let seq = table.atomic(H_WM_SEQ * 4);
-    loop {
-        let s = seq.load(Ordering::SeqCst);
-        if s & 1 != 0 {
-            return None;
+/// One key into its probe sequence (layout.ts: "Where a key lives",
+/// "Forgetting", "Per-bucket lock"), or None, with nothing changed and nothing
+/// held, when a bucket it needs is held by another thread.
+#[inline(always)]
+fn insert_one(table: &Table, home: usize, lo: i32, hi: i32, t: f64, window: f64, wm_value: f64) -> Option<u8> {
+    let stored = if t == 0.0 { STORED_ZERO_TIME } else { t };
+    let mut held = [0i32; PROBE_BUCKETS];
+    let mut taken = 0usize;
+    let mut victim_time = f64::INFINITY;
+    let mut victim = (0usize, 0usize);
+    let mut result: Option<u8> = None;
+    // Keys homed here lie in home … home+spill; past it only an empty slot is looked for.
+    let mut spill = PROBE_BUCKETS - 1;
+    let release = |taken: usize, held: &[i32; PROBE_BUCKETS]| {
+        for (p, v) in held.iter().enumerate().take(taken) {
+            table.atomic(table.bucket_byte(home + p)).store(v.wrapping_add(2), Ordering::SeqCst);
         }
-        let shared = table.shared_watermark();
-        if seq.compare_exchange(s, s, Ordering::SeqCst, Ordering::SeqCst).is_err() {
-            continue;
+    };
+    'probe: for p in 0..PROBE_BUCKETS {
+        if p > spill && table.atomic(H_FILLED * 4).load(Ordering::SeqCst) as usize >= table.slots {
+            break;
         }
-        if shared > wm[WM_VALUE] {
-            wm[WM_VALUE] = shared;
-            return Some(true);
+        let bb = table.bucket_byte(home + p);
+        let version = table.atomic(bb);
+        // The first access to a bucket is a compare-exchange guessing a
+        // never-used bucket (version 0), not a load: a write. On a page no one
+        // touched yet, a load maps the shared zero page and the write after it
+        // faults again (copy on write) and flushes the TLB of every core
+        // running this process; a write faults once.
+        let mut guess = 0;
+        let v = loop {
+            match version.compare_exchange(guess, guess.wrapping_add(1), Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(v) => break v,
+                Err(seen) if seen & 1 != 0 => {
+                    release(taken, &held);
+                    return None;
+                }
+                Err(seen) => guess = seen,
+            }
+        };
+        held[p] = v;
+        taken = p + 1;
+        if p == 0 {
+            // SAFETY: the home bucket's header word, held by us.
+            spill = unsafe { std::ptr::read(table.base.add(bb + SPILL_BYTE) as *const i32) } as usize;
         }
-        return Some(false);
+        for j in 0..BUCKET_SLOTS {
+            // SAFETY: bucket home + p < buckets + PROBE_BUCKETS - 1 (the tail), held by us.
+            let et = unsafe { table.slot_time(bb, j) };
+            if et == 0.0 {
+                unsafe {
+                    table.set_slot_hash(bb, j, lo, hi);
+                    table.set_slot_time(bb, j, stored);
+                    if p > spill {
+                        std::ptr::write(table.base.add(table.bucket_byte(home) + SPILL_BYTE) as *mut i32, p as i32);
+                    }
+                }
+                table.atomic(H_FILLED * 4).fetch_add(1, Ordering::SeqCst);
+                result = Some(VERDICT_NEW);
+                break 'probe;
+            }
+            if p > spill {
+                continue;
+            }
+            let (klo, khi) = unsafe { table.slot_hash(bb, j) };
+            if klo == lo && khi == hi {
+                let d = t - et;
+                if d <= window && d >= -window {
+                    result = Some(VERDICT_DUPLICATE);
+                    break 'probe;
+                }
+                // Same key outside this entry's window: look on (layout.ts, "Slot states").
+            }
+            if et < victim_time {
+                victim_time = et;
+                victim = (bb, j);
+            }
+        }
     }
+    let replacing = result.is_none();
+    if replacing {
+        // No room where the key may live: replace the oldest entry there.
+        unsafe {
+            table.set_slot_hash(victim.0, victim.1, lo, hi);
+            table.set_slot_time(victim.0, victim.1, stored);
+        }
+    }
+    release(taken, &held);
+    if replacing {
+        table.count(H_FORGOTTEN_LO, H_FORGOTTEN_HI);
+        let low = table.low_watermark();
+        let reference = if low.is_nan() { wm_value } else { low };
+        if victim_time + window >= reference {
+            table.count(H_FORGOTTEN_IN_WINDOW_LO, H_FORGOTTEN_IN_WINDOW_HI);
+        }
+    }
+    Some(result.unwrap_or(VERDICT_NEW))
 }
 
 /// Inserts the keyed slots of `slots[first..count)` in order, as
@@ -321,84 +424,13 @@ pub unsafe fn insert_slots(
         }
         let lo = slots.word(s, W_HASH_LO);
         let hi = slots.word(s, W_HASH_HI);
-        let bb = table.bucket_byte(bucket_index(lo, hi, buckets));
-        let version = table.atomic(bb);
-        // The first access to the bucket is a compare-exchange guessing a
-        // never-used bucket (version 0), not a load: a write. On a page no one
-        // touched yet, a load maps the shared zero page and the write after it
-        // faults again (copy on write) and flushes the TLB of every core
-        // running this process; a write faults once. 3,000 orders into a
-        // fresh table, populating thread started with the first insert (the
-        // engine's way): 21–34 ms of inserts load-first, 6–16 ms this way.
-        let mut guess = 0;
-        let verdict = loop {
-            let v = match version.compare_exchange(guess, guess.wrapping_add(1), Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(v) => v,
-                Err(seen) => {
-                    guess = seen;
-                    if seen & 1 != 0 {
-                        // Held by another thread. Nothing changed for this slot except
-                        // the watermark view, which JS re-raising to the same t leaves as is.
-                        slots.set_time(s, t);
-                        return s;
-                    }
-                    continue;
-                }
-            };
-            let wmv = wm[WM_VALUE];
-            let stored = if t == 0.0 { STORED_ZERO_TIME } else { t };
-            let mut claim: isize = -1;
-            let mut result = VERDICT_OVERFLOW;
-            for j in 0..BUCKET_SLOTS {
-                let et = table.slot_time(bb, j);
-                if et == 0.0 {
-                    if claim < 0 {
-                        claim = j as isize;
-                    }
-                    break;
-                }
-                let (klo, khi) = table.slot_hash(bb, j);
-                if klo == lo && khi == hi {
-                    let d = t - et;
-                    if d <= window && d >= -window {
-                        result = VERDICT_DUPLICATE;
-                    } else {
-                        table.set_slot_time(bb, j, stored);
-                        result = VERDICT_NEW;
-                    }
-                    claim = -2;
-                    break;
-                }
-                if claim < 0 && et + window < wmv {
-                    claim = j as isize;
-                }
-            }
-            if claim >= 0 {
-                table.set_slot_hash(bb, claim as usize, lo, hi);
-                table.set_slot_time(bb, claim as usize, stored);
-                result = VERDICT_NEW;
-            }
-            version.store(v.wrapping_add(2), Ordering::SeqCst);
-            if result != VERDICT_OVERFLOW {
-                break result;
-            }
-            // Seven live entries by our view: another thread may know a later
-            // watermark that expires some. Look (bucket released) and rescan.
-            match adopt_shared(table, wm) {
-                None => {
-                    slots.set_time(s, t);
-                    return s;
-                }
-                Some(true) => {
-                    guess = version.load(Ordering::Relaxed);
-                    continue;
-                }
-                Some(false) => {
-                    if table.atomic(H_OVERFLOWS_LO * 4).fetch_add(1, Ordering::SeqCst) == -1 {
-                        table.atomic(H_OVERFLOWS_HI * 4).fetch_add(1, Ordering::SeqCst);
-                    }
-                    break VERDICT_OVERFLOW;
-                }
+        let home = bucket_index(lo, hi, buckets);
+        let verdict = match insert_one(table, home, lo, hi, t, window, wm[WM_VALUE]) {
+            Some(v) => v,
+            None => {
+                // A bucket of the sequence is held by another thread: JS waits for it.
+                slots.set_time(s, t);
+                return s;
             }
         };
         slots.set_time(s, t);
@@ -413,7 +445,7 @@ mod tests {
     use super::*;
 
     fn make_table(buckets: usize, window: f64) -> Vec<u64> {
-        let len = BUCKETS_BYTE + buckets * BUCKET_BYTES;
+        let len = BUCKETS_BYTE + (buckets + PROBE_BUCKETS - 1) * BUCKET_BYTES;
         let mut mem = vec![0u64; len / 8];
         let p = mem.as_mut_ptr() as *mut u8;
         unsafe {
@@ -421,6 +453,7 @@ mod tests {
             std::ptr::write(p.add(H_BUCKET_SLOTS * 4) as *mut i32, BUCKET_SLOTS as i32);
             std::ptr::write(p.add(H_WINDOW_F64 * 8) as *mut f64, window);
             std::ptr::write(p.add(H_WATERMARK_F64 * 8) as *mut f64, f64::NEG_INFINITY);
+            std::ptr::write(p.add(H_LOW_WATERMARK_F64 * 8) as *mut f64, f64::NAN);
             std::ptr::write(p.add(H_MAGIC * 4) as *mut i32, DEDUP_MAGIC);
         }
         mem
@@ -476,17 +509,42 @@ mod tests {
     }
 
     #[test]
-    fn overflow_counts_in_the_header() {
-        let mut mem = make_table(1, 1e9);
+    fn a_full_probe_sequence_replaces_its_oldest_entry_and_counts_it() {
+        // One home bucket: its sequence is that bucket and the 7 tail buckets, 56 slots.
+        let mut mem = make_table(1, 10.0);
         let table = unsafe { Table::attach(mem.as_mut_ptr() as *mut u8, mem.len() * 8) }.unwrap();
+        let n = BUCKET_SLOTS * PROBE_BUCKETS;
         let mut words = Vec::new();
-        for k in 0..9 {
-            slot(&mut words, k, 0, 1.0, KEYED);
+        for k in 0..n {
+            slot(&mut words, k as i32 + 1, 0, 1000.0 + k as f64, KEYED);
         }
-        let mut wm = [f64::NEG_INFINITY, f64::NEG_INFINITY, 1e9 / 16.0];
-        let mut verdicts = [9u8; 9];
-        assert_eq!(unsafe { insert_slots(&table, words.as_mut_ptr(), 0, 9, 0.0, &mut wm, &mut verdicts) }, 9);
-        assert_eq!(&verdicts[7..], &[VERDICT_OVERFLOW, VERDICT_OVERFLOW]);
-        assert_eq!(table.atomic(H_OVERFLOWS_LO * 4).load(Ordering::SeqCst), 2);
+        slot(&mut words, 9999, 0, 5000.0, KEYED); // replaces key 1 (time 1000, the oldest)
+        slot(&mut words, 1, 0, 1000.0, KEYED); // key 1 again: forgotten, so NEW (replaces key 2)
+        slot(&mut words, 56, 0, 1055.0, KEYED); // still held: DUPLICATE
+        let total = n + 3;
+        let mut wm = [f64::NEG_INFINITY, f64::NEG_INFINITY, 10.0 / 16.0];
+        let mut verdicts = vec![9u8; total];
+        assert_eq!(unsafe { insert_slots(&table, words.as_mut_ptr(), 0, total, 0.0, &mut wm, &mut verdicts) }, total);
+        assert!(verdicts[..n + 2].iter().all(|&v| v == VERDICT_NEW));
+        assert_eq!(verdicts[n + 2], VERDICT_DUPLICATE);
+        assert_eq!(table.atomic(H_FORGOTTEN_LO * 4).load(Ordering::SeqCst), 2);
+        // Low watermark unset: judged against the largest time (5000); 1000 + 10 < 5000.
+        assert_eq!(table.atomic(H_FORGOTTEN_IN_WINDOW_LO * 4).load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn forgetting_inside_the_window_of_the_low_watermark_is_counted_apart() {
+        let mut mem = make_table(1, 10.0);
+        let table = unsafe { Table::attach(mem.as_mut_ptr() as *mut u8, mem.len() * 8) }.unwrap();
+        unsafe { std::ptr::write(mem.as_mut_ptr().add(H_LOW_WATERMARK_F64), 1005.0f64.to_bits()) };
+        let n = BUCKET_SLOTS * PROBE_BUCKETS;
+        let mut words = Vec::new();
+        for k in 0..=n {
+            slot(&mut words, k as i32 + 1, 0, 1000.0 + k as f64, KEYED);
+        }
+        let mut wm = [f64::NEG_INFINITY, f64::NEG_INFINITY, 10.0 / 16.0];
+        let mut verdicts = vec![9u8; n + 1];
+        assert_eq!(unsafe { insert_slots(&table, words.as_mut_ptr(), 0, n + 1, 0.0, &mut wm, &mut verdicts) }, n + 1);
+        assert_eq!(table.atomic(H_FORGOTTEN_IN_WINDOW_LO * 4).load(Ordering::SeqCst), 1);
     }
 }

@@ -65,7 +65,6 @@ export function collectCommandFromFlags(flags: Record<string, unknown>): Collect
 
 // The command's definition lives apart (program.ts imports it for every
 // command; this module, with the YAML config loader, only `collect` needs).
-export { registerCollectCommand } from './collect-register.js';
 
 async function openSink(spec: CollectSink, onBrokenPipe: () => void): Promise<Sink> {
   switch (spec.kind) {

@@ -4,7 +4,7 @@ import { ParserUnavailableError, resolveParser } from '../parser/select.js';
 import { MetricsListenError, MetricsOptionError } from '../metrics/errors.js';
 import { CheckpointLockedError } from '../checkpoint/errors.js';
 import type { MetricsServer } from '../metrics/http-server.js';
-import { formatStatus } from './status-line.js';
+import { formatStatus, formatSummary } from './status-line.js';
 import { StopSignals } from './stop-signals.js';
 import { buildProgram, CommanderError, type RunCommand } from './program.js';
 
@@ -124,15 +124,24 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
     if (timer) clearInterval(timer);
     throw err;
   }
-  // engine.finished() resolves with `once` when all input is out, and in either mode on a fatal error:
+  // engine.finished() settles with `once` when all input is out, and in either mode on a fatal
+  // error (it rejects then; the 'error' listener has reported it and set the exit code):
   // the process must not idle after one.
-  await Promise.race([engine.finished(), signals.wait(), readerLeft]);
+  const ended = engine.finished().catch(() => {});
+  await Promise.race([ended, signals.wait(), readerLeft]);
   await shutdown();
   if (timer) clearInterval(timer);
   if (statusIntervalMs) process.stderr.write(formatStatus(engine.stats()) + '\n');
   if (readerGone) {
     process.exitCode = 0;
     return;
+  }
+  if (options.once) {
+    // One line that accounts for every record; a warning when copies may have got through.
+    const s = engine.stats();
+    const summary = { read: s.recordsRead, emitted: s.recordsEmitted, duplicates: s.duplicates, rejected: s.rejectedByReason, withoutKey: s.withoutKey, dedupForgotten: s.dedupForgotten, dedupForgottenInWindow: s.dedupForgottenInWindow };
+    if (s.dedupForgottenInWindow > 0) logger.warn({ summary }, formatSummary(s));
+    else logger.info({ summary }, formatSummary(s));
   }
   const unread = engine.stats().unread;
   if (!failed && unread.length > 0) {

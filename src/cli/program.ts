@@ -31,6 +31,7 @@ const FLAG_KEYS: Readonly<Record<string, string>> = {
   dedupKey: 'dedupKey',
   dedupWindow: 'dedupWindow',
   dedupCapacity: 'dedupCapacity',
+  dedupMemory: 'dedupMemory',
   eventTime: 'eventTime',
   maxRecordBytes: 'maxRecordBytes',
   rangeBytes: 'rangeBytes',
@@ -97,7 +98,8 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .option('-w, --workers <n>', 'parse worker threads (default: cores)')
     .option('--dedup-key <fields>', 'comma-separated top-level field(s) forming the key (default id)')
     .option('--dedup-window <duration>', 'duplicate window on event time, e.g. 60s, 500ms, 5m (default 60s)')
-    .option('--dedup-capacity <entries>', 'dedup table entries, ~18.3 bytes each; keep ≥ 10x the keys live in one window (default 4194304)')
+    .option('--dedup-capacity <keys>', 'dedup table size in keys (~18.3 bytes each; forgetting starts near 60 % full) or auto: twice the records of the inputs at start-up, at least 4194304 in follow mode (default auto)')
+    .option('--dedup-memory <size>', 'memory cap of an auto-sized dedup table, e.g. 512MiB (default 1GiB)')
     .option('--event-time <field>', 'event time field: epoch ms or ISO-8601 (default timestamp; missing → arrival time)')
     .option('--max-record-bytes <size>', 'reject larger records as too_large, e.g. 16MiB (default 16MiB)')
     .option('--range-bytes <size>', 'unit of parallel work on history files (default 4MiB)')

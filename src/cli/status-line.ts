@@ -11,6 +11,21 @@ export function formatStatus(s: EngineStats): string {
   const rate = Math.round((s.recordsRead - prev.read) / secs);
   return (
     `ordertail: ${rate} rec/s read, ${s.recordsEmitted} emitted, ${s.duplicates} duplicates, ` +
-    `${s.rejected} rejected, latency p50 ${s.latency.p50} ms p99 ${s.latency.p99} ms`
+    `${s.rejected} rejected, ${s.dedupForgottenInWindow} forgotten in window, latency p50 ${s.latency.p50} ms p99 ${s.latency.p99} ms`
+  );
+}
+
+/**
+ * The line a --once run ends with: every record accounted for, so nothing is
+ * lost or let through without a number saying so.
+ */
+export function formatSummary(s: EngineStats): string {
+  const reasons = Object.entries(s.rejectedByReason)
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${reason} ${n}`);
+  return (
+    `done: read ${s.recordsRead}, emitted ${s.recordsEmitted}, duplicates ${s.duplicates}, ` +
+    `rejected ${s.rejected}${reasons.length ? ` (${reasons.join(', ')})` : ''}, without key ${s.withoutKey}, ` +
+    `dedup forgotten ${s.dedupForgotten} (${s.dedupForgottenInWindow} inside the window; table ${s.dedup.capacity} keys, ~${s.dedup.entries} held)`
   );
 }

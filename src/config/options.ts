@@ -2,12 +2,13 @@ import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.js';
 import { parseByteSize, parseDurationMs } from './units.js';
 import { resolveCollectorConfig, type CollectorConfig } from '../collector/config.js';
+import { MAX_CAPACITY, tableBytes } from '../dedup/layout.js';
 
 /**
  * Options accepted by `new Engine(options)` and by the YAML config file (same
  * names; the file may also spell them kebab-case, as the CLI flags do).
  */
-export interface EngineOptions {
+interface EngineOptionFields {
   /** Glob patterns of files to read; files matching later are picked up too. */
   input: string | string[];
   /** Read what exists now, then finish. Default false (keep following). */
@@ -15,7 +16,7 @@ export interface EngineOptions {
   /** Where to begin in files that exist at start-up. Default 'start'. */
   from?: 'start' | 'end';
   /** 'stdout' | 'file:PATH' | 'none'. Default 'stdout' (CLI) — the library default is 'none' + events/iterator. */
-  sink?: string;
+  sink?: 'stdout' | 'none' | `file:${string}`;
   /** Path of the dead-letter file (one JSON line per rejected record). */
   deadLetter?: string;
   /** Worker threads. Default: available cores. */
@@ -24,8 +25,14 @@ export interface EngineOptions {
   dedupKey?: string | string[];
   /** Duplicate window on event time: '60s', '500ms', or milliseconds. Default 60s. */
   dedupWindow?: string | number;
-  /** Dedup table size in entries (≈ 18.3 B each); keep it ≥ 10× the keys live in one window. Default 4,194,304. */
-  dedupCapacity?: number;
+  /**
+   * Dedup table size in keys (≈ 18.3 B each; forgetting starts near 60 % full), or 'auto':
+   * twice the records the inputs hold at start-up (at least 4 Mi in follow mode),
+   * within dedupMemory. Default 'auto'.
+   */
+  dedupCapacity?: number | 'auto';
+  /** Memory cap for an 'auto' dedup table: '1GiB', or bytes. Default 1 GiB. */
+  dedupMemory?: string | number;
   /** Field holding the event time (epoch ms or ISO-8601). Default 'timestamp'. */
   eventTime?: string;
   /** Larger records are rejected as too_large: '16MiB' or bytes. Default 16 MiB. */
@@ -55,7 +62,7 @@ export interface EngineOptions {
   /** Names accepted in requests' `Host:` besides localhost, this machine's hostname and metricsHost (DNS-rebinding guard). */
   metricsAllowedHosts?: string | string[];
   /** fatal | error | warn | info | debug | trace | silent. Default info (CLI). */
-  logLevel?: string;
+  logLevel?: LogLevel;
   /** The exchange collector as a source (see src/collector/config.ts); its records go through dedup and every sink. */
   collector?: Record<string, unknown>;
   /** The collector's own append-only NDJSON log, which the engine follows like any input. Default ./ordertail-collector.ndjson. */
@@ -72,7 +79,20 @@ export interface EngineOptions {
   maxOpenFiles?: number | string;
   /** Library only: a pino logger for per-file/per-range debug logs (default: silent). */
   logger?: import('../metrics/logger.js').Logger;
+  /** Library only: aborting it stops the engine (a records() loop then throws an AbortError). */
+  signal?: AbortSignal;
 }
+
+/** Log levels of `logLevel` (pino's). */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/**
+ * Engine options. Every optional one also takes an explicit `undefined`
+ * (meaning its default), so they compose under `exactOptionalPropertyTypes`.
+ */
+export type EngineOptions = {
+  [K in keyof EngineOptionFields]: {} extends Pick<EngineOptionFields, K> ? EngineOptionFields[K] | undefined : EngineOptionFields[K];
+};
 
 /** Options after validation and defaults: every field concrete. */
 export interface ResolvedOptions {
@@ -84,7 +104,8 @@ export interface ResolvedOptions {
   workers: number;
   dedupKey: string[];
   dedupWindowMs: number;
-  dedupCapacity: number;
+  dedupCapacity: number | 'auto';
+  dedupMemoryBytes: number;
   eventTime: string;
   maxRecordBytes: number;
   rangeBytes: number;
@@ -97,7 +118,7 @@ export interface ResolvedOptions {
   metricsPort: number | undefined;
   metricsHost: string;
   metricsAllowedHosts: string[];
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logLevel: LogLevel;
   collector: CollectorConfig | undefined;
   collectorLog: string;
   checkpoint: string | undefined;
@@ -105,6 +126,7 @@ export interface ResolvedOptions {
   resetCheckpoint: boolean;
   ignoreOlderMs: number | undefined;
   maxOpenFiles: number;
+  signal: AbortSignal | undefined;
 }
 
 export type SinkSpec = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' };
@@ -199,7 +221,7 @@ const port: FieldParser = (value, key) => {
 const MAX_RECORD_LIMIT = 1024 * 1024 * 1024;
 
 /** The schema: every accepted key, its parser, and its default. */
-const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger'>, { parse: FieldParser; fallback: () => unknown }>> = {
+const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>, { parse: FieldParser; fallback: () => unknown }>> = {
   input: { parse: stringList, fallback: () => undefined },
   once: { parse: boolean, fallback: () => false },
   from: { parse: oneOf('start', 'end'), fallback: () => 'start' },
@@ -208,7 +230,8 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger'>, { parse: F
   workers: { parse: positiveInteger(256), fallback: () => availableParallelism() },
   dedupKey: { parse: stringList, fallback: () => ['id'] },
   dedupWindow: { parse: duration, fallback: () => 60_000 },
-  dedupCapacity: { parse: positiveInteger(1 << 30), fallback: () => 1 << 22 },
+  dedupCapacity: { parse: (value, key) => (value === 'auto' ? 'auto' : positiveInteger(MAX_CAPACITY)(value, key)), fallback: () => 'auto' },
+  dedupMemory: { parse: byteSize(1 << 20, tableBytes(MAX_CAPACITY)), fallback: () => 1 << 30 },
   eventTime: { parse: nonEmptyString, fallback: () => 'timestamp' },
   maxRecordBytes: { parse: byteSize(2, MAX_RECORD_LIMIT), fallback: () => 16 * 1024 * 1024 },
   rangeBytes: { parse: byteSize(4096, MAX_RECORD_LIMIT), fallback: () => 4 * 1024 * 1024 },
@@ -246,7 +269,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
   const values: Raw = {};
   for (const [rawKey, value] of Object.entries(raw as Raw)) {
     const key = kebabToCamel(rawKey);
-    if (key === 'logger') continue; // an object, not configuration: taken by the Engine itself
+    // Objects, not configuration: taken as they are.
+    if (key === 'logger' || key === 'signal') continue;
     const field = SCHEMA[key as keyof typeof SCHEMA];
     if (!field) {
       throw new ConfigError(`${origin}: unknown key '${rawKey}' (known: ${OPTION_KEYS.join(', ')})`, rawKey);
@@ -273,7 +297,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     workers: values.workers as number,
     dedupKey: values.dedupKey as string[],
     dedupWindowMs: values.dedupWindow as number,
-    dedupCapacity: values.dedupCapacity as number,
+    dedupCapacity: values.dedupCapacity as number | 'auto',
+    dedupMemoryBytes: values.dedupMemory as number,
     eventTime: values.eventTime as string,
     maxRecordBytes,
     rangeBytes: values.rangeBytes as number,
@@ -294,5 +319,12 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     resetCheckpoint: values.resetCheckpoint as boolean,
     ignoreOlderMs: values.ignoreOlder as number | undefined,
     maxOpenFiles: values.maxOpenFiles as number,
+    signal: abortSignal((raw as Raw).signal, origin),
   };
+}
+
+function abortSignal(value: unknown, origin: string): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) throw new ConfigError(`${origin}: signal: expected an AbortSignal, got ${describe(value)}`, 'signal');
+  return value;
 }

@@ -16,15 +16,26 @@ import type { LatencyRecorder } from '../metrics/latency.js';
 import type { RangeResults } from '../pool/range-results.js';
 import { DeadLetterFile } from '../sinks/dead-letter.js';
 import type { StagingBuffer } from '../sinks/staging.js';
-import { DedupTable, INSERT_DUPLICATE, INSERT_OVERFLOW, type NativeDedup } from './table.js';
+import { DedupTable, INSERT_DUPLICATE, type NativeDedup } from './table.js';
 import type { DedupJournal } from '../checkpoint/dedup-journal.js';
 
 /** Slots whose dedup buckets are loaded together before their inserts (measured: 8–16 best, 32 no better). */
 const TOUCH_AHEAD = 16;
 
+/**
+ * How far one input stream (a file) has got in event time: the largest time of
+ * its keyed records emitted so far. The slowest active stream's is the table's
+ * low watermark (layout.ts, "Forgetting").
+ */
+export interface EventTimeProgress {
+  maxEventTime: number;
+}
+
 /** A parsed range whose turn has come: its bytes, its slots, where it came from. */
 export interface ReadyRange {
   readonly path: string;
+  /** The stream these bytes belong to; its maxEventTime is raised as keyed records are emitted. */
+  readonly progress: EventTimeProgress;
   readonly bytes: Buffer;
   readonly bufferFilePos: number;
   readonly results: RangeResults;
@@ -57,6 +68,8 @@ export class EmitStage {
   private populatePending: boolean;
   /** insertSlots' verdicts for the range being emitted (emission is serial). */
   private verdicts = new Uint8Array(4096);
+  /** forgottenInWindow() when last looked at (after each range). */
+  private forgottenSeen = 0;
 
   constructor(
     private readonly dedup: DedupTable,
@@ -70,8 +83,15 @@ export class EmitStage {
     private readonly journal?: DedupJournal,
     /** The addon's batch insert: one call per range instead of one insertAt per record. */
     private readonly native?: NativeDedup,
+    /** Told each time keys still inside the window have been forgotten (count so far). */
+    private readonly onForgetting?: (forgottenInWindow: number) => void,
   ) {
     this.populatePending = native !== undefined;
+  }
+
+  /** See DedupTable.setLowWatermark. */
+  setLowWatermark(t: number): void {
+    this.dedup.setLowWatermark(t);
   }
 
   /** Emit one range; returns a promise only when the sink applied backpressure. */
@@ -102,6 +122,7 @@ export class EmitStage {
     const rejects = this.counters.rejectsByCode;
     const bytes = range.bytes;
     const stream = range.live ? this.streams.live : this.streams.history;
+    const progress = range.progress;
     const read0 = c[Counter.recordsRead]!;
     const dup0 = c[Counter.duplicates]!;
     const rej0 = c[Counter.rejected]!;
@@ -137,12 +158,13 @@ export class EmitStage {
           verdict = this.dedup.insertAt(i32[w + W_HASH_LO]!, i32[w + W_HASH_HI]!, f64, t);
           if (native && s + 1 < count) nativeTo = this.insertNative(native, range, s + 1);
         }
+        // The time as inserted (a missing one is the arrival time by now).
+        if (f64[t]! > progress.maxEventTime) progress.maxEventTime = f64[t]!;
         if (verdict === INSERT_DUPLICATE) {
           c[Counter.duplicates]!++;
           continue;
         }
-        if (verdict === INSERT_OVERFLOW) c[Counter.dedupOverflow]!++;
-        else if (this.journal) this.journal.push(i32[w + W_HASH_LO]!, i32[w + W_HASH_HI]!, f64, t);
+        if (this.journal) this.journal.push(i32[w + W_HASH_LO]!, i32[w + W_HASH_HI]!, f64, t);
       } else {
         c[Counter.withoutKey]!++;
       }
@@ -217,6 +239,11 @@ export class EmitStage {
     stream[StreamSlot.rejected]! += c[Counter.rejected]! - rej0;
     stream[StreamSlot.emitted]! += emitted;
     (range.live ? this.latency.live : this.latency.history).record((now - range.observedAt) * 1000, emitted);
+    const forgotten = this.dedup.forgottenInWindow();
+    if (forgotten !== this.forgottenSeen) {
+      this.forgottenSeen = forgotten;
+      this.onForgetting?.(forgotten);
+    }
   }
 
   private reject(range: ReadyRange, offset: number, length: number, code: number): void {

@@ -3,7 +3,6 @@ export {
   InsertResult,
   INSERT_NEW,
   INSERT_DUPLICATE,
-  INSERT_OVERFLOW,
   type InsertResultCode,
   type DedupTableOptions,
   type DedupAttachOptions,

@@ -16,28 +16,37 @@ import {
   DEDUP_MAGIC,
   H_BUCKETS,
   H_BUCKET_SLOTS,
+  DEDUP_MAGIC_DDU8,
+  H_FORGOTTEN_HI,
+  H_FORGOTTEN_IN_WINDOW_HI,
+  H_FORGOTTEN_IN_WINDOW_LO,
+  H_FILLED,
+  H_FORGOTTEN_LO,
+  H_LOW_WATERMARK_F64,
+  H_SPILL,
   H_MAGIC,
-  H_OVERFLOWS_HI,
-  H_OVERFLOWS_LO,
   H_WINDOW_F64,
   HEADER_BYTES,
   SLOT0_I32,
   SLOT0_TIME_F64,
   SLOT_F64,
   SLOT_I32,
+  PROBE_BUCKETS,
   bucketIndex,
   geometryFor,
   geometryOfBuckets,
 } from './layout.js';
 
-/** insert() outcomes; also exported as plain constants for hot loops. */
+/**
+ * insert() outcomes; also exported as plain constants for hot loops. A NEW key
+ * that had to replace the oldest entry of a full probe sequence is still NEW
+ * (it is stored); the replacement is counted in stats().forgotten.
+ */
 export const INSERT_NEW = 0;
 export const INSERT_DUPLICATE = 1;
-export const INSERT_OVERFLOW = 2;
 export const InsertResult = {
   NEW: INSERT_NEW,
   DUPLICATE: INSERT_DUPLICATE,
-  OVERFLOW: INSERT_OVERFLOW,
 } as const;
 export type InsertResultCode = (typeof InsertResult)[keyof typeof InsertResult];
 /** insertSlots() verdict of a slot that is not keyed (nothing inserted). */
@@ -78,11 +87,18 @@ export interface DedupAttachOptions {
 
 export interface DedupStats {
   readonly capacity: number;
-  /** Non-expired entries; sampled over ≤ 4096 buckets, exact below that. */
+  /** Keys held (occupied slots); sampled over ≤ 4096 buckets, exact below that. */
+  readonly entries: number;
+  /** Keys held whose time is within the window of the watermark; sampled like `entries`. */
   readonly live: number;
-  readonly overflows: number;
+  /** Entries replaced because a new key found its probe sequence full (layout.ts, "Forgetting"). */
+  readonly forgotten: number;
+  /** Of those, entries still inside the window of the low watermark: duplicates of them could pass. */
+  readonly forgottenInWindow: number;
   /** Largest event time this handle knows of (−Infinity before any insert). */
   readonly watermark: number;
+  /** Table memory in bytes (virtual; resident as keys land). */
+  readonly bytes: number;
 }
 
 const STATS_SAMPLE_BUCKETS = 4096;
@@ -91,6 +107,8 @@ const STATS_SAMPLE_BUCKETS = 4096;
  * the smallest positive double: no window comparison can tell them apart.
  */
 const STORED_ZERO_TIME = Number.MIN_VALUE;
+const BUCKETS_I32 = BUCKETS_BYTE >> 2;
+const BUCKETS_F64 = BUCKETS_BYTE >> 3;
 
 export class DedupTable {
   readonly capacity: number;
@@ -99,12 +117,18 @@ export class DedupTable {
   readonly #i32: Int32Array;
   readonly #f64: Float64Array;
   readonly #buckets: number;
+  /** Home buckets plus the probing tail: every bucket that can hold a slot. */
+  readonly #allBuckets: number;
+  /** Slots in all of them: once H_FILLED reaches it, no empty slot is looked for. */
+  readonly #slots: number;
   readonly #backoff: Backoff;
   readonly #wm: WatermarkView;
   /** insert()'s time, handed to insertAt without boxing. */
   readonly #scratch = new Float64Array(1);
   /** This handle's watermark view, handed to and back from the addon. */
   readonly #wmState = new Float64Array(3);
+  /** Version words of the buckets insertAt holds (allocation-free bookkeeping). */
+  readonly #held = new Int32Array(PROBE_BUCKETS);
 
   private constructor(sab: SharedArrayBuffer, stallLimitMs: number) {
     const head = new Int32Array(sab, 0, HEADER_BYTES >> 2);
@@ -123,6 +147,8 @@ export class DedupTable {
     this.capacity = geo.capacity;
     this.windowMs = this.#f64[H_WINDOW_F64]!;
     this.#buckets = buckets;
+    this.#allBuckets = buckets + PROBE_BUCKETS - 1;
+    this.#slots = this.#allBuckets * BUCKET_SLOTS;
     this.#backoff = new Backoff(this.#i32, stallLimitMs);
     this.#wm = new WatermarkView(this.#i32, this.#f64, this.windowMs / 16, this.#backoff);
   }
@@ -139,6 +165,7 @@ export class DedupTable {
     i32[H_BUCKETS] = geo.buckets;
     i32[H_BUCKET_SLOTS] = BUCKET_SLOTS;
     f64[H_WINDOW_F64] = windowMs;
+    f64[H_LOW_WATERMARK_F64] = Number.NaN;
     WatermarkView.init(f64);
     // Every slot starts empty (time 0.0, see "Slot states" in layout.ts) and
     // every version word 0, as a new SharedArrayBuffer is: nothing to write, so
@@ -156,72 +183,64 @@ export class DedupTable {
   }
 
   /**
-   * A table from a snapshot's bytes (CheckpointStore.readDedup). The window is
-   * the configured one; with a different capacity the live entries are
-   * re-inserted into a new table (slower, one insert each).
+   * A table from a raw snapshot's bytes (CheckpointStore.readDedup). The window
+   * is the configured one. With a different capacity, or a snapshot of the
+   * earlier DDU8 layout, every entry is re-inserted into a new table (slower,
+   * one insert each, oldest first so that forgetting, if the new table is
+   * smaller, keeps the newest).
    */
   static restore(sab: SharedArrayBuffer, options: DedupTableOptions): { table: DedupTable; rehashed: boolean } {
+    const head = new Int32Array(sab, 0, Math.min(sab.byteLength, HEADER_BYTES) >> 2);
+    if (head.length > H_BUCKET_SLOTS && Atomics.load(head, H_MAGIC) === DEDUP_MAGIC_DDU8) {
+      const buckets = head[H_BUCKETS]!;
+      if (head[H_BUCKET_SLOTS] !== BUCKET_SLOTS || BUCKETS_BYTE + buckets * 128 !== sab.byteLength) {
+        throw new TypeError('dedup snapshot (DDU8) has an inconsistent size');
+      }
+      return { table: DedupTable.fromSlots(new Int32Array(sab), new Float64Array(sab), buckets, options), rehashed: true };
+    }
     const snapshot = DedupTable.attach(sab, options);
     snapshot.#f64[H_WINDOW_F64] = options.windowMs;
     const restored = DedupTable.attach(sab, options);
     restored.#wm.adoptShared();
     if (restored.capacity === geometryFor(options.capacity).capacity) return { table: restored, rehashed: false };
-    const fresh = DedupTable.create(options);
-    const f64 = restored.#f64;
-    const i32 = restored.#i32;
-    for (let b = 0; b < restored.#buckets; b++) {
-      const timeBase = (BUCKETS_BYTE >> 3) + b * BUCKET_F64 + SLOT0_TIME_F64;
-      const vIdx = (BUCKETS_BYTE >> 2) + b * BUCKET_I32;
-      for (let j = 0; j < BUCKET_SLOTS; j++) {
-        const t = f64[timeBase + j * SLOT_F64]!;
-        if (t === 0) break;
-        const k = vIdx + SLOT0_I32 + j * SLOT_I32;
-        fresh.insert(i32[k]!, i32[k + 1]!, t);
-      }
-    }
-    return { table: fresh, rehashed: true };
+    return { table: DedupTable.fromSlots(restored.#i32, restored.#f64, restored.#allBuckets, options), rehashed: true };
+  }
+
+  /** A new table holding every occupied slot of `buckets` buckets laid out as layout.ts says. */
+  private static fromSlots(i32: Int32Array, f64: Float64Array, buckets: number, options: DedupTableOptions): DedupTable {
+    const n = countOccupied(f64, buckets);
+    const entries = new ArrayBuffer(n * 16);
+    const into = { i32: new Int32Array(entries), f64: new Float64Array(entries) };
+    copyOccupied(i32, f64, buckets, into);
+    return DedupTable.fromEntries(new Uint8Array(entries), options);
   }
 
   /**
-   * The live (unexpired) entries, 16 bytes each — Int32 hashLo, Int32 hashHi,
-   * Float64 time — written into `into` from the start. A far smaller snapshot
-   * than the raw table while it is sparsely filled. Returns the number of
-   * entries, or -1 as soon as there are more than `into` holds (then the raw
-   * table is the better snapshot).
+   * Every held entry, 16 bytes each — Int32 hashLo, Int32 hashHi, Float64
+   * time — written into `into` from the start. A far smaller snapshot than the
+   * raw table while it is sparsely filled. Returns the number of entries, or
+   * -1 as soon as there are more than `into` holds (then the raw table is the
+   * better snapshot). Every entry counts, however old: a copy with the same
+   * event time can arrive at any later point (layout.ts, "Forgetting").
    */
   exportEntries(into: { i32: Int32Array; f64: Float64Array }): number {
-    this.#wm.adoptShared();
-    const cutoff = this.#wm.value - this.windowMs;
-    const f64 = this.#f64;
-    const i32 = this.#i32;
-    const max = into.f64.length >> 1;
-    let n = 0;
-    for (let b = 0; b < this.#buckets; b++) {
-      const timeBase = (BUCKETS_BYTE >> 3) + b * BUCKET_F64 + SLOT0_TIME_F64;
-      const vIdx = (BUCKETS_BYTE >> 2) + b * BUCKET_I32;
-      for (let j = 0; j < BUCKET_SLOTS; j++) {
-        const t = f64[timeBase + j * SLOT_F64]!;
-        if (t === 0) break;
-        if (t < cutoff) continue;
-        if (n === max) return -1;
-        const k = vIdx + SLOT0_I32 + j * SLOT_I32;
-        into.i32[n * 4] = i32[k]!;
-        into.i32[n * 4 + 1] = i32[k + 1]!;
-        into.f64[n * 2 + 1] = t;
-        n++;
-      }
-    }
-    return n;
+    return copyOccupied(this.#i32, this.#f64, this.#allBuckets, into);
   }
 
-  /** A new table holding the entries of an exportEntries() snapshot. */
+  /**
+   * A new table holding the entries of an exportEntries() snapshot, inserted
+   * oldest first (if they do not all fit, the newest are kept).
+   */
   static fromEntries(bytes: Uint8Array, options: DedupTableOptions): DedupTable {
     if (bytes.byteLength % 16 !== 0 || bytes.byteOffset % 8 !== 0) throw new RangeError('dedup entries must be 16-byte records on an 8-byte boundary');
     const table = DedupTable.create(options);
     const n = bytes.byteLength >> 4;
     const i32 = new Int32Array(bytes.buffer, bytes.byteOffset, n * 4);
     const f64 = new Float64Array(bytes.buffer, bytes.byteOffset, n * 2);
-    for (let e = 0; e < n; e++) table.insertAt(i32[e * 4]!, i32[e * 4 + 1]!, f64, e * 2 + 1);
+    const order = Array.from({ length: n }, (_, e) => e);
+    // A table that fits them all gives the same decisions in any order.
+    if (n > table.capacity / 2) order.sort((a, b) => f64[a * 2 + 1]! - f64[b * 2 + 1]!);
+    for (const e of order) table.insertAt(i32[e * 4]!, i32[e * 4 + 1]!, f64, e * 2 + 1);
     return table;
   }
 
@@ -238,25 +257,39 @@ export class DedupTable {
   }
 
   /**
-   * Load the key's bucket (its version word) ahead of its insert. An insert
-   * costs one dependent DRAM round trip (layout.ts); touching the buckets of
-   * the next few keys first puts those misses in flight together, so the
-   * inserts then find their lines in cache. Returns the word: callers fold it
-   * into a value they keep, so the load is not optimised away.
+   * The slowest active input stream's progress in event time (layout.ts,
+   * "Forgetting"): replaced entries within the window of it are counted as
+   * forgotten in the window. NaN: use the largest time inserted.
+   */
+  setLowWatermark(t: number): void {
+    this.#f64[H_LOW_WATERMARK_F64] = t;
+  }
+
+  /** Entries forgotten inside the window so far (one shared read: cheap enough to poll per range). */
+  forgottenInWindow(): number {
+    return readCounter(this.#i32, H_FORGOTTEN_IN_WINDOW_LO, H_FORGOTTEN_IN_WINDOW_HI);
+  }
+
+  /**
+   * Load the key's home bucket (its version word) ahead of its insert. An
+   * insert costs one dependent DRAM round trip (layout.ts); touching the
+   * buckets of the next few keys first puts those misses in flight together,
+   * so the inserts then find their lines in cache. Returns the word: callers
+   * fold it into a value they keep, so the load is not optimised away.
    */
   touch(hashLo: number, hashHi: number): number {
-    return this.#i32[(BUCKETS_BYTE >> 2) + bucketIndex(hashLo | 0, hashHi | 0, this.#buckets) * BUCKET_I32]!;
+    return this.#i32[BUCKETS_I32 + bucketIndex(hashLo | 0, hashHi | 0, this.#buckets) * BUCKET_I32]!;
   }
 
   /**
    * Insert the KEYED result slots [first, count) in slot order, as insertAt
    * would one by one (a NaN time becomes `arrivalEpochMs`, written back into
-   * the slot), with `native`; verdicts[s] gets INSERT_NEW/DUPLICATE/OVERFLOW,
-   * or INSERT_NONE for a slot that is not keyed. Returns the first slot not
-   * handled: `count`, or a slot the caller must insertAt itself (its bucket is
-   * held by another thread, or its time is not finite). Its bucket was not
-   * touched; its missing time may be filled in and the watermark raised
-   * already, which insertAt repeats to the same effect.
+   * the slot), with `native`; verdicts[s] gets INSERT_NEW/DUPLICATE, or
+   * INSERT_NONE for a slot that is not keyed. Returns the first slot not
+   * handled: `count`, or a slot the caller must insertAt itself (a bucket of
+   * its probe sequence is held by another thread, or its time is not finite).
+   * No bucket was changed for it; its missing time may be filled in and the
+   * watermark raised already, which insertAt repeats to the same effect.
    */
   insertSlots(
     native: NativeDedup,
@@ -278,11 +311,13 @@ export class DedupTable {
   }
 
   /**
-   * NEW: first sight of the key, or its entry is outside the window (entry time
-   * is then set to t). DUPLICATE: |t − entry time| ≤ windowMs. OVERFLOW: the
-   * key's bucket is full of live entries; nothing stored, counter incremented.
+   * DUPLICATE: an entry of the key has |t − entry time| ≤ windowMs. NEW
+   * otherwise: first sight of the key, or every entry of it is outside the
+   * window; an entry (key, t) is then added. A NEW key that finds no empty slot
+   * in its probe sequence replaces the entry with the oldest time among the
+   * buckets its home's keys occupy (counted: stats().forgotten).
    * @param t event time in ms; must be finite (RangeError otherwise).
-   * @throws DedupStalledError if the bucket stays write-locked for stallLimitMs.
+   * @throws DedupStalledError if a bucket stays write-locked for stallLimitMs.
    */
   insert(hashLo: number, hashHi: number, t: number): InsertResultCode {
     // Kept tiny so V8 inlines it: the double then goes straight into #scratch
@@ -314,109 +349,177 @@ export class DedupTable {
     hashHi |= 0;
     const i32 = this.#i32;
     const f64 = this.#f64;
+    const held = this.#held;
     const window = this.windowMs;
-    const b = bucketIndex(hashLo, hashHi, this.#buckets);
-    // The bucket's version word, slot 0's hashLo is vIdx + SLOT0_I32 + j * SLOT_I32.
-    const vIdx = (BUCKETS_BYTE >> 2) + b * BUCKET_I32;
-    // Slot j's time is f64[timeBase + j * SLOT_F64].
-    const timeBase = (BUCKETS_BYTE >> 3) + b * BUCKET_F64 + SLOT0_TIME_F64;
-    // The CAS decides (layout.ts); its first guess is a never-used bucket
-    // (version 0) rather than a read, so that the first access is a write: on a
-    // page not touched yet, a read maps the shared zero page and the write
-    // after it faults again (copy on write, flushing every core's TLB).
-    let v = 0;
+    const stored = t === 0 ? STORED_ZERO_TIME : t;
+    const home = bucketIndex(hashLo, hashHi, this.#buckets);
     let spins = 0;
     for (;;) {
-      if ((v & 1) === 0) {
-        const seen = Atomics.compareExchange(i32, vIdx, v, v + 1);
-        if (seen !== v) {
+      // Take buckets home, home+1, … as the scan reaches them (layout.ts, "Per-bucket lock").
+      let taken = 0;
+      let busyIdx = -1;
+      let busyVersion = 0;
+      let victimTime = Number.POSITIVE_INFINITY;
+      let victimBucket = -1;
+      let victimSlot = -1;
+      let result = -1;
+      // Keys homed here lie in home … home+spill; past it only an empty slot is looked for.
+      let spill = PROBE_BUCKETS - 1;
+      for (let p = 0; p < PROBE_BUCKETS && result < 0; p++) {
+        if (p > spill && Atomics.load(i32, H_FILLED) >= this.#slots) break;
+        const b = home + p;
+        const vIdx = BUCKETS_I32 + b * BUCKET_I32;
+        // First guess: a never-used bucket, so the first access is a write (layout.ts).
+        let v = 0;
+        for (;;) {
+          const seen = Atomics.compareExchange(i32, vIdx, v, v + 1);
+          if (seen === v) break;
+          if ((seen & 1) !== 0) {
+            busyIdx = vIdx;
+            busyVersion = seen;
+            break;
+          }
           v = seen;
-          continue;
         }
-        // Bucket b is ours until the Atomics.store below: nothing in between throws.
-        const wm = wmView.value;
-        let claim = -1;
-        let result: InsertResultCode = InsertResult.OVERFLOW;
+        if (busyIdx >= 0) break;
+        held[p] = v;
+        taken = p + 1;
+        if (p === 0) spill = i32[vIdx + H_SPILL]!;
+        const timeBase = BUCKETS_F64 + b * BUCKET_F64 + SLOT0_TIME_F64;
         for (let j = 0; j < BUCKET_SLOTS; j++) {
           const ti = timeBase + j * SLOT_F64;
           const et = f64[ti]!;
+          const k = vIdx + SLOT0_I32 + j * SLOT_I32;
           if (et === 0) {
-            // Empty; all later slots are empty too.
-            if (claim < 0) claim = j;
+            // Empty, and so is every later slot of the sequence: no entry of the key is within the window.
+            i32[k] = hashLo;
+            i32[k + 1] = hashHi;
+            f64[ti] = stored;
+            if (p > spill) i32[BUCKETS_I32 + home * BUCKET_I32 + H_SPILL] = p;
+            Atomics.add(i32, H_FILLED, 1);
+            result = InsertResult.NEW;
             break;
           }
-          const k = vIdx + SLOT0_I32 + j * SLOT_I32;
+          if (p > spill) continue;
           if (i32[k] === hashLo && i32[k + 1] === hashHi) {
             const d = t - et;
             if (d <= window && d >= -window) {
               result = InsertResult.DUPLICATE;
-            } else {
-              // Same key, outside the window: NEW again, refresh its time.
-              f64[ti] = t === 0 ? STORED_ZERO_TIME : t;
-              result = InsertResult.NEW;
+              break;
             }
-            claim = -2;
-            break;
+            // The same key at a time outside this entry's window: another entry of it may be
+            // within it, or this is a new occurrence that gets an entry of its own (layout.ts).
           }
-          if (claim < 0 && et + window < wm) claim = j;
+          if (et < victimTime) {
+            victimTime = et;
+            victimBucket = b;
+            victimSlot = j;
+          }
         }
-        if (claim >= 0) {
-          const k = vIdx + SLOT0_I32 + claim * SLOT_I32;
+      }
+      if (busyIdx < 0) {
+        const replacing = result < 0;
+        if (replacing) {
+          // No room where the key may live: replace the oldest entry there.
+          const k = BUCKETS_I32 + victimBucket * BUCKET_I32 + SLOT0_I32 + victimSlot * SLOT_I32;
           i32[k] = hashLo;
           i32[k + 1] = hashHi;
-          f64[timeBase + claim * SLOT_F64] = t === 0 ? STORED_ZERO_TIME : t;
+          f64[BUCKETS_F64 + victimBucket * BUCKET_F64 + SLOT0_TIME_F64 + victimSlot * SLOT_F64] = stored;
           result = InsertResult.NEW;
         }
-        Atomics.store(i32, vIdx, (v + 2) | 0);
-        if (result !== InsertResult.OVERFLOW) return result;
-        // Seven live entries by our view. Another thread may know a later
-        // watermark that expires some of them: look (bucket released) before
-        // giving up, and if it moved, take the bucket again and rescan.
-        if (wmView.adoptShared()) {
-          v = i32[vIdx]!;
-          continue;
-        }
-        if (Atomics.add(i32, H_OVERFLOWS_LO, 1) === -1) Atomics.add(i32, H_OVERFLOWS_HI, 1);
-        return InsertResult.OVERFLOW;
+        for (let p = 0; p < taken; p++) Atomics.store(i32, BUCKETS_I32 + (home + p) * BUCKET_I32, (held[p]! + 2) | 0);
+        if (replacing) this.#countReplaced(victimTime);
+        return result as InsertResultCode;
       }
-      // Held by another thread (odd): wait, then look again.
-      spins = this.#backoff.pause(vIdx, v, spins, b);
-      v = Atomics.load(i32, vIdx);
+      // A bucket of the sequence is held by another thread: let go of ours, wait, start over.
+      for (let p = 0; p < taken; p++) Atomics.store(i32, BUCKETS_I32 + (home + p) * BUCKET_I32, (held[p]! + 2) | 0);
+      spins = this.#backoff.pause(busyIdx, busyVersion, spins, (busyIdx - BUCKETS_I32) / BUCKET_I32);
+    }
+  }
+
+  /** Count a replaced entry (after the buckets are released). */
+  #countReplaced(victimTime: number): void {
+    const i32 = this.#i32;
+    if (Atomics.add(i32, H_FORGOTTEN_LO, 1) === -1) Atomics.add(i32, H_FORGOTTEN_HI, 1);
+    const low = this.#f64[H_LOW_WATERMARK_F64]!;
+    const reference = low === low ? low : this.#wm.value;
+    if (victimTime + this.windowMs >= reference) {
+      if (Atomics.add(i32, H_FORGOTTEN_IN_WINDOW_LO, 1) === -1) Atomics.add(i32, H_FORGOTTEN_IN_WINDOW_HI, 1);
     }
   }
 
   /** Read when asked (metrics collect), never pushed per insert. */
   stats(): DedupStats {
     this.#wm.adoptShared();
-    const i32 = this.#i32;
     const f64 = this.#f64;
-    const buckets = this.#buckets;
+    const buckets = this.#allBuckets;
     const sampled = Math.min(buckets, STATS_SAMPLE_BUCKETS);
     const cutoff = this.#wm.value - this.windowMs;
     let live = 0;
+    let entries = 0;
     // Unlocked plain reads: an estimate (a slot being written may be miscounted).
     for (let s = 0; s < sampled; s++) {
       const b = sampled === buckets ? s : Math.floor((s * buckets) / sampled);
-      const base = (BUCKETS_BYTE >> 3) + b * BUCKET_F64 + SLOT0_TIME_F64;
+      const base = BUCKETS_F64 + b * BUCKET_F64 + SLOT0_TIME_F64;
       for (let j = 0; j < BUCKET_SLOTS; j++) {
         const et = f64[base + j * SLOT_F64]!;
         if (et === 0) break;
+        entries++;
         if (!(et < cutoff)) live++;
       }
     }
-    let hi: number;
-    let lo: number;
-    do {
-      hi = Atomics.load(i32, H_OVERFLOWS_HI);
-      lo = Atomics.load(i32, H_OVERFLOWS_LO);
-    } while (hi !== Atomics.load(i32, H_OVERFLOWS_HI));
+    const scale = (n: number): number => (sampled === buckets ? n : Math.round((n * buckets) / sampled));
     return {
       capacity: this.capacity,
-      live: sampled === buckets ? live : Math.round((live * buckets) / sampled),
-      overflows: (hi >>> 0) * 2 ** 32 + (lo >>> 0),
+      entries: scale(entries),
+      live: scale(live),
+      forgotten: readCounter(this.#i32, H_FORGOTTEN_LO, H_FORGOTTEN_HI),
+      forgottenInWindow: this.forgottenInWindow(),
       watermark: this.#wm.value,
+      bytes: this.#sab.byteLength,
     };
   }
+}
+
+/** A 64-bit counter kept as two Int32 words (low word carried into the high one by its incrementer). */
+function readCounter(i32: Int32Array, loIdx: number, hiIdx: number): number {
+  let hi: number;
+  let lo: number;
+  do {
+    hi = Atomics.load(i32, hiIdx);
+    lo = Atomics.load(i32, loIdx);
+  } while (hi !== Atomics.load(i32, hiIdx));
+  return (hi >>> 0) * 2 ** 32 + (lo >>> 0);
+}
+
+function countOccupied(f64: Float64Array, buckets: number): number {
+  let n = 0;
+  for (let b = 0; b < buckets; b++) {
+    const timeBase = BUCKETS_F64 + b * BUCKET_F64 + SLOT0_TIME_F64;
+    for (let j = 0; j < BUCKET_SLOTS && f64[timeBase + j * SLOT_F64] !== 0; j++) n++;
+  }
+  return n;
+}
+
+/** Occupied slots of `buckets` buckets as 16-byte entries; -1 when `into` is too small. */
+function copyOccupied(i32: Int32Array, f64: Float64Array, buckets: number, into: { i32: Int32Array; f64: Float64Array }): number {
+  const max = into.f64.length >> 1;
+  let n = 0;
+  for (let b = 0; b < buckets; b++) {
+    const timeBase = BUCKETS_F64 + b * BUCKET_F64 + SLOT0_TIME_F64;
+    const vIdx = BUCKETS_I32 + b * BUCKET_I32;
+    for (let j = 0; j < BUCKET_SLOTS; j++) {
+      const t = f64[timeBase + j * SLOT_F64]!;
+      if (t === 0) break;
+      if (n === max) return -1;
+      const k = vIdx + SLOT0_I32 + j * SLOT_I32;
+      into.i32[n * 4] = i32[k]!;
+      into.i32[n * 4 + 1] = i32[k + 1]!;
+      into.f64[n * 2 + 1] = t;
+      n++;
+    }
+  }
+  return n;
 }
 
 function invalidTime(times: Float64Array, i: number): RangeError {

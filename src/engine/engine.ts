@@ -4,20 +4,25 @@ import { join, resolve } from 'node:path';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../config/options.js';
 import { EmitStage } from '../dedup/emit-stage.js';
 import { DedupTable } from '../dedup/table.js';
+import { AUTO_TARGET_LOAD, sizeDedupTable, type DedupSizing } from '../dedup/sizing.js';
+import { tableBytes } from '../dedup/layout.js';
 import { Counter, Counters } from '../metrics/counters.js';
 import { LatencyRecorder, type LatencySummary } from '../metrics/latency.js';
 import { ParsePool, parsePoolConfig } from '../pool/parse-pool.js';
 import { DeadLetterFile } from '../sinks/dead-letter.js';
 import { FileSink } from '../sinks/file-sink.js';
-import { IteratorSink } from '../sinks/iterator-sink.js';
+import { abortError, DEFAULT_QUEUE_BOUNDS, ITERATOR_BATCH_BYTES, IteratorSink, RecordsNotTakenError } from '../sinks/iterator-sink.js';
+import { ConfigError, EngineError } from '../config/errors.js';
 import type { Sink } from '../sinks/sink.js';
 import { StagingBuffer } from '../sinks/staging.js';
 import { StreamSink } from '../sinks/stdout-sink.js';
 import { FileDiscovery } from '../sources/discovery.js';
 import { Pipeline } from './pipeline.js';
-import { resolveParser } from '../parser/select.js';
+import { resolveParser, type ParserName } from '../parser/select.js';
+import type { RejectReason } from '../parser/contract.js';
+import type { WarningCode } from './warnings.js';
 import { StageHistograms } from '../metrics/stages.js';
-import type { FileTelemetry, LatencyHistograms, PipelineGauges, Readiness, StreamCounts, TelemetrySource } from '../metrics/telemetry.js';
+import { dedupSummary, type DedupSummary, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
 import { createLogger, type Logger } from '../metrics/logger.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { StreamCounters } from '../metrics/counters.js';
@@ -46,18 +51,20 @@ export interface EngineStats {
   recordsEmitted: number;
   duplicates: number;
   rejected: number;
-  rejectedByReason: Record<string, number>;
+  rejectedByReason: Record<RejectReason, number>;
   withoutKey: number;
-  dedupOverflow: number;
+  /** Dedup entries replaced under space pressure (duplicates of them may pass), and those of them still inside the window. */
+  dedupForgotten: number;
+  dedupForgottenInWindow: number;
   eventTimeInvalid: number;
   bytesRead: number;
   files: number;
-  /** The parser the workers run (js | native | simdjson). */
-  parser: string;
+  /** The parser the workers run. */
+  parser: ParserName;
   /** Shadow parsing: records compared and disagreements (0/0 when off). */
   shadow: { compared: number; mismatches: number };
   /** impl: who inserts on the main thread, the addon's batch insert or DedupTable.insertAt (js). */
-  dedup: { capacity: number; live: number; overflows: number; impl: 'js' | 'native' };
+  dedup: DedupSummary & { impl: 'js' | 'native' };
   /** Live stream (growth observed while following) → emitted, milliseconds. */
   latency: LatencySummary;
   /** History (content present when a file was opened) → emitted, milliseconds. */
@@ -73,14 +80,15 @@ export interface EngineStats {
 export interface RejectedRecord {
   file: string;
   offset: number;
-  reason: string;
+  reason: RejectReason;
   sample: string;
 }
 
 export interface EngineEventMap {
   /** Start-up facts worth a log line (the parser chosen). */
   info: [message: string];
-  warning: [message: string];
+  /** Something worth attention that the engine worked around; `code` is stable (README). */
+  warning: [message: string, code: WarningCode];
   error: [error: Error];
   rejected: [record: RejectedRecord];
   /** With `once`: everything that existed at start has been emitted. */
@@ -120,8 +128,20 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private finishedPromise: Promise<void>;
   private resolveFinished!: () => void;
-  private parserName = 'js';
+  private rejectFinished!: (err: Error) => void;
+  private finishedEmitted = false;
+  private stopping: Promise<void> | undefined;
+  /** Latency summaries taken at stop, when the histograms are freed. */
+  private finalLatency: { live: LatencySummary; history: LatencySummary } | undefined;
+  private readonly onAbort = (): void => {
+    this.iterator?.fail(abortError(this.options.signal!));
+    void this.stop();
+  };
+  private parserName: ParserName = 'js';
   private dedupImpl: 'js' | 'native' = 'js';
+  private dedupSizing: DedupSizing | undefined;
+  /** Forgetting inside the window was warned about (once per engine). */
+  private forgettingWarned = false;
   private checkpointStore: CheckpointStore | undefined;
   private checkpointLock: CheckpointLock | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
@@ -143,43 +163,77 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   constructor(options: EngineOptions) {
     super();
     this.options = resolveOptions(options);
-    this.logger = options.logger ?? createLogger({ level: 'silent' });
-    this.finishedPromise = new Promise((resolve) => {
+    // Library mode logs only when asked to: a logger, or a logLevel (pino JSON on stderr).
+    this.logger = options.logger ?? createLogger({ level: options.logLevel === undefined ? 'silent' : this.options.logLevel });
+    // A logger of our own: nobody else turns the engine's events into log lines (the CLI does, with its own).
+    if (!options.logger && options.logLevel !== undefined) this.logEvents(this.logger);
+    this.finishedPromise = new Promise((resolve, reject) => {
       this.resolveFinished = resolve;
+      this.rejectFinished = reject;
     });
+    // Rejected only on failure, which also reaches 'error' listeners and records(): never unhandled.
+    this.finishedPromise.catch(() => {});
   }
 
   /**
-   * Accepted records, one Buffer each (original bytes, no newline). Call before
-   * start(); it then replaces the configured sink. Backpressure reaches the
-   * workers: a slow consumer slows reading, nothing is buffered without bound.
+   * Accepted records, one Buffer each (original bytes, no newline), for one
+   * `for await` loop. Call once, before start(); it replaces the configured sink.
+   *
+   * At-least-once: a record counts as taken when the loop asks for the next
+   * one, and a checkpoint covers only taken records, so after `break`, a
+   * throw, stop(), an abort or a crash, a restart from the checkpoint delivers
+   * again whatever was not taken. The loop ends when a `once` engine has
+   * delivered everything, at stop(), or (throwing) on the engine's failure or
+   * an abort; leaving the loop in any way stops the engine. Reading pauses
+   * while `maxRecords` records or `maxBytes` bytes wait for the consumer.
    */
-  records(): AsyncIterable<Buffer> {
-    if (this.state !== 'new') throw new Error('records() must be called before start()');
-    this.iterator ??= new IteratorSink();
-    return this.iterator;
+  records(options: RecordsOptions = {}): AsyncIterableIterator<Buffer> {
+    if (this.state !== 'new') throw new EngineError('ORDERTAIL_RECORDS_AFTER_START', 'records() must be called before start()');
+    if (this.iterator) throw new EngineError('ORDERTAIL_RECORDS_REUSED', 'records() was already called: an engine feeds one records() loop');
+    const bounds = {
+      maxRecords: positiveInteger(options.maxRecords, 'maxRecords') ?? DEFAULT_QUEUE_BOUNDS.maxRecords,
+      maxBytes: positiveInteger(options.maxBytes, 'maxBytes') ?? DEFAULT_QUEUE_BOUNDS.maxBytes,
+    };
+    // The loop is over (done, break, throw, abort): nobody reads any more, so the engine stops.
+    this.iterator = new IteratorSink(bounds, () => void this.stop());
+    return this.iterator.iterator(options.signal);
   }
 
-  /** With `once`: resolves when all input has been emitted. */
+  /**
+   * With `once`: resolves when all input has been emitted (with records(): and
+   * taken by its loop), or at stop(). Rejects with the engine's error when it fails.
+   */
   finished(): Promise<void> {
     return this.finishedPromise;
   }
 
+  /** Records waiting for the records() loop, their bytes, and the most that ever waited. */
+  recordsQueue(): { records: number; bytes: number; peakRecords: number; peakBytes: number } | undefined {
+    const it = this.iterator;
+    return it && { records: it.waitingRecords, bytes: it.waitingBytes, peakRecords: it.peakRecords, peakBytes: it.peakBytes };
+  }
+
   async start(): Promise<void> {
-    if (this.state !== 'new') throw new Error(`start() called on a ${this.state} engine`);
+    if (this.state !== 'new') throw new EngineError('ORDERTAIL_STARTED', `start() called on a ${this.state} engine`);
     const o = this.options;
-    // The collector's log is written by start() itself (one poll) before it is read.
-    if (o.once) checkOnceInputs(o.collector ? o.input.filter((p) => resolve(p) !== resolve(o.collectorLog)) : o.input);
+    if (o.signal?.aborted) {
+      this.state = 'stopped';
+      this.releaseHistograms();
+      throw abortError(o.signal);
+    }
+    o.signal?.addEventListener('abort', this.onAbort, { once: true });
+    // The collector's log is written by its first poll: not there yet, and not a typo.
+    if (o.once) checkOnceInputs(o.collector ? o.input.filter((p) => p !== o.collectorLog) : o.input);
     // A checkpoint that cannot be used stops start-up before anything is touched.
     let restored: CheckpointState | undefined;
     if (o.checkpoint) {
       this.checkpointStore = new CheckpointStore(resolve(o.checkpoint));
       // Before reading or resetting anything: a second engine on the directory stops here.
-      this.checkpointLock = CheckpointLock.acquire(this.checkpointStore.dir, (m) => this.emit('warning', m));
+      this.checkpointLock = CheckpointLock.acquire(this.checkpointStore.dir, (m) => this.emit('warning', m, 'ORDERTAIL_CHECKPOINT_LOCK_TAKEN_OVER'));
       try {
         if (o.resetCheckpoint) {
           this.checkpointStore.reset();
-          this.emit('warning', `checkpoint ${this.checkpointStore.manifestPath} reset: starting fresh`);
+          this.emit('warning', `checkpoint ${this.checkpointStore.manifestPath} reset: starting fresh`, 'ORDERTAIL_CHECKPOINT_RESET');
         } else {
           restored = this.checkpointStore.load();
         }
@@ -194,7 +248,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.sink = this.iterator ?? this.openSink(restored?.sink);
       this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, this.committedLength(restored?.deadLetter, o.deadLetter) ?? this.freshLength()) : undefined;
       this.journal = this.checkpointStore ? new DedupJournal() : undefined;
-      this.dedup = this.openDedup(restored);
+      this.discovery = new FileDiscovery(o.input, (m, about) => this.emit('warning', m, about === 'input' ? 'ORDERTAIL_INPUT_UNREADABLE' : 'ORDERTAIL_WATCH_UNAVAILABLE'));
+      // The table is sized from what exists now; the scan that reads runs after
+      // the collector's first poll (its log is an input too).
+      this.dedup = this.openDedup(restored, this.discovery.scan());
     } catch (err) {
       this.state = 'stopped';
       this.checkpointLock?.release();
@@ -219,53 +276,53 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const o = this.options;
     const chosen = resolveParser(o.parser);
     this.parserName = chosen.name;
-    if (chosen.fallbackReason) this.emit('warning', `native parser unavailable, using js: ${chosen.fallbackReason}`);
+    if (chosen.fallbackReason) this.emit('warning', `native parser unavailable, using js: ${chosen.fallbackReason}`, 'ORDERTAIL_NATIVE_UNAVAILABLE');
     // Fail at start-up, not in every worker, when the shadow parser cannot load.
     if (o.parserShadow) resolveParser(o.parserShadow);
     const dedupImpl = resolveDedupImpl(o.dedupImpl);
     this.dedupImpl = dedupImpl.name;
-    if (dedupImpl.fallbackReason && chosen.name === 'native') this.emit('warning', `native dedup unavailable, using js: ${dedupImpl.fallbackReason}`);
+    if (dedupImpl.fallbackReason && chosen.name === 'native') this.emit('warning', `native dedup unavailable, using js: ${dedupImpl.fallbackReason}`, 'ORDERTAIL_NATIVE_UNAVAILABLE');
     this.emit('info', `parser: ${chosen.name}${o.parserShadow ? ` (shadow: ${o.parserShadow}, sample ${o.shadowSample})` : ''}, dedup inserts: ${dedupImpl.name}`);
     this.pool = new ParsePool({
       ...parsePoolConfig(o, chosen.name),
       onWorkerError: (e) => this.fail(new Error(`parse worker failed: ${e.message}`, { cause: e })),
     });
-    const staging = new StagingBuffer(sink, 1 << 20, (us) => this.stages.sinkWrite.recordValue(us));
+    // Small batches for records(): a batch that crosses the queue's bounds is taken whole.
+    const staging = new StagingBuffer(sink, this.iterator ? ITERATOR_BATCH_BYTES : 1 << 20, (us) => this.stages.sinkWrite.recordValue(us));
     this.staging = staging;
     const emit = new EmitStage(dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
-      this.emit('rejected', entry),
-    this.streams, this.journal, dedupImpl.native);
+      this.emit('rejected', entry as RejectedRecord),
+    this.streams, this.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
     this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, this.logger, {
-      warn: (m) => this.emit('warning', m),
+      warn: (m, code) => this.emit('warning', m, code),
       fail: (e) => this.fail(e),
       reject: (entry) => {
         this.deadLetter?.write(entry);
         this.emit('rejected', entry);
       },
       idle: () => {
-        if (o.once) this.resolveFinished();
+        if (o.once) this.onceFinished();
       },
       checkpoint: this.checkpointStore ? () => this.commitCheckpoint() : undefined,
     });
     if (restored) this.pipeline.resumeFrom(restored.files);
     this.pumping = this.pump();
     if (o.collector) await this.startCollector(o.collector);
-    this.discovery = new FileDiscovery(o.input, (m) => this.emit('warning', m));
     // Our own outputs may match a broad input glob; reading them back would
     // loop forever in follow mode.
     const outputs = new Set([o.sink.kind === 'file' ? resolve(o.sink.path) : '', o.deadLetter ? resolve(o.deadLetter) : '']);
     const isOutput = (path: string): boolean => {
       if (!outputs.has(path)) return false;
-      this.emit('warning', `${path} matches the input glob but is an output of this engine; not read`);
+      this.emit('warning', `${path} matches the input glob but is an output of this engine; not read`, 'ORDERTAIL_INPUT_IS_OUTPUT');
       return true;
     };
-    const existing = this.discovery.scan().filter((p) => !isOutput(p) && !this.ignoredAtStartup(p));
+    const existing = this.discovery!.scan().filter((p) => !isOutput(p) && !this.ignoredAtStartup(p));
     const newest = newestOf(existing);
     for (const path of existing) this.pipeline.addFile(path, 'startup', o.from === 'end');
     if (newest) this.pipeline.markLive(newest);
     this.pipeline.recoverMoved();
     if (!o.once) {
-      this.discovery.follow((path) => {
+      this.discovery!.follow((path) => {
         if (isOutput(path)) return;
         const ignoredSize = this.ignored.get(path);
         if (ignoredSize !== undefined) {
@@ -304,8 +361,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.collectorLog = log;
     const collector = new Collector(config, { write: (chunk) => log.write(chunk), registry: this.registry });
     this.collector = collector;
-    collector.on('warning', (m) => this.emit('warning', `collector: ${m}`));
-    collector.on('error', (e) => this.emit('warning', `collector: ${e.message}`));
+    collector.on('warning', (m) => this.emit('warning', `collector: ${m}`, 'ORDERTAIL_COLLECTOR'));
+    collector.on('error', (e) => this.emit('warning', `collector: ${e.message}`, 'ORDERTAIL_COLLECTOR'));
     if (this.options.once) {
       await collector.pollOnce();
       await collector.stop();
@@ -336,15 +393,29 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private committedLength(committed: CheckpointedOutput | undefined, path: string): number | undefined {
     if (!committed || committed.committedBytes === undefined || committed.path === undefined) return undefined;
     if (resolve(committed.path) !== resolve(path)) {
-      this.emit('warning', `checkpoint was written for output ${committed.path}, now ${path}: that file is left as it is`);
+      this.emit('warning', `checkpoint was written for output ${committed.path}, now ${path}: that file is left as it is`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
       return undefined;
     }
     return committed.committedBytes;
   }
 
-  private openDedup(restored: CheckpointState | undefined): DedupTable {
+  private openDedup(restored: CheckpointState | undefined, inputs: readonly string[]): DedupTable {
     const o = this.options;
-    const options = { capacity: o.dedupCapacity, windowMs: o.dedupWindowMs };
+    const sizing = sizeDedupTable({
+      requested: o.dedupCapacity,
+      memoryCapBytes: o.dedupMemoryBytes,
+      follow: !o.once,
+      paths: inputs,
+      ...(restored ? { restoredCapacity: restored.dedup.capacity } : {}),
+    });
+    this.dedupSizing = sizing;
+    const mib = (sizing.bytes / 2 ** 20).toFixed(1);
+    const basis = sizing.estimatedRecords === undefined
+      ? 'dedupCapacity'
+      : `auto: ~${sizing.estimatedRecords} records in ${inputs.length} input file(s)${sizing.capped ? `, capped by dedupMemory ${o.dedupMemoryBytes} B` : ''}`;
+    this.emit('info', `dedup table: ${sizing.capacity} keys, ${mib} MiB (${basis}); window ${o.dedupWindowMs} ms`);
+    if (sizing.capped) this.emit('warning', `dedup table capped at ${mib} MiB by dedupMemory: ~${sizing.estimatedRecords} records at start-up need ${Math.ceil(sizing.estimatedRecords! / AUTO_TARGET_LOAD)} keys; the oldest keys will be forgotten`, 'ORDERTAIL_DEDUP_CAPPED');
+    const options = { capacity: sizing.capacity, windowMs: o.dedupWindowMs };
     if (!restored) {
       // The snapshot a journal extends is, at first, the empty table: no file,
       // and the first checkpoints write only the journal.
@@ -368,7 +439,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
 
   private restoreSnapshot(restored: CheckpointState): DedupTable {
     const o = this.options;
-    const options = { capacity: o.dedupCapacity, windowMs: o.dedupWindowMs };
+    const options = { capacity: this.dedupSizing!.capacity, windowMs: o.dedupWindowMs };
     const bytes = this.checkpointStore!.readDedup(restored);
     if (restored.dedup.format === 'entries') return DedupTable.fromEntries(bytes, options);
     let restoredTable: ReturnType<typeof DedupTable.restore>;
@@ -378,8 +449,26 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       throw new CheckpointError(join(this.checkpointStore!.dir, restored.dedup.file), 'is not a dedup table this version of ordertail can read', { cause: err });
     }
     const { table, rehashed } = restoredTable;
-    if (rehashed) this.emit('warning', `dedup capacity changed since the checkpoint (${restored.dedup.capacity} → ${table.capacity}): its entries were re-inserted`);
+    if (rehashed) this.emit('warning', `dedup capacity changed since the checkpoint (${restored.dedup.capacity} → ${table.capacity}): its entries were re-inserted`, 'ORDERTAIL_CHECKPOINT_CAPACITY_CHANGED');
     return table;
+  }
+
+  /**
+   * Keys still inside the window were replaced: duplicates of them may pass.
+   * Said once, with the size that would have held every key so far.
+   */
+  private onDedupForgetting(forgottenInWindow: number): void {
+    if (this.forgettingWarned) return;
+    this.forgettingWarned = true;
+    const d = this.dedup!.stats();
+    const keys = this.counters.get('recordsEmitted') - this.counters.get('withoutKey');
+    const needed = Math.ceil(Math.max(keys, d.entries) / AUTO_TARGET_LOAD);
+    this.emit(
+      'warning',
+      `dedup table full: ${forgottenInWindow} key(s) forgotten while still inside the ${this.options.dedupWindowMs} ms window, so copies of them may pass ` +
+        `(table holds ${d.capacity} keys, ${(d.bytes / 2 ** 20).toFixed(1)} MiB; ~${keys} distinct keys so far: --dedup-capacity ${needed} (~${(tableBytes(needed) / 2 ** 20).toFixed(0)} MiB) would hold them). Counted in ordertail_dedup_forgotten_in_window_total.`,
+      'ORDERTAIL_DEDUP_FORGETTING',
+    );
   }
 
   private ignoredAtStartup(path: string): boolean {
@@ -458,8 +547,13 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     };
     const sink = this.sink!;
     const deadLetter = this.deadLetter;
+    const iterator = this.iterator;
+    // records(): the checkpoint covers what has been written to the queue; it is
+    // committed only once the consumer has taken all of it (at-least-once).
+    const takenMark = iterator?.written ?? 0;
     const committing = store
       .commit(state, writes, async () => {
+        await iterator?.whenTaken(takenMark);
         await sink.flush();
         await deadLetter?.flush();
       })
@@ -471,8 +565,11 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
           this.lastCheckpointAtMs = state.writtenAtMs;
         },
         (err: unknown) => {
+          // The records() loop ended before taking what this checkpoint covers: not
+          // committing it is the at-least-once rule at work, not a failure.
+          if (err instanceof RecordsNotTakenError) return;
           this.checkpointsFailed++;
-          this.emit('warning', `checkpoint ${state.generation} not committed: ${err instanceof Error ? err.message : String(err)}`);
+          this.emit('warning', `checkpoint ${state.generation} not committed: ${err instanceof Error ? err.message : String(err)}`, 'ORDERTAIL_CHECKPOINT_FAILED');
         },
       );
     // The first commit (no earlier one to fall back on) is awaited too: output waits for it.
@@ -514,10 +611,42 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   }
 
   private fail(error: Error): void {
-    this.failure ??= error;
+    if (this.failure) return;
+    this.failure = error;
+    this.iterator?.fail(error);
     if (this.listenerCount('error') > 0) this.emit('error', error);
-    else process.emitWarning(error);
+    // Nobody else hears of it: a warning, as an unhandled failure should not go unseen.
+    else if (!this.iterator) process.emitWarning(error);
+    this.rejectFinished(error);
+  }
+
+  private logEvents(logger: Logger): void {
+    this.on('info', (m) => logger.info(m));
+    this.on('warning', (m, code) => logger.warn({ code }, m));
+    this.on('rejected', (r) => logger.debug({ file: r.file, offset: r.offset, reason: r.reason }, 'record rejected'));
+  }
+
+  /** `once`: everything that existed at start has been emitted. */
+  private onceFinished(): void {
+    if (this.finishedEmitted || this.failure) return;
+    this.finishedEmitted = true;
+    const iterator = this.iterator;
+    if (!iterator) {
+      this.announceFinished();
+      return;
+    }
+    // records(): finished once the loop has taken the last record, so that a
+    // stop() right after finished() drops nothing.
+    iterator.endInput();
+    iterator.whenTaken(iterator.written).then(
+      () => this.announceFinished(),
+      () => {},
+    );
+  }
+
+  private announceFinished(): void {
     this.resolveFinished();
+    this.emit('finished');
   }
 
   stats(): EngineStats {
@@ -530,15 +659,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       rejected: c.get('rejected'),
       rejectedByReason: c.rejectsByReason(),
       withoutKey: c.get('withoutKey'),
-      dedupOverflow: c.get('dedupOverflow'),
+      dedupForgotten: d?.forgotten ?? 0,
+      dedupForgottenInWindow: d?.forgottenInWindow ?? 0,
       eventTimeInvalid: c.get('eventTimeInvalid'),
       bytesRead: c.values[Counter.bytesRead]!,
       files: this.pipeline?.fileCount ?? 0,
       parser: this.parserName,
       shadow: { compared: c.get('shadowCompared'), mismatches: c.get('shadowMismatches') },
-      dedup: { capacity: d?.capacity ?? 0, live: d?.live ?? 0, overflows: d?.overflows ?? 0, impl: this.dedupImpl },
-      latency: this.latency.live.summary(),
-      historyLatency: this.latency.history.summary(),
+      dedup: { ...dedupSummary(d), impl: this.dedupImpl },
+      latency: this.finalLatency?.live ?? this.latency.live.summary(),
+      historyLatency: this.finalLatency?.history ?? this.latency.history.summary(),
       checkpoints: { dir: this.checkpointStore?.dir, committed: this.checkpointsCommitted, failed: this.checkpointsFailed, lastCommittedAtMs: this.lastCheckpointAtMs },
       openFiles: this.pipeline?.openFiles ?? 0,
       unread: this.pipeline?.unread ?? [],
@@ -557,7 +687,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       ringCapacity: this.pool?.ringCapacity ?? 0,
       poolQueueSize: this.pool?.queueSize ?? 0,
       rangesInFlight: this.pipeline?.rangesInFlight ?? 0,
-      dedup: { capacity: d?.capacity ?? 0, live: d?.live ?? 0, overflows: d?.overflows ?? 0 },
+      dedup: dedupSummary(d),
       sink: { name: this.sink?.name ?? 'none', flushes: this.staging?.flushes ?? 0, errors: this.staging?.errors ?? 0 },
     };
   }
@@ -589,13 +719,26 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     return this.sink instanceof StreamSink ? this.sink.abandon() : undefined;
   }
 
-  /** Stop reading, drain in-flight ranges, flush sinks, stop workers. Idempotent. */
-  async stop(): Promise<void> {
+  /**
+   * Stop reading, drain in-flight ranges, flush sinks, stop workers, free
+   * timers and histograms. A records() loop ends at its next step (records it
+   * has not taken are dropped, to be delivered again after a restart). Every
+   * call returns the same promise: a second stop() waits for the first.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopOnce();
+    return this.stopping;
+  }
+
+  private async stopOnce(): Promise<void> {
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    this.iterator?.stop();
     if (this.state === 'new') {
       this.state = 'stopped';
+      this.releaseHistograms();
+      this.resolveFinished();
       return;
     }
-    if (this.state !== 'running') return;
     this.state = 'stopping';
     try {
       await this.shutDown();
@@ -613,7 +756,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.discovery?.close();
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.pipeline?.drain();
-    if (this.checkpointStore && this.pipeline && !this.failure) {
+    // records(): a final checkpoint would cover records the loop never took.
+    const allTaken = !this.iterator || (this.iterator.dropped === 0 && this.iterator.taken === this.iterator.written);
+    if (this.checkpointStore && this.pipeline && !this.failure && allTaken) {
       this.finalCheckpoint = true;
       await this.pipeline.requestCheckpoint();
       await this.checkpointStore.settled();
@@ -621,13 +766,47 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.state = 'stopped';
     this.pool?.interruptWait();
     await this.pumping;
-    await this.sink?.flush();
-    await this.sink?.close();
-    await this.deadLetter?.close();
+    // Outputs failing to close must not keep the workers and histograms alive.
+    let closeError: unknown;
+    for (const close of [() => this.sink?.flush(), () => this.sink?.close(), () => this.deadLetter?.close()]) {
+      try {
+        await close();
+      } catch (err) {
+        closeError ??= err;
+      }
+    }
     await this.pool?.close();
     this.pipeline?.close();
+    this.releaseHistograms();
     this.resolveFinished();
+    // After a failure, the failure is what was reported; an output that then fails to close is its consequence.
+    if (closeError !== undefined && !this.failure) throw closeError;
   }
+
+  /** HDR histograms hold WebAssembly memory the GC never frees; stats() keeps their last summaries. */
+  private releaseHistograms(): void {
+    if (this.finalLatency) return;
+    this.finalLatency = { live: this.latency.live.summary(), history: this.latency.history.summary() };
+    this.latency.live.destroy();
+    this.latency.history.destroy();
+    this.stages.destroy();
+  }
+}
+
+/** Options of one records() loop. */
+export interface RecordsOptions {
+  /** Aborting it ends the loop with an AbortError (code ABORT_ERR) and stops the engine. */
+  signal?: AbortSignal | undefined;
+  /** Records waiting for the loop before reading pauses. Default 10,000. */
+  maxRecords?: number | undefined;
+  /** Bytes of records waiting for the loop before reading pauses. Default 8 MiB. */
+  maxBytes?: number | undefined;
+}
+
+function positiveInteger(value: number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(`records(): ${name} must be a positive integer, got ${String(value)}`, name);
+  return value;
 }
 
 function newestOf(paths: readonly string[]): string | undefined {

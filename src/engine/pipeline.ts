@@ -1,8 +1,9 @@
 import type { ResolvedOptions } from '../config/options.js';
+import type { WarningCode } from './warnings.js';
 import { EngineError } from '../config/errors.js';
 import type { EmitStage } from '../dedup/emit-stage.js';
 import { Counter, TRUNCATED_DOCUMENT_REASON, TRUNCATED_DOCUMENT_SLOT, type Counters } from '../metrics/counters.js';
-import { ArrayPhase, Framing } from '../parser/contract.js';
+import { ArrayPhase, Framing, type RejectReason } from '../parser/contract.js';
 import { BufferPool } from '../pool/buffer-pool.js';
 import type { ParsePool } from '../pool/parse-pool.js';
 import { ResultStorePool, type RangeResults } from '../pool/range-results.js';
@@ -37,11 +38,11 @@ interface InFlightRange {
 }
 
 export interface PipelineEvents {
-  warn(message: string): void;
+  warn(message: string, code: WarningCode): void;
   fail(error: Error): void;
   idle(): void;
   /** Input rejected as a whole (a truncated `.json` array), already counted: dead-letter it. */
-  reject(entry: { file: string; offset: number; reason: string; sample: string }): void;
+  reject(entry: { file: string; offset: number; reason: RejectReason; sample: string }): void;
   /** Records up to every file's committed point are in the sink: commit a checkpoint now. */
   checkpoint?(): Promise<void> | void;
 }
@@ -102,6 +103,7 @@ export class Pipeline {
   private readonly stores = new ResultStorePool();
   private readonly bytesViews = new WeakMap<SharedArrayBuffer, Buffer>();
   private nextRangeId = 1;
+  private lowWatermarkAt = Number.NEGATIVE_INFINITY;
   private nextFileId = 1;
   private inFlight = 0;
   private stopping = false;
@@ -139,11 +141,11 @@ export class Pipeline {
     this.buffers = new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, options.workers * 2 + 2);
     const budget = descriptorBudget(options.maxOpenFiles);
     if (budget.max < options.maxOpenFiles) {
-      this.events.warn(`maxOpenFiles ${options.maxOpenFiles} capped to ${budget.max}: the open files limit (RLIMIT_NOFILE) is ${budget.limit} and ${budget.inUse} descriptors are in use`);
+      this.events.warn(`maxOpenFiles ${options.maxOpenFiles} capped to ${budget.max}: the open files limit (RLIMIT_NOFILE) is ${budget.limit} and ${budget.inUse} descriptors are in use`, 'ORDERTAIL_OPEN_FILES_CAPPED');
     }
     this.fds = new FdBudget(budget.max);
     this.retries = new OpenRetries(options.once ? ONCE_OPEN_ATTEMPTS : Infinity);
-    this.polls = new PollGroup((m) => this.events.warn(m));
+    this.polls = new PollGroup((m) => this.events.warn(m, 'ORDERTAIL_WATCH_UNAVAILABLE'));
     if (!options.once) {
       this.sweepTimer = setInterval(() => this.sweep(), 500);
       this.sweepTimer.unref();
@@ -266,8 +268,8 @@ export class Pipeline {
       return;
     }
     const { first, gaveUp } = this.retries.failed(path, code, { reason, fromEnd }, performance.now());
-    if (gaveUp) this.events.warn(`cannot open ${path}: ${code}; gave up after ${ONCE_OPEN_ATTEMPTS} attempts, not read`);
-    else if (first) this.events.warn(`cannot open ${path}: ${code}; retrying with backoff`);
+    if (gaveUp) this.events.warn(`cannot open ${path}: ${code}; gave up after ${ONCE_OPEN_ATTEMPTS} attempts, not read`, 'ORDERTAIL_INPUT_UNREADABLE');
+    else if (first) this.events.warn(`cannot open ${path}: ${code}; retrying with backoff`, 'ORDERTAIL_INPUT_UNREADABLE');
     this.armRetry();
     if (gaveUp) this.schedule();
   }
@@ -275,7 +277,7 @@ export class Pipeline {
   private giveUp(path: string, why: string): void {
     if (this.retries.unread.some((u) => u.path === path)) return;
     this.retries.giveUp(path, why);
-    this.events.warn(`cannot read ${path}: ${why}; not read`);
+    this.events.warn(`cannot read ${path}: ${why}; not read`, 'ORDERTAIL_INPUT_UNREADABLE');
   }
 
   private armRetry(): void {
@@ -293,7 +295,7 @@ export class Pipeline {
   private unterminated(file: FileCursor, end: number): void {
     this.counters.values[Counter.rejected]!++;
     this.counters.rejectsByCode[TRUNCATED_DOCUMENT_SLOT]!++;
-    this.events.warn(`${file.path}: JSON array ends at byte ${end} without its closing ']' (truncated?); the elements before were emitted`);
+    this.events.warn(`${file.path}: JSON array ends at byte ${end} without its closing ']' (truncated?); the elements before were emitted`, 'ORDERTAIL_INPUT_TRUNCATED');
     this.events.reject({ file: file.path, offset: end, reason: TRUNCATED_DOCUMENT_REASON, sample: '' });
   }
 
@@ -317,7 +319,7 @@ export class Pipeline {
       const found = findByIdentity(dirname(entry.path), entry.identity);
       if (!found) {
         this.resumable.delete(entry.identity);
-        this.events.warn(`${entry.path} (checkpointed at offset ${entry.offset}) is gone: deleted or moved out of ${dirname(entry.path)} while ordertail was stopped; anything written to it after the checkpoint is not read`);
+        this.events.warn(`${entry.path} (checkpointed at offset ${entry.offset}) is gone: deleted or moved out of ${dirname(entry.path)} while ordertail was stopped; anything written to it after the checkpoint is not read`, 'ORDERTAIL_CHECKPOINT_FILE_GONE');
         continue;
       }
       let fd: number;
@@ -332,7 +334,7 @@ export class Pipeline {
       }
       this.resumable.delete(entry.identity);
       const file = new FileCursor(this.nextFileId++, found, this.options.rangeBytes, { kind: 'resume', point: entry }, performance.now(), this.fds, fd);
-      this.events.warn(`${entry.path} was renamed to ${found} while ordertail was stopped: reading the rest of it (from offset ${entry.offset}), then letting it go`);
+      this.events.warn(`${entry.path} was renamed to ${found} while ordertail was stopped: reading the rest of it (from offset ${entry.offset}), then letting it go`, 'ORDERTAIL_CHECKPOINT_FILE_MOVED');
       file.detached = true;
       this.register(file);
     }
@@ -390,11 +392,11 @@ export class Pipeline {
   /** Where a checkpointed file resumes, or undefined when the file on disk is not that file any more. */
   private matchCheckpointed(path: string, fd: number, size: number, entry: CheckpointedFile): ResumePoint | undefined {
     if (!this.fingerprintMatches(fd, entry.fingerprint)) {
-      this.events.warn(`${path}: same inode as checkpointed ${entry.path} but different content (inode reused); reading it from the start`);
+      this.events.warn(`${path}: same inode as checkpointed ${entry.path} but different content (inode reused); reading it from the start`, 'ORDERTAIL_INPUT_REPLACED');
       return undefined;
     }
     if (size < entry.offset) {
-      this.events.warn(`${path} truncated while ordertail was stopped (${size} bytes < checkpointed offset ${entry.offset}); reading it from the start`);
+      this.events.warn(`${path} truncated while ordertail was stopped (${size} bytes < checkpointed offset ${entry.offset}); reading it from the start`, 'ORDERTAIL_INPUT_TRUNCATED');
       return undefined;
     }
     return { offset: entry.offset, skipPartial: entry.skipPartial, carryPhase: entry.carryPhase };
@@ -610,6 +612,7 @@ export class Pipeline {
       if (outcome.shadowMismatches > 0) {
         this.events.warn(
           `parser shadow mismatch: ${outcome.shadowMismatches} record(s) in ${range.file.path}, first at offset ${outcome.bufferFilePos + outcome.shadowFirstMismatch}`,
+          'ORDERTAIL_SHADOW_MISMATCH',
         );
       }
     }
@@ -678,6 +681,7 @@ export class Pipeline {
   private async emitLoop(): Promise<void> {
     do {
       this.emitAgain = false;
+      this.refreshLowWatermark();
       const truncated: FileCursor[] = [];
       for (const file of this.files) {
         const waiting = this.ready.get(file)!;
@@ -688,6 +692,7 @@ export class Pipeline {
           const done = this.emitter.emit(
             {
               path: file.path,
+              progress: file,
               bytes: range.bytes,
               bufferFilePos: range.outcome!.bufferFilePos,
               results: range.results,
@@ -723,6 +728,27 @@ export class Pipeline {
     } while (this.emitAgain || this.checkpointDue);
   }
 
+  /**
+   * The dedup table's low watermark: the event-time progress of the slowest
+   * file that still has bytes to emit (one not started yet holds it at
+   * −∞); with none pending, the fastest one's. It only tells which forgotten
+   * keys were still inside the window (dedup/layout.ts, "Forgetting"), so a
+   * value a few ms old is as good: recomputed at most every 20 ms.
+   */
+  private refreshLowWatermark(): void {
+    const now = performance.now();
+    if (now - this.lowWatermarkAt < 20) return;
+    this.lowWatermarkAt = now;
+    let low = Number.POSITIVE_INFINITY;
+    let high = Number.NEGATIVE_INFINITY;
+    for (const file of this.files) {
+      if (file.maxEventTime > high) high = file.maxEventTime;
+      if (file.copyOf || file.committed.offset >= file.observedSize) continue;
+      if (file.maxEventTime < low) low = file.maxEventTime;
+    }
+    this.emitter.setLowWatermark(low === Number.POSITIVE_INFINITY ? high : low);
+  }
+
   /** Everything emitted so far is in the sink (just flushed): let the engine commit it. */
   private async runCheckpoint(): Promise<void> {
     this.checkpointDue = false;
@@ -731,7 +757,7 @@ export class Pipeline {
     try {
       await this.events.checkpoint?.();
     } catch (err) {
-      this.events.warn(`checkpoint failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.events.warn(`checkpoint failed: ${err instanceof Error ? err.message : String(err)}`, 'ORDERTAIL_CHECKPOINT_FAILED');
     } finally {
       for (const w of waiters) w();
     }
@@ -768,7 +794,7 @@ export class Pipeline {
   private markTruncated(file: FileCursor, how: string): void {
     if (file.truncated) return;
     file.truncated = true;
-    this.events.warn(`${file.path} truncated (${how}); reading it again from offset 0 once the ranges in flight are out`);
+    this.events.warn(`${file.path} truncated (${how}); reading it again from offset 0 once the ranges in flight are out`, 'ORDERTAIL_INPUT_TRUNCATED');
   }
 
   /** Emitted ranges are out of a truncated file: re-read it from 0, and let copies of it take over. */
@@ -823,7 +849,7 @@ export class Pipeline {
 
   /** A file whose descriptor was closed and whose path now names another file. */
   private lost(file: FileCursor, why: string): void {
-    this.events.warn(`${why}; bytes appended to it after its descriptor was closed may be missed`);
+    this.events.warn(`${why}; bytes appended to it after its descriptor was closed may be missed`, 'ORDERTAIL_INPUT_LOST');
     this.retire(file);
   }
 

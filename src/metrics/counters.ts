@@ -1,4 +1,4 @@
-import { REJECT_REASONS } from '../parser/contract.js';
+import { REJECT_REASONS, type RejectReason } from '../parser/contract.js';
 
 /**
  * Engine counters live in one Float64Array so the hot path bumps an index, and
@@ -10,12 +10,11 @@ export const Counter = {
   duplicates: 2,
   rejected: 3,
   withoutKey: 4,
-  dedupOverflow: 5,
-  eventTimeInvalid: 6,
-  bytesRead: 7,
-  rangesCompleted: 8,
-  shadowCompared: 9,
-  shadowMismatches: 10,
+  eventTimeInvalid: 5,
+  bytesRead: 6,
+  rangesCompleted: 7,
+  shadowCompared: 8,
+  shadowMismatches: 9,
 } as const;
 export type CounterName = keyof typeof Counter;
 const COUNTER_SLOTS = Object.keys(Counter).length;
@@ -27,7 +26,7 @@ const REJECT_CODE_SLOTS = 32;
  * Its elements were records; the document as a whole is what is rejected.
  */
 export const TRUNCATED_DOCUMENT_SLOT = REJECT_CODE_SLOTS - 1;
-export const TRUNCATED_DOCUMENT_REASON = 'truncated_document';
+export const TRUNCATED_DOCUMENT_REASON = 'truncated_document' satisfies RejectReason;
 
 export class Counters {
   readonly values = new Float64Array(COUNTER_SLOTS);

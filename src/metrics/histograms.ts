@@ -33,13 +33,13 @@ function wasmAvailable(): boolean {
   return wasm;
 }
 
-export function createLatencyHistogram(): Hdr.Histogram {
+export function createLatencyHistogram(webAssembly = wasmAvailable()): Hdr.Histogram {
   return loadHdr().build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: 3_600_000_000,
     numberOfSignificantValueDigits: 3,
     autoResize: true,
-    useWebAssembly: wasmAvailable(),
+    useWebAssembly: webAssembly,
   });
 }
 
@@ -74,10 +74,12 @@ export function createLazyLatencyHistogram(): Hdr.Histogram {
   // Histograms shipped by workers (mergeShipped), merged when built.
   let shipments: ShippedHistogram[] = [];
   let shippedValues = 0;
+  let destroyed = false;
   const build = (): Hdr.Histogram => {
     if (!real) {
       unbuilt.delete(build);
-      const h = createLatencyHistogram();
+      // Used after destroyLatencyHistogram(): a plain JS histogram, which the GC frees.
+      const h = createLatencyHistogram(destroyed ? false : undefined);
       real = h;
       const values = pending;
       pending = [];
@@ -141,7 +143,30 @@ export function createLazyLatencyHistogram(): Hdr.Histogram {
     getPrototypeOf: () => Reflect.getPrototypeOf(build()),
   });
   lazyShipments.set(proxy, takeShipment);
+  lazyDestroyers.set(proxy, () => {
+    destroyed = true;
+    unbuilt.delete(build);
+    pending = [];
+    shipments = [];
+    shippedValues = 0;
+    real?.destroy();
+    real = undefined;
+  });
   return proxy;
+}
+
+const lazyDestroyers = new WeakMap<Hdr.Histogram, () => void>();
+
+/**
+ * Frees a histogram's WebAssembly memory, which the GC never reclaims: an
+ * engine calls this for each of its histograms when it stops (a process that
+ * creates many engines otherwise grows by ~0.5 MiB per engine). A lazy one that
+ * was never built is just dropped, and no longer built by the timer.
+ */
+export function destroyLatencyHistogram(h: Hdr.Histogram): void {
+  const destroyLazy = lazyDestroyers.get(h);
+  if (destroyLazy) destroyLazy();
+  else h.destroy();
 }
 
 /** Lazy histogram → keeps a shipment for its build (false: built, or full). */

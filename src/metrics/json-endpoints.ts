@@ -1,7 +1,7 @@
 import { summarizeMicros } from './percentiles.js';
 import { MB, round, type SeriesPoint, type StreamName, type TelemetrySampler } from './sampler.js';
 import type { LatencySummary } from './latency.js';
-import type { TelemetrySource } from './telemetry.js';
+import type { DedupSummary, TelemetrySource } from './telemetry.js';
 
 /*
  * The JSON endpoints. Names with the seed's meaning are kept verbatim
@@ -55,7 +55,7 @@ export interface StreamingJson {
     bytes_read: number;
     files: number;
   };
-  dedup: { capacity: number; live: number; load: number; overflows: number };
+  dedup: DedupSummary & { load: number };
   sink: { name: string; flushes: number; errors: number };
   rings: { capacity: number; occupancy: number[] };
 }
@@ -157,7 +157,7 @@ export function streamingJson(source: TelemetrySource, sampler: TelemetrySampler
       bytes_read: s.bytesRead,
       files: s.files,
     },
-    dedup: { ...g.dedup, load: g.dedup.capacity > 0 ? round(g.dedup.live / g.dedup.capacity, 4) : 0 },
+    dedup: { ...g.dedup, load: g.dedup.capacity > 0 ? round(g.dedup.entries / g.dedup.capacity, 4) : 0 },
     sink: g.sink,
     rings: { capacity: g.ringCapacity, occupancy: g.ringOccupancy },
   };

@@ -1,16 +1,8 @@
 import type { Histogram } from 'hdr-histogram-js';
-import { createLazyLatencyHistogram } from './histograms.js';
-import { summarizeMicros } from './percentiles.js';
+import { createLazyLatencyHistogram, destroyLatencyHistogram } from './histograms.js';
+import { summarizeMicros, type LatencySummary } from './percentiles.js';
 
-/** Percentiles reported everywhere latency is shown, in milliseconds. */
-export interface LatencySummary {
-  count: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
+export type { LatencySummary } from './percentiles.js';
 
 /**
  * Latency in microseconds, observed-growth → emitted. Recorded once per range
@@ -35,5 +27,9 @@ export class LatencyRecorder {
 
   reset(): void {
     this.histogram.reset();
+  }
+
+  destroy(): void {
+    destroyLatencyHistogram(this.histogram);
   }
 }

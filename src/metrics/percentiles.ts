@@ -1,7 +1,16 @@
 import type * as Hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import { loadHdr } from './histograms.js';
-import type { LatencySummary } from './latency.js';
+
+/** Percentiles reported everywhere latency is shown, in milliseconds. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
 
 const EMPTY: LatencySummary = { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
 const PERCENTILES = [50, 90, 99, 99.9, 100] as const;

@@ -176,7 +176,8 @@ export function registerEngineMetrics(registry: Registry, source: TelemetrySourc
   counter('ordertail_records_without_key_total', 'Emitted records that had no dedup key (passed through).', (s) => s.stats.withoutKey);
   counter('ordertail_event_time_invalid_total', 'Records whose event-time field was unusable (arrival time used).', (s) => s.stats.eventTimeInvalid);
   counter('ordertail_read_bytes_total', 'Input bytes read.', (s) => s.stats.bytesRead);
-  counter('ordertail_dedup_overflows_total', 'Records passed through because their dedup bucket was full of live keys.', (s) => s.gauges.dedup.overflows);
+  counter('ordertail_dedup_forgotten_total', 'Dedup entries replaced because a new key found its probe sequence full (duplicates of them may pass).', (s) => s.gauges.dedup.forgotten);
+  counter('ordertail_dedup_forgotten_in_window_total', 'Forgotten dedup entries still inside the window of the slowest input: the table is too small for the data.', (s) => s.gauges.dedup.forgottenInWindow);
   labelledCounter('ordertail_sink_flushes_total', 'Batches flushed to the sink.', ['sink'], (s) => [[{ sink: s.gauges.sink.name }, s.gauges.sink.flushes]]);
   labelledCounter('ordertail_sink_errors_total', 'Sink write errors.', ['sink'], (s) => [[{ sink: s.gauges.sink.name }, s.gauges.sink.errors]]);
   counter('ordertail_shadow_compared_total', 'Records parsed by both the main and the shadow parser.', (s) => s.stats.shadow.compared);
@@ -210,9 +211,11 @@ export function registerEngineMetrics(registry: Registry, source: TelemetrySourc
   gauge('ordertail_pool_queue_size', 'Ranges queued in the parse pool, not yet taken by a worker.', [], (s) => one(s.gauges.poolQueueSize));
   gauge('ordertail_ranges_in_flight', 'Ranges being parsed or waiting to be emitted.', [], (s) => one(s.gauges.rangesInFlight));
   gauge('ordertail_dedup_capacity_entries', 'Dedup table entries.', [], (s) => one(s.gauges.dedup.capacity));
-  gauge('ordertail_dedup_live_entries', 'Dedup table entries holding a key within the window.', [], (s) => one(s.gauges.dedup.live));
-  gauge('ordertail_dedup_load_ratio', 'Dedup table load: live entries / capacity.', [], (s) =>
-    one(s.gauges.dedup.capacity > 0 ? s.gauges.dedup.live / s.gauges.dedup.capacity : 0),
+  gauge('ordertail_dedup_entries', 'Keys the dedup table holds.', [], (s) => one(s.gauges.dedup.entries));
+  gauge('ordertail_dedup_live_entries', 'Dedup table entries whose time is within the window of the newest time seen.', [], (s) => one(s.gauges.dedup.live));
+  gauge('ordertail_dedup_memory_bytes', 'Dedup table memory (virtual; resident as keys land).', [], (s) => one(s.gauges.dedup.bytes));
+  gauge('ordertail_dedup_load_ratio', 'Dedup table load: keys held / capacity (forgetting starts near 0.6).', [], (s) =>
+    one(s.gauges.dedup.capacity > 0 ? s.gauges.dedup.entries / s.gauges.dedup.capacity : 0),
   );
   gauge('ordertail_parser_info', 'The parser the workers run (value is always 1).', ['parser'], (s) => [[{ parser: s.stats.parser }, 1]]);
   gauge('ordertail_ready', '1 when ready (workers up, sink writable), else 0; reasons at /readyz.', [], (s) => one(s.ready ? 1 : 0));

@@ -1,5 +1,5 @@
 import type { Histogram } from 'hdr-histogram-js';
-import { createLazyLatencyHistogram, mergeShipped, type ShippedHistogram } from './histograms.js';
+import { createLazyLatencyHistogram, destroyLatencyHistogram, mergeShipped, type ShippedHistogram } from './histograms.js';
 
 /** Worker-side stage histograms (encoded, or a few raw values), shipped inside a RangeOutcome now and then. */
 export interface ShippedStageHistograms {
@@ -23,6 +23,10 @@ export class StageHistograms {
   merge(shipped: ShippedStageHistograms): void {
     mergeShipped(this.parse, shipped.parse);
     mergeShipped(this.ringWait, shipped.ringWait);
+  }
+
+  destroy(): void {
+    for (const h of [this.parse, this.ringWait, this.dedup, this.sinkWrite]) destroyLatencyHistogram(h);
   }
 }
 

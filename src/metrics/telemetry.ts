@@ -23,7 +23,7 @@ export interface PipelineGauges {
   /** Ranges queued in the Piscina pool, and ranges in flight or waiting to be emitted. */
   poolQueueSize: number;
   rangesInFlight: number;
-  dedup: { capacity: number; live: number; overflows: number };
+  dedup: DedupSummary;
   sink: { name: string; flushes: number; errors: number };
 }
 
@@ -65,4 +65,31 @@ export interface TelemetrySource {
    * streams together (per-stream fields are null).
    */
   streamCounts?(): { live: StreamCounts; history: StreamCounts };
+}
+
+/** The dedup table as metrics see it (DedupTable.stats, layout.ts "Forgetting"). */
+export interface DedupSummary {
+  /** Slots. */
+  capacity: number;
+  /** Keys held. */
+  entries: number;
+  /** Keys held whose time is within the window of the newest time seen. */
+  live: number;
+  /** Entries replaced because the table was full where a new key landed. */
+  forgotten: number;
+  /** Of those, entries still inside the window of the slowest input: duplicates of them may pass. */
+  forgottenInWindow: number;
+  /** Table memory (virtual; resident as keys land). */
+  bytes: number;
+}
+
+export function dedupSummary(d: DedupSummary | undefined): DedupSummary {
+  return {
+    capacity: d?.capacity ?? 0,
+    entries: d?.entries ?? 0,
+    live: d?.live ?? 0,
+    forgotten: d?.forgotten ?? 0,
+    forgottenInWindow: d?.forgottenInWindow ?? 0,
+    bytes: d?.bytes ?? 0,
+  };
 }

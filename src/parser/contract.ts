@@ -200,7 +200,11 @@ export const StatusFlag = {
 } as const;
 export const STATUS_CODE_MASK = 0xff;
 
-export const REJECT_REASONS: Readonly<Record<number, string>> = {
+/** Why a record was rejected (dead-letter `reason`, `rejected` events, stats().rejectedByReason). */
+/** Why a record was rejected; `truncated_document` is a `.json` array that ended without its `]` (the engine's, not a parser's). */
+export type RejectReason = 'invalid_json' | 'invalid_utf8' | 'control_char' | 'not_object' | 'trailing_garbage' | 'too_large' | 'too_deep' | 'truncated_document';
+
+export const REJECT_REASONS: Readonly<Record<number, RejectReason>> = {
   [Status.INVALID_JSON]: 'invalid_json',
   [Status.INVALID_UTF8]: 'invalid_utf8',
   [Status.CONTROL_CHAR]: 'control_char',

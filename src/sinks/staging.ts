@@ -184,13 +184,31 @@ export class StagingBuffer {
           await this.appendRaw(source, start, end);
         });
       }
-      if (len > this.buf.length) return this.timedWrite(source.subarray(start, end));
+      if (len > this.buf.length) return this.writeRun(source, start, end);
     }
     source.copy(this.buf, this.length, start, end);
     this.length += len;
     return true;
   }
 
+  /**
+   * A run longer than the buffer, written straight from `source` in pieces of
+   * whole records of at most the buffer's size (a record larger than that goes
+   * alone): a sink that bounds what it holds by batches (records()) would
+   * otherwise be handed a whole range at once.
+   */
+  private async writeRun(source: Buffer, start: number, end: number): Promise<void> {
+    while (start < end) {
+      let cut = end;
+      if (end - start > this.buf.length) {
+        const last = source.lastIndexOf(NEWLINE, start + this.buf.length - 1);
+        cut = last >= start ? last + 1 : Math.min(end, source.indexOf(NEWLINE, start + this.buf.length) + 1 || end);
+      }
+      const written = this.timedWrite(source.subarray(start, cut));
+      if (written !== true) await written;
+      start = cut;
+    }
+  }
 
   /** Hand the collected batch to the sink. */
   flushToSink(): true | Promise<void> {

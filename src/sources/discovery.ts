@@ -60,7 +60,8 @@ export class FileDiscovery {
 
   constructor(
     globs: readonly string[],
-    private readonly onWarning: (message: string) => void = () => {},
+    /** `input`: an explicit input that is missing or not a regular file; `watch`: inotify could not be used. */
+    private readonly onWarning: (message: string, about: 'input' | 'watch') => void = () => {},
     private readonly pollIntervalMs = 1000,
   ) {
     this.patterns = globs.map((g) => (isAbsolute(g) ? g : resolve(g)));
@@ -96,6 +97,7 @@ export class FileDiscovery {
           status.kind === 'missing'
             ? `input ${path} does not exist (yet); waiting for it`
             : `input ${path} is ${status.what}, not a regular file; not read (waiting for a regular file there)`,
+          'input',
         );
       }
       this.reported.set(path, what);
@@ -122,12 +124,12 @@ export class FileDiscovery {
           if (name) this.consider(join(base, name.toString()), event, onNew);
         });
         watcher.on('error', (err) => {
-          this.onWarning(`watching ${base} failed (${err.message}); polling for new files instead`);
+          this.onWarning(`watching ${base} failed (${err.message}); polling for new files instead`, 'watch');
           this.startPolling(onNew);
         });
         this.watchers.push(watcher);
       } catch (err) {
-        this.onWarning(`cannot watch ${base} (${(err as NodeJS.ErrnoException).code ?? String(err)}); polling for new files instead`);
+        this.onWarning(`cannot watch ${base} (${(err as NodeJS.ErrnoException).code ?? String(err)}); polling for new files instead`, 'watch');
         needPoll = true;
       }
     }

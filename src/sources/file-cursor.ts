@@ -53,6 +53,8 @@ export class FileCursor {
   /** When the size last changed (performance.now ms). */
   lastChangeAt: number;
   live = false;
+  /** Largest event time of this file's keyed records emitted so far (EmitStage). */
+  maxEventTime = Number.NEGATIVE_INFINITY;
   /** Size last seen by fstat, and when growth to it was first seen (performance.now ms). */
   observedSize: number;
   observedAt: number;

@@ -43,7 +43,7 @@ export class FakeTelemetry implements TelemetrySource {
     ringCapacity: 1024,
     poolQueueSize: 2,
     rangesInFlight: 4,
-    dedup: { capacity: 1 << 16, live: 1 << 12, overflows: 5 },
+    dedup: { capacity: 1 << 16, entries: 1 << 12, live: 1 << 11, forgotten: 5, forgottenInWindow: 2, bytes: 1_200_000 },
     sink: { name: 'file', flushes: 17, errors: 0 },
   };
   readonly hist: LatencyHistograms = {
@@ -81,7 +81,8 @@ export class FakeTelemetry implements TelemetrySource {
       rejected: sum('rejected'),
       rejectedByReason: { ...this.rejectedByReason },
       withoutKey: this.withoutKey,
-      dedupOverflow: this.gaugeValues.dedup.overflows,
+      dedupForgotten: this.gaugeValues.dedup.forgotten,
+      dedupForgottenInWindow: this.gaugeValues.dedup.forgottenInWindow,
       eventTimeInvalid: 0,
       bytesRead: this.bytesRead,
       files: this.fileList.length,

@@ -7,7 +7,7 @@
 //! newline search, validation, field extraction, key hash, event time, slot
 //! writes) with the SIMD fast path and scalar-only.
 //!
-//! Run: cargo bench -p ordertail-native --no-default-features --features bench-sonic
+//! Run: cargo bench --manifest-path native/bench/Cargo.toml
 //! (RUSTFLAGS="-C target-cpu=native" lets sonic-rs use AVX2; simd-json picks
 //! AVX2 at run time either way.)
 

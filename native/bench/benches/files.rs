@@ -1,6 +1,6 @@
 //! Whole-chunk throughput on NDJSON files (for profiling against the exact
-//! bytes of bench/shapes.ts): `ORDERTAIL_FILES=a.ndjson,b.ndjson cargo bench
-//! -p ordertail-native --no-default-features --bench files`. Config: key
+//! bytes of bench/shapes.ts): `ORDERTAIL_FILES=a.ndjson,b.ndjson cargo bench --manifest-path
+//! native/bench/Cargo.toml --bench files`. Config: key
 //! `id`, event time `timestamp` (the parser suite's). `BENCH_MS` per file.
 
 use std::hint::black_box;
