@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readLines, workdir } from './helpers/workdir.js';
 import { BIN, startCli } from './helpers/cli-process.js';
+import { Engine } from '../dist/src/index.js';
 
 const BASE = ['run', '--no-metrics', '--workers', '1', '--log-level', 'warn'];
 
@@ -107,4 +108,18 @@ describe('pipes', () => {
     expect(out.endsWith('\n')).toBe(true);
     for (const line of out.slice(0, -1).split('\n')) expect(() => JSON.parse(line)).not.toThrow();
   }, 30_000);
+
+  it('library: engines on stdout one after another leave no listener on process.stdout', async () => {
+    const dir = workdir();
+    const input = join(dir, 'empty.ndjson');
+    writeFileSync(input, '');
+    const before = process.stdout.listenerCount('error');
+    for (let i = 0; i < 12; i++) {
+      const engine = new Engine({ input, once: true, sink: 'stdout', workers: 1 });
+      await engine.start();
+      await engine.finished();
+      await engine.stop();
+    }
+    expect(process.stdout.listenerCount('error')).toBe(before);
+  });
 });
