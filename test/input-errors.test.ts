@@ -104,6 +104,25 @@ describe('inputs that cannot be read are retried, then listed (exit 3)', () => {
     expect(r.stderr.match(/retrying with backoff/g)).toHaveLength(1);
   });
 
+  it.skipIf(UNPRIVILEGED_SKIP)('--once as an unprivileged user, a glob in a directory it may not list: exit 3 naming the directory, the rest read', async () => {
+    const { dir, good } = setup();
+    mkdirSync(join(dir, 'secret'), { mode: 0o700 });
+    writeFileSync(join(dir, 'secret', 'b.ndjson'), '{"id":9}\n');
+    const r = await runCli([...BASE, '--once', '--input', good, '--input', join(dir, 'secret', '*.ndjson')], { asNobody: true, timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout).toBe('{"id":1}\n{"id":2}\n');
+    expect(r.stderr).toMatch(/secret\/\*\.ndjson: cannot list .*secret \(EACCES\); files matching there are not found/);
+    expect(plainLines(r.stderr)).toEqual([expect.stringMatching(/1 input\(s\) not read: .*secret\/ \(cannot list: EACCES\)/)]);
+  });
+
+  it('a glob that matches nothing: a warning naming it (a typo is not silent)', async () => {
+    const { dir, good } = setup();
+    const r = await runCli([...BASE, '--once', '--input', good, '--input', join(dir, 'ordres-*.ndjson')], { timeoutMs: 15_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('{"id":1}\n{"id":2}\n');
+    expect(r.stderr.match(/ordres-\*\.ndjson matches no file/g)).toHaveLength(1);
+  });
+
   it.skipIf(UNPRIVILEGED_SKIP)('--once: EACCES that goes away within the retries is read, exit 0', async () => {
     const { dir, good } = setup();
     const secret = join(dir, 'secret');

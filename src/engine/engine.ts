@@ -317,6 +317,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       return true;
     };
     const existing = this.discovery!.scan().filter((p) => !isOutput(p) && !this.ignoredAtStartup(p));
+    // With `once`, a directory that could not be listed is input that was not read.
+    if (o.once) for (const [base, code] of this.discovery!.unlisted) this.pipeline.markUnread(`${base}/`, `cannot list: ${code}`);
     const newest = newestOf(existing);
     for (const path of existing) this.pipeline.addFile(path, 'startup', o.from === 'end');
     if (newest) this.pipeline.markLive(newest);
