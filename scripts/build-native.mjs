@@ -14,7 +14,8 @@
  *   ~100 MB of intermediate files that no one uses once the library is
  *   copied out; else (a checkout of the repository) target/, which makes the
  *   next build incremental.
- * - The full build log goes to target/ordertail-native-build.log.
+ * - The full build log goes to target/ordertail-native-build.log (installed as
+ *   a dependency: native/build.log).
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = join(root, 'native');
-const logPath = join(root, 'target', 'ordertail-native-build.log');
+const installedAsDependency = root.split(sep).includes('node_modules');
+// Installed as a dependency, no target/ is left behind: the log goes next to the addon.
+const logPath = installedAsDependency ? join(nativeDir, 'build.log') : join(root, 'target', 'ordertail-native-build.log');
 
 function notBuilt(reason) {
   const oneLine = String(reason).replace(/\s+/g, ' ').trim().slice(0, 300);
@@ -84,7 +87,6 @@ function removeOwnTargetDir() {
   if (ownTargetDir) rmSync(targetDir, { recursive: true, force: true });
 }
 
-const installedAsDependency = root.split(sep).includes('node_modules');
 const ownTargetDir = !process.env.CARGO_TARGET_DIR && installedAsDependency;
 const targetDir = process.env.CARGO_TARGET_DIR || (ownTargetDir ? mkdtempSync(join(tmpdir(), 'ordertail-cargo-')) : join(root, 'target'));
 const result = run('cargo', ['build', '--release', '-p', 'ordertail-native', '--manifest-path', join(root, 'Cargo.toml')], {

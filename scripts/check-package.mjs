@@ -55,16 +55,19 @@ try {
   check(warnings.length === 0, 'no npm warnings', warnings.join(' | '));
 
   const pkg = join(app, 'node_modules', 'ordertail');
-  const targetBytes = existsSync(join(pkg, 'target')) ? du(join(pkg, 'target')) : 0;
-  check(targetBytes < 1 << 20, 'no cargo build output left in node_modules/ordertail', `target/: ${targetBytes} bytes`);
+  const targetBytes = existsSync(join(pkg, 'target')) ? du(join(pkg, 'target')) : -1;
+  check(targetBytes === -1, 'no cargo build output (target/) left in node_modules/ordertail', `target/: ${targetBytes} bytes`);
+  check(du(pkg) < 8 << 20, 'node_modules/ordertail is under 8 MiB', `${du(pkg)} bytes`);
   const addons = readdirSync(join(pkg, 'native')).filter((f) => f.endsWith('.node'));
   check(addons.length === 1, 'one addon in node_modules/ordertail/native', addons.join(', '));
 
   writeFileSync(join(app, 'input.ndjson'), Array.from({ length: 1000 }, (_, i) => JSON.stringify({ id: i % 900, timestamp: 1_700_000_000_000 + i }) + '\n').join(''));
   const body = `
     const engine = new Engine({ input: 'input.ndjson', once: true, workers: 1 });
+    const records = engine.records();
+    await engine.start();
     let n = 0;
-    for await (const record of engine.records()) n++;
+    for await (const record of records) n++;
     await engine.stop();
     console.log(JSON.stringify({ n, parser: engine.stats().parser }));`;
   writeFileSync(join(app, 'esm.mjs'), `import { Engine } from 'ordertail';\n${body}`);
@@ -77,7 +80,7 @@ try {
     } catch {
       result = undefined;
     }
-    check(r.status === 0 && result?.n === 900 && result?.parser === 'native', `${script}: 900 records, stats().parser === 'native'`, r.status === 0 ? r.stdout.trim() : r.stderr.slice(-1500));
+    check(r.status === 0 && result?.n === 900 && result?.parser === 'native', `${script}: 900 records, stats().parser === 'native'`, `exit ${r.status}: ${r.stdout.trim()} ${r.stderr.slice(-1500)}`);
   }
 
   writeFileSync(

@@ -33,7 +33,7 @@ describe('ConcurrencyLimiter', () => {
     const dropped = limiter.acquire(abort.signal);
     const next = limiter.acquire();
     abort.abort();
-    await expect(dropped).rejects.toMatchObject({ code: 'ERR_COLLECTOR_ABORTED' });
+    await expect(dropped).rejects.toMatchObject({ code: 'ORDERTAIL_COLLECTOR_ABORTED' });
     held();
     (await next)();
     expect(limiter.inFlight).toBe(0);

@@ -189,6 +189,20 @@ describe('records(): how the loop ends', () => {
     expect(err).toMatchObject({ name: 'AbortError' });
     await within(engine.stop(), 5000, 'stop() after abort');
   });
+  it('an abort while start() is under way stops the engine once start() has built it', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    writeRecords(input, 1000);
+    const ac = new AbortController();
+    const engine = engineFor(input, { signal: ac.signal });
+    const records = engine.records();
+    const starting = engine.start();
+    ac.abort();
+    await starting;
+    await within(engine.stop(), 5000, 'stop() after an abort during start()');
+    expect(engine.readiness().reasons).toContain('engine is stopped');
+    await expect(records.next()).rejects.toMatchObject({ name: 'AbortError' });
+  });
 });
 
 describe('records(): one loop per engine', () => {

@@ -36,7 +36,7 @@ describe('metrics server exposure', () => {
 
     const evil = await get(port, `rebind.attacker.example:${port}`);
     expect(evil.status).toBe(403);
-    expect(evil.body).toContain('ERR_HOST_NOT_ALLOWED');
+    expect(evil.body).toContain('ORDERTAIL_HTTP_HOST_NOT_ALLOWED');
     expect(evil.body).not.toContain(input);
     for (const ok of [`localhost:${port}`, `127.0.0.1:${port}`, `${hostname()}:${port}`, `metrics.example.org:${port}`, `[::1]:${port}`]) {
       const r = await get(port, ok);

@@ -175,7 +175,7 @@ describe('JSON endpoints', () => {
     expect(sampler.series()[4]!.orders_per_second).toBe(100);
     // Over seconds 7..10: (80 + 90 + 100) / 3 s.
     expect(sampler.rates(10_000).orders_per_second).toBe(90);
-    expect(() => new TelemetrySampler(source, { intervalMs: 0 })).toThrow(expect.objectContaining({ code: 'ERR_METRICS_OPTION' }));
+    expect(() => new TelemetrySampler(source, { intervalMs: 0 })).toThrow(expect.objectContaining({ code: 'ORDERTAIL_METRICS_OPTION' }));
   });
 
   it('/healthz is 200 while alive; /readyz follows readiness() with reasons', async () => {
@@ -197,11 +197,11 @@ describe('JSON endpoints', () => {
 
   it('answers unknown paths with 404, other methods with 405, both with a code', async () => {
     const server = await serve(fedSource());
-    expect(await get(server, '/nope')).toMatchObject({ status: 404, body: { code: 'ERR_NOT_FOUND' } });
+    expect(await get(server, '/nope')).toMatchObject({ status: 404, body: { code: 'ORDERTAIL_HTTP_NOT_FOUND' } });
     const res = await fetch(`${server.url}/metrics`, { method: 'POST' });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('GET, HEAD');
-    expect(await res.json()).toMatchObject({ code: 'ERR_METHOD_NOT_ALLOWED' });
+    expect(await res.json()).toMatchObject({ code: 'ORDERTAIL_HTTP_METHOD_NOT_ALLOWED' });
   });
 
   it('a source that fails answers 500 with a code, and the server keeps serving', async () => {
@@ -218,9 +218,9 @@ describe('JSON endpoints', () => {
   });
 
   it('rejects a bad port and a port in use with stable codes', async () => {
-    await expect(startMetricsServer({ source: fedSource(), port: 70_000 })).rejects.toMatchObject({ code: 'ERR_METRICS_OPTION', option: 'port' });
+    await expect(startMetricsServer({ source: fedSource(), port: 70_000 })).rejects.toMatchObject({ code: 'ORDERTAIL_METRICS_OPTION', option: 'port' });
     const server = await serve(fedSource());
     const port = Number(new URL(server.url).port);
-    await expect(startMetricsServer({ source: fedSource(), port })).rejects.toMatchObject({ code: 'ERR_METRICS_LISTEN' });
+    await expect(startMetricsServer({ source: fedSource(), port })).rejects.toMatchObject({ code: 'ORDERTAIL_METRICS_LISTEN' });
   });
 });

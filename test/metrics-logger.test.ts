@@ -68,7 +68,7 @@ describe('logger', () => {
   it('accepts --log-level values case-insensitively and rejects others with a stable code', () => {
     expect(parseLogLevel('DEBUG')).toBe('debug');
     expect(parseLogLevel('silent')).toBe('silent');
-    expect(() => parseLogLevel('verbose')).toThrow(expect.objectContaining({ code: 'ERR_METRICS_OPTION', option: 'level' }));
+    expect(() => parseLogLevel('verbose')).toThrow(expect.objectContaining({ code: 'ORDERTAIL_METRICS_OPTION', option: 'level' }));
     expect(() => createLogger({ level: 'loud' })).toThrow(/--log-level: expected one of fatal, error, warn, info, debug, trace, silent/);
   });
 });

@@ -35,7 +35,7 @@ beforeAll(() => {
 }, 60_000);
 
 describe('npm package contents', () => {
-  it('ships no tests, benchmarks, demo, mock exchange or source maps', () => {
+  it('ships no tests, benchmarks, demo or mock exchange', () => {
     const unwanted = files.filter(
       (f) =>
         f.startsWith('test/') ||
@@ -46,10 +46,25 @@ describe('npm package contents', () => {
         f.startsWith('dist/src/collector/testing/') ||
         f.startsWith('native/bench') ||
         f === 'native/src/tests.rs' ||
-        f.startsWith('scripts/') && f !== 'scripts/build-native.mjs' ||
-        f.endsWith('.map'),
+        (f.startsWith('scripts/') && f !== 'scripts/build-native.mjs'),
     );
     expect(unwanted).toEqual([]);
+  });
+
+  it('source maps are shipped with what they point at: each referenced map is in the package and carries its sources', () => {
+    const maps = files.filter((f) => f.endsWith('.map'));
+    expect(maps.length).toBeGreaterThan(0);
+    for (const f of files.filter((f) => f.endsWith('.js'))) {
+      const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(join(unpacked, f), 'utf8'))?.[1];
+      if (url) expect(files, `${f} references ${url}`).toContain(join(dirname(f), url));
+    }
+    for (const f of maps) {
+      const map = JSON.parse(readFileSync(join(unpacked, f), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
+      map.sources.forEach((source, i) => {
+        const shipped = files.includes(join(dirname(f), source));
+        expect(shipped || typeof map.sourcesContent?.[i] === 'string', `${f}: ${source}`).toBe(true);
+      });
+    }
   });
 
   it('ships the license, the docs the README links to, the CommonJS entry and what the install builds from', () => {

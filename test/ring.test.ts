@@ -186,7 +186,7 @@ describe('ring stall', () => {
     open(gate);
     const r = await report;
     expect(performance.now() - started).toBeGreaterThanOrEqual(140);
-    expect(r.error).toMatchObject({ name: 'RingStalledError', code: 'ERR_RING_STALLED', written: 8, remaining: 4 });
+    expect(r.error).toMatchObject({ name: 'RingStalledError', code: 'ORDERTAIL_RING_STALLED', written: 8, remaining: 4 });
     expect(r.error!.waitedMs).toBeGreaterThanOrEqual(150);
     // Nothing dropped: the 8 slots that fit are readable, in order.
     const seen: number[] = [];

@@ -57,8 +57,10 @@ pub const VERDICT_DUPLICATE: u8 = 1;
 /// Not a keyed slot: nothing inserted.
 pub const VERDICT_NONE: u8 = 3;
 
-/// Keyed slots whose buckets are requested before the current insert
-/// (measured on the 2-core VM: 8 ≈ 16 ≈ 24, 4 clearly worse).
+/// Keyed slots whose buckets are requested before the current insert: enough
+/// misses in flight at once; 16 is in the middle of a range that measured
+/// alike, and fewer did worse (bench/dedup.ts, native batch insert; figures
+/// in bench/RESULTS.md).
 const PREFETCH_AHEAD: usize = 16;
 
 /// `Number.MIN_VALUE`: how an event time of ±0 is stored (0.0 marks empty).

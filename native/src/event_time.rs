@@ -52,8 +52,10 @@ pub fn parse_event_time_with(raw: &[u8], cache: &Cell<DateCache>) -> Option<f64>
 
 /// A JSON integer of at most 15 digits, the shape of every epoch-ms
 /// timestamp: below 2^53, so its f64 is exact and no float parsing is needed
-/// (`str::from_utf8` + `f64::from_str` were ~3.5 % of a 1 GB `--once` run's
-/// CPU). Anything else (fraction, exponent, more digits): `None`.
+/// (`str::from_utf8` + `f64::from_str` showed up in the profile of a `--once`
+/// run; the gain was measured by hand on bench/data.ts's order data, whose
+/// timestamps are integers: figures in bench/RESULTS.md). Anything else
+/// (fraction, exponent, more digits): `None`.
 #[inline]
 fn small_integer(raw: &[u8]) -> Option<f64> {
     let (negative, body) = match raw {

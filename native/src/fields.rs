@@ -67,10 +67,11 @@ pub struct Picks {
     /// `SLOW_NAME`. Most member names are turned away by this one load and
     /// compare; a name of the right length is then one `Short` compare,
     /// inline. The byte loop over all names it replaces was a call per
-    /// candidate with a mispredicted loop exit: 11 % of the small-orders
-    /// profile (`id` and `timestamp` are candidates in every record);
-    /// 1.95 -> 2.07 GB/s, files bench. (The same loop with `Short`
-    /// compares, still a call: no faster.)
+    /// candidate with a mispredicted loop exit, a large share of the
+    /// small-orders profile (`id` and `timestamp` are candidates in every
+    /// record); the table is faster (files bench; figures in
+    /// bench/RESULTS.md). (The same loop with `Short` compares, still a
+    /// call: no faster.)
     by_len: [u8; 64],
     /// `names` as word patterns (exact for names of at most 16 bytes, the
     /// ones `by_len` points to directly).
@@ -163,7 +164,8 @@ impl Members for Picks {
     /// overwrites an earlier one (last occurrence wins) and a name configured
     /// both as a key and as the event-time field feeds both.
     /// (`always`: with plain `#[inline]` it became a call per member once
-    /// the scanner's loop changed shape, ~1.94 -> ~1.70 GB/s on small orders.)
+    /// the scanner's loop changed shape, and small orders got clearly slower:
+    /// files bench, figures in bench/RESULTS.md.)
     #[inline(always)]
     fn member(&mut self, rec: &[u8], key: (usize, usize), val: (usize, usize)) {
         let f = self.by_len[(key.1 - key.0).min(63)];

@@ -1,6 +1,8 @@
 //! Node-API surface: the `NativeParserConfig` handle (compiled configuration
 //! plus scratch memory, created once per worker) and `parseChunk`, one call per
-//! chunk that writes the slots straight into the caller's Int32Array.
+//! chunk that writes the slots straight into the caller's Int32Array; plus the
+//! dedup batch insert (`dedupSlots`), the table's page population and the file
+//! sink's write-back (`writeBackAndDrop`).
 //!
 //! Typed arrays arrive as slices from `napi_get_typedarray_info`, which works
 //! the same for views over an ArrayBuffer or a SharedArrayBuffer; no JS object

@@ -76,7 +76,8 @@ impl KeyHasher {
 /// Key hashes of four single-field keys (each raw value followed by the
 /// separator), computed in lockstep: the per-byte multiply chains of the four
 /// keys are independent, so the CPU overlaps them (one key alone is
-/// latency-bound at ~6 cycles per byte).
+/// latency-bound: each byte waits for the previous byte's multiply; profile
+/// figures in bench/RESULTS.md).
 #[inline]
 pub fn hash_fields4(keys: [&[u8]; 4]) -> [(i32, i32); 4] {
     let common = keys.iter().map(|k| k.len()).min().unwrap_or(0);

@@ -94,7 +94,8 @@ impl Parser {
         let summary = match framing {
             FRAMING_LINES => {
                 let summary = framing::lines(&mut self.cls, input, start, end, final_, &mut slots);
-                // A separate pass: folding it into lines() cost ~4 % there even when off.
+                // A separate pass: folded into lines() it slowed Lines framing even
+                // when off (files bench; figures in bench/RESULTS.md).
                 if self.mark_lf_follows {
                     slots.mark_lf_follows(0, input);
                 }

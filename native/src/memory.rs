@@ -1,12 +1,13 @@
 //! Committing the dedup table's memory ahead of its inserts.
 //!
 //! A fresh table is untouched zero memory, so each insert that lands on a new
-//! 4 KiB page takes a page fault first. On the 2-core VM, 600 k random inserts
-//! into a 73 MiB table took 88–96 ms with those faults and 21–26 ms once the
-//! pages were present, while populating all pages in one madvise call took
-//! 31–41 ms. Huge pages (MADV_HUGEPAGE) were as fast when the kernel had them
-//! ready but stalled 150–180 ms in compaction in 2 of 6 runs, so they are not
-//! used: a stall like that is a latency spike in follow mode.
+//! 4 KiB page takes a page fault first. Those faults were most of the time of
+//! random inserts into a fresh table, and populating all its pages with
+//! madvise costs less than taking them one by one (and runs on another
+//! thread). Huge pages (MADV_HUGEPAGE) were as fast when the kernel had them
+//! ready but sometimes stalled in compaction, so they are not used: a stall
+//! like that is a latency spike in follow mode. (Measured by hand; figures in
+//! bench/RESULTS.md.)
 
 /// Populates (faults in, writable, contents unchanged) every whole page of
 /// `[ptr, ptr + len)` on a new background thread, so the caller's inserts
@@ -25,9 +26,10 @@ pub fn populate_in_background(ptr: *const u8, len: usize) -> bool {
         // One madvise call holds the process's mmap lock (read) for the whole
         // range it populates. A thread that maps or unmaps memory meanwhile
         // (V8 growing its heap, malloc) queues for the write side, and every
-        // page fault of every thread then queues behind it: in one call for
-        // the 73 MiB table, a 0.8 MB write of the file sink took 18–35 ms
-        // instead of 1. Steps of 1 MiB let those threads in between.
+        // page fault of every thread then queues behind it: with one call for
+        // a whole table, small writes of the file sink stalled behind it
+        // (measured by hand, figures in bench/RESULTS.md). Steps of 1 MiB let
+        // those threads in between.
         const POPULATE_STEP: usize = 1 << 20;
         extern "C" {
             fn madvise(addr: *mut std::ffi::c_void, length: usize, advice: i32) -> i32;

@@ -33,7 +33,9 @@ impl Outcome {
 pub enum Mode {
     /// The default: simd-json for the records it is measurably faster on
     /// (long, string-heavy ones, see `prefers_simd_json`), the scanner for
-    /// the rest. See native/README.md for the figures behind the rule.
+    /// the rest. native/README.md gives the reasons; the shapes bench
+    /// (native/bench/benches/shapes.rs) checks the rule, figures in
+    /// bench/RESULTS.md.
     Auto,
     /// simd-json first for every record (tests and benchmarks).
     Simd,
@@ -47,7 +49,8 @@ const SIMD_JSON_MIN_BYTES: usize = 4096;
 /// members there: fewer than `SPARSE_MEMBERS` means the record is mostly long
 /// strings, where simd-json's 64-byte blocks (escapes and multi-byte
 /// characters cost it nothing extra) beat the scanner; dense structure (many
-/// short members, numbers) is where the scanner is twice as fast.
+/// short members, numbers) is where the scanner is clearly faster (shapes
+/// bench; figures in bench/RESULTS.md).
 const SAMPLE: usize = 4096;
 const SPARSE_MEMBERS: usize = 16;
 

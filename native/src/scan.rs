@@ -194,9 +194,9 @@ impl Strings for Indexed<'_> {
     #[inline(always)]
     fn string(&mut self, _b: &[u8], _i: usize) -> Result<usize, i32> {
         // The opening quote at `_i - 1` is the lowest unconsumed bit, so it
-        // is dropped without comparing its position (that compare and its
-        // branch on every string: 1.60 -> 1.72 GB/s on small orders, files
-        // bench): outside strings
+        // is dropped without comparing its position (that compare was a
+        // branch on every string; without it small orders are faster: files
+        // bench, figures in bench/RESULTS.md): outside strings
         // the scanner reads every byte, and none it accepts there (white
         // space, punctuation, number and literal bytes) is a `"`, so every
         // quote before `_i - 1` was consumed as some string's opening or
@@ -452,8 +452,8 @@ fn skip_ws_fast(b: &[u8], i: usize) -> usize {
 /// else INVALID_JSON. Compact JSON has `c` right at `i`: one compare and a
 /// branch not taken, where "skip whitespace, then compare" cost two branches
 /// (one of them taken) per structural byte; whitespace goes out of line.
-/// (With `after_value` and whitespace skipped inside the value dispatch:
-/// 1.72 -> 1.87 GB/s on small orders, files bench.)
+/// (With `after_value` and whitespace skipped inside the value dispatch,
+/// small orders are faster: files bench, figures in bench/RESULTS.md.)
 #[inline(always)]
 fn expect(b: &[u8], i: usize, c: u8) -> Result<usize, i32> {
     if i < b.len() && b[i] == c {
@@ -559,7 +559,8 @@ fn out_of_line<S: Strings>(u: &mut S, f: impl FnOnce(&mut S) -> Result<usize, i3
 fn scan_member_value<S: Strings>(b: &[u8], i: usize, u: &mut S) -> Result<(usize, usize), i32> {
     // Strings first, before the match (whose compare tree put two
     // branches before them): most member values are strings (with the
-    // same in `scan_inner_value`: 2.09 -> 2.21 GB/s, small orders).
+    // same in `scan_inner_value`; faster on small orders: files bench,
+    // figures in bench/RESULTS.md).
     if b.get(i) == Some(&b'"') {
         return Ok((i, u.string(b, i + 1)?));
     }

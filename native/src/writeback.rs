@@ -1,14 +1,15 @@
 //! Writing a sink file back to disk and dropping what is on disk from the
 //! page cache, in one call on the libuv thread pool.
 //!
-//! A replay writes the deduplicated stream at hundreds of MB/s; kept in the
+//! A replay writes the deduplicated stream as fast as it reads; kept in the
 //! page cache, gigabytes of output nobody reads again push out what is worth
 //! caching (the input logs), and every new page of it is a fresh allocation.
-//! On the shared VM that allocation is what a write costs: 900 MiB written
-//! in 4 MiB blocks with an fdatasync every 32 MiB took 0.45–2.8 s (sys time
-//! 0.2–2.5 s, in alternating runs), and 0.45–0.50 s in every run when each
-//! synced stretch was dropped (POSIX_FADV_DONTNEED), because the next writes
-//! then reuse the pages just freed.
+//! On the shared VM that allocation is what a write costs, and its time swung
+//! widely from run to run; when each synced stretch was dropped
+//! (POSIX_FADV_DONTNEED) the same writes took the short time in every run,
+//! because the next writes then reuse the pages just freed. (Measured by hand
+//! with a write loop; bench/e2e-once.ts and bench/dedup-replay.ts run the
+//! real sink. Figures in bench/RESULTS.md.)
 
 /// `fdatasync(fd)`, then, when that succeeded, drops the cached pages of
 /// `[from, to)` (now clean: they are on disk). Returns 0, or the errno of the

@@ -1,4 +1,5 @@
 import { ConfigError } from '../config/errors.js';
+import { OrdertailError } from '../errors.js';
 
 /**
  * A checkpoint that exists but cannot be used. Never silently ignored: the
@@ -27,7 +28,7 @@ export interface LockHolder {
  * directory would write the same sink twice and overwrite each other's
  * checkpoints, so the second one stops before touching anything.
  */
-export class CheckpointLockedError extends Error {
+export class CheckpointLockedError extends OrdertailError {
   readonly code = 'ORDERTAIL_CHECKPOINT_LOCKED' as const;
   override readonly name = 'CheckpointLockedError';
 

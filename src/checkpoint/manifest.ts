@@ -50,7 +50,7 @@ export interface CheckpointState {
   deadLetter?: CheckpointedOutput;
   /**
    * 'raw': the table's shared memory as it is (restored with one read);
-   * 'entries': live entries only, 16 bytes each (DedupTable.exportEntries),
+   * 'entries': the held keys as dedup entries (src/dedup/entries.ts, DedupTable.exportEntries),
    * used while the table is under a quarter full — a much smaller write.
    */
   dedup: {
@@ -69,8 +69,9 @@ let packr: Packr | undefined;
 
 /**
  * msgpackr is loaded at the first checkpoint read or write, not with the
- * engine: with its native-extension probe it costs ~30 ms of start-up, and a
- * run without checkpoints never needs it. require() keeps encode and decode
+ * engine: with its native-extension probe it is a noticeable part of start-up
+ * (measured by hand, figures in bench/RESULTS.md), and a run without
+ * checkpoints never needs it. require() keeps encode and decode
  * synchronous (msgpackr ships a CommonJS build beside its ES module).
  */
 function codec(): Packr {

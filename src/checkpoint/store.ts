@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CheckpointError } from './errors.js';
 import { decodeManifest, encodeManifest, MANIFEST_FILE, type CheckpointState } from './manifest.js';
+import { ENTRY_BYTES } from '../dedup/layout.js';
 
 const DEDUP_PREFIX = 'dedup-';
 const JOURNAL_PREFIX = 'journal-';
@@ -66,7 +67,7 @@ export class CheckpointStore {
       } catch (err) {
         throw new CheckpointError(journalPath, `(named by ${this.manifestPath}) is missing (${(err as NodeJS.ErrnoException).code})`, { cause: err });
       }
-      if (journalSize !== journal.byteLength || journalSize % 16 !== 0) {
+      if (journalSize !== journal.byteLength || journalSize % ENTRY_BYTES !== 0) {
         throw new CheckpointError(journalPath, `has ${journalSize} bytes where ${this.manifestPath} says ${journal.byteLength}`);
       }
     }

@@ -64,7 +64,7 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
   const engine = new Engine({ ...engineOptions, logger });
   let failed = false;
   engine.on('info', (m) => logger.info(m));
-  engine.on('warning', (m) => logger.warn(m));
+  engine.on('warning', (m, code) => logger.warn({ code }, m));
   engine.on('rejected', (r) => logger.debug({ file: r.file, offset: r.offset, reason: r.reason }, 'record rejected'));
   engine.on('error', (e) => {
     failed = true;
@@ -124,24 +124,22 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
     if (timer) clearInterval(timer);
     throw err;
   }
-  // engine.finished() settles with `once` when all input is out, and in either mode on a fatal
-  // error (it rejects then; the 'error' listener has reported it and set the exit code):
-  // the process must not idle after one.
-  const ended = engine.finished().catch(() => {});
-  await Promise.race([ended, signals.wait(), readerLeft]);
+  // engine.finished() resolves with `once` when all input is out, and rejects in either mode on a
+  // fatal error (the 'error' listener above has reported it): the process must not idle after one.
+  await Promise.race([engine.finished().catch(() => {}), signals.wait(), readerLeft]);
   await shutdown();
   if (timer) clearInterval(timer);
   if (statusIntervalMs) process.stderr.write(formatStatus(engine.stats()) + '\n');
-  if (readerGone) {
-    process.exitCode = 0;
-    return;
-  }
   if (options.once) {
     // One line that accounts for every record; a warning when copies may have got through.
     const s = engine.stats();
     const summary = { read: s.recordsRead, emitted: s.recordsEmitted, duplicates: s.duplicates, rejected: s.rejectedByReason, withoutKey: s.withoutKey, dedupForgotten: s.dedupForgotten, dedupForgottenInWindow: s.dedupForgottenInWindow };
     if (s.dedupForgottenInWindow > 0) logger.warn({ summary }, formatSummary(s));
     else logger.info({ summary }, formatSummary(s));
+  }
+  if (readerGone) {
+    process.exitCode = 0;
+    return;
   }
   const unread = engine.stats().unread;
   if (!failed && unread.length > 0) {

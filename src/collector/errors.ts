@@ -3,10 +3,11 @@
  * errors have). Exchange failures keep ccxt's own classes: their names are the
  * `class` label of the error metrics and decide retry (see error-class.ts).
  */
+import { OrdertailError } from '../errors.js';
 
 /** The sink refused a batch (disk full, closed pipe); the collector stops. */
-export class CollectorSinkError extends Error {
-  readonly code = 'ERR_COLLECTOR_SINK' as const;
+export class CollectorSinkError extends OrdertailError {
+  readonly code = 'ORDERTAIL_COLLECTOR_SINK' as const;
   override readonly name = 'CollectorSinkError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -14,8 +15,8 @@ export class CollectorSinkError extends Error {
 }
 
 /** start()/pollOnce() on a collector that was stopped. */
-export class CollectorStoppedError extends Error {
-  readonly code = 'ERR_COLLECTOR_STOPPED' as const;
+export class CollectorStoppedError extends OrdertailError {
+  readonly code = 'ORDERTAIL_COLLECTOR_STOPPED' as const;
   override readonly name = 'CollectorStoppedError';
   constructor(message = 'the collector was stopped') {
     super(message);
@@ -23,8 +24,8 @@ export class CollectorStoppedError extends Error {
 }
 
 /** A wait (concurrency slot, backoff sleep) ended because the collector is stopping. */
-export class CollectorAbortedError extends Error {
-  readonly code = 'ERR_COLLECTOR_ABORTED' as const;
+export class CollectorAbortedError extends OrdertailError {
+  readonly code = 'ORDERTAIL_COLLECTOR_ABORTED' as const;
   override readonly name = 'CollectorAbortedError';
   constructor(message = 'aborted: the collector is stopping') {
     super(message);
@@ -46,8 +47,8 @@ export function describeFailure(f: FailureCause): string {
 }
 
 /** `collect --once`: an exchange produced no record, only failures. */
-export class CollectorOnceError extends Error {
-  readonly code = 'ERR_COLLECTOR_NOTHING_COLLECTED' as const;
+export class CollectorOnceError extends OrdertailError {
+  readonly code = 'ORDERTAIL_COLLECTOR_NOTHING_COLLECTED' as const;
   override readonly name = 'CollectorOnceError';
   constructor(readonly exchanges: readonly string[]) {
     super(`nothing collected from ${exchanges.join(', ')}`);

@@ -1,6 +1,7 @@
 /**
  * Record shaping: ccxt's unified ticker / funding-rate structure, minus `info`
- * (the raw exchange payload: not unified, and 2-3× the size), plus
+ * (the raw exchange payload: not unified, and larger than all the rest:
+ * measured by hand, figures in bench/RESULTS.md), plus
  *
  *   type         "ticker" | "funding"
  *   exchange     the configured exchange name (the ccxt id unless renamed)

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import type { LogLevel } from '../metrics/logger.js';
 import { ConfigError } from './errors.js';
 import { parseByteSize, parseDurationMs } from './units.js';
 import { resolveCollectorConfig, type CollectorConfig } from '../collector/config.js';
@@ -8,7 +9,8 @@ import { MAX_CAPACITY, tableBytes } from '../dedup/layout.js';
  * Options accepted by `new Engine(options)` and by the YAML config file (same
  * names; the file may also spell them kebab-case, as the CLI flags do).
  */
-interface EngineOptionFields {
+/** The engine's options as declared; use EngineOptions, which also takes explicit undefined. */
+export interface EngineOptionFields {
   /** Glob patterns of files to read; files matching later are picked up too. */
   input: string | string[];
   /** Read what exists now, then finish. Default false (keep following). */
@@ -82,9 +84,6 @@ interface EngineOptionFields {
   /** Library only: aborting it stops the engine (a records() loop then throws an AbortError). */
   signal?: AbortSignal;
 }
-
-/** Log levels of `logLevel` (pino's). */
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 /**
  * Engine options. Every optional one also takes an explicit `undefined`

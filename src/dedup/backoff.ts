@@ -7,7 +7,11 @@
 
 import { DedupStalledError } from './errors.js';
 
-/** Busy-spins before sleeping: a writer holds a bucket for ~3 plain stores. */
+/**
+ * Busy-spins before sleeping: a writer holds its buckets for one scan and at
+ * most 4 plain stores (layout.ts, "Per-bucket lock"), the watermark seqlock for
+ * one store.
+ */
 const SPINS_BEFORE_SLEEP = 64;
 const SLEEP_MS = 0.05;
 

@@ -19,7 +19,11 @@ import type { StagingBuffer } from '../sinks/staging.js';
 import { DedupTable, INSERT_DUPLICATE, type NativeDedup } from './table.js';
 import type { DedupJournal } from '../checkpoint/dedup-journal.js';
 
-/** Slots whose dedup buckets are loaded together before their inserts (measured: 8–16 best, 32 no better). */
+/**
+ * Slots whose dedup buckets are loaded together before their inserts: their
+ * misses overlap; fewer overlap less, more gained nothing (measured by hand;
+ * figures in bench/RESULTS.md).
+ */
 const TOUCH_AHEAD = 16;
 
 /**

@@ -1,11 +1,12 @@
 /** Named failures of the dedup table (stable `code`, as undici's errors do). */
+import { OrdertailError } from '../errors.js';
 
 /**
  * A bucket (or the watermark) stayed write-locked for stallLimitMs: the thread
  * holding it was descheduled for that long, or died mid-write.
  */
-export class DedupStalledError extends Error {
-  readonly code = 'ERR_DEDUP_STALLED' as const;
+export class DedupStalledError extends OrdertailError {
+  readonly code = 'ORDERTAIL_DEDUP_STALLED' as const;
   /** Bucket index, or -1 for the watermark seqlock. */
   readonly bucket: number;
   readonly waitedMs: number;

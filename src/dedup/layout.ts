@@ -204,6 +204,19 @@ export const DEDUP_MAGIC = 0x44445539;
 /** "DDU8": the same buckets without a tail; a snapshot of one is read by re-inserting its entries. */
 export const DEDUP_MAGIC_DDU8 = 0x44445538;
 
+/**
+ * A dedup entry outside the table — in a snapshot of held keys, a checkpoint's
+ * journal of new keys — is 16 bytes: Int32 hashLo, Int32 hashHi, Float64 time
+ * (a slot's layout without the bucket). src/dedup/entries.ts reads and writes it.
+ */
+export const ENTRY_BYTES = 16;
+/** Int32 / Float64 words per entry, and where its fields are. */
+export const ENTRY_I32 = 4;
+export const ENTRY_F64 = 2;
+export const ENTRY_HASH_LO_I32 = 0;
+export const ENTRY_HASH_HI_I32 = 1;
+export const ENTRY_TIME_F64 = 1;
+
 /** Buckets in a key's probe sequence: its home bucket and the next 7 (see "Where a key lives"). */
 export const PROBE_BUCKETS = 8;
 

@@ -7,6 +7,7 @@
  */
 
 import { Backoff } from './backoff.js';
+import { DedupEntries } from './entries.js';
 import { WatermarkView } from './watermark.js';
 import {
   BUCKETS_BYTE,
@@ -208,22 +209,19 @@ export class DedupTable {
 
   /** A new table holding every occupied slot of `buckets` buckets laid out as layout.ts says. */
   private static fromSlots(i32: Int32Array, f64: Float64Array, buckets: number, options: DedupTableOptions): DedupTable {
-    const n = countOccupied(f64, buckets);
-    const entries = new ArrayBuffer(n * 16);
-    const into = { i32: new Int32Array(entries), f64: new Float64Array(entries) };
-    copyOccupied(i32, f64, buckets, into);
-    return DedupTable.fromEntries(new Uint8Array(entries), options);
+    const entries = DedupEntries.allocate(countOccupied(f64, buckets));
+    copyOccupied(i32, f64, buckets, entries);
+    return DedupTable.fromEntries(entries.bytes, options);
   }
 
   /**
-   * Every held entry, 16 bytes each — Int32 hashLo, Int32 hashHi, Float64
-   * time — written into `into` from the start. A far smaller snapshot than the
-   * raw table while it is sparsely filled. Returns the number of entries, or
+   * Every held entry (layout.ts, ENTRY_BYTES), written into `into` from the
+   * start. A far smaller snapshot than the raw table while it is sparsely filled. Returns the number of entries, or
    * -1 as soon as there are more than `into` holds (then the raw table is the
    * better snapshot). Every entry counts, however old: a copy with the same
    * event time can arrive at any later point (layout.ts, "Forgetting").
    */
-  exportEntries(into: { i32: Int32Array; f64: Float64Array }): number {
+  exportEntries(into: DedupEntries): number {
     return copyOccupied(this.#i32, this.#f64, this.#allBuckets, into);
   }
 
@@ -232,16 +230,19 @@ export class DedupTable {
    * oldest first (if they do not all fit, the newest are kept).
    */
   static fromEntries(bytes: Uint8Array, options: DedupTableOptions): DedupTable {
-    if (bytes.byteLength % 16 !== 0 || bytes.byteOffset % 8 !== 0) throw new RangeError('dedup entries must be 16-byte records on an 8-byte boundary');
+    const entries = new DedupEntries(bytes);
     const table = DedupTable.create(options);
-    const n = bytes.byteLength >> 4;
-    const i32 = new Int32Array(bytes.buffer, bytes.byteOffset, n * 4);
-    const f64 = new Float64Array(bytes.buffer, bytes.byteOffset, n * 2);
+    const n = entries.capacity;
     const order = Array.from({ length: n }, (_, e) => e);
     // A table that fits them all gives the same decisions in any order.
-    if (n > table.capacity / 2) order.sort((a, b) => f64[a * 2 + 1]! - f64[b * 2 + 1]!);
-    for (const e of order) table.insertAt(i32[e * 4]!, i32[e * 4 + 1]!, f64, e * 2 + 1);
+    if (n > table.capacity / 2) order.sort((a, b) => entries.f64[entries.timeIndex(a)]! - entries.f64[entries.timeIndex(b)]!);
+    for (const e of order) table.insertAt(entries.hashLo(e), entries.hashHi(e), entries.f64, entries.timeIndex(e));
     return table;
+  }
+
+  /** Insert entries in their order, as they were inserted when recorded (a checkpoint journal's replay). */
+  insertEntries(entries: DedupEntries, count = entries.capacity): void {
+    for (let e = 0; e < count; e++) this.insertAt(entries.hashLo(e), entries.hashHi(e), entries.f64, entries.timeIndex(e));
   }
 
   /**
@@ -501,9 +502,9 @@ function countOccupied(f64: Float64Array, buckets: number): number {
   return n;
 }
 
-/** Occupied slots of `buckets` buckets as 16-byte entries; -1 when `into` is too small. */
-function copyOccupied(i32: Int32Array, f64: Float64Array, buckets: number, into: { i32: Int32Array; f64: Float64Array }): number {
-  const max = into.f64.length >> 1;
+/** Occupied slots of `buckets` buckets as entries; -1 when `into` is too small. */
+function copyOccupied(i32: Int32Array, f64: Float64Array, buckets: number, into: DedupEntries): number {
+  const max = into.capacity;
   let n = 0;
   for (let b = 0; b < buckets; b++) {
     const timeBase = BUCKETS_F64 + b * BUCKET_F64 + SLOT0_TIME_F64;
@@ -513,9 +514,7 @@ function copyOccupied(i32: Int32Array, f64: Float64Array, buckets: number, into:
       if (t === 0) break;
       if (n === max) return -1;
       const k = vIdx + SLOT0_I32 + j * SLOT_I32;
-      into.i32[n * 4] = i32[k]!;
-      into.i32[n * 4 + 1] = i32[k + 1]!;
-      into.f64[n * 2 + 1] = t;
+      into.set(n, i32[k]!, i32[k + 1]!, f64, timeBase + j * SLOT_F64);
       n++;
     }
   }

@@ -1,7 +1,11 @@
 /**
  * One handle's view of the table watermark (the largest event time inserted),
  * and the shared copy in the header, published under its own seqlock (WM_SEQ).
- * Why lazy publishing, and why a lagging view is safe: layout.ts, "Watermark".
+ * Why lazy publishing: layout.ts, "Watermark". Why a lagging view is safe: the
+ * watermark decides no insert (nothing expires by time: layout.ts,
+ * "Forgetting"). It feeds stats() and, when no LOW_WATERMARK is set, is the
+ * reference for counting a replaced entry as forgotten inside the window; a
+ * view below the true maximum counts more entries there, never fewer.
  */
 
 import type { Backoff } from './backoff.js';
@@ -78,7 +82,9 @@ export class WatermarkView {
         continue;
       }
       const shared = this.#f64[H_WATERMARK_F64]!;
-      // Read-don't-modify-write validation, as for buckets (layout.ts).
+      // Read-don't-modify-write validation: the CAS of s to s fails if a
+      // writer took the seqlock since the load above. (Buckets no longer work
+      // this way: an insert holds them, layout.ts "Per-bucket lock".)
       if (Atomics.compareExchange(i32, H_WM_SEQ, s, s) !== s) continue;
       if (shared > this.value) {
         this.value = shared;

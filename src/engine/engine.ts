@@ -5,7 +5,8 @@ import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../con
 import { EmitStage } from '../dedup/emit-stage.js';
 import { DedupTable } from '../dedup/table.js';
 import { AUTO_TARGET_LOAD, sizeDedupTable, type DedupSizing } from '../dedup/sizing.js';
-import { tableBytes } from '../dedup/layout.js';
+import { ENTRY_BYTES, tableBytes } from '../dedup/layout.js';
+import { DedupEntries } from '../dedup/entries.js';
 import { Counter, Counters } from '../metrics/counters.js';
 import { LatencyRecorder, type LatencySummary } from '../metrics/latency.js';
 import { ParsePool, parsePoolConfig } from '../pool/parse-pool.js';
@@ -22,7 +23,7 @@ import { resolveParser, type ParserName } from '../parser/select.js';
 import type { RejectReason } from '../parser/contract.js';
 import type { WarningCode } from './warnings.js';
 import { StageHistograms } from '../metrics/stages.js';
-import { dedupSummary, type DedupSummary, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
+import { dedupSummary, type EngineStats, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
 import { createLogger, type Logger } from '../metrics/logger.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { StreamCounters } from '../metrics/counters.js';
@@ -38,7 +39,7 @@ import { checkOnceInputs } from '../sources/input-check.js';
 import type { Unread } from '../sources/open-retry.js';
 
 /**
- * Journal entries (16 B each) after which the next checkpoint takes a full
+ * Journal entries (ENTRY_BYTES each) after which the next checkpoint takes a full
  * dedup snapshot: bounds both the journal file and a restart's replay (~0.15 s).
  */
 const JOURNAL_LIMIT_ENTRIES = 512 * 1024;
@@ -46,36 +47,7 @@ const EMPTY_DEDUP_BASE = { format: 'entries', file: '', byteLength: 0 } as const
 import type { CheckpointState, CheckpointedOutput } from '../checkpoint/manifest.js';
 import { identityOfPath } from '../checkpoint/identity.js';
 
-export interface EngineStats {
-  recordsRead: number;
-  recordsEmitted: number;
-  duplicates: number;
-  rejected: number;
-  rejectedByReason: Record<RejectReason, number>;
-  withoutKey: number;
-  /** Dedup entries replaced under space pressure (duplicates of them may pass), and those of them still inside the window. */
-  dedupForgotten: number;
-  dedupForgottenInWindow: number;
-  eventTimeInvalid: number;
-  bytesRead: number;
-  files: number;
-  /** The parser the workers run. */
-  parser: ParserName;
-  /** Shadow parsing: records compared and disagreements (0/0 when off). */
-  shadow: { compared: number; mismatches: number };
-  /** impl: who inserts on the main thread, the addon's batch insert or DedupTable.insertAt (js). */
-  dedup: DedupSummary & { impl: 'js' | 'native' };
-  /** Live stream (growth observed while following) → emitted, milliseconds. */
-  latency: LatencySummary;
-  /** History (content present when a file was opened) → emitted, milliseconds. */
-  historyLatency: LatencySummary;
-  /** Checkpoints committed (0 when checkpointing is off) and failed. */
-  checkpoints: { dir: string | undefined; committed: number; failed: number; lastCommittedAtMs: number | undefined };
-  /** Input file descriptors open now (capped by maxOpenFiles). */
-  openFiles: number;
-  /** Inputs that could not be read (with `once`: after retries); a `once` run with any did not read everything. */
-  unread: Unread[];
-}
+export type { EngineStats } from '../metrics/telemetry.js';
 
 export interface RejectedRecord {
   file: string;
@@ -91,7 +63,7 @@ export interface EngineEventMap {
   warning: [message: string, code: WarningCode];
   error: [error: Error];
   rejected: [record: RejectedRecord];
-  /** With `once`: everything that existed at start has been emitted. */
+  /** With `once`: everything that existed at start has been emitted (with records(): and taken by the loop). */
   finished: [];
 }
 
@@ -130,6 +102,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private resolveFinished!: () => void;
   private rejectFinished!: (err: Error) => void;
   private finishedEmitted = false;
+  /** Settles when start() has returned or thrown. */
+  private startSettled: Promise<void> | undefined;
+  /** start() has returned: a failure from now on stops the engine at once. */
+  private started = false;
   private stopping: Promise<void> | undefined;
   /** Latency summaries taken at stop, when the histograms are freed. */
   private finalLatency: { live: LatencySummary; history: LatencySummary } | undefined;
@@ -151,7 +127,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private lastCheckpointAtMs: number | undefined;
   private lastCheckpointProgress = -1;
   private finalCheckpoint = false;
-  private entriesBuffer: ArrayBuffer | undefined;
+  private snapshotEntries: DedupEntries | undefined;
   /** Keys inserted since the last full dedup snapshot (checkpointing only). */
   private journal: DedupJournal | undefined;
   /** The committed full snapshot the journal extends (undefined: the next checkpoint takes a full one). */
@@ -215,6 +191,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
 
   async start(): Promise<void> {
     if (this.state !== 'new') throw new EngineError('ORDERTAIL_STARTED', `start() called on a ${this.state} engine`);
+    let settled!: () => void;
+    this.startSettled = new Promise<void>((resolve) => (settled = resolve));
+    try {
+      await this.startOnce();
+    } finally {
+      settled();
+    }
+  }
+
+  private async startOnce(): Promise<void> {
     const o = this.options;
     if (o.signal?.aborted) {
       this.state = 'stopped';
@@ -222,8 +208,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       throw abortError(o.signal);
     }
     o.signal?.addEventListener('abort', this.onAbort, { once: true });
-    // The collector's log is written by its first poll: not there yet, and not a typo.
-    if (o.once) checkOnceInputs(o.collector ? o.input.filter((p) => p !== o.collectorLog) : o.input);
+    // The collector's log is written by start() itself (one poll) before it is read.
+    if (o.once) checkOnceInputs(o.collector ? o.input.filter((p) => resolve(p) !== resolve(o.collectorLog)) : o.input);
     // A checkpoint that cannot be used stops start-up before anything is touched.
     let restored: CheckpointState | undefined;
     if (o.checkpoint) {
@@ -267,7 +253,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       // The pool, timers and watches are running by now: a failed start must
       // not leave them keeping the process alive. Nor commit a checkpoint of a half-started run.
       this.failure ??= err instanceof Error ? err : new Error(String(err));
-      await this.stop().catch(() => {});
+      // Not stop(): it waits for start() to settle, which is this very call.
+      this.stopping ??= this.stopOnce(false);
+      await this.stopping.catch(() => {});
       throw err;
     }
   }
@@ -347,6 +335,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       const { startMetricsServer } = await import('../metrics/http-server.js');
       this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, allowedHosts: o.metricsAllowedHosts, logger: this.logger });
     }
+    this.started = true;
+    if (this.failure) this.stopAfterFailure();
   }
 
   /**
@@ -427,14 +417,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const table = this.restoreSnapshot(restored);
     // Replay the keys inserted after the snapshot, and keep them journaled: the
     // next checkpoint can go on extending the same snapshot.
-    const journal = this.checkpointStore!.readJournal(restored);
-    const entries = journal.byteLength >> 4;
-    const i32 = new Int32Array(journal.buffer, journal.byteOffset, entries * 4);
-    const f64 = new Float64Array(journal.buffer, journal.byteOffset, entries * 2);
-    for (let e = 0; e < entries; e++) {
-      table.insertAt(i32[e * 4]!, i32[e * 4 + 1]!, f64, e * 2 + 1);
-      this.journal!.push(i32[e * 4]!, i32[e * 4 + 1]!, f64, e * 2 + 1);
-    }
+    const journal = new DedupEntries(this.checkpointStore!.readJournal(restored));
+    table.insertEntries(journal);
+    this.journal!.pushAll(journal);
     if (table.capacity === restored.dedup.capacity) this.dedupBase = { format: restored.dedup.format, file: restored.dedup.file, byteLength: restored.dedup.byteLength };
     return table;
   }
@@ -578,15 +563,14 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (this.finalCheckpoint || state.generation === 1) await committing;
   }
 
-  /** The table's live entries while they fit in a quarter of its size, else its raw memory. */
+  /** The table's held entries while they fit in a quarter of its size, else its raw memory. */
   private dedupSnapshot(dedup: DedupTable): { format: 'raw' | 'entries'; bytes: Uint8Array } {
     const raw = dedup.sharedBuffer;
     // Reused between checkpoints; pages are touched only as far as entries fill it.
-    this.entriesBuffer ??= new ArrayBuffer(Math.floor(raw.byteLength / 4 / 16) * 16);
-    const into = { i32: new Int32Array(this.entriesBuffer), f64: new Float64Array(this.entriesBuffer) };
-    const n = dedup.exportEntries(into);
+    this.snapshotEntries ??= DedupEntries.allocate(Math.floor(raw.byteLength / 4 / ENTRY_BYTES));
+    const n = dedup.exportEntries(this.snapshotEntries);
     if (n < 0) return { format: 'raw', bytes: new Uint8Array(raw) };
-    return { format: 'entries', bytes: new Uint8Array(this.entriesBuffer, 0, n * 16) };
+    return { format: 'entries', bytes: this.snapshotEntries.prefix(n) };
   }
 
   /** The metrics server's base URL when the `metricsPort` option started one. */
@@ -620,6 +604,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     // Nobody else hears of it: a warning, as an unhandled failure should not go unseen.
     else if (!this.iterator) process.emitWarning(error);
     this.rejectFinished(error);
+    if (this.started) this.stopAfterFailure();
+  }
+
+  /**
+   * A failed engine emits nothing more: it stops itself, so its threads and
+   * descriptors do not outlive a caller that only awaited finished() (which
+   * rejects) or the records() loop (which threw). stop() returns this stop.
+   */
+  private stopAfterFailure(): void {
+    this.stop().catch(() => {});
   }
 
   private logEvents(logger: Logger): void {
@@ -732,10 +726,13 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     return this.stopping;
   }
 
-  private async stopOnce(): Promise<void> {
+  private async stopOnce(waitForStart = true): Promise<void> {
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.iterator?.stop();
-    if (this.state === 'new') {
+    // stop() during start() (an abort, a loop left early): stop what start() has
+    // built once it has built it, not half of it.
+    if (waitForStart) await this.startSettled;
+    if (this.state === 'new' || this.state === 'stopped') {
       this.state = 'stopped';
       this.releaseHistograms();
       this.resolveFinished();

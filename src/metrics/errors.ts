@@ -2,10 +2,11 @@
  * Named failures of the observability layer, each with a stable `code` (as
  * undici's core/errors.js does), so callers never match on message text.
  */
+import { OrdertailError } from '../errors.js';
 
 /** An option of the metrics server, sampler or logger is out of range. */
-export class MetricsOptionError extends RangeError {
-  readonly code = 'ERR_METRICS_OPTION' as const;
+export class MetricsOptionError extends OrdertailError {
+  readonly code = 'ORDERTAIL_METRICS_OPTION' as const;
   override readonly name = 'MetricsOptionError';
 
   constructor(
@@ -18,8 +19,8 @@ export class MetricsOptionError extends RangeError {
 }
 
 /** The metrics server could not bind (address in use, permission, bad host). */
-export class MetricsListenError extends Error {
-  readonly code = 'ERR_METRICS_LISTEN' as const;
+export class MetricsListenError extends OrdertailError {
+  readonly code = 'ORDERTAIL_METRICS_LISTEN' as const;
   override readonly name = 'MetricsListenError';
 
   constructor(host: string, port: number, options: { cause: unknown }) {

@@ -58,7 +58,8 @@ function buildAllLazy(): void {
 /**
  * createLatencyHistogram() for the engine's own histograms, without its
  * start-up cost (loading hdr-histogram-js and initialising its WebAssembly
- * take ~0.1 s, a large part of a short run) until the histogram is needed.
+ * are a large part of a short run's start-up: measured by hand, figures in
+ * bench/RESULTS.md) until the histogram is needed.
  * recordValue() and recordValueWithCount() are kept (in order) until any
  * other use of the histogram, LAZY_VALUES_LIMIT values, or
  * LAZY_BUILD_AFTER_MS after the first lazy histogram was made (so a long run
@@ -160,7 +161,8 @@ const lazyDestroyers = new WeakMap<Hdr.Histogram, () => void>();
 /**
  * Frees a histogram's WebAssembly memory, which the GC never reclaims: an
  * engine calls this for each of its histograms when it stops (a process that
- * creates many engines otherwise grows by ~0.5 MiB per engine). A lazy one that
+ * creates many engines otherwise grows with every engine: measured by hand,
+ * figures in bench/RESULTS.md). A lazy one that
  * was never built is just dropped, and no longer built by the timer.
  */
 export function destroyLatencyHistogram(h: Hdr.Histogram): void {

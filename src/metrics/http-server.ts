@@ -71,7 +71,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       res.destroy();
       return;
     }
-    const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'ERR_METRICS_INTERNAL';
+    const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'ORDERTAIL_METRICS_INTERNAL';
     sendJson(res, 500, { error: err instanceof Error ? err.message : String(err), code });
   };
 
@@ -79,12 +79,12 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     const url = new URL(req.url ?? '/', 'http://localhost');
     logger?.trace({ method: req.method, path: url.pathname }, 'metrics request');
     if (!hostAllowed(req.headers.host)) {
-      sendJson(res, 403, { error: `Host '${req.headers.host ?? ''}' is not allowed (add it with --metrics-allowed-hosts)`, code: 'ERR_HOST_NOT_ALLOWED' });
+      sendJson(res, 403, { error: `Host '${req.headers.host ?? ''}' is not allowed (add it with --metrics-allowed-hosts)`, code: 'ORDERTAIL_HTTP_HOST_NOT_ALLOWED' });
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
-      sendJson(res, 405, { error: `${req.method ?? '?'} not allowed`, code: 'ERR_METHOD_NOT_ALLOWED' });
+      sendJson(res, 405, { error: `${req.method ?? '?'} not allowed`, code: 'ORDERTAIL_HTTP_METHOD_NOT_ALLOWED' });
       return;
     }
     switch (url.pathname) {
@@ -110,7 +110,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
         const raw = url.searchParams.get('since');
         const since = raw === null || raw === '' ? -Infinity : Number(raw);
         if (Number.isNaN(since)) {
-          sendJson(res, 400, { error: `since: expected epoch milliseconds, got '${raw}'`, code: 'ERR_BAD_QUERY' });
+          sendJson(res, 400, { error: `since: expected epoch milliseconds, got '${raw}'`, code: 'ORDERTAIL_HTTP_BAD_QUERY' });
           return;
         }
         sendJson(res, 200, seriesJson(sampler, since));
@@ -131,7 +131,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
         return;
       }
       default:
-        sendJson(res, 404, { error: `no such path: ${url.pathname}`, code: 'ERR_NOT_FOUND' });
+        sendJson(res, 404, { error: `no such path: ${url.pathname}`, code: 'ORDERTAIL_HTTP_NOT_FOUND' });
     }
   };
 

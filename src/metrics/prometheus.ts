@@ -1,7 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Summary, type Registry } from 'prom-client';
 import type { Histogram } from 'hdr-histogram-js';
-import type { EngineStats } from '../engine/engine.js';
-import type { FileTelemetry, LatencyHistograms, PipelineGauges, StreamCounts, TelemetrySource } from './telemetry.js';
+import type { EngineStats, FileTelemetry, LatencyHistograms, PipelineGauges, StreamCounts, TelemetrySource } from './telemetry.js';
 
 /*
  * Engine metrics for Prometheus. Every value is read from the TelemetrySource

@@ -162,8 +162,9 @@ export class TelemetrySampler {
   /**
    * Sample every interval, the first one interval from now (not at once: a
    * sample reads the latency histograms, which builds them, and at start-up
-   * that put loading hdr-histogram-js and its WebAssembly, ~40 ms of the main
-   * thread, in the middle of the busiest second of a run). A failing sample
+   * that put loading hdr-histogram-js and its WebAssembly, a noticeable stall
+   * of the main thread (measured by hand, figures in bench/RESULTS.md), in the
+   * middle of the busiest second of a run). A failing sample
    * is reported, never thrown from the timer.
    */
   start(onError: (err: unknown) => void = () => {}): void {

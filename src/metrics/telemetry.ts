@@ -1,5 +1,40 @@
 import type { Histogram } from 'hdr-histogram-js';
-import type { EngineStats } from '../engine/engine.js';
+import type { RejectReason } from '../parser/contract.js';
+import type { ParserName } from '../parser/select.js';
+import type { Unread } from '../sources/open-retry.js';
+import type { LatencySummary } from './percentiles.js';
+
+/** engine.stats(): counts since start, the table, latency, checkpoints, what could not be read. */
+export interface EngineStats {
+  recordsRead: number;
+  recordsEmitted: number;
+  duplicates: number;
+  rejected: number;
+  rejectedByReason: Record<RejectReason, number>;
+  withoutKey: number;
+  /** Dedup entries replaced under space pressure (duplicates of them may pass), and those of them still inside the window. */
+  dedupForgotten: number;
+  dedupForgottenInWindow: number;
+  eventTimeInvalid: number;
+  bytesRead: number;
+  files: number;
+  /** The parser the workers run. */
+  parser: ParserName;
+  /** Shadow parsing: records compared and disagreements (0/0 when off). */
+  shadow: { compared: number; mismatches: number };
+  /** impl: who inserts on the main thread, the addon's batch insert or DedupTable.insertAt (js). */
+  dedup: DedupSummary & { impl: 'js' | 'native' };
+  /** Live stream (growth observed while following) → emitted, milliseconds. */
+  latency: LatencySummary;
+  /** History (content present when a file was opened) → emitted, milliseconds. */
+  historyLatency: LatencySummary;
+  /** Checkpoints committed (0 when checkpointing is off) and failed. */
+  checkpoints: { dir: string | undefined; committed: number; failed: number; lastCommittedAtMs: number | undefined };
+  /** Input file descriptors open now (capped by maxOpenFiles). */
+  openFiles: number;
+  /** Inputs that could not be read (with `once`: after retries); a `once` run with any did not read everything. */
+  unread: Unread[];
+}
 
 /**
  * What the engine exposes to observability (HTTP endpoints, Prometheus, the

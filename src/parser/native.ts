@@ -81,7 +81,8 @@ export function nativeCandidatePaths(): string[] {
 /**
  * The candidates that exist, in the order nativeCandidatePaths() gives, found
  * without asking which libc this is: on Linux that takes process.report
- * (~6-30 ms, paid again in every worker thread), and the gnu/musl order only
+ * (slow, and paid again in every worker thread: measured by hand, figures in
+ * bench/RESULTS.md), and the gnu/musl order only
  * decides anything when both builds are present. Undefined when it does (or
  * off Linux, where no probe is needed): use nativeCandidatePaths().
  */

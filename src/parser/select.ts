@@ -2,12 +2,13 @@ import type { ChunkParser, ParseConfig } from './contract.js';
 import { createJsParser } from './js-parser.js';
 import { loadNativeAddon, loadNativeParser } from './native.js';
 import { createSimdjsonParser, loadSimdjson } from './simdjson-parser.js';
+import { OrdertailError } from '../errors.js';
 
 export type ParserChoice = 'auto' | 'js' | 'native' | 'simdjson';
 export type ParserName = 'js' | 'native' | 'simdjson';
 
-export class ParserUnavailableError extends Error {
-  readonly code = 'ORDERTAIL_PARSER_UNAVAILABLE';
+export class ParserUnavailableError extends OrdertailError {
+  readonly code = 'ORDERTAIL_PARSER_UNAVAILABLE' as const;
   override readonly name = 'ParserUnavailableError';
 }
 

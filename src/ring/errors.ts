@@ -2,6 +2,7 @@
  * Named failures of the result ring. Each has a stable `code` (for logs and
  * metrics labels) and a `name`, as undici's core/errors.js does.
  */
+import { OrdertailError } from '../errors.js';
 
 export interface RingStalledDetails {
   /** Slots of the current write() call that were published before giving up. */
@@ -17,8 +18,8 @@ export interface RingStalledDetails {
  * `stallLimitMs`. Nothing was dropped: the first `written` slots of the batch
  * are in the ring, the caller still owns the other `remaining` ones.
  */
-export class RingStalledError extends Error implements RingStalledDetails {
-  readonly code = 'ERR_RING_STALLED' as const;
+export class RingStalledError extends OrdertailError implements RingStalledDetails {
+  readonly code = 'ORDERTAIL_RING_STALLED' as const;
   readonly written: number;
   readonly remaining: number;
   readonly waitedMs: number;
@@ -37,8 +38,8 @@ export class RingStalledError extends Error implements RingStalledDetails {
 }
 
 /** A second Doorbell.wait() while one is pending: with one consumer this is a bug. */
-export class DoorbellBusyError extends Error {
-  readonly code = 'ERR_DOORBELL_BUSY' as const;
+export class DoorbellBusyError extends OrdertailError {
+  readonly code = 'ORDERTAIL_DOORBELL_BUSY' as const;
 
   constructor() {
     super('Doorbell.wait() called while a previous wait is still pending');

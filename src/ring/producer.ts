@@ -31,9 +31,11 @@ export interface RingProducerOptions {
 
 /**
  * Below this many slots a plain word loop beats `subarray()+set()`: it avoids
- * allocating a view and the call into the copy builtin. Above it the bulk copy
- * wins (measured on Node 20: even at 8 slots, 2.4× at 32, 5× at 256), and one
- * small view per segment of ≥ 8 slots is noise next to the copy.
+ * allocating a view and the call into the copy builtin. From here on the two
+ * are even and above it the bulk copy wins, by more the longer the segment
+ * (measured by hand on Node 20; figures in bench/RESULTS.md; bench/ring.ts
+ * measures the ring as a whole), and one small view per segment of ≥ 8 slots
+ * is noise next to the copy.
  */
 const BULK_COPY_MIN_SLOTS = 8;
 

@@ -18,8 +18,10 @@ const BACKGROUND_WRITE_BYTES = 64 * 1024;
 /**
  * After this many bytes written since the last one, an fdatasync is started in
  * the background (not awaited): the kernel writes the file back while records
- * keep coming, so the fsync of a checkpoint or of close() finds little left.
- * On this VM, one fsync of 200 MB written at once took ~100 ms. With
+ * keep coming, so the fsync of a checkpoint or of close() finds little left
+ * (one fsync of a whole replay's output at once is a long stall: measured by
+ * hand, figures in bench/RESULTS.md; bench/checkpoint.ts measures what
+ * checkpoints cost). With
  * `pageCache: 'drop'` the stretch before the one just written back is then
  * dropped from the page cache (see page-cache.ts).
  */

@@ -36,7 +36,8 @@ type Ending = { kind: 'stopped' } | { kind: 'failed'; error: Error };
  */
 export class IteratorSink implements Sink {
   readonly name = 'iterator';
-  private readonly chunks: Buffer[] = [];
+  /** Batches as written; taken ones are cleared (undefined) until the array is compacted. */
+  private readonly chunks: (Buffer | undefined)[] = [];
   private chunkHead = 0;
   /** Read position in chunks[chunkHead]. */
   private pos = 0;
@@ -192,7 +193,7 @@ export class IteratorSink implements Sink {
     this.queuedBytes -= end + 1 - this.pos;
     this.pos = end + 1;
     if (this.pos >= chunk.length) {
-      this.chunks[this.chunkHead++] = undefined as unknown as Buffer;
+      this.chunks[this.chunkHead++] = undefined;
       this.pos = 0;
       // Compact now and then: shift() per batch would be O(n) each.
       if (this.chunkHead > 64 && this.chunkHead * 2 > this.chunks.length) {

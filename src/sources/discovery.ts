@@ -13,8 +13,9 @@ let globLibraries: GlobLibraries | undefined;
 
 /**
  * picomatch and tinyglobby are loaded for the first pattern that is a glob:
- * together they are ~40 ms of start-up, and the common `--input FILE` needs
- * neither. require() keeps discovery synchronous (both ship CommonJS).
+ * together they are a noticeable part of start-up (measured by hand, figures
+ * in bench/RESULTS.md), and the common `--input FILE` needs neither. require()
+ * keeps discovery synchronous (both ship CommonJS).
  */
 function glob(): GlobLibraries {
   if (!globLibraries) {

@@ -4,12 +4,16 @@ import { ArrayPhase, Framing, type FramingMode } from '../parser/contract.js';
 import { FINGERPRINT_BYTES, fingerprintOf, identityOfFd, type Fingerprint } from '../checkpoint/identity.js';
 import type { ResumePoint } from '../checkpoint/manifest.js';
 import type { FdBudget } from './fd-budget.js';
+import { OrdertailError } from '../errors.js';
 
 /** Where a newly opened file begins: its start, its end (--from end), or a checkpoint's resume point. */
 export type StartAt = { kind: 'start' } | { kind: 'end' } | { kind: 'resume'; point: ResumePoint };
 
 /** The file at the cursor's path is no longer the file it was reading (rotated while its fd was closed). */
-export class IdentityLostError extends Error {}
+export class IdentityLostError extends OrdertailError {
+  readonly code = 'ORDERTAIL_INPUT_IDENTITY_LOST' as const;
+  override readonly name = 'IdentityLostError';
+}
 
 const LF = 0x0a;
 const PROBE_BYTES = 64 * 1024;

@@ -17,9 +17,14 @@ const engine = new Engine({ input, checkpoint, checkpointInterval: 10, workers: 
 const records = engine.records();
 await engine.start();
 let n = 0;
-for await (const record of records) {
-  writeSync(fd, `${record.toString()}\n`);
-  if (++n % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-}
+const loop = (async () => {
+  for await (const record of records) {
+    writeSync(fd, `${record.toString()}\n`);
+    if (++n % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+})();
+// With records(), finished() means the loop has taken the last record.
+await engine.finished();
 await engine.stop();
+await loop;
 process.stdout.write('done\n');
