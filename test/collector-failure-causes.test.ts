@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { plainLines, runCli } from './helpers/cli-process.js';
 import { workdir } from './helpers/workdir.js';
+import { collector, fastConfig, metric, mockExchange } from './fixtures/mock-exchange/harness.js';
 
 // Nothing listens on port 1: every request is refused at once.
 const UNREACHABLE = ['--exchange', 'binanceusdm', '--base-url', 'http://127.0.0.1:1', '--no-rate-limit'];
@@ -29,5 +30,18 @@ describe('collector failures are reported with their cause', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/binanceusdm: circuit breaker closed → open \(last failure: markets NetworkError.*ECONNREFUSED/);
     expect(r.stderr.match(/cycle \d+ failed/g)).toHaveLength(1);
+  });
+});
+
+describe('an exchange that answers with an error status', () => {
+  it('the warning and the failure carry the HTTP status; ordertail_collector_http_errors_total counts it', async () => {
+    const mock = await mockExchange();
+    mock.inject({ fault: { kind: 'status', status: 503 } });
+    const { collector: c, warnings, registry } = collector(fastConfig([{ id: 'bybit', baseUrl: mock.url }]));
+    const [report] = await c.pollOnce();
+    expect(report!.outcome).toBe('failed');
+    expect(report!.failures[0]).toMatchObject({ errorClass: 'ExchangeNotAvailable', httpStatus: 503 });
+    expect(warnings).toEqual([expect.stringMatching(/^bybit: cycle 1 failed: markets ExchangeNotAvailable \(HTTP 503\) after 3 attempts: bybit GET \S+ 503 /)]);
+    expect(await metric(registry, 'ordertail_collector_http_errors_total', { exchange: 'bybit', status: '503' })).toBe(3);
   });
 });

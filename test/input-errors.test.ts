@@ -9,12 +9,13 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runOnce, workdir } from './helpers/workdir.js';
-import { NOBODY_MISSING, plainLines, runCli, startCli } from './helpers/cli-process.js';
+import { NOBODY_CANNOT_READ, NOBODY_MISSING, plainLines, runCli, startCli } from './helpers/cli-process.js';
 
 const BASE = ['run', '--no-metrics', '--workers', '1', '--log-level', 'warn'];
 
 if (NOBODY_MISSING && process.env.ORDERTAIL_REQUIRE_TOOLS === '1') throw new Error(NOBODY_MISSING);
-if (NOBODY_MISSING) console.log(`input-errors: unprivileged cases skipped: ${NOBODY_MISSING}`);
+const UNPRIVILEGED_SKIP = NOBODY_MISSING ?? NOBODY_CANNOT_READ;
+if (UNPRIVILEGED_SKIP) console.log(`input-errors: unprivileged cases skipped: ${UNPRIVILEGED_SKIP}`);
 
 /** A work dir any user can enter (mkdtemp makes it 0700), holding one good input. */
 function setup(): { dir: string; good: string } {
@@ -92,7 +93,7 @@ describe('inputs that cannot be read are retried, then listed (exit 3)', () => {
     expect(plainLines(r.stderr)).toEqual([expect.stringMatching(/1 input\(s\) not read: .*bad-.*\.ndjson \(name is not valid UTF-8\)/)]);
   });
 
-  it.skipIf(NOBODY_MISSING)('--once as an unprivileged user, an input in a directory it may not read: the rest read, no hang, exit 3 naming it', async () => {
+  it.skipIf(UNPRIVILEGED_SKIP)('--once as an unprivileged user, an input in a directory it may not read: the rest read, no hang, exit 3 naming it', async () => {
     const { dir, good } = setup();
     mkdirSync(join(dir, 'secret'), { mode: 0o700 });
     writeFileSync(join(dir, 'secret', 'b.ndjson'), '{"id":9}\n');
@@ -103,7 +104,26 @@ describe('inputs that cannot be read are retried, then listed (exit 3)', () => {
     expect(r.stderr.match(/retrying with backoff/g)).toHaveLength(1);
   });
 
-  it.skipIf(NOBODY_MISSING)('--once: EACCES that goes away within the retries is read, exit 0', async () => {
+  it.skipIf(UNPRIVILEGED_SKIP)('--once as an unprivileged user, a glob in a directory it may not list: exit 3 naming the directory, the rest read', async () => {
+    const { dir, good } = setup();
+    mkdirSync(join(dir, 'secret'), { mode: 0o700 });
+    writeFileSync(join(dir, 'secret', 'b.ndjson'), '{"id":9}\n');
+    const r = await runCli([...BASE, '--once', '--input', good, '--input', join(dir, 'secret', '*.ndjson')], { asNobody: true, timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout).toBe('{"id":1}\n{"id":2}\n');
+    expect(r.stderr).toMatch(/secret\/\*\.ndjson: cannot list .*secret \(EACCES\); files matching there are not found/);
+    expect(plainLines(r.stderr)).toEqual([expect.stringMatching(/1 input\(s\) not read: .*secret\/ \(cannot list: EACCES\)/)]);
+  });
+
+  it('a glob that matches nothing: a warning naming it (a typo is not silent)', async () => {
+    const { dir, good } = setup();
+    const r = await runCli([...BASE, '--once', '--input', good, '--input', join(dir, 'ordres-*.ndjson')], { timeoutMs: 15_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('{"id":1}\n{"id":2}\n');
+    expect(r.stderr.match(/ordres-\*\.ndjson matches no file/g)).toHaveLength(1);
+  });
+
+  it.skipIf(UNPRIVILEGED_SKIP)('--once: EACCES that goes away within the retries is read, exit 0', async () => {
     const { dir, good } = setup();
     const secret = join(dir, 'secret');
     mkdirSync(secret, { mode: 0o700 });
@@ -115,7 +135,7 @@ describe('inputs that cannot be read are retried, then listed (exit 3)', () => {
     expect(p.stdout().split('\n').filter(Boolean).sort()).toEqual(['{"id":1}', '{"id":2}', '{"id":9}']);
   });
 
-  it.skipIf(NOBODY_MISSING)('follow mode: a file that becomes readable later is read', async () => {
+  it.skipIf(UNPRIVILEGED_SKIP)('follow mode: a file that becomes readable later is read', async () => {
     const { dir, good } = setup();
     const secret = join(dir, 'secret');
     mkdirSync(secret, { mode: 0o700 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readLines, workdir } from './helpers/workdir.js';
 import { BIN, startCli } from './helpers/cli-process.js';
+import { Engine } from '../dist/src/index.js';
 
 const BASE = ['run', '--no-metrics', '--workers', '1', '--log-level', 'warn'];
 
@@ -90,7 +91,8 @@ describe('pipes', () => {
         if (chunk) chunks.push(chunk);
       }
     }, 50);
-    await new Promise((r) => setTimeout(r, 800));
+    // Stop once output flows (not after a fixed time: start-up is slower on a busy machine).
+    for (let i = 0; i < 300 && chunks.reduce((n, c) => n + c.length, 0) < 256 * 1024; i++) await new Promise((r) => setTimeout(r, 20));
     const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     child.kill('SIGTERM');
     const code = await exited;
@@ -104,7 +106,21 @@ describe('pipes', () => {
     expect(code, stderr).toBe(1);
     expect(stderr).toMatch(/shutdown took longer than 5 s; exiting \(\d+ bytes of records not yet written to stdout dropped/);
     expect(out.length).toBeGreaterThan(0);
-    expect(out.endsWith('\n')).toBe(true);
-    for (const line of out.slice(0, -1).split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+    expect(out.endsWith('\n'), `stdout ends with ${JSON.stringify(out.slice(-120))}; stderr: ${stderr}`).toBe(true);
+    for (const line of out.slice(0, -1).split('\n')) expect(() => JSON.parse(line), line.slice(0, 120)).not.toThrow();
   }, 30_000);
+
+  it('library: engines on stdout one after another leave no listener on process.stdout', async () => {
+    const dir = workdir();
+    const input = join(dir, 'empty.ndjson');
+    writeFileSync(input, '');
+    const before = process.stdout.listenerCount('error');
+    for (let i = 0; i < 12; i++) {
+      const engine = new Engine({ input, once: true, sink: 'stdout', workers: 1 });
+      await engine.start();
+      await engine.finished();
+      await engine.stop();
+    }
+    expect(process.stdout.listenerCount('error')).toBe(before);
+  });
 });

@@ -91,7 +91,7 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .exitOverride()
     .option('-c, --config <file>', 'YAML config file; flags override its keys')
     .option('-i, --input <glob>', 'files to read (repeatable); files matching later are picked up', collect)
-    .option('--once', 'read everything that exists now, then exit 0')
+    .option('--once', 'read everything that exists now, then exit 0 (3 if an input could not be read)')
     .addOption(new Option('--from <where>', 'where to begin in files present at start-up (default start)').choices(['start', 'end']))
     .option('--sink <sink>', "'stdout' (default), 'file:PATH' or 'none'")
     .option('--dead-letter <path>', 'write rejected input here, one JSON line each {file,offset,reason,sample}')

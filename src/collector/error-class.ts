@@ -29,6 +29,17 @@ export function classifyError(err: unknown): ErrorClass {
   return { kind: 'permanent', name: 'Unknown' };
 }
 
+/**
+ * The HTTP status of a failed exchange call, when the exchange answered. ccxt
+ * keeps it only in the message it builds (`bybit GET https://… 503 Service
+ * Unavailable <body>`), so it is read from there; undefined for network errors.
+ */
+export function httpStatusOf(err: unknown): number | undefined {
+  const text = err instanceof Error ? err.message : '';
+  const m = /\b(?:GET|POST|PUT|DELETE|PATCH)\s+\S+\s+([1-5]\d\d)\b/.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** First line of an error's message, bounded: exchange errors embed whole response bodies. */
 export function errorSummary(err: unknown, max = 200): string {
   const text = err instanceof Error ? err.message : String(err);

@@ -37,12 +37,13 @@ export interface FailureCause {
   operation: string;
   errorClass: string;
   attempts: number;
+  httpStatus?: number;
   message: string;
 }
 
-/** `markets RequestTimeout after 3 attempts: binance GET https://… 503 …` (ccxt messages carry the HTTP status). */
+/** `markets ExchangeNotAvailable (HTTP 503) after 3 attempts: bybit GET https://… 503 Service Unavailable …`. */
 export function describeFailure(f: FailureCause): string {
-  return `${f.operation} ${f.errorClass}${f.attempts > 1 ? ` after ${f.attempts} attempts` : ''}: ${f.message}`;
+  return `${f.operation} ${f.errorClass}${f.httpStatus !== undefined ? ` (HTTP ${f.httpStatus})` : ''}${f.attempts > 1 ? ` after ${f.attempts} attempts` : ''}: ${f.message}`;
 }
 
 /** `collect --once`: an exchange produced no record, only failures. */

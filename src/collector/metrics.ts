@@ -9,6 +9,7 @@ import type { RecordType } from './records.js';
  *
  *   requests_total{exchange,operation}        ccxt calls made (each retry counts)
  *   errors_total{exchange,operation,class}    failed calls by ccxt error class
+ *   http_errors_total{exchange,operation,status}  failed calls the exchange answered, by HTTP status
  *   retries_total{exchange,class}             retries, by the class that caused them
  *   request_duration_seconds{exchange}        HTTP latency histogram
  *   timeout_seconds{exchange}                 current adaptive timeout
@@ -37,6 +38,7 @@ function reuse<T>(registry: Registry, name: string, make: () => T): T {
 export class CollectorMetrics {
   readonly requests: Counter<'exchange' | 'operation'>;
   readonly errors: Counter<'exchange' | 'operation' | 'class'>;
+  readonly httpErrors: Counter<'exchange' | 'operation' | 'status'>;
   readonly retries: Counter<'exchange' | 'class'>;
   readonly latency: Histogram<'exchange'>;
   readonly timeout: Gauge<'exchange'>;
@@ -57,6 +59,7 @@ export class CollectorMetrics {
     const registers = [registry];
     this.requests = reuse(registry, `${p}requests_total`, () => new Counter({ name: `${p}requests_total`, help: 'ccxt calls made, each retry included', labelNames: ['exchange', 'operation'], registers }));
     this.errors = reuse(registry, `${p}errors_total`, () => new Counter({ name: `${p}errors_total`, help: 'failed ccxt calls by error class', labelNames: ['exchange', 'operation', 'class'], registers }));
+    this.httpErrors = reuse(registry, `${p}http_errors_total`, () => new Counter({ name: `${p}http_errors_total`, help: 'failed ccxt calls the exchange answered, by HTTP status', labelNames: ['exchange', 'operation', 'status'], registers }));
     this.retries = reuse(registry, `${p}retries_total`, () => new Counter({ name: `${p}retries_total`, help: 'retries by the error class that caused them', labelNames: ['exchange', 'class'], registers }));
     this.latency = reuse(registry, `${p}request_duration_seconds`, () => new Histogram({ name: `${p}request_duration_seconds`, help: 'HTTP request latency', labelNames: ['exchange'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }));
     this.timeout = reuse(registry, `${p}timeout_seconds`, () => new Gauge({ name: `${p}timeout_seconds`, help: 'current adaptive request timeout', labelNames: ['exchange'], registers }));
@@ -107,8 +110,9 @@ export class ExchangeMetrics {
     this.requests[operation].inc();
   }
 
-  error(operation: Operation, errorClass: string): void {
+  error(operation: Operation, errorClass: string, httpStatus?: number): void {
     this.all.errors.labels(this.exchange, operation, errorClass).inc();
+    if (httpStatus !== undefined) this.all.httpErrors.labels(this.exchange, operation, String(httpStatus)).inc();
   }
 
   retry(errorClass: string): void {

@@ -2,7 +2,7 @@ import { AdaptiveTimeout } from './adaptive-timeout.js';
 import { CircuitBreaker, type BreakerState } from './breaker.js';
 import type { CollectorConfig, ExchangeSpec } from './config.js';
 import { ChangeDetector } from './change-detector.js';
-import { classifyError, errorSummary, type ErrorKind } from './error-class.js';
+import { classifyError, errorSummary, httpStatusOf, type ErrorKind } from './error-class.js';
 import { CollectorAbortedError, describeFailure } from './errors.js';
 import { ExchangeClient, type ClientSettings } from './exchange-client.js';
 import type { ConcurrencyLimiter } from './limiter.js';
@@ -29,6 +29,8 @@ export interface OperationFailure {
   errorClass: string;
   kind: ErrorKind;
   attempts: number;
+  /** When the exchange answered: its HTTP status. */
+  httpStatus?: number;
   message: string;
 }
 
@@ -247,7 +249,7 @@ export class ExchangePoller {
           } catch (err) {
             if (err instanceof CollectorAbortedError) throw err;
             const c = classifyError(err);
-            m.error(operation, c.name);
+            m.error(operation, c.name, httpStatusOf(err));
             if (c.name === 'RequestTimeout') {
               this.timeout.onTimeout();
               m.timeout(this.timeout.currentMs);
@@ -274,7 +276,8 @@ export class ExchangePoller {
         return { status: 'refused' };
       }
       const c = classifyError(err);
-      const failure: OperationFailure = { operation, errorClass: c.name, kind: c.kind, attempts, message: errorSummary(err) };
+      const status = httpStatusOf(err);
+      const failure: OperationFailure = { operation, errorClass: c.name, kind: c.kind, attempts, ...(status === undefined ? {} : { httpStatus: status }), message: errorSummary(err) };
       // Before onFailure(): the breaker opening names it as its cause.
       this.lastFailure = failure;
       this.breaker.onFailure();

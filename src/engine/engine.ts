@@ -234,7 +234,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.sink = this.iterator ?? this.openSink(restored?.sink);
       this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, this.committedLength(restored?.deadLetter, o.deadLetter) ?? this.freshLength()) : undefined;
       this.journal = this.checkpointStore ? new DedupJournal() : undefined;
-      this.discovery = new FileDiscovery(o.input, (m) => this.emit('warning', m, 'ORDERTAIL_WATCH_UNAVAILABLE'));
+      this.discovery = new FileDiscovery(o.input, (m, about) => this.emit('warning', m, about === 'input' ? 'ORDERTAIL_INPUT_UNREADABLE' : 'ORDERTAIL_WATCH_UNAVAILABLE'));
       // The table is sized from what exists now; the scan that reads runs after
       // the collector's first poll (its log is an input too).
       this.dedup = this.openDedup(restored, this.discovery.scan());
@@ -305,6 +305,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       return true;
     };
     const existing = this.discovery!.scan().filter((p) => !isOutput(p) && !this.ignoredAtStartup(p));
+    // With `once`, a directory that could not be listed is input that was not read.
+    if (o.once) for (const [base, code] of this.discovery!.unlisted) this.pipeline.markUnread(`${base}/`, `cannot list: ${code}`);
     const newest = newestOf(existing);
     for (const path of existing) this.pipeline.addFile(path, 'startup', o.from === 'end');
     if (newest) this.pipeline.markLive(newest);

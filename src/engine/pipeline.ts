@@ -274,6 +274,11 @@ export class Pipeline {
     if (gaveUp) this.schedule();
   }
 
+  /** An input that cannot be read at all (a directory that cannot be listed): listed as unread. */
+  markUnread(path: string, why: string): void {
+    this.giveUp(path, why);
+  }
+
   private giveUp(path: string, why: string): void {
     if (this.retries.unread.some((u) => u.path === path)) return;
     this.retries.giveUp(path, why);

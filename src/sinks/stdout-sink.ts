@@ -37,13 +37,15 @@ export class StreamSink implements Sink {
     name = 'stdout',
   ) {
     this.name = name;
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      this.broken ??= err;
-      this.dropQueue();
-      this.writing = false;
-      this.wakeAll();
-    });
+    stream.on('error', this.onError);
   }
+
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    this.broken ??= err;
+    this.dropQueue();
+    this.writing = false;
+    this.wakeAll();
+  };
 
   /** The reader closed its end. */
   get readerGone(): boolean {
@@ -126,5 +128,7 @@ export class StreamSink implements Sink {
 
   async close(): Promise<void> {
     await this.flush();
+    // process.stdout outlives the sink: engines made one after another must not pile up listeners on it.
+    this.stream.removeListener('error', this.onError);
   }
 }

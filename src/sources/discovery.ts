@@ -1,4 +1,4 @@
-import { statSync, watch, type FSWatcher } from 'node:fs';
+import { accessSync, constants, statSync, watch, type FSWatcher } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type picomatchModule from 'picomatch';
@@ -54,6 +54,8 @@ export class FileDiscovery {
   private readonly watchers: FSWatcher[] = [];
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly known = new Set<string>();
+  /** Glob base directories that cannot be listed (base → error code): files there cannot be found. */
+  readonly unlisted = new Map<string, string>();
   /** Explicit inputs already reported as unusable (one warning each, until they change). */
   private readonly reported = new Map<string, string>();
   /** Known paths whose content changes are reported too (not only renames). */
@@ -61,7 +63,8 @@ export class FileDiscovery {
 
   constructor(
     globs: readonly string[],
-    private readonly onWarning: (message: string) => void = () => {},
+    /** `input`: an explicit input that is missing or not a regular file; `watch`: inotify could not be used. */
+    private readonly onWarning: (message: string, about: 'input' | 'watch') => void = () => {},
     private readonly pollIntervalMs = 1000,
   ) {
     this.patterns = globs.map((g) => (isAbsolute(g) ? g : resolve(g)));
@@ -73,7 +76,35 @@ export class FileDiscovery {
   scan(): string[] {
     const found = [...new Set(this.findAll())].sort();
     for (const path of found) this.known.add(path);
+    this.checkGlobs(found);
     return found;
+  }
+
+  /**
+   * The glob library skips a directory it may not list without a word, and a
+   * glob that matches nothing looks like an empty input: say so, once each.
+   */
+  private checkGlobs(found: readonly string[]): void {
+    for (const pattern of this.globs) {
+      const base = glob().picomatch.scan(pattern).base || '.';
+      let problem: string | undefined;
+      try {
+        accessSync(base, constants.R_OK | constants.X_OK);
+      } catch (err) {
+        problem = (err as NodeJS.ErrnoException).code ?? String(err);
+      }
+      if (problem && problem !== 'ENOENT') {
+        if (!this.unlisted.has(base)) this.onWarning(`input ${pattern}: cannot list ${base} (${problem}); files matching there are not found`, 'input');
+        this.unlisted.set(base, problem);
+        continue;
+      }
+      this.unlisted.delete(base);
+      const matcher = glob().picomatch(pattern, { dot: true });
+      if (!found.some((p) => matcher(p)) && this.reported.get(pattern) !== 'no match') {
+        this.onWarning(`input ${pattern} matches no file${problem === 'ENOENT' ? ` (${base} does not exist)` : ''}`, 'input');
+        this.reported.set(pattern, 'no match');
+      }
+    }
   }
 
   private findAll(): string[] {
@@ -97,6 +128,7 @@ export class FileDiscovery {
           status.kind === 'missing'
             ? `input ${path} does not exist (yet); waiting for it`
             : `input ${path} is ${status.what}, not a regular file; not read (waiting for a regular file there)`,
+          'input',
         );
       }
       this.reported.set(path, what);
@@ -123,12 +155,12 @@ export class FileDiscovery {
           if (name) this.consider(join(base, name.toString()), event, onNew);
         });
         watcher.on('error', (err) => {
-          this.onWarning(`watching ${base} failed (${err.message}); polling for new files instead`);
+          this.onWarning(`watching ${base} failed (${err.message}); polling for new files instead`, 'watch');
           this.startPolling(onNew);
         });
         this.watchers.push(watcher);
       } catch (err) {
-        this.onWarning(`cannot watch ${base} (${(err as NodeJS.ErrnoException).code ?? String(err)}); polling for new files instead`);
+        this.onWarning(`cannot watch ${base} (${(err as NodeJS.ErrnoException).code ?? String(err)}); polling for new files instead`, 'watch');
         needPoll = true;
       }
     }

@@ -24,8 +24,6 @@ interface Pending<T> {
 export class OpenRetries<T> {
   private readonly pending = new Map<string, Pending<T>>();
   private readonly gaveUp = new Map<string, string>();
-  /** Paths that needed at least one retry (a metric of how often this happens). */
-  retried = 0;
 
   constructor(private readonly maxAttempts: number) {}
 
@@ -43,7 +41,6 @@ export class OpenRetries<T> {
     }
     const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempts - 1));
     this.pending.set(path, { attempts, dueAt: now + delay, reason, context: entry?.context ?? context });
-    if (!entry) this.retried++;
     return { first: !entry, gaveUp: false };
   }
 
@@ -70,10 +67,6 @@ export class OpenRetries<T> {
 
   get pendingCount(): number {
     return this.pending.size;
-  }
-
-  isPending(path: string): boolean {
-    return this.pending.has(path);
   }
 
   /** Record a path that cannot be read at all (no retry would help). */

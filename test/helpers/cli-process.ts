@@ -8,6 +8,17 @@ export const BIN = resolve(import.meta.dirname, '../../bin/ordertail.js');
 export const NOBODY_MISSING: string | undefined =
   process.getuid?.() !== 0 ? 'not root: cannot run the engine as another user' : spawnSync('setpriv', ['--version']).error ? 'setpriv (util-linux) not installed' : undefined;
 
+/**
+ * Set when nobody cannot run the CLI from this checkout (a clone under a
+ * private home directory): not a missing tool, so it skips even where tools
+ * are required.
+ */
+export const NOBODY_CANNOT_READ: string | undefined =
+  NOBODY_MISSING === undefined &&
+  spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(BIN)}, require('fs').constants.R_OK)`]).status !== 0
+    ? `user nobody cannot read ${BIN} (the checkout is not world-readable)`
+    : undefined;
+
 /** Why tests that mount a small tmpfs cannot run here. */
 export const MOUNT_MISSING: string | undefined = process.getuid?.() !== 0 ? 'not root: cannot mount a tmpfs' : undefined;
 
