@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../config/options.js';
 import { EmitStage } from '../dedup/emit-stage.js';
 import { DedupTable } from '../dedup/table.js';
 import { AUTO_TARGET_LOAD, sizeDedupTable, type DedupSizing } from '../dedup/sizing.js';
-import { ENTRY_BYTES, tableBytes } from '../dedup/layout.js';
-import { DedupEntries } from '../dedup/entries.js';
+import { tableBytes } from '../dedup/layout.js';
 import { Counter, Counters } from '../metrics/counters.js';
 import { LatencyRecorder, type LatencySummary } from '../metrics/latency.js';
 import { ParsePool, parsePoolConfig } from '../pool/parse-pool.js';
@@ -31,19 +30,12 @@ import type { Registry } from 'prom-client';
 import { createRegistry } from '../metrics/registry.js';
 import type { CollectorConfig } from '../collector/config.js';
 import { CheckpointStore } from '../checkpoint/store.js';
-import { CheckpointError } from '../checkpoint/errors.js';
 import { CheckpointLock } from '../checkpoint/lock.js';
-import { DedupJournal } from '../checkpoint/dedup-journal.js';
+import { DedupCheckpoint } from '../checkpoint/dedup-state.js';
 import { resolveDedupImpl } from '../dedup/native-dedup.js';
 import { checkOnceInputs } from '../sources/input-check.js';
 import type { Unread } from '../sources/open-retry.js';
 
-/**
- * Journal entries (ENTRY_BYTES each) after which the next checkpoint takes a full
- * dedup snapshot: bounds both the journal file and a restart's replay (~0.15 s).
- */
-const JOURNAL_LIMIT_ENTRIES = 512 * 1024;
-const EMPTY_DEDUP_BASE = { format: 'entries', file: '', byteLength: 0 } as const;
 import type { CheckpointState, CheckpointedOutput } from '../checkpoint/manifest.js';
 import { identityOfPath } from '../checkpoint/identity.js';
 
@@ -127,11 +119,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private lastCheckpointAtMs: number | undefined;
   private lastCheckpointProgress = -1;
   private finalCheckpoint = false;
-  private snapshotEntries: DedupEntries | undefined;
-  /** Keys inserted since the last full dedup snapshot (checkpointing only). */
-  private journal: DedupJournal | undefined;
-  /** The committed full snapshot the journal extends (undefined: the next checkpoint takes a full one). */
-  private dedupBase: Pick<CheckpointState['dedup'], 'format' | 'file' | 'byteLength'> | undefined;
+  /** The dedup table's share of checkpoints (checkpointing only). */
+  private dedupCheckpoint: DedupCheckpoint | undefined;
   private fileSink: FileSink | undefined;
   /** Files skipped by ignoreOlder: path → size then (followed from there if they change). */
   private readonly ignored = new Map<string, number>();
@@ -233,7 +222,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     try {
       this.sink = this.iterator ?? this.openSink(restored?.sink);
       this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, this.committedLength(restored?.deadLetter, o.deadLetter) ?? this.freshLength()) : undefined;
-      this.journal = this.checkpointStore ? new DedupJournal() : undefined;
+      this.dedupCheckpoint = this.checkpointStore ? new DedupCheckpoint(this.checkpointStore) : undefined;
       this.discovery = new FileDiscovery(o.input, (m, about) => this.emit('warning', m, about === 'input' ? 'ORDERTAIL_INPUT_UNREADABLE' : 'ORDERTAIL_WATCH_UNAVAILABLE'));
       // The table is sized from what exists now; the scan that reads runs after
       // the collector's first poll (its log is an input too).
@@ -280,7 +269,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.staging = staging;
     const emit = new EmitStage(dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry as RejectedRecord),
-    this.streams, this.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
+    this.streams, this.dedupCheckpoint?.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
     this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m, code) => this.emit('warning', m, code),
       fail: (e) => this.fail(e),
@@ -408,36 +397,12 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.emit('info', `dedup table: ${sizing.capacity} keys, ${mib} MiB (${basis}); window ${o.dedupWindowMs} ms`);
     if (sizing.capped) this.emit('warning', `dedup table capped at ${mib} MiB by dedupMemory: ~${sizing.estimatedRecords} records at start-up need ${Math.ceil(sizing.estimatedRecords! / AUTO_TARGET_LOAD)} keys; the oldest keys will be forgotten`, 'ORDERTAIL_DEDUP_CAPPED');
     const options = { capacity: sizing.capacity, windowMs: o.dedupWindowMs };
-    if (!restored) {
-      // The snapshot a journal extends is, at first, the empty table: no file,
-      // and the first checkpoints write only the journal.
-      if (this.checkpointStore) this.dedupBase = EMPTY_DEDUP_BASE;
-      return DedupTable.create(options);
-    }
-    const table = this.restoreSnapshot(restored);
-    // Replay the keys inserted after the snapshot, and keep them journaled: the
-    // next checkpoint can go on extending the same snapshot.
-    const journal = new DedupEntries(this.checkpointStore!.readJournal(restored));
-    table.insertEntries(journal);
-    this.journal!.pushAll(journal);
-    if (table.capacity === restored.dedup.capacity) this.dedupBase = { format: restored.dedup.format, file: restored.dedup.file, byteLength: restored.dedup.byteLength };
-    return table;
-  }
-
-  private restoreSnapshot(restored: CheckpointState): DedupTable {
-    const o = this.options;
-    const options = { capacity: this.dedupSizing!.capacity, windowMs: o.dedupWindowMs };
-    const bytes = this.checkpointStore!.readDedup(restored);
-    if (restored.dedup.format === 'entries') return DedupTable.fromEntries(bytes, options);
-    let restoredTable: ReturnType<typeof DedupTable.restore>;
-    try {
-      restoredTable = DedupTable.restore(bytes.buffer as SharedArrayBuffer, options);
-    } catch (err) {
-      throw new CheckpointError(join(this.checkpointStore!.dir, restored.dedup.file), 'is not a dedup table this version of ordertail can read', { cause: err });
-    }
-    const { table, rehashed } = restoredTable;
-    if (rehashed) this.emit('warning', `dedup capacity changed since the checkpoint (${restored.dedup.capacity} → ${table.capacity}): its entries were re-inserted`, 'ORDERTAIL_CHECKPOINT_CAPACITY_CHANGED');
-    return table;
+    const checkpoint = this.dedupCheckpoint;
+    if (!checkpoint) return DedupTable.create(options);
+    if (!restored) return checkpoint.fresh(options);
+    return checkpoint.restore(restored, options, (from, to) =>
+      this.emit('warning', `dedup capacity changed since the checkpoint (${from} → ${to}): its entries were re-inserted`, 'ORDERTAIL_CHECKPOINT_CAPACITY_CHANGED'),
+    );
   }
 
   /**
@@ -504,32 +469,14 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const o = this.options;
     this.lastCheckpointProgress = this.progress();
     const dedup = this.dedup!;
-    const journal = this.journal!;
-    // A full snapshot at first and once the journal has grown past its limit
-    // (restarts replay it); otherwise only the journal, which costs nothing on
-    // the main thread (a full snapshot scans or copies the whole table).
-    const full = this.dedupBase === undefined || journal.length > JOURNAL_LIMIT_ENTRIES;
-    let writes: { base?: Uint8Array; journal?: Uint8Array };
-    let base: NonNullable<typeof this.dedupBase>;
-    if (full) {
-      dedup.prepareSnapshot();
-      const snapshot = this.dedupSnapshot(dedup);
-      journal.reset();
-      writes = { base: snapshot.bytes };
-      base = { format: snapshot.format, file: '', byteLength: 0 };
-    } else {
-      // No key since the snapshot (the first commit, an idle stream): no journal
-      // file, one file creation and fsync fewer.
-      writes = { journal: journal.length > 0 ? journal.bytes() : undefined };
-      base = this.dedupBase!;
-    }
-    this.dedupBase = undefined; // until this commit succeeds
+    const dedupCheckpoint = this.dedupCheckpoint!;
+    const { writes, manifest } = dedupCheckpoint.prepare(dedup);
     const state: CheckpointState = {
       generation: ++this.generation,
       writtenAtMs: Date.now(),
       sink: this.fileSink ? { kind: 'file', path: resolve(this.fileSink.path), committedBytes: this.fileSink.bytesWritten } : { kind: this.iterator ? 'iterator' : o.sink.kind === 'file' ? 'none' : o.sink.kind },
       deadLetter: this.deadLetter ? { kind: 'file', path: resolve(this.deadLetter.path), committedBytes: this.deadLetter.bytesWritten } : undefined,
-      dedup: { ...base, windowMs: o.dedupWindowMs, capacity: dedup.capacity },
+      dedup: { ...manifest, windowMs: o.dedupWindowMs, capacity: dedup.capacity },
       files: this.pipeline!.checkpointFiles(),
     };
     const sink = this.sink!;
@@ -546,8 +493,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       })
       .then(
         () => {
-          const committed = store.lastCommitted!;
-          this.dedupBase = { format: committed.dedup.format, file: committed.dedup.file, byteLength: committed.dedup.byteLength };
+          dedupCheckpoint.committed(store.lastCommitted!);
           this.checkpointsCommitted++;
           this.lastCheckpointAtMs = state.writtenAtMs;
         },
@@ -561,16 +507,6 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       );
     // The first commit (no earlier one to fall back on) is awaited too: output waits for it.
     if (this.finalCheckpoint || state.generation === 1) await committing;
-  }
-
-  /** The table's held entries while they fit in a quarter of its size, else its raw memory. */
-  private dedupSnapshot(dedup: DedupTable): { format: 'raw' | 'entries'; bytes: Uint8Array } {
-    const raw = dedup.sharedBuffer;
-    // Reused between checkpoints; pages are touched only as far as entries fill it.
-    this.snapshotEntries ??= DedupEntries.allocate(Math.floor(raw.byteLength / 4 / ENTRY_BYTES));
-    const n = dedup.exportEntries(this.snapshotEntries);
-    if (n < 0) return { format: 'raw', bytes: new Uint8Array(raw) };
-    return { format: 'entries', bytes: this.snapshotEntries.prefix(n) };
   }
 
   /** The metrics server's base URL when the `metricsPort` option started one. */

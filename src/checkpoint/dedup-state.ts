@@ -1,0 +1,109 @@
+/**
+ * The dedup table's part of a checkpoint: restoring a table from the last
+ * committed snapshot and the journal of keys inserted after it, and deciding
+ * what each commit writes (a full snapshot, or only the journal extending the
+ * snapshot already on disk). The engine decides when to commit; this knows
+ * what the table's share of a commit is.
+ */
+import { join } from 'node:path';
+import { DedupEntries } from '../dedup/entries.js';
+import { ENTRY_BYTES } from '../dedup/layout.js';
+import { DedupTable, type DedupTableOptions } from '../dedup/table.js';
+import { DedupJournal } from './dedup-journal.js';
+import { CheckpointError } from './errors.js';
+import type { CheckpointState } from './manifest.js';
+import type { CheckpointStore } from './store.js';
+
+/**
+ * Journal entries after which the next checkpoint takes a full dedup snapshot:
+ * bounds both the journal file and a restart's replay.
+ */
+const JOURNAL_LIMIT_ENTRIES = 512 * 1024;
+
+type SnapshotRef = Pick<CheckpointState['dedup'], 'format' | 'file' | 'byteLength'>;
+/** A first run's base: the empty table, no file; its first checkpoints write only the journal. */
+const EMPTY_BASE: SnapshotRef = { format: 'entries', file: '', byteLength: 0 };
+
+/** What one commit writes for the table, and the manifest's description of it. */
+export interface DedupCommit {
+  readonly writes: { base?: Uint8Array; journal?: Uint8Array };
+  readonly manifest: SnapshotRef;
+}
+
+export class DedupCheckpoint {
+  /** Keys inserted as NEW since the snapshot `base` names, in order (the emit stage pushes them). */
+  readonly journal = new DedupJournal();
+  /** The committed snapshot the journal extends; undefined: the next commit takes a full one. */
+  private base: SnapshotRef | undefined;
+  /** Reused between snapshots; its pages are touched only as far as entries fill it. */
+  private snapshotEntries: DedupEntries | undefined;
+
+  constructor(private readonly store: CheckpointStore) {}
+
+  /** A table for a run with nothing to restore. */
+  fresh(options: DedupTableOptions): DedupTable {
+    this.base = EMPTY_BASE;
+    return DedupTable.create(options);
+  }
+
+  /**
+   * The table as `restored` committed it: its snapshot, then its journal
+   * replayed (and kept, so the next commit goes on extending that snapshot).
+   * A different capacity re-inserts the entries (`onRehash` says so); the next
+   * commit then writes a full snapshot.
+   */
+  restore(restored: CheckpointState, options: DedupTableOptions, onRehash: (from: number, to: number) => void): DedupTable {
+    const table = this.readSnapshot(restored, options);
+    if (table.capacity !== restored.dedup.capacity) onRehash(restored.dedup.capacity, table.capacity);
+    const journal = new DedupEntries(this.store.readJournal(restored));
+    table.insertEntries(journal);
+    this.journal.pushAll(journal);
+    if (table.capacity === restored.dedup.capacity) this.base = { format: restored.dedup.format, file: restored.dedup.file, byteLength: restored.dedup.byteLength };
+    return table;
+  }
+
+  private readSnapshot(restored: CheckpointState, options: DedupTableOptions): DedupTable {
+    const bytes = this.store.readDedup(restored);
+    if (restored.dedup.format === 'entries') return DedupTable.fromEntries(bytes, options);
+    try {
+      return DedupTable.restore(bytes.buffer as SharedArrayBuffer, options).table;
+    } catch (err) {
+      throw new CheckpointError(join(this.store.dir, restored.dedup.file), 'is not a dedup table this version of ordertail can read', { cause: err });
+    }
+  }
+
+  /**
+   * The table's share of the commit being prepared: a full snapshot at first
+   * and once the journal has grown past its limit (restarts replay it),
+   * otherwise only the journal, which costs nothing on the main thread (a full
+   * snapshot scans or copies the whole table). Until committed() confirms it,
+   * the next commit takes a full snapshot again.
+   */
+  prepare(table: DedupTable): DedupCommit {
+    const base = this.base;
+    this.base = undefined;
+    if (base === undefined || this.journal.length > JOURNAL_LIMIT_ENTRIES) {
+      table.prepareSnapshot();
+      const snapshot = this.snapshot(table);
+      this.journal.reset();
+      return { writes: { base: snapshot.bytes }, manifest: { format: snapshot.format, file: '', byteLength: 0 } };
+    }
+    // No key since the snapshot (the first commit, an idle stream): no journal
+    // file, one file creation and fsync fewer.
+    return { writes: { journal: this.journal.length > 0 ? this.journal.bytes() : undefined }, manifest: base };
+  }
+
+  /** The commit landed: its snapshot is the base later journals extend. */
+  committed(state: CheckpointState): void {
+    this.base = { format: state.dedup.format, file: state.dedup.file, byteLength: state.dedup.byteLength };
+  }
+
+  /** The table's held entries while they fit in a quarter of its size, else its raw memory. */
+  private snapshot(table: DedupTable): { format: 'raw' | 'entries'; bytes: Uint8Array } {
+    const raw = table.sharedBuffer;
+    this.snapshotEntries ??= DedupEntries.allocate(Math.floor(raw.byteLength / 4 / ENTRY_BYTES));
+    const n = table.exportEntries(this.snapshotEntries);
+    if (n < 0) return { format: 'raw', bytes: new Uint8Array(raw) };
+    return { format: 'entries', bytes: this.snapshotEntries.prefix(n) };
+  }
+}
