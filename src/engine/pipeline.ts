@@ -9,16 +9,17 @@ import type { ParsePool } from '../pool/parse-pool.js';
 import { ResultStorePool, type RangeResults } from '../pool/range-results.js';
 import type { RangeOutcome } from '../pool/range-task.js';
 import type { StagingBuffer } from '../sinks/staging.js';
-import { closeSync, openSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { FileCursor, IdentityLostError, type PlannedRange, type StartAt } from '../sources/file-cursor.js';
 import { GrowthWatch, PollGroup } from '../sources/growth-watch.js';
 import { FdBudget } from '../sources/fd-budget.js';
 import { descriptorBudget } from '../sources/fd-limit.js';
 import { errnoCode, inputStatus, isTransientOpenError } from '../sources/input-check.js';
 import { OpenRetries, type Unread } from '../sources/open-retry.js';
-import { fingerprintOf, identityOfFd, identityOfPath, sameFingerprint, type Fingerprint } from '../checkpoint/identity.js';
-import type { CheckpointedFile, ResumePoint } from '../checkpoint/manifest.js';
+import { fingerprintOf, identityOfFd, identityOfPath } from '../checkpoint/identity.js';
+import { FileSet, findByIdentity, fingerprintMatches, isCopyOf } from '../sources/file-set.js';
+import type { CheckpointedFile } from '../checkpoint/manifest.js';
 import type { FileTelemetry } from '../metrics/telemetry.js';
 import { fileLogger, rangeLogger, type Logger } from '../metrics/logger.js';
 import { microsSince, type StageHistograms } from '../metrics/stages.js';
@@ -50,21 +51,10 @@ export interface PipelineEvents {
 /** How a file came to be added. */
 export type AddReason = 'startup' | 'discovered';
 
-/** A file truncated in place: where its reading stood, so a copy of it (copytruncate) resumes there. */
-interface Truncation {
-  fingerprint: Fingerprint;
-  position: number;
-}
-
-/** A new file shorter than this is not compared with others as a possible copy. */
-const MIN_COPY_BYTES = 64;
 /** A small new file is classified (new or copy) once it reaches the fingerprint size or stays unchanged this long. */
 const SETTLE_MS = 300;
 /** A renamed-away or deleted file is let go once drained and unchanged this long (writers may still hold it). */
 const LET_GO_MS = 2000;
-/** Files let go and truncations remembered (for checkpoints and copy detection). */
-const RETIRED_LIMIT = 4096;
-const TRUNCATIONS_LIMIT = 64;
 /** With `once`, opens retried this often (backoff 0.1 → 1.6 s, ~3 s in all) before an input is listed as unread. */
 const ONCE_OPEN_ATTEMPTS = 5;
 /** A descriptor needed to plan a range could not be reopened (EMFILE): planning is tried again this soon. */
@@ -77,14 +67,8 @@ const REOPEN_RETRY_MS = 100;
  * planning until it is emitted.
  */
 export class Pipeline {
-  private readonly files: FileCursor[] = [];
-  private readonly byPath = new Map<string, FileCursor>();
-  private readonly byIdentity = new Map<string, FileCursor>();
-  /** Checkpointed files not yet matched to a file on disk (by identity). */
-  private readonly resumable = new Map<string, CheckpointedFile>();
-  /** Files read to the end and let go: kept so a checkpoint still knows them. */
-  private readonly retired = new Map<string, CheckpointedFile>();
-  private readonly truncations: Truncation[] = [];
+  /** The followed files and what identifies them (sources/file-set.ts). */
+  private readonly set = new FileSet();
   /** Small new files waiting to be classified (path → first seen). */
   private readonly settling = new Map<string, number>();
   private readonly fds: FdBudget;
@@ -154,7 +138,7 @@ export class Pipeline {
 
   /** Files from a checkpoint: matched by identity as they are added. */
   resumeFrom(files: readonly CheckpointedFile[]): void {
-    for (const f of files) this.resumable.set(f.identity, f);
+    this.set.resumeFrom(files);
   }
 
   /**
@@ -171,13 +155,13 @@ export class Pipeline {
       if (!this.cannotLook(path, reason, fromEnd)) this.pathGone(path);
       return;
     }
-    const known = this.byIdentity.get(seen.key);
+    const known = this.set.byId(seen.key);
     if (known) {
-      this.moveTo(known, path);
+      this.set.moveTo(known, path, performance.now());
       return;
     }
-    const atPath = this.byPath.get(path);
-    if (atPath) this.detach(atPath, path);
+    const atPath = this.set.atPath(path);
+    if (atPath) this.set.detach(atPath, path, performance.now());
     let fd: number;
     try {
       fd = openSync(path, 'r');
@@ -188,33 +172,32 @@ export class Pipeline {
     const attempts = this.retries.settled(path);
     if (attempts > 0) this.logger.info(`${path}: opened after ${attempts} failed attempt(s)`);
     const identity = identityOfFd(fd);
-    if (this.byIdentity.has(identity.key)) {
+    if (this.set.byId(identity.key)) {
       closeSync(fd);
       return;
     }
     const fingerprint = fingerprintOf(fd);
     let start: StartAt = { kind: reason === 'startup' && fromEnd ? 'end' : 'start' };
     let copyOf: FileCursor | undefined;
-    const checkpointed = this.resumable.get(identity.key);
+    const checkpointed = this.set.takeCheckpointed(identity.key, fd, identity.size);
     if (checkpointed) {
-      this.resumable.delete(identity.key);
-      const point = this.matchCheckpointed(path, fd, identity.size, checkpointed);
+      const { entry, point } = checkpointed;
+      if (checkpointed.mismatch === 'replaced') this.events.warn(`${path}: same inode as checkpointed ${entry.path} but different content (inode reused); reading it from the start`, 'ORDERTAIL_INPUT_REPLACED');
+      if (checkpointed.mismatch === 'truncated') this.events.warn(`${path} truncated while ordertail was stopped (${identity.size} bytes < checkpointed offset ${entry.offset}); reading it from the start`, 'ORDERTAIL_INPUT_TRUNCATED');
       if (point) start = { kind: 'resume', point };
-      if (point && checkpointed.copyOf) copyOf = this.byIdentity.get(checkpointed.copyOf);
-      if (copyOf && !this.isCopyOf(fd, fingerprint, copyOf)) copyOf = undefined;
+      if (point && entry.copyOf) copyOf = this.set.byId(entry.copyOf);
+      if (copyOf && !isCopyOf(fd, fingerprint, copyOf)) copyOf = undefined;
     } else {
-      const retired = this.retired.get(identity.key);
-      if (retired && this.fingerprintMatches(fd, retired.fingerprint)) {
-        // A file already read to its end and let go, matched again (renamed back into the glob).
-        this.retired.delete(identity.key);
+      const retired = this.set.takeRetired(identity.key, fd);
+      if (retired) {
         start = { kind: 'resume', point: retired };
       } else if (reason === 'discovered' && fingerprint.bytes < 1024 && !this.settled(path)) {
         // Still being written (a copy in progress looks like a small new file): look again shortly.
         closeSync(fd);
         return;
       } else {
-        copyOf = this.copyOrigin(fd, fingerprint, identity.key, reason === 'discovered');
-        const truncated = copyOf ? undefined : this.truncatedOrigin(fd, fingerprint);
+        copyOf = this.set.copyOrigin(fd, fingerprint, identity.key, reason === 'discovered');
+        const truncated = copyOf ? undefined : this.set.truncatedOrigin(fd, fingerprint);
         if (truncated !== undefined) start = { kind: 'resume', point: { offset: Math.min(truncated, identity.size), skipPartial: false, carryPhase: 0 } };
       }
     }
@@ -316,14 +299,14 @@ export class Pipeline {
    * end; a file that cannot be found is reported, never silently dropped.
    */
   recoverMoved(): void {
-    for (const entry of [...this.resumable.values()]) {
+    for (const entry of this.set.unmatched()) {
       if (entry.copyOf) {
-        this.resumable.delete(entry.identity);
+        this.set.forgetCheckpointed(entry.identity);
         continue;
       }
       const found = findByIdentity(dirname(entry.path), entry.identity);
       if (!found) {
-        this.resumable.delete(entry.identity);
+        this.set.forgetCheckpointed(entry.identity);
         this.events.warn(`${entry.path} (checkpointed at offset ${entry.offset}) is gone: deleted or moved out of ${dirname(entry.path)} while ordertail was stopped; anything written to it after the checkpoint is not read`, 'ORDERTAIL_CHECKPOINT_FILE_GONE');
         continue;
       }
@@ -333,11 +316,11 @@ export class Pipeline {
       } catch {
         continue;
       }
-      if (identityOfFd(fd).key !== entry.identity || !this.fingerprintMatches(fd, entry.fingerprint)) {
+      if (identityOfFd(fd).key !== entry.identity || !fingerprintMatches(fd, entry.fingerprint)) {
         closeSync(fd);
         continue;
       }
-      this.resumable.delete(entry.identity);
+      this.set.forgetCheckpointed(entry.identity);
       const file = new FileCursor(this.nextFileId++, found, this.options.rangeBytes, { kind: 'resume', point: entry }, performance.now(), this.fds, fd);
       this.events.warn(`${entry.path} was renamed to ${found} while ordertail was stopped: reading the rest of it (from offset ${entry.offset}), then letting it go`, 'ORDERTAIL_CHECKPOINT_FILE_MOVED');
       file.detached = true;
@@ -357,21 +340,21 @@ export class Pipeline {
 
   /** A checkpoint (still unmatched) knows this file identity. */
   isCheckpointed(identity: string): boolean {
-    return this.resumable.has(identity) || this.byIdentity.has(identity);
+    return this.set.isKnown(identity);
   }
 
   /** Follow a file from `offset` (a file skipped by ignoreOlder that changed). */
   addFileAt(path: string, offset: number): void {
-    if (this.stopping || this.byPath.has(path)) return;
+    if (this.stopping || this.set.atPath(path)) return;
     this.reopenAt(path, { kind: 'resume', point: { offset, skipPartial: true, carryPhase: 0 } });
   }
 
   /** Mark the newest start-up file as the live one. */
   markLive(path: string): void {
-    const file = this.byPath.get(path);
+    const file = this.set.atPath(path);
     if (!file) return;
     file.live = true;
-    this.prioritise();
+    this.set.prioritise();
   }
 
   private register(file: FileCursor): void {
@@ -380,11 +363,8 @@ export class Pipeline {
       this.fileLogs.set(file, log);
       log.debug({ size: file.observedSize, live: file.live, start: file.committed.offset, copyOf: file.copyOf?.path }, 'file opened');
     }
-    this.files.push(file);
-    this.byPath.set(file.path, file);
-    this.byIdentity.set(file.identity, file);
+    this.set.add(file);
     this.ready.set(file, new Map());
-    if (file.live) this.prioritise();
     if (!this.options.once) {
       this.watches.set(file, new GrowthWatch(file.path, () => this.onGrowth(file), this.polls));
     }
@@ -392,62 +372,6 @@ export class Pipeline {
     // Descriptors are opened on demand: close this one again if others need the room.
     if (file.idle && this.fds.openCount > this.fds.max) file.closeFd();
     this.schedule();
-  }
-
-  /** Where a checkpointed file resumes, or undefined when the file on disk is not that file any more. */
-  private matchCheckpointed(path: string, fd: number, size: number, entry: CheckpointedFile): ResumePoint | undefined {
-    if (!this.fingerprintMatches(fd, entry.fingerprint)) {
-      this.events.warn(`${path}: same inode as checkpointed ${entry.path} but different content (inode reused); reading it from the start`, 'ORDERTAIL_INPUT_REPLACED');
-      return undefined;
-    }
-    if (size < entry.offset) {
-      this.events.warn(`${path} truncated while ordertail was stopped (${size} bytes < checkpointed offset ${entry.offset}); reading it from the start`, 'ORDERTAIL_INPUT_TRUNCATED');
-      return undefined;
-    }
-    return { offset: entry.offset, skipPartial: entry.skipPartial, carryPhase: entry.carryPhase };
-  }
-
-  private fingerprintMatches(fd: number, expected: Fingerprint): boolean {
-    return sameFingerprint(fingerprintOf(fd, expected.bytes), expected);
-  }
-
-  /**
-   * A followed file whose first bytes this new file repeats: it is a copy
-   * (copytruncate). An original already marked truncated still counts: the copy
-   * may be seen before its truncation is finished. `deep` also compares
-   * prefixes of different lengths (reads the original; not done for every
-   * pair of thousands of start-up files).
-   */
-  private copyOrigin(fd: number, fingerprint: Fingerprint, identity: string, deep: boolean): FileCursor | undefined {
-    if (fingerprint.bytes < MIN_COPY_BYTES) return undefined;
-    for (const other of this.files) {
-      if (other.identity === identity || other.copyOf) continue;
-      if (!deep && other.fingerprint.bytes !== fingerprint.bytes) continue;
-      if (this.isCopyOf(fd, fingerprint, other)) return other;
-    }
-    return undefined;
-  }
-
-  /** Do the first bytes of the file at `fd` (fingerprinted as `fingerprint`) repeat `original`'s, over the shorter of the two? */
-  private isCopyOf(fd: number, fingerprint: Fingerprint, original: FileCursor): boolean {
-    const known = original.fingerprint;
-    if (known.bytes === fingerprint.bytes) return known.hash === fingerprint.hash;
-    if (known.bytes < fingerprint.bytes) return known.bytes >= MIN_COPY_BYTES && this.fingerprintMatches(fd, known);
-    // The original's content now is not what it was once truncated.
-    if (original.truncated || !original.isOpen) return false;
-    return sameFingerprint(fingerprintOf(original.fd, fingerprint.bytes), fingerprint);
-  }
-
-  /** A truncated file's earlier content, copied before the truncation: resume where its reading stood. */
-  private truncatedOrigin(fd: number, fingerprint: Fingerprint): number | undefined {
-    if (fingerprint.bytes < MIN_COPY_BYTES) return undefined;
-    for (let i = this.truncations.length - 1; i >= 0; i--) {
-      const known = this.truncations[i]!.fingerprint;
-      const match =
-        known.bytes === fingerprint.bytes ? known.hash === fingerprint.hash : known.bytes < fingerprint.bytes && known.bytes >= MIN_COPY_BYTES && this.fingerprintMatches(fd, known);
-      if (match) return this.truncations[i]!.position;
-    }
-    return undefined;
   }
 
   /** A small discovered file: settled once it has been seen for SETTLE_MS (then classified as it is). */
@@ -464,38 +388,14 @@ export class Pipeline {
     return now - first >= SETTLE_MS;
   }
 
-  /** The same file seen under another name. */
-  private moveTo(file: FileCursor, path: string): void {
-    if (file.path === path) return;
-    if (this.byPath.get(file.path) === file) this.byPath.delete(file.path);
-    const displaced = this.byPath.get(path);
-    if (displaced && displaced !== file) this.detach(displaced, path);
-    file.path = path;
-    file.detached = false;
-    this.byPath.set(path, file);
-  }
-
-  /** The path no longer names this file (rotated away, replaced, deleted): drain it, then let it go. */
-  private detach(file: FileCursor, path: string): void {
-    if (this.byPath.get(path) === file) this.byPath.delete(path);
-    file.detached = true;
-    file.lastChangeAt = performance.now();
-  }
-
   /** A matched path disappeared (renamed or deleted): its file is detached until seen elsewhere. */
   private pathGone(path: string): void {
     this.settling.delete(path);
-    const file = this.byPath.get(path);
-    if (file) this.detach(file, path);
-  }
-
-  /** Live files first, then the rest in discovery order. */
-  private prioritise(): void {
-    this.files.sort((a, b) => Number(b.live) - Number(a.live) || a.id - b.id);
+    this.set.pathGone(path, performance.now());
   }
 
   private onGrowth(file: FileCursor): void {
-    if (this.stopping || !this.byIdentity.has(file.identity)) return;
+    if (this.stopping || !this.set.has(file)) return;
     let change: 'grew' | 'same' | 'shrank';
     try {
       change = file.refreshSize(performance.now());
@@ -511,7 +411,7 @@ export class Pipeline {
     if (change === 'grew' && !file.truncated) file.refreshFingerprint();
     if (change === 'grew' && !file.live) {
       file.live = true;
-      this.prioritise();
+      this.set.prioritise();
     }
     if (change === 'grew') this.schedule();
   }
@@ -520,7 +420,7 @@ export class Pipeline {
   schedule(): void {
     if (this.stopping || this.failed) return;
     let lost: [FileCursor, string][] | undefined;
-    for (const file of this.files) {
+    for (const file of this.set.files) {
       // Reopen a file whose descriptor was closed only when a range can go out now:
       // reopening ahead of buffers would evict other files on every pass.
       if (!file.isOpen && !file.idle && this.buffers.available > (file.live ? 0 : 1)) {
@@ -688,7 +588,7 @@ export class Pipeline {
       this.emitAgain = false;
       this.refreshLowWatermark();
       const truncated: FileCursor[] = [];
-      for (const file of this.files) {
+      for (const file of this.set.files) {
         const waiting = this.ready.get(file)!;
         for (let range = waiting.get(file.emitSeq); range; range = waiting.get(file.emitSeq)) {
           waiting.delete(file.emitSeq);
@@ -746,7 +646,7 @@ export class Pipeline {
     this.lowWatermarkAt = now;
     let low = Number.POSITIVE_INFINITY;
     let high = Number.NEGATIVE_INFINITY;
-    for (const file of this.files) {
+    for (const file of this.set.files) {
       if (file.maxEventTime > high) high = file.maxEventTime;
       if (file.copyOf || file.committed.offset >= file.observedSize) continue;
       if (file.maxEventTime < low) low = file.maxEventTime;
@@ -779,20 +679,7 @@ export class Pipeline {
 
   /** Every file's resume point, for a checkpoint (call only from the checkpoint hook). */
   checkpointFiles(): CheckpointedFile[] {
-    const out: CheckpointedFile[] = [...this.retired.values(), ...this.resumable.values()];
-    for (const f of this.files) {
-      if (f.truncated) continue; // re-read from 0 after a restart: nothing of the new content was committed
-      f.refreshFingerprint();
-      const entry: CheckpointedFile = { path: f.path, identity: f.identity, fingerprint: f.fingerprint, ...f.committed };
-      if (f.copyOf) {
-        // A dormant copy: if its original is gone after a restart, resume where the original stood.
-        entry.copyOf = f.copyOf.identity;
-        entry.offset = Math.min(f.copyOf.committed.offset, f.currentSize());
-        entry.skipPartial = false;
-      }
-      out.push(entry);
-    }
-    return out;
+    return this.set.checkpointFiles();
   }
 
   /** Stop planning a file that got shorter; finishTruncation() re-reads it once its ranges are out. */
@@ -806,9 +693,8 @@ export class Pipeline {
   private finishTruncation(file: FileCursor): void {
     if (!file.truncated || file.outstanding > 0 || this.ready.get(file)!.size > 0) return;
     const position = file.committed.offset;
-    this.truncations.push({ fingerprint: file.fingerprint, position });
-    if (this.truncations.length > TRUNCATIONS_LIMIT) this.truncations.shift();
-    for (const copy of this.files.filter((f) => f.copyOf === file)) {
+    this.set.rememberTruncation(file, position);
+    for (const copy of this.set.copiesOf(file)) {
       // The copy holds the content up to the truncation: read it past where the original stood.
       this.remove(copy);
       // (Its size seen so far may be stale: it can still have been growing while being copied; the cursor clamps to the real size.)
@@ -843,12 +729,9 @@ export class Pipeline {
   private remove(file: FileCursor): void {
     this.watches.get(file)?.close();
     this.watches.delete(file);
-    if (this.byPath.get(file.path) === file) this.byPath.delete(file.path);
-    if (this.byIdentity.get(file.identity) === file) this.byIdentity.delete(file.identity);
+    this.set.remove(file);
     this.ready.delete(file);
     this.fileLogs.delete(file);
-    const i = this.files.indexOf(file);
-    if (i >= 0) this.files.splice(i, 1);
     file.close();
   }
 
@@ -860,9 +743,8 @@ export class Pipeline {
 
   /** Done with a file: remember where it ended (checkpoints, re-appearance), close it. */
   private retire(file: FileCursor): void {
-    this.retired.set(file.identity, { path: file.path, identity: file.identity, fingerprint: file.fingerprint, ...file.committed });
-    if (this.retired.size > RETIRED_LIMIT) this.retired.delete(this.retired.keys().next().value!);
     this.remove(file);
+    this.set.retire(file);
   }
 
   /**
@@ -872,7 +754,7 @@ export class Pipeline {
   private sweep(): void {
     if (this.stopping) return;
     const now = performance.now();
-    for (const file of [...this.files]) {
+    for (const file of [...this.set.files]) {
       if (file.outstanding > 0 || this.ready.get(file)!.size > 0) continue;
       let deleted = false;
       if (file.isOpen) {
@@ -898,9 +780,9 @@ export class Pipeline {
 
   private checkIdle(): void {
     if (!this.accepting || this.inFlight > 0 || this.emitLoopRunning || this.retries.pendingCount > 0) return;
-    if (this.files.some((f) => !f.idle)) return;
+    if (this.set.files.some((f) => !f.idle)) return;
     // Idle: descriptors beyond the budget can go now.
-    if (this.fds.openCount > this.fds.max) for (const f of this.files) if (f.isOpen && f.idle) f.closeFd();
+    if (this.fds.openCount > this.fds.max) for (const f of this.set.files) if (f.isOpen && f.idle) f.closeFd();
     this.events.idle();
   }
 
@@ -921,12 +803,12 @@ export class Pipeline {
   }
 
   close(): void {
-    for (const f of this.files) f.close();
+    for (const f of this.set.files) f.close();
   }
 
   /** Files followed and how far behind each is. */
   fileTelemetry(): FileTelemetry[] {
-    return this.files.map((f) => {
+    return this.set.files.map((f) => {
       const sizeBytes = f.currentSize();
       return { path: f.path, live: f.live, sizeBytes, readBytes: f.emittedBytes, lagBytes: f.copyOf ? 0 : Math.max(0, sizeBytes - f.emittedBytes) };
     });
@@ -943,19 +825,4 @@ export class Pipeline {
     for (const m of this.ready.values()) waiting += m.size;
     return this.inFlight + waiting;
   }
-}
-
-/** The path in `dir` whose device and inode are `identity`, if any. */
-function findByIdentity(dir: string, identity: string): string | undefined {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return undefined;
-  }
-  for (const name of names) {
-    const path = join(dir, name);
-    if (identityOfPath(path)?.key === identity) return path;
-  }
-  return undefined;
 }

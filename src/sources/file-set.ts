@@ -1,0 +1,232 @@
+/**
+ * The files being followed and what identifies them: by path, by identity
+ * (device + inode, checkpoint/identity.ts), the checkpointed files not matched
+ * yet, the files read to their end and let go, and the truncations seen. It
+ * decides what a file appearing at a path IS — a rename of a followed file, a
+ * file a checkpoint knows, a byte copy of a followed file (copytruncate), the
+ * earlier content of a truncated one — and keeps the set in emission order
+ * (live files first). It opens nothing and schedules nothing: the pipeline
+ * does, so rotation is testable without a worker pool.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fingerprintOf, identityOfPath, sameFingerprint, type Fingerprint } from '../checkpoint/identity.js';
+import type { CheckpointedFile, ResumePoint } from '../checkpoint/manifest.js';
+import type { FileCursor } from './file-cursor.js';
+
+/** A new file shorter than this is not compared with others as a possible copy. */
+export const MIN_COPY_BYTES = 64;
+/** Files let go and truncations remembered (for checkpoints and copy detection). */
+const RETIRED_LIMIT = 4096;
+const TRUNCATIONS_LIMIT = 64;
+
+/** A file truncated in place: where its reading stood, so a copy of it (copytruncate) resumes there. */
+interface Truncation {
+  fingerprint: Fingerprint;
+  position: number;
+}
+
+/** Why a checkpointed file is not resumed where the checkpoint says. */
+export type MismatchReason = 'replaced' | 'truncated';
+
+export class FileSet {
+  /** Followed files in emission order: live files first, then discovery order. */
+  readonly files: FileCursor[] = [];
+  private readonly byPath = new Map<string, FileCursor>();
+  private readonly byIdentity = new Map<string, FileCursor>();
+  /** Checkpointed files not yet matched to a file on disk (by identity). */
+  private readonly resumable = new Map<string, CheckpointedFile>();
+  /** Files read to the end and let go: kept so a checkpoint still knows them. */
+  private readonly retired = new Map<string, CheckpointedFile>();
+  private readonly truncations: Truncation[] = [];
+
+  resumeFrom(files: readonly CheckpointedFile[]): void {
+    for (const f of files) this.resumable.set(f.identity, f);
+  }
+
+  byId(identity: string): FileCursor | undefined {
+    return this.byIdentity.get(identity);
+  }
+
+  atPath(path: string): FileCursor | undefined {
+    return this.byPath.get(path);
+  }
+
+  /** Still in the set (not removed or retired). */
+  has(file: FileCursor): boolean {
+    return this.byIdentity.get(file.identity) === file;
+  }
+
+  /** A checkpoint (still unmatched) or the set knows this file identity. */
+  isKnown(identity: string): boolean {
+    return this.resumable.has(identity) || this.byIdentity.has(identity);
+  }
+
+  add(file: FileCursor): void {
+    this.files.push(file);
+    this.byPath.set(file.path, file);
+    this.byIdentity.set(file.identity, file);
+    if (file.live) this.prioritise();
+  }
+
+  remove(file: FileCursor): void {
+    if (this.byPath.get(file.path) === file) this.byPath.delete(file.path);
+    if (this.byIdentity.get(file.identity) === file) this.byIdentity.delete(file.identity);
+    const i = this.files.indexOf(file);
+    if (i >= 0) this.files.splice(i, 1);
+  }
+
+  /** Done with a file: remember where it ended (checkpoints, re-appearance) and drop it from the set. */
+  retire(file: FileCursor): void {
+    this.retired.set(file.identity, { path: file.path, identity: file.identity, fingerprint: file.fingerprint, ...file.committed });
+    if (this.retired.size > RETIRED_LIMIT) this.retired.delete(this.retired.keys().next().value!);
+    this.remove(file);
+  }
+
+  /** Live files first, then the rest in discovery order. */
+  prioritise(): void {
+    this.files.sort((a, b) => Number(b.live) - Number(a.live) || a.id - b.id);
+  }
+
+  /** The same file seen under another name; a file displaced from that name is detached. */
+  moveTo(file: FileCursor, path: string, now: number): void {
+    if (file.path === path) return;
+    if (this.byPath.get(file.path) === file) this.byPath.delete(file.path);
+    const displaced = this.byPath.get(path);
+    if (displaced && displaced !== file) this.detach(displaced, path, now);
+    file.path = path;
+    file.detached = false;
+    this.byPath.set(path, file);
+  }
+
+  /** The path no longer names this file (rotated away, replaced, deleted): drain it, then let it go. */
+  detach(file: FileCursor, path: string, now: number): void {
+    if (this.byPath.get(path) === file) this.byPath.delete(path);
+    file.detached = true;
+    file.lastChangeAt = now;
+  }
+
+  /** A matched path disappeared (renamed or deleted): its file is detached until seen elsewhere. */
+  pathGone(path: string, now: number): void {
+    const file = this.byPath.get(path);
+    if (file) this.detach(file, path, now);
+  }
+
+  /**
+   * The checkpoint entry for this identity, taken out of the unmatched set;
+   * `point` is where to resume, or undefined (with why) when the file on disk
+   * is not that file any more.
+   */
+  takeCheckpointed(identity: string, fd: number, size: number): { entry: CheckpointedFile; point: ResumePoint | undefined; mismatch?: MismatchReason } | undefined {
+    const entry = this.resumable.get(identity);
+    if (!entry) return undefined;
+    this.resumable.delete(identity);
+    if (!fingerprintMatches(fd, entry.fingerprint)) return { entry, point: undefined, mismatch: 'replaced' };
+    if (size < entry.offset) return { entry, point: undefined, mismatch: 'truncated' };
+    return { entry, point: { offset: entry.offset, skipPartial: entry.skipPartial, carryPhase: entry.carryPhase } };
+  }
+
+  /** A file already read to its end and let go, matched again (renamed back into the glob): where it ended. */
+  takeRetired(identity: string, fd: number): ResumePoint | undefined {
+    const retired = this.retired.get(identity);
+    if (!retired || !fingerprintMatches(fd, retired.fingerprint)) return undefined;
+    this.retired.delete(identity);
+    return retired;
+  }
+
+  /** Checkpointed files nothing has matched yet. */
+  unmatched(): CheckpointedFile[] {
+    return [...this.resumable.values()];
+  }
+
+  /** A checkpointed file is accounted for (found elsewhere, or reported gone). */
+  forgetCheckpointed(identity: string): void {
+    this.resumable.delete(identity);
+  }
+
+  /**
+   * A followed file whose first bytes this new file repeats: it is a copy
+   * (copytruncate). An original already marked truncated still counts: the copy
+   * may be seen before its truncation is finished. `deep` also compares
+   * prefixes of different lengths (reads the original; not done for every
+   * pair of thousands of start-up files).
+   */
+  copyOrigin(fd: number, fingerprint: Fingerprint, identity: string, deep: boolean): FileCursor | undefined {
+    if (fingerprint.bytes < MIN_COPY_BYTES) return undefined;
+    for (const other of this.files) {
+      if (other.identity === identity || other.copyOf) continue;
+      if (!deep && other.fingerprint.bytes !== fingerprint.bytes) continue;
+      if (isCopyOf(fd, fingerprint, other)) return other;
+    }
+    return undefined;
+  }
+
+  /** A truncated file's earlier content, copied before the truncation: resume where its reading stood. */
+  truncatedOrigin(fd: number, fingerprint: Fingerprint): number | undefined {
+    if (fingerprint.bytes < MIN_COPY_BYTES) return undefined;
+    for (let i = this.truncations.length - 1; i >= 0; i--) {
+      const known = this.truncations[i]!.fingerprint;
+      const match =
+        known.bytes === fingerprint.bytes ? known.hash === fingerprint.hash : known.bytes < fingerprint.bytes && known.bytes >= MIN_COPY_BYTES && fingerprintMatches(fd, known);
+      if (match) return this.truncations[i]!.position;
+    }
+    return undefined;
+  }
+
+  /** A file was truncated in place where its reading stood at `position`: a copy of its old content resumes there. */
+  rememberTruncation(file: FileCursor, position: number): void {
+    this.truncations.push({ fingerprint: file.fingerprint, position });
+    if (this.truncations.length > TRUNCATIONS_LIMIT) this.truncations.shift();
+  }
+
+  copiesOf(file: FileCursor): FileCursor[] {
+    return this.files.filter((f) => f.copyOf === file);
+  }
+
+  /** What a checkpoint records of every file known: followed, let go, and still unmatched. */
+  checkpointFiles(): CheckpointedFile[] {
+    const out: CheckpointedFile[] = [...this.retired.values(), ...this.resumable.values()];
+    for (const f of this.files) {
+      if (f.truncated) continue; // re-read from 0 after a restart: nothing of the new content was committed
+      f.refreshFingerprint();
+      const entry: CheckpointedFile = { path: f.path, identity: f.identity, fingerprint: f.fingerprint, ...f.committed };
+      if (f.copyOf) {
+        // A dormant copy: if its original is gone after a restart, resume where the original stood.
+        entry.copyOf = f.copyOf.identity;
+        entry.offset = Math.min(f.copyOf.committed.offset, f.currentSize());
+        entry.skipPartial = false;
+      }
+      out.push(entry);
+    }
+    return out;
+  }
+}
+
+export function fingerprintMatches(fd: number, expected: Fingerprint): boolean {
+  return sameFingerprint(fingerprintOf(fd, expected.bytes), expected);
+}
+
+/** Do the first bytes of the file at `fd` (fingerprinted as `fingerprint`) repeat `original`'s, over the shorter of the two? */
+export function isCopyOf(fd: number, fingerprint: Fingerprint, original: FileCursor): boolean {
+  const known = original.fingerprint;
+  if (known.bytes === fingerprint.bytes) return known.hash === fingerprint.hash;
+  if (known.bytes < fingerprint.bytes) return known.bytes >= MIN_COPY_BYTES && fingerprintMatches(fd, known);
+  // The original's content now is not what it was once truncated.
+  if (original.truncated || !original.isOpen) return false;
+  return sameFingerprint(fingerprintOf(original.fd, fingerprint.bytes), fingerprint);
+}
+
+/** The path in `dir` whose device and inode are `identity`, if any. */
+export function findByIdentity(dir: string, identity: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    if (identityOfPath(path)?.key === identity) return path;
+  }
+  return undefined;
+}

@@ -1,0 +1,124 @@
+/**
+ * What a file appearing at a path is — a rename, a copytruncate copy, the old
+ * content of a truncated file, a file a checkpoint knows — decided by the set
+ * of followed files alone: real files, no worker pool, no engine.
+ */
+import { appendFileSync, closeSync, copyFileSync, openSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fingerprintOf, identityOfFd } from '../dist/src/checkpoint/identity.js';
+import { FdBudget } from '../dist/src/sources/fd-budget.js';
+import { FileCursor } from '../dist/src/sources/file-cursor.js';
+import { FileSet } from '../dist/src/sources/file-set.js';
+import { workdir } from './helpers/workdir.js';
+
+const lines = (from: number, to: number): string => Array.from({ length: to - from }, (_, i) => `{"id":${from + i},"note":"Zürich"}`).join('\n') + '\n';
+let nextId = 1;
+const fds = new FdBudget(64);
+const cursor = (path: string, live = false): FileCursor => {
+  const file = new FileCursor(nextId++, path, 1 << 20, { kind: 'start' }, performance.now(), fds);
+  file.live = live;
+  return file;
+};
+const opened = <T>(path: string, use: (fd: number) => T): T => {
+  const fd = openSync(path, 'r');
+  try {
+    return use(fd);
+  } finally {
+    closeSync(fd);
+  }
+};
+
+describe('the set of followed files', () => {
+  it('recognises a copytruncate copy of a followed file, and no unrelated file', () => {
+    const dir = workdir();
+    const log = join(dir, 'app.log');
+    writeFileSync(log, lines(0, 100));
+    const set = new FileSet();
+    const original = cursor(log, true);
+    set.add(original);
+    copyFileSync(log, join(dir, 'app.log.1'));
+    writeFileSync(join(dir, 'other.log'), lines(500, 600));
+    const copyOf = (p: string, deep: boolean) => opened(p, (fd) => set.copyOrigin(fd, fingerprintOf(fd), identityOfFd(fd).key, deep));
+    expect(copyOf(join(dir, 'app.log.1'), false)).toBe(original);
+    expect(copyOf(join(dir, 'other.log'), true)).toBeUndefined();
+    // The original grew after the copy: still recognised when looking deep (prefixes of different lengths).
+    appendFileSync(log, lines(100, 200));
+    original.refreshFingerprint();
+    expect(copyOf(join(dir, 'app.log.1'), true)).toBe(original);
+    expect(set.copiesOf(original)).toEqual([]);
+  });
+
+  it('a copy of a truncated file resumes where the reading of its original stood', () => {
+    const dir = workdir();
+    const log = join(dir, 'app.log');
+    writeFileSync(log, lines(0, 100));
+    const set = new FileSet();
+    const original = cursor(log);
+    set.add(original);
+    const old = join(dir, 'app.log.old');
+    copyFileSync(log, old);
+    truncateSync(log, 0);
+    set.rememberTruncation(original, 1234);
+    expect(opened(old, (fd) => set.truncatedOrigin(fd, fingerprintOf(fd)))).toBe(1234);
+    writeFileSync(join(dir, 'fresh.log'), lines(900, 1000));
+    expect(opened(join(dir, 'fresh.log'), (fd) => set.truncatedOrigin(fd, fingerprintOf(fd)))).toBeUndefined();
+  });
+
+  it('a rename moves the file to its new path; the file displaced there is detached', () => {
+    const dir = workdir();
+    const a = join(dir, 'a.log');
+    const b = join(dir, 'b.log');
+    writeFileSync(a, lines(0, 10));
+    writeFileSync(b, lines(10, 20));
+    const set = new FileSet();
+    const fa = cursor(a);
+    const fb = cursor(b);
+    set.add(fa);
+    set.add(fb);
+    renameSync(a, b); // b.log now names a's inode: fb's file is gone from that name
+    set.moveTo(fa, b, 5);
+    expect(set.atPath(b)).toBe(fa);
+    expect(set.atPath(a)).toBeUndefined();
+    expect(fb.detached).toBe(true);
+    expect(fb.lastChangeAt).toBe(5);
+    expect(set.has(fb)).toBe(true); // drained before it is let go
+  });
+
+  it('a file let go and seen again resumes where it ended; a checkpointed one where the checkpoint says', () => {
+    const dir = workdir();
+    const log = join(dir, 'app.log');
+    writeFileSync(log, lines(0, 200));
+    const set = new FileSet();
+    const file = cursor(log);
+    set.add(file);
+    file.committed = { offset: 3000, skipPartial: false, carryPhase: 0 };
+    const [entry] = set.checkpointFiles();
+    set.retire(file);
+    expect(set.has(file)).toBe(false);
+    expect(opened(log, (fd) => set.takeRetired(identityOfFd(fd).key, fd))).toMatchObject({ offset: 3000 });
+    expect(opened(log, (fd) => set.takeRetired(identityOfFd(fd).key, fd))).toBeUndefined();
+
+    const restarted = new FileSet();
+    restarted.resumeFrom([entry!]);
+    expect(restarted.isKnown(entry!.identity)).toBe(true);
+    expect(opened(log, (fd) => restarted.takeCheckpointed(identityOfFd(fd).key, fd, identityOfFd(fd).size))).toMatchObject({ point: { offset: 3000 } });
+    // Truncated below the checkpoint while stopped (its head intact): read again from the start.
+    restarted.resumeFrom([entry!]);
+    truncateSync(log, 2000);
+    expect(opened(log, (fd) => restarted.takeCheckpointed(identityOfFd(fd).key, fd, identityOfFd(fd).size))).toMatchObject({ point: undefined, mismatch: 'truncated' });
+  });
+
+  it('keeps live files first, then discovery order', () => {
+    const dir = workdir();
+    const set = new FileSet();
+    const files = [0, 1, 2].map((i) => {
+      writeFileSync(join(dir, `${i}.log`), lines(i, i + 1));
+      return cursor(join(dir, `${i}.log`));
+    });
+    for (const f of files) set.add(f);
+    files[2]!.live = true;
+    set.prioritise();
+    expect(set.files.map((f) => f.path.slice(-5))).toEqual(['2.log', '0.log', '1.log']);
+  });
+});
