@@ -63,4 +63,16 @@ describe('forgetting keys inside the window is reported', () => {
     expect(tiny.summary).toMatchObject({ read: 502, withoutKey: 1 });
     expect(tiny.summary!.dedupForgottenInWindow as number).toBeGreaterThan(0);
   });
+
+  it('a capacity or memory cap no table can have is a usage error naming the flag, before anything is read', () => {
+    const dir = workdir();
+    const input = join(dir, 'orders.ndjson');
+    writeFileSync(input, lines(0, 10, 1_700_000_000_000));
+    for (const [flag, value] of [['--dedup-capacity', '300000000'], ['--dedup-capacity', '0'], ['--dedup-memory', '5GiB']] as const) {
+      const r = spawnSync(process.execPath, [BIN, 'run', '--once', '--no-metrics', '--input', input, '--sink', 'none', flag, value], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(flag === '--dedup-capacity' ? /dedupCapacity: expected an integer from 1 to \d+/ : /dedupMemory: expected a size/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
 });
