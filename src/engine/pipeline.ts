@@ -9,16 +9,14 @@ import type { ParsePool } from '../pool/parse-pool.js';
 import { ResultStorePool, type RangeResults } from '../pool/range-results.js';
 import type { RangeOutcome } from '../pool/range-task.js';
 import type { StagingBuffer } from '../sinks/staging.js';
-import { closeSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { FileCursor, IdentityLostError, type PlannedRange, type StartAt } from '../sources/file-cursor.js';
+import { FileCursor, IdentityLostError, type PlannedRange } from '../sources/file-cursor.js';
 import { GrowthWatch, PollGroup } from '../sources/growth-watch.js';
 import { FdBudget } from '../sources/fd-budget.js';
 import { descriptorBudget } from '../sources/fd-limit.js';
-import { errnoCode, inputStatus, isTransientOpenError } from '../sources/input-check.js';
-import { OpenRetries, type Unread } from '../sources/open-retry.js';
-import { fingerprintOf, identityOfFd, identityOfPath } from '../checkpoint/identity.js';
-import { FileSet, findByIdentity, fingerprintMatches, isCopyOf } from '../sources/file-set.js';
+import { errnoCode, isTransientOpenError } from '../sources/input-check.js';
+import type { Unread } from '../sources/open-retry.js';
+import { FileSet } from '../sources/file-set.js';
+import { FileOpener, type AddReason } from '../sources/file-opener.js';
 import type { CheckpointedFile } from '../checkpoint/manifest.js';
 import type { FileTelemetry } from '../metrics/telemetry.js';
 import { fileLogger, rangeLogger, type Logger } from '../metrics/logger.js';
@@ -48,15 +46,10 @@ export interface PipelineEvents {
   checkpoint?(): Promise<void> | void;
 }
 
-/** How a file came to be added. */
-export type AddReason = 'startup' | 'discovered';
+export type { AddReason } from '../sources/file-opener.js';
 
-/** A small new file is classified (new or copy) once it reaches the fingerprint size or stays unchanged this long. */
-const SETTLE_MS = 300;
 /** A renamed-away or deleted file is let go once drained and unchanged this long (writers may still hold it). */
 const LET_GO_MS = 2000;
-/** With `once`, opens retried this often (backoff 0.1 → 1.6 s, ~3 s in all) before an input is listed as unread. */
-const ONCE_OPEN_ATTEMPTS = 5;
 /** A descriptor needed to plan a range could not be reopened (EMFILE): planning is tried again this soon. */
 const REOPEN_RETRY_MS = 100;
 
@@ -69,12 +62,9 @@ const REOPEN_RETRY_MS = 100;
 export class Pipeline {
   /** The followed files and what identifies them (sources/file-set.ts). */
   private readonly set = new FileSet();
-  /** Small new files waiting to be classified (path → first seen). */
-  private readonly settling = new Map<string, number>();
   private readonly fds: FdBudget;
-  /** Inputs whose open failed for a reason that may pass: retried, never skipped. */
-  private readonly retries: OpenRetries<{ reason: AddReason; fromEnd: boolean }>;
-  private retryTimer: NodeJS.Timeout | undefined;
+  /** Opens files, retries failed opens, finds renamed checkpointed files (sources/file-opener.ts). */
+  private readonly opener: FileOpener;
   private rescheduleTimer: NodeJS.Timeout | undefined;
   private readonly polls: PollGroup;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -88,7 +78,6 @@ export class Pipeline {
   private readonly bytesViews = new WeakMap<SharedArrayBuffer, Buffer>();
   private nextRangeId = 1;
   private lowWatermarkAt = Number.NEGATIVE_INFINITY;
-  private nextFileId = 1;
   private inFlight = 0;
   private stopping = false;
   private emitting: Promise<void> | undefined;
@@ -128,7 +117,13 @@ export class Pipeline {
       this.events.warn(`maxOpenFiles ${options.maxOpenFiles} capped to ${budget.max}: the open files limit (RLIMIT_NOFILE) is ${budget.limit} and ${budget.inUse} descriptors are in use`, 'ORDERTAIL_OPEN_FILES_CAPPED');
     }
     this.fds = new FdBudget(budget.max);
-    this.retries = new OpenRetries(options.once ? ONCE_OPEN_ATTEMPTS : Infinity);
+    this.opener = new FileOpener(options, this.set, this.fds, {
+      isStopping: () => this.stopping,
+      register: (file) => this.register(file),
+      schedule: () => this.schedule(),
+      warn: (message, code) => this.events.warn(message, code),
+      info: (message) => this.logger.info(message),
+    });
     this.polls = new PollGroup((m) => this.events.warn(m, 'ORDERTAIL_WATCH_UNAVAILABLE'));
     if (!options.once) {
       this.sweepTimer = setInterval(() => this.sweep(), 500);
@@ -142,141 +137,41 @@ export class Pipeline {
   }
 
   /**
-   * A path matched the input: start reading the file there, or recognise it.
-   * The same file (device + inode) under a new name is a rename; a different
-   * file under a known name means the old one was rotated away or replaced
-   * (it is drained, then let go); a byte copy of a followed file is a
-   * copytruncate rotation (read only past where its original stood).
+   * A path matched the input: start reading the file there, or recognise it
+   * (sources/file-opener.ts and file-set.ts say what it is).
    */
   addFile(path: string, reason: AddReason, fromEnd = false): void {
-    if (this.stopping) return;
-    const seen = identityOfPath(path);
-    if (!seen) {
-      if (!this.cannotLook(path, reason, fromEnd)) this.pathGone(path);
-      return;
-    }
-    const known = this.set.byId(seen.key);
-    if (known) {
-      this.set.moveTo(known, path, performance.now());
-      return;
-    }
-    const atPath = this.set.atPath(path);
-    if (atPath) this.set.detach(atPath, path, performance.now());
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (err) {
-      this.openFailed(path, errnoCode(err), reason, fromEnd);
-      return;
-    }
-    const attempts = this.retries.settled(path);
-    if (attempts > 0) this.logger.info(`${path}: opened after ${attempts} failed attempt(s)`);
-    const identity = identityOfFd(fd);
-    if (this.set.byId(identity.key)) {
-      closeSync(fd);
-      return;
-    }
-    const fingerprint = fingerprintOf(fd);
-    let start: StartAt = { kind: reason === 'startup' && fromEnd ? 'end' : 'start' };
-    let copyOf: FileCursor | undefined;
-    const checkpointed = this.set.takeCheckpointed(identity.key, fd, identity.size);
-    if (checkpointed) {
-      const { entry, point } = checkpointed;
-      if (checkpointed.mismatch === 'replaced') this.events.warn(`${path}: same inode as checkpointed ${entry.path} but different content (inode reused); reading it from the start`, 'ORDERTAIL_INPUT_REPLACED');
-      if (checkpointed.mismatch === 'truncated') this.events.warn(`${path} truncated while ordertail was stopped (${identity.size} bytes < checkpointed offset ${entry.offset}); reading it from the start`, 'ORDERTAIL_INPUT_TRUNCATED');
-      if (point) start = { kind: 'resume', point };
-      if (point && entry.copyOf) copyOf = this.set.byId(entry.copyOf);
-      if (copyOf && !isCopyOf(fd, fingerprint, copyOf)) copyOf = undefined;
-    } else {
-      const retired = this.set.takeRetired(identity.key, fd);
-      if (retired) {
-        start = { kind: 'resume', point: retired };
-      } else if (reason === 'discovered' && fingerprint.bytes < 1024 && !this.settled(path)) {
-        // Still being written (a copy in progress looks like a small new file): look again shortly.
-        closeSync(fd);
-        return;
-      } else {
-        copyOf = this.set.copyOrigin(fd, fingerprint, identity.key, reason === 'discovered');
-        const truncated = copyOf ? undefined : this.set.truncatedOrigin(fd, fingerprint);
-        if (truncated !== undefined) start = { kind: 'resume', point: { offset: Math.min(truncated, identity.size), skipPartial: false, carryPhase: 0 } };
-      }
-    }
-    this.settling.delete(path);
-    let file: FileCursor;
-    try {
-      file = new FileCursor(this.nextFileId++, path, this.options.rangeBytes, start, performance.now(), this.fds, fd);
-    } catch (err) {
-      closeSync(fd);
-      this.openFailed(path, errnoCode(err), reason, fromEnd);
-      return;
-    }
-    file.copyOf = copyOf;
-    // Files present at start-up: only the newest is "live"; anything appearing later is.
-    file.live = reason === 'discovered';
-    this.register(file);
-  }
-
-  /**
-   * A matched path that stat could not look at: true when it was taken care of
-   * (retried, or listed as unread), false when it is simply not there.
-   */
-  private cannotLook(path: string, reason: AddReason, fromEnd: boolean): boolean {
-    const status = inputStatus(path);
-    if (status.kind === 'error') {
-      this.openFailed(path, status.code, reason, fromEnd);
-      return true;
-    }
-    // Node decodes file names as UTF-8: a name that is not comes back with U+FFFD and names no file.
-    if (status.kind === 'missing' && path.includes('\uFFFD')) {
-      this.giveUp(path, 'name is not valid UTF-8');
-      return true;
-    }
-    return false;
-  }
-
-  /**
-   * Opening an input failed. A transient reason (descriptors, permissions) is
-   * retried with backoff and logged once; with `once`, anything else, or
-   * attempts used up, lists the input as unread (the run then exits non-zero).
-   * In follow mode every input is waited on: it may become readable.
-   */
-  private openFailed(path: string, code: string, reason: AddReason, fromEnd: boolean): void {
-    // Gone between the glob (or stat) and the open: discovery announces it again if it comes back.
-    if (code === 'ENOENT') {
-      this.pathGone(path);
-      return;
-    }
-    if (this.options.once && !isTransientOpenError(code)) {
-      this.giveUp(path, code);
-      return;
-    }
-    const { first, gaveUp } = this.retries.failed(path, code, { reason, fromEnd }, performance.now());
-    if (gaveUp) this.events.warn(`cannot open ${path}: ${code}; gave up after ${ONCE_OPEN_ATTEMPTS} attempts, not read`, 'ORDERTAIL_INPUT_UNREADABLE');
-    else if (first) this.events.warn(`cannot open ${path}: ${code}; retrying with backoff`, 'ORDERTAIL_INPUT_UNREADABLE');
-    this.armRetry();
-    if (gaveUp) this.schedule();
+    this.opener.add(path, reason, fromEnd);
   }
 
   /** An input that cannot be read at all (a directory that cannot be listed): listed as unread. */
   markUnread(path: string, why: string): void {
-    this.giveUp(path, why);
+    this.opener.markUnread(path, why);
   }
 
-  private giveUp(path: string, why: string): void {
-    if (this.retries.unread.some((u) => u.path === path)) return;
-    this.retries.giveUp(path, why);
-    this.events.warn(`cannot read ${path}: ${why}; not read`, 'ORDERTAIL_INPUT_UNREADABLE');
+  /** Inputs that could not be read (with `once`: given up after retries, or unreadable by nature). */
+  get unread(): Unread[] {
+    return this.opener.unread;
   }
 
-  private armRetry(): void {
-    const dueAt = this.retries.nextDueAt;
-    if (this.retryTimer || dueAt === undefined || this.stopping) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      for (const [path, { reason, fromEnd }] of this.retries.due(performance.now())) this.addFile(path, reason, fromEnd);
-      this.armRetry();
-      this.schedule();
-    }, Math.max(0, dueAt - performance.now()));
+  /** Checkpointed files no input path matched at start-up: found where they were renamed to, or reported gone. */
+  recoverMoved(): void {
+    this.opener.recoverMoved();
+  }
+
+  /** A small new file waits to be classified: its content changes are worth a look. */
+  isSettling(path: string): boolean {
+    return this.opener.isSettling(path);
+  }
+
+  /** Files registered so far (renames of a known file are not new files). */
+  get fileCount(): number {
+    return this.opener.fileCount;
+  }
+
+  /** Follow a file from `offset` (a file skipped by ignoreOlder that changed). */
+  addFileAt(path: string, offset: number): void {
+    this.opener.addAt(path, offset);
   }
 
   /** A `.json` array read to its end without its closing `]` (cut off, or still being written). */
@@ -287,66 +182,9 @@ export class Pipeline {
     this.events.reject({ file: file.path, offset: end, reason: TRUNCATED_DOCUMENT_REASON, sample: '' });
   }
 
-  /** Inputs that could not be read (with `once`: given up after retries, or unreadable by nature). */
-  get unread(): Unread[] {
-    return this.retries.unread;
-  }
-
-  /**
-   * Checkpointed files no input path matched at start-up: most likely rotated
-   * while ordertail was stopped (app.log → app.log.1 outside the glob). Look for
-   * the same identity in the directory it was last seen in and read it to its
-   * end; a file that cannot be found is reported, never silently dropped.
-   */
-  recoverMoved(): void {
-    for (const entry of this.set.unmatched()) {
-      if (entry.copyOf) {
-        this.set.forgetCheckpointed(entry.identity);
-        continue;
-      }
-      const found = findByIdentity(dirname(entry.path), entry.identity);
-      if (!found) {
-        this.set.forgetCheckpointed(entry.identity);
-        this.events.warn(`${entry.path} (checkpointed at offset ${entry.offset}) is gone: deleted or moved out of ${dirname(entry.path)} while ordertail was stopped; anything written to it after the checkpoint is not read`, 'ORDERTAIL_CHECKPOINT_FILE_GONE');
-        continue;
-      }
-      let fd: number;
-      try {
-        fd = openSync(found, 'r');
-      } catch {
-        continue;
-      }
-      if (identityOfFd(fd).key !== entry.identity || !fingerprintMatches(fd, entry.fingerprint)) {
-        closeSync(fd);
-        continue;
-      }
-      this.set.forgetCheckpointed(entry.identity);
-      const file = new FileCursor(this.nextFileId++, found, this.options.rangeBytes, { kind: 'resume', point: entry }, performance.now(), this.fds, fd);
-      this.events.warn(`${entry.path} was renamed to ${found} while ordertail was stopped: reading the rest of it (from offset ${entry.offset}), then letting it go`, 'ORDERTAIL_CHECKPOINT_FILE_MOVED');
-      file.detached = true;
-      this.register(file);
-    }
-  }
-
-  /** A small new file waits to be classified: its content changes are worth a look. */
-  isSettling(path: string): boolean {
-    return this.settling.has(path);
-  }
-
-  /** Files registered so far (renames of a known file are not new files). */
-  get fileCount(): number {
-    return this.nextFileId - 1;
-  }
-
   /** A checkpoint (still unmatched) knows this file identity. */
   isCheckpointed(identity: string): boolean {
     return this.set.isKnown(identity);
-  }
-
-  /** Follow a file from `offset` (a file skipped by ignoreOlder that changed). */
-  addFileAt(path: string, offset: number): void {
-    if (this.stopping || this.set.atPath(path)) return;
-    this.reopenAt(path, { kind: 'resume', point: { offset, skipPartial: true, carryPhase: 0 } });
   }
 
   /** Mark the newest start-up file as the live one. */
@@ -372,26 +210,6 @@ export class Pipeline {
     // Descriptors are opened on demand: close this one again if others need the room.
     if (file.idle && this.fds.openCount > this.fds.max) file.closeFd();
     this.schedule();
-  }
-
-  /** A small discovered file: settled once it has been seen for SETTLE_MS (then classified as it is). */
-  private settled(path: string): boolean {
-    const now = performance.now();
-    const first = this.settling.get(path);
-    if (first === undefined) {
-      this.settling.set(path, now);
-      setTimeout(() => {
-        if (this.settling.has(path)) this.addFile(path, 'discovered');
-      }, SETTLE_MS + 10).unref();
-      return false;
-    }
-    return now - first >= SETTLE_MS;
-  }
-
-  /** A matched path disappeared (renamed or deleted): its file is detached until seen elsewhere. */
-  private pathGone(path: string): void {
-    this.settling.delete(path);
-    this.set.pathGone(path, performance.now());
   }
 
   private onGrowth(file: FileCursor): void {
@@ -698,31 +516,10 @@ export class Pipeline {
       // The copy holds the content up to the truncation: read it past where the original stood.
       this.remove(copy);
       // (Its size seen so far may be stale: it can still have been growing while being copied; the cursor clamps to the real size.)
-      this.reopenAt(copy.path, { kind: 'resume', point: { offset: position, skipPartial: false, carryPhase: 0 } });
+      this.opener.reopenAt(copy.path, { kind: 'resume', point: { offset: position, skipPartial: false, carryPhase: 0 } });
     }
     this.remove(file);
-    this.reopenAt(file.path, { kind: 'start' });
-  }
-
-  private reopenAt(path: string, start: StartAt): void {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (err) {
-      // Not silently lost: retried like any input (as a new file at that path).
-      this.openFailed(path, errnoCode(err), 'discovered', false);
-      return;
-    }
-    let file: FileCursor;
-    try {
-      file = new FileCursor(this.nextFileId++, path, this.options.rangeBytes, start, performance.now(), this.fds, fd);
-    } catch (err) {
-      closeSync(fd);
-      this.openFailed(path, errnoCode(err), 'discovered', false);
-      return;
-    }
-    file.live = true;
-    this.register(file);
+    this.opener.reopenAt(file.path, { kind: 'start' });
   }
 
   /** Forget a cursor (its descriptor, watch and registrations). */
@@ -779,7 +576,7 @@ export class Pipeline {
   }
 
   private checkIdle(): void {
-    if (!this.accepting || this.inFlight > 0 || this.emitLoopRunning || this.retries.pendingCount > 0) return;
+    if (!this.accepting || this.inFlight > 0 || this.emitLoopRunning || this.opener.pendingRetries > 0) return;
     if (this.set.files.some((f) => !f.idle)) return;
     // Idle: descriptors beyond the budget can go now.
     if (this.fds.openCount > this.fds.max) for (const f of this.set.files) if (f.isOpen && f.idle) f.closeFd();
@@ -790,7 +587,7 @@ export class Pipeline {
   async drain(): Promise<void> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    clearTimeout(this.retryTimer);
+    this.opener.close();
     clearTimeout(this.rescheduleTimer);
     for (const w of this.watches.values()) w.close();
     this.watches.clear();
