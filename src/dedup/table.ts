@@ -4,6 +4,9 @@
  * and its limits: layout.ts.
  *
  * insert() allocates nothing: numbers and typed-array reads only, no closures.
+ * Over 400 lines because insertAt stays one function on purpose (the hot path:
+ * no call per probed bucket) and the snapshot readers and writers sit beside
+ * the layout walk they share.
  */
 
 import { Backoff } from './backoff.js';

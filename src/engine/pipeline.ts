@@ -1,3 +1,10 @@
+/*
+ * The main thread's loop over followed files: plan ranges, dispatch them to the
+ * pool, emit completed ranges in file order, and hold emission still for a
+ * checkpoint. Opening files lives in sources/file-opener.ts, what a file is in
+ * sources/file-set.ts. Over 400 lines because planning, emission and the
+ * checkpoint barrier share the in-flight bookkeeping (ready ranges, buffers).
+ */
 import type { ResolvedOptions } from '../config/options.js';
 import type { WarningCode } from './warnings.js';
 import { EngineError } from '../config/errors.js';
