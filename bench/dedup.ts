@@ -217,6 +217,17 @@ interface SweepTableClass {
   create(options: { capacity: number; windowMs: number }): SweepTable;
 }
 
+/** This build's table, after another build's (its dist/src/dedup/table.js) when given: compared in one run. */
+async function tableImpls(baseline: string | undefined): Promise<{ name: string; cls: SweepTableClass }[]> {
+  const impls: { name: string; cls: SweepTableClass }[] = [];
+  if (baseline !== undefined) {
+    const mod = (await import(pathToFileURL(baseline).href)) as { DedupTable: SweepTableClass };
+    impls.push({ name: 'baseline', cls: mod.DedupTable });
+  }
+  impls.push({ name: 'this build', cls: DedupTable });
+  return impls;
+}
+
 export interface DedupSweepOptions {
   readonly capacities?: readonly number[];
   /** windowMs = load × capacity, one record per ms. */
@@ -260,12 +271,7 @@ export async function runSweep(options: DedupSweepOptions = {}): Promise<DedupSw
   const stream = makeDedupStream(1 << 22);
   const { lo, hi } = stream;
   const mask = stream.length - 1;
-  const impls: { name: string; cls: SweepTableClass }[] = [];
-  if (options.baseline !== undefined) {
-    const mod = (await import(pathToFileURL(options.baseline).href)) as { DedupTable: SweepTableClass };
-    impls.push({ name: 'baseline', cls: mod.DedupTable });
-  }
-  impls.push({ name: 'this build', cls: DedupTable });
+  const impls = await tableImpls(options.baseline);
   const times = new Float64Array(1);
   // One loop for every table: insertAt with the time in a Float64Array, as the
   // emit stage calls it (no boxing even when the call is not inlined).
@@ -355,12 +361,7 @@ export interface ForgettingRow {
 export async function runForgetting(options: { capacity?: number; loads?: readonly number[]; baseline?: string; print?: boolean } = {}): Promise<ForgettingRow[]> {
   const capacity = options.capacity ?? 1 << 22;
   const loads = options.loads ?? [0.1, 0.25, 0.5, 0.6, 0.7];
-  const impls: { name: string; cls: SweepTableClass }[] = [];
-  if (options.baseline !== undefined) {
-    const mod = (await import(pathToFileURL(options.baseline).href)) as { DedupTable: SweepTableClass };
-    impls.push({ name: 'baseline', cls: mod.DedupTable });
-  }
-  impls.push({ name: 'this build', cls: DedupTable });
+  const impls = await tableImpls(options.baseline);
   const times = new Float64Array(1);
   const rows: ForgettingRow[] = [];
   for (const { name, cls } of impls) {

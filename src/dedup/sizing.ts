@@ -6,6 +6,7 @@
  * nothing), within a memory cap.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
 import { BUCKET_SLOTS, MAX_CAPACITY, PROBE_BUCKETS, geometryFor } from './layout.js';
 
 /** Keys per slot an 'auto' table is sized for. */
@@ -90,7 +91,10 @@ export function estimateRecords(paths: readonly string[]): number {
       fd = openSync(path, 'r');
       const n = readSync(fd, buffer, 0, SAMPLE_BYTES, 0);
       sampledBytes += n;
-      sampledLines += Math.max(count(buffer, n, '\n'), count(buffer, n, '},'));
+      // NDJSON: a record per line. A .json array may be one line: its elements
+      // are counted by the '},' between them (nested objects overcount: a larger table, never a smaller one).
+      const lines = count(buffer, n, '\n');
+      sampledLines += extname(path).toLowerCase() === '.json' ? Math.max(lines, count(buffer, n, '},')) : lines;
     } catch {
       // Counted by size only.
     } finally {

@@ -14,6 +14,7 @@ import { DedupEntries } from './entries.js';
 import { WatermarkView } from './watermark.js';
 import {
   BUCKETS_BYTE,
+  BUCKET_BYTES,
   BUCKET_F64,
   BUCKET_I32,
   BUCKET_SLOTS,
@@ -197,7 +198,7 @@ export class DedupTable {
     const head = new Int32Array(sab, 0, Math.min(sab.byteLength, HEADER_BYTES) >> 2);
     if (head.length > H_BUCKET_SLOTS && Atomics.load(head, H_MAGIC) === DEDUP_MAGIC_DDU8) {
       const buckets = head[H_BUCKETS]!;
-      if (head[H_BUCKET_SLOTS] !== BUCKET_SLOTS || BUCKETS_BYTE + buckets * 128 !== sab.byteLength) {
+      if (head[H_BUCKET_SLOTS] !== BUCKET_SLOTS || BUCKETS_BYTE + buckets * BUCKET_BYTES !== sab.byteLength) {
         throw new TypeError('dedup snapshot (DDU8) has an inconsistent size');
       }
       return { table: DedupTable.fromSlots(new Int32Array(sab), new Float64Array(sab), buckets, options), rehashed: true };
@@ -244,8 +245,8 @@ export class DedupTable {
   }
 
   /** Insert entries in their order, as they were inserted when recorded (a checkpoint journal's replay). */
-  insertEntries(entries: DedupEntries, count = entries.capacity): void {
-    for (let e = 0; e < count; e++) this.insertAt(entries.hashLo(e), entries.hashHi(e), entries.f64, entries.timeIndex(e));
+  insertEntries(entries: DedupEntries): void {
+    for (let e = 0; e < entries.capacity; e++) this.insertAt(entries.hashLo(e), entries.hashHi(e), entries.f64, entries.timeIndex(e));
   }
 
   /**

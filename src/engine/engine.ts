@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../config/options.js';
 import { EmitStage } from '../dedup/emit-stage.js';
 import { DedupTable } from '../dedup/table.js';
-import { AUTO_TARGET_LOAD, sizeDedupTable, type DedupSizing } from '../dedup/sizing.js';
+import { AUTO_TARGET_LOAD, sizeDedupTable } from '../dedup/sizing.js';
 import { tableBytes } from '../dedup/layout.js';
 import { Counter, Counters } from '../metrics/counters.js';
 import { LatencyRecorder, type LatencySummary } from '../metrics/latency.js';
@@ -115,7 +115,6 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   };
   private parserName: ParserName = 'js';
   private dedupImpl: 'js' | 'native' = 'js';
-  private dedupSizing: DedupSizing | undefined;
   /** Forgetting inside the window was warned about (once per engine). */
   private forgettingWarned = false;
   private checkpointStore: CheckpointStore | undefined;
@@ -397,7 +396,6 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       paths: inputs,
       ...(restored ? { restoredCapacity: restored.dedup.capacity } : {}),
     });
-    this.dedupSizing = sizing;
     const mib = (sizing.bytes / 2 ** 20).toFixed(1);
     const basis = sizing.estimatedRecords === undefined
       ? 'dedupCapacity'
