@@ -2,8 +2,8 @@
 import module from 'node:module';
 
 // Node >= 22.1 keeps compiled bytecode on disk between runs (in the OS temp
-// dir; NODE_DISABLE_COMPILE_CACHE=1 turns it off): `run --once` over 1 MB
-// measured 0.303 → 0.281 s median on Node 24. A no-op on Node 20.
+// dir; NODE_DISABLE_COMPILE_CACHE=1 turns it off), which shortens start-up
+// (figures: bench/RESULTS.md). A no-op on Node 20.
 module.enableCompileCache?.();
 
 // `run`: a stop signal while the CLI is still loading is remembered instead of

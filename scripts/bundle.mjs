@@ -7,9 +7,8 @@
  *
  * Why: start-up is most of a short run, and Node's ES module loader costs
  * about a millisecond per module (resolve, read, compile, link), paid by the
- * main thread for ~45 modules and again by every worker thread for ~25. On
- * the 2-vCPU VM, `run --once` over 1 MB measured 0.49 → 0.43 s median (user
- * CPU 0.385 → 0.315 s) with both bundled, ~0.02 s with either one alone.
+ * main thread for ~45 modules and again by every worker thread for ~25.
+ * Both bundles are needed for the gain (figures: bench/RESULTS.md).
  *
  * Dependencies (node_modules) stay external: Piscina and pino resolve files
  * of their own at run time. Dynamic imports become chunks, so a run loads

@@ -2,30 +2,32 @@
  * The Engine: options in, every stage wired (sources, pool, dedup, sinks,
  * checkpoints, metrics), its lifecycle (start, stop, failure) and the library
  * surface (records(), stats(), events). Over 400 lines because the lifecycle
- * touches every stage; the checkpoint schedule and commit (commitCheckpoint,
- * periodicCheckpoint) are the next piece to move out, as the dedup table's
- * share already did (checkpoint/dedup-state.ts).
+ * and the telemetry it reports touch every stage; what each stage needs at
+ * start-up lives beside it: checkpoints (checkpointer.ts), outputs
+ * (outputs.ts), the dedup table (dedup-setup.ts), ignoreOlder
+ * (sources/ignore-older.ts).
  */
 import { EventEmitter } from 'node:events';
-import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from '../config/options.js';
-import { EmitStage } from '../dedup/emit-stage.js';
+import { EmitStage } from './emit-stage.js';
 import { DedupTable } from '../dedup/table.js';
-import { AUTO_TARGET_LOAD, sizeDedupTable } from '../dedup/sizing.js';
-import { tableBytes } from '../dedup/layout.js';
 import { Counter, Counters } from '../metrics/counters.js';
 import { LatencyRecorder, type LatencySummary } from '../metrics/latency.js';
 import { ParsePool, parsePoolConfig } from '../pool/parse-pool.js';
-import { DeadLetterFile } from '../sinks/dead-letter.js';
+import type { DeadLetterFile } from '../sinks/dead-letter.js';
 import { FileSink } from '../sinks/file-sink.js';
-import { abortError, DEFAULT_QUEUE_BOUNDS, ITERATOR_BATCH_BYTES, IteratorSink, RecordsNotTakenError } from '../sinks/iterator-sink.js';
+import { abortError, DEFAULT_QUEUE_BOUNDS, ITERATOR_BATCH_BYTES, IteratorSink } from '../sinks/iterator-sink.js';
 import { ConfigError, EngineError } from '../config/errors.js';
 import type { Sink } from '../sinks/sink.js';
 import { StagingBuffer } from '../sinks/staging.js';
 import { StreamSink } from '../sinks/stdout-sink.js';
-import { FileDiscovery } from '../sources/discovery.js';
+import { FileDiscovery, newestByMtime } from '../sources/discovery.js';
+import { IgnoreOlder } from '../sources/ignore-older.js';
 import { Pipeline } from './pipeline.js';
+import { Checkpointer, type CheckpointSubject } from './checkpointer.js';
+import { openOutputs } from './outputs.js';
+import { forgettingWarning, openDedupTable } from './dedup-setup.js';
 import { resolveParser, type ParserName } from '../parser/select.js';
 import type { RejectReason } from '../parser/contract.js';
 import type { WarningCode } from './warnings.js';
@@ -37,15 +39,10 @@ import { StreamCounters } from '../metrics/counters.js';
 import type { Registry } from 'prom-client';
 import { createRegistry } from '../metrics/registry.js';
 import type { CollectorConfig } from '../collector/config.js';
-import { CheckpointStore } from '../checkpoint/store.js';
-import { CheckpointLock } from '../checkpoint/lock.js';
-import { DedupCheckpoint } from '../checkpoint/dedup-state.js';
 import { resolveDedupImpl } from '../dedup/native-dedup.js';
 import { checkOnceInputs } from '../sources/input-check.js';
-import type { Unread } from '../sources/open-retry.js';
 
-import type { CheckpointState, CheckpointedOutput } from '../checkpoint/manifest.js';
-import { identityOfPath } from '../checkpoint/identity.js';
+import type { CheckpointState } from '../checkpoint/manifest.js';
 
 export type { EngineStats } from '../metrics/telemetry.js';
 
@@ -117,20 +114,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private dedupImpl: 'js' | 'native' = 'js';
   /** Forgetting inside the window was warned about (once per engine). */
   private forgettingWarned = false;
-  private checkpointStore: CheckpointStore | undefined;
-  private checkpointLock: CheckpointLock | undefined;
-  private checkpointTimer: NodeJS.Timeout | undefined;
-  private generation = 0;
-  private checkpointsCommitted = 0;
-  private checkpointsFailed = 0;
-  private lastCheckpointAtMs: number | undefined;
-  private lastCheckpointProgress = -1;
-  private finalCheckpoint = false;
+  private checkpointer: Checkpointer | undefined;
   /** The dedup table's share of checkpoints (checkpointing only). */
-  private dedupCheckpoint: DedupCheckpoint | undefined;
   private fileSink: FileSink | undefined;
-  /** Files skipped by ignoreOlder: path → size then (followed from there if they change). */
-  private readonly ignored = new Map<string, number>();
 
   constructor(options: EngineOptions) {
     super();
@@ -207,41 +193,28 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     // The collector's log is written by start() itself (one poll) before it is read.
     if (o.once) checkOnceInputs(o.collector ? o.input.filter((p) => resolve(p) !== resolve(o.collectorLog)) : o.input);
     // A checkpoint that cannot be used stops start-up before anything is touched.
-    let restored: CheckpointState | undefined;
-    if (o.checkpoint) {
-      this.checkpointStore = new CheckpointStore(resolve(o.checkpoint));
-      // Before reading or resetting anything: a second engine on the directory stops here.
-      this.checkpointLock = CheckpointLock.acquire(this.checkpointStore.dir, (m) => this.emit('warning', m, 'ORDERTAIL_CHECKPOINT_LOCK_TAKEN_OVER'));
-      try {
-        if (o.resetCheckpoint) {
-          this.checkpointStore.reset();
-          this.emit('warning', `checkpoint ${this.checkpointStore.manifestPath} reset: starting fresh`, 'ORDERTAIL_CHECKPOINT_RESET');
-        } else {
-          restored = this.checkpointStore.load();
-        }
-      } catch (err) {
-        this.checkpointLock.release();
-        throw err;
-      }
-      this.generation = restored?.generation ?? 0;
-    }
+    const checkpointer = o.checkpoint ? Checkpointer.open(o, o.checkpoint, (m, code) => this.emit('warning', m, code)) : undefined;
+    this.checkpointer = checkpointer;
+    const restored = checkpointer?.restored;
     this.state = 'running';
     try {
-      this.sink = this.iterator ?? this.openSink(restored?.sink);
-      this.deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, this.committedLength(restored?.deadLetter, o.deadLetter) ?? this.freshLength()) : undefined;
-      this.dedupCheckpoint = this.checkpointStore ? new DedupCheckpoint(this.checkpointStore) : undefined;
+      const outputs = openOutputs(o, restored, this.iterator, (m, code) => this.emit('warning', m, code));
+      ({ sink: this.sink, fileSink: this.fileSink, deadLetter: this.deadLetter } = outputs);
       this.discovery = new FileDiscovery(o.input, (m, about) => this.emit('warning', m, about === 'input' ? 'ORDERTAIL_INPUT_UNREADABLE' : 'ORDERTAIL_WATCH_UNAVAILABLE'));
       // The table is sized from what exists now; the scan that reads runs after
       // the collector's first poll (its log is an input too).
-      this.dedup = this.openDedup(restored, this.discovery.scan());
+      this.dedup = openDedupTable(o, this.discovery.scan(), restored, checkpointer?.dedup, {
+        info: (m) => this.emit('info', m),
+        warn: (m, code) => this.emit('warning', m, code),
+      });
     } catch (err) {
       this.state = 'stopped';
-      this.checkpointLock?.release();
+      checkpointer?.release();
       throw err;
     }
-    if (this.checkpointStore) this.emit('info', `checkpoints: ${this.checkpointStore.dir} (every ${o.checkpointIntervalMs} ms and at stop)`);
-    if (restored) {
-      this.emit('info', `checkpoint ${this.checkpointStore!.manifestPath}: resuming ${restored.files.length} file(s) from generation ${restored.generation} (${new Date(restored.writtenAtMs).toISOString()})`);
+    if (checkpointer) this.emit('info', `checkpoints: ${checkpointer.dir} (every ${o.checkpointIntervalMs} ms and at stop)`);
+    if (checkpointer && restored) {
+      this.emit('info', `checkpoint ${checkpointer.store.manifestPath}: resuming ${restored.files.length} file(s) from generation ${restored.generation} (${new Date(restored.writtenAtMs).toISOString()})`);
     }
     try {
       await this.startReading(restored, this.sink!, this.dedup!);
@@ -276,7 +249,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.staging = staging;
     const emit = new EmitStage(dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry as RejectedRecord),
-    this.streams, this.dedupCheckpoint?.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
+    this.streams, this.checkpointer?.dedup.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
     this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m, code) => this.emit('warning', m, code),
       fail: (e) => this.fail(e),
@@ -287,7 +260,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       idle: () => {
         if (o.once) this.onceFinished();
       },
-      checkpoint: this.checkpointStore ? () => this.commitCheckpoint() : undefined,
+      checkpoint: this.checkpointer ? () => this.checkpointer!.commit() : undefined,
     });
     if (restored) this.pipeline.resumeFrom(restored.files);
     this.pumping = this.pump();
@@ -300,33 +273,28 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.emit('warning', `${path} matches the input glob but is an output of this engine; not read`, 'ORDERTAIL_INPUT_IS_OUTPUT');
       return true;
     };
-    const existing = this.discovery!.scan().filter((p) => !isOutput(p) && !this.ignoredAtStartup(p));
+    const pipeline = this.pipeline;
+    const ignoreOlder = new IgnoreOlder(o.ignoreOlderMs, (key) => pipeline.isCheckpointed(key), (m) => this.emit('info', m));
+    const existing = this.discovery!.scan().filter((p) => !isOutput(p) && !ignoreOlder.skipAtStartup(p));
     // With `once`, a directory that could not be listed is input that was not read.
     if (o.once) for (const [base, code] of this.discovery!.unlisted) this.pipeline.markUnread(`${base}/`, `cannot list: ${code}`);
-    const newest = newestOf(existing);
+    const newest = newestByMtime(existing);
     for (const path of existing) this.pipeline.addFile(path, 'startup', o.from === 'end');
     if (newest) this.pipeline.markLive(newest);
     this.pipeline.recoverMoved();
     if (!o.once) {
       this.discovery!.follow((path) => {
         if (isOutput(path)) return;
-        const ignoredSize = this.ignored.get(path);
-        if (ignoredSize !== undefined) {
-          this.resumeIgnored(path, ignoredSize);
+        if (ignoreOlder.has(path)) {
+          const at = ignoreOlder.resumeAt(path);
+          if (at !== undefined) pipeline.addFileAt(path, at);
           return;
         }
-        this.pipeline?.addFile(path, 'discovered');
-      }, (path) => this.ignored.has(path) || (this.pipeline?.isSettling(path) ?? false));
+        pipeline.addFile(path, 'discovered');
+      }, (path) => ignoreOlder.has(path) || pipeline.isSettling(path));
     }
     this.pipeline.startupComplete();
-    // Also with `once`: a long replay killed halfway resumes instead of starting over.
-    if (this.checkpointStore) {
-      this.checkpointTimer = setInterval(() => this.periodicCheckpoint(), o.checkpointIntervalMs);
-      this.checkpointTimer.unref();
-      // Nothing committed yet: commit the starting point before the first output, or a
-      // crash before the first periodic checkpoint leaves output no restart can roll back.
-      if (!restored) void this.pipeline.requestCheckpoint();
-    }
+    this.checkpointer?.start(this.checkpointSubject(this.pipeline, sink, dedup));
     if (o.metricsPort !== undefined) {
       const { startMetricsServer } = await import('../metrics/http-server.js');
       this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, allowedHosts: o.metricsAllowedHosts, logger: this.logger });
@@ -359,160 +327,28 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     }
   }
 
-  private openSink(committed: CheckpointedOutput | undefined): Sink {
-    const o = this.options;
-    switch (o.sink.kind) {
-      case 'stdout':
-        return new StreamSink(process.stdout);
-      case 'file':
-        this.fileSink = new FileSink(o.sink.path, { committedBytes: this.committedLength(committed, o.sink.path) ?? this.freshLength(), pageCache: o.sinkPageCache });
-        return this.fileSink;
-      case 'none':
-        return { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };
-    }
-  }
-
-  /** An output no checkpoint resumes: kept as it is (append) or emptied (truncate: a re-run replaces it). */
-  private freshLength(): number | undefined {
-    return this.options.sinkMode === 'truncate' ? 0 : undefined;
-  }
-
-  /** The length a checkpoint committed for this output file, when it was written for the same file. */
-  private committedLength(committed: CheckpointedOutput | undefined, path: string): number | undefined {
-    if (!committed || committed.committedBytes === undefined || committed.path === undefined) return undefined;
-    if (resolve(committed.path) !== resolve(path)) {
-      this.emit('warning', `checkpoint was written for output ${committed.path}, now ${path}: that file is left as it is`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
-      return undefined;
-    }
-    return committed.committedBytes;
-  }
-
-  private openDedup(restored: CheckpointState | undefined, inputs: readonly string[]): DedupTable {
-    const o = this.options;
-    const sizing = sizeDedupTable({
-      requested: o.dedupCapacity,
-      memoryCapBytes: o.dedupMemoryBytes,
-      follow: !o.once,
-      paths: inputs,
-      ...(restored ? { restoredCapacity: restored.dedup.capacity } : {}),
-    });
-    const mib = (sizing.bytes / 2 ** 20).toFixed(1);
-    const basis = sizing.estimatedRecords === undefined
-      ? 'dedupCapacity'
-      : `auto: ~${sizing.estimatedRecords} records in ${inputs.length} input file(s)${sizing.capped ? `, capped by dedupMemory ${o.dedupMemoryBytes} B` : ''}`;
-    this.emit('info', `dedup table: ${sizing.capacity} keys, ${mib} MiB (${basis}); window ${o.dedupWindowMs} ms`);
-    if (sizing.capped) this.emit('warning', `dedup table capped at ${mib} MiB by dedupMemory: ~${sizing.estimatedRecords} records at start-up need ${Math.ceil(sizing.estimatedRecords! / AUTO_TARGET_LOAD)} keys; the oldest keys will be forgotten`, 'ORDERTAIL_DEDUP_CAPPED');
-    const options = { capacity: sizing.capacity, windowMs: o.dedupWindowMs };
-    const checkpoint = this.dedupCheckpoint;
-    if (!checkpoint) return DedupTable.create(options);
-    if (!restored) return checkpoint.fresh(options);
-    return checkpoint.restore(restored, options, (from, to) =>
-      this.emit('warning', `dedup capacity changed since the checkpoint (${from} → ${to}): its entries were re-inserted`, 'ORDERTAIL_CHECKPOINT_CAPACITY_CHANGED'),
-    );
-  }
-
-  /**
-   * Keys still inside the window were replaced: duplicates of them may pass.
-   * Said once, with the size that would have held every key so far.
-   */
+  /** Said once, with the size that would have held every key so far. */
   private onDedupForgetting(forgottenInWindow: number): void {
     if (this.forgettingWarned) return;
     this.forgettingWarned = true;
-    const d = this.dedup!.stats();
-    const keys = this.counters.get('recordsEmitted') - this.counters.get('withoutKey');
-    const needed = Math.ceil(Math.max(keys, d.entries) / AUTO_TARGET_LOAD);
-    this.emit(
-      'warning',
-      `dedup table full: ${forgottenInWindow} key(s) forgotten while still inside the ${this.options.dedupWindowMs} ms window, so copies of them may pass ` +
-        `(table holds ${d.capacity} keys, ${(d.bytes / 2 ** 20).toFixed(1)} MiB; ~${keys} distinct keys so far: --dedup-capacity ${needed} (~${(tableBytes(needed) / 2 ** 20).toFixed(0)} MiB) would hold them). Counted in ordertail_dedup_forgotten_in_window_total.`,
-      'ORDERTAIL_DEDUP_FORGETTING',
-    );
+    const distinctKeys = this.counters.get('recordsEmitted') - this.counters.get('withoutKey');
+    this.emit('warning', forgettingWarning(this.dedup!, forgottenInWindow, distinctKeys, this.options.dedupWindowMs), 'ORDERTAIL_DEDUP_FORGETTING');
   }
 
-  private ignoredAtStartup(path: string): boolean {
-    const limit = this.options.ignoreOlderMs;
-    if (limit === undefined) return false;
-    const id = identityOfPath(path);
-    if (!id || Date.now() - id.mtimeMs <= limit || this.pipeline?.isCheckpointed(id.key)) return false;
-    this.ignored.set(path, id.size);
-    this.emit('info', `${path}: last modified ${new Date(id.mtimeMs).toISOString()}, older than ignoreOlder; skipped until it changes`);
-    return true;
-  }
-
-  /** An ignored file changed: follow it from where it stood when it was skipped. */
-  private resumeIgnored(path: string, size: number): void {
-    const id = identityOfPath(path);
-    if (!id || id.size === size) return;
-    this.ignored.delete(path);
-    this.pipeline?.addFileAt(path, size);
-  }
-
-  private progress(): number {
-    const c = this.counters;
-    return c.values[Counter.bytesRead]! + c.get('recordsRead') + (this.pipeline?.fileCount ?? 0);
-  }
-
-  private periodicCheckpoint(): void {
-    if (this.state !== 'running' || !this.checkpointStore || this.checkpointStore.busy) return;
-    // Nothing read since the last one: the committed state is still exact.
-    if (this.progress() === this.lastCheckpointProgress) return;
-    void this.pipeline?.requestCheckpoint();
-  }
-
-  /**
-   * Runs inside the pipeline's emit loop right after a sink flush, so file
-   * offsets, output lengths and the dedup table describe the same moment.
-   * The table is copied to disk before returning (nothing inserts meanwhile);
-   * fsyncs and the manifest rename complete in the background, except for the
-   * final checkpoint at stop, which is awaited.
-   */
-  private async commitCheckpoint(): Promise<void> {
-    const store = this.checkpointStore!;
-    if (store.busy) {
-      if (!this.finalCheckpoint) return;
-      await store.settled();
-    }
+  private checkpointSubject(pipeline: Pipeline, sink: Sink, dedup: DedupTable): CheckpointSubject {
     const o = this.options;
-    this.lastCheckpointProgress = this.progress();
-    const dedup = this.dedup!;
-    const dedupCheckpoint = this.dedupCheckpoint!;
-    const { writes, manifest } = dedupCheckpoint.prepare(dedup);
-    const state: CheckpointState = {
-      generation: ++this.generation,
-      writtenAtMs: Date.now(),
-      sink: this.fileSink ? { kind: 'file', path: resolve(this.fileSink.path), committedBytes: this.fileSink.bytesWritten } : { kind: this.iterator ? 'iterator' : o.sink.kind === 'file' ? 'none' : o.sink.kind },
-      deadLetter: this.deadLetter ? { kind: 'file', path: resolve(this.deadLetter.path), committedBytes: this.deadLetter.bytesWritten } : undefined,
-      dedup: { ...manifest, windowMs: o.dedupWindowMs, capacity: dedup.capacity },
-      files: this.pipeline!.checkpointFiles(),
+    const counters = this.counters;
+    return {
+      dedup,
+      sink,
+      fileSink: this.fileSink,
+      deadLetter: this.deadLetter,
+      iterator: this.iterator,
+      sinkKind: this.iterator ? 'iterator' : o.sink.kind === 'file' ? 'none' : o.sink.kind,
+      files: () => pipeline.checkpointFiles(),
+      progress: () => counters.values[Counter.bytesRead]! + counters.get('recordsRead') + pipeline.fileCount,
+      request: () => pipeline.requestCheckpoint(),
     };
-    const sink = this.sink!;
-    const deadLetter = this.deadLetter;
-    const iterator = this.iterator;
-    // records(): the checkpoint covers what has been written to the queue; it is
-    // committed only once the consumer has taken all of it (at-least-once).
-    const takenMark = iterator?.written ?? 0;
-    const committing = store
-      .commit(state, writes, async () => {
-        await iterator?.whenTaken(takenMark);
-        await sink.flush();
-        await deadLetter?.flush();
-      })
-      .then(
-        () => {
-          dedupCheckpoint.committed(store.lastCommitted!);
-          this.checkpointsCommitted++;
-          this.lastCheckpointAtMs = state.writtenAtMs;
-        },
-        (err: unknown) => {
-          // The records() loop ended before taking what this checkpoint covers: not
-          // committing it is the at-least-once rule at work, not a failure.
-          if (err instanceof RecordsNotTakenError) return;
-          this.checkpointsFailed++;
-          this.emit('warning', `checkpoint ${state.generation} not committed: ${err instanceof Error ? err.message : String(err)}`, 'ORDERTAIL_CHECKPOINT_FAILED');
-        },
-      );
-    // The first commit (no earlier one to fall back on) is awaited too: output waits for it.
-    if (this.finalCheckpoint || state.generation === 1) await committing;
   }
 
   /** The metrics server's base URL when the `metricsPort` option started one. */
@@ -607,7 +443,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       dedup: { ...dedupSummary(d), impl: this.dedupImpl },
       latency: this.finalLatency?.live ?? this.latency.live.summary(),
       historyLatency: this.finalLatency?.history ?? this.latency.history.summary(),
-      checkpoints: { dir: this.checkpointStore?.dir, committed: this.checkpointsCommitted, failed: this.checkpointsFailed, lastCommittedAtMs: this.lastCheckpointAtMs },
+      checkpoints: this.checkpointer?.stats() ?? { dir: undefined, committed: 0, failed: 0, lastCommittedAtMs: undefined },
       openFiles: this.pipeline?.openFiles ?? 0,
       unread: this.pipeline?.unread ?? [],
     };
@@ -685,25 +521,21 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       await this.shutDown();
     } finally {
       // Also when flushing failed: the directory is free for the next engine.
-      this.checkpointLock?.release();
+      this.checkpointer?.release();
     }
   }
 
   private async shutDown(): Promise<void> {
+    this.checkpointer?.stopSchedule();
     await this.metricsServer?.close();
     // The collector's last records go to its log first, then the pipeline drains them.
     await this.collector?.stop();
     await this.collectorLog?.close();
     this.discovery?.close();
-    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.pipeline?.drain();
     // records(): a final checkpoint would cover records the loop never took.
     const allTaken = !this.iterator || (this.iterator.dropped === 0 && this.iterator.taken === this.iterator.written);
-    if (this.checkpointStore && this.pipeline && !this.failure && allTaken) {
-      this.finalCheckpoint = true;
-      await this.pipeline.requestCheckpoint();
-      await this.checkpointStore.settled();
-    }
+    if (this.pipeline && !this.failure && allTaken) await this.checkpointer?.commitFinal();
     this.state = 'stopped';
     this.pool?.interruptWait();
     await this.pumping;
@@ -748,21 +580,4 @@ function positiveInteger(value: number | undefined, name: string): number | unde
   if (value === undefined) return undefined;
   if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(`records(): ${name} must be a positive integer, got ${String(value)}`, name);
   return value;
-}
-
-function newestOf(paths: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestTime = -Infinity;
-  for (const path of paths) {
-    try {
-      const t = statSync(path).mtimeMs;
-      if (t > bestTime) {
-        bestTime = t;
-        best = path;
-      }
-    } catch {
-      /* vanished between glob and stat */
-    }
-  }
-  return best;
 }

@@ -8,7 +8,7 @@
 import type { ResolvedOptions } from '../config/options.js';
 import type { WarningCode } from './warnings.js';
 import { EngineError } from '../config/errors.js';
-import type { EmitStage } from '../dedup/emit-stage.js';
+import type { EmitStage } from './emit-stage.js';
 import { Counter, TRUNCATED_DOCUMENT_REASON, TRUNCATED_DOCUMENT_SLOT, type Counters } from '../metrics/counters.js';
 import { ArrayPhase, Framing, type RejectReason } from '../parser/contract.js';
 import { BufferPool } from '../pool/buffer-pool.js';

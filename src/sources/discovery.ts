@@ -206,3 +206,21 @@ export class FileDiscovery {
     this.pollTimer = undefined;
   }
 }
+
+/** The most recently modified of `paths`: at start-up, the file taken to be the live one. */
+export function newestByMtime(paths: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestTime = -Infinity;
+  for (const path of paths) {
+    try {
+      const t = statSync(path).mtimeMs;
+      if (t > bestTime) {
+        bestTime = t;
+        best = path;
+      }
+    } catch {
+      /* vanished between glob and stat */
+    }
+  }
+  return best;
+}

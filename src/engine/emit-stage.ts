@@ -16,7 +16,7 @@ import type { LatencyRecorder } from '../metrics/latency.js';
 import type { RangeResults } from '../pool/range-results.js';
 import { DeadLetterFile } from '../sinks/dead-letter.js';
 import type { StagingBuffer } from '../sinks/staging.js';
-import { DedupTable, INSERT_DUPLICATE, type NativeDedup } from './table.js';
+import { DedupTable, INSERT_DUPLICATE, type NativeDedup } from '../dedup/table.js';
 import type { DedupJournal } from '../checkpoint/dedup-journal.js';
 
 /**

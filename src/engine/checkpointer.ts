@@ -1,0 +1,192 @@
+/*
+ * The engine's checkpoints: opening the directory (lock, reset or load),
+ * the schedule (every checkpointInterval, skipped when nothing was read),
+ * and one commit (file offsets, output lengths and the dedup table's share,
+ * all describing the same moment). The pipeline decides *where* a commit can
+ * happen (right after a sink flush); this decides what it contains.
+ */
+import { resolve } from 'node:path';
+import type { ResolvedOptions } from '../config/options.js';
+import { CheckpointLock } from '../checkpoint/lock.js';
+import { CheckpointStore } from '../checkpoint/store.js';
+import { DedupCheckpoint } from '../checkpoint/dedup-state.js';
+import type { CheckpointedFile, CheckpointedOutput, CheckpointState } from '../checkpoint/manifest.js';
+import type { DedupTable } from '../dedup/table.js';
+import { RecordsNotTakenError, type IteratorSink } from '../sinks/iterator-sink.js';
+import type { DeadLetterFile } from '../sinks/dead-letter.js';
+import type { FileSink } from '../sinks/file-sink.js';
+import type { Sink } from '../sinks/sink.js';
+import type { WarningCode } from './warnings.js';
+
+/** What a commit describes, bound once the engine has opened it all. */
+export interface CheckpointSubject {
+  readonly dedup: DedupTable;
+  readonly sink: Sink;
+  /** The sink when it is a file: its length is committed (exactly-once output). */
+  readonly fileSink: FileSink | undefined;
+  readonly deadLetter: DeadLetterFile | undefined;
+  /** records(): a checkpoint waits until its loop has taken what it covers. */
+  readonly iterator: IteratorSink | undefined;
+  /** The sink kind recorded when it is not a file. */
+  readonly sinkKind: CheckpointedOutput['kind'];
+  files(): CheckpointedFile[];
+  /** Grows with anything read: equal between two ticks means nothing to commit. */
+  progress(): number;
+  /** Ask the pipeline for a commit at its next flush point. */
+  request(): Promise<void>;
+}
+
+export interface CheckpointStats {
+  dir: string | undefined;
+  committed: number;
+  failed: number;
+  lastCommittedAtMs: number | undefined;
+}
+
+type Warn = (message: string, code: WarningCode) => void;
+
+export class Checkpointer {
+  /** The dedup table's share of each commit (snapshot or journal). */
+  readonly dedup: DedupCheckpoint;
+  private subject: CheckpointSubject | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private generation: number;
+  private committed = 0;
+  private failed = 0;
+  private lastCommittedAtMs: number | undefined;
+  private lastProgress = -1;
+  private final = false;
+
+  private constructor(
+    readonly store: CheckpointStore,
+    private readonly lock: CheckpointLock,
+    readonly restored: CheckpointState | undefined,
+    private readonly options: ResolvedOptions,
+    private readonly warn: Warn,
+  ) {
+    this.generation = restored?.generation ?? 0;
+    this.dedup = new DedupCheckpoint(store);
+  }
+
+  /**
+   * Lock the directory (a second engine on it stops here, before anything is
+   * touched), then reset it or load the last committed checkpoint.
+   */
+  static open(options: ResolvedOptions, dir: string, warn: Warn): Checkpointer {
+    const store = new CheckpointStore(resolve(dir));
+    const lock = CheckpointLock.acquire(store.dir, (m) => warn(m, 'ORDERTAIL_CHECKPOINT_LOCK_TAKEN_OVER'));
+    let restored: CheckpointState | undefined;
+    try {
+      if (options.resetCheckpoint) {
+        store.reset();
+        warn(`checkpoint ${store.manifestPath} reset: starting fresh`, 'ORDERTAIL_CHECKPOINT_RESET');
+      } else {
+        restored = store.load();
+      }
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+    return new Checkpointer(store, lock, restored, options, warn);
+  }
+
+  get dir(): string {
+    return this.store.dir;
+  }
+
+  /**
+   * Start committing every checkpointInterval. Also with `once`: a long
+   * replay killed halfway resumes instead of starting over.
+   */
+  start(subject: CheckpointSubject): void {
+    this.subject = subject;
+    this.timer = setInterval(() => this.periodic(), this.options.checkpointIntervalMs);
+    this.timer.unref();
+    // Nothing committed yet: commit the starting point before the first output, or a
+    // crash before the first periodic checkpoint leaves output no restart can roll back.
+    if (!this.restored) void subject.request();
+  }
+
+  /** No more periodic commits (stopping). */
+  stopSchedule(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The last commit at stop, awaited to the manifest's rename. */
+  async commitFinal(): Promise<void> {
+    if (!this.subject) return;
+    this.final = true;
+    await this.subject.request();
+    await this.store.settled();
+  }
+
+  /** The directory is free for the next engine (also when stopping failed). */
+  release(): void {
+    this.lock.release();
+  }
+
+  stats(): CheckpointStats {
+    return { dir: this.store.dir, committed: this.committed, failed: this.failed, lastCommittedAtMs: this.lastCommittedAtMs };
+  }
+
+  private periodic(): void {
+    const subject = this.subject;
+    if (!subject || this.store.busy) return;
+    // Nothing read since the last one: the committed state is still exact.
+    if (subject.progress() === this.lastProgress) return;
+    void subject.request();
+  }
+
+  /**
+   * Runs inside the pipeline's emit loop right after a sink flush, so file
+   * offsets, output lengths and the dedup table describe the same moment.
+   * The table is copied to disk before returning (nothing inserts meanwhile);
+   * fsyncs and the manifest rename complete in the background, except for the
+   * final checkpoint at stop and the first one, which are awaited.
+   */
+  async commit(): Promise<void> {
+    const store = this.store;
+    const subject = this.subject!;
+    if (store.busy) {
+      if (!this.final) return;
+      await store.settled();
+    }
+    this.lastProgress = subject.progress();
+    const { dedup, sink, fileSink, deadLetter, iterator } = subject;
+    const { writes, manifest } = this.dedup.prepare(dedup);
+    const state: CheckpointState = {
+      generation: ++this.generation,
+      writtenAtMs: Date.now(),
+      sink: fileSink ? { kind: 'file', path: resolve(fileSink.path), committedBytes: fileSink.bytesWritten } : { kind: subject.sinkKind },
+      deadLetter: deadLetter ? { kind: 'file', path: resolve(deadLetter.path), committedBytes: deadLetter.bytesWritten } : undefined,
+      dedup: { ...manifest, windowMs: this.options.dedupWindowMs, capacity: dedup.capacity },
+      files: subject.files(),
+    };
+    // records(): the checkpoint covers what has been written to the queue; it is
+    // committed only once the consumer has taken all of it (at-least-once).
+    const takenMark = iterator?.written ?? 0;
+    const committing = store
+      .commit(state, writes, async () => {
+        await iterator?.whenTaken(takenMark);
+        await sink.flush();
+        await deadLetter?.flush();
+      })
+      .then(
+        () => {
+          this.dedup.committed(store.lastCommitted!);
+          this.committed++;
+          this.lastCommittedAtMs = state.writtenAtMs;
+        },
+        (err: unknown) => {
+          // The records() loop ended before taking what this checkpoint covers: not
+          // committing it is the at-least-once rule at work, not a failure.
+          if (err instanceof RecordsNotTakenError) return;
+          this.failed++;
+          this.warn(`checkpoint ${state.generation} not committed: ${err instanceof Error ? err.message : String(err)}`, 'ORDERTAIL_CHECKPOINT_FAILED');
+        },
+      );
+    // The first commit (no earlier one to fall back on) is awaited too: output waits for it.
+    if (this.final || state.generation === 1) await committing;
+  }
+}

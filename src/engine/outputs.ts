@@ -1,0 +1,51 @@
+/*
+ * Opening the engine's outputs (sink, dead-letter file) where a checkpoint
+ * left them: a file output is cut back to the length the checkpoint committed,
+ * so a restart neither loses nor repeats a record in it.
+ */
+import { resolve } from 'node:path';
+import type { ResolvedOptions } from '../config/options.js';
+import type { CheckpointedOutput, CheckpointState } from '../checkpoint/manifest.js';
+import { DeadLetterFile } from '../sinks/dead-letter.js';
+import { FileSink } from '../sinks/file-sink.js';
+import type { Sink } from '../sinks/sink.js';
+import { StreamSink } from '../sinks/stdout-sink.js';
+import type { WarningCode } from './warnings.js';
+
+export interface Outputs {
+  readonly sink: Sink;
+  /** The sink when it is a file (its committed length goes into checkpoints). */
+  readonly fileSink: FileSink | undefined;
+  readonly deadLetter: DeadLetterFile | undefined;
+}
+
+type Warn = (message: string, code: WarningCode) => void;
+
+/** `replacement`: the records() iterator, which takes the configured sink's place. */
+export function openOutputs(o: ResolvedOptions, restored: CheckpointState | undefined, replacement: Sink | undefined, warn: Warn): Outputs {
+  const lengthFor = (committed: CheckpointedOutput | undefined, path: string): number | undefined =>
+    committedLength(committed, path, warn) ?? freshLength(o);
+  let fileSink: FileSink | undefined;
+  let sink: Sink;
+  if (replacement) sink = replacement;
+  else if (o.sink.kind === 'file') sink = fileSink = new FileSink(o.sink.path, { committedBytes: lengthFor(restored?.sink, o.sink.path), pageCache: o.sinkPageCache });
+  else if (o.sink.kind === 'stdout') sink = new StreamSink(process.stdout);
+  else sink = { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };
+  const deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, lengthFor(restored?.deadLetter, o.deadLetter)) : undefined;
+  return { sink, fileSink, deadLetter };
+}
+
+/** An output no checkpoint resumes: kept as it is (append) or emptied (truncate: a re-run replaces it). */
+function freshLength(o: ResolvedOptions): number | undefined {
+  return o.sinkMode === 'truncate' ? 0 : undefined;
+}
+
+/** The length a checkpoint committed for this output file, when it was written for the same file. */
+function committedLength(committed: CheckpointedOutput | undefined, path: string, warn: Warn): number | undefined {
+  if (!committed || committed.committedBytes === undefined || committed.path === undefined) return undefined;
+  if (resolve(committed.path) !== resolve(path)) {
+    warn(`checkpoint was written for output ${committed.path}, now ${path}: that file is left as it is`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
+    return undefined;
+  }
+  return committed.committedBytes;
+}
