@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 if [ ! -d "$dir" ]; then
   git worktree add --detach "$dir" "$commit" >&2
 fi
-(cd "$dir" && npm ci --no-audit --no-fund >&2 && npm run build >&2)
+(cd "$dir" && npm ci --no-audit --no-fund >&2 && npm run build >&2 && npm run build:bench --if-present >&2)
 echo "$dir"

@@ -19,7 +19,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Collector, resolveCollectorConfig, type CycleReport } from '../src/collector/index.js';
-import { MockFleet } from '../src/collector/testing/mock-fleet.js';
+import { MockFleet } from '../src/testing/mock-fleet.js';
 
 const EXCHANGES = 10;
 const LATENCY_MS = 50;

@@ -95,8 +95,16 @@ const engine = new Engine(options);
 const parser: EngineStats['parser'] = engine.stats().parser;
 const native: typeof parser = 'native';
 void native;
+import { MockExchange, type MockOptions } from 'ordertail/testing';
+const mockOptions: MockOptions = { latencyMs: 0 };
+const mock = await MockExchange.start(mockOptions);
+console.log(mock.url);
+await mock.close();
 `,
   );
+  writeFileSync(join(app, 'mock.mjs'), `import { MockExchange } from 'ordertail/testing';\nconst mock = await MockExchange.start();\nconst r = await fetch(mock.url + '/fapi/v1/exchangeInfo');\nconsole.log(r.status);\nawait mock.close();\n`);
+  const mockRun = spawnSync(process.execPath, ['mock.mjs'], { cwd: app, encoding: 'utf8' });
+  check(mockRun.status === 0 && mockRun.stdout.trim() === '200', "ordertail/testing: the mock exchange starts and answers", `exit ${mockRun.status}: ${mockRun.stdout.trim()} ${mockRun.stderr.slice(-800)}`);
   const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], { cwd: app, encoding: 'utf8' });
   check(tsc.status === 0, 'typings compile in a strict NodeNext project with exactOptionalPropertyTypes', `${tsc.stdout}${tsc.stderr}`.trim().slice(0, 1500));
 } catch (err) {

@@ -35,20 +35,25 @@ beforeAll(() => {
 }, 60_000);
 
 describe('npm package contents', () => {
-  it('ships no tests, benchmarks, demo or mock exchange', () => {
+  it('ships no tests or benchmarks', () => {
     const unwanted = files.filter(
       (f) =>
         f.startsWith('test/') ||
         f.startsWith('bench/') ||
         f.startsWith('dist/bench/') ||
         f.startsWith('dist/test/') ||
-        f.startsWith('dist/src/demo/') ||
-        f.startsWith('dist/src/collector/testing/') ||
         f.startsWith('native/bench') ||
         f === 'native/src/tests.rs' ||
         (f.startsWith('scripts/') && f !== 'scripts/build-native.mjs'),
     );
     expect(unwanted).toEqual([]);
+  });
+
+  it('ships the mock exchange on purpose, as the ordertail/testing entry, and the demo behind `ordertail demo`', () => {
+    const pkg = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> };
+    const testing = pkg.exports['./testing']!;
+    for (const target of [testing.import!, testing.types!]) expect(files).toContain(target.replace(/^\.\//, ''));
+    expect(files).toContain('dist/src/demo/demo.js');
   });
 
   it('source maps are shipped with what they point at: each referenced map is in the package and carries its sources', () => {

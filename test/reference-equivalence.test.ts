@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { naiveUniqueRecords } from '../dist/bench/naive-baseline.js';
+import { naiveUniqueRecords } from '../bench/naive-baseline.ts';
 import { describe, expect, it } from 'vitest';
 import { orderLine, prng } from '../dist/src/demo/orders.js';
 import { runOnce, workdir } from './helpers/workdir.js';

@@ -160,6 +160,17 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
       await onRun({ engineOptions: merged as unknown as EngineOptions, options, statusIntervalMs, metrics });
     });
   registerCollectCommand(program);
+  program
+    .command('demo')
+    .description('a self-contained demo: history plus a live file with duplicates and corrupt lines, followed and checked (no setup)')
+    .exitOverride()
+    .option('--duration <duration>', 'how long the live writer runs (default 10s)')
+    .action(async (flags: { duration?: string }) => {
+      const runMs = flags.duration === undefined ? 10_000 : parseDurationMs(flags.duration);
+      if (runMs === undefined || runMs <= 0) throw new ConfigError(`--duration: expected a duration such as 10s, got '${flags.duration}'`, 'duration');
+      const { runDemo } = await import('../demo/demo.js');
+      process.exitCode = await runDemo(runMs);
+    });
   return program;
 }
 

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const SOURCES = ['src', 'workers', 'bench', 'tsconfig.json', 'package.json', 'scripts/bundle.mjs'];
+const SOURCES = ['src', 'workers', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'scripts/bundle.mjs'];
 
 function newestMtime(path: string): number {
   const s = statSync(path, { throwIfNoEntry: false });
