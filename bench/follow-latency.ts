@@ -1,94 +1,270 @@
 /**
- * Follow mode, append → emit latency measured outside the engine: a writer
- * process stamps process.hrtime into each record at ~20,000 records/s; this
- * process reads the follower's stdout and subtracts. ordertail and a naive
- * fs.watch follower run one after the other in the same run.
+ * Follow mode, append → sink latency, measured as a user would: from outside
+ * the follower, every record counted from the first one. A writer process
+ * appends records in batches (every --batch-ms) at --rates records/s, stamping
+ * each batch with the monotonic clock; this process reads the follower's
+ * stdout and subtracts. Per follower and case it also measures spawn → the
+ * "ready" log line, the first record appended at ready → its arrival, lag
+ * growth (median latency of the last second minus that of the fifth) and RSS.
+ *
+ *   node dist/bench/follow-latency.js [--rates 20000,300000] [--batch-ms 1,10]
+ *     [--seconds 10] [--backfill-mb 1000 --backfill-files 12]
+ *     [--followers naive,defaults,bare,baseline] [--workers 2]
+ *
+ * Followers: naive (bench/naive-follower.ts), defaults (the CLI's defaults:
+ * checkpoints and metrics on), bare (--no-checkpoint --no-metrics), baseline
+ * (CLI defaults of the build in $BENCH_BASELINE, e.g. bench/baseline.sh COMMIT).
+ * The p99 ratio column is against the naive follower of the same case.
  */
-import { spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
-import { BENCH_DATA, REPO_ROOT } from './data.js';
-import { mkdirSync } from 'node:fs';
+import { BENCH_DATA, REPO_ROOT, multiFileOrderLogs } from './data.js';
 
 export interface LatencyResult {
-  name: string;
+  follower: string;
+  case: string;
+  sent: number;
   received: number;
   p50: number;
   p99: number;
   p999: number;
   max: number;
+  readyMs: number | undefined;
+  firstRecordMs: number | undefined;
+  lagDriftMs: number | undefined;
+  rssStartMiB: number | undefined;
+  rssEndMiB: number | undefined;
 }
 
-async function measure(name: string, followerArgs: string[], file: string, rate: number, seconds: number): Promise<LatencyResult> {
-  writeFileSync(file, '');
-  const follower = spawn(process.execPath, followerArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-  const warmupRecords = rate; // the first second warms up the JIT and is not counted
-  let received = 0;
-  const total = rate * seconds;
-  const done = new Promise<void>((resolve) => {
-    const rl = createInterface({ input: follower.stdout! });
-    rl.on('line', (line) => {
-      const now = process.hrtime.bigint();
-      const at = line.indexOf('"t0":"');
-      if (at < 0) return;
-      const stamp = BigInt(line.slice(at + 6, line.indexOf('"', at + 6)));
-      received++;
-      if (received > warmupRecords) histogram.recordValue(Math.max(1, Number((now - stamp) / 1000n)));
-      if (received === total) resolve();
+interface Follower {
+  name: string;
+  args: (live: string, extraInputs: string | undefined) => string[];
+  /** Logs a JSON "ready" line on stderr when it follows its inputs. */
+  logsReady: boolean;
+}
+
+interface Case {
+  rate: number;
+  batchMs: number;
+  seconds: number;
+  backfill: string | undefined;
+  label: string;
+}
+
+const STAMP = Buffer.from('"t0":"');
+const WRAP = 1e15;
+/** The monotonic clock in ns, modulo 1e15 (11.5 days): exact as a double, and comparable to stamps taken the same way. */
+const monoNs = (): number => Number(process.hrtime.bigint() % 1_000_000_000_000_000n);
+
+function rssMiB(pid: number | undefined): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 102.4) / 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Latencies of every record the follower writes to stdout, by second of the run. */
+class Receiver {
+  readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  /** Per second since `origin`: the median latency (µs) of the records received in it. */
+  readonly perSecond: hdr.Histogram[] = [];
+  received = 0;
+  origin = 0;
+  private carry: Buffer | undefined;
+  private waiters: { count: number; resolve: () => void }[] = [];
+  lastLatencyUs = 0;
+
+  constructor(stream: NodeJS.ReadableStream) {
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+  }
+
+  private onData(chunk: Buffer): void {
+    const now = monoNs();
+    const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    const lastLf = buf.lastIndexOf(0x0a);
+    this.carry = lastLf < buf.length - 1 ? Buffer.from(buf.subarray(lastLf + 1)) : undefined;
+    let at = 0;
+    for (;;) {
+      const i = buf.indexOf(STAMP, at);
+      if (i < 0 || i > lastLf) break;
+      const from = i + STAMP.length;
+      const end = buf.indexOf(0x22, from);
+      let stamp = 0;
+      for (let p = Math.max(from, end - 15); p < end; p++) stamp = stamp * 10 + (buf[p]! - 48);
+      let ns = now - stamp;
+      if (ns < 0) ns += WRAP;
+      const us = Math.max(1, Math.round(ns / 1000));
+      this.histogram.recordValue(us);
+      const second = Math.floor((now - this.origin) / 1e9);
+      if (second >= 0) {
+        while (this.perSecond.length <= second) this.perSecond.push(hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 2 }));
+        this.perSecond[second]!.recordValue(us);
+      }
+      this.lastLatencyUs = us;
+      this.received++;
+      at = end;
+    }
+    this.waiters = this.waiters.filter((w) => {
+      if (this.received < w.count) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  until(count: number, timeoutMs: number): Promise<boolean> {
+    if (this.received >= count) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.waiters.push({ count, resolve: () => (clearTimeout(timer), resolve(true)) });
+    });
+  }
+
+  destroy(): void {
+    this.histogram.destroy();
+    for (const h of this.perSecond) h.destroy();
+  }
+}
+
+function waitForReady(child: ChildProcess, timeoutMs: number): Promise<number | undefined> {
+  const spawnedAt = performance.now();
+  return new Promise((resolve) => {
+    let text = '';
+    const timer = setTimeout(() => resolve(undefined), timeoutMs);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (text === undefined) return;
+      text += chunk.toString();
+      if (/"ready":true/.test(text)) {
+        clearTimeout(timer);
+        resolve(performance.now() - spawnedAt);
+        text = '';
+      }
+      if (text.length > 1 << 20) text = text.slice(-4096);
     });
   });
-  await new Promise((r) => setTimeout(r, 1500)); // follower start-up
-  const writer = spawn(process.execPath, [join(REPO_ROOT, 'dist/bench/latency-writer.js'), file, String(rate), String(seconds)], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await Promise.race([done, new Promise((r) => setTimeout(r, (seconds + 20) * 1000))]);
-  writer.kill();
-  follower.kill('SIGTERM');
-  const ms = (v: number): number => Math.round(v) / 1000;
-  return {
-    name,
-    received,
-    p50: ms(histogram.getValueAtPercentile(50)),
-    p99: ms(histogram.getValueAtPercentile(99)),
-    p999: ms(histogram.getValueAtPercentile(99.9)),
-    max: ms(histogram.maxValue),
-  };
 }
 
-export async function run(opts: { rate?: number; seconds?: number } = {}): Promise<LatencyResult[]> {
-  const rate = opts.rate ?? 20_000;
-  const seconds = opts.seconds ?? 10;
-  mkdirSync(BENCH_DATA, { recursive: true });
-  const file = join(BENCH_DATA, 'latency.ndjson');
-  const engine = [join(REPO_ROOT, 'bin/ordertail.js'), 'run', '--input', file, '--workers', '2'];
-  // A fresh checkpoint directory: the run must not resume from an earlier one.
-  const checkpointDir = (): string => {
-    const dir = join(BENCH_DATA, 'latency-checkpoint');
-    rmSync(dir, { recursive: true, force: true });
-    return dir;
+async function measure(follower: Follower, c: Case): Promise<LatencyResult> {
+  const dir = mkdtempSync(join(BENCH_DATA, 'follow-'));
+  const live = join(dir, 'live.ndjson');
+  writeFileSync(live, '');
+  const child = spawn(process.execPath, follower.args(live, c.backfill), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // CLI defaults, but a fresh state directory: a run must not resume an earlier one's checkpoint.
+    env: { ...process.env, ORDERTAIL_STATE_DIR: join(dir, 'state') },
+  });
+  const receiver = new Receiver(child.stdout!);
+  const ready = follower.logsReady ? waitForReady(child, 120_000) : new Promise<undefined>((r) => setTimeout(() => r(undefined), 1500));
+  if (!follower.logsReady) child.stderr!.resume();
+  const readyMs = await ready;
+  // The first record appended once the follower says it is ready.
+  receiver.origin = monoNs();
+  appendFileSync(live, `{"id":"first","timestamp":${Date.now()},"t0":"${monoNs()}"}\n`);
+  const gotFirst = await receiver.until(1, 10_000);
+  const firstRecordMs = gotFirst ? receiver.lastLatencyUs / 1000 : undefined;
+  receiver.origin = monoNs();
+  const total = c.rate * c.seconds;
+  const writer = spawn(process.execPath, [join(REPO_ROOT, 'dist/bench/latency-writer.js'), live, String(c.rate), String(c.seconds), String(c.batchMs)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  let rssStartMiB: number | undefined;
+  const rssTimer = setTimeout(() => (rssStartMiB = rssMiB(child.pid)), Math.min(5000, c.seconds * 500));
+  await receiver.until(total + 1, (c.seconds + 60) * 1000);
+  clearTimeout(rssTimer);
+  const rssEndMiB = rssMiB(child.pid);
+  writer.kill();
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+  const ms = (us: number): number => Math.round(us) / 1000;
+  const h = receiver.histogram;
+  // Lag growth: the last full second against the fifth (or the second, in short runs).
+  const seconds = receiver.perSecond.filter((s) => s.totalCount > 0);
+  const early = seconds[Math.min(4, Math.max(0, seconds.length - 2))];
+  const last = seconds.length > 1 ? seconds[seconds.length - 2] : undefined;
+  const lagDriftMs = early && last ? ms(last.getValueAtPercentile(50) - early.getValueAtPercentile(50)) : undefined;
+  const result: LatencyResult = {
+    follower: follower.name,
+    case: c.label,
+    sent: total + 1,
+    received: receiver.received,
+    p50: ms(h.getValueAtPercentile(50)),
+    p99: ms(h.getValueAtPercentile(99)),
+    p999: ms(h.getValueAtPercentile(99.9)),
+    max: ms(h.maxValue),
+    readyMs: readyMs === undefined ? undefined : Math.round(readyMs),
+    firstRecordMs,
+    lagDriftMs,
+    rssStartMiB,
+    rssEndMiB,
   };
-  const results = [
-    await measure('naive fs.watch follower', [join(REPO_ROOT, 'dist/bench/naive-follower.js'), file], file, rate, seconds),
-    await measure('ordertail follow, 2 workers, checkpoints every 5 s (default)', [...engine, '--checkpoint', checkpointDir()], file, rate, seconds),
-    await measure('ordertail follow, 2 workers, --no-checkpoint', [...engine, '--no-checkpoint'], file, rate, seconds),
+  receiver.destroy();
+  return result;
+}
+
+function followers(names: string[], workers: number): Follower[] {
+  const engine = (root: string, extra: string[]): Follower['args'] => (live, backfill) => [
+    join(root, 'bin/ordertail.js'), 'run', '--input', live, ...(backfill ? ['--input', backfill] : []), '--workers', String(workers), ...extra,
   ];
-  rmSync(join(BENCH_DATA, 'latency-checkpoint'), { recursive: true, force: true });
-  rmSync(file, { force: true });
-  const base = results[0]!;
-  console.log(`\nfollow mode append → emit latency at ${rate} records/s for ${seconds} s (ms; first second not counted)`);
+  const all: Record<string, Follower | undefined> = {
+    naive: { name: 'naive fs.watch follower', args: (live) => [join(REPO_ROOT, 'dist/bench/naive-follower.js'), live], logsReady: false },
+    defaults: { name: 'ordertail, CLI defaults', args: engine(REPO_ROOT, []), logsReady: true },
+    bare: { name: 'ordertail --no-checkpoint --no-metrics', args: engine(REPO_ROOT, ['--no-checkpoint', '--no-metrics']), logsReady: true },
+    baseline: process.env.BENCH_BASELINE
+      ? { name: `baseline build, CLI defaults`, args: engine(process.env.BENCH_BASELINE, []), logsReady: process.env.BENCH_BASELINE_LOGS_READY === '1' }
+      : undefined,
+  };
+  return names.map((n) => all[n]).filter((f): f is Follower => f !== undefined);
+}
+
+function listArg(args: string[], flag: string, fallback: string): string[] {
+  const i = args.indexOf(flag);
+  return (i >= 0 ? args[i + 1]! : fallback).split(',');
+}
+
+export async function run(argv: string[] = []): Promise<LatencyResult[]> {
+  mkdirSync(BENCH_DATA, { recursive: true });
+  const rates = listArg(argv, '--rates', '20000').map(Number);
+  const batches = listArg(argv, '--batch-ms', '1').map(Number);
+  const seconds = Number(listArg(argv, '--seconds', '5')[0]);
+  const workers = Number(listArg(argv, '--workers', '2')[0]);
+  const backfillMb = Number(listArg(argv, '--backfill-mb', '0')[0]);
+  const backfillFiles = Number(listArg(argv, '--backfill-files', '12')[0]);
+  const names = listArg(argv, '--followers', process.env.BENCH_BASELINE ? 'naive,defaults,bare,baseline' : 'naive,defaults,bare');
+  const backfill = backfillMb > 0 ? join(dirname(multiFileOrderLogs(backfillMb, backfillFiles).paths[0]!), '*.ndjson') : undefined;
+  const results: LatencyResult[] = [];
+  for (const rate of rates) {
+    for (const batchMs of batches) {
+      const c: Case = { rate, batchMs, seconds, backfill, label: `${rate}/s, ${batchMs} ms batches, ${seconds} s${backfill ? `, ${backfillMb} MB backfill` : ''}` };
+      // Followers alternate within a case, so drift of the machine hits them alike.
+      for (const f of followers(names, workers)) {
+        // The naive follower cannot read history: it follows the live file only.
+        results.push(await measure(f, f.logsReady ? c : { ...c, backfill: undefined }));
+      }
+    }
+  }
+  console.log('\nfollow mode, append → sink latency (ms), every record counted, first second included');
   console.table(
-    results.map((r) => ({
-      case: r.name,
-      received: r.received,
-      p50: r.p50,
-      p99: r.p99,
-      'p99.9': r.p999,
-      max: r.max,
-      'p99 vs baseline': (r.p99 / base.p99).toFixed(2),
-    })),
+    results.map((r) => {
+      const naive = results.find((n) => n.case === r.case && n.follower.startsWith('naive'));
+      return {
+        case: r.case,
+        follower: r.follower,
+        'received/sent': `${r.received}/${r.sent}`,
+        p50: r.p50,
+        p99: r.p99,
+        'p99.9': r.p999,
+        max: r.max,
+        'p99 vs naive': naive ? (r.p99 / naive.p99).toFixed(2) : '',
+        'ready ms': r.readyMs ?? '',
+        'first record ms': r.firstRecordMs ?? '',
+        'lag drift ms': r.lagDriftMs ?? '',
+        'RSS MiB (5 s → end)': `${r.rssStartMiB ?? '?'} → ${r.rssEndMiB ?? '?'}`,
+      };
+    }),
   );
   return results;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await run();
+if (import.meta.url === `file://${process.argv[1]}`) await run(process.argv.slice(2));

@@ -26,6 +26,7 @@ import { FileDiscovery, newestByMtime } from '../sources/discovery.js';
 import { IgnoreOlder } from '../sources/ignore-older.js';
 import { Pipeline } from './pipeline.js';
 import { Checkpointer, type CheckpointSubject } from './checkpointer.js';
+import { LiveLane } from './live-lane.js';
 import { openOutputs } from './outputs.js';
 import { forgettingWarning, openDedupTable } from './dedup-setup.js';
 import { resolveParser, type ParserName } from '../parser/select.js';
@@ -250,6 +251,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const emit = new EmitStage(dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry as RejectedRecord),
     this.streams, this.checkpointer?.dedup.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
+    // Follow mode: small growth is parsed where it is noticed (engine/live-lane.ts).
+    const liveLane = o.once ? undefined : new LiveLane(o, chosen.name);
     this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m, code) => this.emit('warning', m, code),
       fail: (e) => this.fail(e),
@@ -261,7 +264,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         if (o.once) this.onceFinished();
       },
       checkpoint: this.checkpointer ? () => this.checkpointer!.commit() : undefined,
-    });
+    }, liveLane);
     if (restored) this.pipeline.resumeFrom(restored.files);
     this.pumping = this.pump();
     if (o.collector) await this.startCollector(o.collector);

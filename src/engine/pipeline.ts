@@ -9,6 +9,7 @@ import type { ResolvedOptions } from '../config/options.js';
 import type { WarningCode } from './warnings.js';
 import { EngineError } from '../config/errors.js';
 import type { EmitStage } from './emit-stage.js';
+import type { LiveLane } from './live-lane.js';
 import { Counter, TRUNCATED_DOCUMENT_REASON, TRUNCATED_DOCUMENT_SLOT, type Counters } from '../metrics/counters.js';
 import { ArrayPhase, Framing, type RejectReason } from '../parser/contract.js';
 import { BufferPool } from '../pool/buffer-pool.js';
@@ -114,6 +115,8 @@ export class Pipeline {
     private readonly stages: StageHistograms,
     private readonly logger: Logger,
     private readonly events: PipelineEvents,
+    /** Follow mode: small growth parsed on this thread (engine/live-lane.ts). */
+    private readonly liveLane?: LiveLane,
   ) {
     this.debug = logger.isLevelEnabled('debug');
     // Workers×2 keeps every worker fed while one range per worker waits its
@@ -279,7 +282,10 @@ export class Pipeline {
   }
 
   private dispatch(file: FileCursor, plan: PlannedRange): void {
-    const buffer = this.buffers.acquire()!;
+    // Growth observed after start-up is the live stream; the rest is history.
+    const live = plan.chain && file.observedAt > this.startedAt;
+    const lane = live && this.liveLane?.takes(plan) ? this.liveLane : undefined;
+    const buffer = lane ? lane.acquire() : this.buffers.acquire()!;
     let bytes = this.bytesViews.get(buffer);
     if (!bytes) this.bytesViews.set(buffer, (bytes = Buffer.from(buffer)));
     const range: InFlightRange = {
@@ -291,35 +297,42 @@ export class Pipeline {
       results: this.stores.acquire(),
       observedAt: plan.chain ? file.observedAt : performance.now(),
       arrivalEpochMs: Date.now(),
-      // Growth observed after start-up is the live stream; the rest is history.
-      live: plan.chain && file.observedAt > this.startedAt,
+      live,
     };
     this.inFlight++;
     if (this.debug) {
       range.log = rangeLogger(this.fileLogs.get(file)!, `r${range.id}`, plan.start, plan.end);
-      range.log.debug({ seq: plan.seq, chain: plan.chain, hardEnd: plan.hardEnd }, 'range planned');
+      range.log.debug({ seq: plan.seq, chain: plan.chain, hardEnd: plan.hardEnd, lane: lane ? 'live' : 'pool' }, 'range planned');
     }
-    this.pool
-      .run(
-        {
-          rangeId: range.id,
-          fd: file.fd,
-          buffer,
-          start: plan.start,
-          end: plan.end,
-          hardEnd: plan.hardEnd,
-          final: plan.final,
-          framing: plan.framing,
-          carryPhase: plan.carryPhase,
-          skipFirstPartial: plan.skipFirstPartial,
-          skipUntilNewline: plan.skipUntilNewline,
-        },
-        range.results,
-      )
-      .then(
-        (outcome) => this.onRangeDone(range, outcome),
-        (err: unknown) => this.onRangeFailed(range, err),
-      );
+    const task = {
+      rangeId: range.id,
+      fd: file.fd,
+      buffer,
+      start: plan.start,
+      end: plan.end,
+      hardEnd: plan.hardEnd,
+      final: plan.final,
+      framing: plan.framing,
+      carryPhase: plan.carryPhase,
+      skipFirstPartial: plan.skipFirstPartial,
+      skipUntilNewline: plan.skipUntilNewline,
+    };
+    if (lane) {
+      // Parsed now; completed after the planning pass (schedule() is walking the files).
+      let outcome: RangeOutcome;
+      try {
+        outcome = lane.parse(task, range.results);
+      } catch (err) {
+        queueMicrotask(() => this.onRangeFailed(range, err));
+        return;
+      }
+      queueMicrotask(() => this.onRangeDone(range, outcome));
+      return;
+    }
+    this.pool.run(task, range.results).then(
+      (outcome) => this.onRangeDone(range, outcome),
+      (err: unknown) => this.onRangeFailed(range, err),
+    );
   }
 
   private settle(): void {
@@ -371,7 +384,8 @@ export class Pipeline {
    * its next pass end.
    */
   private releaseBuffer(buffer: SharedArrayBuffer): void {
-    this.buffers.release(buffer);
+    if (this.liveLane?.owns(buffer)) this.liveLane.release(buffer);
+    else this.buffers.release(buffer);
     if (this.scheduleQueued) return;
     this.scheduleQueued = true;
     queueMicrotask(() => {

@@ -21,6 +21,12 @@ const WORKER_FILE =
     ? new URL('../workers/parse-worker.js', import.meta.url)
     : new URL('../../workers/parse-worker.js', import.meta.url);
 
+/**
+ * The nice value of parse threads in follow mode: history then gets the CPU
+ * the live lane (main thread) leaves, instead of an equal share of it.
+ */
+const WORKER_NICE_WHEN_FOLLOWING = 10;
+
 /** Slots per ring: 16 Ki × 32 B = 512 KiB, a few parser batches of slack. */
 const RING_SLOTS = 16 * 1024;
 
@@ -32,6 +38,8 @@ export interface ParsePoolOptions {
   parser: string;
   parserShadow: string | undefined;
   shadowSample: number;
+  /** Files are followed: the threads yield the CPU to the main thread's live lane. */
+  follow: boolean;
   /** A worker died outside a task (e.g. its parser failed to load). */
   onWorkerError: (error: Error) => void;
 }
@@ -53,6 +61,7 @@ export function parsePoolConfig(o: ResolvedOptions, parser: ParserName): ParsePo
     parser,
     parserShadow: o.parserShadow,
     shadowSample: o.shadowSample,
+    follow: !o.once,
   };
 }
 
@@ -69,7 +78,7 @@ interface PoolCore {
 }
 
 function configKey(o: ParsePoolConfig): string {
-  return JSON.stringify([o.workers, o.keyFields, o.eventTimeField, o.maxRecordBytes, o.parser, o.parserShadow ?? null, o.shadowSample]);
+  return JSON.stringify([o.workers, o.keyFields, o.eventTimeField, o.maxRecordBytes, o.parser, o.parserShadow ?? null, o.shadowSample, o.follow]);
 }
 
 function createCore(options: ParsePoolConfig): PoolCore {
@@ -88,6 +97,7 @@ function createCore(options: ParsePoolConfig): PoolCore {
     parserShadow: options.parserShadow,
     shadowSample: options.shadowSample,
     ringStallLimitMs: 60_000,
+    yieldToMainThread: options.follow ? WORKER_NICE_WHEN_FOLLOWING : 0,
   };
   const piscina = new Piscina({
     filename: fileURLToPath(WORKER_FILE),

@@ -1,4 +1,4 @@
-import { SLOT_F64_WORDS, SLOT_WORDS, STATE_SLOTS, STATE_WORDS, W_HASH_HI, W_HASH_LO, W_LENGTH, W_OFFSET, W_STATUS, W_TAG } from '../src/parser/contract.js';
+import { SLOT_F64_WORDS, SLOT_WORDS, STATE_SLOTS, STATE_WORDS, W_HASH_HI, W_HASH_LO, W_LENGTH, W_OFFSET, W_STATUS, W_TAG } from '../parser/contract.js';
 
 /** Slots per parser call: large enough to amortise the call, small enough to stay in L2. */
 export const BATCH_SLOTS = 2048;
