@@ -126,7 +126,8 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
   }
   // What a supervisor (and the follow-latency bench) waits for: from here on,
   // growth of every input is noticed and emitted.
-  logger.info({ ready: true, files: engine.stats().files, sinceSpawnMs: Math.round(performance.now()) }, `ready: ${options.once ? 'reading' : 'following'} ${engine.stats().files} file(s)`);
+  const files = engine.files().length;
+  logger.info({ ready: true, files, sinceSpawnMs: Math.round(performance.now()) }, `ready: ${options.once ? 'reading' : 'following'} ${files} file(s)`);
   // engine.finished() resolves with `once` when all input is out, and rejects in either mode on a
   // fatal error (the 'error' listener above has reported it): the process must not idle after one.
   await Promise.race([engine.finished().catch(() => {}), signals.wait(), readerLeft]);

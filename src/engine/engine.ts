@@ -252,7 +252,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.emit('rejected', entry as RejectedRecord),
     this.streams, this.checkpointer?.dedup.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
     // Follow mode: small growth is parsed where it is noticed (engine/live-lane.ts).
-    const liveLane = o.once ? undefined : new LiveLane(o, chosen.name);
+    const liveLane = o.once ? undefined : new LiveLane(o, chosen.name, this.stages.parse);
     this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m, code) => this.emit('warning', m, code),
       fail: (e) => this.fail(e),

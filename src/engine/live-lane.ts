@@ -37,7 +37,8 @@ export class LiveLane {
   /** The result store of the range being parsed (set only inside parse()). */
   private target: RangeResults | undefined;
 
-  constructor(o: ResolvedOptions, parser: ParserName) {
+  /** @param parseTimes the main thread's parse-time histogram (µs per parser call). */
+  constructor(o: ResolvedOptions, parser: ParserName, parseTimes: { recordValue(us: number): void }) {
     const config = compileParseConfig({ keyFields: o.dedupKey, eventTimeField: o.eventTime, maxRecordBytes: o.maxRecordBytes });
     const output = {
       write: (batch: Int32Array, count: number): void => this.target!.pushMany(batch, 0, count),
@@ -49,6 +50,7 @@ export class LiveLane {
         shadow: o.parserShadow ? createParser(o.parserShadow, config) : undefined,
         shadowSample: o.shadowSample,
         maxRecordBytes: o.maxRecordBytes,
+        parseTimes,
       },
       output,
     );

@@ -11,7 +11,7 @@ import { SKIP_START, skipArrayElement, skipResumeState } from '../parser/js/arra
 import type { RangeOutcome, RangeTask } from '../pool/range-task.js';
 import { DeferredLatencyHistogram, encodeHistogram } from '../metrics/histograms.js';
 import { microsSince, type ShippedStageHistograms } from '../metrics/stages.js';
-import { FileShrankError, RangeReader } from './range-reader.js';
+import { FileShrankError, newRangeReaderScratch, RangeReader } from './range-reader.js';
 import { BATCH_SLOTS, SlotBatch } from './slot-batch.js';
 
 /** Where a range's result slots go, `count` at a time from `batch`. */
@@ -27,6 +27,12 @@ export interface RangeParserOptions {
   shadow: ChunkParser | undefined;
   shadowSample: number;
   maxRecordBytes: number;
+  /**
+   * Where parse times go. Default: kept here and shipped inside a
+   * RangeOutcome every 250 ms (a worker's only way to the main thread's
+   * histograms); the live lane, on the main thread, records them directly.
+   */
+  parseTimes?: { recordValue(us: number): void };
 }
 
 interface RangeCounter {
@@ -50,7 +56,9 @@ export class RangeParser {
   private readonly batch = new SlotBatch();
   private readonly shadowBatch = new SlotBatch();
   // Deferred: no HDR histogram (nor its WebAssembly) is built until a value comes.
-  private readonly parseTimes = new DeferredLatencyHistogram();
+  private readonly shippedParseTimes = new DeferredLatencyHistogram();
+  private readonly parseTimes: { recordValue(us: number): void };
+  private readonly scratch = newRangeReaderScratch();
   private readonly outputWaitTimes = new DeferredLatencyHistogram();
   private lastShip = performance.now();
   private readonly parser: ChunkParser;
@@ -62,11 +70,12 @@ export class RangeParser {
   ) {
     this.parser = options.parser;
     this.shadow = options.shadow;
+    this.parseTimes = options.parseTimes ?? this.shippedParseTimes;
   }
 
   /** Parse `task`'s range into `buf` (its buffer); slots go to the output as they are made. */
   parse(task: RangeTask, buf: Uint8Array): RangeOutcome {
-    const reader = new RangeReader(task.fd, buf, task.start, task.hardEnd);
+    const reader = new RangeReader(task.fd, buf, task.start, task.hardEnd, this.scratch);
     try {
       switch (task.framing) {
         case Framing.Lines:
@@ -234,11 +243,11 @@ export class RangeParser {
   }
 
   private outcome(reader: RangeReader, bufferFilePos: number, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean, counter: RangeCounter): RangeOutcome {
-    this.outputWaitTimes.recordValue(Math.round((this.out.waitedMs - counter.waitedBefore) * 1000));
+    if (this.options.parseTimes === undefined) this.outputWaitTimes.recordValue(Math.round((this.out.waitedMs - counter.waitedBefore) * 1000));
     let stageHistograms: ShippedStageHistograms | undefined;
-    if (performance.now() - this.lastShip >= SHIP_EVERY_MS) {
-      stageHistograms = { parse: encodeHistogram(this.parseTimes), ringWait: encodeHistogram(this.outputWaitTimes) };
-      this.parseTimes.reset();
+    if (this.options.parseTimes === undefined && performance.now() - this.lastShip >= SHIP_EVERY_MS) {
+      stageHistograms = { parse: encodeHistogram(this.shippedParseTimes), ringWait: encodeHistogram(this.outputWaitTimes) };
+      this.shippedParseTimes.reset();
       this.outputWaitTimes.reset();
       this.lastShip = performance.now();
     }

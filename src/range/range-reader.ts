@@ -1,5 +1,6 @@
 import { readSync } from 'node:fs';
 
+/** Size of a reader's scratch buffer (newRangeReaderScratch). */
 const SCAN_CHUNK = 64 * 1024;
 const LF = 0x0a;
 
@@ -13,13 +14,18 @@ export class FileShrankError extends Error {}
 export class RangeReader {
   filled = 0;
   bytesRead = 0;
-  private readonly scratch = new Uint8Array(SCAN_CHUNK);
 
+  /**
+   * @param scratch where bytes that are looked at but not kept are read
+   *   (newline searches, skipped records): one per parser, reused by every
+   *   range, as the live lane makes a reader per append.
+   */
   constructor(
     readonly fd: number,
     readonly buf: Uint8Array,
     public filePos: number,
     readonly hardEnd: number,
+    private readonly scratch: Uint8Array,
   ) {}
 
   /** File position just past the buffered bytes. */
@@ -99,4 +105,9 @@ export class RangeReader {
     if (before <= 0) return -1;
     return this.buf.subarray(0, Math.min(before, this.filled)).lastIndexOf(LF);
   }
+}
+
+/** A scratch buffer for RangeReader. */
+export function newRangeReaderScratch(): Uint8Array {
+  return new Uint8Array(SCAN_CHUNK);
 }
