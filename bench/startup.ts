@@ -8,7 +8,8 @@
  * With BENCH_BASELINE=<directory of another built checkout> (bench/baseline.sh
  * makes one for a commit), that build runs the same job, the two interleaved
  * round-robin, and the table gives the ratio of medians against it.
- *   BENCH_ONLY=startup npm run bench      (runs per build: BENCH_STARTUP_REPEATS, default 15)
+ *   BENCH_ONLY=startup npm run bench      (runs per build: BENCH_STARTUP_REPEATS, default 15;
+ *   more flags for every run: BENCH_STARTUP_ARGS)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, watch, writeFileSync } from 'node:fs';
@@ -31,11 +32,14 @@ export interface StartupResult {
   readonly runs: StartupRun[];
 }
 
+/** BENCH_STARTUP_ARGS: more CLI flags for every run (space-separated), e.g. `--workers 1`. */
+const extraArgs = (): string[] => (process.env.BENCH_STARTUP_ARGS ?? '').split(' ').filter((a) => a !== '');
+
 function runOnce(root: string, input: string, out: string): Promise<StartupRun> {
   // An empty file to watch; the default --sink-mode append writes into it.
   writeFileSync(out, '');
   const measureRss = existsSync(TIME);
-  const cli = [process.execPath, join(root, 'bin/ordertail.js'), 'run', '--once', '--input', input, '--sink', `file:${out}`, '--no-metrics', '--log-level', 'warn'];
+  const cli = [process.execPath, join(root, 'bin/ordertail.js'), 'run', '--once', '--input', input, '--sink', `file:${out}`, '--no-metrics', '--log-level', 'warn', ...extraArgs()];
   return new Promise((resolve, reject) => {
     let firstRecordMs: number | undefined;
     const watcher = watch(out, () => {
