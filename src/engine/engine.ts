@@ -481,7 +481,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const reasons: string[] = [];
     if (this.state !== 'running') reasons.push(`engine is ${this.state}`);
     const threads = this.pool?.threadCount ?? 0;
-    if (threads < this.options.workers) reasons.push(`${threads} of ${this.options.workers} parse workers up`);
+    const wanted = this.pool?.threadsWanted ?? this.options.workers;
+    if (threads < wanted) reasons.push(`${threads} of ${wanted} parse workers up`);
     if (this.failure) reasons.push(`failed: ${this.failure.message}`);
     if ((this.staging?.errors ?? 0) > 0) reasons.push(`sink ${this.sink?.name} reported ${this.staging!.errors} write error(s)`);
     return { ok: reasons.length === 0, reasons };

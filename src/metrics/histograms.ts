@@ -144,6 +144,12 @@ export function createLazyLatencyHistogram(): Hdr.Histogram {
     getPrototypeOf: () => Reflect.getPrototypeOf(build()),
   });
   lazyShipments.set(proxy, takeShipment);
+  lazyValues.set(proxy, () => {
+    if (real || destroyed) return undefined;
+    const pairs = pending.map((x, i) => (i % 2 === 1 && Number.isNaN(x) ? 1 : x));
+    for (const values of shipments) for (const v of values as Float64Array) pairs.push(v, 1);
+    return pairs;
+  });
   lazyDestroyers.set(proxy, () => {
     destroyed = true;
     unbuilt.delete(build);
@@ -157,6 +163,19 @@ export function createLazyLatencyHistogram(): Hdr.Histogram {
 }
 
 const lazyDestroyers = new WeakMap<Hdr.Histogram, () => void>();
+
+/** Lazy histogram → what it holds while not built: (value, count) pairs, else undefined. */
+const lazyValues = new WeakMap<Hdr.Histogram, () => number[] | undefined>();
+
+/**
+ * The (value, count) pairs recorded into a lazy histogram that was never
+ * built, or undefined: a short run reports their percentiles from these
+ * (percentiles.ts) instead of loading hdr-histogram-js and its WebAssembly
+ * at exit just to read a few values back.
+ */
+export function unbuiltValues(h: Hdr.Histogram): number[] | undefined {
+  return lazyValues.get(h)?.();
+}
 
 /**
  * Frees a histogram's WebAssembly memory, which the GC never reclaims: an

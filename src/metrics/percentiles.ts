@@ -1,6 +1,6 @@
 import type * as Hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
-import { loadHdr } from './histograms.js';
+import { loadHdr, unbuiltValues } from './histograms.js';
 
 /** Percentiles reported everywhere latency is shown, in milliseconds. */
 export interface LatencySummary {
@@ -22,6 +22,8 @@ const ms = (micros: number | undefined): number => Math.round(micros ?? 0) / 100
  * the others and like the interval figures below.
  */
 export function summarizeMicros(h: Histogram): LatencySummary {
+  const raw = unbuiltValues(h);
+  if (raw) return summarizeValues(raw);
   if (h.totalCount <= 0) return { ...EMPTY };
   return {
     count: h.totalCount,
@@ -31,6 +33,51 @@ export function summarizeMicros(h: Histogram): LatencySummary {
     p999: ms(h.getValueAtPercentile(99.9)),
     max: ms(h.getValueAtPercentile(100)),
   };
+}
+
+/**
+ * summarizeMicros() of a histogram made by createLatencyHistogram() holding
+ * these (value, count) pairs, computed as hdr-histogram-js does it (its
+ * JsHistogram.getValueAtPercentile: the count at q% rounded up less one ulp,
+ * then the highest value equivalent to the first value reaching it), for
+ * that histogram's layout: lowest discernible value 1, 3 significant digits,
+ * so values below 2048 are exact and each power of two above halves the
+ * resolution. Sorting the values replaces walking the counts array: a
+ * value's bucket index grows with the value.
+ */
+export function summarizeValues(pairs: readonly number[]): LatencySummary {
+  const order: number[] = [];
+  let total = 0;
+  for (let i = 0; i < pairs.length; i += 2) {
+    order.push(i);
+    total += pairs[i + 1]!;
+  }
+  if (total <= 0) return { ...EMPTY };
+  order.sort((a, b) => pairs[a]! - pairs[b]!);
+  const at = (q: number): number => {
+    const fp = (q / 100) * total;
+    const wanted = Math.max(Math.ceil(fp - ulp(fp)), 1);
+    let running = 0;
+    for (const i of order) {
+      running += pairs[i + 1]!;
+      if (running >= wanted) return highestEquivalentValue(pairs[i]!);
+    }
+    return 0;
+  };
+  return { count: total, p50: ms(at(50)), p90: ms(at(90)), p99: ms(at(99)), p999: ms(at(99.9)), max: ms(at(100)) };
+}
+
+/** hdr-histogram-js's ulp(). */
+const ulp = (x: number): number => Math.pow(2, Math.floor(Math.log2(x)) - 52);
+
+/** Sub-buckets per bucket at 3 significant digits: values below it are their own bucket. */
+const SUB_BUCKET_HALF_COUNT_MAGNITUDE = 10;
+
+/** The highest value that shares `value`'s bucket (lowest discernible value 1, 3 significant digits). */
+function highestEquivalentValue(value: number): number {
+  const bucket = Math.max(Math.floor(Math.log2(value)) - SUB_BUCKET_HALF_COUNT_MAGNITUDE, 0);
+  const step = Math.pow(2, bucket);
+  return Math.floor(value / step) * step + step - 1;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { ResolvedOptions } from '../config/options.js';
 import type { ParserName } from '../parser/select.js';
 import type { ParseWorkerData, RangeOutcome, RangeTask } from './range-task.js';
 import type { RangeResults } from './range-results.js';
+import { threadsForWork } from './threads-for-work.js';
 
 /** Defined (true) by scripts/bundle.mjs in the CLI bundle only. */
 declare const ORDERTAIL_BUNDLE: boolean | undefined;
@@ -31,6 +32,7 @@ const WORKER_NICE_WHEN_FOLLOWING = 10;
 const RING_SLOTS = 16 * 1024;
 
 export interface ParsePoolOptions {
+  /** Threads started, and kept: threadsForWork(). */
   workers: number;
   keyFields: readonly string[];
   eventTimeField: string;
@@ -54,7 +56,7 @@ export type ParsePoolConfig = Omit<ParsePoolOptions, 'onWorkerError'>;
  */
 export function parsePoolConfig(o: ResolvedOptions, parser: ParserName): ParsePoolConfig {
   return {
-    workers: o.workers,
+    workers: threadsForWork(o),
     keyFields: o.dedupKey,
     eventTimeField: o.eventTime,
     maxRecordBytes: o.maxRecordBytes,
@@ -221,6 +223,11 @@ export class ParsePool {
 
   get threadCount(): number {
     return this.piscina.threads.length;
+  }
+
+  /** Threads the pool was started with (fewer than --workers for a small --once run). */
+  get threadsWanted(): number {
+    return this.piscina.options.maxThreads;
   }
 
   readonly ringCapacity = RING_SLOTS;

@@ -1,0 +1,108 @@
+/**
+ * Footprint and start-up of a one-record run (issue 17, items 3 and 4):
+ * `run --once --input one.ndjson --sink file:OUT --no-metrics` on a file of one
+ * short line, as a child process. Per run: spawn → the record in the sink (an
+ * inotify watch on the output file), spawn → exit, and the peak RSS of the
+ * process (`/usr/bin/time -f %M`; without it the column is empty).
+ *
+ * With BENCH_BASELINE=<directory of another built checkout> (bench/baseline.sh
+ * makes one for a commit), that build runs the same job, the two interleaved
+ * round-robin, and the table gives the ratio of medians against it.
+ *   BENCH_ONLY=startup npm run bench      (runs per build: BENCH_STARTUP_REPEATS, default 15;
+ *   more flags for every run: BENCH_STARTUP_ARGS)
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, watch, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BENCH_DATA, REPO_ROOT } from './data.js';
+
+const TIME = '/usr/bin/time';
+
+export interface StartupRun {
+  /** Spawn → first byte of the record in the sink. */
+  readonly firstRecordMs: number;
+  /** Spawn → exit. */
+  readonly exitMs: number;
+  /** Peak resident set size, MiB (undefined without /usr/bin/time). */
+  readonly peakRssMiB: number | undefined;
+}
+
+export interface StartupResult {
+  readonly build: string;
+  readonly runs: StartupRun[];
+}
+
+/** BENCH_STARTUP_ARGS: more CLI flags for every run (space-separated), e.g. `--workers 1`. */
+const extraArgs = (): string[] => (process.env.BENCH_STARTUP_ARGS ?? '').split(' ').filter((a) => a !== '');
+
+function runOnce(root: string, input: string, out: string): Promise<StartupRun> {
+  // An empty file to watch; the default --sink-mode append writes into it.
+  writeFileSync(out, '');
+  const measureRss = existsSync(TIME);
+  const cli = [process.execPath, join(root, 'bin/ordertail.js'), 'run', '--once', '--input', input, '--sink', `file:${out}`, '--no-metrics', '--log-level', 'warn', ...extraArgs()];
+  return new Promise((resolve, reject) => {
+    let firstRecordMs: number | undefined;
+    const watcher = watch(out, () => {
+      if (firstRecordMs === undefined && statSync(out).size > 0) firstRecordMs = performance.now() - t0;
+    });
+    const t0 = performance.now();
+    const child = spawn(measureRss ? TIME : cli[0]!, measureRss ? ['-f', 'peak-rss-kb %M', ...cli] : cli.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const exitMs = performance.now() - t0;
+      watcher.close();
+      if (code !== 0) return reject(new Error(`${root}: exit ${code}: ${stderr}`));
+      // A write that the watch reported late (or not at all) still counts, at exit.
+      if (firstRecordMs === undefined && statSync(out).size > 0) firstRecordMs = exitMs;
+      if (firstRecordMs === undefined) return reject(new Error(`${root}: no record in the sink`));
+      const kb = /peak-rss-kb (\d+)/.exec(stderr)?.[1];
+      resolve({ firstRecordMs, exitMs, peakRssMiB: kb === undefined ? undefined : Number(kb) / 1024 });
+    });
+  });
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+export async function run(opts: { repeats?: number } = {}): Promise<StartupResult[]> {
+  const dir = join(BENCH_DATA, 'startup');
+  mkdirSync(dir, { recursive: true });
+  const input = join(dir, 'one.ndjson');
+  writeFileSync(input, '{"id":"a"}\n');
+  const out = join(dir, 'out.ndjson');
+  const repeats = opts.repeats ?? Number(process.env.BENCH_STARTUP_REPEATS ?? 15);
+  const builds: [string, string][] = [['this build', REPO_ROOT]];
+  if (process.env.BENCH_BASELINE) builds.unshift([`baseline (${process.env.BENCH_BASELINE})`, process.env.BENCH_BASELINE]);
+  const results: StartupResult[] = builds.map(([build]) => ({ build, runs: [] }));
+  // One unmeasured run per build first: the page cache then holds both builds' files.
+  for (const [, root] of builds) await runOnce(root, input, out);
+  for (let i = 0; i < repeats; i++) {
+    for (const [b, [, root]] of builds.entries()) results[b]!.runs.push(await runOnce(root, input, out));
+  }
+  const base = results[0]!;
+  const med = (r: StartupResult, f: (x: StartupRun) => number | undefined): number | undefined => {
+    const xs = r.runs.map(f).filter((x): x is number => x !== undefined);
+    return xs.length > 0 ? median(xs) : undefined;
+  };
+  const ratio = (r: StartupResult, f: (x: StartupRun) => number | undefined): string => {
+    const a = med(r, f);
+    const b = med(base, f);
+    return a === undefined || b === undefined ? '' : (a / b).toFixed(3);
+  };
+  console.log(`\none-record run (run --once, file sink, --no-metrics): medians of ${repeats}, builds interleaved; ratios against the first row`);
+  console.table(
+    results.map((r) => ({
+      build: r.build,
+      'first record ms': med(r, (x) => x.firstRecordMs)!.toFixed(0),
+      'best ms': Math.min(...r.runs.map((x) => x.firstRecordMs)).toFixed(0),
+      'x (first record)': ratio(r, (x) => x.firstRecordMs),
+      'exit ms': med(r, (x) => x.exitMs)!.toFixed(0),
+      'peak RSS MiB': med(r, (x) => x.peakRssMiB)?.toFixed(1) ?? '',
+      'x (peak RSS)': ratio(r, (x) => x.peakRssMiB),
+    })),
+  );
+  return results;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
