@@ -33,6 +33,7 @@ import { resolveParser, type ParserName } from '../parser/select.js';
 import type { RejectReason } from '../parser/contract.js';
 import type { WarningCode } from './warnings.js';
 import { StageHistograms } from '../metrics/stages.js';
+import { prepareLatencyHistograms } from '../metrics/histograms.js';
 import { dedupSummary, type EngineStats, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
 import { createLogger, type Logger } from '../metrics/logger.js';
 import type { MetricsServer } from '../metrics/http-server.js';
@@ -232,6 +233,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
 
   private async startReading(restored: CheckpointState | undefined, sink: Sink, dedup: DedupTable): Promise<void> {
     const o = this.options;
+    // A follower builds its histograms as start-up ends, not a second into the run (metrics/histograms.ts).
+    if (!o.once) void prepareLatencyHistograms();
     const chosen = resolveParser(o.parser);
     this.parserName = chosen.name;
     if (chosen.fallbackReason) this.emit('warning', `native parser unavailable, using js: ${chosen.fallbackReason}`, 'ORDERTAIL_NATIVE_UNAVAILABLE');

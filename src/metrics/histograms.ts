@@ -51,8 +51,36 @@ const unbuilt = new Set<() => void>();
 let buildTimer: NodeJS.Timeout | undefined;
 
 function buildAllLazy(): void {
+  clearTimeout(buildTimer);
   buildTimer = undefined;
   for (const build of [...unbuilt]) build();
+}
+
+/** Set while prepareLatencyHistograms() compiles: the lazy build waits for it instead of compiling synchronously. */
+let preparing: Promise<void> | undefined;
+
+/**
+ * Build the lazy histograms as soon as the WebAssembly, compiled off this
+ * thread, is ready. For a follower at start-up: built by the timer instead,
+ * the synchronous load and compile would stall the main thread, and with it
+ * the live lane, for tens of milliseconds about a second into the run.
+ * Loading the module itself is synchronous (start-up pays it). Never rejects.
+ */
+export function prepareLatencyHistograms(): Promise<void> {
+  clearTimeout(buildTimer);
+  buildTimer = undefined;
+  preparing ??= (async () => {
+    if (wasm === undefined) {
+      try {
+        await loadHdr().initWebAssembly();
+        wasm = true;
+      } catch {
+        wasm = false;
+      }
+    }
+    buildAllLazy();
+  })();
+  return preparing;
 }
 
 /**
@@ -105,7 +133,7 @@ export function createLazyLatencyHistogram(): Hdr.Histogram {
     return true;
   };
   unbuilt.add(build);
-  if (!buildTimer) {
+  if (!buildTimer && !preparing) {
     buildTimer = setTimeout(buildAllLazy, LAZY_BUILD_AFTER_MS);
     buildTimer.unref();
   }
