@@ -16,9 +16,18 @@ import type { CheckpointStore } from './store.js';
 
 /**
  * Journal entries after which the next checkpoint takes a full dedup snapshot:
- * bounds both the journal file and a restart's replay.
+ * bounds both the journal (memory, file) and a restart's replay. A full
+ * snapshot scans the whole table on the main thread, a stall the live lane
+ * feels, so between the bounds it is taken only once the journal holds half
+ * as many keys as the table has room for: a backfill that fills the table
+ * takes at most a couple, not one per checkpoint.
  */
-const JOURNAL_LIMIT_ENTRIES = 512 * 1024;
+const JOURNAL_LIMIT_MIN_ENTRIES = 512 * 1024;
+const JOURNAL_LIMIT_MAX_ENTRIES = 4 * 1024 * 1024;
+
+export function journalLimitEntries(tableCapacity: number): number {
+  return Math.min(JOURNAL_LIMIT_MAX_ENTRIES, Math.max(JOURNAL_LIMIT_MIN_ENTRIES, Math.floor(tableCapacity / 2)));
+}
 
 type SnapshotRef = Pick<CheckpointState['dedup'], 'format' | 'file' | 'byteLength'>;
 /** A first run's base: the empty table, no file; its first checkpoints write only the journal. */
@@ -26,7 +35,12 @@ const EMPTY_BASE: SnapshotRef = { format: 'entries', file: '', byteLength: 0 };
 
 /** What one commit writes for the table, and the manifest's description of it. */
 export interface DedupCommit {
-  readonly writes: { base?: Uint8Array; journal?: Uint8Array };
+  /**
+   * `baseIsCopy`: the snapshot bytes are a copy that stays unchanged until the
+   * commit settles (written off the main thread); otherwise they are the live
+   * table's memory and must be written before anything inserts again.
+   */
+  readonly writes: { base?: Uint8Array; baseIsCopy?: boolean; journal?: Uint8Array };
   readonly manifest: SnapshotRef;
 }
 
@@ -82,11 +96,11 @@ export class DedupCheckpoint {
   prepare(table: DedupTable): DedupCommit {
     const base = this.base;
     this.base = undefined;
-    if (base === undefined || this.journal.length > JOURNAL_LIMIT_ENTRIES) {
+    if (base === undefined || this.journal.length > journalLimitEntries(table.capacity)) {
       table.prepareSnapshot();
       const snapshot = this.snapshot(table);
       this.journal.reset();
-      return { writes: { base: snapshot.bytes }, manifest: { format: snapshot.format, file: '', byteLength: 0 } };
+      return { writes: { base: snapshot.bytes, baseIsCopy: snapshot.format === 'entries' }, manifest: { format: snapshot.format, file: '', byteLength: 0 } };
     }
     // No key since the snapshot (the first commit, an idle stream): no journal
     // file, one file creation and fsync fewer.

@@ -1,4 +1,4 @@
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, write, writeSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +9,7 @@ import { ENTRY_BYTES } from '../dedup/layout.js';
 const DEDUP_PREFIX = 'dedup-';
 const JOURNAL_PREFIX = 'journal-';
 const fsyncAsync = promisify(fsync);
+const writeAsync = promisify(write);
 
 /**
  * A checkpoint directory. A commit is atomic: the dedup snapshot and the new
@@ -133,14 +134,16 @@ export class CheckpointStore {
    * off the main thread). fsyncs and renames run off the main thread.
    * `flushOutputs` must make the outputs durable up to the committed lengths.
    */
-  commit(state: CheckpointState, dedup: { base?: Uint8Array; journal?: Uint8Array }, flushOutputs: () => Promise<void>): Promise<void> {
+  commit(state: CheckpointState, dedup: { base?: Uint8Array; baseIsCopy?: boolean; journal?: Uint8Array }, flushOutputs: () => Promise<void>): Promise<void> {
     if (this.committing) throw new Error('a checkpoint commit is already in flight');
     mkdirSync(this.dir, { recursive: true });
     let committed = state;
-    let base: { fd: number; name: string } | undefined;
+    let base: { fd: number; name: string; bytes?: Uint8Array } | undefined;
     if (dedup.base) {
       const name = `${DEDUP_PREFIX}${state.generation}.bin`;
-      base = { fd: writeWhole(join(this.dir, `${name}.tmp`), dedup.base), name };
+      const tmp = join(this.dir, `${name}.tmp`);
+      // A copy is written with the fsync, off the main thread; the table's own memory now.
+      base = dedup.baseIsCopy ? { fd: openSync(tmp, 'w'), name, bytes: dedup.base } : { fd: writeWhole(tmp, dedup.base), name };
       committed = { ...committed, dedup: { ...committed.dedup, file: name, byteLength: dedup.base.byteLength } };
     }
     const journal = dedup.journal ? { name: `${JOURNAL_PREFIX}${state.generation}.bin`, bytes: dedup.journal } : undefined;
@@ -152,13 +155,14 @@ export class CheckpointStore {
   }
 
   private async finish(
-    base: { fd: number; name: string } | undefined,
+    base: { fd: number; name: string; bytes?: Uint8Array } | undefined,
     journal: { name: string; bytes: Uint8Array } | undefined,
     state: CheckpointState,
     flushOutputs: () => Promise<void>,
   ): Promise<void> {
     if (base) {
       try {
+        if (base.bytes) await writeAllAsync(base.fd, base.bytes);
         await fsyncAsync(base.fd);
       } finally {
         closeSync(base.fd);
@@ -216,4 +220,13 @@ function writeWhole(path: string, bytes: Uint8Array): number {
     throw err;
   }
   return fd;
+}
+
+/** Write `bytes` to the start of the file `fd` on libuv's threads. */
+async function writeAllAsync(fd: number, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await writeAsync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30), done);
+    done += bytesWritten;
+  }
 }

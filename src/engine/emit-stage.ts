@@ -98,30 +98,35 @@ export class EmitStage {
     this.dedup.setLowWatermark(t);
   }
 
-  /** Emit one range; returns a promise only when the sink applied backpressure. */
-  emit(range: ReadyRange, now: number): true | Promise<void> {
-    return this.emitFrom(range, 0, now, 0);
+  /**
+   * Emit slots [first, end) of a range (all of it: 0, results.count); returns
+   * a promise only when the sink applied backpressure. A long range can be
+   * emitted in slices with other ranges (the live lane's) in between; the
+   * slices of one range must come in order.
+   */
+  emitSlice(range: ReadyRange, first: number, end: number, now: number): true | Promise<void> {
+    return this.emitFrom(range, first, end, now, 0);
   }
 
-  /** Native inserts of slots [first, count) until the first one JS must do; returns where they stopped. */
-  private insertNative(native: NativeDedup, range: ReadyRange, first: number): number {
-    const { i32, count } = range.results;
-    if (this.populatePending && hasKeyed(i32, first, count)) {
+  /** Native inserts of slots [first, end) until the first one JS must do; returns where they stopped. */
+  private insertNative(native: NativeDedup, range: ReadyRange, first: number, end: number): number {
+    const { i32 } = range.results;
+    if (this.populatePending && hasKeyed(i32, first, end)) {
       this.populatePending = false;
       native.populateInBackground(new Uint8Array(this.dedup.sharedBuffer));
     }
-    if (this.verdicts.length < count) this.verdicts = new Uint8Array(Math.max(count, this.verdicts.length * 2));
-    return this.dedup.insertSlots(native, i32, first, count, range.arrivalEpochMs, this.verdicts);
+    if (this.verdicts.length < end) this.verdicts = new Uint8Array(Math.max(end, this.verdicts.length * 2));
+    return this.dedup.insertSlots(native, i32, first, end, range.arrivalEpochMs, this.verdicts);
   }
 
   /**
    * @param nativeTo slots below it already went through insertNative, their
    *   verdicts in this.verdicts (on resumption after backpressure).
    */
-  private emitFrom(range: ReadyRange, first: number, now: number, nativeTo: number): true | Promise<void> {
-    const { i32, f64, count } = range.results;
+  private emitFrom(range: ReadyRange, first: number, count: number, now: number, nativeTo: number): true | Promise<void> {
+    const { i32, f64 } = range.results;
     const native = this.native;
-    if (native && nativeTo <= first && first < count) nativeTo = this.insertNative(native, range, first);
+    if (native && nativeTo <= first && first < count) nativeTo = this.insertNative(native, range, first, count);
     const c = this.counters.values;
     const rejects = this.counters.rejectsByCode;
     const bytes = range.bytes;
@@ -160,7 +165,7 @@ export class EmitStage {
           // could box it on every call.
           if (f64[t] !== f64[t]) f64[t] = range.arrivalEpochMs;
           verdict = this.dedup.insertAt(i32[w + W_HASH_LO]!, i32[w + W_HASH_HI]!, f64, t);
-          if (native && s + 1 < count) nativeTo = this.insertNative(native, range, s + 1);
+          if (native && s + 1 < count) nativeTo = this.insertNative(native, range, s + 1, count);
         }
         // The time as inserted (a missing one is the arrival time by now).
         if (f64[t]! > progress.maxEventTime) progress.maxEventTime = f64[t]!;
@@ -194,7 +199,7 @@ export class EmitStage {
       if (appended !== true) {
         // Backpressure: finish this record's run after the sink is ready, then go on.
         this.settle(range, now, emitted, stream, read0, dup0, rej0);
-        return this.resumeAfter(appended, range, runStart, runEnd, s + 1, nativeTo);
+        return this.resumeAfter(appended, range, runStart, runEnd, s + 1, count, nativeTo);
       }
     }
     if (runEnd > runStart) {
@@ -217,11 +222,11 @@ export class EmitStage {
     });
   }
 
-  /** After backpressure: the pending run [runStart, runEnd), then the range from slot `next`. */
-  private async resumeAfter(appended: Promise<void>, range: ReadyRange, runStart: number, runEnd: number, next: number, nativeTo: number): Promise<void> {
+  /** After backpressure: the pending run [runStart, runEnd), then slots [next, end) of the range. */
+  private async resumeAfter(appended: Promise<void>, range: ReadyRange, runStart: number, runEnd: number, next: number, end: number, nativeTo: number): Promise<void> {
     await appended;
     if (runEnd > runStart) await this.staging.appendRaw(range.bytes, runStart, runEnd);
-    await this.emitFrom(range, next, performance.now(), nativeTo);
+    await this.emitFrom(range, next, end, performance.now(), nativeTo);
   }
 
   /** Touch the dedup buckets of keyed slots [from, to) (see DedupTable.touch); returns `to`. */

@@ -27,7 +27,7 @@ import { IgnoreOlder } from '../sources/ignore-older.js';
 import { Pipeline } from './pipeline.js';
 import { Checkpointer, type CheckpointSubject } from './checkpointer.js';
 import { LiveLane } from './live-lane.js';
-import { openOutputs } from './outputs.js';
+import { FOLLOW_QUEUE_BYTES, ONCE_BATCH_BYTES, openOutputs } from './outputs.js';
 import { forgettingWarning, openDedupTable } from './dedup-setup.js';
 import { resolveParser, type ParserName } from '../parser/select.js';
 import type { RejectReason } from '../parser/contract.js';
@@ -249,7 +249,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       onWorkerError: (e) => this.fail(new Error(`parse worker failed: ${e.message}`, { cause: e })),
     });
     // Small batches for records(): a batch that crosses the queue's bounds is taken whole.
-    const staging = new StagingBuffer(sink, this.iterator ? ITERATOR_BATCH_BYTES : 1 << 20, (us) => this.stages.sinkWrite.recordValue(us));
+    const staging = new StagingBuffer(sink, this.iterator ? ITERATOR_BATCH_BYTES : o.once ? ONCE_BATCH_BYTES : FOLLOW_QUEUE_BYTES, (us) => this.stages.sinkWrite.recordValue(us));
     this.staging = staging;
     const emit = new EmitStage(dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry as RejectedRecord),

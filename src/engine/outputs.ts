@@ -9,7 +9,7 @@ import type { CheckpointedOutput, CheckpointState } from '../checkpoint/manifest
 import { DeadLetterFile } from '../sinks/dead-letter.js';
 import { FileSink } from '../sinks/file-sink.js';
 import type { Sink } from '../sinks/sink.js';
-import { StreamSink } from '../sinks/stdout-sink.js';
+import { STREAM_QUEUE_BYTES, StreamSink } from '../sinks/stdout-sink.js';
 import type { WarningCode } from './warnings.js';
 
 export interface Outputs {
@@ -21,6 +21,14 @@ export interface Outputs {
 
 type Warn = (message: string, code: WarningCode) => void;
 
+/**
+ * Output batched (staging) and queued (stdout) ahead of the reader while files
+ * are followed: a live record waits behind all of it during a backfill, so a
+ * follower keeps both small; a --once run batches more per write.
+ */
+export const FOLLOW_QUEUE_BYTES = 64 * 1024;
+export const ONCE_BATCH_BYTES = 1 << 20;
+
 /** `replacement`: the records() iterator, which takes the configured sink's place. */
 export function openOutputs(o: ResolvedOptions, restored: CheckpointState | undefined, replacement: Sink | undefined, warn: Warn): Outputs {
   const lengthFor = (committed: CheckpointedOutput | undefined, path: string): number | undefined =>
@@ -29,7 +37,8 @@ export function openOutputs(o: ResolvedOptions, restored: CheckpointState | unde
   let sink: Sink;
   if (replacement) sink = replacement;
   else if (o.sink.kind === 'file') sink = fileSink = new FileSink(o.sink.path, { committedBytes: lengthFor(restored?.sink, o.sink.path), pageCache: o.sinkPageCache });
-  else if (o.sink.kind === 'stdout') sink = new StreamSink(process.stdout);
+  // A follower's live records queue behind whatever history waits for the reader: keep that short.
+  else if (o.sink.kind === 'stdout') sink = new StreamSink(process.stdout, 'stdout', o.once ? STREAM_QUEUE_BYTES : FOLLOW_QUEUE_BYTES);
   else sink = { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };
   const deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, lengthFor(restored?.deadLetter, o.deadLetter)) : undefined;
   return { sink, fileSink, deadLetter };

@@ -42,6 +42,8 @@ interface InFlightRange {
   readonly live: boolean;
   outcome?: RangeOutcome;
   log?: Logger;
+  /** Slots emitted so far (history is emitted in slices while files are followed). */
+  emittedTo: number;
 }
 
 export interface PipelineEvents {
@@ -60,6 +62,14 @@ export type { AddReason } from '../sources/file-opener.js';
 const LET_GO_MS = 2000;
 /** A descriptor needed to plan a range could not be reopened (EMFILE): planning is tried again this soon. */
 const REOPEN_RETRY_MS = 100;
+/**
+ * While files are followed, history is emitted in slices of this many slots,
+ * and the emit loop gives the event loop a turn once a pass has run this long,
+ * then starts its next pass with the live files: growth noticed meanwhile is
+ * emitted within about a slice, not after the whole backlog of history ranges.
+ */
+const EMIT_SLICE_SLOTS = 1024;
+const EMIT_SLICE_MS = 1;
 
 /**
  * The main thread's loop: files → planned ranges → pool → completed ranges →
@@ -298,6 +308,7 @@ export class Pipeline {
       observedAt: plan.chain ? file.observedAt : performance.now(),
       arrivalEpochMs: Date.now(),
       live,
+      emittedTo: 0,
     };
     this.inFlight++;
     if (this.debug) {
@@ -423,32 +434,44 @@ export class Pipeline {
   }
 
   private async emitLoop(): Promise<void> {
+    // Only while following (the live lane exists): a --once run emits files in a fixed order.
+    const slicing = this.liveLane !== undefined;
     do {
       this.emitAgain = false;
       this.refreshLowWatermark();
+      const passStart = performance.now();
       const truncated: FileCursor[] = [];
-      for (const file of this.set.files) {
+      let yieldNow = false;
+      let partial = false;
+      files: for (const file of this.set.files) {
         const waiting = this.ready.get(file)!;
         for (let range = waiting.get(file.emitSeq); range; range = waiting.get(file.emitSeq)) {
+          const count = range.results.count;
+          const ready = {
+            path: file.path,
+            progress: file,
+            bytes: range.bytes,
+            bufferFilePos: range.outcome!.bufferFilePos,
+            results: range.results,
+            observedAt: range.observedAt,
+            arrivalEpochMs: range.arrivalEpochMs,
+            live: range.live,
+          };
+          while (range.emittedTo < count) {
+            const end = slicing && !range.live ? Math.min(count, range.emittedTo + EMIT_SLICE_SLOTS) : count;
+            const t0 = performance.now();
+            const done = this.emitter.emitSlice(ready, range.emittedTo, end, t0);
+            if (done !== true) await done;
+            this.stages.dedup.recordValue(microsSince(t0));
+            range.emittedTo = end;
+            if (end < count && slicing && performance.now() - passStart >= EMIT_SLICE_MS) {
+              yieldNow = partial = true;
+              break files;
+            }
+          }
           waiting.delete(file.emitSeq);
           file.emitSeq++;
-          const t0 = performance.now();
-          const done = this.emitter.emit(
-            {
-              path: file.path,
-              progress: file,
-              bytes: range.bytes,
-              bufferFilePos: range.outcome!.bufferFilePos,
-              results: range.results,
-              observedAt: range.observedAt,
-              arrivalEpochMs: range.arrivalEpochMs,
-              live: range.live,
-            },
-            performance.now(),
-          );
-          if (done !== true) await done;
-          this.stages.dedup.recordValue(microsSince(t0));
-          range.log?.debug({ records: range.results.count }, 'range emitted');
+          range.log?.debug({ records: count }, 'range emitted');
           const o = range.outcome!;
           file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
           if (range.plan.framing === Framing.Array && o.consumedEnd >= range.plan.hardEnd && o.carryPhase !== ArrayPhase.Done) this.unterminated(file, o.consumedEnd);
@@ -456,14 +479,26 @@ export class Pipeline {
           const buffer = range.buffer;
           this.staging.releaseAfterFlush(() => this.releaseBuffer(buffer));
           this.stores.release(range.results);
+          if (slicing && performance.now() - passStart >= EMIT_SLICE_MS) {
+            yieldNow = true;
+            break files;
+          }
         }
         if (file.truncated) truncated.push(file);
       }
       for (const file of truncated) this.finishTruncation(file);
       const flushed = this.staging.flushToSink();
       if (flushed !== true) await flushed;
-      if (this.checkpointDue) await this.runCheckpoint();
+      // A range half emitted has keys in the table and records in the sink that
+      // its file's offset does not cover yet: no checkpoint until it is whole.
+      if (this.checkpointDue && !partial) await this.runCheckpoint();
       this.schedule();
+      if (yieldNow) {
+        // A turn for the event loop (inotify, the live lane), then a new pass, live files first.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        this.emitAgain = true;
+        continue;
+      }
       if (!this.emitAgain && !this.checkpointDue) {
         // Idle only once the sink has written everything.
         const drained = this.staging.drained();

@@ -7,8 +7,8 @@ import type { Sink } from './sink.js';
  * than this goes as one piece.
  */
 const PIECE_BYTES = 64 * 1024;
-/** Bytes queued here before write() asks the caller to wait (backpressure). */
-const QUEUE_BYTES = 1 << 20;
+/** Bytes queued here before write() asks the caller to wait (backpressure), by default. */
+export const STREAM_QUEUE_BYTES = 1 << 20;
 const LF = 0x0a;
 
 /**
@@ -32,9 +32,14 @@ export class StreamSink implements Sink {
   private broken: NodeJS.ErrnoException | undefined;
   private abandoned = false;
 
+  /**
+   * @param queueBytes what may wait here: everything queued is written
+   *   before a record emitted later, so a follower keeps it small.
+   */
   constructor(
     private readonly stream: Writable = process.stdout,
     name = 'stdout',
+    private readonly queueBytes = STREAM_QUEUE_BYTES,
   ) {
     this.name = name;
     stream.on('error', this.onError);
@@ -62,7 +67,7 @@ export class StreamSink implements Sink {
     this.queue.push(Buffer.from(chunk));
     this.queuedBytes += chunk.length;
     this.pump();
-    if (this.queuedBytes < QUEUE_BYTES) return true;
+    if (this.queuedBytes < this.queueBytes) return true;
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 
@@ -74,7 +79,7 @@ export class StreamSink implements Sink {
       if (err) return; // the 'error' listener handles it
       this.writing = false;
       this.pump();
-      if (this.queuedBytes < QUEUE_BYTES) for (const wake of this.roomWaiters.splice(0)) wake();
+      if (this.queuedBytes < this.queueBytes) for (const wake of this.roomWaiters.splice(0)) wake();
       if (!this.writing) for (const wake of this.idleWaiters.splice(0)) wake();
     });
   }
