@@ -69,13 +69,14 @@ describe('live lane', () => {
     const { sink, lanes } = await follow(dir, log);
     appendFileSync(log, order(0) + '\n');
     await until(() => readLines(sink).length === 1, 10_000, 'a small append');
-    // 3 MiB in one write: too much to parse between two events on the main thread.
-    const big = Array.from({ length: 30_000 }, (_, i) => order(1 + i, `,"pad":"${'x'.repeat(40)}"`)).join('\n') + '\n';
-    appendFileSync(log, big + order(40_000) + '\n');
-    appendFileSync(log, order(40_001) + '\n');
-    await until(() => readLines(sink).length === 30_003, 20_000, 'all of it');
+    // ~14 MB in one write: a backlog, which the pool reads in parallel.
+    const big = Array.from({ length: 60_000 }, (_, i) => order(1 + i, `,"pad":"${'x'.repeat(120)}"`)).join('\n') + '\n';
+    expect(big.length).toBeGreaterThan(8 << 20);
+    appendFileSync(log, big + order(70_000) + '\n');
+    appendFileSync(log, order(70_001) + '\n');
+    await until(() => readLines(sink).length === 60_003, 20_000, 'all of it');
     const ids = readLines(sink).map((l) => (JSON.parse(l) as { id: string }).id);
-    expect(ids).toEqual(['o0', ...Array.from({ length: 30_000 }, (_, i) => `o${1 + i}`), 'o40000', 'o40001']);
+    expect(ids).toEqual(['o0', ...Array.from({ length: 60_000 }, (_, i) => `o${1 + i}`), 'o70000', 'o70001']);
     expect(lanes()).toContain('pool');
     expect(lanes()).toContain('live');
   });

@@ -6,23 +6,34 @@
  * over the last full snapshot, which reproduces the table (inserts are
  * deterministic).
  *
- * Bytes once written are never changed: growing or starting over allocates a
- * new buffer, so a checkpoint may write a prefix of it off the main thread.
+ * Kept in fixed-size chunks: growing never copies what is there (a copy of a
+ * journal of millions of keys would hold the main thread, and with it the live
+ * lane), and bytes once written never change, so a checkpoint may write them
+ * off the main thread while pushes go on.
  */
 import { DedupEntries } from '../dedup/entries.js';
 
+const CHUNK_ENTRIES = 65_536;
+
 export class DedupJournal {
-  private entries: DedupEntries;
+  private chunks: DedupEntries[] = [];
+  private current!: DedupEntries;
+  private inCurrent = 0;
   length = 0;
 
-  constructor(private readonly initialEntries = 65_536) {
-    this.entries = DedupEntries.allocate(initialEntries);
+  constructor() {
+    this.reset();
   }
 
   /** Record a NEW insert; the time is read from `times[timeIndex]` (no boxing). */
   push(hashLo: number, hashHi: number, times: Float64Array, timeIndex: number): void {
-    if (this.length === this.entries.capacity) this.grow();
-    this.entries.set(this.length++, hashLo, hashHi, times, timeIndex);
+    if (this.inCurrent === CHUNK_ENTRIES) {
+      this.current = DedupEntries.allocate(CHUNK_ENTRIES);
+      this.chunks.push(this.current);
+      this.inCurrent = 0;
+    }
+    this.current.set(this.inCurrent++, hashLo, hashHi, times, timeIndex);
+    this.length++;
   }
 
   /** Record every entry of `from` (a replayed journal that goes on being extended). */
@@ -30,20 +41,17 @@ export class DedupJournal {
     for (let e = 0; e < from.capacity; e++) this.push(from.hashLo(e), from.hashHi(e), from.f64, from.timeIndex(e));
   }
 
-  private grow(): void {
-    const next = DedupEntries.allocate(this.entries.capacity * 2);
-    next.bytes.set(this.entries.prefix(this.length));
-    this.entries = next;
+  /** The entries so far, as byte segments in order (stable: later pushes never change them). */
+  segments(): Uint8Array[] {
+    const last = this.chunks.length - 1;
+    return this.chunks.map((chunk, i) => (i < last ? chunk.bytes : chunk.prefix(this.inCurrent)));
   }
 
-  /** The entries so far, as bytes (stable: later pushes never change them). */
-  bytes(): Uint8Array {
-    return this.entries.prefix(this.length);
-  }
-
-  /** A full snapshot was taken: start over in a fresh buffer. */
+  /** A full snapshot was taken: start over. */
   reset(): void {
-    this.entries = DedupEntries.allocate(this.initialEntries);
+    this.current = DedupEntries.allocate(CHUNK_ENTRIES);
+    this.chunks = [this.current];
+    this.inCurrent = 0;
     this.length = 0;
   }
 }

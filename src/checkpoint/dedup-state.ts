@@ -40,7 +40,7 @@ export interface DedupCommit {
    * commit settles (written off the main thread); otherwise they are the live
    * table's memory and must be written before anything inserts again.
    */
-  readonly writes: { base?: Uint8Array; baseIsCopy?: boolean; journal?: Uint8Array };
+  readonly writes: { base?: Uint8Array; baseIsCopy?: boolean; journal?: Uint8Array[] };
   readonly manifest: SnapshotRef;
 }
 
@@ -104,7 +104,7 @@ export class DedupCheckpoint {
     }
     // No key since the snapshot (the first commit, an idle stream): no journal
     // file, one file creation and fsync fewer.
-    return { writes: { journal: this.journal.length > 0 ? this.journal.bytes() : undefined }, manifest: base };
+    return { writes: { journal: this.journal.length > 0 ? this.journal.segments() : undefined }, manifest: base };
   }
 
   /** The commit landed: its snapshot is the base later journals extend. */
@@ -112,10 +112,18 @@ export class DedupCheckpoint {
     this.base = { format: state.dedup.format, file: state.dedup.file, byteLength: state.dedup.byteLength };
   }
 
-  /** The table's held entries while they fit in a quarter of its size, else its raw memory. */
+  /**
+   * The table's held entries, a copy (written off the main thread); its raw
+   * memory only when holding the copy would take more than the table itself.
+   */
   private snapshot(table: DedupTable): { format: 'raw' | 'entries'; bytes: Uint8Array } {
     const raw = table.sharedBuffer;
-    this.snapshotEntries ??= DedupEntries.allocate(Math.floor(raw.byteLength / 4 / ENTRY_BYTES));
+    const held = table.stats().entries;
+    if (held * ENTRY_BYTES > raw.byteLength) return { format: 'raw', bytes: new Uint8Array(raw) };
+    if (!this.snapshotEntries || this.snapshotEntries.capacity < held) {
+      // Room for some growth, so the next snapshots reuse it.
+      this.snapshotEntries = DedupEntries.allocate(Math.min(Math.floor(raw.byteLength / ENTRY_BYTES), Math.max(65_536, Math.ceil(held * 1.5))));
+    }
     const n = table.exportEntries(this.snapshotEntries);
     if (n < 0) return { format: 'raw', bytes: new Uint8Array(raw) };
     return { format: 'entries', bytes: this.snapshotEntries.prefix(n) };

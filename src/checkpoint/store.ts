@@ -134,7 +134,7 @@ export class CheckpointStore {
    * off the main thread). fsyncs and renames run off the main thread.
    * `flushOutputs` must make the outputs durable up to the committed lengths.
    */
-  commit(state: CheckpointState, dedup: { base?: Uint8Array; baseIsCopy?: boolean; journal?: Uint8Array }, flushOutputs: () => Promise<void>): Promise<void> {
+  commit(state: CheckpointState, dedup: { base?: Uint8Array; baseIsCopy?: boolean; journal?: readonly Uint8Array[] }, flushOutputs: () => Promise<void>): Promise<void> {
     if (this.committing) throw new Error('a checkpoint commit is already in flight');
     mkdirSync(this.dir, { recursive: true });
     let committed = state;
@@ -146,8 +146,8 @@ export class CheckpointStore {
       base = dedup.baseIsCopy ? { fd: openSync(tmp, 'w'), name, bytes: dedup.base } : { fd: writeWhole(tmp, dedup.base), name };
       committed = { ...committed, dedup: { ...committed.dedup, file: name, byteLength: dedup.base.byteLength } };
     }
-    const journal = dedup.journal ? { name: `${JOURNAL_PREFIX}${state.generation}.bin`, bytes: dedup.journal } : undefined;
-    if (journal) committed = { ...committed, dedup: { ...committed.dedup, journal: { file: journal.name, byteLength: journal.bytes.byteLength } } };
+    const journal = dedup.journal ? { name: `${JOURNAL_PREFIX}${state.generation}.bin`, segments: dedup.journal } : undefined;
+    if (journal) committed = { ...committed, dedup: { ...committed.dedup, journal: { file: journal.name, byteLength: journal.segments.reduce((n, s) => n + s.byteLength, 0) } } };
     this.committing = this.finish(base, journal, committed, flushOutputs).finally(() => {
       this.committing = undefined;
     });
@@ -156,7 +156,7 @@ export class CheckpointStore {
 
   private async finish(
     base: { fd: number; name: string; bytes?: Uint8Array } | undefined,
-    journal: { name: string; bytes: Uint8Array } | undefined,
+    journal: { name: string; segments: readonly Uint8Array[] } | undefined,
     state: CheckpointState,
     flushOutputs: () => Promise<void>,
   ): Promise<void> {
@@ -173,7 +173,11 @@ export class CheckpointStore {
       const tmp = join(this.dir, `${journal.name}.tmp`);
       const handle = await open(tmp, 'w');
       try {
-        await handle.writeFile(journal.bytes);
+        let position = 0;
+        for (const segment of journal.segments) {
+          for (let done = 0; done < segment.length; ) done += (await handle.write(segment, done, segment.length - done, position + done)).bytesWritten;
+          position += segment.length;
+        }
         await handle.sync();
       } finally {
         await handle.close();

@@ -17,17 +17,21 @@ import { RangeParser } from '../range/range-parser.js';
 import type { PlannedRange } from '../sources/file-cursor.js';
 
 /**
- * Largest growth parsed on the main thread: big enough for every append of a
- * busy writer between two inotify events, small enough that parsing it never
- * holds the event loop for long (the pool takes anything larger).
+ * Largest growth parsed on the main thread: more than a busy writer appends
+ * between two inotify events, even after a pause of the main thread (a GC, a
+ * checkpoint) at hundreds of thousands of records a second; larger growth is
+ * a backlog, and the pool reads it in parallel.
  */
-export const LIVE_LANE_BYTES = 1 << 20;
+export const LIVE_LANE_MAX_BYTES = 8 << 20;
+/** Buffers start at this size; larger growth gets a larger one (kept for reuse). */
+const LIVE_LANE_MIN_BUFFER = 256 * 1024;
 /**
- * Buffers of the lane: a range keeps its buffer until the sink has written
- * its records, so a few let growth be parsed while earlier growth is written.
- * With none free, growth goes to the pool as before.
+ * Free buffers kept for reuse. A range holds its buffer until the sink has
+ * written its records, so a few are in use at once; more are made when
+ * needed (at most one per followed file's range in flight plus those waiting
+ * for the sink), and beyond this many the spare ones go to the GC.
  */
-const LIVE_LANE_BUFFERS = 4;
+const LIVE_LANE_SPARE_BUFFERS = 4;
 
 export class LiveLane {
   private readonly free: SharedArrayBuffer[] = [];
@@ -54,21 +58,28 @@ export class LiveLane {
       },
       output,
     );
-    for (let i = 0; i < LIVE_LANE_BUFFERS; i++) {
-      const buffer = new SharedArrayBuffer(LIVE_LANE_BYTES);
-      this.owned.add(buffer);
-      this.views.set(buffer, new Uint8Array(buffer));
-      this.free.push(buffer);
-    }
   }
 
-  /** This planned range of newly observed growth can be parsed here now. */
+  /** This planned range of newly observed growth is parsed here. */
   takes(plan: PlannedRange): boolean {
-    return plan.chain && plan.framing === Framing.Lines && plan.hardEnd - plan.start <= LIVE_LANE_BYTES && this.free.length > 0;
+    return plan.chain && plan.framing === Framing.Lines && plan.hardEnd - plan.start <= LIVE_LANE_MAX_BYTES;
   }
 
-  acquire(): SharedArrayBuffer {
-    return this.free.pop()!;
+  /** A buffer for the range `plan` (one that takes() accepted). */
+  acquire(plan: PlannedRange): SharedArrayBuffer {
+    const size = plan.hardEnd - plan.start;
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const length = this.free[i]!.byteLength;
+      if (length >= size && (best < 0 || length < this.free[best]!.byteLength)) best = i;
+    }
+    if (best >= 0) return this.free.splice(best, 1)[0]!;
+    let length = LIVE_LANE_MIN_BUFFER;
+    while (length < size) length *= 2;
+    const buffer = new SharedArrayBuffer(length);
+    this.owned.add(buffer);
+    this.views.set(buffer, new Uint8Array(buffer));
+    return buffer;
   }
 
   owns(buffer: SharedArrayBuffer): boolean {
@@ -76,7 +87,14 @@ export class LiveLane {
   }
 
   release(buffer: SharedArrayBuffer): void {
-    this.free.push(buffer);
+    if (this.free.length < LIVE_LANE_SPARE_BUFFERS) {
+      this.free.push(buffer);
+      return;
+    }
+    // Keep the larger ones: a burst that needed them may come again.
+    let smallest = 0;
+    for (let i = 1; i < this.free.length; i++) if (this.free[i]!.byteLength < this.free[smallest]!.byteLength) smallest = i;
+    if (this.free[smallest]!.byteLength < buffer.byteLength) this.free[smallest] = buffer;
   }
 
   /** Parse `task` (whose buffer came from acquire()) into `results`, synchronously. */

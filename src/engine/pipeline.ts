@@ -295,7 +295,7 @@ export class Pipeline {
     // Growth observed after start-up is the live stream; the rest is history.
     const live = plan.chain && file.observedAt > this.startedAt;
     const lane = live && this.liveLane?.takes(plan) ? this.liveLane : undefined;
-    const buffer = lane ? lane.acquire() : this.buffers.acquire()!;
+    const buffer = lane ? lane.acquire(plan) : this.buffers.acquire()!;
     let bytes = this.bytesViews.get(buffer);
     if (!bytes) this.bytesViews.set(buffer, (bytes = Buffer.from(buffer)));
     const range: InFlightRange = {
