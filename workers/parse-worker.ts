@@ -61,3 +61,9 @@ function viewOf(sab: SharedArrayBuffer): Uint8Array {
 export default function parseRange(task: RangeTask): RangeOutcome {
   return ranges.parse(task, viewOf(task.buffer));
 }
+
+/**
+ * A second task this pool runs (Piscina's `name` option): folding a committed
+ * dedup journal into a snapshot, off the main thread (checkpoint/dedup-compaction.ts).
+ */
+export { compactDedup } from '../src/checkpoint/dedup-compaction.js';

@@ -12,6 +12,7 @@
  * off the main thread while pushes go on.
  */
 import { DedupEntries } from '../dedup/entries.js';
+import { ENTRY_BYTES } from '../dedup/layout.js';
 
 const CHUNK_ENTRIES = 65_536;
 
@@ -19,6 +20,8 @@ export class DedupJournal {
   private chunks: DedupEntries[] = [];
   private current!: DedupEntries;
   private inCurrent = 0;
+  /** Entries of the first chunk already dropped (dropFirst). */
+  private skipped = 0;
   length = 0;
 
   constructor() {
@@ -44,7 +47,22 @@ export class DedupJournal {
   /** The entries so far, as byte segments in order (stable: later pushes never change them). */
   segments(): Uint8Array[] {
     const last = this.chunks.length - 1;
-    return this.chunks.map((chunk, i) => (i < last ? chunk.bytes : chunk.prefix(this.inCurrent)));
+    return this.chunks.map((chunk, i) => {
+      const bytes = i < last ? chunk.bytes : chunk.prefix(this.inCurrent);
+      return i === 0 ? bytes.subarray(this.skipped * ENTRY_BYTES) : bytes;
+    });
+  }
+
+  /** Forget the oldest `count` entries (a new snapshot holds them). */
+  dropFirst(count: number): void {
+    if (count > this.length) throw new RangeError(`cannot drop ${count} of ${this.length} journal entries`);
+    this.length -= count;
+    let left = this.skipped + count;
+    while (this.chunks.length > 1 && left >= CHUNK_ENTRIES) {
+      this.chunks.shift();
+      left -= CHUNK_ENTRIES;
+    }
+    this.skipped = left;
   }
 
   /** A full snapshot was taken: start over. */
@@ -52,6 +70,7 @@ export class DedupJournal {
     this.current = DedupEntries.allocate(CHUNK_ENTRIES);
     this.chunks = [this.current];
     this.inCurrent = 0;
+    this.skipped = 0;
     this.length = 0;
   }
 }

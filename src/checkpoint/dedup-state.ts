@@ -10,17 +10,18 @@ import { DedupEntries } from '../dedup/entries.js';
 import { ENTRY_BYTES } from '../dedup/layout.js';
 import { DedupTable, type DedupTableOptions } from '../dedup/table.js';
 import { DedupJournal } from './dedup-journal.js';
+import type { DedupCompactionResult, DedupCompactionTask } from './dedup-compaction.js';
 import { CheckpointError } from './errors.js';
 import type { CheckpointState } from './manifest.js';
 import type { CheckpointStore } from './store.js';
 
 /**
- * Journal entries after which the next checkpoint takes a full dedup snapshot:
- * bounds both the journal (memory, file) and a restart's replay. A full
- * snapshot scans the whole table on the main thread, a stall the live lane
- * feels, so between the bounds it is taken only once the journal holds half
- * as many keys as the table has room for: a backfill that fills the table
- * takes at most a couple, not one per checkpoint.
+ * Journal entries after which the committed journal is folded into a new
+ * snapshot: bounds both the journal (memory, file) and a restart's replay.
+ * Folding runs off the main thread when a compactor is set (compactWith);
+ * without one, the next checkpoint takes a full snapshot of the live table,
+ * which scans it on the main thread, so between the bounds that happens only
+ * once the journal holds half as many keys as the table has room for.
  */
 const JOURNAL_LIMIT_MIN_ENTRIES = 512 * 1024;
 const JOURNAL_LIMIT_MAX_ENTRIES = 4 * 1024 * 1024;
@@ -51,8 +52,18 @@ export class DedupCheckpoint {
   private base: SnapshotRef | undefined;
   /** Reused between snapshots; its pages are touched only as far as entries fill it. */
   private snapshotEntries: DedupEntries | undefined;
+  private compactor: ((task: DedupCompactionTask) => Promise<DedupCompactionResult>) | undefined;
+  /** A fold of the committed journal under way. */
+  private compacting: Promise<void> | undefined;
+  /** A finished fold (and the snapshot it folded into), taken as the base by the next commit. */
+  private compacted: { result: DedupCompactionResult; from: string } | undefined;
 
   constructor(private readonly store: CheckpointStore) {}
+
+  /** Fold journals into snapshots with `compactor` (a parse worker) instead of snapshotting the live table. */
+  compactWith(compactor: (task: DedupCompactionTask) => Promise<DedupCompactionResult>): void {
+    this.compactor = compactor;
+  }
 
   /** A table for a run with nothing to restore. */
   fresh(options: DedupTableOptions): DedupTable {
@@ -94,9 +105,24 @@ export class DedupCheckpoint {
    * the next commit takes a full snapshot again.
    */
   prepare(table: DedupTable): DedupCommit {
+    const done = this.compacted;
+    if (done) {
+      this.compacted = undefined;
+      this.store.unpin(done.result.file);
+      // The fold of an earlier commit's journal is on disk: it is the base now,
+      // and the journal keeps only the keys inserted after that commit (valid
+      // while the snapshot it folded into is still the base).
+      if (this.base !== undefined && this.base.file === done.from) {
+        this.journal.dropFirst(done.result.journalEntries);
+        this.base = { format: 'entries', file: done.result.file, byteLength: done.result.byteLength };
+      }
+    }
     const base = this.base;
     this.base = undefined;
-    if (base === undefined || this.journal.length > journalLimitEntries(table.capacity)) {
+    const overLimit = this.journal.length > journalLimitEntries(table.capacity);
+    if (overLimit && base !== undefined && this.compactor) {
+      this.startCompaction(table);
+    } else if (base === undefined || overLimit) {
       table.prepareSnapshot();
       const snapshot = this.snapshot(table);
       this.journal.reset();
@@ -105,6 +131,34 @@ export class DedupCheckpoint {
     // No key since the snapshot (the first commit, an idle stream): no journal
     // file, one file creation and fsync fewer.
     return { writes: { journal: this.journal.length > 0 ? this.journal.segments() : undefined }, manifest: base };
+  }
+
+  /** Fold the last committed journal into a new snapshot on the compactor (one at a time). */
+  private startCompaction(table: DedupTable): void {
+    const committed = this.store.lastCommitted;
+    if (this.compacting || this.compacted || !committed?.dedup.journal) return;
+    if (committed.dedup.capacity !== table.capacity) return;
+    const output = `dedup-folded-${committed.generation}.bin`;
+    this.store.pin(output);
+    const task: DedupCompactionTask = {
+      dir: this.store.dir,
+      base: { format: committed.dedup.format, file: committed.dedup.file, byteLength: committed.dedup.byteLength },
+      journal: committed.dedup.journal,
+      capacity: committed.dedup.capacity,
+      windowMs: committed.dedup.windowMs,
+      output,
+    };
+    this.compacting = this.compactor!(task).then(
+      (result) => {
+        this.compacted = { result, from: task.base.file };
+      },
+      () => {
+        // Not folded this time: the journal goes on growing, and the next limit check tries again.
+        this.store.unpin(output);
+      },
+    ).finally(() => {
+      this.compacting = undefined;
+    });
   }
 
   /** The commit landed: its snapshot is the base later journals extend. */

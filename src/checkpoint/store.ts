@@ -116,6 +116,17 @@ export class CheckpointStore {
     }
   }
 
+  /** Snapshot files being made outside a commit (a journal fold): not garbage yet. */
+  private readonly pinned = new Set<string>();
+
+  pin(file: string): void {
+    this.pinned.add(file);
+  }
+
+  unpin(file: string): void {
+    this.pinned.delete(file);
+  }
+
   /** A commit is in flight (callers skip a periodic checkpoint rather than queue one). */
   get busy(): boolean {
     return this.committing !== undefined;
@@ -199,7 +210,7 @@ export class CheckpointStore {
     // Snapshots and journals the new manifest does not name are garbage once it is durable.
     const keep = new Set([state.dedup.file, state.dedup.journal?.file]);
     for (const name of this.listDir()) {
-      if ((name.startsWith(DEDUP_PREFIX) || name.startsWith(JOURNAL_PREFIX)) && !keep.has(name) && !name.endsWith('.tmp')) await rm(join(this.dir, name), { force: true });
+      if ((name.startsWith(DEDUP_PREFIX) || name.startsWith(JOURNAL_PREFIX)) && !keep.has(name) && !this.pinned.has(name) && !name.endsWith('.tmp')) await rm(join(this.dir, name), { force: true });
     }
   }
 

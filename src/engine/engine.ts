@@ -244,10 +244,14 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.dedupImpl = dedupImpl.name;
     if (dedupImpl.fallbackReason && chosen.name === 'native') this.emit('warning', `native dedup unavailable, using js: ${dedupImpl.fallbackReason}`, 'ORDERTAIL_NATIVE_UNAVAILABLE');
     this.emit('info', `parser: ${chosen.name}${o.parserShadow ? ` (shadow: ${o.parserShadow}, sample ${o.shadowSample})` : ''}, dedup inserts: ${dedupImpl.name}`);
-    this.pool = new ParsePool({
+    const pool = new ParsePool({
       ...parsePoolConfig(o, chosen.name),
       onWorkerError: (e) => this.fail(new Error(`parse worker failed: ${e.message}`, { cause: e })),
     });
+    this.pool = pool;
+    // A follower folds journals into snapshots off the main thread (the live lane
+    // would feel a scan of the table); a --once run takes them on the main thread.
+    if (!o.once) this.checkpointer?.dedup.compactWith((task) => pool.compactDedup(task));
     // Small batches for records(): a batch that crosses the queue's bounds is taken whole.
     const staging = new StagingBuffer(sink, this.iterator ? ITERATOR_BATCH_BYTES : o.once ? ONCE_BATCH_BYTES : FOLLOW_QUEUE_BYTES, (us) => this.stages.sinkWrite.recordValue(us));
     this.staging = staging;

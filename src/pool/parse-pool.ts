@@ -8,6 +8,7 @@ import type { ResolvedOptions } from '../config/options.js';
 import type { ParserName } from '../parser/select.js';
 import type { ParseWorkerData, RangeOutcome, RangeTask } from './range-task.js';
 import type { RangeResults } from './range-results.js';
+import type { DedupCompactionResult, DedupCompactionTask } from '../checkpoint/dedup-compaction.js';
 import { threadsForWork } from './threads-for-work.js';
 
 /** Defined (true) by scripts/bundle.mjs in the CLI bundle only. */
@@ -271,6 +272,11 @@ export class ParsePool {
       }
     }
     return moved;
+  }
+
+  /** Fold a committed dedup journal into a snapshot on a worker (checkpoint/dedup-compaction.ts). */
+  compactDedup(task: DedupCompactionTask): Promise<DedupCompactionResult> {
+    return this.piscina.run(task, { name: 'compactDedup' }) as Promise<DedupCompactionResult>;
   }
 
   /** Resolves when any ring may have new slots (or after timeoutMs). */
