@@ -366,6 +366,17 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     return this.metricsServer?.url;
   }
 
+  /** For a metrics sampler (TelemetrySource): keep per-interval latency values from now on. */
+  keepIntervalLatency(): void {
+    this.latency.live.keepInterval();
+    this.latency.history.keepInterval();
+  }
+
+  /** For a metrics sampler: (µs, count) pairs of `stream` since the previous call (after keepIntervalLatency()). */
+  intervalLatency(stream: 'live' | 'history'): readonly number[] | undefined {
+    return this.latency[stream].takeInterval();
+  }
+
   /** Records read/emitted/duplicate/rejected per stream (live vs history). */
   streamCounts(): { live: StreamCounts; history: StreamCounts } {
     return this.streams.snapshot();

@@ -1,6 +1,6 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { MetricsOptionError } from './errors.js';
-import { IntervalPercentiles } from './percentiles.js';
+import { IntervalPercentiles, summarizeValues } from './percentiles.js';
 import type { LatencySummary } from './latency.js';
 import type { TelemetrySource } from './telemetry.js';
 
@@ -169,6 +169,7 @@ export class TelemetrySampler {
    */
   start(onError: (err: unknown) => void = () => {}): void {
     if (this.timer) return;
+    this.source.keepIntervalLatency?.();
     const sample = (): void => {
       try {
         this.tick();
@@ -239,7 +240,8 @@ export class TelemetrySampler {
   }
 
   private intervalLatency(stream: StreamName, h: Histogram): LatencySummary {
-    return this.interval[stream].next(h);
+    const pairs = this.source.intervalLatency?.(stream);
+    return pairs ? summarizeValues(pairs) : this.interval[stream].next(h);
   }
 }
 

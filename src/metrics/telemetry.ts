@@ -100,6 +100,13 @@ export interface TelemetrySource {
    * streams together (per-stream fields are null).
    */
   streamCounts?(): { live: StreamCounts; history: StreamCounts };
+  /**
+   * Optional: after keepIntervalLatency(), the (µs, count) pairs recorded for
+   * a stream since the previous call, so a sampler gets one interval's
+   * percentiles from them (summarizeValues) instead of walking the histogram.
+   */
+  keepIntervalLatency?(): void;
+  intervalLatency?(stream: 'live' | 'history'): readonly number[] | undefined;
 }
 
 /** The dedup table as metrics see it (DedupTable.stats, layout.ts "Forgetting"). */
