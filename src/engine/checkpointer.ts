@@ -186,7 +186,10 @@ export class Checkpointer {
           this.warn(`checkpoint ${state.generation} not committed: ${err instanceof Error ? err.message : String(err)}`, 'ORDERTAIL_CHECKPOINT_FAILED');
         },
       );
-    // The first commit (no earlier one to fall back on) is awaited too: output waits for it.
-    if (this.final || state.generation === 1) await committing;
+    // The first commit (no earlier one to fall back on) is awaited too where a
+    // restart rolls output back to a committed length (a file sink, the dead
+    // letters): their output waits for it. stdout cannot be rolled back anyway.
+    const rollsBack = fileSink !== undefined || deadLetter !== undefined;
+    if (this.final || (state.generation === 1 && rollsBack)) await committing;
   }
 }
