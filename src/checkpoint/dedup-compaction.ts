@@ -47,8 +47,13 @@ export function compactDedup(task: DedupCompactionTask): DedupCompactionResult {
   const journal = readFileSync(join(task.dir, task.journal.file)).subarray(0, task.journal.byteLength);
   table.insertEntries(new DedupEntries(journal));
   table.prepareSnapshot();
-  const held = DedupEntries.allocate(table.capacity);
-  const n = table.exportEntries(held);
+  // Sized to what the table holds (an estimate, with room to spare), not to its capacity.
+  let held = DedupEntries.allocate(Math.min(table.capacity, Math.ceil(table.stats().entries * 1.1) + 1024));
+  let n = table.exportEntries(held);
+  if (n < 0) {
+    held = DedupEntries.allocate(table.capacity);
+    n = table.exportEntries(held);
+  }
   const bytes = held.prefix(n);
   const tmp = join(task.dir, `${task.output}.tmp`);
   const fd = openSync(tmp, 'w');
