@@ -119,8 +119,11 @@ export class DedupCheckpoint {
     }
     const base = this.base;
     this.base = undefined;
-    const overLimit = this.journal.length > journalLimitEntries(table.capacity);
-    if (overLimit && base !== undefined && this.compactor) {
+    const limit = journalLimitEntries(table.capacity);
+    const overLimit = this.journal.length > limit;
+    // A fold that cannot keep up (its worker starved of CPU) must not let the
+    // journal grow without bound: past twice the limit the live table is snapshotted.
+    if (overLimit && base !== undefined && this.compactor && this.journal.length <= 2 * limit) {
       this.startCompaction(table);
     } else if (base === undefined || overLimit) {
       table.prepareSnapshot();
