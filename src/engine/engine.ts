@@ -233,8 +233,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
 
   private async startReading(restored: CheckpointState | undefined, sink: Sink, dedup: DedupTable): Promise<void> {
     const o = this.options;
-    // A follower builds its histograms as start-up ends, not a second into the run (metrics/histograms.ts).
-    if (!o.once) void prepareLatencyHistograms();
+    // A follower builds its histograms during start-up, not a second into the run (metrics/histograms.ts).
+    const histograms = o.once ? undefined : prepareLatencyHistograms();
     const chosen = resolveParser(o.parser);
     this.parserName = chosen.name;
     if (chosen.fallbackReason) this.emit('warning', `native parser unavailable, using js: ${chosen.fallbackReason}`, 'ORDERTAIL_NATIVE_UNAVAILABLE');
@@ -308,6 +308,11 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (o.metricsPort !== undefined) {
       const { startMetricsServer } = await import('../metrics/http-server.js');
       this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, allowedHosts: o.metricsAllowedHosts, logger: this.logger });
+    }
+    if (!o.once) {
+      // A follower is ready once nothing of its start-up is left to compete with
+      // the live lane for the CPU: parse threads booted, histograms built.
+      await Promise.all([histograms, this.pool.threadsLoaded]);
     }
     this.started = true;
     if (this.failure) this.stopAfterFailure();

@@ -218,6 +218,11 @@ export class ParsePool {
     core.attach(options.onWorkerError);
   }
 
+  /** Resolves once every thread has loaded the worker module (or is gone). */
+  get threadsLoaded(): Promise<void> {
+    return this.core.loaded;
+  }
+
   get queueSize(): number {
     return this.piscina.queueSize;
   }
