@@ -40,7 +40,7 @@ export function loadToken(config: BroadcastConfig, env: NodeJS.ProcessEnv = proc
       'wsHost',
     );
   }
-  // A token is sent in a header or a subprotocol name: it must fit in either.
+  // A token is sent in a header or (browsers) a subprotocol name, which cannot hold / or =: such a token works in the header only.
   if (token !== undefined && !/^[A-Za-z0-9._~+/=-]+$/.test(token)) {
     throw new ConfigError('the WebSocket token may hold only letters, digits and . _ ~ + / = -', config.token && 'file' in config.token ? 'wsTokenFile' : 'wsTokenEnv');
   }

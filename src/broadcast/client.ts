@@ -27,7 +27,7 @@ export interface ClientHost {
 /** A frame's text is capped so one slow socket holds little, and a catch-up interleaves with live clients. */
 const MAX_FRAME_CHARS = 256 * 1024;
 /** A client closed for being slow that does not finish the closing handshake is cut off after this. */
-const CLOSE_GRACE_MS = 2000;
+const CLOSE_GRACE_MS = 5000;
 
 /**
  * One connection: its filter, its bounded queue, and the frames in flight.

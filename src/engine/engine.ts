@@ -372,6 +372,11 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     return this.broadcast?.broadcaster.url;
   }
 
+  /** The WebSocket broadcaster's counts now (clients, frames, drops, disconnects, refusals), when it runs. */
+  async wsStats(): Promise<import('../broadcast/stats.js').BroadcastStats | undefined> {
+    return this.broadcast?.broadcaster.refresh();
+  }
+
   /** For the status page: where the WebSocket endpoint listens, when there is one. */
   broadcastEndpoint(): { port: number; tokenRequired: boolean } | undefined {
     const b = this.broadcast?.broadcaster;
