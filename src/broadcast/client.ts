@@ -194,6 +194,9 @@ export class Client {
     if (this.closeReason) return;
     this.closeReason = reason;
     if (reason === 'slow') this.host.stats.dropped.disconnect += this.queue.length;
+    // Answers to what it sent go out before the close frame; a slow client gets nothing more.
+    else if (this.ws.readyState === this.ws.OPEN) for (const frame of this.notices.splice(0)) this.send(frame, undefined);
+    this.notices.length = 0;
     this.dropQueue();
     this.ws.close(code, text.slice(0, 120));
     const cut = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);

@@ -176,6 +176,8 @@ export class BroadcastServer implements ClientHost {
   }
 
   private onMessage(client: Client, data: RawData, isBinary: boolean): void {
+    // Being closed: what it still sends is not read.
+    if (client.closeReason) return;
     if (!client.takeMessageToken()) {
       this.stats.badMessages.rate_limited++;
       if (++client.rateViolations > this.config.messagesPerSecond * 2) client.close(CLOSE_POLICY, 'rate_limit', 'too many messages');
