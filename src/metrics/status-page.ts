@@ -43,7 +43,7 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
   th { color:var(--muted); font-weight:600; } td.n, th.n { text-align:right; }
   .bar { height:8px; background:var(--line); border-radius:4px; min-width:80px; } .bar > div { height:8px; border-radius:4px; background:var(--hist); }
   .live-dot { color:var(--live); } .hist-dot { color:var(--hist); }
-  .stream { display:grid; grid-template-columns:minmax(220px, 1fr) 3fr; gap:12px; }
+  .stream { display:grid; grid-template-columns:minmax(220px, 1fr) 3fr; gap:12px; align-items:start; }
   #stream-newest td:last-child { font-family:ui-monospace, monospace; font-size:12px; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; max-width:0; width:70%; }
   #error { display:none; background:#fde8e8; color:var(--bad); padding:8px 20px; }
   footer { color:var(--muted); font-size:12px; padding:10px 20px 20px; } footer a { color:var(--muted); }
