@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
 import { ConfigError } from '../config/errors.js';
 import { isLoopback } from '../metrics/host-check.js';
-import { DEFAULT_TOKEN_ENV, type BroadcastConfig } from './config.js';
+import { DEFAULT_TOKEN_ENV, type BroadcastConfig } from '../config/broadcast.js';
 
 /** The subprotocol prefix a browser uses to carry the token (it cannot set Authorization on a WebSocket). */
 export const TOKEN_PROTOCOL_PREFIX = 'bearer.';

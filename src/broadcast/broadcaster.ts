@@ -10,7 +10,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import { ConfigError } from '../config/errors.js';
 import { createLazyLatencyHistogram, destroyLatencyHistogram, mergeShipped } from '../metrics/histograms.js';
 import { loadToken } from './access.js';
-import type { BroadcastConfig } from './config.js';
+import type { BroadcastConfig } from '../config/broadcast.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 import { emptyStats, type BroadcastStats } from './stats.js';
 import type { BatchTap } from './tee-sink.js';

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { BroadcastConfig } from './config.js';
+import type { BroadcastConfig } from '../config/broadcast.js';
 import { Deque } from './deque.js';
 import { CLOSE_SLOW, gapFrame, laggingFrame, recordEntry, RECORDS_PREFIX, RECORDS_SUFFIX } from './protocol.js';
 import type { ReplayBuffer, StreamRecord } from './replay.js';

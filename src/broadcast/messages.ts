@@ -1,5 +1,5 @@
 /** Messages between the engine's thread (broadcaster.ts) and the broadcaster's (broadcast-worker.ts). */
-import type { BroadcastConfig } from './config.js';
+import type { BroadcastConfig } from '../config/broadcast.js';
 import type { BroadcastStats } from './stats.js';
 
 export interface WorkerData {

@@ -13,7 +13,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { createLatencyHistogram, encodeHistogram } from '../metrics/histograms.js';
 import { originCheck, presentedToken, PROTOCOL, tokenCheck } from './access.js';
 import { Client, type ClientHost } from './client.js';
-import type { BroadcastConfig } from './config.js';
+import type { BroadcastConfig } from '../config/broadcast.js';
 import { fanOut, ingest } from './fanout.js';
 import { CLOSE_GOING_AWAY, CLOSE_POLICY, errorFrame, gapFrame, helloFrame, subscribedFrame } from './protocol.js';
 import { ReplayBuffer } from './replay.js';

@@ -2,7 +2,7 @@
 import type { Registry } from 'prom-client';
 import type { Sink } from '../sinks/sink.js';
 import { Broadcaster } from './broadcaster.js';
-import type { BroadcastConfig } from './config.js';
+import type { BroadcastConfig } from '../config/broadcast.js';
 import { registerBroadcastMetrics } from './metrics.js';
 import { teeSink } from './tee-sink.js';
 

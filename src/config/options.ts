@@ -4,7 +4,7 @@ import { ConfigError } from './errors.js';
 import { parseByteSize, parseDurationMs } from './units.js';
 import { resolveCollectorConfig, type CollectorConfig } from '../collector/config.js';
 import { MAX_CAPACITY, tableBytes } from '../dedup/layout.js';
-import type { BroadcastConfig } from '../broadcast/config.js';
+import type { BroadcastConfig } from './broadcast.js';
 
 /**
  * Options accepted by `new Engine(options)` and by the YAML config file (same

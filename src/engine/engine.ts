@@ -203,7 +203,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.state = 'running';
     try {
       // Bound before any output is opened: a port that cannot be had fails the run with nothing written.
-      if (o.ws) this.broadcast = await (await import('../broadcast/start.js')).startBroadcast(o.ws, this.registry);
+      if (o.ws) {
+        this.broadcast = await (await import('../broadcast/start.js')).startBroadcast(o.ws, this.registry);
+        this.emit('info', `WebSocket endpoint: ${this.broadcast.broadcaster.url}`);
+      }
       const outputs = openOutputs(o, restored, this.iterator, (m, code) => this.emit('warning', m, code));
       ({ sink: this.sink, fileSink: this.fileSink, deadLetter: this.deadLetter } = outputs);
       this.discovery = new FileDiscovery(o.input, (m, about) => this.emit('warning', m, about === 'input' ? 'ORDERTAIL_INPUT_UNREADABLE' : 'ORDERTAIL_WATCH_UNAVAILABLE'));

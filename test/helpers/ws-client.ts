@@ -4,7 +4,7 @@
  */
 import { WebSocket, type ClientOptions } from 'ws';
 import { Broadcaster } from '../../dist/src/broadcast/broadcaster.js';
-import type { BroadcastConfig } from '../../dist/src/broadcast/config.js';
+import type { BroadcastConfig } from '../../dist/src/config/broadcast.js';
 
 export interface Frame {
   type: string;
