@@ -45,6 +45,18 @@ const FLAG_KEYS: Readonly<Record<string, string>> = {
   metricsHost: 'metricsHost',
   metricsAllowedHosts: 'metricsAllowedHosts',
   logLevel: 'logLevel',
+  wsPort: 'wsPort',
+  wsHost: 'wsHost',
+  wsTokenFile: 'wsTokenFile',
+  wsTokenEnv: 'wsTokenEnv',
+  wsAllowedOrigins: 'wsAllowedOrigins',
+  wsMaxClients: 'wsMaxClients',
+  wsMaxMessageBytes: 'wsMaxMessageBytes',
+  wsMessageRate: 'wsMessageRate',
+  wsQueueBytes: 'wsQueueBytes',
+  wsQueueMessages: 'wsQueueMessages',
+  wsSlowPolicy: 'wsSlowPolicy',
+  wsReplay: 'wsReplay',
   checkpoint: 'checkpoint',
   checkpointInterval: 'checkpointInterval',
   resetCheckpoint: 'resetCheckpoint',
@@ -113,6 +125,18 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .option('--metrics-host <host>', 'address for the metrics server (default 127.0.0.1)')
     .option('--metrics-allowed-hosts <names>', "comma-separated names accepted in requests' Host: header besides localhost, this machine's hostname and --metrics-host (guards against DNS rebinding)")
     .option('--no-metrics', 'do not start the metrics server')
+    .option('--ws-port <port>', 'stream accepted records to WebSocket clients on this port (0 = any free port; default off)')
+    .option('--ws-host <host>', 'address of the WebSocket endpoint (default 127.0.0.1; any other requires a token)')
+    .option('--ws-token-file <file>', 'file holding the bearer token WebSocket clients must present')
+    .option('--ws-token-env <name>', 'environment variable holding that token (default ORDERTAIL_WS_TOKEN, used when set)')
+    .option('--ws-allowed-origins <origins>', "comma-separated origins browsers may connect from, '*' for any (default: pages served from this machine)")
+    .option('--ws-max-clients <n>', 'WebSocket clients connected at once, at most (default 1000)')
+    .option('--ws-max-message-bytes <size>', 'largest message a client may send; larger ones close it with 1009 (default 4KiB)')
+    .option('--ws-message-rate <n>', 'messages a client may send per second, bursts of twice that (default 10)')
+    .option('--ws-queue-bytes <size>', 'bytes of records queued for one client, at most (default 1MiB)')
+    .option('--ws-queue-messages <n>', 'records queued for one client, at most (default 10000)')
+    .addOption(new Option('--ws-slow-policy <policy>', 'a client whose queue is full: drop-oldest (with a lagging notice) or disconnect (close code 1013) (default drop-oldest)').choices(['drop-oldest', 'disconnect']))
+    .option('--ws-replay <size>', 'recent records kept for clients that resume with their last sequence number (default 16MiB; 0 = none)')
     .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent (default info); logs are JSON on stderr, pretty on a TTY')
     .option('--checkpoint <dir>', 'checkpoint directory: offsets, output lengths, dedup snapshot (default in follow mode: ~/.local/state/ordertail/<hash of inputs and sink>)')
     .option('--no-checkpoint', 'do not checkpoint (a restart then reads everything again)')

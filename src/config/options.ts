@@ -4,6 +4,7 @@ import { ConfigError } from './errors.js';
 import { parseByteSize, parseDurationMs } from './units.js';
 import { resolveCollectorConfig, type CollectorConfig } from '../collector/config.js';
 import { MAX_CAPACITY, tableBytes } from '../dedup/layout.js';
+import type { BroadcastConfig } from './broadcast.js';
 
 /**
  * Options accepted by `new Engine(options)` and by the YAML config file (same
@@ -65,6 +66,30 @@ export interface EngineOptionFields {
   metricsAllowedHosts?: string | string[];
   /** fatal | error | warn | info | debug | trace | silent. Default info (CLI). */
   logLevel?: LogLevel;
+  /** Stream accepted records to WebSocket clients on this port (0 = any free port). Default: off. */
+  wsPort?: number | string;
+  /** Address the WebSocket endpoint binds. Default 127.0.0.1; any other needs a token. */
+  wsHost?: string;
+  /** File holding the bearer token clients must present. */
+  wsTokenFile?: string;
+  /** Environment variable holding the bearer token (used when it is set). Default ORDERTAIL_WS_TOKEN. */
+  wsTokenEnv?: string;
+  /** Origins browsers may connect from ('*': any). Default: pages served from this machine. */
+  wsAllowedOrigins?: string | string[];
+  /** Clients connected at once, at most. Default 1000. */
+  wsMaxClients?: number | string;
+  /** Largest message a client may send: '4KiB', or bytes. Default 4 KiB. */
+  wsMaxMessageBytes?: string | number;
+  /** Messages a client may send per second (bursts of twice that). Default 10. */
+  wsMessageRate?: number | string;
+  /** Bytes of records queued for one client, at most: '1MiB', or bytes. Default 1 MiB. */
+  wsQueueBytes?: string | number;
+  /** Records queued for one client, at most. Default 10000. */
+  wsQueueMessages?: number | string;
+  /** A client whose queue is full: 'drop-oldest' (and a lagging notice) or 'disconnect' (close code 1013). Default drop-oldest. */
+  wsSlowPolicy?: 'drop-oldest' | 'disconnect';
+  /** Recent records kept for clients that resume: '16MiB', or bytes (0: none). Default 16 MiB. */
+  wsReplay?: string | number;
   /** The exchange collector as a source (see src/collector/config.ts); its records go through dedup and every sink. */
   collector?: Record<string, unknown>;
   /** The collector's own append-only NDJSON log, which the engine follows like any input. Default ./ordertail-collector.ndjson. */
@@ -118,6 +143,8 @@ export interface ResolvedOptions {
   metricsHost: string;
   metricsAllowedHosts: string[];
   logLevel: LogLevel;
+  /** The WebSocket broadcaster, when wsPort is set. */
+  ws: BroadcastConfig | undefined;
   collector: CollectorConfig | undefined;
   collectorLog: string;
   checkpoint: string | undefined;
@@ -244,6 +271,18 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>,
   metricsAllowedHosts: { parse: stringList, fallback: () => [] },
   metricsHost: { parse: nonEmptyString, fallback: () => '127.0.0.1' },
   logLevel: { parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), fallback: () => 'info' },
+  wsPort: { parse: port, fallback: () => undefined },
+  wsHost: { parse: nonEmptyString, fallback: () => '127.0.0.1' },
+  wsTokenFile: { parse: nonEmptyString, fallback: () => undefined },
+  wsTokenEnv: { parse: nonEmptyString, fallback: () => undefined },
+  wsAllowedOrigins: { parse: stringList, fallback: () => undefined },
+  wsMaxClients: { parse: positiveInteger(1 << 20), fallback: () => 1000 },
+  wsMaxMessageBytes: { parse: byteSize(64, 1 << 20), fallback: () => 4096 },
+  wsMessageRate: { parse: positiveInteger(10_000), fallback: () => 10 },
+  wsQueueBytes: { parse: byteSize(1024, 1 << 30), fallback: () => 1 << 20 },
+  wsQueueMessages: { parse: positiveInteger(1 << 24), fallback: () => 10_000 },
+  wsSlowPolicy: { parse: oneOf('drop-oldest', 'disconnect'), fallback: () => 'drop-oldest' },
+  wsReplay: { parse: byteSize(0, 1 << 30), fallback: () => 16 << 20 },
   collector: { parse: (value) => resolveCollectorConfig(value, 'collector'), fallback: () => undefined },
   collectorLog: { parse: nonEmptyString, fallback: () => 'ordertail-collector.ndjson' },
   checkpoint: { parse: nonEmptyString, fallback: () => undefined },
@@ -311,6 +350,7 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     metricsHost: values.metricsHost as string,
     metricsAllowedHosts: values.metricsAllowedHosts as string[],
     logLevel: values.logLevel as ResolvedOptions['logLevel'],
+    ws: broadcastConfig(values),
     collector: values.collector as CollectorConfig | undefined,
     collectorLog: values.collectorLog as string,
     checkpoint: values.checkpoint as string | undefined,
@@ -319,6 +359,27 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     ignoreOlderMs: values.ignoreOlder as number | undefined,
     maxOpenFiles: values.maxOpenFiles as number,
     signal: abortSignal((raw as Raw).signal, origin),
+  };
+}
+
+/** The broadcaster's settings, when it is on. */
+function broadcastConfig(values: Raw): BroadcastConfig | undefined {
+  if (values.wsPort === undefined) return undefined;
+  const file = values.wsTokenFile as string | undefined;
+  const env = values.wsTokenEnv as string | undefined;
+  if (file !== undefined && env !== undefined) throw new ConfigError('wsTokenFile and wsTokenEnv: give one of them', 'wsTokenEnv');
+  return {
+    port: values.wsPort as number,
+    host: values.wsHost as string,
+    token: file !== undefined ? { file } : env !== undefined ? { env } : undefined,
+    allowedOrigins: values.wsAllowedOrigins as string[] | undefined,
+    maxClients: values.wsMaxClients as number,
+    maxMessageBytes: values.wsMaxMessageBytes as number,
+    messagesPerSecond: values.wsMessageRate as number,
+    queueBytes: values.wsQueueBytes as number,
+    queueMessages: values.wsQueueMessages as number,
+    slowPolicy: values.wsSlowPolicy as BroadcastConfig['slowPolicy'],
+    replayBytes: values.wsReplay as number,
   };
 }
 

@@ -83,6 +83,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   }
   private promRegistry: Registry | undefined;
   private collector: import('../collector/collector.js').Collector | undefined;
+  /** The WebSocket broadcaster (wsPort): loaded only when configured. */
+  private broadcast: import('../broadcast/start.js').Broadcast | undefined;
   private collectorLog: FileSink | undefined;
   private staging: StagingBuffer | undefined;
   private failure: Error | undefined;
@@ -200,6 +202,11 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const restored = checkpointer?.restored;
     this.state = 'running';
     try {
+      // Bound before any output is opened: a port that cannot be had fails the run with nothing written.
+      if (o.ws) {
+        this.broadcast = await (await import('../broadcast/start.js')).startBroadcast(o.ws, this.registry);
+        this.emit('info', `WebSocket endpoint: ${this.broadcast.broadcaster.url}`);
+      }
       const outputs = openOutputs(o, restored, this.iterator, (m, code) => this.emit('warning', m, code));
       ({ sink: this.sink, fileSink: this.fileSink, deadLetter: this.deadLetter } = outputs);
       this.discovery = new FileDiscovery(o.input, (m, about) => this.emit('warning', m, about === 'input' ? 'ORDERTAIL_INPUT_UNREADABLE' : 'ORDERTAIL_WATCH_UNAVAILABLE'));
@@ -212,6 +219,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     } catch (err) {
       this.state = 'stopped';
       checkpointer?.release();
+      await this.broadcast?.close();
       throw err;
     }
     if (checkpointer) this.emit('info', `checkpoints: ${checkpointer.dir} (every ${o.checkpointIntervalMs} ms and at stop)`);
@@ -253,7 +261,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     // would feel a scan of the table); a --once run takes them on the main thread.
     if (!o.once) this.checkpointer?.dedup.compactWith((task) => pool.compactDedup(task));
     // Small batches for records(): a batch that crosses the queue's bounds is taken whole.
-    const staging = new StagingBuffer(sink, this.iterator ? ITERATOR_BATCH_BYTES : o.once ? ONCE_BATCH_BYTES : FOLLOW_QUEUE_BYTES, (us) => this.stages.sinkWrite.recordValue(us));
+    const staging = new StagingBuffer(this.broadcast ? this.broadcast.tee(sink) : sink, this.iterator ? ITERATOR_BATCH_BYTES : o.once ? ONCE_BATCH_BYTES : FOLLOW_QUEUE_BYTES, (us) => this.stages.sinkWrite.recordValue(us));
     this.staging = staging;
     const emit = new EmitStage(dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry as RejectedRecord),
@@ -380,6 +388,22 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   /** For a metrics sampler: (µs, count) pairs of `stream` since the previous call (after keepIntervalLatency()). */
   intervalLatency(stream: 'live' | 'history'): readonly number[] | undefined {
     return this.latency[stream].takeInterval();
+  }
+
+  /** The WebSocket endpoint (`ws://host:port/`) when the `wsPort` option started one. */
+  get wsUrl(): string | undefined {
+    return this.broadcast?.broadcaster.url;
+  }
+
+  /** The WebSocket broadcaster's counts now (clients, frames, drops, disconnects, refusals), when it runs. */
+  async wsStats(): Promise<import('../broadcast/stats.js').BroadcastStats | undefined> {
+    return this.broadcast?.broadcaster.refresh();
+  }
+
+  /** For the status page: where the WebSocket endpoint listens, when there is one. */
+  broadcastEndpoint(): { port: number; tokenRequired: boolean } | undefined {
+    const b = this.broadcast?.broadcaster;
+    return b && { port: b.port, tokenRequired: b.tokenRequired };
   }
 
   /** Records read/emitted/duplicate/rejected per stream (live vs history). */
@@ -575,6 +599,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         closeError ??= err;
       }
     }
+    // After the sink: its last batches are broadcast too.
+    await this.broadcast?.close();
     await this.pool?.close();
     this.pipeline?.close();
     this.releaseHistograms();

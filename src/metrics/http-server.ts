@@ -10,8 +10,13 @@ import { STATUS_PAGE_HTML } from './status-page.js';
 import type { TelemetrySource } from './telemetry.js';
 import { hostAllowList, isLoopback } from './host-check.js';
 
+/** A source that may also run the WebSocket broadcaster (the Engine with wsPort): the status page streams from it. */
+export interface BroadcastingSource {
+  broadcastEndpoint?(): { port: number; tokenRequired: boolean } | undefined;
+}
+
 export interface MetricsServerOptions {
-  source: TelemetrySource;
+  source: TelemetrySource & BroadcastingSource;
   /**
    * Registry to expose. The engine metrics are registered into it (and removed
    * again by close()); Node default metrics are added unless it has them
@@ -88,9 +93,18 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       return;
     }
     switch (url.pathname) {
-      case '/':
-        send(res, 200, 'text/html; charset=utf-8', STATUS_PAGE_HTML, { 'content-security-policy': PAGE_CSP });
+      case '/': {
+        // The page's live view connects to the broadcaster's port on whatever name the page was reached by.
+        const ws = source.broadcastEndpoint?.();
+        const csp = ws ? PAGE_CSP.replace("connect-src 'self'", `connect-src 'self' ws://*:${ws.port}`) : PAGE_CSP;
+        send(res, 200, 'text/html; charset=utf-8', STATUS_PAGE_HTML, { 'content-security-policy': csp });
         return;
+      }
+      case '/metrics/broadcast': {
+        const ws = source.broadcastEndpoint?.();
+        sendJson(res, 200, ws ? { enabled: true, port: ws.port, token_required: ws.tokenRequired } : { enabled: false });
+        return;
+      }
       case '/metrics':
         send(res, 200, registry.contentType, await registry.metrics());
         return;

@@ -63,7 +63,7 @@ function snapshotReader(source: TelemetrySource): () => Snapshot {
 }
 
 /** A summary whose samples come from HDR histograms instead of observe(). */
-class HdrSummary extends Summary<string> {
+export class HdrSummary extends Summary<string> {
   private readonly labelName: string;
   private readonly read: () => Array<[label: string, histogram: Histogram]>;
 

@@ -5,8 +5,12 @@
  * works behind a path prefix) and draws line charts on <canvas> by hand.
  *
  * For tests and curious operators it publishes `window.ordertailStatus`:
- * { polls, pointsDrawn: {chartId: n}, lastError } and sets data-points on each
- * canvas. Written with no template literals inside, so this file can hold it
+ * { polls, pointsDrawn: {chartId: n}, lastError, stream } and sets data-points on each
+ * canvas. With the WebSocket broadcaster on (metrics/broadcast says where), a
+ * live view subscribes to it: the newest records and per-symbol rates
+ * (`stream`: { state, records, lastSeq, gaps, rates: {symbol: per second} }).
+ * A token for it is taken from the page's fragment (#ws-token=...), which
+ * the browser never sends to a server. Written with no template literals inside, so this file can hold it
  * in one String.raw literal.
  */
 export const STATUS_PAGE_HTML = String.raw`<!doctype html>
@@ -39,6 +43,8 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
   th { color:var(--muted); font-weight:600; } td.n, th.n { text-align:right; }
   .bar { height:8px; background:var(--line); border-radius:4px; min-width:80px; } .bar > div { height:8px; border-radius:4px; background:var(--hist); }
   .live-dot { color:var(--live); } .hist-dot { color:var(--hist); }
+  .stream { display:grid; grid-template-columns:minmax(220px, 1fr) 3fr; gap:12px; align-items:start; }
+  #stream-newest td:last-child { font-family:ui-monospace, monospace; font-size:12px; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; max-width:0; width:70%; }
   #error { display:none; background:#fde8e8; color:var(--bad); padding:8px 20px; }
   footer { color:var(--muted); font-size:12px; padding:10px 20px 20px; } footer a { color:var(--muted); }
 </style>
@@ -55,6 +61,12 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
     <div class="card"><h2>Lag (bytes not yet read, all files)</h2><canvas id="c-lag"></canvas></div>
     <div class="card"><h2>Live stream latency, ms (append observed → emitted; records of each interval)</h2><canvas id="c-lat-live"></canvas></div>
     <div class="card"><h2>History stream latency, ms (range planned → emitted; records of each interval)</h2><canvas id="c-lat-hist"></canvas></div>
+  </div>
+  <div class="card" style="margin-top:12px" id="stream-card"><h2>Live stream (WebSocket) <span class="meta" id="stream-state">off</span></h2>
+    <div class="stream">
+      <table><thead><tr><th>symbol</th><th class="n">records / s</th><th class="n">seen</th></tr></thead><tbody id="stream-rates"></tbody></table>
+      <table><thead><tr><th class="n">seq</th><th>symbol</th><th>record</th></tr></thead><tbody id="stream-newest"></tbody></table>
+    </div>
   </div>
   <div class="card" style="margin-top:12px"><h2>Followed files</h2>
     <table><thead><tr><th>file</th><th>stream</th><th class="n">size</th><th class="n">read</th><th class="n">lag</th><th>lag share</th></tr></thead><tbody id="files"></tbody></table>
@@ -248,7 +260,75 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
       })
       .then(function () { setTimeout(poll, Math.max(250, Math.min(intervalMs, 2000))); });
   }
+  /* Live view over the broadcaster: rates over the last RATE_SECONDS, the newest NEWEST records. */
+  var RATE_SECONDS = 10, NEWEST = 15;
+  var stream = { state: "off", records: 0, lastSeq: 0, gaps: 0, lagging: 0, rates: {} };
+  state.stream = stream;
+  var perSymbol = {}, newest = [], socket = null;
+  function bucketNow() { return Math.floor(Date.now() / 1000); }
+  function countRecord(sym) {
+    var b = bucketNow(), e = perSymbol[sym];
+    if (!e) e = perSymbol[sym] = { seen: 0, counts: {} };
+    e.seen++; e.counts[b] = (e.counts[b] || 0) + 1;
+  }
+  function renderStream() {
+    var now = bucketNow(), rows = [];
+    Object.keys(perSymbol).forEach(function (sym) {
+      var e = perSymbol[sym], n = 0;
+      Object.keys(e.counts).forEach(function (k) { if (now - Number(k) > RATE_SECONDS) delete e.counts[k]; else if (Number(k) < now) n += e.counts[k]; });
+      stream.rates[sym] = n / RATE_SECONDS;
+      rows.push([sym, n / RATE_SECONDS, e.seen]);
+    });
+    rows.sort(function (a, b) { return b[1] - a[1] || (a[0] < b[0] ? -1 : 1); });
+    var body = document.getElementById("stream-rates"); body.textContent = "";
+    rows.forEach(function (r) {
+      var tr = document.createElement("tr");
+      [r[0], fmt(r[1]), fmt(r[2])].forEach(function (v, i) { var td = document.createElement("td"); td.textContent = v; if (i > 0) td.className = "n"; tr.appendChild(td); });
+      body.appendChild(tr);
+    });
+    var list = document.getElementById("stream-newest"); list.textContent = "";
+    newest.forEach(function (n) {
+      var tr = document.createElement("tr");
+      [String(n.seq), n.symbol, n.text].forEach(function (v, i) { var td = document.createElement("td"); td.textContent = v; if (i === 0) td.className = "n"; tr.appendChild(td); });
+      list.appendChild(tr);
+    });
+    document.getElementById("stream-state").textContent = stream.state + (stream.records ? " · " + fmt(stream.records) + " records · seq " + stream.lastSeq : "") +
+      (stream.gaps ? " · " + stream.gaps + " gap(s)" : "") + (stream.lagging ? " · " + fmt(stream.lagging) + " dropped (lagging)" : "");
+  }
+  function onFrame(ev) {
+    var m; try { m = JSON.parse(ev.data); } catch (e) { return; }
+    if (m.type === "records") {
+      m.records.forEach(function (r) {
+        var sym = r.record && typeof r.record.symbol === "string" ? r.record.symbol : "(none)";
+        countRecord(sym); stream.records++; stream.lastSeq = r.seq;
+        newest.unshift({ seq: r.seq, symbol: sym, text: JSON.stringify(r.record).slice(0, 300) });
+      });
+      if (newest.length > NEWEST) newest.length = NEWEST;
+    } else if (m.type === "gap") { stream.gaps++; }
+    else if (m.type === "lagging") { stream.lagging += m.dropped; }
+  }
+  function connect(info) {
+    var token = /(?:^#|&)ws-token=([^&]+)/.exec(location.hash), protocols = ["ordertail.v1"];
+    if (token) protocols.push("bearer." + decodeURIComponent(token[1]));
+    var url = "ws://" + location.hostname + ":" + info.port + "/" + (stream.lastSeq ? "?lastSeq=" + stream.lastSeq : "");
+    stream.state = "connecting";
+    socket = new WebSocket(url, protocols);
+    socket.onopen = function () { stream.state = "connected"; };
+    socket.onmessage = onFrame;
+    socket.onclose = function (ev) {
+      stream.state = "disconnected (" + ev.code + ")" + (info.token_required && !token ? ": a token is required, open this page as #ws-token=..." : "");
+      socket = null; setTimeout(findStream, 2000);
+    };
+  }
+  function findStream() {
+    getJson("metrics/broadcast").then(function (info) {
+      if (info.enabled) connect(info);
+      else { stream.state = "off (--ws-port)"; setTimeout(findStream, 5000); }
+    }).catch(function () { setTimeout(findStream, 5000); });
+  }
+  setInterval(renderStream, 1000);
   window.addEventListener("resize", drawAll);
+  findStream();
   poll();
 })();
 </script>

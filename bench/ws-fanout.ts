@@ -1,0 +1,251 @@
+/**
+ * WebSocket fan-out, measured from the clients (issue 19): an engine (the
+ * CLI, its own process) follows a live file that a writer process appends to
+ * at a steady rate; N real `ws` clients in this process, with mixed filters,
+ * check that each receives exactly the records its filter selects, in emit
+ * order, and time emit → receive from the `at` stamp on every record.
+ *
+ * Three phases in one run, each a fresh engine, so every ratio compares
+ * figures taken minutes apart on the same (shared) machine:
+ *   alone    the broadcaster on, no client: the engine's own append → emit latency
+ *   clients  N clients
+ *   stalled  N clients and one that stops reading (the default drop-oldest policy)
+ * Printed: client latency p50/p95/p99, the engine's live latency (its
+ * /metrics), the ratios clients/alone (engine) and stalled/clients (clients),
+ * mismatches, the stalled client's drops, and RSS per client.
+ *
+ *   node dist/bench/ws-fanout.js [--clients 500] [--rate 5000] [--seconds 30]
+ *   node dist/bench/ws-fanout.js --writer FILE RATE SECONDS   (the writer process)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
+import type { Histogram } from 'hdr-histogram-js';
+import { createLatencyHistogram } from '../src/metrics/histograms.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SYMBOLS = ['BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'XRP/USDT', 'ADA/USDT', 'DOGE/USDT', 'BNB/USDT', 'TRX/USDT'];
+const TYPES = ['trade', 'ticker', 'order'];
+
+/** Record i of the writer: its symbol and type follow from i, so a client can tell which ids its filter selects. */
+const symbolOf = (i: number): string => SYMBOLS[i % SYMBOLS.length]!;
+const typeOf = (i: number): string => TYPES[Math.floor(i / SYMBOLS.length) % TYPES.length]!;
+
+function writer(file: string, rate: number, seconds: number): void {
+  const fd = openSync(file, 'a');
+  const start = performance.now();
+  const total = rate * seconds;
+  let sent = 0;
+  const tick = (): void => {
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+    let chunk = '';
+    for (; sent < due; sent++) {
+      chunk += `{"id":${sent},"timestamp":${Date.now()},"type":"${typeOf(sent)}","symbol":"${symbolOf(sent)}","side":"${sent & 1 ? 'buy' : 'sell'}","price":${64000 + (sent % 1000) / 4},"qty":0.25,"note":"desk ${sent % 17}"}\n`;
+    }
+    if (chunk) writeSync(fd, chunk);
+    if (sent < total) setTimeout(tick, 2);
+    else closeSync(fd);
+  };
+  tick();
+}
+
+interface Filter {
+  readonly name: string;
+  readonly query: string;
+  readonly selects: (i: number) => boolean;
+}
+
+/** The mix: a quarter each unfiltered, two symbols, one type, one symbol with two fields. */
+const FILTERS: Filter[] = [
+  { name: 'all', query: '', selects: () => true },
+  { name: 'symbols', query: '?symbols=BTC/USDT,ETH/USDT', selects: (i) => symbolOf(i) === 'BTC/USDT' || symbolOf(i) === 'ETH/USDT' },
+  { name: 'type', query: '?types=trade', selects: (i) => typeOf(i) === 'trade' },
+  { name: 'fields', query: '?symbols=SOL/USDT&fields=id,price', selects: (i) => symbolOf(i) === 'SOL/USDT' },
+];
+
+/** seq, at, and the record's id (the first field, kept by every filter of the mix). */
+const ENTRY = /"seq":(\d+),"at":([\d.]+),"record":\{"id":(\d+)/g;
+
+class BenchClient {
+  lastId = -1;
+  received = 0;
+  mismatches = 0;
+  lagging = 0;
+  constructor(
+    readonly ws: WebSocket,
+    private readonly filter: Filter,
+    private readonly latency: Histogram | undefined,
+  ) {
+    ws.on('message', (data: Buffer) => this.onFrame(data.toString('utf8')));
+    ws.on('error', () => {});
+  }
+
+  private onFrame(text: string): void {
+    if (!text.startsWith('{"type":"records"')) {
+      if (text.startsWith('{"type":"lagging"')) this.lagging += (JSON.parse(text) as { dropped: number }).dropped;
+      return;
+    }
+    const now = performance.timeOrigin + performance.now();
+    ENTRY.lastIndex = 0;
+    for (let m = ENTRY.exec(text); m; m = ENTRY.exec(text)) {
+      const id = Number(m[3]);
+      // The next record this filter selects after the last one seen.
+      let want = this.lastId + 1;
+      while (!this.filter.selects(want)) want++;
+      if (id !== want) this.mismatches++;
+      this.lastId = id;
+      this.received++;
+      this.latency?.recordValue(Math.max(1, Math.round((now - Number(m[2])) * 1000)));
+    }
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Until the engine's status page reports the WebSocket endpoint (the CLI starts it after the metrics server). */
+async function untilUp(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.ok && ((await res.json()) as { enabled: boolean }).enabled) return;
+    } catch {
+      // not yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function connect(url: string, filter: Filter, latency: Histogram | undefined): Promise<BenchClient> {
+  const ws = new WebSocket(url + filter.query);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return new BenchClient(ws, filter, latency);
+}
+
+interface Phase {
+  name: string;
+  clientP50: number;
+  clientP95: number;
+  clientP99: number;
+  clientMax: number;
+  engineP50: number;
+  engineP90: number;
+  engineP99: number;
+  records: number;
+  delivered: number;
+  mismatches: number;
+  short: number;
+  stalledDropped: number;
+  /** The engine process's RSS at the end of the phase (its /metrics). */
+  engineRssMiB: number;
+}
+
+function quantile(metrics: string, q: string): number {
+  const m = new RegExp(`^ordertail_stream_latency_seconds\\{stream="live",quantile="${q}"\\} (\\S+)$`, 'm').exec(metrics);
+  return m ? Number(m[1]) * 1000 : Number.NaN;
+}
+
+async function phase(name: string, clients: number, stalled: boolean, rate: number, seconds: number): Promise<Phase> {
+  const dir = mkdtempSync(join(tmpdir(), 'ordertail-ws-bench-'));
+  const live = join(dir, 'live.ndjson');
+  writeFileSync(live, '');
+  const [wsPort, metricsPort] = [await freePort(), await freePort()];
+  const engine: ChildProcess = spawn(
+    process.execPath,
+    [join(REPO_ROOT, 'bin/ordertail.js'), 'run', '--input', live, '--sink', `file:${join(dir, 'out.ndjson')}`, '--no-checkpoint', '--workers', '1',
+      '--ws-port', String(wsPort), '--ws-max-clients', String(clients + 10), '--metrics-port', String(metricsPort), '--log-level', 'warn'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  try {
+    await untilUp(`http://127.0.0.1:${metricsPort}/metrics/broadcast`);
+    const url = `ws://127.0.0.1:${wsPort}/`;
+    const latency = createLatencyHistogram();
+    const all: BenchClient[] = [];
+    for (let i = 0; i < clients; i++) all.push(await connect(url, FILTERS[i % FILTERS.length]!, latency));
+    let slow: BenchClient | undefined;
+    if (stalled) {
+      slow = await connect(url, FILTERS[0]!, undefined);
+      slow.ws.pause();
+    }
+    const total = rate * seconds;
+    const w = spawn(process.execPath, [fileURLToPath(import.meta.url), '--writer', live, String(rate), String(seconds)], { stdio: 'inherit' });
+    await new Promise((resolve) => w.once('exit', resolve));
+    // Let the last records arrive.
+    const expected = (f: Filter): number => {
+      let n = 0;
+      for (let i = 0; i < total; i++) if (f.selects(i)) n++;
+      return n;
+    };
+    const want = FILTERS.map(expected);
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && all.some((c, i) => c.received < want[i % FILTERS.length]!)) await sleep(100);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const result: Phase = {
+      name,
+      clientP50: latency.getValueAtPercentile(50) / 1000,
+      clientP95: latency.getValueAtPercentile(95) / 1000,
+      clientP99: latency.getValueAtPercentile(99) / 1000,
+      clientMax: latency.maxValue / 1000,
+      engineP50: quantile(metrics, '0.5'),
+      engineP90: quantile(metrics, '0.9'),
+      engineP99: quantile(metrics, '0.99'),
+      records: total,
+      delivered: all.reduce((n, c) => n + c.received, 0),
+      mismatches: all.reduce((n, c) => n + c.mismatches, 0),
+      short: all.filter((c, i) => c.received !== want[i % FILTERS.length]).length,
+      stalledDropped: Number(/^ordertail_ws_dropped_records_total\{policy="drop-oldest"\} (\S+)$/m.exec(metrics)?.[1] ?? 0),
+      engineRssMiB: Number(/^process_resident_memory_bytes (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20,
+    };
+    for (const c of all) c.ws.terminate();
+    slow?.ws.terminate();
+    latency.destroy();
+    return result;
+  } finally {
+    engine.kill('SIGTERM');
+    await new Promise((resolve) => engine.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function arg(argv: string[], flag: string, fallback: number): number {
+  const i = argv.indexOf(flag);
+  return i >= 0 ? Number(argv[i + 1]) : fallback;
+}
+
+export async function run(argv: string[] = []): Promise<Phase[]> {
+  const clients = arg(argv, '--clients', 500);
+  const rate = arg(argv, '--rate', 5000);
+  const seconds = arg(argv, '--seconds', 30);
+  console.log(`ws fan-out: ${clients} clients (mixed filters), ${rate} records/s for ${seconds} s, engine = CLI with --workers 1`);
+  const phases = [await phase('alone', 0, false, rate, seconds), await phase('clients', clients, false, rate, seconds), await phase('stalled', clients, true, rate, seconds)];
+  const f = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '–');
+  console.log('phase    | client p50 / p95 / p99 / max (ms) | engine live p50 / p90 / p99 (ms) | delivered | mismatches | short clients | stalled dropped | engine RSS MiB');
+  for (const p of phases) {
+    console.log(`${p.name.padEnd(8)} | ${f(p.clientP50)} / ${f(p.clientP95)} / ${f(p.clientP99)} / ${f(p.clientMax)} | ${f(p.engineP50)} / ${f(p.engineP90)} / ${f(p.engineP99)} | ${p.delivered} | ${p.mismatches} | ${p.short} | ${p.stalledDropped} | ${f(p.engineRssMiB)}`);
+  }
+  const [alone, withClients, stalled] = phases as [Phase, Phase, Phase];
+  console.log(`engine live p99, clients / alone: ${f(withClients.engineP99 / alone.engineP99)}; p50: ${f(withClients.engineP50 / alone.engineP50)}`);
+  console.log(`client p95, stalled / clients: ${f(stalled.clientP95 / withClients.clientP95)}; p99: ${f(stalled.clientP99 / withClients.clientP99)}`);
+  if (clients > 0) console.log(`engine RSS per client (clients − alone, at the end): ${f(((withClients.engineRssMiB - alone.engineRssMiB) * 1024) / clients)} KiB`);
+  return phases;
+}
+
+if (process.argv[2] === '--writer') writer(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]));
+else if (process.argv[1] === fileURLToPath(import.meta.url)) await run(process.argv.slice(2));
