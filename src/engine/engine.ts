@@ -212,7 +212,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         this.txSink = this.sink;
         resumeFiles = await this.sink.open();
         if (restored && !sameResumePoints(restored.files, resumeFiles)) {
-          checkpointer!.discardRestored(`${this.sink.name} committed other offsets; resuming from the database's, with an empty dedup table (its unique key catches copies)`);
+          checkpointer!.discardRestored(`${this.sink.name} committed other offsets; resuming from the database's offsets, the dedup table seeded from its recent keys`);
           restored = undefined;
         }
       }
@@ -223,6 +223,12 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         info: (m) => this.emit('info', m),
         warn: (m, code) => this.emit('warning', m, code),
       });
+      // No local checkpoint describes the database's moment: its recent keys stand in for it.
+      if (this.txSink?.seedKeys && !restored && resumeFiles) {
+        const dedup = this.dedup;
+        const seeded = await this.txSink.seedKeys(o.dedupWindowMs, Math.floor(dedup.capacity / 2), (lo, hi, times, i) => void dedup.insertAt(lo, hi, times, i));
+        this.emit('info', `dedup table seeded with ${seeded} key(s) ${this.txSink.name} holds within the window`);
+      }
     } catch (err) {
       this.state = 'stopped';
       checkpointer?.release();

@@ -23,6 +23,13 @@ export interface TransactionalSink extends Sink {
   onCommitWanted: (() => void) | undefined;
   /** Why it cannot take records now (undefined: it can). */
   notReadyReason(): string | undefined;
+  /**
+   * Hand the keys it holds within `windowMs` of its newest event time to
+   * `insert` (the dedup table), at most `limit`: a restart whose local
+   * checkpoint does not describe the sink's moment still drops repeats of
+   * keys written before it. Resolves to the keys handed over.
+   */
+  seedKeys?(windowMs: number, limit: number, insert: (hashLo: number, hashHi: number, times: Float64Array, index: number) => void): Promise<number>;
   /** Serve its metrics from the engine's registry (when a metrics server runs). */
   registerMetrics?(registry: Registry): Promise<void>;
 }

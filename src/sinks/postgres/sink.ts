@@ -17,6 +17,7 @@ import { resolve } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { CheckpointedFile } from '../../checkpoint/manifest.js';
 import { EngineError } from '../../config/errors.js';
+import { OrdertailError } from '../../errors.js';
 import type { TransactionalSink } from '../transactional.js';
 import type { BatchWriter } from './batch-writer.js';
 import type { PostgresSinkConfig } from './config.js';
@@ -45,12 +46,17 @@ export function defaultConsumer(input: readonly string[]): string {
   return createHash('sha256').update(JSON.stringify(input.map((g) => resolve(g)).sort())).digest('hex').slice(0, 16);
 }
 
-/** Connection-level failures a reconnect fixes (no SQLSTATE, a socket errno, or a connection/shutdown class). */
+/**
+ * Connection-level failures a reconnect fixes: a socket errno, a connection or
+ * shutdown SQLSTATE class, or the client's own "connection ended" errors.
+ * Anything else (our own errors, a missing table) is not retried.
+ */
 function isRetryable(err: unknown): boolean {
+  if (err instanceof OrdertailError || !(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string') return true;
-  if (code.length !== 5 || code.startsWith('E')) return true;
-  return ['08', '57', '53', '40'].includes(code.slice(0, 2)) || code === '55P03';
+  if (typeof code === 'string' && /^[0-9A-DF-Z][0-9A-Z]{4}$/.test(code)) return ['08', '57', '53', '40'].includes(code.slice(0, 2)) || code === '55P03';
+  if (typeof code === 'string') return code.startsWith('E');
+  return /connection|terminated|timeout|closed|ended/i.test(err.message);
 }
 
 export class PostgresSink implements TransactionalSink {
@@ -136,6 +142,30 @@ export class PostgresSink implements TransactionalSink {
     if (this.asked) return;
     this.asked = true;
     this.onCommitWanted?.();
+  }
+
+  async seedKeys(windowMs: number, limit: number, insert: (hashLo: number, hashHi: number, times: Float64Array, index: number) => void): Promise<number> {
+    for (;;) {
+      const client = await this.connection!.get();
+      try {
+        const { rows } = await client.query<{ hi: number; lo: string; ms: number }>(
+          `SELECT (key_hash >> 32)::integer AS hi, (key_hash & 4294967295)::text AS lo, extract(epoch FROM event_time)::float8 * 1000 AS ms
+             FROM ${this.qualified}
+            WHERE key_hash IS NOT NULL AND event_time >= (SELECT max(event_time) FROM ${this.qualified}) - $1 * interval '1 millisecond'
+            ORDER BY event_time DESC LIMIT $2`,
+          [windowMs, limit],
+        );
+        const times = new Float64Array(1);
+        for (const r of rows) {
+          times[0] = r.ms;
+          insert(Number(r.lo) | 0, r.hi, times, 0);
+        }
+        return rows.length;
+      } catch (err) {
+        if (!isRetryable(err)) throw err;
+        this.connection!.failed(err);
+      }
+    }
   }
 
   async commitWith(files: CheckpointedFile[]): Promise<void> {
