@@ -1,0 +1,146 @@
+/**
+ * The PostgreSQL sink (issue 22), against a throwaway PostgreSQL cluster on
+ * loopback (test/helpers/postgres.ts; needs the Debian `postgresql` package):
+ *
+ * 1. Client: the same staging rows (COPY text, built once by the sink's
+ *    RowEncoder) copied into the same table by `pg` + `pg-copy-streams` and by
+ *    `postgres`, in batches of the sink's default size, one transaction each,
+ *    the two alternated; rows/s and the same-run ratio of medians.
+ * 2. End to end: `run --once --sink postgres://…` of an order log (table,
+ *    unique key, BRIN, mapped columns, offsets) against `psql \copy` of the
+ *    same file into a table of one jsonb column; rows/s and the ratio.
+ *
+ *   npm run build && npm run build:bench && node dist/bench/postgres-sink.js
+ *   (BENCH_PG_RECORDS, default 400000; BENCH_PG_ROUNDS, default 3)
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import postgres from 'postgres';
+import { RowBatch, RowEncoder } from '../src/sinks/postgres/rows.js';
+import { PG_DB, PG_PASSWORD, PG_USER, TestPostgres } from '../test/helpers/postgres.js';
+import { REPO_ROOT } from './data.js';
+
+const RECORDS = Number(process.env.BENCH_PG_RECORDS ?? 400_000);
+const ROUNDS = Number(process.env.BENCH_PG_ROUNDS ?? 3);
+const BATCH_ROWS = 10_000;
+const TABLE = 'bench_copy (key_hi integer, key_lo integer, event_ms double precision, record jsonb)';
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function orders(n: number): string {
+  const sides = ['buy', 'sell'];
+  const symbols = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT'];
+  const base = Date.parse('2026-12-03T00:00:00Z');
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    lines.push(JSON.stringify({ id: `o-${i}`, symbol: symbols[i % 4], side: sides[i % 2], price: 100 + (i % 997) / 10, qty: (i % 13) + 1, venue: 'binance', timestamp: base + i }));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The sink's staging rows for the log, cut into batches of BATCH_ROWS. */
+function batches(log: string): Buffer[] {
+  const encoder = new RowEncoder({ dedupKey: ['id'], eventTimeField: 'timestamp', maxRecordBytes: 1 << 20 });
+  const all = new RowBatch();
+  encoder.encode(Buffer.from(log), all, Date.now());
+  const out: Buffer[] = [];
+  for (let from = 0; from < all.rows; from += BATCH_ROWS) out.push(Buffer.from(all.slice(from, Math.min(all.rows, from + BATCH_ROWS))));
+  return out;
+}
+
+async function withPg(server: TestPostgres, chunks: Buffer[]): Promise<number> {
+  const client = new pg.Client({ host: '127.0.0.1', port: server.port, user: PG_USER, password: PG_PASSWORD, database: PG_DB });
+  await client.connect();
+  await client.query('TRUNCATE bench_copy');
+  const t0 = performance.now();
+  for (const chunk of chunks) {
+    await client.query('BEGIN');
+    const copy = client.query(copyFrom('COPY bench_copy FROM STDIN'));
+    copy.end(chunk);
+    await finished(copy);
+    await client.query('COMMIT');
+  }
+  const ms = performance.now() - t0;
+  await client.end();
+  return ms;
+}
+
+async function withPostgresJs(server: TestPostgres, chunks: Buffer[]): Promise<number> {
+  const sql = postgres({ host: '127.0.0.1', port: server.port, user: PG_USER, password: PG_PASSWORD, database: PG_DB, max: 1, onnotice: () => {} });
+  await sql`TRUNCATE bench_copy`;
+  const t0 = performance.now();
+  for (const chunk of chunks) {
+    await sql.begin(async (tx) => {
+      const copy = await tx`COPY bench_copy FROM STDIN`.writable();
+      copy.end(chunk);
+      await finished(copy);
+    });
+  }
+  const ms = performance.now() - t0;
+  await sql.end();
+  return ms;
+}
+
+function timed(command: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const t0 = performance.now();
+  const r = spawnSync(command, args, { env, encoding: 'utf8', cwd: REPO_ROOT });
+  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return performance.now() - t0;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ordertail-bench-pg-'));
+  const server = await TestPostgres.start();
+  try {
+    const log = orders(RECORDS);
+    const logPath = join(dir, 'orders.ndjson');
+    writeFileSync(logPath, log);
+    const chunks = batches(log);
+    await server.query(`CREATE TABLE ${TABLE}`);
+    await server.query('CREATE TABLE psql_copy (record jsonb)');
+    const env = { ...process.env, PGPASSWORD: PG_PASSWORD };
+    const psqlArgs = ['-h', '127.0.0.1', '-p', String(server.port), '-U', PG_USER, '-d', PG_DB, '-v', 'ON_ERROR_STOP=1', '-q'];
+    const results = { pg: [] as number[], postgresJs: [] as number[], sink: [] as number[], psql: [] as number[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternate which goes first: a shared machine drifts.
+      if (round % 2 === 0) {
+        results.pg.push(await withPg(server, chunks));
+        results.postgresJs.push(await withPostgresJs(server, chunks));
+      } else {
+        results.postgresJs.push(await withPostgresJs(server, chunks));
+        results.pg.push(await withPg(server, chunks));
+      }
+      await server.query('DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS ordertail_offsets; TRUNCATE psql_copy');
+      const sinkRun = (): number =>
+        timed(process.execPath, [join(REPO_ROOT, 'bin', 'ordertail.js'), 'run', '--once', '--no-metrics', '--input', logPath, '--sink', server.url('table=orders&columns=id,symbol,side,price:numeric')], env);
+      const psqlRun = (): number => timed('psql', [...psqlArgs, '-c', `\\copy psql_copy (record) FROM '${logPath}'`], env);
+      if (round % 2 === 0) {
+        results.sink.push(sinkRun());
+        results.psql.push(psqlRun());
+      } else {
+        results.psql.push(psqlRun());
+        results.sink.push(sinkRun());
+      }
+      const n = Number((await server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
+      if (n !== RECORDS) throw new Error(`the sink wrote ${n} rows, expected ${RECORDS}`);
+    }
+    const rate = (ms: number[]): string => `${Math.round(RECORDS / (median(ms) / 1000)).toLocaleString('en-US')} rows/s (median of ${ms.map((m) => Math.round(m)).join(', ')} ms)`;
+    console.log(`records: ${RECORDS} (${(log.length / 1e6).toFixed(1)} MB), batches of ${BATCH_ROWS}, ${ROUNDS} rounds`);
+    console.log(`client  pg + pg-copy-streams: ${rate(results.pg)}`);
+    console.log(`client  postgres:             ${rate(results.postgresJs)}`);
+    console.log(`client  ratio pg / postgres (rows/s): ${(median(results.postgresJs) / median(results.pg)).toFixed(2)}`);
+    console.log(`end to end  run --once --sink postgres: ${rate(results.sink)}`);
+    console.log(`end to end  psql \\copy (jsonb only):    ${rate(results.psql)}`);
+    console.log(`end to end  ratio sink / psql (rows/s): ${(median(results.psql) / median(results.sink)).toFixed(2)}`);
+  } finally {
+    server.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
