@@ -17,6 +17,7 @@ beforeAll(async () => {
 afterAll(() => pgsql?.destroy());
 
 describe('PostgreSQL sink: records and mapped columns', () => {
+  // batch=500: full batches ask for commits from inside the sink's writes.
   it('writes every record once with its mapped columns, creating the table and indexes', async (ctx) => {
     requirePostgres(ctx);
     const dir = workdir();
@@ -30,10 +31,11 @@ describe('PostgreSQL sink: records and mapped columns', () => {
     const copies = lines.slice(0, 100).reverse();
     writeFileSync(join(dir, 'a.ndjson'), `${lines.join('\n')}\n`);
     writeFileSync(join(dir, 'b.ndjson'), `${copies.join('\n')}\n{"symbol":"X","timestamp":${base}}\n{"symbol":"X","timestamp":${base}}\n`);
-    const engine = new Engine({ input: join(dir, '*.ndjson'), once: true, workers: 2, sink: pgsql!.url('table=orders&columns=id,symbol,side,price:numeric') as `postgres://${string}` });
+    const engine = new Engine({ input: join(dir, '*.ndjson'), once: true, workers: 2, sink: pgsql!.url('table=orders&columns=id,symbol,side,price:numeric&batch=500') as `postgres://${string}` });
     await engine.start();
     await engine.finished();
     await engine.stop();
+    expect(engine.stats()).toMatchObject({ recordsRead: 2602, recordsEmitted: 2502, duplicates: 100, withoutKey: 2 });
     const rows = await pgsql!.query<{ id: string | null; symbol: string; side: string | null; price: string | null; event_time: Date; record: { id?: string } ; key_hash: string | null }>('SELECT id, symbol, side, price, event_time, record, key_hash FROM orders');
     expect(rows.length).toBe(2502);
     const keyed = rows.filter((r) => r.id !== null);

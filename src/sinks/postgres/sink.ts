@@ -41,9 +41,9 @@ export interface PostgresSinkOptions {
 const DEFAULT_LINGER_MS = 50;
 const SAMPLE_CHARS = 256;
 
-/** sha256 of the sorted, resolved input globs: the same inputs resume the same offsets. */
-export function defaultConsumer(input: readonly string[]): string {
-  return createHash('sha256').update(JSON.stringify(input.map((g) => resolve(g)).sort())).digest('hex').slice(0, 16);
+/** sha256 of the sorted, resolved input globs and the table: the same inputs into the same table resume the same offsets. */
+export function defaultConsumer(input: readonly string[], table: string): string {
+  return createHash('sha256').update(JSON.stringify([input.map((g) => resolve(g)).sort(), table])).digest('hex').slice(0, 16);
 }
 
 /**
@@ -83,7 +83,7 @@ export class PostgresSink implements TransactionalSink {
     private readonly options: PostgresSinkOptions,
   ) {
     this.name = `postgres:${config.schema}.${config.table}`;
-    this.consumer = config.consumer ?? defaultConsumer(options.input);
+    this.consumer = config.consumer ?? defaultConsumer(options.input, `${config.schema}.${config.table}`);
     this.encoder = new RowEncoder({ dedupKey: options.dedupKey, eventTimeField: options.eventTimeField, maxRecordBytes: options.maxRecordBytes });
     this.metrics.reconnects = () => this.connection?.reconnects ?? 0;
   }
