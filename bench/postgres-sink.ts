@@ -8,7 +8,10 @@
  *    the two alternated; rows/s and the same-run ratio of medians.
  * 2. End to end: `run --once --sink postgres://…` of an order log (table,
  *    unique key, BRIN, mapped columns, offsets) against `psql \copy` of the
- *    same file into a table of one jsonb column; rows/s and the ratio.
+ *    same file into a table of one jsonb column, and against psql running
+ *    the sink's own SQL (\copy of its staging rows, then its INSERT … SELECT
+ *    … ON CONFLICT into the same table layout, one transaction): rows/s and
+ *    the ratios.
  *
  *   npm run build && npm run build:bench && node dist/bench/postgres-sink.js
  *   (BENCH_PG_RECORDS, default 400000; BENCH_PG_ROUNDS, default 3)
@@ -22,6 +25,9 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import postgres from 'postgres';
 import { RowBatch, RowEncoder } from '../src/sinks/postgres/rows.js';
+import { BatchWriter, STAGING, STAGING_COLUMNS } from '../src/sinks/postgres/batch-writer.js';
+import { parsePostgresSink } from '../src/sinks/postgres/config.js';
+import { ensureTables } from '../src/sinks/postgres/schema.js';
 import { PG_DB, PG_PASSWORD, PG_USER, TestPostgres } from '../test/helpers/postgres.js';
 import { REPO_ROOT } from './data.js';
 
@@ -101,11 +107,20 @@ async function main(): Promise<void> {
     const logPath = join(dir, 'orders.ndjson');
     writeFileSync(logPath, log);
     const chunks = batches(log);
+    const rowsPath = join(dir, 'rows.tsv');
+    writeFileSync(rowsPath, Buffer.concat(chunks));
+    // The sink's table layout and SQL, run by psql.
+    const sqlConfig = parsePostgresSink(server.url('table=orders_sql&columns=id,symbol,side,price:numeric'));
+    const admin = await server.client();
+    const layout = await ensureTables(admin, sqlConfig);
+    await admin.end();
+    const sqlScript = join(dir, 'sink.sql');
+    writeFileSync(sqlScript, `BEGIN;\nCREATE TEMP TABLE ${STAGING} ${STAGING_COLUMNS};\n\\copy ${STAGING} FROM '${rowsPath}'\n${new BatchWriter(sqlConfig, layout.qualified).insertSql};\nCOMMIT;\n`);
     await server.query(`CREATE TABLE ${TABLE}`);
     await server.query('CREATE TABLE psql_copy (record jsonb)');
     const env = { ...process.env, PGPASSWORD: PG_PASSWORD };
     const psqlArgs = ['-h', '127.0.0.1', '-p', String(server.port), '-U', PG_USER, '-d', PG_DB, '-v', 'ON_ERROR_STOP=1', '-q'];
-    const results = { pg: [] as number[], postgresJs: [] as number[], sink: [] as number[], psql: [] as number[] };
+    const results = { pg: [] as number[], postgresJs: [] as number[], sink: [] as number[], psql: [] as number[], psqlSql: [] as number[] };
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate which goes first: a shared machine drifts.
       if (round % 2 === 0) {
@@ -115,17 +130,13 @@ async function main(): Promise<void> {
         results.postgresJs.push(await withPostgresJs(server, chunks));
         results.pg.push(await withPg(server, chunks));
       }
-      await server.query('DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS ordertail_offsets; TRUNCATE psql_copy');
+      await server.query('DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS ordertail_offsets; TRUNCATE psql_copy; TRUNCATE orders_sql');
       const sinkRun = (): number =>
         timed(process.execPath, [join(REPO_ROOT, 'bin', 'ordertail.js'), 'run', '--once', '--no-metrics', '--input', logPath, '--sink', server.url('table=orders&columns=id,symbol,side,price:numeric')], env);
       const psqlRun = (): number => timed('psql', [...psqlArgs, '-c', `\\copy psql_copy (record) FROM '${logPath}'`], env);
-      if (round % 2 === 0) {
-        results.sink.push(sinkRun());
-        results.psql.push(psqlRun());
-      } else {
-        results.psql.push(psqlRun());
-        results.sink.push(sinkRun());
-      }
+      const psqlSqlRun = (): number => timed('psql', [...psqlArgs, '-f', sqlScript], env);
+      const order = round % 2 === 0 ? [sinkRun, psqlRun, psqlSqlRun] : [psqlSqlRun, psqlRun, sinkRun];
+      for (const run of order) (run === sinkRun ? results.sink : run === psqlRun ? results.psql : results.psqlSql).push(run());
       const n = Number((await server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
       if (n !== RECORDS) throw new Error(`the sink wrote ${n} rows, expected ${RECORDS}`);
     }
@@ -137,6 +148,8 @@ async function main(): Promise<void> {
     console.log(`end to end  run --once --sink postgres: ${rate(results.sink)}`);
     console.log(`end to end  psql \\copy (jsonb only):    ${rate(results.psql)}`);
     console.log(`end to end  ratio sink / psql (rows/s): ${(median(results.psql) / median(results.sink)).toFixed(2)}`);
+    console.log(`end to end  psql, the sink's SQL:       ${rate(results.psqlSql)}`);
+    console.log(`end to end  ratio sink / psql with the sink's SQL (rows/s): ${(median(results.psqlSql) / median(results.sink)).toFixed(2)}`);
   } finally {
     server.destroy();
     rmSync(dir, { recursive: true, force: true });

@@ -46,7 +46,7 @@ describe('PostgreSQL sink: records and mapped columns', () => {
     expect(o7.record).toEqual(JSON.parse(lines[7]!));
     expect(rows.filter((r) => r.key_hash === null).length).toBe(2);
     const indexes = await pgsql!.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE tablename = 'orders'`);
-    expect(indexes.map((i) => i.indexdef).join('\n')).toMatch(/UNIQUE INDEX .* \(key_hash, event_time\)/);
+    expect(indexes.map((i) => i.indexdef).join('\n')).toMatch(/UNIQUE INDEX .* \(event_time, key_hash\)/);
     expect(indexes.map((i) => i.indexdef).join('\n')).toMatch(/USING brin \(event_time\)/);
     const offsets = await pgsql!.query<{ files: unknown[] }>('SELECT files FROM ordertail_offsets');
     expect(offsets.length).toBe(1);

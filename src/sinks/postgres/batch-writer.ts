@@ -15,7 +15,8 @@ import type { MappedColumn, PostgresSinkConfig } from './config.js';
 import type { RowBatch } from './rows.js';
 import { OFFSETS_TABLE, quote } from './schema.js';
 
-const STAGING = 'ordertail_staging';
+export const STAGING = 'ordertail_staging';
+export const STAGING_COLUMNS = '(key_hi integer, key_lo integer, event_ms double precision, record text)';
 
 export interface RejectedRow {
   /** Row index in the batch. */
@@ -47,7 +48,8 @@ function columnExpression(c: MappedColumn): string {
 }
 
 export class BatchWriter {
-  private readonly insertSql: string;
+  /** Staging table → records table (bench/postgres-sink.ts runs it from psql too). */
+  readonly insertSql: string;
   private readonly offsetsSql: string;
 
   constructor(config: PostgresSinkConfig, qualified: string) {
@@ -58,8 +60,9 @@ export class BatchWriter {
       `SELECT timestamptz 'epoch' + event_ms * interval '1 millisecond', ` +
       `CASE WHEN key_hi IS NULL THEN NULL ELSE (key_hi::bigint << 32) | (key_lo::bigint & 4294967295) END, ` +
       `${exprs.map((e) => `${e}, `).join('')}r ` +
-      `FROM (SELECT key_hi, key_lo, event_ms, record::jsonb AS r FROM ${STAGING}) s ` +
-      `ON CONFLICT (key_hash, event_time) DO NOTHING`;
+      // OFFSET 0 keeps the subquery from being flattened, which would parse the JSON once per mapped column.
+      `FROM (SELECT key_hi, key_lo, event_ms, record::jsonb AS r FROM ${STAGING} OFFSET 0) s ` +
+      `ON CONFLICT (event_time, key_hash) DO NOTHING`;
     this.offsetsSql =
       `INSERT INTO ${quote(config.schema)}.${OFFSETS_TABLE} (consumer, generation, files) VALUES ($1, $2, $3) ` +
       `ON CONFLICT (consumer) DO UPDATE SET generation = EXCLUDED.generation, files = EXCLUDED.files, committed_at = now()`;
@@ -72,7 +75,7 @@ export class BatchWriter {
   async commit(client: pg.Client, batch: RowBatch, consumer: string, generation: number, files: unknown): Promise<CommitResult> {
     await client.query('BEGIN');
     try {
-      await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${STAGING} (key_hi integer, key_lo integer, event_ms double precision, record text) ON COMMIT DELETE ROWS`);
+      await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${STAGING} ${STAGING_COLUMNS} ON COMMIT DELETE ROWS`);
       const result = { inserted: 0, rejected: [] as RejectedRow[] };
       if (batch.rows > 0) await this.insertPiece(client, batch, 0, batch.rows, result);
       await client.query(this.offsetsSql, [consumer, generation, JSON.stringify(files)]);
