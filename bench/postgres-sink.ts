@@ -26,7 +26,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import postgres from 'postgres';
 import { RowBatch, RowEncoder } from '../src/sinks/postgres/rows.js';
 import { BatchWriter, STAGING, STAGING_COLUMNS } from '../src/sinks/postgres/batch-writer.js';
-import { parsePostgresSink } from '../src/sinks/postgres/config.js';
+import { parsePostgresSink } from '../src/config/postgres-sink.js';
 import { ensureTables } from '../src/sinks/postgres/schema.js';
 import { PG_DB, PG_PASSWORD, PG_USER, TestPostgres } from '../test/helpers/postgres.js';
 import { REPO_ROOT } from './data.js';

@@ -4,7 +4,7 @@ import { ConfigError } from './errors.js';
 import { parseByteSize, parseDurationMs } from './units.js';
 import { resolveCollectorConfig, type CollectorConfig } from '../collector/config.js';
 import { MAX_CAPACITY, tableBytes } from '../dedup/layout.js';
-import { isPostgresUrl, parsePostgresSink, type PostgresSinkConfig } from '../sinks/postgres/config.js';
+import { isPostgresUrl, parsePostgresSink, type PostgresSinkConfig } from './postgres-sink.js';
 
 /**
  * Options accepted by `new Engine(options)` and by the YAML config file (same

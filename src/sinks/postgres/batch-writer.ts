@@ -11,7 +11,7 @@
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { MappedColumn, PostgresSinkConfig } from './config.js';
+import type { MappedColumn, PostgresSinkConfig } from '../../config/postgres-sink.js';
 import type { RowBatch } from './rows.js';
 import { OFFSETS_TABLE, quote } from './schema.js';
 

@@ -8,7 +8,7 @@
  * rule that two copies with the same event time are always duplicates.
  */
 import type pg from 'pg';
-import type { MappedColumn, PostgresSinkConfig } from './config.js';
+import type { MappedColumn, PostgresSinkConfig } from '../../config/postgres-sink.js';
 import { SinkTableError } from './errors.js';
 
 export const OFFSETS_TABLE = 'ordertail_offsets';

@@ -20,7 +20,7 @@ import { EngineError } from '../../config/errors.js';
 import { OrdertailError } from '../../errors.js';
 import type { TransactionalSink } from '../transactional.js';
 import type { BatchWriter } from './batch-writer.js';
-import type { PostgresSinkConfig } from './config.js';
+import type { PostgresSinkConfig } from '../../config/postgres-sink.js';
 import type { PgConnection } from './connection.js';
 import { PostgresSinkMetrics, type PostgresSinkStats } from './metrics.js';
 import { RowBatch, RowEncoder } from './rows.js';

@@ -6,7 +6,7 @@
  * accepted here: command lines are visible to every user of the machine
  * (ps, /proc), so it comes from PGPASSWORD or a pgpass file.
  */
-import { ConfigError } from '../../config/errors.js';
+import { ConfigError } from './errors.js';
 
 /** SQL types a mapped column may have (cast from the record's field text). */
 export const COLUMN_TYPES = ['text', 'numeric', 'bigint', 'integer', 'double precision', 'boolean', 'timestamptz', 'jsonb'] as const;
@@ -97,5 +97,5 @@ function parseColumns(spec: string, key: string): MappedColumn[] {
   return columns;
 }
 
-/** Columns every sink table has (schema.ts). */
+/** Columns every sink table has (sinks/postgres/schema.ts). */
 export const RESERVED_COLUMNS = new Set(['key_hash', 'event_time', 'record']);
