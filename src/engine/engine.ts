@@ -398,6 +398,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (tx) {
       try {
         await tx.commitWith(this.pipeline!.checkpointFiles());
+        // The local checkpoint is never ahead of the database: it waits for that commit to land.
+        if (this.checkpointer && this.localCheckpointDue) await tx.flush();
       } catch (err) {
         this.fail(err instanceof EngineError ? err : new EngineError('ORDERTAIL_SINK', `${tx.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
         throw err;

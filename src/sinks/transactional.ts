@@ -15,8 +15,9 @@ export interface TransactionalSink extends Sink {
   open(): Promise<CheckpointedFile[] | undefined>;
   /**
    * Commit everything written since the last commit together with `files`.
-   * Waits (retrying) while the sink cannot commit: the engine holds still
-   * meanwhile, which is the backpressure. Rejects only on a failure no retry fixes.
+   * Resolves once that commit is under way, after the previous one has
+   * landed (so the engine holds still while the sink cannot commit: the
+   * backpressure); flush() waits for it. Rejects only on a failure no retry fixes.
    */
   commitWith(files: CheckpointedFile[]): Promise<void>;
   /** Set by the engine: the sink wants a commit soon (a batch is full, or has waited long enough). */

@@ -76,6 +76,10 @@ export class PostgresSink implements TransactionalSink {
   private lastFiles = '';
   private asked = false;
   private lingerTimer: NodeJS.Timeout | undefined;
+  /** The commit under way (one at a time). */
+  private committing: Promise<void> | undefined;
+  /** A commit failed for a reason no retry fixes: the sink takes nothing more. */
+  private failure: EngineError | undefined;
   private qualified = '';
 
   constructor(
@@ -169,14 +173,38 @@ export class PostgresSink implements TransactionalSink {
   }
 
   async commitWith(files: CheckpointedFile[]): Promise<void> {
-    const filesJson = JSON.stringify(files);
     clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
     this.asked = false;
+    // One transaction at a time: waiting here for the one under way is what
+    // holds the engine still while the database is slow or away.
+    if (this.committing) await this.committing;
+    if (this.failure) throw this.failure;
+    const filesJson = JSON.stringify(files);
     if (this.pending.rows === 0 && filesJson === this.lastFiles) return;
     const batch = this.pending;
     this.pending = this.spare;
-    const generation = this.generation + 1;
+    const generation = ++this.generation;
+    this.lastFiles = filesJson;
+    // Written while the engine goes on reading and staging the next batch.
+    this.committing = this.commitBatch(batch, files, generation).then(
+      () => {
+        batch.clear();
+        this.spare = batch;
+      },
+      (err: unknown) => {
+        this.failure = new EngineError('ORDERTAIL_SINK', `${this.name}: commit failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        // The engine hears of it at its next commit point: ask for one now.
+        this.onCommitWanted?.();
+      },
+    );
+    void this.committing.finally(() => {
+      this.committing = undefined;
+    });
+  }
+
+  /** Rows and offsets of `batch` in one transaction, retried across reconnects until it lands. */
+  private async commitBatch(batch: RowBatch, files: CheckpointedFile[], generation: number): Promise<void> {
     for (;;) {
       const client = await this.connection!.get();
       const t0 = performance.now();
@@ -188,22 +216,14 @@ export class PostgresSink implements TransactionalSink {
         this.metrics.conflicts += result.conflicts;
         this.metrics.rejected += result.rejected.length;
         for (const r of result.rejected) this.deadLetter(batch, r.row, r.message);
-        break;
+        return;
       } catch (err) {
-        if (!isRetryable(err)) {
-          // Rows stay pending: nothing of them was committed.
-          this.pending = batch;
-          throw new EngineError('ORDERTAIL_SINK', `${this.name}: commit failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-        }
+        if (!isRetryable(err)) throw err;
         this.connection!.failed(err);
         // The COMMIT may have gone through with only its answer lost: the offsets say.
-        if (await this.committedAlready(generation)) break;
+        if (await this.committedAlready(generation)) return;
       }
     }
-    this.generation = generation;
-    this.lastFiles = filesJson;
-    batch.clear();
-    this.spare = batch;
   }
 
   private async committedAlready(generation: number): Promise<boolean> {
@@ -225,16 +245,21 @@ export class PostgresSink implements TransactionalSink {
   }
 
   notReadyReason(): string | undefined {
-    return this.connection?.outage;
+    return this.failure?.message ?? this.connection?.outage;
   }
 
-  /** Rows are made durable only by commitWith (the engine's checkpoint points). */
-  async flush(): Promise<void> {}
+  /** Waits for the commit under way (rows are made durable only by commitWith, at the engine's checkpoint points). */
+  async flush(): Promise<void> {
+    if (this.committing) await this.committing;
+    if (this.failure) throw this.failure;
+  }
 
+  /** A commit still waiting for the database is abandoned (its rows are read again after a restart). */
   async close(): Promise<void> {
     clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
     await this.connection?.close();
+    await this.committing;
   }
 
   /** For messages: the table written to. */
