@@ -94,7 +94,8 @@ export class BatchWriter {
       copy.end(batch.slice(from, to));
       await finished(copy);
       const inserted = await client.query(this.insertSql);
-      await client.query(`TRUNCATE ${STAGING}`);
+      // A piece of a split batch: the next piece needs the staging table empty (a whole batch is emptied by its COMMIT).
+      if (to - from < batch.rows) await client.query(`TRUNCATE ${STAGING}`);
       await client.query('RELEASE SAVEPOINT piece');
       result.inserted += inserted.rowCount ?? 0;
     } catch (err) {
