@@ -1,6 +1,6 @@
 /*
  * The sink's one connection, made again after the server went away: backoff
- * from 100 ms doubling to 5 s, retried for as long as the engine runs (the
+ * from FIRST_DELAY_MS doubling to MAX_DELAY_MS, retried for as long as the engine runs (the
  * engine waits meanwhile, holding what it read; nothing is lost). Errors that
  * no retry fixes (wrong password, no such database) are configuration errors.
  */

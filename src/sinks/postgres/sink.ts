@@ -2,15 +2,17 @@
  * The PostgreSQL sink: records accumulate as staging rows (rows.ts) between
  * commits; each commit writes them and the engine's input offsets in one
  * transaction (batch-writer.ts). A commit is asked for when a batch is full
- * or its first row has waited `linger` ms, and it happens at the engine's
- * next checkpoint point. While the database is down the commit waits and
- * reconnects (connection.ts), so the engine's emission, and behind it its
- * readers, wait too: what is buffered is bounded by the engine's range
- * buffers, and nothing is dropped.
+ * or its first row has waited DEFAULT_LINGER_MS, and it starts at the
+ * engine's next checkpoint point; the engine stages the next batch while it
+ * is written. While the database is down the commit waits and reconnects
+ * (connection.ts): the next commit point waits for it, and write() waits once
+ * MAX_PENDING_BYTES are staged, so the engine's emission, and behind it its
+ * readers, wait too. What is buffered is bounded, and nothing is dropped.
  *
- * Client: `pg` with `pg-copy-streams` (bench/postgres-sink.ts compares it
- * with `postgres`): COPY throughput was on par, and pg reads pgpass files and
- * libpq's TLS parameter names itself, where `postgres` has no pgpass support.
+ * Client: `pg` with `pg-copy-streams`, chosen over `postgres` by
+ * bench/postgres-sink.ts (the same COPY rows faster in every round; figures
+ * in bench/RESULTS.md); pg also reads pgpass files and libpq's TLS parameters
+ * itself, where `postgres` has no pgpass support.
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -39,6 +41,8 @@ export interface PostgresSinkOptions {
 
 /** Rows of the first commit wait this long at most before one is asked for (follow mode's latency). */
 const DEFAULT_LINGER_MS = 50;
+/** Staged bytes beyond which write() waits for the commit under way (the database is slow or away). */
+const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 const SAMPLE_CHARS = 256;
 
 /** sha256 of the sorted, resolved input globs and the table: the same inputs into the same table resume the same offsets. */
@@ -132,11 +136,16 @@ export class PostgresSink implements TransactionalSink {
     }
   }
 
-  write(chunk: Uint8Array): true {
+  write(chunk: Uint8Array): true | Promise<void> {
     this.encoder.encode(chunk, this.pending, Date.now());
-    if (this.asked || this.pending.rows === 0) return true;
-    if (this.pending.rows >= this.config.batchRows) this.askForCommit();
-    else this.lingerTimer ??= setTimeout(() => this.askForCommit(), DEFAULT_LINGER_MS);
+    if (this.pending.rows === 0) return true;
+    if (!this.asked) {
+      if (this.pending.rows >= this.config.batchRows) this.askForCommit();
+      else this.lingerTimer ??= setTimeout(() => this.askForCommit(), DEFAULT_LINGER_MS);
+    }
+    // Only a commit under way can be waited for here: the next one starts at
+    // a commit point, which the engine reaches only after this write.
+    if (this.committing && this.pending.length >= MAX_PENDING_BYTES) return this.committing;
     return true;
   }
 
