@@ -51,6 +51,14 @@ describe('PostgreSQL sink: the table and the URL', () => {
     expect((noKey as Error).message).toMatch(/no unique index on \(key_hash, event_time\)/);
   });
 
+  it('asks for TLS as libpq names it: sslmode=require against a server without TLS is a configuration error', async (ctx) => {
+    requirePostgres(ctx);
+    const err = await new Engine({ input: input(), once: true, sink: pgsql!.url('table=orders&sslmode=require') as `postgres://${string}` }).start().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/does not support SSL/);
+    expect(() => new Engine({ input: 'x', sink: 'postgres://u@h/db?table=orders&sslmode=allow' })).toThrow(/sslmode must be one of/);
+  });
+
   it('takes no password on the command line, and names unknown URL parameters (exit 2)', async () => {
     const withPassword = await runCli(['run', '--once', '--no-metrics', '--input', input(), '--sink', 'postgres://u:secret@127.0.0.1:1/db?table=orders']);
     expect(withPassword.code).toBe(2);

@@ -40,6 +40,8 @@ export interface PostgresSinkConfig {
 const LIBPQ_PARAMS = new Set(['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'application_name', 'options']);
 const SINK_PARAMS = new Set(['table', 'columns', 'consumer', 'batch', 'timescale']);
 const DEFAULT_COLUMNS = 'id,symbol,side';
+/** libpq's modes the client implements ('allow' it does not; 'prefer' does not fall back to plain). */
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'];
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function isPostgresUrl(value: string): boolean {
@@ -75,10 +77,14 @@ export function parsePostgresSink(value: string, key = 'sink'): PostgresSinkConf
   if (!Number.isInteger(batchRows) || batchRows < 1 || batchRows > 1_000_000) throw new ConfigError(`${key}: batch must be an integer from 1 to 1000000, got '${batch}'`, key);
   const timescale = params.get('timescale') ?? 'auto';
   if (timescale !== 'auto' && timescale !== 'off') throw new ConfigError(`${key}: timescale must be auto or off, got '${timescale}'`, key);
+  const sslmode = params.get('sslmode');
+  if (sslmode !== null && !SSL_MODES.includes(sslmode)) throw new ConfigError(`${key}: sslmode must be one of ${SSL_MODES.join(', ')}, got '${sslmode}'`, key);
   const consumer = params.get('consumer') ?? undefined;
   if (consumer !== undefined && consumer.length === 0) throw new ConfigError(`${key}: consumer must not be empty`, key);
   const client = new URL(url.href);
   for (const name of SINK_PARAMS) client.searchParams.delete(name);
+  // libpq's meaning of sslmode=require and verify-ca (the client's own default reads them as verify-full).
+  client.searchParams.set('uselibpqcompat', 'true');
   return { connectionString: client.href, schema, table, columns, consumer, batchRows, timescale, display: value };
 }
 

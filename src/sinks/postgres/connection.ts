@@ -15,7 +15,9 @@ const FATAL_STATES = new Set(['28P01', '28000', '3D000', '42501']);
 
 export function isFatalConnectError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && FATAL_STATES.has(code);
+  if (typeof code === 'string') return FATAL_STATES.has(code);
+  // TLS asked for and refused, or a certificate that does not verify: sslmode, not the network.
+  return err instanceof Error && /SSL|certificate|self[- ]signed/i.test(err.message);
 }
 
 export interface ConnectionEvents {
