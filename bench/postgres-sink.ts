@@ -13,11 +13,17 @@
  *    … ON CONFLICT into the same table layout, one transaction): rows/s and
  *    the ratios.
  *
+ * 3. Follow mode: a writer appends orders at BENCH_PG_FOLLOW_RATE records/s
+ *    (default 5000) for BENCH_PG_FOLLOW_SECONDS (default 20) while the CLI
+ *    follows the log; append → committed per record is the row's insert time
+ *    (an extra column defaulting to clock_timestamp(), read inside the
+ *    commit's transaction) less the time the writer wrote into the record.
+ *
  *   npm run build && npm run build:bench && node dist/bench/postgres-sink.js
  *   (BENCH_PG_RECORDS, default 400000; BENCH_PG_ROUNDS, default 3)
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -99,6 +105,42 @@ function timed(command: string, args: string[], env: NodeJS.ProcessEnv): number 
   return performance.now() - t0;
 }
 
+/** Part 3: append → committed percentiles (ms) in follow mode. */
+async function followLatency(server: TestPostgres, dir: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const rate = Number(process.env.BENCH_PG_FOLLOW_RATE ?? 5000);
+  const seconds = Number(process.env.BENCH_PG_FOLLOW_SECONDS ?? 20);
+  const url = server.url('table=follow&columns=id,symbol,side');
+  const admin = await server.client();
+  await ensureTables(admin, parsePostgresSink(url));
+  await admin.query('ALTER TABLE follow ADD COLUMN inserted_at timestamptz DEFAULT clock_timestamp()');
+  await admin.end();
+  const log = join(dir, 'follow.ndjson');
+  writeFileSync(log, '');
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ordertail.js'), 'run', '--no-metrics', '--no-checkpoint', '--log-level', 'warn', '--input', log, '--sink', url], { env, stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 1500));
+  const tickMs = 10;
+  const perTick = Math.round((rate * tickMs) / 1000);
+  let seq = 0;
+  const t0 = Date.now();
+  while (Date.now() - t0 < seconds * 1000) {
+    const lines: string[] = [];
+    for (let i = 0; i < perTick; i++, seq++) lines.push(JSON.stringify({ id: `f-${seq}`, symbol: 'BTCUSDT', side: 'buy', timestamp: Date.now(), written_at: Date.now() }));
+    appendFileSync(log, `${lines.join('\n')}\n`);
+    await new Promise((r) => setTimeout(r, tickMs));
+  }
+  await new Promise((r) => setTimeout(r, 2000));
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  const rows = await server.query<{ n: string; p50: number; p99: number; max: number }>(
+    `SELECT count(*) AS n,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
+            percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max
+       FROM (SELECT extract(epoch FROM inserted_at) * 1000 - (record->>'written_at')::float8 AS ms FROM follow) s`,
+  );
+  const r = rows[0]!;
+  return `follow  ${rate} records/s for ${seconds} s: ${r.n} of ${seq} rows; append → committed p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms`;
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ordertail-bench-pg-'));
   const server = await TestPostgres.start();
@@ -150,6 +192,7 @@ async function main(): Promise<void> {
     console.log(`end to end  ratio sink / psql (rows/s): ${(median(results.psql) / median(results.sink)).toFixed(2)}`);
     console.log(`end to end  psql, the sink's SQL:       ${rate(results.psqlSql)}`);
     console.log(`end to end  ratio sink / psql with the sink's SQL (rows/s): ${(median(results.psqlSql) / median(results.sink)).toFixed(2)}`);
+    console.log(await followLatency(server, dir, env));
   } finally {
     server.destroy();
     rmSync(dir, { recursive: true, force: true });
