@@ -45,6 +45,8 @@ export const ERROR_CODES = [
   'ORDERTAIL_COLLECTOR_NOTHING_COLLECTED',
   /** `require('ordertail')` on a Node without require() of ES modules (cjs/index.cjs). */
   'ORDERTAIL_ESM_ONLY',
+  /** The PostgreSQL sink's table exists but does not fit (exit 2); `column` names the column. */
+  'ORDERTAIL_SINK_TABLE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

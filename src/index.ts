@@ -4,6 +4,8 @@ export type { EngineOptions, EngineOptionFields, ResolvedOptions, SinkSpec } fro
 export { resolveOptions } from './config/options.js';
 export { OrdertailError, ConfigError, EngineError, ERROR_CODES, type ErrorCode, type EngineErrorCode } from './errors.js';
 export { CheckpointError, CheckpointLockedError, type LockHolder } from './checkpoint/errors.js';
+export { SinkTableError } from './sinks/postgres/errors.js';
+export type { PostgresSinkConfig, MappedColumn, ColumnType } from './config/postgres-sink.js';
 export type { Unread } from './sources/open-retry.js';
 export { ParserUnavailableError } from './parser/select.js';
 export type { RejectReason } from './parser/contract.js';

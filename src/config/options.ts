@@ -5,6 +5,7 @@ import { parseByteSize, parseDurationMs } from './units.js';
 import { resolveCollectorConfig, type CollectorConfig } from '../collector/config.js';
 import { MAX_CAPACITY, tableBytes } from '../dedup/layout.js';
 import type { BroadcastConfig } from './broadcast.js';
+import { isPostgresUrl, parsePostgresSink, type PostgresSinkConfig } from './postgres-sink.js';
 
 /**
  * Options accepted by `new Engine(options)` and by the YAML config file (same
@@ -18,8 +19,11 @@ export interface EngineOptionFields {
   once?: boolean;
   /** Where to begin in files that exist at start-up. Default 'start'. */
   from?: 'start' | 'end';
-  /** 'stdout' | 'file:PATH' | 'none'. Default 'stdout' (CLI) — the library default is 'none' + events/iterator. */
-  sink?: 'stdout' | 'none' | `file:${string}`;
+  /**
+   * 'stdout' | 'file:PATH' | 'none' | 'postgres://USER@HOST:PORT/DB?table=NAME' (README, PostgreSQL sink).
+   * Default 'stdout' (CLI) — the library default is 'none' + events/iterator.
+   */
+  sink?: 'stdout' | 'none' | `file:${string}` | `postgres://${string}` | `postgresql://${string}`;
   /** Path of the dead-letter file (one JSON line per rejected record). */
   deadLetter?: string;
   /** Worker threads. Default: available cores. */
@@ -155,7 +159,7 @@ export interface ResolvedOptions {
   signal: AbortSignal | undefined;
 }
 
-export type SinkSpec = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' };
+export type SinkSpec = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' } | { kind: 'postgres'; config: PostgresSinkConfig };
 
 type Raw = Record<string, unknown>;
 type FieldParser = (value: unknown, key: string) => unknown;
@@ -229,7 +233,8 @@ const sink: FieldParser = (value, key): SinkSpec => {
   if (typeof value === 'string' && value.startsWith('file:') && value.length > 5) {
     return { kind: 'file', path: value.slice(5) };
   }
-  return fail(key, "'stdout', 'none' or 'file:PATH'", value);
+  if (typeof value === 'string' && isPostgresUrl(value)) return { kind: 'postgres', config: parsePostgresSink(value, key) };
+  return fail(key, "'stdout', 'none', 'file:PATH' or 'postgres://USER@HOST:PORT/DB?table=NAME'", value);
 };
 
 const fraction: FieldParser = (value, key) => {

@@ -60,7 +60,8 @@ export class Checkpointer {
   private constructor(
     readonly store: CheckpointStore,
     private readonly lock: CheckpointLock,
-    readonly restored: CheckpointState | undefined,
+    /** Dropped by discardRestored() when a transactional sink's own offsets disagree. */
+    public restored: CheckpointState | undefined,
     private readonly options: ResolvedOptions,
     private readonly warn: Warn,
   ) {
@@ -88,6 +89,18 @@ export class Checkpointer {
       throw err;
     }
     return new Checkpointer(store, lock, restored, options, warn);
+  }
+
+  /**
+   * A transactional sink (a database) committed other offsets than this
+   * checkpoint: the sink's are the truth, and this checkpoint's dedup table
+   * and outputs describe another moment, so it is emptied, as a reset would.
+   */
+  discardRestored(why: string): void {
+    if (!this.restored) return;
+    this.store.reset();
+    this.restored = undefined;
+    this.warn(`checkpoint ${this.store.manifestPath} discarded: ${why}`, 'ORDERTAIL_CHECKPOINT_RESET');
   }
 
   get dir(): string {

@@ -44,7 +44,8 @@ import type { CollectorConfig } from '../collector/config.js';
 import { resolveDedupImpl } from '../dedup/native-dedup.js';
 import { checkOnceInputs } from '../sources/input-check.js';
 
-import type { CheckpointState } from '../checkpoint/manifest.js';
+import type { CheckpointedFile } from '../checkpoint/manifest.js';
+import { isTransactional, type TransactionalSink } from '../sinks/transactional.js';
 
 export type { EngineStats } from '../metrics/telemetry.js';
 
@@ -121,6 +122,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private checkpointer: Checkpointer | undefined;
   /** The dedup table's share of checkpoints (checkpointing only). */
   private fileSink: FileSink | undefined;
+  /** A sink that commits records with the offsets (PostgreSQL): its offsets are where reading resumes. */
+  private txSink: TransactionalSink | undefined;
+  /** The checkpointer asked for a commit (a transactional sink asks for its own more often). */
+  private localCheckpointDue = false;
 
   constructor(options: EngineOptions) {
     super();
@@ -199,7 +204,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     // A checkpoint that cannot be used stops start-up before anything is touched.
     const checkpointer = o.checkpoint ? Checkpointer.open(o, o.checkpoint, (m, code) => this.emit('warning', m, code)) : undefined;
     this.checkpointer = checkpointer;
-    const restored = checkpointer?.restored;
+    let restored = checkpointer?.restored;
+    let resumeFiles = restored?.files;
     this.state = 'running';
     try {
       // Bound before any output is opened: a port that cannot be had fails the run with nothing written.
@@ -207,8 +213,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         this.broadcast = await (await import('../broadcast/start.js')).startBroadcast(o.ws, this.registry);
         this.emit('info', `WebSocket endpoint: ${this.broadcast.broadcaster.url}`);
       }
-      const outputs = openOutputs(o, restored, this.iterator, (m, code) => this.emit('warning', m, code));
+      const outputs = openOutputs(o, restored, this.iterator, (m, code) => this.emit('warning', m, code), (m) => this.emit('info', m));
       ({ sink: this.sink, fileSink: this.fileSink, deadLetter: this.deadLetter } = outputs);
+      if (isTransactional(this.sink)) {
+        this.txSink = this.sink;
+        resumeFiles = await this.sink.open();
+        if (restored && !sameResumePoints(restored.files, resumeFiles)) {
+          checkpointer!.discardRestored(`${this.sink.name} committed other offsets; resuming from the database's offsets, the dedup table seeded from its recent keys`);
+          restored = undefined;
+        }
+      }
       this.discovery = new FileDiscovery(o.input, (m, about) => this.emit('warning', m, about === 'input' ? 'ORDERTAIL_INPUT_UNREADABLE' : 'ORDERTAIL_WATCH_UNAVAILABLE'));
       // The table is sized from what exists now; the scan that reads runs after
       // the collector's first poll (its log is an input too).
@@ -216,10 +230,17 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         info: (m) => this.emit('info', m),
         warn: (m, code) => this.emit('warning', m, code),
       });
+      // No local checkpoint describes the database's moment: its recent keys stand in for it.
+      if (this.txSink?.seedKeys && !restored && resumeFiles) {
+        const dedup = this.dedup;
+        const seeded = await this.txSink.seedKeys(o.dedupWindowMs, Math.floor(dedup.capacity / 2), (lo, hi, times, i) => void dedup.insertAt(lo, hi, times, i));
+        this.emit('info', `dedup table seeded with ${seeded} key(s) ${this.txSink.name} holds within the window`);
+      }
     } catch (err) {
       this.state = 'stopped';
       checkpointer?.release();
       await this.broadcast?.close();
+      await this.txSink?.close().catch(() => {});
       throw err;
     }
     if (checkpointer) this.emit('info', `checkpoints: ${checkpointer.dir} (every ${o.checkpointIntervalMs} ms and at stop)`);
@@ -227,7 +248,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.emit('info', `checkpoint ${checkpointer.store.manifestPath}: resuming ${restored.files.length} file(s) from generation ${restored.generation} (${new Date(restored.writtenAtMs).toISOString()})`);
     }
     try {
-      await this.startReading(restored, this.sink!, this.dedup!);
+      await this.startReading(resumeFiles, this.sink!, this.dedup!);
     } catch (err) {
       // The pool, timers and watches are running by now: a failed start must
       // not leave them keeping the process alive. Nor commit a checkpoint of a half-started run.
@@ -239,7 +260,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     }
   }
 
-  private async startReading(restored: CheckpointState | undefined, sink: Sink, dedup: DedupTable): Promise<void> {
+  private async startReading(resumeFiles: CheckpointedFile[] | undefined, sink: Sink, dedup: DedupTable): Promise<void> {
     const o = this.options;
     // A follower builds its histograms during start-up, not a second into the run (metrics/histograms.ts).
     const histograms = o.once ? undefined : prepareLatencyHistograms();
@@ -278,9 +299,14 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       idle: () => {
         if (o.once) this.onceFinished();
       },
-      checkpoint: this.checkpointer ? () => this.checkpointer!.commit() : undefined,
+      checkpoint: this.checkpointer || this.txSink ? () => this.commitPoint() : undefined,
     }, liveLane);
-    if (restored) this.pipeline.resumeFrom(restored.files);
+    if (resumeFiles) this.pipeline.resumeFrom(resumeFiles);
+    const pipelineForSink = this.pipeline;
+    // Asked from inside a sink write, in the emit loop's synchronous part: a
+    // request made there would start a second emit loop (emitReady has not
+    // recorded the first one yet), so it waits for a microtask.
+    if (this.txSink) this.txSink.onCommitWanted = () => queueMicrotask(() => void pipelineForSink.requestCheckpoint());
     this.pumping = this.pump();
     if (o.collector) await this.startCollector(o.collector);
     // Our own outputs may match a broad input glob; reading them back would
@@ -314,6 +340,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.pipeline.startupComplete();
     this.checkpointer?.start(this.checkpointSubject(this.pipeline, sink, dedup));
     if (o.metricsPort !== undefined) {
+      await this.txSink?.registerMetrics?.(this.registry);
       const { startMetricsServer } = await import('../metrics/http-server.js');
       this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, allowedHosts: o.metricsAllowedHosts, logger: this.logger });
     }
@@ -367,11 +394,38 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       fileSink: this.fileSink,
       deadLetter: this.deadLetter,
       iterator: this.iterator,
-      sinkKind: this.iterator ? 'iterator' : o.sink.kind === 'file' ? 'none' : o.sink.kind,
+      sinkKind: this.iterator ? 'iterator' : o.sink.kind === 'file' || o.sink.kind === 'postgres' ? 'none' : o.sink.kind,
       files: () => pipeline.checkpointFiles(),
       progress: () => counters.values[Counter.bytesRead]! + counters.get('recordsRead') + pipeline.fileCount,
-      request: () => pipeline.requestCheckpoint(),
+      request: () => {
+        this.localCheckpointDue = true;
+        return pipeline.requestCheckpoint();
+      },
     };
+  }
+
+  /**
+   * The pipeline's checkpoint point (right after a sink flush): a
+   * transactional sink commits its records with these offsets first, then the
+   * local checkpoint (when one is due), so the local one is never ahead of
+   * the database. A sink commit that no retry fixes fails the engine.
+   */
+  private async commitPoint(): Promise<void> {
+    const tx = this.txSink;
+    if (tx) {
+      try {
+        await tx.commitWith(this.pipeline!.checkpointFiles());
+        // The local checkpoint is never ahead of the database: it waits for that commit to land.
+        if (this.checkpointer && this.localCheckpointDue) await tx.flush();
+      } catch (err) {
+        this.fail(err instanceof EngineError ? err : new EngineError('ORDERTAIL_SINK', `${tx.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+        throw err;
+      }
+    }
+    if (this.checkpointer && (!tx || this.localCheckpointDue)) {
+      this.localCheckpointDue = false;
+      await this.checkpointer.commit();
+    }
   }
 
   /** The metrics server's base URL when the `metricsPort` option started one. */
@@ -532,6 +586,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (threads < wanted) reasons.push(`${threads} of ${wanted} parse workers up`);
     if (this.failure) reasons.push(`failed: ${this.failure.message}`);
     if ((this.staging?.errors ?? 0) > 0) reasons.push(`sink ${this.sink?.name} reported ${this.staging!.errors} write error(s)`);
+    const sinkDown = this.txSink?.notReadyReason();
+    if (sinkDown) reasons.push(`sink ${this.txSink!.name}: ${sinkDown}`);
     return { ok: reasons.length === 0, reasons };
   }
 
@@ -558,6 +614,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private async stopOnce(waitForStart = true): Promise<void> {
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.iterator?.stop();
+    // A start-up still waiting for the database would never settle: stop waiting.
+    if (!this.started && this.txSink) void this.txSink.close();
     // stop() during start() (an abort, a loop left early): stop what start() has
     // built once it has built it, not half of it.
     if (waitForStart) await this.startSettled;
@@ -586,7 +644,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     await this.pipeline?.drain();
     // records(): a final checkpoint would cover records the loop never took.
     const allTaken = !this.iterator || (this.iterator.dropped === 0 && this.iterator.taken === this.iterator.written);
-    if (this.pipeline && !this.failure && allTaken) await this.checkpointer?.commitFinal();
+    if (this.pipeline && !this.failure && allTaken) {
+      if (this.checkpointer) await this.checkpointer.commitFinal();
+      else if (this.txSink) await this.pipeline.requestCheckpoint();
+    }
     this.state = 'stopped';
     this.pool?.interruptWait();
     await this.pumping;
@@ -627,6 +688,15 @@ export interface RecordsOptions {
   maxRecords?: number | undefined;
   /** Bytes of records waiting for the loop before reading pauses. Default 8 MiB. */
   maxBytes?: number | undefined;
+}
+
+/** Whether a local checkpoint's files and a transactional sink's offsets are the same resume points. */
+function sameResumePoints(local: readonly CheckpointedFile[], committed: readonly CheckpointedFile[] | undefined): boolean {
+  if (!committed || committed.length !== local.length) return false;
+  const key = (f: CheckpointedFile): string => `${f.identity}@${f.offset}/${f.skipPartial}/${f.carryPhase}/${f.copyOf ?? ''}`;
+  const a = local.map(key).sort();
+  const b = committed.map(key).sort();
+  return a.every((k, i) => k === b[i]);
 }
 
 function positiveInteger(value: number | undefined, name: string): number | undefined {

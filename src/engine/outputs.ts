@@ -8,6 +8,7 @@ import type { ResolvedOptions } from '../config/options.js';
 import type { CheckpointedOutput, CheckpointState } from '../checkpoint/manifest.js';
 import { DeadLetterFile } from '../sinks/dead-letter.js';
 import { FileSink } from '../sinks/file-sink.js';
+import { PostgresSink } from '../sinks/postgres/sink.js';
 import type { Sink } from '../sinks/sink.js';
 import { STREAM_QUEUE_BYTES, StreamSink } from '../sinks/stdout-sink.js';
 import type { WarningCode } from './warnings.js';
@@ -30,17 +31,28 @@ export const FOLLOW_QUEUE_BYTES = 64 * 1024;
 export const ONCE_BATCH_BYTES = 1 << 20;
 
 /** `replacement`: the records() iterator, which takes the configured sink's place. */
-export function openOutputs(o: ResolvedOptions, restored: CheckpointState | undefined, replacement: Sink | undefined, warn: Warn): Outputs {
+export function openOutputs(o: ResolvedOptions, restored: CheckpointState | undefined, replacement: Sink | undefined, warn: Warn, info: (message: string) => void = () => {}): Outputs {
   const lengthFor = (committed: CheckpointedOutput | undefined, path: string): number | undefined =>
     committedLength(committed, path, warn) ?? freshLength(o);
   let fileSink: FileSink | undefined;
   let sink: Sink;
+  const deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, lengthFor(restored?.deadLetter, o.deadLetter)) : undefined;
   if (replacement) sink = replacement;
+  else if (o.sink.kind === 'postgres') {
+    sink = new PostgresSink(o.sink.config, {
+      dedupKey: o.dedupKey,
+      eventTimeField: o.eventTime,
+      maxRecordBytes: o.maxRecordBytes,
+      input: o.input,
+      warn: (m) => warn(m, 'ORDERTAIL_SINK_UNAVAILABLE'),
+      info,
+      deadLetter: deadLetter && ((entry) => deadLetter.write(entry)),
+    });
+  }
   else if (o.sink.kind === 'file') sink = fileSink = new FileSink(o.sink.path, { committedBytes: lengthFor(restored?.sink, o.sink.path), pageCache: o.sinkPageCache });
   // A follower's live records queue behind whatever history waits for the reader: keep that short.
   else if (o.sink.kind === 'stdout') sink = new StreamSink(process.stdout, 'stdout', o.once ? STREAM_QUEUE_BYTES : FOLLOW_QUEUE_BYTES);
   else sink = { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };
-  const deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, lengthFor(restored?.deadLetter, o.deadLetter)) : undefined;
   return { sink, fileSink, deadLetter };
 }
 

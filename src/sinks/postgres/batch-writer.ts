@@ -1,0 +1,122 @@
+/*
+ * One commit: a batch of rows and the input offsets they bring the engine to,
+ * in ONE transaction, so the database never holds rows without the offsets
+ * that cover them (or the reverse). COPY has no ON CONFLICT, so rows are
+ * copied into a session-local staging table and moved with INSERT … SELECT …
+ * ON CONFLICT DO NOTHING; a row the database rejects (a value its column
+ * cannot take, a string jsonb refuses) fails its piece, which is rolled back
+ * to a savepoint and split in halves until the row is alone, and that row is
+ * handed back with the database's message instead of failing the engine.
+ */
+import { finished } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { MappedColumn, PostgresSinkConfig } from '../../config/postgres-sink.js';
+import type { RowBatch } from './rows.js';
+import { OFFSETS_TABLE, quote } from './schema.js';
+
+export const STAGING = 'ordertail_staging';
+export const STAGING_COLUMNS = '(key_hi integer, key_lo integer, event_ms double precision, record text)';
+
+export interface RejectedRow {
+  /** Row index in the batch. */
+  readonly row: number;
+  /** The database's message, with its SQLSTATE. */
+  readonly message: string;
+}
+
+export interface CommitResult {
+  readonly inserted: number;
+  /** Rows the unique key already held (copies). */
+  readonly conflicts: number;
+  readonly rejected: RejectedRow[];
+}
+
+/** SQLSTATE classes that blame a row's data, not the connection or the server. */
+const ROW_ERROR_CLASSES = new Set(['22', '23']);
+
+export function isRowError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && ROW_ERROR_CLASSES.has(code.slice(0, 2));
+}
+
+function columnExpression(c: MappedColumn): string {
+  const field = `'${c.field.replace(/'/g, "''")}'`;
+  if (c.type === 'jsonb') return `r -> ${field}`;
+  if (c.type === 'text') return `r ->> ${field}`;
+  return `(r ->> ${field})::${c.type}`;
+}
+
+export class BatchWriter {
+  /** Staging table → records table (bench/postgres-sink.ts runs it from psql too). */
+  readonly insertSql: string;
+  private readonly offsetsSql: string;
+
+  constructor(config: PostgresSinkConfig, qualified: string) {
+    const mapped = config.columns.map((c) => quote(c.name));
+    const exprs = config.columns.map(columnExpression);
+    this.insertSql =
+      `INSERT INTO ${qualified} (event_time, key_hash, ${mapped.map((m) => `${m}, `).join('')}record) ` +
+      `SELECT timestamptz 'epoch' + event_ms * interval '1 millisecond', ` +
+      `CASE WHEN key_hi IS NULL THEN NULL ELSE (key_hi::bigint << 32) | (key_lo::bigint & 4294967295) END, ` +
+      `${exprs.map((e) => `${e}, `).join('')}r ` +
+      // OFFSET 0 keeps the subquery from being flattened, which would parse the JSON once per mapped column.
+      `FROM (SELECT key_hi, key_lo, event_ms, record::jsonb AS r FROM ${STAGING} OFFSET 0) s ` +
+      `ON CONFLICT (event_time, key_hash) DO NOTHING`;
+    this.offsetsSql =
+      `INSERT INTO ${quote(config.schema)}.${OFFSETS_TABLE} (consumer, generation, files) VALUES ($1, $2, $3) ` +
+      `ON CONFLICT (consumer) DO UPDATE SET generation = EXCLUDED.generation, files = EXCLUDED.files, committed_at = now()`;
+  }
+
+  /**
+   * Rows [0, batch.rows) and the offsets, committed together; throws (after
+   * ROLLBACK where the connection still allows it) on anything but a bad row.
+   */
+  async commit(client: pg.Client, batch: RowBatch, consumer: string, generation: number, files: unknown): Promise<CommitResult> {
+    await client.query('BEGIN');
+    try {
+      await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${STAGING} ${STAGING_COLUMNS} ON COMMIT DELETE ROWS`);
+      const result = { inserted: 0, rejected: [] as RejectedRow[] };
+      if (batch.rows > 0) await this.insertPiece(client, batch, 0, batch.rows, result);
+      await client.query(this.offsetsSql, [consumer, generation, JSON.stringify(files)]);
+      await client.query('COMMIT');
+      return { inserted: result.inserted, conflicts: batch.rows - result.rejected.length - result.inserted, rejected: result.rejected };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  }
+
+  private async insertPiece(client: pg.Client, batch: RowBatch, from: number, to: number, result: { inserted: number; rejected: RejectedRow[] }): Promise<void> {
+    await client.query('SAVEPOINT piece');
+    try {
+      const copy = client.query(copyFrom(`COPY ${STAGING} FROM STDIN`));
+      copy.end(batch.slice(from, to));
+      await finished(copy);
+      const inserted = await client.query(this.insertSql);
+      // A piece of a split batch: the next piece needs the staging table empty (a whole batch is emptied by its COMMIT).
+      if (to - from < batch.rows) await client.query(`TRUNCATE ${STAGING}`);
+      await client.query('RELEASE SAVEPOINT piece');
+      result.inserted += inserted.rowCount ?? 0;
+    } catch (err) {
+      if (!isRowError(err)) throw err;
+      await client.query('ROLLBACK TO SAVEPOINT piece');
+      await client.query('RELEASE SAVEPOINT piece');
+      if (to - from === 1) {
+        const e = err as { code?: string; message: string };
+        result.rejected.push({ row: from, message: `${e.message} (SQLSTATE ${e.code})` });
+        return;
+      }
+      const mid = from + Math.floor((to - from) / 2);
+      await this.insertPiece(client, batch, from, mid, result);
+      await this.insertPiece(client, batch, mid, to, result);
+    }
+  }
+}
+
+/** The offsets the database holds for `consumer`, if any. */
+export async function readOffsets(client: pg.Client, schema: string, consumer: string): Promise<{ generation: number; files: unknown } | undefined> {
+  const { rows } = await client.query<{ generation: string; files: unknown }>(`SELECT generation, files FROM ${quote(schema)}.${OFFSETS_TABLE} WHERE consumer = $1`, [consumer]);
+  const row = rows[0];
+  return row ? { generation: Number(row.generation), files: row.files } : undefined;
+}

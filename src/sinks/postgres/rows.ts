@@ -1,0 +1,158 @@
+/*
+ * Records → rows of COPY's text format for the staging table
+ * (key_hi int, key_lo int, event_ms double precision, record text).
+ *
+ * The sink sees only record bytes, so it parses them again with the JS parser
+ * (the contract's reference, configured like the engine's) to get the same
+ * 64-bit key hash and event time the engine deduplicated on: a row written by
+ * another engine or before a crash carries the same key, and ON CONFLICT
+ * finds it. The mapped columns are cut out of the jsonb by PostgreSQL itself
+ * (batch-writer.ts), so no JSON is built here.
+ */
+import { createJsParser } from '../../parser/js-parser.js';
+import {
+  compileParseConfig,
+  Framing,
+  SLOT_F64_WORDS,
+  SLOT_WORDS,
+  STATE_CONSUMED_END,
+  STATE_SLOTS,
+  STATE_WORDS,
+  Status,
+  STATUS_CODE_MASK,
+  W_EVENT_TIME_F64,
+  W_HASH_HI,
+  W_HASH_LO,
+  W_LENGTH,
+  W_OFFSET,
+  W_STATUS,
+  type ChunkParser,
+  ArrayPhase,
+} from '../../parser/contract.js';
+
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const BACKSLASH = 0x5c;
+const NULL_FIELD = Buffer.from('\\N\t\\N\t');
+const SLOTS = 4096;
+
+/** Rows in COPY text format, one after the other, with where each ends. */
+export class RowBatch {
+  buf: Buffer;
+  length = 0;
+  /** End (exclusive) of row i in buf. */
+  readonly ends: number[] = [];
+  /** Where row i's record field starts (for dead letters). */
+  readonly recordStarts: number[] = [];
+
+  constructor(capacity = 1 << 20) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  get rows(): number {
+    return this.ends.length;
+  }
+
+  /** Row i's start. */
+  start(i: number): number {
+    return i === 0 ? 0 : this.ends[i - 1]!;
+  }
+
+  /** The COPY text of rows [from, to). */
+  slice(from: number, to: number): Buffer {
+    return this.buf.subarray(this.start(from), to === 0 ? 0 : this.ends[to - 1]!);
+  }
+
+  /** Row i's record as it was read (COPY escapes undone). */
+  record(i: number): string {
+    const text = this.buf.toString('utf8', this.recordStarts[i]!, this.ends[i]! - 1);
+    return text.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c === 'r' ? '\r' : c));
+  }
+
+  clear(): void {
+    this.length = 0;
+    this.ends.length = 0;
+    this.recordStarts.length = 0;
+  }
+
+  /** Room for `n` more bytes. */
+  reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(grown, 0, 0, this.length);
+    this.buf = grown;
+  }
+}
+
+export interface RowEncoderOptions {
+  dedupKey: readonly string[];
+  eventTimeField: string;
+  maxRecordBytes: number;
+}
+
+/** Turns newline-terminated record batches (what a Sink is written) into staging rows. */
+export class RowEncoder {
+  private readonly parser: ChunkParser;
+  private readonly slots = new Int32Array(SLOTS * SLOT_WORDS);
+  private readonly f64 = new Float64Array(this.slots.buffer);
+  private readonly state = new Float64Array(STATE_WORDS);
+
+  constructor(options: RowEncoderOptions) {
+    this.parser = createJsParser(compileParseConfig({ keyFields: options.dedupKey, eventTimeField: options.eventTimeField, maxRecordBytes: options.maxRecordBytes }));
+  }
+
+  /** Append a row per record of `chunk` to `batch`; returns the rows added. */
+  encode(chunk: Uint8Array, batch: RowBatch, arrivalEpochMs: number): number {
+    let start = 0;
+    let added = 0;
+    const { slots, f64, state } = this;
+    while (start < chunk.length) {
+      this.parser.parseChunk({ input: chunk, start, end: chunk.length, framing: Framing.Lines, final: true, carryPhase: ArrayPhase.BeforeArray }, slots, state);
+      const n = state[STATE_SLOTS]!;
+      for (let s = 0; s < n; s++) {
+        const w = s * SLOT_WORDS;
+        const code = slots[w + W_STATUS]! & STATUS_CODE_MASK;
+        // The engine accepted every record it wrote; anything else here is not a record.
+        if (code !== Status.KEYED && code !== Status.UNKEYED) continue;
+        const t = f64[s * SLOT_F64_WORDS + W_EVENT_TIME_F64]!;
+        this.row(batch, chunk, slots[w + W_OFFSET]!, slots[w + W_LENGTH]!, code === Status.KEYED, slots[w + W_HASH_HI]!, slots[w + W_HASH_LO]!, t === t ? t : arrivalEpochMs);
+        added++;
+      }
+      const consumed = state[STATE_CONSUMED_END]!;
+      if (consumed <= start) break;
+      start = consumed;
+    }
+    return added;
+  }
+
+  private row(batch: RowBatch, src: Uint8Array, offset: number, length: number, keyed: boolean, hi: number, lo: number, eventMs: number): void {
+    // Worst case: every byte escaped, plus the numbers and separators.
+    batch.reserve(length * 2 + 64);
+    const buf = batch.buf;
+    let p = batch.length;
+    if (keyed) {
+      p += buf.write(`${hi}\t${lo}\t`, p, 'latin1');
+    } else {
+      p += NULL_FIELD.copy(buf, p);
+    }
+    p += buf.write(`${eventMs}\t`, p, 'latin1');
+    batch.recordStarts.push(p);
+    const end = offset + length;
+    for (let i = offset; i < end; i++) {
+      const b = src[i]!;
+      if (b === BACKSLASH) {
+        buf[p++] = BACKSLASH;
+        buf[p++] = BACKSLASH;
+      } else if (b === TAB || b === LF || b === CR) {
+        buf[p++] = BACKSLASH;
+        buf[p++] = b === TAB ? 0x74 : b === LF ? 0x6e : 0x72;
+      } else {
+        buf[p++] = b;
+      }
+    }
+    buf[p++] = LF;
+    batch.length = p;
+    batch.ends.push(p);
+  }
+}

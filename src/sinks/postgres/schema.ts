@@ -1,0 +1,140 @@
+/*
+ * The sink's tables: created when missing, checked when present. The records
+ * table holds each record as jsonb plus the mapped columns; a unique index on
+ * (key_hash, event_time) is what ON CONFLICT DO NOTHING matches, so a copy
+ * written by another engine (or replayed after a crash) is not a second row.
+ * event_time is in the key because a TimescaleDB hypertable only allows
+ * unique indexes that contain its time column; it also matches the engine's
+ * rule that two copies with the same event time are always duplicates.
+ */
+import type pg from 'pg';
+import type { MappedColumn, PostgresSinkConfig } from '../../config/postgres-sink.js';
+import { SinkTableError } from './errors.js';
+
+export const OFFSETS_TABLE = 'ordertail_offsets';
+
+export interface TableLayout {
+  /** Quoted schema.table. */
+  readonly qualified: string;
+  readonly hypertable: boolean;
+}
+
+export const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/** information_schema's data_type for each type a column may be declared with. */
+const DATA_TYPE: Readonly<Record<string, string>> = {
+  text: 'text',
+  numeric: 'numeric',
+  bigint: 'bigint',
+  integer: 'integer',
+  'double precision': 'double precision',
+  boolean: 'boolean',
+  timestamptz: 'timestamp with time zone',
+  jsonb: 'jsonb',
+};
+
+function fixedColumns(): MappedColumn[] {
+  return [
+    { name: 'event_time', field: '', type: 'timestamptz' },
+    { name: 'key_hash', field: '', type: 'bigint' },
+    { name: 'record', field: '', type: 'jsonb' },
+  ];
+}
+
+/**
+ * Create the records table (hypertable or BRIN), its unique index and the
+ * offsets table when missing; check an existing one. Safe to run from two
+ * engines at once (IF NOT EXISTS, and the check after).
+ */
+export async function ensureTables(client: pg.Client, config: PostgresSinkConfig): Promise<TableLayout> {
+  const qualified = `${quote(config.schema)}.${quote(config.table)}`;
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${quote(config.schema)}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${quote(config.schema)}.${OFFSETS_TABLE} (
+       consumer text PRIMARY KEY,
+       generation bigint NOT NULL,
+       files jsonb NOT NULL,
+       committed_at timestamptz NOT NULL DEFAULT now())`,
+  );
+  const existing = await columnsOf(client, config);
+  if (existing.size > 0) {
+    checkColumns(existing, config);
+    await checkUniqueIndex(client, config);
+    return { qualified, hypertable: await isHypertable(client, config) };
+  }
+  const mapped = config.columns.map((c) => `${quote(c.name)} ${c.type}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${qualified} (
+       event_time timestamptz NOT NULL,
+       key_hash bigint,
+       ${mapped.map((m) => `${m},`).join('\n       ')}
+       record jsonb NOT NULL)`,
+  );
+  // NULL key_hash (records without the dedup key) never conflicts: those pass, as in the engine.
+  // Time first: rows arrive in roughly increasing event time, so inserts land at the index's right edge.
+  await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${quote(`${config.table}_dedup`)} ON ${qualified} (event_time, key_hash)`);
+  let hypertable = false;
+  if (config.timescale === 'auto' && (await hasTimescale(client))) {
+    await client.query(`SELECT create_hypertable($1::regclass, 'event_time', if_not_exists => TRUE, migrate_data => TRUE)`, [`${config.schema}.${config.table}`]);
+    hypertable = true;
+  } else {
+    // Rows arrive roughly in event-time order: a BRIN index is tiny and fits time-range scans.
+    await client.query(`CREATE INDEX IF NOT EXISTS ${quote(`${config.table}_event_time_brin`)} ON ${qualified} USING brin (event_time)`);
+  }
+  return { qualified, hypertable };
+}
+
+async function columnsOf(client: pg.Client, config: PostgresSinkConfig): Promise<Map<string, { type: string; nullable: boolean }>> {
+  const { rows } = await client.query<{ column_name: string; data_type: string; is_nullable: string }>(
+    'SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
+    [config.schema, config.table],
+  );
+  return new Map(rows.map((r) => [r.column_name, { type: r.data_type, nullable: r.is_nullable === 'YES' }]));
+}
+
+function checkColumns(existing: Map<string, { type: string; nullable: boolean }>, config: PostgresSinkConfig): void {
+  const table = `${config.schema}.${config.table}`;
+  for (const column of [...fixedColumns(), ...config.columns]) {
+    const found = existing.get(column.name);
+    const wanted = DATA_TYPE[column.type]!;
+    if (!found) throw new SinkTableError(`table ${table} exists but has no column '${column.name}' (${wanted}); add it, or point the sink at another table`, column.name);
+    if (found.type !== wanted) throw new SinkTableError(`table ${table}: column '${column.name}' is ${found.type}, the sink writes ${wanted} into it`, column.name);
+  }
+  // Columns the sink does not fill must be nullable or have a default, or every insert fails.
+  const ours = new Set([...fixedColumns(), ...config.columns].map((c) => c.name));
+  for (const [name, info] of existing) {
+    if (!ours.has(name) && !info.nullable) {
+      throw new SinkTableError(`table ${table}: column '${name}' is NOT NULL but the sink does not fill it; map it (columns=…) or make it nullable`, name);
+    }
+  }
+}
+
+async function checkUniqueIndex(client: pg.Client, config: PostgresSinkConfig): Promise<void> {
+  // A unique index (or constraint) on exactly (key_hash, event_time), in either order.
+  const { rows } = await client.query<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_index i
+       JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND i.indisunique AND i.indpred IS NULL
+        AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum = ANY(i.indkey)) = ARRAY['event_time', 'key_hash']
+        AND i.indnatts = 2`,
+    [config.schema, config.table],
+  );
+  if (Number(rows[0]?.n ?? 0) === 0) {
+    throw new SinkTableError(
+      `table ${config.schema}.${config.table} has no unique index on (key_hash, event_time): copies could not be told apart (CREATE UNIQUE INDEX ON ${config.schema}.${config.table} (key_hash, event_time))`,
+      'key_hash',
+    );
+  }
+}
+
+async function hasTimescale(client: pg.Client): Promise<boolean> {
+  const { rows } = await client.query<{ installed: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS installed`);
+  return rows[0]?.installed === true;
+}
+
+async function isHypertable(client: pg.Client, config: PostgresSinkConfig): Promise<boolean> {
+  if (!(await hasTimescale(client))) return false;
+  const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM timescaledb_information.hypertables WHERE hypertable_schema = $1 AND hypertable_name = $2', [config.schema, config.table]);
+  return Number(rows[0]?.n ?? 0) > 0;
+}
