@@ -420,6 +420,12 @@ export class Pipeline {
       this.emitAgain = true;
       return this.emitting;
     }
+    // Asked from inside the loop's first, synchronous pass (a sink's write, a
+    // checkpoint request), before `emitting` is set: that loop goes round again.
+    if (this.emitLoopRunning) {
+      this.emitAgain = true;
+      return Promise.resolve();
+    }
     if (this.failed) return Promise.resolve();
     this.emitLoopRunning = true;
     this.emitting = this.emitLoop().catch((err: unknown) => this.onEmitFailed(err)).finally(() => {
