@@ -3,11 +3,11 @@
  * them for resumes, and queue each client's share. Entries are built once per
  * distinct set of kept fields, not once per client.
  */
-import type { Client, Entry } from './client.js';
+import { MAX_FRAME_CHARS, type Client, type Entry } from './client.js';
 import { projectRecord, stringField, topLevelFields } from './record-fields.js';
-import { recordEntry } from './protocol.js';
+import { recordEntry, RECORDS_PREFIX, RECORDS_SUFFIX } from './protocol.js';
 import type { ReplayBuffer, StreamRecord } from './replay.js';
-import { matches } from './subscription.js';
+import { matches, type Subscription } from './subscription.js';
 
 const NEWLINE = 0x0a;
 
@@ -41,11 +41,32 @@ export function ingest(batch: Uint8Array, at: number, replay: ReplayBuffer): Str
   return out;
 }
 
-/** Queue each live client's matching records, then let each send. */
+/** A frame encoded once for the in-step clients of one filter; null: nothing matched, or too large to share. */
+interface SharedFrame {
+  readonly frame: Buffer;
+  readonly groups: number[];
+  readonly records: number;
+}
+
+/**
+ * Send each live client its matching records. Clients in step with the stream
+ * (nothing queued) get one frame built and encoded once per filter; the others
+ * queue entries (built once per set of kept fields) and send at their pace.
+ */
 export function fanOut(records: readonly StreamRecord[], clients: Iterable<Client>): void {
   if (records.length === 0) return;
   // fieldsKey → entries by record index, made on first use.
   const entries = new Map<string, (Entry | undefined)[]>();
+  const entriesFor = (s: Subscription): (Entry | undefined)[] => {
+    let built = entries.get(s.fieldsKey);
+    if (!built) entries.set(s.fieldsKey, (built = new Array<Entry | undefined>(records.length)));
+    return built;
+  };
+  const entry = (built: (Entry | undefined)[], i: number, s: Subscription): Entry => {
+    const r = records[i]!;
+    return (built[i] ??= { seq: r.seq, at: r.at, json: recordEntry(r.seq, r.at, s.fields ? projectRecord(r.text, s.fields) : r.text) });
+  };
+  const shared = new Map<string, SharedFrame | null>();
   for (const client of clients) {
     if (!client.live) {
       // Resuming: it reads these from the replay buffer.
@@ -53,15 +74,46 @@ export function fanOut(records: readonly StreamRecord[], clients: Iterable<Clien
       continue;
     }
     const s = client.subscription;
-    let built = entries.get(s.fieldsKey);
-    if (!built) entries.set(s.fieldsKey, (built = new Array<Entry | undefined>(records.length)));
+    if (client.inStep) {
+      let frame = shared.get(s.filterKey);
+      if (frame === undefined) shared.set(s.filterKey, (frame = sharedFrame(records, s, entriesFor(s), entry)));
+      if (frame) {
+        client.sendShared(frame.frame, frame.groups, frame.records);
+        continue;
+      }
+    }
+    const built = entriesFor(s);
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
       if (!matches(s, r.symbol, r.type)) continue;
-      const entry = (built[i] ??= { seq: r.seq, at: r.at, json: recordEntry(r.seq, r.at, s.fields ? projectRecord(r.text, s.fields) : r.text) });
-      client.enqueue(entry);
+      client.enqueue(entry(built, i, s));
       if (!client.live) break;
     }
     client.pump();
   }
+}
+
+function sharedFrame(
+  records: readonly StreamRecord[],
+  s: Subscription,
+  built: (Entry | undefined)[],
+  entry: (built: (Entry | undefined)[], i: number, s: Subscription) => Entry,
+): SharedFrame | null {
+  const parts: string[] = [];
+  const groups: number[] = [];
+  let chars = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    if (!matches(s, r.symbol, r.type)) continue;
+    const e = entry(built, i, s);
+    chars += e.json.length + 1;
+    // Larger than one frame may be: those clients take the queued path, which splits it.
+    if (chars > MAX_FRAME_CHARS) return null;
+    parts.push(e.json);
+    const n = groups.length;
+    if (n > 0 && groups[n - 2] === e.at) groups[n - 1]!++;
+    else groups.push(e.at, 1);
+  }
+  if (parts.length === 0) return null;
+  return { frame: Buffer.from(RECORDS_PREFIX + parts.join(',') + RECORDS_SUFFIX), groups, records: parts.length };
 }

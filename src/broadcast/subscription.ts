@@ -12,6 +12,8 @@ export interface Subscription {
   readonly fields: ReadonlySet<string> | undefined;
   /** Projection cache key: clients with the same fields share one projected text per record. */
   readonly fieldsKey: string;
+  /** Whole-filter key: clients in step with the stream and the same filter share one encoded frame. */
+  readonly filterKey: string;
 }
 
 export interface SubscribeRequest {
@@ -20,7 +22,7 @@ export interface SubscribeRequest {
   readonly lastSeq: number | undefined;
 }
 
-export const EVERYTHING: Subscription = { symbols: undefined, types: undefined, fields: undefined, fieldsKey: '' };
+export const EVERYTHING: Subscription = { symbols: undefined, types: undefined, fields: undefined, fieldsKey: '', filterKey: '\u0001\u0001' };
 
 /** A subscription the server refuses; `message` is sent back in an error frame. */
 export class SubscriptionError extends Error {
@@ -56,7 +58,9 @@ function sequence(value: unknown): number | undefined {
 }
 
 function build(symbols: ReadonlySet<string> | undefined, types: ReadonlySet<string> | undefined, fields: ReadonlySet<string> | undefined): Subscription {
-  return { symbols, types, fields, fieldsKey: fields ? [...fields].sort().join('\u0000') : '' };
+  const key = (set: ReadonlySet<string> | undefined): string => (set ? [...set].sort().join('\u0000') : '');
+  const fieldsKey = key(fields);
+  return { symbols, types, fields, fieldsKey, filterKey: `${key(symbols)}\u0001${key(types)}\u0001${fieldsKey}` };
 }
 
 /** A client's message: a subscribe request, or a SubscriptionError saying what is wrong with it. */
