@@ -3,24 +3,13 @@
  * ones and floods close that client only (1009, 1008); nobody else, and
  * nothing upstream, notices.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Broadcaster } from '../dist/src/broadcast/broadcaster.js';
-import { batch, connect, handshakeStatus, startBroadcaster, type TestClient } from './helpers/ws-client.js';
+import { batch, broadcasterTestScope, handshakeStatus, type TestClient } from './helpers/ws-client.js';
 
 let broadcaster: Broadcaster | undefined;
-const clients: TestClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await broadcaster?.close();
-  broadcaster = undefined;
-});
-
-async function client(query = ''): Promise<TestClient> {
-  const c = await connect(broadcaster!.url + query);
-  clients.push(c);
-  return c;
-}
+const scope = broadcasterTestScope();
+const client = (query = ''): Promise<TestClient> => scope.connect(broadcaster!.url + query);
 
 const BAD: Array<[message: string, code: string, says: RegExp]> = [
   ['{"type":"subscribe","symbols":', 'bad_json', /not JSON/],
@@ -36,7 +25,7 @@ const BAD: Array<[message: string, code: string, says: RegExp]> = [
 
 describe('ws bad messages', () => {
   it('answers each bad message with an error frame, counts it, and keeps the connection and its filter', async () => {
-    broadcaster = await startBroadcaster({ messagesPerSecond: 100 });
+    broadcaster = await scope.start({ messagesPerSecond: 100 });
     const c = await client('?symbols=BTC/USDT');
     for (const [message] of BAD) c.ws.send(message);
     c.ws.send(Buffer.from([1, 2, 3]), { binary: true });
@@ -58,14 +47,14 @@ describe('ws bad messages', () => {
   });
 
   it('a bad subscription in the URL is refused at the handshake (400)', async () => {
-    broadcaster = await startBroadcaster();
+    broadcaster = await scope.start();
     expect(await handshakeStatus(broadcaster.url + '?lastSeq=abc')).toBe(400);
     expect(await handshakeStatus(broadcaster.url + '?symbols=')).toBe(400);
     expect((await broadcaster.refresh()).refused.bad_subscription).toBe(2);
   });
 
   it('an oversized message closes that client with 1009; a flood is answered rate_limited, then closed with 1008; others unaffected', async () => {
-    broadcaster = await startBroadcaster({ maxMessageBytes: 256, messagesPerSecond: 5 });
+    broadcaster = await scope.start({ maxMessageBytes: 256, messagesPerSecond: 5 });
     const bystander = await client();
     const big = await client();
     big.ws.send(JSON.stringify({ type: 'subscribe', symbols: Array.from({ length: 40 }, (_, i) => `SYMBOL-${i}`) }));

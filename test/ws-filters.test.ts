@@ -3,9 +3,9 @@
  * a subscribe message; without one, everything. Each client gets exactly the
  * records its filter selects, in emit order, values as written.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Broadcaster } from '../dist/src/broadcast/broadcaster.js';
-import { batch, connect, startBroadcaster, type TestClient } from './helpers/ws-client.js';
+import { batch, broadcasterTestScope, type TestClient } from './helpers/ws-client.js';
 
 const SYMBOLS = ['BTC/USDT', 'ETH/USDT', 'SOL/USDT'];
 const TYPES = ['trade', 'ticker', 'funding'];
@@ -19,23 +19,12 @@ function records(n: number, from = 0): Record<string, unknown>[] {
 }
 
 let broadcaster: Broadcaster | undefined;
-const clients: TestClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await broadcaster?.close();
-  broadcaster = undefined;
-});
-
-async function client(query = ''): Promise<TestClient> {
-  const c = await connect(broadcaster!.url + query);
-  clients.push(c);
-  return c;
-}
+const scope = broadcasterTestScope();
+const client = (query = ''): Promise<TestClient> => scope.connect(broadcaster!.url + query);
 
 describe('ws filters', () => {
   it('without a filter everything; with one exactly the selected records, in emit order', async () => {
-    broadcaster = await startBroadcaster();
+    broadcaster = await scope.start();
     const all = await client();
     const btc = await client('?symbols=BTC/USDT');
     const trades = await client('?types=trade');
@@ -61,7 +50,7 @@ describe('ws filters', () => {
   });
 
   it('keeps only the subscribed fields, with their original text', async () => {
-    broadcaster = await startBroadcaster();
+    broadcaster = await scope.start();
     const c = await client('?fields=id,price,missing');
     // Written by hand: values a JSON round trip would rewrite.
     const text = '{"id":"12345678901234567890","price":1.50,"nested":{"price":2},"symbol":"BTC/USDT","big":123456789012345678901234567890}\n';
@@ -78,7 +67,7 @@ describe('ws filters', () => {
   });
 
   it('a subscribe message replaces the filter from then on and is acknowledged', async () => {
-    broadcaster = await startBroadcaster();
+    broadcaster = await scope.start();
     const c = await client();
     broadcaster.offer([batch(records(9))]);
     await c.until(() => c.records.length === 9);
@@ -96,7 +85,7 @@ describe('ws filters', () => {
   });
 
   it('records without the filtered field match no symbol or type filter; unfiltered clients get them', async () => {
-    broadcaster = await startBroadcaster();
+    broadcaster = await scope.start();
     const filtered = await client('?symbols=BTC/USDT');
     const all = await client();
     broadcaster.offer([batch([{ id: 'a' }, { id: 'b', symbol: 7 }, { id: 'c', symbol: 'BTC/USDT' }])]);

@@ -3,24 +3,13 @@
  * exactly what it missed from the replay buffer, or a gap notice saying how
  * much is gone when that is older than the buffer.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Broadcaster } from '../dist/src/broadcast/broadcaster.js';
-import { batch, connect, startBroadcaster, type TestClient } from './helpers/ws-client.js';
+import { batch, broadcasterTestScope, type TestClient } from './helpers/ws-client.js';
 
 let broadcaster: Broadcaster | undefined;
-const clients: TestClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await broadcaster?.close();
-  broadcaster = undefined;
-});
-
-async function client(query = ''): Promise<TestClient> {
-  const c = await connect(broadcaster!.url + query);
-  clients.push(c);
-  return c;
-}
+const scope = broadcasterTestScope();
+const client = (query = ''): Promise<TestClient> => scope.connect(broadcaster!.url + query);
 
 const SYMBOLS = ['BTC/USDT', 'ETH/USDT'];
 const records = (from: number, n: number): Record<string, unknown>[] =>
@@ -33,7 +22,7 @@ async function offerAndWait(c: TestClient, recs: Record<string, unknown>[], tota
 
 describe('ws resume', () => {
   it('reconnecting with lastSeq delivers exactly what was missed, then the live stream', async () => {
-    broadcaster = await startBroadcaster();
+    broadcaster = await scope.start();
     const first = await client();
     await offerAndWait(first, records(0, 100), 100);
     const lastSeq = first.records.at(-1)!.seq;
@@ -51,7 +40,7 @@ describe('ws resume', () => {
   });
 
   it('resume keeps the filter: a filtered client gets only its missed records', async () => {
-    broadcaster = await startBroadcaster();
+    broadcaster = await scope.start();
     broadcaster.offer([batch(records(0, 40))]);
     const c = await client('?symbols=ETH/USDT&fields=id&lastSeq=20');
     await c.until(() => c.records.length === 10);
@@ -61,7 +50,7 @@ describe('ws resume', () => {
 
   it('older than the buffer: a gap notice with the count missed, then everything still held, in order', async () => {
     // Room for a few dozen records of ~130 bytes.
-    broadcaster = await startBroadcaster({ replayBytes: 8 * 1024 });
+    broadcaster = await scope.start({ replayBytes: 8 * 1024 });
     broadcaster.offer([batch(records(0, 500))]);
     const c = await client('?lastSeq=10');
     await c.until(() => c.records.length > 0 && c.records.at(-1)!.seq === 500, 10_000, 'seq 500');
@@ -78,7 +67,7 @@ describe('ws resume', () => {
   });
 
   it('a subscribe message with lastSeq resumes too; a lastSeq from the future (a restarted engine) gets a gap notice', async () => {
-    broadcaster = await startBroadcaster();
+    broadcaster = await scope.start();
     broadcaster.offer([batch(records(0, 30))]);
     const c = await client();
     c.ws.send(JSON.stringify({ type: 'subscribe', lastSeq: 25 }));
@@ -93,7 +82,7 @@ describe('ws resume', () => {
   });
 
   it('with no replay buffer (wsReplay 0) every resume is a gap', async () => {
-    broadcaster = await startBroadcaster({ replayBytes: 0 });
+    broadcaster = await scope.start({ replayBytes: 0 });
     broadcaster.offer([batch(records(0, 5))]);
     const c = await client('?lastSeq=2');
     await c.until(() => c.ofType('gap').length === 1);

@@ -2,43 +2,20 @@
  * The broadcaster's Prometheus metrics, read from its latest counts at scrape
  * time (as the engine's are: nothing per frame touches prom-client).
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { HdrSummary } from '../metrics/prometheus.js';
+import { ScrapedMetrics, type Rows } from '../metrics/scraped.js';
 import type { Broadcaster } from './broadcaster.js';
 import type { BroadcastStats } from './stats.js';
-
-type Rows = Array<[Record<string, string>, number]>;
 
 const labelled = <K extends string>(label: string, counts: Record<K, number>): Rows => Object.entries<number>(counts).map(([k, v]) => [{ [label]: k }, v]);
 
 /** Registers the metrics; the returned function removes them again. */
 export function registerBroadcastMetrics(registry: Registry, broadcaster: Broadcaster): () => void {
-  const names: string[] = [];
-  const registers = [registry];
-  const counter = (name: string, help: string, labelNames: string[], read: (s: BroadcastStats) => Rows): void => {
-    names.push(name);
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers,
-      collect() {
-        this.reset();
-        for (const [labels, v] of read(broadcaster.stats())) if (v > 0) this.inc(labels, v);
-      },
-    });
-  };
-  const gauge = (name: string, help: string, read: (s: BroadcastStats) => number): void => {
-    names.push(name);
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        this.set(read(broadcaster.stats()));
-      },
-    });
-  };
+  const metrics = new ScrapedMetrics(registry);
+  const counter = (name: string, help: string, labelNames: string[], read: (s: BroadcastStats) => Rows): void =>
+    metrics.labelledCounter(name, help, labelNames, () => read(broadcaster.stats()));
+  const gauge = (name: string, help: string, read: (s: BroadcastStats) => number): void => metrics.gauge(name, help, () => read(broadcaster.stats()));
   const one = (read: (s: BroadcastStats) => number) => (s: BroadcastStats): Rows => [[{}, read(s)]];
 
   gauge('ordertail_ws_clients', 'WebSocket clients connected.', (s) => s.clients);
@@ -60,12 +37,10 @@ export function registerBroadcastMetrics(registry: Registry, broadcaster: Broadc
   counter('ordertail_ws_refused_total', 'Connections refused at the handshake, by reason.', ['reason'], (s) => labelled('reason', s.refused));
   counter('ordertail_ws_bad_messages_total', 'Client messages refused (error frame sent), by reason.', ['reason'], (s) => labelled('reason', s.badMessages));
   counter('ordertail_ws_resumes_total', 'Resumes: replayed in full, or with a gap notice.', ['outcome'], (s) => labelled('outcome', s.resumes));
-  names.push('ordertail_ws_fanout_latency_seconds');
+  metrics.names.push('ordertail_ws_fanout_latency_seconds');
   new HdrSummary(
     { name: 'ordertail_ws_fanout_latency_seconds', help: 'Emit (sink batch) to the frame handed to the client socket, per record, since start (HDR histogram).', labelName: 'endpoint', registry },
     () => [['ws', broadcaster.latency]],
   );
-  return () => {
-    for (const name of names) registry.removeSingleMetric(name);
-  };
+  return () => metrics.unregister();
 }

@@ -1,6 +1,7 @@
-import { collectDefaultMetrics, Counter, Gauge, Summary, type Registry } from 'prom-client';
+import { collectDefaultMetrics, Summary, type Registry } from 'prom-client';
 import type { Histogram } from 'hdr-histogram-js';
 import type { EngineStats, FileTelemetry, LatencyHistograms, PipelineGauges, StreamCounts, TelemetrySource } from './telemetry.js';
+import { ScrapedMetrics, type Rows } from './scraped.js';
 
 /*
  * Engine metrics for Prometheus. Every value is read from the TelemetrySource
@@ -64,14 +65,15 @@ function snapshotReader(source: TelemetrySource): () => Snapshot {
 
 /** A summary whose samples come from HDR histograms instead of observe(). */
 export class HdrSummary extends Summary<string> {
-  private readonly labelName: string;
+  private readonly labelName: string | undefined;
   private readonly read: () => Array<[label: string, histogram: Histogram]>;
 
+  /** Without `labelName`, one unlabelled summary (the label of `read`'s row is ignored). */
   constructor(
-    config: { name: string; help: string; labelName: string; registry: Registry },
+    config: { name: string; help: string; labelName?: string; registry: Registry },
     read: () => Array<[label: string, histogram: Histogram]>,
   ) {
-    super({ name: config.name, help: config.help, labelNames: [config.labelName], registers: [config.registry] });
+    super({ name: config.name, help: config.help, labelNames: config.labelName ? [config.labelName] : [], registers: [config.registry] });
     this.labelName = config.labelName;
     this.read = read;
   }
@@ -80,7 +82,7 @@ export class HdrSummary extends Summary<string> {
     const base = await super.get();
     const values: typeof base.values = [];
     for (const [label, h] of this.read()) {
-      const labels = { [this.labelName]: label };
+      const labels: Record<string, string> = this.labelName ? { [this.labelName]: label } : {};
       const count = h.totalCount;
       // No quantile samples without observations (rather than a made-up 0).
       if (count > 0) {
@@ -112,58 +114,12 @@ export function registerDefaultMetrics(registry: Registry): void {
 
 export function registerEngineMetrics(registry: Registry, source: TelemetrySource): EngineMetrics {
   const snap = snapshotReader(source);
-  const registers = [registry];
-  const names: string[] = [];
-
-  /** A counter whose total is the source's cumulative value (set, not incremented). */
-  const counter = (name: string, help: string, read: (s: Snapshot) => number): void => {
-    names.push(name);
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        this.reset();
-        this.inc(nonNegative(read(snap())));
-      },
-    });
-  };
-  const labelledCounter = (
-    name: string,
-    help: string,
-    labelNames: string[],
-    read: (s: Snapshot) => Array<[Record<string, string>, number]>,
-  ): void => {
-    names.push(name);
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers,
-      collect() {
-        this.reset();
-        for (const [labels, v] of read(snap())) this.inc(labels, nonNegative(v));
-      },
-    });
-  };
-  const gauge = (
-    name: string,
-    help: string,
-    labelNames: string[],
-    read: (s: Snapshot) => Array<[Record<string, string>, number]>,
-  ): void => {
-    names.push(name);
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers,
-      collect() {
-        this.reset();
-        for (const [labels, v] of read(snap())) this.set(labels, v);
-      },
-    });
-  };
+  const metrics = new ScrapedMetrics(registry);
+  const counter = (name: string, help: string, read: (s: Snapshot) => number): void => metrics.counter(name, help, () => read(snap()));
+  const labelledCounter = (name: string, help: string, labelNames: string[], read: (s: Snapshot) => Rows): void =>
+    metrics.labelledCounter(name, help, labelNames, () => read(snap()));
+  const gauge = (name: string, help: string, labelNames: string[], read: (s: Snapshot) => Rows): void =>
+    metrics.labelledGauge(name, help, labelNames, () => read(snap()));
   const one = (v: number): Array<[Record<string, string>, number]> => [[{}, v]];
 
   counter('ordertail_records_read_total', 'Records framed from the input: emitted + duplicate + rejected.', (s) => s.stats.recordsRead);
@@ -229,7 +185,7 @@ export function registerEngineMetrics(registry: Registry, source: TelemetrySourc
     ['dedup', s.histograms.stage.dedup],
     ['sink_write', s.histograms.stage.sinkWrite],
   ];
-  names.push('ordertail_stream_latency_seconds', 'ordertail_stage_latency_seconds');
+  metrics.names.push('ordertail_stream_latency_seconds', 'ordertail_stage_latency_seconds');
   new HdrSummary(
     {
       name: 'ordertail_stream_latency_seconds',
@@ -253,16 +209,7 @@ export function registerEngineMetrics(registry: Registry, source: TelemetrySourc
   gauge('ordertail_stream_latency_max_seconds', 'Largest stream latency since start.', ['stream'], (s) => maxOf(streams(s), 'stream'));
   gauge('ordertail_stage_latency_max_seconds', 'Largest stage time since start.', ['stage'], (s) => maxOf(stages(s), 'stage'));
 
-  return {
-    names,
-    unregister() {
-      for (const name of names) registry.removeSingleMetric(name);
-    },
-  };
-}
-
-function nonNegative(v: number): number {
-  return Number.isFinite(v) && v > 0 ? v : 0;
+  return { names: metrics.names, unregister: () => metrics.unregister() };
 }
 
 /** A readiness check that throws means not ready; the scrape itself must still succeed. */

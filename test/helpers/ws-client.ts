@@ -2,6 +2,7 @@
  * Real `ws` clients for the broadcaster's tests, and a broadcaster fed
  * directly with sink-like batches (what the engine's tee hands it).
  */
+import { afterEach } from 'vitest';
 import { WebSocket, type ClientOptions } from 'ws';
 import { Broadcaster } from '../../dist/src/broadcast/broadcaster.js';
 import type { BroadcastConfig } from '../../dist/src/config/broadcast.js';
@@ -126,4 +127,29 @@ export function batch(records: readonly object[]): Uint8Array {
 
 export async function startBroadcaster(overrides: Partial<BroadcastConfig> = {}): Promise<Broadcaster> {
   return Broadcaster.start(config(overrides));
+}
+
+/**
+ * A test file's broadcasters and the clients connected to them, all closed
+ * after each test. Call once at the top of the file (it registers the afterEach).
+ */
+export function broadcasterTestScope(): { start(overrides?: Partial<BroadcastConfig>): Promise<Broadcaster>; connect(url: string): Promise<TestClient> } {
+  const broadcasters: Broadcaster[] = [];
+  const clients: TestClient[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    for (const b of broadcasters.splice(0)) await b.close();
+  });
+  return {
+    async start(overrides = {}) {
+      const b = await startBroadcaster(overrides);
+      broadcasters.push(b);
+      return b;
+    },
+    async connect(url) {
+      const c = await connect(url);
+      clients.push(c);
+      return c;
+    },
+  };
 }
