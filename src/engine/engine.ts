@@ -303,10 +303,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     }, liveLane);
     if (resumeFiles) this.pipeline.resumeFrom(resumeFiles);
     const pipelineForSink = this.pipeline;
-    // Asked from inside a sink write, in the emit loop's synchronous part: a
-    // request made there would start a second emit loop (emitReady has not
-    // recorded the first one yet), so it waits for a microtask.
-    if (this.txSink) this.txSink.onCommitWanted = () => queueMicrotask(() => void pipelineForSink.requestCheckpoint());
+    // Asked from inside a sink write too: the emit loop running then goes round again.
+    if (this.txSink) this.txSink.onCommitWanted = () => void pipelineForSink.requestCheckpoint();
     this.pumping = this.pump();
     if (o.collector) await this.startCollector(o.collector);
     // Our own outputs may match a broad input glob; reading them back would
