@@ -5,6 +5,8 @@
  * not rounded), as the engine emits every record as its original bytes.
  * Records reaching it were accepted by the parser: valid JSON objects.
  */
+import { Ch } from '../parser/js/byte-classes.js';
+
 export interface FieldSpan {
   readonly key: string;
   /** The value's text is record.slice(start, end). */
@@ -12,16 +14,7 @@ export interface FieldSpan {
   readonly end: number;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-
-const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+const isSpace = (c: number): boolean => c === Ch.SPACE || c === Ch.LF || c === Ch.CR || c === Ch.TAB;
 
 function skipSpace(text: string, i: number): number {
   while (i < text.length && isSpace(text.charCodeAt(i))) i++;
@@ -32,32 +25,32 @@ function skipSpace(text: string, i: number): number {
 function stringEnd(text: string, i: number): number {
   for (let j = i + 1; j < text.length; j++) {
     const c = text.charCodeAt(j);
-    if (c === BACKSLASH) j++;
-    else if (c === QUOTE) return j + 1;
+    if (c === Ch.BACKSLASH) j++;
+    else if (c === Ch.QUOTE) return j + 1;
   }
   return -1;
 }
 
 function valueEnd(text: string, i: number): number {
   const first = text.charCodeAt(i);
-  if (first === QUOTE) return stringEnd(text, i);
-  if (first === OPEN_BRACE || first === OPEN_BRACKET) {
+  if (first === Ch.QUOTE) return stringEnd(text, i);
+  if (first === Ch.LBRACE || first === Ch.LBRACKET) {
     let depth = 0;
     for (let j = i; j < text.length; j++) {
       const c = text.charCodeAt(j);
-      if (c === QUOTE) {
+      if (c === Ch.QUOTE) {
         const end = stringEnd(text, j);
         if (end < 0) return -1;
         j = end - 1;
-      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
-      else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) return j + 1;
+      } else if (c === Ch.LBRACE || c === Ch.LBRACKET) depth++;
+      else if ((c === Ch.RBRACE || c === Ch.RBRACKET) && --depth === 0) return j + 1;
     }
     return -1;
   }
   let j = i;
   while (j < text.length) {
     const c = text.charCodeAt(j);
-    if (c === COMMA || c === CLOSE_BRACE || isSpace(c)) break;
+    if (c === Ch.COMMA || c === Ch.RBRACE || isSpace(c)) break;
     j++;
   }
   return j > i ? j : -1;
@@ -66,26 +59,26 @@ function valueEnd(text: string, i: number): number {
 /** The record's top-level fields in their order, or undefined when it is not a JSON object. */
 export function topLevelFields(text: string): FieldSpan[] | undefined {
   let i = skipSpace(text, 0);
-  if (text.charCodeAt(i) !== OPEN_BRACE) return undefined;
+  if (text.charCodeAt(i) !== Ch.LBRACE) return undefined;
   i = skipSpace(text, i + 1);
   const fields: FieldSpan[] = [];
-  if (text.charCodeAt(i) === CLOSE_BRACE) return fields;
+  if (text.charCodeAt(i) === Ch.RBRACE) return fields;
   for (;;) {
-    if (text.charCodeAt(i) !== QUOTE) return undefined;
+    if (text.charCodeAt(i) !== Ch.QUOTE) return undefined;
     const keyEnd = stringEnd(text, i);
     if (keyEnd < 0) return undefined;
     const raw = text.slice(i, keyEnd);
     const key = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
     i = skipSpace(text, keyEnd);
-    if (text.charCodeAt(i) !== COLON) return undefined;
+    if (text.charCodeAt(i) !== Ch.COLON) return undefined;
     const start = skipSpace(text, i + 1);
     const end = valueEnd(text, start);
     if (end < 0) return undefined;
     fields.push({ key, start, end });
     i = skipSpace(text, end);
     const c = text.charCodeAt(i);
-    if (c === CLOSE_BRACE) return fields;
-    if (c !== COMMA) return undefined;
+    if (c === Ch.RBRACE) return fields;
+    if (c !== Ch.COMMA) return undefined;
     i = skipSpace(text, i + 1);
   }
 }
@@ -95,7 +88,7 @@ export function stringField(text: string, fields: readonly FieldSpan[], key: str
   for (let k = fields.length - 1; k >= 0; k--) {
     const f = fields[k]!;
     if (f.key !== key) continue;
-    if (text.charCodeAt(f.start) !== QUOTE) return undefined;
+    if (text.charCodeAt(f.start) !== Ch.QUOTE) return undefined;
     const raw = text.slice(f.start, f.end);
     return raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
   }
