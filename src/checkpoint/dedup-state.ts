@@ -164,6 +164,15 @@ export class DedupCheckpoint {
     });
   }
 
+  /**
+   * Keys went into the table without passing through the journal (seeded from
+   * a database): the next commit takes a full snapshot, or a restart from it
+   * would not know them.
+   */
+  insertedOutsideJournal(): void {
+    this.base = undefined;
+  }
+
   /** The commit landed: its snapshot is the base later journals extend. */
   committed(state: CheckpointState): void {
     this.base = { format: state.dedup.format, file: state.dedup.file, byteLength: state.dedup.byteLength };

@@ -234,6 +234,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       if (this.txSink?.seedKeys && !restored && resumeFiles) {
         const dedup = this.dedup;
         const seeded = await this.txSink.seedKeys(o.dedupWindowMs, Math.floor(dedup.capacity / 2), (lo, hi, times, i) => void dedup.insertAt(lo, hi, times, i));
+        if (seeded > 0) checkpointer?.dedup.insertedOutsideJournal();
         this.emit('info', `dedup table seeded with ${seeded} key(s) ${this.txSink.name} holds within the window`);
       }
     } catch (err) {
