@@ -9,7 +9,7 @@
  *
  *   node dist/bench/follow-latency.js [--rates 20000,300000] [--batch-ms 1,10]
  *     [--seconds 10] [--backfill-mb 1000 --backfill-files 12]
- *     [--followers naive,defaults,bare,baseline] [--workers 2]
+ *     [--followers naive,defaults,bare,baseline] [--workers 2] [--per-second]
  *
  * Followers: naive (bench/naive-follower.ts), defaults (the CLI's defaults:
  * checkpoints and metrics on), bare (--no-checkpoint --no-metrics), baseline
@@ -36,6 +36,8 @@ export interface LatencyResult {
   lagDriftMs: number | undefined;
   rssStartMiB: number | undefined;
   rssEndMiB: number | undefined;
+  /** p99 (ms) of the records received in each second of the run. */
+  perSecondP99: number[];
 }
 
 interface Follower {
@@ -201,13 +203,17 @@ async function measure(follower: Follower, c: Case): Promise<LatencyResult> {
     lagDriftMs,
     rssStartMiB,
     rssEndMiB,
+    perSecondP99: receiver.perSecond.map((s) => (s.totalCount > 0 ? ms(s.getValueAtPercentile(99)) : Number.NaN)),
   };
   receiver.destroy();
   return result;
 }
 
 function followers(names: string[], workers: number): Follower[] {
+  // BENCH_ENGINE_NODE_ARGS: node flags for the engine's process (e.g. V8 tiering experiments).
+  const nodeArgs = (process.env.BENCH_ENGINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const engine = (root: string, extra: string[]): Follower['args'] => (live, backfill) => [
+    ...nodeArgs,
     join(root, 'bin/ordertail.js'), 'run', '--input', live, ...(backfill ? ['--input', backfill] : []), '--workers', String(workers), ...extra,
   ];
   const all: Record<string, Follower | undefined> = {
@@ -267,6 +273,10 @@ export async function run(argv: string[] = []): Promise<LatencyResult[]> {
       };
     }),
   );
+  if (argv.includes('--per-second')) {
+    console.log('\nper second of the run: p99 (ms) of the records received in it');
+    console.table(results.map((r) => ({ case: r.case, follower: r.follower, ...Object.fromEntries(r.perSecondP99.map((v, i) => [`s${i}`, v])) })));
+  }
   return results;
 }
 

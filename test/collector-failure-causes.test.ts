@@ -23,10 +23,11 @@ describe('collector failures are reported with their cause', () => {
   });
 
   it('a longer run: the breaker opening names its last failure; a repeating failure is logged once', async () => {
-    // The breaker opens after 2 failed cycles instead of 5: the run stays short.
+    // The breaker opens after 2 failed cycles instead of 5: the run stays short
+    // (6 s leaves room for loading ccxt on a loaded machine).
     const config = join(workdir(), 'collector.yaml');
     writeFileSync(config, 'collector:\n  breaker: { failureThreshold: 2, cooldown: 10s }\n');
-    const r = await runCli(['collect', '--config', config, ...UNREACHABLE, '--interval', '100ms', '--duration', '3s'], { timeoutMs: 30_000 });
+    const r = await runCli(['collect', '--config', config, ...UNREACHABLE, '--interval', '100ms', '--duration', '6s'], { timeoutMs: 30_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/binanceusdm: circuit breaker closed → open \(last failure: markets NetworkError.*ECONNREFUSED/);
     expect(r.stderr.match(/cycle \d+ failed/g)).toHaveLength(1);
@@ -37,7 +38,8 @@ describe('an exchange that answers with an error status', () => {
   it('the warning and the failure carry the HTTP status; ordertail_collector_http_errors_total counts it', async () => {
     const mock = await mockExchange();
     mock.inject({ fault: { kind: 'status', status: 503 } });
-    const { collector: c, warnings, registry } = collector(fastConfig([{ id: 'bybit', baseUrl: mock.url }]));
+    // Timeouts far above any answer's time: on a loaded machine an attempt timing out would not carry the status.
+    const { collector: c, warnings, registry } = collector(fastConfig([{ id: 'bybit', baseUrl: mock.url }], { timeout: { initial: '10s', min: '5s', max: '10s' } }));
     const [report] = await c.pollOnce();
     expect(report!.outcome).toBe('failed');
     expect(report!.failures[0]).toMatchObject({ errorClass: 'ExchangeNotAvailable', httpStatus: 503 });

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Engine } from '../dist/src/index.js';
 import { threadsForWork } from '../dist/src/pool/threads-for-work.js';
 import { workdir } from './helpers/workdir.js';
 
@@ -17,9 +18,9 @@ function inputs(): { dir: string; small: string; large: string } {
 }
 
 describe('parse threads sized to the work', () => {
-  it('--once over a one-line file starts one thread, whatever --workers says', () => {
+  it('--once over a one-line file starts no thread: the main thread parses it', () => {
     const { small } = inputs();
-    expect(threadsForWork({ once: true, workers: 4, rangeBytes, input: [small] })).toBe(1);
+    expect(threadsForWork({ once: true, workers: 4, rangeBytes, input: [small] })).toBe(0);
   });
 
   it('--once gets a thread per range of its files, up to --workers', () => {
@@ -28,9 +29,9 @@ describe('parse threads sized to the work', () => {
     expect(threadsForWork({ once: true, workers: 2, rangeBytes, input: [large, small] })).toBe(2);
   });
 
-  it('a missing input is no work, and still one thread reads it (to report it)', () => {
+  it('a missing input is no work: no thread', () => {
     const { dir } = inputs();
-    expect(threadsForWork({ once: true, workers: 4, rangeBytes, input: [join(dir, 'missing.ndjson')] })).toBe(1);
+    expect(threadsForWork({ once: true, workers: 4, rangeBytes, input: [join(dir, 'missing.ndjson')] })).toBe(0);
   });
 
   it('a glob may match anything: every thread', () => {
@@ -41,5 +42,24 @@ describe('parse threads sized to the work', () => {
   it('follow mode keeps every thread for the live path', () => {
     const { small } = inputs();
     expect(threadsForWork({ once: false, workers: 4, rangeBytes, input: [small] })).toBe(4);
+  });
+
+  it('a small --once run parses on the main thread, and a JSON document in it still gets a thread', async () => {
+    const { dir, small } = inputs();
+    const doc = join(dir, 'doc.json');
+    writeFileSync(doc, '[{"id":"x"},{"id":"a"},{"id":"y"}]');
+    const run = async (input: string[]): Promise<{ ids: string[]; ready: boolean }> => {
+      const engine = new Engine({ input, once: true, workers: 2 });
+      const records = engine.records();
+      await engine.start();
+      // No thread is not "0 of 2 parse workers up".
+      const ready = engine.readiness().ok;
+      const ids: string[] = [];
+      for await (const record of records) ids.push((JSON.parse(record.toString('utf8')) as { id: string }).id);
+      return { ids, ready };
+    };
+    expect(await run([small])).toEqual({ ids: ['a'], ready: true });
+    const both = await run([small, doc]);
+    expect(both.ids.sort()).toEqual(['a', 'x', 'y']);
   });
 });

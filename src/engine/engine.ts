@@ -274,14 +274,24 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.dedupImpl = dedupImpl.name;
     if (dedupImpl.fallbackReason && chosen.name === 'native') this.emit('warning', `native dedup unavailable, using js: ${dedupImpl.fallbackReason}`, 'ORDERTAIL_NATIVE_UNAVAILABLE');
     this.emit('info', `parser: ${chosen.name}${o.parserShadow ? ` (shadow: ${o.parserShadow}, sample ${o.shadowSample})` : ''}, dedup inserts: ${dedupImpl.name}`);
-    const pool = new ParsePool({
-      ...parsePoolConfig(o, chosen.name),
-      onWorkerError: (e) => this.fail(new Error(`parse worker failed: ${e.message}`, { cause: e })),
-    });
-    this.pool = pool;
-    // A follower folds journals into snapshots off the main thread (the live lane
-    // would feel a scan of the table); a --once run takes them on the main thread.
-    if (!o.once) this.checkpointer?.dedup.compactWith((task) => pool.compactDedup(task));
+    const poolConfig = parsePoolConfig(o, chosen.name);
+    // A small --once run starts no thread (pool/threads-for-work.ts); one is made if a range needs it.
+    const parsesOnMainThread = poolConfig.workers === 0;
+    const startPool = (): ParsePool => {
+      if (this.pool) return this.pool;
+      const pool = new ParsePool({
+        ...poolConfig,
+        workers: Math.max(1, poolConfig.workers),
+        onWorkerError: (e) => this.fail(new Error(`parse worker failed: ${e.message}`, { cause: e })),
+      });
+      this.pool = pool;
+      // A follower folds journals into snapshots off the main thread (the live lane
+      // would feel a scan of the table); a --once run takes them on the main thread.
+      if (!o.once) this.checkpointer?.dedup.compactWith((task) => pool.compactDedup(task));
+      this.pumping = this.pump(pool);
+      return pool;
+    };
+    if (!parsesOnMainThread) startPool();
     // Small batches for records(): a batch that crosses the queue's bounds is taken whole.
     const staging = new StagingBuffer(this.broadcast ? this.broadcast.tee(sink) : sink, this.iterator ? ITERATOR_BATCH_BYTES : o.once ? ONCE_BATCH_BYTES : FOLLOW_QUEUE_BYTES, (us) => this.stages.sinkWrite.recordValue(us));
     this.staging = staging;
@@ -289,8 +299,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.emit('rejected', entry as RejectedRecord),
     this.streams, this.checkpointer?.dedup.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
     // Follow mode: small growth is parsed where it is noticed (engine/live-lane.ts).
-    const liveLane = o.once ? undefined : new LiveLane(o, chosen.name, this.stages.parse);
-    this.pipeline = new Pipeline(o, this.pool, emit, staging, this.counters, this.stages, this.logger, {
+    const liveLane = o.once && !parsesOnMainThread ? undefined : new LiveLane(o, chosen.name, this.stages.parse, parsesOnMainThread);
+    this.pipeline = new Pipeline(o, startPool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m, code) => this.emit('warning', m, code),
       fail: (e) => this.fail(e),
       reject: (entry) => {
@@ -306,7 +316,6 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const pipelineForSink = this.pipeline;
     // Asked from inside a sink write too: the emit loop running then goes round again.
     if (this.txSink) this.txSink.onCommitWanted = () => void pipelineForSink.requestCheckpoint();
-    this.pumping = this.pump();
     if (o.collector) await this.startCollector(o.collector);
     // Our own outputs may match a broad input glob; reading them back would
     // loop forever in follow mode.
@@ -346,7 +355,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (!o.once) {
       // A follower is ready once nothing of its start-up is left to compete with
       // the live lane for the CPU: parse threads booted, histograms built.
-      await Promise.all([histograms, this.pool.threadsLoaded]);
+      await Promise.all([histograms, this.pool?.threadsLoaded]);
     }
     this.started = true;
     if (this.failure) this.stopAfterFailure();
@@ -465,8 +474,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   }
 
   /** Move result slots from the rings as soon as workers publish them. */
-  private async pump(): Promise<void> {
-    const pool = this.pool!;
+  private async pump(pool: ParsePool): Promise<void> {
     while (this.state === 'running' || this.state === 'stopping') {
       try {
         if (pool.drain() === 0) await pool.waitForSlots(100);
@@ -581,7 +589,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const reasons: string[] = [];
     if (this.state !== 'running') reasons.push(`engine is ${this.state}`);
     const threads = this.pool?.threadCount ?? 0;
-    const wanted = this.pool?.threadsWanted ?? this.options.workers;
+    // No pool: none was wanted (a small --once run parses on this thread), or start-up has not reached it.
+    const wanted = this.pool?.threadsWanted ?? (this.pipeline ? 0 : this.options.workers);
     if (threads < wanted) reasons.push(`${threads} of ${wanted} parse workers up`);
     if (this.failure) reasons.push(`failed: ${this.failure.message}`);
     if ((this.staging?.errors ?? 0) > 0) reasons.push(`sink ${this.sink?.name} reported ${this.staging!.errors} write error(s)`);

@@ -41,8 +41,16 @@ export class LiveLane {
   /** The result store of the range being parsed (set only inside parse()). */
   private target: RangeResults | undefined;
 
-  /** @param parseTimes the main thread's parse-time histogram (µs per parser call). */
-  constructor(o: ResolvedOptions, parser: ParserName, parseTimes: { recordValue(us: number): void }) {
+  /**
+   * @param parseTimes the main thread's parse-time histogram (µs per parser call).
+   * @param readsHistory also parse ranges of history: a small `--once` run that starts no parse thread.
+   */
+  constructor(
+    o: ResolvedOptions,
+    parser: ParserName,
+    parseTimes: { recordValue(us: number): void },
+    private readonly readsHistory = false,
+  ) {
     const config = compileParseConfig({ keyFields: o.dedupKey, eventTimeField: o.eventTime, maxRecordBytes: o.maxRecordBytes });
     const output = {
       write: (batch: Int32Array, count: number): void => this.target!.pushMany(batch, 0, count),
@@ -60,9 +68,9 @@ export class LiveLane {
     );
   }
 
-  /** This planned range of newly observed growth is parsed here. */
-  takes(plan: PlannedRange): boolean {
-    return plan.chain && plan.framing === Framing.Lines && plan.hardEnd - plan.start <= LIVE_LANE_MAX_BYTES;
+  /** This planned range is parsed here: growth observed while following (`live`), or any range when it reads history. */
+  takes(plan: PlannedRange, live: boolean): boolean {
+    return (live || this.readsHistory) && plan.framing === Framing.Lines && plan.hardEnd - plan.start <= LIVE_LANE_MAX_BYTES;
   }
 
   /** A buffer for the range `plan` (one that takes() accepted). */

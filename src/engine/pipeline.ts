@@ -118,7 +118,8 @@ export class Pipeline {
 
   constructor(
     private readonly options: ResolvedOptions,
-    private readonly pool: ParsePool,
+    /** The parse threads; made on first use when the run started none (a small `--once` run). */
+    private readonly pool: () => ParsePool,
     private readonly emitter: EmitStage,
     private readonly staging: StagingBuffer,
     private readonly counters: Counters,
@@ -294,7 +295,7 @@ export class Pipeline {
   private dispatch(file: FileCursor, plan: PlannedRange): void {
     // Growth observed after start-up is the live stream; the rest is history.
     const live = plan.chain && file.observedAt > this.startedAt;
-    const lane = live && this.liveLane?.takes(plan) ? this.liveLane : undefined;
+    const lane = this.liveLane?.takes(plan, live) ? this.liveLane : undefined;
     const buffer = lane ? lane.acquire(plan) : this.buffers.acquire()!;
     let bytes = this.bytesViews.get(buffer);
     if (!bytes) this.bytesViews.set(buffer, (bytes = Buffer.from(buffer)));
@@ -340,7 +341,7 @@ export class Pipeline {
       queueMicrotask(() => this.onRangeDone(range, outcome));
       return;
     }
-    this.pool.run(task, range.results).then(
+    this.pool().run(task, range.results).then(
       (outcome) => this.onRangeDone(range, outcome),
       (err: unknown) => this.onRangeFailed(range, err),
     );

@@ -33,7 +33,7 @@ const WORKER_NICE_WHEN_FOLLOWING = 10;
 const RING_SLOTS = 16 * 1024;
 
 export interface ParsePoolOptions {
-  /** Threads started, and kept: threadsForWork(). */
+  /** Threads started, and kept: threadsForWork() (0: none until a range needs one, then 1). */
   workers: number;
   keyFields: readonly string[];
   eventTimeField: string;
@@ -178,7 +178,8 @@ let prewarmed: PoolCore | undefined;
  * pool may come (start-up failed).
  */
 export function prewarmParsePool(config: ParsePoolConfig): void {
-  if (prewarmed) return;
+  // No thread wanted: the main thread parses (threadsForWork).
+  if (prewarmed || config.workers === 0) return;
   prewarmed = createCore(config);
 }
 

@@ -10,10 +10,19 @@ export interface WorkShape {
 }
 
 /**
+ * A `--once` run over at most this many bytes (and at most one range) starts
+ * no parse thread: the main thread parses it in the live lane's parser, as
+ * fast as one thread would (nothing runs beside it), without the thread's V8
+ * isolate (about 10 MiB) and its start-up on the critical path. A range the
+ * lane cannot take (a JSON document) still gets a thread, made when needed.
+ */
+export const MAIN_THREAD_ONCE_MAX_BYTES = 1 << 20;
+
+/**
  * Parse threads to start: follow mode keeps every configured one for the
  * live path (growth must not wait for a thread to boot). A `--once` run's work
  * is what exists at start-up, so it gets one thread per range of it, up to
- * `workers`: a one-line file needs one thread, and every thread is a V8
+ * `workers` (none for a small one: see MAIN_THREAD_ONCE_MAX_BYTES), and every thread is a V8
  * isolate whose memory and start-up CPU are paid whether it parses or not
  * (its start-up competes with the main thread for the cores). Only plain
  * paths are measured; a glob may match anything, so it gets every thread.
@@ -30,5 +39,6 @@ export function threadsForWork(work: WorkShape): number {
       // Unreadable or missing: reading it reports the problem; it is no work for a thread.
     }
   }
-  return Math.max(1, Math.min(work.workers, Math.ceil(bytes / work.rangeBytes)));
+  if (bytes <= Math.min(MAIN_THREAD_ONCE_MAX_BYTES, work.rangeBytes)) return 0;
+  return Math.min(work.workers, Math.ceil(bytes / work.rangeBytes));
 }
