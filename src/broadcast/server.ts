@@ -23,6 +23,16 @@ import { isFiltered, parseQuery, parseSubscribe, SubscriptionError, type Subscri
 /** How long close() lets clients answer the closing handshake before cutting them off. */
 const SHUTDOWN_GRACE_MS = 1000;
 
+/**
+ * Sink batches arriving within this long of each other go out as one frame
+ * per client, per connected client (at most MAX_COALESCE_MS): a follower's
+ * sink writes a batch every millisecond or so, and a frame each, times
+ * hundreds of clients, is hundreds of thousands of socket writes a second,
+ * which the thread cannot keep up with. A few clients get each batch at once.
+ */
+const COALESCE_MS_PER_CLIENT = 0.02;
+const MAX_COALESCE_MS = 10;
+
 export class BroadcastServer implements ClientHost {
   readonly stats: BroadcastStats = emptyStats();
   readonly replay: ReplayBuffer;
@@ -34,6 +44,9 @@ export class BroadcastServer implements ClientHost {
   private readonly originAllowed: (origin: string | undefined) => boolean;
   private readonly tokenAllowed: (presented: string | undefined) => boolean;
   private closing: Promise<void> | undefined;
+  /** Batches waiting for the next fan-out; not yet numbered, so a client joining meanwhile sees a consistent head. */
+  private pending: { batch: Uint8Array; at: number }[] = [];
+  private fanOutTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly config: BroadcastConfig,
@@ -86,7 +99,21 @@ export class BroadcastServer implements ClientHost {
   /** A sink batch (newline-terminated records) emitted at `at` (epoch ms). */
   ingest(batch: Uint8Array, at: number): void {
     if (this.closing) return;
-    const records = ingest(batch, at, this.replay);
+    this.pending.push({ batch, at });
+    if (this.fanOutTimer !== undefined) return;
+    const delayMs = Math.min(MAX_COALESCE_MS, this.clients.size * COALESCE_MS_PER_CLIENT);
+    if (delayMs < 1) this.flushPending();
+    else this.fanOutTimer = setTimeout(() => this.flushPending(), delayMs);
+  }
+
+  /** Number the waiting batches' records, keep them for resumes, and send each client its share. */
+  private flushPending(): void {
+    clearTimeout(this.fanOutTimer);
+    this.fanOutTimer = undefined;
+    if (this.pending.length === 0) return;
+    const batches = this.pending;
+    this.pending = [];
+    const records = batches.length === 1 ? ingest(batches[0]!.batch, batches[0]!.at, this.replay) : batches.flatMap((b) => ingest(b.batch, b.at, this.replay));
     this.stats.recordsIn += records.length;
     fanOut(records, this.clients);
   }
@@ -94,6 +121,8 @@ export class BroadcastServer implements ClientHost {
   /** Records that never reached this thread (it was behind): their numbers are skipped, and every client told. */
   lost(count: number): void {
     if (count <= 0) return;
+    // The batches before the loss are numbered first.
+    this.flushPending();
     const after = this.replay.head;
     this.replay.skip(count);
     this.stats.dropped.overload += count;
@@ -101,6 +130,8 @@ export class BroadcastServer implements ClientHost {
   }
 
   snapshot(): BroadcastStats {
+    // Counts include every batch that has arrived.
+    this.flushPending();
     const s = this.stats;
     let subscriptions = 0;
     for (const c of this.clients) if (isFiltered(c.subscription)) subscriptions++;
@@ -206,6 +237,8 @@ export class BroadcastServer implements ClientHost {
 
   /** Stop accepting, close every client with 1001 (cut off after a grace), release the port. */
   close(): Promise<void> {
+    // What arrived before the stop goes out before the closing handshake.
+    if (!this.closing) this.flushPending();
     this.closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
       const gone = [...this.clients].map((c) => new Promise<void>((resolve) => {
