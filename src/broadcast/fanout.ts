@@ -66,6 +66,20 @@ export function fanOut(records: readonly StreamRecord[], clients: Iterable<Clien
     const r = records[i]!;
     return (built[i] ??= { seq: r.seq, at: r.at, json: recordEntry(r.seq, r.at, s.fields ? projectRecord(r.text, s.fields) : r.text) });
   };
+  // filterKey → the entries its filter selects, matched once for all its clients.
+  const selected = new Map<string, Entry[]>();
+  const selectedFor = (s: Subscription): Entry[] => {
+    let list = selected.get(s.filterKey);
+    if (list) return list;
+    const built = entriesFor(s);
+    list = [];
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      if (matches(s, r.symbol, r.type)) list.push(entry(built, i, s));
+    }
+    selected.set(s.filterKey, list);
+    return list;
+  };
   const shared = new Map<string, SharedFrame | null>();
   for (const client of clients) {
     if (!client.live) {
@@ -76,36 +90,25 @@ export function fanOut(records: readonly StreamRecord[], clients: Iterable<Clien
     const s = client.subscription;
     if (client.inStep) {
       let frame = shared.get(s.filterKey);
-      if (frame === undefined) shared.set(s.filterKey, (frame = sharedFrame(records, s, entriesFor(s), entry)));
+      if (frame === undefined) shared.set(s.filterKey, (frame = sharedFrame(selectedFor(s))));
       if (frame) {
         client.sendShared(frame.frame, frame.groups, frame.records);
         continue;
       }
     }
-    const built = entriesFor(s);
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]!;
-      if (!matches(s, r.symbol, r.type)) continue;
-      client.enqueue(entry(built, i, s));
+    for (const e of selectedFor(s)) {
+      client.enqueue(e);
       if (!client.live) break;
     }
     client.pump();
   }
 }
 
-function sharedFrame(
-  records: readonly StreamRecord[],
-  s: Subscription,
-  built: (Entry | undefined)[],
-  entry: (built: (Entry | undefined)[], i: number, s: Subscription) => Entry,
-): SharedFrame | null {
+function sharedFrame(selected: readonly Entry[]): SharedFrame | null {
   const parts: string[] = [];
   const groups: number[] = [];
   let chars = 0;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    if (!matches(s, r.symbol, r.type)) continue;
-    const e = entry(built, i, s);
+  for (const e of selected) {
     chars += e.json.length + 1;
     // Larger than one frame may be: those clients take the queued path, which splits it.
     if (chars > MAX_FRAME_CHARS) return null;
