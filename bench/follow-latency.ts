@@ -12,9 +12,14 @@
  *     [--followers naive,defaults,bare,baseline] [--workers 2] [--per-second]
  *
  * Followers: naive (bench/naive-follower.ts), defaults (the CLI's defaults:
- * checkpoints and metrics on), bare (--no-checkpoint --no-metrics), baseline
+ * checkpoints and metrics on), bare (--no-checkpoint --no-metrics),
+ * checkpoints (--no-metrics), metrics (--no-checkpoint), baseline
  * (CLI defaults of the build in $BENCH_BASELINE, e.g. bench/baseline.sh COMMIT).
  * The p99 ratio column is against the naive follower of the same case.
+ *
+ * On a shared machine, run it under a real-time policy (`chrt -f 20 node …`;
+ * the followers and the writer inherit it): other work then cannot preempt
+ * them, and figures taken at load 10 come close to those of a quiet machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
@@ -220,6 +225,9 @@ function followers(names: string[], workers: number): Follower[] {
     naive: { name: 'naive fs.watch follower', args: (live) => [join(REPO_ROOT, 'dist/bench/naive-follower.js'), live], logsReady: false, readsHistory: false },
     defaults: { name: 'ordertail, CLI defaults', args: engine(REPO_ROOT, []), logsReady: true, readsHistory: true },
     bare: { name: 'ordertail --no-checkpoint --no-metrics', args: engine(REPO_ROOT, ['--no-checkpoint', '--no-metrics']), logsReady: true, readsHistory: true },
+    // What each of the defaults' two extras costs, apart.
+    checkpoints: { name: 'ordertail --no-metrics', args: engine(REPO_ROOT, ['--no-metrics']), logsReady: true, readsHistory: true },
+    metrics: { name: 'ordertail --no-checkpoint', args: engine(REPO_ROOT, ['--no-checkpoint']), logsReady: true, readsHistory: true },
     baseline: process.env.BENCH_BASELINE
       ? { name: `baseline build, CLI defaults`, args: engine(process.env.BENCH_BASELINE, []), logsReady: process.env.BENCH_BASELINE_LOGS_READY === '1', readsHistory: true }
       : undefined,
