@@ -20,6 +20,8 @@
  * On a shared machine, run it under a real-time policy (`chrt -f 20 node …`;
  * the followers and the writer inherit it): other work then cannot preempt
  * them, and figures taken at load 10 come close to those of a quiet machine.
+ * Only for rates every follower keeps up with: one that falls behind runs
+ * flat out at that priority and starves everything else on the machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
