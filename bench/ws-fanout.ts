@@ -12,13 +12,15 @@
  *   stalled  N clients and one that stops reading (the default drop-oldest policy)
  * Printed: client latency p50/p95/p99, the engine's live latency (its
  * /metrics), the ratios clients/alone (engine) and stalled/clients (clients),
- * mismatches, the stalled client's drops, and RSS per client.
+ * mismatches, the stalled client's drops, RSS per client, and the CPU (in
+ * cores) this process's clients and the engine used while the writer ran: a
+ * clients' figure near 1 means they, not the engine, set the pace.
  *
  *   node dist/bench/ws-fanout.js [--clients 500] [--rate 5000] [--seconds 30]
  *   node dist/bench/ws-fanout.js --writer FILE RATE SECONDS   (the writer process)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,6 +157,19 @@ interface Phase {
   stalledDropped: number;
   /** The engine process's RSS at the end of the phase (its /metrics). */
   engineRssMiB: number;
+  /** CPU used while the writer ran, in cores: this process (the clients) and the engine. */
+  clientsCores: number;
+  engineCores: number;
+}
+
+/** utime + stime of a process, seconds (Linux /proc; NaN elsewhere). */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function quantile(metrics: string, q: string): number {
@@ -185,8 +200,13 @@ async function phase(name: string, clients: number, stalled: boolean, rate: numb
       slow.ws.pause();
     }
     const total = rate * seconds;
+    const cpuBefore = { clients: process.cpuUsage(), engine: processCpuSeconds(engine.pid), at: performance.now() };
     const w = spawn(process.execPath, [fileURLToPath(import.meta.url), '--writer', live, String(rate), String(seconds)], { stdio: 'inherit' });
     await new Promise((resolve) => w.once('exit', resolve));
+    const elapsedS = (performance.now() - cpuBefore.at) / 1000;
+    const clientsUsage = process.cpuUsage(cpuBefore.clients);
+    const clientsCores = (clientsUsage.user + clientsUsage.system) / 1e6 / elapsedS;
+    const engineCores = (processCpuSeconds(engine.pid) - cpuBefore.engine) / elapsedS;
     // Let the last records arrive.
     const expected = (f: Filter): number => {
       let n = 0;
@@ -212,6 +232,8 @@ async function phase(name: string, clients: number, stalled: boolean, rate: numb
       short: all.filter((c, i) => c.received !== want[i % FILTERS.length]).length,
       stalledDropped: Number(/^ordertail_ws_dropped_records_total\{policy="drop-oldest"\} (\S+)$/m.exec(metrics)?.[1] ?? 0),
       engineRssMiB: Number(/^process_resident_memory_bytes (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20,
+      clientsCores,
+      engineCores,
     };
     for (const c of all) c.ws.terminate();
     slow?.ws.terminate();
@@ -236,9 +258,9 @@ export async function run(argv: string[] = []): Promise<Phase[]> {
   console.log(`ws fan-out: ${clients} clients (mixed filters), ${rate} records/s for ${seconds} s, engine = CLI with --workers 1`);
   const phases = [await phase('alone', 0, false, rate, seconds), await phase('clients', clients, false, rate, seconds), await phase('stalled', clients, true, rate, seconds)];
   const f = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '–');
-  console.log('phase    | client p50 / p95 / p99 / max (ms) | engine live p50 / p90 / p99 (ms) | delivered | mismatches | short clients | stalled dropped | engine RSS MiB');
+  console.log('phase    | client p50 / p95 / p99 / max (ms) | engine live p50 / p90 / p99 (ms) | delivered | mismatches | short clients | stalled dropped | engine RSS MiB | CPU cores: clients / engine');
   for (const p of phases) {
-    console.log(`${p.name.padEnd(8)} | ${f(p.clientP50)} / ${f(p.clientP95)} / ${f(p.clientP99)} / ${f(p.clientMax)} | ${f(p.engineP50)} / ${f(p.engineP90)} / ${f(p.engineP99)} | ${p.delivered} | ${p.mismatches} | ${p.short} | ${p.stalledDropped} | ${f(p.engineRssMiB)}`);
+    console.log(`${p.name.padEnd(8)} | ${f(p.clientP50)} / ${f(p.clientP95)} / ${f(p.clientP99)} / ${f(p.clientMax)} | ${f(p.engineP50)} / ${f(p.engineP90)} / ${f(p.engineP99)} | ${p.delivered} | ${p.mismatches} | ${p.short} | ${p.stalledDropped} | ${f(p.engineRssMiB)} | ${f(p.clientsCores)} / ${f(p.engineCores)}`);
   }
   const [alone, withClients, stalled] = phases as [Phase, Phase, Phase];
   console.log(`engine live p99, clients / alone: ${f(withClients.engineP99 / alone.engineP99)}; p50: ${f(withClients.engineP50 / alone.engineP50)}`);
