@@ -17,7 +17,8 @@ describe('isolation between exchanges', () => {
         { id: 'bybit', baseUrl: healthy.url },
         { id: 'bybit', name: 'bybit-dead', baseUrl: dead.url },
       ],
-      { interval: '100ms', timeout: { initial: '300ms', min: '300ms', max: '600ms' }, breaker: { failureThreshold: 100, cooldown: '1s' } },
+      // A timeout far above a loaded machine's scheduling delays: a cycle that waited for the dead exchange stands out.
+      { interval: '100ms', timeout: { initial: '1s', min: '1s', max: '2s' }, breaker: { failureThreshold: 100, cooldown: '1s' } },
     );
     const { collector: c, records } = collector(config);
     const reports: CycleReport[] = [];
@@ -33,14 +34,14 @@ describe('isolation between exchanges', () => {
       expect(cycles.length, name).toBeGreaterThanOrEqual(12); // 3 s at 100 ms is 30: room for warm-up and a loaded machine
       const lags = cycles.map((r) => r.finishedAt - r.scheduledAt).sort((a, b) => a - b);
       for (const r of cycles) expect(r.outcome, name).toBe('ok');
-      // Had any cycle waited for the dead exchange, it would have taken its 300 ms timeout.
-      expect(lags.at(-1)!, name).toBeLessThan(250);
+      // Had any cycle waited for the dead exchange, it would have taken its 1 s timeout.
+      expect(lags.at(-1)!, name).toBeLessThan(800);
       // Typically written well inside its own 100 ms tick.
-      expect(lags[Math.floor(lags.length / 2)]!, name).toBeLessThan(60);
+      expect(lags[Math.floor(lags.length / 2)]!, name).toBeLessThan(100);
     }
     // The dead exchange: every request timed out, nothing written for it.
     const deadCycles = of('bybit-dead');
-    expect(deadCycles.length).toBeLessThanOrEqual(4); // each waits out its timeouts (300–600 ms, 3 attempts)
+    expect(deadCycles.length).toBeLessThanOrEqual(2); // each waits out its timeouts (1–2 s, 3 attempts)
     for (const r of deadCycles) expect(r.failures.map((f) => f.errorClass)).toContain('RequestTimeout');
     expect(records.some((r) => r.exchange === 'bybit-dead')).toBe(false);
     expect(records.filter((r) => r.exchange === 'binanceusdm' && r.type === 'ticker').length).toBeGreaterThanOrEqual(3 * 12);
