@@ -37,8 +37,12 @@ async function prewarm(options: ResolvedOptions): Promise<(() => Promise<void>) 
   } catch {
     return undefined;
   }
-  const { prewarmParsePool, discardPrewarmedParsePool, parsePoolConfig } = await import('../pool/parse-pool.js');
-  prewarmParsePool(parsePoolConfig(options, chosen.name));
+  const { parsePoolConfig } = await import('../pool/pool-config.js');
+  const config = parsePoolConfig(options, chosen.name);
+  // No thread wanted (a small --once run): Piscina is not even loaded.
+  if (config.workers === 0) return undefined;
+  const { prewarmParsePool, discardPrewarmedParsePool } = await import('../pool/parse-pool.js');
+  prewarmParsePool(config);
   return discardPrewarmedParsePool;
 }
 

@@ -14,7 +14,8 @@ import { EmitStage } from './emit-stage.js';
 import { DedupTable } from '../dedup/table.js';
 import { Counter, Counters } from '../metrics/counters.js';
 import { LatencyRecorder, type LatencySummary } from '../metrics/latency.js';
-import { ParsePool, parsePoolConfig } from '../pool/parse-pool.js';
+import type { ParsePool } from '../pool/parse-pool.js';
+import { parsePoolConfig } from '../pool/pool-config.js';
 import type { DeadLetterFile } from '../sinks/dead-letter.js';
 import { FileSink } from '../sinks/file-sink.js';
 import { abortError, DEFAULT_QUEUE_BOUNDS, ITERATOR_BATCH_BYTES, IteratorSink } from '../sinks/iterator-sink.js';
@@ -277,8 +278,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const poolConfig = parsePoolConfig(o, chosen.name);
     // A small --once run starts no thread (pool/threads-for-work.ts); one is made if a range needs it.
     const parsesOnMainThread = poolConfig.workers === 0;
-    const startPool = (): ParsePool => {
-      if (this.pool) return this.pool;
+    const makePool = ({ ParsePool }: typeof import('../pool/parse-pool.js')): ParsePool => {
       const pool = new ParsePool({
         ...poolConfig,
         workers: Math.max(1, poolConfig.workers),
@@ -291,7 +291,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.pumping = this.pump(pool);
       return pool;
     };
-    if (!parsesOnMainThread) startPool();
+    // Loaded only when a thread is wanted: Piscina and its module are start-up time and memory.
+    if (!parsesOnMainThread) makePool(await import('../pool/parse-pool.js'));
+    let poolLater: Promise<ParsePool> | undefined;
+    const startPool = (): ParsePool | Promise<ParsePool> => this.pool ?? (poolLater ??= import('../pool/parse-pool.js').then(makePool));
     // Small batches for records(): a batch that crosses the queue's bounds is taken whole.
     const staging = new StagingBuffer(this.broadcast ? this.broadcast.tee(sink) : sink, this.iterator ? ITERATOR_BATCH_BYTES : o.once ? ONCE_BATCH_BYTES : FOLLOW_QUEUE_BYTES, (us) => this.stages.sinkWrite.recordValue(us));
     this.staging = staging;

@@ -118,8 +118,8 @@ export class Pipeline {
 
   constructor(
     private readonly options: ResolvedOptions,
-    /** The parse threads; made on first use when the run started none (a small `--once` run). */
-    private readonly pool: () => ParsePool,
+    /** The parse threads; made (and loaded) on first use when the run started none (a small `--once` run). */
+    private readonly pool: () => ParsePool | Promise<ParsePool>,
     private readonly emitter: EmitStage,
     private readonly staging: StagingBuffer,
     private readonly counters: Counters,
@@ -341,7 +341,8 @@ export class Pipeline {
       queueMicrotask(() => this.onRangeDone(range, outcome));
       return;
     }
-    this.pool().run(task, range.results).then(
+    const pool = this.pool();
+    (pool instanceof Promise ? pool.then((p) => p.run(task, range.results)) : pool.run(task, range.results)).then(
       (outcome) => this.onRangeDone(range, outcome),
       (err: unknown) => this.onRangeFailed(range, err),
     );

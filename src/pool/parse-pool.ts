@@ -4,12 +4,10 @@ import { SLOT_WORDS, W_TAG } from '../parser/contract.js';
 import { Doorbell } from '../ring/doorbell.js';
 import { RingConsumer } from '../ring/consumer.js';
 import { createRingBuffer } from '../ring/layout.js';
-import type { ResolvedOptions } from '../config/options.js';
-import type { ParserName } from '../parser/select.js';
 import type { ParseWorkerData, RangeOutcome, RangeTask } from './range-task.js';
 import type { RangeResults } from './range-results.js';
 import type { DedupCompactionResult, DedupCompactionTask } from '../checkpoint/dedup-compaction.js';
-import { threadsForWork } from './threads-for-work.js';
+import type { ParsePoolConfig, ParsePoolOptions } from './pool-config.js';
 
 /** Defined (true) by scripts/bundle.mjs in the CLI bundle only. */
 declare const ORDERTAIL_BUNDLE: boolean | undefined;
@@ -31,42 +29,6 @@ const WORKER_NICE_WHEN_FOLLOWING = 10;
 
 /** Slots per ring: 16 Ki × 32 B = 512 KiB, a few parser batches of slack. */
 const RING_SLOTS = 16 * 1024;
-
-export interface ParsePoolOptions {
-  /** Threads started, and kept: threadsForWork() (0: none until a range needs one, then 1). */
-  workers: number;
-  keyFields: readonly string[];
-  eventTimeField: string;
-  maxRecordBytes: number;
-  parser: string;
-  parserShadow: string | undefined;
-  shadowSample: number;
-  /** Files are followed: the threads yield the CPU to the main thread's live lane. */
-  follow: boolean;
-  /** A worker died outside a task (e.g. its parser failed to load). */
-  onWorkerError: (error: Error) => void;
-}
-
-/** What the worker threads are started with: everything but the error callback. */
-export type ParsePoolConfig = Omit<ParsePoolOptions, 'onWorkerError'>;
-
-/**
- * The pool configuration for engine options and the resolved parser: the one
- * mapping, shared by the engine and by the CLI's prewarm, whose pool the engine
- * takes over only when both produce the same configuration.
- */
-export function parsePoolConfig(o: ResolvedOptions, parser: ParserName): ParsePoolConfig {
-  return {
-    workers: threadsForWork(o),
-    keyFields: o.dedupKey,
-    eventTimeField: o.eventTime,
-    maxRecordBytes: o.maxRecordBytes,
-    parser,
-    parserShadow: o.parserShadow,
-    shadowSample: o.shadowSample,
-    follow: !o.once,
-  };
-}
 
 /** The threads, their rings and the doorbell: what a ParsePool runs on. */
 interface PoolCore {
