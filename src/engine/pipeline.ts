@@ -90,6 +90,8 @@ export class Pipeline {
   private scheduleQueued = false;
   private checkpointWaiters: (() => void)[] = [];
   private readonly watches = new Map<FileCursor, GrowthWatch>();
+  /** Files no input pattern matches any more (a config reload): planned no further, retired once their ranges are out. */
+  private readonly releasing = new Set<FileCursor>();
   private readonly ready = new Map<FileCursor, Map<number, InFlightRange>>();
   private readonly buffers: BufferPool;
   private readonly stores = new ResultStorePool();
@@ -163,6 +165,28 @@ export class Pipeline {
    */
   addFile(path: string, reason: AddReason, fromEnd = false): void {
     this.opener.add(path, reason, fromEnd);
+  }
+
+  /**
+   * No input pattern matches `path` any more (a config reload): plan nothing
+   * more of the file there; once the ranges already planned are emitted, it
+   * is let go where it stands (that offset is in the next checkpoint, and a
+   * reload that matches it again resumes from there: no record twice).
+   */
+  release(path: string): void {
+    const file = this.set.atPath(path);
+    if (!file) return;
+    this.releasing.add(file);
+    // Not from inside an emit pass: the pass walks the file list (it retires them at its end).
+    if (!this.emitLoopRunning) this.retireReleased();
+  }
+
+  /** Released files with nothing in flight: retired now. */
+  private retireReleased(): void {
+    for (const file of this.releasing) {
+      if (!this.set.has(file)) this.releasing.delete(file);
+      else if (file.outstanding === 0 && this.ready.get(file)!.size === 0) this.retire(file);
+    }
   }
 
   /** An input that cannot be read at all (a directory that cannot be listed): listed as unread. */
@@ -260,6 +284,7 @@ export class Pipeline {
     if (this.stopping || this.failed) return;
     let lost: [FileCursor, string][] | undefined;
     for (const file of this.set.files) {
+      if (this.releasing.size > 0 && this.releasing.has(file)) continue;
       // Reopen a file whose descriptor was closed only when a range can go out now:
       // reopening ahead of buffers would evict other files on every pass.
       if (!file.isOpen && !file.idle && this.buffers.available > (file.live ? 0 : 1)) {
@@ -494,6 +519,7 @@ export class Pipeline {
         if (file.truncated) truncated.push(file);
       }
       for (const file of truncated) this.finishTruncation(file);
+      if (this.releasing.size > 0) this.retireReleased();
       const flushed = this.staging.flushToSink();
       if (flushed !== true) await flushed;
       // A range half emitted has keys in the table and records in the sink that
@@ -603,6 +629,7 @@ export class Pipeline {
 
   /** Done with a file: remember where it ended (checkpoints, re-appearance), close it. */
   private retire(file: FileCursor): void {
+    this.releasing.delete(file);
     this.remove(file);
     this.set.retire(file);
   }
@@ -613,6 +640,7 @@ export class Pipeline {
    */
   private sweep(): void {
     if (this.stopping) return;
+    if (this.releasing.size > 0 && !this.emitLoopRunning) this.retireReleased();
     const now = performance.now();
     for (const file of [...this.set.files]) {
       if (file.outstanding > 0 || this.ready.get(file)!.size > 0) continue;

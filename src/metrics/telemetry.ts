@@ -30,6 +30,8 @@ export interface EngineStats {
   historyLatency: LatencySummary;
   /** Checkpoints committed (0 when checkpointing is off) and failed. */
   checkpoints: { dir: string | undefined; committed: number; failed: number; lastCommittedAtMs: number | undefined };
+  /** Config reloads applied and refused (Engine.reload); absent from sources that do not reload. */
+  configReloads?: import('./reloads.js').ConfigReloadStats;
   /** Input file descriptors open now (capped by maxOpenFiles). */
   openFiles: number;
   /** Inputs that could not be read (with `once`: after retries); a `once` run with any did not read everything. */
