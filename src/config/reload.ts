@@ -12,9 +12,9 @@ import type { OPTION_KEYS, ResolvedOptions } from './options.js';
 /** An option name as the config file and `new Engine(options)` spell it. */
 export type OptionKey = (typeof OPTION_KEYS)[number];
 
-/** The options a running engine takes over without a restart. */
-export const RELOADABLE_KEYS = ['input', 'dedupWindow', 'ignoreOlder', 'logLevel', 'checkpointInterval'] as const;
-export type ReloadableKey = (typeof RELOADABLE_KEYS)[number];
+/** An option a running engine takes over without a restart (Engine.reload). */
+export type ReloadableKey = 'input' | 'dedupWindow' | 'ignoreOlder' | 'logLevel' | 'checkpointInterval';
+export const RELOADABLE_KEYS: readonly ReloadableKey[] = ['input', 'dedupWindow', 'ignoreOlder', 'logLevel', 'checkpointInterval'];
 
 /** What a reload changes, option by option (only the keys whose value differs). */
 export interface ReloadPlan {
