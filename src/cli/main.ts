@@ -166,10 +166,12 @@ async function startReloading(
   signals: StopSignals,
   logger: import('../metrics/logger.js').Logger,
 ): Promise<() => void> {
-  const [{ ConfigReloader }, { watchConfigFile }] = await Promise.all([import('./config-reloader.js'), import('./config-watch.js')]);
+  const [{ ConfigReloader }, { watchConfigFile }, { warmGlobLibraries }] = await Promise.all([import('./config-reloader.js'), import('./config-watch.js'), import('../sources/discovery.js')]);
   const reloader = new ConfigReloader(engine, reload.file, reload.options, metrics, logger);
   const unwatch = watchConfigFile(reload.file, () => reloader.request('config file change'), (m) => logger.warn(m));
   signals.reloadOnHangup(() => reloader.request('SIGHUP'));
+  // Now rather than inside the first reload that adds a glob (its pause in emitting).
+  if (!engine.options.once) setImmediate(warmGlobLibraries);
   return () => {
     reloader.close();
     unwatch();

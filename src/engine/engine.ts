@@ -88,7 +88,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private readonly ownLogger: Logger | undefined;
   private ignoreOlder: IgnoreOlder | undefined;
   /** Reads a file an input matches (once following): outputs of this engine and ignoreOlder considered. */
-  private addFound: ((path: string) => void) | undefined;
+  private addFound: ((path: string) => boolean) | undefined;
   private readonly stages = new StageHistograms();
   private readonly logger: Logger;
   private metricsServer: MetricsServer | undefined;
@@ -215,7 +215,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       throw err;
     }
     const done = applyReload(
-      { dedup: this.dedup, checkpointer: this.checkpointer, discovery: this.discovery, pipeline: this.pipeline, ignoreOlder: this.ignoreOlder, ownLogger: this.ownLogger, addFound: (path) => this.addFound?.(path) },
+      { dedup: this.dedup, checkpointer: this.checkpointer, discovery: this.discovery, pipeline: this.pipeline, ignoreOlder: this.ignoreOlder, ownLogger: this.ownLogger, addFound: (path) => this.addFound?.(path) ?? false },
       plan,
       resolved,
     );
@@ -405,8 +405,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       }, (path) => ignoreOlder.has(path) || pipeline.isSettling(path));
       // Files an input added by a reload matches: existing ones are judged as at start-up (ignoreOlder), then read as new files.
       this.addFound = (path) => {
-        if (isOutput(path) || ignoreOlder.skipAtStartup(path)) return;
+        if (isOutput(path) || ignoreOlder.skipAtStartup(path)) return false;
         pipeline.addFile(path, 'discovered');
+        return true;
       };
     }
     this.pipeline.startupComplete();

@@ -36,8 +36,8 @@ export interface ReloadTargets {
   readonly ignoreOlder: IgnoreOlder | undefined;
   /** The engine's own logger; undefined when the caller gave one (its level is the caller's to set). */
   readonly ownLogger: Logger | undefined;
-  /** A file an added input matched: read it as a newly discovered file (outputs and ignoreOlder considered). */
-  addFound(path: string): void;
+  /** A file an added input matched: read it as a newly discovered file; false when it is not read (an output of the engine, or older than ignoreOlder). */
+  addFound(path: string): boolean;
 }
 
 export function applyReload(targets: ReloadTargets, plan: ReloadPlan, next: ResolvedOptions): Omit<ReloadResult, 'pauseMs'> {
@@ -52,8 +52,7 @@ export function applyReload(targets: ReloadTargets, plan: ReloadPlan, next: Reso
   if (changed.has('input') && targets.discovery) {
     const { added, dropped } = targets.discovery.reconfigure(next.input);
     for (const path of dropped) targets.pipeline?.release(path);
-    for (const path of added) targets.addFound(path);
-    filesAdded = added;
+    filesAdded = added.filter((path) => targets.addFound(path));
     filesReleased = dropped;
   }
   return { applied: [...plan.changed], filesAdded, filesReleased };
