@@ -264,6 +264,58 @@ describe('config hot reload', () => {
     expect(await p.exit(15_000), p.stderr()).toBe(0);
   }, 60_000);
 
+  it('a SIGHUP while the CLI is still starting is one reload once it runs, not a stop', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    const out = join(dir, 'out.ndjson');
+    orders(input, 'a', 0, 100);
+    const configPath = join(dir, 'ordertail.yaml');
+    saveConfig(configPath, baseConfig(dir, [input]));
+    // Preloaded: sends SIGHUP when the first parse worker thread is created (the CLI
+    // starts them while it loads the engine), before the engine has started.
+    const preload = join(dir, 'early-hup.cjs');
+    writeFileSync(
+      preload,
+      [
+        "const threads = require('node:worker_threads');",
+        'const Original = threads.Worker;',
+        'let sent = false;',
+        "threads.Worker = class extends Original { constructor(...args) { super(...args); if (!sent) { sent = true; process.kill(process.pid, 'SIGHUP'); } } };",
+        "require('node:module').syncBuiltinESMExports();",
+      ].join('\n'),
+    );
+    const p = startCli(['run', '--config', configPath, '--no-metrics'], { env: { NODE_OPTIONS: `--require ${preload}` } });
+    const lines = await waitReloads(p, 1, 30_000);
+    expect(lines[0]).toMatchObject({ reload: 'applied', trigger: 'SIGHUP', applied: [] });
+    orders(input, 'a', 100, 100);
+    await until(() => readLines(out).length >= 200, 20_000, 'records after the early SIGHUP');
+    p.child.kill('SIGTERM');
+    expect(await p.exit(15_000), p.stderr()).toBe(0);
+  }, 60_000);
+
+  it('a new dedup window decides from the next record on, against the keys already held', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    const out = join(dir, 'out.ndjson');
+    const line = (t: number): string => `{"id":"k","timestamp":${t}}\n`;
+    appendFileSync(input, line(1_000));
+    const options = { input, sink: `file:${out}`, workers: 1, dedupWindow: '60s' } as const;
+    const engine = new Engine(options);
+    await engine.start();
+    try {
+      await until(() => readLines(out).length === 1, 10_000, 'the first copy');
+      expect(engine.reload({ ...options, dedupWindow: '1s' }).applied).toEqual(['dedupWindow']);
+      // 4 s later: a duplicate under 60s, a new record under 1s.
+      appendFileSync(input, line(5_000));
+      await until(() => readLines(out).length === 2, 10_000, 'the copy outside the new window');
+      appendFileSync(input, line(5_500));
+      await until(() => engine.stats().duplicates === 1, 10_000, 'the copy inside the new window dropped');
+      expect(readLines(out)).toHaveLength(2);
+    } finally {
+      await engine.stop();
+    }
+  });
+
   it('library: engine.reload() returns what applied and throws a ConfigError naming a refused key', async () => {
     const dir = workdir();
     const input = join(dir, 'in.ndjson');
