@@ -99,7 +99,9 @@ export class FileDiscovery {
    * longer needed are closed, so no event of a kept pattern is missed.
    */
   reconfigure(globs: readonly string[]): { added: string[]; dropped: string[] } {
+    const before = new Set(this.patterns);
     this.setPatterns(globs);
+    const newPatterns = this.patterns.filter((p) => !before.has(p));
     const dropped: string[] = [];
     for (const path of this.known) {
       if (this.matchers.some((m) => m(path))) continue;
@@ -115,11 +117,12 @@ export class FileDiscovery {
         this.watchers.delete(key);
       }
     }
+    // Only the new patterns are looked for (a glob costs ms): the kept ones' files are known or reported by their watches.
     // After the watches: a file created meanwhile is either seen here or reported by them (the caller tells repeats by identity).
-    const found = [...new Set(this.findAll())].sort();
+    const found = [...new Set(this.findAll(newPatterns))].sort();
     const added = found.filter((path) => !this.known.has(path));
     for (const path of added) this.known.add(path);
-    this.checkGlobs(found);
+    this.checkGlobs(found, newPatterns.filter((p) => GLOB_SYNTAX.test(p)));
     return { added, dropped };
   }
 
@@ -135,8 +138,8 @@ export class FileDiscovery {
    * The glob library skips a directory it may not list without a word, and a
    * glob that matches nothing looks like an empty input: say so, once each.
    */
-  private checkGlobs(found: readonly string[]): void {
-    for (const pattern of this.globs) {
+  private checkGlobs(found: readonly string[], globs: readonly string[] = this.globs): void {
+    for (const pattern of globs) {
       const base = glob().picomatch.scan(pattern).base || '.';
       let problem: string | undefined;
       try {
@@ -158,10 +161,11 @@ export class FileDiscovery {
     }
   }
 
-  private findAll(): string[] {
-    const plain = this.patterns.filter((p) => !GLOB_SYNTAX.test(p) && this.plainUsable(p));
-    if (this.globs.length === 0) return plain;
-    return [...plain, ...glob().globSync(this.globs, { absolute: true, onlyFiles: true, dot: true })];
+  private findAll(patterns: readonly string[] = this.patterns): string[] {
+    const plain = patterns.filter((p) => !GLOB_SYNTAX.test(p) && this.plainUsable(p));
+    const globs = patterns.filter((p) => GLOB_SYNTAX.test(p));
+    if (globs.length === 0) return plain;
+    return [...plain, ...glob().globSync(globs, { absolute: true, onlyFiles: true, dot: true })];
   }
 
   /**
