@@ -189,7 +189,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
    * force: a reload that changes a setting that cannot change at run time
    * (`sink`, `workers`, `dedupKey`, `checkpoint`, …) or is invalid throws a
    * ConfigError naming the key, and nothing of it applies. Reloadable:
-   * `input` (added patterns' files are read like new files; files no pattern
+   * `input` (added patterns' files are read as start-up files are; files no pattern
    * matches any more are followed no further once their planned ranges are
    * out, offsets kept), `dedupWindow` (for every decision from now on,
    * against the keys the table holds), `ignoreOlder` (for files that added
@@ -403,10 +403,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         }
         pipeline.addFile(path, 'discovered');
       }, (path) => ignoreOlder.has(path) || pipeline.isSettling(path));
-      // Files an input added by a reload matches: existing ones are judged as at start-up (ignoreOlder), then read as new files.
+      // Files an input added by a reload matches: judged as at start-up (ignoreOlder), and read as start-up files are.
       this.addFound = (path) => {
         if (isOutput(path) || ignoreOlder.skipAtStartup(path)) return false;
-        pipeline.addFile(path, 'discovered');
+        pipeline.addFound([path]);
         return true;
       };
     }

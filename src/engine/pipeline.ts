@@ -69,6 +69,8 @@ const REOPEN_RETRY_MS = 100;
  * emitted within about a slice, not after the whole backlog of history ranges.
  */
 const EMIT_SLICE_SLOTS = 1024;
+/** Files found by a reload's new input patterns opened per event-loop turn (an open is a few syscalls and a read). */
+const FOUND_SLICE = 64;
 const EMIT_SLICE_MS = 1;
 
 /**
@@ -90,6 +92,8 @@ export class Pipeline {
   private scheduleQueued = false;
   private checkpointWaiters: (() => void)[] = [];
   private readonly watches = new Map<FileCursor, GrowthWatch>();
+  /** Files a reload's new input patterns found, waiting to be opened (a slice per event-loop turn). */
+  private readonly found: string[] = [];
   /** Files no input pattern matches any more (a config reload): planned no further, retired once their ranges are out. */
   private readonly releasing = new Set<FileCursor>();
   private readonly ready = new Map<FileCursor, Map<number, InFlightRange>>();
@@ -165,6 +169,25 @@ export class Pipeline {
    */
   addFile(path: string, reason: AddReason, fromEnd = false): void {
     this.opener.add(path, reason, fromEnd);
+  }
+
+  /**
+   * Files that input patterns added by a config reload found. They existed
+   * before the reload, so they are read as files present at start-up are:
+   * history, parsed on the pool, not on this thread as live growth is (a
+   * large old file would hold up emitting). They are opened FOUND_SLICE per
+   * event-loop turn after the reload returns, so its pause stays short.
+   */
+  addFound(paths: readonly string[]): void {
+    const idle = this.found.length === 0;
+    this.found.push(...paths);
+    if (idle && paths.length > 0) setImmediate(() => this.openFound());
+  }
+
+  private openFound(): void {
+    for (const path of this.found.splice(0, FOUND_SLICE)) this.opener.add(path, 'startup');
+    if (this.found.length > 0 && !this.stopping) setImmediate(() => this.openFound());
+    else this.found.length = 0;
   }
 
   /**

@@ -19,7 +19,7 @@ import type { Pipeline } from './pipeline.js';
 export interface ReloadResult {
   /** Option keys whose new value is now in force (empty: the new options changed nothing). */
   applied: ReloadableKey[];
-  /** Files that the added inputs matched, now read like any new file. */
+  /** Files that the added inputs matched, now read as files present at start-up are (from their start, or where a checkpoint or an earlier reload left them). */
   filesAdded: string[];
   /** Files no input matches any more: followed no further once their planned ranges are emitted (their offsets are kept). */
   filesReleased: string[];
