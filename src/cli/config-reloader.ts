@@ -40,12 +40,10 @@ export class ConfigReloader {
   /** Reload now. Never throws: the outcome is one log line (and the engine's reload counters). */
   request(trigger: Trigger): void {
     if (this.closed) return;
-    if (trigger === 'config file change') {
-      // Editors touch a file without changing it, and one save can notify twice.
-      const text = this.text();
-      if (text !== undefined && text === this.lastText) return;
-    }
-    this.lastText = this.text();
+    const text = this.text();
+    // Editors touch a file without changing it, and one save can notify twice.
+    if (trigger === 'config file change' && text !== undefined && text === this.lastText) return;
+    this.lastText = text;
     let result: ReloadResult;
     try {
       result = this.engine.reload(() => this.options());
