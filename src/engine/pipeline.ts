@@ -622,6 +622,8 @@ export class Pipeline {
   /** Emitted ranges are out of a truncated file: re-read it from 0, and let copies of it take over. */
   private finishTruncation(file: FileCursor): void {
     if (!file.truncated || file.outstanding > 0 || this.ready.get(file)!.size > 0) return;
+    // No input pattern matches it any more (a reload): let it go rather than read it again.
+    if (this.releasing.has(file)) return this.retire(file);
     const position = file.committed.offset;
     this.set.rememberTruncation(file, position);
     for (const copy of this.set.copiesOf(file)) {
