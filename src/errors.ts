@@ -15,7 +15,7 @@ export const ERROR_CODES = [
   'ORDERTAIL_WORKER',
   /** The sink failed (fatal, exit 1). */
   'ORDERTAIL_SINK',
-  /** start() on an engine that was started or stopped. */
+  /** start() on an engine that was started or stopped; reload() on one that is not running. */
   'ORDERTAIL_STARTED',
   /** records() after start(). */
   'ORDERTAIL_RECORDS_AFTER_START',

@@ -1,4 +1,5 @@
-export { Engine, type EngineStats, type EngineEventMap, type RejectedRecord, type RecordsOptions } from './engine/engine.js';
+export { Engine, type EngineStats, type EngineEventMap, type RejectedRecord, type RecordsOptions, type ReloadResult, type ReloadableKey } from './engine/engine.js';
+export type { ConfigReloadStats } from './metrics/reloads.js';
 export { WARNING_CODES, type WarningCode } from './engine/warnings.js';
 export type { EngineOptions, EngineOptionFields, ResolvedOptions, SinkSpec } from './config/options.js';
 export { resolveOptions } from './config/options.js';

@@ -1,5 +1,6 @@
 /**
- * Signals and pipes: SIGTERM/SIGINT/SIGHUP stop gracefully (also during
+ * Signals and pipes: SIGTERM/SIGINT/SIGHUP (SIGHUP only without --config: with
+ * one it reloads, test/config-reload.test.ts) stop gracefully (also during
  * start-up), `| head` is a quiet exit 0, and a shutdown deadline never leaves
  * half a record on stdout.
  */
@@ -18,7 +19,7 @@ function orders(path: string, from: number, count: number, pad = 0): void {
 }
 
 describe('stop signals', () => {
-  it('SIGHUP in follow mode: drained, final checkpoint written, exit 0 (a restart reads nothing again)', async () => {
+  it('SIGHUP in follow mode without --config: drained, final checkpoint written, exit 0 (a restart reads nothing again)', async () => {
     const dir = workdir();
     const input = join(dir, 'in.ndjson');
     const sink = join(dir, 'out.ndjson');

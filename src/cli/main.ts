@@ -47,7 +47,8 @@ async function prewarm(options: ResolvedOptions): Promise<(() => Promise<void>) 
 }
 
 async function run(command: RunCommand): Promise<void> {
-  const signals = new StopSignals();
+  // With a config file, SIGHUP reloads it instead of stopping the run.
+  const signals = new StopSignals(command.reload !== undefined);
   const discard = await prewarm(command.options);
   try {
     await runEngine(command, signals);
@@ -61,7 +62,7 @@ async function run(command: RunCommand): Promise<void> {
 /** `run … | head -1`: the reader has had enough. Not a failure (as for `yes | head`). */
 const isBrokenPipe = (err: unknown): boolean => (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
 
-async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: RunCommand, signals: StopSignals): Promise<void> {
+async function runEngine({ engineOptions, options, statusIntervalMs, metrics, reload }: RunCommand, signals: StopSignals): Promise<void> {
   const [{ createLogger }, { Engine }] = await Promise.all([import('../metrics/logger.js'), import('../engine/engine.js')]);
   // Logs go to stderr only: stdout may be the record sink.
   const logger = createLogger({ level: options.logLevel });
@@ -76,7 +77,9 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
   });
   let server: MetricsServer | undefined;
   let stopping: Promise<void> | undefined;
+  let stopReloading = (): void => {};
   const shutdown = (): Promise<void> => {
+    stopReloading();
     stopping ??= (async () => {
       const deadline = setTimeout(() => {
         const output = engine.abandonOutput();
@@ -130,6 +133,7 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
   }
   // What a supervisor (and the follow-latency bench) waits for: from here on,
   // growth of every input is noticed and emitted.
+  if (reload) stopReloading = await startReloading(engine, reload, metrics, signals, logger);
   const files = engine.files().length;
   logger.info({ ready: true, files, sinceSpawnMs: Math.round(performance.now()) }, `ready: ${options.once ? 'reading' : 'following'} ${files} file(s)`);
   // engine.finished() resolves with `once` when all input is out, and rejects in either mode on a
@@ -156,6 +160,26 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics }: 
     return;
   }
   process.exitCode = failed ? 1 : 0;
+}
+
+/** SIGHUP and changes of the config file reload it (cli/config-reloader.ts) until the returned function is called. */
+async function startReloading(
+  engine: import('../engine/engine.js').Engine,
+  reload: NonNullable<RunCommand['reload']>,
+  metrics: RunCommand['metrics'],
+  signals: StopSignals,
+  logger: import('../metrics/logger.js').Logger,
+): Promise<() => void> {
+  const [{ ConfigReloader }, { watchConfigFile }, { warmGlobLibraries }] = await Promise.all([import('./config-reloader.js'), import('./config-watch.js'), import('../sources/discovery.js')]);
+  const reloader = new ConfigReloader(engine, reload.file, reload.options, metrics, logger);
+  const unwatch = watchConfigFile(reload.file, () => reloader.request('config file change'), (m) => logger.warn(m));
+  signals.reloadOnHangup(() => reloader.request('SIGHUP'));
+  // Now rather than inside the first reload that adds a glob (its pause in emitting).
+  if (!engine.options.once) setImmediate(warmGlobLibraries);
+  return () => {
+    reloader.close();
+    unwatch();
+  };
 }
 
 async function main(argv: string[]): Promise<void> {

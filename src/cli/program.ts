@@ -16,6 +16,8 @@ export interface RunCommand {
   statusIntervalMs: number | undefined;
   /** Where to serve metrics; `optional`: the default port, so failing to bind it is only a warning. */
   metrics: { port: number; host: string; allowedHosts: string[]; optional: boolean } | undefined;
+  /** With `--config`: the file, and the options of the run as that file says now (read again at each call). */
+  reload: { file: string; options: () => Pick<RunCommand, 'engineOptions' | 'options' | 'metrics'> } | undefined;
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -86,6 +88,42 @@ function packageVersion(): string {
 }
 
 /**
+ * The config file's keys with the flags merged over them, validated: the
+ * engine's options and the metrics server the CLI runs itself. Start-up and
+ * every reload (a fixed `checkpoint` then) go through here.
+ */
+function mergeRunOptions(flags: Record<string, unknown>, fromFile: Record<string, unknown>, checkpoint?: string): Pick<RunCommand, 'engineOptions' | 'options' | 'metrics'> {
+  const merged: Record<string, unknown> = { sink: 'stdout', ...fromFile };
+  for (const [flag, key] of Object.entries(FLAG_KEYS)) {
+    if (flags[flag] !== undefined) merged[key] = flags[flag];
+  }
+  // The CLI serves metrics unless told not to. An explicit port that cannot
+  // be bound is an error; the default one only a warning (several engines
+  // may share a host).
+  const explicitPort = merged.metricsPort ?? merged['metrics-port'];
+  const defaultMetricsPort = flags.metrics !== false && explicitPort === undefined;
+  if (flags.metrics === false) {
+    delete merged.metricsPort;
+    delete merged['metrics-port'];
+  } else if (explicitPort === undefined) {
+    merged.metricsPort = 9464;
+  }
+  if (flags.checkpoint === false) delete merged.checkpoint;
+  if (checkpoint !== undefined && merged.checkpoint === undefined) merged.checkpoint = checkpoint;
+  const origin = typeof flags.config === 'string' ? `config ${flags.config}` : 'options';
+  let options = resolveOptions(merged, origin);
+  if (options.checkpoint === undefined && flags.checkpoint !== false && !options.once) {
+    merged.checkpoint = defaultCheckpointDir(options);
+    options = resolveOptions(merged, origin);
+  }
+  // The CLI runs the metrics server itself (so a busy default port can be a
+  // warning); the engine gets everything else.
+  const metrics = options.metricsPort === undefined ? undefined : { port: options.metricsPort, host: options.metricsHost, allowedHosts: options.metricsAllowedHosts, optional: defaultMetricsPort };
+  for (const key of ['metricsPort', 'metrics-port', 'metricsHost', 'metrics-host', 'metricsAllowedHosts', 'metrics-allowed-hosts']) delete merged[key];
+  return { engineOptions: merged as unknown as EngineOptions, options, metrics };
+}
+
+/**
  * Parse argv into a validated run command. Only parses: the caller runs the
  * engine and owns process.exit. Usage errors throw ConfigError/CommanderError.
  */
@@ -147,29 +185,9 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .option('--status <duration>', 'print a status line to stderr at this interval, e.g. 1s')
     .action(async (flags: Record<string, unknown>) => {
       // The YAML loader is loaded only when there is a file to read.
-      const fromFile = typeof flags.config === 'string' ? (await import('../config/load-file.js')).loadConfigFile(flags.config) : {};
-      const merged: Record<string, unknown> = { sink: 'stdout', ...fromFile };
-      for (const [flag, key] of Object.entries(FLAG_KEYS)) {
-        if (flags[flag] !== undefined) merged[key] = flags[flag];
-      }
-      // The CLI serves metrics unless told not to. An explicit port that cannot
-      // be bound is an error; the default one only a warning (several engines
-      // may share a host).
-      const explicitPort = merged.metricsPort ?? merged['metrics-port'];
-      const defaultMetricsPort = flags.metrics !== false && explicitPort === undefined;
-      if (flags.metrics === false) {
-        delete merged.metricsPort;
-        delete merged['metrics-port'];
-      } else if (explicitPort === undefined) {
-        merged.metricsPort = 9464;
-      }
-      if (flags.checkpoint === false) delete merged.checkpoint;
-      const origin = typeof flags.config === 'string' ? `config ${flags.config}` : 'options';
-      let options = resolveOptions(merged, origin);
-      if (options.checkpoint === undefined && flags.checkpoint !== false && !options.once) {
-        merged.checkpoint = defaultCheckpointDir(options);
-        options = resolveOptions(merged, origin);
-      }
+      const configFile = typeof flags.config === 'string' ? flags.config : undefined;
+      const loadFile = configFile === undefined ? undefined : (await import('../config/load-file.js')).loadConfigFile;
+      const first = mergeRunOptions(flags, loadFile ? loadFile(configFile!) : {});
       let statusIntervalMs: number | undefined;
       if (typeof flags.status === 'string') {
         statusIntervalMs = parseDurationMs(flags.status);
@@ -177,11 +195,14 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
           throw new ConfigError(`--status: expected a duration such as 1s, got '${flags.status}'`, 'status');
         }
       }
-      // The CLI runs the metrics server itself (so a busy default port can be a
-      // warning); the engine gets everything else.
-      const metrics = options.metricsPort === undefined ? undefined : { port: options.metricsPort, host: options.metricsHost, allowedHosts: options.metricsAllowedHosts, optional: defaultMetricsPort };
-      for (const key of ['metricsPort', 'metrics-port', 'metricsHost', 'metrics-host', 'metricsAllowedHosts', 'metrics-allowed-hosts']) delete merged[key];
-      await onRun({ engineOptions: merged as unknown as EngineOptions, options, statusIntervalMs, metrics });
+      // A reload reads the file again and merges the same flags over it. The checkpoint
+      // directory chosen by default (a hash of inputs and sink) stays the one in use:
+      // changing the inputs must not move it.
+      const reload =
+        configFile === undefined
+          ? undefined
+          : { file: configFile, options: () => mergeRunOptions(flags, loadFile!(configFile), first.options.checkpoint) };
+      await onRun({ ...first, statusIntervalMs, reload });
     });
   registerCollectCommand(program);
   program

@@ -117,7 +117,6 @@ const BUCKETS_F64 = BUCKETS_BYTE >> 3;
 
 export class DedupTable {
   readonly capacity: number;
-  readonly windowMs: number;
   readonly #sab: SharedArrayBuffer;
   readonly #i32: Int32Array;
   readonly #f64: Float64Array;
@@ -150,12 +149,31 @@ export class DedupTable {
     this.#i32 = new Int32Array(sab);
     this.#f64 = new Float64Array(sab);
     this.capacity = geo.capacity;
-    this.windowMs = this.#f64[H_WINDOW_F64]!;
     this.#buckets = buckets;
     this.#allBuckets = buckets + PROBE_BUCKETS - 1;
     this.#slots = this.#allBuckets * BUCKET_SLOTS;
     this.#backoff = new Backoff(this.#i32, stallLimitMs);
     this.#wm = new WatermarkView(this.#i32, this.#f64, this.windowMs / 16, this.#backoff);
+  }
+
+  /**
+   * |t − t_entry| ≤ windowMs is a duplicate. Read from the shared header (as
+   * the addon's batch insert does), so every handle sees a window changed by
+   * setWindow() from its next insert on.
+   */
+  get windowMs(): number {
+    return this.#f64[H_WINDOW_F64]!;
+  }
+
+  /**
+   * A new duplicate window (a config reload), for every insert from now on.
+   * Nothing expires by time (layout.ts, "Forgetting"): entries already held
+   * keep their event time, so a wider window makes a later copy of a key still
+   * held a duplicate, and a narrower one lets through copies older than it.
+   */
+  setWindow(windowMs: number): void {
+    if (!(windowMs >= 0) || !Number.isFinite(windowMs)) throw new RangeError(`windowMs must be a finite number >= 0, got ${windowMs}`);
+    this.#f64[H_WINDOW_F64] = windowMs;
   }
 
   static create(options: DedupTableOptions): DedupTable {

@@ -62,7 +62,7 @@ export class Checkpointer {
     private readonly lock: CheckpointLock,
     /** Dropped by discardRestored() when a transactional sink's own offsets disagree. */
     public restored: CheckpointState | undefined,
-    private readonly options: ResolvedOptions,
+    private options: ResolvedOptions,
     private readonly warn: Warn,
   ) {
     this.generation = restored?.generation ?? 0;
@@ -118,6 +118,20 @@ export class Checkpointer {
     // Nothing committed yet: commit the starting point before the first output, or a
     // crash before the first periodic checkpoint leaves output no restart can roll back.
     if (!this.restored) void subject.request();
+  }
+
+  /**
+   * The options after a config reload: the next checkpoint records the dedup
+   * window in force, and a new interval restarts the schedule (the next
+   * commit comes one new interval from now).
+   */
+  setOptions(options: ResolvedOptions): void {
+    const reschedule = this.timer !== undefined && options.checkpointIntervalMs !== this.options.checkpointIntervalMs;
+    this.options = options;
+    if (!reschedule) return;
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.periodic(), options.checkpointIntervalMs);
+    this.timer.unref();
   }
 
   /** No more periodic commits (stopping). */

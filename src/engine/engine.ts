@@ -47,8 +47,13 @@ import { checkOnceInputs } from '../sources/input-check.js';
 
 import type { CheckpointedFile } from '../checkpoint/manifest.js';
 import { isTransactional, type TransactionalSink } from '../sinks/transactional.js';
+import { planReload } from '../config/reload.js';
+import { applyReload, type ReloadResult } from './reload-apply.js';
+import { ReloadCounts } from '../metrics/reloads.js';
 
 export type { EngineStats } from '../metrics/telemetry.js';
+export type { ReloadResult } from './reload-apply.js';
+export type { ReloadableKey } from '../config/reload.js';
 
 export interface RejectedRecord {
   file: string;
@@ -73,8 +78,18 @@ export interface EngineEventMap {
  * from `records()` (or a configured sink), `stats()`, `await stop()`.
  */
 export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySource {
-  readonly options: ResolvedOptions;
+  /** The options in force: those given to the constructor, or to the last applied reload(). */
+  get options(): ResolvedOptions {
+    return this.current;
+  }
+  private current: ResolvedOptions;
   readonly startedAt = Date.now();
+  private readonly reloads = new ReloadCounts(this.startedAt);
+  /** The logger the engine made itself (not a caller's): a reload sets its level. */
+  private readonly ownLogger: Logger | undefined;
+  private ignoreOlder: IgnoreOlder | undefined;
+  /** Reads a file an input matches (once following): outputs of this engine and ignoreOlder considered. */
+  private addFound: ((path: string) => boolean) | undefined;
   private readonly stages = new StageHistograms();
   private readonly logger: Logger;
   private metricsServer: MetricsServer | undefined;
@@ -130,11 +145,13 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
 
   constructor(options: EngineOptions) {
     super();
-    this.options = resolveOptions(options);
+    this.current = resolveOptions(options);
     // Library mode logs only when asked to: a logger, or a logLevel (pino JSON on stderr).
-    this.logger = options.logger ?? createLogger({ level: options.logLevel === undefined ? 'silent' : this.options.logLevel });
+    this.ownLogger = options.logger ? undefined : createLogger({ level: options.logLevel === undefined ? 'silent' : this.current.logLevel });
+    this.logger = options.logger ?? this.ownLogger!;
     // A logger of our own: nobody else turns the engine's events into log lines (the CLI does, with its own).
-    if (!options.logger && options.logLevel !== undefined) this.logEvents(this.logger);
+    // (Also when silent for now: a reload may set a logLevel.)
+    if (this.ownLogger) this.logEvents(this.ownLogger);
     this.finishedPromise = new Promise((resolve, reject) => {
       this.resolveFinished = resolve;
       this.rejectFinished = reject;
@@ -165,6 +182,47 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     // The loop is over (done, break, throw, abort): nobody reads any more, so the engine stops.
     this.iterator = new IteratorSink(bounds, () => void this.stop());
     return this.iterator.iterator(options.signal);
+  }
+
+  /**
+   * Apply new options to the running engine (config hot reload). They are
+   * validated as the constructor validates them, then compared with those in
+   * force: a reload that changes a setting that cannot change at run time
+   * (`sink`, `workers`, `dedupKey`, `checkpoint`, …) or is invalid throws a
+   * ConfigError naming the key, and nothing of it applies. Reloadable:
+   * `input` (added patterns' files are read as start-up files are; files no pattern
+   * matches any more are followed no further once their planned ranges are
+   * out, offsets kept), `dedupWindow` (for every decision from now on,
+   * against the keys the table holds), `ignoreOlder` (for files that added
+   * inputs find), `logLevel` (of the engine's own logger) and
+   * `checkpointInterval`. Applying takes no record in flight away and
+   * repeats none: it runs on the engine's thread between two emit passes.
+   *
+   * `next` may be a function producing the options: a ConfigError it throws
+   * (a config file that cannot be read) is counted as a refused reload too.
+   * Counts: stats().configReloads and `ordertail_config_reloads_total`.
+   */
+  reload(next: EngineOptions | (() => EngineOptions)): ReloadResult {
+    if (this.state !== 'running' || !this.started) throw new EngineError('ORDERTAIL_STARTED', `reload() on a ${this.started ? this.state : 'starting'} engine: only a running one reloads`);
+    const t0 = performance.now();
+    let resolved: ResolvedOptions;
+    let plan: ReturnType<typeof planReload>;
+    try {
+      // The abort signal belongs to the caller that made the engine, not to a config.
+      resolved = { ...resolveOptions(typeof next === 'function' ? next() : next, 'reload'), signal: this.current.signal };
+      plan = planReload(this.current, resolved);
+    } catch (err) {
+      this.reloads.rejected();
+      throw err;
+    }
+    const done = applyReload(
+      { dedup: this.dedup, checkpointer: this.checkpointer, discovery: this.discovery, pipeline: this.pipeline, ignoreOlder: this.ignoreOlder, ownLogger: this.ownLogger, addFound: (path) => this.addFound?.(path) ?? false },
+      plan,
+      resolved,
+    );
+    this.current = resolved;
+    this.reloads.applied();
+    return { ...done, pauseMs: performance.now() - t0 };
   }
 
   /**
@@ -330,6 +388,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     };
     const pipeline = this.pipeline;
     const ignoreOlder = new IgnoreOlder(o.ignoreOlderMs, (key) => pipeline.isCheckpointed(key), (m) => this.emit('info', m));
+    this.ignoreOlder = ignoreOlder;
     const existing = this.discovery!.scan().filter((p) => !isOutput(p) && !ignoreOlder.skipAtStartup(p));
     // With `once`, a directory that could not be listed is input that was not read.
     if (o.once) for (const [base, code] of this.discovery!.unlisted) this.pipeline.markUnread(`${base}/`, `cannot list: ${code}`);
@@ -347,6 +406,12 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         }
         pipeline.addFile(path, 'discovered');
       }, (path) => ignoreOlder.has(path) || pipeline.isSettling(path));
+      // Files an input added by a reload matches: judged as at start-up (ignoreOlder), and read as start-up files are.
+      this.addFound = (path) => {
+        if (isOutput(path) || ignoreOlder.skipAtStartup(path)) return false;
+        pipeline.addFound([path]);
+        return true;
+      };
     }
     this.pipeline.startupComplete();
     this.checkpointer?.start(this.checkpointSubject(this.pipeline, sink, dedup));
@@ -558,6 +623,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       latency: this.finalLatency?.live ?? this.latency.live.summary(),
       historyLatency: this.finalLatency?.history ?? this.latency.history.summary(),
       checkpoints: this.checkpointer?.stats() ?? { dir: undefined, committed: 0, failed: 0, lastCommittedAtMs: undefined },
+      configReloads: this.reloads.stats(),
       openFiles: this.pipeline?.openFiles ?? 0,
       unread: this.pipeline?.unread ?? [],
     };

@@ -69,6 +69,8 @@ const REOPEN_RETRY_MS = 100;
  * emitted within about a slice, not after the whole backlog of history ranges.
  */
 const EMIT_SLICE_SLOTS = 1024;
+/** Files found by a reload's new input patterns opened per event-loop turn (an open is a few syscalls and a read). */
+const FOUND_SLICE = 64;
 const EMIT_SLICE_MS = 1;
 
 /**
@@ -90,6 +92,10 @@ export class Pipeline {
   private scheduleQueued = false;
   private checkpointWaiters: (() => void)[] = [];
   private readonly watches = new Map<FileCursor, GrowthWatch>();
+  /** Files a reload's new input patterns found, waiting to be opened (a slice per event-loop turn). */
+  private readonly found: string[] = [];
+  /** Files no input pattern matches any more (a config reload): planned no further, retired once their ranges are out. */
+  private readonly releasing = new Set<FileCursor>();
   private readonly ready = new Map<FileCursor, Map<number, InFlightRange>>();
   private readonly buffers: BufferPool;
   private readonly stores = new ResultStorePool();
@@ -163,6 +169,47 @@ export class Pipeline {
    */
   addFile(path: string, reason: AddReason, fromEnd = false): void {
     this.opener.add(path, reason, fromEnd);
+  }
+
+  /**
+   * Files that input patterns added by a config reload found. They existed
+   * before the reload, so they are read as files present at start-up are:
+   * history, parsed on the pool, not on this thread as live growth is (a
+   * large old file would hold up emitting). They are opened FOUND_SLICE per
+   * event-loop turn after the reload returns, so its pause stays short.
+   */
+  addFound(paths: readonly string[]): void {
+    const idle = this.found.length === 0;
+    this.found.push(...paths);
+    if (idle && paths.length > 0) setImmediate(() => this.openFound());
+  }
+
+  private openFound(): void {
+    for (const path of this.found.splice(0, FOUND_SLICE)) this.opener.add(path, 'startup');
+    if (this.found.length > 0 && !this.stopping) setImmediate(() => this.openFound());
+    else this.found.length = 0;
+  }
+
+  /**
+   * No input pattern matches `path` any more (a config reload): plan nothing
+   * more of the file there; once the ranges already planned are emitted, it
+   * is let go where it stands (that offset is in the next checkpoint, and a
+   * reload that matches it again resumes from there: no record twice).
+   */
+  release(path: string): void {
+    const file = this.set.atPath(path);
+    if (!file) return;
+    this.releasing.add(file);
+    // Not from inside an emit pass: the pass walks the file list (it retires them at its end).
+    if (!this.emitLoopRunning) this.retireReleased();
+  }
+
+  /** Released files with nothing in flight: retired now. */
+  private retireReleased(): void {
+    for (const file of this.releasing) {
+      if (!this.set.has(file)) this.releasing.delete(file);
+      else if (file.outstanding === 0 && this.ready.get(file)!.size === 0) this.retire(file);
+    }
   }
 
   /** An input that cannot be read at all (a directory that cannot be listed): listed as unread. */
@@ -260,6 +307,7 @@ export class Pipeline {
     if (this.stopping || this.failed) return;
     let lost: [FileCursor, string][] | undefined;
     for (const file of this.set.files) {
+      if (this.releasing.size > 0 && this.releasing.has(file)) continue;
       // Reopen a file whose descriptor was closed only when a range can go out now:
       // reopening ahead of buffers would evict other files on every pass.
       if (!file.isOpen && !file.idle && this.buffers.available > (file.live ? 0 : 1)) {
@@ -495,6 +543,7 @@ export class Pipeline {
         if (file.truncated) truncated.push(file);
       }
       for (const file of truncated) this.finishTruncation(file);
+      if (this.releasing.size > 0) this.retireReleased();
       const flushed = this.staging.flushToSink();
       if (flushed !== true) await flushed;
       // A range half emitted has keys in the table and records in the sink that
@@ -574,6 +623,8 @@ export class Pipeline {
   /** Emitted ranges are out of a truncated file: re-read it from 0, and let copies of it take over. */
   private finishTruncation(file: FileCursor): void {
     if (!file.truncated || file.outstanding > 0 || this.ready.get(file)!.size > 0) return;
+    // No input pattern matches it any more (a reload): let it go rather than read it again.
+    if (this.releasing.has(file)) return this.retire(file);
     const position = file.committed.offset;
     this.set.rememberTruncation(file, position);
     for (const copy of this.set.copiesOf(file)) {
@@ -604,6 +655,7 @@ export class Pipeline {
 
   /** Done with a file: remember where it ended (checkpoints, re-appearance), close it. */
   private retire(file: FileCursor): void {
+    this.releasing.delete(file);
     this.remove(file);
     this.set.retire(file);
   }
@@ -614,6 +666,7 @@ export class Pipeline {
    */
   private sweep(): void {
     if (this.stopping) return;
+    if (this.releasing.size > 0 && !this.emitLoopRunning) this.retireReleased();
     const now = performance.now();
     for (const file of [...this.set.files]) {
       if (file.outstanding > 0 || this.ready.get(file)!.size > 0) continue;

@@ -152,6 +152,14 @@ export function registerEngineMetrics(registry: Registry, source: TelemetrySourc
     },
   );
 
+  labelledCounter('ordertail_config_reloads_total', 'Config reloads (SIGHUP, a change of the config file, Engine.reload), by result: applied or rejected (invalid, or changing a setting that cannot change at run time).', ['result'], (s) => {
+    const r = s.stats.configReloads;
+    return r ? [[{ result: 'applied' }, r.applied], [{ result: 'rejected' }, r.rejected]] : [];
+  });
+  gauge('ordertail_config_last_reload_success_timestamp_seconds', 'When the configuration in force was loaded (start-up or the last applied reload), Unix time.', [], (s) => {
+    const r = s.stats.configReloads;
+    return r ? one(r.lastAppliedAtMs / 1000) : [];
+  });
   gauge('ordertail_files_followed', 'Input files discovered so far.', [], (s) => one(s.stats.files));
   gauge('ordertail_open_input_files', 'Input file descriptors open now (capped by --max-open-files).', [], (s) => one(s.stats.openFiles));
   counter('ordertail_checkpoints_committed_total', 'Checkpoints committed (offsets, output lengths, dedup snapshot).', (s) => s.stats.checkpoints.committed);

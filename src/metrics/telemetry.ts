@@ -1,3 +1,4 @@
+import type { ConfigReloadStats } from './reloads.js';
 import type { Histogram } from 'hdr-histogram-js';
 import type { RejectReason } from '../parser/contract.js';
 import type { ParserName } from '../parser/select.js';
@@ -30,6 +31,8 @@ export interface EngineStats {
   historyLatency: LatencySummary;
   /** Checkpoints committed (0 when checkpointing is off) and failed. */
   checkpoints: { dir: string | undefined; committed: number; failed: number; lastCommittedAtMs: number | undefined };
+  /** Config reloads applied and refused (Engine.reload); absent from sources that do not reload. */
+  configReloads?: ConfigReloadStats;
   /** Input file descriptors open now (capped by maxOpenFiles). */
   openFiles: number;
   /** Inputs that could not be read (with `once`: after retries); a `once` run with any did not read everything. */

@@ -29,6 +29,17 @@ function glob(): GlobLibraries {
 }
 
 /**
+ * Load the glob libraries now and run one glob, so that their first use is
+ * not a config reload adding the first glob pattern: loading and warming them
+ * takes tens of ms on a busy machine, all of it on the thread that emits.
+ */
+export function warmGlobLibraries(): void {
+  const { picomatch, globSync } = glob();
+  picomatch.scan('/nonexistent/*.ndjson');
+  globSync(['/nonexistent-ordertail-warm-up/*.ndjson'], { absolute: true, onlyFiles: true, dot: true });
+}
+
+/**
  * A regular file (symbolic links followed), as a glob with `onlyFiles` would
  * find it. A path that cannot be looked at (ELOOP, EACCES) is not one: it
  * must not throw out of a watch callback.
@@ -47,11 +58,15 @@ function isRegularFile(path: string): boolean {
  * directory; a slow re-glob runs only where a watch could not be set up.
  */
 export class FileDiscovery {
-  private readonly patterns: string[];
+  private patterns: string[] = [];
   /** The patterns that are globs; the others are plain paths. */
-  private readonly globs: string[];
-  private readonly matchers: ((path: string) => boolean)[];
-  private readonly watchers: FSWatcher[] = [];
+  private globs: string[] = [];
+  private matchers: ((path: string) => boolean)[] = [];
+  /** One watch per (base directory, recursive), shared by the patterns under it. */
+  private readonly watchers = new Map<string, FSWatcher>();
+  /** Set by follow(): where newly matching paths go. */
+  private onNew: ((path: string) => void) | undefined;
+  private needPoll = false;
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly known = new Set<string>();
   /** Glob base directories that cannot be listed (base → error code): files there cannot be found. */
@@ -67,9 +82,48 @@ export class FileDiscovery {
     private readonly onWarning: (message: string, about: 'input' | 'watch') => void = () => {},
     private readonly pollIntervalMs = 1000,
   ) {
-    this.patterns = globs.map((g) => (isAbsolute(g) ? g : resolve(g)));
+    this.setPatterns(globs);
+  }
+
+  private setPatterns(globs: readonly string[]): void {
+    this.patterns = [...new Set(globs.map((g) => (isAbsolute(g) ? g : resolve(g))))];
     this.globs = this.patterns.filter((p) => GLOB_SYNTAX.test(p));
     this.matchers = this.patterns.map((p) => (GLOB_SYNTAX.test(p) ? glob().picomatch(p, { dot: true }) : (path: string) => path === p));
+  }
+
+  /**
+   * New input patterns (a config reload). Returns the known paths no pattern
+   * matches any more (the caller stops following them) and the matching
+   * files not known before (the caller reads them as new files). While
+   * following, watches on new base directories are set up before those no
+   * longer needed are closed, so no event of a kept pattern is missed.
+   */
+  reconfigure(globs: readonly string[]): { added: string[]; dropped: string[] } {
+    const before = new Set(this.patterns);
+    this.setPatterns(globs);
+    const newPatterns = this.patterns.filter((p) => !before.has(p));
+    const dropped: string[] = [];
+    for (const path of this.known) {
+      if (this.matchers.some((m) => m(path))) continue;
+      this.known.delete(path);
+      dropped.push(path);
+    }
+    if (this.onNew) {
+      const wanted = new Set(this.patterns.map((p) => watchKey(p)));
+      this.watchAll();
+      for (const [key, watcher] of this.watchers) {
+        if (wanted.has(key)) continue;
+        watcher.close();
+        this.watchers.delete(key);
+      }
+    }
+    // Only the new patterns are looked for (a glob costs ms): the kept ones' files are known or reported by their watches.
+    // After the watches: a file created meanwhile is either seen here or reported by them (the caller tells repeats by identity).
+    const found = [...new Set(this.findAll(newPatterns))].sort();
+    const added = found.filter((path) => !this.known.has(path));
+    for (const path of added) this.known.add(path);
+    this.checkGlobs(found, newPatterns.filter((p) => GLOB_SYNTAX.test(p)));
+    return { added, dropped };
   }
 
   /** Every matching regular file right now, sorted by path; remembered as known. */
@@ -84,8 +138,8 @@ export class FileDiscovery {
    * The glob library skips a directory it may not list without a word, and a
    * glob that matches nothing looks like an empty input: say so, once each.
    */
-  private checkGlobs(found: readonly string[]): void {
-    for (const pattern of this.globs) {
+  private checkGlobs(found: readonly string[], globs: readonly string[] = this.globs): void {
+    for (const pattern of globs) {
       const base = glob().picomatch.scan(pattern).base || '.';
       let problem: string | undefined;
       try {
@@ -107,10 +161,11 @@ export class FileDiscovery {
     }
   }
 
-  private findAll(): string[] {
-    const plain = this.patterns.filter((p) => !GLOB_SYNTAX.test(p) && this.plainUsable(p));
-    if (this.globs.length === 0) return plain;
-    return [...plain, ...glob().globSync(this.globs, { absolute: true, onlyFiles: true, dot: true })];
+  private findAll(patterns: readonly string[] = this.patterns): string[] {
+    const plain = patterns.filter((p) => !GLOB_SYNTAX.test(p) && this.plainUsable(p));
+    const globs = patterns.filter((p) => GLOB_SYNTAX.test(p));
+    if (globs.length === 0) return plain;
+    return [...plain, ...glob().globSync(globs, { absolute: true, onlyFiles: true, dot: true })];
   }
 
   /**
@@ -146,10 +201,17 @@ export class FileDiscovery {
    */
   follow(onNew: (path: string) => void, wantsChanges: (path: string) => boolean = () => false): void {
     this.wantsChanges = wantsChanges;
-    let needPoll = false;
+    this.onNew = onNew;
+    this.watchAll();
+  }
+
+  /** A watch on every pattern's base directory that has none yet. */
+  private watchAll(): void {
+    const onNew = this.onNew!;
     for (const pattern of this.patterns) {
-      const base = GLOB_SYNTAX.test(pattern) ? glob().picomatch.scan(pattern).base || '.' : dirname(pattern);
-      const recursive = pattern.slice(base.length).includes('**');
+      const key = watchKey(pattern);
+      if (this.watchers.has(key)) continue;
+      const { base, recursive } = watchTarget(pattern);
       try {
         const watcher = watch(base, { recursive, persistent: false }, (event, name) => {
           if (name) this.consider(join(base, name.toString()), event, onNew);
@@ -158,13 +220,13 @@ export class FileDiscovery {
           this.onWarning(`watching ${base} failed (${err.message}); polling for new files instead`, 'watch');
           this.startPolling(onNew);
         });
-        this.watchers.push(watcher);
+        this.watchers.set(key, watcher);
       } catch (err) {
         this.onWarning(`cannot watch ${base} (${(err as NodeJS.ErrnoException).code ?? String(err)}); polling for new files instead`, 'watch');
-        needPoll = true;
+        this.needPoll = true;
       }
     }
-    if (needPoll) this.startPolling(onNew);
+    if (this.needPoll) this.startPolling(onNew);
   }
 
   private consider(path: string, event: string, onNew: (path: string) => void): void {
@@ -200,11 +262,23 @@ export class FileDiscovery {
   }
 
   close(): void {
-    for (const w of this.watchers) w.close();
-    this.watchers.length = 0;
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+    this.onNew = undefined;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = undefined;
   }
+}
+
+/** The directory a pattern's new files are noticed in, and whether its subdirectories count. */
+function watchTarget(pattern: string): { base: string; recursive: boolean } {
+  const base = GLOB_SYNTAX.test(pattern) ? glob().picomatch.scan(pattern).base || '.' : dirname(pattern);
+  return { base, recursive: pattern.slice(base.length).includes('**') };
+}
+
+function watchKey(pattern: string): string {
+  const { base, recursive } = watchTarget(pattern);
+  return `${recursive ? 'r' : 'n'}:${base}`;
 }
 
 /** The most recently modified of `paths`: at start-up, the file taken to be the live one. */

@@ -10,12 +10,17 @@ export class IgnoreOlder {
   private readonly skipped = new Map<string, number>();
 
   constructor(
-    private readonly limitMs: number | undefined,
+    private limitMs: number | undefined,
     private readonly isCheckpointed: (identityKey: string) => boolean,
     private readonly info: (message: string) => void,
   ) {}
 
-  /** Skip this file found at start-up? */
+  /** A new limit (a config reload): it applies to files that inputs added from now on find. */
+  setLimit(limitMs: number | undefined): void {
+    this.limitMs = limitMs;
+  }
+
+  /** Skip this file found at start-up (or by an input pattern added by a reload)? */
   skipAtStartup(path: string): boolean {
     if (this.limitMs === undefined) return false;
     const id = identityOfPath(path);

@@ -1,0 +1,113 @@
+/*
+ * Config hot reload, the decision half: which settings may change while the
+ * engine runs, and what a new set of options changes compared with the one in
+ * force. Applying the change is the engine's job (Engine.reload); this module
+ * only compares two validated option sets, so a reload is judged by the same
+ * schema as start-up (options.ts) and nothing of a refused one is applied.
+ */
+import { resolve } from 'node:path';
+import { ConfigError } from './errors.js';
+import type { OPTION_KEYS, ResolvedOptions } from './options.js';
+
+/** An option name as the config file and `new Engine(options)` spell it. */
+export type OptionKey = (typeof OPTION_KEYS)[number];
+
+/** An option a running engine takes over without a restart (Engine.reload). */
+export type ReloadableKey = 'input' | 'dedupWindow' | 'ignoreOlder' | 'logLevel' | 'checkpointInterval';
+export const RELOADABLE_KEYS: readonly ReloadableKey[] = ['input', 'dedupWindow', 'ignoreOlder', 'logLevel', 'checkpointInterval'];
+
+/** What a reload changes, option by option (only the keys whose value differs). */
+export interface ReloadPlan {
+  /** Reloadable keys whose value differs, in schema order. */
+  readonly changed: readonly ReloadableKey[];
+  /** Input patterns (absolute) that the new options add and remove. */
+  readonly inputsAdded: readonly string[];
+  readonly inputsRemoved: readonly string[];
+}
+
+const absolute = (patterns: readonly string[]): string[] => [...new Set(patterns.map((p) => resolve(p)))].sort();
+
+/**
+ * How each option key reads from resolved options, for comparison. Every key
+ * of the schema is listed (the Record type makes a new option a compile error
+ * here until someone decides whether it reloads).
+ */
+const READ: Readonly<Record<OptionKey, (o: ResolvedOptions) => unknown>> = {
+  input: (o) => absolute(o.input),
+  once: (o) => o.once,
+  from: (o) => o.from,
+  sink: (o) => o.sink,
+  deadLetter: (o) => o.deadLetter && resolve(o.deadLetter),
+  workers: (o) => o.workers,
+  dedupKey: (o) => o.dedupKey,
+  dedupWindow: (o) => o.dedupWindowMs,
+  dedupCapacity: (o) => o.dedupCapacity,
+  dedupMemory: (o) => o.dedupMemoryBytes,
+  eventTime: (o) => o.eventTime,
+  maxRecordBytes: (o) => o.maxRecordBytes,
+  rangeBytes: (o) => o.rangeBytes,
+  parser: (o) => o.parser,
+  dedupImpl: (o) => o.dedupImpl,
+  sinkPageCache: (o) => o.sinkPageCache,
+  sinkMode: (o) => o.sinkMode,
+  parserShadow: (o) => o.parserShadow,
+  shadowSample: (o) => o.shadowSample,
+  metricsPort: (o) => o.metricsPort,
+  metricsHost: (o) => o.metricsHost,
+  metricsAllowedHosts: (o) => o.metricsAllowedHosts,
+  logLevel: (o) => o.logLevel,
+  wsPort: (o) => o.ws?.port,
+  wsHost: (o) => o.ws?.host,
+  wsTokenFile: (o) => (o.ws?.token && 'file' in o.ws.token ? o.ws.token.file : undefined),
+  wsTokenEnv: (o) => (o.ws?.token && 'env' in o.ws.token ? o.ws.token.env : undefined),
+  wsAllowedOrigins: (o) => o.ws?.allowedOrigins,
+  wsMaxClients: (o) => o.ws?.maxClients,
+  wsMaxMessageBytes: (o) => o.ws?.maxMessageBytes,
+  wsMessageRate: (o) => o.ws?.messagesPerSecond,
+  wsQueueBytes: (o) => o.ws?.queueBytes,
+  wsQueueMessages: (o) => o.ws?.queueMessages,
+  wsSlowPolicy: (o) => o.ws?.slowPolicy,
+  wsReplay: (o) => o.ws?.replayBytes,
+  collector: (o) => o.collector,
+  collectorLog: (o) => resolve(o.collectorLog),
+  checkpoint: (o) => o.checkpoint && resolve(o.checkpoint),
+  checkpointInterval: (o) => o.checkpointIntervalMs,
+  resetCheckpoint: (o) => o.resetCheckpoint,
+  ignoreOlder: (o) => o.ignoreOlderMs,
+  maxOpenFiles: (o) => o.maxOpenFiles,
+};
+
+/** Resolved options hold plain data only (strings, numbers, arrays, plain objects): JSON tells equal values. */
+const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
+
+const isReloadable = (key: OptionKey): key is ReloadableKey => (RELOADABLE_KEYS as readonly string[]).includes(key);
+
+/** A --once run reads what existed at start and ends: there is no "from now on" for new inputs. */
+const reloadableIn = (current: ResolvedOptions, key: OptionKey): key is ReloadableKey => isReloadable(key) && !(key === 'input' && current.once);
+
+/**
+ * Compare the options in force with new ones (both validated by
+ * resolveOptions). Throws a ConfigError naming every key that differs but
+ * cannot change at run time (`key` is the first of them): such a reload is
+ * refused whole, so the engine never runs a mix of two configurations.
+ */
+export function planReload(current: ResolvedOptions, next: ResolvedOptions): ReloadPlan {
+  const changed: ReloadableKey[] = [];
+  const refused: string[] = [];
+  for (const key of Object.keys(READ) as OptionKey[]) {
+    if (same(READ[key](current), READ[key](next))) continue;
+    if (reloadableIn(current, key)) changed.push(key);
+    else refused.push(key);
+  }
+  if (refused.length > 0) {
+    const names = refused.map((k) => `\`${k}\``).join(', ');
+    throw new ConfigError(`${names} cannot change at run time; restart to apply`, refused[0]);
+  }
+  const before = absolute(current.input);
+  const after = absolute(next.input);
+  return {
+    changed,
+    inputsAdded: after.filter((p) => !before.includes(p)),
+    inputsRemoved: before.filter((p) => !after.includes(p)),
+  };
+}

@@ -1,0 +1,59 @@
+/*
+ * Config hot reload, the applying half: puts a plan (config/reload.ts) into
+ * effect on the running stages. Everything here is synchronous and touches
+ * no record: it runs between two passes of the emit loop, so no record is
+ * emitted under a half-applied configuration, and the pause in emitting is
+ * the time this takes (a glob of the inputs when they changed, else
+ * microseconds).
+ */
+import type { ResolvedOptions } from '../config/options.js';
+import type { ReloadPlan, ReloadableKey } from '../config/reload.js';
+import type { DedupTable } from '../dedup/table.js';
+import type { Logger } from '../metrics/logger.js';
+import type { FileDiscovery } from '../sources/discovery.js';
+import type { IgnoreOlder } from '../sources/ignore-older.js';
+import type { Checkpointer } from './checkpointer.js';
+import type { Pipeline } from './pipeline.js';
+
+/** What Engine.reload() did. */
+export interface ReloadResult {
+  /** Option keys whose new value is now in force (empty: the new options changed nothing). */
+  applied: ReloadableKey[];
+  /** Files that the added inputs matched, now read as files present at start-up are (from their start, or where a checkpoint or an earlier reload left them). */
+  filesAdded: string[];
+  /** Files no input matches any more: followed no further once their planned ranges are emitted (their offsets are kept). */
+  filesReleased: string[];
+  /** How long applying it held the engine's main thread (nothing is emitted meanwhile), in ms. */
+  pauseMs: number;
+}
+
+/** The running stages a reload reaches. */
+export interface ReloadTargets {
+  readonly dedup: DedupTable | undefined;
+  readonly checkpointer: Checkpointer | undefined;
+  readonly discovery: FileDiscovery | undefined;
+  readonly pipeline: Pipeline | undefined;
+  readonly ignoreOlder: IgnoreOlder | undefined;
+  /** The engine's own logger; undefined when the caller gave one (its level is the caller's to set). */
+  readonly ownLogger: Logger | undefined;
+  /** A file an added input matched: read it as a newly discovered file; false when it is not read (an output of the engine, or older than ignoreOlder). */
+  addFound(path: string): boolean;
+}
+
+export function applyReload(targets: ReloadTargets, plan: ReloadPlan, next: ResolvedOptions): Omit<ReloadResult, 'pauseMs'> {
+  const changed = new Set(plan.changed);
+  // Settings first: files the new inputs find are judged by the new ignoreOlder.
+  if (changed.has('dedupWindow')) targets.dedup?.setWindow(next.dedupWindowMs);
+  if (changed.has('ignoreOlder')) targets.ignoreOlder?.setLimit(next.ignoreOlderMs);
+  if (changed.has('logLevel') && targets.ownLogger) targets.ownLogger.level = next.logLevel;
+  targets.checkpointer?.setOptions(next);
+  let filesAdded: string[] = [];
+  let filesReleased: string[] = [];
+  if (changed.has('input') && targets.discovery) {
+    const { added, dropped } = targets.discovery.reconfigure(next.input);
+    for (const path of dropped) targets.pipeline?.release(path);
+    filesAdded = added.filter((path) => targets.addFound(path));
+    filesReleased = dropped;
+  }
+  return { applied: [...plan.changed], filesAdded, filesReleased };
+}

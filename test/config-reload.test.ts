@@ -1,0 +1,346 @@
+/**
+ * Config hot reload (README, "Reloading the configuration"): SIGHUP or a change
+ * of the --config file reloads it; an invalid or non-reloadable config is
+ * refused with one log line naming the key and counted, the old config stays
+ * in force; a valid one applies without losing or repeating a record.
+ * Real CLI processes on real files; every wait is on a condition.
+ */
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startCli, type CliProcess } from './helpers/cli-process.js';
+import { readLines, until, workdir } from './helpers/workdir.js';
+import { ConfigError, Engine } from '../dist/src/index.js';
+
+const WRITER = resolve(import.meta.dirname, 'helpers/line-writer.mjs');
+
+interface ReloadLine {
+  reload: 'applied' | 'rejected';
+  trigger: string;
+  key?: string;
+  msg: string;
+  applied?: string[];
+  filesAdded?: string[];
+  filesReleased?: string[];
+  pauseMs?: number;
+}
+
+function orders(path: string, prefix: string, from: number, count: number): void {
+  const t = Date.now();
+  appendFileSync(path, Array.from({ length: count }, (_, i) => `{"id":"${prefix}-${from + i}","timestamp":${t},"pad":"${'x'.repeat(40)}"}`).join('\n') + '\n');
+}
+
+/** JSON is YAML: the config file, replaced atomically as an editor saves it (write a temp file, rename it over). */
+function saveConfig(path: string, config: Record<string, unknown>, inPlace = false): void {
+  const text = JSON.stringify(config, null, 2) + '\n';
+  if (inPlace) return writeFileSync(path, text);
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
+function reloadLines(p: CliProcess): ReloadLine[] {
+  return p
+    .stderr()
+    .split('\n')
+    .filter((l) => l.startsWith('{') && l.includes('"reload"'))
+    .map((l) => JSON.parse(l) as ReloadLine);
+}
+
+async function waitReloads(p: CliProcess, count: number, timeoutMs = 20_000): Promise<ReloadLine[]> {
+  await until(() => reloadLines(p).length >= count, timeoutMs, `${count} reload log line(s); stderr: ${p.stderr().slice(-1500)}`);
+  return reloadLines(p);
+}
+
+const ids = (path: string): string[] => readLines(path).map((l) => (JSON.parse(l) as { id: string }).id);
+
+function expectEachOnce(got: string[], expected: Iterable<string>): void {
+  const seen = new Set(got);
+  expect(got.length - seen.size, 'records emitted twice').toBe(0);
+  const want = new Set(expected);
+  const missing = [...want].filter((id) => !seen.has(id));
+  expect(missing.slice(0, 5), `${missing.length} record(s) missing`).toEqual([]);
+  const extra = [...seen].filter((id) => !want.has(id));
+  expect(extra.slice(0, 5), 'records not in the input').toEqual([]);
+}
+
+async function metricsText(p: CliProcess): Promise<string> {
+  const line = p.stderr().split('\n').find((l) => l.includes('metrics server listening'));
+  const url = (JSON.parse(line!) as { url: string }).url;
+  return (await fetch(`${url}/metrics`)).text();
+}
+
+function metric(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** A follow-mode run of the CLI on `config` (written to DIR/ordertail.yaml); resolves once it is following. */
+async function startRun(dir: string, config: Record<string, unknown>): Promise<{ p: CliProcess; configPath: string }> {
+  const configPath = join(dir, 'ordertail.yaml');
+  saveConfig(configPath, config);
+  const p = startCli(['run', '--config', configPath, '--metrics-port', '0']);
+  await p.waitFor(/ready: following/, 'stderr', 30_000);
+  return { p, configPath };
+}
+
+function baseConfig(dir: string, input: string[]): Record<string, unknown> {
+  return { input, sink: `file:${join(dir, 'out.ndjson')}`, checkpoint: join(dir, 'cp'), workers: 1, logLevel: 'info', dedupWindow: '60s' };
+}
+
+describe('config hot reload', () => {
+  it('a bad config (by editing the file, then by SIGHUP) is refused in one line naming the key; the old one stays and records keep flowing', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    const out = join(dir, 'out.ndjson');
+    orders(input, 'a', 0, 1000);
+    const config = baseConfig(dir, [input]);
+    const { p, configPath } = await startRun(dir, config);
+    await until(() => readLines(out).length >= 1000, 20_000, 'first records');
+
+    saveConfig(configPath, { ...config, dedupWindow: 'soon' }, true);
+    let lines = await waitReloads(p, 1);
+    expect(lines[0]).toMatchObject({ reload: 'rejected', trigger: 'config file change', key: 'dedupWindow' });
+    expect(lines[0]!.msg).toMatch(/dedupWindow: expected a duration/);
+
+    p.child.kill('SIGHUP');
+    lines = await waitReloads(p, 2);
+    expect(lines[1]).toMatchObject({ reload: 'rejected', trigger: 'SIGHUP', key: 'dedupWindow' });
+
+    // Still running, still emitting, with the old configuration.
+    orders(input, 'a', 1000, 500);
+    await until(() => readLines(out).length >= 1500, 20_000, 'records after the refused reloads');
+    let m = await metricsText(p);
+    expect(metric(m, 'ordertail_config_reloads_total{result="rejected"}')).toBe(2);
+    expect(metric(m, 'ordertail_config_reloads_total{result="applied"}')).toBe(0);
+    const startedAt = metric(m, 'ordertail_config_last_reload_success_timestamp_seconds')!;
+
+    // The window in force was still 60s: a good config changing it applies exactly that.
+    saveConfig(configPath, { ...config, dedupWindow: '30s' });
+    lines = await waitReloads(p, 3);
+    expect(lines[2]).toMatchObject({ reload: 'applied', trigger: 'config file change', applied: ['dedupWindow'] });
+    m = await metricsText(p);
+    expect(metric(m, 'ordertail_config_reloads_total{result="applied"}')).toBe(1);
+    expect(metric(m, 'ordertail_config_last_reload_success_timestamp_seconds')).toBeGreaterThan(startedAt);
+    expect(reloadLines(p)).toHaveLength(3);
+    p.child.kill('SIGTERM');
+    expect(await p.exit(15_000), p.stderr()).toBe(0);
+    expectEachOnce(ids(out), Array.from({ length: 1500 }, (_, i) => `a-${i}`));
+  }, 60_000);
+
+  it('an input added by a reload is read, a removed one is followed no further, and added back it resumes where it stood', async () => {
+    const dir = workdir();
+    mkdirSync(join(dir, 'a'));
+    mkdirSync(join(dir, 'b'));
+    const a = join(dir, 'a', 'one.ndjson');
+    const b = join(dir, 'b', 'one.ndjson');
+    const out = join(dir, 'out.ndjson');
+    orders(a, 'a', 0, 1000);
+    orders(b, 'b', 0, 1000);
+    const globA = join(dir, 'a', '*.ndjson');
+    const globB = join(dir, 'b', '*.ndjson');
+    const config = baseConfig(dir, [globA]);
+    const { p, configPath } = await startRun(dir, config);
+    await until(() => readLines(out).length >= 1000, 20_000, 'a read');
+    expect(ids(out).some((id) => id.startsWith('b-'))).toBe(false);
+
+    saveConfig(configPath, { ...config, input: [globA, globB] });
+    let lines = await waitReloads(p, 1);
+    expect(lines[0]).toMatchObject({ reload: 'applied', applied: ['input'], filesAdded: [b], filesReleased: [] });
+    orders(b, 'b', 1000, 500);
+    // A file created after the reload in the new directory is picked up like any new file.
+    orders(join(dir, 'b', 'two.ndjson'), 'b2', 0, 300);
+    await until(() => readLines(out).length >= 2800, 20_000, 'b read');
+
+    saveConfig(configPath, { ...config, input: [globB] });
+    lines = await waitReloads(p, 2);
+    expect(lines[1]).toMatchObject({ reload: 'applied', applied: ['input'], filesAdded: [], filesReleased: [a] });
+    orders(a, 'a', 1000, 300);
+    orders(b, 'b', 1500, 300);
+    await until(() => ids(out).includes('b-1799'), 20_000, 'b still followed');
+    // Well past a growth notice and an emit: a's new records must not come.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(ids(out).filter((id) => /^a-1\d\d\d$/.test(id))).toEqual([]);
+
+    saveConfig(configPath, { ...config, input: [globA, globB] });
+    lines = await waitReloads(p, 3);
+    expect(lines[2]).toMatchObject({ reload: 'applied', filesAdded: [a] });
+    await until(() => readLines(out).length >= 3400, 20_000, "a's records written while it was not followed");
+    p.child.kill('SIGTERM');
+    expect(await p.exit(15_000), p.stderr()).toBe(0);
+    const expected = [
+      ...Array.from({ length: 1300 }, (_, i) => `a-${i}`),
+      ...Array.from({ length: 1800 }, (_, i) => `b-${i}`),
+      ...Array.from({ length: 300 }, (_, i) => `b2-${i}`),
+    ];
+    expectEachOnce(ids(out), expected);
+  }, 60_000);
+
+  it('reloads while a writer appends ~20k records/s, alternating good and bad configs: every record once, every bad one refused by name', async () => {
+    const dir = workdir();
+    const live = join(dir, 'live.ndjson');
+    const extra = join(dir, 'extra', 'static.ndjson');
+    const out = join(dir, 'out.ndjson');
+    mkdirSync(join(dir, 'extra'));
+    orders(extra, 'x', 0, 2000);
+    writeFileSync(live, '');
+    const config = baseConfig(dir, [live]);
+    const { p, configPath } = await startRun(dir, config);
+    const writer = spawn(process.execPath, [WRITER, '--file', live, '--rate', '20000', '--duration', '60000', '--prefix', 'w'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let writerOut = '';
+    writer.stdout.on('data', (d: Buffer) => (writerOut += d.toString()));
+    try {
+      await until(() => readLines(out).length > 5000, 20_000, 'the writer under way');
+      const good: Record<string, unknown>[] = [
+        { ...config, dedupWindow: '61s' },
+        { ...config, input: [live, join(dir, 'extra', '*.ndjson')] },
+        { ...config, logLevel: 'debug', checkpointInterval: '1s' },
+        { ...config, input: [live] },
+        { ...config, dedupWindow: '90s', input: [live, join(dir, 'extra', '*.ndjson')] },
+      ];
+      const bad: [Record<string, unknown>, string][] = [
+        [{ ...config, dedupWindow: 'later' }, 'dedupWindow'],
+        [{ ...config, sink: `file:${join(dir, 'elsewhere.ndjson')}` }, 'sink'],
+        [{ ...config, workers: 2 }, 'workers'],
+        [{ ...config, input: [] }, 'input'],
+        [{ ...config, dedupKey: 'orderId' }, 'dedupKey'],
+      ];
+      const expectedKeys: (string | undefined)[] = [];
+      for (let i = 0; i < good.length; i++) {
+        for (const [cfg, key] of [[good[i]!, undefined] as const, bad[i]!]) {
+          saveConfig(configPath, cfg);
+          expectedKeys.push(key);
+          await waitReloads(p, expectedKeys.length);
+        }
+      }
+      const lines = reloadLines(p);
+      expect(lines.map((l) => l.reload)).toEqual(expectedKeys.map((k) => (k ? 'rejected' : 'applied')));
+      for (const [i, key] of expectedKeys.entries()) if (key) expect(lines[i]!.key, lines[i]!.msg).toBe(key);
+      expect(lines.find((l) => l.key === 'sink')!.msg).toContain('`sink` cannot change at run time; restart to apply');
+      const pauses = lines.filter((l) => l.reload === 'applied').map((l) => l.pauseMs!);
+      // Reported, not asserted: wall-clock time on a shared 2-core machine includes whole scheduler stalls.
+      expect(pauses.every((ms) => ms >= 0)).toBe(true);
+      process.stderr.write(`config reload pauses (ms): ${pauses.join(', ')}\n`);
+    } finally {
+      writer.kill('SIGTERM');
+    }
+    await new Promise<void>((r) => writer.on('exit', () => r()));
+    const written = (JSON.parse(writerOut.trim().split('\n').pop()!) as { written: number }).written;
+    expect(written).toBeGreaterThan(20_000);
+    await until(() => readLines(out).length >= written + 2000, 30_000, 'every record out');
+    p.child.kill('SIGTERM');
+    expect(await p.exit(15_000), p.stderr()).toBe(0);
+    expectEachOnce(ids(out), [...Array.from({ length: written }, (_, i) => `w-${i}`), ...Array.from({ length: 2000 }, (_, i) => `x-${i}`)]);
+  }, 90_000);
+
+  it('a key that cannot change at run time is refused by name, and nothing of that reload applies', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    const out = join(dir, 'out.ndjson');
+    const other = join(dir, 'other.ndjson');
+    orders(input, 'a', 0, 100);
+    const config = baseConfig(dir, [input]);
+    const { p, configPath } = await startRun(dir, config);
+    await until(() => readLines(out).length >= 100, 20_000, 'first records');
+    // A reloadable change beside it (dedupWindow) does not apply either.
+    saveConfig(configPath, { ...config, sink: `file:${other}`, dedupWindow: '5s' });
+    let lines = await waitReloads(p, 1);
+    expect(lines[0]).toMatchObject({ reload: 'rejected', key: 'sink' });
+    expect(lines[0]!.msg).toContain('`sink` cannot change at run time; restart to apply');
+    // The metrics server is the CLI's (--metrics-port on the command line wins over the file's key; the host is the file's).
+    saveConfig(configPath, { ...config, metricsHost: '0.0.0.0' });
+    lines = await waitReloads(p, 2);
+    expect(lines[1]).toMatchObject({ reload: 'rejected', key: 'metricsHost' });
+    expect(lines[1]!.msg).toContain('`metricsHost` cannot change at run time; restart to apply');
+    orders(input, 'a', 100, 100);
+    await until(() => readLines(out).length >= 200, 20_000, 'records to the old sink');
+    expect(existsSync(other)).toBe(false);
+    // The window is still 60s: the same config with 60s is no change at all.
+    saveConfig(configPath, { ...config, logLevel: 'info' });
+    p.child.kill('SIGHUP');
+    lines = await waitReloads(p, 3);
+    expect(lines[2]).toMatchObject({ reload: 'applied', applied: [] });
+    p.child.kill('SIGTERM');
+    expect(await p.exit(15_000), p.stderr()).toBe(0);
+  }, 60_000);
+
+  it('a SIGHUP while the CLI is still starting is one reload once it runs, not a stop', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    const out = join(dir, 'out.ndjson');
+    orders(input, 'a', 0, 100);
+    const configPath = join(dir, 'ordertail.yaml');
+    saveConfig(configPath, baseConfig(dir, [input]));
+    // Preloaded: sends SIGHUP when the first parse worker thread is created (the CLI
+    // starts them while it loads the engine), before the engine has started.
+    const preload = join(dir, 'early-hup.cjs');
+    writeFileSync(
+      preload,
+      [
+        "const threads = require('node:worker_threads');",
+        'const Original = threads.Worker;',
+        'let sent = false;',
+        "threads.Worker = class extends Original { constructor(...args) { super(...args); if (!sent) { sent = true; process.kill(process.pid, 'SIGHUP'); } } };",
+        "require('node:module').syncBuiltinESMExports();",
+      ].join('\n'),
+    );
+    const p = startCli(['run', '--config', configPath, '--no-metrics'], { env: { NODE_OPTIONS: `--require ${preload}` } });
+    const lines = await waitReloads(p, 1, 30_000);
+    expect(lines[0]).toMatchObject({ reload: 'applied', trigger: 'SIGHUP', applied: [] });
+    orders(input, 'a', 100, 100);
+    await until(() => readLines(out).length >= 200, 20_000, 'records after the early SIGHUP');
+    p.child.kill('SIGTERM');
+    expect(await p.exit(15_000), p.stderr()).toBe(0);
+  }, 60_000);
+
+  it('a new dedup window decides from the next record on, against the keys already held', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    const out = join(dir, 'out.ndjson');
+    const line = (t: number): string => `{"id":"k","timestamp":${t}}\n`;
+    appendFileSync(input, line(1_000));
+    const options = { input, sink: `file:${out}`, workers: 1, dedupWindow: '60s' } as const;
+    const engine = new Engine(options);
+    await engine.start();
+    try {
+      await until(() => readLines(out).length === 1, 10_000, 'the first copy');
+      expect(engine.reload({ ...options, dedupWindow: '1s' }).applied).toEqual(['dedupWindow']);
+      // 4 s later: a duplicate under 60s, a new record under 1s.
+      appendFileSync(input, line(5_000));
+      await until(() => readLines(out).length === 2, 10_000, 'the copy outside the new window');
+      appendFileSync(input, line(5_500));
+      await until(() => engine.stats().duplicates === 1, 10_000, 'the copy inside the new window dropped');
+      expect(readLines(out)).toHaveLength(2);
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it('library: engine.reload() returns what applied and throws a ConfigError naming a refused key', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    orders(input, 'a', 0, 10);
+    const options = { input, sink: 'none', workers: 1 } as const;
+    const engine = new Engine(options);
+    expect(() => engine.reload(options)).toThrow(/only a running one reloads/);
+    await engine.start();
+    try {
+      const result = engine.reload({ ...options, dedupWindow: '5s', ignoreOlder: '1h' });
+      expect(result.applied).toEqual(['dedupWindow', 'ignoreOlder']);
+      expect(engine.options.dedupWindowMs).toBe(5000);
+      let thrown: unknown;
+      try {
+        engine.reload({ ...options, dedupKey: ['orderId'], dedupWindow: '9s' });
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      expect((thrown as ConfigError).key).toBe('dedupKey');
+      expect(engine.options.dedupWindowMs).toBe(5000);
+      expect(() => engine.reload(() => { throw new ConfigError('config file x: cannot read (ENOENT)'); })).toThrow(/cannot read/);
+      expect(engine.stats().configReloads).toMatchObject({ applied: 1, rejected: 2 });
+    } finally {
+      await engine.stop();
+    }
+  });
+});
