@@ -17,6 +17,7 @@
  * clients' figure near 1 means they, not the engine, set the pace.
  *
  *   node dist/bench/ws-fanout.js [--clients 500] [--rate 5000] [--seconds 30]
+ *   node dist/bench/ws-fanout.js --ramp 100,250,500,1000 --rate 1000 --seconds 10
  *   node dist/bench/ws-fanout.js --writer FILE RATE SECONDS   (the writer process)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -251,10 +252,35 @@ function arg(argv: string[], flag: string, fallback: number): number {
   return i >= 0 ? Number(argv[i + 1]) : fallback;
 }
 
+/**
+ * --ramp N1,N2,…: the largest client count the machine holds at --rate with
+ * client p99 ≤ 100 ms (the issue's second number): one phase per count, no
+ * stalled client, RSS per client against a phase without clients.
+ */
+async function ramp(counts: number[], rate: number, seconds: number): Promise<void> {
+  console.log(`ws fan-out ramp: ${counts.join(', ')} clients, ${rate} records/s for ${seconds} s each`);
+  const alone = await phase('alone', 0, false, rate, seconds);
+  const f = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '–');
+  let largest = 0;
+  console.log('clients | client p50 / p95 / p99 (ms) | delivered all | engine RSS per client KiB | CPU cores: clients / engine');
+  for (const n of counts) {
+    const p = await phase(`${n}`, n, false, rate, seconds);
+    const held = p.clientP99 <= 100 && p.short === 0 && p.mismatches === 0;
+    if (held) largest = Math.max(largest, n);
+    console.log(`${String(n).padStart(7)} | ${f(p.clientP50)} / ${f(p.clientP95)} / ${f(p.clientP99)} | ${p.short === 0 ? 'yes' : `no (${p.short} short)`} | ${f(((p.engineRssMiB - alone.engineRssMiB) * 1024) / n)} | ${f(p.clientsCores)} / ${f(p.engineCores)}${held ? '' : '  (p99 > 100 ms or records missing)'}`);
+  }
+  console.log(`largest client count held at ${rate} records/s with p99 ≤ 100 ms: ${largest || 'none of those tried'}`);
+}
+
 export async function run(argv: string[] = []): Promise<Phase[]> {
   const clients = arg(argv, '--clients', 500);
   const rate = arg(argv, '--rate', 5000);
   const seconds = arg(argv, '--seconds', 30);
+  const rampAt = argv.indexOf('--ramp');
+  if (rampAt >= 0) {
+    await ramp(argv[rampAt + 1]!.split(',').map(Number), rate, seconds);
+    return [];
+  }
   console.log(`ws fan-out: ${clients} clients (mixed filters), ${rate} records/s for ${seconds} s, engine = CLI with --workers 1`);
   const phases = [await phase('alone', 0, false, rate, seconds), await phase('clients', clients, false, rate, seconds), await phase('stalled', clients, true, rate, seconds)];
   const f = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '–');
