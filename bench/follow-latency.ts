@@ -95,9 +95,32 @@ class Receiver {
 
   private onData(chunk: Buffer): void {
     const now = monoNs();
-    const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
-    const lastLf = buf.lastIndexOf(0x0a);
-    this.carry = lastLf < buf.length - 1 ? Buffer.from(buf.subarray(lastLf + 1)) : undefined;
+    // Only the partial line before the chunk is joined to the chunk's first line:
+    // copying whole chunks would make this reader, not the follower, the slow
+    // part during a gigabyte of backfill on the same two cores.
+    if (this.carry) {
+      const firstLf = chunk.indexOf(0x0a);
+      if (firstLf < 0) {
+        this.carry = Buffer.concat([this.carry, chunk]);
+        return;
+      }
+      const line = Buffer.concat([this.carry, chunk.subarray(0, firstLf + 1)]);
+      this.carry = undefined;
+      this.scan(line, line.length - 1, now);
+      chunk = chunk.subarray(firstLf + 1);
+    }
+    const lastLf = chunk.lastIndexOf(0x0a);
+    if (lastLf < chunk.length - 1) this.carry = Buffer.from(chunk.subarray(lastLf + 1));
+    if (lastLf >= 0) this.scan(chunk, lastLf, now);
+    this.waiters = this.waiters.filter((w) => {
+      if (this.received < w.count) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** Records whose stamp lies in buf[0, lastLf]. */
+  private scan(buf: Buffer, lastLf: number, now: number): void {
     let at = 0;
     for (;;) {
       const i = buf.indexOf(STAMP, at);
@@ -119,11 +142,6 @@ class Receiver {
       this.received++;
       at = end;
     }
-    this.waiters = this.waiters.filter((w) => {
-      if (this.received < w.count) return true;
-      w.resolve();
-      return false;
-    });
   }
 
   until(count: number, timeoutMs: number): Promise<boolean> {
