@@ -6,6 +6,7 @@ import { resolveCollectorConfig, type CollectorConfig } from '../collector/confi
 import { MAX_CAPACITY, tableBytes } from '../dedup/layout.js';
 import type { BroadcastConfig } from './broadcast.js';
 import { isPostgresUrl, parsePostgresSink, type PostgresSinkConfig } from './postgres-sink.js';
+import { isNatsUrl, parseNatsSink, type NatsSinkConfig } from './nats-sink.js';
 
 /**
  * Options accepted by `new Engine(options)` and by the YAML config file (same
@@ -20,10 +21,11 @@ export interface EngineOptionFields {
   /** Where to begin in files that exist at start-up. Default 'start'. */
   from?: 'start' | 'end';
   /**
-   * 'stdout' | 'file:PATH' | 'none' | 'postgres://USER@HOST:PORT/DB?table=NAME' (README, PostgreSQL sink).
+   * 'stdout' | 'file:PATH' | 'none' | 'postgres://USER@HOST:PORT/DB?table=NAME' (README, PostgreSQL sink) |
+   * 'nats://HOST:PORT[,HOST:PORT…]/SUBJECT' (README, NATS JetStream sink).
    * Default 'stdout' (CLI) — the library default is 'none' + events/iterator.
    */
-  sink?: 'stdout' | 'none' | `file:${string}` | `postgres://${string}` | `postgresql://${string}`;
+  sink?: 'stdout' | 'none' | `file:${string}` | `postgres://${string}` | `postgresql://${string}` | `nats://${string}` | `tls://${string}`;
   /** Path of the dead-letter file (one JSON line per rejected record). */
   deadLetter?: string;
   /** Worker threads. Default: available cores. */
@@ -159,7 +161,7 @@ export interface ResolvedOptions {
   signal: AbortSignal | undefined;
 }
 
-export type SinkSpec = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' } | { kind: 'postgres'; config: PostgresSinkConfig };
+export type SinkSpec = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' } | { kind: 'postgres'; config: PostgresSinkConfig } | { kind: 'nats'; config: NatsSinkConfig };
 
 type Raw = Record<string, unknown>;
 type FieldParser = (value: unknown, key: string) => unknown;
@@ -234,7 +236,8 @@ const sink: FieldParser = (value, key): SinkSpec => {
     return { kind: 'file', path: value.slice(5) };
   }
   if (typeof value === 'string' && isPostgresUrl(value)) return { kind: 'postgres', config: parsePostgresSink(value, key) };
-  return fail(key, "'stdout', 'none', 'file:PATH' or 'postgres://USER@HOST:PORT/DB?table=NAME'", value);
+  if (typeof value === 'string' && isNatsUrl(value)) return { kind: 'nats', config: parseNatsSink(value, key) };
+  return fail(key, "'stdout', 'none', 'file:PATH', 'postgres://USER@HOST:PORT/DB?table=NAME' or 'nats://HOST:PORT/SUBJECT'", value);
 };
 
 const fraction: FieldParser = (value, key) => {

@@ -222,6 +222,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
           checkpointer!.discardRestored(`${this.sink.name} committed other offsets; resuming from the database's offsets, the dedup table seeded from its recent keys`);
           restored = undefined;
         }
+      } else if (this.sink.connect) {
+        await this.sink.connect();
       }
       this.discovery = new FileDiscovery(o.input, (m, about) => this.emit('warning', m, about === 'input' ? 'ORDERTAIL_INPUT_UNREADABLE' : 'ORDERTAIL_WATCH_UNAVAILABLE'));
       // The table is sized from what exists now; the scan that reads runs after
@@ -240,7 +242,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.state = 'stopped';
       checkpointer?.release();
       await this.broadcast?.close();
-      await this.txSink?.close().catch(() => {});
+      if (this.txSink || this.sink?.connect) await this.sink?.close().catch(() => {});
       throw err;
     }
     if (checkpointer) this.emit('info', `checkpoints: ${checkpointer.dir} (every ${o.checkpointIntervalMs} ms and at stop)`);
@@ -338,7 +340,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.pipeline.startupComplete();
     this.checkpointer?.start(this.checkpointSubject(this.pipeline, sink, dedup));
     if (o.metricsPort !== undefined) {
-      await this.txSink?.registerMetrics?.(this.registry);
+      await this.sink?.registerMetrics?.(this.registry);
       const { startMetricsServer } = await import('../metrics/http-server.js');
       this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, allowedHosts: o.metricsAllowedHosts, logger: this.logger });
     }
@@ -392,7 +394,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       fileSink: this.fileSink,
       deadLetter: this.deadLetter,
       iterator: this.iterator,
-      sinkKind: this.iterator ? 'iterator' : o.sink.kind === 'file' || o.sink.kind === 'postgres' ? 'none' : o.sink.kind,
+      sinkKind: this.iterator ? 'iterator' : o.sink.kind === 'file' || o.sink.kind === 'postgres' || o.sink.kind === 'nats' ? 'none' : o.sink.kind,
       files: () => pipeline.checkpointFiles(),
       progress: () => counters.values[Counter.bytesRead]! + counters.get('recordsRead') + pipeline.fileCount,
       request: () => {
@@ -584,8 +586,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (threads < wanted) reasons.push(`${threads} of ${wanted} parse workers up`);
     if (this.failure) reasons.push(`failed: ${this.failure.message}`);
     if ((this.staging?.errors ?? 0) > 0) reasons.push(`sink ${this.sink?.name} reported ${this.staging!.errors} write error(s)`);
-    const sinkDown = this.txSink?.notReadyReason();
-    if (sinkDown) reasons.push(`sink ${this.txSink!.name}: ${sinkDown}`);
+    const sinkDown = this.sink?.notReadyReason?.();
+    if (sinkDown) reasons.push(`sink ${this.sink!.name}: ${sinkDown}`);
     return { ok: reasons.length === 0, reasons };
   }
 
@@ -612,8 +614,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private async stopOnce(waitForStart = true): Promise<void> {
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.iterator?.stop();
-    // A start-up still waiting for the database would never settle: stop waiting.
-    if (!this.started && this.txSink) void this.txSink.close();
+    // A start-up still waiting for the database (or NATS server) would never settle: stop waiting.
+    if (!this.started && (this.txSink || this.sink?.connect)) void this.sink?.close();
     // stop() during start() (an abort, a loop left early): stop what start() has
     // built once it has built it, not half of it.
     if (waitForStart) await this.startSettled;

@@ -1,0 +1,121 @@
+/*
+ * Records of a sink chunk → where each one is and its Nats-Msg-Id.
+ *
+ * The id must be the same on every host and every retry, so that JetStream's
+ * duplicate window drops what another engine (or this one, before a crash)
+ * already published:
+ * - a keyed record: `k` + the 64-bit key hash the engine deduplicated on (hex),
+ *   `.` + its event time (ms) when it has one. The event time is part of the
+ *   id because an order id legitimately reused outside the dedup window is a
+ *   second record, and a backfill publishes both within seconds, inside the
+ *   stream's duplicate window; copies of one order carry the same time.
+ * - a record without a key: `u` + the identity of the file it was read from
+ *   (`dev:ino`) + `@` + its byte offset, which the staging buffer passes along
+ *   (ChunkOrigins). Only a retry or a restart of this engine repeats that.
+ *   Written without origins (not through the engine), the id is the sha256 of
+ *   the bytes: identical lines then collapse.
+ *
+ * The sink sees only record bytes, so they are parsed again with the JS
+ * parser configured as the engine's (the contract's reference, the same
+ * hash as the native parser's), as the PostgreSQL sink does (postgres/rows.ts).
+ */
+import { createHash } from 'node:crypto';
+import { createJsParser } from '../../parser/js-parser.js';
+import {
+  ArrayPhase,
+  compileParseConfig,
+  Framing,
+  SLOT_F64_WORDS,
+  SLOT_WORDS,
+  STATE_CONSUMED_END,
+  STATE_SLOTS,
+  STATE_WORDS,
+  Status,
+  STATUS_CODE_MASK,
+  StatusFlag,
+  W_EVENT_TIME_F64,
+  W_HASH_HI,
+  W_HASH_LO,
+  W_LENGTH,
+  W_OFFSET,
+  W_STATUS,
+  type ChunkParser,
+} from '../../parser/contract.js';
+import type { ChunkOrigins } from '../sink.js';
+
+const SLOTS = 4096;
+
+export interface MsgIdOptions {
+  readonly dedupKey: readonly string[];
+  readonly eventTimeField: string;
+  readonly maxRecordBytes: number;
+}
+
+/** The records of the last chunk given to `read`: [0, count). Reused from chunk to chunk. */
+export class ChunkRecords {
+  count = 0;
+  readonly offsets: number[] = [];
+  readonly lengths: number[] = [];
+  readonly ids: string[] = [];
+}
+
+const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
+
+/** The id of a keyed record (exported for tests and tools reading the stream). */
+export function keyedMsgId(hashHi: number, hashLo: number, eventTimeMs: number | undefined): string {
+  const key = `k${hex8(hashHi)}${hex8(hashLo)}`;
+  return eventTimeMs === undefined ? key : `${key}.${eventTimeMs}`;
+}
+
+export class MsgIdReader {
+  private readonly parser: ChunkParser;
+  private readonly slots = new Int32Array(SLOTS * SLOT_WORDS);
+  private readonly f64 = new Float64Array(this.slots.buffer);
+  private readonly state = new Float64Array(STATE_WORDS);
+
+  constructor(options: MsgIdOptions) {
+    this.parser = createJsParser(compileParseConfig({ keyFields: options.dedupKey, eventTimeField: options.eventTimeField, maxRecordBytes: options.maxRecordBytes }));
+  }
+
+  /** Fill `out` with the records of `chunk` (newline-terminated records, as a sink is written). */
+  read(chunk: Uint8Array, origins: ChunkOrigins | undefined, out: ChunkRecords): void {
+    const { slots, f64, state } = this;
+    let n = 0;
+    let start = 0;
+    // Records come in offset order: the origin note covering each is found by walking forward.
+    let note = 0;
+    while (start < chunk.length) {
+      this.parser.parseChunk({ input: chunk, start, end: chunk.length, framing: Framing.Lines, final: true, carryPhase: ArrayPhase.BeforeArray }, slots, state);
+      const slotCount = state[STATE_SLOTS]!;
+      for (let s = 0; s < slotCount; s++) {
+        const w = s * SLOT_WORDS;
+        const status = slots[w + W_STATUS]!;
+        const code = status & STATUS_CODE_MASK;
+        const offset = slots[w + W_OFFSET]!;
+        const length = slots[w + W_LENGTH]!;
+        let id: string;
+        if (code === Status.KEYED) {
+          const t = f64[s * SLOT_F64_WORDS + W_EVENT_TIME_F64]!;
+          const valid = t === t && (status & StatusFlag.EVENT_TIME_INVALID) === 0;
+          id = keyedMsgId(slots[w + W_HASH_HI]!, slots[w + W_HASH_LO]!, valid ? t : undefined);
+        } else if (origins && origins.count > 0) {
+          while (note + 1 < origins.count && origins.at[note + 1]! <= offset) note++;
+          id = `u${origins.origin[note]}@${origins.filePos[note]! + offset - origins.at[note]!}`;
+        } else {
+          // Not through the engine (or a line the engine passed that this parser rejects): by content.
+          id = `h${createHash('sha256').update(chunk.subarray(offset, offset + length)).digest('hex').slice(0, 32)}`;
+        }
+        // The engine accepted every record it wrote, so every slot is published, whatever
+        // this parser says of it: a record is never dropped here.
+        out.offsets[n] = offset;
+        out.lengths[n] = length;
+        out.ids[n] = id;
+        n++;
+      }
+      const consumed = state[STATE_CONSUMED_END]!;
+      if (consumed <= start) break;
+      start = consumed;
+    }
+    out.count = n;
+  }
+}
