@@ -160,10 +160,10 @@ export class TestNatsCluster {
     const deadline = Date.now() + timeoutMs;
     const nc = await this.client();
     try {
-      const jsm = await jetstreamManager(nc, { timeout: 2000 });
       for (;;) {
         try {
-          await jsm.getAccountInfo();
+          // Creating the manager asks for the account info: it answers once the meta group has a leader.
+          await jetstreamManager(nc, { timeout: 2000 });
           return;
         } catch (err) {
           if (Date.now() > deadline) throw new Error(`JetStream cluster not ready: ${(err as Error).message}`);
