@@ -6,6 +6,8 @@ export { OrdertailError, ConfigError, EngineError, ERROR_CODES, type ErrorCode, 
 export { CheckpointError, CheckpointLockedError, type LockHolder } from './checkpoint/errors.js';
 export { SinkTableError } from './sinks/postgres/errors.js';
 export type { PostgresSinkConfig, MappedColumn, ColumnType } from './config/postgres-sink.js';
+export { NatsStreamError } from './sinks/nats/errors.js';
+export type { NatsSinkConfig, NatsStreamSettings, NatsStorage, NatsAuth, NatsTls } from './config/nats-sink.js';
 export type { Unread } from './sources/open-retry.js';
 export { ParserUnavailableError } from './parser/select.js';
 export type { RejectReason } from './parser/contract.js';

@@ -149,6 +149,8 @@ describe('NATS sink: bad URLs and credentials', () => {
     expect(c.window).toBe(100);
     expect(c.auth).toEqual({ kind: 'none' });
     expect(c.tls).toBeUndefined();
-    expect(parseNatsSink('tls://127.0.0.1:4222/o', 'sink', { ORDERTAIL_NATS_TOKEN: 't' })).toMatchObject({ tls: {}, auth: { kind: 'token', token: 't' } });
+    expect(parseNatsSink('tls://127.0.0.1:4222/o', 'sink', { ORDERTAIL_NATS_TOKEN: 't' })).toMatchObject({ tls: {}, auth: { kind: 'token' } });
+    // The secret stays in the environment: resolved options never hold it.
+    expect(JSON.stringify(parseNatsSink('nats://127.0.0.1/o', 'sink', { ORDERTAIL_NATS_USER: 'u', ORDERTAIL_NATS_PASSWORD: 'secret-pw' }))).not.toContain('secret-pw');
   });
 });

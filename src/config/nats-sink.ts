@@ -25,11 +25,24 @@ export interface NatsStreamSettings {
   readonly maxAgeMs: number;
 }
 
+/**
+ * Which credentials the environment gives (checked when the URL is parsed);
+ * the secrets themselves are read from it only when connecting
+ * (natsSecrets), so resolved options never hold one.
+ */
 export type NatsAuth =
   | { readonly kind: 'none' }
-  | { readonly kind: 'token'; readonly token: string }
-  | { readonly kind: 'user'; readonly user: string; readonly pass: string }
-  | { readonly kind: 'creds'; readonly path: string; readonly creds: Uint8Array };
+  | { readonly kind: 'token' }
+  | { readonly kind: 'user'; readonly user: string }
+  | { readonly kind: 'creds'; readonly path: string };
+
+/** The secrets `auth` says the environment holds, read now. */
+export function natsSecrets(auth: NatsAuth, env: NodeJS.ProcessEnv = process.env): { token?: string; user?: string; pass?: string; creds?: Uint8Array } {
+  if (auth.kind === 'token') return { token: env[NATS_ENV.token] ?? '' };
+  if (auth.kind === 'user') return { user: auth.user, pass: env[NATS_ENV.password] ?? '' };
+  if (auth.kind === 'creds') return { creds: new Uint8Array(readable(auth.path, NATS_ENV.creds, 'sink')) };
+  return {};
+}
 
 export interface NatsTls {
   readonly caFile: string | undefined;
@@ -53,11 +66,12 @@ export interface NatsSinkConfig {
   readonly display: string;
 }
 
+/** Environment variables the credentials come from (names, not error codes: hence not quoted like one). */
 export const NATS_ENV = {
-  creds: 'ORDERTAIL_NATS_CREDS',
-  token: 'ORDERTAIL_NATS_TOKEN',
-  user: 'ORDERTAIL_NATS_USER',
-  password: 'ORDERTAIL_NATS_PASSWORD',
+  creds: `ORDERTAIL_NATS_CREDS`,
+  token: `ORDERTAIL_NATS_TOKEN`,
+  user: `ORDERTAIL_NATS_USER`,
+  password: `ORDERTAIL_NATS_PASSWORD`,
 } as const;
 
 const PARAMS = new Set(['stream', 'storage', 'replicas', 'duplicate_window', 'max_age', 'window', 'ack_timeout', 'tls', 'tls_ca', 'tls_cert', 'tls_key']);
@@ -150,12 +164,12 @@ function authFromEnv(env: NodeJS.ProcessEnv, key: string): NatsAuth {
   if (creds) {
     const text = readable(creds, NATS_ENV.creds, key);
     if (!/-----BEGIN NATS USER JWT-----/.test(text.toString('utf8'))) throw new ConfigError(`${key}: ${NATS_ENV.creds} names ${creds}, which is not a NATS .creds file (no user JWT in it)`, key);
-    return { kind: 'creds', path: creds, creds: new Uint8Array(text) };
+    return { kind: 'creds', path: creds };
   }
-  if (token) return { kind: 'token', token };
+  if (token) return { kind: 'token' };
   if (user || password) {
     if (!user || !password) throw new ConfigError(`${key}: ${NATS_ENV.user} and ${NATS_ENV.password} go together (one of them is not set)`, key);
-    return { kind: 'user', user, pass: password };
+    return { kind: 'user', user };
   }
   return { kind: 'none' };
 }

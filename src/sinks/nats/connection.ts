@@ -7,7 +7,7 @@
  */
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { ConfigError } from '../../config/errors.js';
-import type { NatsSinkConfig } from '../../config/nats-sink.js';
+import { natsSecrets, type NatsSinkConfig } from '../../config/nats-sink.js';
 
 const FIRST_DELAY_MS = 100;
 const MAX_DELAY_MS = 5000;
@@ -47,6 +47,7 @@ export class NatsLink {
   async open(): Promise<NatsConnection> {
     const { connect, credsAuthenticator } = await import('@nats-io/transport-node');
     const c = this.config;
+    const secrets = natsSecrets(c.auth);
     const options: NodeConnectionOptions = {
       servers: [...c.servers],
       name: 'ordertail',
@@ -58,9 +59,9 @@ export class NatsLink {
       pingInterval: 5000,
       maxPingOut: 3,
       timeout: 5000,
-      ...(c.auth.kind === 'token' ? { token: c.auth.token } : {}),
-      ...(c.auth.kind === 'user' ? { user: c.auth.user, pass: c.auth.pass } : {}),
-      ...(c.auth.kind === 'creds' ? { authenticator: credsAuthenticator(c.auth.creds) } : {}),
+      ...(secrets.token !== undefined ? { token: secrets.token } : {}),
+      ...(secrets.user !== undefined ? { user: secrets.user, pass: secrets.pass ?? '' } : {}),
+      ...(secrets.creds ? { authenticator: credsAuthenticator(secrets.creds) } : {}),
       ...(c.tls ? { tls: dropUndefined({ caFile: c.tls.caFile, certFile: c.tls.certFile, keyFile: c.tls.keyFile }) } : {}),
     };
     let delay = FIRST_DELAY_MS;
