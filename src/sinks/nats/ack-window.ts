@@ -40,6 +40,23 @@ export interface AckWindowHooks {
   swept(oldestAgeMs: number): void;
 }
 
+/** A PubAck as the server writes it (Go's field order: stream, seq, domain, duplicate). */
+const ACK_PREFIX = Buffer.from('{"stream":');
+const DUPLICATE_SUFFIX = Buffer.from('"duplicate":true}');
+
+function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
+  if (data.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false;
+  return true;
+}
+
+function endsWith(data: Uint8Array, suffix: Uint8Array): boolean {
+  const at = data.length - suffix.length;
+  if (at < 0) return false;
+  for (let i = 0; i < suffix.length; i++) if (data[at + i] !== suffix[i]) return false;
+  return true;
+}
+
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 2000;
 
@@ -113,21 +130,28 @@ export class AckWindow {
       this.failed(p, now, `no responders (status ${m.headers?.code ?? '?'}): no stream takes ${this.subject}`);
       return;
     }
-    let ack: { error?: { description?: string; err_code?: number }; duplicate?: boolean; stream?: string };
-    try {
-      ack = JSON.parse(m.string()) as typeof ack;
-    } catch {
-      this.failed(p, now, `unreadable ack: ${m.string().slice(0, 200)}`);
-      return;
-    }
-    if (ack.error) {
-      this.failed(p, now, `${ack.error.description ?? 'JetStream error'} (err_code ${ack.error.err_code ?? '?'})`);
-      return;
+    let duplicate: boolean;
+    // The common answer is read from its bytes: JSON.parse per record was a tenth of the sink's time.
+    if (startsWith(m.data, ACK_PREFIX)) {
+      duplicate = endsWith(m.data, DUPLICATE_SUFFIX);
+    } else {
+      let ack: { error?: { description?: string; err_code?: number }; duplicate?: boolean; stream?: string };
+      try {
+        ack = JSON.parse(m.string()) as typeof ack;
+      } catch {
+        this.failed(p, now, `unreadable ack: ${m.string().slice(0, 200)}`);
+        return;
+      }
+      if (ack.error || typeof ack.stream !== 'string') {
+        this.failed(p, now, `${ack.error?.description ?? 'JetStream error'} (err_code ${ack.error?.err_code ?? '?'})`);
+        return;
+      }
+      duplicate = ack.duplicate === true;
     }
     this.pending.delete(seq);
     this.lastError = undefined;
     this.metrics.acked++;
-    if (ack.duplicate) this.metrics.duplicates++;
+    if (duplicate) this.metrics.duplicates++;
     this.metrics.ackMicros.recordValue(Math.max(1, Math.round((now - p.firstSentAt) * 1000)));
     this.wake();
   }

@@ -59,12 +59,41 @@ export class ChunkRecords {
   readonly ids: string[] = [];
 }
 
-const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
+/** Hex digits as char codes. */
+const HEX_CODES = Buffer.from('0123456789abcdef', 'latin1');
+/** 'k', 16 hex digits, '.', an event time (at most 24 characters as JS prints a double). */
+const scratch = Buffer.allocUnsafe(64);
 
-/** The id of a keyed record (exported for tests and tools reading the stream). */
+function putHex(n: number, p: number): number {
+  for (let shift = 28; shift >= 0; shift -= 4) scratch[p++] = HEX_CODES[(n >>> shift) & 0xf]!;
+  return p;
+}
+
+/**
+ * The id of a keyed record (exported for tests and tools reading the stream).
+ * Written as bytes and read back as one flat string: concatenated pieces make
+ * a rope the client then flattens when it encodes the header, and
+ * Number#toString(16) with padStart cost ~0.5 µs a word (a third of the sink's time).
+ */
 export function keyedMsgId(hashHi: number, hashLo: number, eventTimeMs: number | undefined): string {
-  const key = `k${hex8(hashHi)}${hex8(hashLo)}`;
-  return eventTimeMs === undefined ? key : `${key}.${eventTimeMs}`;
+  scratch[0] = 0x6b; // 'k'
+  let p = putHex(hashLo, putHex(hashHi, 1));
+  if (eventTimeMs !== undefined) {
+    scratch[p++] = 0x2e; // '.'
+    if (Number.isSafeInteger(eventTimeMs) && eventTimeMs >= 0) {
+      // Digits straight into the buffer: no number-to-string allocation for the usual case.
+      let n = eventTimeMs;
+      const start = p;
+      do {
+        scratch[p++] = 0x30 + (n % 10);
+        n = Math.floor(n / 10);
+      } while (n > 0);
+      scratch.subarray(start, p).reverse();
+    } else {
+      p += scratch.write(String(eventTimeMs), p, 'latin1');
+    }
+  }
+  return scratch.toString('latin1', 0, p);
 }
 
 export class MsgIdReader {
