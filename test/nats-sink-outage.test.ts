@@ -113,4 +113,34 @@ describe('NATS sink: the server goes away', () => {
     expect(ids.length).toBe(appended);
     expect(new Set(ids).size).toBe(appended);
   }, 120_000);
+
+  it('checkpoints keep committing under a steady stream: a flush waits for the acks of what was written before it, not for an empty window', async (ctx) => {
+    requireNats(ctx);
+    const dir = workdir();
+    const log = join(dir, 'steady.ndjson');
+    writeFileSync(log, '');
+    const engine = new Engine({ input: log, workers: 2, checkpoint: join(dir, 'state'), checkpointInterval: 100, sink: nats!.url('steady.orders', 'stream=STEADY') });
+    engine.on('error', () => {});
+    await engine.start();
+    let n = 0;
+    let committedWhileWriting = 0;
+    try {
+      const first = engine.stats().checkpoints.committed;
+      const t0 = Date.now();
+      // ~10k records/s in 5 ms ticks: the window is never empty while this runs.
+      while (Date.now() - t0 < 3000) {
+        appendFileSync(log, orders(n, n + 50));
+        n += 50;
+        await sleep(5);
+      }
+      committedWhileWriting = engine.stats().checkpoints.committed - first;
+    } finally {
+      await engine.stop();
+    }
+    expect(committedWhileWriting).toBeGreaterThanOrEqual(5);
+    const nc = await nats!.client();
+    const ids = new Set((await readStream(nc, 'STEADY')).map((m) => (JSON.parse(m.data) as { id: string }).id));
+    await nc.close();
+    expect(ids.size).toBe(n);
+  }, 60_000);
 });

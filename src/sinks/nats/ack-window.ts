@@ -66,8 +66,11 @@ export class AckWindow {
   private readonly inbox: string;
   private readonly prefixLength: number;
   /** Resolved when at most `lowWater` records are in flight. */
-  private roomWaiters: (() => void)[] = [];
-  private drainWaiters: (() => void)[] = [];
+  private roomWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** flush() calls waiting for every record up to `mark` (in mark order). */
+  private ackedWaiters: { mark: number; resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** The connection is gone for good: every wait fails with this. */
+  private aborted: Error | undefined;
   private readonly lowWater: number;
   private readonly sweeper: NodeJS.Timeout;
   private lastError: string | undefined;
@@ -168,29 +171,50 @@ export class AckWindow {
     if (n <= this.lowWater && this.roomWaiters.length > 0) {
       const waiters = this.roomWaiters;
       this.roomWaiters = [];
-      for (const w of waiters) w();
+      for (const w of waiters) w.resolve();
     }
-    if (n === 0 && this.drainWaiters.length > 0) {
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const w of waiters) w();
+    if (this.ackedWaiters.length > 0) {
+      const oldest = this.oldestPending();
+      while (this.ackedWaiters.length > 0 && this.ackedWaiters[0]!.mark < oldest) this.ackedWaiters.shift()!.resolve();
     }
+  }
+
+  /** The lowest sequence still waiting for its ack (Infinity: none). Entries are inserted in sequence order and a Map keeps that order. */
+  private oldestPending(): number {
+    for (const seq of this.pending.keys()) return seq;
+    return Infinity;
   }
 
   /** Resolves once the window has room again (half of it free). */
   whenRoom(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.pending.size <= this.lowWater) resolve();
-      else this.roomWaiters.push(resolve);
+    return new Promise((resolve, reject) => {
+      if (this.aborted) reject(this.aborted);
+      else if (this.pending.size <= this.lowWater) resolve();
+      else this.roomWaiters.push({ resolve, reject });
     });
   }
 
-  /** Resolves once every record published so far is acked. */
-  whenDrained(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.pending.size === 0) resolve();
-      else this.drainWaiters.push(resolve);
+  /**
+   * Resolves once every record published so far is acked; records published
+   * after the call are not waited for (under a steady stream the window is
+   * never empty, and a checkpoint must not wait for it to be).
+   */
+  whenPublishedAcked(): Promise<void> {
+    const mark = this.nextSeq - 1;
+    return new Promise((resolve, reject) => {
+      if (this.aborted) reject(this.aborted);
+      else if (this.oldestPending() > mark) resolve();
+      else this.ackedWaiters.push({ mark, resolve, reject });
     });
+  }
+
+  /** No ack will come any more (the connection closed for good): waits fail with `err`. */
+  abort(err: Error): void {
+    this.aborted ??= err;
+    const waiters = [...this.roomWaiters, ...this.ackedWaiters];
+    this.roomWaiters = [];
+    this.ackedWaiters = [];
+    for (const w of waiters) w.reject(this.aborted);
   }
 
   /** The connection is back: acks sent while it was down are lost, so every un-acked record starts a fresh timeout. */

@@ -32,6 +32,8 @@ export class NatsLink {
     private readonly events: ConnectionEvents,
     /** Told when the connection is back: un-acked publishes may have lost their acks. */
     private readonly onReconnect: () => void,
+    /** The connection closed by itself for good (credentials revoked or expired): nothing more can be published. */
+    private readonly onClosed: (err: Error) => void,
   ) {}
 
   /** Why the server is not usable now (undefined while it is). */
@@ -72,6 +74,9 @@ export class NatsLink {
         this.nc = nc;
         this.upAgain(nc.getServer());
         void this.watch(nc);
+        void nc.closed().then((err) => {
+          if (!this.closed) this.onClosed(err ?? new Error('the NATS connection closed'));
+        });
         return nc;
       } catch (err) {
         if (isFatalConnectError(err)) throw new ConfigError(`${c.display}: ${describe(err)}`, 'sink', { cause: err });

@@ -86,6 +86,10 @@ export class NatsSink implements Sink {
         up: (ms, server) => info(`${this.name}: connected to ${server} again after ${Math.round(ms)} ms`),
       },
       () => this.acks?.reconnected(),
+      (err) => {
+        this.failure = new EngineError('ORDERTAIL_SINK', `${this.name}: the connection closed for good: ${err.message}`, { cause: err });
+        this.acks?.abort(this.failure);
+      },
     );
     this.link = link;
     const nc = await link.open();
@@ -172,11 +176,11 @@ export class NatsSink implements Sink {
     return this.acks?.failing;
   }
 
-  /** Resolves once every record written so far is acked by the stream. */
+  /** Resolves once every record written so far is acked by the stream (not those written meanwhile). */
   async flush(): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.writing) await this.writing;
-    await this.acks?.whenDrained();
+    await this.acks?.whenPublishedAcked();
   }
 
   /** Un-acked records are abandoned (a restart reads them again from the last checkpoint). */
