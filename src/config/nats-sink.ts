@@ -50,20 +50,24 @@ export interface NatsTls {
   readonly keyFile: string | undefined;
 }
 
-export interface NatsSinkConfig {
+/** Where a NATS server is and how to log in: what the sink and the input share. */
+export interface NatsEndpoint {
   /** `host:port` each, in the order given. */
   readonly servers: readonly string[];
   readonly subject: string;
-  readonly stream: NatsStreamSettings;
-  /** Records published and not yet acked, at most (the backpressure window). */
-  readonly window: number;
-  /** An un-acked publish is sent again (same Msg-Id) after this long. */
-  readonly ackTimeoutMs: number;
   readonly auth: NatsAuth;
   /** undefined: plain TCP (unless the server asks for TLS). */
   readonly tls: NatsTls | undefined;
   /** For messages: the URL as given (it never holds a secret). */
   readonly display: string;
+}
+
+export interface NatsSinkConfig extends NatsEndpoint {
+  readonly stream: NatsStreamSettings;
+  /** Records published and not yet acked, at most (the backpressure window). */
+  readonly window: number;
+  /** An un-acked publish is sent again (same Msg-Id) after this long. */
+  readonly ackTimeoutMs: number;
 }
 
 /** Environment variables the credentials come from (names, not error codes: hence not quoted like one). */
@@ -74,7 +78,8 @@ export const NATS_ENV = {
   password: `ORDERTAIL_NATS_PASSWORD`,
 } as const;
 
-const PARAMS = new Set(['stream', 'storage', 'replicas', 'duplicate_window', 'max_age', 'window', 'ack_timeout', 'tls', 'tls_ca', 'tls_cert', 'tls_key']);
+const TLS_PARAMS = ['tls', 'tls_ca', 'tls_cert', 'tls_key'];
+const PARAMS = new Set(['stream', 'storage', 'replicas', 'duplicate_window', 'max_age', 'window', 'ack_timeout', ...TLS_PARAMS]);
 /** NATS subject tokens: no whitespace, no empty token; wildcards only in stream subjects, not in what is published to. */
 const SUBJECT = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
 const STREAM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -89,8 +94,12 @@ export function defaultStreamName(subject: string): string {
   return `ORDERTAIL_${subject.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')}`.slice(0, 64);
 }
 
-/** Throws ConfigError (key `sink`) naming what is wrong. `env` is read for credentials. */
-export function parseNatsSink(value: string, key = 'sink', env: NodeJS.ProcessEnv = process.env): NatsSinkConfig {
+/**
+ * The parts of a nats:// URL both the sink and the input take: servers,
+ * subject, TLS and (from `env`) credentials; `allowed` are the caller's own
+ * parameters, returned for it to read. Throws ConfigError (key `key`).
+ */
+export function parseNatsEndpoint(value: string, key: string, allowed: ReadonlySet<string>, env: NodeJS.ProcessEnv): { endpoint: NatsEndpoint; params: URLSearchParams } {
   const scheme = value.startsWith('tls://') ? 'tls' : 'nats';
   const rest = value.slice(scheme.length + 3);
   const slash = rest.indexOf('/');
@@ -99,7 +108,7 @@ export function parseNatsSink(value: string, key = 'sink', env: NodeJS.ProcessEn
   const q = pathAndQuery.indexOf('?');
   const subject = decodeURIComponent(q < 0 ? pathAndQuery : pathAndQuery.slice(0, q));
   const params = new URLSearchParams(q < 0 ? '' : pathAndQuery.slice(q + 1));
-  const usage = `(nats://HOST:PORT[,HOST:PORT…]/SUBJECT[?stream=NAME])`;
+  const usage = `(nats://HOST:PORT[,HOST:PORT…]/SUBJECT[?…])`;
   if (hostPart.includes('@')) {
     throw new ConfigError(
       `${key}: the URL holds credentials; put them in ${NATS_ENV.token}, ${NATS_ENV.user}/${NATS_ENV.password} or a .creds file named by ${NATS_ENV.creds} (a command line is readable by every user of the machine)`,
@@ -116,8 +125,22 @@ export function parseNatsSink(value: string, key = 'sink', env: NodeJS.ProcessEn
   if (subject === '') throw new ConfigError(`${key}: the URL names no subject ${usage}`, key);
   if (!SUBJECT.test(subject)) throw new ConfigError(`${key}: '${subject}' is not a subject to publish to (dot-separated tokens, no spaces, no wildcards)`, key);
   for (const name of params.keys()) {
-    if (!PARAMS.has(name)) throw new ConfigError(`${key}: unknown URL parameter '${name}' (${[...PARAMS].join(', ')})`, key);
+    if (!allowed.has(name) && !TLS_PARAMS.includes(name)) throw new ConfigError(`${key}: unknown URL parameter '${name}' (${[...allowed, ...TLS_PARAMS].join(', ')})`, key);
   }
+  const endpoint: NatsEndpoint = {
+    servers: servers.map((s) => (/:\d+$/.test(s) ? s : `${s}:4222`)),
+    subject,
+    auth: authFromEnv(env, key),
+    tls: parseTls(scheme, params, key),
+    display: value,
+  };
+  return { endpoint, params };
+}
+
+/** Throws ConfigError (key `sink`) naming what is wrong. `env` is read for credentials. */
+export function parseNatsSink(value: string, key = 'sink', env: NodeJS.ProcessEnv = process.env): NatsSinkConfig {
+  const { endpoint, params } = parseNatsEndpoint(value, key, PARAMS, env);
+  const subject = endpoint.subject;
   const streamName = params.get('stream') ?? defaultStreamName(subject);
   if (!STREAM_NAME.test(streamName)) throw new ConfigError(`${key}: stream name '${streamName}' must be 1-64 letters, digits, '_' or '-'`, key);
   const storage = params.get('storage') ?? 'file';
@@ -128,17 +151,16 @@ export function parseNatsSink(value: string, key = 'sink', env: NodeJS.ProcessEn
   const window = optionalInteger(params.get('window'), 1, 1_000_000, 'window', key) ?? 4096;
   const ackTimeoutMs = optionalDuration(params.get('ack_timeout'), 'ack_timeout', key) ?? 5000;
   if (ackTimeoutMs < 100) throw new ConfigError(`${key}: ack_timeout must be at least 100ms`, key);
-  const tls = parseTls(scheme, params, key);
-  return {
-    servers: servers.map((s) => (/:\d+$/.test(s) ? s : `${s}:4222`)),
-    subject,
-    stream: { name: streamName, storage, replicas, duplicateWindowMs, maxAgeMs },
-    window,
-    ackTimeoutMs,
-    auth: authFromEnv(env, key),
-    tls,
-    display: value,
-  };
+  return { ...endpoint, stream: { name: streamName, storage, replicas, duplicateWindowMs, maxAgeMs }, window, ackTimeoutMs };
+}
+
+export const STREAM_NAME_PATTERN = STREAM_NAME;
+
+export function optionalInteger(text: string | null, min: number, max: number, name: string, key: string): number | undefined {
+  if (text === null) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new ConfigError(`${key}: ${name} must be an integer from ${min} to ${max}, got '${text}'`, key);
+  return n;
 }
 
 function parseTls(scheme: string, params: URLSearchParams, key: string): NatsTls | undefined {
@@ -180,13 +202,6 @@ function readable(path: string, name: string, key: string): Buffer {
   } catch (err) {
     throw new ConfigError(`${key}: ${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, key);
   }
-}
-
-function optionalInteger(text: string | null, min: number, max: number, name: string, key: string): number | undefined {
-  if (text === null) return undefined;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max) throw new ConfigError(`${key}: ${name} must be an integer from ${min} to ${max}, got '${text}'`, key);
-  return n;
 }
 
 function optionalDuration(text: string | null, name: string, key: string): number | undefined {

@@ -7,6 +7,7 @@ import { MAX_CAPACITY, tableBytes } from '../dedup/layout.js';
 import type { BroadcastConfig } from './broadcast.js';
 import { isPostgresUrl, parsePostgresSink, type PostgresSinkConfig } from './postgres-sink.js';
 import { isNatsUrl, parseNatsSink, type NatsSinkConfig } from './nats-sink.js';
+import { isNatsInput, parseNatsInput, type NatsInputConfig } from './nats-input.js';
 
 /**
  * Options accepted by `new Engine(options)` and by the YAML config file (same
@@ -14,7 +15,7 @@ import { isNatsUrl, parseNatsSink, type NatsSinkConfig } from './nats-sink.js';
  */
 /** The engine's options as declared; use EngineOptions, which also takes explicit undefined. */
 export interface EngineOptionFields {
-  /** Glob patterns of files to read; files matching later are picked up too. */
+  /** Glob patterns of files to read (files matching later are picked up too), or `nats://HOST:PORT/SUBJECT?durable=NAME` (README, NATS input). */
   input: string | string[];
   /** Read what exists now, then finish. Default false (keep following). */
   once?: boolean;
@@ -126,7 +127,10 @@ export type EngineOptions = {
 
 /** Options after validation and defaults: every field concrete. */
 export interface ResolvedOptions {
+  /** Files and globs (NATS inputs are in natsInputs). */
   input: string[];
+  /** `nats://…?durable=NAME` inputs: JetStream durable consumers, spooled into the checkpoint directory. */
+  natsInputs: NatsInputConfig[];
   once: boolean;
   from: 'start' | 'end';
   sink: SinkSpec;
@@ -335,7 +339,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
   if (values.input === undefined) throw new ConfigError(`${origin}: 'input' is required (one or more globs)`, 'input');
   const maxRecordBytes = values.maxRecordBytes as number;
   return {
-    input: values.input as string[],
+    input: (values.input as string[]).filter((i) => !isNatsInput(i)),
+    natsInputs: (values.input as string[]).filter(isNatsInput).map((i) => parseNatsInput(i, 'input')),
     once: values.once as boolean,
     from: values.from as 'start' | 'end',
     sink: values.sink as SinkSpec,

@@ -7,7 +7,7 @@
  */
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { ConfigError } from '../../config/errors.js';
-import { natsSecrets, type NatsSinkConfig } from '../../config/nats-sink.js';
+import { natsSecrets, type NatsEndpoint } from '../../config/nats-sink.js';
 
 const FIRST_DELAY_MS = 100;
 const MAX_DELAY_MS = 5000;
@@ -28,7 +28,7 @@ export class NatsLink {
   private wake: (() => void) | undefined;
 
   constructor(
-    private readonly config: NatsSinkConfig,
+    private readonly config: NatsEndpoint,
     private readonly events: ConnectionEvents,
     /** Told when the connection is back: un-acked publishes may have lost their acks. */
     private readonly onReconnect: () => void,

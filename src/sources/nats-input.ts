@@ -1,0 +1,179 @@
+/*
+ * A JetStream durable pull consumer as an input. Messages are fetched in
+ * batches and appended to a spool file (nats-spool.ts) that the engine
+ * follows like any input; a message is acked only once a checkpoint covers
+ * its line, i.e. once the sink has the record (the engine flushes the sink
+ * before each checkpoint). A restart resumes from the consumer's acked
+ * position; what the server delivers again that the spool already holds is
+ * recognised by its stream sequence and not appended twice.
+ */
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import { ConfigError } from '../config/errors.js';
+import type { NatsInputConfig } from '../config/nats-input.js';
+import { NatsLink } from '../sinks/nats/connection.js';
+import { NatsSpool } from './nats-spool.js';
+
+const FETCH_MESSAGES = 1000;
+const FETCH_EXPIRES_MS = 1000;
+/**
+ * The server delivers a message again when it is not acked within this; one
+ * waiting for a checkpoint (the sink slow or away) is told we are still
+ * working on it every WORKING_MS, and one delivered but lost in a crash comes
+ * back this soon after the restart.
+ */
+const ACK_WAIT_NS = 30 * 1e9;
+const WORKING_MS = 10_000;
+
+export interface NatsInputEvents {
+  warn(message: string): void;
+  info(message: string): void;
+}
+
+export class NatsInput {
+  readonly name: string;
+  private link: NatsLink | undefined;
+  private consumer: Consumer | undefined;
+  private spool: NatsSpool | undefined;
+  /** Fetched batches waiting for a checkpoint to cover them, in spool order: `end` is the spool length after them. */
+  private waiting: { end: number; messages: JsMsg[] }[] = [];
+  private running: Promise<void> | undefined;
+  private workingTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  received = 0;
+  acked = 0;
+  /** Delivered again and already in the spool (not appended). */
+  redelivered = 0;
+
+  constructor(
+    readonly config: NatsInputConfig,
+    readonly spoolPath: string,
+    private readonly events: NatsInputEvents,
+  ) {
+    this.name = `nats-input:${config.subject}/${config.durable}`;
+  }
+
+  /** Connect, find the stream, create or check the durable consumer, open the spool. */
+  async open(): Promise<void> {
+    const { jetstreamManager, jetstream, AckPolicy, DeliverPolicy, JetStreamApiError } = await import('@nats-io/jetstream');
+    const c = this.config;
+    this.link = new NatsLink(
+      c,
+      {
+        down: (m) => this.events.warn(`${this.name}: NATS server unavailable (${m}); retrying`),
+        up: (ms, server) => this.events.info(`${this.name}: connected to ${server} again after ${Math.round(ms)} ms`),
+      },
+      () => {},
+      (err) => this.events.warn(`${this.name}: the connection closed for good: ${err.message}`),
+    );
+    const nc = await this.link.open();
+    const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+    let stream = c.stream;
+    if (stream === undefined) {
+      try {
+        stream = await jsm.streams.find(c.subject);
+      } catch (err) {
+        throw new ConfigError(`${c.display}: no stream takes subject ${c.subject} (${(err as Error).message})`, 'input', { cause: err });
+      }
+    }
+    try {
+      const info = await jsm.consumers.info(stream, c.durable);
+      const filter = info.config.filter_subject;
+      if (filter !== undefined && filter !== '' && filter !== c.subject) {
+        throw new ConfigError(`${c.display}: durable consumer ${c.durable} on stream ${stream} filters ${filter}, not ${c.subject}`, 'input');
+      }
+      if (info.config.ack_policy !== AckPolicy.Explicit) throw new ConfigError(`${c.display}: durable consumer ${c.durable} has ack policy ${info.config.ack_policy}; the input needs explicit acks`, 'input');
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError) || err.code !== 10014) throw err;
+      await jsm.consumers.add(stream, {
+        durable_name: c.durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: c.subject,
+        ack_wait: ACK_WAIT_NS,
+        max_ack_pending: c.maxAckPending,
+      });
+    }
+    this.consumer = await jetstream(nc).consumers.get(stream, c.durable);
+    this.spool = new NatsSpool(this.spoolPath);
+    if (this.spool.unrecordedBytes > 0) {
+      this.events.warn(`${this.name}: ${this.spool.unrecordedBytes} spooled bytes were not recorded before the last stop; their messages may be spooled again (keyed records are dropped as duplicates by the dedup table)`);
+    }
+    this.events.info(`${this.name}: stream ${stream}, durable consumer ${c.durable}, spool ${this.spoolPath} (up to stream sequence ${this.spool.lastSeq})`);
+  }
+
+  /** One fetch: resolves to the messages appended to the spool. */
+  async fetchOnce(): Promise<number> {
+    const batch = await this.consumer!.fetch({ max_messages: FETCH_MESSAGES, expires: FETCH_EXPIRES_MS });
+    const spool = this.spool!;
+    const fresh: { data: Uint8Array; seq: number }[] = [];
+    const messages: JsMsg[] = [];
+    for await (const m of batch) {
+      this.received++;
+      messages.push(m);
+      // Already spooled (delivered again after a restart or an ack wait): only its ack is due.
+      if (m.seq <= spool.lastSeq) this.redelivered++;
+      else fresh.push({ data: m.data, seq: m.seq });
+    }
+    if (messages.length === 0) return 0;
+    fresh.sort((a, b) => a.seq - b.seq);
+    spool.append(fresh);
+    this.waiting.push({ end: spool.bytes, messages });
+    return fresh.length;
+  }
+
+  /** `once`: fetch until the consumer has nothing pending. */
+  async drain(): Promise<void> {
+    for (;;) {
+      const n = await this.fetchOnce();
+      if (n > 0) continue;
+      const info = await this.consumer!.info();
+      if (info.num_pending === 0) return;
+    }
+  }
+
+  /** Follow: fetch in the background until stop(). */
+  start(): void {
+    this.workingTimer = setInterval(() => {
+      for (const batch of this.waiting) for (const m of batch.messages) m.working();
+    }, WORKING_MS);
+    this.workingTimer.unref();
+    this.running = (async () => {
+      while (!this.stopped) {
+        try {
+          await this.fetchOnce();
+        } catch (err) {
+          if (this.stopped) return;
+          // A fetch that failed (server away, leader election): the next one retries.
+          await new Promise((r) => setTimeout(r, 250));
+          if (!this.link?.connected) continue;
+          this.events.warn(`${this.name}: fetch failed: ${(err as Error).message}`);
+        }
+      }
+    })();
+  }
+
+  /** A checkpoint covers the spool up to `offset`: those messages are the sink's, ack them. */
+  covered(offset: number): void {
+    while (this.waiting.length > 0 && this.waiting[0]!.end <= offset) {
+      for (const m of this.waiting.shift()!.messages) {
+        m.ack();
+        this.acked++;
+      }
+    }
+  }
+
+  /** Stop fetching (what is spooled stays for the engine to read, now or after a restart). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.workingTimer);
+    await this.running;
+  }
+
+  /** After the final checkpoint: acks sent, connection closed. */
+  async close(): Promise<void> {
+    await this.stop();
+    await this.link?.nc?.flush().catch(() => {});
+    await this.link?.close();
+    this.spool?.close();
+  }
+}

@@ -1,0 +1,109 @@
+/*
+ * Where a NATS input's messages land before the engine reads them: an
+ * append-only NDJSON file in the checkpoint directory, which the engine
+ * follows like any input (one data path: dedup, sinks, checkpoints), as the
+ * exchange collector's log is. Beside it, `<spool>.state` records the highest
+ * stream sequence appended and the spool's length then (written after the
+ * messages are on disk), so a message the server delivers again after a
+ * restart is recognised and not appended twice.
+ */
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+
+interface SpoolState {
+  lastSeq: number;
+  bytes: number;
+}
+
+export class NatsSpool {
+  private readonly fd: number;
+  /** The highest stream sequence appended (0: none). */
+  lastSeq: number;
+  /** The spool's length. */
+  bytes: number;
+  /** Bytes found beyond the recorded state at open (appended just before a crash): their messages may come again. */
+  readonly unrecordedBytes: number;
+
+  constructor(readonly path: string) {
+    const state = readState(`${path}.state`);
+    this.fd = openSync(path, 'a+');
+    let size = fstatSync(this.fd).size;
+    // A crash mid-append can leave half a message: cut back to the last whole line
+    // (the engine never reads past a line without its newline, so nothing read is cut).
+    if (size > 0 && lastByte(this.fd, size) !== LF) {
+      size = lastLineEnd(this.fd, size);
+      ftruncateSync(this.fd, size);
+    }
+    this.lastSeq = state?.lastSeq ?? 0;
+    this.bytes = size;
+    this.unrecordedBytes = Math.max(0, size - (state?.bytes ?? 0));
+  }
+
+  /**
+   * Append messages (in the order given) as lines, on disk before this
+   * returns, then record the highest sequence. A raw LF or CR inside a message
+   * becomes a space: in JSON they can only sit between tokens, where a space
+   * means the same, and the line stays one record.
+   */
+  append(messages: readonly { data: Uint8Array; seq: number }[]): void {
+    if (messages.length === 0) return;
+    let total = 0;
+    for (const m of messages) total += m.data.length + 1;
+    const buf = Buffer.allocUnsafe(total);
+    let p = 0;
+    let maxSeq = this.lastSeq;
+    for (const m of messages) {
+      buf.set(m.data, p);
+      for (let i = p; i < p + m.data.length; i++) if (buf[i] === LF || buf[i] === CR) buf[i] = SPACE;
+      p += m.data.length;
+      buf[p++] = LF;
+      if (m.seq > maxSeq) maxSeq = m.seq;
+    }
+    for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off);
+    fsyncSync(this.fd);
+    this.bytes += buf.length;
+    this.lastSeq = maxSeq;
+    const tmp = `${this.path}.state.tmp`;
+    writeFileSync(tmp, JSON.stringify({ lastSeq: this.lastSeq, bytes: this.bytes } satisfies SpoolState));
+    const fd = openSync(tmp, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, `${this.path}.state`);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function readState(path: string): SpoolState | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const s = JSON.parse(readFileSync(path, 'utf8')) as Partial<SpoolState>;
+    return typeof s.lastSeq === 'number' && typeof s.bytes === 'number' ? { lastSeq: s.lastSeq, bytes: s.bytes } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function lastByte(fd: number, size: number): number {
+  const b = Buffer.alloc(1);
+  readSync(fd, b, 0, 1, size - 1);
+  return b[0]!;
+}
+
+/** The offset just past the last LF before `size` (0: none). */
+function lastLineEnd(fd: number, size: number): number {
+  const chunk = Buffer.allocUnsafe(64 * 1024);
+  for (let end = size; end > 0; ) {
+    const start = Math.max(0, end - chunk.length);
+    const n = readSync(fd, chunk, 0, end - start, start);
+    const i = chunk.subarray(0, n).lastIndexOf(LF);
+    if (i >= 0) return start + i + 1;
+    end = start;
+  }
+  return 0;
+}
