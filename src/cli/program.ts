@@ -74,7 +74,8 @@ export function defaultCheckpointDir(options: ResolvedOptions): string {
   const root = process.env.ORDERTAIL_STATE_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'ordertail');
   const sink = options.sink.kind === 'file' ? `file:${resolve(options.sink.path)}` : options.sink.kind === 'postgres' || options.sink.kind === 'nats' ? options.sink.config.display : options.sink.kind;
   const key = createHash('sha256')
-    .update(JSON.stringify([options.input.map((g) => resolve(g)).sort(), sink]))
+    // NATS inputs are part of the key only when there are some: other engines' directories stay where they were.
+    .update(JSON.stringify([options.input.map((g) => resolve(g)).sort(), sink, ...(options.natsInputs.length > 0 ? [options.natsInputs.map((n) => n.display).sort()] : [])]))
     .digest('hex')
     .slice(0, 16);
   return join(root, key);

@@ -204,7 +204,7 @@ function readable(path: string, name: string, key: string): Buffer {
   }
 }
 
-function optionalDuration(text: string | null, name: string, key: string): number | undefined {
+export function optionalDuration(text: string | null, name: string, key: string): number | undefined {
   if (text === null) return undefined;
   const ms = parseDurationMs(text);
   if (ms === undefined || ms < 0) throw new ConfigError(`${key}: ${name} must be a duration (like 2m or 500ms), got '${text}'`, key);

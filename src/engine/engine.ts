@@ -124,6 +124,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private fileSink: FileSink | undefined;
   /** A sink that commits records with the offsets (PostgreSQL): its offsets are where reading resumes. */
   private txSink: TransactionalSink | undefined;
+  /** `nats://` inputs: durable consumers spooled into the checkpoint directory. */
+  private natsInputs: import('../sources/nats-input.js').NatsInput[] = [];
   /** The checkpointer asked for a commit (a transactional sink asks for its own more often). */
   private localCheckpointDue = false;
 
@@ -225,7 +227,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       } else if (this.sink.connect) {
         await this.sink.connect();
       }
-      this.discovery = new FileDiscovery(o.input, (m, about) => this.emit('warning', m, about === 'input' ? 'ORDERTAIL_INPUT_UNREADABLE' : 'ORDERTAIL_WATCH_UNAVAILABLE'));
+      const spools = await this.openNatsInputs(checkpointer);
+      this.discovery = new FileDiscovery([...o.input, ...spools], (m, about) => this.emit('warning', m, about === 'input' ? 'ORDERTAIL_INPUT_UNREADABLE' : 'ORDERTAIL_WATCH_UNAVAILABLE'));
       // The table is sized from what exists now; the scan that reads runs after
       // the collector's first poll (its log is an input too).
       this.dedup = openDedupTable(o, this.discovery.scan(), restored, checkpointer?.dedup, {
@@ -243,6 +246,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       checkpointer?.release();
       await this.broadcast?.close();
       if (this.txSink || this.sink?.connect) await this.sink?.close().catch(() => {});
+      await Promise.all(this.natsInputs.map((n) => n.close().catch(() => {})));
       throw err;
     }
     if (checkpointer) this.emit('info', `checkpoints: ${checkpointer.dir} (every ${o.checkpointIntervalMs} ms and at stop)`);
@@ -309,6 +313,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (this.txSink) this.txSink.onCommitWanted = () => void pipelineForSink.requestCheckpoint();
     this.pumping = this.pump();
     if (o.collector) await this.startCollector(o.collector);
+    // `once`: what the consumers have pending is spooled before the scan, like the collector's one poll.
+    if (o.once) for (const input of this.natsInputs) await input.drain();
     // Our own outputs may match a broad input glob; reading them back would
     // loop forever in follow mode.
     const outputs = new Set([o.sink.kind === 'file' ? resolve(o.sink.path) : '', o.deadLetter ? resolve(o.deadLetter) : '']);
@@ -338,6 +344,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       }, (path) => ignoreOlder.has(path) || pipeline.isSettling(path));
     }
     this.pipeline.startupComplete();
+    if (!o.once) for (const input of this.natsInputs) input.start();
     this.checkpointer?.start(this.checkpointSubject(this.pipeline, sink, dedup));
     if (o.metricsPort !== undefined) {
       await this.sink?.registerMetrics?.(this.registry);
@@ -375,6 +382,34 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     } else {
       await collector.start();
     }
+  }
+
+  /**
+   * Connect the NATS inputs and open their spools (in the checkpoint
+   * directory: a message is acked once a checkpoint covers its line);
+   * resolves to the spool paths, which are read like any input.
+   */
+  private async openNatsInputs(checkpointer: Checkpointer | undefined): Promise<string[]> {
+    const o = this.options;
+    if (o.natsInputs.length === 0) return [];
+    if (!checkpointer) {
+      throw new ConfigError('input: a NATS input needs a checkpoint directory (--checkpoint): its messages are spooled there and acked once a checkpoint covers them', 'input');
+    }
+    const { NatsInput } = await import('../sources/nats-input.js');
+    const events = { warn: (m: string) => this.emit('warning', m, 'ORDERTAIL_INPUT_UNREADABLE'), info: (m: string) => this.emit('info', m) };
+    for (const c of o.natsInputs) {
+      const input = new NatsInput(c, resolve(checkpointer.dir, `nats-input-${c.durable}.ndjson`), events);
+      this.natsInputs.push(input);
+      await input.open();
+    }
+    const inputs = this.natsInputs;
+    checkpointer.onCommitted = (state) => {
+      for (const input of inputs) {
+        const file = state.files.find((f) => resolve(f.path) === input.spoolPath);
+        if (file) input.covered(file.offset);
+      }
+    };
+    return inputs.map((n) => n.spoolPath);
   }
 
   /** Said once, with the size that would have held every key so far. */
@@ -641,6 +676,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     await this.collector?.stop();
     await this.collectorLog?.close();
     this.discovery?.close();
+    // Nothing more is spooled; what is spooled and not read yet is read after a restart (not acked meanwhile).
+    await Promise.all(this.natsInputs.map((n) => n.stop()));
     await this.pipeline?.drain();
     // records(): a final checkpoint would cover records the loop never took.
     const allTaken = !this.iterator || (this.iterator.dropped === 0 && this.iterator.taken === this.iterator.written);
@@ -648,6 +685,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       if (this.checkpointer) await this.checkpointer.commitFinal();
       else if (this.txSink) await this.pipeline.requestCheckpoint();
     }
+    // After the final checkpoint, whose covered messages were acked: the acks go out, then the connections close.
+    await Promise.all(this.natsInputs.map((n) => n.close().catch(() => {})));
     this.state = 'stopped';
     this.pool?.interruptWait();
     await this.pumping;

@@ -16,13 +16,12 @@ import { NatsSpool } from './nats-spool.js';
 const FETCH_MESSAGES = 1000;
 const FETCH_EXPIRES_MS = 1000;
 /**
- * The server delivers a message again when it is not acked within this; one
- * waiting for a checkpoint (the sink slow or away) is told we are still
- * working on it every WORKING_MS, and one delivered but lost in a crash comes
- * back this soon after the restart.
+ * The server delivers a message again when it is not acked within the ack
+ * wait (config.ackWaitMs): one waiting for a checkpoint (the sink slow or
+ * away) is told we are still working on it every third of it, and one
+ * delivered but lost in a crash comes back that soon after the restart.
  */
-const ACK_WAIT_NS = 30 * 1e9;
-const WORKING_MS = 10_000;
+const NS_PER_MS = 1_000_000;
 
 export interface NatsInputEvents {
   warn(message: string): void;
@@ -89,7 +88,7 @@ export class NatsInput {
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         filter_subject: c.subject,
-        ack_wait: ACK_WAIT_NS,
+        ack_wait: c.ackWaitMs * NS_PER_MS,
         max_ack_pending: c.maxAckPending,
       });
     }
@@ -121,13 +120,18 @@ export class NatsInput {
     return fresh.length;
   }
 
-  /** `once`: fetch until the consumer has nothing pending. */
+  /**
+   * `once`: fetch until the consumer has nothing pending, and nothing
+   * delivered to an earlier run that died before acking it (it comes again
+   * once its ack wait is over).
+   */
   async drain(): Promise<void> {
     for (;;) {
       const n = await this.fetchOnce();
       if (n > 0) continue;
       const info = await this.consumer!.info();
-      if (info.num_pending === 0) return;
+      const ours = this.waiting.reduce((sum, b) => sum + b.messages.length, 0);
+      if (info.num_pending === 0 && info.num_ack_pending <= ours) return;
     }
   }
 
@@ -135,7 +139,7 @@ export class NatsInput {
   start(): void {
     this.workingTimer = setInterval(() => {
       for (const batch of this.waiting) for (const m of batch.messages) m.working();
-    }, WORKING_MS);
+    }, Math.max(500, this.config.ackWaitMs / 3));
     this.workingTimer.unref();
     this.running = (async () => {
       while (!this.stopped) {
