@@ -106,12 +106,16 @@ export class NatsInput {
     const spool = this.spool!;
     const fresh: { data: Uint8Array; seq: number }[] = [];
     const messages: JsMsg[] = [];
+    const inBatch = new Set<number>();
     for await (const m of batch) {
       this.received++;
       messages.push(m);
       // Already spooled (delivered again after a restart or an ack wait): only its ack is due.
-      if (m.seq <= spool.lastSeq) this.redelivered++;
-      else fresh.push({ data: m.data, seq: m.seq });
+      if (spool.has(m.seq) || inBatch.has(m.seq)) this.redelivered++;
+      else {
+        inBatch.add(m.seq);
+        fresh.push({ data: m.data, seq: m.seq });
+      }
     }
     if (messages.length === 0) return 0;
     fresh.sort((a, b) => a.seq - b.seq);

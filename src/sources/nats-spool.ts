@@ -2,10 +2,12 @@
  * Where a NATS input's messages land before the engine reads them: an
  * append-only NDJSON file in the checkpoint directory, which the engine
  * follows like any input (one data path: dedup, sinks, checkpoints), as the
- * exchange collector's log is. Beside it, `<spool>.state` records the highest
- * stream sequence appended and the spool's length then (written after the
- * messages are on disk), so a message the server delivers again after a
- * restart is recognised and not appended twice.
+ * exchange collector's log is. Beside it, `<spool>.state` records which
+ * stream sequences are in the spool (merged ranges) and the spool's length
+ * then (written after the messages are on disk), so a message the server
+ * delivers again after a restart is recognised and not appended twice. Ranges,
+ * not a high-water mark: a batch fetched by a run killed before spooling it is
+ * delivered again after later ones.
  */
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 
@@ -14,14 +16,15 @@ const CR = 0x0d;
 const SPACE = 0x20;
 
 interface SpoolState {
-  lastSeq: number;
+  /** [first, last] stream sequences, sorted, disjoint, not adjacent. */
+  ranges: [number, number][];
   bytes: number;
 }
 
 export class NatsSpool {
   private readonly fd: number;
-  /** The highest stream sequence appended (0: none). */
-  lastSeq: number;
+  /** Stream sequences in the spool: [first, last] each, sorted and merged. */
+  private readonly ranges: [number, number][];
   /** The spool's length. */
   bytes: number;
   /** Bytes found beyond the recorded state at open (appended just before a crash): their messages may come again. */
@@ -37,7 +40,7 @@ export class NatsSpool {
       size = lastLineEnd(this.fd, size);
       ftruncateSync(this.fd, size);
     }
-    this.lastSeq = state?.lastSeq ?? 0;
+    this.ranges = state?.ranges ?? [];
     this.bytes = size;
     this.unrecordedBytes = Math.max(0, size - (state?.bytes ?? 0));
   }
@@ -54,24 +57,64 @@ export class NatsSpool {
     for (const m of messages) total += m.data.length + 1;
     const buf = Buffer.allocUnsafe(total);
     let p = 0;
-    let maxSeq = this.lastSeq;
     for (const m of messages) {
       buf.set(m.data, p);
       for (let i = p; i < p + m.data.length; i++) if (buf[i] === LF || buf[i] === CR) buf[i] = SPACE;
       p += m.data.length;
       buf[p++] = LF;
-      if (m.seq > maxSeq) maxSeq = m.seq;
     }
     for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off);
     fsyncSync(this.fd);
     this.bytes += buf.length;
-    this.lastSeq = maxSeq;
+    for (const m of messages) this.add(m.seq);
     const tmp = `${this.path}.state.tmp`;
-    writeFileSync(tmp, JSON.stringify({ lastSeq: this.lastSeq, bytes: this.bytes } satisfies SpoolState));
+    writeFileSync(tmp, JSON.stringify({ ranges: this.ranges, bytes: this.bytes } satisfies SpoolState));
     const fd = openSync(tmp, 'r');
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, `${this.path}.state`);
+  }
+
+  /** Whether the message with stream sequence `seq` is in the spool. */
+  has(seq: number): boolean {
+    const r = this.ranges;
+    let lo = 0;
+    let hi = r.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (seq < r[mid]![0]) hi = mid - 1;
+      else if (seq > r[mid]![1]) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  }
+
+  /** The highest sequence spooled (0: none). */
+  get lastSeq(): number {
+    return this.ranges.length === 0 ? 0 : this.ranges[this.ranges.length - 1]![1];
+  }
+
+  private add(seq: number): void {
+    const r = this.ranges;
+    const last = r[r.length - 1];
+    // The usual case: the next sequence after the last.
+    if (last && seq === last[1] + 1) {
+      last[1] = seq;
+      return;
+    }
+    if (this.has(seq)) return;
+    let i = r.findIndex((x) => x[0] > seq);
+    if (i < 0) i = r.length;
+    r.splice(i, 0, [seq, seq]);
+    // Merge with the neighbours it now touches.
+    if (i + 1 < r.length && r[i + 1]![0] === seq + 1) {
+      r[i]![1] = r[i + 1]![1];
+      r.splice(i + 1, 1);
+    }
+    if (i > 0 && r[i - 1]![1] === seq - 1) {
+      r[i - 1]![1] = r[i]![1];
+      r.splice(i, 1);
+    }
   }
 
   close(): void {
@@ -83,7 +126,7 @@ function readState(path: string): SpoolState | undefined {
   if (!existsSync(path)) return undefined;
   try {
     const s = JSON.parse(readFileSync(path, 'utf8')) as Partial<SpoolState>;
-    return typeof s.lastSeq === 'number' && typeof s.bytes === 'number' ? { lastSeq: s.lastSeq, bytes: s.bytes } : undefined;
+    return Array.isArray(s.ranges) && typeof s.bytes === 'number' ? { ranges: s.ranges, bytes: s.bytes } : undefined;
   } catch {
     return undefined;
   }
