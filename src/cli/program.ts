@@ -103,7 +103,7 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .description('read input files (and follow them unless --once) and emit each record once')
     .exitOverride()
     .option('-c, --config <file>', 'YAML config file; flags override its keys')
-    .option('-i, --input <glob>', 'files to read (repeatable); files matching later are picked up', collect)
+    .option('-i, --input <glob>', 'files to read (repeatable); files matching later are picked up; or nats://HOST:PORT/SUBJECT?durable=NAME (a JetStream durable consumer)', collect)
     .option('--once', 'read everything that exists now, then exit 0 (3 if an input could not be read)')
     .addOption(new Option('--from <where>', 'where to begin in files present at start-up (default start)').choices(['start', 'end']))
     .option('--sink <sink>', "'stdout' (default), 'file:PATH', 'none', 'postgres://USER@HOST:PORT/DB?table=NAME' (password from PGPASSWORD or a pgpass file) or 'nats://HOST:PORT[,HOST:PORT]/SUBJECT[?stream=NAME]' (JetStream; credentials from ORDERTAIL_NATS_CREDS, ORDERTAIL_NATS_TOKEN or ORDERTAIL_NATS_USER/PASSWORD)")
