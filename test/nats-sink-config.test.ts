@@ -96,6 +96,24 @@ describe('NATS sink: an existing stream that does not fit', () => {
   });
 });
 
+describe('NATS sink: a record larger than the server takes', () => {
+  it('is dead-lettered with the reason, the others are published, exit 0', async (ctx) => {
+    requireNats(ctx);
+    const dir = workdir();
+    const path = join(dir, 'big.ndjson');
+    const big = JSON.stringify({ id: 'big', timestamp: 1_760_000_000_000, pad: 'x'.repeat(1_200_000) });
+    writeFileSync(path, `${orders}${big}\n`);
+    const dead = join(dir, 'dead.ndjson');
+    const r = await runCli(['run', '--input', path, '--once', '--sink', nats!.url('cfg.big'), '--dead-letter', dead, '--no-metrics', '--log-level', 'warn'], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect((await jsm!.streams.info('ORDERTAIL_CFG_BIG')).state.messages).toBe(50);
+    const letters = (await import('node:fs')).readFileSync(dead, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; error: string });
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ reason: 'too_large_for_nats' });
+    expect(letters[0]!.error).toMatch(/max_payload 1048576/);
+  });
+});
+
 describe('NATS sink: bad URLs and credentials', () => {
   const badUrls: [string, RegExp][] = [
     ['nats://127.0.0.1:4222/', /names no subject/],
@@ -135,6 +153,20 @@ describe('NATS sink: bad URLs and credentials', () => {
         expect(plainLines(r.stderr).join('\n')).toMatch(/authori[sz]ation/i);
       }
       const ok = await run(secured.url('tok.orders'), [], { ORDERTAIL_NATS_TOKEN: 'test-only-token' });
+      expect(ok.code, ok.stderr).toBe(0);
+    } finally {
+      await secured.destroy();
+    }
+  });
+
+  it('a server that wants a user and password: taken from the environment, a wrong password is exit 2', async (ctx) => {
+    requireNats(ctx);
+    const secured = await TestNats.start({ args: ['--user', 'alice', '--pass', 'test-only-pw'] });
+    try {
+      const bad = await run(secured.url('up.orders'), [], { ORDERTAIL_NATS_USER: 'alice', ORDERTAIL_NATS_PASSWORD: 'wrong' });
+      expect(bad.code, bad.stderr).toBe(2);
+      expect(plainLines(bad.stderr).join('\n')).toMatch(/authori[sz]ation/i);
+      const ok = await run(secured.url('up.orders'), [], { ORDERTAIL_NATS_USER: 'alice', ORDERTAIL_NATS_PASSWORD: 'test-only-pw' });
       expect(ok.code, ok.stderr).toBe(0);
     } finally {
       await secured.destroy();

@@ -651,6 +651,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.iterator?.stop();
     // A start-up still waiting for the database (or NATS server) would never settle: stop waiting.
     if (!this.started && (this.txSink || this.sink?.connect)) void this.sink?.close();
+    if (!this.started) for (const input of this.natsInputs) void input.close();
     // stop() during start() (an abort, a loop left early): stop what start() has
     // built once it has built it, not half of it.
     if (waitForStart) await this.startSettled;

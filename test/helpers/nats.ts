@@ -39,6 +39,12 @@ export async function freePort(): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Servers still running when the test process exits (a test failed before destroy()) are killed, never left behind. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 /** One nats-server process; start() again reuses its port and store. */
 export class TestNats {
   private child: ChildProcess | undefined;
@@ -54,7 +60,12 @@ export class TestNats {
   static async start(options: { args?: readonly string[]; dir?: string; port?: number } = {}): Promise<TestNats> {
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'ordertail-nats-'));
     const server = new TestNats(dir, options.port ?? (await freePort()), options.args ?? []);
-    await server.start();
+    try {
+      await server.start();
+    } catch (err) {
+      await server.destroy();
+      throw err;
+    }
     return server;
   }
 
@@ -68,11 +79,13 @@ export class TestNats {
     this.log = '';
     const child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', join(this.dir, 'store'), ...this.extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
+    live.add(child);
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       this.log += d;
       if (this.log.length > 200_000) this.log = this.log.slice(-100_000);
     });
     child.once('exit', () => {
+      live.delete(child);
       if (this.child === child) this.child = undefined;
     });
     const deadline = Date.now() + timeoutMs;
@@ -141,8 +154,14 @@ export class TestNatsCluster {
       (port, i) => new TestNats(join(dir, `n${i}`), port, ['-n', `n${i}`, '--cluster_name', 'ordertail-test', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes]),
     );
     const cluster = new TestNatsCluster(dir, nodes);
-    await Promise.all(nodes.map((n) => n.start(30_000)));
-    await cluster.waitForMeta();
+    try {
+      await Promise.all(nodes.map((n) => n.start(30_000)));
+      await cluster.waitForMeta();
+    } catch (err) {
+      // Nobody else holds the cluster yet: a failed start must not leave servers behind.
+      await cluster.destroy();
+      throw err;
+    }
     return cluster;
   }
 
