@@ -221,13 +221,29 @@ export interface StreamMessage {
   readonly data: string;
 }
 
-/** Every message in `stream`, in order, through an ordered consumer. */
+/**
+ * Every message in `stream`, in order, through an ordered consumer. Retried
+ * for up to 60 s: in a cluster that just lost a node, creating the consumer
+ * can time out while the meta group catches up.
+ */
 export async function readStream(nc: NatsConnection, stream: string): Promise<StreamMessage[]> {
-  const jsm = await jetstreamManager(nc);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await readStreamOnce(nc, stream);
+    } catch (err) {
+      if (Date.now() > deadline || (err as Error).name !== 'TimeoutError') throw err;
+      await sleep(500);
+    }
+  }
+}
+
+async function readStreamOnce(nc: NatsConnection, stream: string): Promise<StreamMessage[]> {
+  const jsm = await jetstreamManager(nc, { timeout: 10_000 });
   const total = (await jsm.streams.info(stream)).state.messages;
   const out: StreamMessage[] = [];
   if (total === 0) return out;
-  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+  const consumer = await jetstream(nc, { timeout: 10_000 }).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
   const messages = await consumer.consume({ max_messages: 1000 });
   for await (const m of messages) {
     out.push({ seq: m.seq, msgId: m.headers?.get('Nats-Msg-Id'), data: m.string() });
