@@ -6,11 +6,13 @@
  * leaves every order exactly once in the file sink, the consumer with nothing
  * pending. The library's records() iterator reads the same way.
  */
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Engine } from '../dist/src/index.js';
+import { NatsSpool } from '../dist/src/sources/nats-spool.js';
 import { killAll, mulberry32, runEngine, spawnEngine } from './helpers/crash-harness.mjs';
 import { readLines, workdir } from './helpers/workdir.js';
 import { NATS_MISSING, requireNats, TestNats } from './helpers/nats.js';
@@ -73,6 +75,32 @@ function seqs(path: string): Map<number, number> {
   }
   return got;
 }
+
+describe('NATS input: the spool', () => {
+  it('a batch a crash interrupted: its whole lines are recorded, the half line cut, nothing spooled twice', () => {
+    const path = join(workdir(), 'spool.ndjson');
+    const m = (seq: number, text = `{"a":${seq}}`) => ({ seq, data: Buffer.from(text) });
+    const spool = new NatsSpool(path);
+    spool.append([m(1), m(2, '{"a":\n2}')]);
+    spool.close();
+    // A raw line break inside a message is a space: one message, one line.
+    expect(readFileSync(path, 'utf8')).toBe('{"a":1}\n{"a": 2}\n');
+    // The crash: the state names the batch [3, 4, 5], the disk has 3 and half of 4.
+    writeFileSync(`${path}.state`, JSON.stringify({ ranges: [[1, 2]], bytes: 17, appending: { seqs: [3, 4, 5], from: 17 } }));
+    appendFileSync(path, '{"a":3}\n{"a"');
+    const again = new NatsSpool(path);
+    expect(again.recovered).toBe(1);
+    expect(again.unrecordedBytes).toBe(0);
+    expect([1, 2, 3, 4, 5].map((s) => again.has(s))).toEqual([true, true, true, false, false]);
+    expect(readFileSync(path, 'utf8')).toBe('{"a":1}\n{"a": 2}\n{"a":3}\n');
+    again.append([m(5), m(4)]);
+    again.close();
+    const third = new NatsSpool(path);
+    expect([3, 4, 5, 6].map((s) => third.has(s))).toEqual([true, true, true, false]);
+    expect(third.lastSeq).toBe(5);
+    third.close();
+  });
+});
 
 describe('NATS input', () => {
   it('--once: every order once in the sink, every message acked, a second run adds nothing', async (ctx) => {

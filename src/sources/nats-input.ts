@@ -94,8 +94,9 @@ export class NatsInput {
     }
     this.consumer = await jetstream(nc).consumers.get(stream, c.durable);
     this.spool = new NatsSpool(this.spoolPath);
+    if (this.spool.recovered > 0) this.events.info(`${this.name}: ${this.spool.recovered} message(s) of a batch a crash interrupted were found in the spool and recorded`);
     if (this.spool.unrecordedBytes > 0) {
-      this.events.warn(`${this.name}: ${this.spool.unrecordedBytes} spooled bytes were not recorded before the last stop; their messages may be spooled again (keyed records are dropped as duplicates by the dedup table)`);
+      this.events.warn(`${this.name}: ${this.spool.unrecordedBytes} spooled bytes are not in its state file (lost?); their messages may be spooled again (keyed records are dropped as duplicates by the dedup table)`);
     }
     this.events.info(`${this.name}: stream ${stream}, durable consumer ${c.durable}, spool ${this.spoolPath} (up to stream sequence ${this.spool.lastSeq})`);
   }

@@ -7,7 +7,10 @@
  * then (written after the messages are on disk), so a message the server
  * delivers again after a restart is recognised and not appended twice. Ranges,
  * not a high-water mark: a batch fetched by a run killed before spooling it is
- * delivered again after later ones.
+ * delivered again after later ones. Before a batch is appended, the state
+ * names it (its sequences, in line order, and where it starts): a crash
+ * part-way leaves whole lines for its first messages, which a restart counts
+ * and records, so no message is ever in the spool twice.
  */
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 
@@ -19,6 +22,8 @@ interface SpoolState {
   /** [first, last] stream sequences, sorted, disjoint, not adjacent. */
   ranges: [number, number][];
   bytes: number;
+  /** A batch being appended: its sequences in line order, from spool offset `from`. */
+  appending?: { seqs: number[]; from: number };
 }
 
 export class NatsSpool {
@@ -27,8 +32,10 @@ export class NatsSpool {
   private readonly ranges: [number, number][];
   /** The spool's length. */
   bytes: number;
-  /** Bytes found beyond the recorded state at open (appended just before a crash): their messages may come again. */
+  /** Bytes found beyond the recorded state at open that no batch in progress explains (a state file lost): their messages may come again. */
   readonly unrecordedBytes: number;
+  /** Messages of a batch a crash interrupted, found whole in the spool at open and recorded. */
+  readonly recovered: number;
 
   constructor(readonly path: string) {
     const state = readState(`${path}.state`);
@@ -42,7 +49,17 @@ export class NatsSpool {
     }
     this.ranges = state?.ranges ?? [];
     this.bytes = size;
-    this.unrecordedBytes = Math.max(0, size - (state?.bytes ?? 0));
+    let recovered = 0;
+    const appending = state?.appending;
+    if (appending && size > appending.from) {
+      // One message per line: the batch's first `lines` messages made it to disk.
+      const lines = Math.min(appending.seqs.length, countLines(this.fd, appending.from, size));
+      for (let i = 0; i < lines; i++) this.add(appending.seqs[i]!);
+      recovered = lines;
+    }
+    this.recovered = recovered;
+    this.unrecordedBytes = appending ? 0 : Math.max(0, size - (state?.bytes ?? 0));
+    if (appending) this.writeState(undefined);
   }
 
   /**
@@ -63,12 +80,19 @@ export class NatsSpool {
       p += m.data.length;
       buf[p++] = LF;
     }
+    this.writeState({ seqs: messages.map((m) => m.seq), from: this.bytes });
     for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off);
     fsyncSync(this.fd);
     this.bytes += buf.length;
     for (const m of messages) this.add(m.seq);
+    this.writeState(undefined);
+  }
+
+  /** On disk (fsynced, renamed into place) before it returns. */
+  private writeState(appending: SpoolState['appending']): void {
     const tmp = `${this.path}.state.tmp`;
-    writeFileSync(tmp, JSON.stringify({ ranges: this.ranges, bytes: this.bytes } satisfies SpoolState));
+    const state: SpoolState = { ranges: this.ranges, bytes: this.bytes, ...(appending ? { appending } : {}) };
+    writeFileSync(tmp, JSON.stringify(state));
     const fd = openSync(tmp, 'r');
     fsyncSync(fd);
     closeSync(fd);
@@ -126,7 +150,9 @@ function readState(path: string): SpoolState | undefined {
   if (!existsSync(path)) return undefined;
   try {
     const s = JSON.parse(readFileSync(path, 'utf8')) as Partial<SpoolState>;
-    return Array.isArray(s.ranges) && typeof s.bytes === 'number' ? { ranges: s.ranges, bytes: s.bytes } : undefined;
+    if (!Array.isArray(s.ranges) || typeof s.bytes !== 'number') return undefined;
+    const a = s.appending;
+    return { ranges: s.ranges, bytes: s.bytes, ...(a && Array.isArray(a.seqs) && typeof a.from === 'number' ? { appending: { seqs: a.seqs, from: a.from } } : {}) };
   } catch {
     return undefined;
   }
@@ -136,6 +162,19 @@ function lastByte(fd: number, size: number): number {
   const b = Buffer.alloc(1);
   readSync(fd, b, 0, 1, size - 1);
   return b[0]!;
+}
+
+/** LFs in [from, to). */
+function countLines(fd: number, from: number, to: number): number {
+  const chunk = Buffer.allocUnsafe(64 * 1024);
+  let n = 0;
+  for (let pos = from; pos < to; ) {
+    const got = readSync(fd, chunk, 0, Math.min(chunk.length, to - pos), pos);
+    if (got === 0) break;
+    for (let i = 0; i < got; i++) if (chunk[i] === LF) n++;
+    pos += got;
+  }
+  return n;
 }
 
 /** The offset just past the last LF before `size` (0: none). */
