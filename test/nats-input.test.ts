@@ -188,4 +188,42 @@ describe('NATS input', () => {
     await loop;
     expect(ids.size).toBe(500);
   }, 60_000);
+
+  it('its server away: /readyz not ready naming the input, back by itself; the metrics count what was received and acked', async (ctx) => {
+    requireNats(ctx);
+    const own = await TestNats.start();
+    const client = await own.client();
+    try {
+      await (await jetstreamManager(client)).streams.add({ name: 'IN_AWAY', subjects: ['in.away'] });
+      const js = jetstream(client);
+      for (let i = 0; i < 200; i++) await js.publish('in.away', order(i));
+      const dir = workdir();
+      const out = join(dir, 'out.ndjson');
+      const engine = new Engine({ input: own.url('in.away', 'durable=away'), checkpoint: join(dir, 'cp'), checkpointInterval: 100, sink: `file:${out}`, workers: 2, metricsPort: 0 });
+      engine.on('warning', () => {});
+      engine.on('error', () => {});
+      await engine.start();
+      const readyz = async () => (await fetch(`${engine.metricsUrl}/readyz`)).json() as Promise<{ ready: boolean; reasons: string[] }>;
+      const metric = async (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(await (await fetch(`${engine.metricsUrl}/metrics`)).text())?.[1]);
+      try {
+        while ((await metric('ordertail_nats_input_acked_total')) < 200) await sleep(50);
+        expect((await readyz()).ready).toBe(true);
+        await client.close();
+        await own.stop();
+        let r = await readyz();
+        while (r.ready) r = await readyz();
+        expect(r.reasons.join(' ')).toMatch(/input nats-input:in\.away\/away: NATS server unreachable/);
+        await own.start();
+        while (!(await readyz()).ready) await sleep(50);
+        expect(await metric('ordertail_nats_input_reconnects_total')).toBeGreaterThanOrEqual(1);
+        expect(await metric('ordertail_nats_input_received_total')).toBeGreaterThanOrEqual(200);
+      } finally {
+        await engine.stop();
+      }
+      expect(readLines(out)).toHaveLength(200);
+    } finally {
+      await client.close().catch(() => {});
+      await own.destroy();
+    }
+  }, 60_000);
 });

@@ -348,6 +348,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.checkpointer?.start(this.checkpointSubject(this.pipeline, sink, dedup));
     if (o.metricsPort !== undefined) {
       await this.sink?.registerMetrics?.(this.registry);
+      if (this.natsInputs.length > 0) await (await import('../sources/nats-input.js')).registerNatsInputMetrics(this.registry, this.natsInputs);
       const { startMetricsServer } = await import('../metrics/http-server.js');
       this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, allowedHosts: o.metricsAllowedHosts, logger: this.logger });
     }
@@ -623,6 +624,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if ((this.staging?.errors ?? 0) > 0) reasons.push(`sink ${this.sink?.name} reported ${this.staging!.errors} write error(s)`);
     const sinkDown = this.sink?.notReadyReason?.();
     if (sinkDown) reasons.push(`sink ${this.sink!.name}: ${sinkDown}`);
+    for (const input of this.natsInputs) {
+      const down = input.notReadyReason();
+      if (down) reasons.push(`input ${input.name}: ${down}`);
+    }
     return { ok: reasons.length === 0, reasons };
   }
 

@@ -161,6 +161,20 @@ export class NatsInput {
     })();
   }
 
+  /** Why it cannot read now (undefined: it can); /readyz reports it. */
+  notReadyReason(): string | undefined {
+    return this.link?.outage;
+  }
+
+  /** Spooled, waiting for a checkpoint before their ack. */
+  get ackPending(): number {
+    return this.waiting.reduce((n, b) => n + b.messages.length, 0);
+  }
+
+  get reconnects(): number {
+    return this.link?.reconnects ?? 0;
+  }
+
   /** A checkpoint covers the spool up to `offset`: those messages are the sink's, ack them. */
   covered(offset: number): void {
     while (this.waiting.length > 0 && this.waiting[0]!.end <= offset) {
@@ -185,4 +199,17 @@ export class NatsInput {
     await this.link?.close();
     this.spool?.close();
   }
+}
+
+/** The inputs' counts, summed, in the engine's registry (when a metrics server runs). Once per registry. */
+export async function registerNatsInputMetrics(registry: import('prom-client').Registry, inputs: readonly NatsInput[]): Promise<void> {
+  if (inputs.length === 0 || registry.getSingleMetric('ordertail_nats_input_received_total')) return;
+  const { ScrapedMetrics } = await import('../metrics/scraped.js');
+  const metrics = new ScrapedMetrics(registry);
+  const sum = (f: (i: NatsInput) => number) => () => inputs.reduce((n, i) => n + f(i), 0);
+  metrics.counter('ordertail_nats_input_received_total', "Messages the NATS inputs' durable consumers delivered (redeliveries included).", sum((i) => i.received));
+  metrics.counter('ordertail_nats_input_acked_total', 'Messages acked once a checkpoint covered their records.', sum((i) => i.acked));
+  metrics.counter('ordertail_nats_input_redelivered_total', 'Messages delivered again that the spool already held (acked, not spooled twice).', sum((i) => i.redelivered));
+  metrics.gauge('ordertail_nats_input_ack_pending', 'Messages spooled and waiting for a checkpoint before their ack.', sum((i) => i.ackPending));
+  metrics.counter('ordertail_nats_input_reconnects_total', 'Connections made again after the server went away.', sum((i) => i.reconnects));
 }
