@@ -47,6 +47,8 @@ export const ERROR_CODES = [
   'ORDERTAIL_ESM_ONLY',
   /** The PostgreSQL sink's table exists but does not fit (exit 2); `column` names the column. */
   'ORDERTAIL_SINK_TABLE',
+  /** The NATS sink's JetStream stream exists but does not fit (exit 2); `setting` names the setting. */
+  'ORDERTAIL_SINK_STREAM',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

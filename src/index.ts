@@ -7,6 +7,9 @@ export { OrdertailError, ConfigError, EngineError, ERROR_CODES, type ErrorCode, 
 export { CheckpointError, CheckpointLockedError, type LockHolder } from './checkpoint/errors.js';
 export { SinkTableError } from './sinks/postgres/errors.js';
 export type { PostgresSinkConfig, MappedColumn, ColumnType } from './config/postgres-sink.js';
+export { NatsStreamError } from './sinks/nats/errors.js';
+export type { NatsSinkConfig, NatsEndpoint, NatsStreamSettings, NatsStorage, NatsAuth, NatsTls } from './config/nats-sink.js';
+export type { NatsInputConfig } from './config/nats-input.js';
 export type { Unread } from './sources/open-retry.js';
 export { ParserUnavailableError } from './parser/select.js';
 export type { RejectReason } from './parser/contract.js';

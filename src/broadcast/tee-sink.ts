@@ -14,8 +14,9 @@ export interface BatchTap {
 export function teeSink(sink: Sink, tap: BatchTap): Sink {
   const tee: Sink = {
     name: sink.name,
-    write(chunk) {
-      const result = sink.write(chunk);
+    ...(sink.wantsOrigins ? { wantsOrigins: true } : {}),
+    write(chunk, origins) {
+      const result = origins ? sink.write(chunk, origins) : sink.write(chunk);
       tap.offer([chunk]);
       return result;
     },

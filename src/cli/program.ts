@@ -74,9 +74,10 @@ const FLAG_KEYS: Readonly<Record<string, string>> = {
  */
 export function defaultCheckpointDir(options: ResolvedOptions): string {
   const root = process.env.ORDERTAIL_STATE_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'ordertail');
-  const sink = options.sink.kind === 'file' ? `file:${resolve(options.sink.path)}` : options.sink.kind === 'postgres' ? options.sink.config.display : options.sink.kind;
+  const sink = options.sink.kind === 'file' ? `file:${resolve(options.sink.path)}` : options.sink.kind === 'postgres' || options.sink.kind === 'nats' ? options.sink.config.display : options.sink.kind;
   const key = createHash('sha256')
-    .update(JSON.stringify([options.input.map((g) => resolve(g)).sort(), sink]))
+    // NATS inputs are part of the key only when there are some: other engines' directories stay where they were.
+    .update(JSON.stringify([options.input.map((g) => resolve(g)).sort(), sink, ...(options.natsInputs.length > 0 ? [options.natsInputs.map((n) => n.display).sort()] : [])]))
     .digest('hex')
     .slice(0, 16);
   return join(root, key);
@@ -140,10 +141,10 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .description('read input files (and follow them unless --once) and emit each record once')
     .exitOverride()
     .option('-c, --config <file>', 'YAML config file; flags override its keys')
-    .option('-i, --input <glob>', 'files to read (repeatable); files matching later are picked up', collect)
+    .option('-i, --input <glob>', 'files to read (repeatable); files matching later are picked up; or nats://HOST:PORT/SUBJECT?durable=NAME (a JetStream durable consumer)', collect)
     .option('--once', 'read everything that exists now, then exit 0 (3 if an input could not be read)')
     .addOption(new Option('--from <where>', 'where to begin in files present at start-up (default start)').choices(['start', 'end']))
-    .option('--sink <sink>', "'stdout' (default), 'file:PATH', 'none' or 'postgres://USER@HOST:PORT/DB?table=NAME' (password from PGPASSWORD or a pgpass file)")
+    .option('--sink <sink>', "'stdout' (default), 'file:PATH', 'none', 'postgres://USER@HOST:PORT/DB?table=NAME' (password from PGPASSWORD or a pgpass file) or 'nats://HOST:PORT[,HOST:PORT]/SUBJECT[?stream=NAME]' (JetStream; credentials from ORDERTAIL_NATS_CREDS, ORDERTAIL_NATS_TOKEN or ORDERTAIL_NATS_USER/PASSWORD)")
     .option('--dead-letter <path>', 'write rejected input here, one JSON line each {file,offset,reason,sample}')
     .option('-w, --workers <n>', 'parse worker threads (default: cores)')
     .option('--dedup-key <fields>', 'comma-separated top-level field(s) forming the key (default id)')

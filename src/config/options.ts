@@ -6,6 +6,8 @@ import { resolveCollectorConfig, type CollectorConfig } from '../collector/confi
 import { MAX_CAPACITY, tableBytes } from '../dedup/layout.js';
 import type { BroadcastConfig } from './broadcast.js';
 import { isPostgresUrl, parsePostgresSink, type PostgresSinkConfig } from './postgres-sink.js';
+import { isNatsUrl, parseNatsSink, type NatsSinkConfig } from './nats-sink.js';
+import { isNatsInput, parseNatsInput, type NatsInputConfig } from './nats-input.js';
 
 /**
  * Options accepted by `new Engine(options)` and by the YAML config file (same
@@ -13,17 +15,18 @@ import { isPostgresUrl, parsePostgresSink, type PostgresSinkConfig } from './pos
  */
 /** The engine's options as declared; use EngineOptions, which also takes explicit undefined. */
 export interface EngineOptionFields {
-  /** Glob patterns of files to read; files matching later are picked up too. */
+  /** Glob patterns of files to read (files matching later are picked up too), or `nats://HOST:PORT/SUBJECT?durable=NAME` (README, NATS input). */
   input: string | string[];
   /** Read what exists now, then finish. Default false (keep following). */
   once?: boolean;
   /** Where to begin in files that exist at start-up. Default 'start'. */
   from?: 'start' | 'end';
   /**
-   * 'stdout' | 'file:PATH' | 'none' | 'postgres://USER@HOST:PORT/DB?table=NAME' (README, PostgreSQL sink).
+   * 'stdout' | 'file:PATH' | 'none' | 'postgres://USER@HOST:PORT/DB?table=NAME' (README, PostgreSQL sink) |
+   * 'nats://HOST:PORT[,HOST:PORT…]/SUBJECT' (README, NATS JetStream sink).
    * Default 'stdout' (CLI) — the library default is 'none' + events/iterator.
    */
-  sink?: 'stdout' | 'none' | `file:${string}` | `postgres://${string}` | `postgresql://${string}`;
+  sink?: 'stdout' | 'none' | `file:${string}` | `postgres://${string}` | `postgresql://${string}` | `nats://${string}` | `tls://${string}`;
   /** Path of the dead-letter file (one JSON line per rejected record). */
   deadLetter?: string;
   /** Worker threads. Default: available cores. */
@@ -124,7 +127,10 @@ export type EngineOptions = {
 
 /** Options after validation and defaults: every field concrete. */
 export interface ResolvedOptions {
+  /** Files and globs (NATS inputs are in natsInputs). */
   input: string[];
+  /** `nats://…?durable=NAME` inputs: JetStream durable consumers, spooled into the checkpoint directory. */
+  natsInputs: NatsInputConfig[];
   once: boolean;
   from: 'start' | 'end';
   sink: SinkSpec;
@@ -159,7 +165,7 @@ export interface ResolvedOptions {
   signal: AbortSignal | undefined;
 }
 
-export type SinkSpec = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' } | { kind: 'postgres'; config: PostgresSinkConfig };
+export type SinkSpec = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'none' } | { kind: 'postgres'; config: PostgresSinkConfig } | { kind: 'nats'; config: NatsSinkConfig };
 
 type Raw = Record<string, unknown>;
 type FieldParser = (value: unknown, key: string) => unknown;
@@ -234,7 +240,8 @@ const sink: FieldParser = (value, key): SinkSpec => {
     return { kind: 'file', path: value.slice(5) };
   }
   if (typeof value === 'string' && isPostgresUrl(value)) return { kind: 'postgres', config: parsePostgresSink(value, key) };
-  return fail(key, "'stdout', 'none', 'file:PATH' or 'postgres://USER@HOST:PORT/DB?table=NAME'", value);
+  if (typeof value === 'string' && isNatsUrl(value)) return { kind: 'nats', config: parseNatsSink(value, key) };
+  return fail(key, "'stdout', 'none', 'file:PATH', 'postgres://USER@HOST:PORT/DB?table=NAME' or 'nats://HOST:PORT/SUBJECT'", value);
 };
 
 const fraction: FieldParser = (value, key) => {
@@ -332,7 +339,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
   if (values.input === undefined) throw new ConfigError(`${origin}: 'input' is required (one or more globs)`, 'input');
   const maxRecordBytes = values.maxRecordBytes as number;
   return {
-    input: values.input as string[],
+    input: (values.input as string[]).filter((i) => !isNatsInput(i)),
+    natsInputs: (values.input as string[]).filter(isNatsInput).map((i) => parseNatsInput(i, 'input')),
     once: values.once as boolean,
     from: values.from as 'start' | 'end',
     sink: values.sink as SinkSpec,

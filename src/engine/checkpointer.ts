@@ -52,6 +52,8 @@ export class Checkpointer {
   private timer: NodeJS.Timeout | undefined;
   private generation: number;
   private committed = 0;
+  /** Told after each checkpoint lands (a NATS input acks what it covers). */
+  onCommitted: ((state: CheckpointState) => void) | undefined;
   private failed = 0;
   private lastCommittedAtMs: number | undefined;
   private lastProgress = -1;
@@ -203,6 +205,7 @@ export class Checkpointer {
         () => {
           this.dedup.committed(store.lastCommitted!);
           this.committed++;
+          this.onCommitted?.(state);
           this.lastCommittedAtMs = state.writtenAtMs;
         },
         (err: unknown) => {

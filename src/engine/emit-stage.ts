@@ -38,6 +38,8 @@ export interface EventTimeProgress {
 /** A parsed range whose turn has come: its bytes, its slots, where it came from. */
 export interface ReadyRange {
   readonly path: string;
+  /** The file's identity (`dev:ino`): records without a key are named by it and their offset. */
+  readonly origin: string;
   /** The stream these bytes belong to; its maxEventTime is raised as keyed records are emitted. */
   readonly progress: EventTimeProgress;
   readonly bytes: Buffer;
@@ -126,6 +128,7 @@ export class EmitStage {
   private emitFrom(range: ReadyRange, first: number, count: number, now: number, nativeTo: number): true | Promise<void> {
     const { i32, f64 } = range.results;
     const native = this.native;
+    this.staging.setOrigin(range.origin, range.bufferFilePos);
     if (native && nativeTo <= first && first < count) nativeTo = this.insertNative(native, range, first, count);
     const c = this.counters.values;
     const rejects = this.counters.rejectsByCode;
@@ -225,6 +228,7 @@ export class EmitStage {
   /** After backpressure: the pending run [runStart, runEnd), then slots [next, end) of the range. */
   private async resumeAfter(appended: Promise<void>, range: ReadyRange, runStart: number, runEnd: number, next: number, end: number, nativeTo: number): Promise<void> {
     await appended;
+    this.staging.setOrigin(range.origin, range.bufferFilePos);
     if (runEnd > runStart) await this.staging.appendRaw(range.bytes, runStart, runEnd);
     await this.emitFrom(range, next, end, performance.now(), nativeTo);
   }

@@ -140,6 +140,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private fileSink: FileSink | undefined;
   /** A sink that commits records with the offsets (PostgreSQL): its offsets are where reading resumes. */
   private txSink: TransactionalSink | undefined;
+  /** `nats://` inputs: durable consumers spooled into the checkpoint directory. */
+  private natsInputs: import('../sources/nats-input.js').NatsInput[] = [];
   /** The checkpointer asked for a commit (a transactional sink asks for its own more often). */
   private localCheckpointDue = false;
 
@@ -281,8 +283,11 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
           checkpointer!.discardRestored(`${this.sink.name} committed other offsets; resuming from the database's offsets, the dedup table seeded from its recent keys`);
           restored = undefined;
         }
+      } else if (this.sink.connect) {
+        await this.sink.connect();
       }
-      this.discovery = new FileDiscovery(o.input, (m, about) => this.emit('warning', m, about === 'input' ? 'ORDERTAIL_INPUT_UNREADABLE' : 'ORDERTAIL_WATCH_UNAVAILABLE'));
+      const spools = await this.openNatsInputs(checkpointer);
+      this.discovery = new FileDiscovery([...o.input, ...spools], (m, about) => this.emit('warning', m, about === 'input' ? 'ORDERTAIL_INPUT_UNREADABLE' : 'ORDERTAIL_WATCH_UNAVAILABLE'));
       // The table is sized from what exists now; the scan that reads runs after
       // the collector's first poll (its log is an input too).
       this.dedup = openDedupTable(o, this.discovery.scan(), restored, checkpointer?.dedup, {
@@ -300,7 +305,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       this.state = 'stopped';
       checkpointer?.release();
       await this.broadcast?.close();
-      await this.txSink?.close().catch(() => {});
+      if (this.txSink || this.sink?.connect) await this.sink?.close().catch(() => {});
+      await Promise.all(this.natsInputs.map((n) => n.close().catch(() => {})));
       throw err;
     }
     if (checkpointer) this.emit('info', `checkpoints: ${checkpointer.dir} (every ${o.checkpointIntervalMs} ms and at stop)`);
@@ -378,6 +384,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     // Asked from inside a sink write too: the emit loop running then goes round again.
     if (this.txSink) this.txSink.onCommitWanted = () => void pipelineForSink.requestCheckpoint();
     if (o.collector) await this.startCollector(o.collector);
+    // `once`: what the consumers have pending is spooled before the scan, like the collector's one poll.
+    if (o.once) for (const input of this.natsInputs) await input.drain();
     // Our own outputs may match a broad input glob; reading them back would
     // loop forever in follow mode.
     const outputs = new Set([o.sink.kind === 'file' ? resolve(o.sink.path) : '', o.deadLetter ? resolve(o.deadLetter) : '']);
@@ -414,9 +422,11 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       };
     }
     this.pipeline.startupComplete();
+    if (!o.once) for (const input of this.natsInputs) input.start();
     this.checkpointer?.start(this.checkpointSubject(this.pipeline, sink, dedup));
     if (o.metricsPort !== undefined) {
-      await this.txSink?.registerMetrics?.(this.registry);
+      await this.sink?.registerMetrics?.(this.registry);
+      if (this.natsInputs.length > 0) await (await import('../sources/nats-input.js')).registerNatsInputMetrics(this.registry, this.natsInputs);
       const { startMetricsServer } = await import('../metrics/http-server.js');
       this.metricsServer = await startMetricsServer({ source: this, registry: this.registry, host: o.metricsHost, port: o.metricsPort, allowedHosts: o.metricsAllowedHosts, logger: this.logger });
     }
@@ -453,6 +463,34 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     }
   }
 
+  /**
+   * Connect the NATS inputs and open their spools (in the checkpoint
+   * directory: a message is acked once a checkpoint covers its line);
+   * resolves to the spool paths, which are read like any input.
+   */
+  private async openNatsInputs(checkpointer: Checkpointer | undefined): Promise<string[]> {
+    const o = this.options;
+    if (o.natsInputs.length === 0) return [];
+    if (!checkpointer) {
+      throw new ConfigError('input: a NATS input needs a checkpoint directory (--checkpoint): its messages are spooled there and acked once a checkpoint covers them', 'input');
+    }
+    const { NatsInput } = await import('../sources/nats-input.js');
+    const events = { warn: (m: string) => this.emit('warning', m, 'ORDERTAIL_INPUT_UNREADABLE'), info: (m: string) => this.emit('info', m) };
+    for (const c of o.natsInputs) {
+      const input = new NatsInput(c, resolve(checkpointer.dir, `nats-input-${c.durable}.ndjson`), events);
+      this.natsInputs.push(input);
+      await input.open();
+    }
+    const inputs = this.natsInputs;
+    checkpointer.onCommitted = (state) => {
+      for (const input of inputs) {
+        const file = state.files.find((f) => resolve(f.path) === input.spoolPath);
+        if (file) input.covered(file.offset);
+      }
+    };
+    return inputs.map((n) => n.spoolPath);
+  }
+
   /** Said once, with the size that would have held every key so far. */
   private onDedupForgetting(forgottenInWindow: number): void {
     if (this.forgettingWarned) return;
@@ -470,7 +508,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       fileSink: this.fileSink,
       deadLetter: this.deadLetter,
       iterator: this.iterator,
-      sinkKind: this.iterator ? 'iterator' : o.sink.kind === 'file' || o.sink.kind === 'postgres' ? 'none' : o.sink.kind,
+      sinkKind: this.iterator ? 'iterator' : o.sink.kind === 'file' || o.sink.kind === 'postgres' || o.sink.kind === 'nats' ? 'none' : o.sink.kind,
       files: () => pipeline.checkpointFiles(),
       progress: () => counters.values[Counter.bytesRead]! + counters.get('recordsRead') + pipeline.fileCount,
       request: () => {
@@ -663,8 +701,12 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (threads < wanted) reasons.push(`${threads} of ${wanted} parse workers up`);
     if (this.failure) reasons.push(`failed: ${this.failure.message}`);
     if ((this.staging?.errors ?? 0) > 0) reasons.push(`sink ${this.sink?.name} reported ${this.staging!.errors} write error(s)`);
-    const sinkDown = this.txSink?.notReadyReason();
-    if (sinkDown) reasons.push(`sink ${this.txSink!.name}: ${sinkDown}`);
+    const sinkDown = this.sink?.notReadyReason?.();
+    if (sinkDown) reasons.push(`sink ${this.sink!.name}: ${sinkDown}`);
+    for (const input of this.natsInputs) {
+      const down = input.notReadyReason();
+      if (down) reasons.push(`input ${input.name}: ${down}`);
+    }
     return { ok: reasons.length === 0, reasons };
   }
 
@@ -691,8 +733,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private async stopOnce(waitForStart = true): Promise<void> {
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.iterator?.stop();
-    // A start-up still waiting for the database would never settle: stop waiting.
-    if (!this.started && this.txSink) void this.txSink.close();
+    // A start-up still waiting for the database (or NATS server) would never settle: stop waiting.
+    if (!this.started && (this.txSink || this.sink?.connect)) void this.sink?.close();
+    if (!this.started) for (const input of this.natsInputs) void input.close();
     // stop() during start() (an abort, a loop left early): stop what start() has
     // built once it has built it, not half of it.
     if (waitForStart) await this.startSettled;
@@ -718,6 +761,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     await this.collector?.stop();
     await this.collectorLog?.close();
     this.discovery?.close();
+    // Nothing more is spooled; what is spooled and not read yet is read after a restart (not acked meanwhile).
+    await Promise.all(this.natsInputs.map((n) => n.stop()));
     await this.pipeline?.drain();
     // records(): a final checkpoint would cover records the loop never took.
     const allTaken = !this.iterator || (this.iterator.dropped === 0 && this.iterator.taken === this.iterator.written);
@@ -725,6 +770,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       if (this.checkpointer) await this.checkpointer.commitFinal();
       else if (this.txSink) await this.pipeline.requestCheckpoint();
     }
+    // After the final checkpoint, whose covered messages were acked: the acks go out, then the connections close.
+    await Promise.all(this.natsInputs.map((n) => n.close().catch(() => {})));
     this.state = 'stopped';
     this.pool?.interruptWait();
     await this.pumping;

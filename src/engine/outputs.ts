@@ -9,6 +9,7 @@ import type { CheckpointedOutput, CheckpointState } from '../checkpoint/manifest
 import { DeadLetterFile } from '../sinks/dead-letter.js';
 import { FileSink } from '../sinks/file-sink.js';
 import { PostgresSink } from '../sinks/postgres/sink.js';
+import { NatsSink } from '../sinks/nats/sink.js';
 import type { Sink } from '../sinks/sink.js';
 import { STREAM_QUEUE_BYTES, StreamSink } from '../sinks/stdout-sink.js';
 import type { WarningCode } from './warnings.js';
@@ -44,6 +45,17 @@ export function openOutputs(o: ResolvedOptions, restored: CheckpointState | unde
       eventTimeField: o.eventTime,
       maxRecordBytes: o.maxRecordBytes,
       input: o.input,
+      warn: (m) => warn(m, 'ORDERTAIL_SINK_UNAVAILABLE'),
+      info,
+      deadLetter: deadLetter && ((entry) => deadLetter.write(entry)),
+    });
+  }
+  else if (o.sink.kind === 'nats') {
+    sink = new NatsSink(o.sink.config, {
+      dedupKey: o.dedupKey,
+      eventTimeField: o.eventTime,
+      maxRecordBytes: o.maxRecordBytes,
+      dedupWindowMs: o.dedupWindowMs,
       warn: (m) => warn(m, 'ORDERTAIL_SINK_UNAVAILABLE'),
       info,
       deadLetter: deadLetter && ((entry) => deadLetter.write(entry)),

@@ -505,6 +505,7 @@ export class Pipeline {
           const count = range.results.count;
           const ready = {
             path: file.path,
+            origin: file.identity,
             progress: file,
             bytes: range.bytes,
             bufferFilePos: range.outcome!.bufferFilePos,

@@ -1,3 +1,5 @@
+import type { Registry } from 'prom-client';
+
 /**
  * A sink receives accepted records as newline-terminated byte batches.
  *
@@ -7,7 +9,11 @@
  */
 export interface Sink {
   readonly name: string;
-  write(chunk: Uint8Array): true | Promise<void>;
+  /**
+   * With `wantsOrigins`, `origins` says where the chunk's bytes were read:
+   * valid only during the call.
+   */
+  write(chunk: Uint8Array, origins?: ChunkOrigins): true | Promise<void>;
   /**
    * Optional gathered write of `chunks`, in order. A sink that has it lets the
    * staging buffer hand over runs of records straight from the input buffers
@@ -18,7 +24,31 @@ export interface Sink {
    * way: call again once it settles.
    */
   writev?(chunks: readonly Uint8Array[], written: (err?: Error) => void): true | Promise<void>;
+  /**
+   * Set by a sink that names records by where they were read (NATS Msg-Ids of
+   * records without a key): write() is then given their origins, and the
+   * staging buffer copies batches instead of gathering them.
+   */
+  readonly wantsOrigins?: boolean;
+  /** Connect and prepare before the engine reads anything (a network sink). */
+  connect?(): Promise<void>;
+  /** Why it cannot take records now (undefined: it can); /readyz reports it. */
+  notReadyReason?(): string | undefined;
+  /** Serve its metrics from the engine's registry (when a metrics server runs). */
+  registerMetrics?(registry: Registry): Promise<void>;
   /** Make everything written so far durable/visible. */
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Where a chunk's bytes come from: from byte `at[i]` of the chunk on (up to
+ * `at[i + 1]`), the bytes are those of file `origin[i]` (its identity,
+ * `dev:ino`) from byte `filePos[i]` on, contiguous.
+ */
+export interface ChunkOrigins {
+  readonly count: number;
+  readonly at: readonly number[];
+  readonly origin: readonly string[];
+  readonly filePos: readonly number[];
 }

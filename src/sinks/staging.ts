@@ -1,4 +1,4 @@
-import type { Sink } from './sink.js';
+import type { ChunkOrigins, Sink } from './sink.js';
 
 const NEWLINE = 0x0a;
 const LF = Buffer.from([NEWLINE]);
@@ -20,6 +20,12 @@ const MAX_SEGMENTS = 1024;
  *   its owner hands its release to releaseAfterFlush(). The sink may write a
  *   batch in the background while the next one is collected (one at a time);
  *   records that need a copy then alternate between two buffers.
+ *
+ * A sink that wants origins (sink.wantsOrigins) is always written copies, and
+ * each write carries where its bytes were read (ChunkOrigins): the emit stage
+ * says which file a range is from (setOrigin), and each append notes the
+ * batch position its bytes start at, merged with the previous note when the
+ * bytes continue it (one note per run of records, not per record).
  */
 export class StagingBuffer {
   private buf: Buffer;
@@ -39,6 +45,10 @@ export class StagingBuffer {
   private writingReleases: (() => void)[] = [];
   /** A write failed: every later call reports it. */
   private failure: Error | undefined;
+  /** The sink wants origins: the batch's notes, and the file the next appends come from. */
+  private readonly origins: MutableOrigins | undefined;
+  private origin = '';
+  private originBase = 0;
 
   /** The sink's name, for messages. */
   get sinkName(): string {
@@ -55,8 +65,37 @@ export class StagingBuffer {
     private readonly onWriteTime: (micros: number) => void = () => {},
   ) {
     this.buf = Buffer.allocUnsafe(capacity);
-    this.gather = typeof sink.writev === 'function';
+    this.origins = sink.wantsOrigins ? { count: 0, at: [], origin: [], filePos: [] } : undefined;
+    this.gather = typeof sink.writev === 'function' && !this.origins;
     if (this.gather) this.spare = Buffer.allocUnsafe(capacity);
+  }
+
+  /** The sink wants origins: the emit stage calls setOrigin for each range. */
+  get tracksOrigins(): boolean {
+    return this.origins !== undefined;
+  }
+
+  /** The next appends take bytes of the file `origin` (identity), whose byte 0 of the source buffer is at `base`. */
+  setOrigin(origin: string, base: number): void {
+    this.origin = origin;
+    this.originBase = base;
+  }
+
+  /** Batch bytes from `at` on come from the current file at source offset `start`. */
+  private note(marks: MutableOrigins, at: number, start: number): void {
+    const filePos = this.originBase + start;
+    const last = marks.count - 1;
+    if (last >= 0 && marks.origin[last] === this.origin && marks.filePos[last]! + (at - marks.at[last]!) === filePos) return;
+    marks.at[marks.count] = at;
+    marks.origin[marks.count] = this.origin;
+    marks.filePos[marks.count] = filePos;
+    marks.count++;
+  }
+
+  /** Origins of a chunk written straight from a source at `start`. */
+  private single(start: number): ChunkOrigins | undefined {
+    if (!this.origins) return undefined;
+    return { count: 1, at: [0], origin: [this.origin], filePos: [this.originBase + start] };
   }
 
   /**
@@ -99,12 +138,12 @@ export class StagingBuffer {
   }
 
   /** One sink call, timed and counted; a throwing sink is counted, then rethrown. */
-  private timedWrite(chunk: Uint8Array): true | Promise<void> {
+  private timedWrite(chunk: Uint8Array, origins?: ChunkOrigins): true | Promise<void> {
     const t0 = performance.now();
     this.flushes++;
     let result: true | Promise<void>;
     try {
-      result = this.sink.write(chunk);
+      result = origins ? this.sink.write(chunk, origins) : this.sink.write(chunk);
     } catch (err) {
       this.errors++;
       throw err;
@@ -145,8 +184,9 @@ export class StagingBuffer {
       const whole = Buffer.allocUnsafe(len + 1);
       source.copy(whole, 0, start, start + len);
       whole[len] = NEWLINE;
-      return this.timedWrite(whole);
+      return this.timedWrite(whole, this.single(start));
     }
+    if (this.origins) this.note(this.origins, this.length, start);
     source.copy(this.buf, this.length, start, start + len);
     this.buf[this.length + len] = NEWLINE;
     this.length += len + 1;
@@ -186,6 +226,7 @@ export class StagingBuffer {
       }
       if (len > this.buf.length) return this.writeRun(source, start, end);
     }
+    if (this.origins) this.note(this.origins, this.length, start);
     source.copy(this.buf, this.length, start, end);
     this.length += len;
     return true;
@@ -204,7 +245,7 @@ export class StagingBuffer {
         const last = source.lastIndexOf(NEWLINE, start + this.buf.length - 1);
         cut = last >= start ? last + 1 : Math.min(end, source.indexOf(NEWLINE, start + this.buf.length) + 1 || end);
       }
-      const written = this.timedWrite(source.subarray(start, cut));
+      const written = this.timedWrite(source.subarray(start, cut), this.single(start));
       if (written !== true) await written;
       start = cut;
     }
@@ -216,7 +257,14 @@ export class StagingBuffer {
     if (this.length === 0) return true;
     const chunk = this.buf.subarray(0, this.length);
     this.length = 0;
-    return this.timedWrite(chunk);
+    const origins = this.origins;
+    if (!origins) return this.timedWrite(chunk);
+    // The sink reads the notes during write() only: they are cleared right after.
+    try {
+      return this.timedWrite(chunk, origins);
+    } finally {
+      origins.count = 0;
+    }
   }
 
   /**
@@ -276,4 +324,11 @@ export class StagingBuffer {
 /** A promise chain step: true (nothing to wait for) becomes undefined. */
 function settled(r: true | Promise<void>): Promise<void> | undefined {
   return r === true ? undefined : r;
+}
+
+interface MutableOrigins extends ChunkOrigins {
+  count: number;
+  at: number[];
+  origin: string[];
+  filePos: number[];
 }
