@@ -162,17 +162,18 @@ async function endToEnd(server: TestPostgres, dir: string, env: NodeJS.ProcessEn
   const contenders = {
     sink: cli('table=orders&columns=id,symbol,side,price:numeric'),
     sinkIndexed: cli('table=orders_ix&columns=id,symbol,side,price:numeric&index=symbol'),
+    sinkOneConnection: cli('table=orders_c1&columns=id,symbol,side,price:numeric&connections=1'),
     psql: (): number => timed('psql', [...psqlArgs, '-c', `\\copy psql_copy (record) FROM '${logPath}'`], env),
     psqlSql: (): number => timed('psql', [...psqlArgs, '-f', sqlScript], env),
   };
   type Name = keyof typeof contenders;
-  const results: Record<Name, number[]> = { sink: [], sinkIndexed: [], psql: [], psqlSql: [] };
+  const results: Record<Name, number[]> = { sink: [], sinkIndexed: [], sinkOneConnection: [], psql: [], psqlSql: [] };
   const names = Object.keys(contenders) as Name[];
   for (let round = 0; round < ROUNDS; round++) {
-    await server.query('DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS orders_ix; DROP TABLE IF EXISTS ordertail_offsets; TRUNCATE psql_copy; TRUNCATE orders_sql');
+    await server.query('DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS orders_ix; DROP TABLE IF EXISTS orders_c1; DROP TABLE IF EXISTS ordertail_offsets; TRUNCATE psql_copy; TRUNCATE orders_sql');
     // Alternate the order: a shared machine drifts.
     for (const name of round % 2 === 0 ? names : [...names].reverse()) results[name].push(contenders[name]());
-    for (const table of ['orders', 'orders_ix']) {
+    for (const table of ['orders', 'orders_ix', 'orders_c1']) {
       const n = Number((await server.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
       if (n !== RECORDS) throw new Error(`the sink wrote ${n} rows into ${table}, expected ${RECORDS}`);
     }
@@ -183,6 +184,8 @@ async function endToEnd(server: TestPostgres, dir: string, env: NodeJS.ProcessEn
     `end to end  run --once --sink postgres: ${rate(results.sink)}`,
     `end to end  the same with index=symbol:  ${rate(results.sinkIndexed)}`,
     `end to end  ratio with index=symbol / without (rows/s): ${ratio('sinkIndexed', 'sink')}`,
+    `end to end  the same with connections=1: ${rate(results.sinkOneConnection)}`,
+    `end to end  ratio connections=2 (default) / connections=1 (rows/s): ${ratio('sink', 'sinkOneConnection')}`,
     `end to end  psql \\copy (jsonb only):    ${rate(results.psql)}`,
     `end to end  ratio sink / psql (rows/s): ${ratio('sink', 'psql')}`,
     `end to end  psql, the sink's SQL:       ${rate(results.psqlSql)}`,

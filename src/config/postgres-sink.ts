@@ -28,6 +28,11 @@ export interface PostgresSinkConfig {
   readonly columns: readonly MappedColumn[];
   /** Names this engine's row in the offsets table (two engines on one table need two). */
   readonly consumer: string | undefined;
+  /**
+   * Connections, each with one commit under way: with 2, a batch is written
+   * while the previous batch's transaction finishes (the offsets keep them in order).
+   */
+  readonly connections: 1 | 2;
   /** Records buffered before the sink asks for a commit. */
   readonly batchRows: number;
   /**
@@ -44,7 +49,7 @@ export interface PostgresSinkConfig {
 
 /** Parameters libpq knows that the client honours; anything else unknown is an error. */
 const LIBPQ_PARAMS = new Set(['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'application_name', 'options']);
-const SINK_PARAMS = new Set(['table', 'columns', 'index', 'consumer', 'batch', 'timescale']);
+const SINK_PARAMS = new Set(['table', 'columns', 'index', 'consumer', 'batch', 'connections', 'timescale']);
 const DEFAULT_COLUMNS = 'id,symbol,side';
 /** libpq's modes the client implements ('allow' it does not; 'prefer' does not fall back to plain). */
 const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'];
@@ -82,6 +87,9 @@ export function parsePostgresSink(value: string, key = 'sink'): PostgresSinkConf
   const batch = params.get('batch');
   const batchRows = batch === null ? 10_000 : Number(batch);
   if (!Number.isInteger(batchRows) || batchRows < 1 || batchRows > 1_000_000) throw new ConfigError(`${key}: batch must be an integer from 1 to 1000000, got '${batch}'`, key);
+  const connectionsParam = params.get('connections') ?? '2';
+  if (connectionsParam !== '1' && connectionsParam !== '2') throw new ConfigError(`${key}: connections must be 1 or 2, got '${connectionsParam}'`, key);
+  const connections = connectionsParam === '1' ? 1 : 2;
   const timescale = params.get('timescale') ?? 'auto';
   if (timescale !== 'auto' && timescale !== 'off') throw new ConfigError(`${key}: timescale must be auto or off, got '${timescale}'`, key);
   const sslmode = params.get('sslmode');
@@ -92,7 +100,7 @@ export function parsePostgresSink(value: string, key = 'sink'): PostgresSinkConf
   for (const name of SINK_PARAMS) client.searchParams.delete(name);
   // libpq's meaning of sslmode=require and verify-ca (the client's own default reads them as verify-full).
   client.searchParams.set('uselibpqcompat', 'true');
-  return { connectionString: client.href, schema, table, columns, indexes, consumer, batchRows, timescale, display: value };
+  return { connectionString: client.href, schema, table, columns, indexes, consumer, connections, batchRows, timescale, display: value };
 }
 
 /** `id,symbol,price:numeric,ts=time:timestamptz`: column[=field][:type]. */
