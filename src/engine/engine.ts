@@ -46,6 +46,7 @@ import { checkOnceInputs } from '../sources/input-check.js';
 
 import type { CheckpointedFile } from '../checkpoint/manifest.js';
 import { isTransactional, type TransactionalSink } from '../sinks/transactional.js';
+import { boundSinkStop } from './sink-stop.js';
 
 export type { EngineStats } from '../metrics/telemetry.js';
 
@@ -417,8 +418,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         // The local checkpoint is never ahead of the database: it waits for that commit to land.
         if (this.checkpointer && this.localCheckpointDue) await tx.flush();
       } catch (err) {
+        // The engine's failure is the report: rethrown, the pipeline would log it again as a failed checkpoint.
         this.fail(err instanceof EngineError ? err : new EngineError('ORDERTAIL_SINK', `${tx.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
-        throw err;
+        return;
       }
     }
     if (this.checkpointer && (!tx || this.localCheckpointDue)) {
@@ -634,6 +636,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   }
 
   private async shutDown(): Promise<void> {
+    const tx = this.txSink;
+    const cancelBound = tx ? boundSinkStop(tx, (failure) => this.fail(failure)) : undefined;
+    try {
+      await this.shutDownOutputs();
+    } finally {
+      cancelBound?.();
+    }
+  }
+
+  private async shutDownOutputs(): Promise<void> {
     this.checkpointer?.stopSchedule();
     await this.metricsServer?.close();
     // The collector's last records go to its log first, then the pipeline drains them.

@@ -5,7 +5,7 @@
  * no retry fixes (wrong password, no such database) are configuration errors.
  */
 import pg from 'pg';
-import { ConfigError } from '../../config/errors.js';
+import { ConfigError, EngineError } from '../../config/errors.js';
 
 const FIRST_DELAY_MS = 100;
 const MAX_DELAY_MS = 5000;
@@ -71,7 +71,8 @@ export class PgConnection {
   private async connect(): Promise<pg.Client> {
     let delay = FIRST_DELAY_MS;
     for (;;) {
-      if (this.closed) throw new Error(`${this.display}: sink closed while waiting for the database (${this.lastError})`);
+      // Not a connection error: nothing is to retry this (the sink is stopping).
+      if (this.closed) throw new EngineError('ORDERTAIL_SINK', `${this.display}: sink closed while waiting for the database (${this.lastError})`);
       const client = new pg.Client({ connectionString: this.connectionString, application_name: 'ordertail' });
       // An idle connection that drops reports here; the next query notices and reconnects.
       client.on('error', (err) => this.lost(client, err));

@@ -71,6 +71,7 @@ function isRetryable(err: unknown): boolean {
 interface InFlight {
   /** Landed (or failed for good). */
   readonly done: Promise<void>;
+  readonly rows: number;
   /** Its transaction holds its advisory lock (or it is done): the next commit may wait on that lock now. */
   readonly started: Promise<void>;
 }
@@ -90,6 +91,8 @@ export class PostgresSink implements TransactionalSink {
   /** Batches back from a landed commit, to be filled again. */
   private readonly free: RowBatch[] = [];
   private generation = 0;
+  /** The last generation known to be in the database (for messages). */
+  private landed = 0;
   private lastFiles = '';
   private asked = false;
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -153,6 +156,7 @@ export class PostgresSink implements TransactionalSink {
         );
         if (!offsets) return undefined;
         this.generation = offsets.generation;
+        this.landed = offsets.generation;
         this.lastFiles = JSON.stringify(offsets.files);
         return offsets.files as CheckpointedFile[];
       } catch (err) {
@@ -228,6 +232,7 @@ export class PostgresSink implements TransactionalSink {
     // Written while the engine goes on reading and staging the next batch.
     const done = this.commitBatch(batch, files, generation, previous, started).then(
       () => {
+        this.landed = Math.max(this.landed, generation);
         batch.clear();
         this.free.push(batch);
       },
@@ -237,7 +242,7 @@ export class PostgresSink implements TransactionalSink {
         this.onCommitWanted?.();
       },
     );
-    const entry: InFlight = { done, started: Promise.race([startedPromise, done]) };
+    const entry: InFlight = { done, rows: batch.rows, started: Promise.race([startedPromise, done]) };
     this.inflight.push(entry);
     void done.finally(() => this.inflight.splice(this.inflight.indexOf(entry), 1));
   }
@@ -300,6 +305,19 @@ export class PostgresSink implements TransactionalSink {
 
   notReadyReason(): string | undefined {
     return this.failure?.message ?? this.lanes.find((lane) => lane.outage !== undefined)?.outage;
+  }
+
+  abandon(why: string): EngineError | undefined {
+    if (this.inflight.length === 0 && this.pending.rows === 0) return undefined;
+    const rows = this.inflight.reduce((n, c) => n + c.rows, this.pending.rows);
+    this.failure ??= new EngineError(
+      'ORDERTAIL_SINK',
+      `${this.name}: stopped while ${why}: ${rows} record(s) not committed (${this.inflight.length} commit(s) under way abandoned); ` +
+        `the database's offsets stay at generation ${this.landed}, so a restart reads them again`,
+    );
+    // Commits waiting for a connection fail at once (not retried), which ends their loops.
+    for (const lane of this.lanes) void lane.close();
+    return this.failure;
   }
 
   /** Waits for the commits under way (rows are made durable only by commitWith, at the engine's checkpoint points). */
