@@ -37,8 +37,8 @@ export interface PostgresSinkConfig {
   readonly batchRows: number;
   /**
    * Mapped columns that get a btree index on (column, event_time): a
-   * dashboard's "newest rows of one symbol" then reads a few index pages
-   * instead of every row in the time range.
+   * dashboard's query for one symbol over a time range (or its newest rows)
+   * reads that symbol's entries only, not every row of the range.
    */
   readonly indexes: readonly string[];
   /** 'auto': a hypertable when TimescaleDB is installed, else a plain table with BRIN. */
