@@ -14,7 +14,9 @@
  *    the ratios.
  *
  *    The same run with `index=symbol` (a btree on (symbol, event_time) for the
- *    dashboards, part 4) is a fourth contender: what that index costs.
+ *    dashboards, part 4) is a fourth contender: what that index costs; and
+ *    with `connections=1` (one transaction at a time) a fifth: what writing a
+ *    batch while the previous one's transaction finishes gains.
  * 3. Follow mode: a writer appends orders at BENCH_PG_FOLLOW_RATE records/s
  *    (default 5000) for BENCH_PG_FOLLOW_SECONDS (default 20) while the CLI
  *    follows the log; append → committed per record is the row's insert time

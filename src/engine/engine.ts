@@ -510,6 +510,21 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (this.finishedEmitted || this.failure) return;
     this.finishedEmitted = true;
     const iterator = this.iterator;
+    const tx = this.txSink;
+    if (!iterator && tx) {
+      // Into a database: finished once the last records are committed, so
+      // that stop() has nothing left to write (the CLI bounds its shutdown,
+      // and a big final commit on a busy server can take longer than that).
+      this.pipeline!.requestCheckpoint()
+        .then(() => tx.flush())
+        .then(
+          () => {
+            if (!this.failure && this.state === 'running') this.announceFinished();
+          },
+          () => {},
+        );
+      return;
+    }
     if (!iterator) {
       this.announceFinished();
       return;
