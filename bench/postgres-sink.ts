@@ -17,7 +17,7 @@
  *    dashboards, part 4) is a fourth contender: what that index costs; and
  *    with `connections=1` (one transaction at a time) a fifth: what writing a
  *    batch while the previous one's transaction finishes gains.
- * 3. Follow mode: a writer appends orders at BENCH_PG_FOLLOW_RATE records/s
+ * 3. Follow mode (the default, then connections=1): a writer appends orders at BENCH_PG_FOLLOW_RATE records/s
  *    (default 5000) for BENCH_PG_FOLLOW_SECONDS (default 20) while the CLI
  *    follows the log; append → committed per record is the row's insert time
  *    (an extra column defaulting to clock_timestamp(), read inside the
@@ -112,12 +112,15 @@ function timed(command: string, args: string[], env: NodeJS.ProcessEnv): number 
 }
 
 /** Part 3: append → committed percentiles (ms) in follow mode. */
-async function followLatency(server: TestPostgres, dir: string, env: NodeJS.ProcessEnv): Promise<string> {
+async function followLatency(server: TestPostgres, dir: string, env: NodeJS.ProcessEnv, extra: string): Promise<string> {
   const rate = Number(process.env.BENCH_PG_FOLLOW_RATE ?? 5000);
   const seconds = Number(process.env.BENCH_PG_FOLLOW_SECONDS ?? 20);
-  const url = server.url('table=follow&columns=id,symbol,side');
+  const url = server.url(`table=follow&columns=id,symbol,side${extra}`);
   const admin = await server.client();
+  await admin.query('DROP TABLE IF EXISTS follow');
   await ensureTables(admin, parsePostgresSink(url));
+  // A run before this one into the same table left its offsets (same log path, so the same consumer).
+  await admin.query('DELETE FROM ordertail_offsets');
   await admin.query('ALTER TABLE follow ADD COLUMN inserted_at timestamptz DEFAULT clock_timestamp()');
   await admin.end();
   const log = join(dir, 'follow.ndjson');
@@ -144,7 +147,7 @@ async function followLatency(server: TestPostgres, dir: string, env: NodeJS.Proc
        FROM (SELECT extract(epoch FROM inserted_at) * 1000 - (record->>'written_at')::float8 AS ms FROM follow) s`,
   );
   const r = rows[0]!;
-  return `follow  ${rate} records/s for ${seconds} s: ${r.n} of ${seq} rows; append → committed p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms`;
+  return `follow  ${extra ? extra.slice(1) : 'default'}: ${rate} records/s for ${seconds} s: ${r.n} of ${seq} rows; append → committed p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms`;
 }
 
 /** Part 2 (and the index's cost): rows/s of each contender, alternated within each round. */
@@ -224,7 +227,8 @@ async function main(): Promise<void> {
       console.log(`client  ratio pg / postgres (rows/s): ${(median(results.postgresJs) / median(results.pg)).toFixed(2)}`);
     }
     if (PARTS.has('e2e')) for (const line of await endToEnd(server, dir, env, logPath, chunks)) console.log(line);
-    if (PARTS.has('follow')) console.log(await followLatency(server, dir, env));
+    // The default (two connections) against one transaction at a time, one after the other.
+    if (PARTS.has('follow')) for (const extra of ['', '&connections=1']) console.log(await followLatency(server, dir, env, extra));
     if (PARTS.has('dashboard')) for (const line of await dashboardLoad(server, dir, env)) console.log(line);
   } finally {
     server.destroy();
