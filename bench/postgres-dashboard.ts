@@ -12,8 +12,9 @@
  * that shows, instead of the schedule quietly slipping. The symbol of each
  * query is drawn with the orders' skew (popular pairs are watched more).
  *
- * Two queries, each measured on its own at the full rate, idle (no writer;
+ * Three queries, each measured on its own at the full rate, idle (no writer;
  * before and after the writer, pooled) and under the writer:
+ *   floor    SELECT of the parameter: what the machine and the client add to any query
  *   recent   the newest 100 orders of the symbol
  *   summary  count, sum(qty), VWAP over the last 5 minutes, and the last price
  * A query whose service time (one at a time, no writer) is longer than the
@@ -44,6 +45,8 @@ const TABLE = 'dash';
 const URL_PARAMS = `table=${TABLE}&columns=id,symbol,side,price:numeric,qty:numeric&index=symbol`;
 
 const QUERIES = {
+  // The floor: what the machine's scheduling and the client add to any query.
+  floor: 'SELECT $1::text AS symbol',
   recent: `SELECT event_time, side, price, qty FROM ${TABLE} WHERE symbol = $1 ORDER BY event_time DESC LIMIT 100`,
   summary:
     `SELECT count(*) AS n, sum(qty) AS qty, sum(price * qty) / nullif(sum(qty), 0) AS vwap, ` +
@@ -144,7 +147,7 @@ export async function dashboardLoad(server: TestPostgres, dir: string, env: Node
   const history = await fillHistory(admin);
   const out = [`dashboard  history: ${history.toLocaleString('en-US')} rows (${HISTORY_SECONDS} s at ${RATE}/s, by SQL, ${((performance.now() - tFill) / 1000).toFixed(0)} s); queries at ${QUERIES_PER_MINUTE}/min, open loop, pool of ${POOL}`];
   const pool = new pg.Pool({ host: '127.0.0.1', port: server.port, user: PG_USER, password: PG_PASSWORD, database: PG_DB, max: POOL });
-  const idle: Record<Kind, Phase[]> = { recent: [], summary: [] };
+  const idle: Record<Kind, Phase[]> = { floor: [], recent: [], summary: [] };
   const loaded: Partial<Record<Kind, Phase>> = {};
   try {
     const kinds = Object.keys(QUERIES) as Kind[];

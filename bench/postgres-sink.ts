@@ -17,7 +17,7 @@
  *    dashboards, part 4) is a fourth contender: what that index costs; and
  *    with `connections=1` (one transaction at a time) a fifth: what writing a
  *    batch while the previous one's transaction finishes gains.
- * 3. Follow mode (the default, then connections=1): a writer appends orders at BENCH_PG_FOLLOW_RATE records/s
+ * 3. Follow mode (the default and connections=1, in the order A B B A): a writer appends orders at BENCH_PG_FOLLOW_RATE records/s
  *    (default 5000) for BENCH_PG_FOLLOW_SECONDS (default 20) while the CLI
  *    follows the log; append → committed per record is the row's insert time
  *    (an extra column defaulting to clock_timestamp(), read inside the
@@ -227,8 +227,8 @@ async function main(): Promise<void> {
       console.log(`client  ratio pg / postgres (rows/s): ${(median(results.postgresJs) / median(results.pg)).toFixed(2)}`);
     }
     if (PARTS.has('e2e')) for (const line of await endToEnd(server, dir, env, logPath, chunks)) console.log(line);
-    // The default (two connections) against one transaction at a time, one after the other.
-    if (PARTS.has('follow')) for (const extra of ['', '&connections=1']) console.log(await followLatency(server, dir, env, extra));
+    // The default (two connections) against one transaction at a time, in the order A B B A: a shared machine drifts.
+    if (PARTS.has('follow')) for (const extra of ['', '&connections=1', '&connections=1', '']) console.log(await followLatency(server, dir, env, extra));
     if (PARTS.has('dashboard')) for (const line of await dashboardLoad(server, dir, env)) console.log(line);
   } finally {
     server.destroy();
