@@ -13,14 +13,21 @@
  *    … ON CONFLICT into the same table layout, one transaction): rows/s and
  *    the ratios.
  *
- * 3. Follow mode: a writer appends orders at BENCH_PG_FOLLOW_RATE records/s
+ *    The same run with `index=symbol` (a btree on (symbol, event_time) for the
+ *    dashboards, part 4) is a fourth contender: what that index costs; and
+ *    with `connections=1` (one transaction at a time) a fifth: what writing a
+ *    batch while the previous one's transaction finishes gains.
+ * 3. Follow mode (the default and connections=1, in the order A B B A): a writer appends orders at BENCH_PG_FOLLOW_RATE records/s
  *    (default 5000) for BENCH_PG_FOLLOW_SECONDS (default 20) while the CLI
  *    follows the log; append → committed per record is the row's insert time
  *    (an extra column defaulting to clock_timestamp(), read inside the
  *    commit's transaction) less the time the writer wrote into the record.
  *
+ * 4. Dashboard queries while the sink writes 20,000 rows/s (postgres-dashboard.ts).
+ *
  *   npm run build && npm run build:bench && node dist/bench/postgres-sink.js
- *   (BENCH_PG_RECORDS, default 400000; BENCH_PG_ROUNDS, default 3)
+ *   (BENCH_PG_RECORDS, default 400000; BENCH_PG_ROUNDS, default 3;
+ *   BENCH_PG_PARTS, default client,e2e,follow,dashboard: the parts to run)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,22 +43,21 @@ import { parsePostgresSink } from '../src/config/postgres-sink.js';
 import { ensureTables } from '../src/sinks/postgres/schema.js';
 import { PG_DB, PG_PASSWORD, PG_USER, TestPostgres } from '../test/helpers/postgres.js';
 import { REPO_ROOT } from './data.js';
+import { dashboardLoad } from './postgres-dashboard.js';
+import { orderJson } from './pg-orders.js';
 
 const RECORDS = Number(process.env.BENCH_PG_RECORDS ?? 400_000);
 const ROUNDS = Number(process.env.BENCH_PG_ROUNDS ?? 3);
 const BATCH_ROWS = 10_000;
 const TABLE = 'bench_copy (key_hi integer, key_lo integer, event_ms double precision, record jsonb)';
 
+const PARTS = new Set((process.env.BENCH_PG_PARTS ?? 'client,e2e,follow,dashboard').split(','));
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function orders(n: number): string {
-  const sides = ['buy', 'sell'];
-  const symbols = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT'];
   const base = Date.parse('2026-12-03T00:00:00Z');
   const lines: string[] = [];
-  for (let i = 0; i < n; i++) {
-    lines.push(JSON.stringify({ id: `o-${i}`, symbol: symbols[i % 4], side: sides[i % 2], price: 100 + (i % 997) / 10, qty: (i % 13) + 1, venue: 'binance', timestamp: base + i }));
-  }
+  for (let i = 0; i < n; i++) lines.push(orderJson(`o-${i}`, i, base + i));
   return `${lines.join('\n')}\n`;
 }
 
@@ -106,12 +112,15 @@ function timed(command: string, args: string[], env: NodeJS.ProcessEnv): number 
 }
 
 /** Part 3: append → committed percentiles (ms) in follow mode. */
-async function followLatency(server: TestPostgres, dir: string, env: NodeJS.ProcessEnv): Promise<string> {
+async function followLatency(server: TestPostgres, dir: string, env: NodeJS.ProcessEnv, extra: string): Promise<string> {
   const rate = Number(process.env.BENCH_PG_FOLLOW_RATE ?? 5000);
   const seconds = Number(process.env.BENCH_PG_FOLLOW_SECONDS ?? 20);
-  const url = server.url('table=follow&columns=id,symbol,side');
+  const url = server.url(`table=follow&columns=id,symbol,side${extra}`);
   const admin = await server.client();
+  await admin.query('DROP TABLE IF EXISTS follow');
   await ensureTables(admin, parsePostgresSink(url));
+  // A run before this one into the same table left its offsets (same log path, so the same consumer).
+  await admin.query('DELETE FROM ordertail_offsets');
   await admin.query('ALTER TABLE follow ADD COLUMN inserted_at timestamptz DEFAULT clock_timestamp()');
   await admin.end();
   const log = join(dir, 'follow.ndjson');
@@ -138,7 +147,55 @@ async function followLatency(server: TestPostgres, dir: string, env: NodeJS.Proc
        FROM (SELECT extract(epoch FROM inserted_at) * 1000 - (record->>'written_at')::float8 AS ms FROM follow) s`,
   );
   const r = rows[0]!;
-  return `follow  ${rate} records/s for ${seconds} s: ${r.n} of ${seq} rows; append → committed p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms`;
+  return `follow  ${extra ? extra.slice(1) : 'default'}: ${rate} records/s for ${seconds} s: ${r.n} of ${seq} rows; append → committed p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms`;
+}
+
+/** Part 2 (and the index's cost): rows/s of each contender, alternated within each round. */
+async function endToEnd(server: TestPostgres, dir: string, env: NodeJS.ProcessEnv, logPath: string, chunks: Buffer[]): Promise<string[]> {
+  const rowsPath = join(dir, 'rows.tsv');
+  writeFileSync(rowsPath, Buffer.concat(chunks));
+  // The sink's table layout and SQL, run by psql.
+  const sqlConfig = parsePostgresSink(server.url('table=orders_sql&columns=id,symbol,side,price:numeric'));
+  const admin = await server.client();
+  const layout = await ensureTables(admin, sqlConfig);
+  await admin.end();
+  const sqlScript = join(dir, 'sink.sql');
+  writeFileSync(sqlScript, `BEGIN;\nCREATE TEMP TABLE ${STAGING} ${STAGING_COLUMNS};\n\\copy ${STAGING} FROM '${rowsPath}'\n${new BatchWriter(sqlConfig, layout.qualified).insertSql};\nCOMMIT;\n`);
+  await server.query('CREATE TABLE psql_copy (record jsonb)');
+  const psqlArgs = ['-h', '127.0.0.1', '-p', String(server.port), '-U', PG_USER, '-d', PG_DB, '-v', 'ON_ERROR_STOP=1', '-q'];
+  const cli = (params: string) => (): number => timed(process.execPath, [join(REPO_ROOT, 'bin', 'ordertail.js'), 'run', '--once', '--no-metrics', '--input', logPath, '--sink', server.url(params)], env);
+  const contenders = {
+    sink: cli('table=orders&columns=id,symbol,side,price:numeric'),
+    sinkIndexed: cli('table=orders_ix&columns=id,symbol,side,price:numeric&index=symbol'),
+    sinkOneConnection: cli('table=orders_c1&columns=id,symbol,side,price:numeric&connections=1'),
+    psql: (): number => timed('psql', [...psqlArgs, '-c', `\\copy psql_copy (record) FROM '${logPath}'`], env),
+    psqlSql: (): number => timed('psql', [...psqlArgs, '-f', sqlScript], env),
+  };
+  type Name = keyof typeof contenders;
+  const results: Record<Name, number[]> = { sink: [], sinkIndexed: [], sinkOneConnection: [], psql: [], psqlSql: [] };
+  const names = Object.keys(contenders) as Name[];
+  for (let round = 0; round < ROUNDS; round++) {
+    await server.query('DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS orders_ix; DROP TABLE IF EXISTS orders_c1; DROP TABLE IF EXISTS ordertail_offsets; TRUNCATE psql_copy; TRUNCATE orders_sql');
+    // Alternate the order: a shared machine drifts.
+    for (const name of round % 2 === 0 ? names : [...names].reverse()) results[name].push(contenders[name]());
+    for (const table of ['orders', 'orders_ix', 'orders_c1']) {
+      const n = Number((await server.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
+      if (n !== RECORDS) throw new Error(`the sink wrote ${n} rows into ${table}, expected ${RECORDS}`);
+    }
+  }
+  const rate = (ms: number[]): string => `${Math.round(RECORDS / (median(ms) / 1000)).toLocaleString('en-US')} rows/s (median of ${ms.map((m) => Math.round(m)).join(', ')} ms)`;
+  const ratio = (a: Name, b: Name): string => (median(results[b]) / median(results[a])).toFixed(2);
+  return [
+    `end to end  run --once --sink postgres: ${rate(results.sink)}`,
+    `end to end  the same with index=symbol:  ${rate(results.sinkIndexed)}`,
+    `end to end  ratio with index=symbol / without (rows/s): ${ratio('sinkIndexed', 'sink')}`,
+    `end to end  the same with connections=1: ${rate(results.sinkOneConnection)}`,
+    `end to end  ratio connections=2 (default) / connections=1 (rows/s): ${ratio('sink', 'sinkOneConnection')}`,
+    `end to end  psql \\copy (jsonb only):    ${rate(results.psql)}`,
+    `end to end  ratio sink / psql (rows/s): ${ratio('sink', 'psql')}`,
+    `end to end  psql, the sink's SQL:       ${rate(results.psqlSql)}`,
+    `end to end  ratio sink / psql with the sink's SQL (rows/s): ${ratio('sink', 'psqlSql')}`,
+  ];
 }
 
 async function main(): Promise<void> {
@@ -149,50 +206,30 @@ async function main(): Promise<void> {
     const logPath = join(dir, 'orders.ndjson');
     writeFileSync(logPath, log);
     const chunks = batches(log);
-    const rowsPath = join(dir, 'rows.tsv');
-    writeFileSync(rowsPath, Buffer.concat(chunks));
-    // The sink's table layout and SQL, run by psql.
-    const sqlConfig = parsePostgresSink(server.url('table=orders_sql&columns=id,symbol,side,price:numeric'));
-    const admin = await server.client();
-    const layout = await ensureTables(admin, sqlConfig);
-    await admin.end();
-    const sqlScript = join(dir, 'sink.sql');
-    writeFileSync(sqlScript, `BEGIN;\nCREATE TEMP TABLE ${STAGING} ${STAGING_COLUMNS};\n\\copy ${STAGING} FROM '${rowsPath}'\n${new BatchWriter(sqlConfig, layout.qualified).insertSql};\nCOMMIT;\n`);
-    await server.query(`CREATE TABLE ${TABLE}`);
-    await server.query('CREATE TABLE psql_copy (record jsonb)');
     const env = { ...process.env, PGPASSWORD: PG_PASSWORD };
-    const psqlArgs = ['-h', '127.0.0.1', '-p', String(server.port), '-U', PG_USER, '-d', PG_DB, '-v', 'ON_ERROR_STOP=1', '-q'];
-    const results = { pg: [] as number[], postgresJs: [] as number[], sink: [] as number[], psql: [] as number[], psqlSql: [] as number[] };
-    for (let round = 0; round < ROUNDS; round++) {
-      // Alternate which goes first: a shared machine drifts.
-      if (round % 2 === 0) {
-        results.pg.push(await withPg(server, chunks));
-        results.postgresJs.push(await withPostgresJs(server, chunks));
-      } else {
-        results.postgresJs.push(await withPostgresJs(server, chunks));
-        results.pg.push(await withPg(server, chunks));
+    console.log(`records: ${RECORDS} (${(log.length / 1e6).toFixed(1)} MB), batches of ${BATCH_ROWS}, ${ROUNDS} rounds; parts: ${[...PARTS].join(', ')}`);
+    if (PARTS.has('client')) {
+      await server.query(`CREATE TABLE ${TABLE}`);
+      const results = { pg: [] as number[], postgresJs: [] as number[] };
+      for (let round = 0; round < ROUNDS; round++) {
+        // Alternate which goes first: a shared machine drifts.
+        if (round % 2 === 0) {
+          results.pg.push(await withPg(server, chunks));
+          results.postgresJs.push(await withPostgresJs(server, chunks));
+        } else {
+          results.postgresJs.push(await withPostgresJs(server, chunks));
+          results.pg.push(await withPg(server, chunks));
+        }
       }
-      await server.query('DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS ordertail_offsets; TRUNCATE psql_copy; TRUNCATE orders_sql');
-      const sinkRun = (): number =>
-        timed(process.execPath, [join(REPO_ROOT, 'bin', 'ordertail.js'), 'run', '--once', '--no-metrics', '--input', logPath, '--sink', server.url('table=orders&columns=id,symbol,side,price:numeric')], env);
-      const psqlRun = (): number => timed('psql', [...psqlArgs, '-c', `\\copy psql_copy (record) FROM '${logPath}'`], env);
-      const psqlSqlRun = (): number => timed('psql', [...psqlArgs, '-f', sqlScript], env);
-      const order = round % 2 === 0 ? [sinkRun, psqlRun, psqlSqlRun] : [psqlSqlRun, psqlRun, sinkRun];
-      for (const run of order) (run === sinkRun ? results.sink : run === psqlRun ? results.psql : results.psqlSql).push(run());
-      const n = Number((await server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
-      if (n !== RECORDS) throw new Error(`the sink wrote ${n} rows, expected ${RECORDS}`);
+      const rate = (ms: number[]): string => `${Math.round(RECORDS / (median(ms) / 1000)).toLocaleString('en-US')} rows/s (median of ${ms.map((m) => Math.round(m)).join(', ')} ms)`;
+      console.log(`client  pg + pg-copy-streams: ${rate(results.pg)}`);
+      console.log(`client  postgres:             ${rate(results.postgresJs)}`);
+      console.log(`client  ratio pg / postgres (rows/s): ${(median(results.postgresJs) / median(results.pg)).toFixed(2)}`);
     }
-    const rate = (ms: number[]): string => `${Math.round(RECORDS / (median(ms) / 1000)).toLocaleString('en-US')} rows/s (median of ${ms.map((m) => Math.round(m)).join(', ')} ms)`;
-    console.log(`records: ${RECORDS} (${(log.length / 1e6).toFixed(1)} MB), batches of ${BATCH_ROWS}, ${ROUNDS} rounds`);
-    console.log(`client  pg + pg-copy-streams: ${rate(results.pg)}`);
-    console.log(`client  postgres:             ${rate(results.postgresJs)}`);
-    console.log(`client  ratio pg / postgres (rows/s): ${(median(results.postgresJs) / median(results.pg)).toFixed(2)}`);
-    console.log(`end to end  run --once --sink postgres: ${rate(results.sink)}`);
-    console.log(`end to end  psql \\copy (jsonb only):    ${rate(results.psql)}`);
-    console.log(`end to end  ratio sink / psql (rows/s): ${(median(results.psql) / median(results.sink)).toFixed(2)}`);
-    console.log(`end to end  psql, the sink's SQL:       ${rate(results.psqlSql)}`);
-    console.log(`end to end  ratio sink / psql with the sink's SQL (rows/s): ${(median(results.psqlSql) / median(results.sink)).toFixed(2)}`);
-    console.log(await followLatency(server, dir, env));
+    if (PARTS.has('e2e')) for (const line of await endToEnd(server, dir, env, logPath, chunks)) console.log(line);
+    // The default (two connections) against one transaction at a time, in the order A B B A: a shared machine drifts.
+    if (PARTS.has('follow')) for (const extra of ['', '&connections=1', '&connections=1', '']) console.log(await followLatency(server, dir, env, extra));
+    if (PARTS.has('dashboard')) for (const line of await dashboardLoad(server, dir, env)) console.log(line);
   } finally {
     server.destroy();
     rmSync(dir, { recursive: true, force: true });

@@ -28,8 +28,19 @@ export interface PostgresSinkConfig {
   readonly columns: readonly MappedColumn[];
   /** Names this engine's row in the offsets table (two engines on one table need two). */
   readonly consumer: string | undefined;
+  /**
+   * Connections, each with one commit under way: with 2, a batch is written
+   * while the previous batch's transaction finishes (the offsets keep them in order).
+   */
+  readonly connections: 1 | 2;
   /** Records buffered before the sink asks for a commit. */
   readonly batchRows: number;
+  /**
+   * Mapped columns that get a btree index on (column, event_time): a
+   * dashboard's query for one symbol over a time range (or its newest rows)
+   * reads that symbol's entries only, not every row of the range.
+   */
+  readonly indexes: readonly string[];
   /** 'auto': a hypertable when TimescaleDB is installed, else a plain table with BRIN. */
   readonly timescale: 'auto' | 'off';
   /** For messages: the URL as given (it never holds a password). */
@@ -38,7 +49,7 @@ export interface PostgresSinkConfig {
 
 /** Parameters libpq knows that the client honours; anything else unknown is an error. */
 const LIBPQ_PARAMS = new Set(['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'application_name', 'options']);
-const SINK_PARAMS = new Set(['table', 'columns', 'consumer', 'batch', 'timescale']);
+const SINK_PARAMS = new Set(['table', 'columns', 'index', 'consumer', 'batch', 'connections', 'timescale']);
 const DEFAULT_COLUMNS = 'id,symbol,side';
 /** libpq's modes the client implements ('allow' it does not; 'prefer' does not fall back to plain). */
 const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'];
@@ -72,9 +83,13 @@ export function parsePostgresSink(value: string, key = 'sink'): PostgresSinkConf
   const [schema, table] = tableParam.includes('.') ? tableParam.split('.', 2) as [string, string] : ['public', tableParam];
   for (const name of [schema, table]) if (!IDENTIFIER.test(name)) throw new ConfigError(`${key}: table name '${name}' must be a lower-case SQL identifier`, key);
   const columns = parseColumns(params.get('columns') ?? DEFAULT_COLUMNS, key);
+  const indexes = parseIndexes(params.get('index') ?? '', columns, key);
   const batch = params.get('batch');
   const batchRows = batch === null ? 10_000 : Number(batch);
   if (!Number.isInteger(batchRows) || batchRows < 1 || batchRows > 1_000_000) throw new ConfigError(`${key}: batch must be an integer from 1 to 1000000, got '${batch}'`, key);
+  const connectionsParam = params.get('connections') ?? '2';
+  if (connectionsParam !== '1' && connectionsParam !== '2') throw new ConfigError(`${key}: connections must be 1 or 2, got '${connectionsParam}'`, key);
+  const connections = connectionsParam === '1' ? 1 : 2;
   const timescale = params.get('timescale') ?? 'auto';
   if (timescale !== 'auto' && timescale !== 'off') throw new ConfigError(`${key}: timescale must be auto or off, got '${timescale}'`, key);
   const sslmode = params.get('sslmode');
@@ -85,7 +100,7 @@ export function parsePostgresSink(value: string, key = 'sink'): PostgresSinkConf
   for (const name of SINK_PARAMS) client.searchParams.delete(name);
   // libpq's meaning of sslmode=require and verify-ca (the client's own default reads them as verify-full).
   client.searchParams.set('uselibpqcompat', 'true');
-  return { connectionString: client.href, schema, table, columns, consumer, batchRows, timescale, display: value };
+  return { connectionString: client.href, schema, table, columns, indexes, consumer, connections, batchRows, timescale, display: value };
 }
 
 /** `id,symbol,price:numeric,ts=time:timestamptz`: column[=field][:type]. */
@@ -101,6 +116,18 @@ function parseColumns(spec: string, key: string): MappedColumn[] {
     columns.push({ name, field, type: type as ColumnType });
   }
   return columns;
+}
+
+/** `symbol,side`: mapped columns to index with event_time; any other name is an error naming it. */
+function parseIndexes(spec: string, columns: readonly MappedColumn[], key: string): string[] {
+  const indexes: string[] = [];
+  for (const name of spec.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
+    if (!columns.some((c) => c.name === name)) {
+      throw new ConfigError(`${key}: index column '${name}' is not a mapped column (columns: ${columns.map((c) => c.name).join(', ') || 'none'})`, key);
+    }
+    if (!indexes.includes(name)) indexes.push(name);
+  }
+  return indexes;
 }
 
 /** Columns every sink table has (sinks/postgres/schema.ts). */

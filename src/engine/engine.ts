@@ -50,6 +50,7 @@ import { isTransactional, type TransactionalSink } from '../sinks/transactional.
 import { planReload } from '../config/reload.js';
 import { applyReload, type ReloadResult } from './reload-apply.js';
 import { ReloadCounts } from '../metrics/reloads.js';
+import { boundSinkStop } from './sink-stop.js';
 
 export type { EngineStats } from '../metrics/telemetry.js';
 export type { ReloadResult } from './reload-apply.js';
@@ -532,8 +533,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         // The local checkpoint is never ahead of the database: it waits for that commit to land.
         if (this.checkpointer && this.localCheckpointDue) await tx.flush();
       } catch (err) {
+        // The engine's failure is the report: rethrown, the pipeline would log it again as a failed checkpoint.
         this.fail(err instanceof EngineError ? err : new EngineError('ORDERTAIL_SINK', `${tx.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
-        throw err;
+        return;
       }
     }
     if (this.checkpointer && (!tx || this.localCheckpointDue)) {
@@ -622,6 +624,21 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (this.finishedEmitted || this.failure) return;
     this.finishedEmitted = true;
     const iterator = this.iterator;
+    const tx = this.txSink;
+    if (!iterator && tx) {
+      // Into a database: finished once the last records are committed, so
+      // that stop() has nothing left to write (the CLI bounds its shutdown,
+      // and a big final commit on a busy server can take longer than that).
+      this.pipeline!.requestCheckpoint()
+        .then(() => tx.flush())
+        .then(
+          () => {
+            if (!this.failure && this.state === 'running') this.announceFinished();
+          },
+          () => {},
+        );
+      return;
+    }
     if (!iterator) {
       this.announceFinished();
       return;
@@ -755,6 +772,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   }
 
   private async shutDown(): Promise<void> {
+    const tx = this.txSink;
+    const cancelBound = tx ? boundSinkStop(tx, (failure) => this.fail(failure)) : undefined;
+    try {
+      await this.shutDownOutputs();
+    } finally {
+      cancelBound?.();
+    }
+  }
+
+  private async shutDownOutputs(): Promise<void> {
     this.checkpointer?.stopSchedule();
     await this.metricsServer?.close();
     // The collector's last records go to its log first, then the pipeline drains them.

@@ -25,6 +25,14 @@ export interface TransactionalSink extends Sink {
   /** Why it cannot take records now (undefined: it can). */
   notReadyReason(): string | undefined;
   /**
+   * Stop waiting for the database (the engine is stopping and it stays
+   * away): commits under way and records staged are dropped, which is safe
+   * because the offsets live in the database and a restart reads them
+   * again. Returns the failure saying what was dropped and why
+   * (undefined: nothing was waiting); the sink takes nothing more.
+   */
+  abandon(why: string): Error | undefined;
+  /**
    * Hand the keys it holds within `windowMs` of its newest event time to
    * `insert` (the dedup table), at most `limit`: a restart whose local
    * checkpoint does not describe the sink's moment still drops repeats of

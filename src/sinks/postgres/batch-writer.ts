@@ -7,6 +7,17 @@
  * cannot take, a string jsonb refuses) fails its piece, which is rolled back
  * to a savepoint and split in halves until the row is alone, and that row is
  * handed back with the database's message instead of failing the engine.
+ *
+ * Two commits may be open at once, on two connections (sink.ts): batch N+1
+ * is copied and inserted while N's transaction is still under way. Each
+ * transaction first takes an advisory lock named by its consumer and
+ * generation; N+1, its rows in, takes N's too, which waits inside the
+ * database until N's transaction has ended (a wait the database's deadlock
+ * detector sees: should N wait for N+1 on a row with the same unique key,
+ * one of them is aborted and retried, instead of both waiting for ever).
+ * Then N+1 moves the offsets row only if it holds N's generation: if N
+ * rolled back, N+1 rolls back too and is tried again once N has landed. So
+ * the offsets, and the rows with them, land in order, each exactly once.
  */
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
@@ -32,6 +43,13 @@ export interface CommitResult {
   readonly rejected: RejectedRow[];
 }
 
+/** The offsets row did not hold the previous commit's generation: that commit has not landed (yet). */
+export const BEHIND = 'behind';
+
+/** Held for the whole transaction of commit `generation` of a consumer; the next commit waits on it. */
+const LOCK_SQL = 'SELECT pg_advisory_xact_lock(hashtext($1), $2)';
+const lockKey = (generation: number): number => generation % 0x7fffffff;
+
 /** SQLSTATE classes that blame a row's data, not the connection or the server. */
 const ROW_ERROR_CLASSES = new Set(['22', '23']);
 
@@ -51,6 +69,7 @@ export class BatchWriter {
   /** Staging table → records table (bench/postgres-sink.ts runs it from psql too). */
   readonly insertSql: string;
   private readonly offsetsSql: string;
+  private readonly followOffsetsSql: string;
 
   constructor(config: PostgresSinkConfig, qualified: string) {
     const mapped = config.columns.map((c) => quote(c.name));
@@ -66,19 +85,48 @@ export class BatchWriter {
     this.offsetsSql =
       `INSERT INTO ${quote(config.schema)}.${OFFSETS_TABLE} (consumer, generation, files) VALUES ($1, $2, $3) ` +
       `ON CONFLICT (consumer) DO UPDATE SET generation = EXCLUDED.generation, files = EXCLUDED.files, committed_at = now()`;
+    this.followOffsetsSql =
+      `UPDATE ${quote(config.schema)}.${OFFSETS_TABLE} SET generation = $2, files = $3, committed_at = now() ` +
+      `WHERE consumer = $1 AND generation = $2 - 1`;
   }
 
   /**
    * Rows [0, batch.rows) and the offsets, committed together; throws (after
    * ROLLBACK where the connection still allows it) on anything but a bad row.
+   * `order`: commits may overlap (see above). `order.previous` resolves once
+   * the commit before this one, still under way, holds its advisory lock;
+   * this one then waits for that transaction's end and commits only if the
+   * offsets row holds generation - 1, else it rolls back and returns BEHIND.
+   * `order.started` is called once this transaction holds its own lock.
    */
-  async commit(client: pg.Client, batch: RowBatch, consumer: string, generation: number, files: unknown): Promise<CommitResult> {
+  async commit(
+    client: pg.Client,
+    batch: RowBatch,
+    consumer: string,
+    generation: number,
+    files: unknown,
+    order?: { previous: Promise<void> | undefined; started: () => void },
+  ): Promise<CommitResult | typeof BEHIND> {
     await client.query('BEGIN');
     try {
+      if (order) {
+        await client.query(LOCK_SQL, [consumer, lockKey(generation)]);
+        order.started();
+      }
       await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${STAGING} ${STAGING_COLUMNS} ON COMMIT DELETE ROWS`);
       const result = { inserted: 0, rejected: [] as RejectedRow[] };
       if (batch.rows > 0) await this.insertPiece(client, batch, 0, batch.rows, result);
-      await client.query(this.offsetsSql, [consumer, generation, JSON.stringify(files)]);
+      const filesJson = JSON.stringify(files);
+      if (order?.previous) {
+        await order.previous;
+        await client.query(LOCK_SQL, [consumer, lockKey(generation - 1)]);
+        if ((await client.query(this.followOffsetsSql, [consumer, generation, filesJson])).rowCount !== 1) {
+          await client.query('ROLLBACK');
+          return BEHIND;
+        }
+      } else {
+        await client.query(this.offsetsSql, [consumer, generation, filesJson]);
+      }
       await client.query('COMMIT');
       return { inserted: result.inserted, conflicts: batch.rows - result.rejected.length - result.inserted, rejected: result.rejected };
     } catch (err) {

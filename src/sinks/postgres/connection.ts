@@ -5,7 +5,7 @@
  * no retry fixes (wrong password, no such database) are configuration errors.
  */
 import pg from 'pg';
-import { ConfigError } from '../../config/errors.js';
+import { ConfigError, EngineError } from '../../config/errors.js';
 
 const FIRST_DELAY_MS = 100;
 const MAX_DELAY_MS = 5000;
@@ -33,6 +33,8 @@ export class PgConnection {
   private lastError = '';
   private closed = false;
   private wake: (() => void) | undefined;
+  /** The connect loop under way: callers share it, so there is never a second client. */
+  private connecting: Promise<pg.Client> | undefined;
   reconnects = 0;
   private connectedOnce = false;
 
@@ -48,11 +50,29 @@ export class PgConnection {
   }
 
   /** A connected client, waiting (with backoff) for one as long as it takes. */
-  async get(): Promise<pg.Client> {
-    if (this.client) return this.client;
+  get(): Promise<pg.Client> {
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  /**
+   * Connect again in the background after an outage, when nothing else will:
+   * an idle connection that dropped would otherwise keep the outage (and
+   * /readyz) open until its next commit.
+   */
+  reconnectIdle(): void {
+    if (this.client || this.connecting || this.closed || this.downSince === undefined) return;
+    this.get().catch(() => {});
+  }
+
+  private async connect(): Promise<pg.Client> {
     let delay = FIRST_DELAY_MS;
     for (;;) {
-      if (this.closed) throw new Error(`${this.display}: sink closed while waiting for the database (${this.lastError})`);
+      // Not a connection error: nothing is to retry this (the sink is stopping).
+      if (this.closed) throw new EngineError('ORDERTAIL_SINK', `${this.display}: sink closed while waiting for the database (${this.lastError})`);
       const client = new pg.Client({ connectionString: this.connectionString, application_name: 'ordertail' });
       // An idle connection that drops reports here; the next query notices and reconnects.
       client.on('error', (err) => this.lost(client, err));

@@ -7,6 +7,7 @@
  * unique indexes that contain its time column; it also matches the engine's
  * rule that two copies with the same event time are always duplicates.
  */
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { MappedColumn, PostgresSinkConfig } from '../../config/postgres-sink.js';
 import { SinkTableError } from './errors.js';
@@ -60,7 +61,11 @@ export async function ensureTables(client: pg.Client, config: PostgresSinkConfig
   if (existing.size > 0) {
     checkColumns(existing, config);
     await checkUniqueIndex(client, config);
-    return { qualified, hypertable: await isHypertable(client, config) };
+    const hypertable = await isHypertable(client, config);
+    // The table may be in use (dashboards, another engine): build without blocking its writes.
+    // TimescaleDB refuses CONCURRENTLY on a hypertable.
+    await ensureColumnIndexes(client, config, qualified, !hypertable);
+    return { qualified, hypertable };
   }
   const mapped = config.columns.map((c) => `${quote(c.name)} ${c.type}`);
   await client.query(
@@ -81,7 +86,24 @@ export async function ensureTables(client: pg.Client, config: PostgresSinkConfig
     // Rows arrive roughly in event-time order: a BRIN index is tiny and fits time-range scans.
     await client.query(`CREATE INDEX IF NOT EXISTS ${quote(`${config.table}_event_time_brin`)} ON ${qualified} USING brin (event_time)`);
   }
+  await ensureColumnIndexes(client, config, qualified, false);
   return { qualified, hypertable };
+}
+
+/** PostgreSQL cuts names at 63 bytes: a long one keeps its start and gets a hash of the whole, so two never collide. */
+export function columnIndexName(table: string, column: string): string {
+  const name = `${table}_${column}_time`;
+  return name.length <= 63 ? name : `${name.slice(0, 54)}_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+}
+
+/** `index=`: a btree on (column, event_time) for each, so "one symbol, newest first" is an index range scan. */
+async function ensureColumnIndexes(client: pg.Client, config: PostgresSinkConfig, qualified: string, concurrently: boolean): Promise<void> {
+  for (const column of config.indexes) {
+    const name = columnIndexName(config.table, column);
+    // An index of that name is left as it is, even one a concurrent build left
+    // invalid: it may be another engine's build still under way.
+    await client.query(`CREATE INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF NOT EXISTS ${quote(name)} ON ${qualified} (${quote(column)}, event_time)`);
+  }
 }
 
 async function columnsOf(client: pg.Client, config: PostgresSinkConfig): Promise<Map<string, { type: string; nullable: boolean }>> {

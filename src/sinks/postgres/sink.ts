@@ -4,10 +4,14 @@
  * transaction (batch-writer.ts). A commit is asked for when a batch is full
  * or its first row has waited DEFAULT_LINGER_MS, and it starts at the
  * engine's next checkpoint point; the engine stages the next batch while it
- * is written. While the database is down the commit waits and reconnects
- * (connection.ts): the next commit point waits for it, and write() waits once
- * MAX_PENDING_BYTES are staged, so the engine's emission, and behind it its
- * readers, wait too. What is buffered is bounded, and nothing is dropped.
+ * is written. With `connections=2` (the default) two commits may be under
+ * way at once, one per connection: batch N+1's rows go in while N's
+ * transaction finishes, and its offsets wait for N's (batch-writer.ts), so
+ * they land in order. While the database is down the commits wait and
+ * reconnect (connection.ts): the next commit point waits for the oldest, and
+ * write() waits once MAX_PENDING_BYTES are staged, so the engine's emission,
+ * and behind it its readers, wait too. What is buffered is bounded, and
+ * nothing is dropped.
  *
  * Client: `pg` with `pg-copy-streams`, chosen over `postgres` by
  * bench/postgres-sink.ts (the same COPY rows faster in every round; figures
@@ -63,25 +67,39 @@ function isRetryable(err: unknown): boolean {
   return /connection|terminated|timeout|closed|ended/i.test(err.message);
 }
 
+/** A commit under way. Neither promise rejects (a failure is kept in the sink's `failure`). */
+interface InFlight {
+  /** Landed (or failed for good). */
+  readonly done: Promise<void>;
+  readonly rows: number;
+  /** Its transaction holds its advisory lock (or it is done): the next commit may wait on that lock now. */
+  readonly started: Promise<void>;
+}
+
 export class PostgresSink implements TransactionalSink {
   readonly transactional = true as const;
   readonly name: string;
   onCommitWanted: (() => void) | undefined;
   readonly metrics = new PostgresSinkMetrics();
   private readonly encoder: RowEncoder;
-  /** Made by open(): pg and pg-copy-streams load only when this sink is used. */
-  private connection: PgConnection | undefined;
+  /** Made by open(): pg and pg-copy-streams load only when this sink is used. One commit at a time on each; the first also serves open() and seedKeys(). */
+  private lanes: PgConnection[] = [];
   private readOffsets: typeof import('./batch-writer.js').readOffsets | undefined;
   private readonly consumer: string;
   private writer: BatchWriter | undefined;
   private pending = new RowBatch();
-  private spare = new RowBatch();
+  /** Batches back from a landed commit, to be filled again. */
+  private readonly free: RowBatch[] = [];
   private generation = 0;
+  /** The last generation known to be in the database (for messages). */
+  private landed = 0;
   private lastFiles = '';
   private asked = false;
   private lingerTimer: NodeJS.Timeout | undefined;
-  /** The commit under way (one at a time). */
-  private committing: Promise<void> | undefined;
+  /** Commits under way, oldest first (at most one per connection). */
+  private readonly inflight: InFlight[] = [];
+  /** A connection is down: one warning for the outage, whichever connection saw it first. */
+  private down = false;
   /** A commit failed for a reason no retry fixes: the sink takes nothing more. */
   private failure: EngineError | undefined;
   private qualified = '';
@@ -93,7 +111,7 @@ export class PostgresSink implements TransactionalSink {
     this.name = `postgres:${config.schema}.${config.table}`;
     this.consumer = config.consumer ?? defaultConsumer(options.input, `${config.schema}.${config.table}`);
     this.encoder = new RowEncoder({ dedupKey: options.dedupKey, eventTimeField: options.eventTimeField, maxRecordBytes: options.maxRecordBytes });
-    this.metrics.reconnects = () => this.connection?.reconnects ?? 0;
+    this.metrics.reconnects = () => this.lanes.reduce((n, lane) => n + lane.reconnects, 0);
   }
 
   /** Serve the sink's metrics from the engine's registry. */
@@ -109,13 +127,24 @@ export class PostgresSink implements TransactionalSink {
   async open(): Promise<CheckpointedFile[] | undefined> {
     const [{ PgConnection }, { BatchWriter, readOffsets }, { ensureTables }] = await Promise.all([import('./connection.js'), import('./batch-writer.js'), import('./schema.js')]);
     const options = this.options;
-    this.connection = new PgConnection(this.config.connectionString, this.config.display, {
-      down: (message) => options.warn(`${this.name}: database unavailable (${message}); holding records and retrying`),
-      up: (ms) => options.info(`${this.name}: database reachable again after ${Math.round(ms)} ms`),
-    });
+    const events = {
+      down: (message: string): void => {
+        if (this.down) return;
+        this.down = true;
+        options.warn(`${this.name}: database unavailable (${message}); holding records and retrying`);
+      },
+      up: (ms: number): void => {
+        for (const lane of this.lanes) lane.reconnectIdle();
+        if (!this.down) return;
+        this.down = false;
+        options.info(`${this.name}: database reachable again after ${Math.round(ms)} ms`);
+      },
+    };
+    this.lanes = Array.from({ length: this.config.connections }, () => new PgConnection(this.config.connectionString, this.config.display, events));
     this.readOffsets = readOffsets;
+    const connection = this.lanes[0]!;
     for (;;) {
-      const client = await this.connection!.get();
+      const client = await connection.get();
       try {
         const layout = await ensureTables(client, this.config);
         this.qualified = layout.qualified;
@@ -127,11 +156,12 @@ export class PostgresSink implements TransactionalSink {
         );
         if (!offsets) return undefined;
         this.generation = offsets.generation;
+        this.landed = offsets.generation;
         this.lastFiles = JSON.stringify(offsets.files);
         return offsets.files as CheckpointedFile[];
       } catch (err) {
         if (!isRetryable(err)) throw err;
-        this.connection!.failed(err);
+        connection.failed(err);
       }
     }
   }
@@ -145,7 +175,7 @@ export class PostgresSink implements TransactionalSink {
     }
     // Only a commit under way can be waited for here: the next one starts at
     // a commit point, which the engine reaches only after this write.
-    if (this.committing && this.pending.length >= MAX_PENDING_BYTES) return this.committing;
+    if (this.inflight.length > 0 && this.pending.length >= MAX_PENDING_BYTES) return this.inflight[0]!.done;
     return true;
   }
 
@@ -158,8 +188,9 @@ export class PostgresSink implements TransactionalSink {
   }
 
   async seedKeys(windowMs: number, limit: number, insert: (hashLo: number, hashHi: number, times: Float64Array, index: number) => void): Promise<number> {
+    const connection = this.lanes[0]!;
     for (;;) {
-      const client = await this.connection!.get();
+      const client = await connection.get();
       try {
         const { rows } = await client.query<{ hi: number; lo: string; ms: number }>(
           `SELECT (key_hash >> 32)::integer AS hi, (key_hash & 4294967295)::text AS lo, extract(epoch FROM event_time)::float8 * 1000 AS ms
@@ -176,7 +207,7 @@ export class PostgresSink implements TransactionalSink {
         return rows.length;
       } catch (err) {
         if (!isRetryable(err)) throw err;
-        this.connection!.failed(err);
+        connection.failed(err);
       }
     }
   }
@@ -185,40 +216,58 @@ export class PostgresSink implements TransactionalSink {
     clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
     this.asked = false;
-    // One transaction at a time: waiting here for the one under way is what
+    // At most one commit per connection: waiting here for the oldest is what
     // holds the engine still while the database is slow or away.
-    if (this.committing) await this.committing;
+    while (this.inflight.length >= this.lanes.length) await this.inflight[0]!.done;
     if (this.failure) throw this.failure;
     const filesJson = JSON.stringify(files);
     if (this.pending.rows === 0 && filesJson === this.lastFiles) return;
     const batch = this.pending;
-    this.pending = this.spare;
+    this.pending = this.free.pop() ?? new RowBatch();
     const generation = ++this.generation;
     this.lastFiles = filesJson;
+    const previous = this.inflight.at(-1);
+    let started!: () => void;
+    const startedPromise = new Promise<void>((resolve) => (started = resolve));
     // Written while the engine goes on reading and staging the next batch.
-    this.committing = this.commitBatch(batch, files, generation).then(
+    const done = this.commitBatch(batch, files, generation, previous, started).then(
       () => {
+        this.landed = Math.max(this.landed, generation);
         batch.clear();
-        this.spare = batch;
+        this.free.push(batch);
       },
       (err: unknown) => {
-        this.failure = new EngineError('ORDERTAIL_SINK', `${this.name}: commit failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        this.failure ??= err instanceof EngineError ? err : new EngineError('ORDERTAIL_SINK', `${this.name}: commit failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
         // The engine hears of it at its next commit point: ask for one now.
         this.onCommitWanted?.();
       },
     );
-    void this.committing.finally(() => {
-      this.committing = undefined;
-    });
+    const entry: InFlight = { done, rows: batch.rows, started: Promise.race([startedPromise, done]) };
+    this.inflight.push(entry);
+    void done.finally(() => this.inflight.splice(this.inflight.indexOf(entry), 1));
   }
 
-  /** Rows and offsets of `batch` in one transaction, retried across reconnects until it lands. */
-  private async commitBatch(batch: RowBatch, files: CheckpointedFile[], generation: number): Promise<void> {
+  /**
+   * Rows and offsets of `batch` in one transaction, retried across reconnects
+   * until it lands. `previous`: the commit before it, when still under way
+   * on the other connection; this one lands only after it.
+   */
+  private async commitBatch(batch: RowBatch, files: CheckpointedFile[], generation: number, previous: InFlight | undefined, started: () => void): Promise<void> {
+    const connection = this.lanes[generation % this.lanes.length]!;
+    let after = previous?.started;
     for (;;) {
-      const client = await this.connection!.get();
+      const client = await connection.get();
       const t0 = performance.now();
       try {
-        const result = await this.writer!.commit(client, batch, this.consumer, generation, files);
+        const order = this.lanes.length > 1 ? { previous: after, started } : undefined;
+        const result = await this.writer!.commit(client, batch, this.consumer, generation, files, order);
+        if (result === 'behind') {
+          // The previous commit rolled back (it is being retried), or it created the offsets row: wait until it has landed.
+          await previous!.done;
+          if (this.failure) throw this.failure;
+          after = undefined;
+          continue;
+        }
         this.metrics.commitMicros.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
         this.metrics.batches++;
         this.metrics.rowsWritten += result.inserted;
@@ -228,21 +277,22 @@ export class PostgresSink implements TransactionalSink {
         return;
       } catch (err) {
         if (!isRetryable(err)) throw err;
-        this.connection!.failed(err);
+        connection.failed(err);
         // The COMMIT may have gone through with only its answer lost: the offsets say.
-        if (await this.committedAlready(generation)) return;
+        if (await this.committedAlready(connection, generation)) return;
       }
     }
   }
 
-  private async committedAlready(generation: number): Promise<boolean> {
+  /** Whether the offsets show `generation` (or a later one, which lands only after it) committed. */
+  private async committedAlready(connection: PgConnection, generation: number): Promise<boolean> {
     for (;;) {
-      const client = await this.connection!.get();
+      const client = await connection.get();
       try {
-        return (await this.readOffsets!(client, this.config.schema, this.consumer))?.generation === generation;
+        return ((await this.readOffsets!(client, this.config.schema, this.consumer))?.generation ?? 0) >= generation;
       } catch (err) {
         if (!isRetryable(err)) throw err;
-        this.connection!.failed(err);
+        connection.failed(err);
       }
     }
   }
@@ -254,12 +304,25 @@ export class PostgresSink implements TransactionalSink {
   }
 
   notReadyReason(): string | undefined {
-    return this.failure?.message ?? this.connection?.outage;
+    return this.failure?.message ?? this.lanes.find((lane) => lane.outage !== undefined)?.outage;
   }
 
-  /** Waits for the commit under way (rows are made durable only by commitWith, at the engine's checkpoint points). */
+  abandon(why: string): EngineError | undefined {
+    if (this.inflight.length === 0 && this.pending.rows === 0) return undefined;
+    const rows = this.inflight.reduce((n, c) => n + c.rows, this.pending.rows);
+    this.failure ??= new EngineError(
+      'ORDERTAIL_SINK',
+      `${this.name}: stopped while ${why}: ${rows} record(s) not committed (${this.inflight.length} commit(s) under way abandoned); ` +
+        `the database's offsets stay at generation ${this.landed}, so a restart reads them again`,
+    );
+    // Commits waiting for a connection fail at once (not retried), which ends their loops.
+    for (const lane of this.lanes) void lane.close();
+    return this.failure;
+  }
+
+  /** Waits for the commits under way (rows are made durable only by commitWith, at the engine's checkpoint points). */
   async flush(): Promise<void> {
-    if (this.committing) await this.committing;
+    await Promise.all(this.inflight.map((c) => c.done));
     if (this.failure) throw this.failure;
   }
 
@@ -267,8 +330,8 @@ export class PostgresSink implements TransactionalSink {
   async close(): Promise<void> {
     clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
-    await this.connection?.close();
-    await this.committing;
+    await Promise.all(this.lanes.map((lane) => lane.close()));
+    await Promise.all(this.inflight.map((c) => c.done));
   }
 
   /** For messages: the table written to. */
