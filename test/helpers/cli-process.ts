@@ -28,6 +28,8 @@ export interface CliOptions {
   /** A shell line run before exec'ing the CLI (`ulimit -n 256`). */
   shellPrefix?: string;
   env?: NodeJS.ProcessEnv;
+  /** A command the CLI runs under, e.g. `['ip', 'netns', 'exec', NS]`: another host's network. */
+  via?: readonly string[];
 }
 
 export interface CliProcess {
@@ -59,6 +61,10 @@ export function startCli(args: string[], options: CliOptions = {}): CliProcess {
   if (options.asNobody) {
     argv = ['--reuid=65534', '--regid=65534', '--clear-groups', command, ...argv];
     command = 'setpriv';
+  }
+  if (options.via?.length) {
+    argv = [...options.via.slice(1), command, ...argv];
+    command = options.via[0]!;
   }
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } }) as unknown as ChildProcessWithoutNullStreams;
   running.add(child);

@@ -54,12 +54,15 @@ export class TestNats {
     readonly dir: string,
     readonly port: number,
     private readonly extraArgs: readonly string[] = [],
+    /** Where it runs (e.g. `ip netns exec HUB`: another host) and the address it listens on and is reached at. */
+    private readonly place: { via: readonly string[]; listen: string; host: string } = { via: [], listen: '127.0.0.1', host: '127.0.0.1' },
   ) {}
 
   /** A fresh server (its own temp dir unless `dir` is given). */
-  static async start(options: { args?: readonly string[]; dir?: string; port?: number } = {}): Promise<TestNats> {
+  static async start(options: { args?: readonly string[]; dir?: string; port?: number; via?: readonly string[]; listen?: string; host?: string } = {}): Promise<TestNats> {
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'ordertail-nats-'));
-    const server = new TestNats(dir, options.port ?? (await freePort()), options.args ?? []);
+    const place = { via: options.via ?? [], listen: options.listen ?? '127.0.0.1', host: options.host ?? '127.0.0.1' };
+    const server = new TestNats(dir, options.port ?? (await freePort()), options.args ?? [], place);
     try {
       await server.start();
     } catch (err) {
@@ -77,7 +80,9 @@ export class TestNats {
   async start(timeoutMs = 20_000): Promise<void> {
     mkdirSync(join(this.dir, 'store'), { recursive: true });
     this.log = '';
-    const child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', join(this.dir, 'store'), ...this.extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const argv = ['nats-server', '-js', '-a', this.place.listen, '-p', String(this.port), '-sd', join(this.dir, 'store'), ...this.extraArgs];
+    const command = [...this.place.via, ...argv];
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     live.add(child);
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
@@ -120,12 +125,12 @@ export class TestNats {
   }
 
   /** The sink URL for `subject` (no credentials in it, ever). */
-  url(subject: string, params = ''): `nats://${string}` {
-    return `nats://127.0.0.1:${this.port}/${subject}${params ? `?${params}` : ''}`;
+  url(subject: string, params = '', host = this.place.host): `nats://${string}` {
+    return `nats://${host}:${this.port}/${subject}${params ? `?${params}` : ''}`;
   }
 
-  async client(): Promise<NatsConnection> {
-    return connect({ servers: `127.0.0.1:${this.port}` });
+  async client(host = this.place.host): Promise<NatsConnection> {
+    return connect({ servers: `${host}:${this.port}` });
   }
 
   async destroy(): Promise<void> {
