@@ -108,6 +108,15 @@ export interface EngineOptionFields {
   ignoreOlder?: string | number;
   /** Cap on input file descriptors held open at once (files are opened on demand). Default 512. */
   maxOpenFiles?: number | string;
+  /**
+   * 'realtime' (follow the inputs) | 'legacy' (no tailing: every batchEvery, read each closed
+   * file not processed yet once, whole, as an hourly batch job does). Default 'realtime'.
+   */
+  mode?: 'realtime' | 'legacy';
+  /** legacy: how often closed files are looked for: '1h', or milliseconds. Default 1h. */
+  batchEvery?: string | number;
+  /** legacy: a file not modified for this long is closed: '5m', or milliseconds. Default 5m. */
+  batchDelay?: string | number;
   /** Library only: a pino logger for per-file/per-range debug logs (default: silent). */
   logger?: import('../metrics/logger.js').Logger;
   /** Library only: aborting it stops the engine (a records() loop then throws an AbortError). */
@@ -156,6 +165,9 @@ export interface ResolvedOptions {
   resetCheckpoint: boolean;
   ignoreOlderMs: number | undefined;
   maxOpenFiles: number;
+  mode: 'realtime' | 'legacy';
+  batchEveryMs: number;
+  batchDelayMs: number;
   signal: AbortSignal | undefined;
 }
 
@@ -295,6 +307,9 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>,
   resetCheckpoint: { parse: boolean, fallback: () => false },
   ignoreOlder: { parse: positiveDuration, fallback: () => undefined },
   maxOpenFiles: { parse: boundedInteger(8, 1 << 20), fallback: () => 512 },
+  mode: { parse: oneOf('realtime', 'legacy'), fallback: () => 'realtime' },
+  batchEvery: { parse: positiveDuration, fallback: () => 3_600_000 },
+  batchDelay: { parse: duration, fallback: () => 300_000 },
 };
 
 export const OPTION_KEYS = Object.keys(SCHEMA) as (keyof typeof SCHEMA)[];
@@ -363,6 +378,9 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     resetCheckpoint: values.resetCheckpoint as boolean,
     ignoreOlderMs: values.ignoreOlder as number | undefined,
     maxOpenFiles: values.maxOpenFiles as number,
+    mode: values.mode as ResolvedOptions['mode'],
+    batchEveryMs: values.batchEvery as number,
+    batchDelayMs: values.batchDelay as number,
     signal: abortSignal((raw as Raw).signal, origin),
   };
 }

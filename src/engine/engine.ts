@@ -50,6 +50,7 @@ import { isTransactional, type TransactionalSink } from '../sinks/transactional.
 import { planReload } from '../config/reload.js';
 import { applyReload, type ReloadResult } from './reload-apply.js';
 import { ReloadCounts } from '../metrics/reloads.js';
+import { BatchScheduler } from '../modes/batch-scheduler.js';
 
 export type { EngineStats } from '../metrics/telemetry.js';
 export type { ReloadResult } from './reload-apply.js';
@@ -114,6 +115,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private dedup: DedupTable | undefined;
   private pipeline: Pipeline | undefined;
   private discovery: FileDiscovery | undefined;
+  /** Legacy mode's batch clock. */
+  private batches: BatchScheduler | undefined;
   private pumping: Promise<void> | undefined;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private finishedPromise: Promise<void>;
@@ -389,14 +392,25 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const pipeline = this.pipeline;
     const ignoreOlder = new IgnoreOlder(o.ignoreOlderMs, (key) => pipeline.isCheckpointed(key), (m) => this.emit('info', m));
     this.ignoreOlder = ignoreOlder;
-    const existing = this.discovery!.scan().filter((p) => !isOutput(p) && !ignoreOlder.skipAtStartup(p));
     // With `once`, a directory that could not be listed is input that was not read.
     if (o.once) for (const [base, code] of this.discovery!.unlisted) this.pipeline.markUnread(`${base}/`, `cannot list: ${code}`);
-    const newest = newestByMtime(existing);
-    for (const path of existing) this.pipeline.addFile(path, 'startup', o.from === 'end');
-    if (newest) this.pipeline.markLive(newest);
+    if (o.mode === 'legacy') {
+      // No tailing: closed files, each once, whole, on the batch clock (modes/batch-scheduler.ts).
+      const discovery = this.discovery!;
+      this.batches = new BatchScheduler({ list: () => discovery.scan().filter((p) => !isOutput(p)), take: (path) => pipeline.addFile(path, 'startup') }, o.batchEveryMs, o.batchDelayMs);
+      const announce = (paths: string[]): void => {
+        if (paths.length > 0) this.emit('info', `batch: ${paths.length} closed file(s) to read: ${paths.join(', ')}`);
+      };
+      if (o.once) announce(this.batches.runBatch());
+      else this.batches.start(announce);
+    } else {
+      const existing = this.discovery!.scan().filter((p) => !isOutput(p) && !ignoreOlder.skipAtStartup(p));
+      const newest = newestByMtime(existing);
+      for (const path of existing) this.pipeline.addFile(path, 'startup', o.from === 'end');
+      if (newest) this.pipeline.markLive(newest);
+    }
     this.pipeline.recoverMoved();
-    if (!o.once) {
+    if (!o.once && o.mode !== 'legacy') {
       this.discovery!.follow((path) => {
         if (isOutput(path)) return;
         if (ignoreOlder.has(path)) {
@@ -718,6 +732,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     await this.collector?.stop();
     await this.collectorLog?.close();
     this.discovery?.close();
+    this.batches?.stop();
     await this.pipeline?.drain();
     // records(): a final checkpoint would cover records the loop never took.
     const allTaken = !this.iterator || (this.iterator.dropped === 0 && this.iterator.taken === this.iterator.written);

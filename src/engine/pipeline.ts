@@ -271,7 +271,8 @@ export class Pipeline {
     }
     this.set.add(file);
     this.ready.set(file, new Map());
-    if (!this.options.once) {
+    // Legacy mode reads a closed file once, whole: what is appended later is not followed.
+    if (!this.options.once && this.options.mode !== 'legacy') {
       this.watches.set(file, new GrowthWatch(file.path, () => this.onGrowth(file), this.polls));
     }
     if (!file.isOpen) return;
