@@ -1,8 +1,10 @@
 /**
  * Modes (README, "Modes"): legacy mode reads closed files once each, on the
  * batch clock, as the hourly batch job did: never a file still being written,
- * never a file twice (also across a restart with a checkpoint). Library engines
- * and the real CLI on real files; every wait is on a condition.
+ * never a file twice (also across a restart with a checkpoint). Hybrid mode
+ * runs both paths through the one dedup table: every order once in the sink,
+ * and the comparison's counts equal a reference computed from the input.
+ * Library engines and the real CLI on real files; every wait is on a condition.
  */
 import { appendFileSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,10 +14,11 @@ import { readLines, until, workdir } from './helpers/workdir.js';
 import { ConfigError, Engine } from '../dist/src/index.js';
 
 /** An hourly file of `count` orders, last modified `ageMs` ago (closed when older than the batch delay). */
-function hourFile(dir: string, hour: number, count: number, ageMs: number): string[] {
+function hourFile(dir: string, hour: number, count: number, ageMs: number, repeats: readonly string[] = []): string[] {
   const path = join(dir, `orders-${String(hour).padStart(2, '0')}.ndjson`);
   const t = Date.now() - 3_600_000 * (24 - hour);
-  const lines = Array.from({ length: count }, (_, i) => `{"id":"h${hour}-${i}","timestamp":${t + i},"qty":${i}}`);
+  // Repeats at the end: a file starting with another's first bytes would be taken for a copy of it (copytruncate).
+  const lines = [...Array.from({ length: count }, (_, i) => `{"id":"h${hour}-${i}","timestamp":${t + i},"qty":${i}}`), ...repeats];
   writeFileSync(path, lines.join('\n') + '\n');
   age(path, ageMs);
   return lines;
@@ -133,4 +136,87 @@ describe('legacy mode', () => {
       await engine.stop();
     }
   }, 30_000);
+});
+
+interface ComparisonCounts {
+  live: { first: number; notFirst: number; only: number };
+  batch: { first: number; notFirst: number; only: number };
+  lagSeconds: { count: number; p50: number; max: number };
+  batchFiles: number;
+}
+
+describe('hybrid mode', () => {
+  it('a replayed day plus a live file: every order once, comparison counts equal the reference', async () => {
+    const dir = workdir();
+    const out = sinkPath(dir);
+    // Hours 0-1 closed long ago: the live path is told to ignore them (ignoreOlder), so only the batch path sees them.
+    const ignored = [...hourFile(dir, 0, 300, 3 * 3_600_000), ...hourFile(dir, 1, 300, 3 * 3_600_000)];
+    const h2 = hourFile(dir, 2, 400, 50 * 60_000);
+    const h3 = hourFile(dir, 3, 400, 40 * 60_000);
+    // Duplicates across files the live path reads: its own "not first" records.
+    const h4 = hourFile(dir, 4, 400, 30 * 60_000, h3.slice(0, 25));
+    const h5 = hourFile(dir, 5, 400, 20 * 60_000);
+    const liveFile = join(dir, 'orders-live.ndjson');
+    const liveLines: string[] = [h5[0]!];
+    writeFileSync(liveFile, h5[0]! + '\n');
+    let n = 0;
+    const writer = setInterval(() => {
+      const batch = Array.from({ length: 5 }, () => `{"id":"live-${n}","timestamp":${Date.now()},"qty":${n++}}`);
+      liveLines.push(...batch);
+      appendFileSync(liveFile, batch.join('\n') + '\n');
+    }, 30);
+    const warnings: [string, string][] = [];
+    const engine = new Engine({
+      input: join(dir, '*.ndjson'),
+      mode: 'hybrid',
+      batchEvery: '300ms',
+      batchDelay: '200ms',
+      ignoreOlder: '2h',
+      dedupWindow: '48h',
+      sink: `file:${out}`,
+      metricsPort: 0,
+      workers: 2,
+    });
+    engine.on('warning', (m, code) => warnings.push([code, m]));
+    try {
+      await engine.start();
+      await sleep(1000);
+      clearInterval(writer);
+      const liveRead = [...h2, ...h3, ...h4, ...h5, ...liveLines];
+      const everything = [...ignored, ...liveRead];
+      const unique = [...new Set(everything)];
+      const counts = (): ComparisonCounts => engine.modeComparison()!.counts as ComparisonCounts;
+      await until(() => counts().batchFiles === 7 && readLines(out).length >= unique.length, 25_000, 'the batch path to read all 7 files').catch((err: Error) => {
+        throw new Error(`${err.message}: ${JSON.stringify(counts())}, ${readLines(out).length} of ${unique.length} in the sink`);
+      });
+      expect(sorted(readLines(out))).toEqual(sorted(unique));
+      const liveFirst = new Set(liveRead).size;
+      const c = counts();
+      expect(c.live).toEqual({ first: liveFirst, notFirst: liveRead.length - liveFirst, only: 0 });
+      expect(c.batch).toEqual({ first: ignored.length, notFirst: liveRead.length, only: ignored.length });
+      // Every record both paths saw has a lag: the batch path came round after the live one.
+      expect(c.lagSeconds.count).toBe(liveRead.length);
+      expect(c.lagSeconds.p50).toBeGreaterThan(0);
+      // One sample line for the missed records, not one per record.
+      const missed = warnings.filter(([code]) => code === 'ORDERTAIL_MODE_LIVE_MISSED');
+      expect(missed.length).toBe(1);
+      expect(missed[0]![1]).toMatch(/orders-0[01]\.ndjson at offset \d+/);
+
+      const json = (await (await fetch(`${engine.metricsUrl}/metrics/comparison`)).json()) as { modes: ComparisonCounts };
+      expect(json.modes.live).toEqual(c.live);
+      expect(json.modes.batch).toEqual(c.batch);
+      const prom = await (await fetch(`${engine.metricsUrl}/metrics`)).text();
+      expect(prom).toContain(`ordertail_mode_records_total{path="batch",first="true"} ${ignored.length}`);
+      expect(prom).toContain(`ordertail_mode_records_total{path="live",first="true"} ${liveFirst}`);
+      expect(prom).toContain(`ordertail_mode_only_total{path="batch"} ${ignored.length}`);
+      expect(prom).toContain(`ordertail_mode_path_lag_seconds_count ${liveRead.length}`);
+    } finally {
+      clearInterval(writer);
+      await engine.stop();
+    }
+  }, 60_000);
+
+  it('is not combined with once', () => {
+    expect(() => new Engine({ input: '/nonexistent/*.ndjson', mode: 'hybrid', once: true })).toThrow(/mode: 'hybrid'/);
+  });
 });

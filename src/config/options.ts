@@ -110,12 +110,14 @@ export interface EngineOptionFields {
   maxOpenFiles?: number | string;
   /**
    * 'realtime' (follow the inputs) | 'legacy' (no tailing: every batchEvery, read each closed
-   * file not processed yet once, whole, as an hourly batch job does). Default 'realtime'.
+   * file not processed yet once, whole, as an hourly batch job does) | 'hybrid' (both, through
+   * the one dedup table; the engine's comparison() says which path saw each record first).
+   * Default 'realtime'.
    */
-  mode?: 'realtime' | 'legacy';
-  /** legacy: how often closed files are looked for: '1h', or milliseconds. Default 1h. */
+  mode?: 'realtime' | 'legacy' | 'hybrid';
+  /** legacy and hybrid: how often closed files are looked for: '1h', or milliseconds. Default 1h. */
   batchEvery?: string | number;
-  /** legacy: a file not modified for this long is closed: '5m', or milliseconds. Default 5m. */
+  /** legacy and hybrid: a file not modified for this long is closed: '5m', or milliseconds. Default 5m. */
   batchDelay?: string | number;
   /** Library only: a pino logger for per-file/per-range debug logs (default: silent). */
   logger?: import('../metrics/logger.js').Logger;
@@ -165,7 +167,7 @@ export interface ResolvedOptions {
   resetCheckpoint: boolean;
   ignoreOlderMs: number | undefined;
   maxOpenFiles: number;
-  mode: 'realtime' | 'legacy';
+  mode: 'realtime' | 'legacy' | 'hybrid';
   batchEveryMs: number;
   batchDelayMs: number;
   signal: AbortSignal | undefined;
@@ -307,7 +309,7 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>,
   resetCheckpoint: { parse: boolean, fallback: () => false },
   ignoreOlder: { parse: positiveDuration, fallback: () => undefined },
   maxOpenFiles: { parse: boundedInteger(8, 1 << 20), fallback: () => 512 },
-  mode: { parse: oneOf('realtime', 'legacy'), fallback: () => 'realtime' },
+  mode: { parse: oneOf('realtime', 'legacy', 'hybrid'), fallback: () => 'realtime' },
   batchEvery: { parse: positiveDuration, fallback: () => 3_600_000 },
   batchDelay: { parse: duration, fallback: () => 300_000 },
 };
@@ -345,6 +347,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
   // The collector's log is an input like any other; with a collector, files are optional.
   if (values.collector !== undefined) values.input = [...((values.input as string[] | undefined) ?? []), values.collectorLog as string];
   if (values.input === undefined) throw new ConfigError(`${origin}: 'input' is required (one or more globs)`, 'input');
+  // A comparison of two paths needs time for the batch path to come round: there is no "once" of it.
+  if (values.mode === 'hybrid' && values.once === true) throw new ConfigError(`${origin}: mode: 'hybrid' compares the paths over time; with once, use 'realtime' or 'legacy'`, 'mode');
   const maxRecordBytes = values.maxRecordBytes as number;
   return {
     input: values.input as string[],
