@@ -30,6 +30,7 @@ import type { FileTelemetry } from '../metrics/telemetry.js';
 import { fileLogger, rangeLogger, type Logger } from '../metrics/logger.js';
 import { microsSince, type StageHistograms } from '../metrics/stages.js';
 import type { PathHooks } from '../modes/path-hooks.js';
+import type { PathComparison } from '../modes/comparison.js';
 
 interface InFlightRange {
   readonly id: number;
@@ -73,6 +74,11 @@ const EMIT_SLICE_SLOTS = 1024;
 /** Files found by a reload's new input patterns opened per event-loop turn (an open is a few syscalls and a read). */
 const FOUND_SLICE = 64;
 const EMIT_SLICE_MS = 1;
+/** The batch path's per-record report (made here: a closure inside emitLoop would put its loop variables in a context). */
+function batchObserver(batch: PathComparison, file: FileCursor): (offset: number, emitted: boolean) => void {
+  return (offset, emitted) => batch.batchRecord(file.identity, file.path, offset, emitted);
+}
+
 /**
  * Range ids tag result slots in the pool's rings: unique across the pipelines
  * sharing one pool (hybrid mode's live and batch paths), hence one counter for all.
@@ -508,74 +514,72 @@ export class Pipeline {
     do {
       if (lock && !lock.tryAcquire()) await lock.acquire();
       let yieldNow = false;
-      let locked = lock !== undefined;
       try {
-      this.emitAgain = false;
-      // The batch path's old files say nothing of the live streams' event-time progress.
-      if (!batch) this.refreshLowWatermark();
-      const passStart = performance.now();
-      const truncated: FileCursor[] = [];
-      let partial = false;
-      files: for (const file of this.set.files) {
-        const waiting = this.ready.get(file)!;
-        for (let range = waiting.get(file.emitSeq); range; range = waiting.get(file.emitSeq)) {
-          const count = range.results.count;
-          const ready = {
-            path: file.path,
-            progress: file,
-            bytes: range.bytes,
-            bufferFilePos: range.outcome!.bufferFilePos,
-            results: range.results,
-            observedAt: range.observedAt,
-            arrivalEpochMs: range.arrivalEpochMs,
-            live: range.live,
-            observe: batch ? (offset: number, emitted: boolean) => batch.batchRecord(file.identity, file.path, offset, emitted) : undefined,
-          };
-          while (range.emittedTo < count) {
-            const end = slicing && !range.live ? Math.min(count, range.emittedTo + EMIT_SLICE_SLOTS) : count;
-            const t0 = performance.now();
-            const emitted0 = c[Counter.recordsEmitted]!;
-            const duplicates0 = c[Counter.duplicates]!;
-            const done = this.emitter.emitSlice(ready, range.emittedTo, end, t0);
-            if (done !== true) await done;
-            // Counter differences are this slice's alone: the two paths' passes never overlap (the lock).
-            if (live) live.liveSlice(file.identity, c[Counter.recordsEmitted]! - emitted0, c[Counter.duplicates]! - duplicates0);
-            this.stages.dedup.recordValue(microsSince(t0));
-            range.emittedTo = end;
-            if (end < count && slicing && performance.now() - passStart >= EMIT_SLICE_MS) {
-              yieldNow = partial = true;
+        this.emitAgain = false;
+        // The batch path's old files say nothing of the live streams' event-time progress.
+        if (!batch) this.refreshLowWatermark();
+        const passStart = performance.now();
+        const truncated: FileCursor[] = [];
+        let partial = false;
+        files: for (const file of this.set.files) {
+          const waiting = this.ready.get(file)!;
+          for (let range = waiting.get(file.emitSeq); range; range = waiting.get(file.emitSeq)) {
+            const count = range.results.count;
+            const ready = {
+              path: file.path,
+              progress: file,
+              bytes: range.bytes,
+              bufferFilePos: range.outcome!.bufferFilePos,
+              results: range.results,
+              observedAt: range.observedAt,
+              arrivalEpochMs: range.arrivalEpochMs,
+              live: range.live,
+              observe: batch ? batchObserver(batch, file) : undefined,
+            };
+            while (range.emittedTo < count) {
+              const end = slicing && !range.live ? Math.min(count, range.emittedTo + EMIT_SLICE_SLOTS) : count;
+              const t0 = performance.now();
+              const emitted0 = c[Counter.recordsEmitted]!;
+              const duplicates0 = c[Counter.duplicates]!;
+              const done = this.emitter.emitSlice(ready, range.emittedTo, end, t0);
+              if (done !== true) await done;
+              // Counter differences are this slice's alone: the two paths' passes never overlap (the lock).
+              if (live) live.liveSlice(file.identity, c[Counter.recordsEmitted]! - emitted0, c[Counter.duplicates]! - duplicates0);
+              this.stages.dedup.recordValue(microsSince(t0));
+              range.emittedTo = end;
+              if (end < count && slicing && performance.now() - passStart >= EMIT_SLICE_MS) {
+                yieldNow = partial = true;
+                break files;
+              }
+            }
+            waiting.delete(file.emitSeq);
+            file.emitSeq++;
+            range.log?.debug({ records: count }, 'range emitted');
+            const o = range.outcome!;
+            file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
+            if (live) live.liveRange(file.identity, o.consumedEnd);
+            else if (batch && file.idle && waiting.size === 0) batch.batchFileDone(file.identity);
+            if (range.plan.framing === Framing.Array && o.consumedEnd >= range.plan.hardEnd && o.carryPhase !== ArrayPhase.Done) this.unterminated(file, o.consumedEnd);
+            // The staging buffer may still write runs of records straight from these bytes.
+            const buffer = range.buffer;
+            this.staging.releaseAfterFlush(() => this.releaseBuffer(buffer));
+            this.stores.release(range.results);
+            if (slicing && performance.now() - passStart >= EMIT_SLICE_MS) {
+              yieldNow = true;
               break files;
             }
           }
-          waiting.delete(file.emitSeq);
-          file.emitSeq++;
-          range.log?.debug({ records: count }, 'range emitted');
-          const o = range.outcome!;
-          file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
-          if (live) live.liveRange(file.identity, o.consumedEnd);
-          else if (batch && file.idle && waiting.size === 0) batch.batchFileDone(file.identity);
-          if (range.plan.framing === Framing.Array && o.consumedEnd >= range.plan.hardEnd && o.carryPhase !== ArrayPhase.Done) this.unterminated(file, o.consumedEnd);
-          // The staging buffer may still write runs of records straight from these bytes.
-          const buffer = range.buffer;
-          this.staging.releaseAfterFlush(() => this.releaseBuffer(buffer));
-          this.stores.release(range.results);
-          if (slicing && performance.now() - passStart >= EMIT_SLICE_MS) {
-            yieldNow = true;
-            break files;
-          }
+          if (file.truncated) truncated.push(file);
         }
-        if (file.truncated) truncated.push(file);
-      }
-      for (const file of truncated) this.finishTruncation(file);
-      if (this.releasing.size > 0) this.retireReleased();
-      const flushed = this.staging.flushToSink();
-      if (flushed !== true) await flushed;
-      // A range half emitted has keys in the table and records in the sink that
-      // its file's offset does not cover yet: no checkpoint until it is whole.
-      if (this.checkpointDue && !partial) await this.runCheckpoint();
+        for (const file of truncated) this.finishTruncation(file);
+        if (this.releasing.size > 0) this.retireReleased();
+        const flushed = this.staging.flushToSink();
+        if (flushed !== true) await flushed;
+        // A range half emitted has keys in the table and records in the sink that
+        // its file's offset does not cover yet: no checkpoint until it is whole.
+        if (this.checkpointDue && !partial) await this.runCheckpoint();
       } finally {
-        if (locked) lock!.release();
-        locked = false;
+        lock?.release();
       }
       this.schedule();
       if (yieldNow) {
