@@ -56,9 +56,9 @@ describe('legacy mode', () => {
       openLines.push(line);
       appendFileSync(open, line + '\n');
     };
-    // Written every 40 ms: never unmodified for the 200 ms batch delay.
+    // Written every 40 ms: never unmodified for the batch delay, even with a loaded machine's timer delays.
     const writer = setInterval(write, 40);
-    const engine = new Engine({ input: join(dir, '*.ndjson'), mode: 'legacy', batchEvery: '300ms', batchDelay: '200ms', sink: `file:${out}`, workers: 2 });
+    const engine = new Engine({ input: join(dir, '*.ndjson'), mode: 'legacy', batchEvery: '300ms', batchDelay: '600ms', sink: `file:${out}`, workers: 2 });
     const infos: string[] = [];
     engine.on('info', (m) => infos.push(m));
     try {
@@ -170,7 +170,8 @@ describe('hybrid mode', () => {
       input: join(dir, '*.ndjson'),
       mode: 'hybrid',
       batchEvery: '300ms',
-      batchDelay: '200ms',
+      // The live file is written every 30 ms: it must not look closed between two writes on a loaded machine.
+      batchDelay: '600ms',
       ignoreOlder: '2h',
       dedupWindow: '48h',
       sink: `file:${out}`,
