@@ -22,6 +22,7 @@ export { registerEngineMetrics, registerDefaultMetrics, type EngineMetrics } fro
 export { createLogger, fileLogger, rangeLogger, parseLogLevel, type Logger, type LoggerOptions, type LogLevel } from './metrics/logger.js';
 export { MetricsOptionError, MetricsListenError } from './metrics/errors.js';
 export type * from './metrics/telemetry.js';
+export type { ComparisonSnapshot, PathCounts } from './modes/comparison.js';
 export type { TelemetrySampler, Rates, SamplerOptions, SeriesPoint, StreamName, StreamPoint } from './metrics/sampler.js';
 export type { CollectorConfig, ExchangeSpec } from './collector/config.js';
 export type { ProfileName } from './collector/profiles.js';

@@ -64,6 +64,9 @@ const FLAG_KEYS: Readonly<Record<string, string>> = {
   resetCheckpoint: 'resetCheckpoint',
   ignoreOlder: 'ignoreOlder',
   maxOpenFiles: 'maxOpenFiles',
+  mode: 'mode',
+  batchEvery: 'batchEvery',
+  batchDelay: 'batchDelay',
 };
 
 /**
@@ -183,6 +186,9 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .option('--reset-checkpoint', 'discard the existing (or a corrupt) checkpoint and start fresh')
     .option('--ignore-older <duration>', 'skip files not modified for this long at start-up (followed from their size if they change), e.g. 24h')
     .option('--max-open-files <n>', 'cap on input file descriptors held open (default 512)')
+    .addOption(new Option('--mode <mode>', 'realtime: follow the inputs (default); legacy: no tailing, read closed files once each, every --batch-every; hybrid: both, compared at /metrics/comparison').choices(['realtime', 'legacy', 'hybrid']))
+    .option('--batch-every <duration>', 'legacy and hybrid modes: look for closed files this often, e.g. 1h (default 1h)')
+    .option('--batch-delay <duration>', 'legacy and hybrid modes: a file not modified for this long is closed, e.g. 5m (default 5m)')
     .option('--status <duration>', 'print a status line to stderr at this interval, e.g. 1s')
     .action(async (flags: Record<string, unknown>) => {
       // The YAML loader is loaded only when there is a file to read.

@@ -111,6 +111,17 @@ export interface EngineOptionFields {
   ignoreOlder?: string | number;
   /** Cap on input file descriptors held open at once (files are opened on demand). Default 512. */
   maxOpenFiles?: number | string;
+  /**
+   * 'realtime' (follow the inputs) | 'legacy' (no tailing: every batchEvery, read each closed
+   * file not processed yet once, whole, as an hourly batch job does) | 'hybrid' (both, through
+   * the one dedup table; the engine's comparison() says which path saw each record first).
+   * Default 'realtime'.
+   */
+  mode?: 'realtime' | 'legacy' | 'hybrid';
+  /** legacy and hybrid: how often closed files are looked for: '1h', or milliseconds. Default 1h. */
+  batchEvery?: string | number;
+  /** legacy and hybrid: a file not modified for this long is closed: '5m', or milliseconds. Default 5m. */
+  batchDelay?: string | number;
   /** Library only: a pino logger for per-file/per-range debug logs (default: silent). */
   logger?: import('../metrics/logger.js').Logger;
   /** Library only: aborting it stops the engine (a records() loop then throws an AbortError). */
@@ -162,6 +173,9 @@ export interface ResolvedOptions {
   resetCheckpoint: boolean;
   ignoreOlderMs: number | undefined;
   maxOpenFiles: number;
+  mode: 'realtime' | 'legacy' | 'hybrid';
+  batchEveryMs: number;
+  batchDelayMs: number;
   signal: AbortSignal | undefined;
 }
 
@@ -302,6 +316,9 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>,
   resetCheckpoint: { parse: boolean, fallback: () => false },
   ignoreOlder: { parse: positiveDuration, fallback: () => undefined },
   maxOpenFiles: { parse: boundedInteger(8, 1 << 20), fallback: () => 512 },
+  mode: { parse: oneOf('realtime', 'legacy', 'hybrid'), fallback: () => 'realtime' },
+  batchEvery: { parse: positiveDuration, fallback: () => 3_600_000 },
+  batchDelay: { parse: duration, fallback: () => 300_000 },
 };
 
 export const OPTION_KEYS = Object.keys(SCHEMA) as (keyof typeof SCHEMA)[];
@@ -337,6 +354,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
   // The collector's log is an input like any other; with a collector, files are optional.
   if (values.collector !== undefined) values.input = [...((values.input as string[] | undefined) ?? []), values.collectorLog as string];
   if (values.input === undefined) throw new ConfigError(`${origin}: 'input' is required (one or more globs)`, 'input');
+  // A comparison of two paths needs time for the batch path to come round: there is no "once" of it.
+  if (values.mode === 'hybrid' && values.once === true) throw new ConfigError(`${origin}: mode: 'hybrid' compares the paths over time; with once, use 'realtime' or 'legacy'`, 'mode');
   const maxRecordBytes = values.maxRecordBytes as number;
   return {
     input: (values.input as string[]).filter((i) => !isNatsInput(i)),
@@ -371,6 +390,9 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     resetCheckpoint: values.resetCheckpoint as boolean,
     ignoreOlderMs: values.ignoreOlder as number | undefined,
     maxOpenFiles: values.maxOpenFiles as number,
+    mode: values.mode as ResolvedOptions['mode'],
+    batchEveryMs: values.batchEvery as number,
+    batchDelayMs: values.batchDelay as number,
     signal: abortSignal((raw as Raw).signal, origin),
   };
 }

@@ -75,6 +75,11 @@ const READ: Readonly<Record<OptionKey, (o: ResolvedOptions) => unknown>> = {
   resetCheckpoint: (o) => o.resetCheckpoint,
   ignoreOlder: (o) => o.ignoreOlderMs,
   maxOpenFiles: (o) => o.maxOpenFiles,
+  // Refused at run time: switching between tailing and batches would need the
+  // two paths' offsets reconciled file by file (a restart does that through the checkpoint).
+  mode: (o) => o.mode,
+  batchEvery: (o) => o.batchEveryMs,
+  batchDelay: (o) => o.batchDelayMs,
 };
 
 /** Resolved options hold plain data only (strings, numbers, arrays, plain objects): JSON tells equal values. */

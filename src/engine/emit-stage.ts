@@ -51,6 +51,8 @@ export interface ReadyRange {
   readonly arrivalEpochMs: number;
   /** Bytes that appeared while followed (the live stream), not start-up history. */
   readonly live: boolean;
+  /** Hybrid mode's batch path: told each keyed record's file offset and whether it was emitted (undefined elsewhere). */
+  readonly observe: ((offset: number, emitted: boolean) => void) | undefined;
 }
 
 export interface RejectListener {
@@ -135,6 +137,7 @@ export class EmitStage {
     const bytes = range.bytes;
     const stream = range.live ? this.streams.live : this.streams.history;
     const progress = range.progress;
+    const observe = range.observe;
     const read0 = c[Counter.recordsRead]!;
     const dup0 = c[Counter.duplicates]!;
     const rej0 = c[Counter.rejected]!;
@@ -174,8 +177,10 @@ export class EmitStage {
         if (f64[t]! > progress.maxEventTime) progress.maxEventTime = f64[t]!;
         if (verdict === INSERT_DUPLICATE) {
           c[Counter.duplicates]!++;
+          if (observe !== undefined) observe(range.bufferFilePos + i32[w + W_OFFSET]!, false);
           continue;
         }
+        if (observe !== undefined) observe(range.bufferFilePos + i32[w + W_OFFSET]!, true);
         if (this.journal) this.journal.push(i32[w + W_HASH_LO]!, i32[w + W_HASH_HI]!, f64, t);
       } else {
         c[Counter.withoutKey]!++;

@@ -51,6 +51,12 @@ import { planReload } from '../config/reload.js';
 import { applyReload, type ReloadResult } from './reload-apply.js';
 import { ReloadCounts } from '../metrics/reloads.js';
 import { boundSinkStop } from './sink-stop.js';
+import { BatchScheduler } from '../modes/batch-scheduler.js';
+import { PathComparison, type ComparisonSnapshot } from '../modes/comparison.js';
+import { EmitLock } from '../modes/emit-lock.js';
+import { MissedLog } from '../modes/missed-log.js';
+import type { PathHooks } from '../modes/path-hooks.js';
+import type { Histogram } from 'hdr-histogram-js';
 
 export type { EngineStats } from '../metrics/telemetry.js';
 export type { ReloadResult } from './reload-apply.js';
@@ -115,6 +121,11 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private dedup: DedupTable | undefined;
   private pipeline: Pipeline | undefined;
   private discovery: FileDiscovery | undefined;
+  /** Legacy and hybrid modes' batch clock. */
+  private batches: BatchScheduler | undefined;
+  /** Hybrid mode: the batch path (closed files read whole, not checkpointed) and what it is compared by. */
+  private batchPipeline: Pipeline | undefined;
+  private comparison: PathComparison | undefined;
   private pumping: Promise<void> | undefined;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private finishedPromise: Promise<void>;
@@ -368,6 +379,24 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.streams, this.checkpointer?.dedup.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
     // Follow mode: small growth is parsed where it is noticed (engine/live-lane.ts).
     const liveLane = o.once && !parsesOnMainThread ? undefined : new LiveLane(o, chosen.name, this.stages.parse, parsesOnMainThread);
+    let liveHooks: PathHooks | undefined;
+    if (o.mode === 'hybrid') {
+      // Two pipelines, one dedup table and sink: the batch path's records are normally all duplicates.
+      const missed = new MissedLog((m) => this.emit('warning', m, 'ORDERTAIL_MODE_LIVE_MISSED'));
+      const comparison = new PathComparison((r) => missed.missed(r));
+      this.comparison = comparison;
+      const lock = new EmitLock();
+      liveHooks = { role: 'live', lock, comparison };
+      this.batchPipeline = new Pipeline(o, startPool, emit, staging, this.counters, this.stages, this.logger, {
+        warn: (m, code) => this.emit('warning', m, code),
+        fail: (e) => this.fail(e),
+        reject: (entry) => {
+          this.deadLetter?.write(entry);
+          this.emit('rejected', entry);
+        },
+        idle: () => {},
+      }, undefined, { role: 'batch', lock, comparison });
+    }
     this.pipeline = new Pipeline(o, startPool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m, code) => this.emit('warning', m, code),
       fail: (e) => this.fail(e),
@@ -379,7 +408,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         if (o.once) this.onceFinished();
       },
       checkpoint: this.checkpointer || this.txSink ? () => this.commitPoint() : undefined,
-    }, liveLane);
+    }, liveLane, liveHooks);
     if (resumeFiles) this.pipeline.resumeFrom(resumeFiles);
     const pipelineForSink = this.pipeline;
     // Asked from inside a sink write too: the emit loop running then goes round again.
@@ -398,14 +427,25 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const pipeline = this.pipeline;
     const ignoreOlder = new IgnoreOlder(o.ignoreOlderMs, (key) => pipeline.isCheckpointed(key), (m) => this.emit('info', m));
     this.ignoreOlder = ignoreOlder;
-    const existing = this.discovery!.scan().filter((p) => !isOutput(p) && !ignoreOlder.skipAtStartup(p));
     // With `once`, a directory that could not be listed is input that was not read.
     if (o.once) for (const [base, code] of this.discovery!.unlisted) this.pipeline.markUnread(`${base}/`, `cannot list: ${code}`);
-    const newest = newestByMtime(existing);
-    for (const path of existing) this.pipeline.addFile(path, 'startup', o.from === 'end');
-    if (newest) this.pipeline.markLive(newest);
+    const discovery = this.discovery!;
+    const announce = (paths: string[]): void => {
+      if (paths.length > 0) this.emit('info', `batch: ${paths.length} closed file(s) to read: ${paths.join(', ')}`);
+    };
+    if (o.mode === 'legacy') {
+      // No tailing: closed files, each once, whole, on the batch clock (modes/batch-scheduler.ts).
+      this.batches = new BatchScheduler({ list: () => discovery.scan().filter((p) => !isOutput(p)), take: (path) => pipeline.addFile(path, 'startup') }, o.batchEveryMs, o.batchDelayMs);
+      if (o.once) announce(this.batches.runBatch());
+      else this.batches.start(announce);
+    } else {
+      const existing = this.discovery!.scan().filter((p) => !isOutput(p) && !ignoreOlder.skipAtStartup(p));
+      const newest = newestByMtime(existing);
+      for (const path of existing) this.pipeline.addFile(path, 'startup', o.from === 'end');
+      if (newest) this.pipeline.markLive(newest);
+    }
     this.pipeline.recoverMoved();
-    if (!o.once) {
+    if (!o.once && o.mode !== 'legacy') {
       this.discovery!.follow((path) => {
         if (isOutput(path)) return;
         if (ignoreOlder.has(path)) {
@@ -421,6 +461,19 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         pipeline.addFound([path]);
         return true;
       };
+    }
+    const batchPipeline = this.batchPipeline;
+    if (batchPipeline) {
+      // The batch job's view of the same inputs (ignoreOlder is the live path's, not its). A file the
+      // live path is still emitting waits for a later batch: the comparison is of what each path
+      // saw, not of which got to a file first.
+      this.batches = new BatchScheduler(
+        { list: () => discovery.scan().filter((p) => !isOutput(p)), take: (path) => batchPipeline.addFile(path, 'startup'), ready: (path) => pipeline.hasUnemitted(path) !== true },
+        o.batchEveryMs,
+        o.batchDelayMs,
+      );
+      batchPipeline.startupComplete();
+      this.batches.start(announce);
     }
     this.pipeline.startupComplete();
     if (!o.once) for (const input of this.natsInputs) input.start();
@@ -574,6 +627,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   broadcastEndpoint(): { port: number; tokenRequired: boolean } | undefined {
     const b = this.broadcast?.broadcaster;
     return b && { port: b.port, tokenRequired: b.tokenRequired };
+  }
+
+  /**
+   * Hybrid mode: records per path (live = the realtime pipeline, batch = closed
+   * files read whole on the batch clock), first to see them or not, seen by one
+   * path only, and the lag between the paths. undefined in other modes.
+   */
+  modeComparison(): { counts: ComparisonSnapshot; lagMs: Histogram } | undefined {
+    const c = this.comparison;
+    return c && { counts: c.snapshot(), lagMs: c.lagHistogram };
   }
 
   /** Records read/emitted/duplicate/rejected per stream (live vs history). */
@@ -790,6 +853,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.discovery?.close();
     // Nothing more is spooled; what is spooled and not read yet is read after a restart (not acked meanwhile).
     await Promise.all(this.natsInputs.map((n) => n.stop()));
+    this.batches?.stop();
+    await this.batchPipeline?.drain();
     await this.pipeline?.drain();
     // records(): a final checkpoint would cover records the loop never took.
     const allTaken = !this.iterator || (this.iterator.dropped === 0 && this.iterator.taken === this.iterator.written);
@@ -815,6 +880,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     await this.broadcast?.close();
     await this.pool?.close();
     this.pipeline?.close();
+    this.batchPipeline?.close();
     this.releaseHistograms();
     this.resolveFinished();
     // After a failure, the failure is what was reported; an output that then fails to close is its consequence.
@@ -828,6 +894,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.latency.live.destroy();
     this.latency.history.destroy();
     this.stages.destroy();
+    this.comparison?.destroy();
   }
 }
 

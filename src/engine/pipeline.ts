@@ -29,6 +29,8 @@ import type { CheckpointedFile } from '../checkpoint/manifest.js';
 import type { FileTelemetry } from '../metrics/telemetry.js';
 import { fileLogger, rangeLogger, type Logger } from '../metrics/logger.js';
 import { microsSince, type StageHistograms } from '../metrics/stages.js';
+import type { PathHooks } from '../modes/path-hooks.js';
+import type { PathComparison } from '../modes/comparison.js';
 
 interface InFlightRange {
   readonly id: number;
@@ -72,6 +74,16 @@ const EMIT_SLICE_SLOTS = 1024;
 /** Files found by a reload's new input patterns opened per event-loop turn (an open is a few syscalls and a read). */
 const FOUND_SLICE = 64;
 const EMIT_SLICE_MS = 1;
+/** The batch path's per-record report (made here: a closure inside emitLoop would put its loop variables in a context). */
+function batchObserver(batch: PathComparison, file: FileCursor): (offset: number, emitted: boolean) => void {
+  return (offset, emitted) => batch.batchRecord(file.identity, file.path, offset, emitted);
+}
+
+/**
+ * Range ids tag result slots in the pool's rings: unique across the pipelines
+ * sharing one pool (hybrid mode's live and batch paths), hence one counter for all.
+ */
+let nextRangeId = 1;
 
 /**
  * The main thread's loop: files → planned ranges → pool → completed ranges →
@@ -100,7 +112,6 @@ export class Pipeline {
   private readonly buffers: BufferPool;
   private readonly stores = new ResultStorePool();
   private readonly bytesViews = new WeakMap<SharedArrayBuffer, Buffer>();
-  private nextRangeId = 1;
   private lowWatermarkAt = Number.NEGATIVE_INFINITY;
   private inFlight = 0;
   private stopping = false;
@@ -134,6 +145,8 @@ export class Pipeline {
     private readonly events: PipelineEvents,
     /** Follow mode: small growth parsed on this thread (engine/live-lane.ts). */
     private readonly liveLane?: LiveLane,
+    /** Hybrid mode: which of the two paths this pipeline is (modes/path-hooks.ts). */
+    private readonly hooks?: PathHooks,
   ) {
     this.debug = logger.isLevelEnabled('debug');
     // Workers×2 keeps every worker fed while one range per worker waits its
@@ -271,7 +284,8 @@ export class Pipeline {
     }
     this.set.add(file);
     this.ready.set(file, new Map());
-    if (!this.options.once) {
+    // Legacy mode reads a closed file once, whole: what is appended later is not followed.
+    if (!this.options.once && this.options.mode !== 'legacy' && this.hooks?.role !== 'batch') {
       this.watches.set(file, new GrowthWatch(file.path, () => this.onGrowth(file), this.polls));
     }
     if (!file.isOpen) return;
@@ -348,7 +362,7 @@ export class Pipeline {
     let bytes = this.bytesViews.get(buffer);
     if (!bytes) this.bytesViews.set(buffer, (bytes = Buffer.from(buffer)));
     const range: InFlightRange = {
-      id: this.nextRangeId++,
+      id: nextRangeId++,
       file,
       plan,
       buffer,
@@ -491,65 +505,83 @@ export class Pipeline {
 
   private async emitLoop(): Promise<void> {
     // Only while following (the live lane exists): a --once run emits files in a fixed order.
-    const slicing = this.liveLane !== undefined;
+    // The batch path slices too: its whole files must not hold up the live path's turns.
+    const slicing = this.liveLane !== undefined || this.hooks?.role === 'batch';
+    const lock = this.hooks?.lock;
+    const batch = this.hooks?.role === 'batch' ? this.hooks.comparison : undefined;
+    const live = this.hooks?.role === 'live' ? this.hooks.comparison : undefined;
+    const c = this.counters.values;
     do {
-      this.emitAgain = false;
-      this.refreshLowWatermark();
-      const passStart = performance.now();
-      const truncated: FileCursor[] = [];
+      if (lock && !lock.tryAcquire()) await lock.acquire();
       let yieldNow = false;
-      let partial = false;
-      files: for (const file of this.set.files) {
-        const waiting = this.ready.get(file)!;
-        for (let range = waiting.get(file.emitSeq); range; range = waiting.get(file.emitSeq)) {
-          const count = range.results.count;
-          const ready = {
-            path: file.path,
-            origin: file.identity,
-            progress: file,
-            bytes: range.bytes,
-            bufferFilePos: range.outcome!.bufferFilePos,
-            results: range.results,
-            observedAt: range.observedAt,
-            arrivalEpochMs: range.arrivalEpochMs,
-            live: range.live,
-          };
-          while (range.emittedTo < count) {
-            const end = slicing && !range.live ? Math.min(count, range.emittedTo + EMIT_SLICE_SLOTS) : count;
-            const t0 = performance.now();
-            const done = this.emitter.emitSlice(ready, range.emittedTo, end, t0);
-            if (done !== true) await done;
-            this.stages.dedup.recordValue(microsSince(t0));
-            range.emittedTo = end;
-            if (end < count && slicing && performance.now() - passStart >= EMIT_SLICE_MS) {
-              yieldNow = partial = true;
+      try {
+        this.emitAgain = false;
+        // The batch path's old files say nothing of the live streams' event-time progress.
+        if (!batch) this.refreshLowWatermark();
+        const passStart = performance.now();
+        const truncated: FileCursor[] = [];
+        let partial = false;
+        files: for (const file of this.set.files) {
+          const waiting = this.ready.get(file)!;
+          for (let range = waiting.get(file.emitSeq); range; range = waiting.get(file.emitSeq)) {
+            const count = range.results.count;
+            const ready = {
+              path: file.path,
+              origin: file.identity,
+              progress: file,
+              bytes: range.bytes,
+              bufferFilePos: range.outcome!.bufferFilePos,
+              results: range.results,
+              observedAt: range.observedAt,
+              arrivalEpochMs: range.arrivalEpochMs,
+              live: range.live,
+              observe: batch ? batchObserver(batch, file) : undefined,
+            };
+            while (range.emittedTo < count) {
+              const end = slicing && !range.live ? Math.min(count, range.emittedTo + EMIT_SLICE_SLOTS) : count;
+              const t0 = performance.now();
+              const emitted0 = c[Counter.recordsEmitted]!;
+              const duplicates0 = c[Counter.duplicates]!;
+              const done = this.emitter.emitSlice(ready, range.emittedTo, end, t0);
+              if (done !== true) await done;
+              // Counter differences are this slice's alone: the two paths' passes never overlap (the lock).
+              if (live) live.liveSlice(file.identity, c[Counter.recordsEmitted]! - emitted0, c[Counter.duplicates]! - duplicates0);
+              this.stages.dedup.recordValue(microsSince(t0));
+              range.emittedTo = end;
+              if (end < count && slicing && performance.now() - passStart >= EMIT_SLICE_MS) {
+                yieldNow = partial = true;
+                break files;
+              }
+            }
+            waiting.delete(file.emitSeq);
+            file.emitSeq++;
+            range.log?.debug({ records: count }, 'range emitted');
+            const o = range.outcome!;
+            file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
+            if (live) live.liveRange(file.identity, o.consumedEnd);
+            else if (batch && file.idle && waiting.size === 0) batch.batchFileDone(file.identity);
+            if (range.plan.framing === Framing.Array && o.consumedEnd >= range.plan.hardEnd && o.carryPhase !== ArrayPhase.Done) this.unterminated(file, o.consumedEnd);
+            // The staging buffer may still write runs of records straight from these bytes.
+            const buffer = range.buffer;
+            this.staging.releaseAfterFlush(() => this.releaseBuffer(buffer));
+            this.stores.release(range.results);
+            if (slicing && performance.now() - passStart >= EMIT_SLICE_MS) {
+              yieldNow = true;
               break files;
             }
           }
-          waiting.delete(file.emitSeq);
-          file.emitSeq++;
-          range.log?.debug({ records: count }, 'range emitted');
-          const o = range.outcome!;
-          file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
-          if (range.plan.framing === Framing.Array && o.consumedEnd >= range.plan.hardEnd && o.carryPhase !== ArrayPhase.Done) this.unterminated(file, o.consumedEnd);
-          // The staging buffer may still write runs of records straight from these bytes.
-          const buffer = range.buffer;
-          this.staging.releaseAfterFlush(() => this.releaseBuffer(buffer));
-          this.stores.release(range.results);
-          if (slicing && performance.now() - passStart >= EMIT_SLICE_MS) {
-            yieldNow = true;
-            break files;
-          }
+          if (file.truncated) truncated.push(file);
         }
-        if (file.truncated) truncated.push(file);
+        for (const file of truncated) this.finishTruncation(file);
+        if (this.releasing.size > 0) this.retireReleased();
+        const flushed = this.staging.flushToSink();
+        if (flushed !== true) await flushed;
+        // A range half emitted has keys in the table and records in the sink that
+        // its file's offset does not cover yet: no checkpoint until it is whole.
+        if (this.checkpointDue && !partial) await this.runCheckpoint();
+      } finally {
+        lock?.release();
       }
-      for (const file of truncated) this.finishTruncation(file);
-      if (this.releasing.size > 0) this.retireReleased();
-      const flushed = this.staging.flushToSink();
-      if (flushed !== true) await flushed;
-      // A range half emitted has keys in the table and records in the sink that
-      // its file's offset does not cover yet: no checkpoint until it is whole.
-      if (this.checkpointDue && !partial) await this.runCheckpoint();
       this.schedule();
       if (yieldNow) {
         // A turn for the event loop (inotify, the live lane), then a new pass, live files first.
@@ -727,6 +759,13 @@ export class Pipeline {
       const sizeBytes = f.currentSize();
       return { path: f.path, live: f.live, sizeBytes, readBytes: f.emittedBytes, lagBytes: f.copyOf ? 0 : Math.max(0, sizeBytes - f.emittedBytes) };
     });
+  }
+
+  /** Whether bytes of the file at `path` are still to be emitted (undefined: this pipeline does not read it). */
+  hasUnemitted(path: string): boolean | undefined {
+    const f = this.set.atPath(path);
+    if (!f) return undefined;
+    return f.outstanding > 0 || this.ready.get(f)!.size > 0 || f.emittedBytes < f.currentSize();
   }
 
   /** Descriptors open on input files. */

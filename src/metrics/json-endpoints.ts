@@ -1,4 +1,5 @@
 import { summarizeMicros } from './percentiles.js';
+import type { ComparisonSnapshot } from '../modes/comparison.js';
 import { MB, round, type SeriesPoint, type StreamName, type TelemetrySampler } from './sampler.js';
 import type { LatencySummary } from './latency.js';
 import type { DedupSummary, TelemetrySource } from './telemetry.js';
@@ -97,6 +98,8 @@ export interface ComparisonJson {
   batch_stream_latency: LatencySummary;
   /** history pX / live pX: how many times faster the tail is (null without data). */
   speedup: { p50: number | null; p99: number | null };
+  /** Hybrid mode: the live path beside the batch path (records first seen, seen by one only, lag); null in other modes. */
+  modes: ComparisonSnapshot | null;
 }
 
 export interface FileJson {
@@ -213,6 +216,7 @@ export function comparisonJson(source: TelemetrySource, sampler: TelemetrySample
     fast_stream_latency: live.latency,
     batch_stream_latency: history.latency,
     speedup: { p50: ratio(live.latency.p50, history.latency.p50), p99: ratio(live.latency.p99, history.latency.p99) },
+    modes: source.modeComparison?.()?.counts ?? null,
   };
 }
 

@@ -35,6 +35,7 @@ interface Snapshot {
   histograms: LatencyHistograms;
   ready: boolean;
   streams: { live: StreamCounts; history: StreamCounts } | undefined;
+  modes: ReturnType<NonNullable<TelemetrySource['modeComparison']>>;
 }
 
 /**
@@ -54,6 +55,7 @@ function snapshotReader(source: TelemetrySource): () => Snapshot {
         histograms: source.histograms(),
         ready: isReady(source),
         streams: source.streamCounts?.(),
+        modes: source.modeComparison?.(),
       };
       setImmediate(() => {
         cached = undefined;
@@ -69,13 +71,17 @@ export class HdrSummary extends Summary<string> {
   private readonly read: () => Array<[label: string, histogram: Histogram]>;
 
   /** Without `labelName`, one unlabelled summary (the label of `read`'s row is ignored). */
+  /** Histogram values per second (µs unless told). */
+  private readonly perSecond: number;
+
   constructor(
-    config: { name: string; help: string; labelName?: string; registry: Registry },
+    config: { name: string; help: string; labelName?: string; registry: Registry; unitsPerSecond?: number },
     read: () => Array<[label: string, histogram: Histogram]>,
   ) {
     super({ name: config.name, help: config.help, labelNames: config.labelName ? [config.labelName] : [], registers: [config.registry] });
     this.labelName = config.labelName;
     this.read = read;
+    this.perSecond = config.unitsPerSecond ?? MICROS_PER_SECOND;
   }
 
   override async get(): ReturnType<Summary<string>['get']> {
@@ -87,10 +93,10 @@ export class HdrSummary extends Summary<string> {
       // No quantile samples without observations (rather than a made-up 0).
       if (count > 0) {
         for (const q of QUANTILES) {
-          values.push({ labels: { ...labels, quantile: q }, value: h.getValueAtPercentile(q * 100) / MICROS_PER_SECOND });
+          values.push({ labels: { ...labels, quantile: q }, value: h.getValueAtPercentile(q * 100) / this.perSecond });
         }
       }
-      values.push({ metricName: `${base.name}_sum`, labels, value: count > 0 ? (h.mean * count) / MICROS_PER_SECOND : 0 });
+      values.push({ metricName: `${base.name}_sum`, labels, value: count > 0 ? (h.mean * count) / this.perSecond : 0 });
       values.push({ metricName: `${base.name}_count`, labels, value: count });
     }
     return { ...base, values };
@@ -182,6 +188,29 @@ export function registerEngineMetrics(registry: Registry, source: TelemetrySourc
   );
   gauge('ordertail_parser_info', 'The parser the workers run (value is always 1).', ['parser'], (s) => [[{ parser: s.stats.parser }, 1]]);
   gauge('ordertail_ready', '1 when ready (workers up, sink writable), else 0; reasons at /readyz.', [], (s) => one(s.ready ? 1 : 0));
+
+  labelledCounter('ordertail_mode_records_total', 'Hybrid mode: records per path (live = realtime, batch = closed files read whole), first to see them (emitted) or not.', ['path', 'first'], (s) => {
+    const m = s.modes?.counts;
+    if (!m) return [];
+    return [
+      [{ path: 'live', first: 'true' }, m.live.first],
+      [{ path: 'live', first: 'false' }, m.live.notFirst],
+      [{ path: 'batch', first: 'true' }, m.batch.first],
+      [{ path: 'batch', first: 'false' }, m.batch.notFirst],
+    ];
+  });
+  labelledCounter('ordertail_mode_only_total', 'Hybrid mode: records one path saw and the other did not (batch: the live path missed them).', ['path'], (s) => {
+    const m = s.modes?.counts;
+    return m ? [[{ path: 'live' }, m.live.only], [{ path: 'batch' }, m.batch.only]] : [];
+  });
+  metrics.names.push('ordertail_mode_path_lag_seconds');
+  new HdrSummary(
+    { name: 'ordertail_mode_path_lag_seconds', help: 'Hybrid mode: batch path time minus live path time for records both saw (HDR histogram).', registry, unitsPerSecond: 1000 },
+    () => {
+      const m = snap().modes;
+      return m ? [['', m.lagMs]] : [];
+    },
+  );
 
   const streams = (s: Snapshot): Array<[string, Histogram]> => [
     ['live', s.histograms.stream.live],

@@ -4,6 +4,7 @@ import type { RejectReason } from '../parser/contract.js';
 import type { ParserName } from '../parser/select.js';
 import type { Unread } from '../sources/open-retry.js';
 import type { LatencySummary } from './percentiles.js';
+import type { ComparisonSnapshot } from '../modes/comparison.js';
 
 /** engine.stats(): counts since start, the table, latency, checkpoints, what could not be read. */
 export interface EngineStats {
@@ -110,6 +111,8 @@ export interface TelemetrySource {
    */
   keepIntervalLatency?(): void;
   intervalLatency?(stream: 'live' | 'history'): readonly number[] | undefined;
+  /** Optional: hybrid mode's live vs batch path comparison (undefined in other modes); `lagMs` in milliseconds. */
+  modeComparison?(): { counts: ComparisonSnapshot; lagMs: Histogram } | undefined;
 }
 
 /** The dedup table as metrics see it (DedupTable.stats, layout.ts "Forgetting"). */
