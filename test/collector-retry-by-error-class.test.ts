@@ -7,10 +7,17 @@ import { collector, fastConfig, metric, mockExchange } from './fixtures/mock-exc
 
 const P = 'ordertail_collector_';
 
+/**
+ * The mock's answers, with client timeouts far above any answer's time: these
+ * tests are about error classes, and on a loaded machine a 300 ms timeout
+ * turned an attempt into a RequestTimeout of its own, adding or hiding a retry.
+ */
+const slowSafe = (exchanges: unknown[]): ReturnType<typeof fastConfig> => fastConfig(exchanges, { timeout: { initial: '10s', min: '5s', max: '10s' } });
+
 describe('retries follow the ccxt error class', () => {
   it('binance HTTP 429 → DDoSProtection, retried until it passes', async () => {
     const mock = await mockExchange();
-    const { collector: c, records, registry } = collector(fastConfig([{ id: 'binanceusdm', baseUrl: mock.url }]));
+    const { collector: c, records, registry } = collector(slowSafe([{ id: 'binanceusdm', baseUrl: mock.url }]));
     mock.inject({ fault: { kind: 'status', status: 429 }, times: 2, path: '/fapi/v1/ticker/24hr' });
     const [report] = await c.pollOnce();
     expect(report!.outcome).toBe('ok');
@@ -22,7 +29,7 @@ describe('retries follow the ccxt error class', () => {
 
   it('binance HTTP 418 (IP ban) → DDoSProtection; the retries run out and the cycle fails that stream only', async () => {
     const mock = await mockExchange();
-    const { collector: c, records, registry } = collector(fastConfig([{ id: 'binanceusdm', baseUrl: mock.url }]));
+    const { collector: c, records, registry } = collector(slowSafe([{ id: 'binanceusdm', baseUrl: mock.url }]));
     mock.inject({ fault: { kind: 'status', status: 418 }, path: '/fapi/v1/ticker/24hr' });
     const [report] = await c.pollOnce();
     expect(report!.outcome).toBe('partial');
@@ -35,7 +42,7 @@ describe('retries follow the ccxt error class', () => {
 
   it('bybit rate limit (retCode 10006) → RateLimitExceeded, retried', async () => {
     const mock = await mockExchange();
-    const { collector: c, registry } = collector(fastConfig([{ id: 'bybit', baseUrl: mock.url, funding: false }]));
+    const { collector: c, registry } = collector(slowSafe([{ id: 'bybit', baseUrl: mock.url, funding: false }]));
     await c.pollOnce();
     mock.inject({ fault: { kind: 'status', status: 429 }, times: 1, path: '/v5/market/tickers' });
     const [report] = await c.pollOnce();
@@ -45,7 +52,7 @@ describe('retries follow the ccxt error class', () => {
 
   it('bybit 503 → ExchangeNotAvailable and 504 → RequestTimeout, both retried', async () => {
     const mock = await mockExchange();
-    const { collector: c, registry } = collector(fastConfig([{ id: 'bybit', baseUrl: mock.url, funding: false }]));
+    const { collector: c, registry } = collector(slowSafe([{ id: 'bybit', baseUrl: mock.url, funding: false }]));
     await c.pollOnce();
     mock.inject({ fault: { kind: 'status', status: 503 }, times: 1, path: '/v5/market/tickers' });
     mock.inject({ fault: { kind: 'status', status: 504 }, times: 1, path: '/v5/market/tickers' });
@@ -57,7 +64,7 @@ describe('retries follow the ccxt error class', () => {
 
   it('a bad request (bybit retCode 10001 → BadRequest, an ExchangeError) is not retried', async () => {
     const mock = await mockExchange();
-    const { collector: c, registry } = collector(fastConfig([{ id: 'bybit', baseUrl: mock.url, funding: false }]));
+    const { collector: c, registry } = collector(slowSafe([{ id: 'bybit', baseUrl: mock.url, funding: false }]));
     await c.pollOnce();
     const before = mock.count('/v5/market/tickers');
     mock.inject({ fault: { kind: 'status', status: 400 }, path: '/v5/market/tickers' });
@@ -69,7 +76,7 @@ describe('retries follow the ccxt error class', () => {
 
   it('binance 500 (code -1001 → OperationFailed, not a NetworkError) is not retried', async () => {
     const mock = await mockExchange();
-    const { collector: c } = collector(fastConfig([{ id: 'binanceusdm', baseUrl: mock.url, funding: false }]));
+    const { collector: c } = collector(slowSafe([{ id: 'binanceusdm', baseUrl: mock.url, funding: false }]));
     await c.pollOnce();
     const before = mock.count('/fapi/v1/ticker/24hr');
     mock.inject({ fault: { kind: 'status', status: 500 }, path: '/fapi/v1/ticker/24hr' });
@@ -84,7 +91,7 @@ describe('retries follow the ccxt error class', () => {
       ['binanceusdm', '/fapi/v1/ticker/24hr'],
     ] as const) {
       const mock = await mockExchange();
-      const { collector: c, warnings, registry } = collector(fastConfig([{ id, baseUrl: mock.url, funding: false }]));
+      const { collector: c, warnings, registry } = collector(slowSafe([{ id, baseUrl: mock.url, funding: false }]));
       await c.pollOnce();
       mock.inject({ fault: { kind: 'malformed' }, times: 1, path });
       const [report] = await c.pollOnce();
