@@ -15,6 +15,8 @@ import { NatsSpool } from './nats-spool.js';
 
 const FETCH_MESSAGES = 1000;
 const FETCH_EXPIRES_MS = 1000;
+/** `once`: how long fetches may keep failing before the run gives up. */
+const DRAIN_RETRY_MS = 30_000;
 /**
  * The server delivers a message again when it is not acked within the ack
  * wait (config.ackWaitMs): one waiting for a checkpoint (the sink slow or
@@ -131,8 +133,21 @@ export class NatsInput {
    * once its ack wait is over).
    */
   async drain(): Promise<void> {
+    let failingSince: number | undefined;
     for (;;) {
-      const n = await this.fetchOnce();
+      let n: number;
+      try {
+        n = await this.fetchOnce();
+        failingSince = undefined;
+      } catch (err) {
+        // A fetch that failed on a busy machine or during an election ("heartbeats
+        // missed", a timeout): what it had delivered comes again after its ack
+        // wait (the spool knows its sequences), so it is retried, for a while.
+        failingSince ??= Date.now();
+        if (Date.now() - failingSince > DRAIN_RETRY_MS) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
       if (n > 0) continue;
       const info = await this.consumer!.info();
       const ours = this.waiting.reduce((sum, b) => sum + b.messages.length, 0);
