@@ -15,41 +15,15 @@
  *   Written without origins (not through the engine), the id is the sha256 of
  *   the bytes: identical lines then collapse.
  *
- * The sink sees only record bytes, so they are parsed again with the JS
- * parser configured as the engine's (the contract's reference, the same
- * hash as the native parser's), as the PostgreSQL sink does (postgres/rows.ts).
+ * The sink sees only record bytes, so they are parsed again (sinks/record-slots.ts).
  */
 import { createHash } from 'node:crypto';
-import { createJsParser } from '../../parser/js-parser.js';
-import {
-  ArrayPhase,
-  compileParseConfig,
-  Framing,
-  SLOT_F64_WORDS,
-  SLOT_WORDS,
-  STATE_CONSUMED_END,
-  STATE_SLOTS,
-  STATE_WORDS,
-  Status,
-  STATUS_CODE_MASK,
-  StatusFlag,
-  W_EVENT_TIME_F64,
-  W_HASH_HI,
-  W_HASH_LO,
-  W_LENGTH,
-  W_OFFSET,
-  W_STATUS,
-  type ChunkParser,
-} from '../../parser/contract.js';
+import { SLOT_F64_WORDS, SLOT_WORDS, Status, STATUS_CODE_MASK, StatusFlag, W_EVENT_TIME_F64, W_HASH_HI, W_HASH_LO, W_LENGTH, W_OFFSET, W_STATUS } from '../../parser/contract.js';
+import { RecordSlotReader, type RecordSlotOptions } from '../record-slots.js';
 import type { ChunkOrigins } from '../sink.js';
 
-const SLOTS = 4096;
 
-export interface MsgIdOptions {
-  readonly dedupKey: readonly string[];
-  readonly eventTimeField: string;
-  readonly maxRecordBytes: number;
-}
+export type MsgIdOptions = RecordSlotOptions;
 
 /** The records of the last chunk given to `read`: [0, count). Reused from chunk to chunk. */
 export class ChunkRecords {
@@ -97,54 +71,42 @@ export function keyedMsgId(hashHi: number, hashLo: number, eventTimeMs: number |
 }
 
 export class MsgIdReader {
-  private readonly parser: ChunkParser;
-  private readonly slots = new Int32Array(SLOTS * SLOT_WORDS);
-  private readonly f64 = new Float64Array(this.slots.buffer);
-  private readonly state = new Float64Array(STATE_WORDS);
+  private readonly records: RecordSlotReader;
 
   constructor(options: MsgIdOptions) {
-    this.parser = createJsParser(compileParseConfig({ keyFields: options.dedupKey, eventTimeField: options.eventTimeField, maxRecordBytes: options.maxRecordBytes }));
+    this.records = new RecordSlotReader(options);
   }
 
   /** Fill `out` with the records of `chunk` (newline-terminated records, as a sink is written). */
   read(chunk: Uint8Array, origins: ChunkOrigins | undefined, out: ChunkRecords): void {
-    const { slots, f64, state } = this;
     let n = 0;
-    let start = 0;
     // Records come in offset order: the origin note covering each is found by walking forward.
     let note = 0;
-    while (start < chunk.length) {
-      this.parser.parseChunk({ input: chunk, start, end: chunk.length, framing: Framing.Lines, final: true, carryPhase: ArrayPhase.BeforeArray }, slots, state);
-      const slotCount = state[STATE_SLOTS]!;
-      for (let s = 0; s < slotCount; s++) {
-        const w = s * SLOT_WORDS;
-        const status = slots[w + W_STATUS]!;
-        const code = status & STATUS_CODE_MASK;
-        const offset = slots[w + W_OFFSET]!;
-        const length = slots[w + W_LENGTH]!;
-        let id: string;
-        if (code === Status.KEYED) {
-          const t = f64[s * SLOT_F64_WORDS + W_EVENT_TIME_F64]!;
-          const valid = t === t && (status & StatusFlag.EVENT_TIME_INVALID) === 0;
-          id = keyedMsgId(slots[w + W_HASH_HI]!, slots[w + W_HASH_LO]!, valid ? t : undefined);
-        } else if (origins && origins.count > 0) {
-          while (note + 1 < origins.count && origins.at[note + 1]! <= offset) note++;
-          id = `u${origins.origin[note]}@${origins.filePos[note]! + offset - origins.at[note]!}`;
-        } else {
-          // Not through the engine (or a line the engine passed that this parser rejects): by content.
-          id = `h${createHash('sha256').update(chunk.subarray(offset, offset + length)).digest('hex').slice(0, 32)}`;
-        }
-        // The engine accepted every record it wrote, so every slot is published, whatever
-        // this parser says of it: a record is never dropped here.
-        out.offsets[n] = offset;
-        out.lengths[n] = length;
-        out.ids[n] = id;
-        n++;
+    this.records.forEachSlot(chunk, (slots, f64, s) => {
+      const w = s * SLOT_WORDS;
+      const status = slots[w + W_STATUS]!;
+      const code = status & STATUS_CODE_MASK;
+      const offset = slots[w + W_OFFSET]!;
+      const length = slots[w + W_LENGTH]!;
+      let id: string;
+      if (code === Status.KEYED) {
+        const t = f64[s * SLOT_F64_WORDS + W_EVENT_TIME_F64]!;
+        const valid = t === t && (status & StatusFlag.EVENT_TIME_INVALID) === 0;
+        id = keyedMsgId(slots[w + W_HASH_HI]!, slots[w + W_HASH_LO]!, valid ? t : undefined);
+      } else if (origins && origins.count > 0) {
+        while (note + 1 < origins.count && origins.at[note + 1]! <= offset) note++;
+        id = `u${origins.origin[note]}@${origins.filePos[note]! + offset - origins.at[note]!}`;
+      } else {
+        // Not through the engine (or a line the engine passed that this parser rejects): by content.
+        id = `h${createHash('sha256').update(chunk.subarray(offset, offset + length)).digest('hex').slice(0, 32)}`;
       }
-      const consumed = state[STATE_CONSUMED_END]!;
-      if (consumed <= start) break;
-      start = consumed;
-    }
+      // The engine accepted every record it wrote, so every slot is published, whatever
+      // this parser says of it: a record is never dropped here.
+      out.offsets[n] = offset;
+      out.lengths[n] = length;
+      out.ids[n] = id;
+      n++;
+    });
     out.count = n;
   }
 }

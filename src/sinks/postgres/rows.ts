@@ -2,40 +2,21 @@
  * Records → rows of COPY's text format for the staging table
  * (key_hi int, key_lo int, event_ms double precision, record text).
  *
- * The sink sees only record bytes, so it parses them again with the JS parser
- * (the contract's reference, configured like the engine's) to get the same
- * 64-bit key hash and event time the engine deduplicated on: a row written by
+ * The sink sees only record bytes, so it parses them again
+ * (sinks/record-slots.ts) to get the same 64-bit key hash and event time the
+ * engine deduplicated on: a row written by
  * another engine or before a crash carries the same key, and ON CONFLICT
  * finds it. The mapped columns are cut out of the jsonb by PostgreSQL itself
  * (batch-writer.ts), so no JSON is built here.
  */
-import { createJsParser } from '../../parser/js-parser.js';
-import {
-  compileParseConfig,
-  Framing,
-  SLOT_F64_WORDS,
-  SLOT_WORDS,
-  STATE_CONSUMED_END,
-  STATE_SLOTS,
-  STATE_WORDS,
-  Status,
-  STATUS_CODE_MASK,
-  W_EVENT_TIME_F64,
-  W_HASH_HI,
-  W_HASH_LO,
-  W_LENGTH,
-  W_OFFSET,
-  W_STATUS,
-  type ChunkParser,
-  ArrayPhase,
-} from '../../parser/contract.js';
+import { SLOT_F64_WORDS, SLOT_WORDS, Status, STATUS_CODE_MASK, W_EVENT_TIME_F64, W_HASH_HI, W_HASH_LO, W_LENGTH, W_OFFSET, W_STATUS } from '../../parser/contract.js';
+import { RecordSlotReader, type RecordSlotOptions } from '../record-slots.js';
 
 const TAB = 0x09;
 const LF = 0x0a;
 const CR = 0x0d;
 const BACKSLASH = 0x5c;
 const NULL_FIELD = Buffer.from('\\N\t\\N\t');
-const SLOTS = 4096;
 
 /** Rows in COPY text format, one after the other, with where each ends. */
 export class RowBatch {
@@ -85,44 +66,28 @@ export class RowBatch {
   }
 }
 
-export interface RowEncoderOptions {
-  dedupKey: readonly string[];
-  eventTimeField: string;
-  maxRecordBytes: number;
-}
+export type RowEncoderOptions = RecordSlotOptions;
 
 /** Turns newline-terminated record batches (what a Sink is written) into staging rows. */
 export class RowEncoder {
-  private readonly parser: ChunkParser;
-  private readonly slots = new Int32Array(SLOTS * SLOT_WORDS);
-  private readonly f64 = new Float64Array(this.slots.buffer);
-  private readonly state = new Float64Array(STATE_WORDS);
+  private readonly records: RecordSlotReader;
 
   constructor(options: RowEncoderOptions) {
-    this.parser = createJsParser(compileParseConfig({ keyFields: options.dedupKey, eventTimeField: options.eventTimeField, maxRecordBytes: options.maxRecordBytes }));
+    this.records = new RecordSlotReader(options);
   }
 
   /** Append a row per record of `chunk` to `batch`; returns the rows added. */
   encode(chunk: Uint8Array, batch: RowBatch, arrivalEpochMs: number): number {
-    let start = 0;
     let added = 0;
-    const { slots, f64, state } = this;
-    while (start < chunk.length) {
-      this.parser.parseChunk({ input: chunk, start, end: chunk.length, framing: Framing.Lines, final: true, carryPhase: ArrayPhase.BeforeArray }, slots, state);
-      const n = state[STATE_SLOTS]!;
-      for (let s = 0; s < n; s++) {
-        const w = s * SLOT_WORDS;
-        const code = slots[w + W_STATUS]! & STATUS_CODE_MASK;
-        // The engine accepted every record it wrote; anything else here is not a record.
-        if (code !== Status.KEYED && code !== Status.UNKEYED) continue;
-        const t = f64[s * SLOT_F64_WORDS + W_EVENT_TIME_F64]!;
-        this.row(batch, chunk, slots[w + W_OFFSET]!, slots[w + W_LENGTH]!, code === Status.KEYED, slots[w + W_HASH_HI]!, slots[w + W_HASH_LO]!, t === t ? t : arrivalEpochMs);
-        added++;
-      }
-      const consumed = state[STATE_CONSUMED_END]!;
-      if (consumed <= start) break;
-      start = consumed;
-    }
+    this.records.forEachSlot(chunk, (slots, f64, s) => {
+      const w = s * SLOT_WORDS;
+      const code = slots[w + W_STATUS]! & STATUS_CODE_MASK;
+      // The engine accepted every record it wrote; anything else here is not a record.
+      if (code !== Status.KEYED && code !== Status.UNKEYED) return;
+      const t = f64[s * SLOT_F64_WORDS + W_EVENT_TIME_F64]!;
+      this.row(batch, chunk, slots[w + W_OFFSET]!, slots[w + W_LENGTH]!, code === Status.KEYED, slots[w + W_HASH_HI]!, slots[w + W_HASH_LO]!, t === t ? t : arrivalEpochMs);
+      added++;
+    });
     return added;
   }
 
