@@ -38,29 +38,18 @@ export function openOutputs(o: ResolvedOptions, restored: CheckpointState | unde
   let fileSink: FileSink | undefined;
   let sink: Sink;
   const deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, lengthFor(restored?.deadLetter, o.deadLetter)) : undefined;
+  // What a sink that parses records again (for keys) and reports outages is given, whichever it is.
+  const keyedSinkOptions = {
+    dedupKey: o.dedupKey,
+    eventTimeField: o.eventTime,
+    maxRecordBytes: o.maxRecordBytes,
+    warn: (m: string) => warn(m, 'ORDERTAIL_SINK_UNAVAILABLE'),
+    info,
+    deadLetter: deadLetter && ((entry: Parameters<DeadLetterFile['write']>[0]) => deadLetter.write(entry)),
+  };
   if (replacement) sink = replacement;
-  else if (o.sink.kind === 'postgres') {
-    sink = new PostgresSink(o.sink.config, {
-      dedupKey: o.dedupKey,
-      eventTimeField: o.eventTime,
-      maxRecordBytes: o.maxRecordBytes,
-      input: o.input,
-      warn: (m) => warn(m, 'ORDERTAIL_SINK_UNAVAILABLE'),
-      info,
-      deadLetter: deadLetter && ((entry) => deadLetter.write(entry)),
-    });
-  }
-  else if (o.sink.kind === 'nats') {
-    sink = new NatsSink(o.sink.config, {
-      dedupKey: o.dedupKey,
-      eventTimeField: o.eventTime,
-      maxRecordBytes: o.maxRecordBytes,
-      dedupWindowMs: o.dedupWindowMs,
-      warn: (m) => warn(m, 'ORDERTAIL_SINK_UNAVAILABLE'),
-      info,
-      deadLetter: deadLetter && ((entry) => deadLetter.write(entry)),
-    });
-  }
+  else if (o.sink.kind === 'postgres') sink = new PostgresSink(o.sink.config, { ...keyedSinkOptions, input: o.input });
+  else if (o.sink.kind === 'nats') sink = new NatsSink(o.sink.config, { ...keyedSinkOptions, dedupWindowMs: o.dedupWindowMs });
   else if (o.sink.kind === 'file') sink = fileSink = new FileSink(o.sink.path, { committedBytes: lengthFor(restored?.sink, o.sink.path), pageCache: o.sinkPageCache });
   // A follower's live records queue behind whatever history waits for the reader: keep that short.
   else if (o.sink.kind === 'stdout') sink = new StreamSink(process.stdout, 'stdout', o.once ? STREAM_QUEUE_BYTES : FOLLOW_QUEUE_BYTES);
