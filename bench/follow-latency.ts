@@ -65,6 +65,8 @@ interface Case {
 }
 
 const STAMP = Buffer.from('"t0":"');
+/** BENCH_SLOW_LOG_US=N: print when (ms into the run) records at least N µs late arrived, to find stalls. */
+const SLOW_LOG_US = Number(process.env.BENCH_SLOW_LOG_US ?? 0);
 const WRAP = 1e15;
 /** The monotonic clock in ns, modulo 1e15 (11.5 days): exact as a double, and comparable to stamps taken the same way. */
 const monoNs = (): number => Number(process.hrtime.bigint() % 1_000_000_000_000_000n);
@@ -88,6 +90,8 @@ class Receiver {
   private carry: Buffer | undefined;
   private waiters: { count: number; resolve: () => void }[] = [];
   lastLatencyUs = 0;
+  /** [ms since the run's origin, latency ms] of records at least BENCH_SLOW_LOG_US late (a diagnosis aid). */
+  readonly slow: [number, number][] = [];
 
   constructor(stream: NodeJS.ReadableStream) {
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -138,6 +142,7 @@ class Receiver {
         while (this.perSecond.length <= second) this.perSecond.push(hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 2 }));
         this.perSecond[second]!.recordValue(us);
       }
+      if (SLOW_LOG_US > 0 && us >= SLOW_LOG_US) this.slow.push([Math.round((now - this.origin) / 1e5) / 10, Math.round(us / 100) / 10]);
       this.lastLatencyUs = us;
       this.received++;
       at = end;
@@ -230,6 +235,17 @@ async function measure(follower: Follower, c: Case): Promise<LatencyResult> {
     rssEndMiB,
     perSecondP99: receiver.perSecond.map((s) => (s.totalCount > 0 ? ms(s.getValueAtPercentile(99)) : Number.NaN)),
   };
+  if (SLOW_LOG_US > 0) {
+    // One line per stall: records late by a stall arrive together, so merge those within 2 ms.
+    const stalls: string[] = [];
+    let last = -Infinity;
+    for (const [at, late] of receiver.slow) {
+      if (at - last > 2) stalls.push(`${at}ms:${late}`);
+      else stalls[stalls.length - 1] = stalls[stalls.length - 1]!.replace(/:.*$/, `:${late}`) ;
+      last = at;
+    }
+    console.error(`${follower.name}, ${c.label}: ${receiver.slow.length} records ≥ ${SLOW_LOG_US} µs late; stalls (ms into the run: latest latency ms): ${stalls.join(' ')}`);
+  }
   receiver.destroy();
   return result;
 }
