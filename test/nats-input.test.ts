@@ -8,26 +8,15 @@
  */
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { afterEach, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Engine } from '../dist/src/index.js';
 import { NatsSpool } from '../dist/src/sources/nats-spool.js';
 import { killAll, mulberry32, runEngine, spawnEngine } from './helpers/crash-harness.mjs';
 import { readLines, workdir } from './helpers/workdir.js';
-import { NATS_MISSING, requireNats, TestNats } from './helpers/nats.js';
+import { requireNats, TestNats, useTestNats } from './helpers/nats.js';
 
-let nats: TestNats | undefined;
-let nc: NatsConnection | undefined;
-beforeAll(async () => {
-  if (NATS_MISSING) return;
-  nats = await TestNats.start();
-  nc = await nats.client();
-});
-afterAll(async () => {
-  await nc?.close();
-  await nats?.destroy();
-});
+const nats = useTestNats();
 afterEach(() => killAll());
 
 const seed = Number(process.env.CRASH_SEED ?? Date.now() % 2 ** 31);
@@ -36,12 +25,12 @@ const base = Date.parse('2026-12-03T15:00:00Z');
 const order = (i: number): string => JSON.stringify({ id: `n${i}`, seq: i, side: i % 2 ? 'buy' : 'sell', timestamp: base + i });
 
 async function stream(name: string, subject: string): Promise<void> {
-  await (await jetstreamManager(nc!)).streams.add({ name, subjects: [subject] });
+  await (await jetstreamManager(nats.client)).streams.add({ name, subjects: [subject] });
 }
 
 /** Publish orders [from, to) (each id once), plus a copy of every tenth. */
 async function publish(subject: string, from: number, to: number): Promise<number> {
-  const js = jetstream(nc!);
+  const js = jetstream(nats.client);
   const acks: Promise<unknown>[] = [];
   let n = 0;
   for (let i = from; i < to; i++) {
@@ -60,7 +49,7 @@ async function publish(subject: string, from: number, to: number): Promise<numbe
 async function consumerState(name: string, durable: string): Promise<{ pending: number; ackPending: number }> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const info = await (await jetstreamManager(nc!)).consumers.info(name, durable);
+    const info = await (await jetstreamManager(nats.client)).consumers.info(name, durable);
     const state = { pending: info.num_pending, ackPending: info.num_ack_pending };
     if ((state.pending === 0 && state.ackPending === 0) || Date.now() > deadline) return state;
     await sleep(100);
@@ -109,7 +98,7 @@ describe('NATS input', () => {
     await publish('in.once', 0, 3000);
     const dir = workdir();
     const out = join(dir, 'out.ndjson');
-    const args = ['run', '--once', '--input', nats!.url('in.once', 'durable=reader'), '--checkpoint', join(dir, 'cp'), '--sink', `file:${out}`, '--no-metrics', '--log-level', 'warn'];
+    const args = ['run', '--once', '--input', nats.server.url('in.once', 'durable=reader'), '--checkpoint', join(dir, 'cp'), '--sink', `file:${out}`, '--no-metrics', '--log-level', 'warn'];
     const first = await runEngine(args);
     expect(first.code, first.stderr).toBe(0);
     const got = seqs(out);
@@ -124,7 +113,7 @@ describe('NATS input', () => {
 
   it('without a checkpoint directory: exit 2 naming why', async (ctx) => {
     requireNats(ctx);
-    const r = await runEngine(['run', '--once', '--input', nats!.url('in.once', 'durable=nocp'), '--sink', 'none', '--no-metrics']);
+    const r = await runEngine(['run', '--once', '--input', nats.server.url('in.once', 'durable=nocp'), '--sink', 'none', '--no-metrics']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/a NATS input needs a checkpoint directory/);
   });
@@ -134,7 +123,7 @@ describe('NATS input', () => {
     await stream('IN_CRASH', 'in.crash');
     const dir = workdir();
     const out = join(dir, 'out.ndjson');
-    const args = ['run', '--input', nats!.url('in.crash', 'durable=crashy&ack_wait=2s'), '--checkpoint', join(dir, 'cp'), '--checkpoint-interval', '100ms', '--sink', `file:${out}`, '--no-metrics', '--workers', '2', '--log-level', 'warn'];
+    const args = ['run', '--input', nats.server.url('in.crash', 'durable=crashy&ack_wait=2s'), '--checkpoint', join(dir, 'cp'), '--checkpoint-interval', '100ms', '--sink', `file:${out}`, '--no-metrics', '--workers', '2', '--log-level', 'warn'];
     const rand = mulberry32(seed);
     let published = 0;
     let next = 0;
@@ -177,7 +166,7 @@ describe('NATS input', () => {
     await stream('IN_LIB', 'in.lib');
     await publish('in.lib', 0, 500);
     const dir = workdir();
-    const engine = new Engine({ input: nats!.url('in.lib', 'durable=lib'), once: true, checkpoint: join(dir, 'cp'), workers: 2 });
+    const engine = new Engine({ input: nats.server.url('in.lib', 'durable=lib'), once: true, checkpoint: join(dir, 'cp'), workers: 2 });
     const ids = new Set<string>();
     const loop = (async () => {
       for await (const r of engine.records()) ids.add((JSON.parse(r.toString()) as { id: string }).id);

@@ -6,27 +6,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { describe, expect, it } from 'vitest';
+import { type JetStreamManager } from '@nats-io/jetstream';
 import { runCli, plainLines } from './helpers/cli-process.js';
 import { workdir } from './helpers/workdir.js';
-import { NATS_MISSING, readStream, requireNats, TestNats } from './helpers/nats.js';
+import { readStream, requireNats, TestNats, useTestNats } from './helpers/nats.js';
 import { parseNatsSink } from '../dist/src/config/nats-sink.js';
 
-let nats: TestNats | undefined;
-let nc: NatsConnection | undefined;
-let jsm: JetStreamManager | undefined;
-beforeAll(async () => {
-  if (NATS_MISSING) return;
-  nats = await TestNats.start();
-  nc = await nats.client();
-  jsm = await jetstreamManager(nc);
-});
-afterAll(async () => {
-  await nc?.close();
-  await nats?.destroy();
-});
+const nats = useTestNats();
 
 const NS = 1_000_000;
 const orders = Array.from({ length: 50 }, (_, i) => JSON.stringify({ id: `c${i}`, timestamp: 1_760_000_000_000 + i, side: 'buy' })).join('\n') + '\n';
@@ -43,12 +30,12 @@ const run = (sink: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) =>
 describe('NATS sink: the stream it creates', () => {
   it('creates a missing stream with the documented config; the duplicate window covers the dedup window', async (ctx) => {
     requireNats(ctx);
-    const r = await run(nats!.url('cfg.created'), ['--dedup-window', '5m']);
+    const r = await run(nats.server.url('cfg.created'), ['--dedup-window', '5m']);
     expect(r.code, r.stderr).toBe(0);
-    const info = await jsm!.streams.info('ORDERTAIL_CFG_CREATED');
+    const info = await nats.jsm.streams.info('ORDERTAIL_CFG_CREATED');
     expect(info.config).toMatchObject({ subjects: ['cfg.created'], storage: 'file', num_replicas: 1, retention: 'limits', discard: 'old', duplicate_window: 300_000 * NS, max_age: 0 });
     expect(info.state.messages).toBe(50);
-    const ids = (await readStream(nc!, 'ORDERTAIL_CFG_CREATED')).map((m) => m.msgId);
+    const ids = (await readStream(nats.client, 'ORDERTAIL_CFG_CREATED')).map((m) => m.msgId);
     // Keyed records: the 64-bit key hash in hex and the event time.
     expect(ids.every((id) => id !== undefined && /^k[0-9a-f]{16}\.\d+$/.test(id))).toBe(true);
     expect(new Set(ids).size).toBe(50);
@@ -56,11 +43,11 @@ describe('NATS sink: the stream it creates', () => {
 
   it('defaults the duplicate window to 2 minutes when the dedup window is shorter, and the URL overrides it', async (ctx) => {
     requireNats(ctx);
-    expect((await run(nats!.url('cfg.short'))).code).toBe(0);
-    expect((await jsm!.streams.info('ORDERTAIL_CFG_SHORT')).config.duplicate_window).toBe(120_000 * NS);
-    const r = await run(nats!.url('cfg.named', 'stream=NAMED&duplicate_window=10m&max_age=1d'));
+    expect((await run(nats.server.url('cfg.short'))).code).toBe(0);
+    expect((await nats.jsm.streams.info('ORDERTAIL_CFG_SHORT')).config.duplicate_window).toBe(120_000 * NS);
+    const r = await run(nats.server.url('cfg.named', 'stream=NAMED&duplicate_window=10m&max_age=1d'));
     expect(r.code, r.stderr).toBe(0);
-    expect((await jsm!.streams.info('NAMED')).config).toMatchObject({ duplicate_window: 600_000 * NS, max_age: 86_400_000 * NS, subjects: ['cfg.named'] });
+    expect((await nats.jsm.streams.info('NAMED')).config).toMatchObject({ duplicate_window: 600_000 * NS, max_age: 86_400_000 * NS, subjects: ['cfg.named'] });
   });
 });
 
@@ -75,13 +62,13 @@ describe('NATS sink: an existing stream that does not fit', () => {
     it(`${c.name}: exit 2 naming the setting, the stream untouched`, async (ctx) => {
       requireNats(ctx);
       const name = `BAD_${c.url.split(/[.?]/)[1]!.toUpperCase()}`;
-      await jsm!.streams.add({ name, storage: 'file', ...c.config } as Parameters<JetStreamManager['streams']['add']>[0]);
-      const before = (await jsm!.streams.info(name)).config;
+      await nats.jsm.streams.add({ name, storage: 'file', ...c.config } as Parameters<JetStreamManager['streams']['add']>[0]);
+      const before = (await nats.jsm.streams.info(name)).config;
       const [subject, params] = c.url.split('?') as [string, string?];
-      const r = await run(nats!.url(subject, `stream=${name}${params ? `&${params}` : ''}`));
+      const r = await run(nats.server.url(subject, `stream=${name}${params ? `&${params}` : ''}`));
       expect(r.code, r.stderr).toBe(2);
       expect(plainLines(r.stderr).join('\n')).toMatch(c.setting);
-      const after = await jsm!.streams.info(name);
+      const after = await nats.jsm.streams.info(name);
       expect(after.config).toEqual(before);
       expect(after.state.messages).toBe(0);
     });
@@ -89,8 +76,8 @@ describe('NATS sink: an existing stream that does not fit', () => {
 
   it('a subject another stream already takes: exit 2 naming subjects', async (ctx) => {
     requireNats(ctx);
-    await jsm!.streams.add({ name: 'OWNER', subjects: ['owned.>'] });
-    const r = await run(nats!.url('owned.orders', 'stream=NOT_OWNER'));
+    await nats.jsm.streams.add({ name: 'OWNER', subjects: ['owned.>'] });
+    const r = await run(nats.server.url('owned.orders', 'stream=NOT_OWNER'));
     expect(r.code, r.stderr).toBe(2);
     expect(plainLines(r.stderr).join('\n')).toMatch(/another stream already takes subject owned\.orders/);
   });
@@ -104,9 +91,9 @@ describe('NATS sink: a record larger than the server takes', () => {
     const big = JSON.stringify({ id: 'big', timestamp: 1_760_000_000_000, pad: 'x'.repeat(1_200_000) });
     writeFileSync(path, `${orders}${big}\n`);
     const dead = join(dir, 'dead.ndjson');
-    const r = await runCli(['run', '--input', path, '--once', '--sink', nats!.url('cfg.big'), '--dead-letter', dead, '--no-metrics', '--log-level', 'warn'], { timeoutMs: 30_000 });
+    const r = await runCli(['run', '--input', path, '--once', '--sink', nats.server.url('cfg.big'), '--dead-letter', dead, '--no-metrics', '--log-level', 'warn'], { timeoutMs: 30_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect((await jsm!.streams.info('ORDERTAIL_CFG_BIG')).state.messages).toBe(50);
+    expect((await nats.jsm.streams.info('ORDERTAIL_CFG_BIG')).state.messages).toBe(50);
     const letters = (await import('node:fs')).readFileSync(dead, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; error: string });
     expect(letters).toHaveLength(1);
     expect(letters[0]).toMatchObject({ reason: 'too_large_for_nats' });

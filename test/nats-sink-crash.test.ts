@@ -9,24 +9,13 @@
  * the stream drops it as a duplicate.
  */
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { expectedRecords, killAll, mulberry32, runEngine, spawnEngine, startWriter } from './helpers/crash-harness.mjs';
 import { workdir } from './helpers/workdir.js';
-import { NATS_MISSING, readStream, requireNats, TestNats } from './helpers/nats.js';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { readStream, requireNats, useTestNats } from './helpers/nats.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 
-let nats: TestNats | undefined;
-let nc: NatsConnection | undefined;
-beforeAll(async () => {
-  if (NATS_MISSING) return;
-  nats = await TestNats.start();
-  nc = await nats.client();
-});
-afterAll(async () => {
-  await nc?.close();
-  await nats?.destroy();
-});
+const nats = useTestNats();
 afterEach(() => killAll());
 
 const seed = Number(process.env.CRASH_SEED ?? Date.now() % 2 ** 31);
@@ -34,7 +23,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 async function messages(stream: string): Promise<number> {
   try {
-    return (await (await jetstreamManager(nc!)).streams.info(stream)).state.messages;
+    return (await (await jetstreamManager(nats.client)).streams.info(stream)).state.messages;
   } catch {
     return 0;
   }
@@ -44,7 +33,7 @@ async function crashRun(keyed: boolean, kills: number, subject: string): Promise
   const dir = workdir('ordertail-natscrash-');
   const log = join(dir, 'orders.log');
   const stream = `CRASH_${subject.toUpperCase()}`;
-  const args = ['run', '--input', log, '--sink', nats!.url(subject, `stream=${stream}`), '--checkpoint', join(dir, 'checkpoint'), '--checkpoint-interval', '100ms', '--no-metrics', '--workers', '2', '--log-level', 'warn'];
+  const args = ['run', '--input', log, '--sink', nats.server.url(subject, `stream=${stream}`), '--checkpoint', join(dir, 'checkpoint'), '--checkpoint-interval', '100ms', '--no-metrics', '--workers', '2', '--log-level', 'warn'];
   if (!keyed) args.push('--dedup-key', 'nosuchfield');
   const rand = mulberry32(seed + (keyed ? 0 : 1));
   const writer = await startWriter({ streams: [{ name: 's0', path: log }], rate: 3000, seed });
@@ -73,7 +62,7 @@ async function crashRun(keyed: boolean, kills: number, subject: string): Promise
   const { expected, repeats } = expectedRecords([[log]], { keyed });
   if (keyed) expect(repeats, why).toBeGreaterThan(10);
   const got = new Map<string, number>();
-  for (const m of await readStream(nc!, stream)) {
+  for (const m of await readStream(nats.client, stream)) {
     const r = JSON.parse(m.data) as { stream: string; seq: number };
     const k = `${r.stream}:${r.seq}`;
     got.set(k, (got.get(k) ?? 0) + 1);

@@ -8,18 +8,14 @@
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Engine } from '../dist/src/index.js';
 import { workdir } from './helpers/workdir.js';
-import { NATS_MISSING, readStream, requireNats, TestNats } from './helpers/nats.js';
+import { readStream, requireNats, useTestNats } from './helpers/nats.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 
-let nats: TestNats | undefined;
-beforeAll(async () => {
-  if (!NATS_MISSING) nats = await TestNats.start();
-});
-afterAll(async () => nats?.destroy());
+const shared = useTestNats();
 
 const OUTAGE_MS = Number(process.env.ORDERTAIL_NATS_OUTAGE_MS ?? 4000);
 const WINDOW = 200;
@@ -60,19 +56,19 @@ describe('NATS sink: the server goes away', () => {
       workers: 2,
       metricsPort: 0,
       checkpoint: join(dir, 'state'),
-      sink: nats!.url('outage.orders', `stream=${STREAM}&window=${WINDOW}&ack_timeout=1s`),
+      sink: shared.server.url('outage.orders', `stream=${STREAM}&window=${WINDOW}&ack_timeout=1s`),
     });
     engine.on('warning', (m, code) => warnings.push(`${code} ${m}`));
     engine.on('error', () => {});
     await engine.start();
-    let nc = await nats!.client();
+    let nc = await shared.server.client();
     let appended = 1000;
     try {
       for (let n = 0; n < 1000; n = await messages(nc)) await sleep(20);
       expect((await readyz(engine)).status).toBe(200);
       await nc.close();
 
-      await nats!.stop();
+      await shared.server.stop();
       const stoppedAt = Date.now();
       // Far more than the window: the engine must stop reading, not buffer it all.
       for (; appended < 21_000; appended += 2000) appendFileSync(log, orders(appended, appended + 2000));
@@ -97,8 +93,8 @@ describe('NATS sink: the server goes away', () => {
       expect(paused, warnings.join('\n')).toHaveLength(1);
       expect(warnings.filter((w) => w.includes('NATS server unavailable'))).toHaveLength(1);
 
-      await nats!.start();
-      nc = await nats!.client();
+      await shared.server.start();
+      nc = await shared.server.client();
       for (let n = 0; n < appended; n = await messages(nc)) await sleep(50);
       while ((await readyz(engine)).status !== 200) await sleep(50);
       expect(await metric(engine, 'ordertail_nats_reconnects_total')).toBeGreaterThanOrEqual(1);
@@ -119,7 +115,7 @@ describe('NATS sink: the server goes away', () => {
     const dir = workdir();
     const log = join(dir, 'steady.ndjson');
     writeFileSync(log, '');
-    const engine = new Engine({ input: log, workers: 2, checkpoint: join(dir, 'state'), checkpointInterval: 100, sink: nats!.url('steady.orders', 'stream=STEADY') });
+    const engine = new Engine({ input: log, workers: 2, checkpoint: join(dir, 'state'), checkpointInterval: 100, sink: shared.server.url('steady.orders', 'stream=STEADY') });
     engine.on('error', () => {});
     await engine.start();
     let n = 0;
@@ -138,7 +134,7 @@ describe('NATS sink: the server goes away', () => {
       await engine.stop();
     }
     expect(committedWhileWriting).toBeGreaterThanOrEqual(5);
-    const nc = await nats!.client();
+    const nc = await shared.server.client();
     const ids = new Set((await readStream(nc, 'STEADY')).map((m) => (JSON.parse(m.data) as { id: string }).id));
     await nc.close();
     expect(ids.size).toBe(n);

@@ -8,24 +8,13 @@
  * time: another Msg-Id).
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
 import { startCli } from './helpers/cli-process.js';
 import { multisetDiff, writeOrderLogs } from './helpers/order-logs.js';
 import { workdir } from './helpers/workdir.js';
-import { NATS_MISSING, readDurable, requireNats, TestNats } from './helpers/nats.js';
+import { readDurable, requireNats, useTestNats } from './helpers/nats.js';
 
-let nats: TestNats | undefined;
-let nc: NatsConnection | undefined;
-beforeAll(async () => {
-  if (NATS_MISSING) return;
-  nats = await TestNats.start();
-  nc = await nats.client();
-});
-afterAll(async () => {
-  await nc?.close();
-  await nats?.destroy();
-});
+const nats = useTestNats();
 
 describe('NATS sink: two engines, one stream', () => {
   it('overlapping logs published by two engines at once: a durable consumer reads every order exactly once', async (ctx) => {
@@ -33,7 +22,7 @@ describe('NATS sink: two engines, one stream', () => {
     const dir = workdir('ordertail-nats2-');
     const windowMs = 60_000;
     const logs = writeOrderLogs(dir, { seed: 18, files: 3, ordersPerFile: 6000, duplicateShare: 0.3, reuseShare: 0.02, windowMs, spanMs: 30_000 });
-    const sink = nats!.url('two.orders', 'stream=TWO');
+    const sink = nats.server.url('two.orders', 'stream=TWO');
     // Host A tails files 0 and 1, host B files 1 and 2: file 1 entirely, and the copies spread across all three, reach both.
     const engine = (inputs: string[], state: string) =>
       startCli(['run', ...inputs.flatMap((p) => ['--input', p]), '--once', '--sink', sink, '--checkpoint', join(dir, state), '--workers', '2', '--no-metrics', '--log-level', 'warn'], {});
@@ -42,7 +31,7 @@ describe('NATS sink: two engines, one stream', () => {
     const [codeA, codeB] = await Promise.all([a.exit(60_000), b.exit(60_000)]);
     expect(codeA, a.stderr()).toBe(0);
     expect(codeB, b.stderr()).toBe(0);
-    const read = await readDurable(nc!, 'TWO', 'downstream');
+    const read = await readDurable(nats.client, 'TWO', 'downstream');
     const lines = read.map((m) => m.data);
     const diff = multisetDiff(lines, logs.expected);
     expect(diff, `read ${lines.length}, expected ${logs.expected.length}`).toEqual({ missing: 0, extra: 0, sampleExtra: [] });

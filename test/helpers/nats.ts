@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll } from 'vitest';
 
 const VERSION = spawnSync('nats-server', ['--version'], { encoding: 'utf8' });
 
@@ -24,6 +25,44 @@ export const NATS_MISSING: string | undefined =
 export function requireNats(ctx: { skip: (note?: string) => void }): void {
   if (NATS_MISSING && process.env.ORDERTAIL_REQUIRE_TOOLS === '1') throw new Error(NATS_MISSING);
   if (NATS_MISSING) ctx.skip(NATS_MISSING);
+}
+
+/** The server and client of useTestNats(), read once its beforeAll has run (never when nats-server is missing: tests call requireNats first). */
+export interface FileNats {
+  readonly server: TestNats;
+  readonly client: NatsConnection;
+  readonly jsm: JetStreamManager;
+}
+
+/**
+ * One NATS server for a test file, started before its tests and removed after
+ * them, with a client and a JetStream manager of it. Call at the file's top level.
+ */
+export function useTestNats(): FileNats {
+  let server: TestNats | undefined;
+  let client: NatsConnection | undefined;
+  let jsm: JetStreamManager | undefined;
+  beforeAll(async () => {
+    if (NATS_MISSING) return;
+    server = await TestNats.start();
+    client = await server.client();
+    jsm = await jetstreamManager(client);
+  });
+  afterAll(async () => {
+    await client?.close();
+    await server?.destroy();
+  });
+  return {
+    get server() {
+      return server!;
+    },
+    get client() {
+      return client!;
+    },
+    get jsm() {
+      return jsm!;
+    },
+  };
 }
 
 export async function freePort(): Promise<number> {
