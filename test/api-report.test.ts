@@ -8,7 +8,6 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error a plain .mjs script without typings
 import { apiReport } from '../scripts/api-report.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

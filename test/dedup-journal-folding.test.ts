@@ -18,7 +18,7 @@ const T0 = 1_700_000_000_000;
 const OPTIONS = { capacity: 1 << 20, windowMs: 3_600_000 };
 
 /** Insert keys [from, to) as the emit stage does: table, then the journal for NEW ones. */
-function insertKeys(table: InstanceType<typeof DedupTable>, checkpoint: InstanceType<typeof DedupCheckpoint>, from: number, to: number): void {
+function insertKeys(table: DedupTable, checkpoint: InstanceType<typeof DedupCheckpoint>, from: number, to: number): void {
   const times = new Float64Array(1);
   for (let k = from; k < to; k++) {
     times[0] = T0 + k;
@@ -27,7 +27,7 @@ function insertKeys(table: InstanceType<typeof DedupTable>, checkpoint: Instance
 }
 
 let generation = 0;
-async function commit(store: InstanceType<typeof CheckpointStore>, checkpoint: InstanceType<typeof DedupCheckpoint>, table: InstanceType<typeof DedupTable>): Promise<CheckpointState> {
+async function commit(store: InstanceType<typeof CheckpointStore>, checkpoint: InstanceType<typeof DedupCheckpoint>, table: DedupTable): Promise<CheckpointState> {
   const { writes, manifest } = checkpoint.prepare(table);
   const state: CheckpointState = {
     generation: ++generation,

@@ -200,7 +200,7 @@ describe.skipIf(!native)('engine with --dedup-impl js and native', () => {
     const [js, nat] = runs as [(typeof runs)[0], (typeof runs)[0]];
     expect(js.stats.duplicates).toBeGreaterThan(10_000);
     expect(nat.bytes.equals(js.bytes)).toBe(true);
-    for (const k of ['recordsRead', 'recordsEmitted', 'duplicates', 'rejected', 'withoutKey', 'dedupOverflow'] as const) {
+    for (const k of ['recordsRead', 'recordsEmitted', 'duplicates', 'rejected', 'withoutKey', 'dedupForgotten', 'dedupForgottenInWindow'] as const) {
       expect(nat.stats[k]).toBe(js.stats[k]);
     }
   });

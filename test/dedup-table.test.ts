@@ -9,7 +9,6 @@ import { describe, expect, it } from 'vitest';
 import { BUCKET_SLOTS, PROBE_BUCKETS, bucketIndex } from '../dist/src/dedup/layout.js';
 import { DedupTable, InsertResult } from '../dist/src/dedup/table.js';
 
-// @ts-expect-error -- plain .mjs fixture without types
 import { keyHi, keyLo } from './fixtures/dedup-keys.mjs';
 import { loadNativeAddon } from '../dist/src/parser/native.js';
 

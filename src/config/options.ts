@@ -15,8 +15,11 @@ import { isNatsInput, parseNatsInput, type NatsInputConfig } from './nats-input.
  */
 /** The engine's options as declared; use EngineOptions, which also takes explicit undefined. */
 export interface EngineOptionFields {
-  /** Glob patterns of files to read (files matching later are picked up too), or `nats://HOST:PORT/SUBJECT?durable=NAME` (README, NATS input). */
-  input: string | string[];
+  /**
+   * Glob patterns of files to read (files matching later are picked up too), or `nats://HOST:PORT/SUBJECT?durable=NAME` (README, NATS input).
+   * Required unless `collector` is given (whose log is then an input): without either, the constructor throws a `ConfigError` naming `input`.
+   */
+  input?: string | string[];
   /** Read what exists now, then finish. Default false (keep following). */
   once?: boolean;
   /** Where to begin in files that exist at start-up. Default 'start'. */

@@ -92,6 +92,10 @@ export async function startWriter(config) {
 /* ------------------------------------------------------------------ engine */
 
 /** argv for `ordertail run` in a crash scenario. */
+/**
+ * @param {{ inputs: string[], sink: string, checkpoint: string, deadLetter?: string, keyed?: boolean, interval?: string, workers?: number, once?: boolean, extra?: string[] }} options
+ * @returns {string[]}
+ */
 export function engineArgs({ inputs, sink, checkpoint, deadLetter, keyed = true, interval = '100ms', workers = 2, once = false, extra = [] }) {
   const args = ['run'];
   for (const input of inputs) args.push('--input', input);

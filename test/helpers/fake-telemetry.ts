@@ -1,4 +1,4 @@
-import type { EngineStats } from '../../dist/src/index.js';
+import type { EngineStats, RejectReason } from '../../dist/src/index.js';
 import { createLatencyHistogram } from '../../dist/src/metrics/histograms.js';
 import { LatencyRecorder } from '../../dist/src/metrics/latency.js';
 import type {
@@ -33,7 +33,9 @@ export class FakeTelemetry implements TelemetrySource {
     live: { read: 0, emitted: 0, duplicates: 0, rejected: 0 },
     history: { read: 0, emitted: 0, duplicates: 0, rejected: 0 },
   };
-  readonly rejectedByReason: Record<string, number> = { invalid_json: 0, too_large: 0, not_object: 0 };
+  readonly rejectedByReason: Record<RejectReason, number> = {
+    invalid_json: 0, invalid_utf8: 0, control_char: 0, not_object: 0, trailing_garbage: 0, too_large: 0, too_deep: 0, truncated_document: 0,
+  };
   withoutKey = 0;
   bytesRead = 0;
   fileList: FileTelemetry[] = [];
@@ -63,7 +65,7 @@ export class FakeTelemetry implements TelemetrySource {
     const emitted = batch.emittedMicros ?? [];
     const rejected = Object.values(batch.rejected ?? {}).reduce((a, b) => a + b, 0);
     for (const us of emitted) this.hist.stream[stream].recordValue(us);
-    for (const [reason, n] of Object.entries(batch.rejected ?? {})) this.rejectedByReason[reason] = (this.rejectedByReason[reason] ?? 0) + n;
+    for (const [reason, n] of Object.entries(batch.rejected ?? {})) this.rejectedByReason[reason as RejectReason] += n;
     c.emitted += emitted.length;
     c.duplicates += batch.duplicates ?? 0;
     c.rejected += rejected;
@@ -88,11 +90,12 @@ export class FakeTelemetry implements TelemetrySource {
       files: this.fileList.length,
       parser: 'js',
       shadow: { compared: 0, mismatches: 0 },
-      dedup: { ...this.gaugeValues.dedup },
+      dedup: { ...this.gaugeValues.dedup, impl: 'native' },
       latency: LatencyRecorder.summarize(this.hist.stream.live),
       historyLatency: LatencyRecorder.summarize(this.hist.stream.history),
       checkpoints: { dir: '/var/lib/ordertail/ck', committed: 3, failed: 1, lastCommittedAtMs: 1_700_000_000_000 },
       openFiles: 2,
+      unread: [],
     };
   }
 
