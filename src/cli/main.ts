@@ -63,7 +63,8 @@ async function run(command: RunCommand): Promise<void> {
 const isBrokenPipe = (err: unknown): boolean => (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
 
 async function runEngine({ engineOptions, options, statusIntervalMs, metrics, reload }: RunCommand, signals: StopSignals): Promise<void> {
-  const [{ createLogger }, { Engine }] = await Promise.all([import('../metrics/logger.js'), import('../engine/engine.js')]);
+  const [{ createLogger }, { Engine }, { ownProcessGlobals }] = await Promise.all([import('../metrics/logger.js'), import('../engine/engine.js'), import('../metrics/histograms.js')]);
+  ownProcessGlobals();
   // Logs go to stderr only: stdout may be the record sink.
   const logger = createLogger({ level: options.logLevel });
   const engine = new Engine({ ...engineOptions, logger });

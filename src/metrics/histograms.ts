@@ -59,6 +59,37 @@ function buildAllLazy(): void {
 /** Set while prepareLatencyHistograms() compiles: the lazy build waits for it instead of compiling synchronously. */
 let preparing: Promise<void> | undefined;
 
+let processOwned = false;
+
+/**
+ * The CLI owns its process: nothing else in it can be using the global
+ * `Response` while the histograms' WebAssembly compiles at start-up, so
+ * prepareLatencyHistograms() may set that global aside meanwhile (see
+ * initWebAssemblyAsync). An engine embedded in a service never does.
+ */
+export function ownProcessGlobals(): void {
+  processOwned = true;
+}
+
+/**
+ * hdr-histogram-js's loader asks `typeof Response` before it compiles, and in
+ * Node that global is a lazy getter that loads the whole fetch implementation
+ * (undici): tens of milliseconds of a follower's start-up on the main thread,
+ * for a check that is false here (the module is given as bytes). When the
+ * process is ours and nothing has touched the getter yet, it is set aside
+ * until the compile ends, and put back as it was.
+ */
+async function initWebAssemblyAsync(): Promise<void> {
+  const descriptor = processOwned ? Object.getOwnPropertyDescriptor(globalThis, 'Response') : undefined;
+  const setAside = descriptor?.get !== undefined && descriptor.configurable === true;
+  if (setAside) Object.defineProperty(globalThis, 'Response', { value: undefined, configurable: true, writable: true, enumerable: false });
+  try {
+    await loadHdr().initWebAssembly();
+  } finally {
+    if (setAside) Object.defineProperty(globalThis, 'Response', descriptor);
+  }
+}
+
 /**
  * Build the lazy histograms as soon as the WebAssembly, compiled off this
  * thread, is ready. For a follower at start-up: built by the timer instead,
@@ -72,7 +103,7 @@ export function prepareLatencyHistograms(): Promise<void> {
   preparing ??= (async () => {
     if (wasm === undefined) {
       try {
-        await loadHdr().initWebAssembly();
+        await initWebAssemblyAsync();
         wasm = true;
       } catch {
         wasm = false;
