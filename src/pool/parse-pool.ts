@@ -22,7 +22,7 @@ const WORKER_FILE =
     : new URL('../../workers/parse-worker.js', import.meta.url);
 
 /**
- * The nice value of parse threads in follow mode: history then gets the CPU
+ * How much nicer than the process parse threads run in follow mode: history then gets the CPU
  * the live lane (main thread) leaves, instead of an equal share of it.
  */
 const WORKER_NICE_WHEN_FOLLOWING = 10;

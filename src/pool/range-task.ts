@@ -65,6 +65,6 @@ export interface ParseWorkerData {
   readonly shadowSample: number;
   /** Longest a worker waits on a full ring before failing the range (ms). */
   readonly ringStallLimitMs: number;
-  /** A nice value for the worker threads (follow mode), so the main thread's live lane runs first; 0: none. */
+  /** Added to the worker threads' nice value (follow mode), so the main thread's live lane runs first; 0: none. */
   readonly yieldToMainThread: number;
 }
