@@ -18,7 +18,14 @@
  *
  *   node dist/bench/ws-fanout.js [--clients 500] [--rate 5000] [--seconds 30]
  *   node dist/bench/ws-fanout.js --ramp 100,250,500,1000 --rate 1000 --seconds 10
+ *   node dist/bench/ws-fanout.js … --client-processes 2   (clients spread over processes)
  *   node dist/bench/ws-fanout.js --writer FILE RATE SECONDS   (the writer process)
+ *
+ * --client-processes N: the clients run in N child processes instead of this
+ * one (their histograms merged here). In one process, 500 clients parsing
+ * 2.5 M records/s keep a single thread near one core, and its queue becomes
+ * part of the latency measured; a real dashboard's clients are separate
+ * processes (browsers). The CPU column then sums the client processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -29,6 +36,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import type { Histogram } from 'hdr-histogram-js';
+import * as hdr from 'hdr-histogram-js';
 import { createLatencyHistogram } from '../src/metrics/histograms.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -178,6 +186,77 @@ function quantile(metrics: string, q: string): number {
   return m ? Number(m[1]) * 1000 : Number.NaN;
 }
 
+/** Client processes per phase (--client-processes; 0: the clients live in this process). */
+let shards = 0;
+
+interface ShardReport {
+  readonly histogram: string;
+  readonly delivered: number;
+  readonly mismatches: number;
+  readonly short: number;
+}
+
+/** Child processes running clients [first, first + count) of `clients` (filters by index, as here), once all have connected. */
+async function startShards(url: string, clients: number, n: number, total: number): Promise<ChildProcess[]> {
+  const children: ChildProcess[] = [];
+  const per = Math.ceil(clients / n);
+  for (let first = 0; first < clients; first += per) {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--client-shard', url, String(first), String(Math.min(per, clients - first)), String(total)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) => reject(new Error(`client shard exited (${code}) before connecting`)));
+    });
+    children.push(child);
+  }
+  return children;
+}
+
+/** Ask each shard to wait for its last records and report; merge their latencies into `into`. */
+async function finishShards(children: ChildProcess[], into: Histogram): Promise<{ delivered: number; mismatches: number; short: number }> {
+  const totals = { delivered: 0, mismatches: 0, short: 0 };
+  for (const child of children) {
+    const report = await new Promise<ShardReport>((resolve) => {
+      child.once('message', (m) => resolve(m as ShardReport));
+      child.send('finish');
+    });
+    const h = hdr.decodeFromCompressedBase64(report.histogram);
+    into.add(h);
+    h.destroy();
+    totals.delivered += report.delivered;
+    totals.mismatches += report.mismatches;
+    totals.short += report.short;
+    child.kill();
+  }
+  return totals;
+}
+
+/** A client process of --client-processes: connects its clients, then on 'finish' waits for their last records and reports. */
+async function clientShard(url: string, first: number, count: number, total: number): Promise<void> {
+  const latency = createLatencyHistogram(false);
+  const mine: { client: BenchClient; want: number }[] = [];
+  const want = FILTERS.map((f) => {
+    let n = 0;
+    for (let i = 0; i < total; i++) if (f.selects(i)) n++;
+    return n;
+  });
+  for (let i = first; i < first + count; i++) mine.push({ client: await connect(url, FILTERS[i % FILTERS.length]!, latency), want: want[i % FILTERS.length]! });
+  process.send!('connected');
+  process.once('message', async () => {
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && mine.some((m) => m.client.received < m.want)) await sleep(100);
+    const report: ShardReport = {
+      histogram: hdr.encodeIntoCompressedBase64(latency),
+      delivered: mine.reduce((n, m) => n + m.client.received, 0),
+      mismatches: mine.reduce((n, m) => n + m.client.mismatches, 0),
+      short: mine.filter((m) => m.client.received !== m.want).length,
+    };
+    for (const m of mine) m.client.ws.terminate();
+    process.send!(report);
+  });
+}
+
 async function phase(name: string, clients: number, stalled: boolean, rate: number, seconds: number): Promise<Phase> {
   const dir = mkdtempSync(join(tmpdir(), 'ordertail-ws-bench-'));
   const live = join(dir, 'live.ndjson');
@@ -192,21 +271,24 @@ async function phase(name: string, clients: number, stalled: boolean, rate: numb
   try {
     await untilUp(`http://127.0.0.1:${metricsPort}/metrics/broadcast`);
     const url = `ws://127.0.0.1:${wsPort}/`;
-    const latency = createLatencyHistogram();
+    const total = rate * seconds;
+    // Spread over child processes, the clients are shards; otherwise they all live here.
+    const latency = createLatencyHistogram(shards > 0 ? false : undefined);
     const all: BenchClient[] = [];
-    for (let i = 0; i < clients; i++) all.push(await connect(url, FILTERS[i % FILTERS.length]!, latency));
+    const children = shards > 0 && clients > 0 ? await startShards(url, clients, shards, total) : [];
+    if (children.length === 0) for (let i = 0; i < clients; i++) all.push(await connect(url, FILTERS[i % FILTERS.length]!, latency));
     let slow: BenchClient | undefined;
     if (stalled) {
       slow = await connect(url, FILTERS[0]!, undefined);
       slow.ws.pause();
     }
-    const total = rate * seconds;
-    const cpuBefore = { clients: process.cpuUsage(), engine: processCpuSeconds(engine.pid), at: performance.now() };
+    const cpuBefore = { clients: process.cpuUsage(), shards: children.map((c) => processCpuSeconds(c.pid)), engine: processCpuSeconds(engine.pid), at: performance.now() };
     const w = spawn(process.execPath, [fileURLToPath(import.meta.url), '--writer', live, String(rate), String(seconds)], { stdio: 'inherit' });
     await new Promise((resolve) => w.once('exit', resolve));
     const elapsedS = (performance.now() - cpuBefore.at) / 1000;
     const clientsUsage = process.cpuUsage(cpuBefore.clients);
-    const clientsCores = (clientsUsage.user + clientsUsage.system) / 1e6 / elapsedS;
+    const shardSeconds = children.reduce((sum, c, i) => sum + processCpuSeconds(c.pid) - cpuBefore.shards[i]!, 0);
+    const clientsCores = ((clientsUsage.user + clientsUsage.system) / 1e6 + shardSeconds) / elapsedS;
     const engineCores = (processCpuSeconds(engine.pid) - cpuBefore.engine) / elapsedS;
     // Let the last records arrive.
     const expected = (f: Filter): number => {
@@ -217,6 +299,7 @@ async function phase(name: string, clients: number, stalled: boolean, rate: numb
     const want = FILTERS.map(expected);
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline && all.some((c, i) => c.received < want[i % FILTERS.length]!)) await sleep(100);
+    const shardTotals = await finishShards(children, latency);
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     const result: Phase = {
       name,
@@ -228,9 +311,9 @@ async function phase(name: string, clients: number, stalled: boolean, rate: numb
       engineP90: quantile(metrics, '0.9'),
       engineP99: quantile(metrics, '0.99'),
       records: total,
-      delivered: all.reduce((n, c) => n + c.received, 0),
-      mismatches: all.reduce((n, c) => n + c.mismatches, 0),
-      short: all.filter((c, i) => c.received !== want[i % FILTERS.length]).length,
+      delivered: all.reduce((n, c) => n + c.received, 0) + shardTotals.delivered,
+      mismatches: all.reduce((n, c) => n + c.mismatches, 0) + shardTotals.mismatches,
+      short: all.filter((c, i) => c.received !== want[i % FILTERS.length]).length + shardTotals.short,
       stalledDropped: Number(/^ordertail_ws_dropped_records_total\{policy="drop-oldest"\} (\S+)$/m.exec(metrics)?.[1] ?? 0),
       engineRssMiB: Number(/^process_resident_memory_bytes (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20,
       clientsCores,
@@ -276,12 +359,13 @@ export async function run(argv: string[] = []): Promise<Phase[]> {
   const clients = arg(argv, '--clients', 500);
   const rate = arg(argv, '--rate', 5000);
   const seconds = arg(argv, '--seconds', 30);
+  shards = arg(argv, '--client-processes', 0);
   const rampAt = argv.indexOf('--ramp');
   if (rampAt >= 0) {
     await ramp(argv[rampAt + 1]!.split(',').map(Number), rate, seconds);
     return [];
   }
-  console.log(`ws fan-out: ${clients} clients (mixed filters), ${rate} records/s for ${seconds} s, engine = CLI with --workers 1`);
+  console.log(`ws fan-out: ${clients} clients (mixed filters${shards > 0 ? `, in ${shards} processes` : ''}), ${rate} records/s for ${seconds} s, engine = CLI with --workers 1`);
   const phases = [await phase('alone', 0, false, rate, seconds), await phase('clients', clients, false, rate, seconds), await phase('stalled', clients, true, rate, seconds)];
   const f = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '–');
   console.log('phase    | client p50 / p95 / p99 / max (ms) | engine live p50 / p90 / p99 (ms) | delivered | mismatches | short clients | stalled dropped | engine RSS MiB | CPU cores: clients / engine');
@@ -296,4 +380,5 @@ export async function run(argv: string[] = []): Promise<Phase[]> {
 }
 
 if (process.argv[2] === '--writer') writer(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]));
+else if (process.argv[2] === '--client-shard') await clientShard(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]));
 else if (process.argv[1] === fileURLToPath(import.meta.url)) await run(process.argv.slice(2));
