@@ -19,6 +19,7 @@
  *   node dist/bench/ws-fanout.js [--clients 500] [--rate 5000] [--seconds 30]
  *   node dist/bench/ws-fanout.js --ramp 100,250,500,1000 --rate 1000 --seconds 10
  *   node dist/bench/ws-fanout.js … --client-processes 2   (clients spread over processes)
+ *   BENCH_BASELINE=<dir> node dist/bench/ws-fanout.js …   (the engine of another build, e.g. bench/baseline.sh COMMIT)
  *   node dist/bench/ws-fanout.js --writer FILE RATE SECONDS   (the writer process)
  *
  * --client-processes N: the clients run in N child processes instead of this
@@ -40,6 +41,8 @@ import * as hdr from 'hdr-histogram-js';
 import { createLatencyHistogram } from '../src/metrics/histograms.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** BENCH_BASELINE=<dir of another built checkout>: its engine is measured, by this bench and its clients. */
+const ENGINE_ROOT = process.env.BENCH_BASELINE ?? REPO_ROOT;
 const SYMBOLS = ['BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'XRP/USDT', 'ADA/USDT', 'DOGE/USDT', 'BNB/USDT', 'TRX/USDT'];
 const TYPES = ['trade', 'ticker', 'order'];
 
@@ -264,7 +267,7 @@ async function phase(name: string, clients: number, stalled: boolean, rate: numb
   const [wsPort, metricsPort] = [await freePort(), await freePort()];
   const engine: ChildProcess = spawn(
     process.execPath,
-    [join(REPO_ROOT, 'bin/ordertail.js'), 'run', '--input', live, '--sink', `file:${join(dir, 'out.ndjson')}`, '--no-checkpoint', '--workers', '1',
+    [join(ENGINE_ROOT, 'bin/ordertail.js'), 'run', '--input', live, '--sink', `file:${join(dir, 'out.ndjson')}`, '--no-checkpoint', '--workers', '1',
       '--ws-port', String(wsPort), '--ws-max-clients', String(clients + 10), '--metrics-port', String(metricsPort), '--log-level', 'warn'],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
