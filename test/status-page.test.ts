@@ -82,7 +82,7 @@ describe('status page', () => {
       })
       .toMatchObject(Object.fromEntries(CHARTS.map((id) => [id, expect.any(Number)])));
     await expect
-      .poll(() => page.evaluate(() => Math.min(...Array.from(document.querySelectorAll('canvas'), (c) => Number(c.dataset.points ?? 0)))), {
+      .poll(() => page.evaluate((ids) => Math.min(...ids.map((id) => Number(document.getElementById(id)!.dataset.points ?? 0))), CHARTS), {
         timeout: 20_000,
         interval: 250,
       })
@@ -113,6 +113,8 @@ describe('status page', () => {
     expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
     expect(await page.textContent('#ready')).toBe('ready');
     expect(await page.textContent('#tiles')).toContain('orders / s');
+    // Realtime mode (a source that tells no mode): one path, no paths card.
+    expect(await page.$eval('#paths-card', (e) => (e as HTMLElement).style.display)).toBe('none');
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true });

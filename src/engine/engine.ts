@@ -639,6 +639,11 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     return c && { counts: c.snapshot(), lagMs: c.lagHistogram };
   }
 
+  /** How inputs are read now (for the metrics endpoints; `options.mode` is the same). */
+  readMode(): ResolvedOptions['mode'] {
+    return this.options.mode;
+  }
+
   /** Records read/emitted/duplicate/rejected per stream (live vs history). */
   streamCounts(): { live: StreamCounts; history: StreamCounts } {
     return this.streams.snapshot();

@@ -98,6 +98,8 @@ export interface ComparisonJson {
   batch_stream_latency: LatencySummary;
   /** history pX / live pX: how many times faster the tail is (null without data). */
   speedup: { p50: number | null; p99: number | null };
+  /** How inputs are read now (README, "Modes"): the status page shows the paths in legacy and hybrid mode. */
+  mode: 'realtime' | 'legacy' | 'hybrid';
   /** Hybrid mode: the live path beside the batch path (records first seen, seen by one only, lag); null in other modes. */
   modes: ComparisonSnapshot | null;
 }
@@ -216,6 +218,7 @@ export function comparisonJson(source: TelemetrySource, sampler: TelemetrySample
     fast_stream_latency: live.latency,
     batch_stream_latency: history.latency,
     speedup: { p50: ratio(live.latency.p50, history.latency.p50), p99: ratio(live.latency.p99, history.latency.p99) },
+    mode: source.readMode?.() ?? 'realtime',
     modes: source.modeComparison?.()?.counts ?? null,
   };
 }

@@ -5,8 +5,10 @@
  * works behind a path prefix) and draws line charts on <canvas> by hand.
  *
  * For tests and curious operators it publishes `window.ordertailStatus`:
- * { polls, pointsDrawn: {chartId: n}, lastError, stream } and sets data-points on each
- * canvas. With the WebSocket broadcaster on (metrics/broadcast says where), a
+ * { polls, pointsDrawn: {chartId: n}, lastError, stream, modes } and sets data-points on each
+ * canvas. In legacy and hybrid mode a card sets the live path beside the batch
+ * path (`modes`: { mode, polls, last: the comparison's counts }; the exact
+ * counts also as data-* attributes of #paths-card). With the WebSocket broadcaster on (metrics/broadcast says where), a
  * live view subscribes to it: the newest records and per-symbol rates
  * (`stream`: { state, records, lastSeq, gaps, rates: {symbol: per second} }).
  * A token for it is taken from the page's fragment (#ws-token=...), which
@@ -61,6 +63,15 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
     <div class="card"><h2>Lag (bytes not yet read, all files)</h2><canvas id="c-lag"></canvas></div>
     <div class="card"><h2>Live stream latency, ms (append observed → emitted; records of each interval)</h2><canvas id="c-lat-live"></canvas></div>
     <div class="card"><h2>History stream latency, ms (range planned → emitted; records of each interval)</h2><canvas id="c-lat-hist"></canvas></div>
+  </div>
+  <div class="card" style="margin-top:12px;display:none" id="paths-card"><h2>Paths: live (realtime) beside batch (closed files read whole) <span class="meta" id="paths-mode"></span></h2>
+    <div class="charts">
+      <div><h2>Records seen / s, per path</h2><canvas id="c-mode-rate"></canvas></div>
+      <div><h2>Records seen by one path only (total)</h2><canvas id="c-mode-only"></canvas></div>
+      <div id="paths-lag-chart"><h2>Lag between paths, s (batch − live, records both saw)</h2><canvas id="c-mode-lag"></canvas></div>
+    </div>
+    <table style="margin-top:8px"><thead><tr><th>path</th><th class="n">seen</th><th class="n">first (emitted)</th><th class="n">duplicates</th><th class="n">seen by this path only</th><th class="n">emit latency p99, ms (live / history stream)</th></tr></thead><tbody id="paths"></tbody></table>
+    <div class="meta" id="paths-lag"></div>
   </div>
   <div class="card" style="margin-top:12px" id="stream-card"><h2>Live stream (WebSocket) <span class="meta" id="stream-state">off</span></h2>
     <div class="stream">
@@ -243,6 +254,85 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
     }
   }
 
+  /*
+   * The paths chart (legacy and hybrid mode): one point per poll of
+   * metrics/comparison, stamped with the server's time. Rates are the
+   * difference of the cumulative counts between two polls. Legacy mode has
+   * no live path: every record the engine read is the batch path's, and
+   * the live path is drawn as absent, not as zero.
+   */
+  var pathPoints = [], MAX_PATH_POINTS = 600;
+  state.modes = { mode: null, polls: 0, last: null };
+  function pathsOf(c, s) {
+    if (c.modes) return c.modes;
+    if (c.mode !== "legacy") return null;
+    var t = s.totals;
+    return { live: null, batch: { first: t.records_emitted, notFirst: t.duplicates, only: t.records_emitted }, lagSeconds: null, batchFiles: null };
+  }
+  function seen(p) { return p ? p.first + p.notFirst : null; }
+  function renderPaths(s, c) {
+    var card = document.getElementById("paths-card"), m = pathsOf(c, s);
+    state.modes.mode = c.mode || "realtime";
+    if (!m) { card.style.display = "none"; card.dataset.mode = state.modes.mode; return; }
+    card.style.display = "block";
+    var t = Date.parse(c.time);
+    var prev = pathPoints.length > 0 ? pathPoints[pathPoints.length - 1] : null;
+    var pt = { t: t, m: m, liveRate: null, batchRate: null };
+    if (prev && t > prev.t) {
+      var dt = (t - prev.t) / 1000;
+      pt.liveRate = m.live && prev.m.live ? Math.max(0, seen(m.live) - seen(prev.m.live)) / dt : null;
+      pt.batchRate = Math.max(0, seen(m.batch) - seen(prev.m.batch)) / dt;
+    }
+    if (!prev || t > prev.t) pathPoints.push(pt);
+    if (pathPoints.length > MAX_PATH_POINTS) pathPoints.splice(0, pathPoints.length - MAX_PATH_POINTS);
+    state.modes.polls++; state.modes.last = m;
+    /* Exact counts for reconciliation (tests, operators comparing with the sink). */
+    var d = card.dataset;
+    d.mode = c.mode;
+    d.liveFirst = m.live ? String(m.live.first) : ""; d.liveNotFirst = m.live ? String(m.live.notFirst) : ""; d.liveOnly = m.live ? String(m.live.only) : "";
+    d.batchFirst = String(m.batch.first); d.batchNotFirst = String(m.batch.notFirst); d.batchOnly = String(m.batch.only);
+    d.batchFiles = m.batchFiles === null ? "" : String(m.batchFiles); d.lagCount = m.lagSeconds ? String(m.lagSeconds.count) : "";
+    document.getElementById("paths-mode").textContent = c.mode === "legacy" ? "legacy mode: the batch path only, nothing is tailed" :
+      "hybrid mode · " + m.batchFiles + " closed file(s) read by the batch path";
+    var body = document.getElementById("paths"); body.textContent = "";
+    [["live", m.live, c.live.latency], ["batch", m.batch, c.history.latency]].forEach(function (row) {
+      var tr = document.createElement("tr"), p = row[1];
+      tr.dataset.path = row[0];
+      var cells = p ? [row[0], String(seen(p)), String(p.first), String(p.notFirst), String(p.only), row[2].count > 0 ? fmt(row[2].p99) : "–"] :
+        [row[0], "off", "–", "–", "–", "–"];
+      cells.forEach(function (v, i) {
+        var td = document.createElement("td"); td.textContent = v; if (i > 0) td.className = "n";
+        if (i === 0) td.className = row[0] === "live" ? "live-dot" : "hist-dot";
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    var lag = m.lagSeconds;
+    document.getElementById("paths-lag").textContent = !lag ? "" : lag.count === 0 ? "no record seen by both paths yet" :
+      "lag between paths over " + lag.count + " records seen by both: p50 " + fmt(lag.p50) + " s · p99 " + fmt(lag.p99) + " s · max " + fmt(lag.max) + " s";
+  }
+  function drawPaths() {
+    if (pathPoints.length === 0 || document.getElementById("paths-card").style.display === "none") return;
+    var tMax = pathPoints[pathPoints.length - 1].t, tMin = Math.min(pathPoints[0].t, tMax - 10000);
+    var o = { tMin: tMin, tMax: tMax }, legacy = pathPoints[pathPoints.length - 1].m.live === null;
+    function line(name, color, dash, f) { return { name: name, color: color, dash: dash, values: pathPoints.map(function (p) { return [p.t, f(p)]; }) }; }
+    var rate = [line("batch", COLORS.history, false, function (p) { return p.batchRate; })];
+    var only = [line("batch only (live missed)", COLORS.history, false, function (p) { return p.m.batch.only; })];
+    if (!legacy) {
+      rate.unshift(line("live", COLORS.live, false, function (p) { return p.liveRate; }));
+      only.unshift(line("live only", COLORS.live, false, function (p) { return p.m.live.only; }));
+    }
+    /* Legacy mode has one path: no lag between paths to draw. */
+    document.getElementById("paths-lag-chart").style.display = legacy ? "none" : "block";
+    drawChart(document.getElementById("c-mode-rate"), rate, o);
+    drawChart(document.getElementById("c-mode-only"), only, o);
+    if (legacy) return;
+    var lag = ["p50", "p99", "max"].map(function (q) {
+      return line(q, q === "max" ? COLORS.p999 : COLORS[q], q === "max", function (p) { var l = p.m.lagSeconds; return l && l.count > 0 ? l[q] : null; });
+    });
+    drawChart(document.getElementById("c-mode-lag"), lag, { tMin: tMin, tMax: tMax, log: true });
+  }
+
   function poll() {
     Promise.all([getJson("metrics/series?since=" + lastT), getJson("metrics/streaming"), getJson("metrics/comparison"), getJson("metrics/files")])
       .then(function (r) {
@@ -250,7 +340,7 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
         intervalMs = series.interval_ms; capacity = series.capacity;
         series.points.forEach(function (p) { if (p.t > lastT) { points.push(p); lastT = p.t; } });
         if (points.length > capacity) points.splice(0, points.length - capacity);
-        renderStreaming(r[1], r[2]); renderFiles(r[3]); drawAll();
+        renderStreaming(r[1], r[2]); renderFiles(r[3]); renderPaths(r[1], r[2]); drawAll(); drawPaths();
         state.polls++; state.lastError = null;
         document.getElementById("error").style.display = "none";
       })
@@ -327,7 +417,7 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
     }).catch(function () { setTimeout(findStream, 5000); });
   }
   setInterval(renderStream, 1000);
-  window.addEventListener("resize", drawAll);
+  window.addEventListener("resize", function () { drawAll(); drawPaths(); });
   findStream();
   poll();
 })();

@@ -113,6 +113,8 @@ export interface TelemetrySource {
   intervalLatency?(stream: 'live' | 'history'): readonly number[] | undefined;
   /** Optional: hybrid mode's live vs batch path comparison (undefined in other modes); `lagMs` in milliseconds. */
   modeComparison?(): { counts: ComparisonSnapshot; lagMs: Histogram } | undefined;
+  /** Optional: how inputs are read now (README, "Modes"); absent means realtime. */
+  readMode?(): 'realtime' | 'legacy' | 'hybrid';
 }
 
 /** The dedup table as metrics see it (DedupTable.stats, layout.ts "Forgetting"). */
