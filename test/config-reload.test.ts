@@ -6,7 +6,7 @@
  * Real CLI processes on real files; every wait is on a condition.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startCli, type CliProcess } from './helpers/cli-process.js';
@@ -232,6 +232,93 @@ describe('config hot reload', () => {
     expect(await p.exit(15_000), p.stderr()).toBe(0);
     expectEachOnce(ids(out), [...Array.from({ length: written }, (_, i) => `w-${i}`), ...Array.from({ length: 2000 }, (_, i) => `x-${i}`)]);
   }, 90_000);
+
+  it('switches realtime ↔ hybrid by config file while a writer appends: every record once; legacy refused by name, with why', async () => {
+    const dir = workdir();
+    const live = join(dir, 'live.ndjson');
+    const out = join(dir, 'out.ndjson');
+    mkdirSync(join(dir, 'hist'));
+    // Closed an hour ago: the live path ignores them (ignoreOlder 30m), so only a batch path reads them,
+    // and a second hybrid period reads them again (all duplicates then).
+    const hist = [join(dir, 'hist', 'h0.ndjson'), join(dir, 'hist', 'h1.ndjson')];
+    // Enough that a batch path stopped by a quick switch is often partway through a file.
+    const HIST = 10_000;
+    hist.forEach((path, i) => {
+      orders(path, `h${i}`, 0, HIST);
+      const at = (Date.now() - 3_600_000) / 1000;
+      utimesSync(path, at, at);
+    });
+    writeFileSync(live, '');
+    const config = {
+      ...baseConfig(dir, [live, join(dir, 'hist', '*.ndjson')]),
+      dedupWindow: '1h',
+      ignoreOlder: '30m',
+      mode: 'realtime',
+      batchEvery: '300ms',
+      // The live file is written every few ms: never closed for the batch path.
+      batchDelay: '5s',
+    };
+    const { p, configPath } = await startRun(dir, config);
+    const comparison = async (): Promise<{ mode: string; modes: { batchFiles: number; batch: { first: number; notFirst: number } } | null }> => {
+      const line = p.stderr().split('\n').find((l) => l.includes('metrics server listening'));
+      return (await fetch(`${(JSON.parse(line!) as { url: string }).url}/metrics/comparison`)).json() as never;
+    };
+    const writer = spawn(process.execPath, [WRITER, '--file', live, '--rate', '10000', '--duration', '60000', '--prefix', 'w'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let writerOut = '';
+    writer.stdout.on('data', (d: Buffer) => (writerOut += d.toString()));
+    let reloads = 0;
+    const save = async (cfg: Record<string, unknown>): Promise<ReloadLine> => {
+      saveConfig(configPath, cfg);
+      return (await waitReloads(p, ++reloads))[reloads - 1]!;
+    };
+    try {
+      await until(() => readLines(out).length > 3000, 20_000, 'the writer under way');
+      expect(ids(out).some((id) => id.startsWith('h'))).toBe(false);
+      expect((await comparison()).mode).toBe('realtime');
+
+      expect(await save({ ...config, mode: 'hybrid' })).toMatchObject({ reload: 'applied', applied: ['mode'] });
+      // The batch path reads the closed files the live path ignores: their records come, through it alone.
+      await until(() => ids(out).filter((id) => id.startsWith('h')).length === 2 * HIST, 20_000, 'the closed files through the batch path');
+      let c = await comparison();
+      expect(c.mode).toBe('hybrid');
+      expect(c.modes).toMatchObject({ batchFiles: 2, batch: { first: 2 * HIST } });
+
+      // Into legacy: refused by name, with the reason; hybrid stays in force.
+      const refused = await save({ ...config, mode: 'legacy' });
+      expect(refused).toMatchObject({ reload: 'rejected', key: 'mode' });
+      expect(refused.msg).toContain('`mode` cannot change at run time between hybrid and legacy');
+      expect(refused.msg).toContain('legacy mode tails nothing');
+      expect((await comparison()).mode).toBe('hybrid');
+
+      expect(await save({ ...config, mode: 'realtime' })).toMatchObject({ reload: 'applied', applied: ['mode'] });
+      await p.waitFor(/the batch path stopped/, 'stderr', 20_000);
+      // Back to hybrid with a new batch period: a new batch path takes the closed files again, all duplicates.
+      expect(await save({ ...config, mode: 'hybrid', batchEvery: '200ms' })).toMatchObject({ reload: 'applied', applied: ['mode', 'batchEvery'] });
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+        c = await comparison();
+        if (c.modes!.batchFiles >= 4) break;
+      }
+      expect(c.modes).toMatchObject({ batchFiles: 4, batch: { first: 2 * HIST, notFirst: 2 * HIST } });
+      // Switches in quick succession, each one reload: the batch path started and stopped in turn.
+      for (const mode of ['realtime', 'hybrid', 'realtime', 'hybrid', 'realtime']) {
+        expect(await save({ ...config, mode, batchEvery: '200ms' }), mode).toMatchObject({ reload: 'applied', applied: ['mode'] });
+      }
+      expect((await comparison()).mode).toBe('realtime');
+    } finally {
+      writer.kill('SIGTERM');
+    }
+    await new Promise<void>((r) => writer.on('exit', () => r()));
+    const written = (JSON.parse(writerOut.trim().split('\n').pop()!) as { written: number }).written;
+    expect(written).toBeGreaterThan(10_000);
+    await until(() => readLines(out).length >= written + 2 * HIST, 30_000, 'every record out');
+    p.child.kill('SIGTERM');
+    expect(await p.exit(15_000), p.stderr()).toBe(0);
+    expectEachOnce(ids(out), [
+      ...Array.from({ length: written }, (_, i) => `w-${i}`),
+      ...Array.from({ length: HIST }, (_, i) => `h0-${i}`),
+      ...Array.from({ length: HIST }, (_, i) => `h1-${i}`),
+    ]);
+  }, 120_000);
 
   it('a key that cannot change at run time is refused by name, and nothing of that reload applies', async () => {
     const dir = workdir();

@@ -13,8 +13,8 @@ import type { OPTION_KEYS, ResolvedOptions } from './options.js';
 export type OptionKey = (typeof OPTION_KEYS)[number];
 
 /** An option a running engine takes over without a restart (Engine.reload). */
-export type ReloadableKey = 'input' | 'dedupWindow' | 'ignoreOlder' | 'logLevel' | 'checkpointInterval';
-export const RELOADABLE_KEYS: readonly ReloadableKey[] = ['input', 'dedupWindow', 'ignoreOlder', 'logLevel', 'checkpointInterval'];
+export type ReloadableKey = 'input' | 'dedupWindow' | 'ignoreOlder' | 'logLevel' | 'checkpointInterval' | 'mode' | 'batchEvery' | 'batchDelay';
+export const RELOADABLE_KEYS: readonly ReloadableKey[] = ['input', 'dedupWindow', 'ignoreOlder', 'logLevel', 'checkpointInterval', 'mode', 'batchEvery', 'batchDelay'];
 
 /** What a reload changes, option by option (only the keys whose value differs). */
 export interface ReloadPlan {
@@ -75,8 +75,7 @@ const READ: Readonly<Record<OptionKey, (o: ResolvedOptions) => unknown>> = {
   resetCheckpoint: (o) => o.resetCheckpoint,
   ignoreOlder: (o) => o.ignoreOlderMs,
   maxOpenFiles: (o) => o.maxOpenFiles,
-  // Refused at run time: switching between tailing and batches would need the
-  // two paths' offsets reconciled file by file (a restart does that through the checkpoint).
+  // realtime ↔ hybrid only (modeChange below).
   mode: (o) => o.mode,
   batchEvery: (o) => o.batchEveryMs,
   batchDelay: (o) => o.batchDelayMs,
@@ -89,6 +88,20 @@ const isReloadable = (key: OptionKey): key is ReloadableKey => (RELOADABLE_KEYS 
 
 /** A --once run reads what existed at start and ends: there is no "from now on" for new inputs. */
 const reloadableIn = (current: ResolvedOptions, key: OptionKey): key is ReloadableKey => isReloadable(key) && !(key === 'input' && current.once);
+
+/**
+ * Why a change of mode is refused, or undefined when it may apply. realtime
+ * and hybrid tail the inputs alike (hybrid only adds the batch path, which is
+ * started or stopped); legacy tails nothing. Into legacy, the files being
+ * tailed would have to be handed to the batch clock at the offsets the live
+ * path reached, ranges in flight and all; out of it, the files the batch clock
+ * has not taken would have to be followed from where a batch left them. A
+ * restart does both through the checkpoint, file by file; a run does not.
+ */
+function modeChange(current: ResolvedOptions, next: ResolvedOptions): string | undefined {
+  if (current.mode !== 'legacy' && next.mode !== 'legacy') return undefined;
+  return `\`mode\` cannot change at run time between ${current.mode} and ${next.mode}: legacy mode tails nothing, and the files being followed (or waiting for the batch clock) would have to change hands at their offsets; a restart does that through the checkpoint. Restart to apply (realtime ↔ hybrid switches at a reload)`;
+}
 
 /**
  * Compare the options in force with new ones (both validated by
@@ -104,6 +117,10 @@ export function planReload(current: ResolvedOptions, next: ResolvedOptions): Rel
     if (reloadableIn(current, key)) changed.push(key);
     else refused.push(key);
   }
+  const modeRefused = changed.includes('mode') ? modeChange(current, next) : undefined;
+  // The mode's own reason when it is the only key refused; with others, all are named the usual way.
+  if (modeRefused && refused.length === 0) throw new ConfigError(modeRefused, 'mode');
+  if (modeRefused) refused.unshift('mode');
   if (refused.length > 0) {
     const names = refused.map((k) => `\`${k}\``).join(', ');
     throw new ConfigError(`${names} cannot change at run time; restart to apply`, refused[0]);

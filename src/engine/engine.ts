@@ -55,7 +55,7 @@ import { BatchScheduler } from '../modes/batch-scheduler.js';
 import { PathComparison, type ComparisonSnapshot } from '../modes/comparison.js';
 import { EmitLock } from '../modes/emit-lock.js';
 import { MissedLog } from '../modes/missed-log.js';
-import type { PathHooks } from '../modes/path-hooks.js';
+import { BatchPath } from './batch-path.js';
 import type { Histogram } from 'hdr-histogram-js';
 
 export type { EngineStats } from '../metrics/telemetry.js';
@@ -121,10 +121,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private dedup: DedupTable | undefined;
   private pipeline: Pipeline | undefined;
   private discovery: FileDiscovery | undefined;
-  /** Legacy and hybrid modes' batch clock. */
+  /** Legacy mode's batch clock. */
   private batches: BatchScheduler | undefined;
-  /** Hybrid mode: the batch path (closed files read whole, not checkpointed) and what it is compared by. */
-  private batchPipeline: Pipeline | undefined;
+  /** Hybrid mode: the batch path (closed files read whole, not checkpointed). */
+  private batchPath: BatchPath | undefined;
+  /** Makes a batch path for the live pipeline (follow mode, not legacy): at start-up in hybrid mode, or at a switch to it. */
+  private makeBatchPath: (() => BatchPath) | undefined;
+  private announceBatch: ((paths: string[]) => void) | undefined;
+  /** Mode switches (reload) run in turn: a batch path stopping is drained before a new one starts. */
+  private modeSwitches: Promise<void> = Promise.resolve();
+  /** What the paths are compared by: made at the first hybrid period, kept for the engine's life. */
   private comparison: PathComparison | undefined;
   private pumping: Promise<void> | undefined;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -230,13 +236,53 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       throw err;
     }
     const done = applyReload(
-      { dedup: this.dedup, checkpointer: this.checkpointer, discovery: this.discovery, pipeline: this.pipeline, ignoreOlder: this.ignoreOlder, ownLogger: this.ownLogger, addFound: (path) => this.addFound?.(path) ?? false },
+      {
+        dedup: this.dedup,
+        checkpointer: this.checkpointer,
+        discovery: this.discovery,
+        pipeline: this.pipeline,
+        ignoreOlder: this.ignoreOlder,
+        ownLogger: this.ownLogger,
+        addFound: (path) => this.addFound?.(path) ?? false,
+        batchClock: () => this.batches ?? this.batchPath?.scheduler,
+      },
       plan,
       resolved,
     );
     this.current = resolved;
+    if (plan.changed.includes('mode')) this.switchMode(resolved.mode);
     this.reloads.applied();
     return { ...done, pauseMs: performance.now() - t0 };
+  }
+
+  /**
+   * realtime ↔ hybrid at a reload (config/reload.ts refuses the others). The
+   * live path goes on as it is; only the batch path is started or stopped,
+   * after any switch before it is done. Starting it is immediate (the live
+   * path takes the new lock within its current pass); stopping it drains
+   * what it planned, then the live path leaves the lock.
+   */
+  private switchMode(to: ResolvedOptions['mode']): void {
+    const next = async (): Promise<void> => {
+      if (this.state !== 'running') return;
+      if (to === 'hybrid') {
+        if (this.batchPath || this.current.mode !== 'hybrid') return;
+        const path = this.makeBatchPath!();
+        this.batchPath = path;
+        path.start(this.announceBatch!);
+        this.emit('info', 'mode: hybrid: the batch path started beside the live path');
+        return;
+      }
+      const path = this.batchPath;
+      if (!path) return;
+      this.batchPath = undefined;
+      await path.stop();
+      path.close();
+      // A later switch back to hybrid is queued behind this one and sets new hooks itself.
+      if (!this.batchPath) this.pipeline?.setHooks(undefined);
+      this.emit('info', `mode: ${to}: the batch path stopped`);
+    };
+    this.modeSwitches = this.modeSwitches.then(next).catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
   }
 
   /**
@@ -379,24 +425,6 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.streams, this.checkpointer?.dedup.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
     // Follow mode: small growth is parsed where it is noticed (engine/live-lane.ts).
     const liveLane = o.once && !parsesOnMainThread ? undefined : new LiveLane(o, chosen.name, this.stages.parse, parsesOnMainThread);
-    let liveHooks: PathHooks | undefined;
-    if (o.mode === 'hybrid') {
-      // Two pipelines, one dedup table and sink: the batch path's records are normally all duplicates.
-      const missed = new MissedLog((m) => this.emit('warning', m, 'ORDERTAIL_MODE_LIVE_MISSED'));
-      const comparison = new PathComparison((r) => missed.missed(r));
-      this.comparison = comparison;
-      const lock = new EmitLock();
-      liveHooks = { role: 'live', lock, comparison };
-      this.batchPipeline = new Pipeline(o, startPool, emit, staging, this.counters, this.stages, this.logger, {
-        warn: (m, code) => this.emit('warning', m, code),
-        fail: (e) => this.fail(e),
-        reject: (entry) => {
-          this.deadLetter?.write(entry);
-          this.emit('rejected', entry);
-        },
-        idle: () => {},
-      }, undefined, { role: 'batch', lock, comparison });
-    }
     this.pipeline = new Pipeline(o, startPool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m, code) => this.emit('warning', m, code),
       fail: (e) => this.fail(e),
@@ -408,7 +436,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         if (o.once) this.onceFinished();
       },
       checkpoint: this.checkpointer || this.txSink ? () => this.commitPoint() : undefined,
-    }, liveLane, liveHooks);
+    }, liveLane);
     if (resumeFiles) this.pipeline.resumeFrom(resumeFiles);
     const pipelineForSink = this.pipeline;
     // Asked from inside a sink write too: the emit loop running then goes round again.
@@ -433,6 +461,37 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const announce = (paths: string[]): void => {
       if (paths.length > 0) this.emit('info', `batch: ${paths.length} closed file(s) to read: ${paths.join(', ')}`);
     };
+    this.announceBatch = announce;
+    // Hybrid mode's batch path, at start-up or at a switch to hybrid (reload): two pipelines, one
+    // dedup table and sink, so the batch path's records are normally all duplicates.
+    this.makeBatchPath = () => {
+      const now = this.current;
+      // One comparison for the engine's life: its counts are Prometheus counters, which never go back.
+      const comparison = (this.comparison ??= new PathComparison((r) => missed.missed(r)));
+      const lock = new EmitLock();
+      pipeline.setHooks({ role: 'live', lock, comparison });
+      const batchPipeline = new Pipeline(now, startPool, emit, staging, this.counters, this.stages, this.logger, {
+        warn: (m, code) => this.emit('warning', m, code),
+        fail: (e) => this.fail(e),
+        reject: (entry) => {
+          this.deadLetter?.write(entry);
+          this.emit('rejected', entry);
+        },
+        idle: () => {},
+      }, undefined, { role: 'batch', lock, comparison });
+      // The batch job's view of the same inputs (ignoreOlder is the live path's, not its). A file the
+      // live path is still emitting waits for a later batch: the comparison is of what each path
+      // saw, not of which got to a file first.
+      const scheduler = new BatchScheduler(
+        { list: () => discovery.scan().filter((p) => !isOutput(p)), take: (path) => batchPipeline.addFile(path, 'startup'), ready: (path) => pipeline.hasUnemitted(path) !== true },
+        now.batchEveryMs,
+        now.batchDelayMs,
+      );
+      return new BatchPath(batchPipeline, scheduler);
+    };
+    const missed = new MissedLog((m) => this.emit('warning', m, 'ORDERTAIL_MODE_LIVE_MISSED'));
+    // Before the live path reads anything: the comparison counts it from its first record.
+    if (o.mode === 'hybrid') this.batchPath = this.makeBatchPath();
     if (o.mode === 'legacy') {
       // No tailing: closed files, each once, whole, on the batch clock (modes/batch-scheduler.ts).
       this.batches = new BatchScheduler({ list: () => discovery.scan().filter((p) => !isOutput(p)), take: (path) => pipeline.addFile(path, 'startup') }, o.batchEveryMs, o.batchDelayMs);
@@ -462,19 +521,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         return true;
       };
     }
-    const batchPipeline = this.batchPipeline;
-    if (batchPipeline) {
-      // The batch job's view of the same inputs (ignoreOlder is the live path's, not its). A file the
-      // live path is still emitting waits for a later batch: the comparison is of what each path
-      // saw, not of which got to a file first.
-      this.batches = new BatchScheduler(
-        { list: () => discovery.scan().filter((p) => !isOutput(p)), take: (path) => batchPipeline.addFile(path, 'startup'), ready: (path) => pipeline.hasUnemitted(path) !== true },
-        o.batchEveryMs,
-        o.batchDelayMs,
-      );
-      batchPipeline.startupComplete();
-      this.batches.start(announce);
-    }
+    this.batchPath?.start(announce);
     this.pipeline.startupComplete();
     if (!o.once) for (const input of this.natsInputs) input.start();
     this.checkpointer?.start(this.checkpointSubject(this.pipeline, sink, dedup));
@@ -635,6 +682,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
    * path only, and the lag between the paths. undefined in other modes.
    */
   modeComparison(): { counts: ComparisonSnapshot; lagMs: Histogram } | undefined {
+    // After a switch back to realtime the counts stay (frozen): they are counters.
     const c = this.comparison;
     return c && { counts: c.snapshot(), lagMs: c.lagHistogram };
   }
@@ -859,7 +907,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     // Nothing more is spooled; what is spooled and not read yet is read after a restart (not acked meanwhile).
     await Promise.all(this.natsInputs.map((n) => n.stop()));
     this.batches?.stop();
-    await this.batchPipeline?.drain();
+    // A mode switch under way finishes first (a batch path it stops is drained, one it starts is not started now).
+    await this.modeSwitches;
+    await this.batchPath?.stop();
     await this.pipeline?.drain();
     // records(): a final checkpoint would cover records the loop never took.
     const allTaken = !this.iterator || (this.iterator.dropped === 0 && this.iterator.taken === this.iterator.written);
@@ -885,7 +935,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     await this.broadcast?.close();
     await this.pool?.close();
     this.pipeline?.close();
-    this.batchPipeline?.close();
+    this.batchPath?.close();
     this.releaseHistograms();
     this.resolveFinished();
     // After a failure, the failure is what was reported; an output that then fails to close is its consequence.

@@ -30,6 +30,7 @@ import type { FileTelemetry } from '../metrics/telemetry.js';
 import { fileLogger, rangeLogger, type Logger } from '../metrics/logger.js';
 import { microsSince, type StageHistograms } from '../metrics/stages.js';
 import type { PathHooks } from '../modes/path-hooks.js';
+import type { EmitLock } from '../modes/emit-lock.js';
 import type { PathComparison } from '../modes/comparison.js';
 
 interface InFlightRange {
@@ -123,6 +124,9 @@ export class Pipeline {
    */
   private emitLoopRunning = false;
   private emitAgain = false;
+  /** An emit pass is under way, and the lock it holds (hybrid mode): released at the pass's end. */
+  private inPass = false;
+  private passLock: EmitLock | undefined;
   private failed = false;
   /** Wakes drain() when an in-flight range completes or fails. */
   private rangeSettled: (() => void) | undefined;
@@ -145,8 +149,8 @@ export class Pipeline {
     private readonly events: PipelineEvents,
     /** Follow mode: small growth parsed on this thread (engine/live-lane.ts). */
     private readonly liveLane?: LiveLane,
-    /** Hybrid mode: which of the two paths this pipeline is (modes/path-hooks.ts). */
-    private readonly hooks?: PathHooks,
+    /** Hybrid mode: which of the two paths this pipeline is (modes/path-hooks.ts); the live path's change with the mode (setHooks). */
+    private hooks?: PathHooks,
   ) {
     this.debug = logger.isLevelEnabled('debug');
     // Workers×2 keeps every worker fed while one range per worker waits its
@@ -168,6 +172,22 @@ export class Pipeline {
     if (!options.once) {
       this.sweepTimer = setInterval(() => this.sweep(), 500);
       this.sweepTimer.unref();
+    }
+  }
+
+  /**
+   * The live path joins hybrid mode (hooks) or leaves it (undefined) at run
+   * time (a mode switch by config reload). A pass under way when the lock
+   * arrives takes it at once (a new lock, which nobody holds yet): the batch
+   * path must not emit until that pass is over, or a checkpoint the pass
+   * commits could hold keys whose records the sink does not have yet.
+   */
+  setHooks(hooks: PathHooks | undefined): void {
+    if (this.hooks?.role === 'batch' || hooks?.role === 'batch') throw new Error('setHooks: the batch path is made with its hooks');
+    this.hooks = hooks;
+    if (this.inPass && this.passLock === undefined && hooks) {
+      if (!hooks.lock.tryAcquire()) throw new Error('setHooks: the new lock is already held');
+      this.passLock = hooks.lock;
     }
   }
 
@@ -507,12 +527,14 @@ export class Pipeline {
     // Only while following (the live lane exists): a --once run emits files in a fixed order.
     // The batch path slices too: its whole files must not hold up the live path's turns.
     const slicing = this.liveLane !== undefined || this.hooks?.role === 'batch';
-    const lock = this.hooks?.lock;
     const batch = this.hooks?.role === 'batch' ? this.hooks.comparison : undefined;
-    const live = this.hooks?.role === 'live' ? this.hooks.comparison : undefined;
     const c = this.counters.values;
     do {
+      // Per pass, not per loop: the live path's hooks come and go with a mode switch (setHooks).
+      const lock = this.hooks?.lock;
       if (lock && !lock.tryAcquire()) await lock.acquire();
+      this.passLock = lock;
+      this.inPass = true;
       let yieldNow = false;
       try {
         this.emitAgain = false;
@@ -545,6 +567,7 @@ export class Pipeline {
               const done = this.emitter.emitSlice(ready, range.emittedTo, end, t0);
               if (done !== true) await done;
               // Counter differences are this slice's alone: the two paths' passes never overlap (the lock).
+              const live = this.hooks?.role === 'live' ? this.hooks.comparison : undefined;
               if (live) live.liveSlice(file.identity, c[Counter.recordsEmitted]! - emitted0, c[Counter.duplicates]! - duplicates0);
               this.stages.dedup.recordValue(microsSince(t0));
               range.emittedTo = end;
@@ -558,6 +581,7 @@ export class Pipeline {
             range.log?.debug({ records: count }, 'range emitted');
             const o = range.outcome!;
             file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
+            const live = this.hooks?.role === 'live' ? this.hooks.comparison : undefined;
             if (live) live.liveRange(file.identity, o.consumedEnd);
             else if (batch && file.idle && waiting.size === 0) batch.batchFileDone(file.identity);
             if (range.plan.framing === Framing.Array && o.consumedEnd >= range.plan.hardEnd && o.carryPhase !== ArrayPhase.Done) this.unterminated(file, o.consumedEnd);
@@ -580,7 +604,9 @@ export class Pipeline {
         // its file's offset does not cover yet: no checkpoint until it is whole.
         if (this.checkpointDue && !partial) await this.runCheckpoint();
       } finally {
-        lock?.release();
+        this.inPass = false;
+        this.passLock?.release();
+        this.passLock = undefined;
       }
       this.schedule();
       if (yieldNow) {

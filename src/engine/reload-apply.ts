@@ -12,6 +12,7 @@ import type { DedupTable } from '../dedup/table.js';
 import type { Logger } from '../metrics/logger.js';
 import type { FileDiscovery } from '../sources/discovery.js';
 import type { IgnoreOlder } from '../sources/ignore-older.js';
+import type { BatchScheduler } from '../modes/batch-scheduler.js';
 import type { Checkpointer } from './checkpointer.js';
 import type { Pipeline } from './pipeline.js';
 
@@ -38,6 +39,8 @@ export interface ReloadTargets {
   readonly ownLogger: Logger | undefined;
   /** A file an added input matched: read it as a newly discovered file; false when it is not read (an output of the engine, or older than ignoreOlder). */
   addFound(path: string): boolean;
+  /** The batch clock running now (legacy mode, or hybrid's batch path), if any. A switch of mode is the engine's to make, after this. */
+  batchClock(): BatchScheduler | undefined;
 }
 
 export function applyReload(targets: ReloadTargets, plan: ReloadPlan, next: ResolvedOptions): Omit<ReloadResult, 'pauseMs'> {
@@ -46,6 +49,8 @@ export function applyReload(targets: ReloadTargets, plan: ReloadPlan, next: Reso
   if (changed.has('dedupWindow')) targets.dedup?.setWindow(next.dedupWindowMs);
   if (changed.has('ignoreOlder')) targets.ignoreOlder?.setLimit(next.ignoreOlderMs);
   if (changed.has('logLevel') && targets.ownLogger) targets.ownLogger.level = next.logLevel;
+  // A batch path a switch to hybrid makes later reads the new options itself.
+  if (changed.has('batchEvery') || changed.has('batchDelay')) targets.batchClock()?.setTiming(next.batchEveryMs, next.batchDelayMs);
   targets.checkpointer?.setOptions(next);
   let filesAdded: string[] = [];
   let filesReleased: string[] = [];

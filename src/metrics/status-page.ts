@@ -293,7 +293,8 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
     d.batchFirst = String(m.batch.first); d.batchNotFirst = String(m.batch.notFirst); d.batchOnly = String(m.batch.only);
     d.batchFiles = m.batchFiles === null ? "" : String(m.batchFiles); d.lagCount = m.lagSeconds ? String(m.lagSeconds.count) : "";
     document.getElementById("paths-mode").textContent = c.mode === "legacy" ? "legacy mode: the batch path only, nothing is tailed" :
-      "hybrid mode · " + m.batchFiles + " closed file(s) read by the batch path";
+      c.mode === "hybrid" ? "hybrid mode · " + m.batchFiles + " closed file(s) read by the batch path" :
+      c.mode + " mode now: the batch path is stopped; the counts are those of the hybrid periods (" + m.batchFiles + " closed file(s) read)";
     var body = document.getElementById("paths"); body.textContent = "";
     [["live", m.live, c.live.latency], ["batch", m.batch, c.history.latency]].forEach(function (row) {
       var tr = document.createElement("tr"), p = row[1];

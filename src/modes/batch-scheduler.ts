@@ -21,12 +21,13 @@ export class BatchScheduler {
   /** Identities (dev:ino) of files a batch took in this run. */
   private readonly taken = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  private onBatch: ((paths: string[]) => void) | undefined;
   private batches = 0;
 
   constructor(
     private readonly source: BatchSource,
-    private readonly everyMs: number,
-    private readonly delayMs: number,
+    private everyMs: number,
+    private delayMs: number,
   ) {}
 
   /** One batch now: the closed files not taken yet. Returns their paths. */
@@ -43,15 +44,36 @@ export class BatchScheduler {
 
   /** A batch now, then one every `everyMs` until stop(). */
   start(onBatch: (paths: string[]) => void): void {
+    this.onBatch = onBatch;
     onBatch(this.runBatch());
+    this.tick();
+  }
+
+  private tick(): void {
+    const onBatch = this.onBatch!;
     this.timer = setInterval(() => onBatch(this.runBatch()), this.everyMs);
     // The engine's own lifecycle keeps the process alive, not this clock.
     this.timer.unref();
   }
 
+  /**
+   * New timing (a config reload): the delay applies from the next batch on,
+   * the period from now (the next batch comes one new period from now). Files
+   * taken stay taken.
+   */
+  setTiming(everyMs: number, delayMs: number): void {
+    this.delayMs = delayMs;
+    if (everyMs === this.everyMs) return;
+    this.everyMs = everyMs;
+    if (this.timer === undefined) return;
+    clearInterval(this.timer);
+    this.tick();
+  }
+
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.onBatch = undefined;
   }
 
   /** Batches run and files taken so far (this run). */
