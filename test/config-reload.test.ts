@@ -6,7 +6,7 @@
  * Real CLI processes on real files; every wait is on a condition.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startCli, type CliProcess } from './helpers/cli-process.js';
@@ -53,6 +53,13 @@ async function waitReloads(p: CliProcess, count: number, timeoutMs = 20_000): Pr
 }
 
 const ids = (path: string): string[] => readLines(path).map((l) => (JSON.parse(l) as { id: string }).id);
+
+/** The ids of the whole lines in a sink still being written (its last line may be cut mid-write). */
+function idsSoFar(path: string): string[] {
+  if (!existsSync(path)) return [];
+  const text = readFileSync(path, 'utf8');
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id);
+}
 
 function expectEachOnce(got: string[], expected: Iterable<string>): void {
   const seen = new Set(got);
@@ -273,12 +280,12 @@ describe('config hot reload', () => {
     };
     try {
       await until(() => readLines(out).length > 3000, 20_000, 'the writer under way');
-      expect(ids(out).some((id) => id.startsWith('h'))).toBe(false);
+      expect(idsSoFar(out).some((id) => id.startsWith('h'))).toBe(false);
       expect((await comparison()).mode).toBe('realtime');
 
       expect(await save({ ...config, mode: 'hybrid' })).toMatchObject({ reload: 'applied', applied: ['mode'] });
       // The batch path reads the closed files the live path ignores: their records come, through it alone.
-      await until(() => ids(out).filter((id) => id.startsWith('h')).length === 2 * HIST, 20_000, 'the closed files through the batch path');
+      await until(() => idsSoFar(out).filter((id) => id.startsWith('h')).length === 2 * HIST, 20_000, 'the closed files through the batch path');
       let c = await comparison();
       expect(c.mode).toBe('hybrid');
       expect(c.modes).toMatchObject({ batchFiles: 2, batch: { first: 2 * HIST } });
@@ -319,6 +326,74 @@ describe('config hot reload', () => {
       ...Array.from({ length: HIST }, (_, i) => `h1-${i}`),
     ]);
   }, 120_000);
+
+  it('feature flags: the shadow sample and the live lane change at a reload, shown in /metrics; every record once', async () => {
+    const dir = workdir();
+    const live = join(dir, 'live.ndjson');
+    const out = join(dir, 'out.ndjson');
+    writeFileSync(live, '');
+    // Debug: each range planned is logged with where it is parsed (lane "live" or "pool").
+    const config = { ...baseConfig(dir, [live]), workers: 2, logLevel: 'debug', parserShadow: 'js', shadowSample: 0 };
+    const { p, configPath } = await startRun(dir, config);
+    const writer = spawn(process.execPath, [WRITER, '--file', live, '--rate', '2000', '--duration', '60000', '--prefix', 'w'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let writerOut = '';
+    writer.stdout.on('data', (d: Buffer) => (writerOut += d.toString()));
+    /** Where the live file's ranges were parsed, from the stderr offset `from` on. */
+    const lanes = (from: number): string[] =>
+      p
+        .stderr()
+        .slice(from)
+        .split('\n')
+        .filter((l) => l.includes('"range planned"') && l.includes(live))
+        .map((l) => (JSON.parse(l) as { lane: string }).lane);
+    let reloads = 0;
+    const save = async (cfg: Record<string, unknown>): Promise<{ line: ReloadLine; at: number }> => {
+      saveConfig(configPath, cfg);
+      const line = (await waitReloads(p, ++reloads))[reloads - 1]!;
+      return { line, at: p.stderr().lastIndexOf('"reload":"applied"') };
+    };
+    try {
+      await until(() => readLines(out).length > 1000, 20_000, 'the writer under way');
+      let m = await metricsText(p);
+      expect(metric(m, 'ordertail_feature_enabled{feature="live_lane"}')).toBe(1);
+      expect(metric(m, 'ordertail_feature_enabled{feature="parser_shadow"}')).toBe(0);
+      expect(metric(m, 'ordertail_parser_shadow_sample_ratio')).toBe(0);
+      expect(metric(m, 'ordertail_shadow_compared_total')).toBe(0);
+      expect(lanes(0)).toContain('live');
+
+      const off = await save({ ...config, shadowSample: 1, liveLane: false });
+      expect(off.line).toMatchObject({ reload: 'applied', applied: ['shadowSample', 'liveLane'] });
+      const n = readLines(out).length;
+      await until(() => readLines(out).length > n + 1000 && lanes(off.at).length >= 5, 20_000, 'records after the reload');
+      // Every range planned since goes through the pool, and every one is shadow-parsed.
+      expect(new Set(lanes(off.at))).toEqual(new Set(['pool']));
+      m = await metricsText(p);
+      expect(metric(m, 'ordertail_feature_enabled{feature="live_lane"}')).toBe(0);
+      expect(metric(m, 'ordertail_feature_enabled{feature="parser_shadow"}')).toBe(1);
+      expect(metric(m, 'ordertail_parser_shadow_sample_ratio')).toBe(1);
+      expect(metric(m, 'ordertail_shadow_compared_total')).toBeGreaterThan(500);
+      expect(metric(m, 'ordertail_shadow_mismatches_total')).toBe(0);
+      const line = p.stderr().split('\n').find((l) => l.includes('metrics server listening'));
+      const streaming = (await (await fetch(`${(JSON.parse(line!) as { url: string }).url}/metrics/streaming`)).json()) as { features: unknown };
+      expect(streaming.features).toEqual({ live_lane: false, parser_shadow: 'js', shadow_sample: 1 });
+
+      const on = await save({ ...config, liveLane: true });
+      expect(on.line).toMatchObject({ reload: 'applied', applied: ['shadowSample', 'liveLane'] });
+      const k = readLines(out).length;
+      await until(() => readLines(out).length > k + 1000 && lanes(on.at).includes('live'), 20_000, 'the live lane back');
+      m = await metricsText(p);
+      expect(metric(m, 'ordertail_feature_enabled{feature="live_lane"}')).toBe(1);
+      expect(metric(m, 'ordertail_parser_shadow_sample_ratio')).toBe(0);
+    } finally {
+      writer.kill('SIGTERM');
+    }
+    await new Promise<void>((r) => writer.on('exit', () => r()));
+    const written = (JSON.parse(writerOut.trim().split('\n').pop()!) as { written: number }).written;
+    await until(() => readLines(out).length >= written, 30_000, 'every record out');
+    p.child.kill('SIGTERM');
+    expect(await p.exit(15_000), p.stderr()).toBe(0);
+    expectEachOnce(ids(out), Array.from({ length: written }, (_, i) => `w-${i}`));
+  }, 90_000);
 
   it('a key that cannot change at run time is refused by name, and nothing of that reload applies', async () => {
     const dir = workdir();

@@ -113,6 +113,8 @@ function mergeRunOptions(flags: Record<string, unknown>, fromFile: Record<string
     merged.metricsPort = 9464;
   }
   if (flags.checkpoint === false) delete merged.checkpoint;
+  // Commander defaults a --no-* flag to true: only its presence overrides the file.
+  if (flags.liveLane === false) merged.liveLane = false;
   if (checkpoint !== undefined && merged.checkpoint === undefined) merged.checkpoint = checkpoint;
   const origin = typeof flags.config === 'string' ? `config ${flags.config}` : 'options';
   let options = resolveOptions(merged, origin);
@@ -162,7 +164,8 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .addOption(new Option('--sink-page-cache <mode>', 'file sink: drop written output from the page cache once it is on disk, keeping the newest 32 MiB, or keep it (default drop)').choices(['drop', 'keep']))
     .addOption(new Option('--sink-mode <mode>', 'file sink and dead-letter file without a checkpoint to resume: append to them, or truncate them first so a re-run replaces its output (default append)').choices(['append', 'truncate']))
     .addOption(new Option('--parser-shadow <parser>', 're-parse a sample of ranges with this parser and count mismatches').choices(['js', 'simdjson']))
-    .option('--shadow-sample <fraction>', 'share of ranges the shadow parser re-parses, 0..1 (default 0.1)')
+    .option('--shadow-sample <fraction>', 'share of ranges the shadow parser re-parses, 0..1 (default 0.1; changes at a reload)')
+    .option('--no-live-lane', "follow mode: parse growth of followed files on the worker pool, not on the engine's thread (config key liveLane: false; changes at a reload)")
     .option('--metrics-port <port>', 'serve /metrics, JSON metrics, /healthz, /readyz and a status page at / (default 9464; 0 = any free port)')
     .option('--metrics-host <host>', 'address for the metrics server (default 127.0.0.1)')
     .option('--metrics-allowed-hosts <names>', "comma-separated names accepted in requests' Host: header besides localhost, this machine's hostname and --metrics-host (guards against DNS rebinding)")

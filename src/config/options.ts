@@ -66,8 +66,14 @@ export interface EngineOptionFields {
   sinkMode?: 'append' | 'truncate';
   /** A second parser re-parsing a sample of ranges; mismatches are counted and logged. */
   parserShadow?: 'js' | 'simdjson';
-  /** Share of ranges the shadow parser re-parses, 0..1. Default 0.1. */
+  /** Share of ranges the shadow parser re-parses, 0..1. Default 0.1. Changes at a reload (with parserShadow set). */
   shadowSample?: number | string;
+  /**
+   * Follow mode: parse small growth of followed files on the engine's thread
+   * (engine/live-lane.ts) instead of on the worker pool. Default true; false
+   * sends every range through the pool. Changes at a reload.
+   */
+  liveLane?: boolean;
   /** Serve /metrics, the JSON endpoints and the status page on this port (0 = any free port). Library default: off. */
   metricsPort?: number | string;
   /** Address the metrics server binds. Default 127.0.0.1. */
@@ -163,6 +169,7 @@ export interface ResolvedOptions {
   sinkMode: 'append' | 'truncate';
   parserShadow: 'js' | 'simdjson' | undefined;
   shadowSample: number;
+  liveLane: boolean;
   metricsPort: number | undefined;
   metricsHost: string;
   metricsAllowedHosts: string[];
@@ -296,6 +303,7 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>,
   sinkMode: { parse: oneOf('append', 'truncate'), fallback: () => 'append' },
   parserShadow: { parse: oneOf('js', 'simdjson'), fallback: () => undefined },
   shadowSample: { parse: fraction, fallback: () => 0.1 },
+  liveLane: { parse: boolean, fallback: () => true },
   metricsPort: { parse: port, fallback: () => undefined },
   metricsAllowedHosts: { parse: stringList, fallback: () => [] },
   metricsHost: { parse: nonEmptyString, fallback: () => '127.0.0.1' },
@@ -381,6 +389,7 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     sinkMode: values.sinkMode as ResolvedOptions['sinkMode'],
     parserShadow: values.parserShadow as ResolvedOptions['parserShadow'],
     shadowSample: values.shadowSample as number,
+    liveLane: values.liveLane as boolean,
     metricsPort: values.metricsPort as number | undefined,
     metricsHost: values.metricsHost as string,
     metricsAllowedHosts: values.metricsAllowedHosts as string[],

@@ -13,8 +13,8 @@ import type { OPTION_KEYS, ResolvedOptions } from './options.js';
 export type OptionKey = (typeof OPTION_KEYS)[number];
 
 /** An option a running engine takes over without a restart (Engine.reload). */
-export type ReloadableKey = 'input' | 'dedupWindow' | 'ignoreOlder' | 'logLevel' | 'checkpointInterval' | 'mode' | 'batchEvery' | 'batchDelay';
-export const RELOADABLE_KEYS: readonly ReloadableKey[] = ['input', 'dedupWindow', 'ignoreOlder', 'logLevel', 'checkpointInterval', 'mode', 'batchEvery', 'batchDelay'];
+export type ReloadableKey = 'input' | 'dedupWindow' | 'ignoreOlder' | 'logLevel' | 'checkpointInterval' | 'mode' | 'batchEvery' | 'batchDelay' | 'shadowSample' | 'liveLane';
+export const RELOADABLE_KEYS: readonly ReloadableKey[] = ['input', 'dedupWindow', 'ignoreOlder', 'logLevel', 'checkpointInterval', 'mode', 'batchEvery', 'batchDelay', 'shadowSample', 'liveLane'];
 
 /** What a reload changes, option by option (only the keys whose value differs). */
 export interface ReloadPlan {
@@ -52,6 +52,7 @@ const READ: Readonly<Record<OptionKey, (o: ResolvedOptions) => unknown>> = {
   sinkMode: (o) => o.sinkMode,
   parserShadow: (o) => o.parserShadow,
   shadowSample: (o) => o.shadowSample,
+  liveLane: (o) => o.liveLane,
   metricsPort: (o) => o.metricsPort,
   metricsHost: (o) => o.metricsHost,
   metricsAllowedHosts: (o) => o.metricsAllowedHosts,

@@ -35,7 +35,7 @@ import type { RejectReason } from '../parser/contract.js';
 import type { WarningCode } from './warnings.js';
 import { StageHistograms } from '../metrics/stages.js';
 import { prepareLatencyHistograms } from '../metrics/histograms.js';
-import { dedupSummary, type EngineStats, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
+import { dedupSummary, type EngineStats, type FeatureFlags, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
 import { createLogger, type Logger } from '../metrics/logger.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { StreamCounters } from '../metrics/counters.js';
@@ -121,6 +121,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private dedup: DedupTable | undefined;
   private pipeline: Pipeline | undefined;
   private discovery: FileDiscovery | undefined;
+  /** Follow mode: growth parsed on this thread; a reload turns it off and on (liveLane). */
+  private liveLane: LiveLane | undefined;
   /** Legacy mode's batch clock. */
   private batches: BatchScheduler | undefined;
   /** Hybrid mode: the batch path (closed files read whole, not checkpointed). */
@@ -245,6 +247,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         ownLogger: this.ownLogger,
         addFound: (path) => this.addFound?.(path) ?? false,
         batchClock: () => this.batches ?? this.batchPath?.scheduler,
+        pipelines: () => [this.pipeline, this.batchPath?.pipeline].filter((p): p is Pipeline => p !== undefined),
+        liveLane: this.liveLane,
       },
       plan,
       resolved,
@@ -425,6 +429,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.streams, this.checkpointer?.dedup.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
     // Follow mode: small growth is parsed where it is noticed (engine/live-lane.ts).
     const liveLane = o.once && !parsesOnMainThread ? undefined : new LiveLane(o, chosen.name, this.stages.parse, parsesOnMainThread);
+    this.liveLane = liveLane;
     this.pipeline = new Pipeline(o, startPool, emit, staging, this.counters, this.stages, this.logger, {
       warn: (m, code) => this.emit('warning', m, code),
       fail: (e) => this.fail(e),
@@ -690,6 +695,12 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   /** How inputs are read now (for the metrics endpoints; `options.mode` is the same). */
   readMode(): ResolvedOptions['mode'] {
     return this.options.mode;
+  }
+
+  /** Feature flags in force, for the metrics endpoints and the status page. */
+  features(): FeatureFlags {
+    const o = this.options;
+    return { liveLane: this.liveLane?.enabled ?? false, parserShadow: o.parserShadow, shadowSample: o.parserShadow ? o.shadowSample : 0 };
   }
 
   /** Records read/emitted/duplicate/rejected per stream (live vs history). */

@@ -34,6 +34,8 @@ const LIVE_LANE_MIN_BUFFER = 256 * 1024;
 const LIVE_LANE_SPARE_BUFFERS = 4;
 
 export class LiveLane {
+  /** Off (liveLane: false, a reload): growth goes through the pool like history. Never off when it is the only parser (no pool). */
+  enabled: boolean;
   private readonly free: SharedArrayBuffer[] = [];
   private readonly owned = new WeakSet<SharedArrayBuffer>();
   private readonly views = new WeakMap<SharedArrayBuffer, Uint8Array>();
@@ -51,6 +53,7 @@ export class LiveLane {
     parseTimes: { recordValue(us: number): void },
     private readonly readsHistory = false,
   ) {
+    this.enabled = o.liveLane;
     const config = compileParseConfig({ keyFields: o.dedupKey, eventTimeField: o.eventTime, maxRecordBytes: o.maxRecordBytes });
     const output = {
       write: (batch: Int32Array, count: number): void => this.target!.pushMany(batch, 0, count),
@@ -70,7 +73,8 @@ export class LiveLane {
 
   /** This planned range is parsed here: growth observed while following (`live`), or any range when it reads history. */
   takes(plan: PlannedRange, live: boolean): boolean {
-    return (live || this.readsHistory) && plan.framing === Framing.Lines && plan.hardEnd - plan.start <= LIVE_LANE_MAX_BYTES;
+    if (this.readsHistory) return plan.framing === Framing.Lines && plan.hardEnd - plan.start <= LIVE_LANE_MAX_BYTES;
+    return this.enabled && live && plan.framing === Framing.Lines && plan.hardEnd - plan.start <= LIVE_LANE_MAX_BYTES;
   }
 
   /** A buffer for the range `plan` (one that takes() accepted). */

@@ -124,6 +124,8 @@ export class Pipeline {
    */
   private emitLoopRunning = false;
   private emitAgain = false;
+  /** Sent with each range (RangeTask.shadowSample): a reload changes it without touching the worker threads. */
+  private shadowSample: number;
   /** An emit pass is under way, and the lock it holds (hybrid mode): released at the pass's end. */
   private inPass = false;
   private passLock: EmitLock | undefined;
@@ -153,6 +155,7 @@ export class Pipeline {
     private hooks?: PathHooks,
   ) {
     this.debug = logger.isLevelEnabled('debug');
+    this.shadowSample = options.shadowSample;
     // Workers×2 keeps every worker fed while one range per worker waits its
     // turn to be emitted; +1 is reserved so the live file is never starved by history.
     this.buffers = new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, options.workers * 2 + 2);
@@ -189,6 +192,11 @@ export class Pipeline {
       if (!hooks.lock.tryAcquire()) throw new Error('setHooks: the new lock is already held');
       this.passLock = hooks.lock;
     }
+  }
+
+  /** Share of ranges the shadow parser re-parses from the next range planned on (a reload). */
+  setShadowSample(sample: number): void {
+    this.shadowSample = sample;
   }
 
   /** Files from a checkpoint: matched by identity as they are added. */
@@ -410,6 +418,7 @@ export class Pipeline {
       carryPhase: plan.carryPhase,
       skipFirstPartial: plan.skipFirstPartial,
       skipUntilNewline: plan.skipUntilNewline,
+      shadowSample: this.shadowSample,
     };
     if (lane) {
       // Parsed now; completed after the planning pass (schedule() is walking the files).

@@ -14,6 +14,7 @@ import type { FileDiscovery } from '../sources/discovery.js';
 import type { IgnoreOlder } from '../sources/ignore-older.js';
 import type { BatchScheduler } from '../modes/batch-scheduler.js';
 import type { Checkpointer } from './checkpointer.js';
+import type { LiveLane } from './live-lane.js';
 import type { Pipeline } from './pipeline.js';
 
 /** What Engine.reload() did. */
@@ -41,6 +42,9 @@ export interface ReloadTargets {
   addFound(path: string): boolean;
   /** The batch clock running now (legacy mode, or hybrid's batch path), if any. A switch of mode is the engine's to make, after this. */
   batchClock(): BatchScheduler | undefined;
+  /** Every pipeline planning ranges now (the live one, hybrid's batch path). */
+  pipelines(): Pipeline[];
+  readonly liveLane: LiveLane | undefined;
 }
 
 export function applyReload(targets: ReloadTargets, plan: ReloadPlan, next: ResolvedOptions): Omit<ReloadResult, 'pauseMs'> {
@@ -49,6 +53,10 @@ export function applyReload(targets: ReloadTargets, plan: ReloadPlan, next: Reso
   if (changed.has('dedupWindow')) targets.dedup?.setWindow(next.dedupWindowMs);
   if (changed.has('ignoreOlder')) targets.ignoreOlder?.setLimit(next.ignoreOlderMs);
   if (changed.has('logLevel') && targets.ownLogger) targets.ownLogger.level = next.logLevel;
+  // From the next range planned on; ranges in flight keep the sample they were sent with.
+  if (changed.has('shadowSample')) for (const p of targets.pipelines()) p.setShadowSample(next.shadowSample);
+  // Ranges the lane parsed are emitted as ever; from now on growth goes to the pool (or comes back).
+  if (changed.has('liveLane') && targets.liveLane) targets.liveLane.enabled = next.liveLane;
   // A batch path a switch to hybrid makes later reads the new options itself.
   if (changed.has('batchEvery') || changed.has('batchDelay')) targets.batchClock()?.setTiming(next.batchEveryMs, next.batchDelayMs);
   targets.checkpointer?.setOptions(next);

@@ -59,6 +59,8 @@ export interface StreamingJson {
   dedup: DedupSummary & { load: number };
   sink: { name: string; flushes: number; errors: number };
   rings: { capacity: number; occupancy: number[] };
+  /** Feature flags in force (a reload changes them); null when the source does not report them. */
+  features: { live_lane: boolean; parser_shadow: string | null; shadow_sample: number } | null;
 }
 
 export interface LatencyJson {
@@ -132,6 +134,7 @@ export function streamingJson(source: TelemetrySource, sampler: TelemetrySampler
   const ready = source.readiness();
   const h = source.histograms().stream;
   const mem = process.memoryUsage();
+  const f = source.features?.();
   return {
     time: new Date(now).toISOString(),
     uptime_seconds: round((now - source.startedAt) / 1000, 1),
@@ -165,6 +168,7 @@ export function streamingJson(source: TelemetrySource, sampler: TelemetrySampler
     dedup: { ...g.dedup, load: g.dedup.capacity > 0 ? round(g.dedup.entries / g.dedup.capacity, 4) : 0 },
     sink: g.sink,
     rings: { capacity: g.ringCapacity, occupancy: g.ringOccupancy },
+    features: f ? { live_lane: f.liveLane, parser_shadow: f.parserShadow ?? null, shadow_sample: f.shadowSample } : null,
   };
 }
 

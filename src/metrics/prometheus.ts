@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Summary, type Registry } from 'prom-client';
 import type { Histogram } from 'hdr-histogram-js';
-import type { EngineStats, FileTelemetry, LatencyHistograms, PipelineGauges, StreamCounts, TelemetrySource } from './telemetry.js';
+import type { EngineStats, FeatureFlags, FileTelemetry, LatencyHistograms, PipelineGauges, StreamCounts, TelemetrySource } from './telemetry.js';
 import { ScrapedMetrics, type Rows } from './scraped.js';
 
 /*
@@ -36,6 +36,8 @@ interface Snapshot {
   ready: boolean;
   streams: { live: StreamCounts; history: StreamCounts } | undefined;
   modes: ReturnType<NonNullable<TelemetrySource['modeComparison']>>;
+  mode: ReturnType<NonNullable<TelemetrySource['readMode']>> | undefined;
+  features: FeatureFlags | undefined;
 }
 
 /**
@@ -56,6 +58,8 @@ function snapshotReader(source: TelemetrySource): () => Snapshot {
         ready: isReady(source),
         streams: source.streamCounts?.(),
         modes: source.modeComparison?.(),
+        mode: source.readMode?.(),
+        features: source.features?.(),
       };
       setImmediate(() => {
         cached = undefined;
@@ -188,6 +192,13 @@ export function registerEngineMetrics(registry: Registry, source: TelemetrySourc
   );
   gauge('ordertail_parser_info', 'The parser the workers run (value is always 1).', ['parser'], (s) => [[{ parser: s.stats.parser }, 1]]);
   gauge('ordertail_ready', '1 when ready (workers up, sink writable), else 0; reasons at /readyz.', [], (s) => one(s.ready ? 1 : 0));
+  gauge('ordertail_mode_info', 'How inputs are read now: realtime, legacy or hybrid (value is always 1; a reload may switch realtime and hybrid).', ['mode'], (s) =>
+    s.mode ? [[{ mode: s.mode }, 1]] : [],
+  );
+  gauge('ordertail_feature_enabled', 'Feature flags in force (1 on, 0 off): live_lane (growth parsed on the engine thread), parser_shadow (a shadow parser re-parses a sample of ranges).', ['feature'], (s) =>
+    s.features ? [[{ feature: 'live_lane' }, s.features.liveLane ? 1 : 0], [{ feature: 'parser_shadow' }, s.features.parserShadow !== undefined && s.features.shadowSample > 0 ? 1 : 0]] : [],
+  );
+  gauge('ordertail_parser_shadow_sample_ratio', 'Share of ranges the shadow parser re-parses (0 without one).', [], (s) => (s.features ? one(s.features.shadowSample) : []));
 
   labelledCounter('ordertail_mode_records_total', 'Hybrid mode: records per path (live = realtime, batch = closed files read whole), first to see them (emitted) or not.', ['path', 'first'], (s) => {
     const m = s.modes?.counts;

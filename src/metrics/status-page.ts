@@ -52,7 +52,7 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
 </style>
 </head>
 <body>
-<header><h1>ordertail</h1><span id="ready" class="badge">…</span><span class="meta" id="meta"></span></header>
+<header><h1>ordertail</h1><span id="ready" class="badge">…</span><span class="meta" id="meta"></span><span class="meta" id="features"></span></header>
 <div id="error"></div>
 <main>
   <div class="tiles" id="tiles"></div>
@@ -226,6 +226,11 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
     badge.title = s.not_ready_reasons.join("; ");
     document.getElementById("meta").textContent = "parser " + s.parser + " · up " + fmt(s.uptime_seconds) + " s · " +
       fmt(s.totals.files) + " files · rates over " + fmt(s.rate_window_seconds) + " s" + (s.ready ? "" : " · " + s.not_ready_reasons.join("; "));
+    /* Feature flags (a config reload changes them): text for people, data-* for scripts. */
+    var fe = document.getElementById("features"), f = s.features;
+    fe.dataset.liveLane = f ? (f.live_lane ? "on" : "off") : ""; fe.dataset.shadowSample = f ? String(f.shadow_sample) : "";
+    fe.textContent = !f ? "" : "· " + (c.mode || "realtime") + " mode · live lane " + (f.live_lane ? "on" : "off") + " · shadow parser " +
+      (f.parser_shadow && f.shadow_sample > 0 ? f.parser_shadow + " on " + Number((f.shadow_sample * 100).toPrecision(3)) + " % of ranges" : "off");
     var t = document.getElementById("tiles"); t.textContent = "";
     [["orders / s", fmt(s.orders_per_second)], ["read / s", fmt(s.records_read_per_second)],
       ["duplicates (total)", fmt(s.duplicate_orders_count)], ["rejects / s", fmt(s.rejects_per_second)],

@@ -115,6 +115,18 @@ export interface TelemetrySource {
   modeComparison?(): { counts: ComparisonSnapshot; lagMs: Histogram } | undefined;
   /** Optional: how inputs are read now (README, "Modes"); absent means realtime. */
   readMode?(): 'realtime' | 'legacy' | 'hybrid';
+  /** Optional: the feature flags in force (a reload changes them); absent: not reported. */
+  features?(): FeatureFlags;
+}
+
+/** Settings that turn a part of the data path on or off at run time (README, "Reloading the configuration"). */
+export interface FeatureFlags {
+  /** Small growth of followed files parsed on the engine's thread (false: through the worker pool). */
+  liveLane: boolean;
+  /** The shadow parser, if any (fixed at start-up: the worker threads load it). */
+  parserShadow: string | undefined;
+  /** Share of ranges it re-parses (0 when there is no shadow parser). */
+  shadowSample: number;
 }
 
 /** The dedup table as metrics see it (DedupTable.stats, layout.ts "Forgetting"). */

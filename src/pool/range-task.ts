@@ -27,6 +27,8 @@ export interface RangeTask {
   readonly skipFirstPartial: boolean;
   /** A too-large record is being skipped: drop bytes up to the next LF first. */
   readonly skipUntilNewline: boolean;
+  /** Share of ranges the shadow parser re-parses, as in force when the range was planned (a reload changes it); the worker's start-up value when absent. */
+  readonly shadowSample?: number;
 }
 
 export interface RangeOutcome {

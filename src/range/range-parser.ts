@@ -59,6 +59,8 @@ export class RangeParser {
   private readonly shippedParseTimes = new DeferredLatencyHistogram();
   private readonly parseTimes: { recordValue(us: number): void };
   private readonly scratch = newRangeReaderScratch();
+  /** The shadow sample of the range being parsed (the task's: a reload may change it between ranges). */
+  private sample = 0;
   private readonly outputWaitTimes = new DeferredLatencyHistogram();
   private lastShip = performance.now();
   private readonly parser: ChunkParser;
@@ -75,6 +77,7 @@ export class RangeParser {
 
   /** Parse `task`'s range into `buf` (its buffer); slots go to the output as they are made. */
   parse(task: RangeTask, buf: Uint8Array): RangeOutcome {
+    this.sample = task.shadowSample ?? this.options.shadowSample;
     const reader = new RangeReader(task.fd, buf, task.start, task.hardEnd, this.scratch);
     try {
       switch (task.framing) {
@@ -96,7 +99,7 @@ export class RangeParser {
   }
 
   private newCounter(carry = 0): RangeCounter {
-    const shadowed = this.shadow !== undefined && Math.random() < this.options.shadowSample;
+    const shadowed = this.shadow !== undefined && Math.random() < this.sample;
     return { slots: 0, carry, shadowed, compared: 0, mismatches: 0, firstMismatch: -1, waitedBefore: this.out.waitedMs };
   }
 
