@@ -183,13 +183,16 @@ export class Pipeline {
    * time (a mode switch by config reload). A pass under way when the lock
    * arrives takes it at once (a new lock, which nobody holds yet): the batch
    * path must not emit until that pass is over, or a checkpoint the pass
-   * commits could hold keys whose records the sink does not have yet.
+   * commits could hold keys whose records the sink does not have yet. A lock
+   * of an earlier hybrid period it still holds is let go (that batch path is
+   * drained and gone before the live path leaves it).
    */
   setHooks(hooks: PathHooks | undefined): void {
     if (this.hooks?.role === 'batch' || hooks?.role === 'batch') throw new Error('setHooks: the batch path is made with its hooks');
     this.hooks = hooks;
-    if (this.inPass && this.passLock === undefined && hooks) {
+    if (this.inPass && hooks && this.passLock !== hooks.lock) {
       if (!hooks.lock.tryAcquire()) throw new Error('setHooks: the new lock is already held');
+      this.passLock?.release();
       this.passLock = hooks.lock;
     }
   }
