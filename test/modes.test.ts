@@ -138,6 +138,70 @@ describe('legacy mode', () => {
   }, 30_000);
 });
 
+describe('mode and batch settings at a reload (library)', () => {
+  it('legacy: a new batchEvery applies to the running batch clock', async () => {
+    const dir = workdir();
+    const out = sinkPath(dir);
+    const first = hourFile(dir, 0, 100, 3_600_000);
+    const options = { input: join(dir, '*.ndjson'), mode: 'legacy', batchEvery: '1h', batchDelay: '200ms', sink: `file:${out}`, workers: 2 } as const;
+    const engine = new Engine(options);
+    await engine.start();
+    try {
+      // The batch at start; the next would be an hour later.
+      await until(() => readLines(out).length >= first.length, 20_000, 'the first batch');
+      const late = hourFile(dir, 1, 80, 3_600_000);
+      await sleep(SEVERAL_BATCHES_MS);
+      expect(readLines(out)).toHaveLength(first.length);
+      expect(engine.reload({ ...options, batchEvery: '300ms' }).applied).toEqual(['batchEvery']);
+      await until(() => readLines(out).length >= first.length + late.length, 20_000, 'a batch on the new clock');
+      expect(sorted(readLines(out))).toEqual(sorted([...first, ...late]));
+    } finally {
+      await engine.stop();
+    }
+  }, 40_000);
+
+  it('realtime → hybrid → realtime: the batch path runs only in between; its counts stay', async () => {
+    const dir = workdir();
+    const out = sinkPath(dir);
+    const closed = [...hourFile(dir, 0, 200, 3 * 3_600_000), ...hourFile(dir, 1, 200, 30 * 60_000)];
+    const options = { input: join(dir, '*.ndjson'), mode: 'realtime', batchEvery: '200ms', batchDelay: '500ms', ignoreOlder: '2h', dedupWindow: '48h', sink: `file:${out}`, workers: 2 } as const;
+    const engine = new Engine(options);
+    const infos: string[] = [];
+    engine.on('info', (m) => infos.push(m));
+    await engine.start();
+    try {
+      // Realtime: hour 0 is older than ignoreOlder, so only hour 1 is read.
+      await until(() => readLines(out).length >= 200, 20_000, 'hour 1');
+      await sleep(SEVERAL_BATCHES_MS);
+      expect(engine.modeComparison()).toBeUndefined();
+      expect(readLines(out)).toHaveLength(200);
+
+      expect(engine.reload({ ...options, mode: 'hybrid' }).applied).toEqual(['mode']);
+      expect(engine.options.mode).toBe('hybrid');
+      // The batch path reads both closed files: hour 0 is new to the sink, hour 1 all duplicates.
+      await until(() => engine.modeComparison()?.counts.batchFiles === 2, 20_000, 'the batch path over both files');
+      expect(sorted(readLines(out))).toEqual(sorted(closed));
+      const during = engine.modeComparison()!.counts;
+      expect(during.batch).toEqual({ first: 200, notFirst: 200, only: 200 });
+
+      expect(engine.reload({ ...options, mode: 'realtime' }).applied).toEqual(['mode']);
+      await until(() => infos.some((m) => m.includes('the batch path stopped')), 20_000, 'the batch path to stop');
+      // A closed file that appears now is the live path's alone (no batch path to read it again).
+      const later = hourFile(dir, 2, 50, 20 * 60_000);
+      await until(() => readLines(out).length >= closed.length + later.length, 20_000, 'the new file');
+      await sleep(SEVERAL_BATCHES_MS);
+      expect(engine.modeComparison()!.counts.batchFiles).toBe(2);
+      expect(engine.modeComparison()!.counts.batch).toEqual(during.batch);
+      expect(sorted(readLines(out))).toEqual(sorted([...closed, ...later]));
+      // Legacy is refused with the reason, and nothing of that reload applies.
+      expect(() => engine.reload({ ...options, mode: 'legacy', batchEvery: '1h' })).toThrow(/`mode` cannot change at run time between realtime and legacy: legacy mode tails nothing/);
+      expect(engine.options.batchEveryMs).toBe(200);
+    } finally {
+      await engine.stop();
+    }
+  }, 60_000);
+});
+
 interface ComparisonCounts {
   live: { first: number; notFirst: number; only: number };
   batch: { first: number; notFirst: number; only: number };
