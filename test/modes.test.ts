@@ -202,6 +202,40 @@ describe('mode and batch settings at a reload (library)', () => {
   }, 60_000);
 });
 
+describe('mode switches, many (library)', () => {
+  it('memory stays flat over 40 hybrid periods (the batch paths share their range buffers)', async () => {
+    const dir = workdir();
+    // Four closed files of ~1 MB: every hybrid period's batch path reads them all.
+    for (let h = 0; h < 4; h++) hourFile(dir, h, 20_000, 3_600_000);
+    const options = { input: join(dir, '*.ndjson'), mode: 'realtime', batchEvery: '50ms', batchDelay: '1s', sink: 'none', dedupWindow: '48h', workers: 2 } as const;
+    const engine = new Engine(options);
+    await engine.start();
+    const rssMiB = (): number => process.memoryUsage().rss / 2 ** 20;
+    const periods = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const files = engine.modeComparison()?.counts.batchFiles ?? 0;
+        engine.reload({ ...options, mode: 'hybrid' });
+        await until(() => (engine.modeComparison()?.counts.batchFiles ?? 0) >= files + 4, 20_000, 'a batch path over the 4 files');
+        engine.reload(options);
+        await sleep(20);
+      }
+    };
+    try {
+      await until(() => engine.stats().recordsEmitted === 80_000, 20_000, 'the files read');
+      await periods(10);
+      const before = rssMiB();
+      await periods(30);
+      const grown = rssMiB() - before;
+      // A new set of range buffers per batch path (what this guards against) grew ~3.3 MiB per period here: ~100 MiB.
+      expect(grown, `RSS grew ${grown.toFixed(1)} MiB over 30 hybrid periods`).toBeLessThan(40);
+      expect(engine.modeComparison()!.counts.batchFiles).toBe(160);
+      expect(engine.stats().recordsEmitted).toBe(80_000);
+    } finally {
+      await engine.stop();
+    }
+  }, 90_000);
+});
+
 interface ComparisonCounts {
   live: { first: number; notFirst: number; only: number };
   batch: { first: number; notFirst: number; only: number };

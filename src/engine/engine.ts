@@ -25,7 +25,8 @@ import { StagingBuffer } from '../sinks/staging.js';
 import { StreamSink } from '../sinks/stdout-sink.js';
 import { FileDiscovery, newestByMtime } from '../sources/discovery.js';
 import { IgnoreOlder } from '../sources/ignore-older.js';
-import { Pipeline } from './pipeline.js';
+import { Pipeline, rangeBuffers } from './pipeline.js';
+import type { BufferPool } from '../pool/buffer-pool.js';
 import { Checkpointer, type CheckpointSubject } from './checkpointer.js';
 import { LiveLane } from './live-lane.js';
 import { FOLLOW_QUEUE_BYTES, ONCE_BATCH_BYTES, openOutputs } from './outputs.js';
@@ -469,6 +470,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.announceBatch = announce;
     // Hybrid mode's batch path, at start-up or at a switch to hybrid (reload): two pipelines, one
     // dedup table and sink, so the batch path's records are normally all duplicates.
+    let batchBuffers: BufferPool | undefined;
     this.makeBatchPath = () => {
       const now = this.current;
       // One comparison for the engine's life: its counts are Prometheus counters, which never go back.
@@ -483,7 +485,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
           this.emit('rejected', entry);
         },
         idle: () => {},
-      }, undefined, { role: 'batch', lock, comparison });
+      }, undefined, { role: 'batch', lock, comparison }, (batchBuffers ??= rangeBuffers(now)));
       // The batch job's view of the same inputs (ignoreOlder is the live path's, not its). A file the
       // live path is still emitting waits for a later batch: the comparison is of what each path
       // saw, not of which got to a file first.

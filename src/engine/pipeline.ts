@@ -80,6 +80,11 @@ function batchObserver(batch: PathComparison, file: FileCursor): (offset: number
   return (offset, emitted) => batch.batchRecord(file.identity, file.path, offset, emitted);
 }
 
+/** Workers×2 keeps every worker fed while one range per worker waits its turn to be emitted; +1 is reserved so the live file is never starved by history. */
+export function rangeBuffers(options: ResolvedOptions): BufferPool {
+  return new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, options.workers * 2 + 2);
+}
+
 /**
  * Range ids tag result slots in the pool's rings: unique across the pipelines
  * sharing one pool (hybrid mode's live and batch paths), hence one counter for all.
@@ -153,12 +158,17 @@ export class Pipeline {
     private readonly liveLane?: LiveLane,
     /** Hybrid mode: which of the two paths this pipeline is (modes/path-hooks.ts); the live path's change with the mode (setHooks). */
     private hooks?: PathHooks,
+    /**
+     * Range buffers to draw from instead of a pool of its own: hybrid's batch
+     * paths, one after another across mode switches, share one. A buffer
+     * handed to a worker thread stays alive until that thread's GC, which an
+     * idle worker seldom runs: new buffers for every batch path would pile up.
+     */
+    buffers?: BufferPool,
   ) {
     this.debug = logger.isLevelEnabled('debug');
     this.shadowSample = options.shadowSample;
-    // Workers×2 keeps every worker fed while one range per worker waits its
-    // turn to be emitted; +1 is reserved so the live file is never starved by history.
-    this.buffers = new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, options.workers * 2 + 2);
+    this.buffers = buffers ?? rangeBuffers(options);
     const budget = descriptorBudget(options.maxOpenFiles);
     if (budget.max < options.maxOpenFiles) {
       this.events.warn(`maxOpenFiles ${options.maxOpenFiles} capped to ${budget.max}: the open files limit (RLIMIT_NOFILE) is ${budget.limit} and ${budget.inUse} descriptors are in use`, 'ORDERTAIL_OPEN_FILES_CAPPED');
