@@ -1,0 +1,131 @@
+/*
+ * `rollup=WIDTH`: TABLE_rollup holds, per symbol and bucket, the totals of
+ * the rows the sink inserted: records, sum(qty), sum(price * qty), low,
+ * high, and the last price with its event time. A dashboard's "last 5
+ * minutes of one symbol" then reads 300 rows of 1 s buckets instead of
+ * every order of the window.
+ *
+ * Exactly once, like the rows: the insert into the records table RETURNs
+ * the rows it actually inserted (a copy ON CONFLICT DO NOTHING skipped is
+ * not returned) into a session-local table, and the batch's transaction
+ * adds their totals to the rollup just before its offsets. A rolled-back
+ * batch (a crash, an outage, a piece split off for a bad row) takes its
+ * totals with it.
+ *
+ * The totals are added only once the previous commit's transaction has
+ * ended (batch-writer.ts): every batch touches the newest bucket of every
+ * busy symbol, so two overlapping transactions would otherwise each hold a
+ * rollup row the other wants. Rows are upserted in (symbol, bucket) order,
+ * so two engines writing to one table wait for each other there but never
+ * deadlock on it.
+ */
+import type pg from 'pg';
+import type { MappedColumn, PostgresSinkConfig } from '../../config/postgres-sink.js';
+import { ROLLUP_SUFFIX, type RollupConfig } from '../../config/rollup-option.js';
+import { SinkTableError } from './errors.js';
+import { columnsOf, DATA_TYPE, hasUniqueIndex, quote } from './schema.js';
+
+export const ROLLUP_STAGING = 'ordertail_rollup_staging';
+
+/** What the rollup table's columns hold; sums are numeric whatever the mapped types, so they are exact. */
+const TOTALS: readonly (readonly [name: string, type: string])[] = [
+  ['bucket', 'timestamptz'],
+  ['records', 'bigint'],
+  ['qty', 'numeric'],
+  ['notional', 'numeric'],
+  ['low', 'numeric'],
+  ['high', 'numeric'],
+  ['last_price', 'numeric'],
+  ['last_time', 'timestamptz'],
+];
+
+/** The table comment that records the bucket width, so a restart with another width is refused instead of mixing them. */
+const widthComment = (rollup: RollupConfig): string => `ordertail rollup: bucket_ms=${rollup.bucketMs}`;
+
+function mapped(config: PostgresSinkConfig, name: string): MappedColumn {
+  // parseRollup made sure they are there.
+  return config.columns.find((c) => c.name === name)!;
+}
+
+export function rollupTable(config: PostgresSinkConfig): string {
+  return `${config.table}${ROLLUP_SUFFIX}`;
+}
+
+/** The SQL of the rollup: what the sink's insert becomes, and the upsert of a batch's totals. */
+export class RollupSql {
+  readonly qualified: string;
+  /** Session-local, emptied by each COMMIT: the rows this transaction inserted, for its totals. */
+  readonly stagingSql: string;
+  readonly upsertSql: string;
+
+  constructor(
+    private readonly config: PostgresSinkConfig,
+    readonly rollup: RollupConfig,
+  ) {
+    this.qualified = `${quote(config.schema)}.${quote(rollupTable(config))}`;
+    const type = (name: string): string => mapped(config, name).type;
+    this.stagingSql = `CREATE TEMP TABLE IF NOT EXISTS ${ROLLUP_STAGING} (symbol ${type('symbol')}, event_time timestamptz, price ${type('price')}, qty ${type('qty')}) ON COMMIT DELETE ROWS`;
+    const bucket = `date_bin(interval '${rollup.bucketMs} milliseconds', event_time, timestamptz 'epoch')`;
+    // Rows without a symbol have no rollup row. Ties on the last event time go to the higher price, so the
+    // answer does not depend on how the rows were cut into batches.
+    this.upsertSql =
+      `INSERT INTO ${this.qualified} AS r (symbol, bucket, records, qty, notional, low, high, last_price, last_time) ` +
+      `SELECT symbol, ${bucket}, count(*), coalesce(sum(qty::numeric), 0), coalesce(sum(price::numeric * qty::numeric), 0), ` +
+      `min(price::numeric), max(price::numeric), ` +
+      `(array_agg(price::numeric ORDER BY event_time DESC, price DESC) FILTER (WHERE price IS NOT NULL))[1], ` +
+      `max(event_time) FILTER (WHERE price IS NOT NULL) ` +
+      `FROM ${ROLLUP_STAGING} WHERE symbol IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2 ` +
+      `ON CONFLICT (symbol, bucket) DO UPDATE SET records = r.records + EXCLUDED.records, qty = r.qty + EXCLUDED.qty, ` +
+      `notional = r.notional + EXCLUDED.notional, low = LEAST(r.low, EXCLUDED.low), high = GREATEST(r.high, EXCLUDED.high), ` +
+      `last_price = CASE WHEN r.last_time IS NULL OR (EXCLUDED.last_time, EXCLUDED.last_price) > (r.last_time, r.last_price) THEN EXCLUDED.last_price ELSE r.last_price END, ` +
+      `last_time = GREATEST(r.last_time, EXCLUDED.last_time)`;
+  }
+
+  /** The records insert (ON CONFLICT DO NOTHING), its inserted rows kept for the upsert; rowCount is still the rows inserted. */
+  capture(insertSql: string): string {
+    return `WITH inserted AS (${insertSql} RETURNING symbol, event_time, price, qty) INSERT INTO ${ROLLUP_STAGING} SELECT * FROM inserted`;
+  }
+
+  /** Create TABLE_rollup when missing; check an existing one (SinkTableError naming the column). Safe from two engines at once. */
+  async ensureTable(client: pg.Client): Promise<void> {
+    const { schema } = this.config;
+    const rollup = this.rollup;
+    const table = rollupTable(this.config);
+    const columns: (readonly [string, string])[] = [['symbol', mapped(this.config, 'symbol').type], ...TOTALS];
+    if ((await columnsOf(client, schema, table)).size === 0) {
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${this.qualified} (${columns.map(([name, type]) => `${name} ${type}${name === 'symbol' || name === 'bucket' || name === 'records' ? ' NOT NULL' : ''}`).join(', ')}, ` +
+          `PRIMARY KEY (symbol, bucket))`,
+      );
+      // Another engine may have created it first, with another width: the check below tells.
+      await client.query(`DO $$ BEGIN IF obj_description('${this.qualified.replace(/'/g, "''")}'::regclass, 'pg_class') IS NULL THEN COMMENT ON TABLE ${this.qualified} IS '${widthComment(rollup)}'; END IF; END $$`);
+    }
+    await this.check(client, columns);
+  }
+
+  private async check(client: pg.Client, columns: readonly (readonly [string, string])[]): Promise<void> {
+    const { schema } = this.config;
+    const rollup = this.rollup;
+    const table = rollupTable(this.config);
+    const name = `${schema}.${table}`;
+    const existing = await columnsOf(client, schema, table);
+    for (const [column, type] of columns) {
+      const found = existing.get(column);
+      const wanted = DATA_TYPE[type] ?? type;
+      if (!found) throw new SinkTableError(`rollup table ${name} exists but has no column '${column}' (${wanted}); add it, or drop the table and let the sink build it`, column);
+      if (found.type !== wanted) throw new SinkTableError(`rollup table ${name}: column '${column}' is ${found.type}, the sink writes ${wanted} into it`, column);
+    }
+    const ours = new Set(columns.map(([column]) => column));
+    for (const [column, info] of existing) {
+      if (!ours.has(column) && !info.nullable) throw new SinkTableError(`rollup table ${name}: column '${column}' is NOT NULL but the sink does not fill it; make it nullable`, column);
+    }
+    if (!(await hasUniqueIndex(client, schema, table, ['symbol', 'bucket']))) {
+      throw new SinkTableError(`rollup table ${name} has no unique index on (symbol, bucket), which the sink's upsert needs (ALTER TABLE ${name} ADD PRIMARY KEY (symbol, bucket))`, 'bucket');
+    }
+    const { rows } = await client.query<{ comment: string | null }>(`SELECT obj_description($1::regclass, 'pg_class') AS comment`, [this.qualified]);
+    const width = /bucket_ms=(\d+)/.exec(rows[0]?.comment ?? '')?.[1];
+    if (width !== undefined && Number(width) !== rollup.bucketMs) {
+      throw new SinkTableError(`rollup table ${name} holds buckets of ${width} ms, the sink was given rollup=${rollup.bucket}; use that width, or another table`, 'bucket');
+    }
+  }
+}
