@@ -3,7 +3,16 @@
  * and bucket from the records table, or from the orders a test wrote.
  * Amounts come back as exact decimal text, so sums compare exactly.
  */
+import type pg from 'pg';
 import type { TestPostgres } from './postgres.js';
+
+/** A TestPostgres (one query, one connection) or a client inside a transaction. */
+type Db = TestPostgres | pg.Client;
+
+async function rowsOf<R extends pg.QueryResultRow>(db: Db, sql: string): Promise<R[]> {
+  const result = await db.query<R>(sql);
+  return Array.isArray(result) ? result : result.rows;
+}
 
 export interface BucketTotals {
   records: number;
@@ -40,8 +49,9 @@ function toMap(rows: TotalsRow[]): RollupTotals {
 }
 
 /** What `table`_rollup holds. Amounts are trimmed of trailing zeros, so equal numbers are equal text. */
-export async function rollupTotals(pgsql: TestPostgres, table: string): Promise<RollupTotals> {
-  const rows = await pgsql.query<TotalsRow>(
+export async function rollupTotals(db: Db, table: string): Promise<RollupTotals> {
+  const rows = await rowsOf<TotalsRow>(
+    db,
     `SELECT symbol, (extract(epoch FROM bucket) * 1000)::float8 AS bucket_ms, records::text AS records, trim_scale(qty)::text AS qty,
             trim_scale(notional)::text AS notional, trim_scale(low)::text AS low, trim_scale(high)::text AS high,
             trim_scale(last_price)::text AS last_price, (extract(epoch FROM last_time) * 1000)::float8 AS last_time
@@ -55,8 +65,9 @@ export async function rollupTotals(pgsql: TestPostgres, table: string): Promise<
  * columns symbol, event_time, price, qty: the records table, or the orders a
  * test wrote, loaded as they are.
  */
-export async function totalsOf(pgsql: TestPostgres, source: string, bucketMs: number): Promise<RollupTotals> {
-  const rows = await pgsql.query<TotalsRow>(
+export async function totalsOf(db: Db, source: string, bucketMs: number): Promise<RollupTotals> {
+  const rows = await rowsOf<TotalsRow>(
+    db,
     `SELECT symbol, bucket_ms::float8 AS bucket_ms, records::text AS records, trim_scale(qty)::text AS qty, trim_scale(notional)::text AS notional,
             trim_scale(low)::text AS low, trim_scale(high)::text AS high, trim_scale(last_price)::text AS last_price, last_time
        FROM (SELECT symbol, floor(extract(epoch FROM event_time) * 1000 / ${bucketMs}) * ${bucketMs} AS bucket_ms, count(*) AS records,
@@ -70,7 +81,7 @@ export async function totalsOf(pgsql: TestPostgres, source: string, bucketMs: nu
 }
 
 /** Per symbol: records and sum(qty) from the rollup and from the records table, which must be equal. */
-export async function perSymbol(pgsql: TestPostgres, table: string): Promise<{ rollup: Map<string, string>; rows: Map<string, string> }> {
+export async function perSymbol(pgsql: TestPostgres, table = 'orders'): Promise<{ rollup: Map<string, string>; rows: Map<string, string> }> {
   const q = async (sql: string): Promise<Map<string, string>> =>
     new Map((await pgsql.query<{ symbol: string; v: string }>(sql)).map((r) => [r.symbol, r.v]));
   return {
@@ -87,4 +98,36 @@ export function diffTotals(want: RollupTotals, got: RollupTotals, limit = 5): [s
     if (out.length >= limit) break;
   }
   return out;
+}
+
+/**
+ * Where the rollup and the rows table disagree, both read in one snapshot
+ * (what a dashboard reading both at any moment would see): empty when they agree.
+ */
+export async function rollupDrift(pgsql: TestPostgres, table = 'orders', bucketMs = 1000): Promise<[string, BucketTotals | undefined, BucketTotals | undefined][]> {
+  const client = await pgsql.client();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    const fromRows = await totalsOf(client, `SELECT symbol, event_time, price, qty FROM ${table}`, bucketMs);
+    const drift = diffTotals(fromRows, await rollupTotals(client, table));
+    await client.query('COMMIT');
+    return drift;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Hold an EXCLUSIVE lock on TABLE_rollup (readers pass, the sink's upsert waits) until release(). */
+export async function holdRollup(pgsql: TestPostgres, table = 'orders'): Promise<{ waiters: () => Promise<number>; release: () => Promise<void> }> {
+  const client = await pgsql.client();
+  await client.query('BEGIN');
+  await client.query(`LOCK TABLE ${table}_rollup IN EXCLUSIVE MODE`);
+  return {
+    waiters: async () =>
+      Number((await pgsql.query<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE relation = '${table}_rollup'::regclass AND NOT granted`))[0]!.n),
+    release: async () => {
+      await client.query('COMMIT');
+      await client.end();
+    },
+  };
 }
