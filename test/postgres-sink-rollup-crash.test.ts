@@ -6,7 +6,8 @@
  * per symbol and bucket: a batch's totals commit with its rows or not at all.
  * Every other kill comes while the test holds a lock on the rollup table, so
  * the sink is stopped exactly at its rollup upsert: rows committed on their
- * own before it would show, to a reader then and after the kill.
+ * own before it would show, to a reader then and after the kill. Last,
+ * another consumer replays the whole log: every row a copy, none counted.
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -74,5 +75,11 @@ describe('PostgreSQL sink: rollup across kill -9', () => {
     expect(rows.size, why).toBeGreaterThan(3);
     expect(rollup, why).toEqual(rows);
     expect(Number((await pgsql!.query<{ n: string }>('SELECT sum(records) AS n FROM orders_rollup'))[0]!.n), why).toBe(await rowCount());
+    // Another consumer reads it all again: every row a copy, the rollup must not move.
+    const rows0 = await rowCount();
+    const replay = await runEngine(['run', '--input', log, '--sink', `${sink}&consumer=replay`, '--no-checkpoint', '--no-metrics', '--log-level', 'warn', '--once']);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(await rowCount()).toBe(rows0);
+    expect(await rollupDrift(pgsql!), `${why}\nafter a replay by another consumer`).toEqual([]);
   }, 180_000);
 });

@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../dist/src/index.js';
-import { diffTotals, holdRollup, perSymbol, rollupDrift, rollupTotals, totalsOf } from './helpers/rollup.js';
+import { diffTotals, perSymbol, rollupTotals, totalsOf, watchRollup } from './helpers/rollup.js';
 import { workdir } from './helpers/workdir.js';
 import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
 
@@ -23,7 +23,6 @@ beforeAll(async () => {
 afterAll(() => pgsql?.destroy());
 
 const ORDERS = 12_000;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 
 async function runOnce(input: string, sink: string): Promise<void> {
@@ -50,26 +49,7 @@ describe('PostgreSQL sink: rollup with two engines on one table', () => {
     const url = (consumer: string): string => pgsql!.url(`table=orders&columns=id,symbol,side,price:numeric,qty:numeric&rollup=1s&batch=200&consumer=${consumer}`);
     // The tables first, so the two engines race on rows, not on CREATE TABLE.
     await runOnce(join(dir, 'none-*.ndjson'), url('setup'));
-    const held = await holdRollup(pgsql!);
-    const engines = Promise.all([runOnce(join(dir, 'a', '*.ndjson'), url('a')), runOnce(join(dir, 'b', '*.ndjson'), url('b'))]);
-    const t0 = Date.now();
-    // The first to get there; the other may wait behind its rows (the same orders) instead.
-    while ((await held.waiters()) === 0 && Date.now() - t0 < 20_000) await sleep(5);
-    await sleep(200);
-    expect(await held.waiters(), 'an engine at its rollup upsert').toBeGreaterThan(0);
-    expect(await rollupDrift(pgsql!)).toEqual([]);
-    await held.release();
-    let running = true;
-    const drifts: unknown[] = [];
-    const reader = (async () => {
-      while (running) {
-        const drift = await rollupDrift(pgsql!);
-        if (drift.length > 0) drifts.push(drift);
-        await sleep(5);
-      }
-    })();
-    await engines.finally(() => (running = false));
-    await reader;
+    const drifts = await watchRollup(pgsql!, () => Promise.all([runOnce(join(dir, 'a', '*.ndjson'), url('a')), runOnce(join(dir, 'b', '*.ndjson'), url('b'))]));
     expect(drifts.slice(0, 2)).toEqual([]);
 
     const [{ n }] = await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders');

@@ -5,12 +5,13 @@
  * computed here by one GROUP BY over the input; a second engine reading
  * the same logs under another consumer (every row a conflict) changes
  * nothing. Batches of 500 over two connections: many overlapping commits
- * touch the same buckets.
+ * touch the same buckets. A reader sees the rollup agree with the rows
+ * table all along (helpers/rollup.ts, watchRollup).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../dist/src/index.js';
 import { writeOrderLogs } from './helpers/order-logs.js';
-import { diffTotals, rollupTotals, totalsOf } from './helpers/rollup.js';
+import { diffTotals, rollupTotals, totalsOf, watchRollup } from './helpers/rollup.js';
 import { workdir } from './helpers/workdir.js';
 import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
 
@@ -35,7 +36,10 @@ describe('PostgreSQL sink: rollup', () => {
     const dir = workdir();
     const logs = writeOrderLogs(dir, { seed: 22, files: 3, ordersPerFile: 4000, duplicateShare: 0.25, windowMs: 5000, spanMs: 20_000 });
     expect(logs.duplicatesWritten).toBeGreaterThan(2000);
-    await runOnce(`${dir}/*.ndjson`, `table=orders&${COLUMNS}&rollup=1s&batch=500`);
+    const sink = `table=orders&${COLUMNS}&rollup=1s&batch=500`;
+    // The tables first (no input), so a reader can watch the replay from its first commit.
+    await runOnce(`${dir}/none-*.ndjson`, `${sink}&consumer=setup`);
+    expect(await watchRollup(pgsql!, () => runOnce(`${dir}/*.ndjson`, sink))).toEqual([]);
 
     // The reference: the orders as written, each once, loaded as they are and summed by one GROUP BY.
     await pgsql!.query('CREATE TABLE reference (r jsonb)');

@@ -131,3 +131,37 @@ export async function holdRollup(pgsql: TestPostgres, table = 'orders'): Promise
     },
   };
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Run `writers` (engines writing TABLE, whose rollup table exists) and read
+ * the rollup and the rows table in one snapshot all along: first with the
+ * writers held at their rollup upsert by a lock (rows committed apart from
+ * their totals would show then), then every few milliseconds until they
+ * finish. Returns the snapshots where the two disagreed (empty when none did).
+ */
+export async function watchRollup(pgsql: TestPostgres, writers: () => Promise<unknown>, table = 'orders'): Promise<unknown[]> {
+  const drifts: unknown[] = [];
+  const held = await holdRollup(pgsql, table);
+  let running = true;
+  const done = writers().finally(() => (running = false));
+  try {
+    const t0 = Date.now();
+    while ((await held.waiters()) === 0 && Date.now() - t0 < 20_000) await sleep(5);
+    // Another writer may get there later, or wait behind the first one's rows (the same keys) instead.
+    await sleep(200);
+    if ((await held.waiters()) === 0) drifts.push('no writer reached its rollup upsert while the rollup table was locked');
+    const drift = await rollupDrift(pgsql, table);
+    if (drift.length > 0) drifts.push({ whileHeld: drift });
+  } finally {
+    await held.release();
+  }
+  while (running) {
+    const drift = await rollupDrift(pgsql, table);
+    if (drift.length > 0) drifts.push(drift);
+    await sleep(5);
+  }
+  await done;
+  return drifts;
+}
