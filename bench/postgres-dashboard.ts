@@ -33,7 +33,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { parsePostgresSink } from '../src/config/postgres-sink.js';
-import { ROLLUP_STAGING, RollupSql } from '../src/sinks/postgres/rollup.js';
+import { RollupSql } from '../src/sinks/postgres/rollup.js';
 import { columnIndexName, ensureTables } from '../src/sinks/postgres/schema.js';
 import { PG_DB, PG_PASSWORD, PG_USER, type TestPostgres } from '../test/helpers/postgres.js';
 import { REPO_ROOT } from './data.js';
@@ -145,7 +145,7 @@ async function fillHistory(client: pg.Client): Promise<number> {
 async function fillRollup(client: pg.Client, rollup: RollupSql): Promise<void> {
   await client.query('BEGIN');
   await client.query(rollup.stagingSql);
-  await client.query(`INSERT INTO ${ROLLUP_STAGING} SELECT symbol, event_time, price, qty FROM ${TABLE}`);
+  await client.query(rollup.stageTotalsSql(TABLE));
   await client.query(rollup.upsertSql);
   await client.query('COMMIT');
   await client.query(`VACUUM ANALYZE ${TABLE}_rollup`);

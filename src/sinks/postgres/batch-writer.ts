@@ -153,11 +153,11 @@ export class BatchWriter {
       const copy = client.query(copyFrom(`COPY ${STAGING} FROM STDIN`));
       copy.end(batch.slice(from, to));
       await finished(copy);
-      const inserted = await client.query(this.insertSql);
+      const inserted = await client.query<{ records: string }>(this.insertSql);
       // A piece of a split batch: the next piece needs the staging table empty (a whole batch is emptied by its COMMIT).
       if (to - from < batch.rows) await client.query(`TRUNCATE ${STAGING}`);
       await client.query('RELEASE SAVEPOINT piece');
-      result.inserted += inserted.rowCount ?? 0;
+      result.inserted += this.rollup ? this.rollup.insertedBy(inserted) : (inserted.rowCount ?? 0);
     } catch (err) {
       if (!isRowError(err)) throw err;
       await client.query('ROLLBACK TO SAVEPOINT piece');

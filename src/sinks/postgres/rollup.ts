@@ -7,10 +7,11 @@
  *
  * Exactly once, like the rows: the insert into the records table RETURNs
  * the rows it actually inserted (a copy ON CONFLICT DO NOTHING skipped is
- * not returned) into a session-local table, and the batch's transaction
- * adds their totals to the rollup just before its offsets. A rolled-back
- * batch (a crash, an outage, a piece split off for a bad row) takes its
- * totals with it.
+ * not returned), the same statement sums them per symbol and bucket into a
+ * session-local table, and the batch's transaction adds those totals to the
+ * rollup after writing its offsets, before COMMIT. A rolled-back batch (a
+ * crash, an outage, a piece split off for a bad row) takes its totals with
+ * it.
  *
  * The totals are added only once the previous commit's transaction has
  * ended (batch-writer.ts): every batch touches the newest bucket of every
@@ -54,26 +55,31 @@ export function rollupTable(config: PostgresSinkConfig): string {
 /** The SQL of the rollup: what the sink's insert becomes, and the upsert of a batch's totals. */
 export class RollupSql {
   readonly qualified: string;
-  /** Session-local, emptied by each COMMIT: the rows this transaction inserted, for its totals. */
+  /**
+   * Session-local, emptied by each COMMIT: this transaction's totals per
+   * symbol and bucket, one set per piece inserted (a batch split around a
+   * bad row has several), summed by the upsert.
+   */
   readonly stagingSql: string;
   readonly upsertSql: string;
+  private readonly bucket: string;
 
   constructor(
     private readonly config: PostgresSinkConfig,
     readonly rollup: RollupConfig,
   ) {
     this.qualified = `${quote(config.schema)}.${quote(rollupTable(config))}`;
-    const type = (name: string): string => mapped(config, name).type;
-    this.stagingSql = `CREATE TEMP TABLE IF NOT EXISTS ${ROLLUP_STAGING} (symbol ${type('symbol')}, event_time timestamptz, price ${type('price')}, qty ${type('qty')}) ON COMMIT DELETE ROWS`;
-    const bucket = `date_bin(interval '${rollup.bucketMs} milliseconds', event_time, timestamptz 'epoch')`;
-    // Rows without a symbol have no rollup row. Ties on the last event time go to the higher price, so the
-    // answer does not depend on how the rows were cut into batches.
+    const symbolType = mapped(config, 'symbol').type;
+    this.stagingSql =
+      `CREATE TEMP TABLE IF NOT EXISTS ${ROLLUP_STAGING} (symbol ${symbolType}, bucket timestamptz, records bigint, qty numeric, notional numeric, ` +
+      `low numeric, high numeric, last_price numeric, last_time timestamptz) ON COMMIT DELETE ROWS`;
+    this.bucket = `date_bin(interval '${rollup.bucketMs} milliseconds', event_time, timestamptz 'epoch')`;
+    // Rows without a symbol have no rollup row (they were staged only to be counted). Ties on the last event
+    // time go to the higher price, so the answer does not depend on how the rows were cut into batches.
     this.upsertSql =
       `INSERT INTO ${this.qualified} AS r (symbol, bucket, records, qty, notional, low, high, last_price, last_time) ` +
-      `SELECT symbol, ${bucket}, count(*), coalesce(sum(qty::numeric), 0), coalesce(sum(price::numeric * qty::numeric), 0), ` +
-      `min(price::numeric), max(price::numeric), ` +
-      `(array_agg(price::numeric ORDER BY event_time DESC, price DESC) FILTER (WHERE price IS NOT NULL))[1], ` +
-      `max(event_time) FILTER (WHERE price IS NOT NULL) ` +
+      `SELECT symbol, bucket, sum(records), sum(qty), sum(notional), min(low), max(high), ` +
+      `(array_agg(last_price ORDER BY last_time DESC, last_price DESC) FILTER (WHERE last_price IS NOT NULL))[1], max(last_time) ` +
       `FROM ${ROLLUP_STAGING} WHERE symbol IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2 ` +
       `ON CONFLICT (symbol, bucket) DO UPDATE SET records = r.records + EXCLUDED.records, qty = r.qty + EXCLUDED.qty, ` +
       `notional = r.notional + EXCLUDED.notional, low = LEAST(r.low, EXCLUDED.low), high = GREATEST(r.high, EXCLUDED.high), ` +
@@ -81,9 +87,28 @@ export class RollupSql {
       `last_time = GREATEST(r.last_time, EXCLUDED.last_time)`;
   }
 
-  /** The records insert (ON CONFLICT DO NOTHING), its inserted rows kept for the upsert; rowCount is still the rows inserted. */
+  /**
+   * Totals of `source` (a relation with symbol, event_time, price, qty) into
+   * the staging table. Summed here, while the previous commit may still be
+   * under way, so that what waits for it (the upsert) is small.
+   */
+  stageTotalsSql(source: string): string {
+    return (
+      `INSERT INTO ${ROLLUP_STAGING} SELECT symbol, ${this.bucket}, count(*), coalesce(sum(qty::numeric), 0), ` +
+      `coalesce(sum(price::numeric * qty::numeric), 0), min(price::numeric), max(price::numeric), ` +
+      `(array_agg(price::numeric ORDER BY event_time DESC, price DESC) FILTER (WHERE price IS NOT NULL))[1], ` +
+      `max(event_time) FILTER (WHERE price IS NOT NULL) FROM ${source} GROUP BY 1, 2`
+    );
+  }
+
+  /** The records insert (ON CONFLICT DO NOTHING) with the totals of the rows it inserted staged; see insertedBy. */
   capture(insertSql: string): string {
-    return `WITH inserted AS (${insertSql} RETURNING symbol, event_time, price, qty) INSERT INTO ${ROLLUP_STAGING} SELECT * FROM inserted`;
+    return `WITH inserted AS (${insertSql} RETURNING symbol, event_time, price, qty) ${this.stageTotalsSql('inserted')} RETURNING records`;
+  }
+
+  /** Rows a `capture` statement inserted (its rowCount counts staged totals, not rows). */
+  insertedBy(result: pg.QueryResult<{ records: string }>): number {
+    return result.rows.reduce((n, r) => n + Number(r.records), 0);
   }
 
   /** Create TABLE_rollup when missing; check an existing one (SinkTableError naming the column). Safe from two engines at once. */
