@@ -52,7 +52,7 @@ describe('PostgreSQL sink: rollup with two engines on one table', () => {
     const drifts = await watchRollup(pgsql!, () => Promise.all([runOnce(join(dir, 'a', '*.ndjson'), url('a')), runOnce(join(dir, 'b', '*.ndjson'), url('b'))]));
     expect(drifts.slice(0, 2)).toEqual([]);
 
-    const [{ n }] = await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders');
+    const n = (await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n;
     expect(Number(n)).toBe(ORDERS);
     await pgsql!.query('CREATE TABLE reference (r jsonb)');
     await pgsql!.query('INSERT INTO reference SELECT unnest($1::jsonb[])', [all]);

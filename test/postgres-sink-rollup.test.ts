@@ -61,7 +61,7 @@ describe('PostgreSQL sink: rollup', () => {
     // Every row already there: the rollup must not move.
     await runOnce(`${dir}/*.ndjson`, `table=orders&${COLUMNS}&rollup=1s&batch=500&consumer=replay`);
     expect(diffTotals(want, await rollupTotals(pgsql!, 'orders'))).toEqual([]);
-    const [{ n }] = await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders');
+    const n = (await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n;
     expect(Number(n)).toBe(logs.expected.length);
   }, 120_000);
 
@@ -75,10 +75,10 @@ describe('PostgreSQL sink: rollup', () => {
     );
     writeFileSync(join(dir, 'orders.ndjson'), `${lines.join('\n')}\n`);
     await runOnce(join(dir, '*.ndjson'), `table=split&${COLUMNS}&rollup=1s`);
-    const [{ n }] = await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM split');
+    const n = (await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM split'))[0]!.n;
     expect(Number(n)).toBe(499);
     expect(diffTotals(await totalsOf(pgsql!, 'SELECT symbol, event_time, price, qty FROM split', 1000), await rollupTotals(pgsql!, 'split'))).toEqual([]);
-    const [{ records }] = await pgsql!.query<{ records: string }>('SELECT sum(records) AS records FROM split_rollup');
+    const records = (await pgsql!.query<{ records: string }>('SELECT sum(records) AS records FROM split_rollup'))[0]!.records;
     expect(Number(records)).toBe(499);
   });
 });

@@ -6,13 +6,12 @@
 import type pg from 'pg';
 import type { TestPostgres } from './postgres.js';
 
-/** A TestPostgres (one query, one connection) or a client inside a transaction. */
-type Db = TestPostgres | pg.Client;
-
-async function rowsOf<R extends pg.QueryResultRow>(db: Db, sql: string): Promise<R[]> {
-  const result = await db.query<R>(sql);
-  return Array.isArray(result) ? result : result.rows;
+/** Where a query runs: a TestPostgres (one query, one connection) or a client inside a transaction (inTransaction). */
+interface Db {
+  query<R extends pg.QueryResultRow>(sql: string): Promise<R[]>;
 }
+
+const inTransaction = (client: pg.Client): Db => ({ query: async <R extends pg.QueryResultRow>(sql: string) => (await client.query<R>(sql)).rows });
 
 export interface BucketTotals {
   records: number;
@@ -50,8 +49,7 @@ function toMap(rows: TotalsRow[]): RollupTotals {
 
 /** What `table`_rollup holds. Amounts are trimmed of trailing zeros, so equal numbers are equal text. */
 export async function rollupTotals(db: Db, table: string): Promise<RollupTotals> {
-  const rows = await rowsOf<TotalsRow>(
-    db,
+  const rows = await db.query<TotalsRow>(
     `SELECT symbol, (extract(epoch FROM bucket) * 1000)::float8 AS bucket_ms, records::text AS records, trim_scale(qty)::text AS qty,
             trim_scale(notional)::text AS notional, trim_scale(low)::text AS low, trim_scale(high)::text AS high,
             trim_scale(last_price)::text AS last_price, (extract(epoch FROM last_time) * 1000)::float8 AS last_time
@@ -66,8 +64,7 @@ export async function rollupTotals(db: Db, table: string): Promise<RollupTotals>
  * test wrote, loaded as they are.
  */
 export async function totalsOf(db: Db, source: string, bucketMs: number): Promise<RollupTotals> {
-  const rows = await rowsOf<TotalsRow>(
-    db,
+  const rows = await db.query<TotalsRow>(
     `SELECT symbol, bucket_ms::float8 AS bucket_ms, records::text AS records, trim_scale(qty)::text AS qty, trim_scale(notional)::text AS notional,
             trim_scale(low)::text AS low, trim_scale(high)::text AS high, trim_scale(last_price)::text AS last_price, last_time
        FROM (SELECT symbol, floor(extract(epoch FROM event_time) * 1000 / ${bucketMs}) * ${bucketMs} AS bucket_ms, count(*) AS records,
@@ -108,8 +105,8 @@ export async function rollupDrift(pgsql: TestPostgres, table = 'orders', bucketM
   const client = await pgsql.client();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-    const fromRows = await totalsOf(client, `SELECT symbol, event_time, price, qty FROM ${table}`, bucketMs);
-    const drift = diffTotals(fromRows, await rollupTotals(client, table));
+    const fromRows = await totalsOf(inTransaction(client), `SELECT symbol, event_time, price, qty FROM ${table}`, bucketMs);
+    const drift = diffTotals(fromRows, await rollupTotals(inTransaction(client), table));
     await client.query('COMMIT');
     return drift;
   } finally {
