@@ -41,7 +41,7 @@ const TOTALS: readonly (readonly [name: string, type: string])[] = [
 ];
 
 /** The table comment that records the bucket width, so a restart with another width is refused instead of mixing them. */
-const widthComment = (rollup: RollupConfig): string => `ordertail rollup: bucket_ms=${rollup.bucketMs}`;
+const widthComment = (width: RollupConfig): string => `ordertail rollup: bucket_ms=${width.bucketMs}`;
 
 function mapped(config: PostgresSinkConfig, name: string): MappedColumn {
   // parseRollup made sure they are there.
@@ -62,18 +62,19 @@ export class RollupSql {
    */
   readonly stagingSql: string;
   readonly upsertSql: string;
-  private readonly bucket: string;
+  /** SQL: the start of an event_time's bucket. */
+  private readonly bucketStart: string;
 
   constructor(
     private readonly config: PostgresSinkConfig,
-    readonly rollup: RollupConfig,
+    readonly width: RollupConfig,
   ) {
     this.qualified = `${quote(config.schema)}.${quote(rollupTable(config))}`;
     const symbolType = mapped(config, 'symbol').type;
     this.stagingSql =
       `CREATE TEMP TABLE IF NOT EXISTS ${ROLLUP_STAGING} (symbol ${symbolType}, bucket timestamptz, records bigint, qty numeric, notional numeric, ` +
       `low numeric, high numeric, last_price numeric, last_time timestamptz) ON COMMIT DELETE ROWS`;
-    this.bucket = `date_bin(interval '${rollup.bucketMs} milliseconds', event_time, timestamptz 'epoch')`;
+    this.bucketStart = `date_bin(interval '${width.bucketMs} milliseconds', event_time, timestamptz 'epoch')`;
     // Rows without a symbol have no rollup row (they were staged only to be counted). Ties on the last event
     // time go to the higher price, so the answer does not depend on how the rows were cut into batches.
     this.upsertSql =
@@ -94,7 +95,7 @@ export class RollupSql {
    */
   stageTotalsSql(source: string): string {
     return (
-      `INSERT INTO ${ROLLUP_STAGING} SELECT symbol, ${this.bucket}, count(*), coalesce(sum(qty::numeric), 0), ` +
+      `INSERT INTO ${ROLLUP_STAGING} SELECT symbol, ${this.bucketStart}, count(*), coalesce(sum(qty::numeric), 0), ` +
       `coalesce(sum(price::numeric * qty::numeric), 0), min(price::numeric), max(price::numeric), ` +
       `(array_agg(price::numeric ORDER BY event_time DESC, price DESC) FILTER (WHERE price IS NOT NULL))[1], ` +
       `max(event_time) FILTER (WHERE price IS NOT NULL) FROM ${source} GROUP BY 1, 2`
@@ -114,7 +115,6 @@ export class RollupSql {
   /** Create TABLE_rollup when missing; check an existing one (SinkTableError naming the column). Safe from two engines at once. */
   async ensureTable(client: pg.Client): Promise<void> {
     const { schema } = this.config;
-    const rollup = this.rollup;
     const table = rollupTable(this.config);
     const columns: (readonly [string, string])[] = [['symbol', mapped(this.config, 'symbol').type], ...TOTALS];
     if ((await columnsOf(client, schema, table)).size === 0) {
@@ -123,14 +123,13 @@ export class RollupSql {
           `PRIMARY KEY (symbol, bucket))`,
       );
       // Another engine may have created it first, with another width: the check below tells.
-      await client.query(`DO $$ BEGIN IF obj_description('${this.qualified.replace(/'/g, "''")}'::regclass, 'pg_class') IS NULL THEN COMMENT ON TABLE ${this.qualified} IS '${widthComment(rollup)}'; END IF; END $$`);
+      await client.query(`DO $$ BEGIN IF obj_description('${this.qualified.replace(/'/g, "''")}'::regclass, 'pg_class') IS NULL THEN COMMENT ON TABLE ${this.qualified} IS '${widthComment(this.width)}'; END IF; END $$`);
     }
     await this.check(client, columns);
   }
 
   private async check(client: pg.Client, columns: readonly (readonly [string, string])[]): Promise<void> {
     const { schema } = this.config;
-    const rollup = this.rollup;
     const table = rollupTable(this.config);
     const name = `${schema}.${table}`;
     const existing = await columnsOf(client, schema, table);
@@ -148,9 +147,9 @@ export class RollupSql {
       throw new SinkTableError(`rollup table ${name} has no unique index on (symbol, bucket), which the sink's upsert needs (ALTER TABLE ${name} ADD PRIMARY KEY (symbol, bucket))`, 'bucket');
     }
     const { rows } = await client.query<{ comment: string | null }>(`SELECT obj_description($1::regclass, 'pg_class') AS comment`, [this.qualified]);
-    const width = /bucket_ms=(\d+)/.exec(rows[0]?.comment ?? '')?.[1];
-    if (width !== undefined && Number(width) !== rollup.bucketMs) {
-      throw new SinkTableError(`rollup table ${name} holds buckets of ${width} ms, the sink was given rollup=${rollup.bucket}; use that width, or another table`, 'bucket');
+    const heldMs = /bucket_ms=(\d+)/.exec(rows[0]?.comment ?? '')?.[1];
+    if (heldMs !== undefined && Number(heldMs) !== this.width.bucketMs) {
+      throw new SinkTableError(`rollup table ${name} holds buckets of ${heldMs} ms, the sink was given rollup=${this.width.bucket}; use that width, or another table`, 'bucket');
     }
   }
 }

@@ -158,7 +158,7 @@ export class PostgresSink implements TransactionalSink {
         this.writer = new BatchWriter(this.config, layout.qualified, rollup);
         const offsets = await readOffsets(client, this.config.schema, this.consumer);
         this.options.info(
-          `${this.name}: ${layout.hypertable ? 'TimescaleDB hypertable' : 'table'} ready${rollup ? `, rollup ${rollup.qualified} (${rollup.rollup.bucket} buckets)` : ''}, consumer ${this.consumer}` +
+          `${this.name}: ${layout.hypertable ? 'TimescaleDB hypertable' : 'table'} ready${rollup ? `, rollup ${rollup.qualified} (${rollup.width.bucket} buckets)` : ''}, consumer ${this.consumer}` +
             (offsets ? `, resuming from the database's offsets (generation ${offsets.generation})` : ', no offsets committed yet'),
         );
         if (!offsets) return undefined;
