@@ -61,7 +61,10 @@ describe('PostgreSQL sink: rollup across kill -9', () => {
         expect(signal, `cycle ${i + 1} ended by itself:\n${e.stderr()}`).toBe('SIGKILL');
         notes.push(`kill ${i + 1}${held ? ' (at the rollup upsert)' : ''} after ${Date.now() - t0} ms: ${await rowCount()} rows`);
         // The killed engine's server sessions end once they find it gone.
-        while (Number((await pgsql!.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'"))[0]!.n) > 0) await sleep(10);
+        const killedAt = Date.now();
+        const busySessions = async (): Promise<number> =>
+          Number((await pgsql!.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'"))[0]!.n);
+        while ((await busySessions()) > 0 && Date.now() - killedAt < 10_000) await sleep(10);
         expect(await rollupDrift(pgsql!), `seed ${seed}, after kill ${i + 1}\n${notes.join('\n')}`).toEqual([]);
       }
     } finally {
