@@ -12,11 +12,16 @@
  * that shows, instead of the schedule quietly slipping. The symbol of each
  * query is drawn with the orders' skew (popular pairs are watched more).
  *
- * Three queries, each measured on its own at the full rate, idle (no writer;
+ * The sink keeps its rollup (`rollup=1s`: per symbol and second, in each
+ * batch's transaction; sinks/postgres/rollup.ts), and the history's rollup
+ * is filled by the sink's own upsert.
+ *
+ * Four queries, each measured on its own at the full rate, idle (no writer;
  * before and after the writer, pooled) and under the writer:
- *   floor    SELECT of the parameter: what the machine and the client add to any query
- *   recent   the newest 100 orders of the symbol
- *   summary  count, sum(qty), VWAP over the last 5 minutes, and the last price
+ *   floor           SELECT of the parameter: what the machine and the client add to any query
+ *   recent          the newest 100 orders of the symbol
+ *   summary         count, sum(qty), VWAP over the last 5 minutes, and the last price, from the rows
+ *   summary-rollup  the same from the rollup: the 1 s buckets that start in the last 5 minutes
  * A query whose service time (one at a time, no writer) is longer than the
  * schedule's interval cannot keep up on any number of connections of this
  * 2-core machine: it is timed one at a time instead (idle and under the
@@ -28,6 +33,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { parsePostgresSink } from '../src/config/postgres-sink.js';
+import { RollupSql } from '../src/sinks/postgres/rollup.js';
 import { columnIndexName, ensureTables } from '../src/sinks/postgres/schema.js';
 import { PG_DB, PG_PASSWORD, PG_USER, type TestPostgres } from '../test/helpers/postgres.js';
 import { REPO_ROOT } from './data.js';
@@ -42,7 +48,7 @@ const POOL = 8;
 /** Queries waiting beyond this are not issued (counted): an overloaded server must not make the bench run for ever. */
 const MAX_OUTSTANDING = 400;
 const TABLE = 'dash';
-const URL_PARAMS = `table=${TABLE}&columns=id,symbol,side,price:numeric,qty:numeric&index=symbol`;
+const URL_PARAMS = `table=${TABLE}&columns=id,symbol,side,price:numeric,qty:numeric&index=symbol&rollup=1s`;
 
 const QUERIES = {
   // The floor: what the machine's scheduling and the client add to any query.
@@ -52,6 +58,10 @@ const QUERIES = {
     `SELECT count(*) AS n, sum(qty) AS qty, sum(price * qty) / nullif(sum(qty), 0) AS vwap, ` +
     `(SELECT price FROM ${TABLE} WHERE symbol = $1 ORDER BY event_time DESC LIMIT 1) AS last ` +
     `FROM ${TABLE} WHERE symbol = $1 AND event_time > now() - interval '5 minutes'`,
+  'summary-rollup':
+    `SELECT sum(records) AS n, sum(qty) AS qty, sum(notional) / nullif(sum(qty), 0) AS vwap, ` +
+    `(SELECT last_price FROM ${TABLE}_rollup WHERE symbol = $1 AND last_price IS NOT NULL ORDER BY bucket DESC LIMIT 1) AS last ` +
+    `FROM ${TABLE}_rollup WHERE symbol = $1 AND bucket > now() - interval '5 minutes'`,
 } as const;
 type Kind = keyof typeof QUERIES;
 
@@ -131,6 +141,16 @@ async function fillHistory(client: pg.Client): Promise<number> {
   return n;
 }
 
+/** The history's rollup, by the sink's own upsert over all of it (one transaction, as a batch would). */
+async function fillRollup(client: pg.Client, rollup: RollupSql): Promise<void> {
+  await client.query('BEGIN');
+  await client.query(rollup.stagingSql);
+  await client.query(rollup.stageTotalsSql(TABLE));
+  await client.query(rollup.upsertSql);
+  await client.query('COMMIT');
+  await client.query(`VACUUM ANALYZE ${TABLE}_rollup`);
+}
+
 function describe(label: string, phase: Phase): string {
   const l = phase.latencies;
   const extra = `${phase.notIssued ? `, ${phase.notIssued} not issued (over ${MAX_OUTSTANDING} waiting)` : ''}${phase.failed ? `, ${phase.failed} failed` : ''}`;
@@ -142,12 +162,24 @@ export async function dashboardLoad(server: TestPostgres, dir: string, env: Node
   const url = server.url(URL_PARAMS);
   const admin = await server.client();
   await admin.query(`DROP TABLE IF EXISTS ${TABLE}`);
-  await ensureTables(admin, parsePostgresSink(url));
+  await admin.query(`DROP TABLE IF EXISTS ${TABLE}_rollup`);
+  const config = parsePostgresSink(url);
+  await ensureTables(admin, config);
+  if (!config.rollup) throw new Error(`${URL_PARAMS} has no rollup=`);
+  const rollup = new RollupSql(config, config.rollup);
+  await rollup.ensureTable(admin);
   const tFill = performance.now();
   const history = await fillHistory(admin);
-  const out = [`dashboard  history: ${history.toLocaleString('en-US')} rows (${HISTORY_SECONDS} s at ${RATE}/s, by SQL, ${((performance.now() - tFill) / 1000).toFixed(0)} s); queries at ${QUERIES_PER_MINUTE}/min, open loop, pool of ${POOL}`];
+  const fillSeconds = (performance.now() - tFill) / 1000;
+  const tRollup = performance.now();
+  await fillRollup(admin, rollup);
+  const buckets = Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${TABLE}_rollup`)).rows[0]!.n);
+  const out = [
+    `dashboard  history: ${history.toLocaleString('en-US')} rows (${HISTORY_SECONDS} s at ${RATE}/s, by SQL, ${fillSeconds.toFixed(0)} s), ` +
+      `${buckets.toLocaleString('en-US')} rollup rows (${((performance.now() - tRollup) / 1000).toFixed(0)} s); queries at ${QUERIES_PER_MINUTE}/min, open loop, pool of ${POOL}`,
+  ];
   const pool = new pg.Pool({ host: '127.0.0.1', port: server.port, user: PG_USER, password: PG_PASSWORD, database: PG_DB, max: POOL });
-  const idle: Record<Kind, Phase[]> = { floor: [], recent: [], summary: [] };
+  const idle: Record<Kind, Phase[]> = { floor: [], recent: [], summary: [], 'summary-rollup': [] };
   const loaded: Partial<Record<Kind, Phase>> = {};
   try {
     const kinds = Object.keys(QUERIES) as Kind[];
@@ -193,24 +225,26 @@ export async function dashboardLoad(server: TestPostgres, dir: string, env: Node
     await cliExit;
     const landed = Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${TABLE}`)).rows[0]!.n) - before;
     out.push(`dashboard  writer: ${Number(written).toLocaleString('en-US')} orders at ${RATE}/s; in the table: ${landed.toLocaleString('en-US')} (${landedAtStop.toLocaleString('en-US')} when the writer stopped)`);
+    const counted = (await admin.query<{ rows: string; rollup: string }>(`SELECT (SELECT count(*) FROM ${TABLE}) AS rows, (SELECT sum(records) FROM ${TABLE}_rollup) AS rollup`)).rows[0]!;
+    out.push(`dashboard  rows in the table: ${Number(counted.rows).toLocaleString('en-US')}, counted by the rollup: ${Number(counted.rollup).toLocaleString('en-US')}`);
 
     for (const kind of sustainable) idle[kind].push(await openLoop(pool, kind, IDLE_SECONDS));
     for (const kind of kinds) {
       const one = service[kind]!;
-      out.push(`dashboard  ${kind.padEnd(7)} one at a time, no writer: median ${percentile(one, 50).toFixed(2)} ms, max ${percentile(one, 100).toFixed(1)} ms (10 queries)`);
+      out.push(`dashboard  ${kind.padEnd(14)} one at a time, no writer: median ${percentile(one, 50).toFixed(2)} ms, max ${percentile(one, 100).toFixed(1)} ms (10 queries)`);
       if (!sustainable.includes(kind)) {
         const busy = serviceLoaded[kind]!;
         out.push(
-          `dashboard  ${kind.padEnd(7)} longer than the ${interval.toFixed(1)} ms between queries: not sustainable at ${QUERIES_PER_MINUTE}/min; ` +
+          `dashboard  ${kind.padEnd(14)} longer than the ${interval.toFixed(1)} ms between queries: not sustainable at ${QUERIES_PER_MINUTE}/min; ` +
             `one at a time while the sink writes ${RATE}/s: ${busy.length} queries, p50 ${percentile(busy, 50).toFixed(1)} ms, p95 ${percentile(busy, 95).toFixed(1)} ms, ratio of medians with writer / without ${(percentile(busy, 50) / percentile(one, 50)).toFixed(2)}`,
         );
         continue;
       }
       const quiet: Phase = { latencies: idle[kind].flatMap((p) => p.latencies), notIssued: idle[kind].reduce((s, p) => s + p.notIssued, 0), failed: idle[kind].reduce((s, p) => s + p.failed, 0) };
       const busy = loaded[kind]!;
-      out.push(describe(`dashboard  ${kind.padEnd(7)} while the sink writes ${RATE}/s`, busy));
-      out.push(describe(`dashboard  ${kind.padEnd(7)} no writer (before + after)`, quiet));
-      out.push(`dashboard  ${kind.padEnd(7)} p95 ratio with writer / without: ${(percentile(busy.latencies, 95) / percentile(quiet.latencies, 95)).toFixed(2)}`);
+      out.push(describe(`dashboard  ${kind.padEnd(14)} while the sink writes ${RATE}/s`, busy));
+      out.push(describe(`dashboard  ${kind.padEnd(14)} no writer (before + after)`, quiet));
+      out.push(`dashboard  ${kind.padEnd(14)} p95 ratio with writer / without: ${(percentile(busy.latencies, 95) / percentile(quiet.latencies, 95)).toFixed(2)}`);
     }
 
     // What the index buys: the same queries without it, one at a time (an open loop would only queue up).
@@ -218,7 +252,7 @@ export async function dashboardLoad(server: TestPostgres, dir: string, env: Node
     await admin.query(`ANALYZE ${TABLE}`);
     for (const kind of kinds) {
       const ms = await closedLoop(admin, kind, 10);
-      out.push(`dashboard  ${kind.padEnd(7)} without index=symbol, no writer, one at a time: median ${percentile(ms, 50).toFixed(1)} ms, max ${percentile(ms, 100).toFixed(1)} ms (10 queries)`);
+      out.push(`dashboard  ${kind.padEnd(14)} without index=symbol, no writer, one at a time: median ${percentile(ms, 50).toFixed(1)} ms, max ${percentile(ms, 100).toFixed(1)} ms (10 queries)`);
     }
   } finally {
     await pool.end();

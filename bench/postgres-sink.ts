@@ -16,7 +16,9 @@
  *    The same run with `index=symbol` (a btree on (symbol, event_time) for the
  *    dashboards, part 4) is a fourth contender: what that index costs; and
  *    with `connections=1` (one transaction at a time) a fifth: what writing a
- *    batch while the previous one's transaction finishes gains.
+ *    batch while the previous one's transaction finishes gains. With
+ *    `rollup=1s` (and qty mapped, which the rollup needs) a sixth, against
+ *    the same columns without it (a seventh): what the rollup costs.
  * 3. Follow mode (the default and connections=1, in the order A B B A): a writer appends orders at BENCH_PG_FOLLOW_RATE records/s
  *    (default 5000) for BENCH_PG_FOLLOW_SECONDS (default 20) while the CLI
  *    follows the log; append → committed per record is the row's insert time
@@ -168,20 +170,24 @@ async function endToEnd(server: TestPostgres, dir: string, env: NodeJS.ProcessEn
     sink: cli('table=orders&columns=id,symbol,side,price:numeric'),
     sinkIndexed: cli('table=orders_ix&columns=id,symbol,side,price:numeric&index=symbol'),
     sinkOneConnection: cli('table=orders_c1&columns=id,symbol,side,price:numeric&connections=1'),
+    sinkQty: cli('table=orders_qty&columns=id,symbol,side,price:numeric,qty:numeric'),
+    sinkRollup: cli('table=orders_ru&columns=id,symbol,side,price:numeric,qty:numeric&rollup=1s'),
     psql: (): number => timed('psql', [...psqlArgs, '-c', `\\copy psql_copy (record) FROM '${logPath}'`], env),
     psqlSql: (): number => timed('psql', [...psqlArgs, '-f', sqlScript], env),
   };
   type Name = keyof typeof contenders;
-  const results: Record<Name, number[]> = { sink: [], sinkIndexed: [], sinkOneConnection: [], psql: [], psqlSql: [] };
+  const results: Record<Name, number[]> = { sink: [], sinkIndexed: [], sinkOneConnection: [], sinkQty: [], sinkRollup: [], psql: [], psqlSql: [] };
   const names = Object.keys(contenders) as Name[];
   for (let round = 0; round < ROUNDS; round++) {
-    await server.query('DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS orders_ix; DROP TABLE IF EXISTS orders_c1; DROP TABLE IF EXISTS ordertail_offsets; TRUNCATE psql_copy; TRUNCATE orders_sql');
+    await server.query('DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS orders_ix; DROP TABLE IF EXISTS orders_c1; DROP TABLE IF EXISTS orders_qty; DROP TABLE IF EXISTS orders_ru; DROP TABLE IF EXISTS orders_ru_rollup; DROP TABLE IF EXISTS ordertail_offsets; TRUNCATE psql_copy; TRUNCATE orders_sql');
     // Alternate the order: a shared machine drifts.
     for (const name of round % 2 === 0 ? names : [...names].reverse()) results[name].push(contenders[name]());
-    for (const table of ['orders', 'orders_ix', 'orders_c1']) {
+    for (const table of ['orders', 'orders_ix', 'orders_c1', 'orders_qty', 'orders_ru']) {
       const n = Number((await server.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
       if (n !== RECORDS) throw new Error(`the sink wrote ${n} rows into ${table}, expected ${RECORDS}`);
     }
+    const counted = Number((await server.query<{ n: string }>('SELECT sum(records) AS n FROM orders_ru_rollup'))[0]!.n);
+    if (counted !== RECORDS) throw new Error(`the rollup counted ${counted} rows, expected ${RECORDS}`);
   }
   const rate = (ms: number[]): string => `${Math.round(RECORDS / (median(ms) / 1000)).toLocaleString('en-US')} rows/s (median of ${ms.map((m) => Math.round(m)).join(', ')} ms)`;
   const ratio = (a: Name, b: Name): string => (median(results[b]) / median(results[a])).toFixed(2);
@@ -191,6 +197,9 @@ async function endToEnd(server: TestPostgres, dir: string, env: NodeJS.ProcessEn
     `end to end  ratio with index=symbol / without (rows/s): ${ratio('sinkIndexed', 'sink')}`,
     `end to end  the same with connections=1: ${rate(results.sinkOneConnection)}`,
     `end to end  ratio connections=2 (default) / connections=1 (rows/s): ${ratio('sink', 'sinkOneConnection')}`,
+    `end to end  columns with qty:numeric:    ${rate(results.sinkQty)}`,
+    `end to end  the same with rollup=1s:     ${rate(results.sinkRollup)}`,
+    `end to end  ratio with rollup=1s / without (rows/s): ${ratio('sinkRollup', 'sinkQty')}`,
     `end to end  psql \\copy (jsonb only):    ${rate(results.psql)}`,
     `end to end  ratio sink / psql (rows/s): ${ratio('sink', 'psql')}`,
     `end to end  psql, the sink's SQL:       ${rate(results.psqlSql)}`,

@@ -7,6 +7,7 @@ export { OrdertailError, ConfigError, EngineError, ERROR_CODES, type ErrorCode, 
 export { CheckpointError, CheckpointLockedError, type LockHolder } from './checkpoint/errors.js';
 export { SinkTableError } from './sinks/postgres/errors.js';
 export type { PostgresSinkConfig, MappedColumn, ColumnType } from './config/postgres-sink.js';
+export type { RollupConfig } from './config/rollup-option.js';
 export { NatsStreamError } from './sinks/nats/errors.js';
 export type { NatsSinkConfig, NatsEndpoint, NatsStreamSettings, NatsStorage, NatsAuth, NatsTls } from './config/nats-sink.js';
 export type { NatsInputConfig } from './config/nats-input.js';

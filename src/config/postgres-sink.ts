@@ -7,6 +7,7 @@
  * (ps, /proc), so it comes from PGPASSWORD or a pgpass file.
  */
 import { ConfigError } from './errors.js';
+import { parseRollup, type RollupConfig } from './rollup-option.js';
 
 /** SQL types a mapped column may have (cast from the record's field text). */
 export const COLUMN_TYPES = ['text', 'numeric', 'bigint', 'integer', 'double precision', 'boolean', 'timestamptz', 'jsonb'] as const;
@@ -43,13 +44,18 @@ export interface PostgresSinkConfig {
   readonly indexes: readonly string[];
   /** 'auto': a hypertable when TimescaleDB is installed, else a plain table with BRIN. */
   readonly timescale: 'auto' | 'off';
+  /**
+   * `rollup=1s`: per symbol and bucket totals kept in TABLE_rollup, written
+   * in each batch's transaction from the rows that batch inserted.
+   */
+  readonly rollup: RollupConfig | undefined;
   /** For messages: the URL as given (it never holds a password). */
   readonly display: string;
 }
 
 /** Parameters libpq knows that the client honours; anything else unknown is an error. */
 const LIBPQ_PARAMS = new Set(['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'application_name', 'options']);
-const SINK_PARAMS = new Set(['table', 'columns', 'index', 'consumer', 'batch', 'connections', 'timescale']);
+const SINK_PARAMS = new Set(['table', 'columns', 'index', 'consumer', 'batch', 'connections', 'timescale', 'rollup']);
 const DEFAULT_COLUMNS = 'id,symbol,side';
 /** libpq's modes the client implements ('allow' it does not; 'prefer' does not fall back to plain). */
 const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'];
@@ -92,6 +98,8 @@ export function parsePostgresSink(value: string, key = 'sink'): PostgresSinkConf
   const connections = connectionsParam === '1' ? 1 : 2;
   const timescale = params.get('timescale') ?? 'auto';
   if (timescale !== 'auto' && timescale !== 'off') throw new ConfigError(`${key}: timescale must be auto or off, got '${timescale}'`, key);
+  const rollupParam = params.get('rollup');
+  const rollup = rollupParam === null ? undefined : parseRollup(rollupParam, table, columns, key);
   const sslmode = params.get('sslmode');
   if (sslmode !== null && !SSL_MODES.includes(sslmode)) throw new ConfigError(`${key}: sslmode must be one of ${SSL_MODES.join(', ')}, got '${sslmode}'`, key);
   const consumer = params.get('consumer') ?? undefined;
@@ -100,7 +108,7 @@ export function parsePostgresSink(value: string, key = 'sink'): PostgresSinkConf
   for (const name of SINK_PARAMS) client.searchParams.delete(name);
   // libpq's meaning of sslmode=require and verify-ca (the client's own default reads them as verify-full).
   client.searchParams.set('uselibpqcompat', 'true');
-  return { connectionString: client.href, schema, table, columns, indexes, consumer, connections, batchRows, timescale, display: value };
+  return { connectionString: client.href, schema, table, columns, indexes, consumer, connections, batchRows, timescale, rollup, display: value };
 }
 
 /** `id,symbol,price:numeric,ts=time:timestamptz`: column[=field][:type]. */

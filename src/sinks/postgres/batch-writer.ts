@@ -18,11 +18,16 @@
  * Then N+1 moves the offsets row only if it holds N's generation: if N
  * rolled back, N+1 rolls back too and is tried again once N has landed. So
  * the offsets, and the rows with them, land in order, each exactly once.
+ *
+ * With `rollup=`, the insert also keeps the rows it inserted, and their
+ * totals go into the rollup table (rollup.ts) after the previous commit's
+ * lock, next to the offsets.
  */
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { MappedColumn, PostgresSinkConfig } from '../../config/postgres-sink.js';
+import type { RollupSql } from './rollup.js';
 import type { RowBatch } from './rows.js';
 import { OFFSETS_TABLE, quote } from './schema.js';
 
@@ -71,7 +76,11 @@ export class BatchWriter {
   private readonly offsetsSql: string;
   private readonly followOffsetsSql: string;
 
-  constructor(config: PostgresSinkConfig, qualified: string) {
+  constructor(
+    config: PostgresSinkConfig,
+    qualified: string,
+    private readonly rollup?: RollupSql,
+  ) {
     const mapped = config.columns.map((c) => quote(c.name));
     const exprs = config.columns.map(columnExpression);
     this.insertSql =
@@ -82,6 +91,7 @@ export class BatchWriter {
       // OFFSET 0 keeps the subquery from being flattened, which would parse the JSON once per mapped column.
       `FROM (SELECT key_hi, key_lo, event_ms, record::jsonb AS r FROM ${STAGING} OFFSET 0) s ` +
       `ON CONFLICT (event_time, key_hash) DO NOTHING`;
+    if (rollup) this.insertSql = rollup.capture(this.insertSql);
     this.offsetsSql =
       `INSERT INTO ${quote(config.schema)}.${OFFSETS_TABLE} (consumer, generation, files) VALUES ($1, $2, $3) ` +
       `ON CONFLICT (consumer) DO UPDATE SET generation = EXCLUDED.generation, files = EXCLUDED.files, committed_at = now()`;
@@ -114,6 +124,7 @@ export class BatchWriter {
         order.started();
       }
       await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${STAGING} ${STAGING_COLUMNS} ON COMMIT DELETE ROWS`);
+      if (this.rollup) await client.query(this.rollup.stagingSql);
       const result = { inserted: 0, rejected: [] as RejectedRow[] };
       if (batch.rows > 0) await this.insertPiece(client, batch, 0, batch.rows, result);
       const filesJson = JSON.stringify(files);
@@ -127,6 +138,7 @@ export class BatchWriter {
       } else {
         await client.query(this.offsetsSql, [consumer, generation, filesJson]);
       }
+      if (this.rollup && result.inserted > 0) await client.query(this.rollup.upsertSql);
       await client.query('COMMIT');
       return { inserted: result.inserted, conflicts: batch.rows - result.rejected.length - result.inserted, rejected: result.rejected };
     } catch (err) {
@@ -141,11 +153,11 @@ export class BatchWriter {
       const copy = client.query(copyFrom(`COPY ${STAGING} FROM STDIN`));
       copy.end(batch.slice(from, to));
       await finished(copy);
-      const inserted = await client.query(this.insertSql);
+      const inserted = await client.query<{ records: string }>(this.insertSql);
       // A piece of a split batch: the next piece needs the staging table empty (a whole batch is emptied by its COMMIT).
       if (to - from < batch.rows) await client.query(`TRUNCATE ${STAGING}`);
       await client.query('RELEASE SAVEPOINT piece');
-      result.inserted += inserted.rowCount ?? 0;
+      result.inserted += this.rollup ? this.rollup.insertedBy(inserted) : (inserted.rowCount ?? 0);
     } catch (err) {
       if (!isRowError(err)) throw err;
       await client.query('ROLLBACK TO SAVEPOINT piece');

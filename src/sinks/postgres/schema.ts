@@ -23,7 +23,7 @@ export interface TableLayout {
 export const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 /** information_schema's data_type for each type a column may be declared with. */
-const DATA_TYPE: Readonly<Record<string, string>> = {
+export const DATA_TYPE: Readonly<Record<string, string>> = {
   text: 'text',
   numeric: 'numeric',
   bigint: 'bigint',
@@ -57,7 +57,7 @@ export async function ensureTables(client: pg.Client, config: PostgresSinkConfig
        files jsonb NOT NULL,
        committed_at timestamptz NOT NULL DEFAULT now())`,
   );
-  const existing = await columnsOf(client, config);
+  const existing = await columnsOf(client, config.schema, config.table);
   if (existing.size > 0) {
     checkColumns(existing, config);
     await checkUniqueIndex(client, config);
@@ -106,10 +106,11 @@ async function ensureColumnIndexes(client: pg.Client, config: PostgresSinkConfig
   }
 }
 
-async function columnsOf(client: pg.Client, config: PostgresSinkConfig): Promise<Map<string, { type: string; nullable: boolean }>> {
+/** information_schema's view of a table's columns; empty when the table does not exist. */
+export async function columnsOf(client: pg.Client, schema: string, table: string): Promise<Map<string, { type: string; nullable: boolean }>> {
   const { rows } = await client.query<{ column_name: string; data_type: string; is_nullable: string }>(
     'SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
-    [config.schema, config.table],
+    [schema, table],
   );
   return new Map(rows.map((r) => [r.column_name, { type: r.data_type, nullable: r.is_nullable === 'YES' }]));
 }
@@ -132,22 +133,26 @@ function checkColumns(existing: Map<string, { type: string; nullable: boolean }>
 }
 
 async function checkUniqueIndex(client: pg.Client, config: PostgresSinkConfig): Promise<void> {
-  // A unique index (or constraint) on exactly (key_hash, event_time), in either order.
-  const { rows } = await client.query<{ n: string }>(
-    `SELECT count(*) AS n FROM pg_index i
-       JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = $2 AND i.indisunique AND i.indpred IS NULL
-        AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
-              WHERE a.attrelid = c.oid AND a.attnum = ANY(i.indkey)) = ARRAY['event_time', 'key_hash']
-        AND i.indnatts = 2`,
-    [config.schema, config.table],
-  );
-  if (Number(rows[0]?.n ?? 0) === 0) {
+  if (!(await hasUniqueIndex(client, config.schema, config.table, ['event_time', 'key_hash']))) {
     throw new SinkTableError(
       `table ${config.schema}.${config.table} has no unique index on (key_hash, event_time): copies could not be told apart (CREATE UNIQUE INDEX ON ${config.schema}.${config.table} (key_hash, event_time))`,
       'key_hash',
     );
   }
+}
+
+/** A unique index (or constraint) on exactly `columns`, in any order, without a predicate: what ON CONFLICT (columns) needs. */
+export async function hasUniqueIndex(client: pg.Client, schema: string, table: string, columns: readonly string[]): Promise<boolean> {
+  const { rows } = await client.query<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_index i
+       JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND i.indisunique AND i.indpred IS NULL
+        AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text COLLATE "C") FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum = ANY(i.indkey)) = $3::text[]
+        AND i.indnatts = $4`,
+    [schema, table, [...columns].sort(), columns.length],
+  );
+  return Number(rows[0]?.n ?? 0) > 0;
 }
 
 async function hasTimescale(client: pg.Client): Promise<boolean> {

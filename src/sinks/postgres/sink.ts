@@ -125,7 +125,12 @@ export class PostgresSink implements TransactionalSink {
   }
 
   async open(): Promise<CheckpointedFile[] | undefined> {
-    const [{ PgConnection }, { BatchWriter, readOffsets }, { ensureTables }] = await Promise.all([import('./connection.js'), import('./batch-writer.js'), import('./schema.js')]);
+    const [{ PgConnection }, { BatchWriter, readOffsets }, { ensureTables }, { RollupSql }] = await Promise.all([
+      import('./connection.js'),
+      import('./batch-writer.js'),
+      import('./schema.js'),
+      import('./rollup.js'),
+    ]);
     const options = this.options;
     const events = {
       down: (message: string): void => {
@@ -148,10 +153,12 @@ export class PostgresSink implements TransactionalSink {
       try {
         const layout = await ensureTables(client, this.config);
         this.qualified = layout.qualified;
-        this.writer = new BatchWriter(this.config, layout.qualified);
+        const rollup = this.config.rollup ? new RollupSql(this.config, this.config.rollup) : undefined;
+        await rollup?.ensureTable(client);
+        this.writer = new BatchWriter(this.config, layout.qualified, rollup);
         const offsets = await readOffsets(client, this.config.schema, this.consumer);
         this.options.info(
-          `${this.name}: ${layout.hypertable ? 'TimescaleDB hypertable' : 'table'} ready, consumer ${this.consumer}` +
+          `${this.name}: ${layout.hypertable ? 'TimescaleDB hypertable' : 'table'} ready${rollup ? `, rollup ${rollup.qualified} (${rollup.width.bucket} buckets)` : ''}, consumer ${this.consumer}` +
             (offsets ? `, resuming from the database's offsets (generation ${offsets.generation})` : ', no offsets committed yet'),
         );
         if (!offsets) return undefined;
