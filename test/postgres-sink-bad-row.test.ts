@@ -6,16 +6,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../dist/src/index.js';
 import { readLines, workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 
 describe('PostgreSQL sink: bad rows', () => {
   it('dead-letters the one record the database refuses, with its message; the rest land', async (ctx) => {
@@ -28,13 +24,13 @@ describe('PostgreSQL sink: bad rows', () => {
     lines[800] = `{"id":"o800","symbol":"ETHUSDT","qty":"lots","timestamp":${base + 800}}`;
     writeFileSync(join(dir, 'orders.ndjson'), `${lines.join('\n')}\n`);
     const dead = join(dir, 'dead.ndjson');
-    const engine = new Engine({ input: join(dir, 'orders.ndjson'), once: true, workers: 1, deadLetter: dead, sink: pgsql!.url('table=orders&columns=id,symbol,qty:numeric') as `postgres://${string}` });
+    const engine = new Engine({ input: join(dir, 'orders.ndjson'), once: true, workers: 1, deadLetter: dead, sink: pg.server.url('table=orders&columns=id,symbol,qty:numeric') as `postgres://${string}` });
     await engine.start();
     await engine.finished();
     await engine.stop();
-    const rows = await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders');
+    const rows = await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM orders');
     expect(rows[0]!.n).toBe('998');
-    const missing = await pgsql!.query<{ id: string }>(`SELECT id FROM orders WHERE id IN ('o417', 'o800')`);
+    const missing = await pg.server.query<{ id: string }>(`SELECT id FROM orders WHERE id IN ('o417', 'o800')`);
     expect(missing).toEqual([]);
     const letters = readLines(dead).map((l) => JSON.parse(l) as { file: string; reason: string; sample: string; error: string });
     expect(letters.length).toBe(2);
@@ -44,11 +40,11 @@ describe('PostgreSQL sink: bad rows', () => {
     expect(byId.get('o417')!.sample).toBe(lines[417]);
     expect(byId.get('o800')!.error).toMatch(/invalid input syntax for type numeric: "lots".*SQLSTATE 22P02/);
     // The offsets moved past them: a re-run adds nothing and dead-letters nothing again.
-    const again = new Engine({ input: join(dir, 'orders.ndjson'), once: true, workers: 1, deadLetter: dead, sink: pgsql!.url('table=orders&columns=id,symbol,qty:numeric') as `postgres://${string}` });
+    const again = new Engine({ input: join(dir, 'orders.ndjson'), once: true, workers: 1, deadLetter: dead, sink: pg.server.url('table=orders&columns=id,symbol,qty:numeric') as `postgres://${string}` });
     await again.start();
     await again.finished();
     await again.stop();
-    expect((await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n).toBe('998');
+    expect((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n).toBe('998');
     expect(readLines(dead).length).toBe(2);
   });
 });

@@ -5,16 +5,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../dist/src/index.js';
 import { workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 
 describe('PostgreSQL sink: records and mapped columns', () => {
   // batch=500: full batches ask for commits from inside the sink's writes.
@@ -31,12 +27,12 @@ describe('PostgreSQL sink: records and mapped columns', () => {
     const copies = lines.slice(0, 100).reverse();
     writeFileSync(join(dir, 'a.ndjson'), `${lines.join('\n')}\n`);
     writeFileSync(join(dir, 'b.ndjson'), `${copies.join('\n')}\n{"symbol":"X","timestamp":${base}}\n{"symbol":"X","timestamp":${base}}\n`);
-    const engine = new Engine({ input: join(dir, '*.ndjson'), once: true, workers: 2, sink: pgsql!.url('table=orders&columns=id,symbol,side,price:numeric&batch=500') as `postgres://${string}` });
+    const engine = new Engine({ input: join(dir, '*.ndjson'), once: true, workers: 2, sink: pg.server.url('table=orders&columns=id,symbol,side,price:numeric&batch=500') as `postgres://${string}` });
     await engine.start();
     await engine.finished();
     await engine.stop();
     expect(engine.stats()).toMatchObject({ recordsRead: 2602, recordsEmitted: 2502, duplicates: 100, withoutKey: 2 });
-    const rows = await pgsql!.query<{ id: string | null; symbol: string; side: string | null; price: string | null; event_time: Date; record: { id?: string } ; key_hash: string | null }>('SELECT id, symbol, side, price, event_time, record, key_hash FROM orders');
+    const rows = await pg.server.query<{ id: string | null; symbol: string; side: string | null; price: string | null; event_time: Date; record: { id?: string } ; key_hash: string | null }>('SELECT id, symbol, side, price, event_time, record, key_hash FROM orders');
     expect(rows.length).toBe(2502);
     const keyed = rows.filter((r) => r.id !== null);
     expect(new Set(keyed.map((r) => r.id)).size).toBe(2500);
@@ -45,10 +41,10 @@ describe('PostgreSQL sink: records and mapped columns', () => {
     expect(o7.event_time.getTime()).toBe(base + 7);
     expect(o7.record).toEqual(JSON.parse(lines[7]!));
     expect(rows.filter((r) => r.key_hash === null).length).toBe(2);
-    const indexes = await pgsql!.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE tablename = 'orders'`);
+    const indexes = await pg.server.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE tablename = 'orders'`);
     expect(indexes.map((i) => i.indexdef).join('\n')).toMatch(/UNIQUE INDEX .* \(event_time, key_hash\)/);
     expect(indexes.map((i) => i.indexdef).join('\n')).toMatch(/USING brin \(event_time\)/);
-    const offsets = await pgsql!.query<{ files: unknown[] }>('SELECT files FROM ordertail_offsets');
+    const offsets = await pg.server.query<{ files: unknown[] }>('SELECT files FROM ordertail_offsets');
     expect(offsets.length).toBe(1);
     expect(offsets[0]!.files.length).toBe(2);
   });

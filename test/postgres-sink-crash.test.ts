@@ -8,16 +8,12 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { expectedRecords, killAll, mulberry32, runEngine, spawnEngine, startWriter } from './helpers/crash-harness.mjs';
 import { workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 afterEach(() => killAll());
 
 const seed = Number(process.env.CRASH_SEED ?? Date.now() % 2 ** 31);
@@ -25,7 +21,7 @@ const KILLS = 10;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function rowCount(): Promise<number> {
-  return Number((await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
+  return Number((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
 }
 
 describe('PostgreSQL sink: exactly once across kill -9', () => {
@@ -34,7 +30,7 @@ describe('PostgreSQL sink: exactly once across kill -9', () => {
     const dir = workdir('ordertail-pgcrash-');
     const log = join(dir, 'orders.log');
     const checkpoint = join(dir, 'checkpoint');
-    const args = ['run', '--input', log, '--sink', pgsql!.url('table=orders&columns=id,sym,side'), '--checkpoint', checkpoint, '--checkpoint-interval', '100ms', '--no-metrics', '--workers', '2', '--log-level', 'warn'];
+    const args = ['run', '--input', log, '--sink', pg.server.url('table=orders&columns=id,sym,side'), '--checkpoint', checkpoint, '--checkpoint-interval', '100ms', '--no-metrics', '--workers', '2', '--log-level', 'warn'];
     const rand = mulberry32(seed);
     const writer = await startWriter({ streams: [{ name: 's0', path: log }], rate: 3000, seed });
     const notes: string[] = [];
@@ -62,7 +58,7 @@ describe('PostgreSQL sink: exactly once across kill -9', () => {
     expect(final.code, why).toBe(0);
     const { expected, repeats } = expectedRecords([[log]], { keyed: true });
     expect(repeats, why).toBeGreaterThan(50);
-    const rows = await pgsql!.query<{ k: string; n: string }>(`SELECT (record->>'stream') || ':' || (record->>'seq') AS k, count(*) AS n FROM orders GROUP BY 1`);
+    const rows = await pg.server.query<{ k: string; n: string }>(`SELECT (record->>'stream') || ':' || (record->>'seq') AS k, count(*) AS n FROM orders GROUP BY 1`);
     const got = new Map(rows.map((r) => [r.k, Number(r.n)]));
     const duplicated = [...got].filter(([, n]) => n > 1).map(([k]) => k);
     const unexpected = [...got.keys()].filter((k) => !expected.has(k));

@@ -7,17 +7,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, Engine } from '../dist/src/index.js';
 import { runCli } from './helpers/cli-process.js';
 import { workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 
 const base = Date.parse('2026-12-03T17:00:00Z');
 
@@ -30,50 +26,50 @@ function log(n: number, symbols = 3): string {
 }
 
 async function indexDefs(table: string): Promise<string[]> {
-  return (await pgsql!.query<{ indexdef: string }>('SELECT indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY indexname', [table])).map((r) => r.indexdef);
+  return (await pg.server.query<{ indexdef: string }>('SELECT indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY indexname', [table])).map((r) => r.indexdef);
 }
 
 describe('PostgreSQL sink: index=', () => {
   it('creates a (column, event_time) btree per listed column, and the newest-rows query uses it', async (ctx) => {
     requirePostgres(ctx);
-    const engine = new Engine({ input: log(3000, 50), once: true, workers: 2, sink: pgsql!.url('table=dash&columns=id,symbol,side&index=symbol,side') as `postgres://${string}` });
+    const engine = new Engine({ input: log(3000, 50), once: true, workers: 2, sink: pg.server.url('table=dash&columns=id,symbol,side&index=symbol,side') as `postgres://${string}` });
     await engine.start();
     await engine.finished();
     await engine.stop();
     const defs = await indexDefs('dash');
     expect(defs).toContainEqual(expect.stringMatching(/INDEX dash_symbol_time ON public\.dash USING btree \(symbol, event_time\)/));
     expect(defs).toContainEqual(expect.stringMatching(/INDEX dash_side_time ON public\.dash USING btree \(side, event_time\)/));
-    expect((await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM dash'))[0]!.n).toBe('3000');
-    await pgsql!.query('ANALYZE dash');
-    const plan = (await pgsql!.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT * FROM dash WHERE symbol = 'S7' ORDER BY event_time DESC LIMIT 100`)).map((r) => r['QUERY PLAN']).join('\n');
+    expect((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM dash'))[0]!.n).toBe('3000');
+    await pg.server.query('ANALYZE dash');
+    const plan = (await pg.server.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT * FROM dash WHERE symbol = 'S7' ORDER BY event_time DESC LIMIT 100`)).map((r) => r['QUERY PLAN']).join('\n');
     expect(plan).toMatch(/Index Scan.* on dash_symbol_time|Index Scan Backward using dash_symbol_time/);
   });
 
   it('adds a listed index to a table that exists already, keeping its rows', async (ctx) => {
     requirePostgres(ctx);
     const input = log(500);
-    const first = new Engine({ input, once: true, workers: 2, sink: pgsql!.url('table=later&columns=id,symbol') as `postgres://${string}` });
+    const first = new Engine({ input, once: true, workers: 2, sink: pg.server.url('table=later&columns=id,symbol') as `postgres://${string}` });
     await first.start();
     await first.finished();
     await first.stop();
     expect((await indexDefs('later')).join('\n')).not.toMatch(/later_symbol_time/);
-    const second = new Engine({ input, once: true, workers: 2, sink: pgsql!.url('table=later&columns=id,symbol&index=symbol') as `postgres://${string}` });
+    const second = new Engine({ input, once: true, workers: 2, sink: pg.server.url('table=later&columns=id,symbol&index=symbol') as `postgres://${string}` });
     await second.start();
     await second.finished();
     await second.stop();
     expect((await indexDefs('later')).join('\n')).toMatch(/INDEX later_symbol_time ON public\.later USING btree \(symbol, event_time\)/);
-    const valid = await pgsql!.query<{ valid: boolean }>(`SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'later_symbol_time'::regclass`);
+    const valid = await pg.server.query<{ valid: boolean }>(`SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'later_symbol_time'::regclass`);
     expect(valid[0]!.valid).toBe(true);
-    expect((await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM later'))[0]!.n).toBe('500');
+    expect((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM later'))[0]!.n).toBe('500');
   });
 
   it('names a column that is not mapped (ConfigError; CLI exit 2, nothing created)', async (ctx) => {
     requirePostgres(ctx);
     expect(() => new Engine({ input: 'x', sink: 'postgres://u@h/db?table=orders&columns=id,symbol&index=venue' })).toThrow(ConfigError);
     expect(() => new Engine({ input: 'x', sink: 'postgres://u@h/db?table=orders&columns=id,symbol&index=venue' })).toThrow(/index column 'venue' is not a mapped column \(columns: id, symbol\)/);
-    const cli = await runCli(['run', '--once', '--no-metrics', '--input', log(10), '--sink', pgsql!.url('table=never&columns=id,symbol&index=symbol,venue')], { env: { ...process.env } });
+    const cli = await runCli(['run', '--once', '--no-metrics', '--input', log(10), '--sink', pg.server.url('table=never&columns=id,symbol&index=symbol,venue')], { env: { ...process.env } });
     expect(cli.code).toBe(2);
     expect(cli.stderr).toMatch(/index column 'venue' is not a mapped column/);
-    expect(await pgsql!.query(`SELECT 1 FROM pg_tables WHERE tablename = 'never'`)).toEqual([]);
+    expect(await pg.server.query(`SELECT 1 FROM pg_tables WHERE tablename = 'never'`)).toEqual([]);
   });
 });

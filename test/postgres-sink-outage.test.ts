@@ -6,22 +6,18 @@
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../dist/src/index.js';
 import { workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 
 const base = Date.parse('2026-12-03T13:00:00Z');
 const orders = (from: number, to: number): string => Array.from({ length: to - from }, (_, k) => JSON.stringify({ id: `o${from + k}`, symbol: 'SOLUSDT', side: 'sell', timestamp: base + from + k })).join('\n') + '\n';
 
 async function rowCount(): Promise<number> {
-  return Number((await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
+  return Number((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
 }
 
 async function readyz(engine: Engine): Promise<{ status: number; body: { ready: boolean; reasons: string[] } }> {
@@ -36,7 +32,7 @@ describe('PostgreSQL sink: the database goes away', () => {
     const log = join(dir, 'orders.ndjson');
     writeFileSync(log, orders(0, 1000));
     const warnings: string[] = [];
-    const engine = new Engine({ input: log, workers: 2, metricsPort: 0, checkpoint: join(dir, 'state'), sink: pgsql!.url() as `postgres://${string}` });
+    const engine = new Engine({ input: log, workers: 2, metricsPort: 0, checkpoint: join(dir, 'state'), sink: pg.server.url() as `postgres://${string}` });
     engine.on('warning', (m, code) => warnings.push(`${code} ${m}`));
     engine.on('error', () => {});
     await engine.start();
@@ -44,7 +40,7 @@ describe('PostgreSQL sink: the database goes away', () => {
       for (let n = 0; n < 1000; ) n = await rowCount().catch(() => 0);
       expect((await readyz(engine)).status).toBe(200);
 
-      pgsql!.stop();
+      pg.server.stop();
       appendFileSync(log, orders(1000, 2000));
       // Not ready once the sink has found the database gone (a commit or the idle connection).
       let ready = await readyz(engine);
@@ -55,7 +51,7 @@ describe('PostgreSQL sink: the database goes away', () => {
       expect(warnings.some((w) => w.startsWith('ORDERTAIL_SINK_UNAVAILABLE'))).toBe(true);
       expect((await readyz(engine)).status).toBe(503);
 
-      pgsql!.start();
+      pg.server.start();
       for (let n = 0; n < 3000; ) n = await rowCount();
       while ((await readyz(engine)).status !== 200);
       const metrics = await (await fetch(`${engine.metricsUrl}/metrics`)).text();
@@ -63,7 +59,7 @@ describe('PostgreSQL sink: the database goes away', () => {
     } finally {
       await engine.stop();
     }
-    const rows = await pgsql!.query<{ n: string; ids: string; lo: string; hi: string }>("SELECT count(*) AS n, count(DISTINCT id) AS ids, min(substr(id, 2)::int) AS lo, max(substr(id, 2)::int) AS hi FROM orders");
+    const rows = await pg.server.query<{ n: string; ids: string; lo: string; hi: string }>("SELECT count(*) AS n, count(DISTINCT id) AS ids, min(substr(id, 2)::int) AS lo, max(substr(id, 2)::int) AS hi FROM orders");
     expect(rows[0]).toEqual({ n: '3000', ids: '3000', lo: 0, hi: 2999 });
   });
 });

@@ -5,18 +5,14 @@
  * step by a lock a third session holds on the offsets row, so that the
  * order of events is fixed rather than left to timing.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parsePostgresSink } from '../dist/src/config/postgres-sink.js';
 import { BatchWriter } from '../dist/src/sinks/postgres/batch-writer.js';
 import { RowBatch, RowEncoder } from '../dist/src/sinks/postgres/rows.js';
 import { ensureTables } from '../dist/src/sinks/postgres/schema.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 
 const base = Date.parse('2026-12-03T18:00:00Z');
 const encoder = new RowEncoder({ dedupKey: ['id'], eventTimeField: 'timestamp', maxRecordBytes: 1 << 20 });
@@ -31,22 +27,22 @@ function batch(from: number, to: number): RowBatch {
 /** Resolves once `n` sessions are waiting for a lock (so the next step can rely on where they stand). */
 async function lockWaiters(n: number): Promise<{ pid: number; query: string }[]> {
   for (;;) {
-    const rows = await pgsql!.query<{ pid: number; query: string }>(`SELECT pid, query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
+    const rows = await pg.server.query<{ pid: number; query: string }>(`SELECT pid, query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
     if (rows.length >= n) return rows;
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
 async function setup(table: string): Promise<{ writer: BatchWriter; ids: () => Promise<number[]>; generation: () => Promise<number> }> {
-  const config = parsePostgresSink(pgsql!.url(`table=${table}&columns=id&consumer=${table}`));
-  const admin = await pgsql!.client();
+  const config = parsePostgresSink(pg.server.url(`table=${table}&columns=id&consumer=${table}`));
+  const admin = await pg.server.client();
   const layout = await ensureTables(admin, config);
   await admin.end();
   const writer = new BatchWriter(config, layout.qualified);
   return {
     writer,
-    ids: async () => (await pgsql!.query<{ n: number }>(`SELECT substr(id, 2)::int AS n FROM ${table} ORDER BY 1`)).map((r) => r.n),
-    generation: async () => Number((await pgsql!.query<{ g: string }>('SELECT generation AS g FROM ordertail_offsets WHERE consumer = $1', [table]))[0]?.g ?? 0),
+    ids: async () => (await pg.server.query<{ n: number }>(`SELECT substr(id, 2)::int AS n FROM ${table} ORDER BY 1`)).map((r) => r.n),
+    generation: async () => Number((await pg.server.query<{ g: string }>('SELECT generation AS g FROM ordertail_offsets WHERE consumer = $1', [table]))[0]?.g ?? 0),
   };
 }
 
@@ -54,7 +50,7 @@ describe('PostgreSQL sink: overlapping commits', () => {
   it('N+1 waits for N and lands after it; if N rolls back, N+1 rolls back too (behind) and lands once N is retried', async (ctx) => {
     requirePostgres(ctx);
     const { writer, ids, generation } = await setup('pipe');
-    const [a, b, holder] = [await pgsql!.client(), await pgsql!.client(), await pgsql!.client()];
+    const [a, b, holder] = [await pg.server.client(), await pg.server.client(), await pg.server.client()];
     // Its backend is terminated below: the client reports that as an 'error' event too.
     a.on('error', () => {});
     try {
@@ -79,7 +75,7 @@ describe('PostgreSQL sink: overlapping commits', () => {
       expect(await ids()).toEqual(Array.from({ length: 10 }, (_, i) => i));
       // 2 fails (its connection is cut): 3 must not land on top of generation 1.
       const secondPid = waiters.find((w) => /ordertail_offsets/.test(w.query))!.pid;
-      await pgsql!.query('SELECT pg_terminate_backend($1)', [secondPid]);
+      await pg.server.query('SELECT pg_terminate_backend($1)', [secondPid]);
       expect(await second).toBeInstanceOf(Error);
       await holder.query('ROLLBACK');
       expect(await third).toBe('behind');
@@ -87,7 +83,7 @@ describe('PostgreSQL sink: overlapping commits', () => {
       expect(await generation()).toBe(1);
 
       // Retried in order (as the sink does): 2, then 3 after it, overlapping again.
-      const a2 = await pgsql!.client();
+      const a2 = await pg.server.client();
       let startedAgain!: () => void;
       const startedRetry = new Promise<void>((r) => (startedAgain = r));
       const retry2 = writer.commit(a2, batch(10, 20), 'pipe', 2, [], { previous: undefined, started: startedAgain });
@@ -105,7 +101,7 @@ describe('PostgreSQL sink: overlapping commits', () => {
   it('the same key in N and N+1 (a deadlock the database sees, not a hang): one of them is aborted, the other lands', async (ctx) => {
     requirePostgres(ctx);
     const { writer, ids } = await setup('knot');
-    const [a, b] = [await pgsql!.client(), await pgsql!.client()];
+    const [a, b] = [await pg.server.client(), await pg.server.client()];
     try {
       const noop = { previous: undefined, started: () => {} };
       expect(await writer.commit(a, batch(0, 1), 'knot', 1, [], noop)).toMatchObject({ inserted: 1 });

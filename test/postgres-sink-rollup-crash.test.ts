@@ -10,17 +10,13 @@
  * another consumer replays the whole log: every row a copy, none counted.
  */
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { killAll, mulberry32, runEngine, spawnEngine, startWriter } from './helpers/crash-harness.mjs';
 import { holdRollup, perSymbol, rollupDrift } from './helpers/rollup.js';
 import { workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 afterEach(() => killAll());
 
 const seed = Number(process.env.CRASH_SEED ?? Date.now() % 2 ** 31);
@@ -28,7 +24,7 @@ const KILLS = 8;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function rowCount(): Promise<number> {
-  return Number((await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
+  return Number((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
 }
 
 describe('PostgreSQL sink: rollup across kill -9', () => {
@@ -36,7 +32,7 @@ describe('PostgreSQL sink: rollup across kill -9', () => {
     requirePostgres(ctx);
     const dir = workdir('ordertail-pgrollup-crash-');
     const log = join(dir, 'orders.log');
-    const sink = pgsql!.url('table=orders&columns=id,symbol=sym,side,price=px:numeric,qty:numeric&rollup=1s&batch=300');
+    const sink = pg.server.url('table=orders&columns=id,symbol=sym,side,price=px:numeric,qty:numeric&rollup=1s&batch=300');
     const args = ['run', '--input', log, '--sink', sink, '--checkpoint', join(dir, 'checkpoint'), '--checkpoint-interval', '50ms', '--no-metrics', '--workers', '2', '--log-level', 'warn'];
     const rand = mulberry32(seed);
     const writer = await startWriter({ streams: [{ name: 's0', path: log }], rate: 4000, seed });
@@ -49,11 +45,11 @@ describe('PostgreSQL sink: rollup across kill -9', () => {
         // Once this engine is committing: a kill then lands inside or between its transactions.
         while ((await rowCount().catch(() => 0)) === before && Date.now() - t0 < 20_000) await sleep(5);
         await Promise.race([e.exited, sleep(Math.round(rand() * 400))]);
-        const held = i % 2 === 1 ? await holdRollup(pgsql!) : undefined;
+        const held = i % 2 === 1 ? await holdRollup(pg.server) : undefined;
         if (held) {
           while ((await held.waiters()) === 0 && Date.now() - t0 < 20_000) await sleep(5);
           expect(await held.waiters(), `cycle ${i + 1}: the sink never reached its rollup upsert`).toBeGreaterThan(0);
-          expect(await rollupDrift(pgsql!), `seed ${seed}, sink held at its rollup upsert in cycle ${i + 1}`).toEqual([]);
+          expect(await rollupDrift(pg.server), `seed ${seed}, sink held at its rollup upsert in cycle ${i + 1}`).toEqual([]);
         }
         e.child.kill('SIGKILL');
         const { signal } = await e.exited;
@@ -63,9 +59,9 @@ describe('PostgreSQL sink: rollup across kill -9', () => {
         // The killed engine's server sessions end once they find it gone.
         const killedAt = Date.now();
         const busySessions = async (): Promise<number> =>
-          Number((await pgsql!.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'"))[0]!.n);
+          Number((await pg.server.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'"))[0]!.n);
         while ((await busySessions()) > 0 && Date.now() - killedAt < 10_000) await sleep(10);
-        expect(await rollupDrift(pgsql!), `seed ${seed}, after kill ${i + 1}\n${notes.join('\n')}`).toEqual([]);
+        expect(await rollupDrift(pg.server), `seed ${seed}, after kill ${i + 1}\n${notes.join('\n')}`).toEqual([]);
       }
     } finally {
       await writer.stop();
@@ -73,16 +69,16 @@ describe('PostgreSQL sink: rollup across kill -9', () => {
     const final = await runEngine([...args, '--once']);
     const why = `seed ${seed}\n${notes.join('\n')}\n${final.stderr}`;
     expect(final.code, why).toBe(0);
-    expect(await rollupDrift(pgsql!), why).toEqual([]);
-    const { rollup, rows } = await perSymbol(pgsql!);
+    expect(await rollupDrift(pg.server), why).toEqual([]);
+    const { rollup, rows } = await perSymbol(pg.server);
     expect(rows.size, why).toBeGreaterThan(3);
     expect(rollup, why).toEqual(rows);
-    expect(Number((await pgsql!.query<{ n: string }>('SELECT sum(records) AS n FROM orders_rollup'))[0]!.n), why).toBe(await rowCount());
+    expect(Number((await pg.server.query<{ n: string }>('SELECT sum(records) AS n FROM orders_rollup'))[0]!.n), why).toBe(await rowCount());
     // Another consumer reads it all again: every row a copy, the rollup must not move.
     const rows0 = await rowCount();
     const replay = await runEngine(['run', '--input', log, '--sink', `${sink}&consumer=replay`, '--no-checkpoint', '--no-metrics', '--log-level', 'warn', '--once']);
     expect(replay.code, replay.stderr).toBe(0);
     expect(await rowCount()).toBe(rows0);
-    expect(await rollupDrift(pgsql!), `${why}\nafter a replay by another consumer`).toEqual([]);
+    expect(await rollupDrift(pg.server), `${why}\nafter a replay by another consumer`).toEqual([]);
   }, 180_000);
 });

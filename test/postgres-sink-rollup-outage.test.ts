@@ -7,17 +7,13 @@
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../dist/src/index.js';
 import { perSymbol, rollupDrift } from './helpers/rollup.js';
 import { workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 
 const base = Date.parse('2026-12-03T13:00:00Z');
 const SYMBOLS = ['SOLUSDT', 'BTCUSDT', 'ETHUSDT'];
@@ -29,7 +25,7 @@ const orders = (from: number, to: number): string =>
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function rowCount(): Promise<number> {
-  return Number((await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
+  return Number((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
 }
 
 describe('PostgreSQL sink: rollup while the database goes away', () => {
@@ -38,7 +34,7 @@ describe('PostgreSQL sink: rollup while the database goes away', () => {
     const dir = workdir();
     const log = join(dir, 'orders.ndjson');
     writeFileSync(log, orders(0, 1000));
-    const engine = new Engine({ input: log, workers: 2, checkpoint: join(dir, 'state'), sink: pgsql!.url('table=orders&columns=id,symbol,side,price:numeric,qty:numeric&rollup=1s&batch=100') as `postgres://${string}` });
+    const engine = new Engine({ input: log, workers: 2, checkpoint: join(dir, 'state'), sink: pg.server.url('table=orders&columns=id,symbol,side,price:numeric,qty:numeric&rollup=1s&batch=100') as `postgres://${string}` });
     engine.on('warning', () => {});
     engine.on('error', () => {});
     await engine.start();
@@ -53,18 +49,18 @@ describe('PostgreSQL sink: rollup while the database goes away', () => {
         }
       })();
       await sleep(150);
-      pgsql!.stop();
+      pg.server.stop();
       await appending;
       await sleep(500);
-      pgsql!.start();
+      pg.server.start();
       for (let n = 0; n < written; ) n = await rowCount().catch(() => 0);
     } finally {
       await engine.stop();
     }
     expect(await rowCount()).toBe(written);
-    expect(await rollupDrift(pgsql!)).toEqual([]);
-    const { rollup, rows } = await perSymbol(pgsql!);
+    expect(await rollupDrift(pg.server)).toEqual([]);
+    const { rollup, rows } = await perSymbol(pg.server);
     expect(rollup).toEqual(rows);
-    expect(Number((await pgsql!.query<{ n: string }>('SELECT sum(records) AS n FROM orders_rollup'))[0]!.n)).toBe(written);
+    expect(Number((await pg.server.query<{ n: string }>('SELECT sum(records) AS n FROM orders_rollup'))[0]!.n)).toBe(written);
   }, 60_000);
 });

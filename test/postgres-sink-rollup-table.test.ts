@@ -7,16 +7,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, Engine, SinkTableError } from '../dist/src/index.js';
 import { workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 
 const COLUMNS = 'columns=id,symbol,side,price:numeric,qty:numeric';
 
@@ -27,7 +23,7 @@ function input(): string {
 }
 
 async function startError(params: string): Promise<unknown> {
-  return new Engine({ input: input(), once: true, sink: pgsql!.url(params) as `postgres://${string}` }).start().then(
+  return new Engine({ input: input(), once: true, sink: pg.server.url(params) as `postgres://${string}` }).start().then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -48,27 +44,27 @@ describe('PostgreSQL sink: the rollup option and table', () => {
 
   it('refuses an existing rollup table that does not fit, naming the column; nothing is written', async (ctx) => {
     requirePostgres(ctx);
-    await pgsql!.query('CREATE TABLE a_rollup (symbol text, bucket timestamptz, records bigint, qty numeric, notional numeric, low numeric, high numeric, last_price numeric, PRIMARY KEY (symbol, bucket))');
+    await pg.server.query('CREATE TABLE a_rollup (symbol text, bucket timestamptz, records bigint, qty numeric, notional numeric, low numeric, high numeric, last_price numeric, PRIMARY KEY (symbol, bucket))');
     const missing = await startError(`table=a&${COLUMNS}&rollup=1s`);
     expect(missing).toBeInstanceOf(SinkTableError);
     expect(missing).toMatchObject({ code: 'ORDERTAIL_SINK_TABLE', column: 'last_time' });
     expect((missing as Error).message).toMatch(/rollup table public\.a_rollup exists but has no column 'last_time'/);
 
-    await pgsql!.query('ALTER TABLE a_rollup ADD COLUMN last_time text');
+    await pg.server.query('ALTER TABLE a_rollup ADD COLUMN last_time text');
     expect(await startError(`table=a&${COLUMNS}&rollup=1s`)).toMatchObject({ column: 'last_time', message: expect.stringMatching(/column 'last_time' is text, the sink writes timestamp with time zone/) });
 
-    await pgsql!.query('CREATE TABLE b_rollup (symbol text, bucket timestamptz, records bigint, qty numeric, notional numeric, low numeric, high numeric, last_price numeric, last_time timestamptz)');
+    await pg.server.query('CREATE TABLE b_rollup (symbol text, bucket timestamptz, records bigint, qty numeric, notional numeric, low numeric, high numeric, last_price numeric, last_time timestamptz)');
     expect(await startError(`table=b&${COLUMNS}&rollup=1s`)).toMatchObject({ column: 'bucket', message: expect.stringMatching(/no unique index on \(symbol, bucket\)/) });
-    expect((await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM b'))[0]!.n).toBe('0');
+    expect((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM b'))[0]!.n).toBe('0');
   });
 
   it('creates the table on the first run and refuses another bucket width later', async (ctx) => {
     requirePostgres(ctx);
-    const engine = new Engine({ input: input(), once: true, sink: pgsql!.url(`table=c&${COLUMNS}&rollup=1m`) as `postgres://${string}` });
+    const engine = new Engine({ input: input(), once: true, sink: pg.server.url(`table=c&${COLUMNS}&rollup=1m`) as `postgres://${string}` });
     await engine.start();
     await engine.finished();
     await engine.stop();
-    const rows = await pgsql!.query<{ symbol: string; bucket: Date; records: string; notional: string; last_price: string }>('SELECT symbol, bucket, records::text, notional::text, last_price::text FROM c_rollup');
+    const rows = await pg.server.query<{ symbol: string; bucket: Date; records: string; notional: string; last_price: string }>('SELECT symbol, bucket, records::text, notional::text, last_price::text FROM c_rollup');
     expect(rows).toEqual([{ symbol: 'BTCUSDT', bucket: new Date(Math.floor(1764756000000 / 60_000) * 60_000), records: '1', notional: '201.0', last_price: '100.5' }]);
     const err = await startError(`table=c&${COLUMNS}&rollup=1s`);
     expect(err).toMatchObject({ code: 'ORDERTAIL_SINK_TABLE', column: 'bucket' });

@@ -10,17 +10,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../dist/src/index.js';
 import { diffTotals, perSymbol, rollupTotals, totalsOf, watchRollup } from './helpers/rollup.js';
 import { workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 
 const ORDERS = 12_000;
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
@@ -46,26 +42,26 @@ describe('PostgreSQL sink: rollup with two engines on one table', () => {
     mkdirSync(join(dir, 'b'));
     writeFileSync(join(dir, 'a', 'orders.ndjson'), `${all.slice(0, 9000).join('\n')}\n`);
     writeFileSync(join(dir, 'b', 'orders.ndjson'), `${all.slice(3000).reverse().join('\n')}\n`);
-    const url = (consumer: string): string => pgsql!.url(`table=orders&columns=id,symbol,side,price:numeric,qty:numeric&rollup=1s&batch=200&consumer=${consumer}`);
+    const url = (consumer: string): string => pg.server.url(`table=orders&columns=id,symbol,side,price:numeric,qty:numeric&rollup=1s&batch=200&consumer=${consumer}`);
     // The tables first, so the two engines race on rows, not on CREATE TABLE.
     await runOnce(join(dir, 'none-*.ndjson'), url('setup'));
-    const drifts = await watchRollup(pgsql!, () => Promise.all([runOnce(join(dir, 'a', '*.ndjson'), url('a')), runOnce(join(dir, 'b', '*.ndjson'), url('b'))]));
+    const drifts = await watchRollup(pg.server, () => Promise.all([runOnce(join(dir, 'a', '*.ndjson'), url('a')), runOnce(join(dir, 'b', '*.ndjson'), url('b'))]));
     expect(drifts.slice(0, 2)).toEqual([]);
 
-    const n = (await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n;
+    const n = (await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n;
     expect(Number(n)).toBe(ORDERS);
-    await pgsql!.query('CREATE TABLE reference (r jsonb)');
-    await pgsql!.query('INSERT INTO reference SELECT unnest($1::jsonb[])', [all]);
+    await pg.server.query('CREATE TABLE reference (r jsonb)');
+    await pg.server.query('INSERT INTO reference SELECT unnest($1::jsonb[])', [all]);
     const want = await totalsOf(
-      pgsql!,
+      pg.server,
       `SELECT r->>'symbol' AS symbol, timestamptz 'epoch' + (r->>'timestamp')::float8 * interval '1 millisecond' AS event_time,
               (r->>'price')::numeric AS price, (r->>'qty')::numeric AS qty FROM reference`,
       1000,
     );
-    const got = await rollupTotals(pgsql!, 'orders');
+    const got = await rollupTotals(pg.server, 'orders');
     expect(diffTotals(want, got)).toEqual([]);
     expect(got.size).toBe(want.size);
-    const { rollup, rows } = await perSymbol(pgsql!);
+    const { rollup, rows } = await perSymbol(pg.server);
     expect(rollup).toEqual(rows);
   }, 120_000);
 });

@@ -11,23 +11,19 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../dist/src/index.js';
 import { writeOrderLogs } from './helpers/order-logs.js';
 import { diffTotals, rollupTotals, totalsOf, watchRollup } from './helpers/rollup.js';
 import { workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 
 const COLUMNS = 'columns=id,symbol,side,price:numeric,qty=amount:numeric';
 
 async function runOnce(input: string, params: string): Promise<void> {
-  const engine = new Engine({ input, once: true, workers: 2, sink: pgsql!.url(params) as `postgres://${string}` });
+  const engine = new Engine({ input, once: true, workers: 2, sink: pg.server.url(params) as `postgres://${string}` });
   await engine.start();
   await engine.finished();
   await engine.stop();
@@ -42,26 +38,26 @@ describe('PostgreSQL sink: rollup', () => {
     const sink = `table=orders&${COLUMNS}&rollup=1s&batch=500`;
     // The tables first (no input), so a reader can watch the replay from its first commit.
     await runOnce(`${dir}/none-*.ndjson`, `${sink}&consumer=setup`);
-    expect(await watchRollup(pgsql!, () => runOnce(`${dir}/*.ndjson`, sink))).toEqual([]);
+    expect(await watchRollup(pg.server, () => runOnce(`${dir}/*.ndjson`, sink))).toEqual([]);
 
     // The reference: the orders as written, each once, loaded as they are and summed by one GROUP BY.
-    await pgsql!.query('CREATE TABLE reference (r jsonb)');
-    await pgsql!.query('INSERT INTO reference SELECT unnest($1::jsonb[])', [logs.expected]);
+    await pg.server.query('CREATE TABLE reference (r jsonb)');
+    await pg.server.query('INSERT INTO reference SELECT unnest($1::jsonb[])', [logs.expected]);
     const want = await totalsOf(
-      pgsql!,
+      pg.server,
       `SELECT r->>'symbol' AS symbol, timestamptz 'epoch' + (r->>'timestamp')::float8 * interval '1 millisecond' AS event_time,
               (r->>'price')::numeric AS price, (r->>'amount')::numeric AS qty FROM reference`,
       1000,
     );
     expect(want.size).toBeGreaterThanOrEqual(80);
-    const got = await rollupTotals(pgsql!, 'orders');
+    const got = await rollupTotals(pg.server, 'orders');
     expect(diffTotals(want, got)).toEqual([]);
     expect(got.size).toBe(want.size);
 
     // Every row already there: the rollup must not move.
     await runOnce(`${dir}/*.ndjson`, `table=orders&${COLUMNS}&rollup=1s&batch=500&consumer=replay`);
-    expect(diffTotals(want, await rollupTotals(pgsql!, 'orders'))).toEqual([]);
-    const n = (await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n;
+    expect(diffTotals(want, await rollupTotals(pg.server, 'orders'))).toEqual([]);
+    const n = (await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n;
     expect(Number(n)).toBe(logs.expected.length);
   }, 120_000);
 
@@ -75,10 +71,10 @@ describe('PostgreSQL sink: rollup', () => {
     );
     writeFileSync(join(dir, 'orders.ndjson'), `${lines.join('\n')}\n`);
     await runOnce(join(dir, '*.ndjson'), `table=split&${COLUMNS}&rollup=1s`);
-    const n = (await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM split'))[0]!.n;
+    const n = (await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM split'))[0]!.n;
     expect(Number(n)).toBe(499);
-    expect(diffTotals(await totalsOf(pgsql!, 'SELECT symbol, event_time, price, qty FROM split', 1000), await rollupTotals(pgsql!, 'split'))).toEqual([]);
-    const records = (await pgsql!.query<{ records: string }>('SELECT sum(records) AS records FROM split_rollup'))[0]!.records;
+    expect(diffTotals(await totalsOf(pg.server, 'SELECT symbol, event_time, price, qty FROM split', 1000), await rollupTotals(pg.server, 'split'))).toEqual([]);
+    const records = (await pg.server.query<{ records: string }>('SELECT sum(records) AS records FROM split_rollup'))[0]!.records;
     expect(Number(records)).toBe(499);
   });
 });

@@ -6,16 +6,12 @@
  */
 import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runEngine } from './helpers/crash-harness.mjs';
 import { workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 
 describe('PostgreSQL sink: keys seeded from the database outlive the next restart', () => {
   it('a repeat of an order written before the checkpoint was lost is dropped two restarts later', async (ctx) => {
@@ -25,8 +21,8 @@ describe('PostgreSQL sink: keys seeded from the database outlive the next restar
     const checkpoint = join(dir, 'checkpoint');
     const base = Date.parse('2026-12-03T11:00:00Z');
     const order = (id: number, atMs: number): string => `${JSON.stringify({ id: `o${id}`, sym: 'BTCUSDT', side: 'buy', timestamp: atMs })}\n`;
-    const args = ['run', '--input', log, '--sink', pgsql!.url('table=orders&columns=id,sym,side'), '--checkpoint', checkpoint, '--no-metrics', '--workers', '2', '--log-level', 'warn', '--once'];
-    const rows = async (): Promise<string[]> => (await pgsql!.query<{ id: string }>('SELECT id FROM orders ORDER BY id')).map((r) => r.id);
+    const args = ['run', '--input', log, '--sink', pg.server.url('table=orders&columns=id,sym,side'), '--checkpoint', checkpoint, '--no-metrics', '--workers', '2', '--log-level', 'warn', '--once'];
+    const rows = async (): Promise<string[]> => (await pg.server.query<{ id: string }>('SELECT id FROM orders ORDER BY id')).map((r) => r.id);
     const run = async (): Promise<void> => {
       const r = await runEngine(args);
       expect(r.code, r.stderr).toBe(0);

@@ -8,23 +8,19 @@
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SINK_STOP_GRACE_MS } from '../dist/src/engine/sink-stop.js';
 import { runCli, startCli } from './helpers/cli-process.js';
 import { workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 
 const base = Date.parse('2026-12-03T18:30:00Z');
 const orders = (from: number, to: number): string => Array.from({ length: to - from }, (_, k) => JSON.stringify({ id: `o${from + k}`, symbol: 'ETHUSDT', side: 'buy', timestamp: base + from + k })).join('\n') + '\n';
 
 async function rowCount(): Promise<number> {
-  return Number((await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
+  return Number((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
 }
 
 describe('PostgreSQL sink: stopped while the database is away', () => {
@@ -33,11 +29,11 @@ describe('PostgreSQL sink: stopped while the database is away', () => {
     const dir = workdir();
     const log = join(dir, 'orders.ndjson');
     writeFileSync(log, orders(0, 1000));
-    const args = ['run', '--input', log, '--sink', pgsql!.url(), '--checkpoint', join(dir, 'state'), '--no-metrics', '--log-level', 'warn'];
+    const args = ['run', '--input', log, '--sink', pg.server.url(), '--checkpoint', join(dir, 'state'), '--no-metrics', '--log-level', 'warn'];
     const cli = startCli(args);
     for (let n = 0; n < 1000; ) n = await rowCount().catch(() => 0);
 
-    pgsql!.stop();
+    pg.server.stop();
     appendFileSync(log, orders(1000, 2000));
     // The sink has found the database gone and holds the new records.
     await cli.waitFor(/database unavailable/, 'stderr', 20_000);
@@ -55,10 +51,10 @@ describe('PostgreSQL sink: stopped while the database is away', () => {
     expect(abandoned.length, stderr).toBe(1);
     expect(abandoned[0]).toMatch(/stopped while database unreachable for \d+ s: .*: 1000 record\(s\) not committed .*offsets stay at generation \d+, so a restart reads them again/);
 
-    pgsql!.start();
+    pg.server.start();
     const again = await runCli([...args, '--once'], { timeoutMs: 60_000 });
     expect(again.code, again.stderr).toBe(0);
-    const rows = await pgsql!.query<{ n: string; ids: string; lo: number; hi: number }>('SELECT count(*) AS n, count(DISTINCT id) AS ids, min(substr(id, 2)::int) AS lo, max(substr(id, 2)::int) AS hi FROM orders');
+    const rows = await pg.server.query<{ n: string; ids: string; lo: number; hi: number }>('SELECT count(*) AS n, count(DISTINCT id) AS ids, min(substr(id, 2)::int) AS lo, max(substr(id, 2)::int) AS hi FROM orders');
     expect(rows[0]).toEqual({ n: '2000', ids: '2000', lo: 0, hi: 1999 });
   }, 120_000);
 });

@@ -6,17 +6,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, Engine, SinkTableError } from '../dist/src/index.js';
 import { runCli } from './helpers/cli-process.js';
 import { workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 
 function input(): string {
   const dir = workdir();
@@ -27,33 +23,33 @@ function input(): string {
 describe('PostgreSQL sink: the table and the URL', () => {
   it('refuses an existing table whose column has another type, naming the column (CLI exit 2)', async (ctx) => {
     requirePostgres(ctx);
-    await pgsql!.query('CREATE TABLE fills (event_time timestamptz NOT NULL, key_hash bigint, id text, symbol integer, side text, record jsonb NOT NULL)');
-    await pgsql!.query('CREATE UNIQUE INDEX ON fills (key_hash, event_time)');
-    const engine = new Engine({ input: input(), once: true, sink: pgsql!.url('table=fills') as `postgres://${string}` });
+    await pg.server.query('CREATE TABLE fills (event_time timestamptz NOT NULL, key_hash bigint, id text, symbol integer, side text, record jsonb NOT NULL)');
+    await pg.server.query('CREATE UNIQUE INDEX ON fills (key_hash, event_time)');
+    const engine = new Engine({ input: input(), once: true, sink: pg.server.url('table=fills') as `postgres://${string}` });
     const err = await engine.start().then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(SinkTableError);
     expect(err).toMatchObject({ code: 'ORDERTAIL_SINK_TABLE', column: 'symbol' });
     expect((err as Error).message).toMatch(/column 'symbol' is integer, the sink writes text/);
-    const cli = await runCli(['run', '--once', '--no-metrics', '--input', input(), '--sink', pgsql!.url('table=fills')], { env: { ...process.env } });
+    const cli = await runCli(['run', '--once', '--no-metrics', '--input', input(), '--sink', pg.server.url('table=fills')], { env: { ...process.env } });
     expect(cli.code).toBe(2);
     expect(cli.stderr).toMatch(/column 'symbol' is integer/);
-    expect((await pgsql!.query<{ n: string }>('SELECT count(*) AS n FROM fills'))[0]!.n).toBe('0');
+    expect((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM fills'))[0]!.n).toBe('0');
   });
 
   it('refuses a table without a mapped column, or without the unique key', async (ctx) => {
     requirePostgres(ctx);
-    await pgsql!.query('CREATE TABLE trades (event_time timestamptz NOT NULL, key_hash bigint, id text, record jsonb NOT NULL)');
-    const missing = await new Engine({ input: input(), once: true, sink: pgsql!.url('table=trades&columns=id,venue') as `postgres://${string}` }).start().then(() => undefined, (e: unknown) => e);
+    await pg.server.query('CREATE TABLE trades (event_time timestamptz NOT NULL, key_hash bigint, id text, record jsonb NOT NULL)');
+    const missing = await new Engine({ input: input(), once: true, sink: pg.server.url('table=trades&columns=id,venue') as `postgres://${string}` }).start().then(() => undefined, (e: unknown) => e);
     expect(missing).toMatchObject({ code: 'ORDERTAIL_SINK_TABLE', column: 'venue' });
     expect((missing as Error).message).toMatch(/has no column 'venue'/);
-    const noKey = await new Engine({ input: input(), once: true, sink: pgsql!.url('table=trades&columns=id') as `postgres://${string}` }).start().then(() => undefined, (e: unknown) => e);
+    const noKey = await new Engine({ input: input(), once: true, sink: pg.server.url('table=trades&columns=id') as `postgres://${string}` }).start().then(() => undefined, (e: unknown) => e);
     expect(noKey).toMatchObject({ code: 'ORDERTAIL_SINK_TABLE', column: 'key_hash' });
     expect((noKey as Error).message).toMatch(/no unique index on \(key_hash, event_time\)/);
   });
 
   it('asks for TLS as libpq names it: sslmode=require against a server without TLS is a configuration error', async (ctx) => {
     requirePostgres(ctx);
-    const err = await new Engine({ input: input(), once: true, sink: pgsql!.url('table=orders&sslmode=require') as `postgres://${string}` }).start().then(() => undefined, (e: unknown) => e);
+    const err = await new Engine({ input: input(), once: true, sink: pg.server.url('table=orders&sslmode=require') as `postgres://${string}` }).start().then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(/does not support SSL/);
     expect(() => new Engine({ input: 'x', sink: 'postgres://u@h/db?table=orders&sslmode=allow' })).toThrow(/sslmode must be one of/);

@@ -5,16 +5,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../dist/src/index.js';
 import { workdir } from './helpers/workdir.js';
-import { POSTGRES_MISSING, requirePostgres, TestPostgres } from './helpers/postgres.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
 
-let pgsql: TestPostgres | undefined;
-beforeAll(async () => {
-  if (!POSTGRES_MISSING) pgsql = await TestPostgres.start();
-});
-afterAll(() => pgsql?.destroy());
+const pg = useTestPostgres();
 
 function metric(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
@@ -48,7 +44,7 @@ describe('PostgreSQL sink: two engines, one table', () => {
     mkdirSync(join(dir, 'b'));
     writeFileSync(join(dir, 'a', 'orders.ndjson'), `${Array.from({ length: 3000 }, (_, i) => order(i)).join('\n')}\n`);
     writeFileSync(join(dir, 'b', 'orders.ndjson'), `${Array.from({ length: 2000 }, (_, i) => order(3999 - i)).join('\n')}\n`);
-    const url = pgsql!.url('table=orders');
+    const url = pg.server.url('table=orders');
     const a = await runOnce(join(dir, 'a', '*.ndjson'), url, 3000);
     expect(metric(a, 'ordertail_postgres_rows_written_total')).toBe(3000);
     expect(metric(a, 'ordertail_postgres_conflicts_total')).toBe(0);
@@ -57,9 +53,9 @@ describe('PostgreSQL sink: two engines, one table', () => {
     const b = await runOnce(join(dir, 'b', '*.ndjson'), url, 2000);
     expect(metric(b, 'ordertail_postgres_rows_written_total')).toBe(1000);
     expect(metric(b, 'ordertail_postgres_conflicts_total')).toBe(1000);
-    const rows = await pgsql!.query<{ n: string; ids: string }>('SELECT count(*) AS n, count(DISTINCT id) AS ids FROM orders');
+    const rows = await pg.server.query<{ n: string; ids: string }>('SELECT count(*) AS n, count(DISTINCT id) AS ids FROM orders');
     expect(rows[0]).toEqual({ n: '4000', ids: '4000' });
     // Each engine resumes from its own offsets row.
-    expect((await pgsql!.query('SELECT consumer FROM ordertail_offsets')).length).toBe(2);
+    expect((await pg.server.query('SELECT consumer FROM ordertail_offsets')).length).toBe(2);
   });
 });

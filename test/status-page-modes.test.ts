@@ -5,15 +5,15 @@
  * from the input) and draw the per-path charts; in legacy mode it shows the
  * batch path alone. Fails if the page does not fetch or render the comparison.
  */
-import { existsSync, mkdirSync, writeFileSync, appendFileSync, utimesSync } from 'node:fs';
+import { mkdirSync, writeFileSync, appendFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLines, until, workdir } from './helpers/workdir.js';
 import { Engine } from '../dist/src/index.js';
+import { CHROMIUM_MISSING, launchChromium, requireChromium } from './helpers/chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 
 /** An hourly file of `count` orders, last modified `ageMs` ago. */
@@ -63,11 +63,8 @@ describe('status page: the paths card', () => {
   let browser: Browser | undefined;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) return;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    if (CHROMIUM_MISSING) return;
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -75,8 +72,7 @@ describe('status page: the paths card', () => {
   });
 
   it('hybrid mode: both paths side by side, the counts the engine reports, charts drawn', async (ctx) => {
-    if (!browser && process.env.ORDERTAIL_REQUIRE_TOOLS === '1') throw new Error(`no Chromium at ${CHROMIUM}`);
-    if (!browser) ctx.skip(`no Chromium at ${CHROMIUM} (Debian package chromium: apt-get install -y chromium)`);
+    requireChromium(ctx, browser);
     const dir = workdir();
     mkdirSync(join(dir, 'out'));
     const out = join(dir, 'out', 'sink.ndjson');
@@ -105,7 +101,7 @@ describe('status page: the paths card', () => {
       metricsPort: 0,
       workers: 2,
     });
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 1400 } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
     const problems = watch(page);
     try {
       await engine.start();
@@ -165,14 +161,13 @@ describe('status page: the paths card', () => {
   }, 90_000);
 
   it('legacy mode: the batch path alone, nothing tailed', async (ctx) => {
-    if (!browser && process.env.ORDERTAIL_REQUIRE_TOOLS === '1') throw new Error(`no Chromium at ${CHROMIUM}`);
-    if (!browser) ctx.skip(`no Chromium at ${CHROMIUM} (Debian package chromium: apt-get install -y chromium)`);
+    requireChromium(ctx, browser);
     const dir = workdir();
     mkdirSync(join(dir, 'out'));
     const out = join(dir, 'out', 'sink.ndjson');
     const lines = [...hourFile(dir, 0, 200, 3_600_000), ...hourFile(dir, 1, 120, 3_600_000)];
     const engine = new Engine({ input: join(dir, '*.ndjson'), mode: 'legacy', batchEvery: '300ms', batchDelay: '200ms', sink: `file:${out}`, metricsPort: 0, workers: 2 });
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 1400 } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
     const problems = watch(page);
     try {
       await engine.start();

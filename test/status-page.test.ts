@@ -1,12 +1,12 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMetricsServer, type MetricsServer } from '../dist/src/metrics/http-server.js';
 import { FakeTelemetry } from './helpers/fake-telemetry.js';
+import { CHROMIUM_MISSING, launchChromium, requireChromium } from './helpers/chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const CHARTS = ['c-rate', 'c-dup', 'c-rej', 'c-lag', 'c-lat-live', 'c-lat-hist'];
 const HOSTILE_PATH = '/logs/<img src=x onerror="window.pwned=1">.ndjson';
@@ -23,7 +23,7 @@ describe('status page', () => {
   let feeder: NodeJS.Timeout;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) return;
+    if (CHROMIUM_MISSING) return;
     const source = new FakeTelemetry({ startedAt: Date.now() - 2000 });
     source.fileList = [
       { path: '/logs/orders-2026-11-25.ndjson', live: true, sizeBytes: 1 << 20, readBytes: (1 << 20) - 2048, lagBytes: 2048 },
@@ -45,10 +45,7 @@ describe('status page', () => {
     feed();
     feeder = setInterval(feed, 50);
     server = await startMetricsServer({ source, port: 0, sampler: { intervalMs: 200 } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -58,9 +55,8 @@ describe('status page', () => {
   });
 
   it('loads without console errors, draws every chart with data and lists the files', async (ctx) => {
-    if (!browser && process.env.ORDERTAIL_REQUIRE_TOOLS === '1') throw new Error(`no Chromium at ${CHROMIUM}`);
-    if (!browser) ctx.skip(`no Chromium at ${CHROMIUM} (Debian package chromium: apt-get install -y chromium)`);
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 1000 } });
+    requireChromium(ctx, browser);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const problems: string[] = [];
     page.on('console', (m) => {
       if (m.type() === 'error') problems.push(`console.error: ${m.text()}`);

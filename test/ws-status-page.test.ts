@@ -4,7 +4,7 @@
  * (allowed by default, and by the page's CSP), and shows the newest records
  * and per-symbol rates. With a token, the page takes it from its fragment.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -13,8 +13,8 @@ import type { Broadcaster } from '../dist/src/broadcast/broadcaster.js';
 import { startMetricsServer, type MetricsServer } from '../dist/src/metrics/http-server.js';
 import { FakeTelemetry } from './helpers/fake-telemetry.js';
 import { batch, startBroadcaster } from './helpers/ws-client.js';
+import { CHROMIUM_MISSING, launchChromium, requireChromium } from './helpers/chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const HOSTILE = '<img src=x onerror="window.pwned=1">';
 
@@ -58,11 +58,8 @@ describe('status page live stream', () => {
   }
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) return;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    if (CHROMIUM_MISSING) return;
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -89,8 +86,7 @@ describe('status page live stream', () => {
   const view = (page: Page): Promise<StreamView> => page.evaluate(() => (window as unknown as { ordertailStatus: { stream: StreamView } }).ordertailStatus.stream);
 
   it('shows the newest records and per-symbol rates over the WebSocket', async (ctx) => {
-    if (!browser && process.env.ORDERTAIL_REQUIRE_TOOLS === '1') throw new Error(`no Chromium at ${CHROMIUM}`);
-    if (!browser) ctx.skip(`no Chromium at ${CHROMIUM} (Debian package chromium: apt-get install -y chromium)`);
+    requireChromium(ctx, browser);
     const server = await serve();
     const { page, problems } = await open(`${server.url}/`);
     await expect.poll(async () => (await view(page)).state, { timeout: 20_000 }).toBe('connected');
@@ -121,8 +117,7 @@ describe('status page live stream', () => {
   });
 
   it('with a token: without it in the fragment the page says so; with it, it streams', async (ctx) => {
-    if (!browser && process.env.ORDERTAIL_REQUIRE_TOOLS === '1') throw new Error(`no Chromium at ${CHROMIUM}`);
-    if (!browser) ctx.skip(`no Chromium at ${CHROMIUM}`);
+    requireChromium(ctx, browser);
     const server = await serve('page-token-42');
     const refused = await open(`${server.url}/`);
     await expect.poll(async () => (await view(refused.page)).state, { timeout: 20_000 }).toMatch(/token is required/);

@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 
 const PG_ROOT = '/usr/lib/postgresql';
 
@@ -121,4 +122,22 @@ export class TestPostgres {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * One throwaway PostgreSQL for a test file, started before its tests and
+ * removed after them (nothing when it is not installed: tests call
+ * requirePostgres first). Call at the file's top level.
+ */
+export function useTestPostgres(): { readonly server: TestPostgres } {
+  let server: TestPostgres | undefined;
+  beforeAll(async () => {
+    if (!POSTGRES_MISSING) server = await TestPostgres.start();
+  });
+  afterAll(() => server?.destroy());
+  return {
+    get server() {
+      return server!;
+    },
+  };
 }
