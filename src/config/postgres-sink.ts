@@ -7,19 +7,10 @@
  * (ps, /proc), so it comes from PGPASSWORD or a pgpass file.
  */
 import { ConfigError } from './errors.js';
+import { COLUMN_TYPES, type ColumnType, type MappedColumn } from './postgres-columns.js';
 import { parseRollup, type RollupConfig } from './rollup-option.js';
 
-/** SQL types a mapped column may have (cast from the record's field text). */
-export const COLUMN_TYPES = ['text', 'numeric', 'bigint', 'integer', 'double precision', 'boolean', 'timestamptz', 'jsonb'] as const;
-export type ColumnType = (typeof COLUMN_TYPES)[number];
-
-export interface MappedColumn {
-  /** Column name in the table. */
-  readonly name: string;
-  /** Top-level field of the record it is filled from. */
-  readonly field: string;
-  readonly type: ColumnType;
-}
+export { COLUMN_TYPES, type ColumnType, type MappedColumn } from './postgres-columns.js';
 
 export interface PostgresSinkConfig {
   /** The URL without the sink's own parameters, for the client (libpq's parameters stay). */

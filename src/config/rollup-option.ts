@@ -6,7 +6,7 @@
  * whatever record fields fill them.
  */
 import { ConfigError } from './errors.js';
-import type { MappedColumn } from './postgres-sink.js';
+import type { MappedColumn } from './postgres-columns.js';
 
 export interface RollupConfig {
   /** Bucket width; buckets start at multiples of it from the Unix epoch. */
