@@ -4,30 +4,18 @@
  * into this thread's own ring. The only per-range message is the small
  * RangeOutcome returned to Piscina.
  */
-import { getPriority, setPriority } from 'node:os';
 import { workerData } from 'node:worker_threads';
 import { compileParseConfig } from '../src/parser/contract.js';
 import type { ParseWorkerData, RangeOutcome, RangeTask } from '../src/pool/range-task.js';
 import { RingProducer } from '../src/ring/producer.js';
 import { createParser } from '../src/parser/select.js';
 import { RangeParser } from '../src/range/range-parser.js';
+import { stepDownThisThread } from '../src/util/thread-priority.js';
 
 const data = workerData as ParseWorkerData;
-const MAX_NICE = 19;
-if (data.yieldToMainThread) {
-  // Followed files: history must never delay the main thread, which carries
-  // the live lane (engine/live-lane.ts). On Linux, setpriority() on "process 0"
-  // applies to the calling thread only, so this lowers this worker thread and
-  // nothing else; the scheduler then runs the main thread first whenever it is
-  // runnable. Raising one's own nice value needs no privilege. Relative to the
-  // nice value the thread was born with (the process's, e.g. under `nice -n 5`):
-  // an absolute 10 would be no step down there, or an attempt to step up.
-  try {
-    setPriority(Math.min(MAX_NICE, getPriority() + data.yieldToMainThread));
-  } catch {
-    /* not permitted here: history competes as an equal */
-  }
-}
+// Followed files: history must never delay the main thread, which carries
+// the live lane (engine/live-lane.ts); not permitted here, history competes as an equal.
+if (data.yieldToMainThread) stepDownThisThread(data.yieldToMainThread);
 const config = compileParseConfig({
   keyFields: data.keyFields,
   eventTimeField: data.eventTimeField,

@@ -2,25 +2,17 @@
  * The broadcaster's thread: owns the WebSocket server. The engine's thread
  * only copies batches and posts them here.
  */
-import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 import { BroadcastServer } from './server.js';
+import { stepDownThisThread } from '../util/thread-priority.js';
 
 /**
- * Nice levels this thread steps down from the one it was born with: when both
- * want the CPU, the engine's thread (the live lane, dedup, the sink) gets about
- * three times this one's share, so a crowd of dashboard clients does not slow
- * the engine (the issue's "never delays the engine"). Linux applies
- * setpriority on "process 0" to the calling thread only.
+ * When both want the CPU, the engine's thread (the live lane, dedup, the sink)
+ * gets about three times this one's share (5 nice levels), so a crowd of
+ * dashboard clients does not slow the engine; not permitted here, an equal share.
  */
-const NICE_STEP = 5;
-const MAX_NICE = 19;
-try {
-  setPriority(Math.min(MAX_NICE, getPriority() + NICE_STEP));
-} catch {
-  /* not permitted here: an equal share */
-}
+stepDownThisThread(5);
 
 /** Stats (and the latency recorded since) reach the engine's thread this often, for scrapes. */
 const STATS_INTERVAL_MS = 1000;
