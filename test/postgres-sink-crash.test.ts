@@ -20,10 +20,6 @@ const seed = Number(process.env.CRASH_SEED ?? Date.now() % 2 ** 31);
 const KILLS = 10;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function rowCount(): Promise<number> {
-  return Number((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
-}
-
 describe('PostgreSQL sink: exactly once across kill -9', () => {
   it(`${KILLS} random SIGKILLs while a writer appends: every order once in the table (seed ${seed})`, async (ctx) => {
     requirePostgres(ctx);
@@ -36,18 +32,18 @@ describe('PostgreSQL sink: exactly once across kill -9', () => {
     const notes: string[] = [];
     try {
       for (let i = 0; i < KILLS; i++) {
-        const before = await rowCount().catch(() => 0);
+        const before = await pg.server.rowCount().catch(() => 0);
         const e = spawnEngine(args);
         const t0 = Date.now();
         if (i % 2 === 1) {
           // Mid-stream: once this engine has committed rows of its own.
-          while ((await rowCount().catch(() => 0)) === before && Date.now() - t0 < 20_000) await sleep(10);
+          while ((await pg.server.rowCount().catch(() => 0)) === before && Date.now() - t0 < 20_000) await sleep(10);
         }
         await Promise.race([e.exited, sleep(Math.round(i % 2 === 1 ? rand() * 500 : 200 + rand() * 1300))]);
         e.child.kill('SIGKILL');
         const { signal } = await e.exited;
         expect(signal, `cycle ${i + 1} ended by itself:\n${e.stderr()}`).toBe('SIGKILL');
-        notes.push(`kill ${i + 1} after ${Date.now() - t0} ms: ${await rowCount().catch(() => -1)} rows`);
+        notes.push(`kill ${i + 1} after ${Date.now() - t0} ms: ${await pg.server.rowCount().catch(() => -1)} rows`);
         if (i === 4) rmSync(checkpoint, { recursive: true, force: true });
       }
     } finally {
@@ -67,6 +63,6 @@ describe('PostgreSQL sink: exactly once across kill -9', () => {
     expect(got.size, why).toBe(expected.size);
     const again = await runEngine([...args, '--once']);
     expect(again.code, why).toBe(0);
-    expect(await rowCount(), why).toBe(expected.size);
+    expect(await pg.server.rowCount(), why).toBe(expected.size);
   }, 180_000);
 });

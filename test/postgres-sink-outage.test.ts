@@ -16,10 +16,6 @@ const pg = useTestPostgres();
 const base = Date.parse('2026-12-03T13:00:00Z');
 const orders = (from: number, to: number): string => Array.from({ length: to - from }, (_, k) => JSON.stringify({ id: `o${from + k}`, symbol: 'SOLUSDT', side: 'sell', timestamp: base + from + k })).join('\n') + '\n';
 
-async function rowCount(): Promise<number> {
-  return Number((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
-}
-
 async function readyz(engine: Engine): Promise<{ status: number; body: { ready: boolean; reasons: string[] } }> {
   const res = await fetch(`${engine.metricsUrl}/readyz`);
   return { status: res.status, body: (await res.json()) as { ready: boolean; reasons: string[] } };
@@ -37,7 +33,7 @@ describe('PostgreSQL sink: the database goes away', () => {
     engine.on('error', () => {});
     await engine.start();
     try {
-      for (let n = 0; n < 1000; ) n = await rowCount().catch(() => 0);
+      for (let n = 0; n < 1000; ) n = await pg.server.rowCount().catch(() => 0);
       expect((await readyz(engine)).status).toBe(200);
 
       pg.server.stop();
@@ -52,7 +48,7 @@ describe('PostgreSQL sink: the database goes away', () => {
       expect((await readyz(engine)).status).toBe(503);
 
       pg.server.start();
-      for (let n = 0; n < 3000; ) n = await rowCount();
+      for (let n = 0; n < 3000; ) n = await pg.server.rowCount();
       while ((await readyz(engine)).status !== 200);
       const metrics = await (await fetch(`${engine.metricsUrl}/metrics`)).text();
       expect(Number(/^ordertail_postgres_reconnects_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);

@@ -23,10 +23,6 @@ const seed = Number(process.env.CRASH_SEED ?? Date.now() % 2 ** 31);
 const KILLS = 8;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function rowCount(): Promise<number> {
-  return Number((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
-}
-
 describe('PostgreSQL sink: rollup across kill -9', () => {
   it(`${KILLS} random SIGKILLs while a writer appends: the rollup always equals the rows table (seed ${seed})`, async (ctx) => {
     requirePostgres(ctx);
@@ -39,11 +35,11 @@ describe('PostgreSQL sink: rollup across kill -9', () => {
     const notes: string[] = [];
     try {
       for (let i = 0; i < KILLS; i++) {
-        const before = await rowCount().catch(() => 0);
+        const before = await pg.server.rowCount().catch(() => 0);
         const e = spawnEngine(args);
         const t0 = Date.now();
         // Once this engine is committing: a kill then lands inside or between its transactions.
-        while ((await rowCount().catch(() => 0)) === before && Date.now() - t0 < 20_000) await sleep(5);
+        while ((await pg.server.rowCount().catch(() => 0)) === before && Date.now() - t0 < 20_000) await sleep(5);
         await Promise.race([e.exited, sleep(Math.round(rand() * 400))]);
         const held = i % 2 === 1 ? await holdRollup(pg.server) : undefined;
         if (held) {
@@ -55,7 +51,7 @@ describe('PostgreSQL sink: rollup across kill -9', () => {
         const { signal } = await e.exited;
         await held?.release();
         expect(signal, `cycle ${i + 1} ended by itself:\n${e.stderr()}`).toBe('SIGKILL');
-        notes.push(`kill ${i + 1}${held ? ' (at the rollup upsert)' : ''} after ${Date.now() - t0} ms: ${await rowCount()} rows`);
+        notes.push(`kill ${i + 1}${held ? ' (at the rollup upsert)' : ''} after ${Date.now() - t0} ms: ${await pg.server.rowCount()} rows`);
         // The killed engine's server sessions end once they find it gone.
         const killedAt = Date.now();
         const busySessions = async (): Promise<number> =>
@@ -73,12 +69,12 @@ describe('PostgreSQL sink: rollup across kill -9', () => {
     const { rollup, rows } = await perSymbol(pg.server);
     expect(rows.size, why).toBeGreaterThan(3);
     expect(rollup, why).toEqual(rows);
-    expect(Number((await pg.server.query<{ n: string }>('SELECT sum(records) AS n FROM orders_rollup'))[0]!.n), why).toBe(await rowCount());
+    expect(Number((await pg.server.query<{ n: string }>('SELECT sum(records) AS n FROM orders_rollup'))[0]!.n), why).toBe(await pg.server.rowCount());
     // Another consumer reads it all again: every row a copy, the rollup must not move.
-    const rows0 = await rowCount();
+    const rows0 = await pg.server.rowCount();
     const replay = await runEngine(['run', '--input', log, '--sink', `${sink}&consumer=replay`, '--no-checkpoint', '--no-metrics', '--log-level', 'warn', '--once']);
     expect(replay.code, replay.stderr).toBe(0);
-    expect(await rowCount()).toBe(rows0);
+    expect(await pg.server.rowCount()).toBe(rows0);
     expect(await rollupDrift(pg.server), `${why}\nafter a replay by another consumer`).toEqual([]);
   }, 180_000);
 });

@@ -19,10 +19,6 @@ const pg = useTestPostgres();
 const base = Date.parse('2026-12-03T18:30:00Z');
 const orders = (from: number, to: number): string => Array.from({ length: to - from }, (_, k) => JSON.stringify({ id: `o${from + k}`, symbol: 'ETHUSDT', side: 'buy', timestamp: base + from + k })).join('\n') + '\n';
 
-async function rowCount(): Promise<number> {
-  return Number((await pg.server.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
-}
-
 describe('PostgreSQL sink: stopped while the database is away', () => {
   it('SIGTERM during an outage: exits 1 within the bound naming what it abandoned; the next run writes every order once', async (ctx) => {
     requirePostgres(ctx);
@@ -31,7 +27,7 @@ describe('PostgreSQL sink: stopped while the database is away', () => {
     writeFileSync(log, orders(0, 1000));
     const args = ['run', '--input', log, '--sink', pg.server.url(), '--checkpoint', join(dir, 'state'), '--no-metrics', '--log-level', 'warn'];
     const cli = startCli(args);
-    for (let n = 0; n < 1000; ) n = await rowCount().catch(() => 0);
+    for (let n = 0; n < 1000; ) n = await pg.server.rowCount().catch(() => 0);
 
     pg.server.stop();
     appendFileSync(log, orders(1000, 2000));
