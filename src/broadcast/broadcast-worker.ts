@@ -5,14 +5,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 import { BroadcastServer } from './server.js';
-import { stepDownThisThread } from '../util/thread-priority.js';
-
-/**
- * When both want the CPU, the engine's thread (the live lane, dedup, the sink)
- * gets about three times this one's share (5 nice levels), so a crowd of
- * dashboard clients does not slow the engine; not permitted here, an equal share.
- */
-stepDownThisThread(5);
 
 /** Stats (and the latency recorded since) reach the engine's thread this often, for scrapes. */
 const STATS_INTERVAL_MS = 1000;
