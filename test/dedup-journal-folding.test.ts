@@ -42,8 +42,125 @@ async function commit(store: InstanceType<typeof CheckpointStore>, checkpoint: I
   return store.lastCommitted!;
 }
 
+/** Keys [from, n) all known to a table restored from the directory's last checkpoint, and a new key new. */
+function expectRestartKnows(dir: string, n: number, from = 0): void {
+  const store = new CheckpointStore(join(dir, 'ck'));
+  const again = new DedupCheckpoint(store).restore(store.load()!, OPTIONS, () => {});
+  const times = new Float64Array([T0]);
+  let duplicates = 0;
+  for (let k = from; k < n; k++) {
+    times[0] = T0 + k;
+    if (again.insertAt(k * 7919, k ^ 0x5bd1e995, times, 0) === INSERT_DUPLICATE) duplicates++;
+  }
+  expect(duplicates).toBe(n - from);
+  times[0] = T0;
+  expect(again.insertAt(123, 456, times, 0)).not.toBe(INSERT_DUPLICATE);
+}
+
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+
 describe('dedup journal folding', () => {
-  it('folds the committed journal off the main thread; the next checkpoint writes only newer keys, and a restart still knows every key', async () => {
+  it('folds a journal as soon as it is committed over its limit; the next checkpoint writes only newer keys, and a restart still knows every key', async () => {
+    const dir = workdir();
+    const store = new CheckpointStore(join(dir, 'ck'));
+    // copyMaxBytes 0: this table is folded, as the largest tables are.
+    const checkpoint = new DedupCheckpoint(store, 0);
+    const folds: string[] = [];
+    checkpoint.compactWith(async (task) => {
+      folds.push(task.output);
+      return compactDedup(task);
+    });
+    const table = checkpoint.fresh(OPTIONS);
+    // Past the journal limit (512 Ki entries for this capacity), committed as a journal: its fold starts.
+    insertKeys(table, checkpoint, 0, 525_000);
+    const first = await commit(store, checkpoint, table);
+    expect(first.dedup.file).toBe('');
+    expect(folds).toHaveLength(1);
+    await settle();
+    // The fold is taken as the base; the journal keeps only keys after the folded commit.
+    insertKeys(table, checkpoint, 525_000, 530_000);
+    const second = await commit(store, checkpoint, table);
+    expect(second.dedup.file).toBe(folds[0]);
+    expect(second.dedup.journal!.byteLength).toBe(5_000 * 16);
+    expect(readdirSync(join(dir, 'ck')).sort()).toEqual(['checkpoint.msgpack', folds[0]!, second.dedup.journal!.file].sort());
+    expectRestartKnows(dir, 530_000);
+  }, 60_000);
+
+  it('keeps the journal a fold reads until the fold is done, though commits land meanwhile', async () => {
+    const dir = workdir();
+    const store = new CheckpointStore(join(dir, 'ck'));
+    const checkpoint = new DedupCheckpoint(store, 0);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const folded: string[] = [];
+    checkpoint.compactWith(async (task) => {
+      // A worker busy elsewhere: the fold reads its inputs only later.
+      await held;
+      const result = compactDedup(task);
+      folded.push(result.file);
+      return result;
+    });
+    const table = checkpoint.fresh(OPTIONS);
+    insertKeys(table, checkpoint, 0, 525_000);
+    await commit(store, checkpoint, table);
+    // Two commits land while the fold waits; each names a new journal and would clean up the old one.
+    insertKeys(table, checkpoint, 525_000, 526_000);
+    await commit(store, checkpoint, table);
+    insertKeys(table, checkpoint, 526_000, 527_000);
+    await commit(store, checkpoint, table);
+    release();
+    await settle();
+    expect(folded).toHaveLength(1);
+    insertKeys(table, checkpoint, 527_000, 528_000);
+    const after = await commit(store, checkpoint, table);
+    expect(after.dedup.file).toBe(folded[0]);
+    expect(after.dedup.journal!.byteLength).toBe(3_000 * 16);
+    expectRestartKnows(dir, 528_000);
+  }, 60_000);
+
+  it('at a steady high insert rate (every commit adds most of a limit), folds keep the journal bounded without snapshotting the live table', async () => {
+    const dir = workdir();
+    const store = new CheckpointStore(join(dir, 'ck'));
+    const checkpoint = new DedupCheckpoint(store, 0);
+    // Each fold lands only after the next commit, as a fold slower than the checkpoint interval does.
+    const pending: (() => void)[] = [];
+    checkpoint.compactWith((task) => new Promise((resolve) => pending.push(() => resolve(compactDedup(task)))));
+    const table = checkpoint.fresh(OPTIONS);
+    const perCommit = 400_000;
+    let next = 0;
+    const journals: number[] = [];
+    for (let c = 0; c < 6; c++) {
+      insertKeys(table, checkpoint, next, next + perCommit);
+      next += perCommit;
+      const state = await commit(store, checkpoint, table);
+      // A commit that snapshotted the live table has no journal.
+      expect(state.dedup.journal).toBeDefined();
+      journals.push(state.dedup.journal!.byteLength / 16);
+      for (const finish of pending.splice(0)) finish();
+      await settle();
+    }
+    // Never past twice the limit (512 Ki entries), where the live table would be snapshotted.
+    expect(Math.max(...journals)).toBeLessThanOrEqual(2 * 512 * 1024);
+    // The table (1 Mi slots) forgets keys of the 2.4 M as it overfills: a restart knows exactly what the live table knows.
+    const liveCopy = new Uint8Array(new SharedArrayBuffer(table.sharedBuffer.byteLength));
+    liveCopy.set(new Uint8Array(table.sharedBuffer));
+    const live = DedupTable.restore(liveCopy.buffer as SharedArrayBuffer, OPTIONS).table;
+    const restored = new DedupCheckpoint(store).restore(new CheckpointStore(join(dir, 'ck')).load()!, OPTIONS, () => {});
+    const times = new Float64Array(1);
+    let differ = 0;
+    let known = 0;
+    for (let k = next - 800_000; k < next; k++) {
+      times[0] = T0 + k;
+      const a = live.insertAt(k * 7919, k ^ 0x5bd1e995, times, 0) === INSERT_DUPLICATE;
+      const b = restored.insertAt(k * 7919, k ^ 0x5bd1e995, times, 0) === INSERT_DUPLICATE;
+      if (a !== b) differ++;
+      if (a) known++;
+    }
+    expect(differ).toBe(0);
+    expect(known).toBeGreaterThan(700_000);
+  }, 120_000);
+
+  it('copies a table small enough to copy whole: the snapshot is written from the copy, so later inserts do not reach it', async () => {
     const dir = workdir();
     const store = new CheckpointStore(join(dir, 'ck'));
     const checkpoint = new DedupCheckpoint(store);
@@ -53,33 +170,26 @@ describe('dedup journal folding', () => {
       return compactDedup(task);
     });
     const table = checkpoint.fresh(OPTIONS);
-    // Past the journal limit (512 Ki entries for this capacity), committed as a journal.
-    insertKeys(table, checkpoint, 0, 525_000);
+    insertKeys(table, checkpoint, 0, 500_000);
     await commit(store, checkpoint, table);
-    // The next commit finds the journal over its limit: a fold of the committed one starts.
-    insertKeys(table, checkpoint, 525_000, 527_000);
-    const second = await commit(store, checkpoint, table);
-    expect(folds).toHaveLength(1);
-    expect(second.dedup.file).toBe('');
-    await new Promise((r) => setTimeout(r, 50));
-    // The fold is taken as the base; the journal keeps only keys after the folded commit.
-    insertKeys(table, checkpoint, 527_000, 530_000);
-    const third = await commit(store, checkpoint, table);
-    expect(third.dedup.file).toBe(folds[0]);
-    expect(third.dedup.journal!.byteLength).toBe(5_000 * 16);
-    expect(readdirSync(join(dir, 'ck')).sort()).toEqual(['checkpoint.msgpack', folds[0]!, third.dedup.journal!.file].sort());
-
-    // A restart from it knows all 530 k keys, and a new one is new.
-    const restored = new CheckpointStore(join(dir, 'ck')).load()!;
-    const again = new DedupCheckpoint(store).restore(restored, OPTIONS, () => {});
-    const times = new Float64Array([T0]);
-    let duplicates = 0;
-    for (let k = 0; k < 530_000; k++) {
-      times[0] = T0 + k;
-      if (again.insertAt(k * 7919, k ^ 0x5bd1e995, times, 0) === INSERT_DUPLICATE) duplicates++;
-    }
-    expect(duplicates).toBe(530_000);
-    times[0] = T0;
-    expect(again.insertAt(123, 456, times, 0)).not.toBe(INSERT_DUPLICATE);
+    // Past the journal limit (512 Ki entries).
+    insertKeys(table, checkpoint, 500_000, 526_000);
+    const { writes, manifest } = checkpoint.prepare(table);
+    expect(folds).toHaveLength(0);
+    expect(manifest.format).toBe('raw');
+    expect(writes.baseIsCopy).toBe(true);
+    expect(writes.journal).toBeUndefined();
+    const copied = Uint8Array.from(writes.base!);
+    // Inserting right away (the store writes the copy in the background) leaves the copy as it was.
+    insertKeys(table, checkpoint, 526_000, 527_000);
+    expect(Buffer.compare(Buffer.from(writes.base!), Buffer.from(copied))).toBe(0);
+    expect(Buffer.compare(Buffer.from(new Uint8Array(table.sharedBuffer)), Buffer.from(copied))).not.toBe(0);
+    // Committed, it is the snapshot a restart starts from.
+    let generationOfCopy = 0;
+    const state: CheckpointState = { generation: (generationOfCopy = ++generation), writtenAtMs: Date.now(), sink: { kind: 'none' }, deadLetter: undefined, dedup: { ...manifest, windowMs: OPTIONS.windowMs, capacity: table.capacity }, files: [] };
+    await store.commit(state, writes, async () => {});
+    checkpoint.committed(store.lastCommitted!);
+    expect(store.lastCommitted!.generation).toBe(generationOfCopy);
+    expectRestartKnows(dir, 526_000);
   }, 60_000);
 });

@@ -13,7 +13,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 import { join } from 'node:path';
 import { DedupEntries } from '../dedup/entries.js';
 import { ENTRY_BYTES } from '../dedup/layout.js';
-import { DedupTable } from '../dedup/table.js';
+import { DedupTable, entriesNeedOrdering } from '../dedup/table.js';
 
 export interface DedupCompactionTask {
   readonly dir: string;
@@ -27,6 +27,7 @@ export interface DedupCompactionTask {
 
 export interface DedupCompactionResult {
   readonly file: string;
+  readonly format: 'raw' | 'entries';
   readonly byteLength: number;
   /** Journal entries folded in: the in-memory journal drops this many from its start. */
   readonly journalEntries: number;
@@ -47,14 +48,7 @@ export function compactDedup(task: DedupCompactionTask): DedupCompactionResult {
   const journal = readFileSync(join(task.dir, task.journal.file)).subarray(0, task.journal.byteLength);
   table.insertEntries(new DedupEntries(journal));
   table.prepareSnapshot();
-  // Sized to what the table holds (an estimate, with room to spare), not to its capacity.
-  let held = DedupEntries.allocate(Math.min(table.capacity, Math.ceil(table.stats().entries * 1.1) + 1024));
-  let n = table.exportEntries(held);
-  if (n < 0) {
-    held = DedupEntries.allocate(table.capacity);
-    n = table.exportEntries(held);
-  }
-  const bytes = held.prefix(n);
+  const { format, bytes } = snapshotBytes(table);
   const tmp = join(task.dir, `${task.output}.tmp`);
   const fd = openSync(tmp, 'w');
   try {
@@ -64,5 +58,19 @@ export function compactDedup(task: DedupCompactionTask): DedupCompactionResult {
     closeSync(fd);
   }
   renameSync(tmp, join(task.dir, task.output));
-  return { file: task.output, byteLength: bytes.byteLength, journalEntries: task.journal.byteLength / ENTRY_BYTES };
+  return { file: task.output, format, byteLength: bytes.byteLength, journalEntries: task.journal.byteLength / ENTRY_BYTES };
+}
+
+/**
+ * The held entries (sized to what the table holds, with room to spare, not to
+ * its capacity), or the raw table once a restore would have to sort them.
+ */
+function snapshotBytes(table: DedupTable): { format: 'raw' | 'entries'; bytes: Uint8Array } {
+  const raw = { format: 'raw' as const, bytes: new Uint8Array(table.sharedBuffer) };
+  const estimate = table.stats().entries;
+  if (entriesNeedOrdering(estimate, table.capacity)) return raw;
+  const held = DedupEntries.allocate(Math.min(table.capacity, Math.ceil(estimate * 1.1) + 1024));
+  const n = table.exportEntries(held);
+  if (n < 0 || entriesNeedOrdering(n, table.capacity)) return raw;
+  return { format: 'entries', bytes: held.prefix(n) };
 }

@@ -7,8 +7,8 @@
  */
 import { join } from 'node:path';
 import { DedupEntries } from '../dedup/entries.js';
-import { ENTRY_BYTES } from '../dedup/layout.js';
-import { DedupTable, type DedupTableOptions } from '../dedup/table.js';
+import { ENTRY_BYTES, tableBytes } from '../dedup/layout.js';
+import { DedupTable, entriesNeedOrdering, type DedupTableOptions } from '../dedup/table.js';
 import { DedupJournal } from './dedup-journal.js';
 import type { DedupCompactionResult, DedupCompactionTask } from './dedup-compaction.js';
 import { CheckpointError } from './errors.js';
@@ -17,14 +17,22 @@ import type { CheckpointStore } from './store.js';
 
 /**
  * Journal entries after which the committed journal is folded into a new
- * snapshot: bounds both the journal (memory, file) and a restart's replay.
- * Folding runs off the main thread when a compactor is set (compactWith);
- * without one, the next checkpoint takes a full snapshot of the live table,
- * which scans it on the main thread, so between the bounds that happens only
- * once the journal holds half as many keys as the table has room for.
+ * snapshot, or the table copied whole (COPY_SNAPSHOT_MAX_BYTES): bounds both
+ * the journal (memory, file) and a restart's replay. Between the bounds, that
+ * happens once the journal holds half as many keys as the table has room for.
  */
 const JOURNAL_LIMIT_MIN_ENTRIES = 512 * 1024;
 const JOURNAL_LIMIT_MAX_ENTRIES = 4 * 1024 * 1024;
+
+/**
+ * A table up to this size is snapshotted by copying its memory on the main
+ * thread (one memcpy into a buffer kept for it, then written off the main
+ * thread): cheaper than scanning it for its entries, and than folding the
+ * journal on a worker, which re-inserts every key and so costs the main
+ * thread's own insert work again on the other core (bench/RESULTS.md,
+ * "checkpoints at 300k records/s"). Larger tables are folded.
+ */
+const COPY_SNAPSHOT_MAX_BYTES = 256 * 1024 * 1024;
 
 export function journalLimitEntries(tableCapacity: number): number {
   return Math.min(JOURNAL_LIMIT_MAX_ENTRIES, Math.max(JOURNAL_LIMIT_MIN_ENTRIES, Math.floor(tableCapacity / 2)));
@@ -52,13 +60,19 @@ export class DedupCheckpoint {
   private base: SnapshotRef | undefined;
   /** Reused between snapshots; its pages are touched only as far as entries fill it. */
   private snapshotEntries: DedupEntries | undefined;
+  /** Reused between snapshots of a table small enough to copy whole. */
+  private rawCopy: Uint8Array | undefined;
   private compactor: ((task: DedupCompactionTask) => Promise<DedupCompactionResult>) | undefined;
   /** A fold of the committed journal under way. */
   private compacting: Promise<void> | undefined;
   /** A finished fold (and the snapshot it folded into), taken as the base by the next commit. */
   private compacted: { result: DedupCompactionResult; from: string } | undefined;
 
-  constructor(private readonly store: CheckpointStore) {}
+  /** `copyMaxBytes`: the largest table snapshotted by copying it (COPY_SNAPSHOT_MAX_BYTES); larger ones are folded. */
+  constructor(
+    private readonly store: CheckpointStore,
+    private readonly copyMaxBytes = COPY_SNAPSHOT_MAX_BYTES,
+  ) {}
 
   /** Fold journals into snapshots with `compactor` (a parse worker) instead of snapshotting the live table. */
   compactWith(compactor: (task: DedupCompactionTask) => Promise<DedupCompactionResult>): void {
@@ -114,7 +128,7 @@ export class DedupCheckpoint {
       // while the snapshot it folded into is still the base).
       if (this.base !== undefined && this.base.file === done.from) {
         this.journal.dropFirst(done.result.journalEntries);
-        this.base = { format: 'entries', file: done.result.file, byteLength: done.result.byteLength };
+        this.base = { format: done.result.format, file: done.result.file, byteLength: done.result.byteLength };
       }
     }
     const base = this.base;
@@ -123,24 +137,29 @@ export class DedupCheckpoint {
     const overLimit = this.journal.length > limit;
     // A fold that cannot keep up (its worker starved of CPU) must not let the
     // journal grow without bound: past twice the limit the live table is snapshotted.
-    if (overLimit && base !== undefined && this.compactor && this.journal.length <= 2 * limit) {
-      this.startCompaction(table);
+    if (overLimit && base !== undefined && this.folds(table.capacity) && this.journal.length <= 2 * limit) {
+      // Normally under way since the over-limit journal was committed; this retries a fold that failed.
+      this.startCompaction(base.file, table.capacity);
     } else if (base === undefined || overLimit) {
       table.prepareSnapshot();
       const snapshot = this.snapshot(table);
       this.journal.reset();
-      return { writes: { base: snapshot.bytes, baseIsCopy: snapshot.format === 'entries' }, manifest: { format: snapshot.format, file: '', byteLength: 0 } };
+      return { writes: { base: snapshot.bytes, baseIsCopy: snapshot.isCopy }, manifest: { format: snapshot.format, file: '', byteLength: 0 } };
     }
     // No key since the snapshot (the first commit, an idle stream): no journal
     // file, one file creation and fsync fewer.
     return { writes: { journal: this.journal.length > 0 ? this.journal.segments() : undefined }, manifest: base };
   }
 
-  /** Fold the last committed journal into a new snapshot on the compactor (one at a time). */
-  private startCompaction(table: DedupTable): void {
+  /**
+   * Fold the last committed journal into a new snapshot on the compactor (one
+   * at a time), when that commit extends the snapshot `baseFile` the next
+   * commit builds on: a fold of an older base is thrown away when it lands.
+   */
+  private startCompaction(baseFile: string, capacity: number): void {
     const committed = this.store.lastCommitted;
     if (this.compacting || this.compacted || !committed?.dedup.journal) return;
-    if (committed.dedup.capacity !== table.capacity) return;
+    if (committed.dedup.capacity !== capacity || committed.dedup.file !== baseFile) return;
     const output = `dedup-folded-${committed.generation}.bin`;
     this.store.pin(output);
     const task: DedupCompactionTask = {
@@ -151,6 +170,10 @@ export class DedupCheckpoint {
       windowMs: committed.dedup.windowMs,
       output,
     };
+    // Its inputs too: the next commit's clean-up would otherwise delete the
+    // journal it replaces while the fold has yet to read it.
+    const inputs = [task.journal.file, task.base.file].filter((file) => file !== '');
+    for (const file of inputs) this.store.pin(file);
     this.compacting = this.compactor!(task).then(
       (result) => {
         this.compacted = { result, from: task.base.file };
@@ -160,6 +183,7 @@ export class DedupCheckpoint {
         this.store.unpin(output);
       },
     ).finally(() => {
+      for (const file of inputs) this.store.unpin(file);
       this.compacting = undefined;
     });
   }
@@ -173,25 +197,48 @@ export class DedupCheckpoint {
     this.base = undefined;
   }
 
-  /** The commit landed: its snapshot is the base later journals extend. */
+  /**
+   * The commit landed: its snapshot is the base later journals extend. A
+   * journal committed over its limit starts folding now rather than at the
+   * next commit: at a high insert rate, a fold that starts one commit late
+   * finds the journal grown by another interval's keys, and past twice the
+   * limit the live table is snapshotted on the main thread instead.
+   */
   committed(state: CheckpointState): void {
     this.base = { format: state.dedup.format, file: state.dedup.file, byteLength: state.dedup.byteLength };
+    const journalEntries = (state.dedup.journal?.byteLength ?? 0) / ENTRY_BYTES;
+    if (this.folds(state.dedup.capacity) && journalEntries > journalLimitEntries(state.dedup.capacity)) {
+      this.startCompaction(state.dedup.file, state.dedup.capacity);
+    }
+  }
+
+  /** Whether an over-limit journal is folded on the compactor, rather than the table copied. */
+  private folds(capacity: number): boolean {
+    return this.compactor !== undefined && tableBytes(capacity) > this.copyMaxBytes;
   }
 
   /**
-   * The table's held entries, a copy (written off the main thread); its raw
-   * memory only when holding the copy would take more than the table itself.
+   * A copy of the table's memory when it is small enough (see
+   * COPY_SNAPSHOT_MAX_BYTES); else its held entries, a copy (written off the
+   * main thread), or its raw memory itself once a restore would have to sort
+   * that many entries.
    */
-  private snapshot(table: DedupTable): { format: 'raw' | 'entries'; bytes: Uint8Array } {
+  private snapshot(table: DedupTable): { format: 'raw' | 'entries'; bytes: Uint8Array; isCopy: boolean } {
     const raw = table.sharedBuffer;
+    if (raw.byteLength <= this.copyMaxBytes) {
+      // Reused: the store writes one commit at a time, and this is prepared only when none is in flight.
+      if (this.rawCopy?.byteLength !== raw.byteLength) this.rawCopy = new Uint8Array(raw.byteLength);
+      this.rawCopy.set(new Uint8Array(raw));
+      return { format: 'raw', bytes: this.rawCopy, isCopy: true };
+    }
     const held = table.stats().entries;
-    if (held * ENTRY_BYTES > raw.byteLength) return { format: 'raw', bytes: new Uint8Array(raw) };
+    if (entriesNeedOrdering(held, table.capacity)) return { format: 'raw', bytes: new Uint8Array(raw), isCopy: false };
     if (!this.snapshotEntries || this.snapshotEntries.capacity < held) {
       // Room for some growth, so the next snapshots reuse it.
       this.snapshotEntries = DedupEntries.allocate(Math.min(Math.floor(raw.byteLength / ENTRY_BYTES), Math.max(65_536, Math.ceil(held * 1.5))));
     }
     const n = table.exportEntries(this.snapshotEntries);
-    if (n < 0) return { format: 'raw', bytes: new Uint8Array(raw) };
-    return { format: 'entries', bytes: this.snapshotEntries.prefix(n) };
+    if (n < 0) return { format: 'raw', bytes: new Uint8Array(raw), isCopy: false };
+    return { format: 'entries', bytes: this.snapshotEntries.prefix(n), isCopy: true };
   }
 }

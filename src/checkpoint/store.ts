@@ -116,7 +116,7 @@ export class CheckpointStore {
     }
   }
 
-  /** Snapshot files being made outside a commit (a journal fold): not garbage yet. */
+  /** Files a journal fold is reading or making, outside a commit: not garbage yet. */
   private readonly pinned = new Set<string>();
 
   pin(file: string): void {

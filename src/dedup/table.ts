@@ -108,6 +108,16 @@ export interface DedupStats {
 
 const STATS_SAMPLE_BUCKETS = 4096;
 /**
+ * Entries restored into a table of `capacity` must go in oldest first (a sort
+ * of every entry: seconds for millions) once they may not all fit. A snapshot
+ * holding that many is better written as the raw table, which restores with
+ * one copy; below it, the entries are the smaller file.
+ */
+export function entriesNeedOrdering(entries: number, capacity: number): boolean {
+  return entries > capacity / 2;
+}
+
+/**
  * 0.0 marks an empty slot, so an event time of exactly 0 (or −0) is stored as
  * the smallest positive double: no window comparison can tell them apart.
  */
@@ -257,7 +267,7 @@ export class DedupTable {
     const n = entries.capacity;
     const order = Array.from({ length: n }, (_, e) => e);
     // A table that fits them all gives the same decisions in any order.
-    if (n > table.capacity / 2) order.sort((a, b) => entries.f64[entries.timeIndex(a)]! - entries.f64[entries.timeIndex(b)]!);
+    if (entriesNeedOrdering(n, table.capacity)) order.sort((a, b) => entries.f64[entries.timeIndex(a)]! - entries.f64[entries.timeIndex(b)]!);
     for (const e of order) table.insertAt(entries.hashLo(e), entries.hashHi(e), entries.f64, entries.timeIndex(e));
     return table;
   }
