@@ -62,6 +62,7 @@ export class DedupCheckpoint {
   private snapshotEntries: DedupEntries | undefined;
   /** Reused between snapshots of a table small enough to copy whole. */
   private rawCopy: Uint8Array | undefined;
+  private prefault: ((bytes: Uint8Array) => void) | undefined;
   private compactor: ((task: DedupCompactionTask) => Promise<DedupCompactionResult>) | undefined;
   /** A fold of the committed journal under way. */
   private compacting: Promise<void> | undefined;
@@ -73,6 +74,15 @@ export class DedupCheckpoint {
     private readonly store: CheckpointStore,
     private readonly copyMaxBytes = COPY_SNAPSHOT_MAX_BYTES,
   ) {}
+
+  /**
+   * Fault in the pages of the buffer a table copy goes into with `prefault`
+   * (the addon's populateInBackground), once the journal is half way to its
+   * limit: the first copy otherwise pays a page fault per 4 KiB on the main thread.
+   */
+  prefaultWith(prefault: (bytes: Uint8Array) => void): void {
+    this.prefault = prefault;
+  }
 
   /** Fold journals into snapshots with `compactor` (a parse worker) instead of snapshotting the live table. */
   compactWith(compactor: (task: DedupCompactionTask) => Promise<DedupCompactionResult>): void {
@@ -146,6 +156,7 @@ export class DedupCheckpoint {
       this.journal.reset();
       return { writes: { base: snapshot.bytes, baseIsCopy: snapshot.isCopy }, manifest: { format: snapshot.format, file: '', byteLength: 0 } };
     }
+    if (this.journal.length > limit / 2 && this.copies(table)) this.rawCopyFor(table);
     // No key since the snapshot (the first commit, an idle stream): no journal
     // file, one file creation and fsync fewer.
     return { writes: { journal: this.journal.length > 0 ? this.journal.segments() : undefined }, manifest: base };
@@ -212,6 +223,23 @@ export class DedupCheckpoint {
     }
   }
 
+  private copies(table: DedupTable): boolean {
+    return table.sharedBuffer.byteLength <= this.copyMaxBytes;
+  }
+
+  /**
+   * The buffer a copy of `table` goes into. Reused: the store writes one
+   * commit at a time, and a commit is prepared only when none is in flight.
+   */
+  private rawCopyFor(table: DedupTable): Uint8Array {
+    const bytes = table.sharedBuffer.byteLength;
+    if (this.rawCopy?.byteLength !== bytes) {
+      this.rawCopy = new Uint8Array(bytes);
+      this.prefault?.(this.rawCopy);
+    }
+    return this.rawCopy;
+  }
+
   /** Whether an over-limit journal is folded on the compactor, rather than the table copied. */
   private folds(capacity: number): boolean {
     return this.compactor !== undefined && tableBytes(capacity) > this.copyMaxBytes;
@@ -225,11 +253,10 @@ export class DedupCheckpoint {
    */
   private snapshot(table: DedupTable): { format: 'raw' | 'entries'; bytes: Uint8Array; isCopy: boolean } {
     const raw = table.sharedBuffer;
-    if (raw.byteLength <= this.copyMaxBytes) {
-      // Reused: the store writes one commit at a time, and this is prepared only when none is in flight.
-      if (this.rawCopy?.byteLength !== raw.byteLength) this.rawCopy = new Uint8Array(raw.byteLength);
-      this.rawCopy.set(new Uint8Array(raw));
-      return { format: 'raw', bytes: this.rawCopy, isCopy: true };
+    if (this.copies(table)) {
+      const copy = this.rawCopyFor(table);
+      copy.set(new Uint8Array(raw));
+      return { format: 'raw', bytes: copy, isCopy: true };
     }
     const held = table.stats().entries;
     if (entriesNeedOrdering(held, table.capacity)) return { format: 'raw', bytes: new Uint8Array(raw), isCopy: false };

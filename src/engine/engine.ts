@@ -425,6 +425,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     // Small batches for records(): a batch that crosses the queue's bounds is taken whole.
     const staging = new StagingBuffer(this.broadcast ? this.broadcast.tee(sink) : sink, this.iterator ? ITERATOR_BATCH_BYTES : o.once ? ONCE_BATCH_BYTES : FOLLOW_QUEUE_BYTES, (us) => this.stages.sinkWrite.recordValue(us));
     this.staging = staging;
+    const native = dedupImpl.native;
+    if (native) this.checkpointer?.dedup.prefaultWith((bytes) => native.populateInBackground(bytes));
     const emit = new EmitStage(dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry as RejectedRecord),
     this.streams, this.checkpointer?.dedup.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
