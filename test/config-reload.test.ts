@@ -198,16 +198,18 @@ describe('config hot reload', () => {
     writer.stdout.on('data', (d: Buffer) => (writerOut += d.toString()));
     try {
       await until(() => readLines(out).length > 5000, 20_000, 'the writer under way');
+      const elsewhere = join(dir, 'elsewhere.ndjson');
       const good: Record<string, unknown>[] = [
         { ...config, dedupWindow: '61s' },
-        { ...config, input: [live, join(dir, 'extra', '*.ndjson')] },
+        // The sink switched to another file, and (by the next config) back: at a checkpoint boundary each time.
+        { ...config, sink: `file:${elsewhere}`, input: [live, join(dir, 'extra', '*.ndjson')] },
         { ...config, logLevel: 'debug', checkpointInterval: '1s' },
         { ...config, input: [live] },
         { ...config, dedupWindow: '90s', input: [live, join(dir, 'extra', '*.ndjson')] },
       ];
       const bad: [Record<string, unknown>, string][] = [
         [{ ...config, dedupWindow: 'later' }, 'dedupWindow'],
-        [{ ...config, sink: `file:${join(dir, 'elsewhere.ndjson')}` }, 'sink'],
+        [{ ...config, sink: 'postgres://ordertail@127.0.0.1:1/orders?table=orders' }, 'sink'],
         [{ ...config, workers: 2 }, 'workers'],
         [{ ...config, input: [] }, 'input'],
         [{ ...config, dedupKey: 'orderId' }, 'dedupKey'],
@@ -224,7 +226,8 @@ describe('config hot reload', () => {
       const lines = reloadLines(p);
       expect(lines.map((l) => l.reload)).toEqual(expectedKeys.map((k) => (k ? 'rejected' : 'applied')));
       for (const [i, key] of expectedKeys.entries()) if (key) expect(lines[i]!.key, lines[i]!.msg).toBe(key);
-      expect(lines.find((l) => l.key === 'sink')!.msg).toContain('`sink` cannot change at run time; restart to apply');
+      expect(lines.find((l) => l.key === 'sink')!.msg).toContain('`sink` cannot change at run time from file to postgres');
+      expect(p.stderr().match(/sink switched: file:\S+ → file:/g)?.length, p.stderr().slice(-2000)).toBe(4);
       const pauses = lines.filter((l) => l.reload === 'applied').map((l) => l.pauseMs!);
       // Reported, not asserted: wall-clock time on a shared 2-core machine includes whole scheduler stalls.
       expect(pauses.every((ms) => ms >= 0)).toBe(true);
@@ -235,10 +238,13 @@ describe('config hot reload', () => {
     await new Promise<void>((r) => writer.on('exit', () => r()));
     const written = (JSON.parse(writerOut.trim().split('\n').pop()!) as { written: number }).written;
     expect(written).toBeGreaterThan(20_000);
-    await until(() => readLines(out).length >= written + 2000, 30_000, 'every record out');
+    await until(() => readLines(out).length + readLines(join(dir, 'elsewhere.ndjson')).length >= written + 2000, 30_000, 'every record out');
     p.child.kill('SIGTERM');
     expect(await p.exit(15_000), p.stderr()).toBe(0);
-    expectEachOnce(ids(out), [...Array.from({ length: written }, (_, i) => `w-${i}`), ...Array.from({ length: 2000 }, (_, i) => `x-${i}`)]);
+    // Every record once across the two files the sink switched between, and each holds some.
+    const elsewhereIds = ids(join(dir, 'elsewhere.ndjson'));
+    expect(elsewhereIds.length).toBeGreaterThan(0);
+    expectEachOnce([...ids(out), ...elsewhereIds], [...Array.from({ length: written }, (_, i) => `w-${i}`), ...Array.from({ length: 2000 }, (_, i) => `x-${i}`)]);
   }, 90_000);
 
   it('switches realtime ↔ hybrid by config file while a writer appends: every record once; legacy refused by name, with why', async () => {
@@ -406,10 +412,10 @@ describe('config hot reload', () => {
     const { p, configPath } = await startRun(dir, config);
     await until(() => readLines(out).length >= 100, 20_000, 'first records');
     // A reloadable change beside it (dedupWindow) does not apply either.
-    saveConfig(configPath, { ...config, sink: `file:${other}`, dedupWindow: '5s' });
+    saveConfig(configPath, { ...config, sink: `file:${other}`, dedupKey: 'orderId', dedupWindow: '5s' });
     let lines = await waitReloads(p, 1);
-    expect(lines[0]).toMatchObject({ reload: 'rejected', key: 'sink' });
-    expect(lines[0]!.msg).toContain('`sink` cannot change at run time; restart to apply');
+    expect(lines[0]).toMatchObject({ reload: 'rejected', key: 'dedupKey' });
+    expect(lines[0]!.msg).toContain('`dedupKey` cannot change at run time; restart to apply');
     // The metrics server is the CLI's (--metrics-port on the command line wins over the file's key; the host is the file's).
     saveConfig(configPath, { ...config, metricsHost: '0.0.0.0' });
     lines = await waitReloads(p, 2);

@@ -13,8 +13,8 @@ import type { OPTION_KEYS, ResolvedOptions } from './options.js';
 export type OptionKey = (typeof OPTION_KEYS)[number];
 
 /** An option a running engine takes over without a restart (Engine.reload). */
-export type ReloadableKey = 'input' | 'dedupWindow' | 'ignoreOlder' | 'logLevel' | 'checkpointInterval' | 'mode' | 'batchEvery' | 'batchDelay' | 'shadowSample' | 'liveLane';
-export const RELOADABLE_KEYS: readonly ReloadableKey[] = ['input', 'dedupWindow', 'ignoreOlder', 'logLevel', 'checkpointInterval', 'mode', 'batchEvery', 'batchDelay', 'shadowSample', 'liveLane'];
+export type ReloadableKey = 'input' | 'sink' | 'dedupWindow' | 'ignoreOlder' | 'logLevel' | 'checkpointInterval' | 'mode' | 'batchEvery' | 'batchDelay' | 'shadowSample' | 'liveLane';
+export const RELOADABLE_KEYS: readonly ReloadableKey[] = ['input', 'sink', 'dedupWindow', 'ignoreOlder', 'logLevel', 'checkpointInterval', 'mode', 'batchEvery', 'batchDelay', 'shadowSample', 'liveLane'];
 
 /** What a reload changes, option by option (only the keys whose value differs). */
 export interface ReloadPlan {
@@ -87,8 +87,22 @@ const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) =
 
 const isReloadable = (key: OptionKey): key is ReloadableKey => (RELOADABLE_KEYS as readonly string[]).includes(key);
 
-/** A --once run reads what existed at start and ends: there is no "from now on" for new inputs. */
-const reloadableIn = (current: ResolvedOptions, key: OptionKey): key is ReloadableKey => isReloadable(key) && !(key === 'input' && current.once);
+/** A --once run reads what existed at start and ends: there is no "from now on" for new inputs or a new sink. */
+const reloadableIn = (current: ResolvedOptions, key: OptionKey): key is ReloadableKey => isReloadable(key) && !((key === 'input' || key === 'sink') && current.once);
+
+/** Sinks a follower can leave or take at a checkpoint boundary: nothing of theirs outlives a flush. */
+const SWITCHABLE_SINKS: readonly string[] = ['file', 'stdout'];
+
+/**
+ * Why a change of sink is refused, or undefined when it may apply. Files and
+ * stdout switch at the next checkpoint boundary (engine.ts, switchSink). A
+ * database or NATS sink commits offsets of its own, and the outputs would
+ * have to hand over those too; a restart does that.
+ */
+function sinkChange(current: ResolvedOptions, next: ResolvedOptions): string | undefined {
+  if (SWITCHABLE_SINKS.includes(current.sink.kind) && SWITCHABLE_SINKS.includes(next.sink.kind)) return undefined;
+  return `\`sink\` cannot change at run time from ${current.sink.kind} to ${next.sink.kind}: only file and stdout sinks switch at a reload (a database or NATS sink keeps offsets of its own). Restart to apply`;
+}
 
 /**
  * Why a change of mode is refused, or undefined when it may apply. realtime
@@ -118,10 +132,13 @@ export function planReload(current: ResolvedOptions, next: ResolvedOptions): Rel
     if (reloadableIn(current, key)) changed.push(key);
     else refused.push(key);
   }
-  const modeRefused = changed.includes('mode') ? modeChange(current, next) : undefined;
-  // The mode's own reason when it is the only key refused; with others, all are named the usual way.
-  if (modeRefused && refused.length === 0) throw new ConfigError(modeRefused, 'mode');
-  if (modeRefused) refused.unshift('mode');
+  // A key with its own reason: given when it is the only key refused; with others, all are named the usual way.
+  for (const [key, why] of [['mode', modeChange], ['sink', sinkChange]] as const) {
+    const reason = changed.includes(key) ? why(current, next) : undefined;
+    if (!reason) continue;
+    if (refused.length === 0) throw new ConfigError(reason, key);
+    refused.unshift(key);
+  }
   if (refused.length > 0) {
     const names = refused.map((k) => `\`${k}\``).join(', ');
     throw new ConfigError(`${names} cannot change at run time; restart to apply`, refused[0]);

@@ -172,13 +172,14 @@ export class Checkpointer {
    * offsets, output lengths and the dedup table describe the same moment.
    * The table is copied to disk before returning (nothing inserts meanwhile);
    * fsyncs and the manifest rename complete in the background, except for the
-   * final checkpoint at stop and the first one, which are awaited.
+   * final checkpoint at stop, the first one, and an `awaited` one (a sink
+   * switch: engine.ts), which are awaited.
    */
-  async commit(): Promise<void> {
+  async commit(awaited = this.final): Promise<void> {
     const store = this.store;
     const subject = this.subject!;
     if (store.busy) {
-      if (!this.final) return;
+      if (!awaited) return;
       await store.settled();
     }
     this.lastProgress = subject.progress();
@@ -220,6 +221,6 @@ export class Checkpointer {
     // restart rolls output back to a committed length (a file sink, the dead
     // letters): their output waits for it. stdout cannot be rolled back anyway.
     const rollsBack = fileSink !== undefined || deadLetter !== undefined;
-    if (this.final || (state.generation === 1 && rollsBack)) await committing;
+    if (awaited || (state.generation === 1 && rollsBack)) await committing;
   }
 }

@@ -29,7 +29,8 @@ import { Pipeline, rangeBuffers } from './pipeline.js';
 import type { BufferPool } from '../pool/buffer-pool.js';
 import { Checkpointer, type CheckpointSubject } from './checkpointer.js';
 import { LiveLane } from './live-lane.js';
-import { FOLLOW_QUEUE_BYTES, ONCE_BATCH_BYTES, openOutputs } from './outputs.js';
+import { FOLLOW_QUEUE_BYTES, ONCE_BATCH_BYTES, openOutputs, openReplacementSink } from './outputs.js';
+import { SwitchableSink } from '../sinks/switchable-sink.js';
 import { forgettingWarning, openDedupTable } from './dedup-setup.js';
 import { resolveParser, type ParserName } from '../parser/select.js';
 import type { RejectReason } from '../parser/contract.js';
@@ -157,8 +158,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   /** Forgetting inside the window was warned about (once per engine). */
   private forgettingWarned = false;
   private checkpointer: Checkpointer | undefined;
-  /** The dedup table's share of checkpoints (checkpointing only). */
+  /** The sink when it is a file (its committed length goes into checkpoints). */
   private fileSink: FileSink | undefined;
+  /** A follower's file or stdout sink, which a reload may replace (switchSink). */
+  private sinkSwitch: SwitchableSink | undefined;
+  /** The sink a reload opened, put in place at the next checkpoint boundary. */
+  private pendingSink: ReturnType<typeof openReplacementSink> | undefined;
+  /** Recorded in checkpoints when the sink is not a file. */
+  private sinkKind: CheckpointSubject['sinkKind'] = 'none';
+  /** Files this engine writes: an input glob that matches them does not read them. */
+  private readonly outputPaths = new Set<string>();
   /** A sink that commits records with the offsets (PostgreSQL): its offsets are where reading resumes. */
   private txSink: TransactionalSink | undefined;
   /** `nats://` inputs: durable consumers spooled into the checkpoint directory. */
@@ -230,10 +239,12 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const t0 = performance.now();
     let resolved: ResolvedOptions;
     let plan: ReturnType<typeof planReload>;
+    let nextSink: ReturnType<typeof openReplacementSink> | undefined;
     try {
       // The abort signal belongs to the caller that made the engine, not to a config.
       resolved = { ...resolveOptions(typeof next === 'function' ? next() : next, 'reload'), signal: this.current.signal };
       plan = planReload(this.current, resolved);
+      if (plan.changed.includes('sink')) nextSink = this.openNextSink(resolved);
     } catch (err) {
       this.reloads.rejected();
       throw err;
@@ -256,6 +267,12 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     );
     this.current = resolved;
     if (plan.changed.includes('mode')) this.switchMode(resolved.mode);
+    if (nextSink) {
+      // A reload before the switch happened replaces the one it was to make.
+      void this.pendingSink?.sink.close();
+      this.pendingSink = nextSink;
+      void this.pipeline?.requestCheckpoint();
+    }
     this.reloads.applied();
     return { ...done, pauseMs: performance.now() - t0 };
   }
@@ -339,6 +356,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       }
       const outputs = openOutputs(o, restored, this.iterator, (m, code) => this.emit('warning', m, code), (m) => this.emit('info', m));
       ({ sink: this.sink, fileSink: this.fileSink, deadLetter: this.deadLetter } = outputs);
+      this.sinkKind = this.iterator ? 'iterator' : o.sink.kind === 'file' || o.sink.kind === 'postgres' || o.sink.kind === 'nats' ? 'none' : o.sink.kind;
+      if (!o.once && !this.iterator && (o.sink.kind === 'file' || o.sink.kind === 'stdout')) this.sink = this.sinkSwitch = new SwitchableSink(this.sink);
       if (isTransactional(this.sink)) {
         this.txSink = this.sink;
         resumeFiles = await this.sink.open();
@@ -443,7 +462,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       idle: () => {
         if (o.once) this.onceFinished();
       },
-      checkpoint: this.checkpointer || this.txSink ? () => this.commitPoint() : undefined,
+      // Also without checkpoints: a sink switch waits for this point.
+      checkpoint: () => this.commitPoint(),
     }, liveLane);
     if (resumeFiles) this.pipeline.resumeFrom(resumeFiles);
     const pipelineForSink = this.pipeline;
@@ -454,9 +474,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (o.once) for (const input of this.natsInputs) await input.drain();
     // Our own outputs may match a broad input glob; reading them back would
     // loop forever in follow mode.
-    const outputs = new Set([o.sink.kind === 'file' ? resolve(o.sink.path) : '', o.deadLetter ? resolve(o.deadLetter) : '']);
+    for (const path of [o.sink.kind === 'file' ? o.sink.path : undefined, o.deadLetter]) if (path) this.outputPaths.add(resolve(path));
     const isOutput = (path: string): boolean => {
-      if (!outputs.has(path)) return false;
+      if (!this.outputPaths.has(path)) return false;
       this.emit('warning', `${path} matches the input glob but is an output of this engine; not read`, 'ORDERTAIL_INPUT_IS_OUTPUT');
       return true;
     };
@@ -610,15 +630,21 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   }
 
   private checkpointSubject(pipeline: Pipeline, sink: Sink, dedup: DedupTable): CheckpointSubject {
-    const o = this.options;
+    // The getters below read the engine's fields as they are at each commit.
+    const engine = this;
     const counters = this.counters;
     return {
       dedup,
       sink,
-      fileSink: this.fileSink,
+      // Read at each commit: a reload may have switched the sink.
+      get fileSink() {
+        return engine.fileSink;
+      },
       deadLetter: this.deadLetter,
       iterator: this.iterator,
-      sinkKind: this.iterator ? 'iterator' : o.sink.kind === 'file' || o.sink.kind === 'postgres' || o.sink.kind === 'nats' ? 'none' : o.sink.kind,
+      get sinkKind() {
+        return engine.sinkKind;
+      },
       files: () => pipeline.checkpointFiles(),
       progress: () => counters.values[Counter.bytesRead]! + counters.get('recordsRead') + pipeline.fileCount,
       request: () => {
@@ -635,6 +661,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
    * the database. A sink commit that no retry fixes fails the engine.
    */
   private async commitPoint(): Promise<void> {
+    if (this.pendingSink) return this.switchSink(this.pendingSink);
     const tx = this.txSink;
     if (tx) {
       try {
@@ -650,6 +677,40 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (this.checkpointer && (!tx || this.localCheckpointDue)) {
       this.localCheckpointDue = false;
       await this.checkpointer.commit();
+    }
+  }
+
+  /**
+   * Put the sink a reload opened in place of the one in use, at a checkpoint
+   * boundary (everything emitted so far is in the old sink). Around the
+   * switch two checkpoints are committed and awaited, nothing emitted
+   * meanwhile: the old sink whole, then the new one at its starting length.
+   * A crash before the second restarts from the first, whose offsets are
+   * where the old sink ends and the new one (which holds nothing yet)
+   * starts; after it, from the second: each record in one of the two, once.
+   */
+  private async switchSink(next: NonNullable<Engine['pendingSink']>): Promise<void> {
+    this.pendingSink = undefined;
+    this.localCheckpointDue = false;
+    await this.checkpointer?.commit(true);
+    const old = await this.sinkSwitch!.replace(next.sink);
+    this.fileSink = next.fileSink;
+    this.sinkKind = next.fileSink ? 'none' : 'stdout';
+    if (next.fileSink) this.outputPaths.add(resolve(next.fileSink.path));
+    await this.checkpointer?.commit(true);
+    this.emit('info', `sink switched: ${old.name} → ${next.sink.name}`);
+  }
+
+  /** The sink a reload switches to, opened now: one that cannot be, or a switch this run cannot make, refuses the reload. */
+  private openNextSink(o: ResolvedOptions): ReturnType<typeof openReplacementSink> {
+    if (!this.sinkSwitch) throw new ConfigError(`\`sink\` cannot change at run time ${this.iterator ? 'while records() takes the records' : 'in this run'}; restart to apply`, 'sink');
+    if (o.sink.kind === 'file' && o.deadLetter && resolve(o.sink.path) === resolve(o.deadLetter)) {
+      throw new ConfigError(`\`sink\` ${o.sink.path} is the dead-letter file`, 'sink');
+    }
+    try {
+      return openReplacementSink(o);
+    } catch (err) {
+      throw new ConfigError(`\`sink\` ${o.sink.kind === 'file' ? o.sink.path : o.sink.kind} cannot be opened: ${err instanceof Error ? err.message : String(err)}`, 'sink');
     }
   }
 
@@ -864,7 +925,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
    * the stream ends on a record boundary. undefined when the sink is not stdout.
    */
   abandonOutput(): { dropped: number; written: Promise<void> } | undefined {
-    return this.sink instanceof StreamSink ? this.sink.abandon() : undefined;
+    const sink = this.sinkSwitch?.target ?? this.sink;
+    return sink instanceof StreamSink ? sink.abandon() : undefined;
   }
 
   /**
@@ -939,7 +1001,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     await this.pumping;
     // Outputs failing to close must not keep the workers and histograms alive.
     let closeError: unknown;
-    for (const close of [() => this.sink?.flush(), () => this.sink?.close(), () => this.deadLetter?.close()]) {
+    for (const close of [() => this.sink?.flush(), () => this.sink?.close(), () => this.pendingSink?.sink.close(), () => this.deadLetter?.close()]) {
       try {
         await close();
       } catch (err) {

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { ResolvedOptions } from '../config/options.js';
 import type { CheckpointedOutput, CheckpointState } from '../checkpoint/manifest.js';
 import { DeadLetterFile } from '../sinks/dead-letter.js';
-import { FileSink } from '../sinks/file-sink.js';
+import { FileSink, rollBack } from '../sinks/file-sink.js';
 import { PostgresSink } from '../sinks/postgres/sink.js';
 import { NatsSink } from '../sinks/nats/sink.js';
 import type { Sink } from '../sinks/sink.js';
@@ -57,6 +57,21 @@ export function openOutputs(o: ResolvedOptions, restored: CheckpointState | unde
   return { sink, fileSink, deadLetter };
 }
 
+/**
+ * The sink a config reload switches to (file or stdout only: config/reload.ts),
+ * opened before the reload applies, so one that cannot be opened refuses it.
+ * A file is kept as it is (append) or emptied (truncate), as at start-up
+ * without a checkpoint; the next checkpoint commits it from that length.
+ */
+export function openReplacementSink(o: ResolvedOptions): { sink: Sink; fileSink: FileSink | undefined } {
+  if (o.sink.kind === 'file') {
+    const fileSink = new FileSink(o.sink.path, { committedBytes: freshLength(o), pageCache: o.sinkPageCache });
+    return { sink: fileSink, fileSink };
+  }
+  if (o.sink.kind === 'stdout') return { sink: new StreamSink(process.stdout, 'stdout', FOLLOW_QUEUE_BYTES), fileSink: undefined };
+  throw new Error(`a ${o.sink.kind} sink is not switched to at a reload`);
+}
+
 /** An output no checkpoint resumes: kept as it is (append) or emptied (truncate: a re-run replaces it). */
 function freshLength(o: ResolvedOptions): number | undefined {
   return o.sinkMode === 'truncate' ? 0 : undefined;
@@ -66,7 +81,16 @@ function freshLength(o: ResolvedOptions): number | undefined {
 function committedLength(committed: CheckpointedOutput | undefined, path: string, warn: Warn): number | undefined {
   if (!committed || committed.committedBytes === undefined || committed.path === undefined) return undefined;
   if (resolve(committed.path) !== resolve(path)) {
-    warn(`checkpoint was written for output ${committed.path}, now ${path}: that file is left as it is`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
+    // The records the old output holds past the checkpoint are read and emitted
+    // again, into the new one (a reload switched the sink, then the engine
+    // stopped before a checkpoint named the new one): cut back, each record is
+    // in one of the two files once.
+    try {
+      rollBack(committed.path, committed.committedBytes);
+      warn(`checkpoint was written for output ${committed.path}, now ${path}: ${committed.path} cut back to the ${committed.committedBytes} bytes the checkpoint covers; what followed is written again, to ${path}`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
+    } catch (err) {
+      warn(`checkpoint was written for output ${committed.path}, now ${path}: that file is left as it is (${err instanceof Error ? err.message : String(err)})`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
+    }
     return undefined;
   }
   return committed.committedBytes;

@@ -204,7 +204,7 @@ function rest(list: readonly Uint8Array[], n: number): Uint8Array[] {
 }
 
 /** Truncate `path` to the length a checkpoint committed; shorter means it lost committed records. */
-function rollBack(path: string, committedBytes: number): void {
+export function rollBack(path: string, committedBytes: number): void {
   let size: number;
   try {
     size = statSync(path).size;

@@ -1,0 +1,58 @@
+/*
+ * The configured sink behind one object that stays put, so a config reload
+ * can put another sink in its place: the staging buffer (and the WebSocket
+ * tee around it) keep writing to this. The engine replaces the sink only at a
+ * point where everything emitted so far has been flushed into it (a
+ * checkpoint boundary), so each record lands in exactly one of the two.
+ */
+import type { Sink } from './sink.js';
+
+export class SwitchableSink implements Sink {
+  constructor(private current: Sink) {}
+
+  get name(): string {
+    return this.current.name;
+  }
+
+  /** The sink records go to now. */
+  get target(): Sink {
+    return this.current;
+  }
+
+  write(chunk: Uint8Array): true | Promise<void> {
+    return this.current.write(chunk);
+  }
+
+  /**
+   * Always offered, so the staging buffer's mode does not depend on which sink
+   * is in place: a sink without writev is given the chunks joined (one copy,
+   * the one the staging buffer made for it before), and while it applies
+   * backpressure the write counts as under way (`written` is called once it
+   * can take more), so the staging buffer waits as it would for a writev.
+   */
+  writev(chunks: readonly Uint8Array[], written: (err?: Error) => void): true | Promise<void> {
+    const target = this.current;
+    if (target.writev) return target.writev(chunks, written);
+    const taken = target.write(Buffer.concat(chunks));
+    if (taken === true) written();
+    else taken.then(() => written(), (err: unknown) => written(err instanceof Error ? err : new Error(String(err))));
+    return true;
+  }
+
+  flush(): Promise<void> {
+    return this.current.flush();
+  }
+
+  close(): Promise<void> {
+    return this.current.close();
+  }
+
+  /** Flush the sink in place, put `next` there, and close the old one. */
+  async replace(next: Sink): Promise<Sink> {
+    const old = this.current;
+    await this.flush();
+    this.current = next;
+    await old.close();
+    return old;
+  }
+}
