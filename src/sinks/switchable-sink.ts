@@ -8,7 +8,16 @@
 import type { Sink } from './sink.js';
 
 export class SwitchableSink implements Sink {
-  constructor(private current: Sink) {}
+  /**
+   * Offered when the first sink has it: the staging buffer picks its mode
+   * (gathered or copied batches) once, by that sink, as it did without this
+   * wrapper. A later sink without writev gets the chunks joined (gathered).
+   */
+  readonly writev?: Sink['writev'];
+
+  constructor(private current: Sink) {
+    if (current.writev) this.writev = (chunks, written) => this.gathered(chunks, written);
+  }
 
   get name(): string {
     return this.current.name;
@@ -24,13 +33,12 @@ export class SwitchableSink implements Sink {
   }
 
   /**
-   * Always offered, so the staging buffer's mode does not depend on which sink
-   * is in place: a sink without writev is given the chunks joined (one copy,
-   * the one the staging buffer made for it before), and while it applies
+   * A sink without writev is given the chunks joined (one copy, the one the
+   * staging buffer would have made for it), and while it applies
    * backpressure the write counts as under way (`written` is called once it
    * can take more), so the staging buffer waits as it would for a writev.
    */
-  writev(chunks: readonly Uint8Array[], written: (err?: Error) => void): true | Promise<void> {
+  private gathered(chunks: readonly Uint8Array[], written: (err?: Error) => void): true | Promise<void> {
     const target = this.current;
     if (target.writev) return target.writev(chunks, written);
     const taken = target.write(Buffer.concat(chunks));

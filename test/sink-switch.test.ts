@@ -22,7 +22,38 @@ function saveConfig(path: string, config: Record<string, unknown>): void {
 
 const ids = (path: string): string[] => readLines(path).map((l) => (JSON.parse(l) as { id: string }).id);
 
-describe('sink switched by a reload, across kill -9', () => {
+describe('sink switched by a reload', () => {
+  it('stdout → file → stdout while a writer appends: every record once across stdout and the file', async () => {
+    const dir = workdir();
+    const live = join(dir, 'live.ndjson');
+    const file = join(dir, 'out.ndjson');
+    writeFileSync(live, '');
+    const configPath = join(dir, 'ordertail.yaml');
+    const config = (sink: string): Record<string, unknown> => ({ input: [live], sink, checkpoint: join(dir, 'cp'), workers: 1 });
+    saveConfig(configPath, config('stdout'));
+    const p = startCli(['run', '--config', configPath, '--no-metrics']);
+    await p.waitFor(/ready: following/, 'stderr', 30_000);
+    const writer = spawn(process.execPath, [WRITER, '--file', live, '--rate', '4000', '--duration', '4000', '--prefix', 'w'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let writerOut = '';
+    writer.stdout.on('data', (d: Buffer) => (writerOut += d.toString()));
+    const stdoutIds = (): string[] => p.stdout().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id);
+    await until(() => p.stdout().split('\n').length > 1000, 20_000, 'records on stdout');
+    saveConfig(configPath, config(`file:${file}`));
+    await p.waitFor(/sink switched: stdout → file:/, 'stderr', 20_000);
+    await until(() => readLines(file).length > 1000, 20_000, 'records in the file');
+    saveConfig(configPath, config('stdout'));
+    await p.waitFor(/sink switched: file:\S+ → stdout/, 'stderr', 20_000);
+    await new Promise<void>((r) => writer.on('exit', () => r()));
+    const written = (JSON.parse(writerOut.trim().split('\n').pop()!) as { written: number }).written;
+    await until(() => readLines(file).length + p.stdout().split('\n').length - 1 >= written, 30_000, `all ${written} records out`);
+    p.child.kill('SIGTERM');
+    expect(await p.exit(15_000), p.stderr()).toBe(0);
+    const got = [...stdoutIds(), ...ids(file)];
+    expect(got.length - new Set(got).size, 'records written twice').toBe(0);
+    expect(got.length).toBe(written);
+  }, 60_000);
+
+
   it('every record once across the two files, killed before a switch lands, right after one, and later', async () => {
     const dir = workdir();
     const live = join(dir, 'live.ndjson');
