@@ -65,6 +65,7 @@ const FLAG_KEYS: Readonly<Record<string, string>> = {
   ignoreOlder: 'ignoreOlder',
   maxOpenFiles: 'maxOpenFiles',
   mode: 'mode',
+  profile: 'profile',
   batchEvery: 'batchEvery',
   batchDelay: 'batchDelay',
 };
@@ -190,6 +191,7 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .option('--ignore-older <duration>', 'skip files not modified for this long at start-up (followed from their size if they change), e.g. 24h')
     .option('--max-open-files <n>', 'cap on input file descriptors held open (default 512)')
     .addOption(new Option('--mode <mode>', 'realtime: follow the inputs (default); legacy: no tailing, read closed files once each, every --batch-every; hybrid: both, compared at /metrics/comparison').choices(['realtime', 'legacy', 'hybrid']))
+    .addOption(new Option('--profile <name>', 'defaults for a kind of deployment: production (the defaults given here) or development (log level debug, checkpoints every 1s, shadow sample 1); explicit flags and keys win, and the collector takes the same profile (default production)').choices(['development', 'production']))
     .option('--batch-every <duration>', 'legacy and hybrid modes: look for closed files this often, e.g. 1h (default 1h)')
     .option('--batch-delay <duration>', 'legacy and hybrid modes: a file not modified for this long is closed, e.g. 5m (default 5m)')
     .option('--status <duration>', 'print a status line to stderr at this interval, e.g. 1s')

@@ -3,6 +3,7 @@ import type { LogLevel } from '../metrics/logger.js';
 import { ConfigError } from './errors.js';
 import { parseByteSize, parseDurationMs } from './units.js';
 import { resolveCollectorConfig, type CollectorConfig } from '../collector/config.js';
+import { withProfile } from './profiles.js';
 import { MAX_CAPACITY, tableBytes } from '../dedup/layout.js';
 import type { BroadcastConfig } from './broadcast.js';
 import { isPostgresUrl, parsePostgresSink, type PostgresSinkConfig } from './postgres-sink.js';
@@ -131,6 +132,15 @@ export interface EngineOptionFields {
   batchEvery?: string | number;
   /** legacy and hybrid: a file not modified for this long is closed: '5m', or milliseconds. Default 5m. */
   batchDelay?: string | number;
+  /**
+   * Defaults for a kind of deployment (config/profiles.ts): 'production' (the
+   * defaults documented here) or 'development' (logLevel debug, checkpoints
+   * every 1s, shadowSample 1). Keys given explicitly win; the collector takes
+   * the same profile unless its section names its own. Default 'production'.
+   */
+  profile?: 'development' | 'production';
+  /** Per-profile overrides: `{ development: { logLevel: 'info' } }`, applied under explicit keys. */
+  profiles?: Partial<Record<'development' | 'production', Record<string, unknown>>>;
   /** Library only: a pino logger for per-file/per-range debug logs (default: silent). */
   logger?: import('../metrics/logger.js').Logger;
   /** Library only: aborting it stops the engine (a records() loop then throws an AbortError). */
@@ -184,6 +194,7 @@ export interface ResolvedOptions {
   ignoreOlderMs: number | undefined;
   maxOpenFiles: number;
   mode: 'realtime' | 'legacy' | 'hybrid';
+  profile: 'development' | 'production';
   batchEveryMs: number;
   batchDelayMs: number;
   signal: AbortSignal | undefined;
@@ -328,6 +339,9 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>,
   ignoreOlder: { parse: positiveDuration, fallback: () => undefined },
   maxOpenFiles: { parse: boundedInteger(8, 1 << 20), fallback: () => 512 },
   mode: { parse: oneOf('realtime', 'legacy', 'hybrid'), fallback: () => 'realtime' },
+  // Applied before the other keys are read (withProfile); here to be known keys.
+  profile: { parse: oneOf('development', 'production'), fallback: () => 'production' },
+  profiles: { parse: () => undefined, fallback: () => undefined },
   batchEvery: { parse: positiveDuration, fallback: () => 3_600_000 },
   batchDelay: { parse: duration, fallback: () => 300_000 },
 };
@@ -345,7 +359,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     throw new ConfigError(`${origin}: expected a mapping of option names to values`);
   }
   const values: Raw = {};
-  for (const [rawKey, value] of Object.entries(raw as Raw)) {
+  const profiled = withProfile(raw as Raw, origin, (key) => kebabToCamel(key) in SCHEMA);
+  for (const [rawKey, value] of Object.entries(profiled)) {
     const key = kebabToCamel(rawKey);
     // Objects, not configuration: taken as they are.
     if (key === 'logger' || key === 'signal') continue;
@@ -403,6 +418,7 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     ignoreOlderMs: values.ignoreOlder as number | undefined,
     maxOpenFiles: values.maxOpenFiles as number,
     mode: values.mode as ResolvedOptions['mode'],
+    profile: values.profile as ResolvedOptions['profile'],
     batchEveryMs: values.batchEvery as number,
     batchDelayMs: values.batchDelay as number,
     signal: abortSignal((raw as Raw).signal, origin),

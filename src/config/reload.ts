@@ -80,6 +80,9 @@ const READ: Readonly<Record<OptionKey, (o: ResolvedOptions) => unknown>> = {
   mode: (o) => o.mode,
   batchEvery: (o) => o.batchEveryMs,
   batchDelay: (o) => o.batchDelayMs,
+  // Judged by the values they give the other keys (a new profile changes logLevel, …).
+  profile: () => undefined,
+  profiles: () => undefined,
 };
 
 /** Resolved options hold plain data only (strings, numbers, arrays, plain objects): JSON tells equal values. */
