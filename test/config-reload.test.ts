@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startCli, type CliProcess } from './helpers/cli-process.js';
@@ -89,6 +90,19 @@ async function startRun(dir: string, config: Record<string, unknown>): Promise<{
   const p = startCli(['run', '--config', configPath, '--metrics-port', '0']);
   await p.waitFor(/ready: following/, 'stderr', 30_000);
   return { p, configPath };
+}
+
+/** Ports free a moment ago on 127.0.0.1 (each bound and released). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<Server>((r) => {
+      const s = createServer();
+      s.listen({ host: '127.0.0.1', port: 0 }, () => r(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
 
 function baseConfig(dir: string, input: string[]): Record<string, unknown> {
@@ -416,11 +430,10 @@ describe('config hot reload', () => {
     let lines = await waitReloads(p, 1);
     expect(lines[0]).toMatchObject({ reload: 'rejected', key: 'dedupKey' });
     expect(lines[0]!.msg).toContain('`dedupKey` cannot change at run time; restart to apply');
-    // The metrics server is the CLI's (--metrics-port on the command line wins over the file's key; the host is the file's).
-    saveConfig(configPath, { ...config, metricsHost: '0.0.0.0' });
+    saveConfig(configPath, { ...config, workers: 2 });
     lines = await waitReloads(p, 2);
-    expect(lines[1]).toMatchObject({ reload: 'rejected', key: 'metricsHost' });
-    expect(lines[1]!.msg).toContain('`metricsHost` cannot change at run time; restart to apply');
+    expect(lines[1]).toMatchObject({ reload: 'rejected', key: 'workers' });
+    expect(lines[1]!.msg).toContain('`workers` cannot change at run time; restart to apply');
     orders(input, 'a', 100, 100);
     await until(() => readLines(out).length >= 200, 20_000, 'records to the old sink');
     expect(existsSync(other)).toBe(false);
@@ -431,6 +444,50 @@ describe('config hot reload', () => {
     expect(lines[2]).toMatchObject({ reload: 'applied', applied: [] });
     p.child.kill('SIGTERM');
     expect(await p.exit(15_000), p.stderr()).toBe(0);
+  }, 60_000);
+
+  it('the metrics server moves to the port a reload names; a port in use refuses the reload by name and the server stays', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    const out = join(dir, 'out.ndjson');
+    orders(input, 'a', 0, 100);
+    const [first, second, taken] = (await freePorts(3)) as [number, number, number];
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen({ host: '127.0.0.1', port: taken }, () => r()));
+    try {
+      const config = { ...baseConfig(dir, [input]), metricsPort: first };
+      const configPath = join(dir, 'ordertail.yaml');
+      saveConfig(configPath, config);
+      const p = startCli(['run', '--config', configPath]);
+      await p.waitFor(/ready: following/, 'stderr', 30_000);
+      const scrape = async (port: number): Promise<number | string> => {
+        try {
+          return (await fetch(`http://127.0.0.1:${port}/metrics`)).status;
+        } catch (err) {
+          return ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? String(err);
+        }
+      };
+      expect(await scrape(first)).toBe(200);
+      saveConfig(configPath, { ...config, metricsPort: taken, dedupWindow: '5s' });
+      let lines = await waitReloads(p, 1);
+      expect(lines[0]).toMatchObject({ reload: 'rejected', key: 'metricsPort' });
+      expect(lines[0]!.msg).toContain(`127.0.0.1:${taken} cannot be listened on (EADDRINUSE)`);
+      expect(await scrape(first)).toBe(200);
+      saveConfig(configPath, { ...config, metricsPort: second });
+      lines = await waitReloads(p, 2);
+      expect(lines[1]).toMatchObject({ reload: 'applied', applied: ['metricsPort'] });
+      expect(await scrape(second)).toBe(200);
+      expect(await scrape(first)).toBe('ECONNREFUSED');
+      const text = await (await fetch(`http://127.0.0.1:${second}/metrics`)).text();
+      expect(metric(text, 'ordertail_config_reloads_total{result="rejected"}')).toBe(1);
+      expect(metric(text, 'ordertail_config_reloads_total{result="applied"}')).toBe(1);
+      orders(input, 'a', 100, 100);
+      await until(() => readLines(out).length >= 200, 20_000, 'records after the move');
+      p.child.kill('SIGTERM');
+      expect(await p.exit(15_000), p.stderr()).toBe(0);
+    } finally {
+      holder.close();
+    }
   }, 60_000);
 
   it('a SIGHUP while the CLI is still starting is one reload once it runs, not a stop', async () => {

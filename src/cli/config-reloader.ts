@@ -4,14 +4,38 @@
  * it (cli/program.ts, as at start-up), hand the result to Engine.reload, and
  * say what happened in one log line. The engine validates and applies, or
  * refuses the whole reload; the CLI adds the one thing the engine does not
- * own, its metrics server.
+ * own, its metrics server, which moves to a new port or host as part of the
+ * reload: the new one is known to be free before anything applies, and the
+ * old one closes only once the engine has taken the rest.
  */
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { ConfigError } from '../config/errors.js';
 import type { EngineOptions } from '../config/options.js';
 import type { ReloadResult } from '../engine/reload-apply.js';
 import type { Logger, LogLevel } from '../metrics/logger.js';
 import type { RunCommand } from './program.js';
+
+type MetricsPlace = NonNullable<RunCommand['metrics']>;
+
+/** The CLI's metrics server, as the reloader moves it (cli/main.ts keeps the one it closes at stop). */
+export interface MetricsServerHolder {
+  /** Close the one running, if any, and start one at `place` (undefined: none); rejects if it cannot listen there. */
+  replace(place: MetricsPlace | undefined): Promise<void>;
+}
+
+/** Whether `port` on `host` can be listened on now (0: any port can). */
+function canListen(host: string, port: number): Promise<Error | undefined> {
+  if (port === 0) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (err) => resolve(err));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
+}
+
+const samePlace = (a: MetricsPlace | undefined, b: MetricsPlace | undefined): boolean =>
+  a?.port === b?.port && a?.host === b?.host && a?.allowedHosts.join(',') === b?.allowedHosts.join(',');
 
 type Trigger = 'SIGHUP' | 'config file change';
 type RunOptions = Pick<RunCommand, 'engineOptions' | 'options' | 'metrics'>;
@@ -25,38 +49,91 @@ export class ConfigReloader {
   /** The file's text at the last reload (or start): a change event that leaves it the same reloads nothing. */
   private lastText: string | undefined;
   private closed = false;
+  /** Reloads run one after another (moving the metrics server waits for sockets). */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly engine: Reloadable,
     private readonly file: string,
     private readonly read: () => RunOptions,
-    /** The metrics server as started (the CLI runs it; it is not reloadable). */
-    private readonly metrics: RunCommand['metrics'],
+    /** Where the metrics server listens now (the CLI runs it), and how to move it. */
+    private metrics: RunCommand['metrics'],
+    private readonly metricsServer: MetricsServerHolder,
     private readonly logger: Logger,
   ) {
     this.lastText = this.text();
   }
 
-  /** Reload now. Never throws: the outcome is one log line (and the engine's reload counters). */
-  request(trigger: Trigger): void {
+  /** Reload soon (after any reload under way). Never rejects: the outcome is one log line (and the engine's reload counters). */
+  request(trigger: Trigger): Promise<void> {
+    this.queue = this.queue.then(() => this.reload(trigger));
+    return this.queue;
+  }
+
+  private rejected(trigger: Trigger, err: unknown): void {
+    const key = err instanceof ConfigError ? err.key : undefined;
+    const message = err instanceof Error ? err.message : String(err);
+    this.logger.warn({ reload: 'rejected', trigger, key }, `config reload (${trigger}) rejected: ${message}; the configuration in force is unchanged`);
+  }
+
+  private async reload(trigger: Trigger): Promise<void> {
     if (this.closed) return;
     const text = this.text();
     // Editors touch a file without changing it, and one save can notify twice.
     if (trigger === 'config file change' && text !== undefined && text === this.lastText) return;
     this.lastText = text;
+    let next: RunOptions;
+    try {
+      next = this.read();
+    } catch (err) {
+      // A file that cannot be read or is invalid: the engine counts it as refused, with the same error.
+      try {
+        this.engine.reload(() => {
+          throw err;
+        });
+      } catch {
+        // Counted.
+      }
+      return this.rejected(trigger, err);
+    }
+    const moved = !samePlace(this.metrics, next.metrics);
+    const movedKeys = moved ? this.metricsKeys(next.metrics) : [];
+    // Not probed where the server is now (its own socket holds that): allowedHosts alone changed.
+    if (moved && next.metrics && (next.metrics.port !== this.metrics?.port || next.metrics.host !== this.metrics?.host)) {
+      const busy = await canListen(next.metrics.host, next.metrics.port);
+      if (busy) {
+        try {
+          this.engine.reload(() => {
+            throw new ConfigError(`\`metricsPort\` ${next.metrics!.host}:${next.metrics!.port} cannot be listened on (${(busy as NodeJS.ErrnoException).code ?? busy.message}); the metrics server stays where it is`, 'metricsPort');
+          });
+        } catch (err) {
+          return this.rejected(trigger, err);
+        }
+      }
+    }
     let result: ReloadResult;
     try {
-      result = this.engine.reload(() => this.options());
+      result = this.engine.reload(() => next.engineOptions);
     } catch (err) {
-      const key = err instanceof ConfigError ? err.key : undefined;
-      const message = err instanceof Error ? err.message : String(err);
-      this.logger.warn({ reload: 'rejected', trigger, key }, `config reload (${trigger}) rejected: ${message}; the configuration in force is unchanged`);
-      return;
+      return this.rejected(trigger, err);
     }
-    const what = result.applied.length > 0 ? `applied ${result.applied.join(', ')}` : 'nothing changed';
+    if (moved) {
+      try {
+        await this.metricsServer.replace(next.metrics);
+        this.metrics = next.metrics;
+      } catch (err) {
+        // Free a moment ago, taken since by another process: back where it was.
+        this.logger.warn({ code: 'ORDERTAIL_METRICS_MOVE_FAILED' }, `metrics server could not move to ${next.metrics?.host}:${next.metrics?.port}: ${err instanceof Error ? err.message : String(err)}; it stays at ${this.metrics ? `${this.metrics.host}:${this.metrics.port}` : 'none'}`);
+        await this.metricsServer.replace(this.metrics).catch((again: unknown) => {
+          this.logger.warn({ code: 'ORDERTAIL_METRICS_MOVE_FAILED' }, `metrics server not running: ${again instanceof Error ? again.message : String(again)}`);
+        });
+      }
+    }
+    const applied = [...result.applied, ...movedKeys];
+    const what = applied.length > 0 ? `applied ${applied.join(', ')}` : 'nothing changed';
     const files = result.filesAdded.length + result.filesReleased.length > 0 ? ` (${result.filesAdded.length} file(s) added, ${result.filesReleased.length} no longer followed)` : '';
     this.logger.info(
-      { reload: 'applied', trigger, applied: result.applied, filesAdded: result.filesAdded, filesReleased: result.filesReleased, pauseMs: Math.round(result.pauseMs * 1000) / 1000 },
+      { reload: 'applied', trigger, applied, filesAdded: result.filesAdded, filesReleased: result.filesReleased, pauseMs: Math.round(result.pauseMs * 1000) / 1000 },
       `config reloaded (${trigger}): ${what}${files}`,
     );
     // The engine logs through this logger (the CLI's): its level is ours to set, after the line above.
@@ -68,19 +145,14 @@ export class ConfigReloader {
     this.closed = true;
   }
 
-  private options(): EngineOptions {
-    const next = this.read();
+  /** The metrics keys whose value `next` changes (the log line names them with the engine's). */
+  private metricsKeys(next: MetricsPlace | undefined): string[] {
     const before = this.metrics;
-    const after = next.metrics;
-    // The metrics server belongs to the CLI, not the engine: refused here, by the same rule.
-    for (const [key, a, b] of [
-      ['metricsPort', before?.port, after?.port],
-      ['metricsHost', before?.host, after?.host],
-      ['metricsAllowedHosts', before?.allowedHosts.join(','), after?.allowedHosts.join(',')],
-    ] as const) {
-      if (a !== b) throw new ConfigError(`\`${key}\` cannot change at run time; restart to apply`, key);
-    }
-    return next.engineOptions;
+    const keys: string[] = [];
+    if (before?.port !== next?.port) keys.push('metricsPort');
+    if (before?.host !== next?.host) keys.push('metricsHost');
+    if (before?.allowedHosts.join(',') !== next?.allowedHosts.join(',')) keys.push('metricsAllowedHosts');
+    return keys;
   }
 
   private text(): string | undefined {

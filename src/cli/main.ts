@@ -134,7 +134,17 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics, re
   }
   // What a supervisor (and the follow-latency bench) waits for: from here on,
   // growth of every input is noticed and emitted.
-  if (reload) stopReloading = await startReloading(engine, reload, metrics, signals, logger);
+  // A reload may move the metrics server; the one running at stop is the one closed.
+  const metricsServer = {
+    replace: async (place: RunCommand['metrics']): Promise<void> => {
+      await server?.close();
+      server = undefined;
+      if (!place) return;
+      const { startMetricsServer } = await import('../metrics/http-server.js');
+      server = await startMetricsServer({ source: engine, registry: engine.registry, host: place.host, port: place.port, allowedHosts: place.allowedHosts, logger });
+    },
+  };
+  if (reload) stopReloading = await startReloading(engine, reload, metrics, metricsServer, signals, logger);
   const files = engine.files().length;
   logger.info({ ready: true, files, sinceSpawnMs: Math.round(performance.now()) }, `ready: ${options.once ? 'reading' : 'following'} ${files} file(s)`);
   // engine.finished() resolves with `once` when all input is out, and rejects in either mode on a
@@ -168,11 +178,12 @@ async function startReloading(
   engine: import('../engine/engine.js').Engine,
   reload: NonNullable<RunCommand['reload']>,
   metrics: RunCommand['metrics'],
+  metricsServer: import('./config-reloader.js').MetricsServerHolder,
   signals: StopSignals,
   logger: import('../metrics/logger.js').Logger,
 ): Promise<() => void> {
   const [{ ConfigReloader }, { watchConfigFile }, { warmGlobLibraries }] = await Promise.all([import('./config-reloader.js'), import('./config-watch.js'), import('../sources/discovery.js')]);
-  const reloader = new ConfigReloader(engine, reload.file, reload.options, metrics, logger);
+  const reloader = new ConfigReloader(engine, reload.file, reload.options, metrics, metricsServer, logger);
   const unwatch = watchConfigFile(reload.file, () => reloader.request('config file change'), (m) => logger.warn(m));
   signals.reloadOnHangup(() => reloader.request('SIGHUP'));
   // Now rather than inside the first reload that adds a glob (its pause in emitting).
