@@ -217,14 +217,14 @@ describe('config hot reload', () => {
         { ...config, dedupWindow: '61s' },
         // The sink switched to another file, and (by the next config) back: at a checkpoint boundary each time.
         { ...config, sink: `file:${elsewhere}`, input: [live, join(dir, 'extra', '*.ndjson')] },
-        { ...config, logLevel: 'debug', checkpointInterval: '1s' },
+        { ...config, logLevel: 'debug', checkpointInterval: '1s', workers: 3 },
         { ...config, input: [live] },
         { ...config, dedupWindow: '90s', input: [live, join(dir, 'extra', '*.ndjson')] },
       ];
       const bad: [Record<string, unknown>, string][] = [
         [{ ...config, dedupWindow: 'later' }, 'dedupWindow'],
         [{ ...config, sink: 'postgres://ordertail@127.0.0.1:1/orders?table=orders' }, 'sink'],
-        [{ ...config, workers: 2 }, 'workers'],
+        [{ ...config, dedupCapacity: 1_000_000 }, 'dedupCapacity'],
         [{ ...config, input: [] }, 'input'],
         [{ ...config, dedupKey: 'orderId' }, 'dedupKey'],
       ];
@@ -430,10 +430,10 @@ describe('config hot reload', () => {
     let lines = await waitReloads(p, 1);
     expect(lines[0]).toMatchObject({ reload: 'rejected', key: 'dedupKey' });
     expect(lines[0]!.msg).toContain('`dedupKey` cannot change at run time; restart to apply');
-    saveConfig(configPath, { ...config, workers: 2 });
+    saveConfig(configPath, { ...config, parser: 'js' });
     lines = await waitReloads(p, 2);
-    expect(lines[1]).toMatchObject({ reload: 'rejected', key: 'workers' });
-    expect(lines[1]!.msg).toContain('`workers` cannot change at run time; restart to apply');
+    expect(lines[1]).toMatchObject({ reload: 'rejected', key: 'parser' });
+    expect(lines[1]!.msg).toContain('`parser` cannot change at run time; restart to apply');
     orders(input, 'a', 100, 100);
     await until(() => readLines(out).length >= 200, 20_000, 'records to the old sink');
     expect(existsSync(other)).toBe(false);
@@ -517,6 +517,33 @@ describe('config hot reload', () => {
     await until(() => readLines(out).length >= 200, 20_000, 'records after the early SIGHUP');
     p.child.kill('SIGTERM');
     expect(await p.exit(15_000), p.stderr()).toBe(0);
+  }, 60_000);
+
+  it('a new worker count: more threads take the ranges planned from then on, fewer let the others finish theirs; every record once', async () => {
+    const dir = workdir();
+    const out = join(dir, 'out.ndjson');
+    const inputs = Array.from({ length: 6 }, (_, i) => join(dir, `h${i}.ndjson`));
+    // Enough history that the reloads come while ranges are in flight (64 KiB ranges).
+    inputs.forEach((path, i) => orders(path, `h${i}`, 0, 20_000));
+    const options = { input: inputs, sink: `file:${out}`, workers: 1, rangeBytes: '64KiB' } as const;
+    const engine = new Engine(options);
+    await engine.start();
+    try {
+      // Two result rings per thread: the rings say how many threads run.
+      expect(engine.gauges().ringOccupancy).toHaveLength(2);
+      expect(engine.reload({ ...options, workers: 3 }).applied).toEqual(['workers']);
+      // The old thread's rings stay drained until its range in flight (if any) is back.
+      expect([6, 6 + 2]).toContain(engine.gauges().ringOccupancy.length);
+      await until(() => engine.gauges().ringOccupancy.length === 6, 10_000, 'the one thread stopped after its last range');
+      expect(engine.reload({ ...options, workers: 2 }).applied).toEqual(['workers']);
+      await until(() => engine.gauges().ringOccupancy.length === 4, 10_000, 'the three threads stopped after their last ranges');
+      await until(() => readLines(out).length >= 120_000, 30_000, 'every record');
+      await until(() => engine.readiness().ok, 10_000, `ready: ${engine.readiness().reasons.join("; ")}`);
+      expect(engine.stats().duplicates).toBe(0);
+      expectEachOnce(ids(out), inputs.flatMap((_, i) => Array.from({ length: 20_000 }, (__, k) => `h${i}-${k}`)));
+    } finally {
+      await engine.stop();
+    }
   }, 60_000);
 
   it('a new dedup window decides from the next record on, against the keys already held', async () => {

@@ -13,8 +13,8 @@ import type { OPTION_KEYS, ResolvedOptions } from './options.js';
 export type OptionKey = (typeof OPTION_KEYS)[number];
 
 /** An option a running engine takes over without a restart (Engine.reload). */
-export type ReloadableKey = 'input' | 'sink' | 'dedupWindow' | 'ignoreOlder' | 'logLevel' | 'checkpointInterval' | 'mode' | 'batchEvery' | 'batchDelay' | 'shadowSample' | 'liveLane';
-export const RELOADABLE_KEYS: readonly ReloadableKey[] = ['input', 'sink', 'dedupWindow', 'ignoreOlder', 'logLevel', 'checkpointInterval', 'mode', 'batchEvery', 'batchDelay', 'shadowSample', 'liveLane'];
+export type ReloadableKey = 'input' | 'sink' | 'workers' | 'dedupWindow' | 'ignoreOlder' | 'logLevel' | 'checkpointInterval' | 'mode' | 'batchEvery' | 'batchDelay' | 'shadowSample' | 'liveLane';
+export const RELOADABLE_KEYS: readonly ReloadableKey[] = ['input', 'sink', 'workers', 'dedupWindow', 'ignoreOlder', 'logLevel', 'checkpointInterval', 'mode', 'batchEvery', 'batchDelay', 'shadowSample', 'liveLane'];
 
 /** What a reload changes, option by option (only the keys whose value differs). */
 export interface ReloadPlan {
@@ -90,8 +90,8 @@ const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) =
 
 const isReloadable = (key: OptionKey): key is ReloadableKey => (RELOADABLE_KEYS as readonly string[]).includes(key);
 
-/** A --once run reads what existed at start and ends: there is no "from now on" for new inputs or a new sink. */
-const reloadableIn = (current: ResolvedOptions, key: OptionKey): key is ReloadableKey => isReloadable(key) && !((key === 'input' || key === 'sink') && current.once);
+/** A --once run reads what existed at start and ends: there is no "from now on" for new inputs, a new sink or more threads. */
+const reloadableIn = (current: ResolvedOptions, key: OptionKey): key is ReloadableKey => isReloadable(key) && !((key === 'input' || key === 'sink' || key === 'workers') && current.once);
 
 /** Sinks a follower can leave or take at a checkpoint boundary: nothing of theirs outlives a flush. */
 const SWITCHABLE_SINKS: readonly string[] = ['file', 'stdout'];

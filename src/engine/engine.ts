@@ -174,6 +174,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private natsInputs: import('../sources/nats-input.js').NatsInput[] = [];
   /** The checkpointer asked for a commit (a transactional sink asks for its own more often). */
   private localCheckpointDue = false;
+  /** Parse threads set by a reload, for a pool started after it. */
+  private workersNow: number | undefined;
 
   constructor(options: EngineOptions) {
     super();
@@ -261,6 +263,11 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         batchClock: () => this.batches ?? this.batchPath?.scheduler,
         pipelines: () => [this.pipeline, this.batchPath?.pipeline].filter((p): p is Pipeline => p !== undefined),
         liveLane: this.liveLane,
+        resizeWorkers: (workers) => {
+          this.workersNow = workers;
+          this.pool?.resize(workers);
+          for (const p of [this.pipeline, this.batchPath?.pipeline]) p?.setWorkers(workers);
+        },
       },
       plan,
       resolved,
@@ -427,7 +434,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const makePool = ({ ParsePool }: typeof import('../pool/parse-pool.js')): ParsePool => {
       const pool = new ParsePool({
         ...poolConfig,
-        workers: Math.max(1, poolConfig.workers),
+        workers: Math.max(1, this.workersNow ?? poolConfig.workers),
         onWorkerError: (e) => this.fail(new Error(`parse worker failed: ${e.message}`, { cause: e })),
       });
       this.pool = pool;

@@ -81,8 +81,10 @@ function batchObserver(batch: PathComparison, file: FileCursor): (offset: number
 }
 
 /** Workers×2 keeps every worker fed while one range per worker waits its turn to be emitted; +1 is reserved so the live file is never starved by history. */
+const rangeBufferLimit = (workers: number): number => workers * 2 + 2;
+
 export function rangeBuffers(options: ResolvedOptions): BufferPool {
-  return new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, options.workers * 2 + 2);
+  return new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, rangeBufferLimit(options.workers));
 }
 
 /**
@@ -678,6 +680,12 @@ export class Pipeline {
     } finally {
       for (const w of waiters) w();
     }
+  }
+
+  /** The worker count changed (a reload): ranges in flight at once follow it. */
+  setWorkers(workers: number): void {
+    this.buffers.setLimit(rangeBufferLimit(workers));
+    this.schedule();
   }
 
   /** Commit a checkpoint at the next point where the sink holds every emitted record. */

@@ -45,6 +45,8 @@ export interface ReloadTargets {
   /** Every pipeline planning ranges now (the live one, hybrid's batch path). */
   pipelines(): Pipeline[];
   readonly liveLane: LiveLane | undefined;
+  /** Parse on this many threads from the next range planned on (ranges in flight finish on theirs). */
+  resizeWorkers(workers: number): void;
 }
 
 export function applyReload(targets: ReloadTargets, plan: ReloadPlan, next: ResolvedOptions): Omit<ReloadResult, 'pauseMs'> {
@@ -57,6 +59,7 @@ export function applyReload(targets: ReloadTargets, plan: ReloadPlan, next: Reso
   if (changed.has('shadowSample')) for (const p of targets.pipelines()) p.setShadowSample(next.shadowSample);
   // Ranges the lane parsed are emitted as ever; from now on growth goes to the pool (or comes back).
   if (changed.has('liveLane') && targets.liveLane) targets.liveLane.enabled = next.liveLane;
+  if (changed.has('workers')) targets.resizeWorkers(next.workers);
   // A batch path a switch to hybrid makes later reads the new options itself.
   if (changed.has('batchEvery') || changed.has('batchDelay')) targets.batchClock()?.setTiming(next.batchEveryMs, next.batchDelayMs);
   targets.checkpointer?.setOptions(next);

@@ -9,8 +9,14 @@ export class BufferPool {
 
   constructor(
     readonly bufferBytes: number,
-    readonly limit: number,
+    private limit: number,
   ) {}
+
+  /** Buffers out at once from now on (a config reload changed the worker count); spares beyond it are let go. */
+  setLimit(limit: number): void {
+    this.limit = limit;
+    this.free.length = Math.min(this.free.length, Math.max(0, limit - this.outstanding));
+  }
 
   get available(): number {
     return this.limit - this.outstanding;
@@ -24,6 +30,6 @@ export class BufferPool {
 
   release(buffer: SharedArrayBuffer): void {
     this.outstanding--;
-    this.free.push(buffer);
+    if (this.outstanding + this.free.length < this.limit) this.free.push(buffer);
   }
 }

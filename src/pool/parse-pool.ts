@@ -46,8 +46,8 @@ function configKey(o: ParsePoolConfig): string {
   return JSON.stringify([o.workers, o.keyFields, o.eventTimeField, o.maxRecordBytes, o.parser, o.parserShadow ?? null, o.shadowSample, o.follow]);
 }
 
-function createCore(options: ParsePoolConfig): PoolCore {
-  const doorbell = Doorbell.create();
+/** `doorbell`: shared with the threads of an earlier core that still run ranges (ParsePool.resize). */
+function createCore(options: ParsePoolConfig, doorbell = Doorbell.create()): PoolCore {
   // Spare rings: Piscina replaces a worker that died, and the newcomer claims a fresh ring.
   const ringBuffers = Array.from({ length: options.workers * 2 }, () => createRingBuffer(RING_SLOTS));
   const consumers = ringBuffers.map((sab) => new RingConsumer(sab));
@@ -158,10 +158,15 @@ export async function discardPrewarmedParsePool(): Promise<void> {
  * rings, and `drain()` files each slot under its range by the tag word.
  */
 export class ParsePool {
-  private readonly core: PoolCore;
-  private readonly piscina: Piscina;
-  private readonly consumers: RingConsumer[];
+  private core: PoolCore;
+  private piscina: Piscina;
+  /** The rings of the current threads and of those retiring. */
+  private consumers: RingConsumer[];
   private readonly doorbell: Doorbell;
+  private config: ParsePoolOptions;
+  /** Tasks each core is running; a core replaced by resize() is stopped when its count reaches 0. */
+  private readonly running = new Map<PoolCore, number>();
+  private readonly retiring = new Set<PoolCore>();
   /** Result stores of ranges in flight, by range id. */
   private readonly targets = new Map<number, RangeResults>();
   private waiting: Promise<unknown> | undefined;
@@ -174,6 +179,7 @@ export class ParsePool {
       core = undefined;
     }
     core ??= createCore(options);
+    this.config = options;
     this.core = core;
     this.piscina = core.piscina;
     this.consumers = core.consumers;
@@ -209,11 +215,48 @@ export class ParsePool {
   /** Parse one range; its slots are delivered into `results` by drain(). */
   run(task: RangeTask, results: RangeResults): Promise<RangeOutcome> {
     this.targets.set(task.rangeId, results);
-    return (this.piscina.run(task) as Promise<RangeOutcome>).finally(() => {
+    return this.onCore((piscina) => piscina.run(task) as Promise<RangeOutcome>, () => {
       // The worker published every slot before returning; collect the last ones.
       this.drain();
       this.targets.delete(task.rangeId);
     });
+  }
+
+  /** A task on the current threads, counted so that threads a resize replaced stop after their last one. */
+  private onCore<T>(start: (piscina: Piscina) => Promise<T>, done: () => void = () => {}): Promise<T> {
+    const core = this.core;
+    this.running.set(core, (this.running.get(core) ?? 0) + 1);
+    return start(core.piscina).finally(() => {
+      done();
+      const left = this.running.get(core)! - 1;
+      this.running.set(core, left);
+      if (left === 0 && this.retiring.has(core)) this.retire(core);
+    });
+  }
+
+  /**
+   * Run on `workers` threads from now on (a config reload): new threads take
+   * the ranges planned from here, while the old ones finish theirs (their
+   * rings are drained as before) and are stopped after their last.
+   */
+  resize(workers: number): void {
+    const want = Math.max(1, workers);
+    if (want === this.threadsWanted) return;
+    const old = this.core;
+    this.config = { ...this.config, workers: want };
+    this.core = createCore(this.config, this.doorbell);
+    this.core.attach(this.config.onWorkerError);
+    this.piscina = this.core.piscina;
+    this.retiring.add(old);
+    this.consumers = [...this.core.consumers, ...[...this.retiring].flatMap((c) => c.consumers)];
+    if ((this.running.get(old) ?? 0) === 0) this.retire(old);
+  }
+
+  private retire(core: PoolCore): void {
+    this.retiring.delete(core);
+    this.running.delete(core);
+    this.consumers = [...this.core.consumers, ...[...this.retiring].flatMap((c) => c.consumers)];
+    destroy(core).catch(() => {});
   }
 
   /** Move every readable slot of every ring into its range's store. */
@@ -244,7 +287,7 @@ export class ParsePool {
 
   /** Fold a committed dedup journal into a snapshot on a worker (checkpoint/dedup-compaction.ts). */
   compactDedup(task: DedupCompactionTask): Promise<DedupCompactionResult> {
-    return this.piscina.run(task, { name: 'compactDedup' }) as Promise<DedupCompactionResult>;
+    return this.onCore((piscina) => piscina.run(task, { name: 'compactDedup' }) as Promise<DedupCompactionResult>);
   }
 
   /** Resolves when any ring may have new slots (or after timeoutMs). */
@@ -267,6 +310,6 @@ export class ParsePool {
   }
 
   async close(): Promise<void> {
-    await destroy(this.core);
+    await Promise.all([this.core, ...this.retiring].map((core) => destroy(core)));
   }
 }
