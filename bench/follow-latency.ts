@@ -110,7 +110,7 @@ const STAMP = Buffer.from('"t0":"');
 const SLOW_LOG_US = Number(process.env.BENCH_SLOW_LOG_US ?? 0);
 const WRAP = 1e15;
 /** The monotonic clock in ns, modulo 1e15 (11.5 days): exact as a double, and comparable to stamps taken the same way. */
-const monoNs = (): number => Number(process.hrtime.bigint() % 1_000_000_000_000_000n);
+export const monoNs = (): number => Number(process.hrtime.bigint() % 1_000_000_000_000_000n);
 
 function rssMiB(pid: number | undefined): number | undefined {
   try {
@@ -122,7 +122,9 @@ function rssMiB(pid: number | undefined): number | undefined {
 }
 
 /** Latencies of every record the follower writes to stdout, by second of the run. */
-class Receiver {
+export class Receiver {
+  /** Told of every record: when it arrived (monoNs) and its latency in µs (bench/reload-pause.ts). */
+  onRecord: ((arrivedNs: number, us: number) => void) | undefined;
   readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
   /** Per second since `origin`: the median latency (µs) of the records received in it. */
   readonly perSecond: hdr.Histogram[] = [];
@@ -184,6 +186,7 @@ class Receiver {
         this.perSecond[second]!.recordValue(us);
       }
       if (SLOW_LOG_US > 0 && us >= SLOW_LOG_US) this.slow.push([Math.round((now - this.origin) / 1e5) / 10, Math.round(us / 100) / 10]);
+      this.onRecord?.(now, us);
       this.lastLatencyUs = us;
       this.received++;
       at = end;

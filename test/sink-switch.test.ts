@@ -7,7 +7,7 @@
  * appending throughout.
  */
 import { spawn } from 'node:child_process';
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startCli, type CliProcess } from './helpers/cli-process.js';
@@ -21,6 +21,35 @@ function saveConfig(path: string, config: Record<string, unknown>): void {
 }
 
 const ids = (path: string): string[] => readLines(path).map((l) => (JSON.parse(l) as { id: string }).id);
+
+describe('a restart from a checkpoint taken while the sink was being switched', () => {
+  it('cuts the old file back to what it committed and the new one to where it began, whichever sink the config names now', async () => {
+    const { openOutputs } = await import('../dist/src/engine/outputs.js');
+    const { resolveOptions } = await import('../dist/src/index.js');
+    for (const configured of ['b', 'c', 'stdout'] as const) {
+      const dir = workdir();
+      const a = join(dir, 'a.ndjson');
+      const b = join(dir, 'b.ndjson');
+      writeFileSync(a, 'x'.repeat(100));
+      writeFileSync(b, 'y'.repeat(50));
+      const restored = {
+        generation: 7,
+        writtenAtMs: Date.now(),
+        sink: { kind: 'file' as const, path: a, committedBytes: 60 },
+        nextSink: { path: b, committedBytes: 20 },
+        dedup: { format: 'entries' as const, file: '', byteLength: 0, windowMs: 60_000, capacity: 1024 },
+        files: [],
+      };
+      const sink = configured === 'stdout' ? 'stdout' : `file:${join(dir, `${configured}.ndjson`)}`;
+      const warnings: string[] = [];
+      const outputs = openOutputs(resolveOptions({ input: [join(dir, 'in.ndjson')], sink }), restored, undefined, (m) => warnings.push(m));
+      await outputs.sink.close();
+      expect(statSync(a).size, configured).toBe(60);
+      expect(statSync(b).size, configured).toBe(20);
+      expect(warnings.some((w) => w.includes(`${a} cut back to the 60 bytes`)), warnings.join('\n')).toBe(true);
+    }
+  });
+});
 
 describe('sink switched by a reload', () => {
   it('stdout → file → stdout while a writer appends: every record once across stdout and the file', async () => {

@@ -47,6 +47,13 @@ export interface CheckpointState {
   generation: number;
   writtenAtMs: number;
   sink: CheckpointedOutput;
+  /**
+   * The file a config reload is switching the sink to, at the length it had
+   * when opened: records go to it only once a checkpoint naming it has
+   * landed, and a restart from such a checkpoint cuts it back to this length
+   * (engine.ts, switchSink).
+   */
+  nextSink?: { path: string; committedBytes: number };
   deadLetter?: CheckpointedOutput;
   /**
    * 'raw': the table's shared memory as it is (restored with one read);

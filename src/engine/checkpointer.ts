@@ -29,6 +29,10 @@ export interface CheckpointSubject {
   readonly iterator: IteratorSink | undefined;
   /** The sink kind recorded when it is not a file. */
   readonly sinkKind: CheckpointedOutput['kind'];
+  /** A file the sink is being switched to (a reload), recorded so a restart can cut it back. */
+  readonly nextSink: CheckpointState['nextSink'];
+  /** Outputs left behind (a switched sink's flush and close): each commit is durable only after them. */
+  readonly outputsLeft: Promise<void> | undefined;
   files(): CheckpointedFile[];
   /** Grows with anything read: equal between two ticks means nothing to commit. */
   progress(): number;
@@ -172,14 +176,13 @@ export class Checkpointer {
    * offsets, output lengths and the dedup table describe the same moment.
    * The table is copied to disk before returning (nothing inserts meanwhile);
    * fsyncs and the manifest rename complete in the background, except for the
-   * final checkpoint at stop, the first one, and an `awaited` one (a sink
-   * switch: engine.ts), which are awaited.
+   * final checkpoint at stop and the first one, which are awaited.
    */
-  async commit(awaited = this.final): Promise<void> {
+  async commit(): Promise<void> {
     const store = this.store;
     const subject = this.subject!;
     if (store.busy) {
-      if (!awaited) return;
+      if (!this.final) return;
       await store.settled();
     }
     this.lastProgress = subject.progress();
@@ -189,6 +192,7 @@ export class Checkpointer {
       generation: ++this.generation,
       writtenAtMs: Date.now(),
       sink: fileSink ? { kind: 'file', path: resolve(fileSink.path), committedBytes: fileSink.bytesWritten } : { kind: subject.sinkKind },
+      ...(subject.nextSink ? { nextSink: subject.nextSink } : {}),
       deadLetter: deadLetter ? { kind: 'file', path: resolve(deadLetter.path), committedBytes: deadLetter.bytesWritten } : undefined,
       dedup: { ...manifest, windowMs: this.options.dedupWindowMs, capacity: dedup.capacity },
       files: subject.files(),
@@ -196,8 +200,10 @@ export class Checkpointer {
     // records(): the checkpoint covers what has been written to the queue; it is
     // committed only once the consumer has taken all of it (at-least-once).
     const takenMark = iterator?.written ?? 0;
+    const outputsBefore = subject.outputsLeft;
     const committing = store
       .commit(state, writes, async () => {
+        await outputsBefore;
         await iterator?.whenTaken(takenMark);
         await sink.flush();
         await deadLetter?.flush();
@@ -221,6 +227,6 @@ export class Checkpointer {
     // restart rolls output back to a committed length (a file sink, the dead
     // letters): their output waits for it. stdout cannot be rolled back anyway.
     const rollsBack = fileSink !== undefined || deadLetter !== undefined;
-    if (awaited || (state.generation === 1 && rollsBack)) await committing;
+    if (this.final || (state.generation === 1 && rollsBack)) await committing;
   }
 }

@@ -162,8 +162,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private fileSink: FileSink | undefined;
   /** A follower's file or stdout sink, which a reload may replace (switchSink). */
   private sinkSwitch: SwitchableSink | undefined;
-  /** The sink a reload opened, put in place at the next checkpoint boundary. */
+  /** The sink a reload opened, put in place at a checkpoint boundary (switchDue, switchSink). */
   private pendingSink: ReturnType<typeof openReplacementSink> | undefined;
+  /** The flush and close of the sink a switch left, until done: checkpoints wait for it. */
+  private outputsLeft: Promise<void> | undefined;
   /** Recorded in checkpoints when the sink is not a file. */
   private sinkKind: CheckpointSubject['sinkKind'] = 'none';
   /** Files this engine writes: an input glob that matches them does not read them. */
@@ -652,6 +654,13 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       get sinkKind() {
         return engine.sinkKind;
       },
+      get nextSink() {
+        const file = engine.pendingSink?.fileSink;
+        return file ? { path: resolve(file.path), committedBytes: file.bytesWritten } : undefined;
+      },
+      get outputsLeft() {
+        return engine.outputsLeft;
+      },
       files: () => pipeline.checkpointFiles(),
       progress: () => counters.values[Counter.bytesRead]! + counters.get('recordsRead') + pipeline.fileCount,
       request: () => {
@@ -668,7 +677,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
    * the database. A sink commit that no retry fixes fails the engine.
    */
   private async commitPoint(): Promise<void> {
-    if (this.pendingSink) return this.switchSink(this.pendingSink);
+    const next = this.pendingSink;
+    if (next && this.switchDue(next)) this.switchSink(next);
     const tx = this.txSink;
     if (tx) {
       try {
@@ -684,27 +694,45 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (this.checkpointer && (!tx || this.localCheckpointDue)) {
       this.localCheckpointDue = false;
       await this.checkpointer.commit();
+      // A sink switch waits for a checkpoint naming the new sink to land: the commit point after it switches.
+      if (this.pendingSink) void this.checkpointer.store.settled().then(() => this.pipeline?.requestCheckpoint());
     }
   }
 
   /**
-   * Put the sink a reload opened in place of the one in use, at a checkpoint
-   * boundary (everything emitted so far is in the old sink). Around the
-   * switch two checkpoints are committed and awaited, nothing emitted
-   * meanwhile: the old sink whole, then the new one at its starting length.
-   * A crash before the second restarts from the first, whose offsets are
-   * where the old sink ends and the new one (which holds nothing yet)
-   * starts; after it, from the second: each record in one of the two, once.
+   * Whether the sink a reload opened may take records now. A file must first
+   * be named by a checkpoint that has landed (`nextSink`, at the length it had
+   * when opened): a restart from that checkpoint or a later one cuts it back,
+   * as it cuts back the file it replaces, so records written to it before the
+   * next checkpoint are neither lost nor repeated. Until then records go on
+   * to the old sink; nothing waits. stdout cannot be cut back, nor needs to be.
    */
-  private async switchSink(next: NonNullable<Engine['pendingSink']>): Promise<void> {
+  private switchDue(next: NonNullable<Engine['pendingSink']>): boolean {
+    if (!this.checkpointer || !next.fileSink) return true;
+    const landed = this.checkpointer.store.lastCommitted?.nextSink;
+    return landed !== undefined && landed.path === resolve(next.fileSink.path);
+  }
+
+  /**
+   * Put the sink a reload opened in place of the one in use, at a checkpoint
+   * boundary (everything emitted so far is in the old sink), without waiting:
+   * the old sink is flushed and closed beside the records that go on to the
+   * new one, and every checkpoint after waits for that before it is durable.
+   */
+  private switchSink(next: NonNullable<Engine['pendingSink']>): void {
     this.pendingSink = undefined;
-    this.localCheckpointDue = false;
-    await this.checkpointer?.commit(true);
-    const old = await this.sinkSwitch!.replace(next.sink);
+    const old = this.sinkSwitch!.swap(next.sink);
+    const closing = old.flush().then(() => old.close());
+    this.outputsLeft = closing;
+    closing.then(
+      () => {
+        if (this.outputsLeft === closing) this.outputsLeft = undefined;
+      },
+      (err: unknown) => this.fail(new EngineError('ORDERTAIL_SINK', `${old.name}: flushing it after a sink switch failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })),
+    );
     this.fileSink = next.fileSink;
     this.sinkKind = next.fileSink ? 'none' : 'stdout';
     if (next.fileSink) this.outputPaths.add(resolve(next.fileSink.path));
-    await this.checkpointer?.commit(true);
     this.emit('info', `sink switched: ${old.name} → ${next.sink.name}`);
   }
 

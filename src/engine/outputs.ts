@@ -47,10 +47,16 @@ export function openOutputs(o: ResolvedOptions, restored: CheckpointState | unde
     info,
     deadLetter: deadLetter && ((entry: Parameters<DeadLetterFile['write']>[0]) => deadLetter.write(entry)),
   };
+  // The checkpoint's file outputs, when the configured sink is not a file: cut back like a file sink's old file.
+  if (o.sink.kind !== 'file' && !replacement) {
+    for (const output of [restored?.sink, restored?.nextSink && { kind: 'file' as const, ...restored.nextSink }]) {
+      if (output?.kind === 'file') cutBack(output, o.sink.kind, warn);
+    }
+  }
   if (replacement) sink = replacement;
   else if (o.sink.kind === 'postgres') sink = new PostgresSink(o.sink.config, { ...keyedSinkOptions, input: o.input });
   else if (o.sink.kind === 'nats') sink = new NatsSink(o.sink.config, { ...keyedSinkOptions, dedupWindowMs: o.dedupWindowMs });
-  else if (o.sink.kind === 'file') sink = fileSink = new FileSink(o.sink.path, { committedBytes: lengthFor(restored?.sink, o.sink.path), pageCache: o.sinkPageCache });
+  else if (o.sink.kind === 'file') sink = fileSink = new FileSink(o.sink.path, { committedBytes: sinkLength(o.sink.path, restored, warn) ?? freshLength(o), pageCache: o.sinkPageCache });
   // A follower's live records queue behind whatever history waits for the reader: keep that short.
   else if (o.sink.kind === 'stdout') sink = new StreamSink(process.stdout, 'stdout', o.once ? STREAM_QUEUE_BYTES : FOLLOW_QUEUE_BYTES);
   else sink = { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };
@@ -72,6 +78,24 @@ export function openReplacementSink(o: ResolvedOptions): { sink: Sink; fileSink:
   throw new Error(`a ${o.sink.kind} sink is not switched to at a reload`);
 }
 
+/**
+ * The length to cut the sink file back to. A checkpoint taken while a reload
+ * was switching the sink (`nextSink`) names both files: the old one is cut
+ * back to what it committed (committedLength) and the new one to the length
+ * it had when the switch began, whichever the config names now; records
+ * after the checkpoint are then written again, once, to the configured sink.
+ */
+function sinkLength(path: string, restored: CheckpointState | undefined, warn: Warn): number | undefined {
+  const next = restored?.nextSink;
+  if (next && resolve(next.path) === resolve(path)) {
+    committedLength(restored.sink, path, warn);
+    return next.committedBytes;
+  }
+  const length = committedLength(restored?.sink, path, warn);
+  if (next) cutBack({ kind: 'file', ...next }, path, warn);
+  return length;
+}
+
 /** An output no checkpoint resumes: kept as it is (append) or emptied (truncate: a re-run replaces it). */
 function freshLength(o: ResolvedOptions): number | undefined {
   return o.sinkMode === 'truncate' ? 0 : undefined;
@@ -81,17 +105,25 @@ function freshLength(o: ResolvedOptions): number | undefined {
 function committedLength(committed: CheckpointedOutput | undefined, path: string, warn: Warn): number | undefined {
   if (!committed || committed.committedBytes === undefined || committed.path === undefined) return undefined;
   if (resolve(committed.path) !== resolve(path)) {
-    // The records the old output holds past the checkpoint are read and emitted
-    // again, into the new one (a reload switched the sink, then the engine
-    // stopped before a checkpoint named the new one): cut back, each record is
-    // in one of the two files once.
-    try {
-      rollBack(committed.path, committed.committedBytes);
-      warn(`checkpoint was written for output ${committed.path}, now ${path}: ${committed.path} cut back to the ${committed.committedBytes} bytes the checkpoint covers; what followed is written again, to ${path}`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
-    } catch (err) {
-      warn(`checkpoint was written for output ${committed.path}, now ${path}: that file is left as it is (${err instanceof Error ? err.message : String(err)})`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
-    }
+    cutBack(committed, path, warn);
     return undefined;
   }
   return committed.committedBytes;
+}
+
+/**
+ * An output of the checkpoint that is not the one configured now (a reload
+ * switched the sink, then the engine stopped before a checkpoint named only
+ * the new one): the records it holds past the checkpoint are read and
+ * emitted again, into `now`, so it is cut back and each record is in one of
+ * the files once.
+ */
+function cutBack(committed: CheckpointedOutput, now: string, warn: Warn): void {
+  if (committed.path === undefined || committed.committedBytes === undefined) return;
+  try {
+    rollBack(committed.path, committed.committedBytes);
+    warn(`checkpoint was written for output ${committed.path}, now ${now}: ${committed.path} cut back to the ${committed.committedBytes} bytes the checkpoint covers; what followed is written again, to ${now}`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
+  } catch (err) {
+    warn(`checkpoint was written for output ${committed.path}, now ${now}: that file is left as it is (${err instanceof Error ? err.message : String(err)})`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
+  }
 }

@@ -167,6 +167,8 @@ export class ParsePool {
   /** Tasks each core is running; a core replaced by resize() is stopped when its count reaches 0. */
   private readonly running = new Map<PoolCore, number>();
   private readonly retiring = new Set<PoolCore>();
+  /** Threads a resize started, taking over once they have loaded (until then the current ones take every range). */
+  private incoming: PoolCore | undefined;
   /** Result stores of ranges in flight, by range id. */
   private readonly targets = new Map<number, RangeResults>();
   private waiting: Promise<unknown> | undefined;
@@ -241,15 +243,27 @@ export class ParsePool {
    */
   resize(workers: number): void {
     const want = Math.max(1, workers);
-    if (want === this.threadsWanted) return;
-    const old = this.core;
+    if (want === this.config.workers) return;
     this.config = { ...this.config, workers: want };
-    this.core = createCore(this.config, this.doorbell);
-    this.core.attach(this.config.onWorkerError);
-    this.piscina = this.core.piscina;
-    this.retiring.add(old);
-    this.consumers = [...this.core.consumers, ...[...this.retiring].flatMap((c) => c.consumers)];
-    if ((this.running.get(old) ?? 0) === 0) this.retire(old);
+    // A resize before the last one's threads loaded replaces them (they have run nothing).
+    if (this.incoming) destroy(this.incoming).catch(() => {});
+    this.incoming = undefined;
+    if (want === this.threadsWanted) return;
+    const next = createCore(this.config, this.doorbell);
+    next.attach(this.config.onWorkerError);
+    this.incoming = next;
+    // Starting a thread (an isolate, the worker module, the parser) takes a while: ranges
+    // keep going to the current threads meanwhile instead of queueing for the new ones.
+    void next.loaded.then(() => {
+      if (this.incoming !== next) return;
+      this.incoming = undefined;
+      const old = this.core;
+      this.core = next;
+      this.piscina = next.piscina;
+      this.retiring.add(old);
+      this.consumers = [...next.consumers, ...[...this.retiring].flatMap((c) => c.consumers)];
+      if ((this.running.get(old) ?? 0) === 0) this.retire(old);
+    });
   }
 
   private retire(core: PoolCore): void {
@@ -310,6 +324,8 @@ export class ParsePool {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.core, ...this.retiring].map((core) => destroy(core)));
+    const incoming = this.incoming;
+    this.incoming = undefined;
+    await Promise.all([this.core, ...this.retiring, ...(incoming ? [incoming] : [])].map((core) => destroy(core)));
   }
 }

@@ -55,12 +55,10 @@ export class SwitchableSink implements Sink {
     return this.current.close();
   }
 
-  /** Flush the sink in place, put `next` there, and close the old one. */
-  async replace(next: Sink): Promise<Sink> {
+  /** Put `next` in place of the sink in use, which is returned to be flushed and closed by the caller. */
+  swap(next: Sink): Sink {
     const old = this.current;
-    await this.flush();
     this.current = next;
-    await old.close();
     return old;
   }
 }
