@@ -8,9 +8,9 @@
  * stdout it knows when it arrived and how late it was; a reload's pause shows
  * as the worst latency of the records that arrive in the --window-ms after
  * the reload was saved, against the same statistic for windows of the same
- * length half way between reloads, in the same run. The engine's own figures
- * (`pauseMs` of its reload line, "emission paused" of a sink switch) are
- * printed beside them.
+ * length half way between reloads, in the same run. The engine's own figure
+ * (`pauseMs` of its reload line: how long applying held its thread) is
+ * printed beside it.
  *
  *   node dist/bench/reload-pause.js [--rate 20000] [--seconds 24] [--every-ms 600] [--window-ms 300]
  */
@@ -105,7 +105,7 @@ export async function run(argv: string[] = []): Promise<void> {
     return worst;
   };
   const reloadLines = stderr.split('\n').filter((l) => l.includes('"reload"')).map((l) => JSON.parse(l) as { reload: string; pauseMs?: number; applied?: string[] });
-  const switchPauses = [...stderr.matchAll(/sink switched: \S+ → \S+ \(emission paused ([\d.]+) ms\)/g)].map((m) => Number(m[1]));
+  const switches = [...stderr.matchAll(/sink switched: \S+ → \S+/g)].length;
   const quiet = reloads.map((r) => worstIn(r.atNs + (everyMs / 2) * 1e6));
   const rows: Record<string, string | number>[] = [];
   const kinds = [...new Set(reloads.map((r) => r.kind))];
@@ -124,7 +124,7 @@ export async function run(argv: string[] = []): Promise<void> {
   const applied = reloadLines.filter((l) => l.reload === 'applied').length;
   console.log(`\nconfig reload pause, ${rate} records/s, a reload every ${everyMs} ms (${reloads.length}, ${applied} applied), worst latency of the records arriving in the ${windowMs} ms after each, against windows half way between`);
   console.table(rows);
-  console.log(`sink switches: emission paused ${switchPauses.map((p) => p.toFixed(1)).join(', ')} ms (engine's figure, at the checkpoint boundary)`);
+  console.log(`sink switches made: ${switches} (each once a checkpoint naming the new sink had landed; records went on to the old one until then)`);
   console.log(`records received on stdout: ${receiver.received}; overall p99 ${ms(quantile(latencies, 0.99))} ms`);
   rmSync(dir, { recursive: true, force: true });
 }
