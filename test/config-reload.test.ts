@@ -396,7 +396,7 @@ describe('config hot reload', () => {
       expect(metric(m, 'ordertail_shadow_mismatches_total')).toBe(0);
       const line = p.stderr().split('\n').find((l) => l.includes('metrics server listening'));
       const streaming = (await (await fetch(`${(JSON.parse(line!) as { url: string }).url}/metrics/streaming`)).json()) as { features: unknown };
-      expect(streaming.features).toEqual({ live_lane: false, parser_shadow: 'js', shadow_sample: 1 });
+      expect(streaming.features).toEqual({ live_lane: false, parser_shadow: 'js', shadow_sample: 1, canary_parser: null, canary_share: 0, canary_ranges: 0 });
 
       const on = await save({ ...config, liveLane: true });
       expect(on.line).toMatchObject({ reload: 'applied', applied: ['shadowSample', 'liveLane'] });

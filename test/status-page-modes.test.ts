@@ -146,8 +146,8 @@ describe('status page: the paths card', () => {
       expect(seen.lagText).toContain(`over ${both.length} records seen by both`);
       expect(await page.textContent('#paths-mode')).toContain('3 closed file(s)');
       // The header tells the mode and the feature flags in force.
-      expect(await page.$eval('#features', (e) => ({ ...(e as HTMLElement).dataset }))).toEqual({ liveLane: 'on', shadowSample: '0' });
-      expect(await page.textContent('#features')).toBe('· hybrid mode · live lane on · shadow parser off');
+      expect(await page.$eval('#features', (e) => ({ ...(e as HTMLElement).dataset }))).toEqual({ liveLane: 'on', shadowSample: '0', canaryShare: '0' });
+      expect(await page.textContent('#features')).toBe('· hybrid mode · live lane on · shadow parser off · canary parser off');
       const polls = await page.evaluate(() => (window as unknown as { ordertailStatus: { modes: { polls: number } } }).ordertailStatus.modes.polls);
       expect(polls).toBeGreaterThanOrEqual(3);
       mkdirSync(ARTIFACTS, { recursive: true });

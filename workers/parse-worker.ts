@@ -41,6 +41,11 @@ const ranges = new RangeParser(
   ring,
 );
 
+// Files in the canary share are parsed by the canary parser instead (pool/canary.ts).
+const canaryRanges = data.canaryParser
+  ? new RangeParser({ parser: createParser(data.canaryParser, config, { markLfFollows: true }), shadow: undefined, shadowSample: 0, maxRecordBytes: data.maxRecordBytes }, ring)
+  : undefined;
+
 const bufferViews = new WeakMap<SharedArrayBuffer, Uint8Array>();
 
 function viewOf(sab: SharedArrayBuffer): Uint8Array {
@@ -50,7 +55,7 @@ function viewOf(sab: SharedArrayBuffer): Uint8Array {
 }
 
 export default function parseRange(task: RangeTask): RangeOutcome {
-  return ranges.parse(task, viewOf(task.buffer));
+  return (task.canary && canaryRanges ? canaryRanges : ranges).parse(task, viewOf(task.buffer));
 }
 
 /**

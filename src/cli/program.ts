@@ -43,6 +43,8 @@ const FLAG_KEYS: Readonly<Record<string, string>> = {
   sinkMode: 'sinkMode',
   parserShadow: 'parserShadow',
   shadowSample: 'shadowSample',
+  canaryParser: 'canaryParser',
+  canaryShare: 'canaryShare',
   metricsPort: 'metricsPort',
   metricsHost: 'metricsHost',
   metricsAllowedHosts: 'metricsAllowedHosts',
@@ -166,6 +168,8 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .addOption(new Option('--sink-mode <mode>', 'file sink and dead-letter file without a checkpoint to resume: append to them, or truncate them first so a re-run replaces its output (default append)').choices(['append', 'truncate']))
     .addOption(new Option('--parser-shadow <parser>', 're-parse a sample of ranges with this parser and count mismatches').choices(['js', 'simdjson']))
     .option('--shadow-sample <fraction>', 'share of ranges the shadow parser re-parses, 0..1 (default 0.1; changes at a reload)')
+    .addOption(new Option('--canary-parser <parser>', 'a parser given a share of the input files (--canary-share) for a staged rollout: their ranges are parsed by it instead of --parser (default none)').choices(['js', 'native', 'simdjson']))
+    .option('--canary-share <fraction>', 'share of input files, 0..1, parsed by --canary-parser, chosen by a hash of each file\'s identity (default 0; changes at a reload)')
     .option('--no-live-lane', "follow mode: parse growth of followed files on the worker pool, not on the engine's thread (config key liveLane: false; changes at a reload)")
     .option('--metrics-port <port>', 'serve /metrics, JSON metrics, /healthz, /readyz and a status page at / (default 9464; 0 = any free port)')
     .option('--metrics-host <host>', 'address for the metrics server (default 127.0.0.1)')

@@ -141,6 +141,14 @@ export interface EngineOptionFields {
   profile?: 'development' | 'production';
   /** Per-profile overrides: `{ development: { logLevel: 'info' } }`, applied under explicit keys. */
   profiles?: Partial<Record<'development' | 'production', Record<string, unknown>>>;
+  /**
+   * A parser given a share of the input files for a staged rollout (canaryShare):
+   * every range of those files is parsed by it instead of `parser`. Fixed at
+   * start-up (the worker threads load it). Default none.
+   */
+  canaryParser?: 'js' | 'native' | 'simdjson';
+  /** Share of input files, 0..1, parsed by canaryParser, chosen by a hash of each file's identity (changes at a reload). Default 0. */
+  canaryShare?: number;
   /** Library only: a pino logger for per-file/per-range debug logs (default: silent). */
   logger?: import('../metrics/logger.js').Logger;
   /** Library only: aborting it stops the engine (a records() loop then throws an AbortError). */
@@ -195,6 +203,8 @@ export interface ResolvedOptions {
   maxOpenFiles: number;
   mode: 'realtime' | 'legacy' | 'hybrid';
   profile: 'development' | 'production';
+  canaryParser: 'js' | 'native' | 'simdjson' | undefined;
+  canaryShare: number;
   batchEveryMs: number;
   batchDelayMs: number;
   signal: AbortSignal | undefined;
@@ -314,6 +324,8 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>,
   sinkMode: { parse: oneOf('append', 'truncate'), fallback: () => 'append' },
   parserShadow: { parse: oneOf('js', 'simdjson'), fallback: () => undefined },
   shadowSample: { parse: fraction, fallback: () => 0.1 },
+  canaryParser: { parse: oneOf('js', 'native', 'simdjson'), fallback: () => undefined },
+  canaryShare: { parse: fraction, fallback: () => 0 },
   liveLane: { parse: boolean, fallback: () => true },
   metricsPort: { parse: port, fallback: () => undefined },
   metricsAllowedHosts: { parse: stringList, fallback: () => [] },
@@ -419,6 +431,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     maxOpenFiles: values.maxOpenFiles as number,
     mode: values.mode as ResolvedOptions['mode'],
     profile: values.profile as ResolvedOptions['profile'],
+    canaryParser: values.canaryParser as ResolvedOptions['canaryParser'],
+    canaryShare: values.canaryShare as number,
     batchEveryMs: values.batchEvery as number,
     batchDelayMs: values.batchDelay as number,
     signal: abortSignal((raw as Raw).signal, origin),

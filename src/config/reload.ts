@@ -13,8 +13,8 @@ import type { OPTION_KEYS, ResolvedOptions } from './options.js';
 export type OptionKey = (typeof OPTION_KEYS)[number];
 
 /** An option a running engine takes over without a restart (Engine.reload). */
-export type ReloadableKey = 'input' | 'sink' | 'workers' | 'dedupWindow' | 'ignoreOlder' | 'logLevel' | 'checkpointInterval' | 'mode' | 'batchEvery' | 'batchDelay' | 'shadowSample' | 'liveLane';
-export const RELOADABLE_KEYS: readonly ReloadableKey[] = ['input', 'sink', 'workers', 'dedupWindow', 'ignoreOlder', 'logLevel', 'checkpointInterval', 'mode', 'batchEvery', 'batchDelay', 'shadowSample', 'liveLane'];
+export type ReloadableKey = 'input' | 'sink' | 'workers' | 'canaryShare' | 'dedupWindow' | 'ignoreOlder' | 'logLevel' | 'checkpointInterval' | 'mode' | 'batchEvery' | 'batchDelay' | 'shadowSample' | 'liveLane';
+export const RELOADABLE_KEYS: readonly ReloadableKey[] = ['input', 'sink', 'workers', 'canaryShare', 'dedupWindow', 'ignoreOlder', 'logLevel', 'checkpointInterval', 'mode', 'batchEvery', 'batchDelay', 'shadowSample', 'liveLane'];
 
 /** What a reload changes, option by option (only the keys whose value differs). */
 export interface ReloadPlan {
@@ -52,6 +52,8 @@ const READ: Readonly<Record<OptionKey, (o: ResolvedOptions) => unknown>> = {
   sinkMode: (o) => o.sinkMode,
   parserShadow: (o) => o.parserShadow,
   shadowSample: (o) => o.shadowSample,
+  canaryParser: (o) => o.canaryParser,
+  canaryShare: (o) => o.canaryShare,
   liveLane: (o) => o.liveLane,
   metricsPort: (o) => o.metricsPort,
   metricsHost: (o) => o.metricsHost,

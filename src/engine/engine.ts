@@ -426,6 +426,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (chosen.fallbackReason) this.emit('warning', `native parser unavailable, using js: ${chosen.fallbackReason}`, 'ORDERTAIL_NATIVE_UNAVAILABLE');
     // Fail at start-up, not in every worker, when the shadow parser cannot load.
     if (o.parserShadow) resolveParser(o.parserShadow);
+    if (o.canaryParser) resolveParser(o.canaryParser);
     const dedupImpl = resolveDedupImpl(o.dedupImpl);
     this.dedupImpl = dedupImpl.name;
     if (dedupImpl.fallbackReason && chosen.name === 'native') this.emit('warning', `native dedup unavailable, using js: ${dedupImpl.fallbackReason}`, 'ORDERTAIL_NATIVE_UNAVAILABLE');
@@ -800,7 +801,16 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   /** Feature flags in force, for the metrics endpoints and the status page. */
   features(): FeatureFlags {
     const o = this.options;
-    return { liveLane: this.liveLane?.enabled ?? false, parserShadow: o.parserShadow, shadowSample: o.parserShadow ? o.shadowSample : 0 };
+    const c = this.counters;
+    return {
+      liveLane: this.liveLane?.enabled ?? false,
+      parserShadow: o.parserShadow,
+      shadowSample: o.parserShadow ? o.shadowSample : 0,
+      canaryParser: o.canaryParser,
+      canaryShare: o.canaryParser ? o.canaryShare : 0,
+      canaryRanges: c.get('canaryRanges'),
+      canaryBytes: c.get('canaryBytes'),
+    };
   }
 
   /** Records read/emitted/duplicate/rejected per stream (live vs history). */

@@ -40,6 +40,8 @@ export class LiveLane {
   private readonly owned = new WeakSet<SharedArrayBuffer>();
   private readonly views = new WeakMap<SharedArrayBuffer, Uint8Array>();
   private readonly ranges: RangeParser;
+  /** The canary parser's, for ranges of files in the canary share (pool/canary.ts). */
+  private readonly canaryRanges: RangeParser | undefined;
   /** The result store of the range being parsed (set only inside parse()). */
   private target: RangeResults | undefined;
 
@@ -69,6 +71,9 @@ export class LiveLane {
       },
       output,
     );
+    this.canaryRanges = o.canaryParser
+      ? new RangeParser({ parser: createParser(o.canaryParser, config, { markLfFollows: true }), shadow: undefined, shadowSample: 0, maxRecordBytes: o.maxRecordBytes, parseTimes }, output)
+      : undefined;
   }
 
   /** This planned range is parsed here: growth observed while following (`live`), or any range when it reads history. */
@@ -113,7 +118,7 @@ export class LiveLane {
   parse(task: RangeTask, results: RangeResults): RangeOutcome {
     this.target = results;
     try {
-      return this.ranges.parse(task, this.views.get(task.buffer)!);
+      return (task.canary && this.canaryRanges ? this.canaryRanges : this.ranges).parse(task, this.views.get(task.buffer)!);
     } finally {
       this.target = undefined;
     }

@@ -5,6 +5,7 @@
  * sources/file-set.ts. Over 400 lines because planning, emission and the
  * checkpoint barrier share the in-flight bookkeeping (ready ranges, buffers).
  */
+import { inCanary } from '../pool/canary.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { WarningCode } from './warnings.js';
 import { EngineError } from '../config/errors.js';
@@ -133,6 +134,8 @@ export class Pipeline {
   private emitAgain = false;
   /** Sent with each range (RangeTask.shadowSample): a reload changes it without touching the worker threads. */
   private shadowSample: number;
+  /** Share of files whose ranges the canary parser takes (pool/canary.ts); 0 without one. */
+  private canaryShare: number;
   /** An emit pass is under way, and the lock it holds (hybrid mode): released at the pass's end. */
   private inPass = false;
   private passLock: EmitLock | undefined;
@@ -170,6 +173,7 @@ export class Pipeline {
   ) {
     this.debug = logger.isLevelEnabled('debug');
     this.shadowSample = options.shadowSample;
+    this.canaryShare = options.canaryParser ? options.canaryShare : 0;
     this.buffers = buffers ?? rangeBuffers(options);
     const budget = descriptorBudget(options.maxOpenFiles);
     if (budget.max < options.maxOpenFiles) {
@@ -434,7 +438,12 @@ export class Pipeline {
       skipFirstPartial: plan.skipFirstPartial,
       skipUntilNewline: plan.skipUntilNewline,
       shadowSample: this.shadowSample,
+      canary: inCanary(file.identity, this.canaryShare),
     };
+    if (task.canary) {
+      this.counters.values[Counter.canaryRanges]!++;
+      this.counters.values[Counter.canaryBytes]! += plan.end - plan.start;
+    }
     if (lane) {
       // Parsed now; completed after the planning pass (schedule() is walking the files).
       let outcome: RangeOutcome;
@@ -680,6 +689,11 @@ export class Pipeline {
     } finally {
       for (const w of waiters) w();
     }
+  }
+
+  /** Share of files the canary parser takes from the next range planned on (a reload); ranges in flight keep theirs. */
+  setCanaryShare(share: number): void {
+    if (this.options.canaryParser) this.canaryShare = share;
   }
 
   /** The worker count changed (a reload): ranges in flight at once follow it. */

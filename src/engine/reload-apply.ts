@@ -57,6 +57,7 @@ export function applyReload(targets: ReloadTargets, plan: ReloadPlan, next: Reso
   if (changed.has('logLevel') && targets.ownLogger) targets.ownLogger.level = next.logLevel;
   // From the next range planned on; ranges in flight keep the sample they were sent with.
   if (changed.has('shadowSample')) for (const p of targets.pipelines()) p.setShadowSample(next.shadowSample);
+  if (changed.has('canaryShare')) for (const p of targets.pipelines()) p.setCanaryShare(next.canaryShare);
   // Ranges the lane parsed are emitted as ever; from now on growth goes to the pool (or comes back).
   if (changed.has('liveLane') && targets.liveLane) targets.liveLane.enabled = next.liveLane;
   if (changed.has('workers')) targets.resizeWorkers(next.workers);

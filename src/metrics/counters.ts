@@ -15,6 +15,8 @@ export const Counter = {
   rangesCompleted: 7,
   shadowCompared: 8,
   shadowMismatches: 9,
+  canaryRanges: 10,
+  canaryBytes: 11,
 } as const;
 export type CounterName = keyof typeof Counter;
 const COUNTER_SLOTS = Object.keys(Counter).length;

@@ -60,7 +60,7 @@ export interface StreamingJson {
   sink: { name: string; flushes: number; errors: number };
   rings: { capacity: number; occupancy: number[] };
   /** Feature flags in force (a reload changes them); null when the source does not report them. */
-  features: { live_lane: boolean; parser_shadow: string | null; shadow_sample: number } | null;
+  features: { live_lane: boolean; parser_shadow: string | null; shadow_sample: number; canary_parser: string | null; canary_share: number; canary_ranges: number } | null;
 }
 
 export interface LatencyJson {
@@ -168,7 +168,9 @@ export function streamingJson(source: TelemetrySource, sampler: TelemetrySampler
     dedup: { ...g.dedup, load: g.dedup.capacity > 0 ? round(g.dedup.entries / g.dedup.capacity, 4) : 0 },
     sink: g.sink,
     rings: { capacity: g.ringCapacity, occupancy: g.ringOccupancy },
-    features: f ? { live_lane: f.liveLane, parser_shadow: f.parserShadow ?? null, shadow_sample: f.shadowSample } : null,
+    features: f
+      ? { live_lane: f.liveLane, parser_shadow: f.parserShadow ?? null, shadow_sample: f.shadowSample, canary_parser: f.canaryParser ?? null, canary_share: f.canaryShare, canary_ranges: f.canaryRanges }
+      : null,
   };
 }
 

@@ -195,10 +195,19 @@ export function registerEngineMetrics(registry: Registry, source: TelemetrySourc
   gauge('ordertail_mode_info', 'How inputs are read now: realtime, legacy or hybrid (value is always 1; a reload may switch realtime and hybrid).', ['mode'], (s) =>
     s.mode ? [[{ mode: s.mode }, 1]] : [],
   );
-  gauge('ordertail_feature_enabled', 'Feature flags in force (1 on, 0 off): live_lane (growth parsed on the engine thread), parser_shadow (a shadow parser re-parses a sample of ranges).', ['feature'], (s) =>
-    s.features ? [[{ feature: 'live_lane' }, s.features.liveLane ? 1 : 0], [{ feature: 'parser_shadow' }, s.features.parserShadow !== undefined && s.features.shadowSample > 0 ? 1 : 0]] : [],
+  gauge('ordertail_feature_enabled', 'Feature flags in force (1 on, 0 off): live_lane (growth parsed on the engine thread), parser_shadow (a shadow parser re-parses a sample of ranges), canary_parser (a canary parser parses a share of the files).', ['feature'], (s) =>
+    s.features
+      ? [
+          [{ feature: 'live_lane' }, s.features.liveLane ? 1 : 0],
+          [{ feature: 'parser_shadow' }, s.features.parserShadow !== undefined && s.features.shadowSample > 0 ? 1 : 0],
+          [{ feature: 'canary_parser' }, s.features.canaryParser !== undefined && s.features.canaryShare > 0 ? 1 : 0],
+        ]
+      : [],
   );
   gauge('ordertail_parser_shadow_sample_ratio', 'Share of ranges the shadow parser re-parses (0 without one).', [], (s) => (s.features ? one(s.features.shadowSample) : []));
+  gauge('ordertail_canary_share_ratio', 'Share of input files the canary parser parses (0 without one).', [], (s) => (s.features ? one(s.features.canaryShare) : []));
+  counter('ordertail_canary_ranges_total', 'Ranges parsed by the canary parser.', (s) => s.features?.canaryRanges ?? 0);
+  counter('ordertail_canary_bytes_total', 'Bytes parsed by the canary parser.', (s) => s.features?.canaryBytes ?? 0);
 
   labelledCounter('ordertail_mode_records_total', 'Hybrid mode: records per path (live = realtime, batch = closed files read whole), first to see them (emitted) or not.', ['path', 'first'], (s) => {
     const m = s.modes?.counts;

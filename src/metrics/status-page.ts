@@ -229,8 +229,10 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
     /* Feature flags (a config reload changes them): text for people, data-* for scripts. */
     var fe = document.getElementById("features"), f = s.features;
     fe.dataset.liveLane = f ? (f.live_lane ? "on" : "off") : ""; fe.dataset.shadowSample = f ? String(f.shadow_sample) : "";
+    fe.dataset.canaryShare = f ? String(f.canary_share) : "";
     fe.textContent = !f ? "" : "· " + (c.mode || "realtime") + " mode · live lane " + (f.live_lane ? "on" : "off") + " · shadow parser " +
-      (f.parser_shadow && f.shadow_sample > 0 ? f.parser_shadow + " on " + Number((f.shadow_sample * 100).toPrecision(3)) + " % of ranges" : "off");
+      (f.parser_shadow && f.shadow_sample > 0 ? f.parser_shadow + " on " + Number((f.shadow_sample * 100).toPrecision(3)) + " % of ranges" : "off") +
+      " · canary parser " + (f.canary_parser && f.canary_share > 0 ? f.canary_parser + " on " + Number((f.canary_share * 100).toPrecision(3)) + " % of files" : "off");
     var t = document.getElementById("tiles"); t.textContent = "";
     [["orders / s", fmt(s.orders_per_second)], ["read / s", fmt(s.records_read_per_second)],
       ["duplicates (total)", fmt(s.duplicate_orders_count)], ["rejects / s", fmt(s.rejects_per_second)],

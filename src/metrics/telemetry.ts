@@ -127,6 +127,12 @@ export interface FeatureFlags {
   parserShadow: string | undefined;
   /** Share of ranges it re-parses (0 when there is no shadow parser). */
   shadowSample: number;
+  /** The canary parser, if any (fixed at start-up), and the share of files it parses (0 without one). */
+  canaryParser: string | undefined;
+  canaryShare: number;
+  /** Ranges and bytes the canary parser has parsed. */
+  canaryRanges: number;
+  canaryBytes: number;
 }
 
 /** The dedup table as metrics see it (DedupTable.stats, layout.ts "Forgetting"). */

@@ -43,7 +43,7 @@ interface PoolCore {
 }
 
 function configKey(o: ParsePoolConfig): string {
-  return JSON.stringify([o.workers, o.keyFields, o.eventTimeField, o.maxRecordBytes, o.parser, o.parserShadow ?? null, o.shadowSample, o.follow]);
+  return JSON.stringify([o.workers, o.keyFields, o.eventTimeField, o.maxRecordBytes, o.parser, o.parserShadow ?? null, o.shadowSample, o.canaryParser ?? null, o.follow]);
 }
 
 /** `doorbell`: shared with the threads of an earlier core that still run ranges (ParsePool.resize). */
@@ -61,6 +61,7 @@ function createCore(options: ParsePoolConfig, doorbell = Doorbell.create()): Poo
     parser: options.parser,
     parserShadow: options.parserShadow,
     shadowSample: options.shadowSample,
+    canaryParser: options.canaryParser,
     ringStallLimitMs: 60_000,
     yieldToMainThread: options.follow ? WORKER_NICE_WHEN_FOLLOWING : 0,
   };

@@ -16,6 +16,7 @@ export interface ParsePoolOptions {
   parser: string;
   parserShadow: string | undefined;
   shadowSample: number;
+  canaryParser: string | undefined;
   /** Files are followed: the threads yield the CPU to the main thread's live lane. */
   follow: boolean;
   /** A worker died outside a task (e.g. its parser failed to load). */
@@ -39,6 +40,7 @@ export function parsePoolConfig(o: ResolvedOptions, parser: ParserName): ParsePo
     parser,
     parserShadow: o.parserShadow,
     shadowSample: o.shadowSample,
+    canaryParser: o.canaryParser,
     follow: !o.once,
   };
 }

@@ -29,6 +29,8 @@ export interface RangeTask {
   readonly skipUntilNewline: boolean;
   /** Share of ranges the shadow parser re-parses, as in force when the range was planned (a reload changes it); the worker's start-up value when absent. */
   readonly shadowSample?: number;
+  /** Parsed by the canary parser (its file is in the canary share: pool/canary.ts). */
+  readonly canary?: boolean;
 }
 
 export interface RangeOutcome {
@@ -65,6 +67,8 @@ export interface ParseWorkerData {
   readonly parser: string;
   readonly parserShadow: string | undefined;
   readonly shadowSample: number;
+  /** Parses the ranges of files in the canary share (RangeTask.canary). */
+  readonly canaryParser: string | undefined;
   /** Longest a worker waits on a full ring before failing the range (ms). */
   readonly ringStallLimitMs: number;
   /** Added to the worker threads' nice value (follow mode), so the main thread's live lane runs first; 0: none. */
