@@ -223,8 +223,13 @@ export class DedupCheckpoint {
     }
   }
 
+  /**
+   * A follower's table is copied (the live lane must not wait for a write of
+   * it); a --once run, with no compactor, writes it from its own memory
+   * instead and holds no copy (its peak memory is a figure of the replay).
+   */
   private copies(table: DedupTable): boolean {
-    return table.sharedBuffer.byteLength <= this.copyMaxBytes;
+    return this.compactor !== undefined && table.sharedBuffer.byteLength <= this.copyMaxBytes;
   }
 
   /**
