@@ -6,11 +6,12 @@
  * Real CLI processes on real files; every wait is on a condition.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startCli, type CliProcess } from './helpers/cli-process.js';
+import { saveConfig } from './helpers/config-file.js';
 import { readLines, until, workdir } from './helpers/workdir.js';
 import { ConfigError, Engine } from '../dist/src/index.js';
 
@@ -32,13 +33,6 @@ function orders(path: string, prefix: string, from: number, count: number): void
   appendFileSync(path, Array.from({ length: count }, (_, i) => `{"id":"${prefix}-${from + i}","timestamp":${t},"pad":"${'x'.repeat(40)}"}`).join('\n') + '\n');
 }
 
-/** JSON is YAML: the config file, replaced atomically as an editor saves it (write a temp file, rename it over). */
-function saveConfig(path: string, config: Record<string, unknown>, inPlace = false): void {
-  const text = JSON.stringify(config, null, 2) + '\n';
-  if (inPlace) return writeFileSync(path, text);
-  writeFileSync(`${path}.tmp`, text);
-  renameSync(`${path}.tmp`, path);
-}
 
 function reloadLines(p: CliProcess): ReloadLine[] {
   return p

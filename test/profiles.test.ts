@@ -5,11 +5,12 @@
  * profile, the collector section takes the engine's profile unless it names
  * its own, and a profile changed by a reload applies like the keys it sets.
  */
-import { writeFileSync, renameSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveOptions } from '../dist/src/index.js';
 import { startCli } from './helpers/cli-process.js';
+import { saveConfig } from './helpers/config-file.js';
 import { readLines, until, workdir } from './helpers/workdir.js';
 
 const COLLECTOR = { exchanges: ['binance'], symbols: ['BTC/USDT'] };
@@ -62,10 +63,7 @@ describe('profiles', () => {
     expect(await bad.exit(15_000)).toBe(2);
     expect(bad.stderr()).toContain('staging');
     const configPath = join(dir, 'ordertail.yaml');
-    const save = (config: Record<string, unknown>): void => {
-      writeFileSync(`${configPath}.tmp`, JSON.stringify(config));
-      renameSync(`${configPath}.tmp`, configPath);
-    };
+    const save = (config: Record<string, unknown>): void => saveConfig(configPath, config);
     const config = { input: [input], sink: `file:${out}`, checkpoint: join(dir, 'cp'), workers: 1, profile: 'development' };
     save(config);
     const p = startCli(['run', '--config', configPath, '--no-metrics']);

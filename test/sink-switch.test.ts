@@ -7,18 +7,15 @@
  * appending throughout.
  */
 import { spawn } from 'node:child_process';
-import { renameSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startCli, type CliProcess } from './helpers/cli-process.js';
+import { saveConfig } from './helpers/config-file.js';
 import { readLines, until, workdir } from './helpers/workdir.js';
 
 const WRITER = resolve(import.meta.dirname, 'helpers/line-writer.mjs');
 
-function saveConfig(path: string, config: Record<string, unknown>): void {
-  writeFileSync(`${path}.tmp`, JSON.stringify(config, null, 2) + '\n');
-  renameSync(`${path}.tmp`, path);
-}
 
 const ids = (path: string): string[] => readLines(path).map((l) => (JSON.parse(l) as { id: string }).id);
 

@@ -48,7 +48,8 @@ export function compactDedup(task: DedupCompactionTask): DedupCompactionResult {
   const journal = readFileSync(join(task.dir, task.journal.file)).subarray(0, task.journal.byteLength);
   table.insertEntries(new DedupEntries(journal));
   table.prepareSnapshot();
-  const { format, bytes } = snapshotBytes(table);
+  // Sized to what the table holds (an estimate, with room to spare), not to its capacity.
+  const { format, bytes } = heldEntriesOrRaw(table, (estimate) => DedupEntries.allocate(Math.min(table.capacity, Math.ceil(estimate * 1.1) + 1024)));
   const tmp = join(task.dir, `${task.output}.tmp`);
   const fd = openSync(tmp, 'w');
   try {
@@ -62,15 +63,16 @@ export function compactDedup(task: DedupCompactionTask): DedupCompactionResult {
 }
 
 /**
- * The held entries (sized to what the table holds, with room to spare, not to
- * its capacity), or the raw table once a restore would have to sort them.
+ * A snapshot of `table`: its held entries, exported into `entriesFor(the
+ * estimated count)`, or its raw memory itself (not a copy) once a restore
+ * would have to sort that many entries or they do not fit there.
  */
-function snapshotBytes(table: DedupTable): { format: 'raw' | 'entries'; bytes: Uint8Array } {
+export function heldEntriesOrRaw(table: DedupTable, entriesFor: (estimate: number) => DedupEntries): { format: 'raw' | 'entries'; bytes: Uint8Array } {
   const raw = { format: 'raw' as const, bytes: new Uint8Array(table.sharedBuffer) };
   const estimate = table.stats().entries;
   if (entriesNeedOrdering(estimate, table.capacity)) return raw;
-  const held = DedupEntries.allocate(Math.min(table.capacity, Math.ceil(estimate * 1.1) + 1024));
-  const n = table.exportEntries(held);
+  const into = entriesFor(estimate);
+  const n = table.exportEntries(into);
   if (n < 0 || entriesNeedOrdering(n, table.capacity)) return raw;
-  return { format: 'entries', bytes: held.prefix(n) };
+  return { format: 'entries', bytes: into.prefix(n) };
 }

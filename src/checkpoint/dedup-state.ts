@@ -8,9 +8,9 @@
 import { join } from 'node:path';
 import { DedupEntries } from '../dedup/entries.js';
 import { ENTRY_BYTES, tableBytes } from '../dedup/layout.js';
-import { DedupTable, entriesNeedOrdering, type DedupTableOptions } from '../dedup/table.js';
+import { DedupTable, type DedupTableOptions } from '../dedup/table.js';
 import { DedupJournal } from './dedup-journal.js';
-import type { DedupCompactionResult, DedupCompactionTask } from './dedup-compaction.js';
+import { heldEntriesOrRaw, type DedupCompactionResult, type DedupCompactionTask } from './dedup-compaction.js';
 import { CheckpointError } from './errors.js';
 import type { CheckpointState } from './manifest.js';
 import type { CheckpointStore } from './store.js';
@@ -263,14 +263,14 @@ export class DedupCheckpoint {
       copy.set(new Uint8Array(raw));
       return { format: 'raw', bytes: copy, isCopy: true };
     }
-    const held = table.stats().entries;
-    if (entriesNeedOrdering(held, table.capacity)) return { format: 'raw', bytes: new Uint8Array(raw), isCopy: false };
-    if (!this.snapshotEntries || this.snapshotEntries.capacity < held) {
-      // Room for some growth, so the next snapshots reuse it.
-      this.snapshotEntries = DedupEntries.allocate(Math.min(Math.floor(raw.byteLength / ENTRY_BYTES), Math.max(65_536, Math.ceil(held * 1.5))));
-    }
-    const n = table.exportEntries(this.snapshotEntries);
-    if (n < 0) return { format: 'raw', bytes: new Uint8Array(raw), isCopy: false };
-    return { format: 'entries', bytes: this.snapshotEntries.prefix(n), isCopy: true };
+    const snapshot = heldEntriesOrRaw(table, (held) => {
+      if (!this.snapshotEntries || this.snapshotEntries.capacity < held) {
+        // Room for some growth, so the next snapshots reuse it.
+        this.snapshotEntries = DedupEntries.allocate(Math.min(Math.floor(raw.byteLength / ENTRY_BYTES), Math.max(65_536, Math.ceil(held * 1.5))));
+      }
+      return this.snapshotEntries;
+    });
+    // The entries are a copy; the raw table is the live memory.
+    return { ...snapshot, isCopy: snapshot.format === 'entries' };
   }
 }

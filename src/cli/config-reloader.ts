@@ -34,9 +34,6 @@ function canListen(host: string, port: number): Promise<Error | undefined> {
   });
 }
 
-const samePlace = (a: MetricsPlace | undefined, b: MetricsPlace | undefined): boolean =>
-  a?.port === b?.port && a?.host === b?.host && a?.allowedHosts.join(',') === b?.allowedHosts.join(',');
-
 type Trigger = 'SIGHUP' | 'config file change';
 type RunOptions = Pick<RunCommand, 'engineOptions' | 'options' | 'metrics'>;
 
@@ -70,6 +67,18 @@ export class ConfigReloader {
     return this.queue;
   }
 
+  /** Refuse this reload: counted by the engine (as a reload whose options throw `err`), and logged. */
+  private refuse(trigger: Trigger, err: unknown): void {
+    try {
+      this.engine.reload(() => {
+        throw err;
+      });
+    } catch {
+      // Counted.
+    }
+    this.rejected(trigger, err);
+  }
+
   private rejected(trigger: Trigger, err: unknown): void {
     const key = err instanceof ConfigError ? err.key : undefined;
     const message = err instanceof Error ? err.message : String(err);
@@ -86,29 +95,17 @@ export class ConfigReloader {
     try {
       next = this.read();
     } catch (err) {
-      // A file that cannot be read or is invalid: the engine counts it as refused, with the same error.
-      try {
-        this.engine.reload(() => {
-          throw err;
-        });
-      } catch {
-        // Counted.
-      }
-      return this.rejected(trigger, err);
+      // A file that cannot be read or is invalid.
+      return this.refuse(trigger, err);
     }
-    const moved = !samePlace(this.metrics, next.metrics);
-    const movedKeys = moved ? this.metricsKeys(next.metrics) : [];
+    const movedKeys = this.metricsKeys(next.metrics);
+    const moved = movedKeys.length > 0;
     // Not probed where the server is now (its own socket holds that): allowedHosts alone changed.
     if (moved && next.metrics && (next.metrics.port !== this.metrics?.port || next.metrics.host !== this.metrics?.host)) {
       const busy = await canListen(next.metrics.host, next.metrics.port);
       if (busy) {
-        try {
-          this.engine.reload(() => {
-            throw new ConfigError(`\`metricsPort\` ${next.metrics!.host}:${next.metrics!.port} cannot be listened on (${(busy as NodeJS.ErrnoException).code ?? busy.message}); the metrics server stays where it is`, 'metricsPort');
-          });
-        } catch (err) {
-          return this.rejected(trigger, err);
-        }
+        const why = `\`metricsPort\` ${next.metrics.host}:${next.metrics.port} cannot be listened on (${(busy as NodeJS.ErrnoException).code ?? busy.message}); the metrics server stays where it is`;
+        return this.refuse(trigger, new ConfigError(why, 'metricsPort'));
       }
     }
     let result: ReloadResult;

@@ -96,7 +96,7 @@ const isReloadable = (key: OptionKey): key is ReloadableKey => (RELOADABLE_KEYS 
 const reloadableIn = (current: ResolvedOptions, key: OptionKey): key is ReloadableKey => isReloadable(key) && !((key === 'input' || key === 'sink' || key === 'workers') && current.once);
 
 /** Sinks a follower can leave or take at a checkpoint boundary: nothing of theirs outlives a flush. */
-const SWITCHABLE_SINKS: readonly string[] = ['file', 'stdout'];
+export const switchesAtReload = (kind: ResolvedOptions['sink']['kind']): boolean => kind === 'file' || kind === 'stdout';
 
 /**
  * Why a change of sink is refused, or undefined when it may apply. Files and
@@ -105,7 +105,7 @@ const SWITCHABLE_SINKS: readonly string[] = ['file', 'stdout'];
  * have to hand over those too; a restart does that.
  */
 function sinkChange(current: ResolvedOptions, next: ResolvedOptions): string | undefined {
-  if (SWITCHABLE_SINKS.includes(current.sink.kind) && SWITCHABLE_SINKS.includes(next.sink.kind)) return undefined;
+  if (switchesAtReload(current.sink.kind) && switchesAtReload(next.sink.kind)) return undefined;
   return `\`sink\` cannot change at run time from ${current.sink.kind} to ${next.sink.kind}: only file and stdout sinks switch at a reload (a database or NATS sink keeps offsets of its own). Restart to apply`;
 }
 

@@ -49,7 +49,7 @@ import { checkOnceInputs } from '../sources/input-check.js';
 
 import type { CheckpointedFile } from '../checkpoint/manifest.js';
 import { isTransactional, type TransactionalSink } from '../sinks/transactional.js';
-import { planReload } from '../config/reload.js';
+import { planReload, switchesAtReload } from '../config/reload.js';
 import { applyReload, type ReloadResult } from './reload-apply.js';
 import { ReloadCounts } from '../metrics/reloads.js';
 import { boundSinkStop } from './sink-stop.js';
@@ -268,7 +268,6 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
         resizeWorkers: (workers) => {
           this.workersNow = workers;
           this.pool?.resize(workers);
-          for (const p of [this.pipeline, this.batchPath?.pipeline]) p?.setWorkers(workers);
         },
       },
       plan,
@@ -366,7 +365,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       const outputs = openOutputs(o, restored, this.iterator, (m, code) => this.emit('warning', m, code), (m) => this.emit('info', m));
       ({ sink: this.sink, fileSink: this.fileSink, deadLetter: this.deadLetter } = outputs);
       this.sinkKind = this.iterator ? 'iterator' : o.sink.kind === 'file' || o.sink.kind === 'postgres' || o.sink.kind === 'nats' ? 'none' : o.sink.kind;
-      if (!o.once && !this.iterator && (o.sink.kind === 'file' || o.sink.kind === 'stdout')) this.sink = this.sinkSwitch = new SwitchableSink(this.sink);
+      if (!o.once && !this.iterator && switchesAtReload(o.sink.kind)) this.sink = this.sinkSwitch = new SwitchableSink(this.sink);
       if (isTransactional(this.sink)) {
         this.txSink = this.sink;
         resumeFiles = await this.sink.open();

@@ -56,11 +56,20 @@ export function openOutputs(o: ResolvedOptions, restored: CheckpointState | unde
   if (replacement) sink = replacement;
   else if (o.sink.kind === 'postgres') sink = new PostgresSink(o.sink.config, { ...keyedSinkOptions, input: o.input });
   else if (o.sink.kind === 'nats') sink = new NatsSink(o.sink.config, { ...keyedSinkOptions, dedupWindowMs: o.dedupWindowMs });
-  else if (o.sink.kind === 'file') sink = fileSink = new FileSink(o.sink.path, { committedBytes: sinkLength(o.sink.path, restored, warn) ?? freshLength(o), pageCache: o.sinkPageCache });
-  // A follower's live records queue behind whatever history waits for the reader: keep that short.
-  else if (o.sink.kind === 'stdout') sink = new StreamSink(process.stdout, 'stdout', o.once ? STREAM_QUEUE_BYTES : FOLLOW_QUEUE_BYTES);
+  else if (o.sink.kind === 'file' || o.sink.kind === 'stdout') ({ sink, fileSink } = openLocalSink(o, o.sink.kind === 'file' ? sinkLength(o.sink.path, restored, warn) : undefined));
   else sink = { name: 'none', write: () => true, flush: async () => {}, close: async () => {} };
   return { sink, fileSink, deadLetter };
+}
+
+/** A file sink cut back to `committedBytes` (undefined: kept as it is, or emptied with sinkMode truncate), or stdout. */
+function openLocalSink(o: ResolvedOptions, committedBytes: number | undefined): { sink: Sink; fileSink: FileSink | undefined } {
+  if (o.sink.kind === 'file') {
+    const fileSink = new FileSink(o.sink.path, { committedBytes: committedBytes ?? freshLength(o), pageCache: o.sinkPageCache });
+    return { sink: fileSink, fileSink };
+  }
+  if (o.sink.kind !== 'stdout') throw new Error(`a ${o.sink.kind} sink is not a local one`);
+  // A follower's live records queue behind whatever history waits for the reader: keep that short.
+  return { sink: new StreamSink(process.stdout, 'stdout', o.once ? STREAM_QUEUE_BYTES : FOLLOW_QUEUE_BYTES), fileSink: undefined };
 }
 
 /**
@@ -70,12 +79,7 @@ export function openOutputs(o: ResolvedOptions, restored: CheckpointState | unde
  * without a checkpoint; the next checkpoint commits it from that length.
  */
 export function openReplacementSink(o: ResolvedOptions): { sink: Sink; fileSink: FileSink | undefined } {
-  if (o.sink.kind === 'file') {
-    const fileSink = new FileSink(o.sink.path, { committedBytes: freshLength(o), pageCache: o.sinkPageCache });
-    return { sink: fileSink, fileSink };
-  }
-  if (o.sink.kind === 'stdout') return { sink: new StreamSink(process.stdout, 'stdout', FOLLOW_QUEUE_BYTES), fileSink: undefined };
-  throw new Error(`a ${o.sink.kind} sink is not switched to at a reload`);
+  return openLocalSink(o, undefined);
 }
 
 /**

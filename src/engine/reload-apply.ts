@@ -45,7 +45,7 @@ export interface ReloadTargets {
   /** Every pipeline planning ranges now (the live one, hybrid's batch path). */
   pipelines(): Pipeline[];
   readonly liveLane: LiveLane | undefined;
-  /** Parse on this many threads from the next range planned on (ranges in flight finish on theirs). */
+  /** Parse on this many threads from the next range planned on (ranges in flight finish on theirs); the pipelines' range buffers follow here. */
   resizeWorkers(workers: number): void;
 }
 
@@ -60,7 +60,10 @@ export function applyReload(targets: ReloadTargets, plan: ReloadPlan, next: Reso
   if (changed.has('canaryShare')) for (const p of targets.pipelines()) p.setCanaryShare(next.canaryShare);
   // Ranges the lane parsed are emitted as ever; from now on growth goes to the pool (or comes back).
   if (changed.has('liveLane') && targets.liveLane) targets.liveLane.enabled = next.liveLane;
-  if (changed.has('workers')) targets.resizeWorkers(next.workers);
+  if (changed.has('workers')) {
+    targets.resizeWorkers(next.workers);
+    for (const p of targets.pipelines()) p.setWorkers(next.workers);
+  }
   // A batch path a switch to hybrid makes later reads the new options itself.
   if (changed.has('batchEvery') || changed.has('batchDelay')) targets.batchClock()?.setTiming(next.batchEveryMs, next.batchDelayMs);
   targets.checkpointer?.setOptions(next);

@@ -160,8 +160,7 @@ export async function discardPrewarmedParsePool(): Promise<void> {
  */
 export class ParsePool {
   private core: PoolCore;
-  private piscina: Piscina;
-  /** The rings of the current threads and of those retiring. */
+  /** The rings of the current threads and of those retiring (ringsNow). */
   private consumers: RingConsumer[];
   private readonly doorbell: Doorbell;
   private config: ParsePoolOptions;
@@ -184,7 +183,6 @@ export class ParsePool {
     core ??= createCore(options);
     this.config = options;
     this.core = core;
-    this.piscina = core.piscina;
     this.consumers = core.consumers;
     this.doorbell = core.doorbell;
     core.attach(options.onWorkerError);
@@ -260,9 +258,8 @@ export class ParsePool {
       this.incoming = undefined;
       const old = this.core;
       this.core = next;
-      this.piscina = next.piscina;
       this.retiring.add(old);
-      this.consumers = [...next.consumers, ...[...this.retiring].flatMap((c) => c.consumers)];
+      this.ringsNow();
       if ((this.running.get(old) ?? 0) === 0) this.retire(old);
     });
   }
@@ -270,8 +267,16 @@ export class ParsePool {
   private retire(core: PoolCore): void {
     this.retiring.delete(core);
     this.running.delete(core);
-    this.consumers = [...this.core.consumers, ...[...this.retiring].flatMap((c) => c.consumers)];
+    this.ringsNow();
     destroy(core).catch(() => {});
+  }
+
+  private ringsNow(): void {
+    this.consumers = [...this.core.consumers, ...[...this.retiring].flatMap((c) => c.consumers)];
+  }
+
+  private get piscina(): Piscina {
+    return this.core.piscina;
   }
 
   /** Move every readable slot of every ring into its range's store. */
