@@ -1,15 +1,26 @@
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, write, writeSync } from 'node:fs';
-import { open, rename, rm, writeFile } from 'node:fs/promises';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CheckpointError } from './errors.js';
 import { decodeManifest, encodeManifest, MANIFEST_FILE, type CheckpointState } from './manifest.js';
 import { ENTRY_BYTES } from '../dedup/layout.js';
+import { errnoError, type WriteBackAndDrop } from '../util/write-back.js';
 
 const DEDUP_PREFIX = 'dedup-';
 const JOURNAL_PREFIX = 'journal-';
 const fsyncAsync = promisify(fsync);
-const writeAsync = promisify(write);
+
+/**
+ * With a WriteBackAndDrop, snapshots and journals are written in steps of
+ * this size, each synced and dropped from the page cache before the next.
+ * Written whole and left cached, a table's worth of new pages every few
+ * seconds (73 MiB at 300k keys/s) usually cost ~25 ms of kernel time, but now
+ * and then over 400 ms, on the core the live lane shares; dropped behind,
+ * the next snapshot's pages come from those just freed, and the cost stays
+ * near the usual (bench/RESULTS.md, "checkpoint files dropped behind").
+ */
+const DROP_BEHIND_STEP_BYTES = 8 * 1024 * 1024;
 
 /**
  * A checkpoint directory. A commit is atomic: the dedup snapshot and the new
@@ -23,7 +34,11 @@ export class CheckpointStore {
   /** The state of the last successful commit (file names filled in). */
   lastCommitted: CheckpointState | undefined;
 
-  constructor(readonly dir: string) {
+  /** `writeBack`: sync and drop each written step (DROP_BEHIND_STEP_BYTES); without it, one fsync per file. */
+  constructor(
+    readonly dir: string,
+    private readonly writeBack?: WriteBackAndDrop,
+  ) {
     this.manifestPath = join(dir, MANIFEST_FILE);
   }
 
@@ -149,12 +164,12 @@ export class CheckpointStore {
     if (this.committing) throw new Error('a checkpoint commit is already in flight');
     mkdirSync(this.dir, { recursive: true });
     let committed = state;
-    let base: { fd: number; name: string; bytes?: Uint8Array } | undefined;
+    let base: SnapshotWrite | undefined;
     if (dedup.base) {
       const name = `${DEDUP_PREFIX}${state.generation}.bin`;
       const tmp = join(this.dir, `${name}.tmp`);
       // A copy is written with the fsync, off the main thread; the table's own memory now.
-      base = dedup.baseIsCopy ? { fd: openSync(tmp, 'w'), name, bytes: dedup.base } : { fd: writeWhole(tmp, dedup.base), name };
+      base = dedup.baseIsCopy ? { name, bytes: dedup.base } : { fd: writeWhole(tmp, dedup.base), name };
       committed = { ...committed, dedup: { ...committed.dedup, file: name, byteLength: dedup.base.byteLength } };
     }
     const journal = dedup.journal ? { name: `${JOURNAL_PREFIX}${state.generation}.bin`, segments: dedup.journal } : undefined;
@@ -166,33 +181,27 @@ export class CheckpointStore {
   }
 
   private async finish(
-    base: { fd: number; name: string; bytes?: Uint8Array } | undefined,
+    base: SnapshotWrite | undefined,
     journal: { name: string; segments: readonly Uint8Array[] } | undefined,
     state: CheckpointState,
     flushOutputs: () => Promise<void>,
   ): Promise<void> {
     if (base) {
-      try {
-        if (base.bytes) await writeAllAsync(base.fd, base.bytes);
-        await fsyncAsync(base.fd);
-      } finally {
-        closeSync(base.fd);
+      const tmp = join(this.dir, `${base.name}.tmp`);
+      if ('bytes' in base) {
+        await this.writeFile(tmp, [base.bytes]);
+      } else {
+        try {
+          await fsyncAsync(base.fd);
+        } finally {
+          closeSync(base.fd);
+        }
       }
-      await rename(join(this.dir, `${base.name}.tmp`), join(this.dir, base.name));
+      await rename(tmp, join(this.dir, base.name));
     }
     if (journal) {
       const tmp = join(this.dir, `${journal.name}.tmp`);
-      const handle = await open(tmp, 'w');
-      try {
-        let position = 0;
-        for (const segment of journal.segments) {
-          for (let done = 0; done < segment.length; ) done += (await handle.write(segment, done, segment.length - done, position + done)).bytesWritten;
-          position += segment.length;
-        }
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await this.writeFile(tmp, journal.segments);
       await rename(tmp, join(this.dir, journal.name));
     }
     await flushOutputs();
@@ -214,6 +223,39 @@ export class CheckpointStore {
     }
   }
 
+  /**
+   * `parts`, one after the other, into a new file at `path` (truncated), made
+   * durable: synced and dropped from the page cache a step at a time with
+   * writeBack, else fsynced once at the end. On libuv's threads throughout.
+   */
+  private async writeFile(path: string, parts: readonly Uint8Array[]): Promise<void> {
+    const handle = await open(path, 'w');
+    try {
+      let position = 0;
+      let synced = 0;
+      for (const part of parts) {
+        for (let at = 0; at < part.length; ) {
+          const step = this.writeBack ? Math.min(part.length - at, DROP_BEHIND_STEP_BYTES - (position - synced)) : part.length - at;
+          await writeAll(handle, part.subarray(at, at + step), position);
+          at += step;
+          position += step;
+          if (this.writeBack && position - synced >= DROP_BEHIND_STEP_BYTES) synced = await this.writtenBack(handle, path, synced, position);
+        }
+      }
+      if (this.writeBack) await this.writtenBack(handle, path, synced, position);
+      else await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** [from, to) of `handle` synced and dropped; returns `to`. */
+  private async writtenBack(handle: FileHandle, path: string, from: number, to: number): Promise<number> {
+    const errno = await this.writeBack!(handle.fd, from, to);
+    if (errno !== 0) throw errnoError(errno, 'fdatasync', path);
+    return to;
+  }
+
   private syncDir(): void {
     const d = openSync(this.dir, 'r');
     try {
@@ -223,6 +265,9 @@ export class CheckpointStore {
     }
   }
 }
+
+/** A snapshot on its way to disk: a copy (written off the main thread), or the live table already written to `fd`. */
+type SnapshotWrite = { readonly name: string; readonly bytes: Uint8Array } | { readonly name: string; readonly fd: number };
 
 /** Write `bytes` to a new file; returns its open descriptor (for the caller's fsync). */
 function writeWhole(path: string, bytes: Uint8Array): number {
@@ -237,11 +282,6 @@ function writeWhole(path: string, bytes: Uint8Array): number {
   return fd;
 }
 
-/** Write `bytes` to the start of the file `fd` on libuv's threads. */
-async function writeAllAsync(fd: number, bytes: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    const { bytesWritten } = await writeAsync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30), done);
-    done += bytesWritten;
-  }
+async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done, position + done)).bytesWritten;
 }

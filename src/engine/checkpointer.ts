@@ -16,6 +16,7 @@ import { RecordsNotTakenError, type IteratorSink } from '../sinks/iterator-sink.
 import type { DeadLetterFile } from '../sinks/dead-letter.js';
 import type { FileSink } from '../sinks/file-sink.js';
 import type { Sink } from '../sinks/sink.js';
+import { nativeWriteBackAndDrop } from '../util/write-back.js';
 import type { WarningCode } from './warnings.js';
 
 /** What a commit describes, bound once the engine has opened it all. */
@@ -80,7 +81,8 @@ export class Checkpointer {
    * touched), then reset it or load the last committed checkpoint.
    */
   static open(options: ResolvedOptions, dir: string, warn: Warn): Checkpointer {
-    const store = new CheckpointStore(resolve(dir));
+    // Checkpoint files are read only by a restart: each is dropped from the page cache as it is written.
+    const store = new CheckpointStore(resolve(dir), nativeWriteBackAndDrop());
     const lock = CheckpointLock.acquire(store.dir, (m) => warn(m, 'ORDERTAIL_CHECKPOINT_LOCK_TAKEN_OVER'));
     let restored: CheckpointState | undefined;
     try {

@@ -2,7 +2,8 @@ import { closeSync, fdatasync, fsync, openSync, statSync, truncateSync, writeSyn
 import { constants } from 'node:os';
 import { promisify } from 'node:util';
 import { CheckpointError } from '../checkpoint/errors.js';
-import { errnoError, nativeWriteBackAndDrop, type SinkPageCache, type WriteBackAndDrop } from './page-cache.js';
+import { errnoError, nativeWriteBackAndDrop, type WriteBackAndDrop } from '../util/write-back.js';
+import type { SinkPageCache } from './page-cache.js';
 import type { Sink } from './sink.js';
 
 const fsyncAsync = promisify(fsync);
