@@ -8,6 +8,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../dist/src/checkpoint/store.js';
+import { DedupJournal } from '../dist/src/checkpoint/dedup-journal.js';
+import { DedupEntries } from '../dist/src/dedup/entries.js';
 import { DedupCheckpoint } from '../dist/src/checkpoint/dedup-state.js';
 import { compactDedup } from '../dist/src/checkpoint/dedup-compaction.js';
 import { DedupTable, INSERT_DUPLICATE } from '../dist/src/dedup/table.js';
@@ -60,6 +62,33 @@ function expectRestartKnows(dir: string, n: number, from = 0): void {
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
 
 describe('dedup journal folding', () => {
+  it('reuses the chunks a reset and a drop let go, and its segments hold exactly the keys pushed since', () => {
+    const journal = new DedupJournal();
+    const times = new Float64Array(1);
+    const push = (from: number, to: number): void => {
+      for (let k = from; k < to; k++) {
+        times[0] = T0 + k;
+        journal.push(k, ~k, times, 0);
+      }
+    };
+    const keysOf = (): number[] => {
+      const entries = new DedupEntries(Buffer.concat(journal.segments()));
+      return Array.from({ length: entries.capacity }, (_, e) => entries.hashLo(e));
+    };
+    push(0, 200_000); // 3+ chunks
+    journal.reset();
+    push(1_000_000, 1_070_000); // into reused chunks, the last one partly
+    expect(journal.length).toBe(70_000);
+    expect(keysOf()).toEqual(Array.from({ length: 70_000 }, (_, i) => 1_000_000 + i));
+    journal.dropFirst(65_536 + 10); // a whole chunk let go, and 10 entries of the next
+    push(2_000_000, 2_100_000);
+    const keys = keysOf();
+    expect(keys.length).toBe(70_000 - 65_546 + 100_000);
+    expect(keys.slice(0, 3)).toEqual([1_065_546, 1_065_547, 1_065_548]);
+    expect(keys.at(-1)).toBe(2_099_999);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
   it('folds a journal as soon as it is committed over its limit; the next checkpoint writes only newer keys, and a restart still knows every key', async () => {
     const dir = workdir();
     const store = new CheckpointStore(join(dir, 'ck'));

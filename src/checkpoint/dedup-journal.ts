@@ -10,14 +10,22 @@
  * journal of millions of keys would hold the main thread, and with it the live
  * lane), and bytes once written never change, so a checkpoint may write them
  * off the main thread while pushes go on.
+ *
+ * Chunks a reset or a drop lets go are kept for the next pushes instead of
+ * allocated again: at 300k keys/s a fresh megabyte every 200 ms of memory
+ * outside V8's heap made V8 run a full mark-compact every ~1.7 s (1–20 ms
+ * pauses of the live lane; bench/RESULTS.md, "journal chunks reused").
  */
 import { DedupEntries } from '../dedup/entries.js';
 import { ENTRY_BYTES } from '../dedup/layout.js';
 
 const CHUNK_ENTRIES = 65_536;
+/** Let-go chunks kept for reuse (1 MiB each): a 4 Mi-entry journal's worth, its largest limit. */
+const SPARE_CHUNKS_MAX = 64;
 
 export class DedupJournal {
   private chunks: DedupEntries[] = [];
+  private readonly spare: DedupEntries[] = [];
   private current!: DedupEntries;
   private inCurrent = 0;
   /** Entries of the first chunk already dropped (dropFirst). */
@@ -31,7 +39,7 @@ export class DedupJournal {
   /** Record a NEW insert; the time is read from `times[timeIndex]` (no boxing). */
   push(hashLo: number, hashHi: number, times: Float64Array, timeIndex: number): void {
     if (this.inCurrent === CHUNK_ENTRIES) {
-      this.current = DedupEntries.allocate(CHUNK_ENTRIES);
+      this.current = this.freshChunk();
       this.chunks.push(this.current);
       this.inCurrent = 0;
     }
@@ -53,24 +61,37 @@ export class DedupJournal {
     });
   }
 
-  /** Forget the oldest `count` entries (a new snapshot holds them). */
+  /**
+   * Forget the oldest `count` entries (a new snapshot holds them). Like
+   * reset(), only while no segment handed out by segments() is still being
+   * written: their chunks are reused.
+   */
   dropFirst(count: number): void {
     if (count > this.length) throw new RangeError(`cannot drop ${count} of ${this.length} journal entries`);
     this.length -= count;
     let left = this.skipped + count;
     while (this.chunks.length > 1 && left >= CHUNK_ENTRIES) {
-      this.chunks.shift();
+      this.letGo(this.chunks.shift()!);
       left -= CHUNK_ENTRIES;
     }
     this.skipped = left;
   }
 
-  /** A full snapshot was taken: start over. */
+  /** A full snapshot was taken: start over (see dropFirst() for when). */
   reset(): void {
-    this.current = DedupEntries.allocate(CHUNK_ENTRIES);
+    for (const chunk of this.chunks) this.letGo(chunk);
+    this.current = this.freshChunk();
     this.chunks = [this.current];
     this.inCurrent = 0;
     this.skipped = 0;
     this.length = 0;
+  }
+
+  private freshChunk(): DedupEntries {
+    return this.spare.pop() ?? DedupEntries.allocate(CHUNK_ENTRIES);
+  }
+
+  private letGo(chunk: DedupEntries): void {
+    if (this.spare.length < SPARE_CHUNKS_MAX) this.spare.push(chunk);
   }
 }
