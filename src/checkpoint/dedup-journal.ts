@@ -12,9 +12,10 @@
  * off the main thread while pushes go on.
  *
  * Chunks a reset or a drop lets go are kept for the next pushes instead of
- * allocated again: at 300k keys/s a fresh megabyte every 200 ms of memory
- * outside V8's heap made V8 run a full mark-compact every ~1.7 s (1–20 ms
- * pauses of the live lane; bench/RESULTS.md, "journal chunks reused").
+ * allocated again: at 300k keys/s a fresh megabyte every 200 ms, outside V8's
+ * heap but counted by its GC scheduling, brought a full mark-compact (a pause
+ * of the live lane) about every 2 s; reused, a third as many
+ * (bench/RESULTS.md, "journal chunks reused").
  */
 import { DedupEntries } from '../dedup/entries.js';
 import { ENTRY_BYTES } from '../dedup/layout.js';
