@@ -1,7 +1,9 @@
 /**
  * PostgreSQL sink: two engines (separate inputs, separate offsets) writing the
  * same orders to one table: every order once, the second engine's copies
- * counted as conflicts (ordertail_postgres_conflicts_total), none a new row.
+ * counted as conflicts (ordertail_postgres_conflicts_total), none a new row;
+ * the first engine's batches copied straight into the table, the second's
+ * (holding copies) through the staging table.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,9 +52,13 @@ describe('PostgreSQL sink: two engines, one table', () => {
     expect(metric(a, 'ordertail_postgres_conflicts_total')).toBe(0);
     expect(metric(a, 'ordertail_postgres_batches_total')).toBeGreaterThanOrEqual(1);
     expect(metric(a, 'ordertail_postgres_commit_latency_seconds_count')).toBe(metric(a, 'ordertail_postgres_batches_total'));
+    // Nothing in the table yet: every batch copied straight in.
+    expect(metric(a, 'ordertail_postgres_batches_staged_total')).toBe(0);
     const b = await runOnce(join(dir, 'b', '*.ndjson'), url, 2000);
     expect(metric(b, 'ordertail_postgres_rows_written_total')).toBe(1000);
     expect(metric(b, 'ordertail_postgres_conflicts_total')).toBe(1000);
+    // Its copies sent its batches through the staging table's ON CONFLICT.
+    expect(metric(b, 'ordertail_postgres_batches_staged_total')).toBeGreaterThanOrEqual(1);
     const rows = await pg.server.query<{ n: string; ids: string }>('SELECT count(*) AS n, count(DISTINCT id) AS ids FROM orders');
     expect(rows[0]).toEqual({ n: '4000', ids: '4000' });
     // Each engine resumes from its own offsets row.

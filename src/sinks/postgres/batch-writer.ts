@@ -1,12 +1,22 @@
 /*
  * One commit: a batch of rows and the input offsets they bring the engine to,
  * in ONE transaction, so the database never holds rows without the offsets
- * that cover them (or the reverse). COPY has no ON CONFLICT, so rows are
- * copied into a session-local staging table and moved with INSERT … SELECT …
- * ON CONFLICT DO NOTHING; a row the database rejects (a value its column
- * cannot take, a string jsonb refuses) fails its piece, which is rolled back
- * to a savepoint and split in halves until the row is alone, and that row is
- * handed back with the database's message instead of failing the engine.
+ * that cover them (or the reverse).
+ *
+ * The engine has already dropped the copies it saw, so a batch is first
+ * copied straight into the table, in the table's layout (rows.ts), behind a
+ * savepoint. COPY has no ON CONFLICT: should the table hold one of the
+ * batch's keys already (another engine wrote it) or should the database
+ * refuse a row, the savepoint is rolled back and the batch takes the staging
+ * path: copied into a session-local staging table and moved with INSERT …
+ * SELECT … ON CONFLICT DO NOTHING, the mapped columns cut out by the
+ * database. There a row the database rejects (a value its column cannot
+ * take, a string jsonb refuses) fails its piece, which is rolled back to a
+ * savepoint and split in halves until the row is alone, and that row is
+ * handed back with the database's message instead of failing the engine. A
+ * batch without direct rows (a value the encoder left to the database), and
+ * every batch with `rollup=` (which sums what the insert RETURNs), takes the
+ * staging path at once.
  *
  * Two commits may be open at once, on two connections (sink.ts): batch N+1
  * is copied and inserted while N's transaction is still under way. Each
@@ -43,6 +53,8 @@ export interface RejectedRow {
 
 export interface CommitResult {
   readonly inserted: number;
+  /** Copied straight into the table (else through the staging table). */
+  readonly direct: boolean;
   /** Rows the unique key already held (copies). */
   readonly conflicts: number;
   readonly rejected: RejectedRow[];
@@ -73,6 +85,8 @@ function columnExpression(c: MappedColumn): string {
 export class BatchWriter {
   /** Staging table → records table (bench/postgres-sink.ts runs it from psql too). */
   readonly insertSql: string;
+  /** The batch's direct rows → records table. */
+  readonly copySql: string;
   private readonly offsetsSql: string;
   private readonly followOffsetsSql: string;
 
@@ -92,6 +106,7 @@ export class BatchWriter {
       `FROM (SELECT key_hi, key_lo, event_ms, record::jsonb AS r FROM ${STAGING} OFFSET 0) s ` +
       `ON CONFLICT (event_time, key_hash) DO NOTHING`;
     if (rollup) this.insertSql = rollup.capture(this.insertSql);
+    this.copySql = `COPY ${qualified} (event_time, key_hash, ${mapped.map((m) => `${m}, `).join('')}record) FROM STDIN`;
     this.offsetsSql =
       `INSERT INTO ${quote(config.schema)}.${OFFSETS_TABLE} (consumer, generation, files) VALUES ($1, $2, $3) ` +
       `ON CONFLICT (consumer) DO UPDATE SET generation = EXCLUDED.generation, files = EXCLUDED.files, committed_at = now()`;
@@ -123,10 +138,15 @@ export class BatchWriter {
         await client.query(LOCK_SQL, [consumer, lockKey(generation)]);
         order.started();
       }
-      await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${STAGING} ${STAGING_COLUMNS} ON COMMIT DELETE ROWS`);
-      if (this.rollup) await client.query(this.rollup.stagingSql);
       const result = { inserted: 0, rejected: [] as RejectedRow[] };
-      if (batch.rows > 0) await this.insertPiece(client, batch, 0, batch.rows, result);
+      const direct = batch.rows > 0 && !this.rollup && (await this.copyDirect(client, batch));
+      if (direct) {
+        result.inserted = batch.rows;
+      } else if (batch.rows > 0) {
+        await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${STAGING} ${STAGING_COLUMNS} ON COMMIT DELETE ROWS`);
+        if (this.rollup) await client.query(this.rollup.stagingSql);
+        await this.insertPiece(client, batch, 0, batch.rows, result);
+      }
       const filesJson = JSON.stringify(files);
       if (order?.previous) {
         await order.previous;
@@ -140,10 +160,30 @@ export class BatchWriter {
       }
       if (this.rollup && result.inserted > 0) await client.query(this.rollup.upsertSql);
       await client.query('COMMIT');
-      return { inserted: result.inserted, conflicts: batch.rows - result.rejected.length - result.inserted, rejected: result.rejected };
+      return { inserted: result.inserted, direct, conflicts: batch.rows - result.rejected.length - result.inserted, rejected: result.rejected };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
+    }
+  }
+
+  /** The batch copied straight into the table; false (and nothing written) when it must take the staging path. */
+  private async copyDirect(client: pg.Client, batch: RowBatch): Promise<boolean> {
+    const text = batch.directText();
+    if (!text) return false;
+    await client.query('SAVEPOINT direct');
+    try {
+      const copy = client.query(copyFrom(this.copySql));
+      copy.end(text);
+      await finished(copy);
+      await client.query('RELEASE SAVEPOINT direct');
+      return true;
+    } catch (err) {
+      // A copy already in the table (23505) or a row the database refuses: the staging path sorts them out.
+      if (!isRowError(err)) throw err;
+      await client.query('ROLLBACK TO SAVEPOINT direct');
+      await client.query('RELEASE SAVEPOINT direct');
+      return false;
     }
   }
 

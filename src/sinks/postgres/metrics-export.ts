@@ -14,11 +14,16 @@ export function registerPostgresMetrics(registry: Registry, m: PostgresSinkMetri
   const metrics = new ScrapedMetrics(registry);
   metrics.counter('ordertail_postgres_rows_written_total', 'Rows inserted into the PostgreSQL table (committed).', () => m.rowsWritten);
   metrics.counter('ordertail_postgres_batches_total', 'Transactions committed (rows and input offsets together).', () => m.batches);
+  metrics.counter(
+    'ordertail_postgres_batches_staged_total',
+    'Batches written through the staging table (INSERT … ON CONFLICT) instead of copied straight into the table: a copy already in the table, a row the database refused, a value left to the database to convert, or rollup=.',
+    () => m.stagedBatches,
+  );
   metrics.counter('ordertail_postgres_conflicts_total', 'Rows not inserted because the table already held their dedup key and event time.', () => m.conflicts);
   metrics.counter('ordertail_postgres_rows_rejected_total', 'Rows the database refused (dead-lettered with its message).', () => m.rejected);
   metrics.counter('ordertail_postgres_reconnects_total', 'Connections made again after the database went away.', () => m.reconnects());
   new HdrSummary(
-    { name: 'ordertail_postgres_commit_latency_seconds', help: 'One commit of rows and offsets (COPY, INSERT … ON CONFLICT, offsets, COMMIT).', registry },
+    { name: 'ordertail_postgres_commit_latency_seconds', help: 'One commit of rows and offsets (COPY into the table, or into the staging table and INSERT … ON CONFLICT; offsets; COMMIT).', registry },
     () => [['', m.commitMicros]],
   );
 }

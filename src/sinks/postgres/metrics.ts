@@ -9,6 +9,8 @@ import { createLatencyHistogram } from '../../metrics/histograms.js';
 export interface PostgresSinkStats {
   rowsWritten: number;
   batches: number;
+  /** Batches written through the staging table instead of copied straight into the table. */
+  stagedBatches: number;
   conflicts: number;
   rejected: number;
   reconnects: number;
@@ -20,6 +22,7 @@ export interface PostgresSinkStats {
 export class PostgresSinkMetrics {
   rowsWritten = 0;
   batches = 0;
+  stagedBatches = 0;
   conflicts = 0;
   rejected = 0;
   /** Read from the connection when asked. */
@@ -31,6 +34,7 @@ export class PostgresSinkMetrics {
     return {
       rowsWritten: this.rowsWritten,
       batches: this.batches,
+      stagedBatches: this.stagedBatches,
       conflicts: this.conflicts,
       rejected: this.rejected,
       reconnects: this.reconnects(),

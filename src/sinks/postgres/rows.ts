@@ -1,6 +1,10 @@
 /*
  * Records → rows of COPY's text format for the staging table
- * (key_hi int, key_lo int, event_ms double precision, record text).
+ * (key_hi int, key_lo int, event_ms double precision, record text), and,
+ * when the encoder is given the mapped columns, the same records as rows of
+ * the table itself (event_time, key_hash, mapped columns…, record), which a
+ * batch is copied into directly when nothing in it needs the database's
+ * conversion (batch-writer.ts).
  *
  * The sink sees only record bytes, so it parses them again
  * (sinks/record-slots.ts) to get the same 64-bit key hash and event time the
@@ -10,7 +14,10 @@
  * (batch-writer.ts), so no JSON is built here.
  */
 import { SLOT_F64_WORDS, SLOT_WORDS, Status, STATUS_CODE_MASK, W_EVENT_TIME_F64, W_HASH_HI, W_HASH_LO, W_LENGTH, W_OFFSET, W_STATUS } from '../../parser/contract.js';
+import type { MappedColumn } from '../../config/postgres-columns.js';
 import { RecordSlotReader, type RecordSlotOptions } from '../record-slots.js';
+import { writeInt64, writeTimestamptz } from './copy-text.js';
+import { MappedValueWriter } from './mapped-values.js';
 
 const TAB = 0x09;
 const LF = 0x0a;
@@ -27,8 +34,19 @@ export class RowBatch {
   /** Where row i's record field starts (for dead letters). */
   readonly recordStarts: number[] = [];
 
+  /** The same rows in the table's own layout (when the encoder writes them). */
+  direct: Buffer | undefined;
+  directLength = 0;
+  /** Every row so far has its direct row: the batch may be copied straight into the table. */
+  directComplete = true;
+
   constructor(capacity = 1 << 20) {
     this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** The rows in the table's layout, when every row has one. */
+  directText(): Buffer | undefined {
+    return this.directComplete && this.direct && this.directLength > 0 ? this.direct.subarray(0, this.directLength) : undefined;
   }
 
   get rows(): number {
@@ -53,6 +71,8 @@ export class RowBatch {
 
   clear(): void {
     this.length = 0;
+    this.directLength = 0;
+    this.directComplete = true;
     this.ends.length = 0;
     this.recordStarts.length = 0;
   }
@@ -64,16 +84,31 @@ export class RowBatch {
     this.buf.copy(grown, 0, 0, this.length);
     this.buf = grown;
   }
+
+  /** Room for `n` more bytes of direct rows. */
+  reserveDirect(n: number): Buffer {
+    const direct = this.direct;
+    if (direct && this.directLength + n <= direct.length) return direct;
+    const grown = Buffer.allocUnsafe(Math.max((direct?.length ?? this.buf.length) * 2, this.directLength + n));
+    direct?.copy(grown, 0, 0, this.directLength);
+    this.direct = grown;
+    return grown;
+  }
 }
 
-export type RowEncoderOptions = RecordSlotOptions;
+export interface RowEncoderOptions extends RecordSlotOptions {
+  /** The table's mapped columns: given, each row is also written in the table's layout. */
+  readonly columns?: readonly MappedColumn[] | undefined;
+}
 
 /** Turns newline-terminated record batches (what a Sink is written) into staging rows. */
 export class RowEncoder {
   private readonly records: RecordSlotReader;
+  private readonly mapped: MappedValueWriter | undefined;
 
   constructor(options: RowEncoderOptions) {
     this.records = new RecordSlotReader(options);
+    this.mapped = options.columns ? new MappedValueWriter(options.columns) : undefined;
   }
 
   /** Append a row per record of `chunk` to `batch`; returns the rows added. */
@@ -119,5 +154,32 @@ export class RowEncoder {
     buf[p++] = LF;
     batch.length = p;
     batch.ends.push(p);
+    if (this.mapped && batch.directComplete) this.directRow(batch, src, offset, length, keyed, hi, lo, eventMs);
+  }
+
+  /** The row just staged, in the table's layout: its escaped record copied from the staging row. */
+  private directRow(batch: RowBatch, src: Uint8Array, offset: number, length: number, keyed: boolean, hi: number, lo: number, eventMs: number): void {
+    const mapped = this.mapped!;
+    const row = batch.rows - 1;
+    const recordStart = batch.recordStarts[row]!;
+    const recordEnd = batch.ends[row]!;
+    const buf = batch.reserveDirect(recordEnd - recordStart + length * 2 * mapped.count + 8 * mapped.count + 64);
+    let q = writeTimestamptz(buf, batch.directLength, eventMs);
+    if (q >= 0) {
+      buf[q++] = TAB;
+      if (keyed) q = writeInt64(buf, q, hi, lo);
+      else {
+        buf[q++] = BACKSLASH;
+        buf[q++] = 0x4e;
+      }
+      buf[q++] = TAB;
+      q = mapped.write(buf, q, src, offset, offset + length);
+    }
+    if (q < 0) {
+      batch.directComplete = false;
+      return;
+    }
+    batch.buf.copy(buf, q, recordStart, recordEnd);
+    batch.directLength = q + recordEnd - recordStart;
   }
 }

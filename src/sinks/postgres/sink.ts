@@ -110,7 +110,9 @@ export class PostgresSink implements TransactionalSink {
   ) {
     this.name = `postgres:${config.schema}.${config.table}`;
     this.consumer = config.consumer ?? defaultConsumer(options.input, `${config.schema}.${config.table}`);
-    this.encoder = new RowEncoder({ dedupKey: options.dedupKey, eventTimeField: options.eventTimeField, maxRecordBytes: options.maxRecordBytes });
+    // With a rollup every batch takes the staging path (batch-writer.ts): no direct rows to write.
+    const columns = config.rollup ? undefined : config.columns;
+    this.encoder = new RowEncoder({ dedupKey: options.dedupKey, eventTimeField: options.eventTimeField, maxRecordBytes: options.maxRecordBytes, columns });
     this.metrics.reconnects = () => this.lanes.reduce((n, lane) => n + lane.reconnects, 0);
   }
 
@@ -277,6 +279,7 @@ export class PostgresSink implements TransactionalSink {
         }
         this.metrics.commitMicros.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
         this.metrics.batches++;
+        if (!result.direct && batch.rows > 0) this.metrics.stagedBatches++;
         this.metrics.rowsWritten += result.inserted;
         this.metrics.conflicts += result.conflicts;
         this.metrics.rejected += result.rejected.length;

@@ -1,0 +1,161 @@
+/**
+ * PostgreSQL sink: a batch is copied straight into the table when it can be,
+ * and what lands is exactly what the staging path's SQL makes of the same
+ * records (event time, key hash, every mapped column, the record); values
+ * whose conversion only the database can tell, a copy already in the table
+ * and a row the database refuses send the batch through the staging path.
+ * Driven on BatchWriter directly, the same records into two tables: one
+ * written straight, one through the staging path (an encoder without the
+ * mapped columns writes no direct rows).
+ */
+import { describe, expect, it } from 'vitest';
+import { parsePostgresSink } from '../dist/src/config/postgres-sink.js';
+import { BatchWriter, type CommitResult } from '../dist/src/sinks/postgres/batch-writer.js';
+import { writeInt64 } from '../dist/src/sinks/postgres/copy-text.js';
+import { RowBatch, RowEncoder } from '../dist/src/sinks/postgres/rows.js';
+import { ensureTables } from '../dist/src/sinks/postgres/schema.js';
+import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
+
+const pg = useTestPostgres();
+
+const COLUMNS =
+  'id,symbol,note,price:numeric,qty:integer,big:bigint,px:double precision,flag:boolean,meta:jsonb,placed=ts:timestamptz,absent:text,side_=side';
+const base = Date.parse('2026-12-03T10:00:00Z');
+
+/** Records a production log may hold, each with a value the direct path must write exactly as the database would. */
+function awkwardRecords(): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i < 600; i++) {
+    lines.push(JSON.stringify({ id: `o${i}`, symbol: i % 3 ? 'BTCUSDT' : '東京USDT', side: i % 2 ? 'buy' : 'sell', price: (i * 7.25).toFixed(i % 4), qty: i, timestamp: base + i * 1.0005 }));
+  }
+  lines.push(
+    String.raw`{"id":"e1","symbol":"q\"uo\\te\/s","note":"tab\there nl\nthere cr\rback\\slash \b\f","timestamp":${base}}`,
+    String.raw`{"id":"e2","symbol":"\u00e9\u6771\ud83d\ude00","note":"caf\u00E9 😀 ünï","timestamp":${base + 0.0005}}`,
+    `{"id":"e3","symbol":"FIRST","price":1.50,"symbol":"LAST","timestamp":${base + 0.0025}}`,
+    `  { "id" : "e4" , "price" : 0.000001 , "qty" : -7 , "big" : -9223372036854775808 , "px" : 1.5 , "timestamp" : ${base + 2.5e-4} }  `,
+    `{"id":"e5","price":12345678901234567890.123,"big":9223372036854775807,"px":-0.25,"flag":true,"timestamp":-1000.5}`,
+    `{"id":"e6","flag":false,"meta":{"z": [1, {"b": "x\\ty"}], "a": null},"placed":"2026-12-03T10:00:00.123456Z","timestamp":${base + 3}}`,
+    `{"id":"e7","flag":null,"meta":null,"note":null,"timestamp":${base + 4}}`,
+    `{"id":"e8","meta":"just a string","price":"42.5","qty":"12","side":"buy","timestamp":"2026-12-03T10:00:05.1234567Z"}`,
+    `{"symbol":"no key here","timestamp":${base + 6}}`,
+    `{"id":"e9","note":"","symbol":"","meta":[],"timestamp":${base + 7}}`,
+  );
+  return lines;
+}
+
+async function table(name: string): Promise<BatchWriter> {
+  const config = parsePostgresSink(pg.server.url(`table=${name}&columns=${encodeURIComponent(COLUMNS)}&consumer=${name}`));
+  const admin = await pg.server.client();
+  const layout = await ensureTables(admin, config);
+  await admin.end();
+  return new BatchWriter(config, layout.qualified);
+}
+
+const encoderOptions = { dedupKey: ['id'], eventTimeField: 'timestamp', maxRecordBytes: 1 << 20 };
+const direct = new RowEncoder({ ...encoderOptions, columns: parsePostgresSink(`postgres://x@127.0.0.1/db?table=t&columns=${encodeURIComponent(COLUMNS)}`).columns });
+const staged = new RowEncoder(encoderOptions);
+
+function encode(encoder: RowEncoder, lines: readonly string[]): RowBatch {
+  const batch = new RowBatch();
+  encoder.encode(Buffer.from(`${lines.join('\n')}\n`), batch, base);
+  return batch;
+}
+
+async function commit(writer: BatchWriter, batch: RowBatch, consumer: string, generation: number): Promise<CommitResult> {
+  const client = await pg.server.client();
+  try {
+    const result = await writer.commit(client, batch, consumer, generation, []);
+    if (result === 'behind') throw new Error('unexpected: behind');
+    return result;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Rows of `a` not in `b` and of `b` not in `a`, every column compared (jsonb by value, numbers by value). */
+async function difference(a: string, b: string): Promise<unknown[]> {
+  const cols = 'event_time, key_hash, id, symbol, note, price, qty, big, px, flag, meta, placed, absent, side_, record';
+  return pg.server.query(`(SELECT ${cols} FROM ${a} EXCEPT ALL SELECT ${cols} FROM ${b}) UNION ALL (SELECT ${cols} FROM ${b} EXCEPT ALL SELECT ${cols} FROM ${a})`);
+}
+
+describe('PostgreSQL sink: batches copied straight into the table', () => {
+  it('writes what the staging path writes, value for value, for every awkward record', async (ctx) => {
+    requirePostgres(ctx);
+    const lines = awkwardRecords();
+    const [straight, throughStaging] = [await table('straight'), await table('through_staging')];
+    const a = await commit(straight, encode(direct, lines), 'straight', 1);
+    const b = await commit(throughStaging, encode(staged, lines), 'through_staging', 1);
+    expect(a).toMatchObject({ direct: true, inserted: lines.length, conflicts: 0, rejected: [] });
+    expect(b).toMatchObject({ direct: false, inserted: lines.length, conflicts: 0, rejected: [] });
+    expect(await difference('straight', 'through_staging')).toEqual([]);
+    // The comparison has teeth: the awkward values are there, decoded.
+    const e2 = await pg.server.query<{ symbol: string; note: string }>(`SELECT symbol, note FROM straight WHERE id = 'e2'`);
+    expect(e2).toEqual([{ symbol: 'é東😀', note: 'café 😀 ünï' }]);
+    const e3 = await pg.server.query<{ symbol: string }>(`SELECT symbol FROM straight WHERE id = 'e3'`);
+    expect(e3).toEqual([{ symbol: 'LAST' }]);
+    const keyless = await pg.server.query<{ n: string }>(`SELECT count(*) AS n FROM straight WHERE key_hash IS NULL`);
+    expect(keyless[0]!.n).toBe('1');
+  });
+
+  it('leaves to the staging path a batch holding a value only the database can convert', async (ctx) => {
+    requirePostgres(ctx);
+    const ordinary = `{"id":"n0","symbol":"BTCUSDT","timestamp":${base}}`;
+    const awkward = [
+      `{"id":"x1","note":1e2,"timestamp":${base + 1}}`, // jsonb writes 100
+      `{"id":"x2","qty":-0,"timestamp":${base + 2}}`, // jsonb writes 0
+      `{"id":"x3","note":{"b":1, "a":2},"timestamp":${base + 3}}`, // jsonb reorders and respaces
+      String.raw`{"id":"x4","sym\u0062ol":"ESCAPED KEY","timestamp":${base + 4}}`,
+      `{"id":"x5","symbol":"far future","timestamp":${Date.parse('2400-01-01T00:00:00Z')}}`,
+      String.raw`{"id":"x6","symbol":"nul\u0000","timestamp":${base + 6}}`, // jsonb refuses it: dead-lettered
+    ];
+    let generation = 0;
+    const [straight, throughStaging] = [await table('awk_straight'), await table('awk_staging')];
+    for (const record of awkward) {
+      generation++;
+      const lines = [ordinary.replace('n0', `n${generation}`), record];
+      const a = await commit(straight, encode(direct, lines), 'awk_straight', generation);
+      const b = await commit(throughStaging, encode(staged, lines), 'awk_staging', generation);
+      expect(a.direct, record).toBe(false);
+      expect(a.inserted + a.rejected.length, record).toBe(b.inserted + b.rejected.length);
+    }
+    expect(await difference('awk_straight', 'awk_staging')).toEqual([]);
+    const note = await pg.server.query<{ note: string }>(`SELECT note FROM awk_straight WHERE id = 'x1'`);
+    expect(note).toEqual([{ note: '100' }]);
+  });
+
+  it('sends a batch with a copy already in the table through the staging path: no second row, the copy counted', async (ctx) => {
+    requirePostgres(ctx);
+    const writer = await table('copies');
+    const order = (i: number): string => JSON.stringify({ id: `c${i}`, symbol: 'ETHUSDT', timestamp: base + i });
+    const lines = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, k) => order(from + k));
+    expect(await commit(writer, encode(direct, lines(0, 100)), 'copies', 1)).toMatchObject({ direct: true, inserted: 100, conflicts: 0 });
+    expect(await commit(writer, encode(direct, lines(50, 150)), 'copies', 2)).toMatchObject({ direct: false, inserted: 50, conflicts: 50 });
+    const rows = await pg.server.query<{ n: string; ids: string }>('SELECT count(*) AS n, count(DISTINCT id) AS ids FROM copies');
+    expect(rows[0]).toEqual({ n: '150', ids: '150' });
+    const generation = await pg.server.query<{ g: string }>(`SELECT generation AS g FROM ordertail_offsets WHERE consumer = 'copies'`);
+    expect(generation[0]!.g).toBe('2');
+  });
+
+  it('sends a batch with a row the database refuses through the staging path, which hands the row back', async (ctx) => {
+    requirePostgres(ctx);
+    const writer = await table('refused');
+    const lines = Array.from({ length: 50 }, (_, i) => JSON.stringify({ id: `r${i}`, qty: i === 31 ? 'lots' : String(i), timestamp: base + i }));
+    const result = await commit(writer, encode(direct, lines), 'refused', 1);
+    expect(result).toMatchObject({ direct: false, inserted: 49, conflicts: 0 });
+    expect(result.rejected.map((r) => r.row)).toEqual([31]);
+    expect(result.rejected[0]!.message).toMatch(/invalid input syntax for type integer.*SQLSTATE 22P02/);
+  });
+});
+
+describe('COPY text of a key hash', () => {
+  it('writes the signed 64-bit value the staging SQL builds from its two halves', () => {
+    const buf = Buffer.alloc(32);
+    const cases: [number, number][] = [[0, 0], [0, -1], [-1, -1], [-1, 0], [0x7fffffff, -1], [-0x80000000, 0], [-0x80000000, 1], [1, 0], [123456, 789], [-2, 0x7fffffff]];
+    for (let i = 0; i < 2000; i++) cases.push([(Math.random() * 2 ** 32) | 0, (Math.random() * 2 ** 32) | 0]);
+    for (const [hi, lo] of cases) {
+      const end = writeInt64(buf, 0, hi, lo);
+      const expected = BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0)).toString();
+      expect(buf.toString('latin1', 0, end), `${hi} ${lo}`).toBe(expected);
+    }
+  });
+});
