@@ -11,7 +11,10 @@
  *    same file into a table of one jsonb column, and against psql running
  *    the sink's own SQL (\copy of its staging rows, then its INSERT … SELECT
  *    … ON CONFLICT into the same table layout, one transaction): rows/s and
- *    the ratios.
+ *    the ratios; and against psql \copy of the rows the sink copies straight
+ *    into its table (the encoder's direct rows, same layout and indexes): the
+ *    floor for the sink's own COPY. With BENCH_BASELINE=<a built checkout> (bench/baseline.sh)
+ *    its CLI is one more contender, same table layout.
  *
  *    The same run with `index=symbol` (a btree on (symbol, event_time) for the
  *    dashboards, part 4) is a fourth contender: what that index costs; and
@@ -32,7 +35,7 @@
  *   BENCH_PG_PARTS, default client,e2e,follow,dashboard: the parts to run)
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -163,26 +166,43 @@ async function endToEnd(server: TestPostgres, dir: string, env: NodeJS.ProcessEn
   await admin.end();
   const sqlScript = join(dir, 'sink.sql');
   writeFileSync(sqlScript, `BEGIN;\nCREATE TEMP TABLE ${STAGING} ${STAGING_COLUMNS};\n\\copy ${STAGING} FROM '${rowsPath}'\n${new BatchWriter(sqlConfig, layout.qualified).insertSql};\nCOMMIT;\n`);
+  // The rows the sink copies straight into its table, copied by psql into the same layout: the floor for the sink's COPY.
+  const directConfig = parsePostgresSink(server.url('table=orders_direct&columns=id,symbol,side,price:numeric'));
+  const directAdmin = await server.client();
+  await ensureTables(directAdmin, directConfig);
+  await directAdmin.end();
+  const directRows = new RowBatch();
+  new RowEncoder({ dedupKey: ['id'], eventTimeField: 'timestamp', maxRecordBytes: 1 << 20, columns: directConfig.columns }).encode(Buffer.from(readFileSync(logPath)), directRows, Date.now());
+  const directPath = join(dir, 'direct.tsv');
+  writeFileSync(directPath, directRows.directText() ?? '');
+  const directCopy = `\\copy orders_direct (event_time, key_hash, id, symbol, side, price, record) FROM '${directPath}'`;
   await server.query('CREATE TABLE psql_copy (record jsonb)');
   const psqlArgs = ['-h', '127.0.0.1', '-p', String(server.port), '-U', PG_USER, '-d', PG_DB, '-v', 'ON_ERROR_STOP=1', '-q'];
-  const cli = (params: string) => (): number => timed(process.execPath, [join(REPO_ROOT, 'bin', 'ordertail.js'), 'run', '--once', '--no-metrics', '--input', logPath, '--sink', server.url(params)], env);
+  const cli =
+    (params: string, root = REPO_ROOT) =>
+    (): number =>
+      timed(process.execPath, [join(root, 'bin', 'ordertail.js'), 'run', '--once', '--no-metrics', '--input', logPath, '--sink', server.url(params)], env);
+  const baseline = process.env.BENCH_BASELINE;
   const contenders = {
     sink: cli('table=orders&columns=id,symbol,side,price:numeric'),
+    ...(baseline ? { sinkBaseline: cli('table=orders_base&columns=id,symbol,side,price:numeric', baseline) } : {}),
     sinkIndexed: cli('table=orders_ix&columns=id,symbol,side,price:numeric&index=symbol'),
     sinkOneConnection: cli('table=orders_c1&columns=id,symbol,side,price:numeric&connections=1'),
     sinkQty: cli('table=orders_qty&columns=id,symbol,side,price:numeric,qty:numeric'),
     sinkRollup: cli('table=orders_ru&columns=id,symbol,side,price:numeric,qty:numeric&rollup=1s'),
     psql: (): number => timed('psql', [...psqlArgs, '-c', `\\copy psql_copy (record) FROM '${logPath}'`], env),
     psqlSql: (): number => timed('psql', [...psqlArgs, '-f', sqlScript], env),
+    psqlDirect: (): number => timed('psql', [...psqlArgs, '-c', directCopy], env),
   };
-  type Name = keyof typeof contenders;
-  const results: Record<Name, number[]> = { sink: [], sinkIndexed: [], sinkOneConnection: [], sinkQty: [], sinkRollup: [], psql: [], psqlSql: [] };
+  type Name = keyof typeof contenders | 'sinkBaseline';
   const names = Object.keys(contenders) as Name[];
+  const results = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Name, number[]>;
+  const run = (name: Name): number => (contenders as Record<Name, () => number>)[name]();
   for (let round = 0; round < ROUNDS; round++) {
-    await server.query('DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS orders_ix; DROP TABLE IF EXISTS orders_c1; DROP TABLE IF EXISTS orders_qty; DROP TABLE IF EXISTS orders_ru; DROP TABLE IF EXISTS orders_ru_rollup; DROP TABLE IF EXISTS ordertail_offsets; TRUNCATE psql_copy; TRUNCATE orders_sql');
+    await server.query('DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS orders_base; DROP TABLE IF EXISTS orders_ix; DROP TABLE IF EXISTS orders_c1; DROP TABLE IF EXISTS orders_qty; DROP TABLE IF EXISTS orders_ru; DROP TABLE IF EXISTS orders_ru_rollup; DROP TABLE IF EXISTS ordertail_offsets; TRUNCATE psql_copy; TRUNCATE orders_sql; TRUNCATE orders_direct');
     // Alternate the order: a shared machine drifts.
-    for (const name of round % 2 === 0 ? names : [...names].reverse()) results[name].push(contenders[name]());
-    for (const table of ['orders', 'orders_ix', 'orders_c1', 'orders_qty', 'orders_ru']) {
+    for (const name of round % 2 === 0 ? names : [...names].reverse()) results[name].push(run(name));
+    for (const table of ['orders', 'orders_ix', 'orders_c1', 'orders_qty', 'orders_ru', ...(baseline ? ['orders_base'] : [])]) {
       const n = Number((await server.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
       if (n !== RECORDS) throw new Error(`the sink wrote ${n} rows into ${table}, expected ${RECORDS}`);
     }
@@ -193,6 +213,9 @@ async function endToEnd(server: TestPostgres, dir: string, env: NodeJS.ProcessEn
   const ratio = (a: Name, b: Name): string => (median(results[b]) / median(results[a])).toFixed(2);
   return [
     `end to end  run --once --sink postgres: ${rate(results.sink)}`,
+    ...(baseline
+      ? [`end to end  the same, baseline build (${baseline}): ${rate(results.sinkBaseline)}`, `end to end  ratio this build / baseline (rows/s): ${ratio('sink', 'sinkBaseline')}`]
+      : []),
     `end to end  the same with index=symbol:  ${rate(results.sinkIndexed)}`,
     `end to end  ratio with index=symbol / without (rows/s): ${ratio('sinkIndexed', 'sink')}`,
     `end to end  the same with connections=1: ${rate(results.sinkOneConnection)}`,
@@ -204,6 +227,8 @@ async function endToEnd(server: TestPostgres, dir: string, env: NodeJS.ProcessEn
     `end to end  ratio sink / psql (rows/s): ${ratio('sink', 'psql')}`,
     `end to end  psql, the sink's SQL:       ${rate(results.psqlSql)}`,
     `end to end  ratio sink / psql with the sink's SQL (rows/s): ${ratio('sink', 'psqlSql')}`,
+    `end to end  psql \\copy of the sink's direct rows into its layout: ${rate(results.psqlDirect)}`,
+    `end to end  ratio sink / psql direct rows (rows/s): ${ratio('sink', 'psqlDirect')}`,
   ];
 }
 

@@ -83,10 +83,14 @@ describe('PostgreSQL sink: batches copied straight into the table', () => {
     requirePostgres(ctx);
     const lines = awkwardRecords();
     const [straight, throughStaging] = [await table('straight'), await table('through_staging')];
-    const a = await commit(straight, encode(direct, lines), 'straight', 1);
-    const b = await commit(throughStaging, encode(staged, lines), 'through_staging', 1);
-    expect(a).toMatchObject({ direct: true, inserted: lines.length, conflicts: 0, rejected: [] });
-    expect(b).toMatchObject({ direct: false, inserted: lines.length, conflicts: 0, rejected: [] });
+    // Two batches: one without a byte COPY must escape (the encoder's fast copy), one with them.
+    const batches = [lines.slice(0, 600), lines.slice(600)];
+    for (const [g, part] of batches.entries()) {
+      const a = await commit(straight, encode(direct, part), 'straight', g + 1);
+      const b = await commit(throughStaging, encode(staged, part), 'through_staging', g + 1);
+      expect(a).toMatchObject({ direct: true, inserted: part.length, conflicts: 0, rejected: [] });
+      expect(b).toMatchObject({ direct: false, inserted: part.length, conflicts: 0, rejected: [] });
+    }
     expect(await difference('straight', 'through_staging')).toEqual([]);
     // The comparison has teeth: the awkward values are there, decoded.
     const e2 = await pg.server.query<{ symbol: string; note: string }>(`SELECT symbol, note FROM straight WHERE id = 'e2'`);

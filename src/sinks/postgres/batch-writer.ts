@@ -145,6 +145,7 @@ export class BatchWriter {
       } else if (batch.rows > 0) {
         await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${STAGING} ${STAGING_COLUMNS} ON COMMIT DELETE ROWS`);
         if (this.rollup) await client.query(this.rollup.stagingSql);
+        batch.stage();
         await this.insertPiece(client, batch, 0, batch.rows, result);
       }
       const filesJson = JSON.stringify(files);

@@ -11,6 +11,10 @@ const US_PER_DAY = 86_400_000_000;
 const MAX_EXACT_US = 2 ** 53;
 const DIGIT_0 = 0x30;
 
+/** The last date written (`YYYY-MM-DD `): consecutive records mostly fall on the same day. */
+let cachedDays = Number.NaN;
+const cachedDate = new Uint8Array(11);
+
 /** Scratch for the 16-bit limbs of a 64-bit magnitude (module-level: no allocation per value). */
 const limbs = new Uint16Array(4);
 const groups = new Uint16Array(5);
@@ -30,6 +34,26 @@ function writeDigits(buf: Uint8Array, p: number, value: number, width: number): 
     value = Math.floor(value / 10);
   }
   return p + width;
+}
+
+/** The date of `days` since 1970-01-01 into cachedDate (H. Hinnant's civil-from-days, proleptic Gregorian). */
+function cacheDate(days: number): void {
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  let p = writeDigits(cachedDate, 0, year, 4);
+  cachedDate[p++] = 0x2d;
+  p = writeDigits(cachedDate, p, month, 2);
+  cachedDate[p++] = 0x2d;
+  p = writeDigits(cachedDate, p, day, 2);
+  cachedDate[p] = 0x20;
+  cachedDays = days;
 }
 
 /**
@@ -52,23 +76,10 @@ export function writeTimestamptz(buf: Uint8Array, p: number, eventMs: number): n
     days++;
     inDay -= US_PER_DAY;
   }
-  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm, proleptic Gregorian).
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  if (days !== cachedDays) cacheDate(days);
+  buf.set(cachedDate, p);
+  p += cachedDate.length;
   const ms = Math.floor(inDay / 1000);
-  p = writeDigits(buf, p, year, 4);
-  buf[p++] = 0x2d;
-  p = writeDigits(buf, p, month, 2);
-  buf[p++] = 0x2d;
-  p = writeDigits(buf, p, day, 2);
-  buf[p++] = 0x20;
   p = writeDigits(buf, p, Math.floor(ms / 3_600_000), 2);
   buf[p++] = 0x3a;
   p = writeDigits(buf, p, Math.floor(ms / 60_000) % 60, 2);

@@ -1,17 +1,18 @@
 /*
- * Records → rows of COPY's text format for the staging table
- * (key_hi int, key_lo int, event_ms double precision, record text), and,
- * when the encoder is given the mapped columns, the same records as rows of
- * the table itself (event_time, key_hash, mapped columns…, record), which a
- * batch is copied into directly when nothing in it needs the database's
- * conversion (batch-writer.ts).
+ * Records → rows of COPY's text format, in one of two layouts:
+ *
+ * - the table's own (event_time, key_hash, mapped columns…, record), when
+ *   the encoder is given the mapped columns: a batch is copied straight into
+ *   the table when every row could be written so (batch-writer.ts);
+ * - the staging table's (key_hi int, key_lo int, event_ms double precision,
+ *   record text), which the database turns into the table's with INSERT …
+ *   SELECT … ON CONFLICT: written by an encoder without columns (rollup=),
+ *   or made from the direct rows by stage() when a batch needs that path.
  *
  * The sink sees only record bytes, so it parses them again
  * (sinks/record-slots.ts) to get the same 64-bit key hash and event time the
- * engine deduplicated on: a row written by
- * another engine or before a crash carries the same key, and ON CONFLICT
- * finds it. The mapped columns are cut out of the jsonb by PostgreSQL itself
- * (batch-writer.ts), so no JSON is built here.
+ * engine deduplicated on: a row written by another engine or before a crash
+ * carries the same key, and ON CONFLICT finds it.
  */
 import { SLOT_F64_WORDS, SLOT_WORDS, Status, STATUS_CODE_MASK, W_EVENT_TIME_F64, W_HASH_HI, W_HASH_LO, W_LENGTH, W_OFFSET, W_STATUS } from '../../parser/contract.js';
 import type { MappedColumn } from '../../config/postgres-columns.js';
@@ -25,23 +26,76 @@ const CR = 0x0d;
 const BACKSLASH = 0x5c;
 const NULL_FIELD = Buffer.from('\\N\t\\N\t');
 
-/** Rows in COPY text format, one after the other, with where each ends. */
+/** The record's bytes into COPY text at buf[p]; `plain`: none of them needs escaping. Returns the end. */
+function putRecord(buf: Buffer, p: number, src: Uint8Array, from: number, to: number, plain: boolean): number {
+  if (plain) {
+    for (let i = from; i < to; i++) buf[p++] = src[i]!;
+    return p;
+  }
+  for (let i = from; i < to; i++) {
+    const b = src[i]!;
+    if (b === BACKSLASH) {
+      buf[p++] = BACKSLASH;
+      buf[p++] = BACKSLASH;
+    } else if (b === TAB || b === LF || b === CR) {
+      buf[p++] = BACKSLASH;
+      buf[p++] = b === TAB ? 0x74 : b === LF ? 0x6e : 0x72;
+    } else {
+      buf[p++] = b;
+    }
+  }
+  return p;
+}
+
+function grow(buf: Buffer, used: number, n: number): Buffer {
+  const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, used + n));
+  buf.copy(grown, 0, 0, used);
+  return grown;
+}
+
+/** A batch's rows in COPY text, with where each row and its record start and end. */
 export class RowBatch {
+  /** Staging rows. */
   buf: Buffer;
   length = 0;
-  /** End (exclusive) of row i in buf. */
+  /** End (exclusive) of staging row i in buf. */
   readonly ends: number[] = [];
-  /** Where row i's record field starts (for dead letters). */
+  /** Where staging row i's record field starts (for dead letters). */
   readonly recordStarts: number[] = [];
 
-  /** The same rows in the table's own layout (when the encoder writes them). */
+  /** Rows in the table's layout (written by an encoder given the columns). */
   direct: Buffer | undefined;
   directLength = 0;
-  /** Every row so far has its direct row: the batch may be copied straight into the table. */
+  /** Every direct row has its columns; once false, later rows hold only their record. */
   directComplete = true;
+  readonly directEnds: number[] = [];
+  readonly directRecordStarts: number[] = [];
+  /** Per direct row, what its staging row needs: the key's halves (hi NaN: no key) and the event time. */
+  readonly keyHi: number[] = [];
+  readonly keyLo: number[] = [];
+  readonly eventMs: number[] = [];
 
   constructor(capacity = 1 << 20) {
     this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  get rows(): number {
+    return Math.max(this.ends.length, this.directEnds.length);
+  }
+
+  /** Bytes staged, either layout. */
+  get bytes(): number {
+    return this.length + this.directLength;
+  }
+
+  /** Staging row i's start. */
+  start(i: number): number {
+    return i === 0 ? 0 : this.ends[i - 1]!;
+  }
+
+  /** The staging COPY text of rows [from, to) (after stage() for a batch of direct rows). */
+  slice(from: number, to: number): Buffer {
+    return this.buf.subarray(this.start(from), to === 0 ? 0 : this.ends[to - 1]!);
   }
 
   /** The rows in the table's layout, when every row has one. */
@@ -49,59 +103,64 @@ export class RowBatch {
     return this.directComplete && this.direct && this.directLength > 0 ? this.direct.subarray(0, this.directLength) : undefined;
   }
 
-  get rows(): number {
-    return this.ends.length;
-  }
-
-  /** Row i's start. */
-  start(i: number): number {
-    return i === 0 ? 0 : this.ends[i - 1]!;
-  }
-
-  /** The COPY text of rows [from, to). */
-  slice(from: number, to: number): Buffer {
-    return this.buf.subarray(this.start(from), to === 0 ? 0 : this.ends[to - 1]!);
+  /** Staging rows made from the direct rows (once; the staging path needs them). */
+  stage(): void {
+    const direct = this.direct;
+    if (!direct) return;
+    for (let i = this.ends.length; i < this.directEnds.length; i++) {
+      const recordStart = this.directRecordStarts[i]!;
+      const recordEnd = this.directEnds[i]!;
+      this.reserve(recordEnd - recordStart + 64);
+      const buf = this.buf;
+      let p = this.length;
+      const hi = this.keyHi[i]!;
+      p += hi === hi ? buf.write(`${hi}\t${this.keyLo[i]}\t`, p, 'latin1') : NULL_FIELD.copy(buf, p);
+      p += buf.write(`${this.eventMs[i]}\t`, p, 'latin1');
+      this.recordStarts.push(p);
+      p += direct.copy(buf, p, recordStart, recordEnd);
+      this.length = p;
+      this.ends.push(p);
+    }
   }
 
   /** Row i's record as it was read (COPY escapes undone). */
   record(i: number): string {
-    const text = this.buf.toString('utf8', this.recordStarts[i]!, this.ends[i]! - 1);
-    return text.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c === 'r' ? '\r' : c));
+    const [text, from, to] = i < this.ends.length ? [this.buf, this.recordStarts[i]!, this.ends[i]! - 1] : [this.direct!, this.directRecordStarts[i]!, this.directEnds[i]! - 1];
+    return text.toString('utf8', from, to).replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c === 'r' ? '\r' : c));
   }
 
   clear(): void {
     this.length = 0;
-    this.directLength = 0;
-    this.directComplete = true;
     this.ends.length = 0;
     this.recordStarts.length = 0;
+    this.directLength = 0;
+    this.directComplete = true;
+    this.directEnds.length = 0;
+    this.directRecordStarts.length = 0;
+    this.keyHi.length = 0;
+    this.keyLo.length = 0;
+    this.eventMs.length = 0;
   }
 
-  /** Room for `n` more bytes. */
+  /** Room for `n` more bytes of staging rows. */
   reserve(n: number): void {
-    if (this.length + n <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
-    this.buf.copy(grown, 0, 0, this.length);
-    this.buf = grown;
+    if (this.length + n > this.buf.length) this.buf = grow(this.buf, this.length, n);
   }
 
   /** Room for `n` more bytes of direct rows. */
   reserveDirect(n: number): Buffer {
-    const direct = this.direct;
-    if (direct && this.directLength + n <= direct.length) return direct;
-    const grown = Buffer.allocUnsafe(Math.max((direct?.length ?? this.buf.length) * 2, this.directLength + n));
-    direct?.copy(grown, 0, 0, this.directLength);
-    this.direct = grown;
-    return grown;
+    this.direct ??= Buffer.allocUnsafe(this.buf.length);
+    if (this.directLength + n > this.direct.length) this.direct = grow(this.direct, this.directLength, n);
+    return this.direct;
   }
 }
 
 export interface RowEncoderOptions extends RecordSlotOptions {
-  /** The table's mapped columns: given, each row is also written in the table's layout. */
+  /** The table's mapped columns: given, rows are written in the table's layout. */
   readonly columns?: readonly MappedColumn[] | undefined;
 }
 
-/** Turns newline-terminated record batches (what a Sink is written) into staging rows. */
+/** Turns newline-terminated record batches (what a Sink is written) into rows. */
 export class RowEncoder {
   private readonly records: RecordSlotReader;
   private readonly mapped: MappedValueWriter | undefined;
@@ -114,72 +173,69 @@ export class RowEncoder {
   /** Append a row per record of `chunk` to `batch`; returns the rows added. */
   encode(chunk: Uint8Array, batch: RowBatch, arrivalEpochMs: number): number {
     let added = 0;
+    // Three scans of the chunk in native code spare a test per byte in most chunks (LF only ends records).
+    const plain = chunk.indexOf(BACKSLASH) < 0 && chunk.indexOf(TAB) < 0 && chunk.indexOf(CR) < 0;
     this.records.forEachSlot(chunk, (slots, f64, s) => {
       const w = s * SLOT_WORDS;
       const code = slots[w + W_STATUS]! & STATUS_CODE_MASK;
       // The engine accepted every record it wrote; anything else here is not a record.
       if (code !== Status.KEYED && code !== Status.UNKEYED) return;
       const t = f64[s * SLOT_F64_WORDS + W_EVENT_TIME_F64]!;
-      this.row(batch, chunk, slots[w + W_OFFSET]!, slots[w + W_LENGTH]!, code === Status.KEYED, slots[w + W_HASH_HI]!, slots[w + W_HASH_LO]!, t === t ? t : arrivalEpochMs);
+      const eventMs = t === t ? t : arrivalEpochMs;
+      const keyed = code === Status.KEYED;
+      if (this.mapped) this.directRow(batch, chunk, slots[w + W_OFFSET]!, slots[w + W_LENGTH]!, keyed, slots[w + W_HASH_HI]!, slots[w + W_HASH_LO]!, eventMs, plain);
+      else this.stagingRow(batch, chunk, slots[w + W_OFFSET]!, slots[w + W_LENGTH]!, keyed, slots[w + W_HASH_HI]!, slots[w + W_HASH_LO]!, eventMs, plain);
       added++;
     });
     return added;
   }
 
-  private row(batch: RowBatch, src: Uint8Array, offset: number, length: number, keyed: boolean, hi: number, lo: number, eventMs: number): void {
+  private stagingRow(batch: RowBatch, src: Uint8Array, offset: number, length: number, keyed: boolean, hi: number, lo: number, eventMs: number, plain: boolean): void {
     // Worst case: every byte escaped, plus the numbers and separators.
     batch.reserve(length * 2 + 64);
     const buf = batch.buf;
     let p = batch.length;
-    if (keyed) {
-      p += buf.write(`${hi}\t${lo}\t`, p, 'latin1');
-    } else {
-      p += NULL_FIELD.copy(buf, p);
-    }
+    p += keyed ? buf.write(`${hi}\t${lo}\t`, p, 'latin1') : NULL_FIELD.copy(buf, p);
     p += buf.write(`${eventMs}\t`, p, 'latin1');
     batch.recordStarts.push(p);
-    const end = offset + length;
-    for (let i = offset; i < end; i++) {
-      const b = src[i]!;
-      if (b === BACKSLASH) {
-        buf[p++] = BACKSLASH;
-        buf[p++] = BACKSLASH;
-      } else if (b === TAB || b === LF || b === CR) {
-        buf[p++] = BACKSLASH;
-        buf[p++] = b === TAB ? 0x74 : b === LF ? 0x6e : 0x72;
-      } else {
-        buf[p++] = b;
-      }
-    }
+    p = putRecord(buf, p, src, offset, offset + length, plain);
     buf[p++] = LF;
     batch.length = p;
     batch.ends.push(p);
-    if (this.mapped && batch.directComplete) this.directRow(batch, src, offset, length, keyed, hi, lo, eventMs);
   }
 
-  /** The row just staged, in the table's layout: its escaped record copied from the staging row. */
-  private directRow(batch: RowBatch, src: Uint8Array, offset: number, length: number, keyed: boolean, hi: number, lo: number, eventMs: number): void {
+  private directRow(batch: RowBatch, src: Uint8Array, offset: number, length: number, keyed: boolean, hi: number, lo: number, eventMs: number, plain: boolean): void {
     const mapped = this.mapped!;
-    const row = batch.rows - 1;
-    const recordStart = batch.recordStarts[row]!;
-    const recordEnd = batch.ends[row]!;
-    const buf = batch.reserveDirect(recordEnd - recordStart + length * 2 * mapped.count + 8 * mapped.count + 64);
-    let q = writeTimestamptz(buf, batch.directLength, eventMs);
-    if (q >= 0) {
-      buf[q++] = TAB;
-      if (keyed) q = writeInt64(buf, q, hi, lo);
-      else {
-        buf[q++] = BACKSLASH;
-        buf[q++] = 0x4e;
+    // Worst case: every byte escaped in the record and in each mapped value, plus time, key and separators.
+    const buf = batch.reserveDirect(length * 2 * (mapped.count + 1) + 8 * mapped.count + 80);
+    const rowStart = batch.directLength;
+    let q = rowStart;
+    if (batch.directComplete) {
+      q = writeTimestamptz(buf, q, eventMs);
+      if (q >= 0) {
+        buf[q++] = TAB;
+        if (keyed) {
+          q = writeInt64(buf, q, hi, lo);
+        } else {
+          buf[q++] = BACKSLASH;
+          buf[q++] = 0x4e;
+        }
+        buf[q++] = TAB;
+        q = mapped.write(buf, q, src, offset, offset + length);
       }
-      buf[q++] = TAB;
-      q = mapped.write(buf, q, src, offset, offset + length);
+      if (q < 0) {
+        // Left to the database: this batch takes the staging path, which needs only the record.
+        batch.directComplete = false;
+        q = rowStart;
+      }
     }
-    if (q < 0) {
-      batch.directComplete = false;
-      return;
-    }
-    batch.buf.copy(buf, q, recordStart, recordEnd);
-    batch.directLength = q + recordEnd - recordStart;
+    batch.directRecordStarts.push(q);
+    q = putRecord(buf, q, src, offset, offset + length, plain);
+    buf[q++] = LF;
+    batch.directLength = q;
+    batch.directEnds.push(q);
+    batch.keyHi.push(keyed ? hi : Number.NaN);
+    batch.keyLo.push(lo);
+    batch.eventMs.push(eventMs);
   }
 }

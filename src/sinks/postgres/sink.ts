@@ -184,7 +184,7 @@ export class PostgresSink implements TransactionalSink {
     }
     // Only a commit under way can be waited for here: the next one starts at
     // a commit point, which the engine reaches only after this write.
-    if (this.inflight.length > 0 && this.pending.length >= MAX_PENDING_BYTES) return this.inflight[0]!.done;
+    if (this.inflight.length > 0 && this.pending.bytes >= MAX_PENDING_BYTES) return this.inflight[0]!.done;
     return true;
   }
 
