@@ -29,8 +29,9 @@ const NULL_FIELD = Buffer.from('\\N\t\\N\t');
 /** The record's bytes into COPY text at buf[p]; `plain`: none of them needs escaping. Returns the end. */
 function putRecord(buf: Buffer, p: number, src: Uint8Array, from: number, to: number, plain: boolean): number {
   if (plain) {
-    for (let i = from; i < to; i++) buf[p++] = src[i]!;
-    return p;
+    // A plain view (subarray of a Buffer would construct a Buffer) and a native copy: faster than a byte loop.
+    buf.set(new Uint8Array(src.buffer, src.byteOffset + from, to - from), p);
+    return p + to - from;
   }
   for (let i = from; i < to; i++) {
     const b = src[i]!;
