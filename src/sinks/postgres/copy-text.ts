@@ -1,6 +1,7 @@
 /*
- * Values written straight into COPY's text format: the key hash as a bigint
- * and the event time as a timestamptz, each exactly what the staging path's
+ * COPY's text format: bytes escaped as it needs them (backslash, tab, line
+ * feed, carriage return), and values written straight into it: the key hash
+ * as a bigint and the event time as a timestamptz, each exactly what the staging path's
  * SQL computes from the same numbers (batch-writer.ts), so a row written
  * either way has the same unique key and a copy is always caught.
  */
@@ -10,6 +11,30 @@ const SECONDS_PER_DAY = 86_400;
 /** Microsecond counts a double holds exactly: event times from 1685 to 2255. */
 const MAX_EXACT_US = 2 ** 53;
 const DIGIT_0 = 0x30;
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const BACKSLASH = 0x5c;
+
+/** One byte into COPY text at buf[p], escaped where COPY needs it; returns the end. */
+export function putCopyByte(buf: Uint8Array, p: number, b: number): number {
+  if (b === BACKSLASH) {
+    buf[p++] = BACKSLASH;
+    buf[p++] = BACKSLASH;
+  } else if (b === TAB || b === LF || b === CR) {
+    buf[p++] = BACKSLASH;
+    buf[p++] = b === TAB ? 0x74 : b === LF ? 0x6e : 0x72;
+  } else {
+    buf[p++] = b;
+  }
+  return p;
+}
+
+/** src[from, to) into COPY text at buf[p]; returns the end. */
+export function copyEscaped(buf: Uint8Array, p: number, src: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) p = putCopyByte(buf, p, src[i]!);
+  return p;
+}
 
 /**
  * The last second written, as `YYYY-MM-DD HH:MM:SS.`: consecutive records

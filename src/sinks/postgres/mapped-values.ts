@@ -11,6 +11,7 @@
  * reports it and the batch takes the staging path.
  */
 import type { ColumnType, MappedColumn } from '../../config/postgres-columns.js';
+import { copyEscaped, putCopyByte } from './copy-text.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -70,25 +71,6 @@ function valueEnd(src: Uint8Array, i: number, end: number): number {
     j++;
   }
   return j > i ? j : NOT_DIRECT;
-}
-
-/** One byte into COPY text, escaped where COPY needs it. */
-function putCopyByte(buf: Uint8Array, p: number, b: number): number {
-  if (b === BACKSLASH) {
-    buf[p++] = BACKSLASH;
-    buf[p++] = BACKSLASH;
-  } else if (b === TAB || b === LF || b === CR) {
-    buf[p++] = BACKSLASH;
-    buf[p++] = b === TAB ? 0x74 : b === LF ? 0x6e : 0x72;
-  } else {
-    buf[p++] = b;
-  }
-  return p;
-}
-
-function copyEscaped(buf: Uint8Array, p: number, src: Uint8Array, from: number, to: number): number {
-  for (let i = from; i < to; i++) p = putCopyByte(buf, p, src[i]!);
-  return p;
 }
 
 function hex4(src: Uint8Array, i: number, end: number): number {

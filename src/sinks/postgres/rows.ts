@@ -17,7 +17,7 @@
 import { SLOT_F64_WORDS, SLOT_WORDS, Status, STATUS_CODE_MASK, W_EVENT_TIME_F64, W_HASH_HI, W_HASH_LO, W_LENGTH, W_OFFSET, W_STATUS } from '../../parser/contract.js';
 import type { MappedColumn } from '../../config/postgres-columns.js';
 import { RecordSlotReader, type RecordSlotOptions } from '../record-slots.js';
-import { writeInt64, writeTimestamptz } from './copy-text.js';
+import { copyEscaped, writeInt64, writeTimestamptz } from './copy-text.js';
 import { MappedValueWriter } from './mapped-values.js';
 
 const TAB = 0x09;
@@ -33,19 +33,7 @@ function putRecord(buf: Buffer, p: number, src: Uint8Array, from: number, to: nu
     buf.set(new Uint8Array(src.buffer, src.byteOffset + from, to - from), p);
     return p + to - from;
   }
-  for (let i = from; i < to; i++) {
-    const b = src[i]!;
-    if (b === BACKSLASH) {
-      buf[p++] = BACKSLASH;
-      buf[p++] = BACKSLASH;
-    } else if (b === TAB || b === LF || b === CR) {
-      buf[p++] = BACKSLASH;
-      buf[p++] = b === TAB ? 0x74 : b === LF ? 0x6e : 0x72;
-    } else {
-      buf[p++] = b;
-    }
-  }
-  return p;
+  return copyEscaped(buf, p, src, from, to);
 }
 
 function grow(buf: Buffer, used: number, n: number): Buffer {
