@@ -513,7 +513,7 @@ describe('config hot reload', () => {
     expect(await p.exit(15_000), p.stderr()).toBe(0);
   }, 60_000);
 
-  it('a new worker count: the new threads take over the ranges once loaded, those before finish theirs; every record once', async () => {
+  it('a new worker count: the threads added take ranges once loaded, those stopped finish theirs; every record once', async () => {
     const dir = workdir();
     const out = join(dir, 'out.ndjson');
     const inputs = Array.from({ length: 6 }, (_, i) => join(dir, `h${i}.ndjson`));
@@ -526,10 +526,11 @@ describe('config hot reload', () => {
       // Two result rings per thread: the rings say how many threads run.
       expect(engine.gauges().ringOccupancy).toHaveLength(2);
       expect(engine.reload({ ...options, workers: 3 }).applied).toEqual(['workers']);
-      // The new threads take over once loaded; the old one's rings are drained until its last range is back.
-      await until(() => engine.gauges().ringOccupancy.length === 6, 10_000, 'three threads, the one before stopped after its last range');
+      // Two threads added beside the one running, taking ranges once loaded.
+      await until(() => engine.gauges().ringOccupancy.length === 6, 10_000, 'three threads');
       expect(engine.reload({ ...options, workers: 2 }).applied).toEqual(['workers']);
-      await until(() => engine.gauges().ringOccupancy.length === 4, 10_000, 'the three threads stopped after their last ranges');
+      // The set of two is replaced by a set of one once it has loaded; theirs are drained until their last range is back.
+      await until(() => engine.gauges().ringOccupancy.length === 4, 10_000, 'the two threads stopped after their last ranges');
       await until(() => readLines(out).length >= 120_000, 30_000, 'every record');
       await until(() => engine.readiness().ok, 10_000, `ready: ${engine.readiness().reasons.join("; ")}`);
       expect(engine.stats().duplicates).toBe(0);

@@ -46,7 +46,8 @@ function writeHistory(dir: string): Map<string, { line: string; file: string; of
 }
 
 describe('mode switches across kill -9 (file sink, checkpoint every 100 ms)', () => {
-  it(`${KILLS} random SIGKILLs while the config flips realtime ↔ hybrid: every record once`, async () => {
+  // The seed in the title: a failure inside the crash loop (an engine that stops writing) names it too.
+  it(`${KILLS} random SIGKILLs while the config flips realtime ↔ hybrid: every record once (seed ${seed})`, async () => {
     const dir = workdir('ordertail-mode-crash-');
     const history = writeHistory(dir);
     const live = join(dir, 'orders.log');

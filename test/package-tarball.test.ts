@@ -95,8 +95,11 @@ describe('npm package contents', () => {
   });
 
   it('cargo accepts the shipped Rust workspace (no target whose file is not shipped)', () => {
-    // Crates come from the cache the repository's own addon build filled.
-    const r = spawnSync('cargo', ['fetch', '--offline', '--manifest-path', join(unpacked, 'Cargo.toml')], { encoding: 'utf8' });
+    // Crates come from the cache the repository's own addon build filled: for this host's target
+    // only (a plain fetch also wants other platforms' crates, which that build never downloaded).
+    const host = /^host: (\S+)$/m.exec(spawnSync('rustc', ['-vV'], { encoding: 'utf8' }).stdout ?? '')?.[1];
+    expect(host, 'rustc -vV names the host target').toBeDefined();
+    const r = spawnSync('cargo', ['fetch', '--offline', '--target', host!, '--manifest-path', join(unpacked, 'Cargo.toml')], { encoding: 'utf8' });
     expect(r.error).toBeUndefined();
     expect(r.stderr).not.toMatch(/failed to parse manifest|can't find/);
     expect(r.status, r.stderr).toBe(0);

@@ -2,8 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../dist/src/index.js';
+import { ParsePool } from '../dist/src/pool/parse-pool.js';
 import { threadsForWork } from '../dist/src/pool/threads-for-work.js';
-import { workdir } from './helpers/workdir.js';
+import { until, workdir } from './helpers/workdir.js';
 
 const rangeBytes = 4096;
 
@@ -61,5 +62,47 @@ describe('parse threads sized to the work', () => {
     expect(await run([small])).toEqual({ ids: ['a'], ready: true });
     const both = await run([small, doc]);
     expect(both.ids.sort()).toEqual(['a', 'x', 'y']);
+  });
+
+  it('a new worker count starts only the threads it adds; shrinking stops whole sets, newest first', async () => {
+    const pool = new ParsePool({
+      workers: 2,
+      keyFields: ['id'],
+      eventTimeField: 'timestamp',
+      maxRecordBytes: 1 << 20,
+      parser: 'js',
+      parserShadow: undefined,
+      shadowSample: 0,
+      canaryParser: undefined,
+      follow: true,
+      onWorkerError: (error) => {
+        throw error;
+      },
+    });
+    // Which threads run: read from the pool's thread sets (private; no public use for thread ids).
+    const threadIds = (): number[] =>
+      (pool as unknown as { active: { piscina: { threads: { threadId: number }[] } }[] }).active.flatMap((core) => core.piscina.threads.map((t) => t.threadId)).sort((a, b) => a - b);
+    try {
+      await pool.threadsLoaded;
+      const first = threadIds();
+      expect(first).toHaveLength(2);
+      pool.resize(3);
+      await until(() => pool.threadCount === 3, 10_000, 'three threads');
+      const grown = threadIds();
+      // The two threads that ran before still do: one thread started, not three.
+      expect(grown.filter((id) => first.includes(id))).toEqual(first);
+      pool.resize(2);
+      // The newest set (one thread) stopped: nothing started.
+      expect(threadIds()).toEqual(first);
+      expect(pool.threadCount).toBe(2);
+      pool.resize(1);
+      // No whole set to stop: a set of one replaces the set of two once loaded.
+      await until(() => pool.threadCount === 1, 10_000, 'one thread');
+      const shrunk = threadIds();
+      expect(shrunk).toHaveLength(1);
+      expect(first).not.toContain(shrunk[0]);
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -110,6 +110,11 @@ function createCore(options: ParsePoolConfig, doorbell = Doorbell.create()): Poo
   };
 }
 
+/** Threads a core was started with. */
+function threadsOf(core: PoolCore): number {
+  return core.piscina.options.maxThreads;
+}
+
 /** Longest destroy() waits for threads still loading their module. */
 const LOAD_WAIT_MS = 5000;
 
@@ -159,16 +164,20 @@ export async function discardPrewarmedParsePool(): Promise<void> {
  * rings, and `drain()` files each slot under its range by the tag word.
  */
 export class ParsePool {
-  private core: PoolCore;
-  /** The rings of the current threads and of those retiring (ringsNow). */
+  /** The thread sets ranges go to (more than one after a resize up: each adds a set for the threads it adds). */
+  private active: PoolCore[];
+  /** The rings of the active threads and of those retiring (ringsNow). */
   private consumers: RingConsumer[];
   private readonly doorbell: Doorbell;
   private config: ParsePoolOptions;
-  /** Tasks each core is running; a core replaced by resize() is stopped when its count reaches 0. */
+  /** Tasks each core is running; a retiring core is stopped when its count reaches 0. */
   private readonly running = new Map<PoolCore, number>();
   private readonly retiring = new Set<PoolCore>();
-  /** Threads a resize started, taking over once they have loaded (until then the current ones take every range). */
-  private incoming: PoolCore | undefined;
+  /**
+   * Threads a resize started, taking over once they have loaded (until then
+   * the active ones take every range), and the active core they replace.
+   */
+  private incoming: { core: PoolCore; replaces: PoolCore | undefined } | undefined;
   /** Result stores of ranges in flight, by range id. */
   private readonly targets = new Map<number, RangeResults>();
   private waiting: Promise<unknown> | undefined;
@@ -182,28 +191,28 @@ export class ParsePool {
     }
     core ??= createCore(options);
     this.config = options;
-    this.core = core;
+    this.active = [core];
     this.consumers = core.consumers;
     this.doorbell = core.doorbell;
     core.attach(options.onWorkerError);
   }
 
-  /** Resolves once every thread has loaded the worker module (or is gone). */
+  /** Resolves once every active thread has loaded the worker module (or is gone). */
   get threadsLoaded(): Promise<void> {
-    return this.core.loaded;
+    return Promise.all(this.active.map((core) => core.loaded)).then(() => {});
   }
 
   get queueSize(): number {
-    return this.piscina.queueSize;
+    return this.active.reduce((n, core) => n + core.piscina.queueSize, 0);
   }
 
   get threadCount(): number {
-    return this.piscina.threads.length;
+    return this.active.reduce((n, core) => n + core.piscina.threads.length, 0);
   }
 
-  /** Threads the pool was started with (fewer than --workers for a small --once run). */
+  /** Threads the pool runs on (fewer than --workers for a small --once run). */
   get threadsWanted(): number {
-    return this.piscina.options.maxThreads;
+    return this.active.reduce((n, core) => n + threadsOf(core), 0);
   }
 
   readonly ringCapacity = RING_SLOTS;
@@ -223,9 +232,9 @@ export class ParsePool {
     });
   }
 
-  /** A task on the current threads, counted so that threads a resize replaced stop after their last one. */
+  /** A task on the active core with the most room, counted so that a retired core stops after its last one. */
   private onCore<T>(start: (piscina: Piscina) => Promise<T>, done: () => void = () => {}): Promise<T> {
-    const core = this.core;
+    const core = this.leastBusy();
     this.running.set(core, (this.running.get(core) ?? 0) + 1);
     return start(core.piscina).finally(() => {
       done();
@@ -235,33 +244,74 @@ export class ParsePool {
     });
   }
 
+  private leastBusy(): PoolCore {
+    let best = this.active[0]!;
+    if (this.active.length === 1) return best;
+    let bestLoad = Number.POSITIVE_INFINITY;
+    for (const core of this.active) {
+      const load = (this.running.get(core) ?? 0) / threadsOf(core);
+      if (load < bestLoad) {
+        best = core;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
   /**
-   * Run on `workers` threads from now on (a config reload): new threads take
-   * the ranges planned from here, while the old ones finish theirs (their
-   * rings are drained as before) and are stopped after their last.
+   * Run on `workers` threads from now on (a config reload). Starting a thread
+   * (an isolate, the worker module, the parser) costs the main thread about a
+   * millisecond and then the cores its start-up, while the live lane runs:
+   * only the difference is started. Growing adds a core with the threads
+   * added; shrinking retires whole cores, newest first, and starts a smaller
+   * replacement only for a core that must shrink. New threads take ranges
+   * once loaded; retired ones finish the ranges they have (their rings are
+   * drained as before) and are stopped after their last.
    */
   resize(workers: number): void {
     const want = Math.max(1, workers);
     if (want === this.config.workers) return;
     this.config = { ...this.config, workers: want };
-    // A resize before the last one's threads loaded replaces them (they have run nothing).
-    if (this.incoming) destroy(this.incoming).catch(() => {});
+    // A resize before the last one's threads loaded cancels it (they have run nothing).
+    if (this.incoming) destroy(this.incoming.core).catch(() => {});
     this.incoming = undefined;
-    if (want === this.threadsWanted) return;
-    const next = createCore(this.config, this.doorbell);
+    let have = this.threadsWanted;
+    if (want > have) {
+      this.start(want - have, undefined);
+      return;
+    }
+    while (want < have && this.active.length > 1 && have - threadsOf(this.active.at(-1)!) >= want) {
+      const core = this.active.pop()!;
+      have -= threadsOf(core);
+      this.retireWhenIdle(core);
+    }
+    this.ringsNow();
+    if (want < have) {
+      const last = this.active.at(-1)!;
+      this.start(want - (have - threadsOf(last)), last);
+    }
+  }
+
+  /** `threads` more threads, taking ranges once loaded; `replaces` is retired then. */
+  private start(threads: number, replaces: PoolCore | undefined): void {
+    const next = createCore({ ...this.config, workers: threads }, this.doorbell);
     next.attach(this.config.onWorkerError);
-    this.incoming = next;
-    // Starting a thread (an isolate, the worker module, the parser) takes a while: ranges
-    // keep going to the current threads meanwhile instead of queueing for the new ones.
+    this.incoming = { core: next, replaces };
     void next.loaded.then(() => {
-      if (this.incoming !== next) return;
+      if (this.incoming?.core !== next) return;
       this.incoming = undefined;
-      const old = this.core;
-      this.core = next;
-      this.retiring.add(old);
+      this.active.push(next);
+      if (replaces) {
+        this.active.splice(this.active.indexOf(replaces), 1);
+        this.retireWhenIdle(replaces);
+      }
       this.ringsNow();
-      if ((this.running.get(old) ?? 0) === 0) this.retire(old);
     });
+  }
+
+  private retireWhenIdle(core: PoolCore): void {
+    this.retiring.add(core);
+    if ((this.running.get(core) ?? 0) === 0) this.retire(core);
   }
 
   private retire(core: PoolCore): void {
@@ -272,11 +322,7 @@ export class ParsePool {
   }
 
   private ringsNow(): void {
-    this.consumers = [...this.core.consumers, ...[...this.retiring].flatMap((c) => c.consumers)];
-  }
-
-  private get piscina(): Piscina {
-    return this.core.piscina;
+    this.consumers = [...this.active, ...this.retiring].flatMap((c) => c.consumers);
   }
 
   /** Move every readable slot of every ring into its range's store. */
@@ -332,6 +378,6 @@ export class ParsePool {
   async close(): Promise<void> {
     const incoming = this.incoming;
     this.incoming = undefined;
-    await Promise.all([this.core, ...this.retiring, ...(incoming ? [incoming] : [])].map((core) => destroy(core)));
+    await Promise.all([...this.active, ...this.retiring, ...(incoming ? [incoming.core] : [])].map((core) => destroy(core)));
   }
 }
