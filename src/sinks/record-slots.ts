@@ -1,10 +1,13 @@
 /*
  * A sink sees only record bytes. The sinks that need each record's key hash
  * and event time (PostgreSQL's unique key, NATS's Msg-Id) parse a chunk again
- * with the JS parser configured as the engine's (the contract's reference,
- * the same hash as the native parser's): this is that pass, shared.
+ * with a parser configured as the engine's: the native one when the addon
+ * loads (one call per chunk; the same hash and time as the JS parser's, which
+ * the differential tests hold it to), else the JS one. This is that pass,
+ * shared.
  */
 import { createJsParser } from '../parser/js-parser.js';
+import { loadNativeParser } from '../parser/native.js';
 import { ArrayPhase, compileParseConfig, Framing, SLOT_WORDS, STATE_CONSUMED_END, STATE_SLOTS, STATE_WORDS, type ChunkParser } from '../parser/contract.js';
 
 const SLOTS = 4096;
@@ -25,7 +28,9 @@ export class RecordSlotReader {
   private readonly state = new Float64Array(STATE_WORDS);
 
   constructor(options: RecordSlotOptions) {
-    this.parser = createJsParser(compileParseConfig({ keyFields: options.dedupKey, eventTimeField: options.eventTimeField, maxRecordBytes: options.maxRecordBytes }));
+    const config = compileParseConfig({ keyFields: options.dedupKey, eventTimeField: options.eventTimeField, maxRecordBytes: options.maxRecordBytes });
+    const native = loadNativeParser(config);
+    this.parser = 'error' in native ? createJsParser(config) : native.parser;
   }
 
   /** Parse `chunk` (newline-terminated records, as a sink is written) and visit every slot. */
