@@ -156,6 +156,11 @@ describe('COPY text of a key hash', () => {
     const buf = Buffer.alloc(32);
     const cases: [number, number][] = [[0, 0], [0, -1], [-1, -1], [-1, 0], [0x7fffffff, -1], [-0x80000000, 0], [-0x80000000, 1], [1, 0], [123456, 789], [-2, 0x7fffffff]];
     for (let i = 0; i < 2000; i++) cases.push([(Math.random() * 2 ** 32) | 0, (Math.random() * 2 ** 32) | 0]);
+    // Around multiples of 10⁹ (where the quotient estimate is off by one) and the limits of a double and of int64.
+    const halves = (v: bigint): [number, number] => [Number(BigInt.asIntN(32, v >> 32n)), Number(BigInt.asIntN(32, v))];
+    for (const v of [10n ** 9n, 10n ** 18n, 2n ** 53n, 2n ** 63n - 1n, 4_294_967_296n * 1_000_000_000n, 9_223_372_036_000_000_000n]) {
+      for (const d of [-2n, -1n, 0n, 1n, 2n]) cases.push(halves(v + d), halves(-(v + d)));
+    }
     for (const [hi, lo] of cases) {
       const end = writeInt64(buf, 0, hi, lo);
       const expected = BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0)).toString();

@@ -172,47 +172,53 @@ export class BatchWriter {
   private async copyDirect(client: pg.Client, batch: RowBatch): Promise<boolean> {
     const text = batch.directText();
     if (!text) return false;
-    await client.query('SAVEPOINT direct');
-    try {
+    // A copy already in the table (23505) or a row the database refuses: the staging path sorts them out.
+    const refused = await withSavepoint(client, 'direct', async () => {
       const copy = client.query(copyFrom(this.copySql));
       copy.end(text);
       await finished(copy);
-      await client.query('RELEASE SAVEPOINT direct');
-      return true;
-    } catch (err) {
-      // A copy already in the table (23505) or a row the database refuses: the staging path sorts them out.
-      if (!isRowError(err)) throw err;
-      await client.query('ROLLBACK TO SAVEPOINT direct');
-      await client.query('RELEASE SAVEPOINT direct');
-      return false;
-    }
+    });
+    return refused === undefined;
   }
 
   private async insertPiece(client: pg.Client, batch: RowBatch, from: number, to: number, result: { inserted: number; rejected: RejectedRow[] }): Promise<void> {
-    await client.query('SAVEPOINT piece');
-    try {
+    const refused = await withSavepoint(client, 'piece', async () => {
       const copy = client.query(copyFrom(`COPY ${STAGING} FROM STDIN`));
       copy.end(batch.slice(from, to));
       await finished(copy);
       const inserted = await client.query<{ records: string }>(this.insertSql);
       // A piece of a split batch: the next piece needs the staging table empty (a whole batch is emptied by its COMMIT).
       if (to - from < batch.rows) await client.query(`TRUNCATE ${STAGING}`);
-      await client.query('RELEASE SAVEPOINT piece');
       result.inserted += this.rollup ? this.rollup.insertedBy(inserted) : (inserted.rowCount ?? 0);
-    } catch (err) {
-      if (!isRowError(err)) throw err;
-      await client.query('ROLLBACK TO SAVEPOINT piece');
-      await client.query('RELEASE SAVEPOINT piece');
-      if (to - from === 1) {
-        const e = err as { code?: string; message: string };
-        result.rejected.push({ row: from, message: `${e.message} (SQLSTATE ${e.code})` });
-        return;
-      }
-      const mid = from + Math.floor((to - from) / 2);
-      await this.insertPiece(client, batch, from, mid, result);
-      await this.insertPiece(client, batch, mid, to, result);
+    });
+    if (refused === undefined) return;
+    if (to - from === 1) {
+      result.rejected.push({ row: from, message: `${refused.message} (SQLSTATE ${refused.code})` });
+      return;
     }
+    const mid = from + Math.floor((to - from) / 2);
+    await this.insertPiece(client, batch, from, mid, result);
+    await this.insertPiece(client, batch, mid, to, result);
   }
+}
+
+/**
+ * `work` inside a savepoint: kept when it succeeds (undefined), undone when the
+ * database refuses a row (that error returned), so the transaction goes on
+ * either way; any other error is thrown with the transaction left to the caller.
+ */
+async function withSavepoint(client: pg.Client, name: string, work: () => Promise<void>): Promise<{ code?: string; message: string } | undefined> {
+  await client.query(`SAVEPOINT ${name}`);
+  try {
+    await work();
+  } catch (err) {
+    if (!isRowError(err)) throw err;
+    await client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+    await client.query(`RELEASE SAVEPOINT ${name}`);
+    return err as { code?: string; message: string };
+  }
+  await client.query(`RELEASE SAVEPOINT ${name}`);
+  return undefined;
 }
 
 /** The offsets the database holds for `consumer`, if any. */

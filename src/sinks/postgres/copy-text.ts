@@ -118,11 +118,60 @@ export function writeTimestamptz(buf: Uint8Array, p: number, eventMs: number): n
   return p;
 }
 
+const BILLION = 1_000_000_000;
+const TWO_TO_32 = 2 ** 32;
+
 /**
  * The signed 64-bit `(hi << 32) | (lo & 0xffffffff)` in decimal, as the
- * staging SQL builds key_hash from key_hi and key_lo. BigInt's own toString
- * is ~5x faster than long division on doubles here (bench/RESULTS.md).
+ * staging SQL builds key_hash from key_hi and key_lo, without allocating:
+ * the magnitude m = H·2³² + L is split as q·10⁹ + r, q from m rounded to a
+ * double (off by at most one) and r from the exact low 32 bits of m − q·10⁹
+ * (|r| < 2³¹ before the correction, so its low 32 bits are all of it).
  */
-export function writeInt64(buf: Buffer, p: number, hi: number, lo: number): number {
-  return p + buf.write(BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0)).toString(), p, 'latin1');
+export function writeInt64(buf: Uint8Array, p: number, hi: number, lo: number): number {
+  let high = hi >>> 0;
+  let low = lo >>> 0;
+  if (hi < 0) {
+    buf[p++] = 0x2d;
+    low = -low >>> 0;
+    high = (~hi + (low === 0 ? 1 : 0)) >>> 0;
+  }
+  let q = Math.floor((high * TWO_TO_32 + low) / BILLION);
+  let r = (low - Math.imul(q >>> 0, BILLION)) | 0;
+  if (r < 0) {
+    q--;
+    r += BILLION;
+  } else if (r >= BILLION) {
+    q++;
+    r -= BILLION;
+  }
+  // q < 10¹⁰: its top digit, then two 9-digit groups, each an int32.
+  const top = Math.floor(q / BILLION);
+  const middle = q - top * BILLION;
+  if (top > 0) {
+    buf[p++] = DIGIT_0 + top;
+    p = writeInt32Digits(buf, p, middle, 9);
+  } else if (middle > 0) {
+    p = writeInt32Digits(buf, p, middle, decimalWidth(middle));
+  } else {
+    return writeInt32Digits(buf, p, r, decimalWidth(r));
+  }
+  return writeInt32Digits(buf, p, r, 9);
+}
+
+/** Digits of a non-negative int32, no leading zeros. */
+function decimalWidth(value: number): number {
+  let width = 1;
+  for (let v = value; v >= 10; v = (v / 10) | 0) width++;
+  return width;
+}
+
+/** `value` (a non-negative int32) in `width` digits, zero-padded, in integer arithmetic. */
+function writeInt32Digits(buf: Uint8Array, p: number, value: number, width: number): number {
+  for (let i = width - 1; i >= 0; i--) {
+    const tenth = (value / 10) | 0;
+    buf[p + i] = DIGIT_0 + value - tenth * 10;
+    value = tenth;
+  }
+  return p + width;
 }

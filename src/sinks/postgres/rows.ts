@@ -36,16 +36,16 @@ function putRecord(buf: Buffer, p: number, src: Uint8Array, from: number, to: nu
   return copyEscaped(buf, p, src, from, to);
 }
 
-function grow(buf: Buffer, used: number, n: number): Buffer {
-  const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, used + n));
+function grow(buf: Buffer, used: number, n: number, minimum: number): Buffer {
+  const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, used + n, minimum));
   buf.copy(grown, 0, 0, used);
   return grown;
 }
 
 /** A batch's rows in COPY text, with where each row and its record start and end. */
 export class RowBatch {
-  /** Staging rows. */
-  buf: Buffer;
+  /** Staging rows (allocated at the first: a batch copied straight into the table never needs them). */
+  buf: Buffer = Buffer.alloc(0);
   length = 0;
   /** End (exclusive) of staging row i in buf. */
   readonly ends: number[] = [];
@@ -64,9 +64,8 @@ export class RowBatch {
   readonly keyLo: number[] = [];
   readonly eventMs: number[] = [];
 
-  constructor(capacity = 1 << 20) {
-    this.buf = Buffer.allocUnsafe(capacity);
-  }
+  /** @param capacity bytes each layout's buffer starts with, once it is first written */
+  constructor(private readonly capacity = 1 << 20) {}
 
   get rows(): number {
     return Math.max(this.ends.length, this.directEnds.length);
@@ -133,13 +132,13 @@ export class RowBatch {
 
   /** Room for `n` more bytes of staging rows. */
   reserve(n: number): void {
-    if (this.length + n > this.buf.length) this.buf = grow(this.buf, this.length, n);
+    if (this.length + n > this.buf.length) this.buf = grow(this.buf, this.length, n, this.capacity);
   }
 
   /** Room for `n` more bytes of direct rows. */
   reserveDirect(n: number): Buffer {
-    this.direct ??= Buffer.allocUnsafe(this.buf.length);
-    if (this.directLength + n > this.direct.length) this.direct = grow(this.direct, this.directLength, n);
+    this.direct ??= Buffer.alloc(0);
+    if (this.directLength + n > this.direct.length) this.direct = grow(this.direct, this.directLength, n, this.capacity);
     return this.direct;
   }
 }
