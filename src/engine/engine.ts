@@ -521,7 +521,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       // live path is still emitting waits for a later batch: the comparison is of what each path
       // saw, not of which got to a file first.
       const scheduler = new BatchScheduler(
-        { list: () => discovery.scan().filter((p) => !isOutput(p)), take: (path) => batchPipeline.addFile(path, 'startup'), ready: (path) => pipeline.hasUnemitted(path) !== true },
+        { list: () => discovery.current().filter((p) => !isOutput(p)), take: (path) => batchPipeline.addFile(path, 'startup'), ready: (path) => pipeline.hasUnemitted(path) !== true },
         now.batchEveryMs,
         now.batchDelayMs,
       );
@@ -532,7 +532,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (o.mode === 'hybrid') this.batchPath = this.makeBatchPath();
     if (o.mode === 'legacy') {
       // No tailing: closed files, each once, whole, on the batch clock (modes/batch-scheduler.ts).
-      this.batches = new BatchScheduler({ list: () => discovery.scan().filter((p) => !isOutput(p)), take: (path) => pipeline.addFile(path, 'startup') }, o.batchEveryMs, o.batchDelayMs);
+      this.batches = new BatchScheduler({ list: () => discovery.current().filter((p) => !isOutput(p)), take: (path) => pipeline.addFile(path, 'startup') }, o.batchEveryMs, o.batchDelayMs);
       if (o.once) announce(this.batches.runBatch());
       else this.batches.start(announce);
     } else {

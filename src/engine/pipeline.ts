@@ -76,6 +76,14 @@ const EMIT_SLICE_SLOTS = 1024;
 /** Files found by a reload's new input patterns opened per event-loop turn (an open is a few syscalls and a read). */
 const FOUND_SLICE = 64;
 const EMIT_SLICE_MS = 1;
+/**
+ * Hybrid mode's batch path re-reads closed files the live path has emitted,
+ * all duplicates, while the live file grows: its passes are shorter, so a
+ * live record waits at most about this long behind one (bench/RESULTS.md,
+ * "hybrid").
+ */
+const BATCH_SLICE_SLOTS = 256;
+const BATCH_SLICE_MS = 0.25;
 /** The batch path's per-record report (made here: a closure inside emitLoop would put its loop variables in a context). */
 function batchObserver(batch: PathComparison, file: FileCursor): (offset: number, emitted: boolean) => void {
   return (offset, emitted) => batch.batchRecord(file.identity, file.path, offset, emitted);
@@ -561,6 +569,8 @@ export class Pipeline {
     // The batch path slices too: its whole files must not hold up the live path's turns.
     const slicing = this.liveLane !== undefined || this.hooks?.role === 'batch';
     const batch = this.hooks?.role === 'batch' ? this.hooks.comparison : undefined;
+    const sliceSlots = batch ? BATCH_SLICE_SLOTS : EMIT_SLICE_SLOTS;
+    const sliceMs = batch ? BATCH_SLICE_MS : EMIT_SLICE_MS;
     const c = this.counters.values;
     do {
       // Per pass, not per loop: the live path's hooks come and go with a mode switch (setHooks).
@@ -593,7 +603,7 @@ export class Pipeline {
               observe: batch ? batchObserver(batch, file) : undefined,
             };
             while (range.emittedTo < count) {
-              const end = slicing && !range.live ? Math.min(count, range.emittedTo + EMIT_SLICE_SLOTS) : count;
+              const end = slicing && !range.live ? Math.min(count, range.emittedTo + sliceSlots) : count;
               const t0 = performance.now();
               const emitted0 = c[Counter.recordsEmitted]!;
               const duplicates0 = c[Counter.duplicates]!;
@@ -604,7 +614,7 @@ export class Pipeline {
               if (live) live.liveSlice(file.identity, c[Counter.recordsEmitted]! - emitted0, c[Counter.duplicates]! - duplicates0);
               this.stages.dedup.recordValue(microsSince(t0));
               range.emittedTo = end;
-              if (end < count && slicing && performance.now() - passStart >= EMIT_SLICE_MS) {
+              if (end < count && slicing && performance.now() - passStart >= sliceMs) {
                 yieldNow = partial = true;
                 break files;
               }
@@ -622,7 +632,7 @@ export class Pipeline {
             const buffer = range.buffer;
             this.staging.releaseAfterFlush(() => this.releaseBuffer(buffer));
             this.stores.release(range.results);
-            if (slicing && performance.now() - passStart >= EMIT_SLICE_MS) {
+            if (slicing && performance.now() - passStart >= sliceMs) {
               yieldNow = true;
               break files;
             }

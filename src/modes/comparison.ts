@@ -52,6 +52,17 @@ export class PathComparison {
   private readonly tallies = new Map<string, FileTally>();
   private readonly lag: Histogram = createLazyLatencyHistogram();
   private batchFiles = 0;
+  /** The last file's tally (the batch path reports a file's records one after another). */
+  private tallyIdentity: string | undefined;
+  private lastTally: FileTally | undefined;
+  /**
+   * A run of batch records the live path emitted at one time, recorded in the
+   * lag histogram as one value and a count: the lag of the run's first record,
+   * in whole milliseconds (those after it come microseconds later).
+   */
+  private runLiveAt = Number.NaN;
+  private runLagMs = 0;
+  private runCount = 0;
 
   constructor(private readonly onMissed: (record: MissedRecord) => void) {}
 
@@ -80,7 +91,18 @@ export class PathComparison {
     const liveAt = this.times.timeAt(identity, offset);
     if (liveAt === undefined) return;
     this.tally(identity).matched++;
-    this.lag.recordValue(Math.max(1, Math.round((Date.now() - liveAt) / LAG_UNIT_MS)));
+    if (liveAt !== this.runLiveAt) {
+      this.recordRun();
+      this.runLiveAt = liveAt;
+      this.runLagMs = Math.max(1, Math.round((Date.now() - liveAt) / LAG_UNIT_MS));
+    }
+    this.runCount++;
+  }
+
+  private recordRun(): void {
+    if (this.runCount > 0) this.lag.recordValueWithCount(this.runLagMs, this.runCount);
+    this.runCount = 0;
+    this.runLiveAt = Number.NaN;
   }
 
   /**
@@ -88,24 +110,30 @@ export class PathComparison {
    * there that the batch path did not meet again are the live path's own.
    */
   batchFileDone(identity: string): void {
+    this.recordRun();
     this.batchFiles++;
     const t = this.tallies.get(identity);
     if (t) this.counts.live.only += Math.max(0, t.liveFirst - t.matched);
     this.tallies.delete(identity);
+    if (identity === this.tallyIdentity) this.tallyIdentity = undefined;
     this.times.forget(identity);
   }
 
   private tally(identity: string): FileTally {
+    if (identity === this.tallyIdentity) return this.lastTally!;
     let t = this.tallies.get(identity);
     if (!t) {
       if (this.tallies.size >= MAX_TALLIES) this.tallies.delete(this.tallies.keys().next().value!);
       t = { liveFirst: 0, matched: 0 };
       this.tallies.set(identity, t);
     }
+    this.tallyIdentity = identity;
+    this.lastTally = t;
     return t;
   }
 
   snapshot(): ComparisonSnapshot {
+    this.recordRun();
     const h = this.lag;
     const count = h.totalCount;
     const at = (p: number): number => (count === 0 ? 0 : (h.getValueAtPercentile(p) * LAG_UNIT_MS) / 1000);
@@ -119,6 +147,7 @@ export class PathComparison {
 
   /** Batch time − live time, in milliseconds, for records both paths saw. */
   get lagHistogram(): Histogram {
+    this.recordRun();
     return this.lag;
   }
 

@@ -16,9 +16,18 @@ interface Marks {
 
 export class LiveTimes {
   private readonly files = new Map<string, Marks>();
+  /**
+   * The last answer of timeAt() and the offsets it holds for: the batch path
+   * asks record by record in file order, so most answers repeat the last.
+   */
+  private cachedIdentity: string | undefined;
+  private cachedFrom = 0;
+  private cachedTo = 0;
+  private cachedTime: number | undefined;
 
   /** The live path has emitted every record of `identity` below `endOffset` by `atMs`. */
   note(identity: string, endOffset: number, atMs: number): void {
+    if (identity === this.cachedIdentity) this.cachedIdentity = undefined;
     let m = this.files.get(identity);
     if (!m) {
       if (this.files.size >= MAX_FILES) this.files.delete(this.files.keys().next().value!);
@@ -38,6 +47,7 @@ export class LiveTimes {
 
   /** When the live path had emitted the record starting at `offset` (undefined: it had not). */
   timeAt(identity: string, offset: number): number | undefined {
+    if (identity === this.cachedIdentity && offset >= this.cachedFrom && offset < this.cachedTo) return this.cachedTime;
     const m = this.files.get(identity);
     if (!m) return undefined;
     const { ends } = m;
@@ -49,10 +59,15 @@ export class LiveTimes {
       if (ends[mid]! > offset) hi = mid;
       else lo = mid + 1;
     }
-    return lo < ends.length ? m.times[lo] : undefined;
+    this.cachedIdentity = identity;
+    this.cachedFrom = lo === 0 ? 0 : ends[lo - 1]!;
+    this.cachedTo = lo < ends.length ? ends[lo]! : Number.POSITIVE_INFINITY;
+    this.cachedTime = lo < ends.length ? m.times[lo] : undefined;
+    return this.cachedTime;
   }
 
   forget(identity: string): void {
+    if (identity === this.cachedIdentity) this.cachedIdentity = undefined;
     this.files.delete(identity);
   }
 }

@@ -135,6 +135,17 @@ export class FileDiscovery {
   }
 
   /**
+   * Every matching file right now. While following, the watches keep the
+   * known paths current (a deleted one may linger: callers stat what they
+   * take), so no directory is listed: a glob costs milliseconds of the main
+   * thread, and hybrid mode's batch clock asks twice a second beside the
+   * live lane. Otherwise, a scan().
+   */
+  current(): string[] {
+    return this.onNew ? [...this.known] : this.scan();
+  }
+
+  /**
    * The glob library skips a directory it may not list without a word, and a
    * glob that matches nothing looks like an empty input: say so, once each.
    */
