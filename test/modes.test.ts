@@ -8,7 +8,7 @@
  */
 import { appendFileSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { runCli } from './helpers/cli-process.js';
 import { readLines, until, workdir } from './helpers/workdir.js';
 import { ConfigError, Engine } from '../dist/src/index.js';
@@ -317,5 +317,61 @@ describe('hybrid mode', () => {
 
   it('is not combined with once', () => {
     expect(() => new Engine({ input: '/nonexistent/*.ndjson', mode: 'hybrid', once: true })).toThrow(/mode: 'hybrid'/);
+  });
+});
+
+describe("hybrid mode's comparison bookkeeping", () => {
+  it('lags recorded per run of records equal those of each record alone, across live marks added and files interleaved', async () => {
+    const { PathComparison } = await import('../dist/src/modes/comparison.js');
+    const { createLatencyHistogram } = await import('../dist/src/metrics/histograms.js');
+    const comparison = new PathComparison(() => {});
+    vi.useFakeTimers();
+    try {
+      const expected = new Map<number, number>();
+      const expect1 = (lagMs: number): void => void expected.set(lagMs, (expected.get(lagMs) ?? 0) + 1);
+      let now = 1_000_000;
+      const marks = new Map<string, [number, number][]>();
+      const mark = (file: string, end: number): void => {
+        vi.setSystemTime(now);
+        comparison.liveRange(file, end);
+        marks.set(file, [...(marks.get(file) ?? []), [end, now]]);
+      };
+      // The live path emitted a and b in several ranges; b gains a mark while the batch path is inside it.
+      for (const end of [100, 250, 400]) mark('a', end), (now += 7);
+      for (const end of [50, 90]) mark('b', end), (now += 3);
+      const batch = (file: string, offset: number): void => {
+        vi.setSystemTime(now);
+        comparison.batchRecord(file, `/x/${file}`, offset, false);
+        const at = marks.get(file)!.find(([end]) => end > offset);
+        if (at) expect1(Math.max(1, now - at[1]));
+      };
+      now += 5_000;
+      for (const offset of [0, 40, 99, 100, 180]) batch('a', offset);
+      batch('b', 10);
+      batch('a', 260);
+      now += 2;
+      batch('a', 300);
+      batch('b', 60);
+      // Past b's last mark (not emitted by the live path yet), then emitted.
+      batch('b', 95);
+      mark('b', 120);
+      batch('b', 110);
+      batch('a', 399);
+      batch('a', 400);
+      comparison.batchFileDone('a');
+      batch('b', 119);
+      // The same values, one record at a time, into a histogram of the same kind.
+      const reference = createLatencyHistogram();
+      for (const [lag, count] of expected) for (let i = 0; i < count; i++) reference.recordValue(lag);
+      const h = comparison.lagHistogram;
+      expect(h.totalCount).toBe(reference.totalCount);
+      expect(expected.size).toBeGreaterThan(3);
+      for (let p = 1; p <= 100; p++) expect(h.getValueAtPercentile(p), `p${p}`).toBe(reference.getValueAtPercentile(p));
+      reference.destroy();
+      expect(comparison.snapshot().batch.notFirst).toBe(14);
+    } finally {
+      vi.useRealTimers();
+      comparison.destroy();
+    }
   });
 });
