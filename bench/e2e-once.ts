@@ -3,7 +3,7 @@
  * file sink) against the naive baseline, both as child processes in the same run.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DATA, orderLog, REPO_ROOT } from './data.js';
 
@@ -16,16 +16,41 @@ export interface E2eResult {
   emitted: number;
 }
 
-function timeRun(name: string, args: string[], outPath: string, inputBytes: number): E2eResult {
+/**
+ * How a case's output is taken: written by the engine to `out` (file sink),
+ * its stdout redirected to `out` (`> out`), or its stdout piped into `wc -l`
+ * (a reader on the same two cores, as a user's next stage would be).
+ */
+type Output = 'file' | 'stdout>file' | 'stdout|wc';
+
+function timeRun(name: string, args: string[], outPath: string, inputBytes: number, output: Output = 'file'): E2eResult {
   rmSync(outPath, { force: true });
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  let r;
+  if (output === 'stdout|wc') {
+    // pipefail: the engine's exit status, not wc's.
+    const command = `set -o pipefail; ${[process.execPath, ...args].map(shellQuote).join(' ')} | wc -l`;
+    r = spawnSync('bash', ['-c', command], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  } else if (output === 'stdout>file') {
+    const fd = openSync(outPath, 'w');
+    try {
+      r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', fd, 'pipe'] });
+    } finally {
+      closeSync(fd);
+    }
+  } else {
+    r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  }
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`${name} failed (${r.status}): ${r.stderr}`);
   // A shadow run that disagreed would still write the same output: its warning is what tells.
   if (r.stderr.includes('parser shadow mismatch')) throw new Error(`${name}: ${r.stderr}`);
-  const emitted = readFileSync(outPath).reduce((n, b) => (b === 10 ? n + 1 : n), 0);
+  const emitted = output === 'stdout|wc' ? Number(r.stdout.trim()) : readFileSync(outPath).reduce((n, b) => (b === 10 ? n + 1 : n), 0);
   return { name, seconds, mbPerSec: inputBytes / 1e6 / seconds, emitted };
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 export function run(opts: { megabytes?: number; repeats?: number; parsers?: string[] } = {}): E2eResult[] {
@@ -39,7 +64,8 @@ export function run(opts: { megabytes?: number; repeats?: number; parsers?: stri
     join(REPO_ROOT, 'bin/ordertail.js'), 'run', '--once', '--workers', '2', '--parser', parser, '--input', input, '--sink', `file:${out}`,
     ...(metrics ? ['--metrics-port', '0'] : ['--no-metrics']),
   ];
-  const cases: [string, string[]][] = [
+  const toStdout = (parser: string): string[] => engine(parser).map((a) => (a === `file:${out}` ? 'stdout' : a));
+  const cases: [string, string[], Output?][] = [
     ['naive baseline (readline+JSON.parse+Set)', [join(REPO_ROOT, 'dist/bench/naive-baseline.js'), input, out]],
     ...(opts.parsers ?? ['js', 'native', 'simdjson']).map((p): [string, string[]] => [`ordertail --once, 2 workers, --parser ${p}`, engine(p)]),
     // What dropping written-back output from the page cache adds: the same native run keeping it.
@@ -52,6 +78,9 @@ export function run(opts: { megabytes?: number; repeats?: number; parsers?: stri
     ['ordertail --parser native --parser-shadow js (0.1)', [...engine('native'), '--parser-shadow', 'js', '--shadow-sample', '0.1']],
     ['ordertail --parser native --parser-shadow js (1.0)', [...engine('native'), '--parser-shadow', 'js', '--shadow-sample', '1']],
     ['ordertail --parser native --parser-shadow simdjson (0.1)', [...engine('native'), '--parser-shadow', 'simdjson', '--shadow-sample', '0.1']],
+    // The stdout sink: redirected to a file, and piped to a reader.
+    ['ordertail --parser native --sink stdout > file', toStdout('native'), 'stdout>file'],
+    ['ordertail --parser native --sink stdout | wc -l', toStdout('native'), 'stdout|wc'],
   ];
   // Round-robin, not each case's repeats back to back: on a shared VM a slow
   // spell (the host backing fresh guest pages for the page cache, a noisy
@@ -59,7 +88,7 @@ export function run(opts: { megabytes?: number; repeats?: number; parsers?: stri
   // case all of them, and the best of each case compares like with like.
   const runs: E2eResult[][] = cases.map(() => []);
   for (let i = 0; i < repeats; i++) {
-    for (const [c, [name, args]] of cases.entries()) runs[c]!.push(timeRun(name, args, out, bytes));
+    for (const [c, [name, args, output]] of cases.entries()) runs[c]!.push(timeRun(name, args, out, bytes, output));
   }
   for (const r of runs) results.push({ ...best(r), medianSeconds: median(r.map((x) => x.seconds)) });
   rmSync(out, { force: true });
