@@ -43,6 +43,15 @@ export function copyEscaped(buf: Uint8Array, p: number, src: Uint8Array, from: n
 let cachedSecond = Number.NaN;
 const cachedText = new Uint8Array(20);
 
+/**
+ * −1, 0 or 1: where a remainder computed exactly against a quotient estimated
+ * in doubles (off by at most one) lies outside [0, base); the quotient moves
+ * by it, the remainder by it times base.
+ */
+function carryOf(remainder: number, base: number): number {
+  return remainder < 0 ? -1 : remainder >= base ? 1 : 0;
+}
+
 /** PostgreSQL's rint(): round half to even. */
 function rint(x: number): number {
   const floor = Math.floor(x);
@@ -102,13 +111,9 @@ export function writeTimestamptz(buf: Uint8Array, p: number, eventMs: number): n
   let second = Math.floor(us / US_PER_SECOND);
   let micros = us - second * US_PER_SECOND;
   // The division is rounded; the remainder, computed exactly, says if it went over.
-  if (micros < 0) {
-    second--;
-    micros += US_PER_SECOND;
-  } else if (micros >= US_PER_SECOND) {
-    second++;
-    micros -= US_PER_SECOND;
-  }
+  const carry = carryOf(micros, US_PER_SECOND);
+  second += carry;
+  micros -= carry * US_PER_SECOND;
   if (second !== cachedSecond) cacheSecond(second);
   buf.set(cachedText, p);
   p = writeDigits(buf, p + cachedText.length, micros, 6);
@@ -138,13 +143,9 @@ export function writeInt64(buf: Uint8Array, p: number, hi: number, lo: number): 
   }
   let q = Math.floor((high * TWO_TO_32 + low) / BILLION);
   let r = (low - Math.imul(q >>> 0, BILLION)) | 0;
-  if (r < 0) {
-    q--;
-    r += BILLION;
-  } else if (r >= BILLION) {
-    q++;
-    r -= BILLION;
-  }
+  const carry = carryOf(r, BILLION);
+  q += carry;
+  r -= carry * BILLION;
   // q < 10¹⁰: its top digit, then two 9-digit groups, each an int32.
   const top = Math.floor(q / BILLION);
   const middle = q - top * BILLION;
