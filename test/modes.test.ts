@@ -6,7 +6,7 @@
  * and the comparison's counts equal a reference computed from the input.
  * Library engines and the real CLI on real files; every wait is on a condition.
  */
-import { appendFileSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { runCli } from './helpers/cli-process.js';
@@ -314,6 +314,42 @@ describe('hybrid mode', () => {
       await engine.stop();
     }
   }, 60_000);
+
+  it('the batch clock takes files created after start, and a new file rotated in under a deleted one\'s name', async () => {
+    const dir = workdir();
+    const out = sinkPath(dir);
+    const orders = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `{"id":"${prefix}-${i}","timestamp":${Date.now()},"qty":${i}}`);
+    const engine = new Engine({
+      input: join(dir, '*.ndjson'),
+      mode: 'hybrid',
+      batchEvery: '100ms',
+      batchDelay: '300ms',
+      dedupWindow: '48h',
+      sink: `file:${out}`,
+      workers: 1,
+    });
+    const files = (): number => (engine.modeComparison()!.counts as ComparisonCounts).batchFiles;
+    try {
+      await engine.start();
+      // Created after start: no directory listing finds it, the watch does.
+      const first = orders('first', 50);
+      const path = join(dir, 'orders-a.ndjson');
+      writeFileSync(path, first.join('\n') + '\n');
+      await until(() => files() === 1, 15_000, 'the batch path to take the new file');
+      // Deleted, then a new file under the same name: a file the batch path has not taken.
+      rmSync(path);
+      await sleep(200);
+      const second = orders('second', 40);
+      writeFileSync(path, second.join('\n') + '\n');
+      await until(() => files() === 2 && readLines(out).length === 90, 15_000, 'the batch path to take the rotated-in file');
+      expect(sorted(readLines(out))).toEqual(sorted([...first, ...second]));
+      const c = engine.modeComparison()!.counts as ComparisonCounts;
+      // The live path emitted every record first; the batch path met each again.
+      expect(c.batch).toEqual({ first: 0, notFirst: 90, only: 0 });
+    } finally {
+      await engine.stop();
+    }
+  }, 40_000);
 
   it('is not combined with once', () => {
     expect(() => new Engine({ input: '/nonexistent/*.ndjson', mode: 'hybrid', once: true })).toThrow(/mode: 'hybrid'/);

@@ -136,8 +136,8 @@ export class FileDiscovery {
 
   /**
    * Every matching file right now. While following, the watches keep the
-   * known paths current (a deleted one may linger: callers stat what they
-   * take), so no directory is listed: a glob costs milliseconds of the main
+   * known paths current (a path deleted between its event and now is still
+   * listed: callers stat what they take), so no directory is listed: a glob costs milliseconds of the main
    * thread, and hybrid mode's batch clock asks twice a second beside the
    * live lane. Otherwise, a scan().
    */
@@ -243,7 +243,12 @@ export class FileDiscovery {
   private consider(path: string, event: string, onNew: (path: string) => void): void {
     if (this.known.has(path)) {
       // Appends to followed files arrive here too, as 'change': their own watches handle those.
-      if (event === 'rename' || this.wantsChanges(path)) onNew(path);
+      if (event === 'rename' || this.wantsChanges(path)) {
+        // Gone (rotated away, deleted): no longer known, so current() does not keep
+        // listing it, and a file created under the name later is new here again.
+        if (event === 'rename' && !isRegularFile(path)) this.known.delete(path);
+        onNew(path);
+      }
       return;
     }
     if (!this.matchers.some((m) => m(path))) return;
