@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePostgresSink } from '../dist/src/config/postgres-sink.js';
 import { BatchWriter, type CommitResult } from '../dist/src/sinks/postgres/batch-writer.js';
-import { writeInt64 } from '../dist/src/sinks/postgres/copy-text.js';
+import { writeDouble, writeInt64 } from '../dist/src/sinks/postgres/copy-text.js';
 import { RowBatch, RowEncoder } from '../dist/src/sinks/postgres/rows.js';
 import { ensureTables } from '../dist/src/sinks/postgres/schema.js';
 import { requirePostgres, useTestPostgres } from './helpers/postgres.js';
@@ -148,6 +148,18 @@ describe('PostgreSQL sink: batches copied straight into the table', () => {
     expect(result).toMatchObject({ direct: false, inserted: 49, conflicts: 0 });
     expect(result.rejected.map((r) => r.row)).toEqual([31]);
     expect(result.rejected[0]!.message).toMatch(/invalid input syntax for type integer.*SQLSTATE 22P02/);
+  });
+});
+
+describe('COPY text of a staging row\'s numbers', () => {
+  it('writes each double as JavaScript would, integers without a string in between', () => {
+    const buf = Buffer.alloc(64);
+    const values = [0, -0, 1, -1, 9, 10, 2 ** 31 - 1, -(2 ** 31), 999_999_999, 1_000_000_000, 1_000_000_001, 1_764_720_000_123, -1_764_720_000_123, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 0.5, -0.25, 1_764_720_000_000.25, 1e21, 1e-7, Number.MAX_VALUE];
+    for (let i = 0; i < 2000; i++) values.push(Math.floor((Math.random() - 0.5) * 2 ** 54), (Math.random() * 2 ** 32) | 0);
+    for (const v of values) {
+      const end = writeDouble(buf, 0, v);
+      expect(buf.toString('latin1', 0, end), String(v)).toBe(String(v));
+    }
   });
 });
 

@@ -160,6 +160,25 @@ export function writeInt64(buf: Uint8Array, p: number, hi: number, lo: number): 
   return writeInt32Digits(buf, p, r, 9);
 }
 
+/**
+ * A double in decimal text that parses back to the same double: an integer
+ * below 2⁵³ (event times in ms, the key's int32 halves) in digits without
+ * allocating, anything else through JavaScript's own shortest form.
+ */
+export function writeDouble(buf: Buffer, p: number, value: number): number {
+  if (!Number.isSafeInteger(value)) return p + buf.write(String(value), p, 'latin1');
+  if (value < 0) {
+    buf[p++] = 0x2d;
+    value = -value;
+  }
+  // Below 2⁵³: at most 7 digits above the last 9, each group an int32.
+  const high = Math.floor(value / BILLION);
+  const low = value - high * BILLION;
+  if (high === 0) return writeInt32Digits(buf, p, low, decimalWidth(low));
+  p = writeInt32Digits(buf, p, high, decimalWidth(high));
+  return writeInt32Digits(buf, p, low, 9);
+}
+
 /** Digits of a non-negative int32, no leading zeros. */
 function decimalWidth(value: number): number {
   let width = 1;

@@ -17,7 +17,7 @@
 import { SLOT_F64_WORDS, SLOT_WORDS, Status, STATUS_CODE_MASK, W_EVENT_TIME_F64, W_HASH_HI, W_HASH_LO, W_LENGTH, W_OFFSET, W_STATUS } from '../../parser/contract.js';
 import type { MappedColumn } from '../../config/postgres-columns.js';
 import { RecordSlotReader, type RecordSlotOptions } from '../record-slots.js';
-import { copyEscaped, writeInt64, writeTimestamptz } from './copy-text.js';
+import { copyEscaped, writeDouble, writeInt64, writeTimestamptz } from './copy-text.js';
 import { MappedValueWriter } from './mapped-values.js';
 
 const TAB = 0x09;
@@ -34,6 +34,21 @@ function putRecord(buf: Buffer, p: number, src: Uint8Array, from: number, to: nu
     return p + to - from;
   }
   return copyEscaped(buf, p, src, from, to);
+}
+
+/** A staging row's key_hi, key_lo and event_ms columns (NULL key when not keyed), each followed by a tab. */
+function putStagingColumns(buf: Buffer, p: number, keyed: boolean, hi: number, lo: number, eventMs: number): number {
+  if (keyed) {
+    p = writeDouble(buf, p, hi);
+    buf[p++] = TAB;
+    p = writeDouble(buf, p, lo);
+    buf[p++] = TAB;
+  } else {
+    p += NULL_FIELD.copy(buf, p);
+  }
+  p = writeDouble(buf, p, eventMs);
+  buf[p++] = TAB;
+  return p;
 }
 
 function grow(buf: Buffer, used: number, n: number, minimum: number): Buffer {
@@ -102,8 +117,7 @@ export class RowBatch {
       const buf = this.buf;
       let p = this.length;
       const hi = this.keyHi[i]!;
-      p += hi === hi ? buf.write(`${hi}\t${this.keyLo[i]}\t`, p, 'latin1') : NULL_FIELD.copy(buf, p);
-      p += buf.write(`${this.eventMs[i]}\t`, p, 'latin1');
+      p = putStagingColumns(buf, p, hi === hi, hi, this.keyLo[i]!, this.eventMs[i]!);
       this.recordStarts.push(p);
       p += direct.copy(buf, p, recordStart, recordEnd);
       this.length = p;
@@ -183,8 +197,7 @@ export class RowEncoder {
     batch.reserve(length * 2 + 64);
     const buf = batch.buf;
     let p = batch.length;
-    p += keyed ? buf.write(`${hi}\t${lo}\t`, p, 'latin1') : NULL_FIELD.copy(buf, p);
-    p += buf.write(`${eventMs}\t`, p, 'latin1');
+    p = putStagingColumns(buf, p, keyed, hi, lo, eventMs);
     batch.recordStarts.push(p);
     p = putRecord(buf, p, src, offset, offset + length, plain);
     buf[p++] = LF;
