@@ -6,8 +6,7 @@
  * the differential tests hold it to), else the JS one. This is that pass,
  * shared.
  */
-import { createJsParser } from '../parser/js-parser.js';
-import { loadNativeParser } from '../parser/native.js';
+import { createParser, resolveParser } from '../parser/select.js';
 import { ArrayPhase, compileParseConfig, Framing, SLOT_WORDS, STATE_CONSUMED_END, STATE_SLOTS, STATE_WORDS, type ChunkParser } from '../parser/contract.js';
 
 const SLOTS = 4096;
@@ -29,8 +28,7 @@ export class RecordSlotReader {
 
   constructor(options: RecordSlotOptions) {
     const config = compileParseConfig({ keyFields: options.dedupKey, eventTimeField: options.eventTimeField, maxRecordBytes: options.maxRecordBytes });
-    const native = loadNativeParser(config);
-    this.parser = 'error' in native ? createJsParser(config) : native.parser;
+    this.parser = createParser(resolveParser('auto').name, config);
   }
 
   /** Parse `chunk` (newline-terminated records, as a sink is written) and visit every slot. */

@@ -61,14 +61,6 @@ function rint(x: number): number {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
-function writeDigits(buf: Uint8Array, p: number, value: number, width: number): number {
-  for (let i = width - 1; i >= 0; i--) {
-    buf[p + i] = DIGIT_0 + (value % 10);
-    value = Math.floor(value / 10);
-  }
-  return p + width;
-}
-
 /** `second` (since 1970-01-01) into cachedText; the date by H. Hinnant's civil-from-days (proleptic Gregorian). */
 function cacheSecond(second: number): void {
   const days = Math.floor(second / SECONDS_PER_DAY);
@@ -83,17 +75,17 @@ function cacheSecond(second: number): void {
   const month = mp < 10 ? mp + 3 : mp - 9;
   const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
   const t = cachedText;
-  let p = writeDigits(t, 0, year, 4);
+  let p = writeInt32Digits(t, 0, year, 4);
   t[p++] = 0x2d;
-  p = writeDigits(t, p, month, 2);
+  p = writeInt32Digits(t, p, month, 2);
   t[p++] = 0x2d;
-  p = writeDigits(t, p, day, 2);
+  p = writeInt32Digits(t, p, day, 2);
   t[p++] = 0x20;
-  p = writeDigits(t, p, Math.floor(inDay / 3600), 2);
+  p = writeInt32Digits(t, p, Math.floor(inDay / 3600), 2);
   t[p++] = 0x3a;
-  p = writeDigits(t, p, Math.floor(inDay / 60) % 60, 2);
+  p = writeInt32Digits(t, p, Math.floor(inDay / 60) % 60, 2);
   t[p++] = 0x3a;
-  p = writeDigits(t, p, inDay % 60, 2);
+  p = writeInt32Digits(t, p, inDay % 60, 2);
   t[p] = 0x2e;
   cachedSecond = second;
 }
@@ -116,7 +108,7 @@ export function writeTimestamptz(buf: Uint8Array, p: number, eventMs: number): n
   micros -= carry * US_PER_SECOND;
   if (second !== cachedSecond) cacheSecond(second);
   buf.set(cachedText, p);
-  p = writeDigits(buf, p + cachedText.length, micros, 6);
+  p = writeInt32Digits(buf, p + cachedText.length, micros, 6);
   buf[p++] = 0x2b;
   buf[p++] = DIGIT_0;
   buf[p++] = DIGIT_0;
@@ -146,18 +138,7 @@ export function writeInt64(buf: Uint8Array, p: number, hi: number, lo: number): 
   const carry = carryOf(r, BILLION);
   q += carry;
   r -= carry * BILLION;
-  // q < 10¹⁰: its top digit, then two 9-digit groups, each an int32.
-  const top = Math.floor(q / BILLION);
-  const middle = q - top * BILLION;
-  if (top > 0) {
-    buf[p++] = DIGIT_0 + top;
-    p = writeInt32Digits(buf, p, middle, 9);
-  } else if (middle > 0) {
-    p = writeInt32Digits(buf, p, middle, decimalWidth(middle));
-  } else {
-    return writeInt32Digits(buf, p, r, decimalWidth(r));
-  }
-  return writeInt32Digits(buf, p, r, 9);
+  return writeBillions(buf, p, q, r);
 }
 
 /**
@@ -171,12 +152,22 @@ export function writeDouble(buf: Buffer, p: number, value: number): number {
     buf[p++] = 0x2d;
     value = -value;
   }
-  // Below 2⁵³: at most 7 digits above the last 9, each group an int32.
   const high = Math.floor(value / BILLION);
-  const low = value - high * BILLION;
-  if (high === 0) return writeInt32Digits(buf, p, low, decimalWidth(low));
-  p = writeInt32Digits(buf, p, high, decimalWidth(high));
-  return writeInt32Digits(buf, p, low, 9);
+  return writeBillions(buf, p, high, value - high * BILLION);
+}
+
+/** `q`·10⁹ + `r` in decimal without leading zeros (q < 10¹⁰, r < 10⁹): int32 groups of up to 1, 9 and 9 digits. */
+function writeBillions(buf: Uint8Array, p: number, q: number, r: number): number {
+  if (q === 0) return writeInt32Digits(buf, p, r, decimalWidth(r));
+  const top = Math.floor(q / BILLION);
+  const middle = q - top * BILLION;
+  if (top > 0) {
+    buf[p++] = DIGIT_0 + top;
+    p = writeInt32Digits(buf, p, middle, 9);
+  } else {
+    p = writeInt32Digits(buf, p, middle, decimalWidth(middle));
+  }
+  return writeInt32Digits(buf, p, r, 9);
 }
 
 /** Digits of a non-negative int32, no leading zeros. */
@@ -186,7 +177,7 @@ function decimalWidth(value: number): number {
   return width;
 }
 
-/** `value` (a non-negative int32) in `width` digits, zero-padded, in integer arithmetic. */
+/** `value` (a non-negative int32) in `width` digits, zero-padded, in integer arithmetic (every number COPY text is made of here). */
 function writeInt32Digits(buf: Uint8Array, p: number, value: number, width: number): number {
   for (let i = width - 1; i >= 0; i--) {
     const tenth = (value / 10) | 0;
