@@ -20,6 +20,7 @@
  *   node dist/bench/ws-fanout.js --ramp 100,250,500,1000 --rate 1000 --seconds 10
  *   node dist/bench/ws-fanout.js … --client-processes 2   (clients spread over processes)
  *   BENCH_BASELINE=<dir> node dist/bench/ws-fanout.js …   (the engine of another build, e.g. bench/baseline.sh COMMIT)
+ *   BENCH_ENGINE_NODE_FLAGS='--cpu-prof --cpu-prof-dir=DIR' node dist/bench/ws-fanout.js …   (profile the engine's threads)
  *   node dist/bench/ws-fanout.js --writer FILE RATE SECONDS   (the writer process)
  *
  * --client-processes N: the clients run in N child processes instead of this
@@ -43,6 +44,10 @@ import { createLatencyHistogram } from '../src/metrics/histograms.js';
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** BENCH_BASELINE=<dir of another built checkout>: its engine is measured, by this bench and its clients. */
 const ENGINE_ROOT = process.env.BENCH_BASELINE ?? REPO_ROOT;
+/** BENCH_ENGINE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR": Node flags for the engine's process only (NODE_OPTIONS refuses some, and would reach the clients too). */
+const ENGINE_NODE_FLAGS = (process.env.BENCH_ENGINE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+/** BENCH_CLIENT_NODE_FLAGS: the same for the client processes of --client-processes. */
+const CLIENT_NODE_FLAGS = (process.env.BENCH_CLIENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const SYMBOLS = ['BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'XRP/USDT', 'ADA/USDT', 'DOGE/USDT', 'BNB/USDT', 'TRX/USDT'];
 const TYPES = ['trade', 'ticker', 'order'];
 
@@ -82,40 +87,102 @@ const FILTERS: Filter[] = [
   { name: 'fields', query: '?symbols=SOL/USDT&fields=id,price', selects: (i) => symbolOf(i) === 'SOL/USDT' },
 ];
 
-/** seq, at, and the record's id (the first field, kept by every filter of the mix). */
-const ENTRY = /"seq":(\d+),"at":([\d.]+),"record":\{"id":(\d+)/g;
+const RECORDS_FRAME = Buffer.from('{"type":"records"');
+const LAGGING_FRAME = Buffer.from('{"type":"lagging"');
+/** Each entry of a records frame begins so; the record's id is the first field every filter of the mix keeps. */
+const ENTRY_MARK = Buffer.from('{"seq":');
+const AT_MARK = ',"at":';
+const ID_MARK = ',"record":{"id":';
+const DIGIT_0 = 0x30;
+const DOT = 0x2e;
 
+/**
+ * The frame's bytes read in place: the clients of one process share its
+ * thread, so what each spends on a frame delays every other's receive stamp
+ * (a string and a regex match per record made this harness, not the
+ * broadcaster, most of the latency it measured). Every record is still
+ * checked and timed.
+ */
 class BenchClient {
   lastId = -1;
   received = 0;
   mismatches = 0;
   lagging = 0;
+  private pos = 0;
   constructor(
     readonly ws: WebSocket,
     private readonly filter: Filter,
     private readonly latency: Histogram | undefined,
   ) {
-    ws.on('message', (data: Buffer) => this.onFrame(data.toString('utf8')));
+    ws.on('message', (data: Buffer) => this.onFrame(data));
     ws.on('error', () => {});
   }
 
-  private onFrame(text: string): void {
-    if (!text.startsWith('{"type":"records"')) {
-      if (text.startsWith('{"type":"lagging"')) this.lagging += (JSON.parse(text) as { dropped: number }).dropped;
+  private onFrame(frame: Buffer): void {
+    const now = performance.timeOrigin + performance.now();
+    if (frame.compare(RECORDS_FRAME, 0, RECORDS_FRAME.length, 0, RECORDS_FRAME.length) !== 0) {
+      if (frame.compare(LAGGING_FRAME, 0, LAGGING_FRAME.length, 0, LAGGING_FRAME.length) === 0) {
+        this.lagging += (JSON.parse(frame.toString('utf8')) as { dropped: number }).dropped;
+      }
       return;
     }
-    const now = performance.timeOrigin + performance.now();
-    ENTRY.lastIndex = 0;
-    for (let m = ENTRY.exec(text); m; m = ENTRY.exec(text)) {
-      const id = Number(m[3]);
+    // Records of one sink batch share their emit time: timed as a run.
+    let runAt = -1;
+    let runCount = 0;
+    for (let at = frame.indexOf(ENTRY_MARK); at >= 0; at = frame.indexOf(ENTRY_MARK, this.pos)) {
+      this.pos = at + ENTRY_MARK.length;
+      const seq = this.integer(frame);
+      const emittedAt = this.expect(frame, AT_MARK) ? this.decimal(frame) : Number.NaN;
+      const id = this.expect(frame, ID_MARK) ? this.integer(frame) : Number.NaN;
+      // Not `{"seq":N,"at":T,"record":{"id":I`: a mismatch (and the record is missing from its count).
+      if (Number.isNaN(seq) || Number.isNaN(emittedAt) || Number.isNaN(id)) {
+        this.mismatches++;
+        continue;
+      }
       // The next record this filter selects after the last one seen.
       let want = this.lastId + 1;
       while (!this.filter.selects(want)) want++;
       if (id !== want) this.mismatches++;
       this.lastId = id;
       this.received++;
-      this.latency?.recordValue(Math.max(1, Math.round((now - Number(m[2])) * 1000)));
+      if (emittedAt === runAt) runCount++;
+      else {
+        this.record(now, runAt, runCount);
+        runAt = emittedAt;
+        runCount = 1;
+      }
     }
+    this.record(now, runAt, runCount);
+  }
+
+  private record(now: number, at: number, count: number): void {
+    if (count > 0) this.latency?.recordValueWithCount(Math.max(1, Math.round((now - at) * 1000)), count);
+  }
+
+  private expect(frame: Buffer, mark: string): boolean {
+    for (let i = 0; i < mark.length; i++) if (frame[this.pos + i] !== mark.charCodeAt(i)) return false;
+    this.pos += mark.length;
+    return true;
+  }
+
+  private integer(frame: Buffer): number {
+    const from = this.pos;
+    let n = 0;
+    for (let c = frame[this.pos]! - DIGIT_0; c >= 0 && c <= 9; c = frame[++this.pos]! - DIGIT_0) n = n * 10 + c;
+    return this.pos > from ? n : Number.NaN;
+  }
+
+  private decimal(frame: Buffer): number {
+    const whole = this.integer(frame);
+    if (frame[this.pos] !== DOT) return whole;
+    this.pos++;
+    let fraction = 0;
+    let scale = 1;
+    for (let c = frame[this.pos]! - DIGIT_0; c >= 0 && c <= 9; c = frame[++this.pos]! - DIGIT_0) {
+      fraction = fraction * 10 + c;
+      scale *= 10;
+    }
+    return whole + fraction / scale;
   }
 }
 
@@ -162,6 +229,9 @@ interface Phase {
   engineP50: number;
   engineP90: number;
   engineP99: number;
+  /** Emit → frame handed to a client socket, in the broadcaster's thread (its /metrics). */
+  fanoutP50: number;
+  fanoutP99: number;
   records: number;
   delivered: number;
   mismatches: number;
@@ -184,10 +254,12 @@ function processCpuSeconds(pid: number | undefined): number {
   }
 }
 
-function quantile(metrics: string, q: string): number {
-  const m = new RegExp(`^ordertail_stream_latency_seconds\\{stream="live",quantile="${q}"\\} (\\S+)$`, 'm').exec(metrics);
+function quantile(metrics: string, q: string, series = 'ordertail_stream_latency_seconds{stream="live"'): number {
+  const m = new RegExp(`^${series.replace(/[{}]/g, '\\$&')},quantile="${q}"\\} (\\S+)$`, 'm').exec(metrics);
   return m ? Number(m[1]) * 1000 : Number.NaN;
 }
+
+const FANOUT_SERIES = 'ordertail_ws_fanout_latency_seconds{endpoint="ws"';
 
 /** Client processes per phase (--client-processes; 0: the clients live in this process). */
 let shards = 0;
@@ -204,7 +276,7 @@ async function startShards(url: string, clients: number, n: number, total: numbe
   const children: ChildProcess[] = [];
   const per = Math.ceil(clients / n);
   for (let first = 0; first < clients; first += per) {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--client-shard', url, String(first), String(Math.min(per, clients - first)), String(total)], {
+    const child = spawn(process.execPath, [...CLIENT_NODE_FLAGS, fileURLToPath(import.meta.url), '--client-shard', url, String(first), String(Math.min(per, clients - first)), String(total)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     await new Promise<void>((resolve, reject) => {
@@ -224,13 +296,14 @@ async function finishShards(children: ChildProcess[], into: Histogram): Promise<
       child.once('message', (m) => resolve(m as ShardReport));
       child.send('finish');
     });
+    // The shard exits by itself once it has reported (a profile of it, if asked for, is written then).
+    if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
     const h = hdr.decodeFromCompressedBase64(report.histogram);
     into.add(h);
     h.destroy();
     totals.delivered += report.delivered;
     totals.mismatches += report.mismatches;
     totals.short += report.short;
-    child.kill();
   }
   return totals;
 }
@@ -256,7 +329,7 @@ async function clientShard(url: string, first: number, count: number, total: num
       short: mine.filter((m) => m.client.received !== m.want).length,
     };
     for (const m of mine) m.client.ws.terminate();
-    process.send!(report);
+    process.send!(report, () => process.exit(0));
   });
 }
 
@@ -267,7 +340,7 @@ async function phase(name: string, clients: number, stalled: boolean, rate: numb
   const [wsPort, metricsPort] = [await freePort(), await freePort()];
   const engine: ChildProcess = spawn(
     process.execPath,
-    [join(ENGINE_ROOT, 'bin/ordertail.js'), 'run', '--input', live, '--sink', `file:${join(dir, 'out.ndjson')}`, '--no-checkpoint', '--workers', '1',
+    [...ENGINE_NODE_FLAGS, join(ENGINE_ROOT, 'bin/ordertail.js'), 'run', '--input', live, '--sink', `file:${join(dir, 'out.ndjson')}`, '--no-checkpoint', '--workers', '1',
       '--ws-port', String(wsPort), '--ws-max-clients', String(clients + 10), '--metrics-port', String(metricsPort), '--log-level', 'warn'],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
@@ -313,6 +386,8 @@ async function phase(name: string, clients: number, stalled: boolean, rate: numb
       engineP50: quantile(metrics, '0.5'),
       engineP90: quantile(metrics, '0.9'),
       engineP99: quantile(metrics, '0.99'),
+      fanoutP50: quantile(metrics, '0.5', FANOUT_SERIES),
+      fanoutP99: quantile(metrics, '0.99', FANOUT_SERIES),
       records: total,
       delivered: all.reduce((n, c) => n + c.received, 0) + shardTotals.delivered,
       mismatches: all.reduce((n, c) => n + c.mismatches, 0) + shardTotals.mismatches,
@@ -371,9 +446,9 @@ export async function run(argv: string[] = []): Promise<Phase[]> {
   console.log(`ws fan-out: ${clients} clients (mixed filters${shards > 0 ? `, in ${shards} processes` : ''}), ${rate} records/s for ${seconds} s, engine = CLI with --workers 1`);
   const phases = [await phase('alone', 0, false, rate, seconds), await phase('clients', clients, false, rate, seconds), await phase('stalled', clients, true, rate, seconds)];
   const f = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '–');
-  console.log('phase    | client p50 / p95 / p99 / max (ms) | engine live p50 / p90 / p99 (ms) | delivered | mismatches | short clients | stalled dropped | engine RSS MiB | CPU cores: clients / engine');
+  console.log('phase    | client p50 / p95 / p99 / max (ms) | engine live p50 / p90 / p99 (ms) | fan-out p50 / p99 (ms) | delivered | mismatches | short clients | stalled dropped | engine RSS MiB | CPU cores: clients / engine');
   for (const p of phases) {
-    console.log(`${p.name.padEnd(8)} | ${f(p.clientP50)} / ${f(p.clientP95)} / ${f(p.clientP99)} / ${f(p.clientMax)} | ${f(p.engineP50)} / ${f(p.engineP90)} / ${f(p.engineP99)} | ${p.delivered} | ${p.mismatches} | ${p.short} | ${p.stalledDropped} | ${f(p.engineRssMiB)} | ${f(p.clientsCores)} / ${f(p.engineCores)}`);
+    console.log(`${p.name.padEnd(8)} | ${f(p.clientP50)} / ${f(p.clientP95)} / ${f(p.clientP99)} / ${f(p.clientMax)} | ${f(p.engineP50)} / ${f(p.engineP90)} / ${f(p.engineP99)} | ${f(p.fanoutP50)} / ${f(p.fanoutP99)} | ${p.delivered} | ${p.mismatches} | ${p.short} | ${p.stalledDropped} | ${f(p.engineRssMiB)} | ${f(p.clientsCores)} / ${f(p.engineCores)}`);
   }
   const [alone, withClients, stalled] = phases as [Phase, Phase, Phase];
   console.log(`engine live p99, clients / alone: ${f(withClients.engineP99 / alone.engineP99)}; p50: ${f(withClients.engineP50 / alone.engineP50)}`);
