@@ -20,7 +20,7 @@
  *   node dist/bench/ws-fanout.js --ramp 100,250,500,1000 --rate 1000 --seconds 10
  *   node dist/bench/ws-fanout.js … --client-processes 2   (clients spread over processes)
  *   BENCH_BASELINE=<dir> node dist/bench/ws-fanout.js …   (the engine of another build, e.g. bench/baseline.sh COMMIT)
- *   BENCH_ENGINE_NODE_FLAGS='--cpu-prof --cpu-prof-dir=DIR' node dist/bench/ws-fanout.js …   (profile the engine's threads)
+ *   BENCH_ENGINE_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' node dist/bench/ws-fanout.js …   (profile the engine's threads)
  *   node dist/bench/ws-fanout.js --writer FILE RATE SECONDS   (the writer process)
  *
  * --client-processes N: the clients run in N child processes instead of this
@@ -44,10 +44,10 @@ import { createLatencyHistogram } from '../src/metrics/histograms.js';
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** BENCH_BASELINE=<dir of another built checkout>: its engine is measured, by this bench and its clients. */
 const ENGINE_ROOT = process.env.BENCH_BASELINE ?? REPO_ROOT;
-/** BENCH_ENGINE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR": Node flags for the engine's process only (NODE_OPTIONS refuses some, and would reach the clients too). */
-const ENGINE_NODE_FLAGS = (process.env.BENCH_ENGINE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-/** BENCH_CLIENT_NODE_FLAGS: the same for the client processes of --client-processes. */
-const CLIENT_NODE_FLAGS = (process.env.BENCH_CLIENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+/** BENCH_ENGINE_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR": Node flags for the engine's process only (NODE_OPTIONS refuses some, and would reach the clients too). */
+const ENGINE_NODE_FLAGS = (process.env.BENCH_ENGINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** BENCH_CLIENT_NODE_ARGS: the same for the client processes of --client-processes. */
+const CLIENT_NODE_FLAGS = (process.env.BENCH_CLIENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const SYMBOLS = ['BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'XRP/USDT', 'ADA/USDT', 'DOGE/USDT', 'BNB/USDT', 'TRX/USDT'];
 const TYPES = ['trade', 'ticker', 'order'];
 
