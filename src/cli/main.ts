@@ -7,6 +7,7 @@ import type { MetricsServer } from '../metrics/http-server.js';
 import { formatStatus, formatSummary } from './status-line.js';
 import { StopSignals } from './stop-signals.js';
 import { buildProgram, CommanderError, type RunCommand } from './program.js';
+import { eagerFeedbackFromHereOn } from './v8-tiering.js';
 
 /*
  * Start-up cost is most of a short run (`run --once` on a small file), so
@@ -145,6 +146,7 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics, re
     },
   };
   if (reload) stopReloading = await startReloading(engine, reload, metrics, metricsServer, signals, logger);
+  if (!options.once) eagerFeedbackFromHereOn();
   const files = engine.files().length;
   logger.info({ ready: true, files, sinceSpawnMs: Math.round(performance.now()) }, `ready: ${options.once ? 'reading' : 'following'} ${files} file(s)`);
   // engine.finished() resolves with `once` when all input is out, and rejects in either mode on a
