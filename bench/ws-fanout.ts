@@ -45,9 +45,9 @@ const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** BENCH_BASELINE=<dir of another built checkout>: its engine is measured, by this bench and its clients. */
 const ENGINE_ROOT = process.env.BENCH_BASELINE ?? REPO_ROOT;
 /** BENCH_ENGINE_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR": Node flags for the engine's process only (NODE_OPTIONS refuses some, and would reach the clients too). */
-const ENGINE_NODE_FLAGS = (process.env.BENCH_ENGINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const ENGINE_NODE_ARGS = (process.env.BENCH_ENGINE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /** BENCH_CLIENT_NODE_ARGS: the same for the client processes of --client-processes. */
-const CLIENT_NODE_FLAGS = (process.env.BENCH_CLIENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const CLIENT_NODE_ARGS = (process.env.BENCH_CLIENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const SYMBOLS = ['BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'XRP/USDT', 'ADA/USDT', 'DOGE/USDT', 'BNB/USDT', 'TRX/USDT'];
 const TYPES = ['trade', 'ticker', 'order'];
 
@@ -276,7 +276,7 @@ async function startShards(url: string, clients: number, n: number, total: numbe
   const children: ChildProcess[] = [];
   const per = Math.ceil(clients / n);
   for (let first = 0; first < clients; first += per) {
-    const child = spawn(process.execPath, [...CLIENT_NODE_FLAGS, fileURLToPath(import.meta.url), '--client-shard', url, String(first), String(Math.min(per, clients - first)), String(total)], {
+    const child = spawn(process.execPath, [...CLIENT_NODE_ARGS, fileURLToPath(import.meta.url), '--client-shard', url, String(first), String(Math.min(per, clients - first)), String(total)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     await new Promise<void>((resolve, reject) => {
@@ -340,7 +340,7 @@ async function phase(name: string, clients: number, stalled: boolean, rate: numb
   const [wsPort, metricsPort] = [await freePort(), await freePort()];
   const engine: ChildProcess = spawn(
     process.execPath,
-    [...ENGINE_NODE_FLAGS, join(ENGINE_ROOT, 'bin/ordertail.js'), 'run', '--input', live, '--sink', `file:${join(dir, 'out.ndjson')}`, '--no-checkpoint', '--workers', '1',
+    [...ENGINE_NODE_ARGS, join(ENGINE_ROOT, 'bin/ordertail.js'), 'run', '--input', live, '--sink', `file:${join(dir, 'out.ndjson')}`, '--no-checkpoint', '--workers', '1',
       '--ws-port', String(wsPort), '--ws-max-clients', String(clients + 10), '--metrics-port', String(metricsPort), '--log-level', 'warn'],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
