@@ -11,11 +11,31 @@ import type * as Hdr from 'hdr-histogram-js';
  * histogram (see DeferredLatencyHistogram), and their start-up is on the
  * critical path of every run.
  */
-let hdrModule: typeof Hdr | undefined;
+/** What the engine uses of hdr-histogram-js. */
+export type HdrParts = Pick<
+  typeof Hdr,
+  'build' | 'initWebAssembly' | 'initWebAssemblySync' | 'encodeIntoCompressedBase64' | 'decodeFromCompressedBase64' | 'JsHistogram' | 'WasmHistogram'
+>;
 
-/** hdr-histogram-js, loaded on first call (the same CommonJS instance an `import` of it gets). */
-export function loadHdr(): typeof Hdr {
-  hdrModule ??= createRequire(import.meta.url)('hdr-histogram-js') as typeof Hdr;
+let hdrModule: HdrParts | undefined;
+
+/**
+ * hdr-histogram-js's parts, loaded on first call from its own modules (the
+ * same CommonJS instances its index re-exports). Not through its index: that
+ * also loads the log reader and writer, and the writer makes an
+ * Intl.NumberFormat as it loads, which costs a follower's start-up 20 ms of
+ * ICU set-up on the main thread (bench/RESULTS.md, 2026-12-04, "ready").
+ */
+export function loadHdr(): HdrParts {
+  if (!hdrModule) {
+    const load = createRequire(import.meta.url);
+    const { build } = load('hdr-histogram-js/dist/HistogramBuilder') as Pick<HdrParts, 'build'>;
+    const { initWebAssembly, initWebAssemblySync, WasmHistogram } = load('hdr-histogram-js/dist/wasm') as Pick<HdrParts, 'initWebAssembly' | 'initWebAssemblySync' | 'WasmHistogram'>;
+    // Also attaches JsHistogram.decode (percentiles.ts).
+    const { encodeIntoCompressedBase64, decodeFromCompressedBase64 } = load('hdr-histogram-js/dist/encoding') as Pick<HdrParts, 'encodeIntoCompressedBase64' | 'decodeFromCompressedBase64'>;
+    const { JsHistogram } = load('hdr-histogram-js/dist/JsHistogram') as Pick<HdrParts, 'JsHistogram'>;
+    hdrModule = { build, initWebAssembly, initWebAssemblySync, encodeIntoCompressedBase64, decodeFromCompressedBase64, JsHistogram, WasmHistogram };
+  }
   return hdrModule;
 }
 
