@@ -15,11 +15,15 @@ const SYMBOLS = ['BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'XRP/USDT'];
 /**
  * Enough bytes (~40 MB) to fill the slow client's socket buffers on loopback
  * and then its queue several times over, written at a pace (~20 MB/s) whose
- * bursts the fast clients' queues hold.
+ * bursts the fast clients' queues hold. The fast clients read on this
+ * process's thread, which also runs the engine and the writer: their queues
+ * (QUEUE_BYTES) must hold what piles up while that thread is busy (a 4 MiB
+ * queue, 200 ms of writing, was once outrun on a loaded CI machine).
  */
 const RECORDS = 80_000;
 const PER_APPEND = 2_000;
 const APPEND_EVERY_MS = 50;
+const QUEUE_BYTES = '8MiB';
 
 function line(i: number): string {
   return JSON.stringify({ id: `o-${i}`, timestamp: 1_760_000_000_000 + i, symbol: SYMBOLS[i % 4], side: i % 2 ? 'buy' : 'sell', price: 100 + (i % 997) / 8, note: 'n'.repeat(400) });
@@ -30,7 +34,7 @@ async function run(policy: 'drop-oldest' | 'disconnect'): Promise<{ engine: Engi
   const input = join(dir, 'live.ndjson');
   const out = join(dir, 'out.ndjson');
   writeFileSync(input, '');
-  const engine = new Engine({ input, sink: `file:${out}`, wsPort: 0, wsSlowPolicy: policy, wsQueueBytes: '4MiB', wsQueueMessages: 50_000, workers: 1 });
+  const engine = new Engine({ input, sink: `file:${out}`, wsPort: 0, wsSlowPolicy: policy, wsQueueBytes: QUEUE_BYTES, wsQueueMessages: 50_000, workers: 1 });
   await engine.start();
   const url = engine.wsUrl!;
   const fast = [await connect(url), await connect(url)];
@@ -61,7 +65,10 @@ async function everyoneElseGotEverything(engine: Engine, out: string, fast: Test
   await expect.poll(() => readLines(out).length, { timeout: 30_000 }).toBe(RECORDS);
   const lines = readLines(out);
   for (const c of fast) {
-    await c.until(() => c.records.length >= RECORDS, 30_000, `${RECORDS} records`);
+    await c.until(() => c.records.length >= RECORDS, 30_000, `${RECORDS} records`).catch((err: Error) => {
+      // What a failure needs to be told apart: records lost on the way, or dropped because this client lagged.
+      throw new Error(`${err.message}; this client: ${c.records.length} records, lagging notices ${JSON.stringify(c.ofType('lagging'))}`);
+    });
     expect(c.records.map((r) => JSON.stringify(r.record))).toEqual(lines);
     expect(c.records.map((r) => r.seq)).toEqual(lines.map((_, i) => i + 1));
     expect(c.ofType('lagging')).toEqual([]);
