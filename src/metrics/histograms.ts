@@ -24,16 +24,18 @@ let hdrModule: HdrParts | undefined;
  * same CommonJS instances its index re-exports). Not through its index: that
  * also loads the log reader and writer, and the writer makes an
  * Intl.NumberFormat as it loads, which costs a follower's start-up 20 ms of
- * ICU set-up on the main thread (bench/RESULTS.md, 2026-12-04, "ready").
+ * ICU set-up on the main thread (bench/RESULTS.md, 2026-12-04, "a
+ * follower's start-up").
  */
 export function loadHdr(): HdrParts {
   if (!hdrModule) {
-    const load = createRequire(import.meta.url);
-    const { build } = load('hdr-histogram-js/dist/HistogramBuilder') as Pick<HdrParts, 'build'>;
-    const { initWebAssembly, initWebAssemblySync, WasmHistogram } = load('hdr-histogram-js/dist/wasm') as Pick<HdrParts, 'initWebAssembly' | 'initWebAssemblySync' | 'WasmHistogram'>;
+    const require = createRequire(import.meta.url);
+    const part = (module: string): HdrParts => require(`hdr-histogram-js/dist/${module}`) as HdrParts;
+    const { build } = part('HistogramBuilder');
+    const { initWebAssembly, initWebAssemblySync, WasmHistogram } = part('wasm');
     // Also attaches JsHistogram.decode (percentiles.ts).
-    const { encodeIntoCompressedBase64, decodeFromCompressedBase64 } = load('hdr-histogram-js/dist/encoding') as Pick<HdrParts, 'encodeIntoCompressedBase64' | 'decodeFromCompressedBase64'>;
-    const { JsHistogram } = load('hdr-histogram-js/dist/JsHistogram') as Pick<HdrParts, 'JsHistogram'>;
+    const { encodeIntoCompressedBase64, decodeFromCompressedBase64 } = part('encoding');
+    const { JsHistogram } = part('JsHistogram');
     hdrModule = { build, initWebAssembly, initWebAssemblySync, encodeIntoCompressedBase64, decodeFromCompressedBase64, JsHistogram, WasmHistogram };
   }
   return hdrModule;

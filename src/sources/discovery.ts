@@ -137,9 +137,9 @@ export class FileDiscovery {
   /**
    * Every matching file right now. While following, the watches keep the
    * known paths current (a path deleted between its event and now is still
-   * listed: callers stat what they take), so no directory is listed: a glob costs milliseconds of the main
-   * thread, and hybrid mode's batch clock asks twice a second beside the
-   * live lane. Otherwise, a scan().
+   * listed: callers stat what they take), so no directory is listed: a glob
+   * costs milliseconds of the main thread, and hybrid mode's batch clock asks
+   * twice a second beside the live lane. Otherwise, a scan().
    */
   current(): string[] {
     return this.onNew ? [...this.known] : this.scan();
