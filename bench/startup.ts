@@ -3,7 +3,10 @@
  * `run --once --input one.ndjson --sink file:OUT --no-metrics` on a file of one
  * short line, as a child process. Per run: spawn → the record in the sink (an
  * inotify watch on the output file), spawn → exit, and the peak RSS of the
- * process (`/usr/bin/time -f %M`; without it the column is empty).
+ * process (`/usr/bin/time -f %M`; without it the column is empty). `node -e 0`
+ * runs in the same rounds: the floor no build can go under on this machine and
+ * this Node (Node 20 reads the file NODE_EXTRA_CA_CERTS names as it starts, so
+ * where that is set the floor is higher; the bench says so).
  *
  * With BENCH_BASELINE=<directory of another built checkout> (bench/baseline.sh
  * makes one for a commit), that build runs the same job, the two interleaved
@@ -35,32 +38,57 @@ export interface StartupResult {
 /** BENCH_STARTUP_ARGS: more CLI flags for every run (space-separated), e.g. `--workers 1`. */
 const extraArgs = (): string[] => (process.env.BENCH_STARTUP_ARGS ?? '').split(' ').filter((a) => a !== '');
 
-function runOnce(root: string, input: string, out: string): Promise<StartupRun> {
-  // An empty file to watch; the default --sink-mode append writes into it.
-  writeFileSync(out, '');
+interface TimedExit {
+  readonly exitMs: number;
+  readonly peakRssMiB: number | undefined;
+}
+
+/**
+ * Spawns `cli` (under /usr/bin/time when there is one, for the peak RSS) and
+ * resolves at exit; `t0` is the spawn's performance.now().
+ */
+function spawnTimed(cli: string[], onSpawn: (t0: number) => void = () => {}): Promise<TimedExit> {
   const measureRss = existsSync(TIME);
-  const cli = [process.execPath, join(root, 'bin/ordertail.js'), 'run', '--once', '--input', input, '--sink', `file:${out}`, '--no-metrics', '--log-level', 'warn', ...extraArgs()];
   return new Promise((resolve, reject) => {
-    let firstRecordMs: number | undefined;
-    const watcher = watch(out, () => {
-      if (firstRecordMs === undefined && statSync(out).size > 0) firstRecordMs = performance.now() - t0;
-    });
     const t0 = performance.now();
+    onSpawn(t0);
     const child = spawn(measureRss ? TIME : cli[0]!, measureRss ? ['-f', 'peak-rss-kb %M', ...cli] : cli.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     child.on('error', reject);
     child.on('close', (code) => {
       const exitMs = performance.now() - t0;
-      watcher.close();
-      if (code !== 0) return reject(new Error(`${root}: exit ${code}: ${stderr}`));
-      // A write that the watch reported late (or not at all) still counts, at exit.
-      if (firstRecordMs === undefined && statSync(out).size > 0) firstRecordMs = exitMs;
-      if (firstRecordMs === undefined) return reject(new Error(`${root}: no record in the sink`));
+      if (code !== 0) return reject(new Error(`${cli.join(' ')}: exit ${code}: ${stderr}`));
       const kb = /peak-rss-kb (\d+)/.exec(stderr)?.[1];
-      resolve({ firstRecordMs, exitMs, peakRssMiB: kb === undefined ? undefined : Number(kb) / 1024 });
+      resolve({ exitMs, peakRssMiB: kb === undefined ? undefined : Number(kb) / 1024 });
     });
   });
+}
+
+/** `node -e 0`: the floor of spawn → exit and of peak RSS. */
+async function runBareNode(): Promise<StartupRun> {
+  const exit = await spawnTimed([process.execPath, '-e', '0']);
+  return { firstRecordMs: exit.exitMs, ...exit };
+}
+
+async function runOnce(root: string, input: string, out: string): Promise<StartupRun> {
+  // An empty file to watch; the default --sink-mode append writes into it.
+  writeFileSync(out, '');
+  const cli = [process.execPath, join(root, 'bin/ordertail.js'), 'run', '--once', '--input', input, '--sink', `file:${out}`, '--no-metrics', '--log-level', 'warn', ...extraArgs()];
+  let t0 = 0;
+  let firstRecordMs: number | undefined;
+  const watcher = watch(out, () => {
+    if (firstRecordMs === undefined && statSync(out).size > 0) firstRecordMs = performance.now() - t0;
+  });
+  try {
+    const exit = await spawnTimed(cli, (spawnedAt) => (t0 = spawnedAt));
+    // A write that the watch reported late (or not at all) still counts, at exit.
+    if (firstRecordMs === undefined && statSync(out).size > 0) firstRecordMs = exit.exitMs;
+    if (firstRecordMs === undefined) throw new Error(`${root}: no record in the sink`);
+    return { firstRecordMs, ...exit };
+  } finally {
+    watcher.close();
+  }
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -77,8 +105,10 @@ export async function run(opts: { repeats?: number } = {}): Promise<StartupResul
   const results: StartupResult[] = builds.map(([build]) => ({ build, runs: [] }));
   // One unmeasured run per build first: the page cache then holds both builds' files.
   for (const [, root] of builds) await runOnce(root, input, out);
+  const bareNode: StartupResult = { build: 'node -e 0', runs: [] };
   for (let i = 0; i < repeats; i++) {
     for (const [b, [, root]] of builds.entries()) results[b]!.runs.push(await runOnce(root, input, out));
+    bareNode.runs.push(await runBareNode());
   }
   const base = results[0]!;
   const med = (r: StartupResult, f: (x: StartupRun) => number | undefined): number | undefined => {
@@ -102,6 +132,12 @@ export async function run(opts: { repeats?: number } = {}): Promise<StartupResul
       'x (peak RSS)': ratio(r, (x) => x.peakRssMiB),
     })),
   );
+  const bareRss = med(bareNode, (x) => x.peakRssMiB);
+  console.log(`node itself (${process.version}, node -e 0, same rounds): spawn → exit ${med(bareNode, (x) => x.exitMs)!.toFixed(0)} ms, peak RSS ${bareRss?.toFixed(1) ?? '–'} MiB`);
+  // Node 24 reads the file when TLS first needs it; Node 20 as it starts.
+  if (process.env.NODE_EXTRA_CA_CERTS && process.versions.node.startsWith('20.')) {
+    console.log(`NODE_EXTRA_CA_CERTS is set (${process.env.NODE_EXTRA_CA_CERTS}): Node 20 loads it as every process starts; to see start-up without it: env -u NODE_EXTRA_CA_CERTS node dist/bench/startup.js`);
+  }
   return results;
 }
 

@@ -10,10 +10,15 @@
  * main thread for ~45 modules and again by every worker thread for ~25.
  * Both bundles are needed for the gain (figures: bench/RESULTS.md).
  *
- * Dependencies (node_modules) stay external: Piscina and pino resolve files
- * of their own at run time. Dynamic imports become chunks, so a run loads
- * only what it uses, as unbundled. The library entry (dist/src/index.js) is
- * not bundled; it keeps starting dist/workers/parse-worker.js.
+ * Dependencies (node_modules) stay external, except the two every CLI run
+ * loads, commander and pino (with pino's own dependencies): as dozens of
+ * CommonJS files read through the ES module loader they cost a one-record run
+ * about 25 ms of its start-up (figures: bench/RESULTS.md). Piscina resolves
+ * its worker file at run time and stays external; pino would too, but only
+ * for transports, which ordertail does not use. Dynamic imports become
+ * chunks, so a run loads only what it uses, as unbundled. The library
+ * entry (dist/src/index.js) is not bundled; it keeps starting
+ * dist/workers/parse-worker.js.
  *
  * Both bundles sit two directories below dist/, as the modules they replace
  * do, so `new URL('../../..', import.meta.url)` still finds the package root
@@ -21,20 +26,29 @@
  * belongs to it (src/pool/parse-pool.ts).
  */
 import { build } from 'esbuild';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
+const BUNDLED_PACKAGES = new Set(['commander', 'pino']);
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const externalPackages = Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies }).filter((name) => !BUNDLED_PACKAGES.has(name));
 const common = {
   bundle: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  packages: 'external',
+  // A package marked external takes its subpaths with it (hdr-histogram-js/dist/…).
+  external: externalPackages,
+  // Bundled CommonJS calls require() for Node's built-in modules; an ES module has none of its own.
+  banner: { js: "import { createRequire as __ordertailCreateRequire } from 'node:module'; const require = __ordertailCreateRequire(import.meta.url);" },
   sourcemap: 'linked',
   logLevel: 'warning',
+  // Less source for V8 to scan as each chunk compiles; names stay, so stack traces still read.
+  minifyWhitespace: true,
+  minifySyntax: true,
   define: { ORDERTAIL_BUNDLE: 'true' },
 };
 
