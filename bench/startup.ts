@@ -45,7 +45,7 @@ interface TimedExit {
 
 /**
  * Spawns `cli` (under /usr/bin/time when there is one, for the peak RSS) and
- * resolves at exit; `t0` is the spawn's performance.now().
+ * resolves at exit; `onSpawn` is given the performance.now() the times count from.
  */
 function spawnTimed(cli: string[], onSpawn: (t0: number) => void = () => {}): Promise<TimedExit> {
   const measureRss = existsSync(TIME);
