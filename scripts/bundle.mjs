@@ -11,11 +11,14 @@
  * Both bundles are needed for the gain (figures: bench/RESULTS.md).
  *
  * Dependencies (node_modules) stay external, except the two every CLI run
- * loads, commander and pino (with pino's own dependencies): as dozens of
- * CommonJS files read through the ES module loader they cost a one-record run
- * about 25 ms of its start-up (figures: bench/RESULTS.md). Piscina resolves
- * its worker file at run time and stays external; pino would too, but only
- * for transports, which ordertail does not use. Dynamic imports become
+ * loads, commander and pino, and prom-client, which every run with a metrics
+ * server loads (each with its own dependencies): as dozens of CommonJS files
+ * read through the ES module loader they cost a one-record run about 25 ms of
+ * its start-up, and prom-client 15–20 ms more (figures: bench/RESULTS.md).
+ * A bundled CommonJS package runs on its first require, so prom-client still
+ * loads only when a registry is made (src/metrics/registry.ts). Piscina
+ * resolves its worker file at run time and stays external; pino would too,
+ * but only for transports, which ordertail does not use. Dynamic imports become
  * chunks, so a run loads only what it uses, as unbundled. The library
  * entry (dist/src/index.js) is not bundled; it keeps starting
  * dist/workers/parse-worker.js.
@@ -32,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
-const BUNDLED_PACKAGES = new Set(['commander', 'pino']);
+const BUNDLED_PACKAGES = new Set(['commander', 'pino', 'prom-client']);
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const externalPackages = Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies }).filter((name) => !BUNDLED_PACKAGES.has(name));
 const common = {

@@ -1,13 +1,25 @@
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 
+/** Defined (true) by scripts/bundle.mjs in the CLI bundle only. */
+declare const ORDERTAIL_BUNDLE: boolean | undefined;
+
 /**
- * A new prom-client Registry. prom-client (slow to load, with what it pulls
- * in: measured by hand, figures in bench/RESULTS.md) is loaded here on first
- * call, so a run without a metrics server or a collector never loads it. Same
- * module instance as an `import` of it.
+ * prom-client, loaded on first call: slow to load (with what it pulls in:
+ * measured by hand, figures in bench/RESULTS.md), so a run without a metrics
+ * server or a collector never loads it. In the CLI bundle, prom-client is
+ * bundled and this `require` is the bundle's own lazy one (esbuild runs a
+ * bundled CommonJS module on its first require): the same instance as the
+ * bundle's `import`s of it. Elsewhere, Node's loader: the same instance as an
+ * `import` of it.
  */
+const loadPromClient = (): typeof PromClient =>
+  typeof ORDERTAIL_BUNDLE !== 'undefined' && ORDERTAIL_BUNDLE
+    ? (require('prom-client') as typeof PromClient)
+    : (createRequire(import.meta.url)('prom-client') as typeof PromClient);
+
+/** A new prom-client Registry. */
 export function createRegistry(): PromClient.Registry {
-  const { Registry } = createRequire(import.meta.url)('prom-client') as typeof PromClient;
+  const { Registry } = loadPromClient();
   return new Registry();
 }
