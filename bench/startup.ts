@@ -8,6 +8,10 @@
  * this Node (Node 20 reads the file NODE_EXTRA_CA_CERTS names as it starts, so
  * where that is set the floor is higher; the bench says so).
  *
+ * In the same rounds, with the metrics server on (the CLI's default): the
+ * same one-record run, and a follower's spawn → "ready" log line (issue 16,
+ * item 4).
+ *
  * With BENCH_BASELINE=<directory of another built checkout> (bench/baseline.sh
  * makes one for a commit), that build runs the same job, the two interleaved
  * round-robin, and the table gives the ratio of medians against it.
@@ -15,7 +19,7 @@
  *   more flags for every run: BENCH_STARTUP_ARGS)
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DATA, REPO_ROOT } from './data.js';
 
@@ -71,10 +75,14 @@ async function runBareNode(): Promise<StartupRun> {
   return { firstRecordMs: exit.exitMs, ...exit };
 }
 
-async function runOnce(root: string, input: string, out: string): Promise<StartupRun> {
+/** `--no-metrics`, or the CLI default's metrics server on a port of its own (`--metrics-port 0`). */
+const NO_METRICS = ['--no-metrics'];
+const WITH_METRICS = ['--metrics-port', '0'];
+
+async function runOnce(root: string, input: string, out: string, metrics = NO_METRICS): Promise<StartupRun> {
   // An empty file to watch; the default --sink-mode append writes into it.
   writeFileSync(out, '');
-  const cli = [process.execPath, join(root, 'bin/ordertail.js'), 'run', '--once', '--input', input, '--sink', `file:${out}`, '--no-metrics', '--log-level', 'warn', ...extraArgs()];
+  const cli = [process.execPath, join(root, 'bin/ordertail.js'), 'run', '--once', '--input', input, '--sink', `file:${out}`, ...metrics, '--log-level', 'warn', ...extraArgs()];
   let t0 = 0;
   let firstRecordMs: number | undefined;
   const watcher = watch(out, () => {
@@ -89,6 +97,34 @@ async function runOnce(root: string, input: string, out: string): Promise<Startu
   } finally {
     watcher.close();
   }
+}
+
+/**
+ * A follower with the CLI defaults (checkpoints in a state directory of its
+ * own, the metrics server): spawn → its "ready" log line, then SIGTERM.
+ */
+function followerReady(root: string, live: string, stateRoot: string): Promise<number> {
+  const state = mkdtempSync(join(stateRoot, 'state-'));
+  const cli = [join(root, 'bin/ordertail.js'), 'run', '--input', live, '--sink', 'stdout', ...WITH_METRICS, ...extraArgs()];
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, cli, { env: { ...process.env, ORDERTAIL_STATE_DIR: state }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let readyMs: number | undefined;
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      stderr += text;
+      if (readyMs === undefined && stderr.includes('"ready":true')) {
+        readyMs = performance.now() - t0;
+        child.kill('SIGTERM');
+      }
+    });
+    child.on('error', reject);
+    child.on('close', () => {
+      rmSync(state, { recursive: true, force: true });
+      if (readyMs === undefined) reject(new Error(`${root}: the follower exited without logging ready: ${stderr}`));
+      else resolve(readyMs);
+    });
+  });
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -106,8 +142,16 @@ export async function run(opts: { repeats?: number } = {}): Promise<StartupResul
   // One unmeasured run per build first: the page cache then holds both builds' files.
   for (const [, root] of builds) await runOnce(root, input, out);
   const bareNode: StartupResult = { build: 'node -e 0', runs: [] };
+  // With the metrics server (the CLI default): a one-record run, and a follower's start-up.
+  const withMetrics = builds.map(() => ({ firstRecordMs: [] as number[], readyMs: [] as number[] }));
+  const live = join(dir, 'live.ndjson');
+  writeFileSync(live, '');
   for (let i = 0; i < repeats; i++) {
-    for (const [b, [, root]] of builds.entries()) results[b]!.runs.push(await runOnce(root, input, out));
+    for (const [b, [, root]] of builds.entries()) {
+      results[b]!.runs.push(await runOnce(root, input, out));
+      withMetrics[b]!.firstRecordMs.push((await runOnce(root, input, out, WITH_METRICS)).firstRecordMs);
+      withMetrics[b]!.readyMs.push(await followerReady(root, live, dir));
+    }
     bareNode.runs.push(await runBareNode());
   }
   const base = results[0]!;
@@ -130,6 +174,17 @@ export async function run(opts: { repeats?: number } = {}): Promise<StartupResul
       'exit ms': med(r, (x) => x.exitMs)!.toFixed(0),
       'peak RSS MiB': med(r, (x) => x.peakRssMiB)?.toFixed(1) ?? '',
       'x (peak RSS)': ratio(r, (x) => x.peakRssMiB),
+    })),
+  );
+  const ratioOf = (xs: number[], base: number[]): string => (median(xs) / median(base)).toFixed(3);
+  console.log(`with the metrics server on, as by default (--metrics-port 0: a free port): medians of ${repeats}, same rounds; the follower has the CLI defaults otherwise (checkpoints on)`);
+  console.table(
+    builds.map(([build], b) => ({
+      build,
+      'one record: first record ms': median(withMetrics[b]!.firstRecordMs).toFixed(0),
+      'x (first record)': ratioOf(withMetrics[b]!.firstRecordMs, withMetrics[0]!.firstRecordMs),
+      'follower: spawn → ready ms': median(withMetrics[b]!.readyMs).toFixed(0),
+      'x (ready)': ratioOf(withMetrics[b]!.readyMs, withMetrics[0]!.readyMs),
     })),
   );
   const bareRss = med(bareNode, (x) => x.peakRssMiB);
