@@ -216,7 +216,8 @@ export class Receiver {
   }
 }
 
-function waitForReady(child: ChildProcess, timeoutMs: number): Promise<number | undefined> {
+/** Milliseconds from this call (right after spawning `child`) to its "ready" log line; undefined after `timeoutMs`. */
+export function waitForReady(child: ChildProcess, timeoutMs: number): Promise<number | undefined> {
   const spawnedAt = performance.now();
   return new Promise((resolve) => {
     let text = '';

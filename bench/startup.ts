@@ -22,6 +22,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DATA, REPO_ROOT } from './data.js';
+import { waitForReady } from './follow-latency.js';
 
 const TIME = '/usr/bin/time';
 
@@ -103,28 +104,17 @@ async function runOnce(root: string, input: string, out: string, metrics = NO_ME
  * A follower with the CLI defaults (checkpoints in a state directory of its
  * own, the metrics server): spawn → its "ready" log line, then SIGTERM.
  */
-function followerReady(root: string, live: string, stateRoot: string): Promise<number> {
+async function followerReady(root: string, live: string, stateRoot: string): Promise<number> {
   const state = mkdtempSync(join(stateRoot, 'state-'));
   const cli = [join(root, 'bin/ordertail.js'), 'run', '--input', live, '--sink', 'stdout', ...WITH_METRICS, ...extraArgs()];
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, cli, { env: { ...process.env, ORDERTAIL_STATE_DIR: state }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    let readyMs: number | undefined;
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      stderr += text;
-      if (readyMs === undefined && stderr.includes('"ready":true')) {
-        readyMs = performance.now() - t0;
-        child.kill('SIGTERM');
-      }
-    });
-    child.on('error', reject);
-    child.on('close', () => {
-      rmSync(state, { recursive: true, force: true });
-      if (readyMs === undefined) reject(new Error(`${root}: the follower exited without logging ready: ${stderr}`));
-      else resolve(readyMs);
-    });
-  });
+  const child = spawn(process.execPath, cli, { env: { ...process.env, ORDERTAIL_STATE_DIR: state }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  const readyMs = await waitForReady(child, 30_000);
+  child.kill('SIGTERM');
+  await closed;
+  rmSync(state, { recursive: true, force: true });
+  if (readyMs === undefined) throw new Error(`${root}: the follower logged no ready line within 30 s`);
+  return readyMs;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;

@@ -25,8 +25,8 @@
  *
  * Both bundles sit two directories below dist/, as the modules they replace
  * do, so `new URL('../../..', import.meta.url)` still finds the package root
- * (the native addon). ORDERTAIL_BUNDLE tells the pool which worker file
- * belongs to it (src/pool/parse-pool.ts).
+ * (the native addon). ORDERTAIL_BUNDLE tells the code it runs from the
+ * bundle (src/util/cli-bundle.ts): the pool's worker file, prom-client's require.
  */
 import { build } from 'esbuild';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,8 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
-
-/** Defined (true) by scripts/bundle.mjs in the CLI bundle only. */
-declare const ORDERTAIL_BUNDLE: boolean | undefined;
+import { IN_CLI_BUNDLE } from '../util/cli-bundle.js';
 
 /**
  * prom-client, loaded on first call: slow to load (with what it pulls in:
@@ -14,9 +12,7 @@ declare const ORDERTAIL_BUNDLE: boolean | undefined;
  * `import` of it.
  */
 const loadPromClient = (): typeof PromClient =>
-  typeof ORDERTAIL_BUNDLE !== 'undefined' && ORDERTAIL_BUNDLE
-    ? (require('prom-client') as typeof PromClient)
-    : (createRequire(import.meta.url)('prom-client') as typeof PromClient);
+  IN_CLI_BUNDLE ? (require('prom-client') as typeof PromClient) : (createRequire(import.meta.url)('prom-client') as typeof PromClient);
 
 /** A new prom-client Registry. */
 export function createRegistry(): PromClient.Registry {

@@ -8,18 +8,15 @@ import type { ParseWorkerData, RangeOutcome, RangeTask } from './range-task.js';
 import type { RangeResults } from './range-results.js';
 import type { DedupCompactionResult, DedupCompactionTask } from '../checkpoint/dedup-compaction.js';
 import type { ParsePoolConfig, ParsePoolOptions } from './pool-config.js';
-
-/** Defined (true) by scripts/bundle.mjs in the CLI bundle only. */
-declare const ORDERTAIL_BUNDLE: boolean | undefined;
+import { IN_CLI_BUNDLE } from '../util/cli-bundle.js';
 
 /**
  * The worker module: in the CLI bundle (dist/bundle/cli/) its bundled sibling,
  * otherwise the compiled one (dist/workers/), both relative to this code.
  */
-const WORKER_FILE =
-  typeof ORDERTAIL_BUNDLE !== 'undefined' && ORDERTAIL_BUNDLE
-    ? new URL('../workers/parse-worker.js', import.meta.url)
-    : new URL('../../workers/parse-worker.js', import.meta.url);
+const WORKER_FILE = IN_CLI_BUNDLE
+  ? new URL('../workers/parse-worker.js', import.meta.url)
+  : new URL('../../workers/parse-worker.js', import.meta.url);
 
 /**
  * How much nicer than the process parse threads run in follow mode: history then gets the CPU
