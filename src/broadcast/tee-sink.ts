@@ -23,6 +23,15 @@ export function teeSink(sink: Sink, tap: BatchTap): Sink {
     flush: () => sink.flush(),
     close: () => sink.close(),
   };
+  if (sink.writeAhead) {
+    const writeAhead = sink.writeAhead.bind(sink);
+    tee.writeAhead = (chunk) => {
+      const result = writeAhead(chunk);
+      tap.offer([chunk]);
+      return result;
+    };
+    Object.defineProperty(tee, 'held', { get: () => sink.held, enumerable: true });
+  }
   if (sink.writev) {
     const writev = sink.writev.bind(sink);
     tee.writev = (chunks, written) => {

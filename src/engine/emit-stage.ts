@@ -76,6 +76,8 @@ export class EmitStage {
   private populatePending: boolean;
   /** insertSlots' verdicts for the range being emitted (emission is serial). */
   private verdicts = new Uint8Array(4096);
+  /** Verdicts of a range emitted aside (emitAside), while the waiting range keeps its own. */
+  private asideVerdicts = new Uint8Array(1024);
   /** forgottenInWindow() when last looked at (after each range). */
   private forgottenSeen = 0;
 
@@ -112,6 +114,24 @@ export class EmitStage {
     return this.emitFrom(range, first, end, now, 0);
   }
 
+  /**
+   * Emit all of a live range whose records go ahead (StagingBuffer.canWriteAhead)
+   * while the emission of another range waits for the sink: with verdicts of
+   * its own, and the staging buffer back on the waiting range afterwards.
+   * Never waits: records written ahead are never held back by the sink.
+   */
+  emitAside(range: ReadyRange, now: number): void {
+    const held = this.verdicts;
+    this.verdicts = this.asideVerdicts;
+    try {
+      const done = this.staging.aside(() => this.emitFrom(range, 0, range.results.count, now, 0));
+      if (done !== true) throw new Error(`${range.path}: a live range written ahead waited for the sink`);
+    } finally {
+      this.asideVerdicts = this.verdicts;
+      this.verdicts = held;
+    }
+  }
+
   /** Native inserts of slots [first, end) until the first one JS must do; returns where they stopped. */
   private insertNative(native: NativeDedup, range: ReadyRange, first: number, end: number): number {
     const { i32 } = range.results;
@@ -130,7 +150,7 @@ export class EmitStage {
   private emitFrom(range: ReadyRange, first: number, count: number, now: number, nativeTo: number): true | Promise<void> {
     const { i32, f64 } = range.results;
     const native = this.native;
-    this.staging.setOrigin(range.origin, range.bufferFilePos);
+    this.staging.beginRange(range.origin, range.bufferFilePos, range.live);
     if (native && nativeTo <= first && first < count) nativeTo = this.insertNative(native, range, first, count);
     const c = this.counters.values;
     const rejects = this.counters.rejectsByCode;
@@ -233,7 +253,7 @@ export class EmitStage {
   /** After backpressure: the pending run [runStart, runEnd), then slots [next, end) of the range. */
   private async resumeAfter(appended: Promise<void>, range: ReadyRange, runStart: number, runEnd: number, next: number, end: number, nativeTo: number): Promise<void> {
     await appended;
-    this.staging.setOrigin(range.origin, range.bufferFilePos);
+    this.staging.beginRange(range.origin, range.bufferFilePos, range.live);
     if (runEnd > runStart) await this.staging.appendRaw(range.bytes, runStart, runEnd);
     await this.emitFrom(range, next, end, performance.now(), nativeTo);
   }

@@ -9,7 +9,7 @@ import { inCanary } from '../pool/canary.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { WarningCode } from './warnings.js';
 import { EngineError } from '../config/errors.js';
-import type { EmitStage } from './emit-stage.js';
+import type { EmitStage, ReadyRange } from './emit-stage.js';
 import type { LiveLane } from './live-lane.js';
 import { Counter, TRUNCATED_DOCUMENT_REASON, TRUNCATED_DOCUMENT_SLOT, type Counters } from '../metrics/counters.js';
 import { ArrayPhase, Framing, type RejectReason } from '../parser/contract.js';
@@ -89,6 +89,22 @@ function batchObserver(batch: PathComparison, file: FileCursor): (offset: number
   return (offset, emitted) => batch.batchRecord(file.identity, file.path, offset, emitted);
 }
 
+/** What the emit stage is given of a range whose turn has come. */
+function readyRange(file: FileCursor, range: InFlightRange, batch: PathComparison | undefined): ReadyRange {
+  return {
+    path: file.path,
+    origin: file.identity,
+    progress: file,
+    bytes: range.bytes,
+    bufferFilePos: range.outcome!.bufferFilePos,
+    results: range.results,
+    observedAt: range.observedAt,
+    arrivalEpochMs: range.arrivalEpochMs,
+    live: range.live,
+    observe: batch ? batchObserver(batch, file) : undefined,
+  };
+}
+
 /** Workers×2 keeps every worker fed while one range per worker waits its turn to be emitted; +1 is reserved so the live file is never starved by history. */
 const rangeBufferLimit = (workers: number): number => workers * 2 + 2;
 
@@ -140,6 +156,13 @@ export class Pipeline {
    */
   private emitLoopRunning = false;
   private emitAgain = false;
+  /**
+   * The emit loop waits for the sink in the middle of a pass, and the file of
+   * the range it is emitting then (undefined between ranges): live ranges
+   * that can go ahead are emitted meanwhile (emitAside).
+   */
+  private sinkWait = false;
+  private sinkWaitFile: FileCursor | undefined;
   /** Sent with each range (RangeTask.shadowSample): a reload changes it without touching the worker threads. */
   private shadowSample: number;
   /** Share of files whose ranges the canary parser takes (pool/canary.ts); 0 without one. */
@@ -396,12 +419,18 @@ export class Pipeline {
         }
       }
       for (;;) {
-        // History may not take the last buffer: it is kept for live growth.
-        const reserve = file.live ? 0 : 1;
-        if (this.buffers.available <= reserve) break;
-        const plan = file.nextChainRange(this.options.once) ?? file.nextHistoryRange();
-        if (!plan) break;
-        this.dispatch(file, plan);
+        // The last buffer is kept for growth of live files: not for other files,
+        // and not for a live file's own backlog (history read at start-up).
+        if (this.buffers.available <= (file.live ? 0 : 1)) break;
+        const chain = file.nextChainRange(this.options.once);
+        if (chain) {
+          this.dispatch(file, chain);
+          continue;
+        }
+        if (this.buffers.available <= 1) break;
+        const history = file.nextHistoryRange();
+        if (!history) break;
+        this.dispatch(file, history);
       }
     }
     // Removed after the pass: retiring a file changes the list being walked.
@@ -501,6 +530,7 @@ export class Pipeline {
     }
     range.file.complete(range.plan, outcome.consumedEnd, outcome.carryPhase, outcome.skipUntilNewline);
     this.ready.get(range.file)!.set(range.plan.seq, range);
+    if (this.sinkWait && range.live) this.emitAside();
     void this.emitReady();
     this.schedule();
   }
@@ -590,25 +620,14 @@ export class Pipeline {
           const waiting = this.ready.get(file)!;
           for (let range = waiting.get(file.emitSeq); range; range = waiting.get(file.emitSeq)) {
             const count = range.results.count;
-            const ready = {
-              path: file.path,
-              origin: file.identity,
-              progress: file,
-              bytes: range.bytes,
-              bufferFilePos: range.outcome!.bufferFilePos,
-              results: range.results,
-              observedAt: range.observedAt,
-              arrivalEpochMs: range.arrivalEpochMs,
-              live: range.live,
-              observe: batch ? batchObserver(batch, file) : undefined,
-            };
+            const ready = readyRange(file, range, batch);
             while (range.emittedTo < count) {
               const end = slicing && !range.live ? Math.min(count, range.emittedTo + sliceSlots) : count;
               const t0 = performance.now();
               const emitted0 = c[Counter.recordsEmitted]!;
               const duplicates0 = c[Counter.duplicates]!;
               const done = this.emitter.emitSlice(ready, range.emittedTo, end, t0);
-              if (done !== true) await done;
+              if (done !== true) await this.waitForSink(done, file);
               // Counter differences are this slice's alone: the two paths' passes never overlap (the lock).
               const live = this.hooks?.role === 'live' ? this.hooks.comparison : undefined;
               if (live) live.liveSlice(file.identity, c[Counter.recordsEmitted]! - emitted0, c[Counter.duplicates]! - duplicates0);
@@ -619,19 +638,7 @@ export class Pipeline {
                 break files;
               }
             }
-            waiting.delete(file.emitSeq);
-            file.emitSeq++;
-            range.log?.debug({ records: count }, 'range emitted');
-            const o = range.outcome!;
-            file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
-            const live = this.hooks?.role === 'live' ? this.hooks.comparison : undefined;
-            if (live) live.liveRange(file.identity, o.consumedEnd);
-            else if (batch && file.idle && waiting.size === 0) batch.batchFileDone(file.identity);
-            if (range.plan.framing === Framing.Array && o.consumedEnd >= range.plan.hardEnd && o.carryPhase !== ArrayPhase.Done) this.unterminated(file, o.consumedEnd);
-            // The staging buffer may still write runs of records straight from these bytes.
-            const buffer = range.buffer;
-            this.staging.releaseAfterFlush(() => this.releaseBuffer(buffer));
-            this.stores.release(range.results);
+            this.finishRange(file, range, waiting, batch);
             if (slicing && performance.now() - passStart >= sliceMs) {
               yieldNow = true;
               break files;
@@ -642,7 +649,7 @@ export class Pipeline {
         for (const file of truncated) this.finishTruncation(file);
         if (this.releasing.size > 0) this.retireReleased();
         const flushed = this.staging.flushToSink();
-        if (flushed !== true) await flushed;
+        if (flushed !== true) await this.waitForSink(flushed, undefined);
         // A range half emitted has keys in the table and records in the sink that
         // its file's offset does not cover yet: no checkpoint until it is whole.
         if (this.checkpointDue && !partial) await this.runCheckpoint();
@@ -664,6 +671,64 @@ export class Pipeline {
         if (drained !== true) await drained;
       }
     } while (this.emitAgain || this.checkpointDue);
+  }
+
+  /** A range's records are all emitted: the file moves on to its next range. */
+  private finishRange(file: FileCursor, range: InFlightRange, waiting: Map<number, InFlightRange>, batch: PathComparison | undefined): void {
+    waiting.delete(file.emitSeq);
+    file.emitSeq++;
+    range.log?.debug({ records: range.results.count }, 'range emitted');
+    const o = range.outcome!;
+    file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
+    const live = this.hooks?.role === 'live' ? this.hooks.comparison : undefined;
+    if (live) live.liveRange(file.identity, o.consumedEnd);
+    else if (batch && file.idle && waiting.size === 0) batch.batchFileDone(file.identity);
+    if (range.plan.framing === Framing.Array && o.consumedEnd >= range.plan.hardEnd && o.carryPhase !== ArrayPhase.Done) this.unterminated(file, o.consumedEnd);
+    // Out to the sink now, not at the pass's end, behind whatever history the pass still emits.
+    if (range.live) this.staging.flushAhead();
+    // The staging buffer may still write runs of records straight from these bytes.
+    const buffer = range.buffer;
+    this.staging.releaseAfterFlush(() => this.releaseBuffer(buffer));
+    this.stores.release(range.results);
+  }
+
+  /** The pass waits for the sink (`wait`) while emitting a range of `file`, or between ranges. */
+  private async waitForSink(wait: Promise<void>, file: FileCursor | undefined): Promise<void> {
+    this.sinkWait = true;
+    this.sinkWaitFile = file;
+    try {
+      this.emitAside();
+      await wait;
+    } finally {
+      this.sinkWait = false;
+      this.sinkWaitFile = undefined;
+    }
+  }
+
+  /**
+   * While a pass waits for the sink (a backfill's output queued ahead of a
+   * slow reader), live ranges whose records can go ahead of that output
+   * (StagingBuffer.canWriteAhead: none of their file's bytes wait in it) are
+   * emitted now, each whole, in their file's order, instead of after the
+   * wait. Not in hybrid mode: its comparison counts a slice's records by the
+   * counters' difference across the wait.
+   */
+  private emitAside(): void {
+    if (this.failed || this.hooks || !this.staging.writesAhead) return;
+    for (const file of this.set.files) {
+      // Live files come first (FileSet.prioritise).
+      if (!file.live) break;
+      if (file === this.sinkWaitFile || file.truncated) continue;
+      const waiting = this.ready.get(file)!;
+      for (let range = waiting.get(file.emitSeq); range?.live && range.emittedTo === 0; range = waiting.get(file.emitSeq)) {
+        if (!this.staging.canWriteAhead(file.identity)) break;
+        const t0 = performance.now();
+        this.emitter.emitAside(readyRange(file, range, undefined), t0);
+        this.stages.dedup.recordValue(microsSince(t0));
+        range.emittedTo = range.results.count;
+        this.finishRange(file, range, waiting, undefined);
+      }
+    }
   }
 
   /**

@@ -25,6 +25,17 @@ export interface Sink {
    */
   writev?(chunks: readonly Uint8Array[], written: (err?: Error) => void): true | Promise<void>;
   /**
+   * Optional: queue `chunk` ahead of the bytes of earlier write() calls the
+   * sink still holds (not yet handed to the OS), behind those it has handed
+   * on and behind earlier chunks written ahead. The staging buffer writes a
+   * live record this way, so it does not wait behind a backfill's output.
+   * Never waits: the caller bounds what it writes ahead by `held.ahead`.
+   * A sink with it also has `held`.
+   */
+  writeAhead?(chunk: Uint8Array): true;
+  /** With writeAhead: bytes the sink holds, not yet handed to the OS, of write() calls and written ahead. */
+  readonly held?: HeldBytes;
+  /**
    * Set by a sink that names records by where they were read (NATS Msg-Ids of
    * records without a key): write() is then given their origins, and the
    * staging buffer copies batches instead of gathering them.
@@ -51,4 +62,10 @@ export interface ChunkOrigins {
   readonly at: readonly number[];
   readonly origin: readonly string[];
   readonly filePos: readonly number[];
+}
+
+/** Bytes a sink holds, not yet handed on (see Sink.held). */
+export interface HeldBytes {
+  readonly written: number;
+  readonly ahead: number;
 }

@@ -3,6 +3,13 @@ import type { ChunkOrigins, Sink } from './sink.js';
 const NEWLINE = 0x0a;
 const LF = Buffer.from([NEWLINE]);
 
+/**
+ * Live records go ahead only while the sink holds less than this written
+ * ahead: a reader that stops altogether must not make the engine queue
+ * growth without bound; past it, live records wait as history does.
+ */
+const AHEAD_HELD_MAX = 1 << 20;
+
 /** writev(2) takes at most IOV_MAX (1024 on Linux) buffers per call. */
 const MAX_SEGMENTS = 1024;
 
@@ -26,6 +33,13 @@ const MAX_SEGMENTS = 1024;
  * says which file a range is from (setOrigin), and each append notes the
  * batch position its bytes start at, merged with the previous note when the
  * bytes continue it (one note per run of records, not per record).
+ *
+ * Written ahead (copy mode, a sink with writeAhead, no origins): the records
+ * of a live range go into a second, small batch that the sink queues in front
+ * of the batches it holds, so a live record does not wait behind a
+ * backfill's output. Each file's own order is kept: a file's records go
+ * ahead only once everything it had in the ordinary batches has been handed
+ * on by the sink (canWriteAhead).
  */
 export class StagingBuffer {
   private buf: Buffer;
@@ -49,6 +63,19 @@ export class StagingBuffer {
   private readonly origins: MutableOrigins | undefined;
   private origin = '';
   private originBase = 0;
+  /** The sink has writeAhead and this buffer may use it (copy mode, no origins). */
+  private readonly aheadCapable: boolean;
+  /** The current range's records go ahead. */
+  private aheadNow = false;
+  private aheadBuf: Buffer | undefined;
+  private aheadLength = 0;
+  /** Bytes taken into the ordinary batches so far, and handed to sink.write(). */
+  private normalTaken = 0;
+  private normalFlushed = 0;
+  /** Per file (origin): normalTaken after its last bytes in the ordinary batches. */
+  private readonly lastTaken = new Map<string, number>();
+  /** normalTaken when the current range began (did it take any bytes?). */
+  private takenAtBegin = 0;
 
   /** The sink's name, for messages. */
   get sinkName(): string {
@@ -68,6 +95,7 @@ export class StagingBuffer {
     this.origins = sink.wantsOrigins ? { count: 0, at: [], origin: [], filePos: [] } : undefined;
     this.gather = typeof sink.writev === 'function' && !this.origins;
     if (this.gather) this.spare = Buffer.allocUnsafe(capacity);
+    this.aheadCapable = !this.gather && !this.origins && typeof sink.writeAhead === 'function';
   }
 
   /** The sink wants origins: the emit stage calls setOrigin for each range. */
@@ -75,10 +103,107 @@ export class StagingBuffer {
     return this.origins !== undefined;
   }
 
-  /** The next appends take bytes of the file `origin` (identity), whose byte 0 of the source buffer is at `base`. */
-  setOrigin(origin: string, base: number): void {
+  /**
+   * The next appends take bytes of the file `origin` (identity), whose byte 0
+   * of the source buffer is at `base`; `live`: growth of a followed file,
+   * written ahead when the sink and the file's order allow.
+   */
+  beginRange(origin: string, base: number, live: boolean): void {
+    this.noteTaken();
     this.origin = origin;
     this.originBase = base;
+    this.takenAtBegin = this.normalTaken;
+    this.aheadNow = live && this.canWriteAhead(origin);
+  }
+
+  /** Remember where the current file's bytes in the ordinary batches end. */
+  private noteTaken(): void {
+    if (this.normalTaken === this.takenAtBegin) return;
+    this.takenAtBegin = this.normalTaken;
+    if (this.lastTaken.size >= 256) {
+      const handed = this.normalHanded();
+      for (const [origin, taken] of this.lastTaken) if (taken <= handed) this.lastTaken.delete(origin);
+    }
+    this.lastTaken.set(this.origin, this.normalTaken);
+  }
+
+  /** Bytes of the ordinary batches the sink has handed on (-1: it cannot say). */
+  private normalHanded(): number {
+    const held = this.sink.held;
+    return held === undefined ? -1 : this.normalFlushed - held.written;
+  }
+
+  /** Live records may go ahead of the batches the sink holds (see the class comment). */
+  get writesAhead(): boolean {
+    return this.aheadCapable;
+  }
+
+  /** Records of `origin` may be written ahead now: none of its bytes wait in the ordinary batches. */
+  canWriteAhead(origin: string): boolean {
+    if (!this.aheadCapable) return false;
+    const held = this.sink.held;
+    if (held === undefined || held.ahead + this.aheadLength >= AHEAD_HELD_MAX) return false;
+    if (origin === this.origin) this.noteTaken();
+    return (this.lastTaken.get(origin) ?? 0) <= this.normalHanded();
+  }
+
+  /**
+   * Run `emit` (appends of another range) and then go on with the current
+   * range as before: a live range emitted while this one waits for the sink.
+   */
+  aside<T>(emit: () => T): T {
+    this.noteTaken();
+    const origin = this.origin;
+    const base = this.originBase;
+    const ahead = this.aheadNow;
+    try {
+      return emit();
+    } finally {
+      this.noteTaken();
+      this.origin = origin;
+      this.originBase = base;
+      this.aheadNow = ahead;
+      this.takenAtBegin = this.normalTaken;
+    }
+  }
+
+  /** Hand the records written ahead to the sink (it never waits for them). */
+  flushAhead(): void {
+    if (this.aheadLength === 0) return;
+    const chunk = this.aheadBuf!.subarray(0, this.aheadLength);
+    this.aheadLength = 0;
+    this.writeAheadNow(chunk);
+  }
+
+  private writeAheadNow(chunk: Uint8Array): void {
+    const t0 = performance.now();
+    this.flushes++;
+    try {
+      this.sink.writeAhead!(chunk);
+    } catch (err) {
+      this.errors++;
+      throw err;
+    }
+    this.onWriteTime(Math.round((performance.now() - t0) * 1000));
+  }
+
+  /** Copy `source[start, end)` (and a "\n" when `lf`) into the batch written ahead. */
+  private appendAhead(source: Uint8Array, start: number, end: number, lf: boolean): true {
+    const len = end - start + (lf ? 1 : 0);
+    const capacity = this.buf.length;
+    if (this.aheadLength + len > capacity) this.flushAhead();
+    if (len > capacity) {
+      const whole = Buffer.allocUnsafe(len);
+      whole.set(source.subarray(start, end));
+      if (lf) whole[len - 1] = NEWLINE;
+      this.writeAheadNow(whole);
+      return true;
+    }
+    const into = (this.aheadBuf ??= Buffer.allocUnsafe(capacity));
+    into.set(source.subarray(start, end), this.aheadLength);
+    this.aheadLength += len;
+    if (lf) into[this.aheadLength - 1] = NEWLINE;
+    return true;
   }
 
   /** Batch bytes from `at` on come from the current file at source offset `start`. */
@@ -141,6 +266,7 @@ export class StagingBuffer {
   private timedWrite(chunk: Uint8Array, origins?: ChunkOrigins): true | Promise<void> {
     const t0 = performance.now();
     this.flushes++;
+    this.normalFlushed += chunk.length;
     let result: true | Promise<void>;
     try {
       result = origins ? this.sink.write(chunk, origins) : this.sink.write(chunk);
@@ -166,6 +292,7 @@ export class StagingBuffer {
    * when the sink asked to wait (the caller awaits it before appending more).
    */
   append(source: Buffer, start: number, len: number): true | Promise<void> {
+    if (this.aheadNow) return this.appendAhead(source, start, start + len, true);
     if (this.gather) return this.gatherAppend(source, start, len);
     if (this.length + len + 1 > this.buf.length) {
       const flushed = this.flushToSink();
@@ -179,6 +306,7 @@ export class StagingBuffer {
   }
 
   private appendAfterFlush(source: Buffer, start: number, len: number): true | Promise<void> {
+    this.normalTaken += len + 1;
     if (len + 1 > this.buf.length) {
       // A record larger than the staging buffer goes to the sink on its own.
       const whole = Buffer.allocUnsafe(len + 1);
@@ -215,17 +343,27 @@ export class StagingBuffer {
    * copy for a whole range instead of one per record).
    */
   appendRaw(source: Buffer, start: number, end: number): true | Promise<void> {
+    if (this.aheadNow) return this.appendAhead(source, start, end, false);
     if (this.gather) return this.addSegment(source, start, end);
+    return this.copyRaw(source, start, end);
+  }
+
+  /** appendRaw into the ordinary batch (copy mode). */
+  private copyRaw(source: Buffer, start: number, end: number): true | Promise<void> {
     const len = end - start;
     if (this.length + len > this.buf.length) {
       const flushed = this.flushToSink();
       if (flushed !== true) {
         return flushed.then(async () => {
-          await this.appendRaw(source, start, end);
+          await this.copyRaw(source, start, end);
         });
       }
-      if (len > this.buf.length) return this.writeRun(source, start, end);
+      if (len > this.buf.length) {
+        this.normalTaken += len;
+        return this.writeRun(source, start, end);
+      }
     }
+    this.normalTaken += len;
     if (this.origins) this.note(this.origins, this.length, start);
     source.copy(this.buf, this.length, start, end);
     this.length += len;
@@ -251,8 +389,9 @@ export class StagingBuffer {
     }
   }
 
-  /** Hand the collected batch to the sink. */
+  /** Hand the collected batches to the sink (what goes ahead first). */
   flushToSink(): true | Promise<void> {
+    this.flushAhead();
     if (this.gather) return this.flushSegments();
     if (this.length === 0) return true;
     const chunk = this.buf.subarray(0, this.length);

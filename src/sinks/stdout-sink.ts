@@ -23,6 +23,8 @@ interface Queued {
   bytes: Buffer;
   /** The pooled buffer `bytes` is a view of, returned once its last byte is written. */
   readonly pooled: Buffer | undefined;
+  /** Written ahead (writeAhead): such items are all at the queue's front. */
+  readonly ahead: boolean;
 }
 
 /**
@@ -33,12 +35,20 @@ interface Queued {
  * So when a shutdown deadline passes with a slow reader, abandon() drops what
  * was never handed over and lets the one piece finish: stdout ends on a record
  * boundary, not in half a record.
+ *
+ * writeAhead() puts a chunk in front of the queued write()s (after the piece
+ * under way and earlier chunks written ahead): a live record then waits
+ * behind at most one piece of a backfill's output, not behind its queue.
  */
 export class StreamSink implements Sink {
   readonly name: string;
   private readonly queue: Queued[] = [];
   private readonly spare: Buffer[] = [];
   private queuedBytes = 0;
+  /** Items at the queue's front written ahead. */
+  private aheadItems = 0;
+  /** Bytes in the queue (not handed to the stream yet), of write() calls and written ahead. */
+  readonly held = { written: 0, ahead: 0 };
   private writing = false;
   /** Resolves the callers waiting for room (backpressure) or for everything to be written (flush). */
   private readonly roomWaiters: (() => void)[] = [];
@@ -79,19 +89,33 @@ export class StreamSink implements Sink {
     }
     if (this.abandoned) return true;
     // Our caller reuses its buffer right away: keep a copy (one per batch, not per record).
-    this.queue.push(this.copyOf(chunk));
+    this.queue.push(this.copyOf(chunk, false));
     this.queuedBytes += chunk.length;
+    this.held.written += chunk.length;
     this.pump();
     if (this.queuedBytes < this.queueBytes) return true;
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 
-  private copyOf(chunk: Uint8Array): Queued {
+  writeAhead(chunk: Uint8Array): true {
+    if (this.broken && !this.readerGone) throw this.broken;
+    if (this.broken || this.abandoned) return true;
+    // Behind the piece under way (no longer queued) and earlier chunks written ahead; a
+    // write() item cut short at the front has its rest start at a record boundary.
+    this.queue.splice(this.aheadItems, 0, this.copyOf(chunk, true));
+    this.aheadItems++;
+    this.held.ahead += chunk.length;
+    this.queuedBytes += chunk.length;
+    this.pump();
+    return true;
+  }
+
+  private copyOf(chunk: Uint8Array, ahead: boolean): Queued {
     const size = Math.min(POOLED_COPY_BYTES, this.queueBytes);
-    if (chunk.length > size) return { bytes: Buffer.from(chunk), pooled: undefined };
+    if (chunk.length > size) return { bytes: Buffer.from(chunk), pooled: undefined, ahead };
     const pooled = this.spare.pop() ?? Buffer.allocUnsafeSlow(size);
     pooled.set(chunk);
-    return { bytes: pooled.subarray(0, chunk.length), pooled };
+    return { bytes: pooled.subarray(0, chunk.length), pooled, ahead };
   }
 
   private pump(): void {
@@ -128,6 +152,9 @@ export class StreamSink implements Sink {
       if (!finished) item.bytes = head.subarray(end);
     }
     if (finished) this.queue.shift();
+    if (finished && item.ahead) this.aheadItems--;
+    if (item.ahead) this.held.ahead -= piece.length;
+    else this.held.written -= piece.length;
     this.queuedBytes -= piece.length;
     return { piece, done: finished ? item.pooled : undefined };
   }
@@ -135,6 +162,9 @@ export class StreamSink implements Sink {
   private dropQueue(): void {
     this.queue.length = 0;
     this.queuedBytes = 0;
+    this.aheadItems = 0;
+    this.held.written = 0;
+    this.held.ahead = 0;
   }
 
   private wakeAll(): void {

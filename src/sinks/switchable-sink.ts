@@ -5,7 +5,7 @@
  * point where everything emitted so far has been flushed into it (a
  * checkpoint boundary), so each record lands in exactly one of the two.
  */
-import type { Sink } from './sink.js';
+import type { HeldBytes, Sink } from './sink.js';
 
 export class SwitchableSink implements Sink {
   /**
@@ -14,9 +14,26 @@ export class SwitchableSink implements Sink {
    * wrapper. A later sink without writev gets the chunks joined (gathered).
    */
   readonly writev?: Sink['writev'];
+  /**
+   * Offered when the first sink has it, as writev is. The staging buffer
+   * writes ahead only while `held` is known (the sink in use has it), and
+   * a swap comes when everything emitted is flushed: a later sink without it
+   * is never written ahead.
+   */
+  readonly writeAhead?: Sink['writeAhead'];
 
   constructor(private current: Sink) {
     if (current.writev) this.writev = (chunks, written) => this.gathered(chunks, written);
+    if (current.writeAhead) this.writeAhead = (chunk) => this.ahead(chunk);
+  }
+
+  get held(): HeldBytes | undefined {
+    return this.current.held;
+  }
+
+  private ahead(chunk: Uint8Array): true {
+    if (!this.current.writeAhead) throw new Error(`${this.current.name} cannot write ahead`);
+    return this.current.writeAhead(chunk);
   }
 
   get name(): string {
