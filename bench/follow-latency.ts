@@ -10,7 +10,7 @@
  *   node dist/bench/follow-latency.js [--rates 20000,300000] [--batch-ms 1,10]
  *     [--seconds 10] [--backfill-mb 1000 --backfill-files 12]
  *     [--followers naive,defaults,bare,baseline,hybrid,baseline-hybrid] [--workers 2] [--per-second]
- *     [--history-mb 40 --history-files 8]
+ *     [--history-mb 40 --history-files 8] [--reader-mb-per-s 50]
  *
  * Followers: naive (bench/naive-follower.ts), defaults (the CLI's defaults:
  * checkpoints and metrics on), bare (--no-checkpoint --no-metrics),
@@ -21,6 +21,10 @@
  * "p99 after 10 s" leaves out the first seconds (JIT warm-up, the batch path's
  * first files) in runs longer than 20 s; p99 counts every record.
  * The p99 ratio columns are against the naive and the defaults follower of the same case.
+ *
+ * --reader-mb-per-s N reads the follower's stdout no faster than N MB/s, as a
+ * downstream consumer slower than a backfill would: the backfill's output then
+ * queues, and the live records must not wait behind it.
  *
  * With hybrid among the followers, every follower that reads history is also
  * given closed history files (--history-mb over --history-files, copied per
@@ -79,6 +83,15 @@ interface Case {
   batchMs: number;
   seconds: number;
   backfill: string | undefined;
+  /** The reader of the follower's stdout is held to this many bytes/s (0: unlimited). */
+  readerBytesPerSecond: number;
+  /**
+   * For a follower that cannot read history (naive): the backfill replayed
+   * beside it by `ordertail run --once` into a reader in this process (held to
+   * the same rate), from the writer's start: the same work on the same two
+   * cores, so its latency is the floor the machine sets during a backfill.
+   */
+  besideBackfill?: { inputs: string; workers: number };
   /** Closed history files to copy beside the live file (hybrid's batch path reads them again). */
   history: { paths: readonly string[] } | undefined;
   label: string;
@@ -145,12 +158,32 @@ export class Receiver {
   /** [ms since the run's origin, latency ms] of records at least BENCH_SLOW_LOG_US late (a diagnosis aid). */
   readonly slow: [number, number][] = [];
 
-  constructor(stream: NodeJS.ReadableStream) {
+  /** Bytes read so far, and when reading began (for a reader held to a rate). */
+  private bytesRead = 0;
+  private readStartNs = 0;
+
+  /** @param bytesPerSecond read no faster than this (0: as fast as the data comes). */
+  constructor(
+    private readonly stream: NodeJS.ReadableStream,
+    private readonly bytesPerSecond = 0,
+  ) {
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
+  }
+
+  /** A reader held to bytesPerSecond: stop reading until the bytes read so far are due. */
+  private throttle(now: number, bytes: number): void {
+    if (this.bytesPerSecond <= 0) return;
+    if (this.bytesRead === 0) this.readStartNs = now;
+    this.bytesRead += bytes;
+    const dueNs = this.readStartNs + (this.bytesRead / this.bytesPerSecond) * 1e9;
+    if (dueNs <= now) return;
+    this.stream.pause();
+    setTimeout(() => this.stream.resume(), (dueNs - now) / 1e6);
   }
 
   private onData(chunk: Buffer): void {
     const now = monoNs();
+    this.throttle(now, chunk.length);
     // Only the partial line before the chunk is joined to the chunk's first line:
     // copying whole chunks would make this reader, not the follower, the slow
     // part during a gigabyte of backfill on the same two cores.
@@ -216,6 +249,16 @@ export class Receiver {
   }
 }
 
+/** `ordertail run --once` of the backfill, its stdout read (and dropped) here; resolves when it exits. */
+function replayBeside(backfill: { inputs: string; workers: number }, bytesPerSecond: number, stateDir: string): Promise<void> {
+  const replay = spawn(process.execPath, [join(REPO_ROOT, 'bin/ordertail.js'), 'run', '--once', '--input', backfill.inputs, '--workers', String(backfill.workers), '--no-metrics', '--no-checkpoint'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, ORDERTAIL_STATE_DIR: stateDir },
+  });
+  const discard = new Receiver(replay.stdout!, bytesPerSecond);
+  return new Promise((resolve) => replay.once('close', () => (discard.destroy(), resolve())));
+}
+
 /** Milliseconds from this call (right after spawning `child`) to its "ready" log line; undefined after `timeoutMs`. */
 export function waitForReady(child: ChildProcess, timeoutMs: number): Promise<number | undefined> {
   const spawnedAt = performance.now();
@@ -245,7 +288,7 @@ async function measure(follower: Follower, c: Case): Promise<LatencyResult> {
     // CLI defaults, but a fresh state directory: a run must not resume an earlier one's checkpoint.
     env: { ...process.env, ORDERTAIL_STATE_DIR: join(dir, 'state') },
   });
-  const receiver = new Receiver(child.stdout!);
+  const receiver = new Receiver(child.stdout!, c.readerBytesPerSecond);
   const batches: string[] = [];
   child.stderr!.on('data', (chunk: Buffer) => {
     // The engine's info line for each batch (engine.ts, "batch: N closed file(s) to read").
@@ -263,12 +306,14 @@ async function measure(follower: Follower, c: Case): Promise<LatencyResult> {
   receiver.origin = monoNs();
   const total = c.rate * c.seconds;
   const writer = spawn(process.execPath, [join(REPO_ROOT, 'dist/bench/latency-writer.js'), live, String(c.rate), String(c.seconds), String(c.batchMs)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const beside = c.besideBackfill && replayBeside(c.besideBackfill, c.readerBytesPerSecond, join(dir, 'beside-state'));
   let rssStartMiB: number | undefined;
   const rssTimer = setTimeout(() => (rssStartMiB = rssMiB(child.pid)), Math.min(5000, c.seconds * 500));
   await receiver.until(total + 1, (c.seconds + 60) * 1000);
   clearTimeout(rssTimer);
   const rssEndMiB = rssMiB(child.pid);
   writer.kill();
+  if (beside) await beside;
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
@@ -280,7 +325,7 @@ async function measure(follower: Follower, c: Case): Promise<LatencyResult> {
   const last = seconds.length > 1 ? seconds[seconds.length - 2] : undefined;
   const lagDriftMs = early && last ? ms(last.getValueAtPercentile(50) - early.getValueAtPercentile(50)) : undefined;
   const result: LatencyResult = {
-    follower: follower.name,
+    follower: c.besideBackfill ? `${follower.name}, backfill replayed beside it` : follower.name,
     case: c.label,
     sent: total + 1,
     received: receiver.received,
@@ -375,16 +420,18 @@ export async function run(argv: string[] = []): Promise<LatencyResult[]> {
   const backfill = backfillMb > 0 ? join(dirname(multiFileOrderLogs(backfillMb, backfillFiles).paths[0]!), '*.ndjson') : undefined;
   const historyMb = Number(listArg(argv, '--history-mb', '40')[0]);
   const historyFiles = Number(listArg(argv, '--history-files', '8')[0]);
+  const readerMbPerS = Number(listArg(argv, '--reader-mb-per-s', '0')[0]);
   const history = names.some((n) => n.endsWith('hybrid')) && historyMb > 0 ? { paths: multiFileOrderLogs(historyMb, historyFiles).paths } : undefined;
   const results: LatencyResult[] = [];
   for (const rate of rates) {
     for (const batchMs of batches) {
-      const label = `${rate}/s, ${batchMs} ms batches, ${seconds} s${backfill ? `, ${backfillMb} MB backfill` : ''}${history ? `, ${historyMb} MB closed history` : ''}`;
-      const c: Case = { rate, batchMs, seconds, backfill, history, label };
+      const label = `${rate}/s, ${batchMs} ms batches, ${seconds} s${backfill ? `, ${backfillMb} MB backfill` : ''}${history ? `, ${historyMb} MB closed history` : ''}${readerMbPerS > 0 ? `, reader ${readerMbPerS} MB/s` : ''}`;
+      const c: Case = { rate, batchMs, seconds, backfill, history, label, readerBytesPerSecond: readerMbPerS * 1e6 };
       // Followers alternate within a case, so drift of the machine hits them alike.
       for (const f of followers(names, workers)) {
         // The naive follower cannot read history: it follows the live file only.
-        results.push(await measure(f, f.readsHistory ? c : { ...c, backfill: undefined, history: undefined }));
+        const beside = backfill ? { inputs: backfill, workers } : undefined;
+        results.push(await measure(f, f.readsHistory ? c : { ...c, backfill: undefined, history: undefined, besideBackfill: beside }));
       }
     }
   }
