@@ -1,8 +1,8 @@
 /*
  * A live record during a backfill, with a reader of stdout slower than the
  * backfill: the record goes ahead of the history output the engine still
- * holds, not behind it; a file's own records stay in its order; every record
- * comes out once.
+ * holds, not behind it; a file's own records stay in its order, also when
+ * more grows than may wait ahead of the history; every record comes out once.
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
@@ -41,11 +41,17 @@ describe('live records during a backfill to a slow stdout reader', () => {
       await new Promise((r) => setTimeout(r, 500));
       appendFileSync(fresh, order('fresh-live', 1) + '\n');
       appendFileSync(withBacklog, order('b-live', 99_999) + '\n');
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 300));
+      // More growth than may wait ahead of the history (1 MiB): the rest waits behind it, in order.
+      for (let batch = 0; batch < 40; batch++) {
+        appendFileSync(fresh, Array.from({ length: 200 }, (_, i) => order(`f-${batch * 200 + i}`, 10 + batch * 200 + i)).join('\n') + '\n');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await new Promise((r) => setTimeout(r, 300));
 
       const chunks: Buffer[] = [];
       let total = 0;
-      const expected = 2 * 12_000 + 3_000 + 2;
+      const expected = 2 * 12_000 + 3_000 + 2 + 8_000;
       let newlines = 0;
       child.stdout.on('data', (d: Buffer) => {
         chunks.push(d);
@@ -69,6 +75,9 @@ describe('live records during a backfill to a slow stdout reader', () => {
       if (process.env.SHOW_AT) console.log(`fresh record at byte ${freshAt} of ${historyBytes}`);
       expect(freshAt, `at byte ${freshAt} of ${historyBytes}`).toBeLessThan(512 * 1024);
       expect(historyBytes).toBeGreaterThan(20 * freshAt);
+
+      const grown = ids.filter((id) => id.startsWith('f'));
+      expect(grown).toEqual(['fresh-live', ...Array.from({ length: 8_000 }, (_, i) => `f-${i}`)]);
 
       // The file with a backlog: its records in file order, the appended one last.
       const own = ids.filter((id) => id.startsWith('b-'));

@@ -30,7 +30,7 @@ const MAX_SEGMENTS = 1024;
  *
  * A sink that wants origins (sink.wantsOrigins) is always written copies, and
  * each write carries where its bytes were read (ChunkOrigins): the emit stage
- * says which file a range is from (setOrigin), and each append notes the
+ * says which file a range is from (beginRange), and each append notes the
  * batch position its bytes start at, merged with the previous note when the
  * bytes continue it (one note per run of records, not per record).
  *
@@ -98,7 +98,7 @@ export class StagingBuffer {
     this.aheadCapable = !this.gather && !this.origins && typeof sink.writeAhead === 'function';
   }
 
-  /** The sink wants origins: the emit stage calls setOrigin for each range. */
+  /** The sink wants origins: the emit stage calls beginRange for each range. */
   get tracksOrigins(): boolean {
     return this.origins !== undefined;
   }
@@ -193,9 +193,14 @@ export class StagingBuffer {
     const capacity = this.buf.length;
     if (this.aheadLength + len > capacity) this.flushAhead();
     if (len > capacity) {
+      // The sink copies what it is given; a record and its "\n" go as one chunk (its pieces end at a newline).
+      if (!lf) {
+        this.writeAheadNow(source.subarray(start, end));
+        return true;
+      }
       const whole = Buffer.allocUnsafe(len);
       whole.set(source.subarray(start, end));
-      if (lf) whole[len - 1] = NEWLINE;
+      whole[len - 1] = NEWLINE;
       this.writeAheadNow(whole);
       return true;
     }
