@@ -37,7 +37,7 @@ import type { RejectReason } from '../parser/contract.js';
 import type { WarningCode } from './warnings.js';
 import { StageHistograms } from '../metrics/stages.js';
 import { prepareLatencyHistograms } from '../metrics/histograms.js';
-import { dedupSummary, type EngineStats, type FeatureFlags, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
+import { dedupSummary, type EngineStats, type FeatureFlags, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type ReadingCounts, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
 import { createLogger, type Logger } from '../metrics/logger.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { StreamCounters } from '../metrics/counters.js';
@@ -918,6 +918,23 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       openFiles: this.pipeline?.openFiles ?? 0,
       unread: this.pipeline?.unread ?? [],
     };
+  }
+
+  /** For a metrics sampler: the counters of stats() its readings are made of, nothing else. */
+  readingCounts(): ReadingCounts {
+    const c = this.counters;
+    return {
+      recordsRead: c.get('recordsRead'),
+      recordsEmitted: c.get('recordsEmitted'),
+      duplicates: c.get('duplicates'),
+      rejected: c.get('rejected'),
+      bytesRead: c.values[Counter.bytesRead]!,
+    };
+  }
+
+  /** For a metrics sampler: the parse pool's queue (gauges() without the rest). */
+  poolQueueSize(): number {
+    return this.pool?.queueSize ?? 0;
   }
 
   /** Followed files, their size, what has been read, and the lag. */

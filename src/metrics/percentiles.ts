@@ -46,25 +46,48 @@ export function summarizeMicros(h: Histogram): LatencySummary {
  * value's bucket index grows with the value.
  */
 export function summarizeValues(pairs: readonly number[]): LatencySummary {
-  const order: number[] = [];
+  const n = pairs.length >> 1;
   let total = 0;
-  for (let i = 0; i < pairs.length; i += 2) {
-    order.push(i);
-    total += pairs[i + 1]!;
+  let largest = 0;
+  let integral = true;
+  for (let k = 0; k < n; k++) {
+    const value = pairs[2 * k]!;
+    total += pairs[2 * k + 1]!;
+    if (value > largest) largest = value;
+    if (!Number.isInteger(value) || value < 0) integral = false;
   }
   if (total <= 0) return { ...EMPTY };
-  order.sort((a, b) => pairs[a]! - pairs[b]!);
-  const at = (q: number): number => {
+  const order = pairOrder(pairs, n, integral ? largest : Number.POSITIVE_INFINITY);
+  const wanted = PERCENTILES.map((q) => {
     const fp = (q / 100) * total;
-    const wanted = Math.max(Math.ceil(fp - ulp(fp)), 1);
-    let running = 0;
-    for (const i of order) {
-      running += pairs[i + 1]!;
-      if (running >= wanted) return highestEquivalentValue(pairs[i]!);
-    }
-    return 0;
-  };
-  return { count: total, p50: ms(at(50)), p90: ms(at(90)), p99: ms(at(99)), p999: ms(at(99.9)), max: ms(at(100)) };
+    return Math.max(Math.ceil(fp - ulp(fp)), 1);
+  });
+  // All five in one pass over the values in order.
+  const found: number[] = [];
+  let running = 0;
+  for (let j = 0; j < n && found.length < wanted.length; j++) {
+    const k = order(j);
+    running += pairs[2 * k + 1]!;
+    while (found.length < wanted.length && running >= wanted[found.length]!) found.push(highestEquivalentValue(pairs[2 * k]!));
+  }
+  return { count: total, p50: ms(found[0]), p90: ms(found[1]), p99: ms(found[2]), p999: ms(found[3]), max: ms(found[4]) };
+}
+
+/**
+ * The pairs' indices by value: value × n + index sorted as numbers (a typed
+ * array's own sort, no comparator called per comparison) while the values are
+ * whole and that stays an exact integer (`largest` is infinite otherwise);
+ * else a comparator sort.
+ */
+function pairOrder(pairs: readonly number[], n: number, largest: number): (j: number) => number {
+  if ((largest + 1) * n < Number.MAX_SAFE_INTEGER) {
+    const keys = new Float64Array(n);
+    for (let k = 0; k < n; k++) keys[k] = pairs[2 * k]! * n + k;
+    keys.sort();
+    return (j) => keys[j]! % n;
+  }
+  const order = Array.from({ length: n }, (_, k) => k).sort((a, b) => pairs[2 * a]! - pairs[2 * b]!);
+  return (j) => order[j]!;
 }
 
 /** hdr-histogram-js's ulp(). */

@@ -75,7 +75,7 @@ export function round(x: number, digits = 2): number {
 
 /** Take a cumulative reading of the counters the rates are made of. */
 export function takeReading(source: TelemetrySource, t: number): Reading {
-  const s = source.stats();
+  const s = source.readingCounts?.() ?? source.stats();
   const h = source.histograms().stream;
   const split = source.streamCounts?.();
   const per = (name: StreamName): Reading['stream'][StreamName] => {
@@ -121,7 +121,7 @@ export function ratesBetween(a: Reading, b: Reading): Rates {
  * "the last minutes" as soon as it opens, and so rates are real rates (a
  * difference of two readings) rather than averages since start.
  *
- * Cost: one stats() call per interval, plus, only for a stream whose histogram
+ * Cost: one reading of the counters per interval, plus, only for a stream whose histogram
  * grew, one pass over its counts (and, for a WASM histogram, one uncompressed
  * encode/decode to reach them) to get the latency of just that interval
  * (cumulative percentiles flatten out and would hide a fresh spike). Nothing
@@ -203,7 +203,7 @@ export class TelemetrySampler {
       rejects_per_second: rates.rejects_per_second,
       bytes_per_second: rates.bytes_per_second,
       memory_usage_mb: round(process.memoryUsage.rss() / MB, 1),
-      file_processing_queue_size: this.source.gauges().poolQueueSize,
+      file_processing_queue_size: this.source.poolQueueSize?.() ?? this.source.gauges().poolQueueSize,
       lag_bytes: files.reduce((sum, f) => sum + f.lagBytes, 0),
       live: { ...rates.stream.live, latency_ms: this.intervalLatency('live', hist.live) },
       history: { ...rates.stream.history, latency_ms: this.intervalLatency('history', hist.history) },

@@ -89,6 +89,9 @@ export interface StreamCounts {
   rejected: number;
 }
 
+/** What a sampler's reading takes from stats(). */
+export type ReadingCounts = Pick<EngineStats, 'recordsRead' | 'recordsEmitted' | 'duplicates' | 'rejected' | 'bytesRead'>;
+
 export interface TelemetrySource {
   stats(): EngineStats;
   files(): FileTelemetry[];
@@ -104,6 +107,13 @@ export interface TelemetrySource {
    * streams together (per-stream fields are null).
    */
   streamCounts?(): { live: StreamCounts; history: StreamCounts };
+  /**
+   * Optional: the cumulative counts a sampler's reading is made of, and the
+   * parse pool's queue, without building stats() and gauges() (latency
+   * summaries, the dedup table's sampled occupancy) on every tick.
+   */
+  readingCounts?(): ReadingCounts;
+  poolQueueSize?(): number;
   /**
    * Optional: after keepIntervalLatency(), the (µs, count) pairs recorded for
    * a stream since the previous call, so a sampler gets one interval's
