@@ -223,9 +223,19 @@ export class FileDiscovery {
       const key = watchKey(pattern);
       if (this.watchers.has(key)) continue;
       const { base, recursive } = watchTarget(pattern);
+      // Every append to a followed file in `base` comes here too (as 'change'):
+      // its path is joined once, not on each of those events.
+      const paths = new Map<string, string>();
       try {
         const watcher = watch(base, { recursive, persistent: false }, (event, name) => {
-          if (name) this.consider(join(base, name.toString()), event, onNew);
+          if (!name) return;
+          const entry = name.toString();
+          let path = paths.get(entry);
+          if (path === undefined) {
+            if (paths.size >= JOINED_PATHS_MAX) paths.clear();
+            paths.set(entry, (path = join(base, entry)));
+          }
+          this.consider(path, event, onNew);
         });
         watcher.on('error', (err) => {
           this.onWarning(`watching ${base} failed (${err.message}); polling for new files instead`, 'watch');
@@ -285,6 +295,9 @@ export class FileDiscovery {
     this.pollTimer = undefined;
   }
 }
+
+/** Joined paths kept per watched directory (cleared when full: a cache, not a record of files). */
+const JOINED_PATHS_MAX = 4096;
 
 /** The directory a pattern's new files are noticed in, and whether its subdirectories count. */
 function watchTarget(pattern: string): { base: string; recursive: boolean } {
