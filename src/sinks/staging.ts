@@ -193,9 +193,11 @@ export class StagingBuffer {
     const capacity = this.buf.length;
     if (this.aheadLength + len > capacity) this.flushAhead();
     if (len > capacity) {
-      // The sink copies what it is given; a record and its "\n" go as one chunk (its pieces end at a newline).
+      // The sink copies what it is given into buffers of this size: a longer run
+      // goes in pieces of whole records (as writeRun cuts them), a longer record
+      // with its "\n" as one chunk.
       if (!lf) {
-        this.writeAheadNow(source.subarray(start, end));
+        for (const [from, to] of recordPieces(source, start, end, capacity)) this.writeAheadNow(source.subarray(from, to));
         return true;
       }
       const whole = Buffer.allocUnsafe(len);
@@ -382,15 +384,9 @@ export class StagingBuffer {
    * otherwise be handed a whole range at once.
    */
   private async writeRun(source: Buffer, start: number, end: number): Promise<void> {
-    while (start < end) {
-      let cut = end;
-      if (end - start > this.buf.length) {
-        const last = source.lastIndexOf(NEWLINE, start + this.buf.length - 1);
-        cut = last >= start ? last + 1 : Math.min(end, source.indexOf(NEWLINE, start + this.buf.length) + 1 || end);
-      }
-      const written = this.timedWrite(source.subarray(start, cut), this.single(start));
+    for (const [from, to] of recordPieces(source, start, end, this.buf.length)) {
+      const written = this.timedWrite(source.subarray(from, to), this.single(from));
       if (written !== true) await written;
-      start = cut;
     }
   }
 
@@ -462,6 +458,22 @@ export class StagingBuffer {
     if (taken !== true) throw new Error(`${this.sink.name}: writev refused a batch while idle`);
     if (this.failure) throw this.failure;
     return true;
+  }
+}
+
+/**
+ * [from, to) pieces of the run source[start, end) of at most `size` bytes,
+ * each ending at a newline; a record longer than `size` is a piece alone.
+ */
+function* recordPieces(source: Uint8Array, start: number, end: number, size: number): Generator<[number, number]> {
+  while (start < end) {
+    let cut = end;
+    if (end - start > size) {
+      const last = source.lastIndexOf(NEWLINE, start + size - 1);
+      cut = last >= start ? last + 1 : Math.min(end, source.indexOf(NEWLINE, start + size) + 1 || end);
+    }
+    yield [start, cut];
+    start = cut;
   }
 }
 
