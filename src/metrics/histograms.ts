@@ -157,12 +157,18 @@ export function createLazyLatencyHistogram(): Hdr.Histogram {
   let shipments: ShippedHistogram[] = [];
   let shippedValues = 0;
   let destroyed = false;
+  // The built histogram's two recording methods, bound once: they are what the
+  // hot path asks the proxy for, several times per range.
+  let realRecordValue: Hdr.Histogram['recordValue'] | undefined;
+  let realRecordValueWithCount: Hdr.Histogram['recordValueWithCount'] | undefined;
   const build = (): Hdr.Histogram => {
     if (!real) {
       unbuilt.delete(build);
       // Used after destroyLatencyHistogram(): a plain JS histogram, which the GC frees.
       const h = createLatencyHistogram(destroyed ? false : undefined);
       real = h;
+      realRecordValue = h.recordValue.bind(h);
+      realRecordValueWithCount = h.recordValueWithCount.bind(h);
       const values = pending;
       pending = [];
       for (let i = 0; i < values.length; i += 2) {
@@ -205,8 +211,8 @@ export function createLazyLatencyHistogram(): Hdr.Histogram {
   const bound = new WeakMap<object, unknown>();
   const proxy = new Proxy({} as Hdr.Histogram, {
     get(_, prop) {
-      if (!real && prop === 'recordValue') return recordValue;
-      if (!real && prop === 'recordValueWithCount') return recordValueWithCount;
+      if (prop === 'recordValueWithCount') return real ? realRecordValueWithCount : recordValueWithCount;
+      if (prop === 'recordValue') return real ? realRecordValue : recordValue;
       const h = build();
       const value: unknown = Reflect.get(h, prop, h);
       if (typeof value !== 'function') return value;
