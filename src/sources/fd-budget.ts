@@ -15,6 +15,11 @@ export class FdBudget {
   private readonly open = new Map<FdHolder, true>();
   /** Descriptors closed to stay under the cap (a gauge of churn). */
   evictions = 0;
+  /**
+   * The holder last moved to the end of `open`: touching it again changes
+   * nothing (a live file's descriptor is used thousands of times a second).
+   */
+  private newest: FdHolder | undefined;
 
   constructor(readonly max: number) {}
 
@@ -25,17 +30,20 @@ export class FdBudget {
   opened(holder: FdHolder): void {
     this.open.delete(holder);
     this.open.set(holder, true);
+    this.newest = holder;
     if (this.open.size > this.max) this.evictIdle(holder);
   }
 
   touch(holder: FdHolder): void {
-    if (!this.open.has(holder)) return;
+    if (holder === this.newest || !this.open.has(holder)) return;
     this.open.delete(holder);
     this.open.set(holder, true);
+    this.newest = holder;
   }
 
   closed(holder: FdHolder): void {
     this.open.delete(holder);
+    if (holder === this.newest) this.newest = undefined;
   }
 
   private evictIdle(keep: FdHolder): void {
