@@ -63,8 +63,8 @@ export class StagingBuffer {
   private readonly origins: MutableOrigins | undefined;
   private origin = '';
   private originBase = 0;
-  /** The sink has writeAhead and this buffer may use it (copy mode, no origins). */
-  private readonly aheadCapable: boolean;
+  /** Live records may go ahead of the batches the sink holds: it has writeAhead, copy mode, no origins (see the class comment). */
+  readonly writesAhead: boolean;
   /** The current range's records go ahead. */
   private aheadNow = false;
   private aheadBuf: Buffer | undefined;
@@ -95,7 +95,7 @@ export class StagingBuffer {
     this.origins = sink.wantsOrigins ? { count: 0, at: [], origin: [], filePos: [] } : undefined;
     this.gather = typeof sink.writev === 'function' && !this.origins;
     if (this.gather) this.spare = Buffer.allocUnsafe(capacity);
-    this.aheadCapable = !this.gather && !this.origins && typeof sink.writeAhead === 'function';
+    this.writesAhead = !this.gather && !this.origins && typeof sink.writeAhead === 'function';
   }
 
   /** The sink wants origins: the emit stage calls beginRange for each range. */
@@ -133,14 +133,9 @@ export class StagingBuffer {
     return held === undefined ? -1 : this.normalFlushed - held.written;
   }
 
-  /** Live records may go ahead of the batches the sink holds (see the class comment). */
-  get writesAhead(): boolean {
-    return this.aheadCapable;
-  }
-
   /** Records of `origin` may be written ahead now: none of its bytes wait in the ordinary batches. */
   canWriteAhead(origin: string): boolean {
-    if (!this.aheadCapable) return false;
+    if (!this.writesAhead) return false;
     const held = this.sink.held;
     if (held === undefined || held.ahead + this.aheadLength >= AHEAD_HELD_MAX) return false;
     if (origin === this.origin) this.noteTaken();
@@ -172,23 +167,11 @@ export class StagingBuffer {
     if (this.aheadLength === 0) return;
     const chunk = this.aheadBuf!.subarray(0, this.aheadLength);
     this.aheadLength = 0;
-    this.writeAheadNow(chunk);
-  }
-
-  private writeAheadNow(chunk: Uint8Array): void {
-    const t0 = performance.now();
-    this.flushes++;
-    try {
-      this.sink.writeAhead!(chunk);
-    } catch (err) {
-      this.errors++;
-      throw err;
-    }
-    this.onWriteTime(Math.round((performance.now() - t0) * 1000));
+    this.timedWrite(chunk, undefined, true);
   }
 
   /** Copy `source[start, end)` (and a "\n" when `lf`) into the batch written ahead. */
-  private appendAhead(source: Uint8Array, start: number, end: number, lf: boolean): true {
+  private appendAhead(source: Buffer, start: number, end: number, lf: boolean): true {
     const len = end - start + (lf ? 1 : 0);
     const capacity = this.buf.length;
     if (this.aheadLength + len > capacity) this.flushAhead();
@@ -197,17 +180,17 @@ export class StagingBuffer {
       // goes in pieces of whole records (as writeRun cuts them), a longer record
       // with its "\n" as one chunk.
       if (!lf) {
-        for (const [from, to] of recordPieces(source, start, end, capacity)) this.writeAheadNow(source.subarray(from, to));
+        for (const [from, to] of recordPieces(source, start, end, capacity)) this.timedWrite(source.subarray(from, to), undefined, true);
         return true;
       }
       const whole = Buffer.allocUnsafe(len);
-      whole.set(source.subarray(start, end));
+      source.copy(whole, 0, start, end);
       whole[len - 1] = NEWLINE;
-      this.writeAheadNow(whole);
+      this.timedWrite(whole, undefined, true);
       return true;
     }
     const into = (this.aheadBuf ??= Buffer.allocUnsafe(capacity));
-    into.set(source.subarray(start, end), this.aheadLength);
+    source.copy(into, this.aheadLength, start, end);
     this.aheadLength += len;
     if (lf) into[this.aheadLength - 1] = NEWLINE;
     return true;
@@ -269,14 +252,17 @@ export class StagingBuffer {
     this.segmentBytes += end - start;
   }
 
-  /** One sink call, timed and counted; a throwing sink is counted, then rethrown. */
-  private timedWrite(chunk: Uint8Array, origins?: ChunkOrigins): true | Promise<void> {
+  /**
+   * One sink call, timed and counted; a throwing sink is counted, then
+   * rethrown. `ahead`: writeAhead (never waits), else write.
+   */
+  private timedWrite(chunk: Uint8Array, origins?: ChunkOrigins, ahead = false): true | Promise<void> {
     const t0 = performance.now();
     this.flushes++;
-    this.normalFlushed += chunk.length;
+    if (!ahead) this.normalFlushed += chunk.length;
     let result: true | Promise<void>;
     try {
-      result = origins ? this.sink.write(chunk, origins) : this.sink.write(chunk);
+      result = ahead ? this.sink.writeAhead!(chunk) : origins ? this.sink.write(chunk, origins) : this.sink.write(chunk);
     } catch (err) {
       this.errors++;
       throw err;

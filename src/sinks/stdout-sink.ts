@@ -44,7 +44,6 @@ export class StreamSink implements Sink {
   readonly name: string;
   private readonly queue: Queued[] = [];
   private readonly spare: Buffer[] = [];
-  private queuedBytes = 0;
   /** Items at the queue's front written ahead. */
   private aheadItems = 0;
   /** Bytes in the queue (not handed to the stream yet), of write() calls and written ahead. */
@@ -90,11 +89,15 @@ export class StreamSink implements Sink {
     if (this.abandoned) return true;
     // Our caller reuses its buffer right away: keep a copy (one per batch, not per record).
     this.queue.push(this.copyOf(chunk, false));
-    this.queuedBytes += chunk.length;
     this.held.written += chunk.length;
     this.pump();
-    if (this.queuedBytes < this.queueBytes) return true;
+    if (this.queuedBytes() < this.queueBytes) return true;
     return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  /** Bytes in the queue, not handed to the stream yet. */
+  private queuedBytes(): number {
+    return this.held.written + this.held.ahead;
   }
 
   writeAhead(chunk: Uint8Array): true {
@@ -105,7 +108,6 @@ export class StreamSink implements Sink {
     this.queue.splice(this.aheadItems, 0, this.copyOf(chunk, true));
     this.aheadItems++;
     this.held.ahead += chunk.length;
-    this.queuedBytes += chunk.length;
     this.pump();
     return true;
   }
@@ -127,7 +129,7 @@ export class StreamSink implements Sink {
       if (done && this.spare.length < SPARE_COPIES) this.spare.push(done);
       this.writing = false;
       this.pump();
-      if (this.queuedBytes < this.queueBytes) for (const wake of this.roomWaiters.splice(0)) wake();
+      if (this.queuedBytes() < this.queueBytes) for (const wake of this.roomWaiters.splice(0)) wake();
       if (!this.writing) for (const wake of this.idleWaiters.splice(0)) wake();
     });
   }
@@ -155,13 +157,11 @@ export class StreamSink implements Sink {
     if (finished && item.ahead) this.aheadItems--;
     if (item.ahead) this.held.ahead -= piece.length;
     else this.held.written -= piece.length;
-    this.queuedBytes -= piece.length;
     return { piece, done: finished ? item.pooled : undefined };
   }
 
   private dropQueue(): void {
     this.queue.length = 0;
-    this.queuedBytes = 0;
     this.aheadItems = 0;
     this.held.written = 0;
     this.held.ahead = 0;
@@ -178,7 +178,7 @@ export class StreamSink implements Sink {
    * Returns the bytes dropped.
    */
   abandon(): { dropped: number; written: Promise<void> } {
-    const dropped = this.queuedBytes;
+    const dropped = this.queuedBytes();
     this.abandoned = true;
     this.dropQueue();
     for (const wake of this.roomWaiters.splice(0)) wake();
