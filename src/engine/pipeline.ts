@@ -609,6 +609,7 @@ export class Pipeline {
       this.passLock = lock;
       this.inPass = true;
       let yieldNow = false;
+      let checkpointNow = false;
       try {
         this.emitAgain = false;
         // The batch path's old files say nothing of the live streams' event-time progress.
@@ -639,6 +640,13 @@ export class Pipeline {
               }
             }
             this.finishRange(file, range, waiting, batch);
+            // A checkpoint is wanted (a transactional sink's batch is full): take it at
+            // this range boundary rather than after every ready range, so a pass over a
+            // large backlog does not make one commit of it all.
+            if (this.checkpointDue) {
+              checkpointNow = true;
+              break files;
+            }
             if (slicing && performance.now() - passStart >= sliceMs) {
               yieldNow = true;
               break files;
@@ -659,6 +667,10 @@ export class Pipeline {
         this.passLock = undefined;
       }
       this.schedule();
+      if (checkpointNow) {
+        this.emitAgain = true;
+        continue;
+      }
       if (yieldNow) {
         // A turn for the event loop (inotify, the live lane), then a new pass, live files first.
         await new Promise<void>((resolve) => setImmediate(resolve));
