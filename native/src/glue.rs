@@ -2,7 +2,8 @@
 //! plus scratch memory, created once per worker) and `parseChunk`, one call per
 //! chunk that writes the slots straight into the caller's Int32Array; plus the
 //! dedup batch insert (`dedupSlots`), the table's page population and the file
-//! sink's write-back (`writeBackAndDrop`).
+//! sink's write-back (`writeBackAndDrop`); and the PostgreSQL sink's direct
+//! rows (`encodeDirectRows`), one call per chunk.
 //!
 //! Typed arrays arrive as slices from `napi_get_typedarray_info`, which works
 //! the same for views over an ArrayBuffer or a SharedArrayBuffer; no JS object
@@ -173,4 +174,71 @@ impl Task for WriteBack {
 #[napi]
 pub fn write_back_and_drop(fd: i32, from: f64, to: f64) -> AsyncTask<WriteBack> {
     AsyncTask::new(WriteBack { fd, from: from as i64, to: to as i64 })
+}
+
+/// A PostgreSQL sink's mapped columns, compiled for `encodeDirectRows`.
+#[napi]
+pub struct NativeDirectRows {
+    rows: crate::pg_copy::DirectRows,
+}
+
+#[napi]
+impl NativeDirectRows {
+    /// `fields`: each mapped column's JSON field (UTF-8); `types`: per column,
+    /// 0 = other, 1 = numeric, 2 = jsonb (crate::pg_copy::COLUMN_*).
+    #[napi(constructor)]
+    pub fn new(fields: Vec<Uint8Array>, types: Vec<u32>) -> Result<Self> {
+        if fields.len() != types.len() || types.iter().any(|&t| t > crate::pg_copy::COLUMN_JSONB as u32) {
+            return Err(Error::new(Status::InvalidArg, "one type (0, 1 or 2) per field"));
+        }
+        Ok(NativeDirectRows { rows: crate::pg_copy::DirectRows::new(fields.iter().map(|f| f.to_vec()).collect(), types.iter().map(|&t| t as u8).collect()) })
+    }
+}
+
+/// Direct rows for the accepted slots of `slots[first, count)` (records of
+/// `input`) into `out` from `end` (crate::pg_copy::DirectRows::encode); per
+/// row, ROW_WORDS numbers in `rows`. `result` gets [next slot, end, rows,
+/// complete (1/0)].
+#[napi]
+#[allow(clippy::too_many_arguments)]
+pub fn encode_direct_rows(
+    encoder: &mut NativeDirectRows,
+    input: Uint8ArraySlice,
+    slots: Int32ArraySlice,
+    first: u32,
+    count: u32,
+    arrival_ms: f64,
+    plain: bool,
+    complete: bool,
+    mut out: Uint8ArraySlice,
+    end: u32,
+    mut rows: Float64ArraySlice,
+    mut result: Float64ArraySlice,
+) -> Result<()> {
+    use crate::contract::SLOT_WORDS;
+    let (first, count, end) = (first as usize, count as usize, end as usize);
+    if first > count || slots.len() < count * SLOT_WORDS || end > out.len() || result.len() < 4 {
+        return Err(Error::new(Status::InvalidArg, "slots, out or result too short"));
+    }
+    for s in first..count {
+        let w = s * SLOT_WORDS;
+        let (offset, length) = (slots[w + crate::contract::W_OFFSET], slots[w + crate::contract::W_LENGTH]);
+        if offset < 0 || length < 0 || offset as usize + length as usize > input.len() {
+            return Err(Error::new(Status::InvalidArg, "a slot's record lies outside input"));
+        }
+    }
+    let (o0, o1) = (out.as_ptr() as usize, out.as_ptr() as usize + out.len());
+    let (i0, i1) = (input.as_ptr() as usize, input.as_ptr() as usize + input.len());
+    if o0 < i1 && i0 < o1 {
+        return Err(Error::new(Status::InvalidArg, "input and out must not overlap"));
+    }
+    // SAFETY: `out`, `rows` and `result` are the calling (blocked) thread's own
+    // buffers for the call's duration; `out` was just checked not to overlap `input`.
+    let (out, rows, result) = unsafe { (out.as_mut(), rows.as_mut(), result.as_mut()) };
+    let done = encoder.rows.encode(&input, &slots, first, count, arrival_ms, plain, complete, out, end, rows);
+    result[0] = done.next_slot as f64;
+    result[1] = done.end as f64;
+    result[2] = done.rows as f64;
+    result[3] = if done.complete { 1.0 } else { 0.0 };
+    Ok(())
 }

@@ -11,6 +11,7 @@ pub mod framing;
 pub mod hash;
 pub mod index;
 pub mod memory;
+pub mod pg_copy;
 pub mod record;
 pub mod scan;
 pub mod utf8;

@@ -33,12 +33,18 @@ export class RecordSlotReader {
 
   /** Parse `chunk` (newline-terminated records, as a sink is written) and visit every slot. */
   forEachSlot(chunk: Uint8Array, visit: SlotVisitor): void {
+    this.forEachParse(chunk, (slots, f64, count) => {
+      for (let s = 0; s < count; s++) visit(slots, f64, s);
+    });
+  }
+
+  /** Parse `chunk` and hand over each parser call's slots whole (`count` of them): for a consumer that takes them in one call. */
+  forEachParse(chunk: Uint8Array, visit: (slots: Int32Array, f64: Float64Array, count: number) => void): void {
     const { slots, f64, state } = this;
     let start = 0;
     while (start < chunk.length) {
       this.parser.parseChunk({ input: chunk, start, end: chunk.length, framing: Framing.Lines, final: true, carryPhase: ArrayPhase.BeforeArray }, slots, state);
-      const count = state[STATE_SLOTS]!;
-      for (let s = 0; s < count; s++) visit(slots, f64, s);
+      visit(slots, f64, state[STATE_SLOTS]!);
       const consumed = state[STATE_CONSUMED_END]!;
       if (consumed <= start) break;
       start = consumed;

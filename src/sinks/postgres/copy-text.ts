@@ -4,6 +4,7 @@
  * as a bigint and the event time as a timestamptz, each exactly what the staging path's
  * SQL computes from the same numbers (batch-writer.ts), so a row written
  * either way has the same unique key and a copy is always caught.
+ * native/src/pg_copy.rs mirrors these for the addon's encoder.
  */
 
 const US_PER_SECOND = 1_000_000;

@@ -9,6 +9,9 @@
  * array into a non-jsonb column; an escaped key; \u0000 or a lone
  * surrogate, which jsonb refuses), the value is not guessed: the writer
  * reports it and the batch takes the staging path.
+ *
+ * native/src/pg_copy.rs writes the same bytes for the addon's encoder: a
+ * change here is a change there (test/postgres-row-encoding.test.ts).
  */
 import type { ColumnType, MappedColumn } from '../../config/postgres-columns.js';
 import { copyEscaped, putCopyByte } from './copy-text.js';

@@ -9,6 +9,9 @@
  *   SELECT … ON CONFLICT: written by an encoder without columns (rollup=),
  *   or made from the direct rows by stage() when a batch needs that path.
  *
+ * Direct rows are written by the addon when it loads (native-rows.ts, one
+ * call per parser call's slots), else here in JS; the bytes are the same.
+ *
  * The sink sees only record bytes, so it parses them again
  * (sinks/record-slots.ts) to get the same 64-bit key hash and event time the
  * engine deduplicated on: a row written by another engine or before a crash
@@ -19,6 +22,7 @@ import type { MappedColumn } from '../../config/postgres-columns.js';
 import { RecordSlotReader, type RecordSlotOptions } from '../record-slots.js';
 import { copyEscaped, writeDouble, writeInt64, writeTimestamptz } from './copy-text.js';
 import { MappedValueWriter } from './mapped-values.js';
+import { loadNativeDirectRows, ROW_WORDS, type NativeDirectRows } from './native-rows.js';
 
 const TAB = 0x09;
 const LF = 0x0a;
@@ -51,6 +55,11 @@ function putStagingColumns(buf: Buffer, p: number, keyed: boolean, hi: number, l
   return p;
 }
 
+/** Most bytes a direct row of a `length`-byte record takes: every byte escaped in the record and in each mapped value, plus time, key and separators. */
+function directRowRoom(columns: number, length: number): number {
+  return length * 2 * (columns + 1) + 8 * columns + 80;
+}
+
 function grow(buf: Buffer, used: number, n: number, minimum: number): Buffer {
   const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, used + n, minimum));
   buf.copy(grown, 0, 0, used);
@@ -72,18 +81,19 @@ export class RowBatch {
   directLength = 0;
   /** Every direct row has its columns; once false, later rows hold only their record. */
   directComplete = true;
-  readonly directEnds: number[] = [];
-  readonly directRecordStarts: number[] = [];
-  /** Per direct row, what its staging row needs: the key's halves (hi NaN: no key) and the event time. */
-  readonly keyHi: number[] = [];
-  readonly keyLo: number[] = [];
-  readonly eventMs: number[] = [];
+  /**
+   * Per direct row, ROW_WORDS numbers: where its record starts and the row
+   * ends in `direct`, then what its staging row needs: the key's halves (hi
+   * NaN: no key) and the event time. A typed array the addon writes into.
+   */
+  directRowWords = new Float64Array(0);
+  directRows = 0;
 
   /** @param capacity bytes each layout's buffer starts with, once it is first written */
   constructor(private readonly capacity = 1 << 20) {}
 
   get rows(): number {
-    return Math.max(this.ends.length, this.directEnds.length);
+    return Math.max(this.ends.length, this.directRows);
   }
 
   /** Bytes staged, either layout. */
@@ -110,14 +120,16 @@ export class RowBatch {
   stage(): void {
     const direct = this.direct;
     if (!direct) return;
-    for (let i = this.ends.length; i < this.directEnds.length; i++) {
-      const recordStart = this.directRecordStarts[i]!;
-      const recordEnd = this.directEnds[i]!;
+    const words = this.directRowWords;
+    for (let i = this.ends.length; i < this.directRows; i++) {
+      const w = i * ROW_WORDS;
+      const recordStart = words[w]!;
+      const recordEnd = words[w + 1]!;
       this.reserve(recordEnd - recordStart + 64);
       const buf = this.buf;
       let p = this.length;
-      const hi = this.keyHi[i]!;
-      p = putStagingColumns(buf, p, hi === hi, hi, this.keyLo[i]!, this.eventMs[i]!);
+      const hi = words[w + 2]!;
+      p = putStagingColumns(buf, p, hi === hi, hi, words[w + 3]!, words[w + 4]!);
       this.recordStarts.push(p);
       p += direct.copy(buf, p, recordStart, recordEnd);
       this.length = p;
@@ -127,7 +139,7 @@ export class RowBatch {
 
   /** Row i's record as it was read (COPY escapes undone). */
   record(i: number): string {
-    const [text, from, to] = i < this.ends.length ? [this.buf, this.recordStarts[i]!, this.ends[i]! - 1] : [this.direct!, this.directRecordStarts[i]!, this.directEnds[i]! - 1];
+    const [text, from, to] = i < this.ends.length ? [this.buf, this.recordStarts[i]!, this.ends[i]! - 1] : [this.direct!, this.directRowWords[i * ROW_WORDS]!, this.directRowWords[i * ROW_WORDS + 1]! - 1];
     return text.toString('utf8', from, to).replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c === 'r' ? '\r' : c));
   }
 
@@ -137,16 +149,35 @@ export class RowBatch {
     this.recordStarts.length = 0;
     this.directLength = 0;
     this.directComplete = true;
-    this.directEnds.length = 0;
-    this.directRecordStarts.length = 0;
-    this.keyHi.length = 0;
-    this.keyLo.length = 0;
-    this.eventMs.length = 0;
+    this.directRows = 0;
   }
 
   /** Room for `n` more bytes of staging rows. */
   reserve(n: number): void {
     if (this.length + n > this.buf.length) this.buf = grow(this.buf, this.length, n, this.capacity);
+  }
+
+  /** Room in directRowWords for `n` more rows; returns the view from the next row on. */
+  reserveDirectRows(n: number): Float64Array {
+    const need = (this.directRows + n) * ROW_WORDS;
+    if (need > this.directRowWords.length) {
+      const grown = new Float64Array(Math.max(this.directRowWords.length * 2, need, 4096 * ROW_WORDS));
+      grown.set(this.directRowWords.subarray(0, this.directRows * ROW_WORDS));
+      this.directRowWords = grown;
+    }
+    return this.directRowWords.subarray(this.directRows * ROW_WORDS);
+  }
+
+  /** One direct row written by the JS encoder. */
+  pushDirectRow(recordStart: number, end: number, keyHi: number, keyLo: number, eventMs: number): void {
+    if ((this.directRows + 1) * ROW_WORDS > this.directRowWords.length) this.reserveDirectRows(1);
+    const words = this.directRowWords;
+    const w = this.directRows++ * ROW_WORDS;
+    words[w] = recordStart;
+    words[w + 1] = end;
+    words[w + 2] = keyHi;
+    words[w + 3] = keyLo;
+    words[w + 4] = eventMs;
   }
 
   /** Room for `n` more bytes of direct rows. */
@@ -160,16 +191,25 @@ export class RowBatch {
 export interface RowEncoderOptions extends RecordSlotOptions {
   /** The table's mapped columns: given, rows are written in the table's layout. */
   readonly columns?: readonly MappedColumn[] | undefined;
+  /** Direct rows by the addon when it loads (default true); false: always the JS encoder. */
+  readonly native?: boolean;
 }
 
 /** Turns newline-terminated record batches (what a Sink is written) into rows. */
 export class RowEncoder {
   private readonly records: RecordSlotReader;
   private readonly mapped: MappedValueWriter | undefined;
+  private readonly native: NativeDirectRows | undefined;
 
   constructor(options: RowEncoderOptions) {
     this.records = new RecordSlotReader(options);
     this.mapped = options.columns ? new MappedValueWriter(options.columns) : undefined;
+    this.native = options.columns && options.native !== false ? loadNativeDirectRows(options.columns) : undefined;
+  }
+
+  /** Whether direct rows are written by the addon. */
+  get nativeRows(): boolean {
+    return this.native !== undefined;
   }
 
   /** Append a row per record of `chunk` to `batch`; returns the rows added. */
@@ -177,6 +217,7 @@ export class RowEncoder {
     let added = 0;
     // Three scans of the chunk in native code spare a test per byte in most chunks (LF only ends records).
     const plain = chunk.indexOf(BACKSLASH) < 0 && chunk.indexOf(TAB) < 0 && chunk.indexOf(CR) < 0;
+    if (this.native) return this.encodeNative(this.native, chunk, batch, arrivalEpochMs, plain);
     this.records.forEachSlot(chunk, (slots, f64, s) => {
       const w = s * SLOT_WORDS;
       const code = slots[w + W_STATUS]! & STATUS_CODE_MASK;
@@ -188,6 +229,26 @@ export class RowEncoder {
       if (this.mapped) this.directRow(batch, chunk, slots[w + W_OFFSET]!, slots[w + W_LENGTH]!, keyed, slots[w + W_HASH_HI]!, slots[w + W_HASH_LO]!, eventMs, plain);
       else this.stagingRow(batch, chunk, slots[w + W_OFFSET]!, slots[w + W_LENGTH]!, keyed, slots[w + W_HASH_HI]!, slots[w + W_HASH_LO]!, eventMs, plain);
       added++;
+    });
+    return added;
+  }
+
+  private encodeNative(native: NativeDirectRows, chunk: Uint8Array, batch: RowBatch, arrivalEpochMs: number, plain: boolean): number {
+    const columns = this.mapped!.count;
+    let added = 0;
+    this.records.forEachParse(chunk, (slots, _f64, count) => {
+      for (let first = 0; first < count; ) {
+        // Room for what the rest of a chunk usually takes, and for the next record at worst: the
+        // call stops before a row it has no room for, and the next round grows the buffer.
+        const out = batch.reserveDirect(Math.max(2 * chunk.length, directRowRoom(columns, slots[first * SLOT_WORDS + W_LENGTH]!)));
+        const rows = batch.reserveDirectRows(count - first);
+        const done = native.encode(chunk, slots, first, count, arrivalEpochMs, plain, batch.directComplete, out, batch.directLength, rows);
+        batch.directLength = done.end;
+        batch.directComplete = done.complete;
+        batch.directRows += done.rows;
+        added += done.rows;
+        first = done.next;
+      }
     });
     return added;
   }
@@ -207,8 +268,7 @@ export class RowEncoder {
 
   private directRow(batch: RowBatch, src: Uint8Array, offset: number, length: number, keyed: boolean, hi: number, lo: number, eventMs: number, plain: boolean): void {
     const mapped = this.mapped!;
-    // Worst case: every byte escaped in the record and in each mapped value, plus time, key and separators.
-    const buf = batch.reserveDirect(length * 2 * (mapped.count + 1) + 8 * mapped.count + 80);
+    const buf = batch.reserveDirect(directRowRoom(mapped.count, length));
     const rowStart = batch.directLength;
     let q = rowStart;
     if (batch.directComplete) {
@@ -230,13 +290,10 @@ export class RowEncoder {
         q = rowStart;
       }
     }
-    batch.directRecordStarts.push(q);
+    const recordStart = q;
     q = putRecord(buf, q, src, offset, offset + length, plain);
     buf[q++] = LF;
     batch.directLength = q;
-    batch.directEnds.push(q);
-    batch.keyHi.push(keyed ? hi : Number.NaN);
-    batch.keyLo.push(lo);
-    batch.eventMs.push(eventMs);
+    batch.pushDirectRow(recordStart, q, keyed ? hi : Number.NaN, lo, eventMs);
   }
 }
