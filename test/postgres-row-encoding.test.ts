@@ -12,6 +12,8 @@
 import { describe, expect, it } from 'vitest';
 import { parsePostgresSink } from '../dist/src/config/postgres-sink.js';
 import { RowBatch, RowEncoder } from '../dist/src/sinks/postgres/rows.js';
+import { prng } from '../dist/src/util/prng.js';
+import { awkwardRecords as sharedAwkwardRecords } from './helpers/awkward-orders.js';
 
 const NATIVE_MISSING = new RowEncoder({ dedupKey: ['id'], eventTimeField: 'timestamp', maxRecordBytes: 1 << 20, columns: parsePostgresSink('postgres://x@127.0.0.1/db?table=t').columns }).nativeRows
   ? undefined
@@ -27,22 +29,10 @@ const COLUMN_SETS = [
 
 const base = Date.parse('2026-12-03T10:00:00Z');
 
+/** More than the direct-copy test needs: values the JS leaves to the database, which the addon must leave too. */
 function awkwardRecords(): string[] {
-  const lines: string[] = [];
-  for (let i = 0; i < 300; i++) {
-    lines.push(JSON.stringify({ id: `o${i}`, symbol: i % 3 ? 'BTCUSDT' : '東京USDT', side: i % 2 ? 'buy' : 'sell', price: (i * 7.25).toFixed(i % 4), qty: i, timestamp: base + i * 1.0005 }));
-  }
-  lines.push(
-    String.raw`{"id":"e1","symbol":"q\"uo\\te\/s","note":"tab\there nl\nthere cr\rback\\slash \b\f","timestamp":${base}}`,
-    String.raw`{"id":"e2","symbol":"\u00e9\u6771\ud83d\ude00","note":"caf\u00E9 😀 ünï","timestamp":${base + 0.0005}}`,
-    `{"id":"e3","symbol":"FIRST","price":1.50,"symbol":"LAST","timestamp":${base + 0.0025}}`,
-    `  { "id" : "e4" , "price" : 0.000001 , "qty" : -7 , "big" : -9223372036854775808 , "px" : 1.5 , "timestamp" : ${base + 2.5e-4} }  `,
-    `{"id":"e5","price":12345678901234567890.123,"big":9223372036854775807,"px":-0.25,"flag":true,"timestamp":-1000.5}`,
-    `{"id":"e6","flag":false,"meta":{"z": [1, {"b": "x\\ty"}], "a": null},"placed":"2026-12-03T10:00:00.123456Z","timestamp":${base + 3}}`,
-    `{"id":"e7","flag":null,"meta":null,"note":null,"timestamp":${base + 4}}`,
-    `{"id":"e8","meta":"just a string","price":"42.5","qty":"12","side":"buy","timestamp":"2026-12-03T10:00:05.1234567Z"}`,
-    `{"symbol":"no key here","timestamp":${base + 6}}`,
-    `{"id":"e9","note":"","symbol":"","meta":[],"timestamp":${base + 7}}`,
+  return [
+    ...sharedAwkwardRecords(base),
     String.raw`{"id":"e10","symbol":"lone \udc00 low","timestamp":${base + 8}}`,
     String.raw`{"id":"e11","symbol":"high \ud800 alone","timestamp":${base + 9}}`,
     String.raw`{"id":"e12","symbol":"nul \u0000 inside","timestamp":${base + 10}}`,
@@ -53,24 +43,11 @@ function awkwardRecords(): string[] {
     `{"id":"e17","symbol":{"nested":"object"},"side":[1,2],"timestamp":${base + 13}}`,
     `{}`,
     `{"id":"e18","symbol":"back\\\\slash\\"quote","timestamp":${base}}`,
-  );
-  return lines;
-}
-
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  ];
 }
 
 function randomRecords(n: number, seed: number): string[] {
-  const rand = random(seed);
+  const rand = prng(seed);
   const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const ws = (): string => (rand() < 0.1 ? pick([' ', '  ', '\t', ' \t ']) : '');
   const pieces = ['a', 'é', '東', '😀', '\\"', '\\\\', '\\/', '\\b', '\\f', '\\n', '\\r', '\\t', '\\u00e9', '\\u6771', '\\ud83d\\ude00', '\\u005c', '\\u0009', '\\u000a', '\\udc00', '\\ud800x', '\\u0000', ' ', 'Z9'];
@@ -102,7 +79,7 @@ function randomRecords(n: number, seed: number): string[] {
 
 /** The lines as a sink is written them: whole records, chunks cut at random record boundaries. */
 function chunks(lines: readonly string[], seed: number): Buffer[] {
-  const rand = random(seed);
+  const rand = prng(seed);
   const out: Buffer[] = [];
   for (let at = 0; at < lines.length; ) {
     const n = 1 + Math.floor(rand() * 200);
