@@ -220,8 +220,13 @@ pub fn encode_direct_rows(
     if first > count || slots.len() < count * SLOT_WORDS || end > out.len() || result.len() < 4 {
         return Err(Error::new(Status::InvalidArg, "slots, out or result too short"));
     }
+    // The records it reads (accepted slots) must lie in `input`.
     for s in first..count {
         let w = s * SLOT_WORDS;
+        let code = slots[w + crate::contract::W_STATUS] & 0xff;
+        if code != crate::contract::KEYED && code != crate::contract::UNKEYED {
+            continue;
+        }
         let (offset, length) = (slots[w + crate::contract::W_OFFSET], slots[w + crate::contract::W_LENGTH]);
         if offset < 0 || length < 0 || offset as usize + length as usize > input.len() {
             return Err(Error::new(Status::InvalidArg, "a slot's record lies outside input"));
