@@ -2,14 +2,15 @@
  * Signals and pipes: SIGTERM/SIGINT/SIGHUP (SIGHUP only without --config: with
  * one it reloads, test/config-reload.test.ts) stop gracefully (also during
  * start-up), `| head` is a quiet exit 0, and a shutdown deadline never leaves
- * half a record on stdout.
+ * half a record on stdout. A file sink on a special file (a named pipe,
+ * /dev/null), which cannot be synced, takes every record and exits 0.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readLines, workdir } from './helpers/workdir.js';
-import { BIN, startCli } from './helpers/cli-process.js';
+import { BIN, runCli, startCli } from './helpers/cli-process.js';
 import { Engine } from '../dist/src/index.js';
 
 const BASE = ['run', '--no-metrics', '--workers', '1', '--log-level', 'warn'];
@@ -125,5 +126,34 @@ describe('pipes', () => {
       await engine.stop();
     }
     expect(process.stdout.listenerCount('error')).toBe(before);
+  });
+});
+
+describe('a file sink on a special file', () => {
+  it('file:/dev/null takes every record and exits 0', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    orders(input, 0, 20_000, 50);
+    const r = await runCli(['run', '--once', '--no-metrics', '--log-level', 'info', '--input', input, '--sink', 'file:/dev/null']);
+    expect(r.stderr).not.toMatch(/EINVAL/);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/"emitted":20000/);
+  });
+
+  it('file: on a named pipe: the reader gets every record, exit 0', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    orders(input, 0, 20_000, 50);
+    const fifo = join(dir, 'out.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const reader = spawn('cat', [fifo]);
+    let got = '';
+    reader.stdout.setEncoding('utf8').on('data', (d: string) => (got += d));
+    const readerDone = new Promise<void>((resolve) => reader.on('close', () => resolve()));
+    const r = await runCli(['run', '--once', '--no-metrics', '--log-level', 'warn', '--input', input, '--sink', `file:${fifo}`]);
+    await readerDone;
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(got.split('\n').filter(Boolean)).toHaveLength(20_000);
   });
 });

@@ -172,7 +172,13 @@ export class FileSink implements Sink {
     // The descriptor must outlive a background fdatasync (close() follows).
     if (this.writeback) await this.writeback;
     if (this.failure) throw this.failure;
-    if (!this.closed) await fsyncAsync(this.fd);
+    if (this.closed) return;
+    try {
+      await fsyncAsync(this.fd);
+    } catch (err) {
+      // A special file (a FIFO, /dev/null) cannot be synced: nothing is lost.
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+    }
   }
 
   async close(): Promise<void> {
