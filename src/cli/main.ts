@@ -7,6 +7,7 @@ import type { MetricsServer } from '../metrics/http-server.js';
 import { formatStatus, formatSummary } from './status-line.js';
 import { StopSignals } from './stop-signals.js';
 import { buildProgram, CommanderError, type RunCommand } from './program.js';
+import { collectStartupGarbage } from './startup-garbage.js';
 import { eagerFeedbackFromHereOn } from './v8-tiering.js';
 
 /*
@@ -146,7 +147,10 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics, re
     },
   };
   if (reload) stopReloading = await startReloading(engine, reload, metrics, metricsServer, signals, logger);
-  if (!options.once) eagerFeedbackFromHereOn();
+  if (!options.once) {
+    collectStartupGarbage();
+    eagerFeedbackFromHereOn();
+  }
   const files = engine.files().length;
   logger.info({ ready: true, files, sinceSpawnMs: Math.round(performance.now()) }, `ready: ${options.once ? 'reading' : 'following'} ${files} file(s)`);
   // engine.finished() resolves with `once` when all input is out, and rejects in either mode on a
