@@ -78,6 +78,8 @@ export function run(opts: { megabytes?: number; repeats?: number; parsers?: stri
     ...(opts.parsers ?? ['js', 'native', 'simdjson']).map((p): [string, string[]] => [`ordertail --once, 2 workers, --parser ${p}`, engine(p)]),
     // What dropping written-back output from the page cache adds: the same native run keeping it.
     ['ordertail --parser native --sink-page-cache keep', [...engine('native'), '--sink-page-cache', 'keep']],
+    // Written with O_DIRECT behind the engine: no page cache at all.
+    ['ordertail --parser native --sink-page-cache direct', [...engine('native'), '--sink-page-cache', 'direct']],
     // What the addon's batch dedup insert adds: the same native run with JS inserts.
     ['ordertail --parser native --dedup-impl js', [...engine('native'), '--dedup-impl', 'js']],
     // Observability's cost: the same native run with the metrics server, sampler and histograms on.

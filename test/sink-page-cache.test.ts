@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { openSync, readSync, closeSync, statSync, writeFileSync } from 'node:fs';
+import { openSync, readFileSync, readSync, closeSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../dist/src/index.js';
@@ -110,8 +110,101 @@ describe.skipIf(!dropAvailable || fincoreMissing)('sink page cache', () => {
   });
 });
 
+const directAvailable = !('error' in addon) && typeof (addon.addon as { NativeDirectWriter?: unknown }).NativeDirectWriter === 'function';
+if (!directAvailable && process.env.ORDERTAIL_REQUIRE_NATIVE === '1') throw new Error('ORDERTAIL_REQUIRE_NATIVE=1 but the addon has no NativeDirectWriter');
+
+/** Writes `chunks` through writev, awaiting each; `flushEvery`: a flush after every that many writes. */
+async function writeEach(sink: FileSink, chunks: Buffer[][], flushEvery: number, afterFlush: (n: number) => void): Promise<void> {
+  for (const [n, list] of chunks.entries()) {
+    await new Promise<void>((resolve, reject) => {
+      const taken = sink.writev(list, (err) => (err ? reject(err) : resolve()));
+      if (taken !== true) reject(new Error('writev refused a write while none was under way'));
+    });
+    if ((n + 1) % flushEvery === 0) {
+      await sink.flush();
+      afterFlush(n);
+    }
+  }
+}
+
+describe.skipIf(!directAvailable || fincoreMissing)("sink page cache 'direct'", () => {
+  it('every byte lands in order, appended to an unaligned file, whole at each flush, and next to nothing stays cached', async () => {
+    const path = join(workdir(), 'out.ndjson');
+    const head = Buffer.from('{"existing":"line, 29 bytes"}\n');
+    writeFileSync(path, head);
+    const sink = new FileSink(path, { pageCache: 'direct' });
+    // Batches of odd sizes (1 B to 9 MiB, more than one 4 MiB buffer), some of several chunks, some of one.
+    const chunks: Buffer[][] = [];
+    let expected = head;
+    for (let n = 0; n < 40; n++) {
+      const big = batch(n);
+      const size = n % 9 === 4 ? 9 * MiB + 17 : ((n * 7_919_777) % (3 * MiB)) + 1;
+      const whole = Buffer.concat([big, big, big]).subarray(0, size);
+      const cut = Math.floor(size / 3);
+      chunks.push(n % 2 ? [whole] : [whole.subarray(0, cut), whole.subarray(cut, cut), whole.subarray(cut)]);
+      expected = Buffer.concat([expected, whole]);
+    }
+    let checked = 0;
+    let residentAtFirstFlush = -1;
+    await writeEach(sink, chunks, 7, (n) => {
+      // Before anything reads the file (a read caches what it reads).
+      if (checked === 0) residentAtFirstFlush = residentBytes(path);
+      const upTo = head.length + chunks.slice(0, n + 1).reduce((t, l) => t + l.reduce((u, c) => u + c.length, 0), 0);
+      expect(statSync(path).size).toBe(upTo);
+      expect(digest(path)).toBe(createHash('sha256').update(expected.subarray(0, upTo)).digest('hex'));
+      checked++;
+    });
+    expect(sink.bytesWritten).toBe(expected.length);
+    const direct = sink.writesDirect;
+    await sink.close();
+    expect(checked).toBe(5);
+    expect(digest(path)).toBe(createHash('sha256').update(expected).digest('hex'));
+    // O_DIRECT is refused on some file systems (tmpfs): the writes then go through the page cache.
+    // The head written before, the last partial block (both through the cache), a block or two read back by the kernel.
+    if (direct) expect(residentAtFirstFlush).toBeLessThanOrEqual(64 * 1024);
+    else expect(residentAtFirstFlush).toBeGreaterThan(0);
+  });
+
+  it('a write the device refuses fails the sink: the write, later writes and close() report it', async () => {
+    // /dev/full refuses every write with ENOSPC.
+    const sink = new FileSink('/dev/full', { pageCache: 'direct' });
+    const first = new Promise<Error | undefined>((resolve) => sink.writev([Buffer.alloc(3 * MiB, 120)], resolve));
+    const failed = (await first) ?? (await sink.flush().then(() => undefined, (e: Error) => e));
+    expect(failed).toMatchObject({ code: 'ENOSPC', syscall: 'write', path: '/dev/full' });
+    expect(() => sink.write(Buffer.from('more\n'))).toThrow(/ENOSPC/);
+    await expect(sink.close()).rejects.toMatchObject({ code: 'ENOSPC' });
+  });
+
+  it('the engine replays into it: the output is the input, record for record', async () => {
+    const dir = workdir();
+    const inputs: string[] = [];
+    let total = 0;
+    for (let f = 0; f < 3; f++) {
+      const lines: string[] = [];
+      for (let i = 0; i < 60_000; i++) lines.push(`{"id":"f${f}-o${i}","timestamp":${1_700_000_000_000 + i},"note":"ordre n°${i} — 注文 ✓"}`);
+      const input = join(dir, `in-${f}.ndjson`);
+      writeFileSync(input, lines.join('\n') + '\n');
+      inputs.push(input);
+      total += statSync(input).size;
+    }
+    const out = join(dir, 'out.ndjson');
+    const engine = new Engine({ input: inputs, once: true, sink: `file:${out}`, workers: 2, sinkPageCache: 'direct' });
+    await engine.start();
+    await engine.finished();
+    await engine.stop();
+    expect(statSync(out).size).toBe(total);
+    const sorted = (text: string): string[] => text.split('\n').filter(Boolean).sort();
+    expect(sorted(readFileSync(out, 'utf8'))).toEqual(sorted(inputs.map((p) => readFileSync(p, 'utf8')).join('')));
+  });
+});
+
 describe('sinkPageCache option', () => {
   it('rejects an unknown mode', () => {
-    expect(() => new Engine({ input: ['x'], sinkPageCache: 'forget' as 'drop' })).toThrow(/sinkPageCache: expected drop \| keep, got 'forget'/);
+    expect(() => new Engine({ input: ['x'], sinkPageCache: 'forget' as 'drop' })).toThrow(/sinkPageCache: expected drop \| keep \| direct, got 'forget'/);
+  });
+
+  it("refuses 'direct' for a follower, naming the option and why", () => {
+    expect(() => new Engine({ input: ['x'], sinkPageCache: 'direct' })).toThrow(/sinkPageCache: 'direct' is for replays \(once\): a live record would wait/);
+    expect(() => new Engine({ input: ['x'], once: true, sinkPageCache: 'direct' })).not.toThrow();
   });
 });

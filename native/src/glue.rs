@@ -2,8 +2,9 @@
 //! plus scratch memory, created once per worker) and `parseChunk`, one call per
 //! chunk that writes the slots straight into the caller's Int32Array; plus the
 //! dedup batch insert (`dedupSlots`), the table's page population and the file
-//! sink's write-back (`writeBackAndDrop`); and the PostgreSQL sink's direct
-//! rows (`encodeDirectRows`), one call per chunk.
+//! sink's write-back (`writeBackAndDrop`) and O_DIRECT writer
+//! (`NativeDirectWriter`, one call per batch); and the PostgreSQL sink's
+//! direct rows (`encodeDirectRows`), one call per chunk.
 //!
 //! Typed arrays arrive as slices from `napi_get_typedarray_info`, which works
 //! the same for views over an ArrayBuffer or a SharedArrayBuffer; no JS object
@@ -246,4 +247,93 @@ pub fn encode_direct_rows(
     result[2] = done.rows as f64;
     result[3] = if done.complete { 1.0 } else { 0.0 };
     Ok(())
+}
+
+/// A file sink's writer with O_DIRECT behind the caller (crate::direct_write).
+#[napi]
+pub struct NativeDirectWriter {
+    writer: std::sync::Arc<crate::direct_write::DirectWriter>,
+}
+
+#[napi]
+impl NativeDirectWriter {
+    /// Opens `path` to write after its first `size` bytes, with `buffers`
+    /// aligned buffers of `bufferBytes` (a multiple of 4096).
+    #[napi(constructor)]
+    pub fn new(path: String, size: f64, buffers: u32, buffer_bytes: u32) -> Result<Self> {
+        if !(size >= 0.0) {
+            return Err(Error::new(Status::InvalidArg, "size must be a number >= 0"));
+        }
+        match crate::direct_write::DirectWriter::open(&path, size as u64, buffers as usize, buffer_bytes as usize) {
+            Ok(w) => Ok(NativeDirectWriter { writer: std::sync::Arc::new(w) }),
+            Err(e) => Err(Error::new(Status::GenericFailure, format!("{path}: {e}"))),
+        }
+    }
+
+    /// False where the file system refused O_DIRECT: writes go through the page cache.
+    #[napi(getter)]
+    pub fn direct(&self) -> bool {
+        self.writer.is_direct()
+    }
+
+    /// Copies `chunks` on the libuv pool and queues their whole blocks;
+    /// resolves to 0 once copied (the chunks may then be reused) or an errno.
+    #[napi]
+    pub fn submit(&self, chunks: Vec<Uint8Array>) -> AsyncTask<DirectSubmit> {
+        AsyncTask::new(DirectSubmit { writer: std::sync::Arc::clone(&self.writer), chunks })
+    }
+
+    /// `submit` of one chunk on the calling thread: 0 or an errno.
+    #[napi]
+    pub fn submit_now(&self, chunk: Uint8ArraySlice) -> i32 {
+        self.writer.submit(&[&chunk])
+    }
+
+    /// Everything submitted written and synced, on the libuv pool: 0 or an errno.
+    #[napi]
+    pub fn flush(&self) -> AsyncTask<DirectFlush> {
+        AsyncTask::new(DirectFlush { writer: std::sync::Arc::clone(&self.writer) })
+    }
+
+    /// Stops the writer thread (after flush: nothing is left to write).
+    #[napi]
+    pub fn close(&self) {
+        self.writer.close();
+    }
+}
+
+pub struct DirectSubmit {
+    writer: std::sync::Arc<crate::direct_write::DirectWriter>,
+    chunks: Vec<Uint8Array>,
+}
+
+impl Task for DirectSubmit {
+    type Output = i32;
+    type JsValue = i32;
+
+    fn compute(&mut self) -> Result<i32> {
+        let slices: Vec<&[u8]> = self.chunks.iter().map(|c| &c[..]).collect();
+        Ok(self.writer.submit(&slices))
+    }
+
+    fn resolve(&mut self, _env: Env, errno: i32) -> Result<i32> {
+        Ok(errno)
+    }
+}
+
+pub struct DirectFlush {
+    writer: std::sync::Arc<crate::direct_write::DirectWriter>,
+}
+
+impl Task for DirectFlush {
+    type Output = i32;
+    type JsValue = i32;
+
+    fn compute(&mut self) -> Result<i32> {
+        Ok(self.writer.flush())
+    }
+
+    fn resolve(&mut self, _env: Env, errno: i32) -> Result<i32> {
+        Ok(errno)
+    }
 }

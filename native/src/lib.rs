@@ -3,6 +3,7 @@
 #![deny(clippy::all)]
 
 pub mod contract;
+pub mod direct_write;
 pub mod dedup;
 pub mod event_time;
 pub mod fast;

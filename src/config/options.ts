@@ -57,8 +57,11 @@ export interface EngineOptionFields {
   parser?: 'auto' | 'js' | 'native' | 'simdjson';
   /** Dedup inserts on the main thread: 'auto' (the addon's batch insert when it loads, else js) | 'js' | 'native'. Default 'auto'. */
   dedupImpl?: 'auto' | 'js' | 'native';
-  /** File sink: 'drop' output from the page cache once it is on disk (one 32 MiB stretch behind the end; needs the addon) or 'keep' it. Default 'drop'. */
-  sinkPageCache?: 'drop' | 'keep';
+  /**
+   * File sink: 'drop' output from the page cache once it is on disk (one 32 MiB stretch behind the end; needs the addon),
+   * 'keep' it, or (with `once`) write it 'direct' (O_DIRECT, behind the engine; needs the addon). Default 'drop'.
+   */
+  sinkPageCache?: 'drop' | 'keep' | 'direct';
   /**
    * File sink and dead-letter file, when no checkpoint resumes them: 'append' to
    * what is there (two runs over the same input give every record twice) or
@@ -183,7 +186,7 @@ export interface ResolvedOptions {
   rangeBytes: number;
   parser: 'auto' | 'js' | 'native' | 'simdjson';
   dedupImpl: 'auto' | 'js' | 'native';
-  sinkPageCache: 'drop' | 'keep';
+  sinkPageCache: 'drop' | 'keep' | 'direct';
   sinkMode: 'append' | 'truncate';
   parserShadow: 'js' | 'simdjson' | undefined;
   shadowSample: number;
@@ -320,7 +323,7 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>,
   rangeBytes: { parse: byteSize(4096, MAX_RECORD_LIMIT), fallback: () => 4 * 1024 * 1024 },
   parser: { parse: oneOf('auto', 'js', 'native', 'simdjson'), fallback: () => 'auto' },
   dedupImpl: { parse: oneOf('auto', 'js', 'native'), fallback: () => 'auto' },
-  sinkPageCache: { parse: oneOf('drop', 'keep'), fallback: () => 'drop' },
+  sinkPageCache: { parse: oneOf('drop', 'keep', 'direct'), fallback: () => 'drop' },
   sinkMode: { parse: oneOf('append', 'truncate'), fallback: () => 'append' },
   parserShadow: { parse: oneOf('js', 'simdjson'), fallback: () => undefined },
   shadowSample: { parse: fraction, fallback: () => 0.1 },
@@ -392,6 +395,9 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
   // The collector's log is an input like any other; with a collector, files are optional.
   if (values.collector !== undefined) values.input = [...((values.input as string[] | undefined) ?? []), values.collectorLog as string];
   if (values.input === undefined) throw new ConfigError(`${origin}: 'input' is required (one or more globs)`, 'input');
+  if (values.sinkPageCache === 'direct' && values.once !== true) {
+    throw new ConfigError(`${origin}: sinkPageCache: 'direct' is for replays (once): a live record would wait in the file's last partial block until the next checkpoint; use 'drop'`, 'sinkPageCache');
+  }
   // A comparison of two paths needs time for the batch path to come round: there is no "once" of it.
   if (values.mode === 'hybrid' && values.once === true) throw new ConfigError(`${origin}: mode: 'hybrid' compares the paths over time; with once, use 'realtime' or 'legacy'`, 'mode');
   const maxRecordBytes = values.maxRecordBytes as number;

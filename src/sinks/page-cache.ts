@@ -7,7 +7,13 @@
  * push out the input logs, and every new page is a fresh allocation (on the
  * shared VM, most of a write's cost; see native/src/writeback.rs).
  *
- * Dropping needs the native addon (util/write-back.ts). Without it, 'drop'
- * writes back as 'keep' does.
+ * 'direct' (replays only: `once`) writes with O_DIRECT behind the engine
+ * (native/src/direct_write.rs): no page cache at all, the last partial 4 KiB
+ * block written through it at each checkpoint; so a record may reach the file
+ * only at the next checkpoint, which a follower's live records must not wait for.
+ *
+ * Dropping and direct writes need the native addon (util/write-back.ts,
+ * util/direct-write.ts). Without it, 'drop' writes back as 'keep' does, and
+ * 'direct' writes as 'drop'.
  */
-export type SinkPageCache = 'drop' | 'keep';
+export type SinkPageCache = 'drop' | 'keep' | 'direct';

@@ -1,0 +1,35 @@
+/**
+ * The native addon's O_DIRECT writer for a file sink (native/src/direct_write.rs
+ * says why and how): batches copied into aligned buffers on the libuv pool and
+ * written behind the caller by a thread of the addon's own.
+ */
+import { loadNativeAddon } from '../parser/native.js';
+
+export interface DirectWriter {
+  /** False where the file system refused O_DIRECT: the same writes go through the page cache. */
+  readonly direct: boolean;
+  /** Resolves to 0 once `chunks` are copied (they may then be reused), or to an errno. */
+  submit(chunks: Uint8Array[]): Promise<number>;
+  /** The same on this thread, for one chunk: 0 or an errno. */
+  submitNow(chunk: Uint8Array): number;
+  /** Every byte submitted written and synced: 0 or an errno. */
+  flush(): Promise<number>;
+  /** Stops the writer thread; flush first. */
+  close(): void;
+}
+
+type DirectWriterClass = new (path: string, size: number, buffers: number, bufferBytes: number) => DirectWriter;
+
+/** One buffer fills while the others are on their way to the device. */
+export const DIRECT_BUFFERS = 3;
+/** A multiple of the 4 KiB block; a batch larger than one buffer is split. */
+export const DIRECT_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** A writer appending to `path` after its `size` bytes, or undefined (no addon, or one built before it existed). */
+export function openDirectWriter(path: string, size: number): DirectWriter | undefined {
+  const loaded = loadNativeAddon();
+  if ('error' in loaded) return undefined;
+  const Writer = (loaded.addon as { NativeDirectWriter?: unknown }).NativeDirectWriter;
+  if (typeof Writer !== 'function') return undefined;
+  return new (Writer as DirectWriterClass)(path, size, DIRECT_BUFFERS, DIRECT_BUFFER_BYTES);
+}
