@@ -261,7 +261,7 @@ impl NativeDirectWriter {
     /// aligned buffers of `bufferBytes` (a multiple of 4096).
     #[napi(constructor)]
     pub fn new(path: String, size: f64, buffers: u32, buffer_bytes: u32) -> Result<Self> {
-        if !(size >= 0.0) {
+        if size.is_nan() || size < 0.0 {
             return Err(Error::new(Status::InvalidArg, "size must be a number >= 0"));
         }
         match crate::direct_write::DirectWriter::open(&path, size as u64, buffers as usize, buffer_bytes as usize) {
