@@ -289,10 +289,11 @@ impl NativeDirectWriter {
         self.writer.submit(&[&chunk])
     }
 
-    /// Everything submitted written and synced, on the libuv pool: 0 or an errno.
+    /// Everything submitted written (and with `sync`, synced), on the libuv
+    /// pool: 0 or an errno.
     #[napi]
-    pub fn flush(&self) -> AsyncTask<DirectFlush> {
-        AsyncTask::new(DirectFlush { writer: std::sync::Arc::clone(&self.writer) })
+    pub fn flush(&self, sync: bool) -> AsyncTask<DirectFlush> {
+        AsyncTask::new(DirectFlush { writer: std::sync::Arc::clone(&self.writer), sync })
     }
 
     /// Stops the writer thread (after flush: nothing is left to write).
@@ -323,6 +324,7 @@ impl Task for DirectSubmit {
 
 pub struct DirectFlush {
     writer: std::sync::Arc<crate::direct_write::DirectWriter>,
+    sync: bool,
 }
 
 impl Task for DirectFlush {
@@ -330,7 +332,7 @@ impl Task for DirectFlush {
     type JsValue = i32;
 
     fn compute(&mut self) -> Result<i32> {
-        Ok(self.writer.flush())
+        Ok(self.writer.flush(self.sync))
     }
 
     fn resolve(&mut self, _env: Env, errno: i32) -> Result<i32> {

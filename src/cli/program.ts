@@ -164,7 +164,7 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .option('--range-bytes <size>', 'unit of parallel work on history files (default 4MiB)')
     .addOption(new Option('--parser <parser>', 'auto (native when built, else js) | js | native | simdjson (default auto)').choices(['auto', 'js', 'native', 'simdjson']))
     .addOption(new Option('--dedup-impl <impl>', 'dedup inserts on the main thread: auto (the addon\'s batch insert when built, else js) | js | native (default auto)').choices(['auto', 'js', 'native']))
-    .addOption(new Option('--sink-page-cache <mode>', 'file sink: drop written output from the page cache once it is on disk, keeping the newest 32 MiB, keep it, or (with --once) write it direct, bypassing the page cache (default drop)').choices(['drop', 'keep', 'direct']))
+    .addOption(new Option('--sink-page-cache <mode>', 'file sink: drop written output from the page cache once it is on disk, keeping the newest 32 MiB, keep it, or (with --once) write it direct, bypassing the page cache (default: direct with --once, else drop)').choices(['drop', 'keep', 'direct']))
     .addOption(new Option('--sink-mode <mode>', 'file sink and dead-letter file without a checkpoint to resume: append to them, or truncate them first so a re-run replaces its output (default append)').choices(['append', 'truncate']))
     .addOption(new Option('--parser-shadow <parser>', 're-parse a sample of ranges with this parser and count mismatches').choices(['js', 'simdjson']))
     .option('--shadow-sample <fraction>', 'share of ranges the shadow parser re-parses, 0..1 (default 0.1; changes at a reload)')

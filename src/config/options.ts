@@ -59,7 +59,8 @@ export interface EngineOptionFields {
   dedupImpl?: 'auto' | 'js' | 'native';
   /**
    * File sink: 'drop' output from the page cache once it is on disk (one 32 MiB stretch behind the end; needs the addon),
-   * 'keep' it, or (with `once`) write it 'direct' (O_DIRECT, behind the engine; needs the addon). Default 'drop'.
+   * 'keep' it, or (with `once`) write it 'direct' (O_DIRECT, behind the engine; needs the addon).
+   * Default 'direct' with `once`, else 'drop'.
    */
   sinkPageCache?: 'drop' | 'keep' | 'direct';
   /**
@@ -391,6 +392,8 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
       throw err;
     }
   }
+  // A replay's output is written once and read later: past the page cache unless told otherwise.
+  if (!('sinkPageCache' in values) && values.once === true) values.sinkPageCache = 'direct';
   for (const key of OPTION_KEYS) if (!(key in values)) values[key] = SCHEMA[key].fallback();
   // The collector's log is an input like any other; with a collector, files are optional.
   if (values.collector !== undefined) values.input = [...((values.input as string[] | undefined) ?? []), values.collectorLog as string];

@@ -876,7 +876,15 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       return;
     }
     if (!iterator) {
-      this.announceFinished();
+      // A file sink writing behind the engine has the last records in hand: in the file first.
+      const file = this.fileSink;
+      const settled = file ? file.settle() : Promise.resolve();
+      settled.then(
+        () => {
+          if (!this.failure && this.state === 'running') this.announceFinished();
+        },
+        (err: unknown) => this.fail(new EngineError('ORDERTAIL_SINK', `writing to ${file?.name} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })),
+      );
       return;
     }
     // records(): finished once the loop has taken the last record, so that a

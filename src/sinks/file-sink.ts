@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fsync, openSync, statSync, truncateSync, writeSync, writev, writevSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, fsync, openSync, statSync, truncateSync, writeSync, writev, writevSync } from 'node:fs';
 import { constants } from 'node:os';
 import { promisify } from 'node:util';
 import { CheckpointError } from '../checkpoint/errors.js';
@@ -81,7 +81,10 @@ export class FileSink implements Sink {
     this.droppedUpTo = this.written;
     const dropper = (options.pageCache ?? 'drop') === 'drop' ? (options.writeBackAndDrop ?? nativeWriteBackAndDrop()) : undefined;
     this.writeBackAndDrop = dropper ?? fdatasyncOnly;
-    this.directWriter = options.pageCache === 'direct' ? openDirectWriter(path, this.written) : undefined;
+    // A FIFO or a socket has no offsets to write at: 'direct' writes those as 'drop'.
+    const kind = fstatSync(this.fd);
+    const positional = kind.isFile() || kind.isCharacterDevice() || kind.isBlockDevice();
+    this.directWriter = options.pageCache === 'direct' && positional ? openDirectWriter(path, this.written) : undefined;
   }
 
   /** Whether writes bypass the page cache (pageCache 'direct', the addon loaded, O_DIRECT allowed here). */
@@ -203,6 +206,19 @@ export class FileSink implements Sink {
     );
   }
 
+  /**
+   * Every byte written so far is in the file for a reader (not necessarily on
+   * disk): no background write under way, and with pageCache 'direct' the
+   * partial last block written too.
+   */
+  async settle(): Promise<void> {
+    while (this.pending) await this.pending;
+    if (this.failure) throw this.failure;
+    if (!this.directWriter || this.closed) return;
+    const errno = await this.directWriter.flush(false);
+    if (errno !== 0) throw (this.failure ??= errnoError(errno, 'write', this.path));
+  }
+
   /** fsync on the libuv pool: the main thread goes on emitting meanwhile. */
   async flush(): Promise<void> {
     while (this.pending) await this.pending;
@@ -212,7 +228,7 @@ export class FileSink implements Sink {
     if (this.failure) throw this.failure;
     if (this.closed) return;
     if (this.directWriter) {
-      const errno = await this.directWriter.flush();
+      const errno = await this.directWriter.flush(true);
       if (errno !== 0) throw (this.failure ??= errnoError(errno, 'write', this.path));
       return;
     }

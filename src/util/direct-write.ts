@@ -12,8 +12,8 @@ export interface DirectWriter {
   submit(chunks: Uint8Array[]): Promise<number>;
   /** The same on this thread, for one chunk: 0 or an errno. */
   submitNow(chunk: Uint8Array): number;
-  /** Every byte submitted written and synced: 0 or an errno. */
-  flush(): Promise<number>;
+  /** Every byte submitted in the file (with `sync`, on disk): 0 or an errno. */
+  flush(sync: boolean): Promise<number>;
   /** Stops the writer thread; flush first. */
   close(): void;
 }
