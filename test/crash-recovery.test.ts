@@ -14,10 +14,13 @@ import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } f
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  crashLoop,
   describeResult,
   engineArgs,
   expectedRecords,
+  formatReport,
   killAll,
+  mulberry32,
   logLines,
   runCrashScenario,
   runEngine,
@@ -98,6 +101,39 @@ describe('exactly-once across kill -9 (file sink, checkpoint every 100 ms)', () 
     if (r.cycles.some((c) => c.committed !== undefined)) expect(r.killsWithUncommitted, why).toBeGreaterThanOrEqual(1);
     expect(r.problems.filter((p) => p.level >= 50), why).toEqual([]);
   }, 75_000);
+});
+
+describe('exactly-once across kill -9 of a --once replay written direct (O_DIRECT, behind the engine)', () => {
+  it('3 SIGKILLs while the output grows, then a full run: every record once, repeats far apart dropped', async () => {
+    const dir = workdir('ordertail-crash-');
+    const rand = mulberry32(seed + 2);
+    // Four files written side by side; in each, every 50th order repeats one 20,000 lines back.
+    const files: string[] = [];
+    for (let f = 0; f < 4; f++) {
+      const lines: string[] = [];
+      for (let seq = 0; seq < 200_000; seq++) {
+        const repeat = seq % 50 === 49 && seq > 20_001;
+        const id = repeat ? `f${f}-${seq - 20_001}` : `f${f}-${seq}`;
+        lines.push(JSON.stringify({ id, stream: `f${f}`, seq, ...(repeat ? { repeat_of: seq - 20_001 } : {}), note: `ordre ${seq} — 注文 ✓`, pad: 'x'.repeat(Math.floor(rand() * 120)) }));
+      }
+      const file = join(dir, `orders-${f}.log`);
+      writeFileSync(file, lines.join('\n') + '\n');
+      files.push(file);
+    }
+    const sink = join(dir, 'out.ndjson');
+    const checkpoint = join(dir, 'checkpoint');
+    const args = engineArgs({ inputs: [join(dir, '*.log')], sink, checkpoint, once: true, extra: ['--sink-page-cache', 'direct'] });
+    // A replay is quick: each kill comes within 40 ms of the output growing.
+    const cycles = await crashLoop({ kills: 3, args, sink, checkpoint, rand, anchor: 'output', outputDelayMs: 40, onCycle: undefined, afterKill: undefined });
+    const final = await runEngine(args);
+    const { expected, repeats } = expectedRecords(files.map((f) => [f]), { keyed: true });
+    const report = verifyOutput(sink, expected);
+    const why = `seed ${seed + 2}; cycles ${JSON.stringify(cycles.map((c) => ({ delayMs: c.delayMs, sizeAtKill: c.sizeAtKill, committed: c.committed })))}\n${formatReport(report)}\n${final.stderr}`;
+    expect(final.code, why).toBe(0);
+    expect(report.ok, why).toBe(true);
+    expect(repeats).toBeGreaterThan(10_000);
+    expect(cycles.every((c) => c.wrote), why).toBe(true);
+  }, 90_000);
 });
 
 describe('rotation while the engine is stopped', () => {

@@ -32,7 +32,7 @@ const WRITEBACK_EVERY_BYTES = 32 * 1024 * 1024;
 export interface FileSinkOptions {
   /** Length a checkpoint committed: the file is cut back to it (restart). */
   committedBytes?: number;
-  /** Default 'drop'. */
+  /** Default 'drop' (the engine's default with `once` is 'direct'). */
   pageCache?: SinkPageCache;
   /** The fdatasync + drop (default: the native addon's; tests inject failures). */
   writeBackAndDrop?: WriteBackAndDrop;

@@ -1,6 +1,6 @@
 /**
  * What the file sink does with the page cache of output it has written back:
- * 'drop' (default) evicts each stretch once an fdatasync has put it on disk,
+ * 'drop' (a follower's default) evicts each stretch once an fdatasync has put it on disk,
  * one writeback stretch behind the end of the file, so a reader following the
  * output still finds the newest megabytes cached; 'keep' leaves the kernel to
  * decide. A replay writes gigabytes nobody reads back at once: cached, they
