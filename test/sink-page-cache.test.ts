@@ -165,6 +165,47 @@ describe.skipIf(!directAvailable || fincoreMissing)("sink page cache 'direct'", 
     else expect(residentAtFirstFlush).toBeGreaterThan(0);
   });
 
+  it('a batch given as runs of a few buffers (writeRuns) lands as its views would; a run outside its buffer is refused', async () => {
+    const path = join(workdir(), 'out.ndjson');
+    const sink = new FileSink(path, { pageCache: 'direct' });
+    expect(typeof sink.writeRuns).toBe('function');
+    const sources = [batch(1), batch(2), Buffer.from('tail without newline')];
+    let expected = Buffer.alloc(0);
+    for (let round = 0; round < 6; round++) {
+      const count = 700 + round * 65;
+      const runs = new Uint32Array(3 * count);
+      const parts: Buffer[] = [];
+      for (let i = 0; i < count; i++) {
+        const source = (i * 7 + round) % 3;
+        const len = sources[source]!.length;
+        const start = (i * 104_729 + round * 31) % len;
+        const end = Math.min(len, start + ((i * 13) % 9000));
+        runs.set([source, start, end], 3 * i);
+        parts.push(sources[source]!.subarray(start, end));
+      }
+      expected = Buffer.concat([expected, ...parts]);
+      await new Promise<void>((resolve, reject) => {
+        const taken = sink.writeRuns!(sources, runs, count, (err) => (err ? reject(err) : resolve()));
+        if (taken !== true) reject(new Error('writeRuns refused a batch while none was under way'));
+      });
+    }
+    expect(() => sink.writeRuns!(sources, Uint32Array.of(0, 10, 4 * MiB + 1), 1, () => {})).toThrow(/outside its source/);
+    expect(() => sink.writeRuns!(sources, Uint32Array.of(3, 0, 1), 1, () => {})).toThrow(/outside its source/);
+    expect(() => sink.writeRuns!(sources, Uint32Array.of(0, 0), 1, () => {})).toThrow(/fewer than 3/);
+    expect(sink.bytesWritten).toBe(expected.length);
+    await sink.close();
+    expect(digest(path)).toBe(createHash('sha256').update(expected).digest('hex'));
+  });
+
+  it("'drop' and 'keep' offer no writeRuns: their batches are views for writev(2)", async () => {
+    const dir = workdir();
+    for (const pageCache of ['drop', 'keep'] as const) {
+      const sink = new FileSink(join(dir, pageCache), { pageCache });
+      expect(sink.writeRuns).toBeUndefined();
+      await sink.close();
+    }
+  });
+
   it('a write the device refuses fails the sink: the write, later writes and close() report it', async () => {
     // /dev/full refuses every write with ENOSPC.
     const sink = new FileSink('/dev/full', { pageCache: 'direct' });

@@ -283,6 +283,24 @@ impl NativeDirectWriter {
         AsyncTask::new(DirectSubmit { writer: std::sync::Arc::clone(&self.writer), chunks })
     }
 
+    /// `submit` of a batch given as `count` runs, triples in `runs` (index
+    /// into `sources`, start, end): a few buffers and one array cross into
+    /// the addon, not a view per run. Resolves as `submit` does.
+    #[napi]
+    pub fn submit_runs(&self, sources: Vec<Uint8Array>, runs: Uint32Array, count: u32) -> Result<AsyncTask<DirectSubmitRuns>> {
+        let count = count as usize;
+        if runs.len() < count * 3 {
+            return Err(Error::new(Status::InvalidArg, "runs holds fewer than 3 × count numbers"));
+        }
+        for r in runs[..count * 3].chunks_exact(3) {
+            let (source, start, end) = (r[0] as usize, r[1] as usize, r[2] as usize);
+            if source >= sources.len() || start > end || end > sources[source].len() {
+                return Err(Error::new(Status::InvalidArg, "a run lies outside its source"));
+            }
+        }
+        Ok(AsyncTask::new(DirectSubmitRuns { writer: std::sync::Arc::clone(&self.writer), sources, runs, count }))
+    }
+
     /// `submit` of one chunk on the calling thread: 0 or an errno.
     #[napi]
     pub fn submit_now(&self, chunk: Uint8ArraySlice) -> i32 {
@@ -314,6 +332,28 @@ impl Task for DirectSubmit {
 
     fn compute(&mut self) -> Result<i32> {
         let slices: Vec<&[u8]> = self.chunks.iter().map(|c| &c[..]).collect();
+        Ok(self.writer.submit(&slices))
+    }
+
+    fn resolve(&mut self, _env: Env, errno: i32) -> Result<i32> {
+        Ok(errno)
+    }
+}
+
+pub struct DirectSubmitRuns {
+    writer: std::sync::Arc<crate::direct_write::DirectWriter>,
+    sources: Vec<Uint8Array>,
+    runs: Uint32Array,
+    count: usize,
+}
+
+impl Task for DirectSubmitRuns {
+    type Output = i32;
+    type JsValue = i32;
+
+    fn compute(&mut self) -> Result<i32> {
+        // Bounds were checked when the task was made; the caller leaves the memory alone until it resolves.
+        let slices: Vec<&[u8]> = self.runs[..self.count * 3].chunks_exact(3).map(|r| &self.sources[r[0] as usize][r[1] as usize..r[2] as usize]).collect();
         Ok(self.writer.submit(&slices))
     }
 

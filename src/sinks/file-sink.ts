@@ -68,6 +68,8 @@ export class FileSink implements Sink {
   private droppedUpTo: number;
   /** With pageCache 'direct' (and the addon): every write goes through it instead of `fd`. */
   private readonly directWriter: DirectWriter | undefined;
+  /** Offered with the direct writer only (see Sink.writeRuns): the other modes take views, as writev(2) does. */
+  readonly writeRuns?: Sink['writeRuns'];
 
   constructor(
     readonly path: string,
@@ -85,6 +87,8 @@ export class FileSink implements Sink {
     const kind = fstatSync(this.fd);
     const positional = kind.isFile() || kind.isCharacterDevice() || kind.isBlockDevice();
     this.directWriter = options.pageCache === 'direct' && positional ? openDirectWriter(path, this.written) : undefined;
+    const writer = this.directWriter;
+    if (writer) this.writeRuns = (sources, runs, count, written) => this.submitRuns(writer, sources, runs, count, written);
   }
 
   /** Whether writes bypass the page cache (pageCache 'direct', the addon loaded, O_DIRECT allowed here). */
@@ -158,8 +162,22 @@ export class FileSink implements Sink {
    * caller reuses its buffers while the device is still writing.
    */
   private submitDirect(writer: DirectWriter, chunks: readonly Uint8Array[], total: number, written: (err?: Error) => void): true {
+    return this.behind(total, writer.submit(chunks as Uint8Array[]), written);
+  }
+
+  /** writeRuns with the direct writer: submitDirect, the batch given as runs. */
+  private submitRuns(writer: DirectWriter, sources: readonly Uint8Array[], runs: Uint32Array, count: number, written: (err?: Error) => void): true | Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.pending) return this.pending;
+    let total = 0;
+    for (let i = 0; i < count; i++) total += runs[3 * i + 2]! - runs[3 * i + 1]!;
+    return this.behind(total, writer.submitRuns(sources as Uint8Array[], runs, count), written);
+  }
+
+  /** A submission under way: `written` when the addon has copied it, failures kept for every later call. */
+  private behind(total: number, copied: Promise<number>, written: (err?: Error) => void): true {
     this.written += total;
-    this.pending = writer.submit(chunks as Uint8Array[]).then(
+    this.pending = copied.then(
       (errno) => {
         this.pending = undefined;
         if (errno !== 0) this.failure ??= errnoError(errno, 'write', this.path);

@@ -25,6 +25,14 @@ export interface Sink {
    */
   writev?(chunks: readonly Uint8Array[], written: (err?: Error) => void): true | Promise<void>;
   /**
+   * Optional, beside writev: the same gathered write given as `count` runs,
+   * triples in `runs` (index into `sources`, start, end), so that a sink
+   * handing the batch to native code passes a few buffers and one array
+   * instead of a view per run. `runs` and the sources' bytes stay untouched
+   * until `written` is called.
+   */
+  writeRuns?(sources: readonly Uint8Array[], runs: Uint32Array, count: number, written: (err?: Error) => void): true | Promise<void>;
+  /**
    * Optional: queue `chunk` ahead of the bytes of earlier write() calls the
    * sink still holds (not yet handed to the OS), behind those it has handed
    * on and behind earlier chunks written ahead. The staging buffer writes a

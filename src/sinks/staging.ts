@@ -45,6 +45,10 @@ export class StagingBuffer {
   private buf: Buffer;
   /** Gather mode: the copy buffer of the batch being written, if any. */
   private spare: Buffer | undefined;
+  /** With a sink that has writeRuns: the batch's runs (source index, start, end), reused batch after batch. */
+  private runs: Uint32Array | undefined;
+  /** The batch's input buffers, each once (writeRuns' sources). */
+  private readonly distinctSources: Uint8Array[] = [];
   private length = 0;
   private readonly gather: boolean;
   /** Gather mode: the batch as segments [starts[i], ends[i]) of sources[i], in output order. */
@@ -95,6 +99,7 @@ export class StagingBuffer {
     this.origins = sink.wantsOrigins ? { count: 0, at: [], origin: [], filePos: [] } : undefined;
     this.gather = typeof sink.writev === 'function' && !this.origins;
     if (this.gather) this.spare = Buffer.allocUnsafe(capacity);
+    if (this.gather && typeof sink.writeRuns === 'function') this.runs = new Uint32Array(3 * MAX_SEGMENTS);
     this.writesAhead = !this.gather && !this.origins && typeof sink.writeAhead === 'function';
   }
 
@@ -404,8 +409,27 @@ export class StagingBuffer {
     const n = this.sources.length;
     if (n === 0) return true;
     if (this.writing) return this.writing.then(() => settled(this.flushSegments()));
-    const views: Uint8Array[] = new Array<Uint8Array>(n);
-    for (let i = 0; i < n; i++) views[i] = this.sources[i]!.subarray(this.starts[i], this.ends[i]);
+    // A record larger than the copy buffer adds two segments at once: a batch may pass MAX_SEGMENTS by one.
+    if (this.runs && this.runs.length < 3 * n) this.runs = new Uint32Array(6 * n);
+    const runs = this.runs;
+    let views: Uint8Array[] | undefined;
+    const distinct = this.distinctSources;
+    distinct.length = 0;
+    if (runs) {
+      // Runs of one batch come from a few input buffers: each is passed once.
+      for (let i = 0; i < n; i++) {
+        const source = this.sources[i]!;
+        let index = distinct.length - 1;
+        while (index >= 0 && distinct[index] !== source) index--;
+        if (index < 0) index = distinct.push(source) - 1;
+        runs[3 * i] = index;
+        runs[3 * i + 1] = this.starts[i]!;
+        runs[3 * i + 2] = this.ends[i]!;
+      }
+    } else {
+      views = new Array<Uint8Array>(n);
+      for (let i = 0; i < n; i++) views[i] = this.sources[i]!.subarray(this.starts[i], this.ends[i]);
+    }
     this.sources.length = 0;
     this.starts.length = 0;
     this.ends.length = 0;
@@ -435,7 +459,7 @@ export class StagingBuffer {
     };
     let taken: true | Promise<void>;
     try {
-      taken = this.sink.writev!(views, onWritten);
+      taken = views ? this.sink.writev!(views, onWritten) : this.sink.writeRuns!(distinct, runs!, n, onWritten);
     } catch (err) {
       onWritten(err as Error);
       throw err;

@@ -10,6 +10,8 @@ export interface DirectWriter {
   readonly direct: boolean;
   /** Resolves to 0 once `chunks` are copied (they may then be reused), or to an errno. */
   submit(chunks: Uint8Array[]): Promise<number>;
+  /** submit() of `count` runs, triples in `runs`: index into `sources`, start, end. Throws on a run outside its source. */
+  submitRuns(sources: Uint8Array[], runs: Uint32Array, count: number): Promise<number>;
   /** The same on this thread, for one chunk: 0 or an errno. */
   submitNow(chunk: Uint8Array): number;
   /** Every byte submitted in the file (with `sync`, on disk): 0 or an errno. */
