@@ -69,7 +69,7 @@ export class FileSink implements Sink {
   /** With pageCache 'direct' (and the addon): every write goes through it instead of `fd`. */
   private readonly directWriter: DirectWriter | undefined;
   /** Offered with the direct writer only (see Sink.writeRuns): the other modes take views, as writev(2) does. */
-  readonly writeRuns?: Sink['writeRuns'];
+  readonly writeRuns?: NonNullable<Sink['writeRuns']>;
 
   constructor(
     readonly path: string,
