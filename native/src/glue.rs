@@ -150,19 +150,22 @@ pub fn populate_in_background(view: Uint8ArraySlice) -> bool {
     crate::memory::populate_in_background(view.as_ptr(), view.len())
 }
 
-/// `crate::writeback::write_back_and_drop` on the libuv thread pool.
-pub struct WriteBack {
-    fd: i32,
-    from: i64,
-    to: i64,
+/// Work for the libuv thread pool whose result is an errno (0: done):
+/// the promise resolves to it and never rejects.
+pub struct ErrnoTask(Box<dyn FnMut() -> i32 + Send>);
+
+impl ErrnoTask {
+    fn task(work: impl FnMut() -> i32 + Send + 'static) -> AsyncTask<ErrnoTask> {
+        AsyncTask::new(ErrnoTask(Box::new(work)))
+    }
 }
 
-impl Task for WriteBack {
+impl Task for ErrnoTask {
     type Output = i32;
     type JsValue = i32;
 
     fn compute(&mut self) -> Result<i32> {
-        Ok(crate::writeback::write_back_and_drop(self.fd, self.from, self.to))
+        Ok((self.0)())
     }
 
     fn resolve(&mut self, _env: Env, errno: i32) -> Result<i32> {
@@ -173,8 +176,8 @@ impl Task for WriteBack {
 /// fdatasync `fd`, then drop the page cache of `[from, to)`, off the main
 /// thread. Resolves to 0 or the fdatasync's errno (never rejects).
 #[napi]
-pub fn write_back_and_drop(fd: i32, from: f64, to: f64) -> AsyncTask<WriteBack> {
-    AsyncTask::new(WriteBack { fd, from: from as i64, to: to as i64 })
+pub fn write_back_and_drop(fd: i32, from: f64, to: f64) -> AsyncTask<ErrnoTask> {
+    ErrnoTask::task(move || crate::writeback::write_back_and_drop(fd, from as i64, to as i64))
 }
 
 /// A PostgreSQL sink's mapped columns, compiled for `encodeDirectRows`.
@@ -279,15 +282,16 @@ impl NativeDirectWriter {
     /// Copies `chunks` on the libuv pool and queues their whole blocks;
     /// resolves to 0 once copied (the chunks may then be reused) or an errno.
     #[napi]
-    pub fn submit(&self, chunks: Vec<Uint8Array>) -> AsyncTask<DirectSubmit> {
-        AsyncTask::new(DirectSubmit { writer: std::sync::Arc::clone(&self.writer), chunks })
+    pub fn submit(&self, chunks: Vec<Uint8Array>) -> AsyncTask<ErrnoTask> {
+        let writer = std::sync::Arc::clone(&self.writer);
+        ErrnoTask::task(move || writer.submit(&chunks.iter().map(|c| &c[..]).collect::<Vec<&[u8]>>()))
     }
 
     /// `submit` of a batch given as `count` runs, triples in `runs` (index
     /// into `sources`, start, end): a few buffers and one array cross into
     /// the addon, not a view per run. Resolves as `submit` does.
     #[napi]
-    pub fn submit_runs(&self, sources: Vec<Uint8Array>, runs: Uint32Array, count: u32) -> Result<AsyncTask<DirectSubmitRuns>> {
+    pub fn submit_runs(&self, sources: Vec<Uint8Array>, runs: Uint32Array, count: u32) -> Result<AsyncTask<ErrnoTask>> {
         let count = count as usize;
         if runs.len() < count * 3 {
             return Err(Error::new(Status::InvalidArg, "runs holds fewer than 3 × count numbers"));
@@ -298,7 +302,12 @@ impl NativeDirectWriter {
                 return Err(Error::new(Status::InvalidArg, "a run lies outside its source"));
             }
         }
-        Ok(AsyncTask::new(DirectSubmitRuns { writer: std::sync::Arc::clone(&self.writer), sources, runs, count }))
+        let writer = std::sync::Arc::clone(&self.writer);
+        // Bounds are checked above; the caller leaves the memory alone until the promise resolves.
+        Ok(ErrnoTask::task(move || {
+            let slices: Vec<&[u8]> = runs[..count * 3].chunks_exact(3).map(|r| &sources[r[0] as usize][r[1] as usize..r[2] as usize]).collect();
+            writer.submit(&slices)
+        }))
     }
 
     /// `submit` of one chunk on the calling thread: 0 or an errno.
@@ -310,72 +319,14 @@ impl NativeDirectWriter {
     /// Everything submitted written (and with `sync`, synced), on the libuv
     /// pool: 0 or an errno.
     #[napi]
-    pub fn flush(&self, sync: bool) -> AsyncTask<DirectFlush> {
-        AsyncTask::new(DirectFlush { writer: std::sync::Arc::clone(&self.writer), sync })
+    pub fn flush(&self, sync: bool) -> AsyncTask<ErrnoTask> {
+        let writer = std::sync::Arc::clone(&self.writer);
+        ErrnoTask::task(move || writer.flush(sync))
     }
 
     /// Stops the writer thread (after flush: nothing is left to write).
     #[napi]
     pub fn close(&self) {
         self.writer.close();
-    }
-}
-
-pub struct DirectSubmit {
-    writer: std::sync::Arc<crate::direct_write::DirectWriter>,
-    chunks: Vec<Uint8Array>,
-}
-
-impl Task for DirectSubmit {
-    type Output = i32;
-    type JsValue = i32;
-
-    fn compute(&mut self) -> Result<i32> {
-        let slices: Vec<&[u8]> = self.chunks.iter().map(|c| &c[..]).collect();
-        Ok(self.writer.submit(&slices))
-    }
-
-    fn resolve(&mut self, _env: Env, errno: i32) -> Result<i32> {
-        Ok(errno)
-    }
-}
-
-pub struct DirectSubmitRuns {
-    writer: std::sync::Arc<crate::direct_write::DirectWriter>,
-    sources: Vec<Uint8Array>,
-    runs: Uint32Array,
-    count: usize,
-}
-
-impl Task for DirectSubmitRuns {
-    type Output = i32;
-    type JsValue = i32;
-
-    fn compute(&mut self) -> Result<i32> {
-        // Bounds were checked when the task was made; the caller leaves the memory alone until it resolves.
-        let slices: Vec<&[u8]> = self.runs[..self.count * 3].chunks_exact(3).map(|r| &self.sources[r[0] as usize][r[1] as usize..r[2] as usize]).collect();
-        Ok(self.writer.submit(&slices))
-    }
-
-    fn resolve(&mut self, _env: Env, errno: i32) -> Result<i32> {
-        Ok(errno)
-    }
-}
-
-pub struct DirectFlush {
-    writer: std::sync::Arc<crate::direct_write::DirectWriter>,
-    sync: bool,
-}
-
-impl Task for DirectFlush {
-    type Output = i32;
-    type JsValue = i32;
-
-    fn compute(&mut self) -> Result<i32> {
-        Ok(self.writer.flush(self.sync))
-    }
-
-    fn resolve(&mut self, _env: Env, errno: i32) -> Result<i32> {
-        Ok(errno)
     }
 }
