@@ -197,6 +197,27 @@ describe.skipIf(!directAvailable || fincoreMissing)("sink page cache 'direct'", 
     expect(digest(path)).toBe(createHash('sha256').update(expected).digest('hex'));
   });
 
+  it("says when 'direct' is not in effect, and why", async () => {
+    const file = new FileSink(join(workdir(), 'out.ndjson'), { pageCache: 'direct' });
+    expect(file.directUnavailable).toBeUndefined();
+    expect(file.writesDirect).toBe(true);
+    await file.close();
+    const device = new FileSink('/dev/null', { pageCache: 'direct' });
+    expect(device.directUnavailable).toMatch(/^not a regular file/);
+    expect(device.writesDirect).toBe(false);
+    await device.close();
+    // The engine says it once, at start-up.
+    const dir = workdir();
+    writeFileSync(join(dir, 'in.ndjson'), '{"id":1}\n');
+    const engine = new Engine({ input: [join(dir, 'in.ndjson')], once: true, sink: 'file:/dev/null' });
+    const infos: string[] = [];
+    engine.on('info', (m: string) => infos.push(m));
+    await engine.start();
+    await engine.finished();
+    await engine.stop();
+    expect(infos.filter((m) => m.includes("sinkPageCache 'direct' not in effect"))).toEqual(["file:/dev/null: sinkPageCache 'direct' not in effect (not a regular file: written behind the engine without O_DIRECT)"]);
+  });
+
   it("'drop' and 'keep' offer no writeRuns: their batches are views for writev(2)", async () => {
     const dir = workdir();
     for (const pageCache of ['drop', 'keep'] as const) {

@@ -364,6 +364,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       }
       const outputs = openOutputs(o, restored, this.iterator, (m, code) => this.emit('warning', m, code), (m) => this.emit('info', m));
       ({ sink: this.sink, fileSink: this.fileSink, deadLetter: this.deadLetter } = outputs);
+      if (this.fileSink?.directUnavailable) this.emit('info', `${this.fileSink.name}: sinkPageCache 'direct' not in effect (${this.fileSink.directUnavailable})`);
       this.sinkKind = this.iterator ? 'iterator' : o.sink.kind === 'file' || o.sink.kind === 'postgres' || o.sink.kind === 'nats' ? 'none' : o.sink.kind;
       if (!o.once && !this.iterator && switchesAtReload(o.sink.kind)) this.sink = this.sinkSwitch = new SwitchableSink(this.sink);
       if (isTransactional(this.sink)) {

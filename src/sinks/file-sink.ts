@@ -68,6 +68,8 @@ export class FileSink implements Sink {
   private droppedUpTo: number;
   /** With pageCache 'direct' (and the addon): every write goes through it instead of `fd`. */
   private readonly directWriter: DirectWriter | undefined;
+  /** pageCache 'direct' was asked for and is not what this sink does: why, and what it does instead. */
+  readonly directUnavailable: string | undefined;
   /** Offered with the direct writer only (see Sink.writeRuns): the other modes take views, as writev(2) does. */
   readonly writeRuns?: NonNullable<Sink['writeRuns']>;
 
@@ -89,6 +91,7 @@ export class FileSink implements Sink {
     this.directWriter = options.pageCache === 'direct' && positional ? openDirectWriter(path, this.written) : undefined;
     const writer = this.directWriter;
     if (writer) this.writeRuns = (sources, runs, count, written) => this.submitRuns(writer, sources, runs, count, written);
+    if (options.pageCache === 'direct') this.directUnavailable = whyNotDirect(kind.isFile(), writer);
   }
 
   /** Whether writes bypass the page cache (pageCache 'direct', the addon loaded, O_DIRECT allowed here). */
@@ -268,6 +271,13 @@ export class FileSink implements Sink {
       closeSync(this.fd);
     }
   }
+}
+
+/** Why a sink asked to write 'direct' does not (undefined: it does). */
+function whyNotDirect(regularFile: boolean, writer: DirectWriter | undefined): string | undefined {
+  if (!regularFile) return writer ? 'not a regular file: written behind the engine without O_DIRECT' : 'not a regular file: written as drop';
+  if (!writer) return 'the native addon is not loaded: written as drop';
+  return writer.direct ? undefined : 'the file system refused O_DIRECT: written through the page cache, behind the engine';
 }
 
 /** The writeback without the drop (pageCache 'keep', or no addon): Node's fdatasync, as an errno. */
