@@ -83,7 +83,8 @@ export class FileSink implements Sink {
     this.written = statSync(path).size;
     this.writebackAt = this.written;
     this.droppedUpTo = this.written;
-    const dropper = (options.pageCache ?? 'drop') === 'drop' ? (options.writeBackAndDrop ?? nativeWriteBackAndDrop()) : undefined;
+    // 'direct' where it cannot be had writes as 'drop'.
+    const dropper = options.pageCache !== 'keep' ? (options.writeBackAndDrop ?? nativeWriteBackAndDrop()) : undefined;
     this.writeBackAndDrop = dropper ?? fdatasyncOnly;
     // A FIFO or a socket has no offsets to write at: 'direct' writes those as 'drop'.
     const kind = fstatSync(this.fd);
