@@ -308,7 +308,7 @@ const port: FieldParser = (value, key) => {
 const MAX_RECORD_LIMIT = 1024 * 1024 * 1024;
 
 /** The schema: every accepted key, its parser, and its default. */
-const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>, { parse: FieldParser; fallback: () => unknown }>> = {
+const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>, { parse: FieldParser; fallback: (given: Readonly<Raw>) => unknown }>> = {
   input: { parse: stringList, fallback: () => undefined },
   once: { parse: boolean, fallback: () => false },
   from: { parse: oneOf('start', 'end'), fallback: () => 'start' },
@@ -324,7 +324,8 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>,
   rangeBytes: { parse: byteSize(4096, MAX_RECORD_LIMIT), fallback: () => 4 * 1024 * 1024 },
   parser: { parse: oneOf('auto', 'js', 'native', 'simdjson'), fallback: () => 'auto' },
   dedupImpl: { parse: oneOf('auto', 'js', 'native'), fallback: () => 'auto' },
-  sinkPageCache: { parse: oneOf('drop', 'keep', 'direct'), fallback: () => 'drop' },
+  // A replay's output is written once and read later: past the page cache unless told otherwise.
+  sinkPageCache: { parse: oneOf('drop', 'keep', 'direct'), fallback: (given) => (given.once === true ? 'direct' : 'drop') },
   sinkMode: { parse: oneOf('append', 'truncate'), fallback: () => 'append' },
   parserShadow: { parse: oneOf('js', 'simdjson'), fallback: () => undefined },
   shadowSample: { parse: fraction, fallback: () => 0.1 },
@@ -392,9 +393,7 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
       throw err;
     }
   }
-  // A replay's output is written once and read later: past the page cache unless told otherwise.
-  if (!('sinkPageCache' in values) && values.once === true) values.sinkPageCache = 'direct';
-  for (const key of OPTION_KEYS) if (!(key in values)) values[key] = SCHEMA[key].fallback();
+  for (const key of OPTION_KEYS) if (!(key in values)) values[key] = SCHEMA[key].fallback(values);
   // The collector's log is an input like any other; with a collector, files are optional.
   if (values.collector !== undefined) values.input = [...((values.input as string[] | undefined) ?? []), values.collectorLog as string];
   if (values.input === undefined) throw new ConfigError(`${origin}: 'input' is required (one or more globs)`, 'input');

@@ -25,7 +25,7 @@ import { StagingBuffer } from '../sinks/staging.js';
 import { StreamSink } from '../sinks/stdout-sink.js';
 import { FileDiscovery, newestByMtime } from '../sources/discovery.js';
 import { IgnoreOlder } from '../sources/ignore-older.js';
-import { Pipeline, rangeBuffers } from './pipeline.js';
+import { Pipeline, rangeBuffers, sinkWriteFailed } from './pipeline.js';
 import type { BufferPool } from '../pool/buffer-pool.js';
 import { Checkpointer, type CheckpointSubject } from './checkpointer.js';
 import { LiveLane } from './live-lane.js';
@@ -879,12 +879,11 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (!iterator) {
       // A file sink writing behind the engine has the last records in hand: in the file first.
       const file = this.fileSink;
-      const settled = file ? file.settle() : Promise.resolve();
-      settled.then(
+      (file ? file.settle() : Promise.resolve()).then(
         () => {
           if (!this.failure && this.state === 'running') this.announceFinished();
         },
-        (err: unknown) => this.fail(new EngineError('ORDERTAIL_SINK', `writing to ${file?.name} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })),
+        (err: unknown) => this.fail(sinkWriteFailed(file!.name, err)),
       );
       return;
     }

@@ -84,6 +84,11 @@ const EMIT_SLICE_MS = 1;
  */
 const BATCH_SLICE_SLOTS = 256;
 const BATCH_SLICE_MS = 0.25;
+/** The one error a run fails with when its sink cannot be written. */
+export function sinkWriteFailed(sinkName: string, err: unknown): EngineError {
+  return new EngineError('ORDERTAIL_SINK', `writing to ${sinkName} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
 /** The batch path's per-record report (made here: a closure inside emitLoop would put its loop variables in a context). */
 function batchObserver(batch: PathComparison, file: FileCursor): (offset: number, emitted: boolean) => void {
   return (offset, emitted) => batch.batchRecord(file.identity, file.path, offset, emitted);
@@ -564,9 +569,7 @@ export class Pipeline {
   private onEmitFailed(err: unknown): void {
     this.failed = true;
     this.emitAgain = false;
-    this.events.fail(
-      new EngineError('ORDERTAIL_SINK', `writing to ${this.staging.sinkName} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }),
-    );
+    this.events.fail(sinkWriteFailed(this.staging.sinkName, err));
   }
 
   /** Emit every range whose predecessors are out, live files first; one pass at a time. */

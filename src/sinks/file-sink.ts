@@ -126,7 +126,8 @@ export class FileSink implements Sink {
     if (this.pending) return this.pending;
     let total = 0;
     for (const c of chunks) total += c.length;
-    if (this.directWriter) return this.submitDirect(this.directWriter, chunks, total, written);
+    // pageCache 'direct': `written` once the addon has copied the chunks; the device writes behind.
+    if (this.directWriter) return this.behind(total, this.directWriter.submit(chunks as Uint8Array[]), written);
     if (total < BACKGROUND_WRITE_BYTES) {
       try {
         this.writevNow(chunks);
@@ -160,16 +161,7 @@ export class FileSink implements Sink {
     return true;
   }
 
-  /**
-   * pageCache 'direct': the addon copies the chunks on the libuv pool and
-   * writes them behind; `written` is called once they are copied, so the
-   * caller reuses its buffers while the device is still writing.
-   */
-  private submitDirect(writer: DirectWriter, chunks: readonly Uint8Array[], total: number, written: (err?: Error) => void): true {
-    return this.behind(total, writer.submit(chunks as Uint8Array[]), written);
-  }
-
-  /** writeRuns with the direct writer: submitDirect, the batch given as runs. */
+  /** writeRuns with the direct writer: writev's direct path, the batch given as runs. */
   private submitRuns(writer: DirectWriter, sources: readonly Uint8Array[], runs: Uint32Array, count: number, written: (err?: Error) => void): true | Promise<void> {
     if (this.failure) throw this.failure;
     if (this.pending) return this.pending;
@@ -236,8 +228,12 @@ export class FileSink implements Sink {
   async settle(): Promise<void> {
     while (this.pending) await this.pending;
     if (this.failure) throw this.failure;
-    if (!this.directWriter || this.closed) return;
-    const errno = await this.directWriter.flush(false);
+    if (this.directWriter && !this.closed) await this.flushDirect(this.directWriter, false);
+  }
+
+  /** The direct writer's queue written, its partial last block too; with `sync`, on disk. */
+  private async flushDirect(writer: DirectWriter, sync: boolean): Promise<void> {
+    const errno = await writer.flush(sync);
     if (errno !== 0) throw (this.failure ??= errnoError(errno, 'write', this.path));
   }
 
@@ -249,11 +245,7 @@ export class FileSink implements Sink {
     if (this.writeback) await this.writeback;
     if (this.failure) throw this.failure;
     if (this.closed) return;
-    if (this.directWriter) {
-      const errno = await this.directWriter.flush(true);
-      if (errno !== 0) throw (this.failure ??= errnoError(errno, 'write', this.path));
-      return;
-    }
+    if (this.directWriter) return this.flushDirect(this.directWriter, true);
     try {
       await fsyncAsync(this.fd);
     } catch (err) {

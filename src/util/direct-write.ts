@@ -23,9 +23,9 @@ export interface DirectWriter {
 type DirectWriterClass = new (path: string, size: number, buffers: number, bufferBytes: number) => DirectWriter;
 
 /** One buffer fills while the others are on their way to the device. */
-export const DIRECT_BUFFERS = 3;
+const DIRECT_BUFFERS = 3;
 /** A multiple of the 4 KiB block; a batch larger than one buffer is split. */
-export const DIRECT_BUFFER_BYTES = 4 * 1024 * 1024;
+const DIRECT_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** A writer appending to `path` after its `size` bytes, or undefined (no addon, or one built before it existed). */
 export function openDirectWriter(path: string, size: number): DirectWriter | undefined {
