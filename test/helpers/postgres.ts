@@ -104,12 +104,12 @@ export class TestPostgres {
     return client;
   }
 
-  /** One query on a fresh connection. */
   /** Rows in `table` (a name the test chose, not user input). */
   async rowCount(table = 'orders'): Promise<number> {
     return Number((await this.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
   }
 
+  /** One query on a fresh connection. */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<R[]> {
     const client = await this.client();
     try {

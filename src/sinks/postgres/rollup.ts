@@ -24,7 +24,7 @@ import type pg from 'pg';
 import type { MappedColumn, PostgresSinkConfig } from '../../config/postgres-sink.js';
 import { ROLLUP_SUFFIX, type RollupConfig } from '../../config/rollup-option.js';
 import { SinkTableError } from './errors.js';
-import { columnsOf, DATA_TYPE, hasUniqueIndex, quote } from './schema.js';
+import { columnsOf, createRelation, underSchemaLock, DATA_TYPE, hasUniqueIndex, quote } from './schema.js';
 
 export const ROLLUP_STAGING = 'ordertail_rollup_staging';
 
@@ -112,19 +112,26 @@ export class RollupSql {
     return result.rows.reduce((n, r) => n + Number(r.records), 0);
   }
 
-  /** Create TABLE_rollup when missing; check an existing one (SinkTableError naming the column). Safe from two engines at once. */
+  /**
+   * Create TABLE_rollup when missing, with the comment naming its bucket width
+   * in the same transaction (a table without it could not have its width
+   * checked); check an existing one (SinkTableError naming the column).
+   * Safe from two engines at once: the second waits on the lock, then checks.
+   */
   async ensureTable(client: pg.Client): Promise<void> {
     const { schema } = this.config;
     const table = rollupTable(this.config);
     const columns: (readonly [string, string])[] = [['symbol', mapped(this.config, 'symbol').type], ...TOTALS];
-    if ((await columnsOf(client, schema, table)).size === 0) {
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS ${this.qualified} (${columns.map(([name, type]) => `${name} ${type}${name === 'symbol' || name === 'bucket' || name === 'records' ? ' NOT NULL' : ''}`).join(', ')}, ` +
-          `PRIMARY KEY (symbol, bucket))`,
+    await underSchemaLock(client, async () => {
+      if ((await columnsOf(client, schema, table)).size > 0) return;
+      await createRelation(`${schema}.${table}`, 'bucket', () =>
+        client.query(
+          `CREATE TABLE ${this.qualified} (${columns.map(([name, type]) => `${name} ${type}${name === 'symbol' || name === 'bucket' || name === 'records' ? ' NOT NULL' : ''}`).join(', ')}, ` +
+            `PRIMARY KEY (symbol, bucket))`,
+        ),
       );
-      // Another engine may have created it first, with another width: the check below tells.
-      await client.query(`DO $$ BEGIN IF obj_description('${this.qualified.replace(/'/g, "''")}'::regclass, 'pg_class') IS NULL THEN COMMENT ON TABLE ${this.qualified} IS '${widthComment(this.width)}'; END IF; END $$`);
-    }
+      await client.query(`COMMENT ON TABLE ${this.qualified} IS '${widthComment(this.width)}'`);
+    });
     await this.check(client, columns);
   }
 

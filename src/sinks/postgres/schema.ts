@@ -44,40 +44,51 @@ function fixedColumns(): MappedColumn[] {
 
 /**
  * Create the records table (hypertable or BRIN), its unique index and the
- * offsets table when missing; check an existing one. Safe to run from two
- * engines at once (IF NOT EXISTS, and the check after).
+ * offsets table when missing; check an existing one. Creation is one
+ * transaction under an advisory lock: an engine killed half-way leaves no
+ * table without its unique index (which the next start would refuse), and a
+ * second engine starting at the same moment waits, then finds the table whole.
  */
 export async function ensureTables(client: pg.Client, config: PostgresSinkConfig): Promise<TableLayout> {
   const qualified = `${quote(config.schema)}.${quote(config.table)}`;
-  await client.query(`CREATE SCHEMA IF NOT EXISTS ${quote(config.schema)}`);
-  await client.query(
-    `CREATE TABLE IF NOT EXISTS ${quote(config.schema)}.${OFFSETS_TABLE} (
-       consumer text PRIMARY KEY,
-       generation bigint NOT NULL,
-       files jsonb NOT NULL,
-       committed_at timestamptz NOT NULL DEFAULT now())`,
-  );
-  const existing = await columnsOf(client, config.schema, config.table);
-  if (existing.size > 0) {
-    checkColumns(existing, config);
-    await checkUniqueIndex(client, config);
-    const hypertable = await isHypertable(client, config);
-    // The table may be in use (dashboards, another engine): build without blocking its writes.
-    // TimescaleDB refuses CONCURRENTLY on a hypertable.
-    await ensureColumnIndexes(client, config, qualified, !hypertable);
-    return { qualified, hypertable };
-  }
+  const created = await underSchemaLock(client, async () => {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quote(config.schema)}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${quote(config.schema)}.${OFFSETS_TABLE} (
+         consumer text PRIMARY KEY,
+         generation bigint NOT NULL,
+         files jsonb NOT NULL,
+         committed_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    if ((await columnsOf(client, config.schema, config.table)).size > 0) return undefined;
+    return createRecordsTable(client, config, qualified);
+  });
+  if (created) return created;
+  checkColumns(await columnsOf(client, config.schema, config.table), config);
+  await checkUniqueIndex(client, config);
+  const hypertable = await isHypertable(client, config);
+  // The table may be in use (dashboards, another engine): build without blocking its writes.
+  // TimescaleDB refuses CONCURRENTLY on a hypertable; CONCURRENTLY cannot run in a transaction.
+  await ensureColumnIndexes(client, config, qualified, !hypertable);
+  return { qualified, hypertable };
+}
+
+async function createRecordsTable(client: pg.Client, config: PostgresSinkConfig, qualified: string): Promise<TableLayout> {
   const mapped = config.columns.map((c) => `${quote(c.name)} ${c.type}`);
-  await client.query(
-    `CREATE TABLE IF NOT EXISTS ${qualified} (
-       event_time timestamptz NOT NULL,
-       key_hash bigint,
-       ${mapped.map((m) => `${m},`).join('\n       ')}
-       record jsonb NOT NULL)`,
+  const table = `${config.schema}.${config.table}`;
+  await createRelation(table, 'event_time', () =>
+    client.query(
+      `CREATE TABLE ${qualified} (
+         event_time timestamptz NOT NULL,
+         key_hash bigint,
+         ${mapped.map((m) => `${m},`).join('\n         ')}
+         record jsonb NOT NULL)`,
+    ),
   );
   // NULL key_hash (records without the dedup key) never conflicts: those pass, as in the engine.
   // Time first: rows arrive in roughly increasing event time, so inserts land at the index's right edge.
-  await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${quote(`${config.table}_dedup`)} ON ${qualified} (event_time, key_hash)`);
+  // No IF NOT EXISTS: a relation of that name elsewhere in the schema must be an error, not a table without its key.
+  await createRelation(table, 'key_hash', () => client.query(`CREATE UNIQUE INDEX ${quote(`${config.table}_dedup`)} ON ${qualified} (event_time, key_hash)`));
   let hypertable = false;
   if (config.timescale === 'auto' && (await hasTimescale(client))) {
     await client.query(`SELECT create_hypertable($1::regclass, 'event_time', if_not_exists => TRUE, migrate_data => TRUE)`, [`${config.schema}.${config.table}`]);
@@ -88,6 +99,39 @@ export async function ensureTables(client: pg.Client, config: PostgresSinkConfig
   }
   await ensureColumnIndexes(client, config, qualified, false);
   return { qualified, hypertable };
+}
+
+/**
+ * Run `work` in one transaction holding the sinks' advisory lock (one key for
+ * every engine on the database: table creation is rare and quick). On any
+ * error the transaction is rolled back and the error passed on.
+ */
+export async function underSchemaLock<T>(client: pg.Client, work: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('ordertail: sink tables'))`);
+    const result = await work();
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    // The connection may be gone (the error is then a retryable one, passed on as it is).
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * A CREATE of the sink's own table or index that finds the name taken in the
+ * schema (42P07: a table of no columns, another table's index): a
+ * SinkTableError saying so, for the operator to rename one of them.
+ */
+export async function createRelation(table: string, column: string, create: () => Promise<unknown>): Promise<void> {
+  try {
+    await create();
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== '42P07') throw err;
+    throw new SinkTableError(`cannot create table ${table} and its indexes: ${(err as Error).message} in its schema; rename that relation, or point the sink at another table`, column);
+  }
 }
 
 /** PostgreSQL cuts names at 63 bytes: a long one keeps its start and gets a hash of the whole, so two never collide. */
