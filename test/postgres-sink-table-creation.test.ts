@@ -4,7 +4,8 @@
  * its width) in one transaction. An engine killed between two of those
  * statements once left a table without its unique index, which every later
  * start refused; engines starting at the same moment on a fresh database
- * could see the table before its index, or collide creating it.
+ * could see the table before its index, or collide creating it. A start
+ * that finds the creation lock held for long says so, and goes on when it can.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,6 +78,26 @@ describe('PostgreSQL sink: creating its tables', () => {
     await engine.finished();
     await engine.stop();
     expect(await pg.server.rowCount('fills')).toBe(2_000);
+  });
+
+  it('a creation lock held elsewhere past its timeout: a warning naming it, then the start goes on once it is let go', async (ctx) => {
+    requirePostgres(ctx);
+    const holder = await pg.server.client();
+    await holder.query(`SELECT pg_advisory_lock(hashtext('ordertail: sink tables'))`);
+    const engine = new Engine({ input: input(500), once: true, sink: pg.server.url(`table=held&${COLUMNS}`) as `postgres://${string}` });
+    const warnings: string[] = [];
+    engine.on('warning', (m, code) => warnings.push(`${code} ${m}`));
+    const started = engine.start();
+    const t0 = Date.now();
+    while (warnings.length === 0 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
+    expect(warnings.join('\n')).toMatch(/ORDERTAIL_SINK_UNAVAILABLE .*another session has held the lock for creating the sink's tables for over 5 s/);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(4_000);
+    await holder.query(`SELECT pg_advisory_unlock(hashtext('ordertail: sink tables'))`);
+    await holder.end();
+    await started;
+    await engine.finished();
+    await engine.stop();
+    expect(await pg.server.rowCount('held')).toBe(500);
   });
 
   it('a rollup table created with its width: its width is checked on the next start', async (ctx) => {

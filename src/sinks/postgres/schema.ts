@@ -102,14 +102,30 @@ async function createRecordsTable(client: pg.Client, config: PostgresSinkConfig,
 }
 
 /**
+ * How long a start waits for another session's hold on the creation lock
+ * before saying so. Creating the tables takes milliseconds; a longer hold is a
+ * session stopped mid-way (a client frozen, a network cut the server has not
+ * noticed yet), and waiting on it in silence would look like a hung start.
+ */
+export const CREATION_LOCK_TIMEOUT_MS = 5_000;
+
+/**
  * Run `work` in one transaction holding the sinks' advisory lock (one key for
  * every engine on the database: table creation is rare and quick). On any
- * error the transaction is rolled back and the error passed on.
+ * error the transaction is rolled back and the error passed on; a lock held
+ * elsewhere past CREATION_LOCK_TIMEOUT_MS is an error of code 55P03 saying so,
+ * which the sink retries like a database it cannot reach (with a warning).
  */
 export async function underSchemaLock<T>(client: pg.Client, work: () => Promise<T>): Promise<T> {
   await client.query('BEGIN');
   try {
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('ordertail: sink tables'))`);
+    await client.query(`SET LOCAL lock_timeout = ${CREATION_LOCK_TIMEOUT_MS}`);
+    try {
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('ordertail: sink tables'))`);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== '55P03') throw err;
+      throw Object.assign(new Error(`another session has held the lock for creating the sink's tables for over ${CREATION_LOCK_TIMEOUT_MS / 1000} s (an engine stopped while creating them?)`, { cause: err }), { code: '55P03' });
+    }
     const result = await work();
     await client.query('COMMIT');
     return result;
