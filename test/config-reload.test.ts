@@ -143,6 +143,32 @@ describe('config hot reload', () => {
     expectEachOnce(ids(out), Array.from({ length: 1500 }, (_, i) => `a-${i}`));
   }, 60_000);
 
+  it('a config file rewritten every 100 ms is reloaded while it keeps changing, not only once it stops', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    orders(input, 'c', 0, 10);
+    const config = baseConfig(dir, [input]);
+    const { p, configPath } = await startRun(dir, config);
+    // Faster than the watch's settling time, for 2 s: each save would push a reload back forever.
+    const windows = ['20s', '30s'];
+    let saves = 0;
+    const saver = setInterval(() => saveConfig(configPath, { ...config, dedupWindow: windows[saves++ % 2] }), 100);
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      const during = reloadLines(p).filter((l) => l.reload === 'applied');
+      expect(during.length, p.stderr().slice(-1500)).toBeGreaterThanOrEqual(3);
+      expect(during.every((l) => l.applied?.join() === 'dedupWindow')).toBe(true);
+    } finally {
+      clearInterval(saver);
+    }
+    // Once the file stops changing, the save in flight is the last reload: nothing more is pending.
+    const settled = reloadLines(p).length;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(reloadLines(p).length).toBeLessThanOrEqual(settled + 1);
+    p.child.kill('SIGTERM');
+    expect(await p.exit(15_000), p.stderr()).toBe(0);
+  }, 60_000);
+
   it('an input added by a reload is read, a removed one is followed no further, and added back it resumes where it stood', async () => {
     const dir = workdir();
     mkdirSync(join(dir, 'a'));

@@ -1,7 +1,7 @@
 /**
  * Mode switches and kill -9 (README, "Modes", "Switching mode at run time"): the CLI,
  * with a checkpoint and a --config file whose mode flips between realtime and hybrid
- * every few hundred ms, is SIGKILLed at random moments while a writer appends. Closed
+ * after random pauses of 150–450 ms, is SIGKILLed at random moments while a writer appends. Closed
  * history files older than ignoreOlder reach the sink only through hybrid's batch path,
  * which is not checkpointed: the lock the two paths take turns under must keep every
  * checkpoint's keys covered by the sink, across switches, or a kill loses records.
@@ -67,14 +67,23 @@ describe('mode switches across kill -9 (file sink, checkpoint every 100 ms)', ()
     const why = (more = ''): string => `seed ${seed} (CRASH_SEED=${seed} to repeat)${more ? `\n${more}` : ''}`;
 
     const writer = await startWriter({ streams: [{ name: 's0', path: live }], rate: 3000, seed });
+    // Each flip after its own random pause (the kills' generator left alone): a fixed period near the
+    // watch's settling time (250 ms) would have the engine read the file at the same phase of every
+    // cycle, the same mode each time, and a run started in realtime would never read the history.
+    const flipRand = mulberry32(seed ^ 0x5bd1e995);
     let flips = 0;
-    const flipper = setInterval(() => save(++flips % 2 === 0 ? 'hybrid' : 'realtime'), 150 + Math.floor(rand() * 200));
+    let flipper: NodeJS.Timeout | undefined;
+    const flip = (): void => {
+      save(++flips % 2 === 0 ? 'hybrid' : 'realtime');
+      flipper = setTimeout(flip, 150 + Math.floor(flipRand() * 300));
+    };
+    flipper = setTimeout(flip, 150 + Math.floor(flipRand() * 300));
     let writerSummary: { streams: { files: string[]; lines: number }[] };
     let cycles: { problems: { level: number }[] }[];
     try {
       cycles = await crashLoop({ kills: KILLS, args, sink, checkpoint, rand, onCycle: undefined, afterKill: undefined });
     } finally {
-      clearInterval(flipper);
+      clearTimeout(flipper);
       writerSummary = await writer.stop();
     }
     expect(flips, why()).toBeGreaterThan(KILLS);
