@@ -150,9 +150,9 @@ describe('config hot reload', () => {
     const config = baseConfig(dir, [input]);
     const { p, configPath } = await startRun(dir, config);
     // Faster than the watch's settling time, for 2 s: each save would push a reload back forever.
-    const windows = ['20s', '30s'];
+    // Every save a new window, so that every reload the engine makes has something to apply.
     let saves = 0;
-    const saver = setInterval(() => saveConfig(configPath, { ...config, dedupWindow: windows[saves++ % 2] }), 100);
+    const saver = setInterval(() => saveConfig(configPath, { ...config, dedupWindow: `${20 + saves++}s` }), 100);
     try {
       await new Promise((r) => setTimeout(r, 2000));
       const during = reloadLines(p).filter((l) => l.reload === 'applied');
