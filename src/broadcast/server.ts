@@ -30,11 +30,11 @@ const SHUTDOWN_GRACE_MS = 1000;
  * hundreds of clients, is hundreds of thousands of socket writes a second,
  * which the thread cannot keep up with. A few clients get each batch at once.
  * Per client, the wait is about what a round's write to one client costs
- * (a loopback socket write, ~12 µs here): the thread then writes about half
- * of the time and waits the other half, rounds come as often as that allows,
- * and a record waits about one round. Twice that wait held the thread to a
- * third of its time but added its own length to every record's latency
- * (bench/RESULTS.md, 2026-12-05).
+ * (one loopback socket write): the thread then writes about half of the time
+ * and waits the other half, rounds come as often as that allows, and a
+ * record waits about one round. Twice that wait held the thread to a third of
+ * its time but added its own length to every record's latency (bench/ws-fanout.ts;
+ * figures in bench/RESULTS.md).
  */
 const COALESCE_MS_PER_CLIENT = 0.01;
 const MAX_COALESCE_MS = 10;

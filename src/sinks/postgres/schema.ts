@@ -51,7 +51,7 @@ function fixedColumns(): MappedColumn[] {
  */
 export async function ensureTables(client: pg.Client, config: PostgresSinkConfig): Promise<TableLayout> {
   const qualified = `${quote(config.schema)}.${quote(config.table)}`;
-  const created = await underSchemaLock(client, async () => {
+  const found = await underSchemaLock(client, async () => {
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quote(config.schema)}`);
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${quote(config.schema)}.${OFFSETS_TABLE} (
@@ -60,11 +60,11 @@ export async function ensureTables(client: pg.Client, config: PostgresSinkConfig
          files jsonb NOT NULL,
          committed_at timestamptz NOT NULL DEFAULT now())`,
     );
-    if ((await columnsOf(client, config.schema, config.table)).size > 0) return undefined;
-    return createRecordsTable(client, config, qualified);
+    const existing = await columnsOf(client, config.schema, config.table);
+    return existing.size > 0 ? existing : createRecordsTable(client, config, qualified);
   });
-  if (created) return created;
-  checkColumns(await columnsOf(client, config.schema, config.table), config);
+  if (!(found instanceof Map)) return found;
+  checkColumns(found, config);
   await checkUniqueIndex(client, config);
   const hypertable = await isHypertable(client, config);
   // The table may be in use (dashboards, another engine): build without blocking its writes.
