@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLatencyHistogram, createLazyLatencyHistogram, destroyLatencyHistogram, unbuiltValues } from '../dist/src/metrics/histograms.js';
+import { buildWhenUsed, createLatencyHistogram, createLazyLatencyHistogram, destroyLatencyHistogram, unbuiltValues } from '../dist/src/metrics/histograms.js';
 import { summarizeMicros, summarizeValues } from '../dist/src/metrics/percentiles.js';
 
 function lcg(seed: number): () => number {
@@ -44,6 +44,23 @@ describe('percentiles of a histogram that was never built', () => {
     expect(summarizeMicros(lazy)).toEqual(summarizeMicros(real));
     destroyLatencyHistogram(lazy);
     real.destroy();
+  });
+
+  it('a lazy histogram is built a second after it is made, unless it is to be built when used (a --once run)', async () => {
+    const timed = createLazyLatencyHistogram();
+    const held = createLazyLatencyHistogram();
+    buildWhenUsed(held);
+    timed.recordValueWithCount(120, 3);
+    held.recordValueWithCount(120, 3);
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    expect(unbuiltValues(timed)).toBeUndefined();
+    expect(unbuiltValues(held)).toEqual([120, 3]);
+    // Still built when it fills up (4096 pairs), and every value kept.
+    for (let i = 1; i <= 4096; i++) held.recordValue(i);
+    expect(unbuiltValues(held)).toBeUndefined();
+    expect(held.totalCount).toBe(3 + 4096);
+    destroyLatencyHistogram(timed);
+    destroyLatencyHistogram(held);
   });
 
   it('an empty lazy histogram reports zeros', () => {

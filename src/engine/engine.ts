@@ -36,7 +36,7 @@ import { resolveParser, type ParserName } from '../parser/select.js';
 import type { RejectReason } from '../parser/contract.js';
 import type { WarningCode } from './warnings.js';
 import { StageHistograms } from '../metrics/stages.js';
-import { prepareLatencyHistograms } from '../metrics/histograms.js';
+import { buildWhenUsed, prepareLatencyHistograms } from '../metrics/histograms.js';
 import { dedupSummary, type EngineStats, type FeatureFlags, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type ReadingCounts, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
 import { createLogger, type Logger } from '../metrics/logger.js';
 import type { MetricsServer } from '../metrics/http-server.js';
@@ -419,8 +419,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
 
   private async startReading(resumeFiles: CheckpointedFile[] | undefined, sink: Sink, dedup: DedupTable): Promise<void> {
     const o = this.options;
-    // A follower builds its histograms during start-up, not a second into the run (metrics/histograms.ts).
+    // A follower builds its histograms during start-up, not a second into the run; a replay only if it fills or reads them (metrics/histograms.ts).
     const histograms = o.once ? undefined : prepareLatencyHistograms();
+    if (o.once) for (const h of [...this.stages.all(), this.latency.live.histogram, this.latency.history.histogram]) buildWhenUsed(h);
     const chosen = resolveParser(o.parser);
     this.parserName = chosen.name;
     if (chosen.fallbackReason) this.emit('warning', `native parser unavailable, using js: ${chosen.fallbackReason}`, 'ORDERTAIL_NATIVE_UNAVAILABLE');

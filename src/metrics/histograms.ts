@@ -237,6 +237,13 @@ export function createLazyLatencyHistogram(): Hdr.Histogram {
     for (const values of shipments) for (const v of values as Float64Array) pairs.push(v, 1);
     return pairs;
   });
+  lazyDeferrals.set(proxy, () => {
+    unbuilt.delete(build);
+    if (unbuilt.size === 0) {
+      clearTimeout(buildTimer);
+      buildTimer = undefined;
+    }
+  });
   lazyDestroyers.set(proxy, () => {
     destroyed = true;
     unbuilt.delete(build);
@@ -250,6 +257,22 @@ export function createLazyLatencyHistogram(): Hdr.Histogram {
 }
 
 const lazyDestroyers = new WeakMap<Hdr.Histogram, () => void>();
+
+/** Lazy histogram → takes it out of the timed build. */
+const lazyDeferrals = new WeakMap<Hdr.Histogram, () => void>();
+
+/**
+ * A lazy histogram that is built only when it fills up or is read, never by
+ * the timer (LAZY_BUILD_AFTER_MS) or prepareLatencyHistograms(). For a
+ * `--once` run: the timer exists so a follower pays for hdr-histogram-js near
+ * its start rather than stalling its live lane later, and a replay has no
+ * live lane; one that ends within a few thousand ranges then never loads the
+ * module or compiles its WebAssembly (base64 decode and inflate in JS, then
+ * the compile: CPU the parse threads want). No effect on other histograms.
+ */
+export function buildWhenUsed(h: Hdr.Histogram): void {
+  lazyDeferrals.get(h)?.();
+}
 
 /** Lazy histogram → what it holds while not built: (value, count) pairs, else undefined. */
 const lazyValues = new WeakMap<Hdr.Histogram, () => number[] | undefined>();

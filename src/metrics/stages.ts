@@ -25,8 +25,13 @@ export class StageHistograms {
     mergeShipped(this.ringWait, shipped.ringWait);
   }
 
+  /** All four, for what is done to each alike. */
+  all(): Histogram[] {
+    return [this.parse, this.ringWait, this.dedup, this.sinkWrite];
+  }
+
   destroy(): void {
-    for (const h of [this.parse, this.ringWait, this.dedup, this.sinkWrite]) destroyLatencyHistogram(h);
+    for (const h of this.all()) destroyLatencyHistogram(h);
   }
 }
 
