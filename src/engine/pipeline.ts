@@ -110,11 +110,19 @@ function readyRange(file: FileCursor, range: InFlightRange, batch: PathCompariso
   };
 }
 
-/** Workers×2 keeps every worker fed while one range per worker waits its turn to be emitted; +1 is reserved so the live file is never starved by history. */
-const rangeBufferLimit = (workers: number): number => workers * 2 + 2;
+/**
+ * Range buffers in use at once. Following: workers×2 keeps every worker fed
+ * while one range per worker waits its turn to be emitted, and the rest is
+ * kept so the live file is never starved by history. A `--once` run has no
+ * live file, and the main thread emits one range at a time: one range per
+ * worker, the one being emitted and one parsed and waiting keep both stages
+ * busy; fewer measured slower, the follower's count no faster, and each
+ * buffer is ~4 MiB resident (bench/RESULTS.md, 2026-12-05).
+ */
+const rangeBufferLimit = (workers: number, once: boolean): number => (once ? workers + 2 : workers * 2 + 2);
 
 export function rangeBuffers(options: ResolvedOptions): BufferPool {
-  return new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, rangeBufferLimit(options.workers));
+  return new BufferPool(options.rangeBytes + options.maxRecordBytes + 1, rangeBufferLimit(options.workers, options.once));
 }
 
 /**
@@ -788,7 +796,7 @@ export class Pipeline {
 
   /** The worker count changed (a reload): ranges in flight at once follow it. */
   setWorkers(workers: number): void {
-    this.buffers.setLimit(rangeBufferLimit(workers));
+    this.buffers.setLimit(rangeBufferLimit(workers, this.options.once));
     this.schedule();
   }
 
