@@ -237,6 +237,36 @@ describe.skipIf(!directAvailable || fincoreMissing)("sink page cache 'direct'", 
     await expect(sink.close()).rejects.toMatchObject({ code: 'ENOSPC' });
   });
 
+  it('batches given as runs, copied at once or behind: every byte in order, and a refused write reported', async () => {
+    const dir = workdir();
+    const path = join(dir, 'runs.ndjson');
+    const sink = new FileSink(path, { pageCache: 'direct' });
+    const source = Buffer.from(Array.from({ length: 40_000 }, (_, i) => `{"id":"r${i}","note":"Größe ${'x'.repeat(i % 97)}"}\n`).join(''));
+    // Batches of every size up to 3 MiB, each a few runs, one after another as the staging buffer hands them over.
+    let at = 0;
+    let batch = 0;
+    while (at < source.length) {
+      const size = Math.min(source.length - at, 1 + ((batch * 786_431) % (3 * MiB)));
+      const cut = at + Math.floor(size / 2);
+      const runs = new Uint32Array([0, at, cut, 0, cut, at + size]);
+      const err = await new Promise<Error | undefined>((resolve) => {
+        const taken = sink.writeRuns!([source], runs, 2, resolve);
+        expect(taken).toBe(true);
+      });
+      expect(err).toBeUndefined();
+      at += size;
+      batch++;
+    }
+    await sink.close();
+    expect(readFileSync(path).equals(source)).toBe(true);
+
+    const full = new FileSink('/dev/full', { pageCache: 'direct' });
+    const refused = await new Promise<Error | undefined>((resolve) => full.writeRuns!([Buffer.alloc(3 * MiB, 120)], new Uint32Array([0, 0, 3 * MiB]), 1, resolve));
+    const failed = refused ?? (await full.flush().then(() => undefined, (e: Error) => e));
+    expect(failed).toMatchObject({ code: 'ENOSPC', syscall: 'write', path: '/dev/full' });
+    await expect(full.close()).rejects.toMatchObject({ code: 'ENOSPC' });
+  });
+
   it('the engine replays into it: the output is the input, record for record', async () => {
     const dir = workdir();
     const inputs: string[] = [];

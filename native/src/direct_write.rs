@@ -8,9 +8,11 @@
 //! until the device has the data; so each batch is copied into an aligned
 //! buffer (`submit`, on the caller's thread: the libuv pool from Node) and a
 //! writer thread of our own writes whole blocks behind it, while the caller
-//! goes on. The last partial block stays in memory as the start of the next
-//! buffer and is written through the page cache at each `flush`, so a flushed
-//! file has every byte; the next direct write rewrites that block whole.
+//! goes on. While the writer thread is busy, batches accumulate in the buffer
+//! being filled, so each write gives the device a full buffer. The last
+//! partial block stays in memory as the start of the next buffer and is
+//! written through the page cache at each `flush`, so a flushed file has
+//! every byte; the next direct write rewrites that block whole.
 //!
 //! Where O_DIRECT is refused (tmpfs, some network file systems: EINVAL), the
 //! same writes go through the page cache, still behind the caller.
@@ -169,24 +171,60 @@ impl DirectWriter {
     /// earlier failed write. Waits only while every other buffer is queued.
     pub fn submit(&self, chunks: &[&[u8]]) -> i32 {
         let mut tail = self.lock_tail();
+        self.submit_locked(&mut tail, chunks)
+    }
+
+    /// `submit` when it can copy without waiting: every buffer it would hand
+    /// over finds a free one. `None` (nothing copied) when it might wait for
+    /// the device: the caller then submits from a thread that may block.
+    pub fn try_submit(&self, chunks: &[&[u8]]) -> Option<i32> {
+        let mut tail = self.lock_tail();
+        let total: usize = chunks.iter().map(|c| c.len()).sum();
+        // Each hand-over leaves under one block behind, so a buffer takes at
+        // least cap - BLOCK new bytes; one more for the last whole blocks.
+        let hand_overs = (tail.buf.len + total) / (tail.buf.cap - BLOCK).max(1) + 1;
+        {
+            // Only the holder of `tail` takes free buffers: none can vanish meanwhile.
+            let q = self.shared.lock();
+            if q.error != 0 {
+                return Some(q.error);
+            }
+            if q.free.len() < hand_overs {
+                return None;
+            }
+        }
+        Some(self.submit_locked(&mut tail, chunks))
+    }
+
+    fn submit_locked(&self, tail: &mut Tail, chunks: &[&[u8]]) -> i32 {
         for chunk in chunks {
             let mut rest: &[u8] = chunk;
             while !rest.is_empty() {
                 let n = tail.buf.append(rest);
                 rest = &rest[n..];
                 if tail.buf.len == tail.buf.cap {
-                    if let Err(errno) = self.hand_over(&mut tail) {
+                    if let Err(errno) = self.hand_over(tail) {
                         return errno;
                     }
                 }
             }
         }
-        if tail.buf.len >= BLOCK {
-            if let Err(errno) = self.hand_over(&mut tail) {
+        // Whole blocks go to the writer now only if it is idle (the device
+        // must not wait for us); else they stay and the buffer fills further,
+        // so the device gets a buffer's worth per write, not a batch's, and
+        // every buffer holds a full 4 MiB while queued.
+        if tail.buf.len >= BLOCK && self.writer_idle() {
+            if let Err(errno) = self.hand_over(tail) {
                 return errno;
             }
         }
         self.shared.lock().error
+    }
+
+    /// No write under way or queued.
+    fn writer_idle(&self) -> bool {
+        let q = self.shared.lock();
+        !q.busy && q.jobs.is_empty()
     }
 
     /// Queues the tail buffer's whole blocks; a free buffer takes the rest.
@@ -220,7 +258,13 @@ impl DirectWriter {
     /// `sync`, the file's data is synced too: then it is on disk. Returns 0
     /// or an errno.
     pub fn flush(&self, sync: bool) -> i32 {
-        let tail = self.lock_tail();
+        let mut tail = self.lock_tail();
+        // Whole blocks still in the buffer are written direct like the rest.
+        if tail.buf.len >= BLOCK {
+            if let Err(errno) = self.hand_over(&mut tail) {
+                return errno;
+            }
+        }
         {
             let mut q = self.shared.lock();
             while q.error == 0 && (q.busy || !q.jobs.is_empty()) {
@@ -345,6 +389,38 @@ mod tests {
         assert_eq!(w.flush(true), 0);
         w.close();
         assert_eq!(std::fs::read(&path).unwrap(), expected);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn try_submit_copies_only_when_no_buffer_is_waited_for() {
+        let path = temp("try");
+        let w = DirectWriter::open(path.to_str().unwrap(), 0, 2, 2 * BLOCK).unwrap();
+        // One free buffer: three blocks need more hand-overs than that.
+        let big = vec![b'b'; 3 * BLOCK];
+        assert_eq!(w.try_submit(&[&big]), None);
+        assert_eq!(w.flush(false), 0);
+        assert_eq!(std::fs::read(&path).unwrap(), b"", "nothing copied when it would wait");
+        let mut expected = Vec::new();
+        let (mut now, mut waited) = (0, 0);
+        for round in 0..200u32 {
+            let line = format!("{round}:{}\n", "x".repeat((round as usize * 613) % 5000));
+            match w.try_submit(&[line.as_bytes()]) {
+                Some(errno) => {
+                    assert_eq!(errno, 0);
+                    now += 1;
+                }
+                None => {
+                    assert_eq!(w.submit(&[line.as_bytes()]), 0);
+                    waited += 1;
+                }
+            }
+            expected.extend_from_slice(line.as_bytes());
+        }
+        assert_eq!(w.flush(true), 0);
+        w.close();
+        assert_eq!(std::fs::read(&path).unwrap(), expected);
+        assert!(now > 0 && waited > 0, "both paths taken: {now} copied at once, {waited} submitted");
         std::fs::remove_file(&path).unwrap();
     }
 

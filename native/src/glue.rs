@@ -252,6 +252,27 @@ pub fn encode_direct_rows(
     Ok(())
 }
 
+/// The `count` runs of `runs` (triples: index into `sources`, start, end),
+/// each checked to lie inside its source; returns `count`.
+fn check_runs(sources: &[Uint8Array], runs: &Uint32Array, count: u32) -> Result<usize> {
+    let count = count as usize;
+    if runs.len() < count * 3 {
+        return Err(Error::new(Status::InvalidArg, "runs holds fewer than 3 × count numbers"));
+    }
+    for r in runs[..count * 3].chunks_exact(3) {
+        let (source, start, end) = (r[0] as usize, r[1] as usize, r[2] as usize);
+        if source >= sources.len() || start > end || end > sources[source].len() {
+            return Err(Error::new(Status::InvalidArg, "a run lies outside its source"));
+        }
+    }
+    Ok(count)
+}
+
+/// The runs as slices (after `check_runs`).
+fn run_slices<'a>(sources: &'a [Uint8Array], runs: &Uint32Array, count: usize) -> Vec<&'a [u8]> {
+    runs[..count * 3].chunks_exact(3).map(|r| &sources[r[0] as usize][r[1] as usize..r[2] as usize]).collect()
+}
+
 /// A file sink's writer with O_DIRECT behind the caller (crate::direct_write).
 #[napi]
 pub struct NativeDirectWriter {
@@ -292,22 +313,19 @@ impl NativeDirectWriter {
     /// the addon, not a view per run. Resolves as `submit` does.
     #[napi]
     pub fn submit_runs(&self, sources: Vec<Uint8Array>, runs: Uint32Array, count: u32) -> Result<AsyncTask<ErrnoTask>> {
-        let count = count as usize;
-        if runs.len() < count * 3 {
-            return Err(Error::new(Status::InvalidArg, "runs holds fewer than 3 × count numbers"));
-        }
-        for r in runs[..count * 3].chunks_exact(3) {
-            let (source, start, end) = (r[0] as usize, r[1] as usize, r[2] as usize);
-            if source >= sources.len() || start > end || end > sources[source].len() {
-                return Err(Error::new(Status::InvalidArg, "a run lies outside its source"));
-            }
-        }
+        let count = check_runs(&sources, &runs, count)?;
         let writer = std::sync::Arc::clone(&self.writer);
         // Bounds are checked above; the caller leaves the memory alone until the promise resolves.
-        Ok(ErrnoTask::task(move || {
-            let slices: Vec<&[u8]> = runs[..count * 3].chunks_exact(3).map(|r| &sources[r[0] as usize][r[1] as usize..r[2] as usize]).collect();
-            writer.submit(&slices)
-        }))
+        Ok(ErrnoTask::task(move || writer.submit(&run_slices(&sources, &runs, count))))
+    }
+
+    /// `submitRuns` on the calling thread when that cannot wait for the
+    /// device (a free buffer for every hand-over): 0 or an errno once copied;
+    /// -1 when it might wait, nothing copied (then use `submitRuns`).
+    #[napi]
+    pub fn try_submit_runs(&self, sources: Vec<Uint8Array>, runs: Uint32Array, count: u32) -> Result<i32> {
+        let count = check_runs(&sources, &runs, count)?;
+        Ok(self.writer.try_submit(&run_slices(&sources, &runs, count)).unwrap_or(-1))
     }
 
     /// `submit` of one chunk on the calling thread: 0 or an errno.

@@ -167,6 +167,17 @@ export class FileSink implements Sink {
     if (this.pending) return this.pending;
     let total = 0;
     for (let i = 0; i < count; i++) total += runs[3 * i + 2]! - runs[3 * i + 1]!;
+    // Copied here when no buffer has to be waited for: a batch's copy takes a
+    // fraction of a millisecond, and the libuv pool's thread would first have
+    // to get a core from the parse threads while the emit stage waits for it
+    // (bench/RESULTS.md, 2026-12-05).
+    const now = writer.trySubmitRuns?.(sources as Uint8Array[], runs, count) ?? -1;
+    if (now >= 0) {
+      this.written += total;
+      if (now !== 0) this.failure ??= errnoError(now, 'write', this.path);
+      written(now !== 0 ? this.failure : undefined);
+      return true;
+    }
     return this.behind(total, writer.submitRuns(sources as Uint8Array[], runs, count), written);
   }
 

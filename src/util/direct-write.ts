@@ -12,6 +12,12 @@ export interface DirectWriter {
   submit(chunks: Uint8Array[]): Promise<number>;
   /** submit() of `count` runs, triples in `runs`: index into `sources`, start, end. Throws on a run outside its source. */
   submitRuns(sources: Uint8Array[], runs: Uint32Array, count: number): Promise<number>;
+  /**
+   * submitRuns() on this thread when the copy cannot wait for the device (a
+   * free buffer for every one it fills): 0 or an errno once copied; -1 when
+   * it might wait, nothing copied. Absent from addons built before it.
+   */
+  trySubmitRuns?(sources: Uint8Array[], runs: Uint32Array, count: number): number;
   /** The same on this thread, for one chunk: 0 or an errno. */
   submitNow(chunk: Uint8Array): number;
   /** Every byte submitted in the file (with `sync`, on disk): 0 or an errno. */
@@ -22,10 +28,15 @@ export interface DirectWriter {
 
 type DirectWriterClass = new (path: string, size: number, buffers: number, bufferBytes: number) => DirectWriter;
 
-/** One buffer fills while the others are on their way to the device. */
-const DIRECT_BUFFERS = 3;
+/**
+ * One buffer fills while the others are on their way to the device; batches
+ * accumulate while the device is busy, so each write is a full buffer. 4 × 2
+ * MiB measured as fast as 3 × 4 MiB with 4 MB less resident, and 3 × 2 MiB
+ * within the noise of both (bench/RESULTS.md, 2026-12-05).
+ */
+const DIRECT_BUFFERS = 4;
 /** A multiple of the 4 KiB block; a batch larger than one buffer is split. */
-const DIRECT_BUFFER_BYTES = 4 * 1024 * 1024;
+const DIRECT_BUFFER_BYTES = 2 * 1024 * 1024;
 
 /** A writer appending to `path` after its `size` bytes, or undefined (no addon, or one built before it existed). */
 export function openDirectWriter(path: string, size: number): DirectWriter | undefined {
