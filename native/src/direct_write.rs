@@ -212,7 +212,7 @@ impl DirectWriter {
         // Whole blocks go to the writer now only if it is idle (the device
         // must not wait for us); else they stay and the buffer fills further,
         // so the device gets a buffer's worth per write, not a batch's, and
-        // every buffer holds a full 4 MiB while queued.
+        // every queued buffer is full.
         if tail.buf.len >= BLOCK && self.writer_idle() {
             if let Err(errno) = self.hand_over(tail) {
                 return errno;
