@@ -27,6 +27,7 @@
  *        nesting deeper than MAX_DEPTH                           → TOO_DEEP
  *        anything else not RFC 8259 (incl. bytes ≥ 0x80 outside
  *        strings, a BOM, bad escapes, bad numbers, truncation)   → INVALID_JSON
+ *        (a BOM opening a FILE never reaches a parser: byte-order-mark.ts)
  *   3. non-whitespace after the complete value                  → TRAILING_GARBAGE
  *   4. the value is valid JSON but not an object                → NOT_OBJECT
  *   5. otherwise KEYED (every key field present) or UNKEYED.

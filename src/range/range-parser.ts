@@ -8,6 +8,7 @@
  */
 import { ArrayPhase, Framing, SLOT_WORDS, Status, STATUS_CODE_MASK, StatusFlag, W_LENGTH, W_OFFSET, W_STATUS, type ArrayPhaseCode, type ChunkParser, type ChunkRequest } from '../parser/contract.js';
 import { SKIP_START, skipArrayElement, skipResumeState } from '../parser/js/array-skip.js';
+import { byteOrderMarkLength } from '../parser/byte-order-mark.js';
 import type { RangeOutcome, RangeTask } from '../pool/range-task.js';
 import { DeferredLatencyHistogram, encodeHistogram } from '../metrics/histograms.js';
 import { microsSince, type ShippedStageHistograms } from '../metrics/stages.js';
@@ -186,17 +187,18 @@ export class RangeParser {
       reader.fillTo(reader.filledEnd + Math.max(READ_AHEAD, reader.filled));
     }
     const buf = reader.buf;
+    const from = recordStart === 0 ? byteOrderMarkLength(buf, reader.filled) : 0;
     if (parseEnd < 0) {
       // The record straddling `end` runs past the whole buffer: longer than
       // maxRecordBytes by construction of the buffer size. Reject it, skip it.
-      const tooLargeAt = reader.lastNewlineBefore(task.end - recordStart) + 1;
-      this.parseSpan(task, buf, 0, tooLargeAt, false, 0, counter);
+      const tooLargeAt = Math.max(from, reader.lastNewlineBefore(task.end - recordStart) + 1);
+      this.parseSpan(task, buf, from, tooLargeAt, false, 0, counter);
       this.emitSynthetic(task, tooLargeAt, reader.filled - tooLargeAt, Status.TOO_LARGE, counter);
       const after = reader.skipPastNewline(reader.filledEnd);
       const consumed = after >= 0 ? after : task.hardEnd;
       return this.outcome(reader, recordStart, consumed, 0, after < 0 && !task.final, counter);
     }
-    const consumedIndex = this.parseSpan(task, buf, 0, parseEnd, final, 0, counter);
+    const consumedIndex = this.parseSpan(task, buf, from, parseEnd, final, 0, counter);
     let consumed = recordStart + consumedIndex;
     let skipping = false;
     if (!final && reader.atHardEnd && task.hardEnd - consumed > this.options.maxRecordBytes) {
@@ -217,7 +219,8 @@ export class RangeParser {
       this.emitSynthetic(task, 0, size, Status.TOO_LARGE, counter);
     } else {
       reader.fillTo(task.hardEnd);
-      this.parseSpan(task, reader.buf, 0, reader.filled, true, 0, counter);
+      const from = task.start === 0 ? byteOrderMarkLength(reader.buf, reader.filled) : 0;
+      this.parseSpan(task, reader.buf, from, reader.filled, true, 0, counter);
     }
     return this.outcome(reader, task.start, task.hardEnd, 0, false, counter);
   }
@@ -226,7 +229,8 @@ export class RangeParser {
     const counter = this.newCounter(task.carryPhase);
     reader.fillTo(task.hardEnd);
     const final = task.final && reader.atHardEnd;
-    const consumedIndex = this.parseSpan(task, reader.buf, 0, reader.filled, final, task.carryPhase, counter);
+    const from = task.start === 0 ? byteOrderMarkLength(reader.buf, reader.filled) : 0;
+    const consumedIndex = this.parseSpan(task, reader.buf, from, reader.filled, final, task.carryPhase, counter);
     if (consumedIndex === 0 && counter.slots === 0 && reader.full && isElementPhase(task.carryPhase)) {
       // One element larger than the whole buffer (so larger than maxRecordBytes):
       // reject it, step over it structurally without keeping its bytes, and carry on.
