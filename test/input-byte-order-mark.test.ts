@@ -58,6 +58,28 @@ describe('a UTF-8 byte-order mark at the start of a file', () => {
     expect(out.lines.sort()).toEqual([...lines, '{"id":"single","v":1}'].sort());
   });
 
+  it('a UTF-16 or UTF-32 file: one warning naming its encoding, its records rejected and counted, never emitted', async () => {
+    const dir = workdir();
+    const lines = orders(5);
+    writeFileSync(join(dir, 'a-powershell.ndjson'), Buffer.from('\ufeff' + lines.join('\n') + '\n', 'utf16le'));
+    writeFileSync(join(dir, 'b-utf32.ndjson'), Buffer.concat([Buffer.from([0xff, 0xfe, 0, 0]), Buffer.from('{"id":1}\n')]));
+    writeFileSync(join(dir, 'c-utf8.ndjson'), Buffer.concat([BOM, Buffer.from(lines.join('\n') + '\n')]));
+    const sink = join(dir, 'out.ndjson');
+    const engine = new Engine({ input: join(dir, '*.ndjson'), sink: `file:${sink}`, once: true, workers: 1 });
+    engines.push(engine);
+    const warnings: [string, string][] = [];
+    engine.on('warning', (message, code) => warnings.push([code, message]));
+    await engine.start();
+    await engine.finished();
+    const notUtf8 = warnings.filter(([code]) => code === 'ORDERTAIL_INPUT_NOT_UTF8').map(([, m]) => m);
+    expect(notUtf8).toHaveLength(2);
+    expect(notUtf8.find((m) => m.includes('a-powershell.ndjson'))).toMatch(/UTF-16LE byte-order mark.*iconv -f UTF-16LE -t UTF-8/);
+    expect(notUtf8.find((m) => m.includes('b-utf32.ndjson'))).toMatch(/UTF-32LE/);
+    // The UTF-8 file's records, once each; nothing of the others.
+    expect(readLines(sink)).toEqual(lines);
+    expect(engine.stats().rejected).toBeGreaterThanOrEqual(2);
+  });
+
   it('follow mode: a new file whose writer puts the mark first, even split across writes, gets every record out', async () => {
     const dir = workdir();
     const sink = join(dir, 'out.ndjson');

@@ -15,6 +15,7 @@ import { FileCursor, type StartAt } from './file-cursor.js';
 import { findByIdentity, fingerprintMatches, isCopyOf, type FileSet } from './file-set.js';
 import { errnoCode, inputStatus, isTransientOpenError } from './input-check.js';
 import { OpenRetries, type Unread } from './open-retry.js';
+import { foreignByteOrderMark, notUtf8Message } from './encoding-check.js';
 
 /** How a file came to be added. */
 export type AddReason = 'startup' | 'discovered';
@@ -135,6 +136,7 @@ export class FileOpener {
       return;
     }
     file.copyOf = copyOf;
+    this.warnIfNotUtf8(path, fd, start);
     // Files present at start-up: only the newest is "live"; anything appearing later is.
     file.live = reason === 'discovered';
     this.host.register(file);
@@ -299,6 +301,14 @@ export class FileOpener {
       return;
     }
     file.live = true;
+    this.warnIfNotUtf8(path, fd, start);
     this.host.register(file);
+  }
+
+  /** One warning for a file whose start says it is not UTF-8 (read from its start only: a resumed file was warned about before). */
+  private warnIfNotUtf8(path: string, fd: number, start: StartAt): void {
+    if (start.kind === 'resume' && start.point.offset > 0) return;
+    const encoding = foreignByteOrderMark(fd);
+    if (encoding) this.host.warn(notUtf8Message(path, encoding), 'ORDERTAIL_INPUT_NOT_UTF8');
   }
 }
