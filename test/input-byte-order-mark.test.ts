@@ -13,7 +13,7 @@ import { loadNativeAddon } from '../dist/src/parser/native.js';
 import { readLines, runOnce, until, workdir } from './helpers/workdir.js';
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-const PARSERS = ['js', ...('error' in loadNativeAddon() ? [] : ['native'])] as const;
+const PARSERS: ('js' | 'native')[] = ['js', ...('error' in loadNativeAddon() ? [] : ['native' as const])];
 
 const engines: Engine[] = [];
 afterEach(async () => {

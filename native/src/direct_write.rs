@@ -174,11 +174,17 @@ impl DirectWriter {
         self.submit_locked(&mut tail, chunks)
     }
 
-    /// `submit` when it can copy without waiting: every buffer it would hand
-    /// over finds a free one. `None` (nothing copied) when it might wait for
-    /// the device: the caller then submits from a thread that may block.
+    /// `submit` when it can copy without waiting: the buffer being filled is
+    /// not in use (a `flush` holds it while the device writes and syncs) and
+    /// every buffer it would hand over finds a free one. `None` (nothing
+    /// copied) when it might wait: the caller then submits from a thread that
+    /// may block.
     pub fn try_submit(&self, chunks: &[&[u8]]) -> Option<i32> {
-        let mut tail = self.lock_tail();
+        let mut tail = match self.tail.try_lock() {
+            Ok(tail) => tail,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
         let total: usize = chunks.iter().map(|c| c.len()).sum();
         // Each hand-over leaves under one block behind, so a buffer takes at
         // least cap - BLOCK new bytes; one more for the last whole blocks.
@@ -421,6 +427,21 @@ mod tests {
         w.close();
         assert_eq!(std::fs::read(&path).unwrap(), expected);
         assert!(now > 0 && waited > 0, "both paths taken: {now} copied at once, {waited} submitted");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn try_submit_does_not_wait_for_a_flush_under_way() {
+        let path = temp("flushing");
+        let w = DirectWriter::open(path.to_str().unwrap(), 0, 4, 2 * BLOCK).unwrap();
+        // What a flush on another thread holds while the device syncs.
+        let held = w.lock_tail();
+        assert_eq!(w.try_submit(&[b"{\"id\":1}\n"]), None);
+        drop(held);
+        assert_eq!(w.try_submit(&[b"{\"id\":1}\n"]), Some(0));
+        assert_eq!(w.flush(true), 0);
+        w.close();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"id\":1}\n");
         std::fs::remove_file(&path).unwrap();
     }
 

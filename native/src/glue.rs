@@ -320,7 +320,7 @@ impl NativeDirectWriter {
     }
 
     /// `submitRuns` on the calling thread when that cannot wait for the
-    /// device (a free buffer for every hand-over): 0 or an errno once copied;
+    /// device (no flush under way, a free buffer for every hand-over): 0 or an errno once copied;
     /// -1 when it might wait, nothing copied (then use `submitRuns`).
     #[napi]
     pub fn try_submit_runs(&self, sources: Vec<Uint8Array>, runs: Uint32Array, count: u32) -> Result<i32> {

@@ -13,9 +13,10 @@ export interface DirectWriter {
   /** submit() of `count` runs, triples in `runs`: index into `sources`, start, end. Throws on a run outside its source. */
   submitRuns(sources: Uint8Array[], runs: Uint32Array, count: number): Promise<number>;
   /**
-   * submitRuns() on this thread when the copy cannot wait for the device (a
-   * free buffer for every one it fills): 0 or an errno once copied; -1 when
-   * it might wait, nothing copied. Absent from addons built before it.
+   * submitRuns() on this thread when the copy cannot wait for the device (no
+   * flush under way, a free buffer for every one it fills): 0 or an errno
+   * once copied; -1 when it might wait, nothing copied. Absent from addons
+   * built before it.
    */
   trySubmitRuns?(sources: Uint8Array[], runs: Uint32Array, count: number): number;
   /** The same on this thread, for one chunk: 0 or an errno. */
