@@ -4,8 +4,9 @@ import { readSync } from 'node:fs';
  * The encoding a file's byte-order mark names when it is one ordertail does
  * not read (UTF-16 or UTF-32, as PowerShell's `>` and Windows "Unicode"
  * exports write), else undefined. Such a file's records are all rejected
- * (invalid_json, invalid_utf8, control_char): the engine warns once, naming
- * the encoding, so the cause is not left to be guessed from dead letters.
+ * (invalid_json, invalid_utf8, control_char): the engine warns as it opens
+ * one, naming the encoding, so the cause is not left to be guessed from dead
+ * letters.
  */
 export function foreignByteOrderMark(fd: number): string | undefined {
   const head = Buffer.alloc(4);

@@ -305,7 +305,7 @@ export class FileOpener {
     this.host.register(file);
   }
 
-  /** One warning for a file whose start says it is not UTF-8 (read from its start only: a resumed file was warned about before). */
+  /** A warning for a file whose start says it is not UTF-8, as it is opened to be read from its start (a resumed file was warned about before). */
   private warnIfNotUtf8(path: string, fd: number, start: StartAt): void {
     if (start.kind === 'resume' && start.point.offset > 0) return;
     const encoding = foreignByteOrderMark(fd);
