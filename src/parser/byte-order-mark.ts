@@ -6,9 +6,9 @@
  * file); the range parser and the framing sniff skip one at file offset 0
  * only, so a file's first record is not dead-lettered for it.
  */
-export const UTF8_BOM_BYTES = 3;
+const UTF8_BOM_BYTES = 3;
 
-/** Bytes to skip at the start of `buf` when it holds a file from offset 0: 3 for a BOM, else 0. */
-export function byteOrderMarkLength(buf: Uint8Array, filled: number): number {
-  return filled >= UTF8_BOM_BYTES && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? UTF8_BOM_BYTES : 0;
+/** Bytes to skip at the start of `buf`, which holds `filled` bytes of a file from `fileStart`: 3 for a BOM at offset 0, else 0. */
+export function byteOrderMarkLength(buf: Uint8Array, filled: number, fileStart: number): number {
+  return fileStart === 0 && filled >= UTF8_BOM_BYTES && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? UTF8_BOM_BYTES : 0;
 }

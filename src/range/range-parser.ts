@@ -187,7 +187,7 @@ export class RangeParser {
       reader.fillTo(reader.filledEnd + Math.max(READ_AHEAD, reader.filled));
     }
     const buf = reader.buf;
-    const from = recordStart === 0 ? byteOrderMarkLength(buf, reader.filled) : 0;
+    const from = byteOrderMarkLength(buf, reader.filled, recordStart);
     if (parseEnd < 0) {
       // The record straddling `end` runs past the whole buffer: longer than
       // maxRecordBytes by construction of the buffer size. Reject it, skip it.
@@ -219,7 +219,7 @@ export class RangeParser {
       this.emitSynthetic(task, 0, size, Status.TOO_LARGE, counter);
     } else {
       reader.fillTo(task.hardEnd);
-      const from = task.start === 0 ? byteOrderMarkLength(reader.buf, reader.filled) : 0;
+      const from = byteOrderMarkLength(reader.buf, reader.filled, task.start);
       this.parseSpan(task, reader.buf, from, reader.filled, true, 0, counter);
     }
     return this.outcome(reader, task.start, task.hardEnd, 0, false, counter);
@@ -229,7 +229,7 @@ export class RangeParser {
     const counter = this.newCounter(task.carryPhase);
     reader.fillTo(task.hardEnd);
     const final = task.final && reader.atHardEnd;
-    const from = task.start === 0 ? byteOrderMarkLength(reader.buf, reader.filled) : 0;
+    const from = byteOrderMarkLength(reader.buf, reader.filled, task.start);
     const consumedIndex = this.parseSpan(task, reader.buf, from, reader.filled, final, task.carryPhase, counter);
     if (consumedIndex === 0 && counter.slots === 0 && reader.full && isElementPhase(task.carryPhase)) {
       // One element larger than the whole buffer (so larger than maxRecordBytes):

@@ -174,21 +174,25 @@ export class FileSink implements Sink {
     const now = writer.trySubmitRuns?.(sources as Uint8Array[], runs, count) ?? -1;
     if (now >= 0) {
       this.written += total;
-      if (now !== 0) this.failure ??= errnoError(now, 'write', this.path);
-      written(now !== 0 ? this.failure : undefined);
+      this.copied(now, written);
       return true;
     }
     return this.behind(total, writer.submitRuns(sources as Uint8Array[], runs, count), written);
   }
 
-  /** A submission under way: `written` when the addon has copied it, failures kept for every later call. */
+  /** A submission copied by the addon with `errno` (0: done): `written` told, a failure kept for every later call. */
+  private copied(errno: number, written: (err?: Error) => void): void {
+    if (errno !== 0) this.failure ??= errnoError(errno, 'write', this.path);
+    written(errno !== 0 ? this.failure : undefined);
+  }
+
+  /** A submission under way: copied() once the addon has copied it. */
   private behind(total: number, copied: Promise<number>, written: (err?: Error) => void): true {
     this.written += total;
     this.pending = copied.then(
       (errno) => {
         this.pending = undefined;
-        if (errno !== 0) this.failure ??= errnoError(errno, 'write', this.path);
-        written(errno !== 0 ? this.failure : undefined);
+        this.copied(errno, written);
       },
       (err: unknown) => {
         this.pending = undefined;

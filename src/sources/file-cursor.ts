@@ -180,7 +180,7 @@ export class FileCursor {
   private sniffDocumentFraming(size: number): FramingMode {
     const probe = new Uint8Array(Math.min(size, 4096));
     const n = readSync(this.fdNumber, probe, 0, probe.length, 0);
-    for (let i = byteOrderMarkLength(probe, n); i < n; i++) {
+    for (let i = byteOrderMarkLength(probe, n, 0); i < n; i++) {
       const b = probe[i]!;
       if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
       return b === 0x5b ? Framing.Array : Framing.Single;
