@@ -36,9 +36,55 @@ export function loadHdr(): HdrParts {
     // Also attaches JsHistogram.decode (percentiles.ts).
     const { encodeIntoCompressedBase64, decodeFromCompressedBase64 } = part('encoding');
     const { JsHistogram } = part('JsHistogram');
-    hdrModule = { build, initWebAssembly, initWebAssemblySync, encodeIntoCompressedBase64, decodeFromCompressedBase64, JsHistogram, WasmHistogram };
+    hdrModule = {
+      build,
+      initWebAssembly: () => withNodeDecoders(require, initWebAssembly),
+      initWebAssemblySync: () => withNodeDecoders(require, initWebAssemblySync),
+      encodeIntoCompressedBase64,
+      decodeFromCompressedBase64,
+      JsHistogram,
+      WasmHistogram,
+    };
   }
   return hdrModule;
+}
+
+interface WasmDecoders {
+  pako: { inflate(data: Uint8Array): Uint8Array };
+  base64: { toByteArray(text: string): Uint8Array };
+}
+
+/**
+ * hdr-histogram-js sets its WebAssembly up from a deflated base64 copy, as
+ * `pako.inflate(base64.toByteArray(BINARY))`: JavaScript run once, cold, on
+ * the thread that builds the first histogram (most of 20 ms of a follower's
+ * main thread before `ready`; bench/RESULTS.md, 2026-12-05). Node's zlib and
+ * base64 decoders give the same bytes natively. For the synchronous call
+ * that decodes (the rest of the set-up is the compile, awaited after it), the
+ * two functions that module calls are Node's, and are put back before any
+ * other code can run; hdr-histogram-js's own encoding already uses zlib in
+ * Node. Where its modules cannot be found as laid out here, nothing is swapped.
+ */
+function withNodeDecoders<T>(require: NodeJS.Require, init: () => T): T {
+  let decoders: WasmDecoders;
+  try {
+    const fromWasmModule = createRequire(require.resolve('hdr-histogram-js/dist/wasm/index.js'));
+    decoders = { pako: fromWasmModule('pako') as WasmDecoders['pako'], base64: fromWasmModule('base64-js') as WasmDecoders['base64'] };
+  } catch {
+    return init();
+  }
+  const { pako, base64 } = decoders;
+  const { inflate } = pako;
+  const { toByteArray } = base64;
+  const { inflateSync } = require('node:zlib') as typeof import('node:zlib');
+  pako.inflate = (data) => inflateSync(data);
+  base64.toByteArray = (text) => Buffer.from(text, 'base64');
+  try {
+    return init();
+  } finally {
+    pako.inflate = inflate;
+    base64.toByteArray = toByteArray;
+  }
 }
 
 let wasm: boolean | undefined;
