@@ -1,31 +1,27 @@
-import { accessSync, constants, statSync, watch, type FSWatcher } from 'node:fs';
+import { accessSync, constants, readdirSync, statSync, watch, type Dirent, type FSWatcher } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import type picomatchModule from 'picomatch';
-import type * as tinyglobbyModule from 'tinyglobby';
+import type PicomatchModule from 'picomatch';
+import type * as TinyglobbyModule from 'tinyglobby';
 import { GLOB_SYNTAX, inputStatus } from './input-check.js';
 
-interface GlobLibraries {
-  picomatch: typeof picomatchModule;
-  globSync: typeof tinyglobbyModule.globSync;
-}
-let globLibraries: GlobLibraries | undefined;
+let picomatchModule: typeof PicomatchModule | undefined;
+let tinyglobbyModule: typeof TinyglobbyModule | undefined;
 
 /**
- * picomatch and tinyglobby are loaded for the first pattern that is a glob:
- * together they are a noticeable part of start-up (measured by hand, figures
- * in bench/RESULTS.md), and the common `--input FILE` needs neither. require()
+ * picomatch is loaded for the first pattern that is a glob, tinyglobby for
+ * the first whose wildcards reach into directories (see singleDirectoryGlob):
+ * each is a noticeable part of start-up (measured by hand, figures in
+ * bench/RESULTS.md), and the common `--input FILE` needs neither. require()
  * keeps discovery synchronous (both ship CommonJS).
  */
-function glob(): GlobLibraries {
-  if (!globLibraries) {
-    const require = createRequire(import.meta.url);
-    globLibraries = {
-      picomatch: require('picomatch') as typeof picomatchModule,
-      globSync: (require('tinyglobby') as typeof tinyglobbyModule).globSync,
-    };
-  }
-  return globLibraries;
+function picomatch(): typeof PicomatchModule {
+  return (picomatchModule ??= createRequire(import.meta.url)('picomatch') as typeof PicomatchModule);
+}
+
+function globSync(patterns: string[]): string[] {
+  tinyglobbyModule ??= createRequire(import.meta.url)('tinyglobby') as typeof TinyglobbyModule;
+  return tinyglobbyModule.globSync(patterns, { absolute: true, onlyFiles: true, dot: true });
 }
 
 /**
@@ -34,9 +30,50 @@ function glob(): GlobLibraries {
  * takes tens of ms on a busy machine, all of it on the thread that emits.
  */
 export function warmGlobLibraries(): void {
-  const { picomatch, globSync } = glob();
-  picomatch.scan('/nonexistent/*.ndjson');
-  globSync(['/nonexistent-ordertail-warm-up/*.ndjson'], { absolute: true, onlyFiles: true, dot: true });
+  picomatch().scan('/nonexistent/*.ndjson');
+  globSync(['/nonexistent-ordertail-warm-up/*.ndjson']);
+}
+
+/** A glob listed as one directory (see singleDirectoryGlob). */
+interface SingleDirectoryGlob {
+  readonly base: string;
+  readonly matches: (path: string) => boolean;
+}
+
+/**
+ * A glob whose wildcards are all in its last segment (`/var/log/orders/*.ndjson`,
+ * the usual input): its files are the entries of one directory that its
+ * matcher (the one the directory's watch uses) accepts, so it is listed with
+ * one readdir instead of through tinyglobby, whose loading and first glob
+ * are a noticeable part of a follower's start-up on the main thread
+ * (bench/RESULTS.md, 2026-12-05). Anything else (wildcards or escapes in a
+ * directory name, `**`, a brace holding a `/`, an extglob) is left to
+ * tinyglobby. Unlike tinyglobby, a listed glob does not read into a symbolic
+ * link to a directory whose name matches (`*.ndjson` never matches
+ * `x.ndjson/y.ndjson`), as the directory's watch never would.
+ */
+function singleDirectoryGlob(pattern: string, matches: (path: string) => boolean): SingleDirectoryGlob | undefined {
+  if (pattern.includes('\\')) return undefined;
+  const { base, glob } = picomatch().scan(pattern);
+  if (base === '' || GLOB_SYNTAX.test(base) || /[/(]|\*\*/.test(glob) || pattern !== `${base === '/' ? '' : base}/${glob}`) return undefined;
+  return { base, matches };
+}
+
+/** The regular files (symbolic links followed) of `glob.base` it matches; none when the directory cannot be listed, as tinyglobby does. */
+function listSingleDirectory(glob: SingleDirectoryGlob): string[] {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(glob.base, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  for (const entry of entries) {
+    const path = join(glob.base, entry.name);
+    if (!glob.matches(path)) continue;
+    if (entry.isFile() || (entry.isSymbolicLink() && isRegularFile(path))) found.push(path);
+  }
+  return found;
 }
 
 /**
@@ -62,6 +99,8 @@ export class FileDiscovery {
   /** The patterns that are globs; the others are plain paths. */
   private globs: string[] = [];
   private matchers: ((path: string) => boolean)[] = [];
+  /** Per glob: listed as one directory, or (undefined) by tinyglobby. */
+  private listings = new Map<string, SingleDirectoryGlob | undefined>();
   /** One watch per (base directory, recursive), shared by the patterns under it. */
   private readonly watchers = new Map<string, FSWatcher>();
   /** Set by follow(): where newly matching paths go. */
@@ -88,7 +127,8 @@ export class FileDiscovery {
   private setPatterns(globs: readonly string[]): void {
     this.patterns = [...new Set(globs.map((g) => (isAbsolute(g) ? g : resolve(g))))];
     this.globs = this.patterns.filter((p) => GLOB_SYNTAX.test(p));
-    this.matchers = this.patterns.map((p) => (GLOB_SYNTAX.test(p) ? glob().picomatch(p, { dot: true }) : (path: string) => path === p));
+    this.matchers = this.patterns.map((p) => (GLOB_SYNTAX.test(p) ? picomatch()(p, { dot: true }) : (path: string) => path === p));
+    this.listings = new Map(this.globs.map((g) => [g, singleDirectoryGlob(g, this.matchers[this.patterns.indexOf(g)]!)]));
   }
 
   /**
@@ -151,7 +191,7 @@ export class FileDiscovery {
    */
   private checkGlobs(found: readonly string[], globs: readonly string[] = this.globs): void {
     for (const pattern of globs) {
-      const base = glob().picomatch.scan(pattern).base || '.';
+      const base = picomatch().scan(pattern).base || '.';
       let problem: string | undefined;
       try {
         accessSync(base, constants.R_OK | constants.X_OK);
@@ -164,7 +204,7 @@ export class FileDiscovery {
         continue;
       }
       this.unlisted.delete(base);
-      const matcher = glob().picomatch(pattern, { dot: true });
+      const matcher = picomatch()(pattern, { dot: true });
       if (!found.some((p) => matcher(p)) && this.reported.get(pattern) !== 'no match') {
         this.onWarning(`input ${pattern} matches no file${problem === 'ENOENT' ? ` (${base} does not exist)` : ''}`, 'input');
         this.reported.set(pattern, 'no match');
@@ -176,7 +216,15 @@ export class FileDiscovery {
     const plain = patterns.filter((p) => !GLOB_SYNTAX.test(p) && this.plainUsable(p));
     const globs = patterns.filter((p) => GLOB_SYNTAX.test(p));
     if (globs.length === 0) return plain;
-    return [...plain, ...glob().globSync(globs, { absolute: true, onlyFiles: true, dot: true })];
+    const found = plain;
+    const elsewhere: string[] = [];
+    for (const pattern of globs) {
+      const listing = this.listings.get(pattern);
+      if (listing) found.push(...listSingleDirectory(listing));
+      else elsewhere.push(pattern);
+    }
+    if (elsewhere.length > 0) found.push(...globSync(elsewhere));
+    return found;
   }
 
   /**
@@ -301,7 +349,7 @@ const JOINED_PATHS_MAX = 4096;
 
 /** The directory a pattern's new files are noticed in, and whether its subdirectories count. */
 function watchTarget(pattern: string): { base: string; recursive: boolean } {
-  const base = GLOB_SYNTAX.test(pattern) ? glob().picomatch.scan(pattern).base || '.' : dirname(pattern);
+  const base = GLOB_SYNTAX.test(pattern) ? picomatch().scan(pattern).base || '.' : dirname(pattern);
   return { base, recursive: pattern.slice(base.length).includes('**') };
 }
 
