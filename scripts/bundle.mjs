@@ -38,6 +38,25 @@ const dist = join(root, 'dist');
 const BUNDLED_PACKAGES = new Set(['commander', 'pino', 'prom-client']);
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const externalPackages = Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies }).filter((name) => !BUNDLED_PACKAGES.has(name));
+/**
+ * prom-client's process CPU counters require @opentelemetry/api, only to
+ * label exemplars with the active trace span; ordertail never enables
+ * exemplars, and the API's ~40 bundled modules took a metrics server's
+ * start-up ~5 ms of the main thread to evaluate (bench/RESULTS.md,
+ * 2026-12-05). The CLI bundle gets what the API answers when no
+ * OpenTelemetry SDK is registered, as is the case in the CLI: no active
+ * context, no span. (The library keeps prom-client's own require.)
+ */
+const noOpenTelemetry = {
+  name: 'no-opentelemetry-api',
+  setup(build) {
+    build.onResolve({ filter: /^@opentelemetry\/api$/ }, () => ({ path: '@opentelemetry/api', namespace: 'no-opentelemetry-api' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-opentelemetry-api' }, () => ({
+      contents: 'module.exports = { trace: { getSpan: () => undefined }, context: { active: () => undefined } };',
+      loader: 'js',
+    }));
+  },
+};
 const common = {
   bundle: true,
   platform: 'node',
@@ -61,6 +80,7 @@ await build({
   entryPoints: [join(dist, 'src/cli/main.js')],
   outdir: join(dist, 'bundle/cli'),
   splitting: true,
+  plugins: [noOpenTelemetry],
 });
 await build({
   ...common,
