@@ -51,6 +51,27 @@ describe('an input glob finds the files tinyglobby finds', () => {
     });
   }
 
+  it('a pattern written with // or /./ or .. or a trailing / finds the same files', () => {
+    const base = dir.slice(1);
+    const matches = picomatch(`${dir}/*.ndjson`, { dot: true });
+    const expected = tinyglobby([`${dir}/*.ndjson`]).filter((p) => matches(p));
+    for (const written of [`//${base}/*.ndjson`, `/${base}/./*.ndjson`, `/${base}/sub/../*.ndjson`, `/${base}/*.ndjson/`]) {
+      expect({ written, found: new FileDiscovery([written]).scan() }).toEqual({ written, found: expected });
+    }
+  });
+
+  it('a file created later is announced under a pattern written with //', async () => {
+    const discovery = new FileDiscovery([`/${dir}//*.later`]);
+    expect(discovery.scan()).toEqual([]);
+    const announced = new Promise<string>((resolve) => discovery.follow(resolve));
+    writeFileSync(join(dir, 'new.later'), '{"id":"3"}\n');
+    try {
+      expect(await announced).toBe(join(dir, 'new.later'));
+    } finally {
+      discovery.close();
+    }
+  });
+
   it('a symbolic link to a directory whose name matches is not read into', () => {
     const found = new FileDiscovery([`${dir}/*.ndjson`]).scan();
     expect(tinyglobby([`${dir}/*.ndjson`])).toContain(`${dir}/dirlink.ndjson/e.ndjson`);

@@ -1,6 +1,6 @@
 import { accessSync, constants, readdirSync, statSync, watch, type Dirent, type FSWatcher } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type PicomatchModule from 'picomatch';
 import type * as TinyglobbyModule from 'tinyglobby';
 import { GLOB_SYNTAX, inputStatus } from './input-check.js';
@@ -125,7 +125,9 @@ export class FileDiscovery {
   }
 
   private setPatterns(globs: readonly string[]): void {
-    this.patterns = [...new Set(globs.map((g) => (isAbsolute(g) ? g : resolve(g))))];
+    // Normalised (`//`, `/./`, `..`, a trailing `/`), as the paths the watches
+    // report are: a pattern is matched against them.
+    this.patterns = [...new Set(globs.map((g) => resolve(g)))];
     this.globs = this.patterns.filter((p) => GLOB_SYNTAX.test(p));
     this.matchers = this.patterns.map((p) => (GLOB_SYNTAX.test(p) ? picomatch()(p, { dot: true }) : (path: string) => path === p));
     this.listings = new Map(this.globs.map((g) => [g, singleDirectoryGlob(g, this.matchers[this.patterns.indexOf(g)]!)]));
