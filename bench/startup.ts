@@ -20,8 +20,8 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { BENCH_DATA, REPO_ROOT } from './data.js';
+import { dirname, join } from 'node:path';
+import { BENCH_DATA, multiFileOrderLogs, REPO_ROOT } from './data.js';
 import { waitForReady } from './follow-latency.js';
 
 const TIME = '/usr/bin/time';
@@ -103,10 +103,12 @@ async function runOnce(root: string, input: string, out: string, metrics = NO_ME
 /**
  * A follower with the CLI defaults (checkpoints in a state directory of its
  * own, the metrics server): spawn → its "ready" log line, then SIGTERM.
+ * Its inputs: an empty file, or that file and a glob of 40 MB of history in 8
+ * files (a follower started on a log directory).
  */
-async function followerReady(root: string, live: string, stateRoot: string): Promise<number> {
+async function followerReady(root: string, inputs: readonly string[], stateRoot: string): Promise<number> {
   const state = mkdtempSync(join(stateRoot, 'state-'));
-  const cli = [join(root, 'bin/ordertail.js'), 'run', '--input', live, '--sink', 'stdout', ...WITH_METRICS, ...extraArgs()];
+  const cli = [join(root, 'bin/ordertail.js'), 'run', ...inputs.flatMap((i) => ['--input', i]), '--sink', 'stdout', ...WITH_METRICS, ...extraArgs()];
   const child = spawn(process.execPath, cli, { env: { ...process.env, ORDERTAIL_STATE_DIR: state }, stdio: ['ignore', 'ignore', 'pipe'] });
   const closed = new Promise((resolve) => child.once('close', resolve));
   const readyMs = await waitForReady(child, 30_000);
@@ -133,14 +135,16 @@ export async function run(opts: { repeats?: number } = {}): Promise<StartupResul
   for (const [, root] of builds) await runOnce(root, input, out);
   const bareNode: StartupResult = { build: 'node -e 0', runs: [] };
   // With the metrics server (the CLI default): a one-record run, and a follower's start-up.
-  const withMetrics = builds.map(() => ({ firstRecordMs: [] as number[], readyMs: [] as number[] }));
+  const withMetrics = builds.map(() => ({ firstRecordMs: [] as number[], readyMs: [] as number[], directoryReadyMs: [] as number[] }));
   const live = join(dir, 'live.ndjson');
   writeFileSync(live, '');
+  const history = multiFileOrderLogs(40, 8);
   for (let i = 0; i < repeats; i++) {
     for (const [b, [, root]] of builds.entries()) {
       results[b]!.runs.push(await runOnce(root, input, out));
       withMetrics[b]!.firstRecordMs.push((await runOnce(root, input, out, WITH_METRICS)).firstRecordMs);
-      withMetrics[b]!.readyMs.push(await followerReady(root, live, dir));
+      withMetrics[b]!.readyMs.push(await followerReady(root, [live], dir));
+      withMetrics[b]!.directoryReadyMs.push(await followerReady(root, [live, join(dirname(history.paths[0]!), '*.ndjson')], dir));
     }
     bareNode.runs.push(await runBareNode());
   }
@@ -167,7 +171,7 @@ export async function run(opts: { repeats?: number } = {}): Promise<StartupResul
     })),
   );
   const ratioOf = (xs: number[], base: number[]): string => (median(xs) / median(base)).toFixed(3);
-  console.log(`with the metrics server on, as by default (--metrics-port 0: a free port): medians of ${repeats}, same rounds; the follower has the CLI defaults otherwise (checkpoints on)`);
+  console.log(`with the metrics server on, as by default (--metrics-port 0: a free port): medians of ${repeats}, same rounds; the follower has the CLI defaults otherwise (checkpoints on), one empty input, or that and a glob of 40 MB in 8 files`);
   console.table(
     builds.map(([build], b) => ({
       build,
@@ -175,6 +179,8 @@ export async function run(opts: { repeats?: number } = {}): Promise<StartupResul
       'x (first record)': ratioOf(withMetrics[b]!.firstRecordMs, withMetrics[0]!.firstRecordMs),
       'follower: spawn → ready ms': median(withMetrics[b]!.readyMs).toFixed(0),
       'x (ready)': ratioOf(withMetrics[b]!.readyMs, withMetrics[0]!.readyMs),
+      'follower of a directory: spawn → ready ms': median(withMetrics[b]!.directoryReadyMs).toFixed(0),
+      'x (directory)': ratioOf(withMetrics[b]!.directoryReadyMs, withMetrics[0]!.directoryReadyMs),
     })),
   );
   const bareRss = med(bareNode, (x) => x.peakRssMiB);
