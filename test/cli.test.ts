@@ -34,7 +34,7 @@ describe('CLI usage errors exit 2 with one clear line', () => {
     const dir = workdir();
     const config = join(dir, 'c.yaml');
     writeFileSync(config, 'input: x\ndedup-windw: 5s\n');
-    expectUsageError(['run', '--config', config], /unknown key 'dedup-windw'/);
+    expectUsageError(['run', '--config', config], /config .*c\.yaml: unknown key 'dedup-windw'; did you mean 'dedup-window'\?/);
   });
   it('unreadable config file is named', () => expectUsageError(['run', '--config', '/nonexistent/c.yaml'], /\/nonexistent\/c\.yaml.*ENOENT/));
 });

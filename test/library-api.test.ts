@@ -69,6 +69,26 @@ describe('library API', () => {
     expect(() => new Engine({ input: 'x', dedupWindow: 'soon' })).toThrow(ConfigError);
     expect(() => new Engine({ input: 'x', dedupWindow: 'soon' })).toThrow(/dedupWindow/);
     expect(() => new Engine({ input: 'x', workers: -1 })).toThrow(/workers/);
-    expect(() => new Engine({ input: 'x', bogus: 1 } as never)).toThrow(/unknown key 'bogus'/);
+    expect(() => new Engine({ input: 'x', bogus: 1 } as never)).toThrow(/unknown key 'bogus' \(known: input, /);
+  });
+
+  it('a misspelt option key is answered with the key meant, in its own spelling', () => {
+    const message = (raw: Record<string, unknown>): string => {
+      try {
+        new Engine(raw as never);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'no error';
+    };
+    expect(message({ input: 'x', dedupWindw: '5s' })).toMatch(/unknown key 'dedupWindw'; did you mean 'dedupWindow'\?/);
+    expect(message({ input: 'x', 'dedup-windw': '5s' })).toMatch(/unknown key 'dedup-windw'; did you mean 'dedup-window'\?/);
+    expect(message({ inputs: 'x' })).toMatch(/did you mean 'input'\?/);
+    expect(message({ input: 'x', WORKER: 2 })).toMatch(/did you mean 'workers'\?/);
+    expect(message({ input: 'x', sinkPageCahce: 'drop' })).toMatch(/did you mean 'sinkPageCache'\?/);
+    // Nothing close, or two keys as close: no guess.
+    expect(message({ input: 'x', bogus: 1 })).not.toMatch(/did you mean/);
+    expect(message({ input: 'x', wsHos: 1 })).toMatch(/did you mean 'wsHost'\?/);
+    expect(message({ input: 'x', ws: 1 })).not.toMatch(/did you mean/);
   });
 });

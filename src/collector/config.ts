@@ -1,5 +1,6 @@
 import { ConfigError } from '../config/errors.js';
 import { parseDurationMs } from '../config/units.js';
+import { didYouMean } from '../config/suggest.js';
 import { PROFILE_DEFAULTS, PROFILE_NAMES, type ProfileName } from './profiles.js';
 import { CHANGE_FIELDS, type RecordType } from './records.js';
 
@@ -73,11 +74,14 @@ const CREDENTIAL_KEYS = /^(api-?key|secret|password|uid|private-?key|wallet-?add
 const kebabToCamel = (key: string): string => key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 const describe = (value: unknown): string => (typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value)));
 
+/** "ORIGIN: ", or nothing where the caller names the origin itself (the engine's options). */
+const at = (origin: string): string => (origin === '' ? '' : `${origin}: `);
+
 class Reader {
   constructor(private readonly origin: string) {}
 
   fail(key: string, expected: string, value: unknown): never {
-    throw new ConfigError(`${this.origin}: ${key}: expected ${expected}, got ${describe(value)}`, key);
+    throw new ConfigError(`${at(this.origin)}${key}: expected ${expected}, got ${describe(value)}`, key);
   }
 
   mapping(value: unknown, key: string, known: readonly string[]): Raw {
@@ -86,9 +90,9 @@ class Reader {
     for (const [rawKey, v] of Object.entries(value as Raw)) {
       const k = kebabToCamel(rawKey);
       if (CREDENTIAL_KEYS.test(k)) {
-        throw new ConfigError(`${this.origin}: ${key}.${rawKey}: API keys are read only from the environment (ORDERTAIL_<EXCHANGE>_API_KEY, _SECRET, _PASSWORD), never from config`, `${key}.${rawKey}`);
+        throw new ConfigError(`${at(this.origin)}${key}.${rawKey}: API keys are read only from the environment (ORDERTAIL_<EXCHANGE>_API_KEY, _SECRET, _PASSWORD), never from config`, `${key}.${rawKey}`);
       }
-      if (!known.includes(k)) throw new ConfigError(`${this.origin}: ${key}: unknown key '${rawKey}' (known: ${known.join(', ')})`, `${key}.${rawKey}`);
+      if (!known.includes(k)) throw new ConfigError(`${at(this.origin)}${key}: unknown key '${rawKey}'${didYouMean(rawKey, known)} (known: ${known.join(', ')})`, `${key}.${rawKey}`);
       out[k] = v;
     }
     return out;
@@ -164,9 +168,11 @@ function exchangeSpec(r: Reader, value: unknown, key: string): ExchangeSpec {
 
 /**
  * Validate a `collector:` section. `profile` (e.g. from a --profile flag) wins
- * over the section's own `profile` key. Errors are ConfigError naming the key.
+ * over the section's own `profile` key. Errors are ConfigError naming the key
+ * by its path (`collector.retry: …`), after `origin` when one is given (a
+ * config file's name).
  */
-export function resolveCollectorConfig(raw: unknown, origin = 'collector', profile?: string): CollectorConfig {
+export function resolveCollectorConfig(raw: unknown, origin = '', profile?: string): CollectorConfig {
   const r = new Reader(origin);
   const section = r.mapping(raw ?? {}, 'collector', SECTION_KEYS);
   const chosen = profile ?? section.profile ?? 'production';
@@ -181,7 +187,7 @@ export function resolveCollectorConfig(raw: unknown, origin = 'collector', profi
   const exchanges = v.exchanges.map((e, i) => exchangeSpec(r, e, `collector.exchanges[${i}]`));
   const names = new Set<string>();
   for (const e of exchanges) {
-    if (names.has(e.name)) throw new ConfigError(`${origin}: collector.exchanges: name '${e.name}' appears twice; give one a distinct name`, 'collector.exchanges');
+    if (names.has(e.name)) throw new ConfigError(`${at(origin)}collector.exchanges: name '${e.name}' appears twice; give one a distinct name`, 'collector.exchanges');
     names.add(e.name);
   }
   const marketTypes = r.strings(v.marketTypes, 'collector.marketTypes');
@@ -221,8 +227,8 @@ export function resolveCollectorConfig(raw: unknown, origin = 'collector', profi
     },
   };
   const t = config.timeout;
-  if (t.minMs > t.maxMs) throw new ConfigError(`${origin}: collector.timeout: min (${t.minMs} ms) is above max (${t.maxMs} ms)`, 'collector.timeout');
-  if (config.retry.baseDelayMs > config.retry.maxDelayMs) throw new ConfigError(`${origin}: collector.retry: baseDelay is above maxDelay`, 'collector.retry');
+  if (t.minMs > t.maxMs) throw new ConfigError(`${at(origin)}collector.timeout: min (${t.minMs} ms) is above max (${t.maxMs} ms)`, 'collector.timeout');
+  if (config.retry.baseDelayMs > config.retry.maxDelayMs) throw new ConfigError(`${at(origin)}collector.retry: baseDelay is above maxDelay`, 'collector.retry');
   return config;
 }
 

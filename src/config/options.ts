@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { LogLevel } from '../metrics/logger.js';
 import { ConfigError } from './errors.js';
+import { didYouMean } from './suggest.js';
 import { parseByteSize, parseDurationMs } from './units.js';
 import { resolveCollectorConfig, type CollectorConfig } from '../collector/config.js';
 import { withProfile } from './profiles.js';
@@ -348,7 +349,7 @@ const SCHEMA: Readonly<Record<Exclude<keyof EngineOptions, 'logger' | 'signal'>,
   wsQueueMessages: { parse: positiveInteger(1 << 24), fallback: () => 10_000 },
   wsSlowPolicy: { parse: oneOf('drop-oldest', 'disconnect'), fallback: () => 'drop-oldest' },
   wsReplay: { parse: byteSize(0, 1 << 30), fallback: () => 16 << 20 },
-  collector: { parse: (value) => resolveCollectorConfig(value, 'collector'), fallback: () => undefined },
+  collector: { parse: (value) => resolveCollectorConfig(value), fallback: () => undefined },
   collectorLog: { parse: nonEmptyString, fallback: () => 'ordertail-collector.ndjson' },
   checkpoint: { parse: nonEmptyString, fallback: () => undefined },
   checkpointInterval: { parse: positiveDuration, fallback: () => 5000 },
@@ -383,7 +384,7 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
     if (key === 'logger' || key === 'signal') continue;
     const field = SCHEMA[key as keyof typeof SCHEMA];
     if (!field) {
-      throw new ConfigError(`${origin}: unknown key '${rawKey}' (known: ${OPTION_KEYS.join(', ')})`, rawKey);
+      throw new ConfigError(`${origin}: unknown key '${rawKey}'${didYouMean(rawKey, OPTION_KEYS)} (known: ${OPTION_KEYS.join(', ')})`, rawKey);
     }
     if (value === undefined) continue;
     try {
