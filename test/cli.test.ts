@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { workdir } from './helpers/workdir.js';
@@ -35,6 +35,17 @@ describe('CLI usage errors exit 2 with one clear line', () => {
     const config = join(dir, 'c.yaml');
     writeFileSync(config, 'input: x\ndedup-windw: 5s\n');
     expectUsageError(['run', '--config', config], /config .*c\.yaml: unknown key 'dedup-windw'; did you mean 'dedup-window'\?/);
+  });
+  it('a sink or dead-letter file that cannot be opened is named with why, and nothing is read or written', () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    writeFileSync(input, '{"id":"1"}\n');
+    mkdirSync(join(dir, 'a-directory'));
+    const run = (...more: string[]): string[] => ['run', '--once', '--no-metrics', '--input', input, ...more];
+    expectUsageError(run('--sink', `file:${join(dir, 'missing', 'out.ndjson')}`), /^ordertail: sink file:.*out\.ndjson cannot be opened: its directory .*missing does not exist \(ENOENT\)$/);
+    expectUsageError(run('--sink', `file:${join(dir, 'a-directory')}`), /sink file:.*a-directory cannot be opened: it is a directory \(EISDIR\)$/);
+    expectUsageError(run('--sink', `file:${join(dir, 'out.ndjson')}`, '--dead-letter', join(dir, 'missing', 'dl.ndjson')), /^ordertail: dead-letter file .*dl\.ndjson cannot be opened: its directory .*missing does not exist \(ENOENT\)$/);
+    expect(readdirSync(dir).sort()).toEqual(['a-directory', 'in.ndjson']);
   });
   it('unreadable config file is named', () => expectUsageError(['run', '--config', '/nonexistent/c.yaml'], /\/nonexistent\/c\.yaml.*ENOENT/));
 });

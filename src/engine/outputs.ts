@@ -3,7 +3,8 @@
  * left them: a file output is cut back to the length the checkpoint committed,
  * so a restart neither loses nor repeats a record in it.
  */
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { ConfigError } from '../config/errors.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { CheckpointedOutput, CheckpointState } from '../checkpoint/manifest.js';
 import { DeadLetterFile } from '../sinks/dead-letter.js';
@@ -37,7 +38,8 @@ export function openOutputs(o: ResolvedOptions, restored: CheckpointState | unde
     committedLength(committed, path, warn) ?? freshLength(o);
   let fileSink: FileSink | undefined;
   let sink: Sink;
-  const deadLetter = o.deadLetter ? new DeadLetterFile(o.deadLetter, lengthFor(restored?.deadLetter, o.deadLetter)) : undefined;
+  const deadLetterPath = o.deadLetter;
+  const deadLetter = deadLetterPath ? openConfigured('deadLetter', deadLetterPath, () => new DeadLetterFile(deadLetterPath, lengthFor(restored?.deadLetter, deadLetterPath))) : undefined;
   // What a sink that parses records again (for keys) and reports outages is given, whichever it is.
   const keyedSinkOptions = {
     dedupKey: o.dedupKey,
@@ -64,12 +66,42 @@ export function openOutputs(o: ResolvedOptions, restored: CheckpointState | unde
 /** A file sink cut back to `committedBytes` (undefined: kept as it is, or emptied with sinkMode truncate), or stdout. */
 function openLocalSink(o: ResolvedOptions, committedBytes: number | undefined): { sink: Sink; fileSink: FileSink | undefined } {
   if (o.sink.kind === 'file') {
-    const fileSink = new FileSink(o.sink.path, { committedBytes: committedBytes ?? freshLength(o), pageCache: o.sinkPageCache });
+    const path = o.sink.path;
+    const fileSink = openConfigured('sink', path, () => new FileSink(path, { committedBytes: committedBytes ?? freshLength(o), pageCache: o.sinkPageCache }));
     return { sink: fileSink, fileSink };
   }
   if (o.sink.kind !== 'stdout') throw new Error(`a ${o.sink.kind} sink is not a local one`);
   // A follower's live records queue behind whatever history waits for the reader: keep that short.
   return { sink: new StreamSink(process.stdout, 'stdout', o.once ? STREAM_QUEUE_BYTES : FOLLOW_QUEUE_BYTES), fileSink: undefined };
+}
+
+/** Why a configured output path cannot be opened, by the open's error code. */
+const UNOPENABLE: Record<string, (path: string) => string> = {
+  ENOENT: (path) => `its directory ${dirname(path)} does not exist`,
+  ENOTDIR: (path) => `a part of ${dirname(path)} is not a directory`,
+  EISDIR: () => 'it is a directory',
+  EACCES: () => 'permission denied',
+  EPERM: () => 'not permitted',
+  EROFS: () => 'the file system is read-only',
+  ELOOP: () => 'a loop of symbolic links',
+  ENAMETOOLONG: () => 'the name is too long',
+};
+
+/**
+ * An output file the configuration names that cannot be opened (its
+ * directory missing, a directory in its place, no permission) is a
+ * configuration error, named with why (the CLI exits 2, nothing written);
+ * any other failure, a checkpoint's among them, is left as it is.
+ */
+function openConfigured<T>(key: 'sink' | 'deadLetter', path: string, open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    const { code, syscall } = err as NodeJS.ErrnoException;
+    const why = syscall === 'open' && code !== undefined ? UNOPENABLE[code]?.(path) : undefined;
+    if (why === undefined) throw err;
+    throw new ConfigError(`${key === 'sink' ? 'sink file:' : 'dead-letter file '}${path} cannot be opened: ${why} (${code})`, key);
+  }
 }
 
 /**
