@@ -589,6 +589,33 @@ describe('config hot reload', () => {
     }
   });
 
+  it('library: a sink file that cannot be opened refuses the reload, named with why; the old sink stays', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    const out = join(dir, 'out.ndjson');
+    orders(input, 'a', 0, 10);
+    const options = { input, sink: `file:${out}`, workers: 1 } as const;
+    const engine = new Engine(options);
+    await engine.start();
+    try {
+      await until(() => readLines(out).length === 10, 10_000, 'the first records');
+      let thrown: unknown;
+      try {
+        engine.reload({ ...options, sink: `file:${join(dir, 'missing', 'out.ndjson')}` });
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      expect((thrown as ConfigError).key).toBe('sink');
+      expect((thrown as ConfigError).message).toMatch(/^sink file:.*out\.ndjson cannot be opened: its directory .*missing does not exist \(ENOENT\)$/);
+      orders(input, 'a', 10, 10);
+      await until(() => readLines(out).length === 20, 10_000, 'records after the refused reload, in the old sink');
+      expect(engine.stats().configReloads).toMatchObject({ applied: 0, rejected: 1 });
+    } finally {
+      await engine.stop();
+    }
+  });
+
   it('library: engine.reload() returns what applied and throws a ConfigError naming a refused key', async () => {
     const dir = workdir();
     const input = join(dir, 'in.ndjson');

@@ -747,6 +747,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     try {
       return openReplacementSink(o);
     } catch (err) {
+      // Already named with why (engine/outputs.ts).
+      if (err instanceof ConfigError) throw err;
       throw new ConfigError(`\`sink\` ${o.sink.kind === 'file' ? o.sink.path : o.sink.kind} cannot be opened: ${err instanceof Error ? err.message : String(err)}`, 'sink');
     }
   }
