@@ -47,6 +47,22 @@ describe('CLI usage errors exit 2 with one clear line', () => {
     expectUsageError(run('--sink', `file:${join(dir, 'out.ndjson')}`, '--dead-letter', join(dir, 'missing', 'dl.ndjson')), /^ordertail: dead-letter file .*dl\.ndjson cannot be opened: its directory .*missing does not exist \(ENOENT\)$/);
     expect(readdirSync(dir).sort()).toEqual(['a-directory', 'in.ndjson']);
   });
+  it('a checkpoint directory that cannot be one is named with why (a file, under a file, where mkdir cannot make it)', () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    writeFileSync(input, '{"id":"1"}\n');
+    const run = (checkpoint: string): string[] => ['run', '--once', '--no-metrics', '--input', input, '--sink', `file:${join(dir, 'out.ndjson')}`, '--checkpoint', checkpoint];
+    expectUsageError(run(input), /^ordertail: checkpoint directory .*in\.ndjson cannot be used: .*in\.ndjson is not a directory$/);
+    expectUsageError(run(join(input, 'state')), /^ordertail: checkpoint directory .*in\.ndjson\/state cannot be used: .*ENOTDIR$/);
+    // procfs answers ENOENT to a mkdir under a directory that exists: Node's recursive mkdir spun on it forever.
+    expectUsageError(run('/proc/ordertail-state'), /^ordertail: checkpoint directory \/proc\/ordertail-state cannot be used: mkdir \/proc\/ordertail-state: ENOENT$/);
+    expect(readdirSync(dir)).toEqual(['in.ndjson']);
+  });
+  it('two outputs named as one file are refused, naming both', () => {
+    const dir = workdir();
+    const out = join(dir, 'out.ndjson');
+    expectUsageError(['run', '--once', '--no-metrics', '--input', join(dir, '*.ndjson'), '--sink', `file:${out}`, '--dead-letter', join(dir, '.', 'out.ndjson')], /deadLetter: .*out\.ndjson is also the sink file/);
+  });
   it('unreadable config file is named', () => expectUsageError(['run', '--config', '/nonexistent/c.yaml'], /\/nonexistent\/c\.yaml.*ENOENT/));
 });
 

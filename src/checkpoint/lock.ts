@@ -1,6 +1,7 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { makeCheckpointDirectory } from './directory.js';
 import { CheckpointLockedError, type LockHolder } from './errors.js';
 
 export const LOCK_FILE = 'lock';
@@ -66,7 +67,7 @@ export class CheckpointLock {
   ) {}
 
   static acquire(dir: string, warn: (message: string) => void): CheckpointLock {
-    mkdirSync(dir, { recursive: true });
+    makeCheckpointDirectory(dir);
     const path = join(dir, LOCK_FILE);
     const mine: LockContent = { pid: process.pid, host: hostname(), since: new Date().toISOString(), startTicks: startTicksOf(process.pid) };
     const content = JSON.stringify(mine) + '\n';

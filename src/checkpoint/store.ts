@@ -1,7 +1,8 @@
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { makeCheckpointDirectory } from './directory.js';
 import { CheckpointError } from './errors.js';
 import { decodeManifest, encodeManifest, MANIFEST_FILE, type CheckpointState } from './manifest.js';
 import { ENTRY_BYTES } from '../dedup/layout.js';
@@ -162,7 +163,7 @@ export class CheckpointStore {
    */
   commit(state: CheckpointState, dedup: { base?: Uint8Array; baseIsCopy?: boolean; journal?: readonly Uint8Array[] }, flushOutputs: () => Promise<void>): Promise<void> {
     if (this.committing) throw new Error('a checkpoint commit is already in flight');
-    mkdirSync(this.dir, { recursive: true });
+    makeCheckpointDirectory(this.dir);
     let committed = state;
     let base: SnapshotWrite | undefined;
     if (dedup.base) {

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import type { LogLevel } from '../metrics/logger.js';
 import { ConfigError } from './errors.js';
 import { didYouMean } from './suggest.js';
@@ -369,6 +370,27 @@ export const OPTION_KEYS = Object.keys(SCHEMA) as (keyof typeof SCHEMA)[];
 const kebabToCamel = (key: string): string => key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /**
+ * Two outputs named as one file (the sink, the dead letters, the collector's
+ * log) would interleave in it, and a restart's cut-back of one would cut the
+ * other: refused, naming both.
+ */
+function sameFileTwice(values: Raw, origin: string): void {
+  const sink = values.sink as SinkSpec;
+  const files: [string, string | undefined][] = [
+    ['sink', sink.kind === 'file' ? sink.path : undefined],
+    ['deadLetter', values.deadLetter as string | undefined],
+    ['collectorLog', values.collector !== undefined ? (values.collectorLog as string) : undefined],
+  ];
+  const seen = new Map<string, string>();
+  for (const [key, path] of files) {
+    if (path === undefined) continue;
+    const other = seen.get(resolvePath(path));
+    if (other !== undefined) throw new ConfigError(`${origin}: ${key}: ${path} is also the ${other} file; give each output a file of its own`, key);
+    seen.set(resolvePath(path), key);
+  }
+}
+
+/**
  * Validate raw options (from the library caller, a YAML file, or CLI flags merged
  * over a file). Unknown keys and bad values throw ConfigError naming the key.
  */
@@ -403,6 +425,7 @@ export function resolveOptions(raw: unknown, origin = 'options'): ResolvedOption
   }
   // A comparison of two paths needs time for the batch path to come round: there is no "once" of it.
   if (values.mode === 'hybrid' && values.once === true) throw new ConfigError(`${origin}: mode: 'hybrid' compares the paths over time; with once, use 'realtime' or 'legacy'`, 'mode');
+  sameFileTwice(values, origin);
   const maxRecordBytes = values.maxRecordBytes as number;
   return {
     input: (values.input as string[]).filter((i) => !isNatsInput(i)),

@@ -741,9 +741,6 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   /** The sink a reload switches to, opened now: one that cannot be, or a switch this run cannot make, refuses the reload. */
   private openNextSink(o: ResolvedOptions): ReturnType<typeof openReplacementSink> {
     if (!this.sinkSwitch) throw new ConfigError(`\`sink\` cannot change at run time ${this.iterator ? 'while records() takes the records' : 'in this run'}; restart to apply`, 'sink');
-    if (o.sink.kind === 'file' && o.deadLetter && resolve(o.sink.path) === resolve(o.deadLetter)) {
-      throw new ConfigError(`\`sink\` ${o.sink.path} is the dead-letter file`, 'sink');
-    }
     try {
       return openReplacementSink(o);
     } catch (err) {
