@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { workdir } from './helpers/workdir.js';
@@ -67,6 +67,22 @@ describe('CLI usage errors exit 2 with one clear line', () => {
 });
 
 describe('CLI runs', () => {
+  it('stdout that cannot be written (ENOSPC) fails the run with exit 1, naming stdout; a reader that leaves does not', () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    writeFileSync(input, '{"id":"1"}\n{"id":"2"}\n');
+    const full = openSync('/dev/full', 'w');
+    try {
+      const r = spawnSync(process.execPath, [BIN, 'run', '--once', '--no-metrics', '--input', input], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', full, 'pipe'] });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^ordertail: writing to stdout failed: ENOSPC/);
+    } finally {
+      closeSync(full);
+    }
+    const gone = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" run --once --no-metrics --input "${input}" | head -c 0; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: 30_000 });
+    expect(gone.stdout.trim()).toBe('0');
+  });
+
   it('--help documents every flag and exits 0', () => {
     const r = cli(['run', '--help']);
     expect(r.status).toBe(0);

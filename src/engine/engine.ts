@@ -20,6 +20,7 @@ import type { DeadLetterFile } from '../sinks/dead-letter.js';
 import { FileSink } from '../sinks/file-sink.js';
 import { abortError, DEFAULT_QUEUE_BOUNDS, ITERATOR_BATCH_BYTES, IteratorSink } from '../sinks/iterator-sink.js';
 import { ConfigError, EngineError } from '../config/errors.js';
+import { OrdertailError } from '../errors.js';
 import type { Sink } from '../sinks/sink.js';
 import { StagingBuffer } from '../sinks/staging.js';
 import { StreamSink } from '../sinks/stdout-sink.js';
@@ -1070,11 +1071,19 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     await this.pumping;
     // Outputs failing to close must not keep the workers and histograms alive.
     let closeError: unknown;
-    for (const close of [() => this.sink?.flush(), () => this.sink?.close(), () => this.pendingSink?.sink.close(), () => this.deadLetter?.close()]) {
+    const sinkName = this.sink?.name ?? 'the sink';
+    const closes: [string, () => Promise<void> | undefined][] = [
+      [sinkName, () => this.sink?.flush()],
+      [sinkName, () => this.sink?.close()],
+      [this.pendingSink?.sink.name ?? 'the next sink', () => this.pendingSink?.sink.close()],
+      [`the dead-letter file ${this.deadLetter?.path ?? ''}`, () => this.deadLetter?.close()],
+    ];
+    for (const [name, close] of closes) {
       try {
         await close();
       } catch (err) {
-        closeError ??= err;
+        // Named like a failed write during the run (a stream's last write fails only here).
+        closeError ??= err instanceof OrdertailError ? err : sinkWriteFailed(name, err);
       }
     }
     // After the sink: its last batches are broadcast too.

@@ -186,14 +186,19 @@ export class StreamSink implements Sink {
     return { dropped, written };
   }
 
+  /** Everything handed over is written; rejects with the stream's error (ENOSPC, EIO…) when a write failed, EPIPE excepted. */
   async flush(): Promise<void> {
-    if (!this.writing && this.queue.length === 0) return;
-    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.writing || this.queue.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    // A failed last write reaches only the 'error' listener: with no write after it, this is where it is told.
+    if (this.broken && !this.readerGone) throw this.broken;
   }
 
   async close(): Promise<void> {
-    await this.flush();
-    // process.stdout outlives the sink: engines made one after another must not pile up listeners on it.
-    this.stream.removeListener('error', this.onError);
+    try {
+      await this.flush();
+    } finally {
+      // process.stdout outlives the sink: engines made one after another must not pile up listeners on it.
+      this.stream.removeListener('error', this.onError);
+    }
   }
 }
