@@ -31,7 +31,8 @@ describe('--once: an explicit input that is not a readable regular file is a usa
     ['a symlink loop', (dir) => (symlinkSync('loop', join(dir, 'loop')), join(dir, 'loop')), /loop: cannot be opened \(ELOOP/],
     ['a file that does not exist (a typo)', (dir) => join(dir, 'godo.ndjson'), /godo\.ndjson: no such file/],
     ['a directory', (dir) => (mkdirSync(join(dir, 'logs')), join(dir, 'logs')), /logs: is a directory, not a regular file/],
-    ['a FIFO', (dir) => (spawnSync('mkfifo', [join(dir, 'pipe')]), join(dir, 'pipe')), /pipe: is a FIFO, not a regular file/],
+    ['a FIFO', (dir) => (spawnSync('mkfifo', [join(dir, 'pipe')]), join(dir, 'pipe')), /pipe: is a FIFO, not a regular file; standard input and pipes are not read .*write the stream to a file/],
+    ['standard input, as -', () => '-', /input -: no such file .*; standard input and pipes are not read/],
   ];
   for (const [what, make, message] of cases) {
     it(`${what}: exit 2, one line naming it, nothing written`, async () => {

@@ -48,6 +48,9 @@ export function inputStatus(path: string): InputStatus {
   return s.isFile() ? { kind: 'file' } : { kind: 'not-file', what: kindOf(s) };
 }
 
+/** Said where standard input or a pipe is given as an input. */
+const NOT_A_STREAM = 'standard input and pipes are not read (ranges are re-read from file offsets, for parallel parsing and checkpoints): write the stream to a file and give that file, which is followed as it grows';
+
 /**
  * `once` reads what exists now, so an explicit input (a path, not a glob) that
  * is not a readable regular file can only be a mistake: a usage error before
@@ -63,10 +66,10 @@ export function checkOnceInputs(patterns: readonly string[]): void {
       case 'file':
         break;
       case 'missing':
-        throw new ConfigError(`input ${pattern}: no such file (with --once only files that exist are read)`, 'input');
+        throw new ConfigError(`input ${pattern}: no such file (with --once only files that exist are read)${pattern === '-' ? `; ${NOT_A_STREAM}` : ''}`, 'input');
       case 'not-file':
         throw new ConfigError(
-          `input ${pattern}: is ${status.what}, not a regular file${status.what === 'a directory' ? ` (a glob such as ${pattern.replace(/\/+$/, '')}/*.ndjson reads the files in it)` : ''}`,
+          `input ${pattern}: is ${status.what}, not a regular file${status.what === 'a directory' ? ` (a glob such as ${pattern.replace(/\/+$/, '')}/*.ndjson reads the files in it)` : status.what === 'a FIFO' || status.what === 'a character device' ? `; ${NOT_A_STREAM}` : ''}`,
           'input',
         );
       case 'error':
