@@ -61,6 +61,8 @@ export class Checkpointer {
   onCommitted: ((state: CheckpointState) => void) | undefined;
   private failed = 0;
   private lastCommittedAtMs: number | undefined;
+  /** Why the latest commit failed; cleared by the next that lands. */
+  private failing: string | undefined;
   private lastProgress = -1;
   private final = false;
 
@@ -161,8 +163,25 @@ export class Checkpointer {
     this.lock.release();
   }
 
+  /**
+   * Why the engine is not ready on the checkpoint's account: the latest
+   * commit failed (a full or lost checkpoint volume). Records go on flowing,
+   * but a restart would resume from the last one that landed and read again
+   * all that came after it; said until a commit lands again.
+   */
+  notReadyReason(): string | undefined {
+    if (this.failing === undefined) return undefined;
+    const since = this.lastCommittedAtMs === undefined ? 'none committed yet' : `the last committed at ${new Date(this.lastCommittedAtMs).toISOString()}`;
+    return `the latest commit failed (${this.failing}); ${since}`;
+  }
+
   stats(): CheckpointStats {
     return { dir: this.store.dir, committed: this.committed, failed: this.failed, lastCommittedAtMs: this.lastCommittedAtMs };
+  }
+
+  private noteFailure(err: unknown): void {
+    this.failed++;
+    this.failing = err instanceof Error ? err.message : String(err);
   }
 
   private periodic(): void {
@@ -203,25 +222,34 @@ export class Checkpointer {
     // committed only once the consumer has taken all of it (at-least-once).
     const takenMark = iterator?.written ?? 0;
     const outputsBefore = subject.outputsLeft;
-    const committing = store
-      .commit(state, writes, async () => {
+    let stored: Promise<void>;
+    try {
+      stored = store.commit(state, writes, async () => {
         await outputsBefore;
         await iterator?.whenTaken(takenMark);
         await sink.flush();
         await deadLetter?.flush();
-      })
+      });
+    } catch (err) {
+      // Failed before anything was written (the directory gone, say): counted like
+      // a commit that failed later; the pipeline's warning names it.
+      this.noteFailure(err);
+      throw err;
+    }
+    const committing = stored
       .then(
         () => {
           this.dedup.committed(store.lastCommitted!);
           this.committed++;
           this.onCommitted?.(state);
           this.lastCommittedAtMs = state.writtenAtMs;
+          this.failing = undefined;
         },
         (err: unknown) => {
           // The records() loop ended before taking what this checkpoint covers: not
           // committing it is the at-least-once rule at work, not a failure.
           if (err instanceof RecordsNotTakenError) return;
-          this.failed++;
+          this.noteFailure(err);
           this.warn(`checkpoint ${state.generation} not committed: ${err instanceof Error ? err.message : String(err)}`, 'ORDERTAIL_CHECKPOINT_FAILED');
         },
       );

@@ -970,7 +970,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     };
   }
 
-  /** Ready: started, every worker thread up, no fatal error, sink not failing. */
+  /** Ready: started, every worker thread up, no fatal error, sink not failing, checkpoints landing. */
   readiness(): Readiness {
     const reasons: string[] = [];
     if (this.state !== 'running') reasons.push(`engine is ${this.state}`);
@@ -982,6 +982,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if ((this.staging?.errors ?? 0) > 0) reasons.push(`sink ${this.sink?.name} reported ${this.staging!.errors} write error(s)`);
     const sinkDown = this.sink?.notReadyReason?.();
     if (sinkDown) reasons.push(`sink ${this.sink!.name}: ${sinkDown}`);
+    const checkpointDown = this.checkpointer?.notReadyReason();
+    if (checkpointDown) reasons.push(`checkpoint ${this.checkpointer!.dir}: ${checkpointDown}`);
     for (const input of this.natsInputs) {
       const down = input.notReadyReason();
       if (down) reasons.push(`input ${input.name}: ${down}`);
