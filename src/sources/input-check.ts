@@ -51,6 +51,12 @@ export function inputStatus(path: string): InputStatus {
 /** Said where standard input or a pipe is given as an input. */
 const NOT_A_STREAM = 'standard input and pipes are not read (ranges are re-read from file offsets, for parallel parsing and checkpoints): write the stream to a file and give that file, which is followed as it grows';
 
+/** What to give instead of a directory (a glob of its files) or a stream (a file it is written to). */
+function whatInstead(pattern: string, what: string): string {
+  if (what === 'a directory') return ` (a glob such as ${pattern.replace(/\/+$/, '')}/*.ndjson reads the files in it)`;
+  return what === 'a FIFO' || what === 'a character device' ? `; ${NOT_A_STREAM}` : '';
+}
+
 /**
  * `once` reads what exists now, so an explicit input (a path, not a glob) that
  * is not a readable regular file can only be a mistake: a usage error before
@@ -68,10 +74,7 @@ export function checkOnceInputs(patterns: readonly string[]): void {
       case 'missing':
         throw new ConfigError(`input ${pattern}: no such file (with --once only files that exist are read)${pattern === '-' ? `; ${NOT_A_STREAM}` : ''}`, 'input');
       case 'not-file':
-        throw new ConfigError(
-          `input ${pattern}: is ${status.what}, not a regular file${status.what === 'a directory' ? ` (a glob such as ${pattern.replace(/\/+$/, '')}/*.ndjson reads the files in it)` : status.what === 'a FIFO' || status.what === 'a character device' ? `; ${NOT_A_STREAM}` : ''}`,
-          'input',
-        );
+        throw new ConfigError(`input ${pattern}: is ${status.what}, not a regular file${whatInstead(pattern, status.what)}`, 'input');
       case 'error':
         if (!isTransientOpenError(status.code)) throw new ConfigError(`input ${pattern}: cannot be opened (${status.message})`, 'input');
     }
