@@ -65,7 +65,12 @@ async function run(command: RunCommand): Promise<void> {
 const isBrokenPipe = (err: unknown): boolean => (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
 
 async function runEngine({ engineOptions, options, statusIntervalMs, metrics, reload }: RunCommand, signals: StopSignals): Promise<void> {
-  const [{ createLogger }, { Engine }, { ownProcessGlobals }] = await Promise.all([import('../metrics/logger.js'), import('../engine/engine.js'), import('../metrics/histograms.js')]);
+  const [{ createLogger }, { Engine }, { ownProcessGlobals }, { rejectsLogger }] = await Promise.all([
+    import('../metrics/logger.js'),
+    import('../engine/engine.js'),
+    import('../metrics/histograms.js'),
+    import('../metrics/rejects-log.js'),
+  ]);
   ownProcessGlobals();
   // Logs go to stderr only: stdout may be the record sink.
   const logger = createLogger({ level: options.logLevel });
@@ -73,7 +78,7 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics, re
   let failed = false;
   engine.on('info', (m) => logger.info(m));
   engine.on('warning', (m, code) => logger.warn({ code }, m));
-  engine.on('rejected', (r) => logger.debug({ file: r.file, offset: r.offset, reason: r.reason }, 'record rejected'));
+  engine.on('rejected', rejectsLogger(logger, () => engine.options.deadLetter !== undefined));
   engine.on('error', (e) => {
     failed = true;
     logger.error({ err: e }, e.message);

@@ -40,6 +40,7 @@ import { StageHistograms } from '../metrics/stages.js';
 import { buildWhenUsed, prepareLatencyHistograms } from '../metrics/histograms.js';
 import { dedupSummary, type EngineStats, type FeatureFlags, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type ReadingCounts, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
 import { createLogger, type Logger } from '../metrics/logger.js';
+import { rejectsLogger } from '../metrics/rejects-log.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { StreamCounters } from '../metrics/counters.js';
 import type { Registry } from 'prom-client';
@@ -854,7 +855,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private logEvents(logger: Logger): void {
     this.on('info', (m) => logger.info(m));
     this.on('warning', (m, code) => logger.warn({ code }, m));
-    this.on('rejected', (r) => logger.debug({ file: r.file, offset: r.offset, reason: r.reason }, 'record rejected'));
+    this.on('rejected', rejectsLogger(logger, () => this.current.deadLetter !== undefined));
   }
 
   /** `once`: everything that existed at start has been emitted. */

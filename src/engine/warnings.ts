@@ -26,6 +26,7 @@ export const WARNING_CODES = [
   'ORDERTAIL_SINK_UNAVAILABLE',
   'ORDERTAIL_MODE_LIVE_MISSED',
   'ORDERTAIL_METRICS_MOVE_FAILED',
+  'ORDERTAIL_RECORD_REJECTED',
 ] as const;
 
 export type WarningCode = (typeof WARNING_CODES)[number];
