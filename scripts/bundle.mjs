@@ -41,8 +41,8 @@ const externalPackages = Object.keys({ ...manifest.dependencies, ...manifest.opt
 /**
  * prom-client's process CPU counters require @opentelemetry/api, only to
  * label exemplars with the active trace span; ordertail never enables
- * exemplars, and the API's ~40 bundled modules took a metrics server's
- * start-up ~5 ms of the main thread to evaluate (bench/RESULTS.md,
+ * exemplars, and evaluating the API's bundled modules was a visible part of
+ * a metrics server's start-up on the main thread (bench/RESULTS.md,
  * 2026-12-05). The CLI bundle gets what the API answers when no
  * OpenTelemetry SDK is registered, as is the case in the CLI: no active
  * context, no span. (The library keeps prom-client's own require.)

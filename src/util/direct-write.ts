@@ -32,8 +32,8 @@ type DirectWriterClass = new (path: string, size: number, buffers: number, buffe
 /**
  * One buffer fills while the others are on their way to the device; batches
  * accumulate while the device is busy, so each write is a full buffer. 4 × 2
- * MiB measured as fast as 3 × 4 MiB with 4 MB less resident, and 3 × 2 MiB
- * within the noise of both (bench/RESULTS.md, 2026-12-05).
+ * MiB measured as fast as 3 × 4 MiB with less resident, and 3 × 2 MiB within
+ * the noise of both (bench/RESULTS.md, 2026-12-05).
  */
 const DIRECT_BUFFERS = 4;
 /** A multiple of the 4 KiB block; a batch larger than one buffer is split. */
