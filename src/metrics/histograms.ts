@@ -57,9 +57,9 @@ interface WasmDecoders {
 /**
  * hdr-histogram-js sets its WebAssembly up from a deflated base64 copy, as
  * `pako.inflate(base64.toByteArray(BINARY))`: JavaScript run once, cold, on
- * the thread that builds the first histogram (most of the set-up's time on a
- * follower's main thread before `ready`; bench/RESULTS.md, 2026-12-05). Node's zlib and
- * base64 decoders give the same bytes natively. For the synchronous call
+ * the thread that builds the first histogram (about half of the set-up, on a
+ * follower's main thread before `ready`; bench/RESULTS.md, 2026-12-05).
+ * Node's zlib and base64 decoders give the same bytes natively. For the synchronous call
  * that decodes (the rest of the set-up is the compile, awaited after it), the
  * two functions that module calls are Node's, and are put back before any
  * other code can run; hdr-histogram-js's own encoding already uses zlib in
