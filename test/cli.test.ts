@@ -100,6 +100,19 @@ describe('CLI runs', () => {
     }
   });
 
+  it('files named as arguments are read as --input reads them, beside it', () => {
+    const dir = workdir();
+    writeFileSync(join(dir, 'a.ndjson'), '{"id":1}\n{"id":2}\n');
+    writeFileSync(join(dir, 'b.ndjson'), '{"id":2}\n{"id":3}\n');
+    writeFileSync(join(dir, 'c.json'), '[{"id":3},{"id":4}]');
+    const r = cli(['run', '--once', '--no-metrics', '--workers', '1', join(dir, 'a.ndjson'), join(dir, 'b.ndjson'), '--input', join(dir, '*.json')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { id: number }).id).sort()).toEqual([1, 2, 3, 4]);
+    const missing = cli(['run', '--once', '--no-metrics', join(dir, 'missing.ndjson')]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr.trim()).toMatch(/^ordertail: input .*missing\.ndjson: no such file/);
+  });
+
   it('--once to stdout with a config file, flags overriding it', () => {
     const dir = workdir();
     writeFileSync(join(dir, 'a.ndjson'), '{"id":1,"k":"x"}\n{"id":1,"k":"y"}\n{"id":2,"k":"x"}\n');

@@ -148,6 +148,7 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .command('run')
     .description('read input files (and follow them unless --once) and emit each record once')
     .exitOverride()
+    .argument('[files...]', 'files or globs to read, as --input gives them (quote a glob to have files created later picked up)')
     .option('-c, --config <file>', 'YAML config file; flags override its keys')
     .option('-i, --input <glob>', 'files to read (repeatable); files matching later are picked up; or nats://HOST:PORT/SUBJECT?durable=NAME (a JetStream durable consumer)', collect)
     .option('--once', 'read everything that exists now, then exit 0 (3 if an input could not be read)')
@@ -199,7 +200,9 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .option('--batch-every <duration>', 'legacy and hybrid modes: look for closed files this often, e.g. 1h (default 1h)')
     .option('--batch-delay <duration>', 'legacy and hybrid modes: a file not modified for this long is closed, e.g. 5m (default 5m)')
     .option('--status <duration>', 'print a status line to stderr at this interval, e.g. 1s')
-    .action(async (flags: Record<string, unknown>) => {
+    .action(async (files: string[], flags: Record<string, unknown>) => {
+      // `ordertail run --once a.ndjson b.ndjson` reads what `tail` or `jq` would.
+      if (files.length > 0) flags.input = [...((flags.input as string[] | undefined) ?? []), ...files];
       // The YAML loader is loaded only when there is a file to read.
       const configFile = typeof flags.config === 'string' ? flags.config : undefined;
       const loadFile = configFile === undefined ? undefined : (await import('../config/load-file.js')).loadConfigFile;
