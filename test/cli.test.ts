@@ -63,6 +63,17 @@ describe('CLI usage errors exit 2 with one clear line', () => {
     const out = join(dir, 'out.ndjson');
     expectUsageError(['run', '--once', '--no-metrics', '--input', join(dir, '*.ndjson'), '--sink', `file:${out}`, '--dead-letter', join(dir, '.', 'out.ndjson')], /deadLetter: .*out\.ndjson is also the sink file/);
   });
+  it('an input path that is also the sink or the dead-letter file is refused; a glob matching them is read without them', () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    writeFileSync(input, '{"id":"1"}\n');
+    expectUsageError(['run', '--once', '--no-metrics', input, '--sink', `file:${join(dir, '.', 'in.ndjson')}`], /input: .*in\.ndjson is also the sink file; an engine does not read its own output/);
+    expectUsageError(['run', '--no-metrics', '--no-checkpoint', '--input', input, '--dead-letter', input], /input: .*in\.ndjson is also the deadLetter file/);
+    expect(readFileSync(input, 'utf8')).toBe('{"id":"1"}\n');
+    const r = cli(['run', '--once', '--no-metrics', '--input', join(dir, '*.ndjson'), '--sink', `file:${join(dir, 'out.ndjson')}`]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/out\.ndjson matches the input glob but is an output of this engine; not read/);
+  });
   it('unreadable config file is named', () => expectUsageError(['run', '--config', '/nonexistent/c.yaml'], /\/nonexistent\/c\.yaml.*ENOENT/));
 });
 

@@ -11,6 +11,7 @@ import type { BroadcastConfig } from './broadcast.js';
 import { isPostgresUrl, parsePostgresSink, type PostgresSinkConfig } from './postgres-sink.js';
 import { isNatsUrl, parseNatsSink, type NatsSinkConfig } from './nats-sink.js';
 import { isNatsInput, parseNatsInput, type NatsInputConfig } from './nats-input.js';
+import { GLOB_SYNTAX } from '../sources/input-check.js';
 
 /**
  * Options accepted by `new Engine(options)` and by the YAML config file (same
@@ -372,7 +373,7 @@ const kebabToCamel = (key: string): string => key.replace(/-([a-z])/g, (_, c: st
 /**
  * Two outputs named as one file (the sink, the dead letters, the collector's
  * log) would interleave in it, and a restart's cut-back of one would cut the
- * other: refused, naming both.
+ * other: refused, naming both. So is an input path that names one of them.
  */
 function sameFileTwice(values: Raw, origin: string): void {
   const sink = values.sink as SinkSpec;
@@ -387,6 +388,14 @@ function sameFileTwice(values: Raw, origin: string): void {
     const other = seen.get(resolvePath(path));
     if (other !== undefined) throw new ConfigError(`${origin}: ${key}: ${path} is also the ${other} file; give each output a file of its own`, key);
     seen.set(resolvePath(path), key);
+  }
+  // A glob may match an output (that file is skipped, with a warning); a path named as an input cannot mean it.
+  for (const input of values.input as string[]) {
+    if (isNatsInput(input) || GLOB_SYNTAX.test(input)) continue;
+    const output = seen.get(resolvePath(input));
+    if (output === 'sink' || output === 'deadLetter') {
+      throw new ConfigError(`${origin}: input: ${input} is also the ${output} file; an engine does not read its own output (give the ${output} a file of its own)`, 'input');
+    }
   }
 }
 
