@@ -167,7 +167,7 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics, re
   if (options.once) {
     // One line that accounts for every record; a warning when copies may have got through.
     const s = engine.stats();
-    const summary = { read: s.recordsRead, emitted: s.recordsEmitted, duplicates: s.duplicates, rejected: s.rejectedByReason, withoutKey: s.withoutKey, dedupForgotten: s.dedupForgotten, dedupForgottenInWindow: s.dedupForgottenInWindow };
+    const summary = { read: s.recordsRead, emitted: s.recordsEmitted, duplicates: s.duplicates, rejected: s.rejectedByReason, withoutKey: s.withoutKey, eventTimeInvalid: s.eventTimeInvalid, dedupForgotten: s.dedupForgotten, dedupForgottenInWindow: s.dedupForgottenInWindow };
     if (s.dedupForgottenInWindow > 0) logger.warn({ summary }, formatSummary(s));
     else logger.info({ summary }, formatSummary(s));
   }

@@ -26,6 +26,7 @@ export function formatSummary(s: EngineStats): string {
   return (
     `done: read ${s.recordsRead}, emitted ${s.recordsEmitted}, duplicates ${s.duplicates}, ` +
     `rejected ${s.rejected}${reasons.length ? ` (${reasons.join(', ')})` : ''}, without key ${s.withoutKey}, ` +
+    (s.eventTimeInvalid > 0 ? `event time unusable ${s.eventTimeInvalid} (arrival time used), ` : '') +
     `dedup forgotten ${s.dedupForgotten} (${s.dedupForgottenInWindow} inside the window; table ${s.dedup.capacity} keys, ~${s.dedup.entries} held)`
   );
 }

@@ -18,6 +18,7 @@ import { DeadLetterFile } from '../sinks/dead-letter.js';
 import type { StagingBuffer } from '../sinks/staging.js';
 import { DedupTable, INSERT_DUPLICATE, type NativeDedup } from '../dedup/table.js';
 import type { DedupJournal } from '../checkpoint/dedup-journal.js';
+import { suspectUnitOf, type EventTimeDoubt } from './event-time-doubts.js';
 
 /**
  * Slots whose dedup buckets are loaded together before their inserts: their
@@ -25,6 +26,12 @@ import type { DedupJournal } from '../checkpoint/dedup-journal.js';
  * figures in bench/RESULTS.md).
  */
 const TOUCH_AHEAD = 16;
+
+/** Records at the start of each range whose event time is looked at for its units, until a doubt is said. */
+const UNITS_LOOKED_AT = 4;
+
+/** Of a record's text handed with an event-time doubt. */
+const DOUBT_RECORD_CHARS = 65_536;
 
 /**
  * How far one input stream (a file) has got in event time: the largest time of
@@ -80,6 +87,9 @@ export class EmitStage {
   private asideVerdicts = new Uint8Array(1024);
   /** forgottenInWindow() when last looked at (after each range). */
   private forgottenSeen = 0;
+  /** Whether onEventTimeDoubt was told of an unusable event time / of one in other units (once each per run). */
+  private invalidTimeTold: boolean;
+  private unitsTold: boolean;
 
   constructor(
     private readonly dedup: DedupTable,
@@ -95,8 +105,11 @@ export class EmitStage {
     private readonly native?: NativeDedup,
     /** Told each time keys still inside the window have been forgotten (count so far). */
     private readonly onForgetting?: (forgottenInWindow: number) => void,
+    /** Told of the first event time that is not a time, and of the first that looks like other units than ms (event-time-doubts.ts). */
+    private readonly onEventTimeDoubt?: (doubt: EventTimeDoubt) => void,
   ) {
     this.populatePending = native !== undefined;
+    this.invalidTimeTold = this.unitsTold = onEventTimeDoubt === undefined;
   }
 
   /** See DedupTable.setLowWatermark. */
@@ -151,6 +164,7 @@ export class EmitStage {
     const { i32, f64 } = range.results;
     const native = this.native;
     this.staging.beginRange(range.origin, range.bufferFilePos, range.live);
+    if (!this.unitsTold) this.lookAtUnits(range, first, Math.min(count, first + UNITS_LOOKED_AT));
     if (native && nativeTo <= first && first < count) nativeTo = this.insertNative(native, range, first, count);
     const c = this.counters.values;
     const rejects = this.counters.rejectsByCode;
@@ -180,7 +194,10 @@ export class EmitStage {
         this.reject(range, i32[w + W_OFFSET]!, i32[w + W_LENGTH]!, code);
         continue;
       }
-      if ((status & StatusFlag.EVENT_TIME_INVALID) !== 0) c[Counter.eventTimeInvalid]!++;
+      if ((status & StatusFlag.EVENT_TIME_INVALID) !== 0) {
+        c[Counter.eventTimeInvalid]!++;
+        if (!this.invalidTimeTold) this.tellDoubt(range, w, 'invalid', NaN);
+      }
       if (code === Status.KEYED) {
         const t = s * SLOT_F64_WORDS;
         let verdict: number;
@@ -282,6 +299,30 @@ export class EmitStage {
       this.forgottenSeen = forgotten;
       this.onForgetting?.(forgotten);
     }
+  }
+
+  /** The first parsed event time among slots [from, to), before any insert replaces a missing one: is it in ms? */
+  private lookAtUnits(range: ReadyRange, from: number, to: number): void {
+    const { i32, f64 } = range.results;
+    for (let s = from; s < to; s++) {
+      const w = s * SLOT_WORDS;
+      const status = i32[w + W_STATUS]!;
+      const code = status & STATUS_CODE_MASK;
+      const ms = f64[s * SLOT_F64_WORDS]!;
+      if (code > Status.UNKEYED || (status & StatusFlag.EVENT_TIME_INVALID) !== 0 || ms !== ms) continue;
+      const unit = suspectUnitOf(ms);
+      if (unit !== undefined) this.tellDoubt(range, w, unit, ms);
+      return;
+    }
+  }
+
+  private tellDoubt(range: ReadyRange, w: number, kind: EventTimeDoubt['kind'], ms: number): void {
+    if (kind === 'invalid') this.invalidTimeTold = true;
+    else this.unitsTold = true;
+    const { i32 } = range.results;
+    const offset = i32[w + W_OFFSET]!;
+    const length = Math.min(i32[w + W_LENGTH]!, DOUBT_RECORD_CHARS);
+    this.onEventTimeDoubt!({ kind, file: range.path, offset: range.bufferFilePos + offset, record: range.bytes.toString('utf8', offset, offset + length), ms });
   }
 
   private reject(range: ReadyRange, offset: number, length: number, code: number): void {

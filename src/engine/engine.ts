@@ -41,6 +41,7 @@ import { buildWhenUsed, prepareLatencyHistograms } from '../metrics/histograms.j
 import { dedupSummary, type EngineStats, type FeatureFlags, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type ReadingCounts, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
 import { createLogger, type Logger } from '../metrics/logger.js';
 import { rejectsLogger } from '../metrics/rejects-log.js';
+import { eventTimeWarning } from './event-time-doubts.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { StreamCounters } from '../metrics/counters.js';
 import type { Registry } from 'prom-client';
@@ -461,7 +462,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     if (native) this.checkpointer?.dedup.prefaultWith((bytes) => native.populateInBackground(bytes));
     const emit = new EmitStage(dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry as RejectedRecord),
-    this.streams, this.checkpointer?.dedup.journal, dedupImpl.native, (n) => this.onDedupForgetting(n));
+    this.streams, this.checkpointer?.dedup.journal, dedupImpl.native, (n) => this.onDedupForgetting(n), (doubt) =>
+      this.emit('warning', eventTimeWarning(doubt, o.eventTime, this.current.dedupWindowMs), doubt.kind === 'invalid' ? 'ORDERTAIL_EVENT_TIME_INVALID' : 'ORDERTAIL_EVENT_TIME_UNITS'));
     // Follow mode: small growth is parsed where it is noticed (engine/live-lane.ts).
     const liveLane = o.once && !parsesOnMainThread ? undefined : new LiveLane(o, chosen.name, this.stages.parse, parsesOnMainThread);
     this.liveLane = liveLane;

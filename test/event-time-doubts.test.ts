@@ -1,0 +1,116 @@
+/**
+ * Event times that change what the dedup window means are said, once per run
+ * each, with the record where they were first seen: a value that is not a time
+ * (its arrival time stands in), and numbers that look like epoch seconds,
+ * microseconds or nanoseconds where milliseconds are read. The output is the
+ * same bytes either way.
+ */
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Engine, type WarningCode } from '../dist/src/index.js';
+import { until, workdir } from './helpers/workdir.js';
+
+const BIN = resolve(import.meta.dirname, '../bin/ordertail.js');
+const NOW_MS = Date.UTC(2026, 11, 5, 10, 0, 0);
+
+/** Lines with non-ASCII text, so a character offset would not be the byte offset. */
+function lines(count: number, timestamp: (i: number) => unknown): string[] {
+  return Array.from({ length: count }, (_, i) => JSON.stringify({ id: `o-${i}`, note: `Zürich ордер ${i}`, timestamp: timestamp(i) }) + '\n');
+}
+
+const offsetOf = (all: string[], index: number): number => Buffer.byteLength(all.slice(0, index).join(''));
+
+async function runOnce(files: Record<string, string[]>, parser: 'js' | 'native'): Promise<{ warnings: [string, WarningCode][]; stats: ReturnType<Engine['stats']>; out: string }> {
+  const dir = workdir();
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content.join(''));
+  const out = join(dir, 'sink.out');
+  const engine = new Engine({ input: join(dir, '*.ndjson'), once: true, workers: 2, rangeBytes: 64 * 1024, parser, sink: `file:${out}` });
+  const warnings: [string, WarningCode][] = [];
+  engine.on('warning', (message, code) => warnings.push([message, code]));
+  await engine.start();
+  await engine.finished();
+  const stats = engine.stats();
+  await engine.stop();
+  return { warnings, stats, out: readFileSync(out, 'utf8') };
+}
+
+describe.each(['js', 'native'] as const)('event-time doubts (%s parser)', (parser) => {
+  it('the first event time that is not a time is named with its file, byte offset and value; all are counted', async () => {
+    const good = lines(3000, (i) => NOW_MS + i);
+    const bad = lines(3000, (i) => (i === 2200 ? 'yesterday' : i === 2900 ? null : new Date(NOW_MS + i).toISOString()));
+    const { warnings, stats, out } = await runOnce({ 'a-good.ndjson': good, 'b-bad.ndjson': bad }, parser);
+    expect(warnings).toHaveLength(1);
+    const [message, code] = warnings[0]!;
+    expect(code).toBe('ORDERTAIL_EVENT_TIME_INVALID');
+    expect(message).toContain(`b-bad.ndjson offset ${offsetOf(bad, 2200)} `);
+    expect(message).toContain('("yesterday")');
+    expect(stats.eventTimeInvalid).toBe(2);
+    // b repeats a's orders at the same times, but for the two whose arrival time (today) stands in for theirs.
+    expect(out.split('\n').filter(Boolean)).toHaveLength(3002);
+  });
+
+  it.each([
+    ['seconds', (i: number) => Math.floor(NOW_MS / 1000) + i, /epoch seconds.*spans 16\.7 h of these times/],
+    ['microseconds', (i: number) => NOW_MS * 1000 + i, /epoch microseconds.*spans 60 ms of these times/],
+    ['nanoseconds', (i: number) => NOW_MS * 1e6 + i * 1e6, /epoch nanoseconds.*spans 0\.06 ms of these times/],
+  ])('numbers in epoch %s are said once, naming the first file and offset', async (_unit, timestamp, said) => {
+    const ms = lines(2000, (i) => NOW_MS + i);
+    // The first record has no time: the check looks past it.
+    const other = lines(2000, (i) => (i === 0 ? undefined : timestamp(i)));
+    const { warnings, stats } = await runOnce({ 'a-ms.ndjson': ms, 'b-other.ndjson': other }, parser);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]![1]).toBe('ORDERTAIL_EVENT_TIME_UNITS');
+    expect(warnings[0]![0]).toMatch(said);
+    expect(warnings[0]![0]).toContain(`b-other.ndjson offset ${offsetOf(other, 1)}`);
+    expect(stats.eventTimeInvalid).toBe(0);
+  });
+
+  it('epoch ms, ISO-8601, missing times and small synthetic numbers say nothing', async () => {
+    const { warnings, stats } = await runOnce(
+      {
+        'a.ndjson': lines(1500, (i) => NOW_MS + i),
+        'b.ndjson': lines(1500, (i) => new Date(NOW_MS + i).toISOString()),
+        'c.ndjson': lines(1500, () => undefined),
+        'd.ndjson': lines(1500, (i) => i * 10),
+      },
+      parser,
+    );
+    expect(warnings).toEqual([]);
+    expect(stats.eventTimeInvalid).toBe(0);
+  });
+});
+
+describe('event-time doubts while following, and in the --once summary', () => {
+  it('growth of a followed file in epoch seconds is said (the live lane)', async () => {
+    const dir = workdir();
+    const file = join(dir, 'live.ndjson');
+    writeFileSync(file, lines(10, (i) => NOW_MS + i).join(''));
+    const engine = new Engine({ input: file, workers: 1, sink: 'none' });
+    const warnings: [string, WarningCode][] = [];
+    engine.on('warning', (message, code) => warnings.push([message, code]));
+    await engine.start();
+    await until(() => engine.stats().recordsEmitted === 10, 10_000, 'history');
+    expect(warnings).toEqual([]);
+    appendFileSync(file, JSON.stringify({ id: 'late', timestamp: Math.floor(NOW_MS / 1000) }) + '\n');
+    await until(() => warnings.length > 0, 10_000, 'the warning');
+    await engine.stop();
+    expect(warnings).toEqual([[expect.stringMatching(/epoch seconds.*live\.ndjson offset \d+/), 'ORDERTAIL_EVENT_TIME_UNITS']]);
+    expect(warnings[0]![0]).toContain(`offset ${Buffer.byteLength(readFileSync(file, 'utf8').split('\n').slice(0, 10).join('\n') + '\n')}`);
+  });
+
+  it('the --once summary counts unusable event times', () => {
+    const dir = workdir();
+    writeFileSync(join(dir, 'in.ndjson'), lines(5, (i) => (i % 2 === 0 ? 'soon' : NOW_MS)).join(''));
+    const r = spawnSync(process.execPath, [BIN, 'run', '--once', '--no-metrics', join(dir, 'in.ndjson')], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(5);
+    const summary = r.stderr.split('\n').filter((l) => l.includes('"summary"'));
+    expect(summary).toHaveLength(1);
+    const parsed = JSON.parse(summary[0]!) as { msg: string; summary: { eventTimeInvalid: number } };
+    expect(parsed.summary.eventTimeInvalid).toBe(3);
+    expect(parsed.msg).toContain('event time unusable 3 (arrival time used)');
+    expect(r.stderr.split('\n').filter((l) => l.includes('ORDERTAIL_EVENT_TIME_INVALID'))).toHaveLength(1);
+  });
+});
