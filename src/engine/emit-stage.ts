@@ -18,7 +18,7 @@ import { DeadLetterFile } from '../sinks/dead-letter.js';
 import type { StagingBuffer } from '../sinks/staging.js';
 import { DedupTable, INSERT_DUPLICATE, type NativeDedup } from '../dedup/table.js';
 import type { DedupJournal } from '../checkpoint/dedup-journal.js';
-import { suspectUnitOf, type EventTimeDoubt } from './event-time-doubts.js';
+import { suspectUnitOf, type RecordDoubt } from './record-doubts.js';
 
 /**
  * Slots whose dedup buckets are loaded together before their inserts: their
@@ -30,7 +30,7 @@ const TOUCH_AHEAD = 16;
 /** Records at the start of each range whose event time is looked at for its units, until a doubt is said. */
 const UNITS_LOOKED_AT = 4;
 
-/** Of a record's text handed with an event-time doubt. */
+/** Of a record's text handed with a doubt. */
 const DOUBT_RECORD_CHARS = 65_536;
 
 /**
@@ -87,7 +87,8 @@ export class EmitStage {
   private asideVerdicts = new Uint8Array(1024);
   /** forgottenInWindow() when last looked at (after each range). */
   private forgottenSeen = 0;
-  /** Whether onEventTimeDoubt was told of an unusable event time / of one in other units (once each per run). */
+  /** Whether onRecordDoubt was told of a record without the key / an unusable event time / one in other units (once each per run). */
+  private noKeyTold: boolean;
   private invalidTimeTold: boolean;
   private unitsTold: boolean;
 
@@ -105,11 +106,11 @@ export class EmitStage {
     private readonly native?: NativeDedup,
     /** Told each time keys still inside the window have been forgotten (count so far). */
     private readonly onForgetting?: (forgottenInWindow: number) => void,
-    /** Told of the first event time that is not a time, and of the first that looks like other units than ms (event-time-doubts.ts). */
-    private readonly onEventTimeDoubt?: (doubt: EventTimeDoubt) => void,
+    /** Told of the first record without the key, the first event time that is not a time, and the first that looks like other units than ms (record-doubts.ts). */
+    private readonly onRecordDoubt?: (doubt: RecordDoubt) => void,
   ) {
     this.populatePending = native !== undefined;
-    this.invalidTimeTold = this.unitsTold = onEventTimeDoubt === undefined;
+    this.noKeyTold = this.invalidTimeTold = this.unitsTold = onRecordDoubt === undefined;
   }
 
   /** See DedupTable.setLowWatermark. */
@@ -221,6 +222,7 @@ export class EmitStage {
         if (this.journal) this.journal.push(i32[w + W_HASH_LO]!, i32[w + W_HASH_HI]!, f64, t);
       } else {
         c[Counter.withoutKey]!++;
+        if (!this.noKeyTold) this.tellDoubt(range, w, 'no-key', NaN);
       }
       c[Counter.recordsEmitted]!++;
       emitted++;
@@ -316,13 +318,14 @@ export class EmitStage {
     }
   }
 
-  private tellDoubt(range: ReadyRange, w: number, kind: EventTimeDoubt['kind'], ms: number): void {
-    if (kind === 'invalid') this.invalidTimeTold = true;
+  private tellDoubt(range: ReadyRange, w: number, kind: RecordDoubt['kind'], ms: number): void {
+    if (kind === 'no-key') this.noKeyTold = true;
+    else if (kind === 'invalid') this.invalidTimeTold = true;
     else this.unitsTold = true;
     const { i32 } = range.results;
     const offset = i32[w + W_OFFSET]!;
     const length = Math.min(i32[w + W_LENGTH]!, DOUBT_RECORD_CHARS);
-    this.onEventTimeDoubt!({ kind, file: range.path, offset: range.bufferFilePos + offset, record: range.bytes.toString('utf8', offset, offset + length), ms });
+    this.onRecordDoubt!({ kind, file: range.path, offset: range.bufferFilePos + offset, record: range.bytes.toString('utf8', offset, offset + length), ms });
   }
 
   private reject(range: ReadyRange, offset: number, length: number, code: number): void {

@@ -41,7 +41,7 @@ import { buildWhenUsed, prepareLatencyHistograms } from '../metrics/histograms.j
 import { dedupSummary, type EngineStats, type FeatureFlags, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type ReadingCounts, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
 import { createLogger, type Logger } from '../metrics/logger.js';
 import { rejectsLogger } from '../metrics/rejects-log.js';
-import { eventTimeWarning } from './event-time-doubts.js';
+import { recordDoubtWarning, type RecordDoubt } from './record-doubts.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { StreamCounters } from '../metrics/counters.js';
 import type { Registry } from 'prom-client';
@@ -463,7 +463,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     const emit = new EmitStage(dedup, staging, this.counters, this.latency, this.deadLetter, (entry) =>
       this.emit('rejected', entry as RejectedRecord),
     this.streams, this.checkpointer?.dedup.journal, dedupImpl.native, (n) => this.onDedupForgetting(n), (doubt) =>
-      this.emit('warning', eventTimeWarning(doubt, o.eventTime, this.current.dedupWindowMs), doubt.kind === 'invalid' ? 'ORDERTAIL_EVENT_TIME_INVALID' : 'ORDERTAIL_EVENT_TIME_UNITS'));
+      this.onRecordDoubt(doubt));
     // Follow mode: small growth is parsed where it is noticed (engine/live-lane.ts).
     const liveLane = o.once && !parsesOnMainThread ? undefined : new LiveLane(o, chosen.name, this.stages.parse, parsesOnMainThread);
     this.liveLane = liveLane;
@@ -637,6 +637,12 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   }
 
   /** Said once, with the size that would have held every key so far. */
+  private onRecordDoubt(doubt: RecordDoubt): void {
+    const o = this.current;
+    const code = doubt.kind === 'no-key' ? 'ORDERTAIL_DEDUP_KEY_MISSING' : doubt.kind === 'invalid' ? 'ORDERTAIL_EVENT_TIME_INVALID' : 'ORDERTAIL_EVENT_TIME_UNITS';
+    this.emit('warning', recordDoubtWarning(doubt, { dedupKey: o.dedupKey, eventTime: o.eventTime, dedupWindowMs: o.dedupWindowMs }), code);
+  }
+
   private onDedupForgetting(forgottenInWindow: number): void {
     if (this.forgettingWarned) return;
     this.forgettingWarned = true;

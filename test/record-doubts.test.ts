@@ -1,9 +1,10 @@
 /**
- * Event times that change what the dedup window means are said, once per run
- * each, with the record where they were first seen: a value that is not a time
- * (its arrival time stands in), and numbers that look like epoch seconds,
- * microseconds or nanoseconds where milliseconds are read. The output is the
- * same bytes either way.
+ * Records the dedup stage takes as they are, where the configuration may not
+ * say what the user meant, are said once per run each, with the record where
+ * they were first seen: a record without the dedup key (passed through), an
+ * event time that is not a time (its arrival time stands in), and numbers that
+ * look like epoch seconds, microseconds or nanoseconds where milliseconds are
+ * read. The output is the same bytes either way.
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,11 +23,11 @@ function lines(count: number, timestamp: (i: number) => unknown): string[] {
 
 const offsetOf = (all: string[], index: number): number => Buffer.byteLength(all.slice(0, index).join(''));
 
-async function runOnce(files: Record<string, string[]>, parser: 'js' | 'native'): Promise<{ warnings: [string, WarningCode][]; stats: ReturnType<Engine['stats']>; out: string }> {
+async function runOnce(files: Record<string, string[]>, parser: 'js' | 'native', dedupKey = 'id'): Promise<{ warnings: [string, WarningCode][]; stats: ReturnType<Engine['stats']>; out: string }> {
   const dir = workdir();
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content.join(''));
   const out = join(dir, 'sink.out');
-  const engine = new Engine({ input: join(dir, '*.ndjson'), once: true, workers: 2, rangeBytes: 64 * 1024, parser, sink: `file:${out}` });
+  const engine = new Engine({ input: join(dir, '*.ndjson'), once: true, workers: 2, rangeBytes: 64 * 1024, parser, dedupKey, sink: `file:${out}` });
   const warnings: [string, WarningCode][] = [];
   engine.on('warning', (message, code) => warnings.push([message, code]));
   await engine.start();
@@ -36,7 +37,19 @@ async function runOnce(files: Record<string, string[]>, parser: 'js' | 'native')
   return { warnings, stats, out: readFileSync(out, 'utf8') };
 }
 
-describe.each(['js', 'native'] as const)('event-time doubts (%s parser)', (parser) => {
+describe.each(['js', 'native'] as const)('record doubts (%s parser)', (parser) => {
+  it('the first record without the dedup key is named with the fields it has, and the one meant', async () => {
+    const orders = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ order_id: `o-${i % 2000}`, venue: 'börse', timestamp: NOW_MS }) + '\n');
+    const { warnings, stats, out } = await runOnce({ 'a.ndjson': orders }, parser, 'venue,orderId');
+    expect(warnings).toEqual([[expect.stringContaining(`a.ndjson offset 0 has no 'orderId' (dedup key venue, orderId); its fields: order_id, venue, timestamp; did you mean 'order_id' for 'orderId'?`), 'ORDERTAIL_DEDUP_KEY_MISSING']]);
+    expect(stats.withoutKey).toBe(3000);
+    expect(out.split('\n').filter(Boolean)).toHaveLength(3000);
+    const keyed = await runOnce({ 'a.ndjson': [...orders.slice(0, 5), '{"note":"heartbeat"}\n', ...orders.slice(5)] }, parser, 'order_id');
+    expect(keyed.warnings).toEqual([[expect.stringContaining(`a.ndjson offset ${offsetOf(orders, 5)} has no 'order_id' (dedup key order_id); its fields: note.`), 'ORDERTAIL_DEDUP_KEY_MISSING']]);
+    expect(keyed.stats.withoutKey).toBe(1);
+    expect(keyed.stats.duplicates).toBe(1000);
+  });
+
   it('the first event time that is not a time is named with its file, byte offset and value; all are counted', async () => {
     const good = lines(3000, (i) => NOW_MS + i);
     const bad = lines(3000, (i) => (i === 2200 ? 'yesterday' : i === 2900 ? null : new Date(NOW_MS + i).toISOString()));
