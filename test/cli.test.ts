@@ -23,7 +23,14 @@ describe('CLI usage errors exit 2 with one clear line', () => {
   it('bad --from', () => expectUsageError(['run', '--input', 'x', '--from', 'middle'], /from/));
   it('bad --dedup-impl', () => expectUsageError(['run', '--input', 'x', '--dedup-impl', 'fast'], /dedup-impl.*auto, js, native/));
   it('bad --sink-page-cache', () => expectUsageError(['run', '--input', 'x', '--sink-page-cache', 'forget'], /sink-page-cache.*drop, keep/));
-  it('missing input', () => expectUsageError(['run', '--once'], /input.*required/));
+  it('missing input says how to name files or a glob', () => {
+    expectUsageError(['run', '--once'], /^ordertail: nothing to read: name the files \(ordertail run --once a\.ndjson b\.ndjson\) or a glob \(--input/);
+    expectUsageError(['run'], /^ordertail: nothing to read/);
+  });
+  it('a misspelt command or flag is answered with the one meant, on the one line', () => {
+    expectUsageError(['runn', '--once'], /^error: unknown command 'runn' \(Did you mean run\?\)$/);
+    expectUsageError(['run', '--onse', 'x'], /^error: unknown option '--onse' \(Did you mean --once\?\)$/);
+  });
   it('config key of the wrong type names the key', () => {
     const dir = workdir();
     const config = join(dir, 'c.yaml');

@@ -141,8 +141,8 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .description('Tail append-only JSON order logs into a deduplicated, low-latency stream.')
     .version(packageVersion(), '-V, --version')
     .exitOverride()
-    .showSuggestionAfterError(false)
-    .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
+    // One line: commander puts its "(Did you mean …?)" on a second one.
+    .configureOutput({ outputError: (text, write) => write(text.trim().split('\n').join(' ') + '\n') });
 
   program
     .command('run')
@@ -203,6 +203,9 @@ export function buildProgram(onRun: (cmd: RunCommand) => Promise<void>): Command
     .action(async (files: string[], flags: Record<string, unknown>) => {
       // `ordertail run --once a.ndjson b.ndjson` reads what `tail` or `jq` would.
       if (files.length > 0) flags.input = [...((flags.input as string[] | undefined) ?? []), ...files];
+      if (flags.input === undefined && flags.config === undefined) {
+        throw new ConfigError("nothing to read: name the files (ordertail run --once a.ndjson b.ndjson) or a glob (--input 'logs/*.ndjson', followed as files appear)", 'input');
+      }
       // The YAML loader is loaded only when there is a file to read.
       const configFile = typeof flags.config === 'string' ? flags.config : undefined;
       const loadFile = configFile === undefined ? undefined : (await import('../config/load-file.js')).loadConfigFile;
