@@ -4,8 +4,9 @@
  * from the checkpoint delivers after leaving early, reuse, and the queue's
  * bounds. Real engines, files and worker threads.
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { Engine, EngineError, type EngineOptions } from '../dist/src/index.js';
@@ -225,6 +226,29 @@ describe('records(): one loop per engine', () => {
     }
     expect(second).toMatchObject({ code: 'ORDERTAIL_RECORDS_REUSED' });
     await engine.stop();
+  });
+});
+
+describe('records(): an engine never started', () => {
+  const index = resolve(import.meta.dirname, '../dist/src/index.js');
+  const script = (dir: string, body: string): { status: number | null; stdout: string; stderr: string } => {
+    writeRecords(join(dir, 'in.ndjson'), 5);
+    return spawnSync(process.execPath, ['--input-type=module', '-e', `import { Engine } from ${JSON.stringify(index)};\nconst engine = new Engine({ input: ${JSON.stringify(join(dir, 'in.ndjson'))}, once: true, workers: 1 });\n${body}`], { encoding: 'utf8', timeout: 30_000 });
+  };
+
+  it('a loop over records() with no start() throws ORDERTAIL_RECORDS_NOT_STARTED instead of the process leaving silently (exit 13)', () => {
+    const r = script(workdir(), `let n = 0;\ntry { for await (const record of engine.records()) n++; } catch (err) { console.log(err.code, n); process.exitCode = 1; }`);
+    expect(r.stdout.trim()).toBe('ORDERTAIL_RECORDS_NOT_STARTED 0');
+    expect(r.status).toBe(1);
+  });
+
+  it('a loop that starts before a start() that comes later, after other work, gets every record', () => {
+    const r = script(
+      workdir(),
+      `const records = engine.records();\nconst loop = (async () => { let n = 0; for await (const record of records) n++; return n; })();\nawait new Promise((done) => setTimeout(done, 300));\nawait engine.start();\nconsole.log(await loop);\nawait engine.stop();`,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('5');
   });
 });
 

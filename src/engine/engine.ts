@@ -120,6 +120,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private readonly counters = new Counters();
   private readonly latency = { live: new LatencyRecorder(), history: new LatencyRecorder() };
   private iterator: IteratorSink | undefined;
+  /** Removes the records() loop's check for an engine never started (at start() and stop()). */
+  private forgetNeverStarted: (() => void) | undefined;
   private sink: Sink | undefined;
   private deadLetter: DeadLetterFile | undefined;
   private pool: ParsePool | undefined;
@@ -219,8 +221,19 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       maxBytes: positiveInteger(options.maxBytes, 'maxBytes') ?? DEFAULT_QUEUE_BOUNDS.maxBytes,
     };
     // The loop is over (done, break, throw, abort): nobody reads any more, so the engine stops.
-    this.iterator = new IteratorSink(bounds, () => void this.stop());
-    return this.iterator.iterator(options.signal);
+    const iterator = new IteratorSink(bounds, () => void this.stop());
+    this.iterator = iterator;
+    // `for await (… of engine.records())` with no start(): the loop waits for records
+    // that never come, and a process with nothing else to do leaves without a word
+    // (exit 13, "unsettled top-level await"). Said by the loop instead.
+    const neverStarted = (): void => {
+      if (this.state === 'new' && iterator.waiting) {
+        iterator.fail(new EngineError('ORDERTAIL_RECORDS_NOT_STARTED', 'records(): the loop is waiting for records of an engine that was never started; call start() (after records(), before or while looping)'));
+      }
+    };
+    process.once('beforeExit', neverStarted);
+    this.forgetNeverStarted = () => process.removeListener('beforeExit', neverStarted);
+    return iterator.iterator(options.signal);
   }
 
   /**
@@ -334,6 +347,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
 
   async start(): Promise<void> {
     if (this.state !== 'new') throw new EngineError('ORDERTAIL_STARTED', `start() called on a ${this.state} engine`);
+    this.forgetNeverStarted?.();
     let settled!: () => void;
     this.startSettled = new Promise<void>((resolve) => (settled = resolve));
     try {
@@ -1017,6 +1031,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
    * call returns the same promise: a second stop() waits for the first.
    */
   stop(): Promise<void> {
+    this.forgetNeverStarted?.();
     this.stopping ??= this.stopOnce();
     return this.stopping;
   }

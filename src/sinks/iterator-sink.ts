@@ -154,6 +154,11 @@ export class IteratorSink implements Sink {
     return iterator;
   }
 
+  /** Whether the loop is waiting for a record. */
+  get waiting(): boolean {
+    return this.wakeConsumer !== undefined;
+  }
+
   private async next(): Promise<IteratorResult<Buffer, undefined>> {
     if (this.handedOut) {
       this.handedOut = false;
