@@ -41,6 +41,12 @@ export interface CheckpointedOutput {
   kind: 'file' | 'stdout' | 'none' | 'iterator';
   path?: string;
   committedBytes?: number;
+  /**
+   * The file's `dev:ino` when written (checkpoints before 2026-12-05 have none):
+   * a restart cuts back only that file, and takes another one found at the
+   * path (rotated or replaced while stopped) as a new output.
+   */
+  identity?: string;
 }
 
 export interface CheckpointState {
@@ -53,7 +59,7 @@ export interface CheckpointState {
    * landed, and a restart from such a checkpoint cuts it back to this length
    * (engine.ts, switchSink).
    */
-  nextSink?: { path: string; committedBytes: number };
+  nextSink?: { path: string; committedBytes: number; identity?: string };
   deadLetter?: CheckpointedOutput;
   /**
    * 'raw': the table's shared memory as it is (restored with one read);

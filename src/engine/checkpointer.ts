@@ -212,9 +212,9 @@ export class Checkpointer {
     const state: CheckpointState = {
       generation: ++this.generation,
       writtenAtMs: Date.now(),
-      sink: fileSink ? { kind: 'file', path: resolve(fileSink.path), committedBytes: fileSink.bytesWritten } : { kind: subject.sinkKind },
+      sink: fileSink ? { kind: 'file', path: resolve(fileSink.path), committedBytes: fileSink.bytesWritten, identity: fileSink.identity } : { kind: subject.sinkKind },
       ...(subject.nextSink ? { nextSink: subject.nextSink } : {}),
-      deadLetter: deadLetter ? { kind: 'file', path: resolve(deadLetter.path), committedBytes: deadLetter.bytesWritten } : undefined,
+      deadLetter: deadLetter ? { kind: 'file', path: resolve(deadLetter.path), committedBytes: deadLetter.bytesWritten, identity: deadLetter.identity } : undefined,
       dedup: { ...manifest, windowMs: this.options.dedupWindowMs, capacity: dedup.capacity },
       files: subject.files(),
     };

@@ -85,6 +85,9 @@ export interface EngineEventMap {
   finished: [];
 }
 
+/** How often a follower looks whether its sink file was rotated (two stat calls). */
+const SINK_FILE_CHECK_MS = 1000;
+
 /**
  * The embeddable engine: `new Engine(options)`, `await start()`, read records
  * from `records()` (or a configured sink), `stats()`, `await stop()`.
@@ -169,6 +172,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private sinkSwitch: SwitchableSink | undefined;
   /** The sink a reload opened, put in place at a checkpoint boundary (switchDue, switchSink). */
   private pendingSink: ReturnType<typeof openReplacementSink> | undefined;
+  /** Looks for a rotation of the file sink (checkSinkFile) while following. */
+  private sinkFileTimer: NodeJS.Timeout | undefined;
+  /** A rotation that could not be followed was warned about (until one is). */
+  private sinkFileWarned = false;
   /** The flush and close of the sink a switch left, until done: checkpoints wait for it. */
   private outputsLeft: Promise<void> | undefined;
   /** Recorded in checkpoints when the sink is not a file. */
@@ -384,6 +391,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       if (this.fileSink?.directUnavailable) this.emit('info', `${this.fileSink.name}: sinkPageCache 'direct' not in effect (${this.fileSink.directUnavailable})`);
       this.sinkKind = this.iterator ? 'iterator' : o.sink.kind === 'file' || o.sink.kind === 'postgres' || o.sink.kind === 'nats' ? 'none' : o.sink.kind;
       if (!o.once && !this.iterator && switchesAtReload(o.sink.kind)) this.sink = this.sinkSwitch = new SwitchableSink(this.sink);
+      if (this.sinkSwitch && this.fileSink) this.sinkFileTimer = setInterval(() => this.checkSinkFile(), SINK_FILE_CHECK_MS).unref();
       if (isTransactional(this.sink)) {
         this.txSink = this.sink;
         resumeFiles = await this.sink.open();
@@ -682,7 +690,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       },
       get nextSink() {
         const file = engine.pendingSink?.fileSink;
-        return file ? { path: resolve(file.path), committedBytes: file.bytesWritten } : undefined;
+        return file ? { path: resolve(file.path), committedBytes: file.bytesWritten, identity: file.identity } : undefined;
       },
       get outputsLeft() {
         return engine.outputsLeft;
@@ -703,6 +711,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
    * the database. A sink commit that no retry fixes fails the engine.
    */
   private async commitPoint(): Promise<void> {
+    // A checkpoint must not commit a length the sink file no longer has.
+    this.checkSinkFile();
     const next = this.pendingSink;
     if (next && this.switchDue(next)) this.switchSink(next);
     const tx = this.txSink;
@@ -760,6 +770,57 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.sinkKind = next.fileSink ? 'none' : 'stdout';
     if (next.fileSink) this.outputPaths.add(resolve(next.fileSink.path));
     this.emit('info', `sink switched: ${old.name} → ${next.sink.name}`);
+  }
+
+  /**
+   * The file sink moved or cut short outside ordertail (log rotation): a file
+   * moved away (logrotate's `create`) is named where it now is by the
+   * checkpoints, and a new file at the configured path takes the records from
+   * a checkpoint boundary on, as at a reload's sink switch, so a restart at
+   * any moment finds each record in one of the two once; a file truncated in
+   * place (`copytruncate`) is written on from its new length, and the next
+   * checkpoint commits that.
+   */
+  private checkSinkFile(): void {
+    const file = this.fileSink;
+    if (!file || !this.sinkSwitch || this.pendingSink || this.state !== 'running') return;
+    let change: ReturnType<FileSink['outsideChange']>;
+    try {
+      change = file.outsideChange();
+    } catch (err) {
+      this.warnSinkFileOnce(`${file.name}: cannot tell whether it was rotated (${err instanceof Error ? err.message : String(err)})`);
+      return;
+    }
+    if (change === undefined) return;
+    if (change.kind === 'truncated') {
+      this.emit('info', `${file.name} was truncated outside ordertail (copytruncate?) from ${change.from} to ${change.to} bytes; written on from there`);
+      void this.pipeline?.requestCheckpoint();
+      return;
+    }
+    let next: ReturnType<typeof openReplacementSink>;
+    try {
+      next = openReplacementSink(this.current);
+    } catch (err) {
+      // Records go on into the moved file: nothing is lost; looked at again next time.
+      this.warnSinkFileOnce(`${file.name} was moved or deleted, and a new one cannot be opened there (${err instanceof Error ? err.message : String(err)}); records go on to the file it was`);
+      return;
+    }
+    this.sinkFileWarned = false;
+    if (change.to === undefined) {
+      this.emit('warning', `${file.name} was deleted while written (or moved where it cannot be named): what it held is gone with it; records go on to a new ${file.configuredPath} from the next checkpoint`, 'ORDERTAIL_SINK_FILE_DELETED');
+    } else {
+      file.relocated(change.to);
+      this.outputPaths.add(change.to);
+      this.emit('info', `${file.name} was moved to ${change.to} (rotated): records go on to a new ${file.configuredPath} from the next checkpoint`);
+    }
+    this.pendingSink = next;
+    void this.pipeline?.requestCheckpoint();
+  }
+
+  private warnSinkFileOnce(message: string): void {
+    if (this.sinkFileWarned) return;
+    this.sinkFileWarned = true;
+    this.emit('warning', message, 'ORDERTAIL_SINK_FILE_DELETED');
   }
 
   /** The sink a reload switches to, opened now: one that cannot be, or a switch this run cannot make, refuses the reload. */
@@ -1072,6 +1133,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
 
   private async shutDownOutputs(): Promise<void> {
     this.checkpointer?.stopSchedule();
+    clearInterval(this.sinkFileTimer);
     await this.metricsServer?.close();
     // The collector's last records go to its log first, then the pipeline drains them.
     await this.collector?.stop();

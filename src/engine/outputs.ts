@@ -3,10 +3,12 @@
  * left them: a file output is cut back to the length the checkpoint committed,
  * so a restart neither loses nor repeats a record in it.
  */
-import { dirname, resolve } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { CheckpointedOutput, CheckpointState } from '../checkpoint/manifest.js';
+import { identityOfPath } from '../checkpoint/identity.js';
 import { DeadLetterFile } from '../sinks/dead-letter.js';
 import { FileSink, rollBack } from '../sinks/file-sink.js';
 import { PostgresSink } from '../sinks/postgres/sink.js';
@@ -124,8 +126,10 @@ export function openReplacementSink(o: ResolvedOptions): { sink: Sink; fileSink:
 function sinkLength(path: string, restored: CheckpointState | undefined, warn: Warn): number | undefined {
   const next = restored?.nextSink;
   if (next && resolve(next.path) === resolve(path)) {
-    committedLength(restored.sink, path, warn);
-    return next.committedBytes;
+    // The old file, where the checkpoint names it (a rotation moved it away; a deleted one kept the path).
+    const old = restored.sink;
+    if (old.path !== undefined && resolve(old.path) !== resolve(path)) cutBack(old, path, warn);
+    return committedLength({ kind: 'file', ...next }, path, warn);
   }
   const length = committedLength(restored?.sink, path, warn);
   if (next) cutBack({ kind: 'file', ...next }, path, warn);
@@ -144,7 +148,42 @@ function committedLength(committed: CheckpointedOutput | undefined, path: string
     cutBack(committed, path, warn);
     return undefined;
   }
+  const other = anotherFile(committed, path);
+  if (other !== undefined) {
+    const movedTo = findByIdentity(dirname(path), committed.identity!);
+    if (movedTo !== undefined) {
+      // Moved before the engine stopped or noticed (a rotation): what follows the checkpoint in it is emitted again, into the new file.
+      cutBack({ ...committed, path: movedTo }, path, warn);
+    } else {
+      warn(
+        `${path} is not the file the checkpoint committed ${committed.committedBytes} bytes to (${other}: rotated or replaced, and not found beside it); ` +
+          'it is written on as a new output. Records emitted after that checkpoint are also in the file it replaced if ordertail did not stop cleanly',
+        'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED',
+      );
+    }
+    return undefined;
+  }
   return committed.committedBytes;
+}
+
+/** The regular file in `dir` that is `identity` (`dev:ino`): where a rotation moved an output. */
+function findByIdentity(dir: string, identity: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  for (const name of names) if (identityOfPath(join(dir, name))?.key === identity) return join(dir, name);
+  return undefined;
+}
+
+/** Why the file at `path` is not the one the checkpoint wrote (undefined: it is, or the checkpoint did not say which it wrote). */
+function anotherFile(committed: CheckpointedOutput, path: string): string | undefined {
+  if (committed.identity === undefined) return undefined;
+  const there = identityOfPath(path);
+  if (there === undefined) return 'it is missing';
+  return there.key === committed.identity ? undefined : 'another file is there';
 }
 
 /**
@@ -156,10 +195,20 @@ function committedLength(committed: CheckpointedOutput | undefined, path: string
  */
 function cutBack(committed: CheckpointedOutput, now: string, warn: Warn): void {
   if (committed.path === undefined || committed.committedBytes === undefined) return;
+  let path = committed.path;
+  if (anotherFile(committed, path) !== undefined) {
+    // Moved on since (the next rotation renamed it again): cut back where it is now.
+    const movedTo = findByIdentity(dirname(path), committed.identity!);
+    if (movedTo === undefined) {
+      warn(`checkpoint was written for output ${path}, now ${now}: that file is no longer there, nor beside it; nothing cut back`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
+      return;
+    }
+    path = movedTo;
+  }
   try {
-    rollBack(committed.path, committed.committedBytes);
-    warn(`checkpoint was written for output ${committed.path}, now ${now}: ${committed.path} cut back to the ${committed.committedBytes} bytes the checkpoint covers; what followed is written again, to ${now}`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
+    rollBack(path, committed.committedBytes);
+    warn(`checkpoint was written for output ${path}, now ${now}: ${path} cut back to the ${committed.committedBytes} bytes the checkpoint covers; what followed is written again, to ${now}`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
   } catch (err) {
-    warn(`checkpoint was written for output ${committed.path}, now ${now}: that file is left as it is (${err instanceof Error ? err.message : String(err)})`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
+    warn(`checkpoint was written for output ${path}, now ${now}: that file is left as it is (${err instanceof Error ? err.message : String(err)})`, 'ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
   }
 }

@@ -32,6 +32,11 @@ export class DeadLetterFile {
     return this.file.bytesWritten;
   }
 
+  /** The file's `dev:ino` (FileSink.identity). */
+  get identity(): string {
+    return this.file.identity;
+  }
+
   write(entry: DeadLetter): void {
     this.file.write(Buffer.from(`${JSON.stringify(entry)}\n`));
   }

@@ -1,7 +1,8 @@
-import { closeSync, fdatasync, fstatSync, fsync, openSync, statSync, truncateSync, writeSync, writev, writevSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, fsync, openSync, readlinkSync, statSync, truncateSync, writeSync, writev, writevSync } from 'node:fs';
 import { constants } from 'node:os';
 import { promisify } from 'node:util';
 import { CheckpointError } from '../checkpoint/errors.js';
+import { identityOfFd, identityOfPath } from '../checkpoint/identity.js';
 import { openDirectWriter, type DirectWriter } from '../util/direct-write.js';
 import { errnoError, nativeWriteBackAndDrop, type WriteBackAndDrop } from '../util/write-back.js';
 import type { SinkPageCache } from './page-cache.js';
@@ -73,10 +74,18 @@ export class FileSink implements Sink {
   /** Offered with the direct writer only (see Sink.writeRuns): the other modes take views, as writev(2) does. */
   readonly writeRuns?: NonNullable<Sink['writeRuns']>;
 
+  /** Where the file is: the configured path, or where it was moved while written (relocated()). */
+  private location: string;
+  /** The file's `dev:ino` (checkpoints keep it, so a restart cuts back only the file they wrote). */
+  readonly identity: string;
+
   constructor(
-    readonly path: string,
+    /** The path the sink was opened at (a rotation may move the file away from it). */
+    readonly configuredPath: string,
     options: FileSinkOptions = {},
   ) {
+    const path = configuredPath;
+    this.location = path;
     this.name = `file:${path}`;
     if (options.committedBytes !== undefined) rollBack(path, options.committedBytes);
     this.fd = openSync(path, 'a');
@@ -87,12 +96,45 @@ export class FileSink implements Sink {
     const dropper = options.pageCache !== 'keep' ? (options.writeBackAndDrop ?? nativeWriteBackAndDrop()) : undefined;
     this.writeBackAndDrop = dropper ?? fdatasyncOnly;
     // A FIFO or a socket has no offsets to write at: 'direct' writes those as 'drop'.
+    this.identity = identityOfFd(this.fd).key;
     const kind = fstatSync(this.fd);
     const positional = kind.isFile() || kind.isCharacterDevice() || kind.isBlockDevice();
     this.directWriter = options.pageCache === 'direct' && positional ? openDirectWriter(path, this.written) : undefined;
     const writer = this.directWriter;
     if (writer) this.writeRuns = (sources, runs, count, written) => this.submitRuns(writer, sources, runs, count, written);
     if (options.pageCache === 'direct') this.directUnavailable = whyNotDirect(kind.isFile(), writer);
+  }
+
+  /** Where the file is now, as far as the sink knows: checkpoints name it. */
+  get path(): string {
+    return this.location;
+  }
+
+  /**
+   * What was done to the file outside ordertail since it was opened (log
+   * rotation, a person): `moved` when the configured path no longer names it
+   * (renamed: `to` is where it is now; deleted: `to` undefined), `truncated`
+   * when it is shorter than what was written into it (copytruncate: the
+   * sink goes on from its new length, since its writes append). Undefined
+   * when nothing was, or while a background write or the direct writer could
+   * make the file's size lag behind.
+   */
+  outsideChange(): { kind: 'moved'; to: string | undefined } | { kind: 'truncated'; from: number; to: number } | undefined {
+    if (this.closed || this.failure) return undefined;
+    const own = fstatSync(this.fd);
+    if (!own.isFile()) return undefined;
+    if (identityOfPath(this.configuredPath)?.key !== this.identity) return { kind: 'moved', to: own.nlink > 0 ? whereNow(this.fd) : undefined };
+    if (this.pending || this.directWriter || own.size >= this.written) return undefined;
+    const from = this.written;
+    this.written = own.size;
+    this.writebackAt = Math.min(this.writebackAt, own.size);
+    this.droppedUpTo = Math.min(this.droppedUpTo, own.size);
+    return { kind: 'truncated', from, to: own.size };
+  }
+
+  /** The file was moved to `to` (outsideChange): checkpoints name it there from now on. */
+  relocated(to: string): void {
+    this.location = to;
   }
 
   /** Whether writes bypass the page cache (pageCache 'direct', the addon loaded, O_DIRECT allowed here). */
@@ -278,6 +320,16 @@ export class FileSink implements Sink {
       this.directWriter?.close();
       closeSync(this.fd);
     }
+  }
+}
+
+/** Where the open file `fd` is now (Linux names it in /proc), undefined where that cannot be told. */
+function whereNow(fd: number): string | undefined {
+  try {
+    const target = readlinkSync(`/proc/self/fd/${fd}`);
+    return target.startsWith('/') && !target.endsWith(' (deleted)') ? target : undefined;
+  } catch {
+    return undefined;
   }
 }
 
