@@ -11,6 +11,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   readlinkSync,
   renameSync,
   statSync,
@@ -149,6 +150,24 @@ describe('file lifecycle while following', () => {
     await emitted(f, 1500, 'late lines in both files');
     await expectExactlyOnce(f, [...ids('a', 0, 1000), ...ids('b', 0, 100), ...ids('c', 0, 100), ...ids('d', 0, 100), ...ids('e', 0, 100), ...ids('f', 0, 100)]);
     expect(f.warnings.filter((w) => /truncated/.test(w))).toEqual([]);
+  });
+
+  it('a file let go (renamed out of the glob, or deleted) with an unterminated last line: that line is read as its last record, or rejected and counted', async () => {
+    const dir = workdir('ordertail-life-');
+    const logs = join(dir, 'logs');
+    mkdirSync(logs);
+    writeFileSync(join(logs, 'a.log'), lines('a', 0, 100) + '{"id":"a-last","v":"no newline"}');
+    writeFileSync(join(logs, 'b.log'), lines('b', 0, 100) + '{"id":"b-cut","v":"cut sho');
+    const deadLetter = join(dir, 'dead.ndjson');
+    const f = await follow(dir, join(logs, '*.log'), { deadLetter });
+    await emitted(f, 200, 'the terminated lines');
+    renameSync(join(logs, 'a.log'), join(logs, 'a.log.1'));
+    unlinkSync(join(logs, 'b.log'));
+    // Before: both last lines were dropped with the files, silently.
+    await emitted(f, 201, 'the last line of the renamed file, once it is let go');
+    await until(() => f.engine.stats().rejected === 1, 10_000, 'the cut-off line rejected');
+    await expectExactlyOnce(f, [...ids('a', 0, 100), ...ids('b', 0, 100), 'a-last']);
+    expect(readFileSync(deadLetter, 'utf8')).toContain('"reason":"invalid_json","sample":"{\\"id\\":\\"b-cut\\"');
   });
 
   it('copytruncate by hand (cp, truncate to 0, keep appending): no loss, no duplicate', async () => {

@@ -883,6 +883,11 @@ export class Pipeline {
       // Pick up growth the watch may not have reported (writers keep appending to a renamed file for a while).
       this.onGrowth(file);
       if (!file.idle || now - file.lastChangeAt < LET_GO_MS) continue;
+      // An unterminated last line is read as a record first; the file is let go once that is out.
+      if (file.finish()) {
+        this.schedule();
+        continue;
+      }
       this.retire(file);
     }
   }

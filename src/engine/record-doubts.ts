@@ -70,8 +70,12 @@ function keyMissingText(record: string, dedupKey: readonly string[]): string {
   if (members === undefined) return `has no dedup key (${dedupKey.join(', ')})`;
   const fields = Object.keys(members);
   const missing = dedupKey.filter((f) => !(f in members));
-  const guesses = missing.map((f) => [f, closestKey(f, fields)] as const).filter(([, close]) => close !== undefined);
-  const meant = guesses.map(([f, close]) => `; did you mean '${close}' for '${f}'?`).join('');
+  // A short name is a letter away from many others ('id', 'pid'): guessed only when it is the same name spelt otherwise.
+  const spelling = (name: string): string => name.toLowerCase().replace(/[-_]/g, '');
+  const guesses = missing
+    .map((f) => [f, closestKey(f, fields)] as const)
+    .filter(([f, close]) => close !== undefined && (f.length >= 5 || spelling(f) === spelling(close)));
+  const meant = guesses.map(([f, close]) => ` (did you mean '${close}' for '${f}'?)`).join('');
   return `has no ${missing.map((f) => `'${f}'`).join(', ')} (dedup key ${dedupKey.join(', ')}); its fields: ${clip(fields.join(', '), 200)}${meant}`;
 }
 

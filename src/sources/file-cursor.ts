@@ -74,6 +74,8 @@ export class FileCursor {
   private chainBusy = false;
   private chainCarry: number = ArrayPhase.BeforeArray;
   private chainSkipping = false;
+  /** Let go soon (renamed away or deleted, and quiet): its last line, newline or not, is a record (finish()). */
+  private finishing = false;
   /** Array/Single files are whole documents: read once, to their size at discovery. */
   private readonly documentEnd: number | undefined;
   private nextSeq: number;
@@ -244,13 +246,27 @@ export class FileCursor {
       start: this.chainOffset,
       end: document ? limit : Math.min(limit, this.chainOffset + this.rangeBytes),
       hardEnd: limit,
-      final: document || once,
+      final: document || once || this.finishing,
       framing: this.framing,
       carryPhase: this.chainCarry,
       skipFirstPartial: false,
       skipUntilNewline: this.chainSkipping,
       chain: true,
     };
+  }
+
+  /**
+   * The file will not grow any more (renamed away or deleted, and quiet long
+   * enough to be let go): bytes after its last newline are its last record,
+   * not the start of one still being written, so they are read once more as
+   * final (emitted, or rejected and counted) rather than dropped with the
+   * file. Returns whether such bytes wait (a final range is then planned).
+   */
+  finish(): boolean {
+    if (this.finishing || this.framing !== Framing.Lines || this.truncated || this.copyOf || this.chainOffset >= this.observedSize) return false;
+    this.finishing = true;
+    this.chainScannedTo = this.chainOffset;
+    return true;
   }
 
   /** Record where a range stopped; chain ranges move the chain forward. */
