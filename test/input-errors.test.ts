@@ -4,7 +4,8 @@
  * and exit 3 with the list when a `--once` run could not read everything.
  * Never a hang, never a silent skip.
  */
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,6 +34,7 @@ describe('--once: an explicit input that is not a readable regular file is a usa
     ['a directory', (dir) => (mkdirSync(join(dir, 'logs')), join(dir, 'logs')), /logs: is a directory, not a regular file/],
     ['a FIFO', (dir) => (spawnSync('mkfifo', [join(dir, 'pipe')]), join(dir, 'pipe')), /pipe: is a FIFO, not a regular file; standard input and pipes are not read .*write the stream to a file/],
     ['standard input, as -', () => '-', /input -: no such file .*; standard input and pipes are not read/],
+    ['a gzip-compressed log', (dir) => (writeFileSync(join(dir, 'app.log.2.gz'), gzipSync('{"id":9}\n')), join(dir, 'app.log.2.gz')), /app\.log\.2\.gz is gzip-compressed: ordertail reads plain NDJSON or JSON: give zcat's output as a file to read \(zcat .*app\.log\.2\.gz > .*app\.log\.2\.ndjson\)/],
   ];
   for (const [what, make, message] of cases) {
     it(`${what}: exit 2, one line naming it, nothing written`, async () => {
@@ -81,6 +83,40 @@ describe('follow mode: an unusable input is a warning; the others are read', () 
     await p.waitFor(/logs is a directory, not a regular file/, 'stderr');
     p.child.kill('SIGTERM');
     expect(await p.exit(10_000)).toBe(0);
+  });
+});
+
+describe('compressed files a glob matches (logrotate `compress`) are skipped and named once, not read as text', () => {
+  it('gzip, zstd, xz, bzip2: one warning each, no record rejected; the plain files read, in --once and while following', async () => {
+    const { dir } = setup();
+    const orders = Array.from({ length: 20_000 }, (_, i) => `{"id":${i},"note":"ordre n° ${i}"}\n`).join('');
+    writeFileSync(join(dir, 'app.log'), '{"id":"live"}\n');
+    writeFileSync(join(dir, 'app.log.1'), orders);
+    writeFileSync(join(dir, 'app.log.2.gz'), gzipSync(orders));
+    // Each compressor's command, given the output then the input (those not installed are left out).
+    const compressors: [string, string[]][] = [['app.log.3.zst', ['zstd', '-q', '-o']], ['app.log.4.xz', ['sh', '-c', 'xz -c "$1" > "$0"']], ['app.log.5.bz2', ['sh', '-c', 'bzip2 -c "$1" > "$0"']]];
+    const made = ['app.log.2.gz'];
+    for (const [name, [command, ...args]] of compressors) {
+      if (spawnSync(command!, [...args, join(dir, name), join(dir, 'app.log.1')]).status === 0) made.push(name);
+    }
+    const once = await runCli([...BASE, '--once', '--input', join(dir, 'app.log*')], { timeoutMs: 30_000 });
+    expect(once.code, once.stderr).toBe(0);
+    expect(once.stdout.split('\n').filter(Boolean)).toHaveLength(20_001);
+    for (const name of made) expect(once.stderr.match(new RegExp(`ORDERTAIL_INPUT_COMPRESSED.*${name.replace(/\./g, '\\.')} is \\w+-compressed: not read`, 'g')), name).toHaveLength(1);
+    expect(once.stderr).not.toMatch(/ORDERTAIL_RECORD_REJECTED/);
+
+    const p = startCli([...BASE, '--no-checkpoint', '--input', join(dir, 'app.log*')]);
+    await p.waitFor('{"id":"live"}\n');
+    // logrotate compressing while followed: the .gz appears, and changes, after start.
+    writeFileSync(join(dir, 'app.log.6.gz'), gzipSync(orders));
+    await p.waitFor(/app\.log\.6\.gz is gzip-compressed/, 'stderr');
+    writeFileSync(join(dir, 'app.log.6.gz'), gzipSync(orders + orders));
+    appendFileSync(join(dir, 'app.log'), '{"id":"after"}\n');
+    await p.waitFor('{"id":"after"}\n');
+    p.child.kill('SIGTERM');
+    expect(await p.exit(10_000)).toBe(0);
+    expect(p.stderr().match(/app\.log\.6\.gz is gzip-compressed/g)).toHaveLength(1);
+    expect(p.stderr()).not.toMatch(/ORDERTAIL_RECORD_REJECTED/);
   });
 });
 

@@ -15,7 +15,7 @@ import { FileCursor, type StartAt } from './file-cursor.js';
 import { findByIdentity, fingerprintMatches, isCopyOf, type FileSet } from './file-set.js';
 import { errnoCode, inputStatus, isTransientOpenError } from './input-check.js';
 import { OpenRetries, type Unread } from './open-retry.js';
-import { foreignByteOrderMark, notUtf8Message } from './encoding-check.js';
+import { compressedMessage, compressionOf, foreignByteOrderMark, notUtf8Message } from './encoding-check.js';
 
 /** How a file came to be added. */
 export type AddReason = 'startup' | 'discovered';
@@ -42,6 +42,8 @@ export class FileOpener {
   private retryTimer: NodeJS.Timeout | undefined;
   /** Small new files waiting to be classified (path → first seen). */
   private readonly settling = new Map<string, number>();
+  /** Compressed files a glob matched (`dev:ino`): skipped, warned about once each. */
+  private readonly compressedSkipped = new Set<string>();
   private nextFileId = 1;
   private readonly once: boolean;
   private readonly rangeBytes: number;
@@ -99,6 +101,15 @@ export class FileOpener {
     const identity = identityOfFd(fd);
     if (this.set.byId(identity.key)) {
       closeSync(fd);
+      return;
+    }
+    const compression = compressionOf(fd);
+    if (compression) {
+      closeSync(fd);
+      this.settling.delete(path);
+      // Said once per file: each change of it comes back here.
+      if (!this.compressedSkipped.has(identity.key)) this.host.warn(compressedMessage(path, compression, true), 'ORDERTAIL_INPUT_COMPRESSED');
+      this.compressedSkipped.add(identity.key);
       return;
     }
     const fingerprint = fingerprintOf(fd);

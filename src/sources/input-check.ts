@@ -1,6 +1,7 @@
-import { statSync, type Stats } from 'node:fs';
+import { closeSync, openSync, statSync, type Stats } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../config/errors.js';
+import { compressedMessage, compressionOf } from './encoding-check.js';
 
 /** Characters that make an input pattern a glob (picomatch syntax, escapes included). */
 export const GLOB_SYNTAX = /[*?[\]{}()!\\]/;
@@ -48,6 +49,21 @@ export function inputStatus(path: string): InputStatus {
   return s.isFile() ? { kind: 'file' } : { kind: 'not-file', what: kindOf(s) };
 }
 
+/** compressionOf a file by its path (undefined when it cannot be opened: reading it reports that). */
+function compressionOfPath(path: string): ReturnType<typeof compressionOf> {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    return compressionOf(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Said where standard input or a pipe is given as an input. */
 const NOT_A_STREAM = 'standard input and pipes are not read (ranges are re-read from file offsets, for parallel parsing and checkpoints): write the stream to a file and give that file, which is followed as it grows';
 
@@ -69,8 +85,11 @@ export function checkOnceInputs(patterns: readonly string[]): void {
     const path = isAbsolute(pattern) ? pattern : resolve(pattern);
     const status = inputStatus(path);
     switch (status.kind) {
-      case 'file':
+      case 'file': {
+        const compression = compressionOfPath(path);
+        if (compression) throw new ConfigError(`input ${compressedMessage(pattern, compression, false)}`, 'input');
         break;
+      }
       case 'missing':
         throw new ConfigError(`input ${pattern}: no such file (with --once only files that exist are read)${pattern === '-' ? `; ${NOT_A_STREAM}` : ''}`, 'input');
       case 'not-file':
