@@ -11,7 +11,7 @@ import type { BroadcastConfig } from './broadcast.js';
 import { isPostgresUrl, parsePostgresSink, type PostgresSinkConfig } from './postgres-sink.js';
 import { isNatsUrl, parseNatsSink, type NatsSinkConfig } from './nats-sink.js';
 import { isNatsInput, parseNatsInput, type NatsInputConfig } from './nats-input.js';
-import { GLOB_SYNTAX } from '../sources/input-check.js';
+import { GLOB_SYNTAX } from './glob-syntax.js';
 
 /**
  * Options accepted by `new Engine(options)` and by the YAML config file (same

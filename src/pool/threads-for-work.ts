@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { GLOB_SYNTAX } from '../sources/input-check.js';
+import { GLOB_SYNTAX } from '../config/glob-syntax.js';
 
 /** What decides how many parse threads a pool starts. */
 export interface WorkShape {

@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type PicomatchModule from 'picomatch';
 import type * as TinyglobbyModule from 'tinyglobby';
-import { GLOB_SYNTAX, inputStatus } from './input-check.js';
+import { GLOB_SYNTAX } from '../config/glob-syntax.js';
+import { inputStatus } from './input-check.js';
 
 let picomatchModule: typeof PicomatchModule | undefined;
 let tinyglobbyModule: typeof TinyglobbyModule | undefined;

@@ -1,10 +1,9 @@
 import { closeSync, openSync, statSync, type Stats } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../config/errors.js';
+import { GLOB_SYNTAX } from '../config/glob-syntax.js';
 import { compressedMessage, compressionOf } from './encoding-check.js';
 
-/** Characters that make an input pattern a glob (picomatch syntax, escapes included). */
-export const GLOB_SYNTAX = /[*?[\]{}()!\\]/;
 
 /** What is at an input path right now, as far as reading it goes. */
 export type InputStatus =
