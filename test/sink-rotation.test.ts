@@ -5,9 +5,10 @@
  * of the rotated files and the current one, also when the engine is killed
  * right after a rotation and restarted; in `copytruncate` mode nothing is
  * repeated and a restart is not refused; rotated while the engine is stopped,
- * the restart takes the new file as a new output.
+ * the restart takes the new file as a new output. The dead-letter file rotated
+ * likewise keeps every rejected record once.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -150,6 +151,53 @@ describe.skipIf(LOGROTATE_MISSING !== undefined)('the file sink rotated by logro
     await until(() => idsInSink(s.outDir).has('after-restart'), 10_000, 'the record appended after the restart');
     await stop(engine);
     expect([...idsInSink(s.outDir)].filter(([, n]) => n !== 1)).toEqual([]);
+  });
+
+  it('the dead-letter file rotated (create, then copytruncate): every rejected record in exactly one of its files', async () => {
+    const s = setUp('create');
+    const deadLetter = join(s.outDir, 'rejects.ndjson');
+    const conf = join(s.dir, 'dead-letter.logrotate.conf');
+    const state = join(s.dir, 'dead-letter.logrotate.state');
+    const rotate = (mode: string): void => {
+      writeFileSync(conf, `${deadLetter} {\n  rotate 50\n  nocompress\n  ${mode}\n  missingok\n}\n`, { mode: 0o644 });
+      const r = spawnSync(LOGROTATE!, ['-s', state, '-f', conf], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+    };
+    const engine = startCli([...s.args, '--dead-letter', deadLetter]);
+    await engine.waitFor(/ready: following/, 'stderr');
+    let bad = 0;
+    const rejectsOnDisk = (): Map<string, number> => {
+      const counts = new Map<string, number>();
+      for (const name of readdirSync(s.outDir).filter((n) => /^rejects\.ndjson(\.\d+)?$/.test(n))) {
+        for (const line of readFileSync(join(s.outDir, name), 'utf8').split('\n').filter(Boolean)) {
+          const sample = (JSON.parse(line) as { sample: string }).sample;
+          counts.set(sample, (counts.get(sample) ?? 0) + 1);
+        }
+      }
+      return counts;
+    };
+    const batch = (): void => {
+      let text = '';
+      for (let i = 0; i < 50; i++) text += `{"id":"ok-${bad}"}\nnot json ${bad++}\n`;
+      appendFileSync(s.input, text);
+    };
+    for (const mode of ['create', 'copytruncate', 'create']) {
+      batch();
+      await until(() => rejectsOnDisk().size === bad, 10_000, 'the rejects so far');
+      rotate(mode);
+      // Noticed within a second (or at the next 300 ms checkpoint).
+      await new Promise((r) => setTimeout(r, 1300));
+    }
+    batch();
+    await until(() => rejectsOnDisk().size === bad, 10_000, 'the rejects after the last rotation');
+    await stop(engine);
+    const counts = rejectsOnDisk();
+    expect(counts.size).toBe(200);
+    expect([...counts].filter(([, n]) => n !== 1)).toEqual([]);
+    // The last batch went to the new file at the configured path, not into a rotated one.
+    expect(readFileSync(deadLetter, 'utf8')).toContain('not json 199');
+    expect(engine.stderr()).toMatch(/dead-letter file .*rejects\.ndjson was moved to .*rejects\.ndjson\.1 \(rotated\)/);
+    expect(engine.stderr()).toMatch(/dead-letter file .*rejects\.ndjson was truncated outside ordertail/);
   });
 
   it('rotated while the engine is stopped: the restart warns and writes a new file, every record once', async () => {

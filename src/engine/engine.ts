@@ -85,8 +85,8 @@ export interface EngineEventMap {
   finished: [];
 }
 
-/** How often a follower looks whether its sink file was rotated (two stat calls). */
-const SINK_FILE_CHECK_MS = 1000;
+/** How often a follower looks whether its sink or dead-letter file was rotated (two stat calls each). */
+const OUTPUT_FILES_CHECK_MS = 1000;
 
 /**
  * The embeddable engine: `new Engine(options)`, `await start()`, read records
@@ -172,8 +172,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private sinkSwitch: SwitchableSink | undefined;
   /** The sink a reload opened, put in place at a checkpoint boundary (switchDue, switchSink). */
   private pendingSink: ReturnType<typeof openReplacementSink> | undefined;
-  /** Looks for a rotation of the file sink (checkSinkFile) while following. */
-  private sinkFileTimer: NodeJS.Timeout | undefined;
+  /** Looks for a rotation of the file sink and the dead-letter file (checkOutputFiles) while following. */
+  private outputFilesTimer: NodeJS.Timeout | undefined;
   /** A rotation that could not be followed was warned about (until one is). */
   private sinkFileWarned = false;
   /** The flush and close of the sink a switch left, until done: checkpoints wait for it. */
@@ -391,7 +391,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       if (this.fileSink?.directUnavailable) this.emit('info', `${this.fileSink.name}: sinkPageCache 'direct' not in effect (${this.fileSink.directUnavailable})`);
       this.sinkKind = this.iterator ? 'iterator' : o.sink.kind === 'file' || o.sink.kind === 'postgres' || o.sink.kind === 'nats' ? 'none' : o.sink.kind;
       if (!o.once && !this.iterator && switchesAtReload(o.sink.kind)) this.sink = this.sinkSwitch = new SwitchableSink(this.sink);
-      if (this.sinkSwitch && this.fileSink) this.sinkFileTimer = setInterval(() => this.checkSinkFile(), SINK_FILE_CHECK_MS).unref();
+      if (!o.once && (this.deadLetter || (this.sinkSwitch && this.fileSink))) this.outputFilesTimer = setInterval(() => this.checkOutputFiles(), OUTPUT_FILES_CHECK_MS).unref();
       if (isTransactional(this.sink)) {
         this.txSink = this.sink;
         resumeFiles = await this.sink.open();
@@ -711,8 +711,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
    * the database. A sink commit that no retry fixes fails the engine.
    */
   private async commitPoint(): Promise<void> {
-    // A checkpoint must not commit a length the sink file no longer has.
-    this.checkSinkFile();
+    // A checkpoint must not commit a length an output file no longer has.
+    this.checkOutputFiles();
     const next = this.pendingSink;
     if (next && this.switchDue(next)) this.switchSink(next);
     const tx = this.txSink;
@@ -770,6 +770,33 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.sinkKind = next.fileSink ? 'none' : 'stdout';
     if (next.fileSink) this.outputPaths.add(resolve(next.fileSink.path));
     this.emit('info', `sink switched: ${old.name} → ${next.sink.name}`);
+  }
+
+  private checkOutputFiles(): void {
+    this.checkDeadLetterFile();
+    this.checkSinkFile();
+  }
+
+  /**
+   * The dead-letter file rotated while following: rejects go to a new file at
+   * its path from now on (DeadLetterFile.followRotation). Not at a checkpoint
+   * boundary, unlike the sink: killed before the next checkpoint, a restart
+   * writes the rejects since the last one again into the new file, while the
+   * moved one is cut back: at-least-once for dead letters around a rotation.
+   */
+  private checkDeadLetterFile(): void {
+    const deadLetter = this.deadLetter;
+    if (!deadLetter || this.options.once || this.state !== 'running') return;
+    let rotated: ReturnType<DeadLetterFile['followRotation']>;
+    try {
+      rotated = deadLetter.followRotation();
+    } catch (err) {
+      this.warnSinkFileOnce(`dead-letter file ${deadLetter.path} was moved or deleted, and a new one cannot be opened there (${err instanceof Error ? err.message : String(err)}); rejects go on to the file it was`);
+      return;
+    }
+    if (!rotated) return;
+    this.emit('info', rotated.message);
+    rotated.closing?.catch((err: unknown) => this.emit('warning', `dead-letter file ${deadLetter.path}: closing the rotated one failed (${err instanceof Error ? err.message : String(err)}); rejects written to it since the last checkpoint may not be on disk`, 'ORDERTAIL_SINK_FILE_DELETED'));
   }
 
   /**
@@ -1133,7 +1160,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
 
   private async shutDownOutputs(): Promise<void> {
     this.checkpointer?.stopSchedule();
-    clearInterval(this.sinkFileTimer);
+    clearInterval(this.outputFilesTimer);
     await this.metricsServer?.close();
     // The collector's last records go to its log first, then the pipeline drains them.
     await this.collector?.stop();

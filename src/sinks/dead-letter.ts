@@ -17,7 +17,7 @@ export interface DeadLetter {
  * Checkpointed like the file sink (a restart cuts it back to the committed length).
  */
 export class DeadLetterFile {
-  private readonly file: FileSink;
+  private file: FileSink;
 
   constructor(readonly path: string, committedBytes?: number) {
     // Small, and read by people: left to the kernel's cache.
@@ -35,6 +35,22 @@ export class DeadLetterFile {
   /** The file's `dev:ino` (FileSink.identity). */
   get identity(): string {
     return this.file.identity;
+  }
+
+  /**
+   * The file moved or cut short outside ordertail (log rotation), for the
+   * log: a file moved away or deleted is let go and a new one opened at the
+   * path, for the records rejected from now on (`closing`: the old one's
+   * flush and close); one truncated in place is written on from its new
+   * length. A new file that cannot be opened throws, the old one kept.
+   */
+  followRotation(): { message: string; closing?: Promise<void> } | undefined {
+    const change = this.file.outsideChange();
+    if (!change) return undefined;
+    if (change.kind === 'truncated') return { message: `dead-letter file ${this.path} was truncated outside ordertail from ${change.from} to ${change.to} bytes; written on from there` };
+    const old = this.file;
+    this.file = new FileSink(this.path, { pageCache: 'keep' });
+    return { message: `dead-letter file ${this.path} was ${change.to === undefined ? 'deleted' : `moved to ${change.to}`} (rotated): rejected records go to a new ${this.path}`, closing: old.close() };
   }
 
   write(entry: DeadLetter): void {
