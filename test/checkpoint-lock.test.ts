@@ -1,7 +1,7 @@
 /**
  * One engine per checkpoint directory: a second one exits 2 naming the
  * holder before it reads or writes anything; a lock left by a dead process is
- * taken over.
+ * taken over. One engine per output file, whatever its checkpoint directory.
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../dist/src/index.js';
 import { readLines, workdir } from './helpers/workdir.js';
 import { plainLines, runCli, startCli } from './helpers/cli-process.js';
+import { loadNativeAddon } from '../dist/src/parser/native.js';
+
+const addon = loadNativeAddon();
+// The output lock is a flock, which Node reaches only through the addon.
+const NATIVE_MISSING = 'error' in addon ? `native addon not built (${addon.error.message})` : undefined;
+if (NATIVE_MISSING) console.log(`checkpoint-lock: the output-file lock case skipped: ${NATIVE_MISSING}`);
 
 const BASE = ['run', '--no-metrics', '--workers', '1', '--log-level', 'warn'];
 
@@ -48,6 +54,43 @@ describe('checkpoint directory lock', () => {
     expect(await again.exit(10_000), again.stderr()).toBe(0);
     expect(again.stderr()).not.toMatch(/missing|corrupt|error/i);
     expect(readLines(sink)).toHaveLength(5013);
+  });
+
+  it.skipIf(NATIVE_MISSING !== undefined)('a second engine on the same output file, with a checkpoint directory of its own or none, exits 2 naming it before writing; the first keeps it', async () => {
+    const dir = workdir();
+    const input = join(dir, 'in.ndjson');
+    const sink = join(dir, 'out.ndjson');
+    const deadLetter = join(dir, 'rejects.ndjson');
+    orders(input, 0, 1000);
+    appendFileSync(input, 'not json\n');
+    const first = startCli([...BASE, '--input', input, '--sink', `file:${sink}`, '--dead-letter', deadLetter, '--checkpoint', join(dir, 'ck-1')]);
+    for (let i = 0; i < 300 && readLines(sink).length < 1000; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(readLines(sink)).toHaveLength(1000);
+    const inUse = /cannot be opened: another process writes it \(another ordertail, with a checkpoint directory of its own or none\?\): two writers would interleave and repeat every record \(EAGAIN\)$/;
+    // Before: the second appended every record again, and each would cut the other's back at a restart.
+    for (const own of [['--checkpoint', join(dir, 'ck-2')], ['--no-checkpoint'], ['--once']]) {
+      const second = await runCli([...BASE, '--input', input, '--sink', `file:${sink}`, ...own], { timeoutMs: 15_000 });
+      expect(second.code, second.stderr).toBe(2);
+      expect(plainLines(second.stderr)).toEqual([expect.stringMatching(new RegExp(`^ordertail: sink file:.*out\\.ndjson ${inUse.source}`))]);
+    }
+    const onDeadLetter = await runCli([...BASE, '--once', '--input', input, '--sink', 'none', '--dead-letter', deadLetter], { timeoutMs: 15_000 });
+    expect(onDeadLetter.code, onDeadLetter.stderr).toBe(2);
+    expect(plainLines(onDeadLetter.stderr)).toEqual([expect.stringMatching(new RegExp(`^ordertail: dead-letter file .*rejects\\.ndjson ${inUse.source}`))]);
+    expect(readLines(sink)).toHaveLength(1000);
+    expect(readLines(deadLetter)).toHaveLength(1);
+    orders(input, 1000, 10);
+    for (let i = 0; i < 200 && readLines(sink).length < 1010; i++) await new Promise((r) => setTimeout(r, 50));
+    // Killed, the first leaves no lock behind: a restart on its checkpoint takes the files again.
+    first.child.kill('SIGKILL');
+    await first.exit(10_000);
+    orders(input, 2000, 5);
+    const again = startCli([...BASE, '--input', input, '--sink', `file:${sink}`, '--dead-letter', deadLetter, '--checkpoint', join(dir, 'ck-1')]);
+    for (let i = 0; i < 200 && readLines(sink).length < 1015; i++) await new Promise((r) => setTimeout(r, 50));
+    again.child.kill('SIGTERM');
+    expect(await again.exit(10_000), again.stderr()).toBe(0);
+    const lines = readLines(sink);
+    expect(lines).toHaveLength(1015);
+    expect(new Set(lines).size).toBe(1015);
   });
 
   it('a lock left by a killed engine is taken over with a warning', async () => {

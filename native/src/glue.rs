@@ -180,6 +180,13 @@ pub fn write_back_and_drop(fd: i32, from: f64, to: f64) -> AsyncTask<ErrnoTask> 
     ErrnoTask::task(move || crate::writeback::write_back_and_drop(fd, from as i64, to as i64))
 }
 
+/// An exclusive, non-blocking flock on `fd`'s open file: 0, or the errno
+/// (EWOULDBLOCK when another open file of it holds one).
+#[napi]
+pub fn try_lock_exclusive(fd: i32) -> i32 {
+    crate::writeback::try_lock_exclusive(fd)
+}
+
 /// A PostgreSQL sink's mapped columns, compiled for `encodeDirectRows`.
 #[napi]
 pub struct NativeDirectRows {

@@ -37,7 +37,7 @@ export class CheckpointLockedError extends OrdertailError {
     readonly holder: LockHolder,
   ) {
     super(
-      `checkpoint ${lockFile} is held by pid ${holder.pid} on ${holder.host} (since ${holder.since}): another ordertail is running on the same inputs and sink; stop it, or give this one its own --checkpoint directory`,
+      `checkpoint ${lockFile} is held by pid ${holder.pid} on ${holder.host} (since ${holder.since}): another ordertail is running on the same inputs and sink; stop it, or give this one its own --checkpoint directory (and its own output file: one is written by one engine at a time)`,
     );
   }
 }

@@ -100,7 +100,12 @@ function openConfigured<T>(key: 'sink' | 'deadLetter', path: string, open: () =>
     return open();
   } catch (err) {
     const { code, syscall } = err as NodeJS.ErrnoException;
-    const why = syscall === 'open' && code !== undefined ? UNOPENABLE[code]?.(path) : undefined;
+    const why =
+      syscall === 'flock' && code === 'EAGAIN'
+        ? 'another process writes it (another ordertail, with a checkpoint directory of its own or none?): two writers would interleave and repeat every record'
+        : syscall === 'open' && code !== undefined
+          ? UNOPENABLE[code]?.(path)
+          : undefined;
     if (why === undefined) throw err;
     throw new ConfigError(`${key === 'sink' ? 'sink file:' : 'dead-letter file '}${path} cannot be opened: ${why} (${code})`, key);
   }

@@ -1,10 +1,10 @@
-import { closeSync, fdatasync, fstatSync, fsync, openSync, readlinkSync, statSync, truncateSync, writeSync, writev, writevSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, ftruncateSync, fsync, openSync, readlinkSync, statSync, truncateSync, writeSync, writev, writevSync } from 'node:fs';
 import { constants } from 'node:os';
 import { promisify } from 'node:util';
 import { CheckpointError } from '../checkpoint/errors.js';
 import { identityOfFd, identityOfPath } from '../checkpoint/identity.js';
 import { openDirectWriter, type DirectWriter } from '../util/direct-write.js';
-import { errnoError, nativeWriteBackAndDrop, type WriteBackAndDrop } from '../util/write-back.js';
+import { errnoError, nativeTryLockExclusive, nativeWriteBackAndDrop, type TryLockExclusive, type WriteBackAndDrop } from '../util/write-back.js';
 import type { SinkPageCache } from './page-cache.js';
 import type { Sink } from './sink.js';
 
@@ -87,8 +87,16 @@ export class FileSink implements Sink {
     const path = configuredPath;
     this.location = path;
     this.name = `file:${path}`;
-    if (options.committedBytes !== undefined) rollBack(path, options.committedBytes);
+    // Checked before the file is opened (and made, were it missing), cut back only once it is ours.
+    if (options.committedBytes !== undefined) checkCommitted(path, options.committedBytes);
     this.fd = openSync(path, 'a');
+    try {
+      lockForWriting(this.fd, path);
+      if (options.committedBytes !== undefined && fstatSync(this.fd).size > options.committedBytes) ftruncateSync(this.fd, options.committedBytes);
+    } catch (err) {
+      closeSync(this.fd);
+      throw err;
+    }
     this.written = statSync(path).size;
     this.writebackAt = this.written;
     this.droppedUpTo = this.written;
@@ -360,6 +368,12 @@ function rest(list: readonly Uint8Array[], n: number): Uint8Array[] {
 
 /** Truncate `path` to the length a checkpoint committed; shorter means it lost committed records. */
 export function rollBack(path: string, committedBytes: number): void {
+  const size = checkCommitted(path, committedBytes);
+  if (size !== undefined && size > committedBytes) truncateSync(path, committedBytes);
+}
+
+/** The size of `path` (undefined: missing, which only an empty commit allows), checked to hold what a checkpoint committed. */
+function checkCommitted(path: string, committedBytes: number): number | undefined {
   let size: number;
   try {
     size = statSync(path).size;
@@ -367,10 +381,26 @@ export function rollBack(path: string, committedBytes: number): void {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || committedBytes > 0) {
       throw new CheckpointError(path, `is missing, but the checkpoint says ${committedBytes} bytes of records were committed to it`, { cause: err, subject: 'output file' });
     }
-    return;
+    return undefined;
   }
   if (size < committedBytes) {
     throw new CheckpointError(path, `has ${size} bytes, fewer than the ${committedBytes} the checkpoint committed: it was truncated or replaced outside ordertail`, { subject: 'output file' });
   }
-  if (size > committedBytes) truncateSync(path, committedBytes);
+  return size;
 }
+
+/**
+ * One writer per output file: two engines appending to one file (each with a
+ * checkpoint directory of its own, or none) would interleave their records,
+ * repeat every one, and each cut back the other's at its restart. The lock
+ * (flock, through the addon; Node has none) goes with the descriptor, so a
+ * killed engine never leaves it held. Without the addon: not locked.
+ */
+function lockForWriting(fd: number, path: string): void {
+  const errno = (tryLockExclusive ??= nativeTryLockExclusive() ?? null)?.(fd) ?? 0;
+  // A file system without flock (some network ones): written unlocked, as without the addon.
+  if (errno === 0 || errno === errnos.ENOLCK || errno === errnos.EINVAL || errno === errnos.EOPNOTSUPP) return;
+  // EWOULDBLOCK (EAGAIN): another open file of it holds the lock; named by the caller (engine/outputs.ts).
+  throw errnoError(errno, 'flock', path);
+}
+let tryLockExclusive: TryLockExclusive | null | undefined;

@@ -18,6 +18,17 @@ export function nativeWriteBackAndDrop(): WriteBackAndDrop | undefined {
   return typeof fn === 'function' ? (fn as WriteBackAndDrop) : undefined;
 }
 
+/** An exclusive, non-blocking flock on an open file: 0, or the errno (EWOULDBLOCK: another open file of it holds one). */
+export type TryLockExclusive = (fd: number) => number;
+
+/** The addon's tryLockExclusive, or undefined (no addon, or one built before it existed): Node has no flock. */
+export function nativeTryLockExclusive(): TryLockExclusive | undefined {
+  const loaded = loadNativeAddon();
+  if ('error' in loaded) return undefined;
+  const fn = (loaded.addon as { tryLockExclusive?: unknown }).tryLockExclusive;
+  return typeof fn === 'function' ? (fn as TryLockExclusive) : undefined;
+}
+
 /** An errno from the addon as the Error Node's fs would have given. */
 export function errnoError(errno: number, syscall: string, path: string): NodeJS.ErrnoException {
   let code: string;
