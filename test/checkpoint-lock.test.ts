@@ -78,6 +78,13 @@ describe('checkpoint directory lock', () => {
     expect(plainLines(onDeadLetter.stderr)).toEqual([expect.stringMatching(new RegExp(`^ordertail: dead-letter file .*rejects\\.ndjson ${inUse.source}`))]);
     expect(readLines(sink)).toHaveLength(1000);
     expect(readLines(deadLetter)).toHaveLength(1);
+    // A device is shared by design: two engines may both write file:/dev/null.
+    const nullFollower = startCli([...BASE, '--no-checkpoint', '--input', input, '--sink', 'file:/dev/null', '--log-level', 'info']);
+    await nullFollower.waitFor(/ready: following/, 'stderr');
+    const nullOnce = await runCli([...BASE, '--once', '--input', input, '--sink', 'file:/dev/null'], { timeoutMs: 15_000 });
+    expect(nullOnce.code, nullOnce.stderr).toBe(0);
+    nullFollower.child.kill('SIGTERM');
+    expect(await nullFollower.exit(10_000)).toBe(0);
     orders(input, 1000, 10);
     for (let i = 0; i < 200 && readLines(sink).length < 1010; i++) await new Promise((r) => setTimeout(r, 50));
     // Killed, the first leaves no lock behind: a restart on its checkpoint takes the files again.

@@ -91,8 +91,10 @@ export class FileSink implements Sink {
     if (options.committedBytes !== undefined) checkCommitted(path, options.committedBytes);
     this.fd = openSync(path, 'a');
     try {
-      lockForWriting(this.fd, path);
-      if (options.committedBytes !== undefined && fstatSync(this.fd).size > options.committedBytes) ftruncateSync(this.fd, options.committedBytes);
+      const opened = fstatSync(this.fd);
+      // A device or FIFO (file:/dev/null) is shared by design: only regular files are locked.
+      if (opened.isFile()) lockForWriting(this.fd, path);
+      if (options.committedBytes !== undefined && opened.size > options.committedBytes) ftruncateSync(this.fd, options.committedBytes);
     } catch (err) {
       closeSync(this.fd);
       throw err;
