@@ -19,6 +19,16 @@ function expectUsageError(args: string[], mention: RegExp): void {
 describe('CLI usage errors exit 2 with one clear line', () => {
   it('unknown flag', () => expectUsageError(['run', '--input', 'x', '--frobnicate'], /unknown option '--frobnicate'/));
   it('bad duration', () => expectUsageError(['run', '--input', 'x', '--dedup-window', '10 parsecs'], /dedup-?[wW]indow.*duration.*'10 parsecs'/));
+  it('a compound duration (1h30m, 2m 30s) is read as the sum of its parts', () => {
+    const dir = workdir();
+    writeFileSync(join(dir, 'a.ndjson'), '{"id":1}\n');
+    for (const [text, ms] of [['1h30m', 5_400_000], ['2m 30s', 150_000]] as const) {
+      const r = cli(['run', '--once', '--no-metrics', '--dedup-window', text, join(dir, 'a.ndjson')]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`window ${ms} ms`);
+    }
+    expectUsageError(['run', '--input', 'x', '--dedup-window', '1h30'], /dedupWindow: expected a duration such as 60s, 500ms, 5m, 1h30m, got '1h30'/);
+  });
   it('bad worker count', () => expectUsageError(['run', '--input', 'x', '--workers', '0'], /workers.*integer/));
   it('bad --from', () => expectUsageError(['run', '--input', 'x', '--from', 'middle'], /from/));
   it('bad --dedup-impl', () => expectUsageError(['run', '--input', 'x', '--dedup-impl', 'fast'], /dedup-impl.*auto, js, native/));

@@ -248,7 +248,7 @@ const positiveInteger =
 
 const duration: FieldParser = (value, key) => {
   const ms = typeof value === 'number' ? value : typeof value === 'string' ? parseDurationMs(value) : undefined;
-  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return fail(key, 'a duration such as 60s, 500ms, 5m', value);
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return fail(key, 'a duration such as 60s, 500ms, 5m, 1h30m', value);
   return ms;
 };
 

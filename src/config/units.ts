@@ -8,12 +8,25 @@ const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
   d: 86_400_000,
 };
 
-/** "60s", "500ms", "1.5m", "2h", "1d" → milliseconds; undefined when malformed. */
+/** One number and its unit, read where the last one ended. */
+const DURATION_PART = /\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)(?![a-z])/y;
+
+/** "60s", "500ms", "1.5m", "2h", "1d", and sums of them as `1h30m` or `2m 30s` → milliseconds; undefined when malformed. */
 export function parseDurationMs(text: string): number | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(text);
-  if (!match) return undefined;
-  const value = Number(match[1]) * DURATION_UNITS_MS[match[2]!]!;
-  return Number.isFinite(value) ? value : undefined;
+  DURATION_PART.lastIndex = 0;
+  let total = 0;
+  let parts = 0;
+  for (;;) {
+    const at = DURATION_PART.lastIndex;
+    const match = DURATION_PART.exec(text);
+    if (!match) {
+      if (parts === 0 || text.slice(at).trim() !== '') return undefined;
+      break;
+    }
+    total += Number(match[1]) * DURATION_UNITS_MS[match[2]!]!;
+    parts++;
+  }
+  return Number.isFinite(total) ? total : undefined;
 }
 
 const SIZE_UNITS: Readonly<Record<string, number>> = {
