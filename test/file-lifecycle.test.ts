@@ -14,7 +14,9 @@ import {
   readFileSync,
   readlinkSync,
   renameSync,
+  rmSync,
   statSync,
+  symlinkSync,
   truncateSync,
   unlinkSync,
   utimesSync,
@@ -168,6 +170,39 @@ describe('file lifecycle while following', () => {
     await until(() => f.engine.stats().rejected === 1, 10_000, 'the cut-off line rejected');
     await expectExactlyOnce(f, [...ids('a', 0, 100), ...ids('b', 0, 100), 'a-last']);
     expect(readFileSync(deadLetter, 'utf8')).toContain('"reason":"invalid_json","sample":"{\\"id\\":\\"b-cut\\"');
+  });
+
+  it('the watched directory removed and made again, or switched by a symbolic link (a deploy): files in the new one are read', async () => {
+    const dir = workdir('ordertail-life-');
+    const logs = join(dir, 'logs');
+    mkdirSync(logs);
+    writeFileSync(join(logs, 'a.log'), lines('a', 0, 10));
+    const f = await follow(dir, join(logs, '*.log'));
+    await emitted(f, 10, 'the first directory');
+    rmSync(logs, { recursive: true });
+    await until(() => f.warnings.some((w) => /input directory .*logs was removed/.test(w)), 5000, 'the removal noticed');
+    mkdirSync(logs);
+    writeFileSync(join(logs, 'b.log'), lines('b', 0, 10));
+    // Before: the watch stayed on the removed directory, and nothing in the new one was ever read.
+    await emitted(f, 20, 'a file of the directory made again');
+    appendFileSync(join(logs, 'b.log'), lines('b', 10, 5));
+    await emitted(f, 25, 'its growth');
+
+    // Releases side by side, `logs` a symbolic link switched atomically from one to the next.
+    for (const release of ['r1', 'r2']) {
+      mkdirSync(join(dir, release));
+      writeFileSync(join(dir, release, 'app.log'), lines(release, 0, 10));
+    }
+    symlinkSync('r1', join(dir, 'current'));
+    const g = await follow(dir, join(dir, 'current', '*.log'));
+    await emitted(g, 10, 'the first release');
+    symlinkSync('r2', join(dir, 'next'));
+    renameSync(join(dir, 'next'), join(dir, 'current'));
+    await emitted(g, 20, 'the release switched to');
+    appendFileSync(join(dir, 'r2', 'app.log'), lines('r2', 10, 5));
+    await emitted(g, 25, 'growth in the release switched to');
+    await expectExactlyOnce(f, [...ids('a', 0, 10), ...ids('b', 0, 15)]);
+    await expectExactlyOnce(g, [...ids('r1', 0, 10), ...ids('r2', 0, 15)]);
   });
 
   it('copytruncate by hand (cp, truncate to 0, keep appending): no loss, no duplicate', async () => {

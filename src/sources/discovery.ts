@@ -104,6 +104,10 @@ export class FileDiscovery {
   private listings = new Map<string, SingleDirectoryGlob | undefined>();
   /** One watch per (base directory, recursive), shared by the patterns under it. */
   private readonly watchers = new Map<string, FSWatcher>();
+  /** The directory each watch was set on (`dev:ino`, symbolic links followed), or 'missing' while it is gone. */
+  private readonly watchedDirs = new Map<string, string>();
+  /** Looks every second whether a watched directory was removed, replaced, or switched (a symbolic link), see checkDirectories. */
+  private dirCheckTimer: NodeJS.Timeout | undefined;
   /** Set by follow(): where newly matching paths go. */
   private onNew: ((path: string) => void) | undefined;
   private needPoll = false;
@@ -159,6 +163,7 @@ export class FileDiscovery {
         watcher.close();
         this.watchers.delete(key);
       }
+      for (const key of this.watchedDirs.keys()) if (!wanted.has(key)) this.watchedDirs.delete(key);
     }
     // Only the new patterns are looked for (a glob costs ms): the kept ones' files are known or reported by their watches.
     // After the watches: a file created meanwhile is either seen here or reported by them (the caller tells repeats by identity).
@@ -265,6 +270,40 @@ export class FileDiscovery {
     this.wantsChanges = wantsChanges;
     this.onNew = onNew;
     this.watchAll();
+    this.dirCheckTimer = setInterval(() => this.checkDirectories(), this.pollIntervalMs);
+    this.dirCheckTimer.unref();
+  }
+
+  /**
+   * An inotify watch stays on the directory it was set on: removed and made
+   * again (a deploy script, a remount), or replaced by switching a symbolic
+   * link (`logs -> releases/42/logs`), the directory at the path is another
+   * one, and files created in it would never be announced. Such a directory
+   * is watched anew and listed, every matching path announced (the caller
+   * tells new files, and a known path now naming another file, by identity);
+   * while it is gone, nothing is watched there and it is looked for again.
+   */
+  private checkDirectories(): void {
+    if (!this.onNew) return;
+    for (const [key, seen] of this.watchedDirs) {
+      const base = key.slice(2);
+      const now = directoryIdentity(base);
+      if (now === seen || (now === undefined && seen === 'missing')) continue;
+      this.watchers.get(key)?.close();
+      this.watchers.delete(key);
+      if (now === undefined) {
+        this.onWarning(`input directory ${base} was removed; files created there are picked up once it is back`, 'watch');
+        this.watchedDirs.set(key, 'missing');
+        continue;
+      }
+      this.watchedDirs.delete(key);
+      this.watchAll();
+      const under = this.patterns.filter((p) => watchKey(p) === key);
+      for (const path of new Set(this.findAll(under))) {
+        this.known.add(path);
+        this.onNew(path);
+      }
+    }
   }
 
   /** A watch on every pattern's base directory that has none yet. */
@@ -272,7 +311,8 @@ export class FileDiscovery {
     const onNew = this.onNew!;
     for (const pattern of this.patterns) {
       const key = watchKey(pattern);
-      if (this.watchers.has(key)) continue;
+      // A directory that was removed is looked for by checkDirectories, not polled for.
+      if (this.watchers.has(key) || this.watchedDirs.get(key) === 'missing') continue;
       const { base, recursive } = watchTarget(pattern);
       // Every append to a followed file in `base` comes here too (as 'change'):
       // its path is joined once, not on each of those events.
@@ -293,6 +333,7 @@ export class FileDiscovery {
           this.startPolling(onNew);
         });
         this.watchers.set(key, watcher);
+        this.watchedDirs.set(key, directoryIdentity(base) ?? 'missing');
       } catch (err) {
         this.onWarning(`cannot watch ${base} (${(err as NodeJS.ErrnoException).code ?? String(err)}); polling for new files instead`, 'watch');
         this.needPoll = true;
@@ -341,9 +382,21 @@ export class FileDiscovery {
   close(): void {
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
+    this.watchedDirs.clear();
+    clearInterval(this.dirCheckTimer);
     this.onNew = undefined;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = undefined;
+  }
+}
+
+/** `dev:ino` of the directory at `path` (symbolic links followed), undefined when there is none. */
+function directoryIdentity(path: string): string | undefined {
+  try {
+    const s = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return s?.isDirectory() ? `${s.dev}:${s.ino}` : undefined;
+  } catch {
+    return undefined;
   }
 }
 
