@@ -205,6 +205,19 @@ describe('file lifecycle while following', () => {
     await expectExactlyOnce(g, [...ids('r1', 0, 10), ...ids('r2', 0, 15)]);
   });
 
+  it('a .json document that grows after it was read is named once (its new content is not read), not passed over silently', async () => {
+    const dir = workdir('ordertail-life-');
+    const doc = join(dir, 'orders.json');
+    writeFileSync(doc, '[{"id":"j-0"},{"id":"j-1"}]');
+    const f = await follow(dir, join(dir, '*.json'));
+    await emitted(f, 2, 'the document');
+    writeFileSync(doc, '[{"id":"j-0"},{"id":"j-1"},{"id":"j-2"}]');
+    await until(() => f.warnings.some((w) => /orders\.json grew after it was read as a whole JSON document/.test(w)), 5000, 'the growth named');
+    writeFileSync(doc, '[{"id":"j-0"},{"id":"j-1"},{"id":"j-2"},{"id":"j-3"}]');
+    await expectExactlyOnce(f, ids('j', 0, 2));
+    expect(f.warnings.filter((w) => /grew after it was read/.test(w))).toHaveLength(1);
+  });
+
   it('copytruncate by hand (cp, truncate to 0, keep appending): no loss, no duplicate', async () => {
     const dir = workdir('ordertail-life-');
     const logs = join(dir, 'logs');

@@ -399,6 +399,14 @@ export class Pipeline {
       this.finishTruncation(file);
       return;
     }
+    if (change === 'grew' && file.grewPastDocument && !file.documentGrowthSaid) {
+      file.documentGrowthSaid = true;
+      this.events.warn(
+        `${file.path} grew after it was read as a whole JSON document (a .json file is read once, to the size it had when found): what was added is not read. ` +
+          'Append records to an NDJSON file (one per line, any other extension), or write each document as a new file',
+        'ORDERTAIL_INPUT_DOCUMENT_CHANGED',
+      );
+    }
     if (change === 'grew' && !file.truncated) file.refreshFingerprint();
     if (change === 'grew' && !file.live) {
       file.live = true;

@@ -286,6 +286,12 @@ export class FileCursor {
     this.chainScannedTo = cutShort ? consumedEnd : range.hardEnd;
   }
 
+  /** A whole-document file (.json) that grew past the size it was read to: said once (documentGrowthSaid), never read. */
+  get grewPastDocument(): boolean {
+    return this.documentEnd !== undefined && this.observedSize > this.documentEnd;
+  }
+  documentGrowthSaid = false;
+
   /** Nothing more to read now (for --once: the file is finished). */
   get idle(): boolean {
     if (this.outstanding > 0 || this.chainBusy) return false;
