@@ -42,6 +42,7 @@ import { dedupSummary, type EngineStats, type FeatureFlags, type FileTelemetry, 
 import { createLogger, type Logger } from '../metrics/logger.js';
 import { rejectsLogger } from '../metrics/rejects-log.js';
 import { recordDoubtWarning, type RecordDoubt } from './record-doubts.js';
+import { OutputRotation, type RotationHost } from './output-rotation.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { StreamCounters } from '../metrics/counters.js';
 import type { Registry } from 'prom-client';
@@ -172,10 +173,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private sinkSwitch: SwitchableSink | undefined;
   /** The sink a reload opened, put in place at a checkpoint boundary (switchDue, switchSink). */
   private pendingSink: ReturnType<typeof openReplacementSink> | undefined;
-  /** Looks for a rotation of the file sink and the dead-letter file (checkOutputFiles) while following. */
+  /** Follows a rotation of the file sink and the dead-letter file while following (output-rotation.ts). */
+  private outputRotation: OutputRotation | undefined;
   private outputFilesTimer: NodeJS.Timeout | undefined;
-  /** A rotation that could not be followed was warned about (until one is). */
-  private sinkFileWarned = false;
   /** The flush and close of the sink a switch left, until done: checkpoints wait for it. */
   private outputsLeft: Promise<void> | undefined;
   /** Recorded in checkpoints when the sink is not a file. */
@@ -391,7 +391,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       if (this.fileSink?.directUnavailable) this.emit('info', `${this.fileSink.name}: sinkPageCache 'direct' not in effect (${this.fileSink.directUnavailable})`);
       this.sinkKind = this.iterator ? 'iterator' : o.sink.kind === 'file' || o.sink.kind === 'postgres' || o.sink.kind === 'nats' ? 'none' : o.sink.kind;
       if (!o.once && !this.iterator && switchesAtReload(o.sink.kind)) this.sink = this.sinkSwitch = new SwitchableSink(this.sink);
-      if (!o.once && (this.deadLetter || (this.sinkSwitch && this.fileSink))) this.outputFilesTimer = setInterval(() => this.checkOutputFiles(), OUTPUT_FILES_CHECK_MS).unref();
+      if (!o.once && (this.deadLetter || (this.sinkSwitch && this.fileSink))) {
+        const rotation = (this.outputRotation = new OutputRotation(this.rotationHost()));
+        this.outputFilesTimer = setInterval(() => rotation.check(), OUTPUT_FILES_CHECK_MS).unref();
+      }
       if (isTransactional(this.sink)) {
         this.txSink = this.sink;
         resumeFiles = await this.sink.open();
@@ -658,13 +661,14 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     return inputs.map((n) => n.spoolPath);
   }
 
-  /** Said once, with the size that would have held every key so far. */
+  /** A record the configuration may not mean as it is taken (record-doubts.ts): said once per kind. */
   private onRecordDoubt(doubt: RecordDoubt): void {
     const o = this.current;
     const code = doubt.kind === 'no-key' ? 'ORDERTAIL_DEDUP_KEY_MISSING' : doubt.kind === 'invalid' ? 'ORDERTAIL_EVENT_TIME_INVALID' : 'ORDERTAIL_EVENT_TIME_UNITS';
     this.emit('warning', recordDoubtWarning(doubt, { dedupKey: o.dedupKey, eventTime: o.eventTime, dedupWindowMs: o.dedupWindowMs }), code);
   }
 
+  /** Said once, with the size that would have held every key so far. */
   private onDedupForgetting(forgottenInWindow: number): void {
     if (this.forgettingWarned) return;
     this.forgettingWarned = true;
@@ -712,7 +716,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
    */
   private async commitPoint(): Promise<void> {
     // A checkpoint must not commit a length an output file no longer has.
-    this.checkOutputFiles();
+    this.outputRotation?.check();
     const next = this.pendingSink;
     if (next && this.switchDue(next)) this.switchSink(next);
     const tx = this.txSink;
@@ -772,82 +776,28 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     this.emit('info', `sink switched: ${old.name} → ${next.sink.name}`);
   }
 
-  private checkOutputFiles(): void {
-    this.checkDeadLetterFile();
-    this.checkSinkFile();
-  }
-
-  /**
-   * The dead-letter file rotated while following: rejects go to a new file at
-   * its path from now on (DeadLetterFile.followRotation). Not at a checkpoint
-   * boundary, unlike the sink: killed before the next checkpoint, a restart
-   * writes the rejects since the last one again into the new file, while the
-   * moved one is cut back: at-least-once for dead letters around a rotation.
-   */
-  private checkDeadLetterFile(): void {
-    const deadLetter = this.deadLetter;
-    if (!deadLetter || this.options.once || this.state !== 'running') return;
-    let rotated: ReturnType<DeadLetterFile['followRotation']>;
-    try {
-      rotated = deadLetter.followRotation();
-    } catch (err) {
-      this.warnSinkFileOnce(`dead-letter file ${deadLetter.path} was moved or deleted, and a new one cannot be opened there (${err instanceof Error ? err.message : String(err)}); rejects go on to the file it was`);
-      return;
-    }
-    if (!rotated) return;
-    this.emit('info', rotated.message);
-    rotated.closing?.catch((err: unknown) => this.emit('warning', `dead-letter file ${deadLetter.path}: closing the rotated one failed (${err instanceof Error ? err.message : String(err)}); rejects written to it since the last checkpoint may not be on disk`, 'ORDERTAIL_SINK_FILE_DELETED'));
-  }
-
-  /**
-   * The file sink moved or cut short outside ordertail (log rotation): a file
-   * moved away (logrotate's `create`) is named where it now is by the
-   * checkpoints, and a new file at the configured path takes the records from
-   * a checkpoint boundary on, as at a reload's sink switch, so a restart at
-   * any moment finds each record in one of the two once; a file truncated in
-   * place (`copytruncate`) is written on from its new length, and the next
-   * checkpoint commits that.
-   */
-  private checkSinkFile(): void {
-    const file = this.fileSink;
-    if (!file || !this.sinkSwitch || this.pendingSink || this.state !== 'running') return;
-    let change: ReturnType<FileSink['outsideChange']>;
-    try {
-      change = file.outsideChange();
-    } catch (err) {
-      this.warnSinkFileOnce(`${file.name}: cannot tell whether it was rotated (${err instanceof Error ? err.message : String(err)})`);
-      return;
-    }
-    if (change === undefined) return;
-    if (change.kind === 'truncated') {
-      this.emit('info', `${file.name} was truncated outside ordertail (copytruncate?) from ${change.from} to ${change.to} bytes; written on from there`);
-      void this.pipeline?.requestCheckpoint();
-      return;
-    }
-    let next: ReturnType<typeof openReplacementSink>;
-    try {
-      next = openReplacementSink(this.current);
-    } catch (err) {
-      // Records go on into the moved file: nothing is lost; looked at again next time.
-      this.warnSinkFileOnce(`${file.name} was moved or deleted, and a new one cannot be opened there (${err instanceof Error ? err.message : String(err)}); records go on to the file it was`);
-      return;
-    }
-    this.sinkFileWarned = false;
-    if (change.to === undefined) {
-      this.emit('warning', `${file.name} was deleted while written (or moved where it cannot be named): what it held is gone with it; records go on to a new ${file.configuredPath} from the next checkpoint`, 'ORDERTAIL_SINK_FILE_DELETED');
-    } else {
-      file.relocated(change.to);
-      this.outputPaths.add(change.to);
-      this.emit('info', `${file.name} was moved to ${change.to} (rotated): records go on to a new ${file.configuredPath} from the next checkpoint`);
-    }
-    this.pendingSink = next;
-    void this.pipeline?.requestCheckpoint();
-  }
-
-  private warnSinkFileOnce(message: string): void {
-    if (this.sinkFileWarned) return;
-    this.sinkFileWarned = true;
-    this.emit('warning', message, 'ORDERTAIL_SINK_FILE_DELETED');
+  /** What output-rotation.ts sees of the engine: its outputs as they are at each look, and the sink switch. */
+  private rotationHost(): RotationHost {
+    const engine = this;
+    return {
+      // Not while a switch is pending: the sink it replaces is on its way out.
+      get fileSink() {
+        return engine.sinkSwitch && !engine.pendingSink ? engine.fileSink : undefined;
+      },
+      deadLetter: this.deadLetter,
+      get idle() {
+        return engine.state !== 'running';
+      },
+      openReplacement: () => openReplacementSink(this.current),
+      switchAtCheckpoint: (next) => {
+        this.pendingSink = next;
+        void this.pipeline?.requestCheckpoint();
+      },
+      lengthChanged: () => void this.pipeline?.requestCheckpoint(),
+      moved: (to) => this.outputPaths.add(to),
+      info: (m) => this.emit('info', m),
+      warn: (m) => this.emit('warning', m, 'ORDERTAIL_SINK_FILE_DELETED'),
+    };
   }
 
   /** The sink a reload switches to, opened now: one that cannot be, or a switch this run cannot make, refuses the reload. */
