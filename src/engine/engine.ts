@@ -30,7 +30,7 @@ import { Pipeline, rangeBuffers, sinkWriteFailed } from './pipeline.js';
 import type { BufferPool } from '../pool/buffer-pool.js';
 import { Checkpointer, type CheckpointSubject } from './checkpointer.js';
 import { LiveLane } from './live-lane.js';
-import { FOLLOW_QUEUE_BYTES, ONCE_BATCH_BYTES, openOutputs, openReplacementSink } from './outputs.js';
+import { FOLLOW_QUEUE_BYTES, openConfigured, ONCE_BATCH_BYTES, openOutputs, openReplacementSink } from './outputs.js';
 import { SwitchableSink } from '../sinks/switchable-sink.js';
 import { forgettingWarning, openDedupTable } from './dedup-setup.js';
 import { resolveParser, type ParserName } from '../parser/select.js';
@@ -619,7 +619,8 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     // ccxt is large: loaded only when a collector is configured.
     const { Collector } = await import('../collector/collector.js');
     // An input of this engine too: its pages stay cached for the reader.
-    const log = new FileSink(this.options.collectorLog, { pageCache: 'keep' });
+    const path = this.options.collectorLog;
+    const log = openConfigured('collectorLog', path, () => new FileSink(path, { pageCache: 'keep' }));
     this.collectorLog = log;
     const collector = new Collector(config, { write: (chunk) => log.write(chunk), registry: this.registry });
     this.collector = collector;

@@ -95,7 +95,7 @@ const UNOPENABLE: Record<string, (path: string) => string> = {
  * configuration error, named with why (the CLI exits 2, nothing written);
  * any other failure, a checkpoint's among them, is left as it is.
  */
-function openConfigured<T>(key: 'sink' | 'deadLetter', path: string, open: () => T): T {
+export function openConfigured<T>(key: 'sink' | 'deadLetter' | 'collectorLog', path: string, open: () => T): T {
   try {
     return open();
   } catch (err) {
@@ -107,7 +107,8 @@ function openConfigured<T>(key: 'sink' | 'deadLetter', path: string, open: () =>
           ? UNOPENABLE[code]?.(path)
           : undefined;
     if (why === undefined) throw err;
-    throw new ConfigError(`${key === 'sink' ? 'sink file:' : 'dead-letter file '}${path} cannot be opened: ${why} (${code})`, key);
+    const what = key === 'sink' ? 'sink file:' : key === 'deadLetter' ? 'dead-letter file ' : 'collector log ';
+    throw new ConfigError(`${what}${path} cannot be opened: ${why} (${code})`, key);
   }
 }
 
