@@ -21,8 +21,8 @@ export const ERROR_CODES = [
   'ORDERTAIL_RECORDS_AFTER_START',
   /** records() called twice, or its iterator looped over twice. */
   'ORDERTAIL_RECORDS_REUSED',
-  /** A records() loop waited on an engine never started, and nothing else kept the process alive: the loop throws rather than the process leaving silently. */
-  'ORDERTAIL_RECORDS_NOT_STARTED',
+  /** A records() loop or finished() waited on an engine never started, and nothing else kept the process alive: they throw rather than the process leaving silently. */
+  'ORDERTAIL_NOT_STARTED',
   /** Internal: a checkpoint not committed because the records() loop did not take what it covers. */
   'ORDERTAIL_RECORDS_NOT_TAKEN',
   /** A metrics server option is invalid; `option` names it. */
@@ -74,7 +74,7 @@ export class ConfigError extends OrdertailError {
 }
 
 /** Codes of EngineError: the engine's own failures and lifecycle misuse. */
-export type EngineErrorCode = Extract<ErrorCode, 'ORDERTAIL_WORKER' | 'ORDERTAIL_SINK' | 'ORDERTAIL_STARTED' | 'ORDERTAIL_RECORDS_AFTER_START' | 'ORDERTAIL_RECORDS_REUSED' | 'ORDERTAIL_RECORDS_NOT_STARTED' | 'ORDERTAIL_RECORDS_NOT_TAKEN'>;
+export type EngineErrorCode = Extract<ErrorCode, 'ORDERTAIL_WORKER' | 'ORDERTAIL_SINK' | 'ORDERTAIL_STARTED' | 'ORDERTAIL_RECORDS_AFTER_START' | 'ORDERTAIL_RECORDS_REUSED' | 'ORDERTAIL_NOT_STARTED' | 'ORDERTAIL_RECORDS_NOT_TAKEN'>;
 
 export class EngineError extends OrdertailError {
   override readonly name: string = 'EngineError';

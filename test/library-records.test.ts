@@ -229,17 +229,26 @@ describe('records(): one loop per engine', () => {
   });
 });
 
-describe('records(): an engine never started', () => {
+describe('records() and finished(): an engine never started', () => {
   const index = resolve(import.meta.dirname, '../dist/src/index.js');
   const script = (dir: string, body: string): { status: number | null; stdout: string; stderr: string } => {
     writeRecords(join(dir, 'in.ndjson'), 5);
     return spawnSync(process.execPath, ['--input-type=module', '-e', `import { Engine } from ${JSON.stringify(index)};\nconst engine = new Engine({ input: ${JSON.stringify(join(dir, 'in.ndjson'))}, once: true, workers: 1 });\n${body}`], { encoding: 'utf8', timeout: 30_000 });
   };
 
-  it('a loop over records() with no start() throws ORDERTAIL_RECORDS_NOT_STARTED instead of the process leaving silently (exit 13)', () => {
+  it('a loop over records() with no start() throws ORDERTAIL_NOT_STARTED instead of the process leaving silently (exit 13)', () => {
     const r = script(workdir(), `let n = 0;\ntry { for await (const record of engine.records()) n++; } catch (err) { console.log(err.code, n); process.exitCode = 1; }`);
-    expect(r.stdout.trim()).toBe('ORDERTAIL_RECORDS_NOT_STARTED 0');
+    expect(r.stdout.trim()).toBe('ORDERTAIL_NOT_STARTED 0');
     expect(r.status).toBe(1);
+  });
+
+  it('await finished() with no start() throws ORDERTAIL_NOT_STARTED too; after a start() it resolves', () => {
+    const never = script(workdir(), `try { await engine.finished(); console.log('resolved'); } catch (err) { console.log(err.code); process.exitCode = 1; }`);
+    expect(never.stdout.trim()).toBe('ORDERTAIL_NOT_STARTED');
+    expect(never.status).toBe(1);
+    const started = script(workdir(), `const done = engine.finished();\nawait engine.start();\nawait done;\nawait engine.stop();\nconsole.log('resolved');`);
+    expect(started.status, started.stderr).toBe(0);
+    expect(started.stdout.trim()).toBe('resolved');
   });
 
   it('a loop that starts before a start() that comes later, after other work, gets every record', () => {

@@ -124,8 +124,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   private readonly counters = new Counters();
   private readonly latency = { live: new LatencyRecorder(), history: new LatencyRecorder() };
   private iterator: IteratorSink | undefined;
-  /** Removes the records() loop's check for an engine never started (at start() and stop()). */
+  /** Removes the checks for an engine never started (sayIfNeverStarted; at start() and stop()). */
   private forgetNeverStarted: (() => void) | undefined;
+  /** finished() was called before start(): its check is in place. */
+  private finishedWatched = false;
   private sink: Sink | undefined;
   private deadLetter: DeadLetterFile | undefined;
   private pool: ParsePool | undefined;
@@ -230,17 +232,29 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
     // The loop is over (done, break, throw, abort): nobody reads any more, so the engine stops.
     const iterator = new IteratorSink(bounds, () => void this.stop());
     this.iterator = iterator;
-    // `for await (… of engine.records())` with no start(): the loop waits for records
-    // that never come, and a process with nothing else to do leaves without a word
-    // (exit 13, "unsettled top-level await"). Said by the loop instead.
-    const neverStarted = (): void => {
-      if (this.state === 'new' && iterator.waiting) {
-        iterator.fail(new EngineError('ORDERTAIL_RECORDS_NOT_STARTED', 'records(): the loop is waiting for records of an engine that was never started; call start() (after records(), before or while looping)'));
-      }
-    };
-    process.once('beforeExit', neverStarted);
-    this.forgetNeverStarted = () => process.removeListener('beforeExit', neverStarted);
+    this.sayIfNeverStarted(() => {
+      if (iterator.waiting) iterator.fail(new EngineError('ORDERTAIL_NOT_STARTED', 'records(): the loop is waiting for records of an engine that was never started; call start() (after records(), before or while looping)'));
+    });
     return iterator.iterator(options.signal);
+  }
+
+  /**
+   * `for await (… of engine.records())` or `await engine.finished()` with no
+   * start(): they wait for what never comes, and a process with nothing else
+   * to do leaves without a word (exit 13, "unsettled top-level await"). When
+   * it is about to, and the engine was still not started, `say` makes them
+   * throw instead. Forgotten at start() and stop().
+   */
+  private sayIfNeverStarted(say: () => void): void {
+    const check = (): void => {
+      if (this.state === 'new') say();
+    };
+    process.once('beforeExit', check);
+    const before = this.forgetNeverStarted;
+    this.forgetNeverStarted = () => {
+      before?.();
+      process.removeListener('beforeExit', check);
+    };
   }
 
   /**
@@ -343,6 +357,10 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
    * taken by its loop), or at stop(). Rejects with the engine's error when it fails.
    */
   finished(): Promise<void> {
+    if (this.state === 'new' && !this.finishedWatched) {
+      this.finishedWatched = true;
+      this.sayIfNeverStarted(() => this.rejectFinished(new EngineError('ORDERTAIL_NOT_STARTED', 'finished(): waiting for an engine that was never started; call start() first')));
+    }
     return this.finishedPromise;
   }
 
