@@ -23,11 +23,11 @@ function lines(count: number, timestamp: (i: number) => unknown): string[] {
 
 const offsetOf = (all: string[], index: number): number => Buffer.byteLength(all.slice(0, index).join(''));
 
-async function runOnce(files: Record<string, string[]>, parser: 'js' | 'native', dedupKey = 'id'): Promise<{ warnings: [string, WarningCode][]; stats: ReturnType<Engine['stats']>; out: string }> {
+async function runOnce(files: Record<string, string[]>, parser: 'js' | 'native', dedupKey = 'id', eventTime = 'timestamp'): Promise<{ warnings: [string, WarningCode][]; stats: ReturnType<Engine['stats']>; out: string }> {
   const dir = workdir();
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content.join(''));
   const out = join(dir, 'sink.out');
-  const engine = new Engine({ input: join(dir, '*.ndjson'), once: true, workers: 2, rangeBytes: 64 * 1024, parser, dedupKey, sink: `file:${out}` });
+  const engine = new Engine({ input: join(dir, '*.ndjson'), once: true, workers: 2, rangeBytes: 64 * 1024, parser, dedupKey, eventTime, sink: `file:${out}` });
   const warnings: [string, WarningCode][] = [];
   engine.on('warning', (message, code) => warnings.push([message, code]));
   await engine.start();
@@ -80,7 +80,15 @@ describe.each(['js', 'native'] as const)('record doubts (%s parser)', (parser) =
     expect(stats.eventTimeInvalid).toBe(0);
   });
 
-  it('epoch ms, ISO-8601, missing times and small synthetic numbers say nothing', async () => {
+  it('records without the event-time field but with a field holding a time: that field is named; set as --event-time, nothing is said', async () => {
+    const orders = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ id: `o-${i}`, note: `Zürich ${i}`, ts: NOW_MS + i, created_at: new Date(NOW_MS).toISOString() }) + '\n');
+    const { warnings } = await runOnce({ 'a.ndjson': orders }, parser);
+    expect(warnings).toEqual([[expect.stringContaining(`a.ndjson offset 0 has no event time 'timestamp'; fields that hold a time: ts, created_at (--event-time names the one to use)`), 'ORDERTAIL_EVENT_TIME_MISSING']]);
+    const named = await runOnce({ 'a.ndjson': orders }, parser, 'id', 'ts');
+    expect(named.warnings).toEqual([]);
+  });
+
+  it('epoch ms, ISO-8601, records with no time at all and small synthetic numbers warn of nothing', async () => {
     const { warnings, stats } = await runOnce(
       {
         'a.ndjson': lines(1500, (i) => NOW_MS + i),

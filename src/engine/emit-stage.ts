@@ -87,8 +87,9 @@ export class EmitStage {
   private asideVerdicts = new Uint8Array(1024);
   /** forgottenInWindow() when last looked at (after each range). */
   private forgottenSeen = 0;
-  /** Whether onRecordDoubt was told of a record without the key / an unusable event time / one in other units (once each per run). */
+  /** Whether onRecordDoubt was told of a record without the key / without an event time / an unusable event time / one in other units (once each per run). */
   private noKeyTold: boolean;
+  private noTimeTold: boolean;
   private invalidTimeTold: boolean;
   private unitsTold: boolean;
 
@@ -110,7 +111,7 @@ export class EmitStage {
     private readonly onRecordDoubt?: (doubt: RecordDoubt) => void,
   ) {
     this.populatePending = native !== undefined;
-    this.noKeyTold = this.invalidTimeTold = this.unitsTold = onRecordDoubt === undefined;
+    this.noKeyTold = this.noTimeTold = this.invalidTimeTold = this.unitsTold = onRecordDoubt === undefined;
   }
 
   /** See DedupTable.setLowWatermark. */
@@ -311,7 +312,12 @@ export class EmitStage {
       const status = i32[w + W_STATUS]!;
       const code = status & STATUS_CODE_MASK;
       const ms = f64[s * SLOT_F64_WORDS]!;
-      if (code > Status.UNKEYED || (status & StatusFlag.EVENT_TIME_INVALID) !== 0 || ms !== ms) continue;
+      if (code > Status.UNKEYED || (status & StatusFlag.EVENT_TIME_INVALID) !== 0) continue;
+      if (ms !== ms) {
+        // Missing: for a keyed record, its dedup window runs on arrival time.
+        if (code === Status.KEYED && !this.noTimeTold) this.tellDoubt(range, w, 'no-time', NaN);
+        continue;
+      }
       const unit = suspectUnitOf(ms);
       if (unit !== undefined) this.tellDoubt(range, w, unit, ms);
       return;
@@ -320,6 +326,7 @@ export class EmitStage {
 
   private tellDoubt(range: ReadyRange, w: number, kind: RecordDoubt['kind'], ms: number): void {
     if (kind === 'no-key') this.noKeyTold = true;
+    else if (kind === 'no-time') this.noTimeTold = true;
     else if (kind === 'invalid') this.invalidTimeTold = true;
     else this.unitsTold = true;
     const { i32 } = range.results;

@@ -11,6 +11,7 @@
  * record where it was first seen.
  */
 import { closestKey } from '../config/suggest.js';
+import type { WarningCode } from './warnings.js';
 
 /** Units an epoch-ms reading suggests; undefined when it is a plausible ms time (1973 … 5138) or too small to tell. */
 export type SuspectUnit = 'seconds' | 'microseconds' | 'nanoseconds';
@@ -35,8 +36,11 @@ const SECONDS_PER: Record<SuspectUnit, number> = { seconds: 1, microseconds: 1e-
 const MAX_DATE_MS = 8.64e15;
 
 export interface RecordDoubt {
-  /** 'no-key': a record without (all of) the dedup key; 'invalid': an event time that is not one; else the units its event time looks like. */
-  kind: 'no-key' | 'invalid' | SuspectUnit;
+  /**
+   * 'no-key': a record without (all of) the dedup key; 'no-time': a keyed record without the event-time
+   * field; 'invalid': an event time that is not one; else the units its event time looks like.
+   */
+  kind: 'no-key' | 'no-time' | 'invalid' | SuspectUnit;
   file: string;
   offset: number;
   /** The record's text (at most 64 KiB of it). */
@@ -62,6 +66,23 @@ function valueText(record: string, field: string): string {
   const members = membersOf(record);
   if (members === undefined) return 'value not shown: the record is longer than 64 KiB';
   return clip(JSON.stringify(members[field]) ?? 'undefined', 80);
+}
+
+/** Numbers a time in s, ms, µs or ns since 2001 can be, and strings that start as an ISO-8601 date or are such a number. */
+const TIME_NUMBER_MIN = 1e9;
+const TIME_NUMBER_MAX = 1e19;
+const TIME_STRING = /^(\d{4}-\d{2}-\d{2}|\d{10,19}(\.\d+)?$)/;
+
+/** The record's top-level fields whose values look like times (a misnamed --event-time), at most five. */
+export function timeLikeFields(record: string): string[] {
+  const members = membersOf(record);
+  if (members === undefined) return [];
+  const found: string[] = [];
+  for (const [name, value] of Object.entries(members)) {
+    const looksLikeTime = typeof value === 'number' ? value >= TIME_NUMBER_MIN && value < TIME_NUMBER_MAX : typeof value === 'string' && TIME_STRING.test(value);
+    if (looksLikeTime && found.push(name) === 5) break;
+  }
+  return found;
 }
 
 /** The key fields the record lacks, and its own fields (with the one a missing field may be a misspelling of). */
@@ -91,11 +112,19 @@ function durationText(seconds: number): string {
   return `${Number((seconds * 1000).toPrecision(3))} ms`;
 }
 
-/** One warning line for a doubt (`ORDERTAIL_DEDUP_KEY_MISSING`, `ORDERTAIL_EVENT_TIME_INVALID` or `ORDERTAIL_EVENT_TIME_UNITS`). */
+/** One log line for a doubt (`ORDERTAIL_DEDUP_KEY_MISSING`, `ORDERTAIL_EVENT_TIME_MISSING`, `ORDERTAIL_EVENT_TIME_INVALID` or `ORDERTAIL_EVENT_TIME_UNITS`). */
 export function recordDoubtWarning(doubt: RecordDoubt, context: DoubtContext): string {
   const where = `${doubt.file} offset ${doubt.offset}`;
   const field = context.eventTime;
   const windowMs = context.dedupWindowMs;
+  if (doubt.kind === 'no-time') {
+    const timeFields = timeLikeFields(doubt.record);
+    const meant = timeFields.length > 0 ? `; fields that hold a time: ${timeFields.join(', ')} (--event-time names the one to use)` : '';
+    return (
+      `the record at ${where} has no event time '${field}'${meant}: its arrival time stands in, ` +
+      `so a copy arriving more than the dedup window (${windowMs} ms) later (a batch job's, a replay's) is emitted again`
+    );
+  }
   if (doubt.kind === 'no-key') {
     return (
       `the record at ${where} ${keyMissingText(doubt.record, context.dedupKey)}. ` +
@@ -115,4 +144,18 @@ export function recordDoubtWarning(doubt: RecordDoubt, context: DoubtContext): s
     `Numbers are read as epoch ms, so the dedup window (${windowMs} ms) spans ${durationText(windowMs * SECONDS_PER[doubt.kind])} of these times; ` +
     'write event times as epoch ms or ISO-8601'
   );
+}
+
+/** The warning code a doubt is said with. */
+export function doubtCode(kind: RecordDoubt['kind']): WarningCode {
+  switch (kind) {
+    case 'no-key':
+      return 'ORDERTAIL_DEDUP_KEY_MISSING';
+    case 'no-time':
+      return 'ORDERTAIL_EVENT_TIME_MISSING';
+    case 'invalid':
+      return 'ORDERTAIL_EVENT_TIME_INVALID';
+    default:
+      return 'ORDERTAIL_EVENT_TIME_UNITS';
+  }
 }
