@@ -79,6 +79,28 @@ describe('an input glob finds the files tinyglobby finds', () => {
     expect(found).toEqual(['.hidden.ndjson', 'a.ndjson', 'ab.ndjson', 'b.ndjson', 'link.ndjson', 'sp ace é.ndjson', 'x[1].ndjson'].map((n) => `${dir}/${n}`));
   });
 
+  it('a file named with glob characters, given as it is named, is read; one created later is announced', async () => {
+    const named = join(dir, 'named');
+    mkdirSync(named);
+    const files = ['report (1).ndjson', 'orders[12].ndjson', 'a{b}.ndjson', 'orders1.ndjson'].map((n) => join(named, n));
+    for (const file of files) writeFileSync(file, '{"id":"4"}\n');
+    // Before: each was a glob matching other names, or none ("matches no file"), and was not read.
+    expect(new FileDiscovery([files[0]!]).scan()).toEqual([files[0]]);
+    expect(new FileDiscovery([files[2]!]).scan()).toEqual([files[2]]);
+    // Still a glob too: [12] matches orders1.ndjson as well.
+    expect(new FileDiscovery([files[1]!]).scan()).toEqual([files[1]!, files[3]!].sort());
+    const later = join(named, 'later (2).ndjson');
+    const discovery = new FileDiscovery([later]);
+    expect(discovery.scan()).toEqual([]);
+    const announced = new Promise<string>((resolve) => discovery.follow(resolve));
+    writeFileSync(later, '{"id":"5"}\n');
+    try {
+      expect(await announced).toBe(later);
+    } finally {
+      discovery.close();
+    }
+  });
+
   it('several patterns at once, one path listed once', () => {
     const full = [`${dir}/[ab].ndjson`, `${dir}/**/e.ndjson`, `${dir}/a.ndjson`, `${dir}/?.ndjson`];
     expect(new FileDiscovery(full).scan()).toEqual(tinyglobby(full));

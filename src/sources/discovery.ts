@@ -134,7 +134,7 @@ export class FileDiscovery {
     // report are: a pattern is matched against them.
     this.patterns = [...new Set(globs.map((g) => resolve(g)))];
     this.globs = this.patterns.filter((p) => GLOB_SYNTAX.test(p));
-    this.matchers = this.patterns.map((p) => (GLOB_SYNTAX.test(p) ? picomatch()(p, { dot: true }) : (path: string) => path === p));
+    this.matchers = this.patterns.map((p) => (GLOB_SYNTAX.test(p) ? globMatcher(p) : (path: string) => path === p));
     this.listings = new Map(this.globs.map((g) => [g, singleDirectoryGlob(g, this.matchers[this.patterns.indexOf(g)]!)]));
   }
 
@@ -212,7 +212,7 @@ export class FileDiscovery {
         continue;
       }
       this.unlisted.delete(base);
-      const matcher = picomatch()(pattern, { dot: true });
+      const matcher = globMatcher(pattern);
       if (!found.some((p) => matcher(p)) && this.reported.get(pattern) !== 'no match') {
         this.onWarning(`input ${pattern} matches no file${problem === 'ENOENT' ? ` (${base} does not exist)` : ''}`, 'input');
         this.reported.set(pattern, 'no match');
@@ -227,6 +227,8 @@ export class FileDiscovery {
     const found = plain;
     const elsewhere: string[] = [];
     for (const pattern of globs) {
+      // A file named with glob characters (`report (1).ndjson`, `orders[2026].ndjson`) is what the pattern names.
+      if (isRegularFile(pattern)) found.push(pattern);
       const listing = this.listings.get(pattern);
       if (listing) found.push(...listSingleDirectory(listing));
       else elsewhere.push(pattern);
@@ -388,6 +390,17 @@ export class FileDiscovery {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = undefined;
   }
+}
+
+/**
+ * A glob's matcher, which also takes the pattern as a plain path: a file
+ * whose name holds glob characters (`report (1).ndjson` from a download,
+ * `orders[2026-12-05].ndjson`) is given as it is named, and as a glob it would
+ * match other names, or none.
+ */
+function globMatcher(pattern: string): (path: string) => boolean {
+  const glob = picomatch()(pattern, { dot: true });
+  return (path) => path === pattern || glob(path);
 }
 
 /** `dev:ino` of the directory at `path` (symbolic links followed), undefined when there is none. */
