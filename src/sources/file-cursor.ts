@@ -74,6 +74,8 @@ export class FileCursor {
   private chainBusy = false;
   private chainCarry: number = ArrayPhase.BeforeArray;
   private chainSkipping = false;
+  /** grewPastDocument was said (once per file). */
+  documentGrowthSaid = false;
   /** Let go soon (renamed away or deleted, and quiet): its last line, newline or not, is a record (finish()). */
   private finishing = false;
   /** Array/Single files are whole documents: read once, to their size at discovery. */
@@ -286,11 +288,10 @@ export class FileCursor {
     this.chainScannedTo = cutShort ? consumedEnd : range.hardEnd;
   }
 
-  /** A whole-document file (.json) that grew past the size it was read to: said once (documentGrowthSaid), never read. */
+  /** A whole-document file (.json) that grew past the size it was read to (never read: documentEnd). */
   get grewPastDocument(): boolean {
     return this.documentEnd !== undefined && this.observedSize > this.documentEnd;
   }
-  documentGrowthSaid = false;
 
   /** Nothing more to read now (for --once: the file is finished). */
   get idle(): boolean {
