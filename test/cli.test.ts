@@ -37,6 +37,9 @@ describe('CLI usage errors exit 2 with one clear line', () => {
     expectUsageError(['run', '--once'], /^ordertail: nothing to read: name the files \(ordertail run --once a\.ndjson b\.ndjson\) or a glob \(--input/);
     expectUsageError(['run'], /^ordertail: nothing to read/);
   });
+  it('collect with no exchange says how to name one', () => {
+    expectUsageError(['collect', '--once'], /^ordertail: nothing to poll: name the exchanges \(ordertail collect --exchange binanceusdm --exchange bybit\) or give a --config with a collector: section$/);
+  });
   it('a misspelt command or flag is answered with the one meant, on the one line', () => {
     expectUsageError(['runn', '--once'], /^error: unknown command 'runn' \(Did you mean run\?\)$/);
     expectUsageError(['run', '--onse', 'x'], /^error: unknown option '--onse' \(Did you mean --once\?\)$/);

@@ -50,6 +50,9 @@ export function collectCommandFromFlags(flags: Record<string, unknown>): Collect
     const baseUrl = flags.baseUrl;
     section.exchanges = section.exchanges.map((e: unknown) => (typeof e === 'string' ? { id: e, baseUrl } : { ...(e as object), baseUrl }));
   }
+  if (section.exchanges === undefined && file === undefined) {
+    throw new ConfigError('nothing to poll: name the exchanges (ordertail collect --exchange binanceusdm --exchange bybit) or give a --config with a collector: section', 'exchanges');
+  }
   const origin = typeof flags.config === 'string' ? `config ${flags.config}` : 'options';
   const profile = typeof flags.profile === 'string' ? flags.profile : undefined;
   const config = resolveCollectorConfig(section, origin, profile);
