@@ -37,6 +37,11 @@ describe('CLI usage errors exit 2 with one clear line', () => {
     expectUsageError(['run', '--once'], /^ordertail: nothing to read: name the files \(ordertail run --once a\.ndjson b\.ndjson\) or a glob \(--input/);
     expectUsageError(['run'], /^ordertail: nothing to read/);
   });
+  it('a sink given as a bare path or as - is answered with the spelling meant', () => {
+    expectUsageError(['run', '--once', '--input', 'x', '--sink', 'out.ndjson'], /sink: expected .*, got 'out\.ndjson'; did you mean 'file:out\.ndjson'\?$/);
+    expectUsageError(['run', '--once', '--input', 'x', '--sink', '-'], /sink: expected .*, got '-'; did you mean 'stdout'\?$/);
+    expectUsageError(['collect', '--once', '--exchange', 'x', '--sink', 'out.ndjson'], /^ordertail: --sink: expected .*, got 'out\.ndjson'; did you mean 'file:out\.ndjson'\?$/);
+  });
   it('collect with no exchange says how to name one', () => {
     expectUsageError(['collect', '--once'], /^ordertail: nothing to poll: name the exchanges \(ordertail collect --exchange binanceusdm --exchange bybit\) or give a --config with a collector: section$/);
   });

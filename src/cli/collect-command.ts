@@ -29,7 +29,8 @@ function parseSink(value: unknown): CollectSink {
   if (value === undefined || value === 'stdout') return { kind: 'stdout' };
   if (value === 'none') return { kind: 'none' };
   if (typeof value === 'string' && value.startsWith('file:') && value.length > 5) return { kind: 'file', path: value.slice(5) };
-  throw new ConfigError(`--sink: expected 'stdout', 'none' or 'file:PATH', got '${String(value)}'`, 'sink');
+  const meant = value === '-' ? 'stdout' : typeof value === 'string' && value.length > 0 && !value.includes(':') ? `file:${value}` : undefined;
+  throw new ConfigError(`--sink: expected 'stdout', 'none' or 'file:PATH', got '${String(value)}'${meant === undefined ? '' : `; did you mean '${meant}'?`}`, 'sink');
 }
 
 /** Flags merged over the config file's `collector:` section (or the whole file when it has none). */

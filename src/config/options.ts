@@ -224,8 +224,8 @@ type FieldParser = (value: unknown, key: string) => unknown;
 
 const describe = (value: unknown): string => (typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value));
 
-const fail = (key: string, expected: string, value: unknown): never => {
-  throw new ConfigError(`${key}: expected ${expected}, got ${describe(value)}`, key);
+const fail = (key: string, expected: string, value: unknown, meant?: string): never => {
+  throw new ConfigError(`${key}: expected ${expected}, got ${describe(value)}${meant === undefined ? '' : `; did you mean '${meant}'?`}`, key);
 };
 
 const stringList: FieldParser = (value, key) => {
@@ -293,7 +293,9 @@ const sink: FieldParser = (value, key): SinkSpec => {
   }
   if (typeof value === 'string' && isPostgresUrl(value)) return { kind: 'postgres', config: parsePostgresSink(value, key) };
   if (typeof value === 'string' && isNatsUrl(value)) return { kind: 'nats', config: parseNatsSink(value, key) };
-  return fail(key, "'stdout', 'none', 'file:PATH', 'postgres://USER@HOST:PORT/DB?table=NAME' or 'nats://HOST:PORT/SUBJECT'", value);
+  // `--sink out.ndjson` and `--sink -` are what other tools take.
+  const meant = value === '-' ? 'stdout' : typeof value === 'string' && value.length > 0 && !value.includes(':') ? `file:${value}` : undefined;
+  return fail(key, "'stdout', 'none', 'file:PATH', 'postgres://USER@HOST:PORT/DB?table=NAME' or 'nats://HOST:PORT/SUBJECT'", value, meant);
 };
 
 const fraction: FieldParser = (value, key) => {
