@@ -178,6 +178,31 @@ describe('CLI runs', () => {
     expect(out).toBe('{"id":1}\n{"id":2}\n');
   });
 
+  it('a follower stopped ends with the same summary line as --once, and names a line still being written', async () => {
+    const dir = workdir();
+    const log = join(dir, 'live.ndjson');
+    writeFileSync(log, '{"id":1}\n{"id":2}\n{"id":1}\n{"id":3,"half');
+    for (const checkpoint of [['--no-checkpoint'], ['--checkpoint', join(dir, 'ck')]]) {
+      const child = spawn(process.execPath, [BIN, 'run', '--input', log, '--workers', '1', '--no-metrics', ...checkpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const deadline = Date.now() + 15_000;
+      while (!out.includes('{"id":2}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGTERM');
+      expect(await new Promise<number | null>((r) => child.on('close', (c) => r(c)))).toBe(0);
+      const lines = err.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; unreadBytes?: number });
+      if (checkpoint[0] === '--no-checkpoint') expect(lines.map((l) => l.msg)).toContainEqual(expect.stringMatching(/^stopped: read 3, emitted 2, duplicates 1, rejected 0, without key 0, /));
+      expect(lines.find((l) => l.unreadBytes !== undefined)).toEqual(
+        expect.objectContaining({
+          unreadBytes: Buffer.byteLength('{"id":3,"half'),
+          msg: expect.stringMatching(checkpoint[0] === '--no-checkpoint' ? /not read \(a line still being written\); without a checkpoint, a later run does not know/ : /the checkpoint resumes before them, so a restart reads them$/),
+        }),
+      );
+    }
+  });
+
   // /dev/full fails every write with ENOSPC: the large batch goes through the
   // background writev, the small one through the synchronous path.
   for (const [what, records] of [['large batches (background writes)', 20_000], ['one small batch', 20]] as const) {

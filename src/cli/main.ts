@@ -164,12 +164,21 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics, re
   await shutdown();
   if (timer) clearInterval(timer);
   if (statusIntervalMs) process.stderr.write(formatStatus(engine.stats()) + '\n');
-  if (options.once) {
+  {
     // One line that accounts for every record; a warning when copies may have got through.
     const s = engine.stats();
     const summary = { read: s.recordsRead, emitted: s.recordsEmitted, duplicates: s.duplicates, rejected: s.rejectedByReason, withoutKey: s.withoutKey, eventTimeInvalid: s.eventTimeInvalid, dedupForgotten: s.dedupForgotten, dedupForgottenInWindow: s.dedupForgottenInWindow };
-    if (s.dedupForgottenInWindow > 0) logger.warn({ summary }, formatSummary(s));
-    else logger.info({ summary }, formatSummary(s));
+    const line = formatSummary(s, options.once ? 'done' : 'stopped');
+    if (s.dedupForgottenInWindow > 0) logger.warn({ summary }, line);
+    else logger.info({ summary }, line);
+  }
+  // A follower stops between a line's first bytes and its newline: say what waits, and whether a restart reads it.
+  if (!options.once && !failed) {
+    for (const file of engine.files()) {
+      if (file.lagBytes === 0) continue;
+      const later = options.checkpoint ? 'the checkpoint resumes before them, so a restart reads them' : 'without a checkpoint, a later run does not know they were not read';
+      logger.info({ file: file.path, unreadBytes: file.lagBytes }, `${file.path}: ${file.lagBytes} byte(s) after its last complete line not read (a line still being written); ${later}`);
+    }
   }
   if (readerGone) {
     process.exitCode = 0;

@@ -16,15 +16,16 @@ export function formatStatus(s: EngineStats): string {
 }
 
 /**
- * The line a --once run ends with: every record accounted for, so nothing is
- * lost or let through without a number saying so.
+ * The line a run ends with (`done` with --once, `stopped` for a follower):
+ * every record accounted for, so nothing is lost or let through without a
+ * number saying so.
  */
-export function formatSummary(s: EngineStats): string {
+export function formatSummary(s: EngineStats, verb: 'done' | 'stopped' = 'done'): string {
   const reasons = Object.entries(s.rejectedByReason)
     .filter(([, n]) => n > 0)
     .map(([reason, n]) => `${reason} ${n}`);
   return (
-    `done: read ${s.recordsRead}, emitted ${s.recordsEmitted}, duplicates ${s.duplicates}, ` +
+    `${verb}: read ${s.recordsRead}, emitted ${s.recordsEmitted}, duplicates ${s.duplicates}, ` +
     `rejected ${s.rejected}${reasons.length ? ` (${reasons.join(', ')})` : ''}, without key ${s.withoutKey}, ` +
     (s.eventTimeInvalid > 0 ? `event time unusable ${s.eventTimeInvalid} (arrival time used), ` : '') +
     `dedup forgotten ${s.dedupForgotten} (${s.dedupForgottenInWindow} inside the window; table ${s.dedup.capacity} keys, ~${s.dedup.entries} held)`
