@@ -29,7 +29,7 @@ function parseSink(value: unknown): CollectSink {
   if (value === undefined || value === 'stdout') return { kind: 'stdout' };
   if (value === 'none') return { kind: 'none' };
   if (typeof value === 'string' && value.startsWith('file:') && value.length > 5) return { kind: 'file', path: value.slice(5) };
-  const meant = value === '-' ? 'stdout' : typeof value === 'string' && value.length > 0 && !value.includes(':') ? `file:${value}` : undefined;
+  const meant = value === '-' ? 'stdout' : typeof value === 'string' && /[./]/.test(value) && !value.includes(':') ? `file:${value}` : undefined;
   throw new ConfigError(`--sink: expected 'stdout', 'none' or 'file:PATH', got '${String(value)}'${meant === undefined ? '' : `; did you mean '${meant}'?`}`, 'sink');
 }
 

@@ -293,8 +293,8 @@ const sink: FieldParser = (value, key): SinkSpec => {
   }
   if (typeof value === 'string' && isPostgresUrl(value)) return { kind: 'postgres', config: parsePostgresSink(value, key) };
   if (typeof value === 'string' && isNatsUrl(value)) return { kind: 'nats', config: parseNatsSink(value, key) };
-  // `--sink out.ndjson` and `--sink -` are what other tools take.
-  const meant = value === '-' ? 'stdout' : typeof value === 'string' && value.length > 0 && !value.includes(':') ? `file:${value}` : undefined;
+  // `--sink out.ndjson` and `--sink -` are what other tools take (a bare word such as `kafka` is no path).
+  const meant = value === '-' ? 'stdout' : typeof value === 'string' && /[./]/.test(value) && !value.includes(':') ? `file:${value}` : undefined;
   return fail(key, "'stdout', 'none', 'file:PATH', 'postgres://USER@HOST:PORT/DB?table=NAME' or 'nats://HOST:PORT/SUBJECT'", value, meant);
 };
 
