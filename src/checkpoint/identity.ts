@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { fstatSync, readSync, statSync } from 'node:fs';
+import { fstatSync, readdirSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Bytes hashed from a file's start: enough to tell two order logs apart, cheap to re-read. */
 export const FINGERPRINT_BYTES = 1024;
@@ -37,6 +38,21 @@ export function identityOfPath(path: string): FileIdentity | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The path in `dir` whose device and inode are `identity`, if any: where a file was renamed to beside its old name. */
+export function findByIdentity(dir: string, identity: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    if (identityOfPath(path)?.key === identity) return path;
+  }
+  return undefined;
 }
 
 /** Hash of the first min(limit, size) bytes of an open file. */

@@ -3,12 +3,11 @@
  * left them: a file output is cut back to the length the checkpoint committed,
  * so a restart neither loses nor repeats a record in it.
  */
-import { readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { CheckpointedOutput, CheckpointState } from '../checkpoint/manifest.js';
-import { identityOfPath } from '../checkpoint/identity.js';
+import { findByIdentity, identityOfPath } from '../checkpoint/identity.js';
 import { DeadLetterFile } from '../sinks/dead-letter.js';
 import { FileSink, rollBack } from '../sinks/file-sink.js';
 import { PostgresSink } from '../sinks/postgres/sink.js';
@@ -170,18 +169,6 @@ function committedLength(committed: CheckpointedOutput | undefined, path: string
     return undefined;
   }
   return committed.committedBytes;
-}
-
-/** The regular file in `dir` that is `identity` (`dev:ino`): where a rotation moved an output. */
-function findByIdentity(dir: string, identity: string): string | undefined {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return undefined;
-  }
-  for (const name of names) if (identityOfPath(join(dir, name))?.key === identity) return join(dir, name);
-  return undefined;
 }
 
 /** Why the file at `path` is not the one the checkpoint wrote (undefined: it is, or the checkpoint did not say which it wrote). */

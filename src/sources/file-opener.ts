@@ -8,11 +8,11 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fingerprintOf, identityOfFd, identityOfPath } from '../checkpoint/identity.js';
+import { findByIdentity, fingerprintOf, identityOfFd, identityOfPath } from '../checkpoint/identity.js';
 import type { WarningCode } from '../engine/warnings.js';
 import type { FdBudget } from './fd-budget.js';
 import { FileCursor, type StartAt } from './file-cursor.js';
-import { findByIdentity, fingerprintMatches, isCopyOf, type FileSet } from './file-set.js';
+import { fingerprintMatches, isCopyOf, type FileSet } from './file-set.js';
 import { errnoCode, inputStatus, isTransientOpenError } from './input-check.js';
 import { OpenRetries, type Unread } from './open-retry.js';
 import { compressedMessage, compressionOf, foreignByteOrderMark, notUtf8Message } from './encoding-check.js';

@@ -8,8 +8,6 @@
  * (live files first). It opens nothing and schedules nothing: the pipeline
  * does, so rotation is testable without a worker pool.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { fingerprintOf, identityOfPath, sameFingerprint, type Fingerprint } from '../checkpoint/identity.js';
 import type { CheckpointedFile, ResumePoint } from '../checkpoint/manifest.js';
 import type { FileCursor } from './file-cursor.js';
@@ -214,19 +212,4 @@ export function isCopyOf(fd: number, fingerprint: Fingerprint, original: FileCur
   // The original's content now is not what it was once truncated.
   if (original.truncated || !original.isOpen) return false;
   return sameFingerprint(fingerprintOf(original.fd, fingerprint.bytes), fingerprint);
-}
-
-/** The path in `dir` whose device and inode are `identity`, if any. */
-export function findByIdentity(dir: string, identity: string): string | undefined {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return undefined;
-  }
-  for (const name of names) {
-    const path = join(dir, name);
-    if (identityOfPath(path)?.key === identity) return path;
-  }
-  return undefined;
 }
