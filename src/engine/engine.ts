@@ -41,7 +41,7 @@ import { buildWhenUsed, prepareLatencyHistograms } from '../metrics/histograms.j
 import { dedupSummary, type EngineStats, type FeatureFlags, type FileTelemetry, type LatencyHistograms, type PipelineGauges, type Readiness, type ReadingCounts, type StreamCounts, type TelemetrySource } from '../metrics/telemetry.js';
 import { createLogger, type Logger } from '../metrics/logger.js';
 import { rejectsLogger } from '../metrics/rejects-log.js';
-import { doubtCode, recordDoubtWarning, timeLikeFields, type RecordDoubt } from './record-doubts.js';
+import { describeDoubt, type RecordDoubt } from './record-doubts.js';
 import { OutputRotation, type RotationHost } from './output-rotation.js';
 import type { MetricsServer } from '../metrics/http-server.js';
 import { StreamCounters } from '../metrics/counters.js';
@@ -683,10 +683,9 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
   /** A record the configuration may not mean as it is taken (record-doubts.ts): said once per kind. */
   private onRecordDoubt(doubt: RecordDoubt): void {
     const o = this.current;
-    const message = recordDoubtWarning(doubt, { dedupKey: o.dedupKey, eventTime: o.eventTime, dedupWindowMs: o.dedupWindowMs });
-    // Records that carry no time at all are not a mistake to warn about: said as information.
-    if (doubt.kind === 'no-time' && timeLikeFields(doubt.record).length === 0) return void this.emit('info', message);
-    this.emit('warning', message, doubtCode(doubt.kind));
+    const { message, code } = describeDoubt(doubt, { dedupKey: o.dedupKey, eventTime: o.eventTime, dedupWindowMs: o.dedupWindowMs });
+    if (code === undefined) this.emit('info', message);
+    else this.emit('warning', message, code);
   }
 
   /** Said once, with the size that would have held every key so far. */

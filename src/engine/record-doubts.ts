@@ -74,7 +74,7 @@ const TIME_NUMBER_MAX = 1e19;
 const TIME_STRING = /^(\d{4}-\d{2}-\d{2}|\d{10,19}(\.\d+)?$)/;
 
 /** The record's top-level fields whose values look like times (a misnamed --event-time), at most five. */
-export function timeLikeFields(record: string): string[] {
+function timeLikeFields(record: string): string[] {
   const members = membersOf(record);
   if (members === undefined) return [];
   const found: string[] = [];
@@ -112,50 +112,51 @@ function durationText(seconds: number): string {
   return `${Number((seconds * 1000).toPrecision(3))} ms`;
 }
 
-/** One log line for a doubt (`ORDERTAIL_DEDUP_KEY_MISSING`, `ORDERTAIL_EVENT_TIME_MISSING`, `ORDERTAIL_EVENT_TIME_INVALID` or `ORDERTAIL_EVENT_TIME_UNITS`). */
-export function recordDoubtWarning(doubt: RecordDoubt, context: DoubtContext): string {
+/** How a doubt is said: its line, and its warning code (undefined: an info line, not a warning). */
+export interface DoubtLine {
+  message: string;
+  code: WarningCode | undefined;
+}
+
+/** A doubt's log line and code (`ORDERTAIL_DEDUP_KEY_MISSING`, `ORDERTAIL_EVENT_TIME_MISSING`, `ORDERTAIL_EVENT_TIME_INVALID` or `ORDERTAIL_EVENT_TIME_UNITS`). */
+export function describeDoubt(doubt: RecordDoubt, context: DoubtContext): DoubtLine {
   const where = `${doubt.file} offset ${doubt.offset}`;
   const field = context.eventTime;
   const windowMs = context.dedupWindowMs;
   if (doubt.kind === 'no-time') {
     const timeFields = timeLikeFields(doubt.record);
     const meant = timeFields.length > 0 ? `; fields that hold a time: ${timeFields.join(', ')} (--event-time names the one to use)` : '';
-    return (
-      `the record at ${where} has no event time '${field}'${meant}: its arrival time stands in, ` +
-      `so a copy arriving more than the dedup window (${windowMs} ms) later (a batch job's, a replay's) is emitted again`
-    );
+    return {
+      message:
+        `the record at ${where} has no event time '${field}'${meant}: its arrival time stands in, ` +
+        `so a copy arriving more than the dedup window (${windowMs} ms) later (a batch job's, a replay's) is emitted again`,
+      // Records that carry no time at all are not a mistake to warn about: said as information.
+      code: timeFields.length > 0 ? 'ORDERTAIL_EVENT_TIME_MISSING' : undefined,
+    };
   }
   if (doubt.kind === 'no-key') {
-    return (
-      `the record at ${where} ${keyMissingText(doubt.record, context.dedupKey)}. ` +
-      'Records without the key are emitted undeduplicated; further ones are counted (stats().withoutKey, ordertail_records_without_key_total), not logged'
-    );
+    return {
+      message:
+        `the record at ${where} ${keyMissingText(doubt.record, context.dedupKey)}. ` +
+        'Records without the key are emitted undeduplicated; further ones are counted (stats().withoutKey, ordertail_records_without_key_total), not logged',
+      code: 'ORDERTAIL_DEDUP_KEY_MISSING',
+    };
   }
   if (doubt.kind === 'invalid') {
-    return (
-      `event time '${field}' of the record at ${where} is neither epoch ms nor ISO-8601 (${valueText(doubt.record, field)}): ` +
-      `its arrival time stands in for it, so a copy arriving more than the dedup window (${windowMs} ms) later is emitted again. ` +
-      'Further ones are counted (stats().eventTimeInvalid, ordertail_event_time_invalid_total), not logged'
-    );
+    return {
+      message:
+        `event time '${field}' of the record at ${where} is neither epoch ms nor ISO-8601 (${valueText(doubt.record, field)}): ` +
+        `its arrival time stands in for it, so a copy arriving more than the dedup window (${windowMs} ms) later is emitted again. ` +
+        'Further ones are counted (stats().eventTimeInvalid, ordertail_event_time_invalid_total), not logged',
+      code: 'ORDERTAIL_EVENT_TIME_INVALID',
+    };
   }
   const asDate = Math.abs(doubt.ms) <= MAX_DATE_MS ? ` (${new Date(doubt.ms).toISOString()} as ms)` : '';
-  return (
-    `event times look like epoch ${doubt.kind}, not milliseconds: '${field}' is ${doubt.ms} at ${where}${asDate}. ` +
-    `Numbers are read as epoch ms, so the dedup window (${windowMs} ms) spans ${durationText(windowMs * SECONDS_PER[doubt.kind])} of these times; ` +
-    'write event times as epoch ms or ISO-8601'
-  );
-}
-
-/** The warning code a doubt is said with. */
-export function doubtCode(kind: RecordDoubt['kind']): WarningCode {
-  switch (kind) {
-    case 'no-key':
-      return 'ORDERTAIL_DEDUP_KEY_MISSING';
-    case 'no-time':
-      return 'ORDERTAIL_EVENT_TIME_MISSING';
-    case 'invalid':
-      return 'ORDERTAIL_EVENT_TIME_INVALID';
-    default:
-      return 'ORDERTAIL_EVENT_TIME_UNITS';
-  }
+  return {
+    message:
+      `event times look like epoch ${doubt.kind}, not milliseconds: '${field}' is ${doubt.ms} at ${where}${asDate}. ` +
+      `Numbers are read as epoch ms, so the dedup window (${windowMs} ms) spans ${durationText(windowMs * SECONDS_PER[doubt.kind])} of these times; ` +
+      'write event times as epoch ms or ISO-8601',
+    code: 'ORDERTAIL_EVENT_TIME_UNITS',
+  };
 }
