@@ -167,7 +167,7 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics, re
   {
     // One line that accounts for every record; a warning when copies may have got through.
     const s = engine.stats();
-    const summary = { read: s.recordsRead, emitted: s.recordsEmitted, duplicates: s.duplicates, rejected: s.rejectedByReason, withoutKey: s.withoutKey, eventTimeInvalid: s.eventTimeInvalid, dedupForgotten: s.dedupForgotten, dedupForgottenInWindow: s.dedupForgottenInWindow };
+    const summary = { read: s.recordsRead, emitted: s.recordsEmitted, duplicates: s.duplicates, rejected: s.rejectedByReason, withoutKey: s.withoutKey, eventTimeInvalid: s.eventTimeInvalid, paddingBytes: s.paddingBytes, dedupForgotten: s.dedupForgotten, dedupForgottenInWindow: s.dedupForgottenInWindow };
     const line = formatSummary(s, options.once ? 'done' : 'stopped');
     if (s.dedupForgottenInWindow > 0) logger.warn({ summary }, line);
     else logger.info({ summary }, line);

@@ -28,6 +28,7 @@ export function formatSummary(s: EngineStats, verb: 'done' | 'stopped' = 'done')
     `${verb}: read ${s.recordsRead}, emitted ${s.recordsEmitted}, duplicates ${s.duplicates}, ` +
     `rejected ${s.rejected}${reasons.length ? ` (${reasons.join(', ')})` : ''}, without key ${s.withoutKey}, ` +
     (s.eventTimeInvalid > 0 ? `event time unusable ${s.eventTimeInvalid} (arrival time used), ` : '') +
+    (s.paddingBytes > 0 ? `NUL padding ${s.paddingBytes} byte(s) read over, ` : '') +
     `dedup forgotten ${s.dedupForgotten} (${s.dedupForgottenInWindow} inside the window; table ${s.dedup.capacity} keys, ~${s.dedup.entries} held)`
   );
 }

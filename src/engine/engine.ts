@@ -996,6 +996,7 @@ export class Engine extends EventEmitter<EngineEventMap> implements TelemetrySou
       dedupForgotten: d?.forgotten ?? 0,
       dedupForgottenInWindow: d?.forgottenInWindow ?? 0,
       eventTimeInvalid: c.get('eventTimeInvalid'),
+      paddingBytes: c.get('paddingBytes'),
       bytesRead: c.values[Counter.bytesRead]!,
       files: this.pipeline?.fileCount ?? 0,
       parser: this.parserName,

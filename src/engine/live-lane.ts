@@ -9,7 +9,7 @@
  * the pool, whose threads yield to this one (workers/parse-worker.ts).
  */
 import type { ResolvedOptions } from '../config/options.js';
-import { compileParseConfig, Framing } from '../parser/contract.js';
+import { compileParseConfig, Framing, SLOT_WORDS } from '../parser/contract.js';
 import { createParser, type ParserName } from '../parser/select.js';
 import type { RangeOutcome, RangeTask } from '../pool/range-task.js';
 import type { RangeResults } from '../pool/range-results.js';
@@ -58,7 +58,7 @@ export class LiveLane {
     this.enabled = o.liveLane;
     const config = compileParseConfig({ keyFields: o.dedupKey, eventTimeField: o.eventTime, maxRecordBytes: o.maxRecordBytes });
     const output = {
-      write: (batch: Int32Array, count: number): void => this.target!.pushMany(batch, 0, count),
+      write: (batch: Int32Array, count: number, _rangeId: number, firstSlot = 0): void => this.target!.pushMany(batch, firstSlot * SLOT_WORDS, count),
       waitedMs: 0,
     };
     this.ranges = new RangeParser(

@@ -189,6 +189,8 @@ export class Pipeline {
   /** Per-file and per-range child loggers exist only at debug level: nothing allocated otherwise. */
   private readonly debug: boolean;
   private readonly fileLogs = new Map<FileCursor, Logger>();
+  /** Files whose NUL padding has been warned about. */
+  private readonly paddingSaid = new WeakSet<FileCursor>();
   /** Idle means nothing once every file present at start-up has been added. */
   private accepting = false;
   private readonly startedAt = performance.now();
@@ -495,6 +497,7 @@ export class Pipeline {
       carryPhase: plan.carryPhase,
       skipFirstPartial: plan.skipFirstPartial,
       skipUntilNewline: plan.skipUntilNewline,
+      sequential: plan.chain,
       shadowSample: this.shadowSample,
       canary: inCanary(file.identity, this.canaryShare),
     };
@@ -554,6 +557,18 @@ export class Pipeline {
     if (this.sinkWait && range.live) this.emitAside();
     void this.emitReady();
     this.schedule();
+  }
+
+  /** NUL bytes were read over between records: counted, and said once per file (with where they start). */
+  private paddingRead(file: FileCursor, bytes: number, at: number): void {
+    this.counters.values[Counter.paddingBytes]! += bytes;
+    if (this.paddingSaid.has(file)) return;
+    this.paddingSaid.add(file);
+    this.events.warn(
+      `${file.path}: NUL bytes from offset ${at} read over as padding between records (a hole a writer without O_APPEND leaves after logrotate's copytruncate, or a crash); ` +
+        'the records before and after them are read. Further NUL bytes in it are counted (stats().paddingBytes, ordertail_input_nul_padding_bytes_total), not logged',
+      'ORDERTAIL_INPUT_NUL_PADDING',
+    );
   }
 
   private onRangeFailed(range: InFlightRange, err: unknown): void {
@@ -711,6 +726,8 @@ export class Pipeline {
     range.log?.debug({ records: range.results.count }, 'range emitted');
     const o = range.outcome!;
     file.markEmitted(range.plan, o.consumedEnd, o.carryPhase, o.skipUntilNewline);
+    // Here, in file order, so the warning names the first run.
+    if (o.paddingBytes && !o.shrank) this.paddingRead(file, o.paddingBytes, o.paddingAt!);
     const live = this.hooks?.role === 'live' ? this.hooks.comparison : undefined;
     if (live) live.liveRange(file.identity, o.consumedEnd);
     else if (batch && file.idle && waiting.size === 0) batch.batchFileDone(file.identity);

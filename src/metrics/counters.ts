@@ -17,6 +17,7 @@ export const Counter = {
   shadowMismatches: 9,
   canaryRanges: 10,
   canaryBytes: 11,
+  paddingBytes: 12,
 } as const;
 export type CounterName = keyof typeof Counter;
 const COUNTER_SLOTS = Object.keys(Counter).length;

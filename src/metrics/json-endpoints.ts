@@ -53,6 +53,7 @@ export interface StreamingJson {
     rejected_by_reason: Record<string, number>;
     without_key: number;
     event_time_invalid: number;
+    nul_padding_bytes: number;
     bytes_read: number;
     files: number;
   };
@@ -162,6 +163,7 @@ export function streamingJson(source: TelemetrySource, sampler: TelemetrySampler
       rejected_by_reason: s.rejectedByReason,
       without_key: s.withoutKey,
       event_time_invalid: s.eventTimeInvalid,
+      nul_padding_bytes: s.paddingBytes,
       bytes_read: s.bytesRead,
       files: s.files,
     },

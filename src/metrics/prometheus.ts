@@ -139,6 +139,7 @@ export function registerEngineMetrics(registry: Registry, source: TelemetrySourc
     Object.entries(s.stats.rejectedByReason).map(([reason, n]) => [{ reason }, n]),
   );
   counter('ordertail_records_without_key_total', 'Emitted records that had no dedup key (passed through).', (s) => s.stats.withoutKey);
+  counter('ordertail_input_nul_padding_bytes_total', 'NUL bytes read over between records (a hole or a crash-extended file); the records around them are read.', (s) => s.stats.paddingBytes);
   counter('ordertail_event_time_invalid_total', 'Records whose event-time field was unusable (arrival time used).', (s) => s.stats.eventTimeInvalid);
   counter('ordertail_read_bytes_total', 'Input bytes read.', (s) => s.stats.bytesRead);
   counter('ordertail_dedup_forgotten_total', 'Dedup entries replaced because a new key found its probe sequence full (duplicates of them may pass).', (s) => s.gauges.dedup.forgotten);

@@ -18,6 +18,8 @@ export interface EngineStats {
   dedupForgotten: number;
   dedupForgottenInWindow: number;
   eventTimeInvalid: number;
+  /** NUL bytes read over between records (a hole left by copytruncate under a writer without O_APPEND, or by a crash); the records around them are read. */
+  paddingBytes: number;
   bytesRead: number;
   files: number;
   /** The parser the workers run. */

@@ -27,6 +27,12 @@ export interface RangeTask {
   readonly skipFirstPartial: boolean;
   /** A too-large record is being skipped: drop bytes up to the next LF first. */
   readonly skipUntilNewline: boolean;
+  /**
+   * The next range of this file starts where this one's consumedEnd is (a
+   * follower's sequential chain), not at `end` (history read in parallel):
+   * then everything up to the line end this range reads is its own.
+   */
+  readonly sequential?: boolean;
   /** Share of ranges the shadow parser re-parses, as in force when the range was planned (a reload changes it); the worker's start-up value when absent. */
   readonly shadowSample?: number;
   /** Parsed by the canary parser (its file is in the canary share: pool/canary.ts). */
@@ -52,6 +58,10 @@ export interface RangeOutcome {
   stageHistograms?: ShippedStageHistograms;
   /** The file was shorter than planned when read (truncated meanwhile): the range's slots are void. */
   shrank?: boolean;
+  /** NUL bytes read over as padding between records (range-reader.ts skipToRecordStart), counted within the range's own bytes. */
+  paddingBytes?: number;
+  /** File position of the first of them. */
+  paddingAt?: number;
 }
 
 /** What every worker receives once, at start-up. */

@@ -14,10 +14,12 @@ import { DeferredLatencyHistogram, encodeHistogram } from '../metrics/histograms
 import { microsSince, type ShippedStageHistograms } from '../metrics/stages.js';
 import { FileShrankError, newRangeReaderScratch, RangeReader } from './range-reader.js';
 import { BATCH_SLOTS, SlotBatch } from './slot-batch.js';
+import { firstNotNul, nextPaddingRun } from './nul-padding.js';
 
 /** Where a range's result slots go, `count` at a time from `batch`. */
 export interface SlotOutput {
-  write(batch: Int32Array, count: number, rangeId: number): void;
+  /** Slots [firstSlot, firstSlot + count) of `batch` (firstSlot 0 when absent). */
+  write(batch: Int32Array, count: number, rangeId: number, firstSlot?: number): void;
   /** Total time write() has waited for room (a ring full), ms. */
   readonly waitedMs: number;
 }
@@ -46,6 +48,14 @@ interface RangeCounter {
   firstMismatch: number;
   /** out.waitedMs when the range started. */
   waitedBefore: number;
+  /** File position of buffer index 0. */
+  bufferFilePos: number;
+  /** Records starting at or past this file position are the next range's (Infinity for a sequential range). */
+  ownedEnd: number;
+  /** The range's first byte: padding is counted within [rangeStart, ownedEnd), so each NUL byte once per file. */
+  rangeStart: number;
+  paddingBytes: number;
+  paddingAt: number;
 }
 
 /** Stage timings travel inside a RangeOutcome at most this often: no per-record traffic. */
@@ -56,6 +66,8 @@ const READ_AHEAD = 64 * 1024;
 export class RangeParser {
   private readonly batch = new SlotBatch();
   private readonly shadowBatch = new SlotBatch();
+  /** For the records of a line split at NUL bytes (made at the first such line). */
+  private segmentBatch: SlotBatch | undefined;
   // Deferred: no HDR histogram (nor its WebAssembly) is built until a value comes.
   private readonly shippedParseTimes = new DeferredLatencyHistogram();
   private readonly parseTimes: { recordValue(us: number): void };
@@ -93,15 +105,19 @@ export class RangeParser {
       if (!(err instanceof FileShrankError)) throw err;
       // Truncated under us: nothing of this range counts (the main thread
       // discards its slots and re-reads the file, or a copy of it, from a known point).
-      const shrank = this.outcome(reader, task.start, task.start, task.carryPhase, task.skipUntilNewline, this.newCounter());
+      const shrank = this.outcome(reader, task.start, task.start, task.carryPhase, task.skipUntilNewline, this.newCounter(task));
       shrank.shrank = true;
       return shrank;
     }
   }
 
-  private newCounter(carry = 0): RangeCounter {
+  private newCounter(task: RangeTask, carry = 0): RangeCounter {
     const shadowed = this.shadow !== undefined && Math.random() < this.sample;
-    return { slots: 0, carry, shadowed, compared: 0, mismatches: 0, firstMismatch: -1, waitedBefore: this.out.waitedMs };
+    return {
+      slots: 0, carry, shadowed, compared: 0, mismatches: 0, firstMismatch: -1, waitedBefore: this.out.waitedMs,
+      bufferFilePos: task.start, ownedEnd: task.sequential ? Number.POSITIVE_INFINITY : task.end, rangeStart: task.start,
+      paddingBytes: 0, paddingAt: -1,
+    };
   }
 
   /** Re-parse the same chunk with the shadow parser and compare slot by slot; never changes output. */
@@ -140,13 +156,83 @@ export class RangeParser {
       if (counter.shadowed) this.compareWithShadow(req, counter);
       const n = batch.count;
       if (!(this.parser.marksLfFollows && task.framing === Framing.Lines)) markLfFollows(batch.i32, n, buf);
-      if (n > 0) this.out.write(batch.i32, n, task.rangeId);
-      counter.slots += n;
+      if (task.framing === Framing.Lines) this.writeLines(task, buf, n, counter);
+      else if (n > 0) {
+        this.out.write(batch.i32, n, task.rangeId);
+        counter.slots += n;
+      }
       pos = batch.state[0]!;
       carry = batch.state[1]!;
       counter.carry = carry;
       if (n < BATCH_SLOTS || pos >= to) return pos;
     }
+  }
+
+  /**
+   * The batch's slots to the output, each rejected line that holds NUL bytes
+   * replaced by the records between them (nul-padding.ts). Only rejected lines are looked at, so valid
+   * input pays one status test per record.
+   */
+  private writeLines(task: RangeTask, buf: Uint8Array, n: number, counter: RangeCounter): void {
+    const i32 = this.batch.i32;
+    let from = 0;
+    for (let s = 0, w = 0; s < n; s++, w += SLOT_WORDS) {
+      if ((i32[w + W_STATUS]! & STATUS_CODE_MASK) <= Status.UNKEYED) continue;
+      const offset = i32[w + W_OFFSET]!;
+      const end = offset + i32[w + W_LENGTH]!;
+      if (nextPaddingRun(buf, offset, end) < 0) continue;
+      if (s > from) this.out.write(i32, s - from, task.rangeId, from);
+      counter.slots += s - from;
+      from = s + 1;
+      this.splitAtNuls(task, buf, offset, end, counter);
+    }
+    if (n > from) this.out.write(i32, n - from, task.rangeId, from);
+    counter.slots += n - from;
+  }
+
+  /**
+   * The records between the NUL padding runs of buffer bytes [at, end) (no LF
+   * among them) are parsed, and the runs counted. Returns the buffer index
+   * where it stopped: `end` when done, the start of a record that runs to
+   * `end` when `openEnd` (its end is not in the buffer yet), or -1 when the
+   * rest belongs to the next range.
+   */
+  private splitAtNuls(task: RangeTask, buf: Uint8Array, at: number, end: number, counter: RangeCounter, openEnd = false): number {
+    const base = counter.bufferFilePos;
+    let pos = at;
+    while (pos < end) {
+      const run = nextPaddingRun(buf, pos, end);
+      const segmentEnd = run < 0 ? end : run;
+      if (segmentEnd > pos) {
+        if (base + pos >= counter.ownedEnd) return -1;
+        if (segmentEnd === end && openEnd) return pos;
+        this.parseSegment(task, buf, pos, segmentEnd, counter);
+      }
+      if (run < 0) break;
+      const runEnd = firstNotNul(buf, run, end);
+      this.padding(counter, base + run, base + runEnd);
+      pos = runEnd;
+    }
+    return end;
+  }
+
+  /** One record between NUL runs (or a NUL run and a line end). */
+  private parseSegment(task: RangeTask, buf: Uint8Array, start: number, end: number, counter: RangeCounter): void {
+    const batch = (this.segmentBatch ??= new SlotBatch());
+    this.parser.parseChunk({ input: buf, start, end, framing: Framing.Lines, final: true, carryPhase: ArrayPhase.BeforeArray }, batch.i32, batch.state);
+    const n = batch.count;
+    markLfFollows(batch.i32, n, buf);
+    if (n > 0) this.out.write(batch.i32, n, task.rangeId);
+    counter.slots += n;
+  }
+
+  /** NUL bytes at file positions [from, to) were read over: counted within the range's own bytes. */
+  private padding(counter: RangeCounter, from: number, to: number): void {
+    const a = Math.max(from, counter.rangeStart);
+    const b = Math.min(to, counter.ownedEnd);
+    if (b <= a) return;
+    if (counter.paddingBytes === 0) counter.paddingAt = a;
+    counter.paddingBytes += b - a;
   }
 
   private emitSynthetic(task: RangeTask, offset: number, length: number, status: number, counter: RangeCounter): void {
@@ -156,11 +242,14 @@ export class RangeParser {
   }
 
   private linesRange(task: RangeTask, reader: RangeReader): RangeOutcome {
-    const counter = this.newCounter();
+    const counter = this.newCounter(task);
     let recordStart = task.start;
-    const midRecord = task.skipFirstPartial && task.start > 0 && reader.byteAt(task.start - 1) !== LF;
+    const behind = (task.skipFirstPartial || task.skipUntilNewline) && task.start > 0 ? reader.lookBehind(task.start) : undefined;
+    const midRecord = task.skipFirstPartial && behind !== undefined && !behind.afterNewline;
+    const pad = (from: number, to: number): void => this.padding(counter, from, to);
     if (task.skipUntilNewline || midRecord) {
-      const after = reader.skipPastNewline(task.start);
+      // From the NULs just before `start`, if any: whether they are padding depends on the whole run.
+      const after = reader.skipToRecordStart(task.start - (behind?.nuls ?? 0), false, pad, counter.ownedEnd);
       if (after < 0) {
         return this.outcome(reader, task.start, task.hardEnd, 0, task.skipUntilNewline && !task.final, counter);
       }
@@ -168,6 +257,7 @@ export class RangeParser {
       recordStart = after;
     }
     reader.filePos = recordStart;
+    counter.bufferFilePos = recordStart;
     reader.fillTo(task.end + READ_AHEAD);
     // Find where the last record that starts before `end` ends.
     let parseEnd = -1;
@@ -193,8 +283,15 @@ export class RangeParser {
       // maxRecordBytes by construction of the buffer size. Reject it, skip it.
       const tooLargeAt = Math.max(from, reader.lastNewlineBefore(task.end - recordStart) + 1);
       this.parseSpan(task, buf, from, tooLargeAt, false, 0, counter);
-      this.emitSynthetic(task, tooLargeAt, reader.filled - tooLargeAt, Status.TOO_LARGE, counter);
-      const after = reader.skipPastNewline(reader.filledEnd);
+      // A line longer than the buffer may be a hole of NULs with records after it.
+      const open = this.splitAtNuls(task, buf, tooLargeAt, reader.filled, counter, true);
+      if (open < 0) return this.outcome(reader, recordStart, reader.filledEnd, 0, false, counter);
+      if (open === reader.filled) {
+        const next = reader.skipToRecordStart(reader.filledEnd, true, pad, counter.ownedEnd);
+        return this.outcome(reader, recordStart, next >= 0 ? next : task.hardEnd, 0, false, counter);
+      }
+      this.emitSynthetic(task, open, reader.filled - open, Status.TOO_LARGE, counter);
+      const after = reader.skipToRecordStart(reader.filledEnd, false, pad, counter.ownedEnd);
       const consumed = after >= 0 ? after : task.hardEnd;
       return this.outcome(reader, recordStart, consumed, 0, after < 0 && !task.final, counter);
     }
@@ -203,16 +300,22 @@ export class RangeParser {
     let skipping = false;
     if (!final && reader.atHardEnd && task.hardEnd - consumed > this.options.maxRecordBytes) {
       // An unterminated tail already longer than allowed: reject it now instead of
-      // holding megabytes until its newline arrives.
-      this.emitSynthetic(task, consumedIndex, reader.filled - consumedIndex, Status.TOO_LARGE, counter);
-      consumed = task.hardEnd;
-      skipping = true;
+      // holding megabytes until its newline arrives (unless it is NUL padding,
+      // as a file preallocated or extended by a crash ends with).
+      const open = this.splitAtNuls(task, buf, consumedIndex, reader.filled, counter, true);
+      if (open < 0 || open === reader.filled) consumed = task.hardEnd;
+      else if (reader.filled - open <= this.options.maxRecordBytes) consumed = recordStart + open;
+      else {
+        this.emitSynthetic(task, open, reader.filled - open, Status.TOO_LARGE, counter);
+        consumed = task.hardEnd;
+        skipping = true;
+      }
     }
     return this.outcome(reader, recordStart, consumed, 0, skipping, counter);
   }
 
   private singleRange(task: RangeTask, reader: RangeReader): RangeOutcome {
-    const counter = this.newCounter();
+    const counter = this.newCounter(task);
     const size = task.hardEnd - task.start;
     if (size > this.options.maxRecordBytes) {
       reader.fillTo(task.start + 256);
@@ -226,7 +329,7 @@ export class RangeParser {
   }
 
   private arrayRange(task: RangeTask, reader: RangeReader): RangeOutcome {
-    const counter = this.newCounter(task.carryPhase);
+    const counter = this.newCounter(task, task.carryPhase);
     reader.fillTo(task.hardEnd);
     const final = task.final && reader.atHardEnd;
     const from = byteOrderMarkLength(reader.buf, reader.filled, task.start);
@@ -269,6 +372,7 @@ export class RangeParser {
       shadowCompared: counter.compared,
       shadowMismatches: counter.mismatches,
       shadowFirstMismatch: counter.firstMismatch,
+      ...(counter.paddingBytes > 0 ? { paddingBytes: counter.paddingBytes, paddingAt: counter.paddingAt } : {}),
     };
   }
 }

@@ -1,8 +1,12 @@
 import { readSync } from 'node:fs';
+import { MIN_PADDING_RUN, NUL } from './nul-padding.js';
 
 /** Size of a reader's scratch buffer (newRangeReaderScratch). */
 const SCAN_CHUNK = 64 * 1024;
 const LF = 0x0a;
+
+/** Told of each run of NUL bytes a skip walks over (file positions, `to` exclusive). */
+export type PaddingSink = (from: number, to: number) => void;
 
 /** The file got shorter than the range planned (truncated or rewritten in place). */
 export class FileShrankError extends Error {}
@@ -53,27 +57,70 @@ export class RangeReader {
     }
   }
 
-  /** The byte at a file position (one tiny read; used once per range at most). */
-  byteAt(pos: number): number {
-    const n = readSync(this.fd, this.scratch, 0, 1, pos);
-    return n === 1 ? this.scratch[0]! : -1;
-  }
-
   /**
-   * File position just past the first LF at or after `pos`, reading through a
-   * scratch buffer (the bytes are not needed), or -1 when hardEnd comes first.
+   * File position of the first record start at or after `pos`, or -1 when
+   * hardEnd (or `limit`: nothing past it matters to the caller) comes first.
+   * `pos` is inside a record (or, with `inPadding`, inside a NUL run that is
+   * padding whatever its length); records end at an LF or at a run of NUL
+   * padding (nul-padding.ts), and start at the first byte after either that
+   * is not padding. Each padding run walked over is told to `padding`.
    */
-  skipPastNewline(pos: number): number {
+  skipToRecordStart(pos: number, inPadding: boolean, padding: PaddingSink, limit = Number.POSITIVE_INFINITY): number {
+    const stop = Math.min(this.hardEnd, limit);
     let at = pos;
-    while (at < this.hardEnd) {
-      const n = readSync(this.fd, this.scratch, 0, Math.min(SCAN_CHUNK, this.hardEnd - at), at);
-      if (n === 0) return -1;
+    let boundary = inPadding;
+    let runStart = inPadding ? pos : -1;
+    let runIsPadding = inPadding;
+    while (at < stop) {
+      const n = readSync(this.fd, this.scratch, 0, Math.min(SCAN_CHUNK, stop - at), at);
+      if (n === 0) break;
       this.bytesRead += n;
-      const i = this.scratch.subarray(0, n).indexOf(LF);
-      if (i >= 0) return at + i + 1;
+      const chunk = this.scratch.subarray(0, n);
+      let i = 0;
+      while (i < n) {
+        if (chunk[i] === NUL) {
+          if (runStart < 0) runStart = at + i;
+          i++;
+          continue;
+        }
+        const p = at + i;
+        if (runStart >= 0) {
+          const run = runStart;
+          runStart = -1;
+          if (runIsPadding || p - run >= MIN_PADDING_RUN) {
+            padding(run, p);
+            boundary = true;
+          } else if (boundary) {
+            return run; // a record that starts with a few NULs (rejected when read)
+          }
+          runIsPadding = false;
+        }
+        if (boundary) return p;
+        // Inside a record: on to its end, an LF or a NUL (padding or not, decided above).
+        const lf = chunk.indexOf(LF, i);
+        const nul = chunk.indexOf(NUL, i);
+        if (lf < 0 && nul < 0) {
+          i = n;
+        } else if (nul < 0 || (lf >= 0 && lf < nul)) {
+          boundary = true;
+          i = lf + 1;
+        } else {
+          i = nul;
+        }
+      }
       at += n;
     }
+    if (runStart >= 0 && (runIsPadding || at - runStart >= MIN_PADDING_RUN)) padding(runStart, at);
     return -1;
+  }
+
+  /** How many of the (up to MIN_PADDING_RUN) bytes just before `pos` are NUL, and whether the byte before `pos` is an LF. */
+  lookBehind(pos: number): { nuls: number; afterNewline: boolean } {
+    const from = Math.max(0, pos - MIN_PADDING_RUN);
+    const n = readSync(this.fd, this.scratch, 0, pos - from, from);
+    let nuls = 0;
+    while (nuls < n && this.scratch[n - 1 - nuls] === NUL) nuls++;
+    return { nuls, afterNewline: n > 0 && this.scratch[n - 1] === LF };
   }
 
   /**

@@ -86,6 +86,7 @@ export class FakeTelemetry implements TelemetrySource {
       dedupForgotten: this.gaugeValues.dedup.forgotten,
       dedupForgottenInWindow: this.gaugeValues.dedup.forgottenInWindow,
       eventTimeInvalid: 0,
+      paddingBytes: 0,
       bytesRead: this.bytesRead,
       files: this.fileList.length,
       parser: 'js',

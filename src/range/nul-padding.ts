@@ -1,0 +1,38 @@
+/**
+ * NUL padding between records. NUL is never part of JSON text, and a run of it
+ * in a log is what a writer that does not open its file with O_APPEND leaves
+ * after logrotate's copytruncate (its next write lands at its old offset,
+ * after a hole reading as NULs), or what a crash leaves where a file's size
+ * reached the disk before its data. Such a run separates records like a line
+ * end does, so the record written after it is read instead of being rejected
+ * together with the run.
+ *
+ * Only runs of at least MIN_PADDING_RUN bytes count: UTF-16 and UTF-32 text
+ * (a file exported without a byte-order mark) has runs of one to three NULs
+ * between its characters, and splitting it there would turn one rejected line
+ * into one rejected "record" per character. Shorter runs stay part of the
+ * record they are in, which is rejected as before.
+ */
+export const MIN_PADDING_RUN = 4;
+export const NUL = 0x00;
+
+/** Index of the first NUL run of at least MIN_PADDING_RUN bytes within [from, end), or -1. */
+export function nextPaddingRun(buf: Uint8Array, from: number, end: number): number {
+  let i = from;
+  while (i < end) {
+    const z = buf.subarray(i, end).indexOf(NUL);
+    if (z < 0) return -1;
+    i += z;
+    const runEnd = firstNotNul(buf, i, end);
+    if (runEnd - i >= MIN_PADDING_RUN) return i;
+    i = runEnd;
+  }
+  return -1;
+}
+
+/** Index of the first byte at or after `from` that is not NUL, or `end`. */
+export function firstNotNul(buf: Uint8Array, from: number, end: number): number {
+  let i = from;
+  while (i < end && buf[i] === NUL) i++;
+  return i;
+}
