@@ -156,7 +156,7 @@ export class RangeParser {
       if (counter.shadowed) this.compareWithShadow(req, counter);
       const n = batch.count;
       if (!(this.parser.marksLfFollows && task.framing === Framing.Lines)) markLfFollows(batch.i32, n, buf);
-      if (task.framing === Framing.Lines) this.writeLines(task, buf, n, counter);
+      if (task.framing === Framing.Lines && hasRejected(batch.i32, n)) this.writeLines(task, buf, n, counter);
       else if (n > 0) {
         this.out.write(batch.i32, n, task.rangeId);
         counter.slots += n;
@@ -375,6 +375,12 @@ export class RangeParser {
       ...(counter.paddingBytes > 0 ? { paddingBytes: counter.paddingBytes, paddingAt: counter.paddingAt } : {}),
     };
   }
+}
+
+/** Whether any of the batch's first `n` slots is a rejected record. */
+function hasRejected(i32: Int32Array, n: number): boolean {
+  for (let w = W_STATUS, end = n * SLOT_WORDS; w < end; w += SLOT_WORDS) if ((i32[w]! & STATUS_CODE_MASK) > Status.UNKEYED) return true;
+  return false;
 }
 
 /** StatusFlag.LF_FOLLOWS on the accepted slots of a batch whose record the input continues with one LF. */
