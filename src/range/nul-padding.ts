@@ -30,9 +30,19 @@ export function nextPaddingRun(buf: Uint8Array, from: number, end: number): numb
   return -1;
 }
 
+/** Runs at least this long are walked four bytes at a time (a copytruncate hole is as long as the log was). */
+const WORDWISE_FROM = 256;
+
 /** Index of the first byte at or after `from` that is not NUL, or `end`. */
 export function firstNotNul(buf: Uint8Array, from: number, end: number): number {
   let i = from;
+  while (i < end && buf[i] === NUL && ((buf.byteOffset + i) & 3) !== 0) i++;
+  if (end - i >= WORDWISE_FROM && buf[i] === NUL) {
+    const words = new Uint32Array(buf.buffer, buf.byteOffset + i, (end - i) >>> 2);
+    let w = 0;
+    while (w < words.length && words[w] === 0) w++;
+    i += w << 2;
+  }
   while (i < end && buf[i] === NUL) i++;
   return i;
 }

@@ -1,5 +1,5 @@
 import { readSync } from 'node:fs';
-import { MIN_PADDING_RUN, NUL } from './nul-padding.js';
+import { firstNotNul, MIN_PADDING_RUN, NUL } from './nul-padding.js';
 
 /** Size of a reader's scratch buffer (newRangeReaderScratch). */
 const SCAN_CHUNK = 64 * 1024;
@@ -80,7 +80,7 @@ export class RangeReader {
       while (i < n) {
         if (chunk[i] === NUL) {
           if (runStart < 0) runStart = at + i;
-          i++;
+          i = firstNotNul(chunk, i, n);
           continue;
         }
         const p = at + i;
