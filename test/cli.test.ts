@@ -214,6 +214,9 @@ describe('CLI runs', () => {
       expect(r.status, r.stderr).toBe(1);
       expect(r.stderr).toContain('writing to file:/dev/full failed: ENOSPC');
       expect(r.stderr).not.toMatch(/triggerUncaughtException|^\s+at /m);
+      // The summary does not read as a run that wrote its records ("done: … emitted N").
+      expect(r.stderr).toMatch(/"msg":"failed: read \d+, emitted \d+, .*the one that failed did not write them all: without a checkpoint, a rerun starts over"/);
+      expect(r.stderr).not.toContain('"msg":"done: ');
     });
   }
 });

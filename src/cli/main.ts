@@ -168,8 +168,14 @@ async function runEngine({ engineOptions, options, statusIntervalMs, metrics, re
     // One line that accounts for every record; a warning when copies may have got through.
     const s = engine.stats();
     const summary = { read: s.recordsRead, emitted: s.recordsEmitted, duplicates: s.duplicates, rejected: s.rejectedByReason, withoutKey: s.withoutKey, eventTimeInvalid: s.eventTimeInvalid, paddingBytes: s.paddingBytes, dedupForgotten: s.dedupForgotten, dedupForgottenInWindow: s.dedupForgottenInWindow };
-    const line = formatSummary(s, options.once ? 'done' : 'stopped');
-    if (s.dedupForgottenInWindow > 0) logger.warn({ summary }, line);
+    // A failed run's counts are what reached the engine's outputs, not what the failing one wrote.
+    const after = options.checkpoint
+      ? 'a restart resumes from the last checkpoint and writes what is missing, once'
+      : 'without a checkpoint, a rerun starts over';
+    const line = failed
+      ? `${formatSummary(s, 'failed')}; 'emitted' counts records handed to the outputs, and the one that failed did not write them all: ${after}`
+      : formatSummary(s, options.once ? 'done' : 'stopped');
+    if (failed || s.dedupForgottenInWindow > 0) logger.warn({ summary }, line);
     else logger.info({ summary }, line);
   }
   // A follower stops between a line's first bytes and its newline: say what waits, and whether a restart reads it.

@@ -20,7 +20,7 @@ export function formatStatus(s: EngineStats): string {
  * every record accounted for, so nothing is lost or let through without a
  * number saying so.
  */
-export function formatSummary(s: EngineStats, verb: 'done' | 'stopped' = 'done'): string {
+export function formatSummary(s: EngineStats, verb: 'done' | 'stopped' | 'failed' = 'done'): string {
   const reasons = Object.entries(s.rejectedByReason)
     .filter(([, n]) => n > 0)
     .map(([reason, n]) => `${reason} ${n}`);
