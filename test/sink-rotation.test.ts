@@ -219,3 +219,33 @@ describe.skipIf(LOGROTATE_MISSING !== undefined)('the file sink rotated by logro
   });
 });
 
+
+describe('outputs that are not regular files, across restarts', () => {
+  // A FIFO or /dev/null holds nothing a restart could cut back, and has no identity to
+  // check: before, every restart warned that the sink "is not the file the checkpoint
+  // committed N bytes to (it is missing)".
+  it('a FIFO sink and /dev/null dead letters: restarts resume, no warning about the outputs, every record once down the FIFO', async () => {
+    const dir = workdir('ordertail-fifo-');
+    const input = join(dir, 'orders.ndjson');
+    const fifo = join(dir, 'sink.fifo');
+    const received = join(dir, 'received.ndjson');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    // One reader for all runs: opened read-write so it never sees end-of-file between writers.
+    const reader = spawn('sh', ['-c', `exec cat 0<>"${fifo}" >"${received}"`], { stdio: 'ignore' });
+    children.push(reader);
+    const order = (i: number): string => `{"id":"f${i}","timestamp":${1_700_000_000_000 + i},"note":"ордер"}\n`;
+    writeFileSync(input, Array.from({ length: 50 }, (_, i) => order(i)).join(''));
+    const lines = (): string[] => readFileSync(received, 'utf8').split('\n').filter(Boolean);
+    for (const [run, total] of [[0, 50], [1, 80], [2, 110]] as const) {
+      if (run > 0) appendFileSync(input, Array.from({ length: 30 }, (_, i) => order(total - 30 + i)).join(''));
+      const p = startCli(['run', input, '--sink', `file:${fifo}`, '--dead-letter', '/dev/null', '--checkpoint', join(dir, 'ckpt'), '--no-metrics']);
+      await until(() => existsSync(received) && lines().length >= total, 10_000, `${total} records down the FIFO (run ${run})`);
+      p.child.kill('SIGTERM');
+      expect(await p.exit(10_000), p.stderr()).toBe(0);
+      expect(p.stderr()).not.toContain('ORDERTAIL_CHECKPOINT_OUTPUT_CHANGED');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const ids = lines().map((l) => (JSON.parse(l) as { id: string }).id);
+    expect(ids).toEqual(Array.from({ length: 110 }, (_, i) => `f${i}`));
+  });
+});

@@ -212,9 +212,9 @@ export class Checkpointer {
     const state: CheckpointState = {
       generation: ++this.generation,
       writtenAtMs: Date.now(),
-      sink: fileSink ? { kind: 'file', path: resolve(fileSink.path), committedBytes: fileSink.bytesWritten, identity: fileSink.identity } : { kind: subject.sinkKind },
+      sink: fileSink ? fileOutput(fileSink) : { kind: subject.sinkKind },
       ...(subject.nextSink ? { nextSink: subject.nextSink } : {}),
-      deadLetter: deadLetter ? { kind: 'file', path: resolve(deadLetter.path), committedBytes: deadLetter.bytesWritten, identity: deadLetter.identity } : undefined,
+      deadLetter: deadLetter ? fileOutput(deadLetter) : undefined,
       dedup: { ...manifest, windowMs: this.options.dedupWindowMs, capacity: dedup.capacity },
       files: subject.files(),
     };
@@ -259,4 +259,10 @@ export class Checkpointer {
     const rollsBack = fileSink !== undefined || deadLetter !== undefined;
     if (this.final || (state.generation === 1 && rollsBack)) await committing;
   }
+}
+
+/** A file output as a checkpoint names it: its length and identity only when a restart can cut it back to them (a regular file, not a FIFO or /dev/null). */
+function fileOutput(file: { path: string; bytesWritten: number; identity: string; regularFile: boolean }): CheckpointedOutput {
+  const where = { kind: 'file' as const, path: resolve(file.path) };
+  return file.regularFile ? { ...where, committedBytes: file.bytesWritten, identity: file.identity } : where;
 }

@@ -37,6 +37,11 @@ export class DeadLetterFile {
     return this.file.identity;
   }
 
+  /** FileSink.regularFile. */
+  get regularFile(): boolean {
+    return this.file.regularFile;
+  }
+
   /**
    * The file moved or cut short outside ordertail (log rotation), for the
    * log: a file moved away or deleted is let go and a new one opened at the

@@ -78,6 +78,11 @@ export class FileSink implements Sink {
   private location: string;
   /** The file's `dev:ino` (checkpoints keep it, so a restart cuts back only the file they wrote). */
   readonly identity: string;
+  /**
+   * A regular file: one a restart can cut back to what a checkpoint committed.
+   * A FIFO or a device (file:/dev/null) holds no records to cut back.
+   */
+  readonly regularFile: boolean;
 
   constructor(
     /** The path the sink was opened at (a rotation may move the file away from it). */
@@ -108,6 +113,7 @@ export class FileSink implements Sink {
     // A FIFO or a socket has no offsets to write at: 'direct' writes those as 'drop'.
     this.identity = identityOfFd(this.fd).key;
     const kind = fstatSync(this.fd);
+    this.regularFile = kind.isFile();
     const positional = kind.isFile() || kind.isCharacterDevice() || kind.isBlockDevice();
     this.directWriter = options.pageCache === 'direct' && positional ? openDirectWriter(path, this.written) : undefined;
     const writer = this.directWriter;
