@@ -33,4 +33,5 @@ if (only.has('replay')) {
 if (only.has('startup')) await (await import('./startup.js')).run();
 if (only.has('latency')) await (await import('./follow-latency.js')).run();
 if (only.has('collector')) await (await import('./collector.js')).run();
+if (only.has('many-files')) await (await import('./many-files.js')).run();
 if (only.has('checkpoint')) await (await import('./checkpoint.js')).run({ megabytes: Number(process.env.BENCH_MB ?? 200) });

@@ -24,7 +24,7 @@ import { FdBudget } from '../sources/fd-budget.js';
 import { descriptorBudget } from '../sources/fd-limit.js';
 import { errnoCode, isTransientOpenError } from '../sources/input-check.js';
 import type { Unread } from '../sources/open-retry.js';
-import { FileSet } from '../sources/file-set.js';
+import { byPriority, FileSet } from '../sources/file-set.js';
 import { FileOpener, type AddReason } from '../sources/file-opener.js';
 import type { CheckpointedFile } from '../checkpoint/manifest.js';
 import type { FileTelemetry } from '../metrics/telemetry.js';
@@ -155,6 +155,16 @@ export class Pipeline {
   /** Files no input pattern matches any more (a config reload): planned no further, retired once their ranges are out. */
   private readonly releasing = new Set<FileCursor>();
   private readonly ready = new Map<FileCursor, Map<number, InFlightRange>>();
+  /** Files with parsed ranges waiting to be emitted: an emit pass visits these, not every file (a directory of thousands). */
+  private readonly withReady = new Set<FileCursor>();
+  /**
+   * Leading files of `set.files` that were idle when schedule() last walked
+   * them, and the set's version then: a walk after a range completes starts
+   * past them. An idle file becomes readable again only by growth, finish()
+   * or a new cursor (truncation), whose paths walk from the start.
+   */
+  private idlePrefix = 0;
+  private idlePrefixVersion = -1;
   private readonly buffers: BufferPool;
   private readonly stores = new ResultStorePool();
   private readonly bytesViews = new WeakMap<SharedArrayBuffer, Buffer>();
@@ -417,11 +427,26 @@ export class Pipeline {
     if (change === 'grew') this.schedule();
   }
 
-  /** Plan and dispatch as many ranges as buffers allow, live files first. */
-  schedule(): void {
+  /**
+   * Plan and dispatch as many ranges as buffers allow, live files first.
+   * `afterRange`: called because a range completed or a buffer came back,
+   * which makes no idle file readable, so the walk starts past the leading
+   * idle files (otherwise a --once run over thousands of small files walks
+   * all of them per range: quadratic).
+   */
+  schedule(afterRange = false): void {
     if (this.stopping || this.failed) return;
     let lost: [FileCursor, string][] | undefined;
-    for (const file of this.set.files) {
+    const files = this.set.files;
+    const from = afterRange && this.idlePrefixVersion === this.set.version ? Math.min(this.idlePrefix, files.length) : 0;
+    let idlePrefix = from;
+    let leading = true;
+    for (let i = from; i < files.length; i++) {
+      const file = files[i]!;
+      // Live files come first (FileSet.prioritise): past them, nothing goes out without a spare buffer.
+      if (!file.live && this.buffers.available <= 1) break;
+      if (leading && file.idle) idlePrefix = i + 1;
+      else leading = false;
       if (this.releasing.size > 0 && this.releasing.has(file)) continue;
       // Reopen a file whose descriptor was closed only when a range can go out now:
       // reopening ahead of buffers would evict other files on every pass.
@@ -456,6 +481,8 @@ export class Pipeline {
         this.dispatch(file, history);
       }
     }
+    this.idlePrefix = idlePrefix;
+    this.idlePrefixVersion = this.set.version;
     // Removed after the pass: retiring a file changes the list being walked.
     if (lost) for (const [file, why] of lost) this.lost(file, why);
     this.checkIdle();
@@ -554,9 +581,10 @@ export class Pipeline {
     }
     range.file.complete(range.plan, outcome.consumedEnd, outcome.carryPhase, outcome.skipUntilNewline);
     this.ready.get(range.file)!.set(range.plan.seq, range);
+    this.withReady.add(range.file);
     if (this.sinkWait && range.live) this.emitAside();
     void this.emitReady();
-    this.schedule();
+    this.schedule(true);
   }
 
   /** NUL bytes were read over between records: counted, and said once per file (with where they start). */
@@ -592,7 +620,7 @@ export class Pipeline {
     this.scheduleQueued = true;
     queueMicrotask(() => {
       this.scheduleQueued = false;
-      this.schedule();
+      this.schedule(true);
     });
   }
 
@@ -651,8 +679,10 @@ export class Pipeline {
         const passStart = performance.now();
         const truncated: FileCursor[] = [];
         let partial = false;
-        files: for (const file of this.set.files) {
-          const waiting = this.ready.get(file)!;
+        const visit = this.withReady.size === 0 ? [] : [...this.withReady].sort(byPriority);
+        files: for (const file of visit) {
+          const waiting = this.ready.get(file);
+          if (!waiting) continue; // removed while the pass waited for the sink
           for (let range = waiting.get(file.emitSeq); range; range = waiting.get(file.emitSeq)) {
             const count = range.results.count;
             const ready = readyRange(file, range, batch);
@@ -700,7 +730,7 @@ export class Pipeline {
         this.passLock?.release();
         this.passLock = undefined;
       }
-      this.schedule();
+      this.schedule(true);
       if (checkpointNow) {
         this.emitAgain = true;
         continue;
@@ -722,6 +752,7 @@ export class Pipeline {
   /** A range's records are all emitted: the file moves on to its next range. */
   private finishRange(file: FileCursor, range: InFlightRange, waiting: Map<number, InFlightRange>, batch: PathComparison | undefined): void {
     waiting.delete(file.emitSeq);
+    if (waiting.size === 0) this.withReady.delete(file);
     file.emitSeq++;
     range.log?.debug({ records: range.results.count }, 'range emitted');
     const o = range.outcome!;
@@ -869,6 +900,7 @@ export class Pipeline {
     this.watches.delete(file);
     this.set.remove(file);
     this.ready.delete(file);
+    this.withReady.delete(file);
     this.fileLogs.delete(file);
     file.close();
   }

@@ -30,6 +30,8 @@ export type MismatchReason = 'replaced' | 'truncated';
 export class FileSet {
   /** Followed files in emission order: live files first, then discovery order. */
   readonly files: FileCursor[] = [];
+  /** Changes whenever `files` does (a file added or removed, the order changed): positions in it are valid for one version. */
+  version = 0;
   private readonly byPath = new Map<string, FileCursor>();
   private readonly byIdentity = new Map<string, FileCursor>();
   /** Checkpointed files not yet matched to a file on disk (by identity). */
@@ -62,6 +64,7 @@ export class FileSet {
 
   add(file: FileCursor): void {
     this.files.push(file);
+    this.version++;
     this.byPath.set(file.path, file);
     this.byIdentity.set(file.identity, file);
     if (file.live) this.prioritise();
@@ -72,6 +75,7 @@ export class FileSet {
     if (this.byIdentity.get(file.identity) === file) this.byIdentity.delete(file.identity);
     const i = this.files.indexOf(file);
     if (i >= 0) this.files.splice(i, 1);
+    this.version++;
   }
 
   /** Done with a file: remember where it ended (checkpoints, re-appearance) and drop it from the set. */
@@ -83,7 +87,8 @@ export class FileSet {
 
   /** Live files first, then the rest in discovery order. */
   prioritise(): void {
-    this.files.sort((a, b) => Number(b.live) - Number(a.live) || a.id - b.id);
+    this.files.sort(byPriority);
+    this.version++;
   }
 
   /** The same file seen under another name; a file displaced from that name is detached. */
@@ -212,4 +217,9 @@ export function isCopyOf(fd: number, fingerprint: Fingerprint, original: FileCur
   // The original's content now is not what it was once truncated.
   if (original.truncated || !original.isOpen) return false;
   return sameFingerprint(fingerprintOf(original.fd, fingerprint.bytes), fingerprint);
+}
+
+/** The order files are planned and emitted in: live files first, then the rest in discovery order. */
+export function byPriority(a: FileCursor, b: FileCursor): number {
+  return Number(b.live) - Number(a.live) || a.id - b.id;
 }
