@@ -419,7 +419,7 @@ export class Pipeline {
         'ORDERTAIL_INPUT_DOCUMENT_CHANGED',
       );
     }
-    if (change === 'grew' && !file.truncated) file.refreshFingerprint();
+    if (change === 'grew' && !file.truncated) this.set.refreshFingerprint(file);
     if (change === 'grew' && !file.live) {
       file.live = true;
       this.set.prioritise();

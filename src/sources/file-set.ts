@@ -34,6 +34,8 @@ export class FileSet {
   version = 0;
   private readonly byPath = new Map<string, FileCursor>();
   private readonly byIdentity = new Map<string, FileCursor>();
+  /** Files by their first bytes' fingerprint: a copy of one is found without comparing against every file (a directory of thousands). */
+  private readonly byFingerprint = new Map<string, FileCursor[]>();
   /** Checkpointed files not yet matched to a file on disk (by identity). */
   private readonly resumable = new Map<string, CheckpointedFile>();
   /** Files read to the end and let go: kept so a checkpoint still knows them. */
@@ -67,12 +69,14 @@ export class FileSet {
     this.version++;
     this.byPath.set(file.path, file);
     this.byIdentity.set(file.identity, file);
+    this.indexFingerprint(file);
     if (file.live) this.prioritise();
   }
 
   remove(file: FileCursor): void {
     if (this.byPath.get(file.path) === file) this.byPath.delete(file.path);
     if (this.byIdentity.get(file.identity) === file) this.byIdentity.delete(file.identity);
+    this.unindexFingerprint(file);
     const i = this.files.indexOf(file);
     if (i >= 0) this.files.splice(i, 1);
     this.version++;
@@ -156,6 +160,15 @@ export class FileSet {
    */
   copyOrigin(fd: number, fingerprint: Fingerprint, identity: string, deep: boolean): FileCursor | undefined {
     if (fingerprint.bytes < MIN_COPY_BYTES) return undefined;
+    if (!deep) {
+      // Same length of fingerprint: a copy has the same hash (isCopyOf).
+      let first: FileCursor | undefined;
+      for (const other of this.byFingerprint.get(fingerprintKey(fingerprint)) ?? []) {
+        if (other.identity === identity || other.copyOf) continue;
+        if (!first || byPriority(other, first) < 0) first = other;
+      }
+      return first;
+    }
     for (const other of this.files) {
       if (other.identity === identity || other.copyOf) continue;
       if (!deep && other.fingerprint.bytes !== fingerprint.bytes) continue;
@@ -182,6 +195,31 @@ export class FileSet {
     if (this.truncations.length > TRUNCATIONS_LIMIT) this.truncations.shift();
   }
 
+  /** Re-hash a file's first bytes while it is shorter than a fingerprint (it grew), keeping the index right. */
+  refreshFingerprint(file: FileCursor): void {
+    const before = file.fingerprint;
+    file.refreshFingerprint();
+    if (file.fingerprint !== before && this.unindexFingerprint(file, before)) this.indexFingerprint(file);
+  }
+
+  private indexFingerprint(file: FileCursor): void {
+    const key = fingerprintKey(file.fingerprint);
+    const list = this.byFingerprint.get(key);
+    if (list) list.push(file);
+    else this.byFingerprint.set(key, [file]);
+  }
+
+  /** False when the file was not indexed (not in the set). */
+  private unindexFingerprint(file: FileCursor, fingerprint: Fingerprint = file.fingerprint): boolean {
+    const key = fingerprintKey(fingerprint);
+    const list = this.byFingerprint.get(key);
+    const i = list?.indexOf(file) ?? -1;
+    if (i < 0) return false;
+    if (list!.length === 1) this.byFingerprint.delete(key);
+    else list!.splice(i, 1);
+    return true;
+  }
+
   copiesOf(file: FileCursor): FileCursor[] {
     return this.files.filter((f) => f.copyOf === file);
   }
@@ -191,7 +229,7 @@ export class FileSet {
     const out: CheckpointedFile[] = [...this.retired.values(), ...this.resumable.values()];
     for (const f of this.files) {
       if (f.truncated) continue; // re-read from 0 after a restart: nothing of the new content was committed
-      f.refreshFingerprint();
+      this.refreshFingerprint(f);
       const entry: CheckpointedFile = { path: f.path, identity: f.identity, fingerprint: f.fingerprint, ...f.committed };
       if (f.copyOf) {
         // A dormant copy: if its original is gone after a restart, resume where the original stood.
@@ -222,4 +260,8 @@ export function isCopyOf(fd: number, fingerprint: Fingerprint, original: FileCur
 /** The order files are planned and emitted in: live files first, then the rest in discovery order. */
 export function byPriority(a: FileCursor, b: FileCursor): number {
   return Number(b.live) - Number(a.live) || a.id - b.id;
+}
+
+function fingerprintKey(fingerprint: Fingerprint): string {
+  return `${fingerprint.bytes}:${fingerprint.hash}`;
 }
