@@ -2,10 +2,13 @@
  * A directory of many small files, as partitioned order logs are (a file per
  * symbol and hour): by default 5,000 files of 10 orders each, half of the
  * orders carrying non-ASCII text, 10 % of them copied byte for byte into
- * another file. Two jobs, as child processes, every order counted:
+ * another file. Three jobs, as child processes, every order counted:
  *   - `run --once` over the directory: spawn → exit;
  *   - a follower started on it (CLI defaults, checkpoints in a fresh
- *     directory): spawn → every order in the sink (the history read), then stopped.
+ *     directory): spawn → every order in the sink (the history read), then stopped;
+ *   - a follower of as many empty files while a writer appends 20,000 orders a
+ *     second round-robin across them for 10 s (bench/many-files-writer.ts):
+ *     the engine's CPU seconds over that time (/proc/PID/stat), every order out once.
  * What grows with the file count here is per-file work on the main thread
  * (planning and emitting walk the files), which a large-file bench never shows.
  *
@@ -103,6 +106,51 @@ async function followRun(root: string, d: Directory, out: string): Promise<numbe
   }
 }
 
+/** The follower's CPU seconds while the writer appends across `files` files (and whether every order came out once). */
+async function appendedRun(root: string, files: number, rate: number, seconds: number): Promise<{ cpu: number; wrong: number }> {
+  const dir = mkdtempSync(join(BENCH_DATA, 'many-files-live-'));
+  for (let f = 0; f < files; f++) writeFileSync(join(dir, `live-${String(f).padStart(6, '0')}.ndjson`), '');
+  const out = join(dir, 'out.ndjson.sink');
+  const checkpoint = join(dir, 'ckpt');
+  const child = spawn(process.execPath, [join(root, 'bin/ordertail.js'), 'run', '--input', join(dir, '*.ndjson'), '--sink', `file:${out}`, '--checkpoint', checkpoint, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    if (child.exitCode !== null) throw new Error(`${root}: follower exited ${child.exitCode}: ${stderr}`);
+    const cpu0 = cpuSeconds(child.pid!);
+    const writer = spawnSync(process.execPath, [join(REPO_ROOT, 'dist/bench/many-files-writer.js'), dir, String(files), String(rate), String(seconds)], { encoding: 'utf8' });
+    const written = (JSON.parse(writer.stdout) as { written: number }).written;
+    for (let waited = 0; !existsSync(out) || countLines(out) < written; waited += 50) {
+      if (waited > 30_000) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const cpu = cpuSeconds(child.pid!) - cpu0;
+    const ids = new Set<string>();
+    let lines = 0;
+    for (const line of readFileSync(out, 'utf8').split('\n')) {
+      if (!line) continue;
+      lines++;
+      ids.add(/"id":"(w\d+)"/.exec(line)![1]!);
+    }
+    return { cpu, wrong: lines - ids.size + (written - ids.size) };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function cpuSeconds(pid: number): number {
+  // After the command name: state is field 3 of the line, utime and stime fields 14 and 15, in clock ticks (100 a second here).
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function countLines(path: string): number {
+  return readFileSync(path).reduce((n, b) => (b === 10 ? n + 1 : n), 0);
+}
+
 export async function run(opts: { files?: number; repeats?: number } = {}): Promise<void> {
   const files = opts.files ?? Number(process.env.BENCH_MANY_FILES ?? 5000);
   const repeats = opts.repeats ?? Number(process.env.BENCH_MANY_FILES_REPEATS ?? 3);
@@ -110,14 +158,18 @@ export async function run(opts: { files?: number; repeats?: number } = {}): Prom
   const builds: [string, string][] = [['this build', REPO_ROOT]];
   if (process.env.BENCH_BASELINE) builds.unshift([`baseline (${process.env.BENCH_BASELINE})`, process.env.BENCH_BASELINE]);
   const out = join(BENCH_DATA, 'many-files-out.ndjson');
-  const rows = builds.map(([build]) => ({ build, once: [] as number[], follow: [] as number[], wrong: 0 }));
+  const rows = builds.map(([build]) => ({ build, once: [] as number[], follow: [] as number[], appendedCpu: [] as number[], wrong: 0 }));
+  const appendRate = 20_000;
+  const appendSeconds = 10;
   for (let i = 0; i < repeats; i++) {
     for (const [b, [, root]] of builds.entries()) {
       rows[b]!.once.push(onceRun(root, d, out));
       const once = audit(out, d.orders);
       rows[b]!.follow.push(await followRun(root, d, out));
       const follow = audit(out, d.orders);
-      rows[b]!.wrong = Math.max(rows[b]!.wrong, once.repeated + once.missing, follow.repeated + follow.missing);
+      const appended = await appendedRun(root, files, appendRate, appendSeconds);
+      rows[b]!.appendedCpu.push(appended.cpu);
+      rows[b]!.wrong = Math.max(rows[b]!.wrong, once.repeated + once.missing, follow.repeated + follow.missing, appended.wrong);
     }
   }
   rmSync(out, { force: true });
@@ -131,6 +183,8 @@ export async function run(opts: { files?: number; repeats?: number } = {}): Prom
       '× first row': (med(base.once) / med(r.once)).toFixed(2),
       'follower: every order out, s': med(r.follow).toFixed(2),
       '× first row ': (med(base.follow) / med(r.follow)).toFixed(2),
+      [`follower, ${appendRate / 1000}k orders/s appended across the files for ${appendSeconds} s: CPU-s`]: med(r.appendedCpu).toFixed(2),
+      '× first row  ': (med(base.appendedCpu) / med(r.appendedCpu)).toFixed(2),
       'orders repeated or missing (worst run)': r.wrong,
     })),
   );

@@ -23,20 +23,28 @@ import type { PlannedRange } from '../sources/file-cursor.js';
  * a backlog, and the pool reads it in parallel.
  */
 export const LIVE_LANE_MAX_BYTES = 8 << 20;
-/** Buffers start at this size; larger growth gets a larger one (kept for reuse). */
-const LIVE_LANE_MIN_BUFFER = 256 * 1024;
+/**
+ * Buffers start at this size; larger growth gets a larger one (a power of two,
+ * kept for reuse). Small, because a SharedArrayBuffer is zero-filled when made
+ * and a directory of files appended side by side has one range per file in flight.
+ */
+const LIVE_LANE_MIN_BUFFER = 16 * 1024;
 /**
  * Free buffers kept for reuse. A range holds its buffer until the sink has
- * written its records, so a few are in use at once; more are made when
- * needed (at most one per followed file's range in flight plus those waiting
- * for the sink), and beyond this many the spare ones go to the GC.
+ * written its records, so several are in use at once (one per followed file
+ * with a range in flight, plus those waiting for the sink); spare ones are
+ * kept up to this many bytes (and at least LIVE_LANE_SPARE_BUFFERS of them),
+ * beyond which they go to the GC.
  */
+const LIVE_LANE_SPARE_BYTES = 8 << 20;
 const LIVE_LANE_SPARE_BUFFERS = 4;
 
 export class LiveLane {
   /** Off (liveLane: false, a reload): growth goes through the pool like history. Never off when it is the only parser (no pool). */
   enabled: boolean;
   private readonly free: SharedArrayBuffer[] = [];
+  /** Bytes of the buffers in `free`. */
+  private spareBytes = 0;
   private readonly owned = new WeakSet<SharedArrayBuffer>();
   private readonly views = new WeakMap<SharedArrayBuffer, Uint8Array>();
   private readonly ranges: RangeParser;
@@ -90,7 +98,11 @@ export class LiveLane {
       const length = this.free[i]!.byteLength;
       if (length >= size && (best < 0 || length < this.free[best]!.byteLength)) best = i;
     }
-    if (best >= 0) return this.free.splice(best, 1)[0]!;
+    if (best >= 0) {
+      const buffer = this.free.splice(best, 1)[0]!;
+      this.spareBytes -= buffer.byteLength;
+      return buffer;
+    }
     let length = LIVE_LANE_MIN_BUFFER;
     while (length < size) length *= 2;
     const buffer = new SharedArrayBuffer(length);
@@ -104,14 +116,18 @@ export class LiveLane {
   }
 
   release(buffer: SharedArrayBuffer): void {
-    if (this.free.length < LIVE_LANE_SPARE_BUFFERS) {
+    if (this.free.length < LIVE_LANE_SPARE_BUFFERS || this.spareBytes + buffer.byteLength <= LIVE_LANE_SPARE_BYTES) {
       this.free.push(buffer);
+      this.spareBytes += buffer.byteLength;
       return;
     }
     // Keep the larger ones: a burst that needed them may come again.
     let smallest = 0;
     for (let i = 1; i < this.free.length; i++) if (this.free[i]!.byteLength < this.free[smallest]!.byteLength) smallest = i;
-    if (this.free[smallest]!.byteLength < buffer.byteLength) this.free[smallest] = buffer;
+    if (this.free[smallest]!.byteLength < buffer.byteLength) {
+      this.spareBytes += buffer.byteLength - this.free[smallest]!.byteLength;
+      this.free[smallest] = buffer;
+    }
   }
 
   /** Parse `task` (whose buffer came from acquire()) into `results`, synchronously. */

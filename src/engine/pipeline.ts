@@ -157,6 +157,8 @@ export class Pipeline {
   private readonly ready = new Map<FileCursor, Map<number, InFlightRange>>();
   /** Files with parsed ranges waiting to be emitted: an emit pass visits these, not every file (a directory of thousands). */
   private readonly withReady = new Set<FileCursor>();
+  /** Truncated files waiting for their ranges in flight before they are read again (finishTruncation). */
+  private readonly truncatedFiles = new Set<FileCursor>();
   /**
    * Leading files of `set.files` that were idle when schedule() last walked
    * them, and the set's version then: a walk after a range completes starts
@@ -424,19 +426,19 @@ export class Pipeline {
       file.live = true;
       this.set.prioritise();
     }
-    if (change === 'grew') this.schedule();
+    if (change === 'grew') this.scheduleFile(file);
   }
 
   /**
    * Plan and dispatch as many ranges as buffers allow, live files first.
-   * `afterRange`: called because a range completed or a buffer came back,
-   * which makes no idle file readable, so the walk starts past the leading
-   * idle files (otherwise a --once run over thousands of small files walks
-   * all of them per range: quadratic).
+   * `afterRange`: called because a pool buffer came back, which makes no idle
+   * file readable, so the walk starts past the leading idle files (otherwise
+   * a --once run over thousands of small files walks all of them per range:
+   * quadratic).
    */
   schedule(afterRange = false): void {
     if (this.stopping || this.failed) return;
-    let lost: [FileCursor, string][] | undefined;
+    const lost: [FileCursor, string][] = [];
     const files = this.set.files;
     const from = afterRange && this.idlePrefixVersion === this.set.version ? Math.min(this.idlePrefix, files.length) : 0;
     let idlePrefix = from;
@@ -447,44 +449,71 @@ export class Pipeline {
       if (!file.live && this.buffers.available <= 1) break;
       if (leading && file.idle) idlePrefix = i + 1;
       else leading = false;
-      if (this.releasing.size > 0 && this.releasing.has(file)) continue;
-      // Reopen a file whose descriptor was closed only when a range can go out now:
-      // reopening ahead of buffers would evict other files on every pass.
-      if (!file.isOpen && !file.idle && this.buffers.available > (file.live ? 0 : 1)) {
-        try {
-          void file.fd;
-        } catch (err) {
-          // Out of descriptors for a moment: the file is not lost, plan it again shortly.
-          if (!(err instanceof IdentityLostError) && isTransientOpenError(errnoCode(err))) {
-            this.rescheduleTimer ??= setTimeout(() => {
-              this.rescheduleTimer = undefined;
-              this.schedule();
-            }, REOPEN_RETRY_MS);
-            continue;
-          }
-          (lost ??= []).push([file, err instanceof Error ? err.message : String(err)]);
-          continue;
-        }
-      }
-      for (;;) {
-        // The last buffer is kept for growth of live files: not for other files,
-        // and not for a live file's own backlog (history read at start-up).
-        if (this.buffers.available <= (file.live ? 0 : 1)) break;
-        const chain = file.nextChainRange(this.options.once);
-        if (chain) {
-          this.dispatch(file, chain);
-          continue;
-        }
-        if (this.buffers.available <= 1) break;
-        const history = file.nextHistoryRange();
-        if (!history) break;
-        this.dispatch(file, history);
-      }
+      this.plan(file, lost);
     }
     this.idlePrefix = idlePrefix;
     this.idlePrefixVersion = this.set.version;
-    // Removed after the pass: retiring a file changes the list being walked.
-    if (lost) for (const [file, why] of lost) this.lost(file, why);
+    this.afterPlanning(lost);
+  }
+
+  /**
+   * Plan one file whose own state changed (it grew, or a range of it
+   * completed): the others are as the last walk left them, so planning them
+   * again would find what it found then (a directory of thousands of files
+   * appended side by side would be walked whole per append).
+   */
+  private scheduleFile(file: FileCursor): void {
+    if (this.stopping || this.failed || !this.set.has(file)) return;
+    // It may be among the leading files a walk after a range skips as idle: not any more.
+    if (this.idlePrefix > 0 && this.idlePrefixVersion === this.set.version) {
+      const at = this.set.files.indexOf(file);
+      if (at >= 0 && at < this.idlePrefix) this.idlePrefix = at;
+    }
+    const lost: [FileCursor, string][] = [];
+    if (file.live || this.buffers.available > 1) this.plan(file, lost);
+    this.afterPlanning(lost);
+  }
+
+  /** Dispatch what `file` has to read, as far as buffers allow; a file that cannot be reopened goes to `lost`. */
+  private plan(file: FileCursor, lost: [FileCursor, string][]): void {
+    if (this.releasing.size > 0 && this.releasing.has(file)) return;
+    // Reopen a file whose descriptor was closed only when a range can go out now:
+    // reopening ahead of buffers would evict other files on every pass.
+    if (!file.isOpen && !file.idle && this.buffers.available > (file.live ? 0 : 1)) {
+      try {
+        void file.fd;
+      } catch (err) {
+        // Out of descriptors for a moment: the file is not lost, plan it again shortly.
+        if (!(err instanceof IdentityLostError) && isTransientOpenError(errnoCode(err))) {
+          this.rescheduleTimer ??= setTimeout(() => {
+            this.rescheduleTimer = undefined;
+            this.schedule();
+          }, REOPEN_RETRY_MS);
+          return;
+        }
+        lost.push([file, err instanceof Error ? err.message : String(err)]);
+        return;
+      }
+    }
+    for (;;) {
+      // The last buffer is kept for growth of live files: not for other files,
+      // and not for a live file's own backlog (history read at start-up).
+      if (this.buffers.available <= (file.live ? 0 : 1)) break;
+      const chain = file.nextChainRange(this.options.once);
+      if (chain) {
+        this.dispatch(file, chain);
+        continue;
+      }
+      if (this.buffers.available <= 1) break;
+      const history = file.nextHistoryRange();
+      if (!history) break;
+      this.dispatch(file, history);
+    }
+  }
+
+  private afterPlanning(lost: [FileCursor, string][]): void {
+    // Removed after planning: retiring a file changes the list being walked.
+    for (const [file, why] of lost) this.lost(file, why);
     this.checkIdle();
   }
 
@@ -584,7 +613,8 @@ export class Pipeline {
     this.withReady.add(range.file);
     if (this.sinkWait && range.live) this.emitAside();
     void this.emitReady();
-    this.schedule(true);
+    // Its buffer is still held (until its records are written): only this file can have more to plan.
+    this.scheduleFile(range.file);
   }
 
   /** NUL bytes were read over between records: counted, and said once per file (with where they start). */
@@ -614,8 +644,12 @@ export class Pipeline {
    * its next pass end.
    */
   private releaseBuffer(buffer: SharedArrayBuffer): void {
-    if (this.liveLane?.owns(buffer)) this.liveLane.release(buffer);
-    else this.buffers.release(buffer);
+    if (this.liveLane?.owns(buffer)) {
+      // Planning waits on pool buffers only: a live-lane buffer coming back lets nothing new go out.
+      this.liveLane.release(buffer);
+      return;
+    }
+    this.buffers.release(buffer);
     if (this.scheduleQueued) return;
     this.scheduleQueued = true;
     queueMicrotask(() => {
@@ -677,7 +711,6 @@ export class Pipeline {
         // The batch path's old files say nothing of the live streams' event-time progress.
         if (!batch) this.refreshLowWatermark();
         const passStart = performance.now();
-        const truncated: FileCursor[] = [];
         let partial = false;
         const visit = this.withReady.size === 0 ? [] : [...this.withReady].sort(byPriority);
         files: for (const file of visit) {
@@ -716,9 +749,10 @@ export class Pipeline {
               break files;
             }
           }
-          if (file.truncated) truncated.push(file);
         }
-        for (const file of truncated) this.finishTruncation(file);
+        // Every truncated file, not only those this pass visited: one whose last range went out in an
+        // earlier pass that stopped early (a checkpoint, a yield) has nothing ready to bring it back here.
+        if (this.truncatedFiles.size > 0) for (const file of [...this.truncatedFiles]) this.finishTruncation(file);
         if (this.releasing.size > 0) this.retireReleased();
         const flushed = this.staging.flushToSink();
         if (flushed !== true) await this.waitForSink(flushed, undefined);
@@ -730,7 +764,7 @@ export class Pipeline {
         this.passLock?.release();
         this.passLock = undefined;
       }
-      this.schedule(true);
+      // No planning here: what a pass frees (buffers, once the sink has written their records) plans as it comes back (releaseBuffer).
       if (checkpointNow) {
         this.emitAgain = true;
         continue;
@@ -874,6 +908,7 @@ export class Pipeline {
   private markTruncated(file: FileCursor, how: string): void {
     if (file.truncated) return;
     file.truncated = true;
+    this.truncatedFiles.add(file);
     this.events.warn(`${file.path} truncated (${how}); reading it again from offset 0 once the ranges in flight are out`, 'ORDERTAIL_INPUT_TRUNCATED');
   }
 
@@ -901,6 +936,7 @@ export class Pipeline {
     this.set.remove(file);
     this.ready.delete(file);
     this.withReady.delete(file);
+    this.truncatedFiles.delete(file);
     this.fileLogs.delete(file);
     file.close();
   }
@@ -957,6 +993,9 @@ export class Pipeline {
 
   private checkIdle(): void {
     if (!this.accepting || this.inFlight > 0 || this.emitLoopRunning || this.opener.pendingRetries > 0) return;
+    // Idle matters to a --once run (it is done) and to descriptors over the budget: a follower
+    // within its budget need not look at every file each time its emit loop settles.
+    if (!this.options.once && this.fds.openCount <= this.fds.max) return;
     if (this.set.files.some((f) => !f.idle)) return;
     // Idle: descriptors beyond the budget can go now.
     if (this.fds.openCount > this.fds.max) for (const f of this.set.files) if (f.isOpen && f.idle) f.closeFd();

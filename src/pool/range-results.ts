@@ -52,7 +52,9 @@ export class ResultStorePool {
 
   release(results: RangeResults): void {
     results.reset();
-    // Keep a few warm stores; an unusually large one is dropped for the GC.
-    if (this.free.length < 16 && results.i32.length <= (1 << 20) * SLOT_WORDS) this.free.push(results);
+    // Warm stores for every range in flight (one per file appended to, in a directory of
+    // thousands): small ones by the hundred, grown ones by the few; a very large one goes to the GC.
+    const small = results.i32.length <= INITIAL_SLOTS * SLOT_WORDS;
+    if (this.free.length < (small ? 256 : 16) && results.i32.length <= (1 << 20) * SLOT_WORDS) this.free.push(results);
   }
 }
