@@ -463,7 +463,8 @@ export class Pipeline {
    * appended side by side would be walked whole per append).
    */
   private scheduleFile(file: FileCursor): void {
-    if (this.stopping || this.failed || !this.set.has(file)) return;
+    if (this.stopping || this.failed) return;
+    if (!this.set.has(file)) return this.checkIdle();
     // It may be among the leading files a walk after a range skips as idle: not any more.
     if (this.idlePrefix > 0 && this.idlePrefixVersion === this.set.version) {
       const at = this.set.files.indexOf(file);
