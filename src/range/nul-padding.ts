@@ -20,13 +20,24 @@ export const NUL = 0x00;
 export function nextPaddingRun(buf: Uint8Array, from: number, end: number): number {
   let i = from;
   while (i < end) {
-    const z = buf.subarray(i, end).indexOf(NUL);
-    if (z < 0) return -1;
-    i += z;
+    i = indexOfNul(buf, i, end);
+    if (i < 0) return -1;
     const runEnd = firstNotNul(buf, i, end);
     if (runEnd - i >= MIN_PADDING_RUN) return i;
     i = runEnd;
   }
+  return -1;
+}
+
+/** Spans shorter than this are searched byte by byte: a subarray for indexOf costs more than a rejected line's bytes. */
+const SEARCH_NATIVELY_FROM = 256;
+
+function indexOfNul(buf: Uint8Array, from: number, end: number): number {
+  if (end - from >= SEARCH_NATIVELY_FROM) {
+    const z = buf.subarray(from, end).indexOf(NUL);
+    return z < 0 ? -1 : from + z;
+  }
+  for (let i = from; i < end; i++) if (buf[i] === NUL) return i;
   return -1;
 }
 

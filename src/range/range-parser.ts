@@ -14,7 +14,7 @@ import { DeferredLatencyHistogram, encodeHistogram } from '../metrics/histograms
 import { microsSince, type ShippedStageHistograms } from '../metrics/stages.js';
 import { FileShrankError, newRangeReaderScratch, RangeReader } from './range-reader.js';
 import { BATCH_SLOTS, SlotBatch } from './slot-batch.js';
-import { firstNotNul, nextPaddingRun } from './nul-padding.js';
+import { firstNotNul, nextPaddingRun, NUL } from './nul-padding.js';
 
 /** Where a range's result slots go, `count` at a time from `batch`. */
 export interface SlotOutput {
@@ -175,6 +175,14 @@ export class RangeParser {
    */
   private writeLines(task: RangeTask, buf: Uint8Array, n: number, counter: RangeCounter): void {
     const i32 = this.batch.i32;
+    // One native search over the batch's bytes first: rejects without NULs (the usual ones) need no look each.
+    const first = i32[W_OFFSET]!;
+    const last = (n - 1) * SLOT_WORDS;
+    if (buf.subarray(first, i32[last + W_OFFSET]! + i32[last + W_LENGTH]!).indexOf(NUL) < 0) {
+      this.out.write(i32, n, task.rangeId);
+      counter.slots += n;
+      return;
+    }
     let from = 0;
     for (let s = 0, w = 0; s < n; s++, w += SLOT_WORDS) {
       if ((i32[w + W_STATUS]! & STATUS_CODE_MASK) <= Status.UNKEYED) continue;
