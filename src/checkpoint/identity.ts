@@ -57,6 +57,12 @@ export function findByIdentity(dir: string, identity: string): string | undefine
 
 /** Hash of the first min(limit, size) bytes of an open file. */
 export function fingerprintOf(fd: number, limit = FINGERPRINT_BYTES): Fingerprint {
+  const head = headBytes(fd, limit);
+  return { hash: fingerprintHash(head), bytes: head.length };
+}
+
+/** The first min(limit, size) bytes of an open file. */
+export function headBytes(fd: number, limit: number): Buffer {
   const buf = Buffer.allocUnsafe(limit);
   let n = 0;
   while (n < limit) {
@@ -64,7 +70,12 @@ export function fingerprintOf(fd: number, limit = FINGERPRINT_BYTES): Fingerprin
     if (got === 0) break;
     n += got;
   }
-  return { hash: createHash('sha256').update(buf.subarray(0, n)).digest('hex'), bytes: n };
+  return buf.subarray(0, n);
+}
+
+/** A fingerprint's hash of these bytes. */
+export function fingerprintHash(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 export function sameFingerprint(a: Fingerprint, b: Fingerprint): boolean {

@@ -478,9 +478,12 @@ export class Pipeline {
   /** Dispatch what `file` has to read, as far as buffers allow; a file that cannot be reopened goes to `lost`. */
   private plan(file: FileCursor, lost: [FileCursor, string][]): void {
     if (this.releasing.size > 0 && this.releasing.has(file)) return;
-    // Reopen a file whose descriptor was closed only when a range can go out now:
-    // reopening ahead of buffers would evict other files on every pass.
-    if (!file.isOpen && !file.idle && this.buffers.available > (file.live ? 0 : 1)) {
+    // Reopen a file whose descriptor was closed only when a range of it can go out now (the
+    // conditions of the loop below): one reopened for nothing is the least recently used
+    // descriptor the next reopen closes, and a thousand files waiting for buffers would take
+    // turns opening and closing each other on every pass.
+    const chainCanGo = file.hasChainRange && this.buffers.available > (file.live ? 0 : 1);
+    if (!file.isOpen && (chainCanGo || (file.hasHistoryLeft && this.buffers.available > 1))) {
       try {
         void file.fd;
       } catch (err) {

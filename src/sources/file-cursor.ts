@@ -235,11 +235,16 @@ export class FileCursor {
     };
   }
 
+  /** nextChainRange() would give a range now. */
+  get hasChainRange(): boolean {
+    if (this.chainBusy || this.truncated || this.copyOf) return false;
+    return (this.documentEnd ?? this.observedSize) > this.chainScannedTo;
+  }
+
   /** The next sequential range, when there are unread bytes and none is in flight. */
   nextChainRange(once: boolean): PlannedRange | undefined {
-    if (this.chainBusy || this.truncated || this.copyOf) return undefined;
+    if (!this.hasChainRange) return undefined;
     const limit = this.documentEnd ?? this.observedSize;
-    if (limit <= this.chainScannedTo) return undefined;
     this.chainBusy = true;
     this.outstanding++;
     const document = this.documentEnd !== undefined;

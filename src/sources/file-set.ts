@@ -8,7 +8,7 @@
  * (live files first). It opens nothing and schedules nothing: the pipeline
  * does, so rotation is testable without a worker pool.
  */
-import { fingerprintOf, identityOfPath, sameFingerprint, type Fingerprint } from '../checkpoint/identity.js';
+import { fingerprintHash, fingerprintOf, headBytes, identityOfPath, sameFingerprint, type Fingerprint } from '../checkpoint/identity.js';
 import type { CheckpointedFile, ResumePoint } from '../checkpoint/manifest.js';
 import type { FileCursor } from './file-cursor.js';
 
@@ -169,10 +169,12 @@ export class FileSet {
       }
       return first;
     }
+    // Compared with every file (a copy may be shorter or longer than its original): the new
+    // file's first bytes are read once, not once per file.
+    const prefixes = new HeadPrefixes(fd, fingerprint.bytes);
     for (const other of this.files) {
       if (other.identity === identity || other.copyOf) continue;
-      if (!deep && other.fingerprint.bytes !== fingerprint.bytes) continue;
-      if (isCopyOf(fd, fingerprint, other)) return other;
+      if (isCopyOf(fd, fingerprint, other, prefixes)) return other;
     }
     return undefined;
   }
@@ -248,10 +250,10 @@ export function fingerprintMatches(fd: number, expected: Fingerprint): boolean {
 }
 
 /** Do the first bytes of the file at `fd` (fingerprinted as `fingerprint`) repeat `original`'s, over the shorter of the two? */
-export function isCopyOf(fd: number, fingerprint: Fingerprint, original: FileCursor): boolean {
+export function isCopyOf(fd: number, fingerprint: Fingerprint, original: FileCursor, prefixes?: HeadPrefixes): boolean {
   const known = original.fingerprint;
   if (known.bytes === fingerprint.bytes) return known.hash === fingerprint.hash;
-  if (known.bytes < fingerprint.bytes) return known.bytes >= MIN_COPY_BYTES && fingerprintMatches(fd, known);
+  if (known.bytes < fingerprint.bytes) return known.bytes >= MIN_COPY_BYTES && (prefixes ? prefixes.hashOf(known.bytes) === known.hash : fingerprintMatches(fd, known));
   // The original's content now is not what it was once truncated.
   if (original.truncated || !original.isOpen) return false;
   return sameFingerprint(fingerprintOf(original.fd, fingerprint.bytes), fingerprint);
@@ -264,4 +266,26 @@ export function byPriority(a: FileCursor, b: FileCursor): number {
 
 function fingerprintKey(fingerprint: Fingerprint): string {
   return `${fingerprint.bytes}:${fingerprint.hash}`;
+}
+
+/** Hashes of prefixes of a file's first bytes, read once (when first asked), each length hashed once. */
+export class HeadPrefixes {
+  private head: Buffer | undefined;
+  private readonly hashes = new Map<number, string>();
+
+  constructor(
+    private readonly fd: number,
+    private readonly bytes: number,
+  ) {}
+
+  /** The fingerprint hash of the first `length` bytes (≤ the bytes given at construction). */
+  hashOf(length: number): string {
+    let hash = this.hashes.get(length);
+    if (hash === undefined) {
+      this.head ??= headBytes(this.fd, this.bytes);
+      hash = fingerprintHash(this.head.subarray(0, Math.min(length, this.head.length)));
+      this.hashes.set(length, hash);
+    }
+    return hash;
+  }
 }
