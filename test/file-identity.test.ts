@@ -49,6 +49,47 @@ describe('the set of followed files', () => {
     expect(set.copiesOf(original)).toEqual([]);
   });
 
+  it('small files among thousands: a copy shorter or longer than its original is found, a file sharing only its first bytes is not', () => {
+    const dir = workdir();
+    const set = new FileSet();
+    const others: FileCursor[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const path = join(dir, `sym-${i}.log`);
+      writeFileSync(path, `{"id":"s${i}","note":"ордер"}\n`);
+      const file = cursor(path);
+      set.add(file);
+      file.closeFd();
+      others.push(file);
+    }
+    // A small original (under a fingerprint's 1 KiB), and one that grows past LEAD_BYTES only later.
+    const log = join(dir, 'app.log');
+    writeFileSync(log, lines(0, 10));
+    const original = cursor(log, true);
+    set.add(original);
+    const late = join(dir, 'late.log');
+    writeFileSync(late, '{"id":1}\n');
+    const lateFile = cursor(late);
+    set.add(lateFile);
+    const copyOf = (p: string, deep: boolean) => opened(p, (fd) => set.copyOrigin(fd, fingerprintOf(fd), identityOfFd(fd).key, deep));
+    // The copy was made, then the original grew: the copy is the shorter.
+    copyFileSync(log, join(dir, 'app.log.1'));
+    appendFileSync(log, lines(10, 12));
+    set.refreshFingerprint(original);
+    expect(copyOf(join(dir, 'app.log.1'), true)).toBe(original);
+    expect(copyOf(join(dir, 'app.log.1'), false)).toBeUndefined(); // start-up: only a copy of the same length
+    // A copy that was written on after it was made: longer than the original, which it begins with.
+    writeFileSync(join(dir, 'app.log.2'), lines(0, 12) + lines(50, 52));
+    expect(copyOf(join(dir, 'app.log.2'), true)).toBe(original);
+    // The same first 64 bytes and more, then different: not a copy.
+    writeFileSync(join(dir, 'lookalike.log'), lines(0, 2) + '{"id":"different"}\n');
+    expect(copyOf(join(dir, 'lookalike.log'), true)).toBeUndefined();
+    // A file that grew past the lead bytes after it was added is found by them.
+    appendFileSync(late, lines(1000, 1005));
+    set.refreshFingerprint(lateFile);
+    copyFileSync(late, join(dir, 'late.log.1'));
+    expect(copyOf(join(dir, 'late.log.1'), false)).toBe(lateFile);
+  });
+
   it('a copy of a truncated file resumes where the reading of its original stood', () => {
     const dir = workdir();
     const log = join(dir, 'app.log');

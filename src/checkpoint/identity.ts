@@ -61,6 +61,19 @@ export function fingerprintOf(fd: number, limit = FINGERPRINT_BYTES): Fingerprin
   return { hash: fingerprintHash(head), bytes: head.length };
 }
 
+/**
+ * A file shorter than this is not compared with others as a possible copy;
+ * a copy and its original share at least their first LEAD_BYTES bytes, so
+ * files are indexed by the hash of those (leadOf) to find candidates.
+ */
+export const LEAD_BYTES = 64;
+
+/** A file's fingerprint, and the hash of its first LEAD_BYTES bytes (undefined while it is shorter), from one read. */
+export function fingerprintAndLead(fd: number): { fingerprint: Fingerprint; lead: string | undefined } {
+  const head = headBytes(fd, FINGERPRINT_BYTES);
+  return { fingerprint: { hash: fingerprintHash(head), bytes: head.length }, lead: head.length >= LEAD_BYTES ? fingerprintHash(head.subarray(0, LEAD_BYTES)) : undefined };
+}
+
 /** The first min(limit, size) bytes of an open file. */
 export function headBytes(fd: number, limit: number): Buffer {
   const buf = Buffer.allocUnsafe(limit);

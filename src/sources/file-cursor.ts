@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { extname } from 'node:path';
 import { ArrayPhase, Framing, type FramingMode } from '../parser/contract.js';
 import { byteOrderMarkLength } from '../parser/byte-order-mark.js';
-import { FINGERPRINT_BYTES, fingerprintOf, identityOfFd, type Fingerprint } from '../checkpoint/identity.js';
+import { FINGERPRINT_BYTES, fingerprintAndLead, identityOfFd, type Fingerprint } from '../checkpoint/identity.js';
 import type { ResumePoint } from '../checkpoint/manifest.js';
 import type { FdBudget } from './fd-budget.js';
 import { OrdertailError } from '../errors.js';
@@ -47,6 +47,8 @@ export class FileCursor {
   /** `dev:ino` (see checkpoint/identity.ts). */
   readonly identity: string;
   fingerprint: Fingerprint;
+  /** Hash of the first LEAD_BYTES bytes (undefined while shorter): what copy detection looks candidates up by (FileSet). */
+  lead: string | undefined;
   /** Records before this point are emitted (durably, once the sink has flushed). */
   committed: ResumePoint;
   /** No longer at any matched path (renamed away or replaced): drained, then let go. */
@@ -98,7 +100,7 @@ export class FileCursor {
     this.fds.opened(this);
     const seen = identityOfFd(this.fdNumber);
     this.identity = seen.key;
-    this.fingerprint = fingerprintOf(this.fdNumber);
+    ({ fingerprint: this.fingerprint, lead: this.lead } = fingerprintAndLead(this.fdNumber));
     const size = seen.size;
     this.observedSize = size;
     this.observedAt = now;
@@ -177,7 +179,7 @@ export class FileCursor {
   /** Re-hash the first bytes while the file is still shorter than the fingerprint. */
   refreshFingerprint(): void {
     if (this.fingerprint.bytes >= FINGERPRINT_BYTES || this.fdNumber < 0) return;
-    this.fingerprint = fingerprintOf(this.fdNumber);
+    ({ fingerprint: this.fingerprint, lead: this.lead } = fingerprintAndLead(this.fdNumber));
   }
 
   /** `[` first → a streamed array of records; anything else → one record. */

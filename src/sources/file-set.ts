@@ -8,12 +8,12 @@
  * (live files first). It opens nothing and schedules nothing: the pipeline
  * does, so rotation is testable without a worker pool.
  */
-import { fingerprintHash, fingerprintOf, headBytes, identityOfPath, sameFingerprint, type Fingerprint } from '../checkpoint/identity.js';
+import { fingerprintHash, fingerprintOf, headBytes, identityOfPath, LEAD_BYTES, sameFingerprint, type Fingerprint } from '../checkpoint/identity.js';
 import type { CheckpointedFile, ResumePoint } from '../checkpoint/manifest.js';
 import type { FileCursor } from './file-cursor.js';
 
 /** A new file shorter than this is not compared with others as a possible copy. */
-export const MIN_COPY_BYTES = 64;
+export const MIN_COPY_BYTES = LEAD_BYTES;
 /** Files let go and truncations remembered (for checkpoints and copy detection). */
 const RETIRED_LIMIT = 4096;
 const TRUNCATIONS_LIMIT = 64;
@@ -34,8 +34,12 @@ export class FileSet {
   version = 0;
   private readonly byPath = new Map<string, FileCursor>();
   private readonly byIdentity = new Map<string, FileCursor>();
-  /** Files by their first bytes' fingerprint: a copy of one is found without comparing against every file (a directory of thousands). */
-  private readonly byFingerprint = new Map<string, FileCursor[]>();
+  /**
+   * Files by the hash of their first LEAD_BYTES bytes (FileCursor.lead), which
+   * a copy shares with its original: copy detection compares a new file with
+   * these candidates, not with every file (a directory of thousands).
+   */
+  private readonly byLead = new Map<string, FileCursor[]>();
   /** Checkpointed files not yet matched to a file on disk (by identity). */
   private readonly resumable = new Map<string, CheckpointedFile>();
   /** Files read to the end and let go: kept so a checkpoint still knows them. */
@@ -69,14 +73,14 @@ export class FileSet {
     this.version++;
     this.byPath.set(file.path, file);
     this.byIdentity.set(file.identity, file);
-    this.indexFingerprint(file);
+    this.indexLead(file);
     if (file.live) this.prioritise();
   }
 
   remove(file: FileCursor): void {
     if (this.byPath.get(file.path) === file) this.byPath.delete(file.path);
     if (this.byIdentity.get(file.identity) === file) this.byIdentity.delete(file.identity);
-    this.unindexFingerprint(file);
+    this.unindexLead(file);
     const i = this.files.indexOf(file);
     if (i >= 0) this.files.splice(i, 1);
     this.version++;
@@ -160,23 +164,16 @@ export class FileSet {
    */
   copyOrigin(fd: number, fingerprint: Fingerprint, identity: string, deep: boolean): FileCursor | undefined {
     if (fingerprint.bytes < MIN_COPY_BYTES) return undefined;
-    if (!deep) {
-      // Same length of fingerprint: a copy has the same hash (isCopyOf).
-      let first: FileCursor | undefined;
-      for (const other of this.byFingerprint.get(fingerprintKey(fingerprint)) ?? []) {
-        if (other.identity === identity || other.copyOf) continue;
-        if (!first || byPriority(other, first) < 0) first = other;
-      }
-      return first;
-    }
-    // Compared with every file (a copy may be shorter or longer than its original): the new
-    // file's first bytes are read once, not once per file.
+    // The new file's first bytes are read once, each prefix length hashed once.
     const prefixes = new HeadPrefixes(fd, fingerprint.bytes);
-    for (const other of this.files) {
-      if (other.identity === identity || other.copyOf) continue;
-      if (isCopyOf(fd, fingerprint, other, prefixes)) return other;
+    let first: FileCursor | undefined;
+    for (const other of this.byLead.get(prefixes.hashOf(LEAD_BYTES)) ?? []) {
+      if (other.identity === identity || other.copyOf || (first && byPriority(other, first) > 0)) continue;
+      // Not deep (start-up): only a copy with a fingerprint of the same length, i.e. the same hash.
+      if (!deep && other.fingerprint.bytes !== fingerprint.bytes) continue;
+      if (isCopyOf(fd, fingerprint, other, prefixes)) first = other;
     }
-    return undefined;
+    return first;
   }
 
   /** A truncated file's earlier content, copied before the truncation: resume where its reading stood. */
@@ -199,27 +196,26 @@ export class FileSet {
 
   /** Re-hash a file's first bytes while it is shorter than a fingerprint (it grew), keeping the index right. */
   refreshFingerprint(file: FileCursor): void {
-    const before = file.fingerprint;
+    const before = file.lead;
     file.refreshFingerprint();
-    if (file.fingerprint !== before && this.unindexFingerprint(file, before)) this.indexFingerprint(file);
+    // The first LEAD_BYTES bytes of an appended file do not change: only one that reached them is indexed anew.
+    if (before === undefined && file.lead !== undefined && this.byIdentity.get(file.identity) === file) this.indexLead(file);
   }
 
-  private indexFingerprint(file: FileCursor): void {
-    const key = fingerprintKey(file.fingerprint);
-    const list = this.byFingerprint.get(key);
+  private indexLead(file: FileCursor): void {
+    if (file.lead === undefined) return;
+    const list = this.byLead.get(file.lead);
     if (list) list.push(file);
-    else this.byFingerprint.set(key, [file]);
+    else this.byLead.set(file.lead, [file]);
   }
 
-  /** False when the file was not indexed (not in the set). */
-  private unindexFingerprint(file: FileCursor, fingerprint: Fingerprint = file.fingerprint): boolean {
-    const key = fingerprintKey(fingerprint);
-    const list = this.byFingerprint.get(key);
+  private unindexLead(file: FileCursor): void {
+    if (file.lead === undefined) return;
+    const list = this.byLead.get(file.lead);
     const i = list?.indexOf(file) ?? -1;
-    if (i < 0) return false;
-    if (list!.length === 1) this.byFingerprint.delete(key);
+    if (i < 0) return;
+    if (list!.length === 1) this.byLead.delete(file.lead);
     else list!.splice(i, 1);
-    return true;
   }
 
   copiesOf(file: FileCursor): FileCursor[] {
@@ -262,10 +258,6 @@ export function isCopyOf(fd: number, fingerprint: Fingerprint, original: FileCur
 /** The order files are planned and emitted in: live files first, then the rest in discovery order. */
 export function byPriority(a: FileCursor, b: FileCursor): number {
   return Number(b.live) - Number(a.live) || a.id - b.id;
-}
-
-function fingerprintKey(fingerprint: Fingerprint): string {
-  return `${fingerprint.bytes}:${fingerprint.hash}`;
 }
 
 /** Hashes of prefixes of a file's first bytes, read once (when first asked), each length hashed once. */
