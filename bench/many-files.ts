@@ -2,13 +2,15 @@
  * A directory of many small files, as partitioned order logs are (a file per
  * symbol and hour): by default 5,000 files of 10 orders each, half of the
  * orders carrying non-ASCII text, 10 % of them copied byte for byte into
- * another file. Three jobs, as child processes, every order counted:
+ * another file. Four jobs, as child processes, every order counted:
  *   - `run --once` over the directory: spawn → exit;
  *   - a follower started on it (CLI defaults, checkpoints in a fresh
  *     directory): spawn → every order in the sink (the history read), then stopped;
  *   - a follower of as many empty files while a writer appends 20,000 orders a
  *     second round-robin across them for 10 s (bench/many-files-writer.ts):
- *     the engine's CPU seconds over that time (/proc/PID/stat), every order out once.
+ *     the engine's CPU seconds over that time (/proc/PID/stat), every order out once;
+ *   - a follower of the directory when a fifth as many new files appear at
+ *     once (an hourly rollover across symbols): their writing → every new order out.
  * What grows with the file count here is per-file work on the main thread
  * (planning and emitting walk the files), which a large-file bench never shows.
  *
@@ -18,7 +20,7 @@
  *   BENCH_ONLY=many-files npm run bench   (BENCH_MANY_FILES, default 5000; BENCH_MANY_FILES_REPEATS, default 3)
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DATA, REPO_ROOT } from './data.js';
 
@@ -141,6 +143,46 @@ async function appendedRun(root: string, files: number, rate: number, seconds: n
   }
 }
 
+/** A follower of the directory, caught up; `fresh` new files of 5 orders appear: seconds from their writing to every new order out. */
+async function rolloverRun(root: string, d: Directory, fresh: number): Promise<{ seconds: number; wrong: number }> {
+  const work = mkdtempSync(join(BENCH_DATA, 'many-files-roll-'));
+  const dir = join(work, 'logs');
+  mkdirSync(dir);
+  // The directory's files, hard-linked (no copy of their bytes; the new files go beside them).
+  for (const name of readdirSync(d.dir)) if (name.endsWith('.ndjson')) linkSync(join(d.dir, name), join(dir, name));
+  const out = join(work, 'out.sink');
+  const child = spawn(process.execPath, [join(root, 'bin/ordertail.js'), 'run', '--input', join(dir, '*.ndjson'), '--sink', `file:${out}`, '--checkpoint', join(work, 'ckpt'), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const waitFor = async (bytes: number, what: string): Promise<void> => {
+    for (let waited = 0; !existsSync(out) || statSync(out).size < bytes; waited += 5) {
+      if (child.exitCode !== null) throw new Error(`${root}: follower exited ${child.exitCode}: ${stderr}`);
+      if (waited > 120_000) throw new Error(`${root}: ${what} not out after 120 s`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  try {
+    await waitFor(d.bytes, 'the history');
+    let freshBytes = 0;
+    const t0 = performance.now();
+    for (let f = 0; f < fresh; f++) {
+      let text = '';
+      for (let i = 0; i < 5; i++) text += `{"id":"n${f}-${i}","timestamp":${Date.now()},"note":"заявка — 東京"}\n`;
+      writeFileSync(join(dir, `new-${String(f).padStart(6, '0')}.ndjson`), text);
+      freshBytes += Buffer.byteLength(text);
+    }
+    await waitFor(d.bytes + freshBytes, 'the new files');
+    const seconds = (performance.now() - t0) / 1000;
+    const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean);
+    const ids = new Set(lines.map((l) => /"id":"([^"]+)"/.exec(l)![1]));
+    return { seconds, wrong: lines.length - ids.size + (d.orders + fresh * 5 - ids.size) };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 function cpuSeconds(pid: number): number {
   // After the command name: state is field 3 of the line, utime and stime fields 14 and 15, in clock ticks (100 a second here).
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -158,7 +200,8 @@ export async function run(opts: { files?: number; repeats?: number } = {}): Prom
   const builds: [string, string][] = [['this build', REPO_ROOT]];
   if (process.env.BENCH_BASELINE) builds.unshift([`baseline (${process.env.BENCH_BASELINE})`, process.env.BENCH_BASELINE]);
   const out = join(BENCH_DATA, 'many-files-out.ndjson');
-  const rows = builds.map(([build]) => ({ build, once: [] as number[], follow: [] as number[], appendedCpu: [] as number[], wrong: 0 }));
+  const rows = builds.map(([build]) => ({ build, once: [] as number[], follow: [] as number[], appendedCpu: [] as number[], rollover: [] as number[], wrong: 0 }));
+  const fresh = Math.ceil(files / 5);
   const appendRate = 20_000;
   const appendSeconds = 10;
   for (let i = 0; i < repeats; i++) {
@@ -169,7 +212,9 @@ export async function run(opts: { files?: number; repeats?: number } = {}): Prom
       const follow = audit(out, d.orders);
       const appended = await appendedRun(root, files, appendRate, appendSeconds);
       rows[b]!.appendedCpu.push(appended.cpu);
-      rows[b]!.wrong = Math.max(rows[b]!.wrong, once.repeated + once.missing, follow.repeated + follow.missing, appended.wrong);
+      const rolled = await rolloverRun(root, d, fresh);
+      rows[b]!.rollover.push(rolled.seconds);
+      rows[b]!.wrong = Math.max(rows[b]!.wrong, once.repeated + once.missing, follow.repeated + follow.missing, appended.wrong, rolled.wrong);
     }
   }
   rmSync(out, { force: true });
@@ -185,6 +230,8 @@ export async function run(opts: { files?: number; repeats?: number } = {}): Prom
       '× first row ': (med(base.follow) / med(r.follow)).toFixed(2),
       [`follower, ${appendRate / 1000}k orders/s appended across the files for ${appendSeconds} s: CPU-s`]: med(r.appendedCpu).toFixed(2),
       '× first row  ': (med(base.appendedCpu) / med(r.appendedCpu)).toFixed(2),
+      [`${fresh} new files appear: every new order out, s`]: med(r.rollover).toFixed(2),
+      '× first row   ': (med(base.rollover) / med(r.rollover)).toFixed(2),
       // The appended job waits 30 s after the writer stops: an order not out by then counts as missing.
       'orders repeated, missing or not out 30 s after the writer stopped (worst run)': r.wrong,
     })),
