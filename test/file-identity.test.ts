@@ -158,8 +158,14 @@ describe('the set of followed files', () => {
       return cursor(join(dir, `${i}.log`));
     });
     for (const f of files) set.add(f);
-    files[2]!.live = true;
-    set.prioritise();
+    set.markLive(files[2]!);
     expect(set.files.map((f) => f.path.slice(-5))).toEqual(['2.log', '0.log', '1.log']);
+    set.markLive(files[1]!);
+    expect(set.files.map((f) => f.path.slice(-5))).toEqual(['1.log', '2.log', '0.log']);
+    // A live file added later goes after the live ones (discovery order among them), before the rest.
+    writeFileSync(join(dir, '3.log'), lines(3, 4));
+    const later = cursor(join(dir, '3.log'), true);
+    set.add(later);
+    expect(set.files.map((f) => f.path.slice(-5))).toEqual(['1.log', '2.log', '3.log', '0.log']);
   });
 });

@@ -376,9 +376,7 @@ export class Pipeline {
   /** Mark the newest start-up file as the live one. */
   markLive(path: string): void {
     const file = this.set.atPath(path);
-    if (!file) return;
-    file.live = true;
-    this.set.prioritise();
+    if (file) this.set.markLive(file);
   }
 
   private register(file: FileCursor): void {
@@ -422,10 +420,7 @@ export class Pipeline {
       );
     }
     if (change === 'grew' && !file.truncated) this.set.refreshFingerprint(file);
-    if (change === 'grew' && !file.live) {
-      file.live = true;
-      this.set.prioritise();
-    }
+    if (change === 'grew') this.set.markLive(file);
     if (change === 'grew') this.scheduleFile(file);
   }
 
@@ -445,7 +440,7 @@ export class Pipeline {
     let leading = true;
     for (let i = from; i < files.length; i++) {
       const file = files[i]!;
-      // Live files come first (FileSet.prioritise): past them, nothing goes out without a spare buffer.
+      // Live files come first (FileSet's order): past them, nothing goes out without a spare buffer.
       if (!file.live && this.buffers.available <= 1) break;
       if (leading && file.idle) idlePrefix = i + 1;
       else leading = false;
@@ -833,7 +828,7 @@ export class Pipeline {
   private emitAside(): void {
     if (this.failed || this.hooks || !this.staging.writesAhead) return;
     for (const file of this.set.files) {
-      // Live files come first (FileSet.prioritise).
+      // Live files come first (FileSet's order).
       if (!file.live) break;
       if (file === this.sinkWaitFile || file.truncated) continue;
       const waiting = this.ready.get(file)!;

@@ -69,12 +69,10 @@ export class FileSet {
   }
 
   add(file: FileCursor): void {
-    this.files.push(file);
-    this.version++;
+    this.insertInOrder(file);
     this.byPath.set(file.path, file);
     this.byIdentity.set(file.identity, file);
     this.indexLead(file);
-    if (file.live) this.prioritise();
   }
 
   remove(file: FileCursor): void {
@@ -93,9 +91,26 @@ export class FileSet {
     this.remove(file);
   }
 
-  /** Live files first, then the rest in discovery order. */
-  prioritise(): void {
-    this.files.sort(byPriority);
+  /** A followed file became live (it grew, or is the newest at start-up): it moves among the live files, which come first. */
+  markLive(file: FileCursor): void {
+    if (file.live) return;
+    file.live = true;
+    const i = this.files.indexOf(file);
+    if (i < 0) return;
+    this.files.splice(i, 1);
+    this.insertInOrder(file);
+  }
+
+  /** Put `file` where byPriority says, the others keeping their order (one move, not a sort: thousands of files appear at a rollover). */
+  private insertInOrder(file: FileCursor): void {
+    let lo = 0;
+    let hi = this.files.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (byPriority(this.files[mid]!, file) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    this.files.splice(lo, 0, file);
     this.version++;
   }
 
