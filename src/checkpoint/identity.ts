@@ -64,7 +64,7 @@ export function fingerprintOf(fd: number, limit = FINGERPRINT_BYTES): Fingerprin
 /**
  * A file shorter than this is not compared with others as a possible copy;
  * a copy and its original share at least their first LEAD_BYTES bytes, so
- * files are indexed by the hash of those (leadOf) to find candidates.
+ * files are indexed by the hash of those (FileCursor.lead) to find candidates.
  */
 export const LEAD_BYTES = 64;
 

@@ -161,7 +161,7 @@ export class Pipeline {
   private readonly truncatedFiles = new Set<FileCursor>();
   /**
    * Leading files of `set.files` that were idle when schedule() last walked
-   * them, and the set's version then: a walk after a range completes starts
+   * them, and the set's version then: a walk because a buffer came back starts
    * past them. An idle file becomes readable again only by growth, finish()
    * or a new cursor (truncation), whose paths walk from the start.
    */
@@ -411,7 +411,8 @@ export class Pipeline {
       this.finishTruncation(file);
       return;
     }
-    if (change === 'grew' && file.grewPastDocument && !file.documentGrowthSaid) {
+    if (change !== 'grew') return;
+    if (file.grewPastDocument && !file.documentGrowthSaid) {
       file.documentGrowthSaid = true;
       this.events.warn(
         `${file.path} grew after it was read as a whole JSON document (a .json file is read once, to the size it had when found): what was added is not read. ` +
@@ -419,23 +420,23 @@ export class Pipeline {
         'ORDERTAIL_INPUT_DOCUMENT_CHANGED',
       );
     }
-    if (change === 'grew' && !file.truncated) this.set.refreshFingerprint(file);
-    if (change === 'grew') this.set.markLive(file);
-    if (change === 'grew') this.scheduleFile(file);
+    if (!file.truncated) this.set.refreshFingerprint(file);
+    this.set.markLive(file);
+    this.scheduleFile(file);
   }
 
   /**
    * Plan and dispatch as many ranges as buffers allow, live files first.
-   * `afterRange`: called because a pool buffer came back, which makes no idle
+   * `bufferBack`: called because a pool buffer came back, which makes no idle
    * file readable, so the walk starts past the leading idle files (otherwise
    * a --once run over thousands of small files walks all of them per range:
    * quadratic).
    */
-  schedule(afterRange = false): void {
+  schedule(bufferBack = false): void {
     if (this.stopping || this.failed) return;
     const lost: [FileCursor, string][] = [];
     const files = this.set.files;
-    const from = afterRange && this.idlePrefixVersion === this.set.version ? Math.min(this.idlePrefix, files.length) : 0;
+    const from = bufferBack && this.idlePrefixVersion === this.set.version ? Math.min(this.idlePrefix, files.length) : 0;
     let idlePrefix = from;
     let leading = true;
     for (let i = from; i < files.length; i++) {

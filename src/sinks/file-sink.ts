@@ -95,11 +95,12 @@ export class FileSink implements Sink {
     // Checked before the file is opened (and made, were it missing), cut back only once it is ours.
     if (options.committedBytes !== undefined) checkCommitted(path, options.committedBytes);
     this.fd = openSync(path, 'a');
+    const kind = fstatSync(this.fd);
+    this.regularFile = kind.isFile();
     try {
-      const opened = fstatSync(this.fd);
       // A device or FIFO (file:/dev/null) is shared by design: only regular files are locked.
-      if (opened.isFile()) lockForWriting(this.fd, path);
-      if (options.committedBytes !== undefined && opened.size > options.committedBytes) ftruncateSync(this.fd, options.committedBytes);
+      if (kind.isFile()) lockForWriting(this.fd, path);
+      if (options.committedBytes !== undefined && kind.size > options.committedBytes) ftruncateSync(this.fd, options.committedBytes);
     } catch (err) {
       closeSync(this.fd);
       throw err;
@@ -112,8 +113,6 @@ export class FileSink implements Sink {
     this.writeBackAndDrop = dropper ?? fdatasyncOnly;
     // A FIFO or a socket has no offsets to write at: 'direct' writes those as 'drop'.
     this.identity = identityOfFd(this.fd).key;
-    const kind = fstatSync(this.fd);
-    this.regularFile = kind.isFile();
     const positional = kind.isFile() || kind.isCharacterDevice() || kind.isBlockDevice();
     this.directWriter = options.pageCache === 'direct' && positional ? openDirectWriter(path, this.written) : undefined;
     const writer = this.directWriter;

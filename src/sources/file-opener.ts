@@ -8,7 +8,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { findByIdentity, fingerprintOf, identityOfFd, identityOfPath } from '../checkpoint/identity.js';
+import { findByIdentity, fingerprintAndLead, identityOfFd, identityOfPath } from '../checkpoint/identity.js';
 import type { WarningCode } from '../engine/warnings.js';
 import type { FdBudget } from './fd-budget.js';
 import { FileCursor, type StartAt } from './file-cursor.js';
@@ -112,7 +112,7 @@ export class FileOpener {
       this.compressedSkipped.add(identity.key);
       return;
     }
-    const fingerprint = fingerprintOf(fd);
+    const { fingerprint, lead } = fingerprintAndLead(fd);
     let start: StartAt = { kind: reason === 'startup' && fromEnd ? 'end' : 'start' };
     let copyOf: FileCursor | undefined;
     const checkpointed = this.set.takeCheckpointed(identity.key, fd, identity.size);
@@ -132,7 +132,7 @@ export class FileOpener {
         closeSync(fd);
         return;
       } else {
-        copyOf = this.set.copyOrigin(fd, fingerprint, identity.key, reason === 'discovered');
+        copyOf = this.set.copyOrigin(fd, fingerprint, identity.key, reason === 'discovered', lead);
         const truncated = copyOf ? undefined : this.set.truncatedOrigin(fd, fingerprint);
         if (truncated !== undefined) start = { kind: 'resume', point: { offset: Math.min(truncated, identity.size), skipPartial: false, carryPhase: 0 } };
       }

@@ -175,14 +175,15 @@ export class FileSet {
    * (copytruncate). An original already marked truncated still counts: the copy
    * may be seen before its truncation is finished. `deep` also compares
    * prefixes of different lengths (reads the original; not done for every
-   * pair of thousands of start-up files).
+   * pair of thousands of start-up files). `lead`: the new file's
+   * FileCursor.lead when the caller has it (saves reading its head again).
    */
-  copyOrigin(fd: number, fingerprint: Fingerprint, identity: string, deep: boolean): FileCursor | undefined {
+  copyOrigin(fd: number, fingerprint: Fingerprint, identity: string, deep: boolean, lead?: string): FileCursor | undefined {
     if (fingerprint.bytes < MIN_COPY_BYTES) return undefined;
-    // The new file's first bytes are read once, each prefix length hashed once.
+    // The new file's first bytes are read once (only if a candidate needs them), each prefix length hashed once.
     const prefixes = new HeadPrefixes(fd, fingerprint.bytes);
     let first: FileCursor | undefined;
-    for (const other of this.byLead.get(prefixes.hashOf(LEAD_BYTES)) ?? []) {
+    for (const other of this.byLead.get(lead ?? prefixes.hashOf(LEAD_BYTES)) ?? []) {
       if (other.identity === identity || other.copyOf || (first && byPriority(other, first) > 0)) continue;
       // Not deep (start-up): only a copy with a fingerprint of the same length, i.e. the same hash.
       if (!deep && other.fingerprint.bytes !== fingerprint.bytes) continue;
