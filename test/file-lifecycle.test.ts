@@ -306,6 +306,30 @@ describe('file lifecycle while following', () => {
     expect(f.warnings.filter((m) => m.includes('truncated'))).toHaveLength(1);
   });
 
+  it('a file rewritten past the size seen (truncated and written longer before the shrink is seen, or overwritten in place): the new content read from 0, none of it lost', async () => {
+    const dir = workdir('ordertail-life-');
+    const log = join(dir, 'snapshot.log');
+    writeFileSync(log, lines('v0', 0, 3));
+    const f = await follow(dir, log);
+    await emitted(f, 3, 'the first version');
+    // Overwritten in place, longer: the size only ever grows. Before, the lines at the start
+    // were lost and reading went on from the old size, inside the new content.
+    const fd = openSync(log, 'r+');
+    writeSync(fd, lines('v1', 0, 8), 0);
+    closeSync(fd);
+    await emitted(f, 11, 'the version written over the first');
+    expect(f.warnings.filter((m) => m.includes('rewritten'))).toHaveLength(1);
+    // A job that rewrites its file each time (`> file`): the truncation is seen or not,
+    // depending on when the engine looks; either way every version is read whole.
+    let expected = [...ids('v0', 0, 3), ...ids('v1', 0, 8)];
+    for (let version = 2; version < 12; version++) {
+      writeFileSync(log, lines(`v${version}`, 0, version * 4));
+      expected = [...expected, ...ids(`v${version}`, 0, version * 4)];
+      await emitted(f, expected.length, `version ${version}`);
+    }
+    await expectExactlyOnce(f, expected);
+  });
+
   it('a 100 MB file deleted right after start is read to its end', async () => {
     const dir = workdir('ordertail-life-');
     const logs = join(dir, 'logs');

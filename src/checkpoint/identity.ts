@@ -68,10 +68,48 @@ export function fingerprintOf(fd: number, limit = FINGERPRINT_BYTES): Fingerprin
  */
 export const LEAD_BYTES = 64;
 
-/** A file's fingerprint, and the hash of its first LEAD_BYTES bytes (undefined while it is shorter), from one read. */
-export function fingerprintAndLead(fd: number): { fingerprint: Fingerprint; lead: string | undefined } {
+/**
+ * A file's head as hashed when it is opened or grows: its fingerprint, its lead
+ * (the hash of its first LEAD_BYTES bytes; undefined while it is shorter), and
+ * `written`, the hash of the bytes before its first NUL (the fingerprint itself
+ * when there is none): a preallocated or sparse file is written over its NULs in
+ * place, so only what precedes them has to stay as it was.
+ */
+export interface FileHead {
+  readonly fingerprint: Fingerprint;
+  readonly lead: string | undefined;
+  readonly written: Fingerprint;
+}
+
+/** A file's head (FileHead), from one read. */
+export function headOf(fd: number): FileHead {
+  return headFrom(headBytes(fd, FINGERPRINT_BYTES), undefined);
+}
+
+/**
+ * Re-read a file's head after it grew: what it is now, or undefined when the
+ * bytes `known.written` was taken from are not at its start any more
+ * (overwritten, or truncated and written past the size seen between two
+ * looks). A lead once taken is kept (its bytes are among those checked, or are
+ * NULs being written over).
+ */
+export function headAfterGrowth(fd: number, known: FileHead): FileHead | undefined {
   const head = headBytes(fd, FINGERPRINT_BYTES);
-  return { fingerprint: { hash: fingerprintHash(head), bytes: head.length }, lead: head.length >= LEAD_BYTES ? fingerprintHash(head.subarray(0, LEAD_BYTES)) : undefined };
+  const written = known.written;
+  if (head.length < written.bytes || fingerprintHash(head.subarray(0, written.bytes)) !== written.hash) return undefined;
+  // Past FINGERPRINT_BYTES an appended file's head stays as it was: nothing to hash again.
+  if (head.length === known.fingerprint.bytes && written === known.fingerprint) return known;
+  return headFrom(head, known.lead);
+}
+
+function headFrom(head: Buffer, lead: string | undefined): FileHead {
+  const fingerprint = { hash: fingerprintHash(head), bytes: head.length };
+  const firstNul = head.indexOf(0);
+  return {
+    fingerprint,
+    lead: lead ?? (head.length >= LEAD_BYTES ? fingerprintHash(head.subarray(0, LEAD_BYTES)) : undefined),
+    written: firstNul < 0 ? fingerprint : { hash: fingerprintHash(head.subarray(0, firstNul)), bytes: firstNul },
+  };
 }
 
 /** The first min(limit, size) bytes of an open file. */

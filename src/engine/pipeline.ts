@@ -400,6 +400,7 @@ export class Pipeline {
   private onGrowth(file: FileCursor): void {
     if (this.stopping || !this.set.has(file)) return;
     let change: 'grew' | 'same' | 'shrank';
+    const sizeSeen = file.observedSize;
     try {
       change = file.refreshSize(performance.now());
     } catch (err) {
@@ -407,7 +408,16 @@ export class Pipeline {
       return;
     }
     if (change === 'shrank') {
-      this.markTruncated(file, `size now ${file.currentSize()} < ${file.observedSize} bytes seen`);
+      this.markTruncated(file, `truncated (size now ${file.currentSize()} < ${file.observedSize} bytes seen)`);
+      this.finishTruncation(file);
+      return;
+    }
+    // Grown, or changed at the same size: is what was read still there? (A change at the same size is a write in place.)
+    if (!file.truncated && !this.set.headUnchanged(file)) {
+      this.markTruncated(
+        file,
+        `rewritten: its first ${file.fingerprint.bytes} bytes are not those read before (overwritten in place, or truncated and written back to at least the ${sizeSeen} bytes seen before the truncation could be seen)`,
+      );
       this.finishTruncation(file);
       return;
     }
@@ -420,7 +430,6 @@ export class Pipeline {
         'ORDERTAIL_INPUT_DOCUMENT_CHANGED',
       );
     }
-    if (!file.truncated) this.set.refreshFingerprint(file);
     this.set.markLive(file);
     this.scheduleFile(file);
   }
@@ -606,7 +615,7 @@ export class Pipeline {
     }
     if (outcome.shrank) {
       range.results.reset();
-      this.markTruncated(range.file, `shorter than ${range.plan.hardEnd} bytes while being read`);
+      this.markTruncated(range.file, `truncated (shorter than ${range.plan.hardEnd} bytes while being read)`);
     }
     range.file.complete(range.plan, outcome.consumedEnd, outcome.carryPhase, outcome.skipUntilNewline);
     this.ready.get(range.file)!.set(range.plan.seq, range);
@@ -909,7 +918,7 @@ export class Pipeline {
     if (file.truncated) return;
     file.truncated = true;
     this.truncatedFiles.add(file);
-    this.events.warn(`${file.path} truncated (${how}); reading it again from offset 0 once the ranges in flight are out`, 'ORDERTAIL_INPUT_TRUNCATED');
+    this.events.warn(`${file.path} ${how}; reading it again from offset 0 once the ranges in flight are out`, 'ORDERTAIL_INPUT_TRUNCATED');
   }
 
   /** Emitted ranges are out of a truncated file: re-read it from 0, and let copies of it take over. */

@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { extname } from 'node:path';
 import { ArrayPhase, Framing, type FramingMode } from '../parser/contract.js';
 import { byteOrderMarkLength } from '../parser/byte-order-mark.js';
-import { FINGERPRINT_BYTES, fingerprintAndLead, identityOfFd, type Fingerprint } from '../checkpoint/identity.js';
+import { FINGERPRINT_BYTES, headAfterGrowth, headOf, identityOfFd, type FileHead, type Fingerprint } from '../checkpoint/identity.js';
 import type { ResumePoint } from '../checkpoint/manifest.js';
 import type { FdBudget } from './fd-budget.js';
 import { OrdertailError } from '../errors.js';
@@ -46,9 +46,8 @@ export class FileCursor {
   readonly framing: FramingMode;
   /** `dev:ino` (see checkpoint/identity.ts). */
   readonly identity: string;
-  fingerprint: Fingerprint;
-  /** Hash of the first LEAD_BYTES bytes (undefined while shorter): what copy detection looks candidates up by (FileSet). */
-  lead: string | undefined;
+  /** Hashes of the first bytes (identity.ts FileHead), taken at open and after growth. */
+  private head: FileHead;
   /** Records before this point are emitted (durably, once the sink has flushed). */
   committed: ResumePoint;
   /** No longer at any matched path (renamed away or replaced): drained, then let go. */
@@ -100,7 +99,7 @@ export class FileCursor {
     this.fds.opened(this);
     const seen = identityOfFd(this.fdNumber);
     this.identity = seen.key;
-    ({ fingerprint: this.fingerprint, lead: this.lead } = fingerprintAndLead(this.fdNumber));
+    this.head = headOf(this.fdNumber);
     const size = seen.size;
     this.observedSize = size;
     this.observedAt = now;
@@ -176,10 +175,39 @@ export class FileCursor {
     }
   }
 
+  get fingerprint(): Fingerprint {
+    return this.head.fingerprint;
+  }
+
+  /** Hash of the first LEAD_BYTES bytes (undefined while shorter): what copy detection looks candidates up by (FileSet). */
+  get lead(): string | undefined {
+    return this.head.lead;
+  }
+
   /** Re-hash the first bytes while the file is still shorter than the fingerprint. */
   refreshFingerprint(): void {
-    if (this.fingerprint.bytes >= FINGERPRINT_BYTES || this.fdNumber < 0) return;
-    ({ fingerprint: this.fingerprint, lead: this.lead } = fingerprintAndLead(this.fdNumber));
+    if (this.head.fingerprint.bytes >= FINGERPRINT_BYTES || this.fdNumber < 0) return;
+    // A whole JSON document's growth is named, not read: a restart resumes past it too.
+    if (this.framing !== Framing.Lines) this.head = headOf(this.fdNumber);
+    // A head that changed keeps the old fingerprint: a restart then reads the file again.
+    else this.head = headAfterGrowth(this.fdNumber, this.head) ?? this.head;
+  }
+
+  /**
+   * After growth: do the file's first bytes still read as when it was opened?
+   * Not when it was overwritten, or truncated and written past the size last
+   * seen before the truncation could be seen: reading on from the old offset
+   * would start inside other records (and lose those before). NULs it had
+   * may have been written over (identity.ts FileHead). Also grows the
+   * fingerprint of a file still shorter than it.
+   */
+  headUnchanged(): boolean {
+    // A whole JSON document is read once: its growth is named, not followed (grewPastDocument).
+    if (this.fdNumber < 0 || this.framing !== Framing.Lines) return true;
+    const now = headAfterGrowth(this.fdNumber, this.head);
+    if (!now) return false;
+    this.head = now;
+    return true;
   }
 
   /** `[` first → a streamed array of records; anything else → one record. */

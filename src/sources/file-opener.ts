@@ -8,7 +8,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { findByIdentity, fingerprintAndLead, identityOfFd, identityOfPath } from '../checkpoint/identity.js';
+import { findByIdentity, headOf, identityOfFd, identityOfPath } from '../checkpoint/identity.js';
 import type { WarningCode } from '../engine/warnings.js';
 import type { FdBudget } from './fd-budget.js';
 import { FileCursor, type StartAt } from './file-cursor.js';
@@ -112,7 +112,7 @@ export class FileOpener {
       this.compressedSkipped.add(identity.key);
       return;
     }
-    const { fingerprint, lead } = fingerprintAndLead(fd);
+    const { fingerprint, lead } = headOf(fd);
     let start: StartAt = { kind: reason === 'startup' && fromEnd ? 'end' : 'start' };
     let copyOf: FileCursor | undefined;
     const checkpointed = this.set.takeCheckpointed(identity.key, fd, identity.size);

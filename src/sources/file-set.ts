@@ -214,6 +214,18 @@ export class FileSet {
   refreshFingerprint(file: FileCursor): void {
     const before = file.lead;
     file.refreshFingerprint();
+    this.leadReached(file, before);
+  }
+
+  /** After growth: FileCursor.headUnchanged(), keeping the index right. */
+  headUnchanged(file: FileCursor): boolean {
+    const before = file.lead;
+    if (!file.headUnchanged()) return false;
+    this.leadReached(file, before);
+    return true;
+  }
+
+  private leadReached(file: FileCursor, before: string | undefined): void {
     // The first LEAD_BYTES bytes of an appended file do not change: only one that reached them is indexed anew.
     if (before === undefined && file.lead !== undefined && this.byIdentity.get(file.identity) === file) this.indexLead(file);
   }
