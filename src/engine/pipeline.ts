@@ -24,6 +24,7 @@ import { FdBudget } from '../sources/fd-budget.js';
 import { descriptorBudget } from '../sources/fd-limit.js';
 import { errnoCode, isTransientOpenError } from '../sources/input-check.js';
 import type { Unread } from '../sources/open-retry.js';
+import { UnwrittenSpace } from '../sources/unwritten-space.js';
 import { byPriority, FileSet } from '../sources/file-set.js';
 import { FileOpener, type AddReason } from '../sources/file-opener.js';
 import type { CheckpointedFile } from '../checkpoint/manifest.js';
@@ -146,6 +147,8 @@ export class Pipeline {
   private rescheduleTimer: NodeJS.Timeout | undefined;
   private readonly polls: PollGroup;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Followed files ending in space their writer preallocated, looked at for records written over it. */
+  private readonly unwrittenSpace: UnwrittenSpace;
   private checkpointDue = false;
   private scheduleQueued = false;
   private checkpointWaiters: (() => void)[] = [];
@@ -246,6 +249,10 @@ export class Pipeline {
       info: (message) => this.logger.info(message),
     });
     this.polls = new PollGroup((m) => this.events.warn(m, 'ORDERTAIL_WATCH_UNAVAILABLE'));
+    this.unwrittenSpace = new UnwrittenSpace(
+      (file) => this.onWrittenInPlace(file),
+      (message) => this.logger.info(message),
+    );
     if (!options.once) {
       this.sweepTimer = setInterval(() => this.sweep(), 500);
       this.sweepTimer.unref();
@@ -408,7 +415,10 @@ export class Pipeline {
       return;
     }
     if (change === 'shrank') {
-      this.markTruncated(file, `truncated (size now ${file.currentSize()} < ${file.observedSize} bytes seen)`);
+      const size = file.currentSize();
+      // Preallocated space cut off past where reading stands (its writer closed the file): nothing read is gone.
+      if (this.set.headUnchanged(file) && file.trimUnwritten(size)) return this.onWrittenInPlace(file);
+      this.markTruncated(file, `truncated (size now ${size} < ${file.observedSize} bytes seen)`);
       this.finishTruncation(file);
       return;
     }
@@ -421,7 +431,10 @@ export class Pipeline {
       this.finishTruncation(file);
       return;
     }
-    if (change !== 'grew') return;
+    if (change !== 'grew') {
+      if (file.lookAtUnwritten()) this.onWrittenInPlace(file);
+      return;
+    }
     if (file.grewPastDocument && !file.documentGrowthSaid) {
       file.documentGrowthSaid = true;
       this.events.warn(
@@ -430,6 +443,13 @@ export class Pipeline {
         'ORDERTAIL_INPUT_DOCUMENT_CHANGED',
       );
     }
+    this.set.markLive(file);
+    this.scheduleFile(file);
+  }
+
+  /** Records were written over a file's preallocated space (UnwrittenSpace): read them as growth is. */
+  private onWrittenInPlace(file: FileCursor): void {
+    if (this.stopping || !this.set.has(file)) return;
     this.set.markLive(file);
     this.scheduleFile(file);
   }
@@ -617,7 +637,8 @@ export class Pipeline {
       range.results.reset();
       this.markTruncated(range.file, `truncated (shorter than ${range.plan.hardEnd} bytes while being read)`);
     }
-    range.file.complete(range.plan, outcome.consumedEnd, outcome.carryPhase, outcome.skipUntilNewline);
+    range.file.complete(range.plan, outcome.consumedEnd, outcome.carryPhase, outcome.skipUntilNewline, outcome.shrank ? undefined : outcome.unwrittenFrom);
+    if (range.plan.chain) this.unwrittenSpace.update(range.file, range.plan.hardEnd);
     this.ready.get(range.file)!.set(range.plan.seq, range);
     this.withReady.add(range.file);
     if (this.sinkWait && range.live) this.emitAside();
@@ -940,6 +961,7 @@ export class Pipeline {
 
   /** Forget a cursor (its descriptor, watch and registrations). */
   private remove(file: FileCursor): void {
+    this.unwrittenSpace.forget(file);
     this.watches.get(file)?.close();
     this.watches.delete(file);
     this.set.remove(file);
@@ -1015,6 +1037,7 @@ export class Pipeline {
   async drain(): Promise<void> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.unwrittenSpace.close();
     this.opener.close();
     clearTimeout(this.rescheduleTimer);
     for (const w of this.watches.values()) w.close();
@@ -1035,7 +1058,9 @@ export class Pipeline {
   fileTelemetry(): FileTelemetry[] {
     return this.set.files.map((f) => {
       const sizeBytes = f.currentSize();
-      return { path: f.path, live: f.live, sizeBytes, readBytes: f.emittedBytes, lagBytes: f.copyOf ? 0 : Math.max(0, sizeBytes - f.emittedBytes) };
+      // Space a writer preallocated is not behind: nothing is written there yet.
+      const written = Math.min(sizeBytes, f.unwrittenFrom ?? sizeBytes);
+      return { path: f.path, live: f.live, sizeBytes, readBytes: f.emittedBytes, lagBytes: f.copyOf ? 0 : Math.max(0, written - f.emittedBytes) };
     });
   }
 

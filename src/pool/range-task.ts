@@ -62,6 +62,12 @@ export interface RangeOutcome {
   paddingBytes?: number;
   /** File position of the first of them. */
   paddingAt?: number;
+  /**
+   * A sequential, non-final range found the file ending (at hardEnd) in a NUL
+   * run from here: space its writer preallocated and writes over in place, not
+   * padding (range-parser.ts holdUnwritten); consumedEnd stays before it.
+   */
+  unwrittenFrom?: number;
 }
 
 /** What every worker receives once, at start-up. */

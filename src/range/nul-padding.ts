@@ -57,3 +57,19 @@ export function firstNotNul(buf: Uint8Array, from: number, end: number): number 
   while (i < end && buf[i] === NUL) i++;
   return i;
 }
+
+/** Index just past the last byte before `end` (and at or after `from`) that is not NUL, or `from`. */
+export function lastNotNulEnd(buf: Uint8Array, from: number, end: number): number {
+  let i = end;
+  while (i > from && buf[i - 1] === NUL && ((buf.byteOffset + i) & 3) !== 0) i--;
+  if (i - from >= WORDWISE_FROM && buf[i - 1] === NUL) {
+    const lowest = Math.ceil((buf.byteOffset + from) / 4);
+    const top = (buf.byteOffset + i) >>> 2;
+    const words = new Uint32Array(buf.buffer, lowest * 4, top - lowest);
+    let w = words.length;
+    while (w > 0 && words[w - 1] === 0) w--;
+    i = (lowest + w) * 4 - buf.byteOffset;
+  }
+  while (i > from && buf[i - 1] === NUL) i--;
+  return i;
+}

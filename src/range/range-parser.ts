@@ -14,7 +14,7 @@ import { DeferredLatencyHistogram, encodeHistogram } from '../metrics/histograms
 import { microsSince, type ShippedStageHistograms } from '../metrics/stages.js';
 import { FileShrankError, newRangeReaderScratch, RangeReader } from './range-reader.js';
 import { BATCH_SLOTS, SlotBatch } from './slot-batch.js';
-import { firstNotNul, nextPaddingRun, NUL } from './nul-padding.js';
+import { firstNotNul, lastNotNulEnd, MIN_PADDING_RUN, nextPaddingRun, NUL } from './nul-padding.js';
 
 /** Where a range's result slots go, `count` at a time from `batch`. */
 export interface SlotOutput {
@@ -56,6 +56,9 @@ interface RangeCounter {
   rangeStart: number;
   paddingBytes: number;
   paddingAt: number;
+  /** The last NUL run told to padding() (file positions, unclamped; runs told in pieces joined), or -1. */
+  runFrom: number;
+  runTo: number;
 }
 
 /** Stage timings travel inside a RangeOutcome at most this often: no per-record traffic. */
@@ -116,7 +119,7 @@ export class RangeParser {
     return {
       slots: 0, carry, shadowed, compared: 0, mismatches: 0, firstMismatch: -1, waitedBefore: this.out.waitedMs,
       bufferFilePos: task.start, ownedEnd: task.sequential ? Number.POSITIVE_INFINITY : task.end, rangeStart: task.start,
-      paddingBytes: 0, paddingAt: -1,
+      paddingBytes: 0, paddingAt: -1, runFrom: -1, runTo: -1,
     };
   }
 
@@ -236,6 +239,8 @@ export class RangeParser {
 
   /** NUL bytes at file positions [from, to) were read over: counted within the range's own bytes. */
   private padding(counter: RangeCounter, from: number, to: number): void {
+    if (from !== counter.runTo) counter.runFrom = from;
+    counter.runTo = to;
     const a = Math.max(from, counter.rangeStart);
     const b = Math.min(to, counter.ownedEnd);
     if (b <= a) return;
@@ -259,7 +264,7 @@ export class RangeParser {
       // From the NULs just before `start`, if any: whether they are padding depends on the whole run.
       const after = reader.skipToRecordStart(task.start - (behind?.nuls ?? 0), false, pad, counter.ownedEnd);
       if (after < 0) {
-        return this.outcome(reader, task.start, task.hardEnd, 0, task.skipUntilNewline && !task.final, counter);
+        return this.holdUnwritten(task, this.outcome(reader, task.start, task.hardEnd, 0, task.skipUntilNewline && !task.final, counter), counter);
       }
       if (after >= task.end) return this.outcome(reader, task.start, after, 0, false, counter);
       recordStart = after;
@@ -296,16 +301,23 @@ export class RangeParser {
       if (open < 0) return this.outcome(reader, recordStart, reader.filledEnd, 0, false, counter);
       if (open === reader.filled) {
         const next = reader.skipToRecordStart(reader.filledEnd, true, pad, counter.ownedEnd);
-        return this.outcome(reader, recordStart, next >= 0 ? next : task.hardEnd, 0, false, counter);
+        return this.holdUnwritten(task, this.outcome(reader, recordStart, next >= 0 ? next : task.hardEnd, 0, false, counter), counter);
       }
       this.emitSynthetic(task, open, reader.filled - open, Status.TOO_LARGE, counter);
       const after = reader.skipToRecordStart(reader.filledEnd, false, pad, counter.ownedEnd);
       const consumed = after >= 0 ? after : task.hardEnd;
-      return this.outcome(reader, recordStart, consumed, 0, after < 0 && !task.final, counter);
+      return this.holdUnwritten(task, this.outcome(reader, recordStart, consumed, 0, after < 0 && !task.final, counter), counter);
     }
     const consumedIndex = this.parseSpan(task, buf, from, parseEnd, final, 0, counter);
     let consumed = recordStart + consumedIndex;
     let skipping = false;
+    const unwritten = !final && task.sequential && reader.atHardEnd ? unwrittenTail(buf, consumedIndex, reader.filled) : -1;
+    if (unwritten >= 0) {
+      // The unterminated rest (a record half written over the space, if any) is read again with what follows it.
+      const outcome = this.outcome(reader, recordStart, consumed, 0, false, counter);
+      outcome.unwrittenFrom = recordStart + unwritten;
+      return outcome;
+    }
     if (!final && reader.atHardEnd && task.hardEnd - consumed > this.options.maxRecordBytes) {
       // An unterminated tail already longer than allowed: reject it now instead of
       // holding megabytes until its newline arrives (unless it is NUL padding,
@@ -360,6 +372,30 @@ export class RangeParser {
     return this.outcome(reader, task.start, task.start + consumedIndex, counter.carry, false, counter);
   }
 
+  /**
+   * A follower's file that ends in NULs has not necessarily ended: a writer
+   * that preallocates its file (a memory-mapped appender) writes its records
+   * over them in place, so they are space not written yet, not padding. When
+   * the NUL run read over last reaches hardEnd in a sequential, non-final
+   * range, the chain stays at its start, the run is not counted, and the
+   * outcome says where it starts (the cursor looks there again).
+   */
+  private holdUnwritten(task: RangeTask, outcome: RangeOutcome, counter: RangeCounter): RangeOutcome {
+    if (task.final || !task.sequential || counter.runTo !== task.hardEnd || counter.runFrom >= outcome.consumedEnd) return outcome;
+    const from = Math.max(counter.runFrom, counter.rangeStart);
+    const counted = Math.max(0, Math.min(counter.runTo, counter.ownedEnd) - from);
+    const paddingBytes = (outcome.paddingBytes ?? 0) - counted;
+    if (paddingBytes > 0) outcome.paddingBytes = paddingBytes;
+    else {
+      delete outcome.paddingBytes;
+      delete outcome.paddingAt;
+    }
+    outcome.consumedEnd = Math.max(counter.runFrom, task.start);
+    outcome.skipUntilNewline = false;
+    outcome.unwrittenFrom = outcome.consumedEnd;
+    return outcome;
+  }
+
   private outcome(reader: RangeReader, bufferFilePos: number, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean, counter: RangeCounter): RangeOutcome {
     if (this.options.parseTimes === undefined) this.outputWaitTimes.recordValue(Math.round((this.out.waitedMs - counter.waitedBefore) * 1000));
     let stageHistograms: ShippedStageHistograms | undefined;
@@ -383,6 +419,18 @@ export class RangeParser {
       ...(counter.paddingBytes > 0 ? { paddingBytes: counter.paddingBytes, paddingAt: counter.paddingAt } : {}),
     };
   }
+}
+
+/**
+ * Buffer index where a run of at least MIN_PADDING_RUN NULs ends the buffer,
+ * when no LF lies between `at` (where the unterminated rest starts) and it;
+ * otherwise -1.
+ */
+function unwrittenTail(buf: Uint8Array, at: number, end: number): number {
+  if (end - at < MIN_PADDING_RUN || buf[end - 1] !== NUL) return -1;
+  const run = lastNotNulEnd(buf, at, end);
+  if (end - run < MIN_PADDING_RUN) return -1;
+  return buf.subarray(at, run).indexOf(LF) < 0 ? run : -1;
 }
 
 /** Whether any of the batch's first `n` slots is a rejected record. */

@@ -41,6 +41,9 @@ export interface PlannedRange {
  * one stopped consuming (a partial last line waits for its newline there).
  * Range sequence numbers fix the emission order: history first, then chain.
  */
+/** Bytes looked at where preallocated space starts: a record written over it changes the first of them. */
+const UNWRITTEN_PROBE_BYTES = 16;
+
 export class FileCursor {
   private fdNumber = -1;
   readonly framing: FramingMode;
@@ -75,6 +78,13 @@ export class FileCursor {
   private chainBusy = false;
   private chainCarry: number = ArrayPhase.BeforeArray;
   private chainSkipping = false;
+  /**
+   * [from, to): NULs the file ended in when last read to its end (RangeOutcome.unwrittenFrom):
+   * space its writer preallocated and writes over in place. Looked at again by
+   * lookAtUnwritten(); read a range at a time while it stays within `to`.
+   */
+  private unwritten: { from: number; to: number } | undefined;
+  private readonly probe = new Uint8Array(UNWRITTEN_PROBE_BYTES);
   /** grewPastDocument was said (once per file). */
   documentGrowthSaid = false;
   /** Let go soon (renamed away or deleted, and quiet): its last line, newline or not, is a record (finish()). */
@@ -179,6 +189,15 @@ export class FileCursor {
     return this.head.fingerprint;
   }
 
+  /**
+   * What a checkpoint (or a file let go) knows the file by: its fingerprint,
+   * or for a head with NULs (preallocated space) the part before them, which
+   * records written over the space since do not change.
+   */
+  get lastingFingerprint(): Fingerprint {
+    return this.head.written;
+  }
+
   /** Hash of the first LEAD_BYTES bytes (undefined while shorter): what copy detection looks candidates up by (FileSet). */
   get lead(): string | undefined {
     return this.head.lead;
@@ -274,7 +293,9 @@ export class FileCursor {
   /** The next sequential range, when there are unread bytes and none is in flight. */
   nextChainRange(once: boolean): PlannedRange | undefined {
     if (!this.hasChainRange) return undefined;
-    const limit = this.documentEnd ?? this.observedSize;
+    let limit = this.documentEnd ?? this.observedSize;
+    // Written over in place: a range's worth past where the space starts, not the whole space again (it was NUL to its end).
+    if (this.unwritten && limit <= this.unwritten.to && !once && !this.finishing) limit = Math.min(limit, Math.max(this.chainOffset, this.unwritten.from) + this.rangeBytes);
     this.chainBusy = true;
     this.outstanding++;
     const document = this.documentEnd !== undefined;
@@ -307,10 +328,21 @@ export class FileCursor {
   }
 
   /** Record where a range stopped; chain ranges move the chain forward. */
-  complete(range: PlannedRange, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean): void {
+  complete(range: PlannedRange, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean, unwrittenFrom?: number): void {
     this.outstanding--;
     if (!range.chain) return;
     this.chainBusy = false;
+    if (unwrittenFrom !== undefined) {
+      // Past hardEnd (a range's worth of the space), the rest was NUL when last read to its end.
+      const to = Math.max(range.hardEnd, this.unwritten?.to ?? 0);
+      this.unwritten = { from: unwrittenFrom, to };
+      this.chainOffset = consumedEnd;
+      this.chainCarry = carryPhase;
+      this.chainSkipping = skipUntilNewline;
+      this.chainScannedTo = to;
+      return;
+    }
+    this.unwritten = undefined;
     const progressed = consumedEnd > this.chainOffset || skipUntilNewline !== this.chainSkipping;
     this.chainOffset = consumedEnd;
     this.chainCarry = carryPhase;
@@ -321,6 +353,39 @@ export class FileCursor {
     const cutShort =
       (range.end < range.hardEnd || range.framing === Framing.Array) && consumedEnd < range.hardEnd && progressed;
     this.chainScannedTo = cutShort ? consumedEnd : range.hardEnd;
+  }
+
+  /** Where the file's preallocated space (NULs to its end, not yet written over) starts; undefined when it has none. */
+  get unwrittenFrom(): number | undefined {
+    return this.unwritten?.from;
+  }
+
+  /**
+   * Has the writer written over the preallocated space? (Asked on a change at
+   * the same size, and by a timer: a memory-mapped writer's stores raise no
+   * inotify event.) If so, the chain reads on from where it stands.
+   */
+  lookAtUnwritten(): boolean {
+    if (!this.unwritten || this.chainBusy || this.fdNumber < 0) return false;
+    const n = readSync(this.fdNumber, this.probe, 0, this.probe.length, this.unwritten.from);
+    let written = false;
+    for (let i = 0; i < n && !written; i++) written = this.probe[i] !== 0;
+    if (written) this.chainScannedTo = this.chainOffset;
+    return written;
+  }
+
+  /**
+   * The file got shorter but not below where reading stands: its writer cut
+   * off preallocated space it did not use (a memory-mapped appender closing
+   * its file). Nothing read is gone; what was written over the space before
+   * the cut is read. False (a truncation) otherwise.
+   */
+  trimUnwritten(size: number): boolean {
+    if (!this.unwritten || this.chainBusy || size < this.chainOffset) return false;
+    this.observedSize = size;
+    this.unwritten = size > this.unwritten.from ? { from: this.unwritten.from, to: size } : undefined;
+    this.chainScannedTo = this.chainOffset;
+    return true;
   }
 
   /** A whole-document file (.json) that grew past the size it was read to (never read: documentEnd). */

@@ -86,7 +86,7 @@ export class FileSet {
 
   /** Done with a file: remember where it ended (checkpoints, re-appearance) and drop it from the set. */
   retire(file: FileCursor): void {
-    this.retired.set(file.identity, { path: file.path, identity: file.identity, fingerprint: file.fingerprint, ...file.committed });
+    this.retired.set(file.identity, { path: file.path, identity: file.identity, fingerprint: file.lastingFingerprint, ...file.committed });
     if (this.retired.size > RETIRED_LIMIT) this.retired.delete(this.retired.keys().next().value!);
     this.remove(file);
   }
@@ -256,7 +256,7 @@ export class FileSet {
     for (const f of this.files) {
       if (f.truncated) continue; // re-read from 0 after a restart: nothing of the new content was committed
       this.refreshFingerprint(f);
-      const entry: CheckpointedFile = { path: f.path, identity: f.identity, fingerprint: f.fingerprint, ...f.committed };
+      const entry: CheckpointedFile = { path: f.path, identity: f.identity, fingerprint: f.lastingFingerprint, ...f.committed };
       if (f.copyOf) {
         // A dormant copy: if its original is gone after a restart, resume where the original stood.
         entry.copyOf = f.copyOf.identity;
