@@ -93,13 +93,31 @@ export function headOf(fd: number): FileHead {
  * looks). A lead once taken is kept (its bytes are among those checked, or are
  * NULs being written over).
  */
-export function headAfterGrowth(fd: number, known: FileHead): FileHead | undefined {
+export function headAfterGrowth(fd: number, known: FileHead): { head: FileHead; bytes: Buffer } | undefined {
   const head = headBytes(fd, FINGERPRINT_BYTES);
   const written = known.written;
   if (head.length < written.bytes || fingerprintHash(head.subarray(0, written.bytes)) !== written.hash) return undefined;
   // Past FINGERPRINT_BYTES an appended file's head stays as it was: nothing to hash again.
-  if (head.length === known.fingerprint.bytes && written === known.fingerprint) return known;
-  return headFrom(head, known.lead);
+  if (head.length === known.fingerprint.bytes && written === known.fingerprint) return { head: known, bytes: head };
+  return { head: headFrom(head, known.lead), bytes: head };
+}
+
+/** A head of FINGERPRINT_BYTES without NULs: an appended file's stays as it is. */
+export function isCompleteHead(head: FileHead): boolean {
+  return head.fingerprint.bytes >= FINGERPRINT_BYTES && head.written === head.fingerprint;
+}
+
+const headScratch = Buffer.alloc(FINGERPRINT_BYTES);
+
+/** Does the file at `fd` still start with `copy` (at most FINGERPRINT_BYTES bytes)? One read, one compare. */
+export function startsWith(fd: number, copy: Buffer): boolean {
+  let n = 0;
+  while (n < copy.length) {
+    const got = readSync(fd, headScratch, n, copy.length - n, n);
+    if (got === 0) return false;
+    n += got;
+  }
+  return headScratch.subarray(0, n).equals(copy);
 }
 
 function headFrom(head: Buffer, lead: string | undefined): FileHead {

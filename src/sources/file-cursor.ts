@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { extname } from 'node:path';
 import { ArrayPhase, Framing, type FramingMode } from '../parser/contract.js';
 import { byteOrderMarkLength } from '../parser/byte-order-mark.js';
-import { FINGERPRINT_BYTES, headAfterGrowth, headOf, identityOfFd, type FileHead, type Fingerprint } from '../checkpoint/identity.js';
+import { FINGERPRINT_BYTES, headAfterGrowth, headOf, identityOfFd, isCompleteHead, startsWith, type FileHead, type Fingerprint } from '../checkpoint/identity.js';
 import type { ResumePoint } from '../checkpoint/manifest.js';
 import type { FdBudget } from './fd-budget.js';
 import { OrdertailError } from '../errors.js';
@@ -51,6 +51,8 @@ export class FileCursor {
   readonly identity: string;
   /** Hashes of the first bytes (identity.ts FileHead), taken at open and after growth. */
   private head: FileHead;
+  /** The head's bytes, once they are whole (identity.ts isCompleteHead) and the file has grown while followed. */
+  private headCopy: Buffer | undefined;
   /** Records before this point are emitted (durably, once the sink has flushed). */
   committed: ResumePoint;
   /** No longer at any matched path (renamed away or replaced): drained, then let go. */
@@ -209,7 +211,7 @@ export class FileCursor {
     // A whole JSON document's growth is named, not read: a restart resumes past it too.
     if (this.framing !== Framing.Lines) this.head = headOf(this.fdNumber);
     // A head that changed keeps the old fingerprint: a restart then reads the file again.
-    else this.head = headAfterGrowth(this.fdNumber, this.head) ?? this.head;
+    else this.head = headAfterGrowth(this.fdNumber, this.head)?.head ?? this.head;
   }
 
   /**
@@ -223,9 +225,12 @@ export class FileCursor {
   headUnchanged(): boolean {
     // A whole JSON document is read once: its growth is named, not followed (grewPastDocument).
     if (this.fdNumber < 0 || this.framing !== Framing.Lines) return true;
+    if (this.headCopy) return startsWith(this.fdNumber, this.headCopy);
     const now = headAfterGrowth(this.fdNumber, this.head);
     if (!now) return false;
-    this.head = now;
+    this.head = now.head;
+    // Checked by hash once; from now on by compare (a file appended to side by side with thousands is checked per append).
+    if (isCompleteHead(now.head)) this.headCopy = now.bytes;
     return true;
   }
 
