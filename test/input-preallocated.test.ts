@@ -97,7 +97,7 @@ describe('a followed file its writer preallocated and writes over in place', () 
     expectClean(f);
   });
 
-  it('a space larger than maxRecordBytes, with a record half written when the engine looks', async () => {
+  it('a space larger than maxRecordBytes: a record half written when the engine looks, a store whose end is written first, a burst of records at once', async () => {
     const dir = workdir('ordertail-prealloc-');
     const path = join(dir, 'app.log');
     const fd = openSync(path, 'w+');
@@ -114,7 +114,25 @@ describe('a followed file its writer preallocated and writes over in place', () 
       writer.write(text.slice(20));
       await until(() => f.ids().length === i + 1, 10_000, `b${i} (out: ${f.ids().length}; ${f.warnings.join(' | ')})`);
     }
-    expect(f.ids()).toEqual(ids('b', 30));
+    // A store seen half done: its first bytes and its end written, the middle not yet (memcpy writes a block's ends last).
+    const first = line('b30');
+    const second = line('b31');
+    const at = writer.offset;
+    writer.offset = at + Buffer.byteLength(first);
+    writer.write(second);
+    writer.offset = at;
+    writer.write(first.slice(0, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    writer.write(first.slice(10));
+    writer.offset = at + Buffer.byteLength(first + second);
+    await until(() => f.ids().length === 32, 10_000, `b30 and b31 (out: ${f.ids().length}; ${f.warnings.join(' | ')})`);
+    // A burst larger than a read over the space goes (32 KiB), written at once.
+    let burst = '';
+    for (let i = 32; i < 3000; i++) burst += line(`b${i}`);
+    writer.write(burst);
+    await until(() => f.ids().length === 3000, 10_000, `the burst (out: ${f.ids().length})`);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(f.ids()).toEqual(ids('b', 3000));
     expectClean(f);
   });
 

@@ -583,6 +583,7 @@ export class Pipeline {
       skipFirstPartial: plan.skipFirstPartial,
       skipUntilNewline: plan.skipUntilNewline,
       sequential: plan.chain,
+      ...(plan.overUnwritten ? { overUnwritten: true } : {}),
       shadowSample: this.shadowSample,
       canary: inCanary(file.identity, this.canaryShare),
     };
@@ -637,7 +638,8 @@ export class Pipeline {
       range.results.reset();
       this.markTruncated(range.file, `truncated (shorter than ${range.plan.hardEnd} bytes while being read)`);
     }
-    range.file.complete(range.plan, outcome.consumedEnd, outcome.carryPhase, outcome.skipUntilNewline, outcome.shrank ? undefined : outcome.unwrittenFrom);
+    const space = outcome.unwrittenFrom === undefined || outcome.shrank ? undefined : { from: outcome.unwrittenFrom, writtenAfter: outcome.writtenAfter === true };
+    range.file.complete(range.plan, outcome.consumedEnd, outcome.carryPhase, outcome.skipUntilNewline, space);
     if (range.plan.chain) this.unwrittenSpace.update(range.file, range.plan.hardEnd);
     this.ready.get(range.file)!.set(range.plan.seq, range);
     this.withReady.add(range.file);

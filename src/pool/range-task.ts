@@ -37,6 +37,13 @@ export interface RangeTask {
   readonly shadowSample?: number;
   /** Parsed by the canary parser (its file is in the canary share: pool/canary.ts). */
   readonly canary?: boolean;
+  /**
+   * A window over preallocated space its writer stores records into in order
+   * (sources/file-cursor.ts): the first NUL byte ends what is written so far,
+   * even with written bytes after it (a store seen half done), and the
+   * outcome's unwrittenFrom says where.
+   */
+  readonly overUnwritten?: boolean;
 }
 
 export interface RangeOutcome {
@@ -68,6 +75,8 @@ export interface RangeOutcome {
    * padding (range-parser.ts holdUnwritten); consumedEnd stays before it.
    */
   unwrittenFrom?: number;
+  /** With unwrittenFrom from an overUnwritten window: written bytes follow the NULs there (a gap, not the end). */
+  writtenAfter?: boolean;
 }
 
 /** What every worker receives once, at start-up. */

@@ -44,9 +44,13 @@ function indexOfNul(buf: Uint8Array, from: number, end: number): number {
 /** Runs at least this long are walked four bytes at a time (a copytruncate hole is as long as the log was). */
 const WORDWISE_FROM = 256;
 
+/** Runs this long are compared against zeros a block at a time (native memcmp): preallocated space is tens of MiB. */
+const ZERO_BLOCK = new Uint8Array(64 * 1024);
+
 /** Index of the first byte at or after `from` that is not NUL, or `end`. */
 export function firstNotNul(buf: Uint8Array, from: number, end: number): number {
   let i = from;
+  while (end - i >= ZERO_BLOCK.length && buf[i] === NUL && Buffer.compare(buf.subarray(i, i + ZERO_BLOCK.length), ZERO_BLOCK) === 0) i += ZERO_BLOCK.length;
   while (i < end && buf[i] === NUL && ((buf.byteOffset + i) & 3) !== 0) i++;
   if (end - i >= WORDWISE_FROM && buf[i] === NUL) {
     const words = new Uint32Array(buf.buffer, buf.byteOffset + i, (end - i) >>> 2);
@@ -61,6 +65,7 @@ export function firstNotNul(buf: Uint8Array, from: number, end: number): number 
 /** Index just past the last byte before `end` (and at or after `from`) that is not NUL, or `from`. */
 export function lastNotNulEnd(buf: Uint8Array, from: number, end: number): number {
   let i = end;
+  while (i - from >= ZERO_BLOCK.length && buf[i - 1] === NUL && Buffer.compare(buf.subarray(i - ZERO_BLOCK.length, i), ZERO_BLOCK) === 0) i -= ZERO_BLOCK.length;
   while (i > from && buf[i - 1] === NUL && ((buf.byteOffset + i) & 3) !== 0) i--;
   if (i - from >= WORDWISE_FROM && buf[i - 1] === NUL) {
     const lowest = Math.ceil((buf.byteOffset + from) / 4);

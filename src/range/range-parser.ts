@@ -98,7 +98,7 @@ export class RangeParser {
     try {
       switch (task.framing) {
         case Framing.Lines:
-          return this.linesRange(task, reader);
+          return task.overUnwritten ? this.overUnwritten(task, reader, buf) : this.linesRange(task, reader);
         case Framing.Single:
           return this.singleRange(task, reader);
         default:
@@ -370,6 +370,32 @@ export class RangeParser {
       return this.outcome(reader, task.start, elementEnd, ArrayPhase.AfterElement, false, counter);
     }
     return this.outcome(reader, task.start, task.start + consumedIndex, counter.carry, false, counter);
+  }
+
+  /**
+   * A window over space a writer preallocated and stores records into in
+   * order. A reader can see a store half done (memcpy writes the ends of a
+   * block last), so a NUL byte, never part of JSON text, is where the written
+   * part ends for now, not padding: the range ends at the first one, and the
+   * cursor looks there again.
+   */
+  private overUnwritten(task: RangeTask, reader: RangeReader, buf: Uint8Array): RangeOutcome {
+    let cut = false;
+    try {
+      reader.fillTo(task.hardEnd);
+    } catch (err) {
+      // The writer cut off the space it did not use (closing its file): what it wrote ends where the file does.
+      if (!(err instanceof FileShrankError)) throw err;
+      cut = true;
+    }
+    const nul = buf.subarray(0, reader.filled).indexOf(NUL);
+    if (nul < 0 && !cut) return this.linesRange(task, new RangeReader(task.fd, buf, task.start, task.hardEnd, this.scratch));
+    const written = task.start + (nul >= 0 ? nul : reader.filled);
+    const writtenAfter = firstNotNul(buf, nul, reader.filled) < reader.filled;
+    const outcome = this.linesRange({ ...task, end: written, hardEnd: written }, new RangeReader(task.fd, buf, task.start, written, this.scratch));
+    outcome.unwrittenFrom = written;
+    if (writtenAfter) outcome.writtenAfter = true;
+    return outcome;
   }
 
   /**

@@ -32,7 +32,24 @@ export interface PlannedRange {
   skipUntilNewline: boolean;
   /** Part of the sequential chain (consumedEnd feeds the next range). */
   chain: boolean;
+  /** A window over preallocated space being written in place: its first NUL byte ends what is written (RangeTask.overUnwritten). */
+  overUnwritten?: boolean;
 }
+
+/** Bytes looked at where preallocated space starts: a record written over it changes the first of them. */
+const UNWRITTEN_PROBE_BYTES = 16;
+/**
+ * How far past the start of preallocated space a read over it goes: records
+ * written in place since the last look, mostly a few; more continue in the
+ * next window, so a look never reads the whole space (regions of 32 MiB).
+ */
+const UNWRITTEN_WINDOW_BYTES = 32 * 1024;
+/**
+ * A gap in preallocated space with records after it is a store in progress
+ * (read half done) until it has stayed NUL this long; then it is a hole (a
+ * writer that stopped mid-store and went on past it) and read over as padding.
+ */
+const GAP_PATIENCE_MS = 500;
 
 /**
  * Reading state of one file. Existing content (up to its last newline) is
@@ -41,9 +58,6 @@ export interface PlannedRange {
  * one stopped consuming (a partial last line waits for its newline there).
  * Range sequence numbers fix the emission order: history first, then chain.
  */
-/** Bytes looked at where preallocated space starts: a record written over it changes the first of them. */
-const UNWRITTEN_PROBE_BYTES = 16;
-
 export class FileCursor {
   private fdNumber = -1;
   readonly framing: FramingMode;
@@ -81,11 +95,18 @@ export class FileCursor {
   private chainCarry: number = ArrayPhase.BeforeArray;
   private chainSkipping = false;
   /**
-   * [from, to): NULs the file ended in when last read to its end (RangeOutcome.unwrittenFrom):
-   * space its writer preallocated and writes over in place. Looked at again by
-   * lookAtUnwritten(); read a range at a time while it stays within `to`.
+   * Where the NULs the file ends in start (RangeOutcome.unwrittenFrom): space
+   * its writer preallocated and writes over in place, in order. Looked at
+   * again by lookAtUnwritten(); read a window at a time (UNWRITTEN_WINDOW_BYTES).
+   * `gapSince`: since when the NULs there have had written bytes after them.
    */
-  private unwritten: { from: number; to: number } | undefined;
+  private unwritten: { from: number; gapSince?: number } | undefined;
+  /** The next window over the space reads over a gap that stayed unwritten (GAP_PATIENCE_MS). */
+  private readOverGap = false;
+  /** The file's size when the chain range in flight was planned. */
+  private chainPlanSize = 0;
+  /** The file was cut while a chain range was in flight (trimUnwritten): look again once it is back. */
+  private rescanAfterRange = false;
   private readonly probe = new Uint8Array(UNWRITTEN_PROBE_BYTES);
   /** grewPastDocument was said (once per file). */
   documentGrowthSaid = false;
@@ -298,9 +319,15 @@ export class FileCursor {
   /** The next sequential range, when there are unread bytes and none is in flight. */
   nextChainRange(once: boolean): PlannedRange | undefined {
     if (!this.hasChainRange) return undefined;
-    let limit = this.documentEnd ?? this.observedSize;
-    // Written over in place: a range's worth past where the space starts, not the whole space again (it was NUL to its end).
-    if (this.unwritten && limit <= this.unwritten.to && !once && !this.finishing) limit = Math.min(limit, Math.max(this.chainOffset, this.unwritten.from) + this.rangeBytes);
+    const size = this.documentEnd ?? this.observedSize;
+    let limit = size;
+    // Written over in place: a window past where the space starts, not the whole space again.
+    // Over a gap that stayed unwritten: to the end, as padding (the records after it may be far).
+    const window = this.unwritten !== undefined && !once && !this.finishing && !this.readOverGap;
+    if (window) limit = Math.min(size, Math.max(this.chainOffset, this.unwritten!.from) + UNWRITTEN_WINDOW_BYTES);
+    const overUnwritten = window;
+    this.readOverGap = false;
+    this.chainPlanSize = size;
     this.chainBusy = true;
     this.outstanding++;
     const document = this.documentEnd !== undefined;
@@ -315,6 +342,7 @@ export class FileCursor {
       skipFirstPartial: false,
       skipUntilNewline: this.chainSkipping,
       chain: true,
+      ...(overUnwritten ? { overUnwritten } : {}),
     };
   }
 
@@ -333,18 +361,30 @@ export class FileCursor {
   }
 
   /** Record where a range stopped; chain ranges move the chain forward. */
-  complete(range: PlannedRange, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean, unwrittenFrom?: number): void {
+  complete(range: PlannedRange, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean, space?: { from: number; writtenAfter: boolean }): void {
     this.outstanding--;
     if (!range.chain) return;
     this.chainBusy = false;
-    if (unwrittenFrom !== undefined) {
-      // Past hardEnd (a range's worth of the space), the rest was NUL when last read to its end.
-      const to = Math.max(range.hardEnd, this.unwritten?.to ?? 0);
-      this.unwritten = { from: unwrittenFrom, to };
+    this.completeChain(range, consumedEnd, carryPhase, skipUntilNewline, space);
+    if (this.rescanAfterRange) this.chainScannedTo = this.chainOffset;
+    this.rescanAfterRange = false;
+  }
+
+  private completeChain(range: PlannedRange, consumedEnd: number, carryPhase: number, skipUntilNewline: boolean, space?: { from: number; writtenAfter: boolean }): void {
+    if (space !== undefined || (this.unwritten && range.hardEnd < this.chainPlanSize)) {
       this.chainOffset = consumedEnd;
       this.chainCarry = carryPhase;
       this.chainSkipping = skipUntilNewline;
-      this.chainScannedTo = to;
+      if (space) {
+        // The writer stores in order: nothing past the space's start is looked at until it changes there.
+        const since = space.from === this.unwritten?.from ? this.unwritten.gapSince : undefined;
+        this.unwritten = { from: space.from, gapSince: space.writtenAfter ? (since ?? performance.now()) : undefined };
+        this.chainScannedTo = Math.max(range.hardEnd, this.chainPlanSize);
+      } else {
+        // A window over the space held records to its end: the space starts further on; the next window right away.
+        this.unwritten = { from: range.hardEnd };
+        this.chainScannedTo = consumedEnd;
+      }
       return;
     }
     this.unwritten = undefined;
@@ -372,11 +412,23 @@ export class FileCursor {
    */
   lookAtUnwritten(): boolean {
     if (!this.unwritten || this.chainBusy || this.fdNumber < 0) return false;
-    const n = readSync(this.fdNumber, this.probe, 0, this.probe.length, this.unwritten.from);
-    let written = false;
-    for (let i = 0; i < n && !written; i++) written = this.probe[i] !== 0;
-    if (written) this.chainScannedTo = this.chainOffset;
-    return written;
+    if (!this.writtenAt(this.unwritten.from)) {
+      // Written bytes at the end while the space's start is still NUL: a gap (a store half done, or a writer that went on past a hole).
+      const tail = this.observedSize - UNWRITTEN_PROBE_BYTES;
+      if (this.unwritten.gapSince === undefined && tail > this.unwritten.from && this.writtenAt(tail)) this.unwritten.gapSince = performance.now();
+      const since = this.unwritten.gapSince;
+      if (since === undefined || performance.now() - since < GAP_PATIENCE_MS) return false;
+      this.readOverGap = true;
+    }
+    this.chainScannedTo = this.chainOffset;
+    return true;
+  }
+
+  /** Any byte not NUL among the UNWRITTEN_PROBE_BYTES at `position`? */
+  private writtenAt(position: number): boolean {
+    const n = readSync(this.fdNumber, this.probe, 0, this.probe.length, position);
+    for (let i = 0; i < n; i++) if (this.probe[i] !== 0) return true;
+    return false;
   }
 
   /**
@@ -386,10 +438,13 @@ export class FileCursor {
    * the cut is read. False (a truncation) otherwise.
    */
   trimUnwritten(size: number): boolean {
-    if (!this.unwritten || this.chainBusy || size < this.chainOffset) return false;
+    if (!this.unwritten || size < this.chainOffset) return false;
     this.observedSize = size;
-    this.unwritten = size > this.unwritten.from ? { from: this.unwritten.from, to: size } : undefined;
-    this.chainScannedTo = this.chainOffset;
+    this.chainPlanSize = Math.min(this.chainPlanSize, size);
+    if (size <= this.unwritten.from) this.unwritten = undefined;
+    // A window in flight ends where the file now does (range-parser.ts overUnwritten); then the chain reads on.
+    if (this.chainBusy) this.rescanAfterRange = true;
+    else this.chainScannedTo = this.chainOffset;
     return true;
   }
 

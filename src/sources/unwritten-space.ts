@@ -6,7 +6,7 @@ import type { FileCursor } from './file-cursor.js';
  * write()/pwrite() do, and are looked at when they come), so this bounds
  * how late its records are seen; a look is one 16-byte read per such file.
  */
-export const UNWRITTEN_LOOK_MS = 10;
+export const UNWRITTEN_LOOK_MS = 2;
 
 /**
  * The followed files whose end is NULs their writer preallocated and writes
