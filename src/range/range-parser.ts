@@ -391,7 +391,7 @@ export class RangeParser {
     const nul = buf.subarray(0, reader.filled).indexOf(NUL);
     if (nul < 0 && !cut) return this.linesRange(task, new RangeReader(task.fd, buf, task.start, task.hardEnd, this.scratch));
     const written = task.start + (nul >= 0 ? nul : reader.filled);
-    const writtenAfter = firstNotNul(buf, nul, reader.filled) < reader.filled;
+    const writtenAfter = nul >= 0 && firstNotNul(buf, nul, reader.filled) < reader.filled;
     const outcome = this.linesRange({ ...task, end: written, hardEnd: written }, new RangeReader(task.fd, buf, task.start, written, this.scratch));
     outcome.unwrittenFrom = written;
     if (writtenAfter) outcome.writtenAfter = true;

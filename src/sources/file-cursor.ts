@@ -323,9 +323,8 @@ export class FileCursor {
     let limit = size;
     // Written over in place: a window past where the space starts, not the whole space again.
     // Over a gap that stayed unwritten: to the end, as padding (the records after it may be far).
-    const window = this.unwritten !== undefined && !once && !this.finishing && !this.readOverGap;
-    if (window) limit = Math.min(size, Math.max(this.chainOffset, this.unwritten!.from) + UNWRITTEN_WINDOW_BYTES);
-    const overUnwritten = window;
+    const overUnwritten = this.unwritten !== undefined && !once && !this.finishing && !this.readOverGap;
+    if (overUnwritten) limit = Math.min(size, Math.max(this.chainOffset, this.unwritten!.from) + UNWRITTEN_WINDOW_BYTES);
     this.readOverGap = false;
     this.chainPlanSize = size;
     this.chainBusy = true;
