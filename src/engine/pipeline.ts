@@ -655,7 +655,7 @@ export class Pipeline {
     if (this.paddingSaid.has(file)) return;
     this.paddingSaid.add(file);
     this.events.warn(
-      `${file.path}: NUL bytes from offset ${at} read over as padding between records (a hole a writer without O_APPEND leaves after logrotate's copytruncate, or a crash); ` +
+      `${file.path}: NUL bytes from offset ${at} read over as padding between records (a hole a writer without O_APPEND leaves after logrotate's copytruncate, space a writer preallocated and left unused, or a crash); ` +
         'the records before and after them are read. Further NUL bytes in it are counted (stats().paddingBytes, ordertail_input_nul_padding_bytes_total), not logged',
       'ORDERTAIL_INPUT_NUL_PADDING',
     );
