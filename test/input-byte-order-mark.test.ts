@@ -38,13 +38,13 @@ describe('a UTF-8 byte-order mark at the start of a file', () => {
     });
   }
 
-  it('a mark anywhere but the file start is inside a record: rejected (invalid_json) and dead-lettered', async () => {
+  it('a mark anywhere but the file start (files concatenated) is rejected alone (invalid_json, dead-lettered), the record after it read', async () => {
     const dir = workdir();
     const input = join(dir, 'mid.ndjson');
     const [a, b, c] = orders(3);
     writeFileSync(input, Buffer.concat([Buffer.from(`${a}\n`), BOM, Buffer.from(`${b}\n${c}\n`)]));
     const out = await runOnce(dir, { input });
-    expect(out.lines).toEqual([a, c]);
+    expect(out.lines).toEqual([a, b, c]);
     expect(out.deadLetters.map((d) => [d.offset, d.reason])).toEqual([[Buffer.byteLength(a!) + 1, 'invalid_json']]);
   });
 

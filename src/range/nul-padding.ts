@@ -32,7 +32,8 @@ export function nextPaddingRun(buf: Uint8Array, from: number, end: number): numb
 /** Spans shorter than this are searched byte by byte: a subarray for indexOf costs more than a rejected line's bytes. */
 const SEARCH_NATIVELY_FROM = 256;
 
-function indexOfNul(buf: Uint8Array, from: number, end: number): number {
+/** Index of the first NUL byte within [from, end), or -1. */
+export function indexOfNul(buf: Uint8Array, from: number, end: number): number {
   if (end - from >= SEARCH_NATIVELY_FROM) {
     const z = buf.subarray(from, end).indexOf(NUL);
     return z < 0 ? -1 : from + z;

@@ -14,7 +14,8 @@ import { DeferredLatencyHistogram, encodeHistogram } from '../metrics/histograms
 import { microsSince, type ShippedStageHistograms } from '../metrics/stages.js';
 import { FileShrankError, newRangeReaderScratch, RangeReader } from './range-reader.js';
 import { BATCH_SLOTS, SlotBatch } from './slot-batch.js';
-import { firstNotNul, lastNotNulEnd, MIN_PADDING_RUN, nextPaddingRun, NUL } from './nul-padding.js';
+import { firstNotNul, indexOfNul, lastNotNulEnd, MIN_PADDING_RUN, nextPaddingRun, NUL } from './nul-padding.js';
+import { gluedRecordStart } from './glued-record.js';
 
 /** Where a range's result slots go, `count` at a time from `batch`. */
 export interface SlotOutput {
@@ -71,6 +72,8 @@ export class RangeParser {
   private readonly shadowBatch = new SlotBatch();
   /** For the records of a line split at NUL bytes (made at the first such line). */
   private segmentBatch: SlotBatch | undefined;
+  /** For trying where a glued record starts (glued-record.ts). */
+  private probeBatch: SlotBatch | undefined;
   // Deferred: no HDR histogram (nor its WebAssembly) is built until a value comes.
   private readonly shippedParseTimes = new DeferredLatencyHistogram();
   private readonly parseTimes: { recordValue(us: number): void };
@@ -173,32 +176,57 @@ export class RangeParser {
 
   /**
    * The batch's slots to the output, each rejected line that holds NUL bytes
-   * replaced by the records between them (nul-padding.ts). Only rejected lines are looked at, so valid
-   * input pays one status test per record.
+   * replaced by the records between them (nul-padding.ts), and one that ends
+   * in a whole record glued to half of one by the two (glued-record.ts).
+   * Only rejected lines are looked at, so valid input pays one status test
+   * per record.
    */
   private writeLines(task: RangeTask, buf: Uint8Array, n: number, counter: RangeCounter): void {
     const i32 = this.batch.i32;
-    // One native search over the batch's bytes first: rejects without NULs (the usual ones) need no look each.
-    const first = i32[W_OFFSET]!;
+    // One native search over the batch's bytes first: rejects in a batch without NULs need no search each.
     const last = (n - 1) * SLOT_WORDS;
-    if (buf.subarray(first, i32[last + W_OFFSET]! + i32[last + W_LENGTH]!).indexOf(NUL) < 0) {
-      this.out.write(i32, n, task.rangeId);
-      counter.slots += n;
-      return;
-    }
+    const nuls = buf.subarray(i32[W_OFFSET]!, i32[last + W_OFFSET]! + i32[last + W_LENGTH]!).indexOf(NUL) >= 0;
     let from = 0;
     for (let s = 0, w = 0; s < n; s++, w += SLOT_WORDS) {
-      if ((i32[w + W_STATUS]! & STATUS_CODE_MASK) <= Status.UNKEYED) continue;
+      const code = i32[w + W_STATUS]! & STATUS_CODE_MASK;
+      if (code <= Status.UNKEYED) continue;
       const offset = i32[w + W_OFFSET]!;
       const end = offset + i32[w + W_LENGTH]!;
-      if (nextPaddingRun(buf, offset, end) < 0) continue;
+      const padded = nuls && nextPaddingRun(buf, offset, end) >= 0;
+      const glued = padded ? -1 : this.gluedAt(buf, offset, end, code, nuls);
+      if (!padded && glued < 0) continue;
       if (s > from) this.out.write(i32, s - from, task.rangeId, from);
       counter.slots += s - from;
       from = s + 1;
-      this.splitAtNuls(task, buf, offset, end, counter);
+      if (padded) this.splitAtNuls(task, buf, offset, end, counter);
+      else this.splitGlued(task, buf, offset, glued, end, counter);
     }
     if (n > from) this.out.write(i32, n - from, task.rangeId, from);
     counter.slots += n - from;
+  }
+
+  /**
+   * Where the whole record glued to the end of the rejected line [start, end)
+   * starts (glued-record.ts), or -1. A line with NUL bytes is UTF-16 or
+   * UTF-32 text (runs of four or more were split before): one reject, as before.
+   */
+  private gluedAt(buf: Uint8Array, start: number, end: number, code: number, maybeNuls = true): number {
+    if (code !== Status.INVALID_JSON && code !== Status.TRAILING_GARBAGE && code !== Status.INVALID_UTF8) return -1;
+    if (maybeNuls && indexOfNul(buf, start, end) >= 0) return -1;
+    return gluedRecordStart(buf, start, end, (at) => this.isRecord(buf, at, end));
+  }
+
+  /** The part before a glued record (which may hold more of them) and the record. */
+  private splitGlued(task: RangeTask, buf: Uint8Array, start: number, glued: number, end: number, counter: RangeCounter): void {
+    this.parseSegment(task, buf, start, glued, counter);
+    this.parseSegment(task, buf, glued, end, counter);
+  }
+
+  /** Is buffer bytes [start, end) one accepted record? */
+  private isRecord(buf: Uint8Array, start: number, end: number): boolean {
+    const batch = (this.probeBatch ??= new SlotBatch());
+    this.parser.parseChunk({ input: buf, start, end, framing: Framing.Lines, final: true, carryPhase: ArrayPhase.BeforeArray }, batch.i32, batch.state);
+    return batch.count === 1 && (batch.i32[W_STATUS]! & STATUS_CODE_MASK) <= Status.UNKEYED;
   }
 
   /**
@@ -227,11 +255,15 @@ export class RangeParser {
     return end;
   }
 
-  /** One record between NUL runs (or a NUL run and a line end). */
+  /** One record between NUL runs (or a NUL run and a line end); a rejected one may end in a glued record. */
   private parseSegment(task: RangeTask, buf: Uint8Array, start: number, end: number, counter: RangeCounter): void {
     const batch = (this.segmentBatch ??= new SlotBatch());
     this.parser.parseChunk({ input: buf, start, end, framing: Framing.Lines, final: true, carryPhase: ArrayPhase.BeforeArray }, batch.i32, batch.state);
     const n = batch.count;
+    if (n === 1) {
+      const glued = this.gluedAt(buf, start, end, batch.i32[W_STATUS]! & STATUS_CODE_MASK);
+      if (glued >= 0) return this.splitGlued(task, buf, start, glued, end, counter);
+    }
     markLfFollows(batch.i32, n, buf);
     if (n > 0) this.out.write(batch.i32, n, task.rangeId);
     counter.slots += n;
