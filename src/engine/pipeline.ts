@@ -417,7 +417,7 @@ export class Pipeline {
     if (change === 'shrank') {
       const size = file.currentSize();
       // Preallocated space cut off past where reading stands (its writer closed the file): nothing read is gone.
-      if (this.set.headUnchanged(file) && file.trimUnwritten(size)) return this.onWrittenInPlace(file);
+      if (file.unwrittenFrom !== undefined && this.set.headUnchanged(file) && file.trimUnwritten(size)) return this.onWrittenInPlace(file);
       this.markTruncated(file, `truncated (size now ${size} < ${file.observedSize} bytes seen)`);
       this.finishTruncation(file);
       return;
