@@ -426,7 +426,7 @@ export class Pipeline {
     if (!file.truncated && !this.set.headUnchanged(file)) {
       this.markTruncated(
         file,
-        `rewritten: its first ${file.fingerprint.bytes} bytes are not those read before (overwritten in place, or truncated and written back to at least the ${sizeSeen} bytes seen before the truncation could be seen)`,
+        `rewritten: its first ${file.lastingFingerprint.bytes} bytes are not those read before (overwritten in place, or truncated and written back to at least the ${sizeSeen} bytes seen before the truncation could be seen)`,
       );
       this.finishTruncation(file);
       return;
