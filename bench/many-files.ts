@@ -19,6 +19,7 @@
  * ratio of medians.
  *   BENCH_ONLY=many-files npm run bench   (BENCH_MANY_FILES, default 5000; BENCH_MANY_FILES_REPEATS, default 3)
  */
+import { processCpuSeconds } from './proc.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -120,14 +121,14 @@ async function appendedRun(root: string, files: number, rate: number, seconds: n
   try {
     await new Promise((r) => setTimeout(r, 1500));
     if (child.exitCode !== null) throw new Error(`${root}: follower exited ${child.exitCode}: ${stderr}`);
-    const cpu0 = cpuSeconds(child.pid!);
+    const cpu0 = processCpuSeconds(child.pid);
     const writer = spawnSync(process.execPath, [join(REPO_ROOT, 'dist/bench/many-files-writer.js'), dir, String(files), String(rate), String(seconds)], { encoding: 'utf8' });
     const written = (JSON.parse(writer.stdout) as { written: number }).written;
     for (let waited = 0; !existsSync(out) || countLines(out) < written; waited += 50) {
       if (waited > 30_000) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    const cpu = cpuSeconds(child.pid!) - cpu0;
+    const cpu = processCpuSeconds(child.pid) - cpu0;
     const ids = new Set<string>();
     let lines = 0;
     for (const line of readFileSync(out, 'utf8').split('\n')) {
@@ -181,12 +182,6 @@ async function rolloverRun(root: string, d: Directory, fresh: number): Promise<{
     await new Promise((r) => child.once('exit', r));
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-function cpuSeconds(pid: number): number {
-  // After the command name: state is field 3 of the line, utime and stime fields 14 and 15, in clock ticks (100 a second here).
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function countLines(path: string): number {

@@ -9,47 +9,15 @@
  *
  *   node dist/bench/preallocated.js [--rate 20000] [--seconds 5] [--rounds 2] [--region-mb 32]
  *
- * The mmap writer is python3 (Node cannot map a file): stamps are
- * CLOCK_MONOTONIC in both, as bench/latency-writer.ts takes them.
+ * The mmap writer is bench/mmap-writer.py (Node cannot map a file): stamps
+ * are CLOCK_MONOTONIC in both, as bench/latency-writer.ts takes them.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DATA, REPO_ROOT } from './data.js';
 import { monoNs, Receiver, waitForReady } from './follow-latency.js';
-
-const MMAP_WRITER = `
-import mmap, os, sys, time
-path, rate, seconds, region = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-fd = os.open(path, os.O_RDWR | os.O_CREAT)
-def map_region(at):
-    aligned = at - at % mmap.ALLOCATIONGRANULARITY
-    os.ftruncate(fd, at + region)
-    return mmap.mmap(fd, at + region - aligned, offset=aligned), at - aligned
-notes = ['"note":"Zürich desk, Größe geprüft",', '"note":"東京デスク 約定",', '', '']
-end, region_end = 0, region
-m, pos = map_region(0)
-total = int(rate * seconds)
-start = time.monotonic()
-sent = 0
-while sent < total:
-    due = min(total, int((time.monotonic() - start) * rate))
-    if due > sent:
-        ts = int(time.time() * 1000)
-        stamp = '%020d' % (time.clock_gettime_ns(time.CLOCK_MONOTONIC) % 10**15)
-        batch = ''.join('{"id":"w%d","timestamp":%d,%s"t0":"%s","symbol":"BTC/USDT","side":"buy","price":64000.5,"qty":0.25}\\n' % (i, ts, notes[i & 3], stamp) for i in range(sent, due)).encode()
-        if end + len(batch) > region_end:
-            m.close()
-            m, pos = map_region(end)
-            region_end = end + region
-        m[pos:pos + len(batch)] = batch
-        pos += len(batch)
-        end += len(batch)
-        sent = due
-    time.sleep(0.001)
-m.close()
-os.ftruncate(fd, end)
-`;
+import { processCpuSeconds } from './proc.js';
 
 interface Row {
   writer: string;
@@ -60,15 +28,6 @@ interface Row {
   p999: number;
   max: number;
   cpuS: number;
-}
-
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 async function measure(kind: 'append' | 'mmap', round: number, rate: number, seconds: number, regionBytes: number): Promise<Row> {
@@ -86,11 +45,11 @@ async function measure(kind: 'append' | 'mmap', round: number, rate: number, sec
   const writer =
     kind === 'append'
       ? spawn(process.execPath, [join(REPO_ROOT, 'dist/bench/latency-writer.js'), live, String(rate), String(seconds), '1'], { stdio: ['ignore', 'ignore', 'inherit'] })
-      : spawn('python3', ['-c', MMAP_WRITER, live, String(rate), String(seconds), String(regionBytes)], { stdio: ['ignore', 'ignore', 'inherit'] });
+      : spawn('python3', [join(REPO_ROOT, 'bench/mmap-writer.py'), live, String(regionBytes), String(rate), String(rate * seconds)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const total = rate * seconds;
-  const cpuBefore = cpuSeconds(engine.pid);
+  const cpuBefore = processCpuSeconds(engine.pid);
   await receiver.until(total, (seconds + 60) * 1000);
-  const cpuS = cpuSeconds(engine.pid) - cpuBefore;
+  const cpuS = processCpuSeconds(engine.pid) - cpuBefore;
   writer.kill();
   let summary = '';
   engine.stderr!.on('data', (d: Buffer) => {

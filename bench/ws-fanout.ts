@@ -29,8 +29,9 @@
  * part of the latency measured; a real dashboard's clients are separate
  * processes (browsers). The CPU column then sums the client processes.
  */
+import { processCpuSeconds } from './proc.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -242,16 +243,6 @@ interface Phase {
   /** CPU used while the writer ran, in cores: this process (the clients) and the engine. */
   clientsCores: number;
   engineCores: number;
-}
-
-/** utime + stime of a process, seconds (Linux /proc; NaN elsewhere). */
-function processCpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 function quantile(metrics: string, q: string, series = 'ordertail_stream_latency_seconds{stream="live"'): number {

@@ -9,13 +9,10 @@ import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type EngineOptions } from '../dist/src/index.js';
-import { loadNativeAddon } from '../dist/src/parser/native.js';
-import { loadSimdjson } from '../dist/src/parser/simdjson-parser.js';
+import { parserNames } from './helpers/parsers.js';
 import { readLines, until, workdir } from './helpers/workdir.js';
 
-const PARSERS: ('js' | 'native' | 'simdjson')[] = ['js'];
-if ('addon' in loadNativeAddon()) PARSERS.push('native');
-if (!(loadSimdjson() instanceof Error)) PARSERS.push('simdjson');
+const PARSERS = parserNames();
 
 const engines: Engine[] = [];
 afterEach(async () => {

@@ -11,8 +11,7 @@ import { closeSync, existsSync, openSync, writeFileSync, writeSync } from 'node:
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type EngineOptions, type EngineStats } from '../dist/src/index.js';
-import { loadNativeAddon } from '../dist/src/parser/native.js';
-import { loadSimdjson } from '../dist/src/parser/simdjson-parser.js';
+import { parserNames } from './helpers/parsers.js';
 import { readLines, until, workdir } from './helpers/workdir.js';
 
 const record = (id: string): string => `{"id":"${id}","ts":1700000000000,"note":"ордер ✓"}`;
@@ -26,9 +25,7 @@ function utf32le(text: string): Buffer {
   return out;
 }
 
-const PARSERS: ('js' | 'native' | 'simdjson')[] = ['js'];
-if ('addon' in loadNativeAddon()) PARSERS.push('native');
-if (!(loadSimdjson() instanceof Error)) PARSERS.push('simdjson');
+const PARSERS = parserNames();
 
 const engines: Engine[] = [];
 afterEach(async () => {

@@ -8,12 +8,13 @@
 // whole, every record later stored in it lost. Every record must come out, once,
 // as it is written, with nothing counted as padding and no truncation warned of.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, openSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type EngineOptions } from '../dist/src/index.js';
 import { readLines, until, workdir } from './helpers/workdir.js';
 
+const WRITER = resolve(import.meta.dirname, '../bench/mmap-writer.py');
 const line = (id: string): string => `{"id":"${id}","ts":1700000000000,"note":"ордер ✓"}\n`;
 
 const engines: Engine[] = [];
@@ -141,49 +142,21 @@ describe('a followed file its writer preallocated and writes over in place', () 
     const dir = workdir('ordertail-prealloc-');
     const path = join(dir, 'app.log');
     const sink = join(dir, 'out.ndjson');
-    // log4j2's MemoryMappedFileAppender in small: map a region from where the records end, store
-    // records in it, map the next from where they end when it is full, cut the file there on close.
-    const script = `
-import mmap, os, sys, time
-path, region, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-fd = os.open(path, os.O_RDWR | os.O_CREAT)
-def map_region(at):
-    aligned = at - at % mmap.ALLOCATIONGRANULARITY
-    os.ftruncate(fd, at + region)
-    return mmap.mmap(fd, at + region - aligned, offset=aligned), at - aligned
-end, region_end = 0, region
-m, pos = map_region(0)
-for i in range(n):
-    rec = ('{"id":"m%d","ts":1700000000000,"note":"ордер ✓"}\\n' % i).encode()
-    if end + len(rec) > region_end:
-        m.close()
-        m, pos = map_region(end)
-        region_end = end + region
-    m[pos:pos + len(rec)] = rec
-    pos += len(rec)
-    end += len(rec)
-    if i == n // 2:
-        sys.stdout.write('half\\n'); sys.stdout.flush(); sys.stdin.readline()
-    time.sleep(0.002)
-m.close()
-os.ftruncate(fd, end)
-os.close(fd)
-`;
-    const scriptPath = join(dir, 'mmap_writer.py');
-    writeFileSync(scriptPath, script);
-    const f = await follow(path, sink);
-    const child = spawn('python3', [scriptPath, path, String(8192), '400'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const f = await follow(path, sink, { eventTime: 'timestamp' });
+    // log4j2's MemoryMappedFileAppender in small (bench/mmap-writer.py): regions of 8 KiB, 500 records/s.
+    const child = spawn('python3', [WRITER, path, '8192', '500', '400', '200'], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await until(() => out.includes('half'), 20_000, 'the writer half way');
+    await until(() => /paused \d+/.test(out), 20_000, 'the writer half way');
     // The writer waits here, its file as long as its region: only stores so far, no event.
-    await until(() => f.ids().length === 201, 10_000, `the records stored so far (out: ${f.ids().length}; ${f.warnings.join(' | ')})`);
+    const stored = Number(/paused (\d+)/.exec(out)![1]);
+    await until(() => f.ids().length === stored, 10_000, `the records stored so far (out: ${f.ids().length} of ${stored}; ${f.warnings.join(' | ')})`);
     child.stdin.write('\n');
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code).toBe(0);
     await until(() => f.ids().length >= 400, 10_000, `every record (out: ${f.ids().length})`);
     await new Promise((r) => setTimeout(r, 300));
-    expect(f.ids()).toEqual(ids('m', 400));
+    expect(f.ids()).toEqual(ids('w', 400));
     expectClean(f);
   });
 });

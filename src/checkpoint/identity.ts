@@ -111,13 +111,7 @@ const headScratch = Buffer.alloc(FINGERPRINT_BYTES);
 
 /** Does the file at `fd` still start with `copy` (at most FINGERPRINT_BYTES bytes)? One read, one compare. */
 export function startsWith(fd: number, copy: Buffer): boolean {
-  let n = 0;
-  while (n < copy.length) {
-    const got = readSync(fd, headScratch, n, copy.length - n, n);
-    if (got === 0) return false;
-    n += got;
-  }
-  return headScratch.subarray(0, n).equals(copy);
+  return readHead(fd, headScratch, copy.length).equals(copy);
 }
 
 function headFrom(head: Buffer, lead: string | undefined): FileHead {
@@ -132,14 +126,18 @@ function headFrom(head: Buffer, lead: string | undefined): FileHead {
 
 /** The first min(limit, size) bytes of an open file. */
 export function headBytes(fd: number, limit: number): Buffer {
-  const buf = Buffer.allocUnsafe(limit);
+  return readHead(fd, Buffer.allocUnsafe(limit), limit);
+}
+
+/** The first min(limit, size) bytes of an open file, read into `into`. */
+function readHead(fd: number, into: Buffer, limit: number): Buffer {
   let n = 0;
   while (n < limit) {
-    const got = readSync(fd, buf, n, limit - n, n);
+    const got = readSync(fd, into, n, limit - n, n);
     if (got === 0) break;
     n += got;
   }
-  return buf.subarray(0, n);
+  return into.subarray(0, n);
 }
 
 /** A fingerprint's hash of these bytes. */

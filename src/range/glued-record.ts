@@ -9,30 +9,21 @@
  * Only rejected lines are looked at. Two records on one line (a writer that
  * left out a newline) come apart the same way.
  */
+import { indexOfByte } from './byte-search.js';
+
 const OPEN_BRACE = 0x7b;
 /** Candidate starts tried per rejected line: a garbage line full of braces costs a bounded number of parses. */
 export const MAX_GLUED_CANDIDATES = 16;
-/** Lines shorter than this are searched byte by byte (a subarray costs more than a short line's bytes). */
-const SEARCH_NATIVELY_FROM = 256;
 
 /** Buffer index where the record glued to the end of the rejected line [offset, end) starts, or -1. */
 export function gluedRecordStart(buf: Uint8Array, offset: number, end: number, isRecord: (start: number) => boolean): number {
   let at = offset + 1;
   for (let tries = 0; tries < MAX_GLUED_CANDIDATES; tries++) {
-    at = indexOfBrace(buf, at, end);
+    at = indexOfByte(buf, OPEN_BRACE, at, end);
     if (at < 0) return -1;
     if (!afterValueSeparator(buf, offset, at) && closesAtEnd(buf, at, end) && isRecord(at)) return at;
     at++;
   }
-  return -1;
-}
-
-function indexOfBrace(buf: Uint8Array, from: number, end: number): number {
-  if (end - from >= SEARCH_NATIVELY_FROM) {
-    const i = buf.subarray(from, end).indexOf(OPEN_BRACE);
-    return i < 0 ? -1 : from + i;
-  }
-  for (let i = from; i < end; i++) if (buf[i] === OPEN_BRACE) return i;
   return -1;
 }
 

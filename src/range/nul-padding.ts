@@ -13,6 +13,8 @@
  * into one rejected "record" per character. Shorter runs stay part of the
  * record they are in, which is rejected as before.
  */
+import { indexOfByte } from './byte-search.js';
+
 export const MIN_PADDING_RUN = 4;
 export const NUL = 0x00;
 
@@ -29,17 +31,9 @@ export function nextPaddingRun(buf: Uint8Array, from: number, end: number): numb
   return -1;
 }
 
-/** Spans shorter than this are searched byte by byte: a subarray for indexOf costs more than a rejected line's bytes. */
-const SEARCH_NATIVELY_FROM = 256;
-
 /** Index of the first NUL byte within [from, end), or -1. */
 export function indexOfNul(buf: Uint8Array, from: number, end: number): number {
-  if (end - from >= SEARCH_NATIVELY_FROM) {
-    const z = buf.subarray(from, end).indexOf(NUL);
-    return z < 0 ? -1 : from + z;
-  }
-  for (let i = from; i < end; i++) if (buf[i] === NUL) return i;
-  return -1;
+  return indexOfByte(buf, NUL, from, end);
 }
 
 /** Runs at least this long are walked four bytes at a time (a copytruncate hole is as long as the log was). */

@@ -47,6 +47,11 @@ export interface ParserFactory {
   create(config: ParseConfig): ChunkParser;
 }
 
+/** The names of availableParsers(), for tests that run the engine with each (`parser` option). */
+export function parserNames(): ChunkParser['name'][] {
+  return factories().map((f) => f.name);
+}
+
 /** The same implementations as availableParsers(), for tests that need their own configuration. */
 export async function parserFactories(): Promise<ParserFactory[]> {
   return factories();
