@@ -12,7 +12,10 @@
  * Cost it cannot avoid: one UTF-8 decode into a JS string per record and one
  * native call per record. The benchmark reports what that costs.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Framing, SLOT_WORDS, STATE_SLOTS, type ChunkParser, type ChunkRequest, type ParseConfig } from './contract.js';
 import { parseArray, parseLines, parseSingle } from './js/framing.js';
 import { RecordClassifier } from './js/record.js';
@@ -24,11 +27,35 @@ interface SimdjsonModule {
 
 let cached: SimdjsonModule | Error | undefined;
 
+/**
+ * The package's addon, loaded so that its calls run its own copy of simdjson.
+ * Node 22+ has simdjson built in and exports its symbols for addons; an ELF
+ * loader binds the addon's calls to the first definition it finds, Node's, of
+ * another version and layout: the parser's memory is then corrupted and the
+ * process crashes (SIGSEGV in Node's `dom_parser_implementation::stage2`),
+ * now and then. RTLD_DEEPBIND makes the addon look in itself first. The
+ * package's own entry point is not used: without its addon built it silently
+ * answers with JSON.parse instead.
+ */
+function loadAddon(): SimdjsonModule {
+  const packageDir = dirname(createRequire(import.meta.url).resolve('simdjson/package.json'));
+  const file = join(packageDir, 'build', 'Release', 'simdjson.node');
+  if (!existsSync(file)) throw new Error(`its addon was not built (${file} is missing: npm install-scripts approve simdjson, then npm rebuild simdjson)`);
+  const dlopen = constants.dlopen as Partial<Record<'RTLD_NOW' | 'RTLD_DEEPBIND', number>>;
+  const elf = process.platform !== 'darwin' && process.platform !== 'win32';
+  const module = { exports: {} as Partial<SimdjsonModule> };
+  if (elf && dlopen.RTLD_DEEPBIND !== undefined) process.dlopen(module, file, (dlopen.RTLD_NOW ?? 2) | dlopen.RTLD_DEEPBIND);
+  else if (elf && process.versions.simdjson !== undefined) {
+    throw new Error(`Node ${process.version} has simdjson ${process.versions.simdjson} built in, and this platform cannot keep the package's copy apart from it (no RTLD_DEEPBIND): its calls would run Node's copy and crash`);
+  } else process.dlopen(module, file);
+  return module.exports as SimdjsonModule;
+}
+
 /** The simdjson module, or the reason it cannot be loaded. */
 export function loadSimdjson(): SimdjsonModule | Error {
   if (cached === undefined) {
     try {
-      const mod = createRequire(import.meta.url)('simdjson') as SimdjsonModule;
+      const mod = loadAddon();
       if (typeof mod.isValid !== 'function') throw new TypeError('simdjson module has no isValid()');
       mod.isValid('{}');
       cached = mod;
