@@ -4,7 +4,9 @@
  * they were first seen: a record without the dedup key (passed through), an
  * event time that is not a time (its arrival time stands in), and numbers that
  * look like epoch seconds, microseconds or nanoseconds where milliseconds are
- * read. The output is the same bytes either way.
+ * read. The output is the same bytes either way. And a file the input glob
+ * should not match (a binary, a table): every line is rejected and
+ * dead-lettered, and one warning per file says so.
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,9 +25,15 @@ function lines(count: number, timestamp: (i: number) => unknown): string[] {
 
 const offsetOf = (all: string[], index: number): number => Buffer.byteLength(all.slice(0, index).join(''));
 
-async function runOnce(files: Record<string, string[]>, parser: 'js' | 'native', dedupKey = 'id', eventTime = 'timestamp'): Promise<{ warnings: [string, WarningCode][]; stats: ReturnType<Engine['stats']>; out: string }> {
+async function runOnce(
+  files: Record<string, string[]>,
+  parser: 'js' | 'native',
+  dedupKey = 'id',
+  eventTime = 'timestamp',
+  encodings: Record<string, BufferEncoding> = {},
+): Promise<{ warnings: [string, WarningCode][]; stats: ReturnType<Engine['stats']>; out: string }> {
   const dir = workdir();
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content.join(''));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content.join(''), encodings[name] ?? 'utf8');
   const out = join(dir, 'sink.out');
   const engine = new Engine({ input: join(dir, '*.ndjson'), once: true, workers: 2, rangeBytes: 64 * 1024, parser, dedupKey, eventTime, sink: `file:${out}` });
   const warnings: [string, WarningCode][] = [];
@@ -103,6 +111,36 @@ describe.each(['js', 'native'] as const)('record doubts (%s parser)', (parser) =
   });
 });
 
+/** Bytes of a binary file (a deterministic generator), with a newline now and then: lines that are not JSON. */
+function binaryLines(bytes: number): string[] {
+  const buf = Buffer.alloc(bytes);
+  let a = 12345;
+  for (let i = 0; i < bytes; i++) {
+    a = (Math.imul(a, 1103515245) + 12345) | 0;
+    buf[i] = (a >>> 16) & 0xff;
+  }
+  return [buf.toString('latin1')];
+}
+
+describe.each(['js', 'native'] as const)('files that hold no records (%s parser)', (parser) => {
+  it('a binary or CSV file the glob matches is said once each, with the reasons and how it begins; files with records are not', async () => {
+    const csv = ['id,price,note\n', ...Array.from({ length: 500 }, (_, i) => `o-${i},${100 + i},Zürich\n`)];
+    const lateGarbage = [...lines(3000, (i) => NOW_MS + 5000 + i), ...Array.from({ length: 200 }, (_, i) => `oops ${i}\n`)];
+    const fewBad = [...Array.from({ length: 99 }, (_, i) => `{"half":${i}\n`), ...lines(100, (i) => NOW_MS + i)];
+    const files = { 'a.ndjson': lines(3000, (i) => NOW_MS + i), 'b-binary.ndjson': binaryLines(200_000), 'c-table.ndjson': csv, 'd-late.ndjson': lateGarbage, 'e-few.ndjson': fewBad };
+    // The binary file is written as latin1 bytes, not as UTF-8 of those characters.
+    const { warnings, stats, out } = await runOnce(files, parser, 'id', 'timestamp', { 'b-binary.ndjson': 'latin1' });
+    const said = warnings.filter(([, code]) => code === 'ORDERTAIL_INPUT_NOT_RECORDS');
+    expect(said.map(([m]) => m.split(':')[0]!.replace(/^.*\//, ''))).toEqual(['b-binary.ndjson', 'c-table.ndjson']);
+    expect(said[1]![0]).toMatch(/c-table\.ndjson: none of its first 501 lines is a JSON record \(invalid_json 501; the first begins "id,price,note"\): not NDJSON\?/);
+    expect(said[0]![0]).toMatch(/b-binary\.ndjson: none of its first \d+ lines is a JSON record \(invalid_json \d+/);
+    // Every record of the other files taken (the same ids in three of them: one copy out), every other line rejected, as before.
+    expect(out.split('\n').filter(Boolean)).toHaveLength(3000);
+    expect(stats.duplicates).toBe(3100);
+    expect(stats.rejected).toBe(stats.recordsRead - 6100);
+  });
+});
+
 describe('event-time doubts while following, and in the --once summary', () => {
   it('growth of a followed file in epoch seconds is said (the live lane)', async () => {
     const dir = workdir();
@@ -119,6 +157,24 @@ describe('event-time doubts while following, and in the --once summary', () => {
     await engine.stop();
     expect(warnings).toEqual([[expect.stringMatching(/epoch seconds.*live\.ndjson offset \d+/), 'ORDERTAIL_EVENT_TIME_UNITS']]);
     expect(warnings[0]![0]).toContain(`offset ${Buffer.byteLength(readFileSync(file, 'utf8').split('\n').slice(0, 10).join('\n') + '\n')}`);
+  });
+
+  it('a file of no records that appears while following is said once, however much of it is appended', async () => {
+    const dir = workdir();
+    writeFileSync(join(dir, 'orders.ndjson'), lines(10, (i) => NOW_MS + i).join(''));
+    const engine = new Engine({ input: join(dir, '*.ndjson'), workers: 1, sink: 'none' });
+    const warnings: [string, WarningCode][] = [];
+    engine.on('warning', (message, code) => warnings.push([message, code]));
+    await engine.start();
+    await until(() => engine.stats().recordsEmitted === 10, 10_000, 'history');
+    const table = join(dir, 'prices.ndjson');
+    writeFileSync(table, 'symbol;bid;ask\n' + Array.from({ length: 150 }, (_, i) => `BTC-€;${i};${i + 1}\n`).join(''));
+    await until(() => warnings.length > 0, 10_000, 'the warning');
+    for (let k = 0; k < 3; k++) appendFileSync(table, Array.from({ length: 200 }, (_, i) => `ETH;${i};${i}\n`).join(''));
+    await until(() => engine.stats().rejected === 751, 10_000, 'every line rejected');
+    await engine.stop();
+    expect(warnings).toEqual([[expect.stringContaining('prices.ndjson: none of its first'), 'ORDERTAIL_INPUT_NOT_RECORDS']]);
+    expect(warnings[0]![0]).toContain('the first begins "symbol;bid;ask"');
   });
 
   it('the --once summary counts unusable event times', () => {

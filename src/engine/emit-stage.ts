@@ -30,6 +30,9 @@ const TOUCH_AHEAD = 16;
 /** Records at the start of each range whose event time is looked at for its units, until a doubt is said. */
 const UNITS_LOOKED_AT = 4;
 
+/** Of the first line of a file that holds no records, shown (as JSON text) when that is said. */
+const NOT_RECORDS_SAMPLE_BYTES = 48;
+
 /** Of a record's text handed with a doubt. */
 const DOUBT_RECORD_CHARS = 65_536;
 
@@ -42,6 +45,22 @@ export interface EventTimeProgress {
   maxEventTime: number;
 }
 
+/** Lines a file begins with, all rejected, before it is said once that it holds no records (record-doubts.ts). */
+export const NOT_RECORDS_AFTER = 100;
+
+/**
+ * A file's records as emitted so far: a file the input glob should not match
+ * (a binary, a compressed file without its suffix, another format) has every
+ * line rejected, which the dead-letter file and the counts keep but no line
+ * of the log says.
+ */
+export interface RecordTally {
+  recordsAccepted: number;
+  recordsRejected: number;
+  /** Said, or never to be: reading did not start at the file's first byte (a restart from a checkpoint). */
+  notRecordsSettled: boolean;
+}
+
 /** A parsed range whose turn has come: its bytes, its slots, where it came from. */
 export interface ReadyRange {
   readonly path: string;
@@ -49,6 +68,7 @@ export interface ReadyRange {
   readonly origin: string;
   /** The stream these bytes belong to; its maxEventTime is raised as keyed records are emitted. */
   readonly progress: EventTimeProgress;
+  readonly tally: RecordTally;
   readonly bytes: Buffer;
   readonly bufferFilePos: number;
   readonly results: RangeResults;
@@ -296,12 +316,51 @@ export class EmitStage {
     stream[StreamSlot.duplicates]! += c[Counter.duplicates]! - dup0;
     stream[StreamSlot.rejected]! += c[Counter.rejected]! - rej0;
     stream[StreamSlot.emitted]! += emitted;
+    const tally = range.tally;
+    if (!tally.notRecordsSettled) this.tallyRecords(range, c[Counter.recordsRead]! - read0, c[Counter.rejected]! - rej0);
     (range.live ? this.latency.live : this.latency.history).record((now - range.observedAt) * 1000, emitted);
     const forgotten = this.dedup.forgottenInWindow();
     if (forgotten !== this.forgottenSeen) {
       this.forgottenSeen = forgotten;
       this.onForgetting?.(forgotten);
     }
+  }
+
+  /** Until its first record, or until it is said that its first lines hold none. */
+  private tallyRecords(range: ReadyRange, read: number, rejected: number): void {
+    const tally = range.tally;
+    if (tally.recordsAccepted + tally.recordsRejected === 0 && range.bufferFilePos > 0) {
+      tally.notRecordsSettled = true;
+      return;
+    }
+    tally.recordsAccepted += read - rejected;
+    tally.recordsRejected += rejected;
+    if (tally.recordsAccepted > 0) tally.notRecordsSettled = true;
+    else if (tally.recordsRejected >= NOT_RECORDS_AFTER) {
+      tally.notRecordsSettled = true;
+      this.tellNotRecords(range);
+    }
+  }
+
+  /** A file whose first lines are all rejected: said with their reasons in this range and how the first begins. */
+  private tellNotRecords(range: ReadyRange): void {
+    if (!this.onRecordDoubt) return;
+    const { i32, count } = range.results;
+    const reasons = new Map<string, number>();
+    let first = -1;
+    for (let s = 0; s < count; s++) {
+      const w = s * SLOT_WORDS;
+      const code = i32[w + W_STATUS]! & STATUS_CODE_MASK;
+      if (code <= Status.UNKEYED) continue;
+      if (first < 0) first = w;
+      const reason = REJECT_REASONS[code] ?? `status_${code}`;
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    }
+    const offset = first < 0 ? 0 : i32[first + W_OFFSET]!;
+    const length = first < 0 ? 0 : i32[first + W_LENGTH]!;
+    const sample = DeadLetterFile.sampleOf(range.bytes, offset, Math.min(length, NOT_RECORDS_SAMPLE_BYTES));
+    const byCount = [...reasons].sort((a, b) => b[1] - a[1]).map(([reason, n]) => `${reason} ${n}`);
+    this.onRecordDoubt({ kind: 'not-records', file: range.path, offset: range.bufferFilePos + offset, record: sample, ms: NaN, lines: range.tally.recordsRejected, reasons: byCount.join(', ') });
   }
 
   /** The first parsed event time among slots [from, to), before any insert replaces a missing one: is it in ms? */

@@ -101,6 +101,7 @@ function readyRange(file: FileCursor, range: InFlightRange, batch: PathCompariso
     path: file.path,
     origin: file.identity,
     progress: file,
+    tally: file,
     bytes: range.bytes,
     bufferFilePos: range.outcome!.bufferFilePos,
     results: range.results,

@@ -40,13 +40,16 @@ export interface RecordDoubt {
    * 'no-key': a record without (all of) the dedup key; 'no-time': a keyed record without the event-time
    * field; 'invalid': an event time that is not one; else the units its event time looks like.
    */
-  kind: 'no-key' | 'no-time' | 'invalid' | SuspectUnit;
+  kind: 'no-key' | 'no-time' | 'invalid' | 'not-records' | SuspectUnit;
   file: string;
   offset: number;
   /** The record's text (at most 64 KiB of it). */
   record: string;
   /** The time read, as epoch ms (units doubts). */
   ms: number;
+  /** 'not-records': the file's lines rejected so far (all it has read), and their reasons with counts. */
+  lines?: number;
+  reasons?: string;
 }
 
 /** The record's top-level members, or undefined when it was cut at 64 KiB. */
@@ -118,7 +121,7 @@ export interface DoubtLine {
   code: WarningCode | undefined;
 }
 
-/** A doubt's log line and code (`ORDERTAIL_DEDUP_KEY_MISSING`, `ORDERTAIL_EVENT_TIME_MISSING`, `ORDERTAIL_EVENT_TIME_INVALID` or `ORDERTAIL_EVENT_TIME_UNITS`). */
+/** A doubt's log line and code (`ORDERTAIL_DEDUP_KEY_MISSING`, `ORDERTAIL_EVENT_TIME_MISSING`, `ORDERTAIL_EVENT_TIME_INVALID`, `ORDERTAIL_EVENT_TIME_UNITS` or `ORDERTAIL_INPUT_NOT_RECORDS`). */
 export function describeDoubt(doubt: RecordDoubt, context: DoubtContext): DoubtLine {
   const where = `${doubt.file} offset ${doubt.offset}`;
   const field = context.eventTime;
@@ -140,6 +143,15 @@ export function describeDoubt(doubt: RecordDoubt, context: DoubtContext): DoubtL
         `the record at ${where} ${keyMissingText(doubt.record, context.dedupKey)}. ` +
         'Records without the key are emitted undeduplicated; further ones are counted (stats().withoutKey, ordertail_records_without_key_total), not logged',
       code: 'ORDERTAIL_DEDUP_KEY_MISSING',
+    };
+  }
+  if (doubt.kind === 'not-records') {
+    return {
+      message:
+        `${doubt.file}: none of its first ${doubt.lines} lines is a JSON record (${doubt.reasons}; the first begins ${JSON.stringify(doubt.record)}): ` +
+        'not NDJSON? A binary, compressed or other-format file the input glob matches has every line rejected (counted, dead-lettered): narrow the glob to leave it out. ' +
+        'Said once per file',
+      code: 'ORDERTAIL_INPUT_NOT_RECORDS',
     };
   }
   if (doubt.kind === 'invalid') {

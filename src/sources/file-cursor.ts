@@ -80,6 +80,10 @@ export class FileCursor {
   live = false;
   /** Largest event time of this file's keyed records emitted so far (EmitStage). */
   maxEventTime = Number.NEGATIVE_INFINITY;
+  /** Its records emitted and rejected until its first record (EmitStage's RecordTally). */
+  recordsAccepted = 0;
+  recordsRejected = 0;
+  notRecordsSettled = false;
   /** Size last seen by fstat, and when growth to it was first seen (performance.now ms). */
   observedSize: number;
   observedAt: number;
