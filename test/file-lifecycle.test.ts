@@ -402,6 +402,39 @@ describe('file lifecycle while following', () => {
     await expectExactlyOnce(f, [...ids('o', 0, 300), ...ids('n', 0, 650)]);
   });
 
+  it('a file rewritten whole and renamed into place again and again (atomic writes), each version longer: its new records once, the old not again', async () => {
+    // Before, each new version began as the file it replaced and was taken for a dormant copy of it
+    // (copytruncate's): never read, every record after the first version lost without a word.
+    const dir = workdir('ordertail-life-');
+    const logs = join(dir, 'logs');
+    mkdirSync(logs);
+    const log = join(logs, 'today.ndjson');
+    const note = (i: number) => `{"id":"s-${i}","note":"Zürich ордер ${'x'.repeat(i % 97)}"}\n`;
+    let content = '';
+    let n = 0;
+    const grow = (k: number) => {
+      for (let j = 0; j < k; j++) content += note(n++);
+    };
+    grow(300);
+    writeFileSync(log, content);
+    const f = await follow(dir, join(logs, '*.ndjson'));
+    await emitted(f, 300, 'the first version');
+    // Versions a record, or thousands, longer; some renamed before the one before was looked at.
+    for (const [k, pause] of [[1, 400], [50, 0], [2000, 300], [7, 0], [7, 0], [120, 400], [1, 400]] as const) {
+      grow(k);
+      writeFileSync(join(logs, 'next.tmp'), content);
+      renameSync(join(logs, 'next.tmp'), log);
+      await sleep(pause);
+    }
+    await emitted(f, n, 'every version');
+    const ids = Array.from({ length: n }, (_, i) => `s-${i}`);
+    // A version with other content (a new day), no longer than the last: read from its start.
+    writeFileSync(join(logs, 'next.tmp'), lines('d2', 0, 200));
+    renameSync(join(logs, 'next.tmp'), log);
+    await emitted(f, n + 200, 'the new day');
+    await expectExactlyOnce(f, [...ids, ...Array.from({ length: 200 }, (_, i) => `d2-${i}`)]);
+  });
+
   it('new files appearing in the glob are read from their start', async () => {
     const dir = workdir('ordertail-life-');
     const logs = join(dir, 'logs');

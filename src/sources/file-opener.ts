@@ -12,7 +12,7 @@ import { findByIdentity, headOf, identityOfFd, identityOfPath } from '../checkpo
 import type { WarningCode } from '../engine/warnings.js';
 import type { FdBudget } from './fd-budget.js';
 import { FileCursor, type StartAt } from './file-cursor.js';
-import { fingerprintMatches, isCopyOf, type FileSet } from './file-set.js';
+import { fingerprintMatches, isCopyOf, successorStart, type FileSet } from './file-set.js';
 import { errnoCode, inputStatus, isTransientOpenError } from './input-check.js';
 import { OpenRetries, type Unread } from './open-retry.js';
 import { compressedMessage, compressionOf, foreignByteOrderMark, notUtf8Message } from './encoding-check.js';
@@ -132,9 +132,17 @@ export class FileOpener {
         closeSync(fd);
         return;
       } else {
-        copyOf = this.set.copyOrigin(fd, fingerprint, identity.key, reason === 'discovered', lead);
-        const truncated = copyOf ? undefined : this.set.truncatedOrigin(fd, fingerprint);
-        if (truncated !== undefined) start = { kind: 'resume', point: { offset: Math.min(truncated, identity.size), skipPartial: false, carryPhase: 0 } };
+        // Renamed over a file it begins as: that file's next version, read on past its end (or, other content, from the start).
+        const replaced = this.set.replacedAt(path, identity.key);
+        let resumeAt: number | undefined;
+        if (replaced) resumeAt = successorStart(fd, identity.size, replaced);
+        if (resumeAt === undefined) {
+          copyOf = this.set.copyOrigin(fd, fingerprint, identity.key, reason === 'discovered', lead);
+          // A copy at the path of the file it copies replaced it (that file went before it was looked at): not a dormant copy.
+          if (copyOf?.path === path) copyOf = undefined;
+          else if (!copyOf) resumeAt = this.set.truncatedOrigin(fd, fingerprint);
+        }
+        if (resumeAt !== undefined) start = { kind: 'resume', point: { offset: Math.min(resumeAt, identity.size), skipPartial: false, carryPhase: 0 } };
       }
     }
     this.settling.delete(path);

@@ -8,8 +8,10 @@
  * (live files first). It opens nothing and schedules nothing: the pipeline
  * does, so rotation is testable without a worker pool.
  */
+import { readSync } from 'node:fs';
 import { fingerprintHash, fingerprintOf, headBytes, identityOfPath, LEAD_BYTES, sameFingerprint, type Fingerprint } from '../checkpoint/identity.js';
 import type { CheckpointedFile, ResumePoint } from '../checkpoint/manifest.js';
+import { Framing } from '../parser/contract.js';
 import type { FileCursor } from './file-cursor.js';
 
 /** A new file shorter than this is not compared with others as a possible copy. */
@@ -33,6 +35,8 @@ export class FileSet {
   /** Changes whenever `files` does (a file added or removed, the order changed): positions in it are valid for one version. */
   version = 0;
   private readonly byPath = new Map<string, FileCursor>();
+  /** The file a path named before it was detached from it (replaced, renamed away, deleted), until that file is let go. */
+  private readonly lastAt = new Map<string, FileCursor>();
   private readonly byIdentity = new Map<string, FileCursor>();
   /**
    * Files by the hash of their first LEAD_BYTES bytes (FileCursor.lead), which
@@ -77,6 +81,7 @@ export class FileSet {
 
   remove(file: FileCursor): void {
     if (this.byPath.get(file.path) === file) this.byPath.delete(file.path);
+    if (this.lastAt.get(file.path) === file) this.lastAt.delete(file.path);
     if (this.byIdentity.get(file.identity) === file) this.byIdentity.delete(file.identity);
     this.unindexLead(file);
     const i = this.files.indexOf(file);
@@ -118,6 +123,7 @@ export class FileSet {
   moveTo(file: FileCursor, path: string, now: number): void {
     if (file.path === path) return;
     if (this.byPath.get(file.path) === file) this.byPath.delete(file.path);
+    if (this.lastAt.get(file.path) === file) this.lastAt.delete(file.path);
     const displaced = this.byPath.get(path);
     if (displaced && displaced !== file) this.detach(displaced, path, now);
     file.path = path;
@@ -127,9 +133,18 @@ export class FileSet {
 
   /** The path no longer names this file (rotated away, replaced, deleted): drain it, then let it go. */
   detach(file: FileCursor, path: string, now: number): void {
-    if (this.byPath.get(path) === file) this.byPath.delete(path);
+    if (this.byPath.get(path) === file) {
+      this.byPath.delete(path);
+      this.lastAt.set(path, file);
+    }
     file.detached = true;
     file.lastChangeAt = now;
+  }
+
+  /** The file last read at `path` that another file (`identity`) now stands at, if it is still known. */
+  replacedAt(path: string, identity: string): FileCursor | undefined {
+    const there = this.byPath.get(path) ?? this.lastAt.get(path);
+    return there && there.identity !== identity && this.has(there) ? there : undefined;
   }
 
   /** A matched path disappeared (renamed or deleted): its file is detached until seen elsewhere. */
@@ -281,6 +296,43 @@ export function isCopyOf(fd: number, fingerprint: Fingerprint, original: FileCur
   // The original's content now is not what it was once truncated.
   if (original.truncated || !original.isOpen) return false;
   return sameFingerprint(fingerprintOf(original.fd, fingerprint.bytes), fingerprint);
+}
+
+/** Bytes compared at the start and just before the end of a file renamed over, to take the new one for its next version. */
+const SUCCESSOR_COMPARED_BYTES = 4096;
+
+/**
+ * Where to read on in a file that was renamed over `original`'s path (a
+ * writer that rewrites its file whole and renames it into place, an editor's
+ * save): the original's end, when the new file holds it (as long, the same
+ * first bytes and the same bytes just before that end), or undefined: then
+ * the new file is other content, read from the start. Such a file is never a
+ * dormant copy (copytruncate's copy sits at another path): nothing would ever
+ * wake it. A whole document (.json) is always read again: a new version of
+ * it is a new document.
+ */
+export function successorStart(fd: number, size: number, original: FileCursor): number | undefined {
+  if (original.truncated || !original.isOpen || original.framing !== Framing.Lines) return undefined;
+  const end = original.currentSize();
+  if (size < end || end === 0) return undefined;
+  const head = Math.min(end, SUCCESSOR_COMPARED_BYTES);
+  return sameBytes(fd, original.fd, 0, head) && sameBytes(fd, original.fd, end - head, head) ? end : undefined;
+}
+
+function sameBytes(a: number, b: number, position: number, length: number): boolean {
+  const mine = Buffer.allocUnsafe(length);
+  const theirs = Buffer.allocUnsafe(length);
+  return readFully(a, mine, position) === length && readFully(b, theirs, position) === length && mine.equals(theirs);
+}
+
+function readFully(fd: number, into: Buffer, position: number): number {
+  let done = 0;
+  while (done < into.length) {
+    const n = readSync(fd, into, done, into.length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
 }
 
 /** The order files are planned and emitted in: live files first, then the rest in discovery order. */
