@@ -123,17 +123,20 @@ function binaryLines(bytes: number): string[] {
 }
 
 describe.each(['js', 'native'] as const)('files that hold no records (%s parser)', (parser) => {
-  it('a binary or CSV file the glob matches is said once each, with the reasons and how it begins; files with records are not', async () => {
+  it('a binary, a CSV or a pretty-printed JSON file the glob matches is said once each, with the reasons and how it begins; files with records are not', async () => {
     const csv = ['id,price,note\n', ...Array.from({ length: 500 }, (_, i) => `o-${i},${100 + i},Zürich\n`)];
     const lateGarbage = [...lines(3000, (i) => NOW_MS + 5000 + i), ...Array.from({ length: 200 }, (_, i) => `oops ${i}\n`)];
     const fewBad = [...Array.from({ length: 99 }, (_, i) => `{"half":${i}\n`), ...lines(100, (i) => NOW_MS + i)];
-    const files = { 'a.ndjson': lines(3000, (i) => NOW_MS + i), 'b-binary.ndjson': binaryLines(200_000), 'c-table.ndjson': csv, 'd-late.ndjson': lateGarbage, 'e-few.ndjson': fewBad };
+    const pretty = Array.from({ length: 40 }, (_, i) => JSON.stringify({ id: `p-${i}`, note: 'Zürich', timestamp: NOW_MS }, null, 2) + '\n');
+    const files = { 'a.ndjson': lines(3000, (i) => NOW_MS + i), 'b-binary.ndjson': binaryLines(200_000), 'c-table.ndjson': csv, 'd-late.ndjson': lateGarbage, 'e-few.ndjson': fewBad, 'f-pretty.ndjson': pretty };
     // The binary file is written as latin1 bytes, not as UTF-8 of those characters.
     const { warnings, stats, out } = await runOnce(files, parser, 'id', 'timestamp', { 'b-binary.ndjson': 'latin1' });
-    const said = warnings.filter(([, code]) => code === 'ORDERTAIL_INPUT_NOT_RECORDS');
-    expect(said.map(([m]) => m.split(':')[0]!.replace(/^.*\//, ''))).toEqual(['b-binary.ndjson', 'c-table.ndjson']);
-    expect(said[1]![0]).toMatch(/c-table\.ndjson: none of its first 501 lines is a JSON record \(invalid_json 501; the first begins "id,price,note"\): not NDJSON\?/);
-    expect(said[0]![0]).toMatch(/b-binary\.ndjson: none of its first \d+ lines is a JSON record \(invalid_json \d+/);
+    const said = new Map(warnings.filter(([, code]) => code === 'ORDERTAIL_INPUT_NOT_RECORDS').map(([m]) => [m.split(':')[0]!.replace(/^.*\//, ''), m]));
+    expect([...said.keys()].sort()).toEqual(['b-binary.ndjson', 'c-table.ndjson', 'f-pretty.ndjson']);
+    expect(warnings.filter(([, code]) => code === 'ORDERTAIL_INPUT_NOT_RECORDS')).toHaveLength(3);
+    expect(said.get('c-table.ndjson')).toMatch(/c-table\.ndjson: none of its first 501 lines is a JSON record \(invalid_json 501; the first begins "id,price,note"\): not NDJSON\?/);
+    expect(said.get('b-binary.ndjson')).toMatch(/b-binary\.ndjson: none of its first \d+ lines is a JSON record \(invalid_json \d+.*\): not NDJSON\?/);
+    expect(said.get('f-pretty.ndjson')).toMatch(/f-pretty\.ndjson: none of its first 200 lines is a JSON record \(.*; the first begins "\{"\): It looks like JSON written over several lines/);
     // Every record of the other files taken (the same ids in three of them: one copy out), every other line rejected, as before.
     expect(out.split('\n').filter(Boolean)).toHaveLength(3000);
     expect(stats.duplicates).toBe(3100);

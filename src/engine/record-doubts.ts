@@ -146,10 +146,14 @@ export function describeDoubt(doubt: RecordDoubt, context: DoubtContext): DoubtL
     };
   }
   if (doubt.kind === 'not-records') {
+    // A record written over several lines starts with a line that is a lone '{' (or '[' for an array of them).
+    const spread = /^\s*[[{]\s*$/.test(doubt.record)
+      ? 'It looks like JSON written over several lines (pretty-printed): records are read one per line (NDJSON), or a file named .json is read as one document. '
+      : 'not NDJSON? A binary, compressed or other-format file the input glob matches has every line rejected (counted, dead-lettered): narrow the glob to leave it out. ';
     return {
       message:
         `${doubt.file}: none of its first ${doubt.lines} lines is a JSON record (${doubt.reasons}; the first begins ${JSON.stringify(doubt.record)}): ` +
-        'not NDJSON? A binary, compressed or other-format file the input glob matches has every line rejected (counted, dead-lettered): narrow the glob to leave it out. ' +
+        spread +
         'Said once per file',
       code: 'ORDERTAIL_INPUT_NOT_RECORDS',
     };
