@@ -3,7 +3,7 @@
  * content of a truncated file, a file a checkpoint knows — decided by the set
  * of followed files alone: real files, no worker pool, no engine.
  */
-import { appendFileSync, closeSync, copyFileSync, openSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, fstatSync, openSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fingerprintOf, identityOfFd } from '../dist/src/checkpoint/identity.js';
@@ -39,7 +39,7 @@ describe('the set of followed files', () => {
     set.add(original);
     copyFileSync(log, join(dir, 'app.log.1'));
     writeFileSync(join(dir, 'other.log'), lines(500, 600));
-    const copyOf = (p: string, deep: boolean) => opened(p, (fd) => set.copyOrigin(fd, fingerprintOf(fd), identityOfFd(fd).key, deep));
+    const copyOf = (p: string, deep: boolean) => opened(p, (fd) => set.copyOrigin(fd, fstatSync(fd).size, fingerprintOf(fd), identityOfFd(fd).key, deep));
     expect(copyOf(join(dir, 'app.log.1'), false)).toBe(original);
     expect(copyOf(join(dir, 'other.log'), true)).toBeUndefined();
     // The original grew after the copy: still recognised when looking deep (prefixes of different lengths).
@@ -70,7 +70,7 @@ describe('the set of followed files', () => {
     writeFileSync(late, '{"id":1}\n');
     const lateFile = cursor(late);
     set.add(lateFile);
-    const copyOf = (p: string, deep: boolean) => opened(p, (fd) => set.copyOrigin(fd, fingerprintOf(fd), identityOfFd(fd).key, deep));
+    const copyOf = (p: string, deep: boolean) => opened(p, (fd) => set.copyOrigin(fd, fstatSync(fd).size, fingerprintOf(fd), identityOfFd(fd).key, deep));
     // The copy was made, then the original grew: the copy is the shorter.
     copyFileSync(log, join(dir, 'app.log.1'));
     appendFileSync(log, lines(10, 12));
@@ -88,6 +88,26 @@ describe('the set of followed files', () => {
     set.refreshFingerprint(lateFile);
     copyFileSync(late, join(dir, 'late.log.1'));
     expect(copyOf(join(dir, 'late.log.1'), false)).toBe(lateFile);
+  });
+
+  it('a file sharing more than its first 1 KiB with another (a long common preamble) is not its copy; a copy is, and a copy still being written', () => {
+    const dir = workdir();
+    const preamble = Array.from({ length: 20 }, (_, i) => `{"type":"schema","field":${i},"name":"Zürich ордер"}\n`).join('');
+    const log = join(dir, 'orders-10.log');
+    writeFileSync(log, preamble + lines(0, 100));
+    const set = new FileSet();
+    const original = cursor(log, true);
+    set.add(original);
+    const copyOf = (p: string, deep: boolean) => opened(p, (fd) => set.copyOrigin(fd, fstatSync(fd).size, fingerprintOf(fd), identityOfFd(fd).key, deep));
+    writeFileSync(join(dir, 'orders-11.log'), preamble + lines(500, 600));
+    expect(Buffer.byteLength(preamble)).toBeGreaterThan(1024);
+    expect(copyOf(join(dir, 'orders-11.log'), true)).toBeUndefined();
+    expect(copyOf(join(dir, 'orders-11.log'), false)).toBeUndefined();
+    copyFileSync(log, join(dir, 'orders-10.log.1'));
+    expect(copyOf(join(dir, 'orders-10.log.1'), true)).toBe(original);
+    // A cp under way: the first 3 KiB so far.
+    writeFileSync(join(dir, 'partial.log'), readFileSync(log).subarray(0, 3072));
+    expect(copyOf(join(dir, 'partial.log'), true)).toBe(original);
   });
 
   it('a copy of a truncated file resumes where the reading of its original stood', () => {

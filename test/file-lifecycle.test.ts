@@ -435,6 +435,38 @@ describe('file lifecycle while following', () => {
     await expectExactlyOnce(f, [...ids, ...Array.from({ length: 200 }, (_, i) => `d2-${i}`)]);
   });
 
+  it("each hour's file opening with the same header record: a new file that only begins as another is read, whether its header comes alone or with records", async () => {
+    // Before, a new file whose first bytes repeated another's was taken for a copytruncate copy
+    // of it and never read: every record of the next hour's file lost.
+    const dir = workdir('ordertail-life-');
+    const logs = join(dir, 'logs');
+    mkdirSync(logs);
+    const header = '{"type":"header","schema":"orders-v2","app":"gateway","host":"fra-1","note":"Zürich"}\n';
+    const hour = (h: number, n: number) => header + lines(`h${h}`, 0, n);
+    writeFileSync(join(logs, 'orders-10.ndjson'), hour(10, 300));
+    const f = await follow(dir, join(logs, '*.ndjson'));
+    await emitted(f, 301, 'the first hour');
+    // The next hour's file: its header first, alone for a while, then records.
+    const next = join(logs, 'orders-11.ndjson');
+    writeFileSync(next, header);
+    await sleep(700);
+    for (let k = 0; k < 5; k++) {
+      appendFileSync(next, lines('h11', k * 20, 20));
+      await sleep(50);
+    }
+    // One written whole at once, and a real copy (which must still not be read again).
+    writeFileSync(join(logs, 'orders-12.ndjson'), hour(12, 50));
+    copyFileSync(join(logs, 'orders-10.ndjson'), join(logs, 'orders-10.ndjson.bak'));
+    copyFileSync(join(logs, 'orders-10.ndjson'), join(logs, 'orders-10-copy.ndjson'));
+    await emitted(f, 301 + 101 + 51, 'the next hours');
+    await settle(f.engine);
+    await f.engine.stop();
+    const out = readFileSync(f.sink, 'utf8').split('\n').filter(Boolean);
+    const want = [hour(10, 300), hour(11, 100), hour(12, 50)].join('').split('\n').filter(Boolean);
+    expect(out.length, `warnings: ${JSON.stringify(f.warnings)}`).toBe(want.length);
+    expect([...out].sort()).toEqual([...want].sort());
+  });
+
   it('new files appearing in the glob are read from their start', async () => {
     const dir = workdir('ordertail-life-');
     const logs = join(dir, 'logs');

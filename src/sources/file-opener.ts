@@ -137,7 +137,7 @@ export class FileOpener {
         let resumeAt: number | undefined;
         if (replaced) resumeAt = successorStart(fd, identity.size, replaced);
         if (resumeAt === undefined) {
-          copyOf = this.set.copyOrigin(fd, fingerprint, identity.key, reason === 'discovered', lead);
+          copyOf = this.set.copyOrigin(fd, identity.size, fingerprint, identity.key, reason === 'discovered', lead);
           // A copy at the path of the file it copies replaced it (that file went before it was looked at): not a dormant copy.
           if (copyOf?.path === path) copyOf = undefined;
           else if (!copyOf) resumeAt = this.set.truncatedOrigin(fd, fingerprint);

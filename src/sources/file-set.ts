@@ -193,7 +193,7 @@ export class FileSet {
    * pair of thousands of start-up files). `lead`: the new file's
    * FileCursor.lead when the caller has it (saves reading its head again).
    */
-  copyOrigin(fd: number, fingerprint: Fingerprint, identity: string, deep: boolean, lead?: string): FileCursor | undefined {
+  copyOrigin(fd: number, size: number, fingerprint: Fingerprint, identity: string, deep: boolean, lead?: string): FileCursor | undefined {
     if (fingerprint.bytes < MIN_COPY_BYTES) return undefined;
     // The new file's first bytes are read once (only if a candidate needs them), each prefix length hashed once.
     const prefixes = new HeadPrefixes(fd, fingerprint.bytes);
@@ -202,7 +202,7 @@ export class FileSet {
       if (other.identity === identity || other.copyOf || (first && byPriority(other, first) > 0)) continue;
       // Not deep (start-up): only a copy with a fingerprint of the same length, i.e. the same hash.
       if (!deep && other.fingerprint.bytes !== fingerprint.bytes) continue;
-      if (isCopyOf(fd, fingerprint, other, prefixes)) first = other;
+      if (isCopyOf(fd, fingerprint, other, prefixes) && copyHoldsOriginal(fd, size, other)) first = other;
     }
     return first;
   }
@@ -298,7 +298,7 @@ export function isCopyOf(fd: number, fingerprint: Fingerprint, original: FileCur
   return sameFingerprint(fingerprintOf(original.fd, fingerprint.bytes), fingerprint);
 }
 
-/** Bytes compared at the start and just before the end of a file renamed over, to take the new one for its next version. */
+/** Bytes compared just before the end of a copy, and at the start and end of a file renamed over (its next version). */
 const SUCCESSOR_COMPARED_BYTES = 4096;
 
 /**
@@ -317,6 +317,31 @@ export function successorStart(fd: number, size: number, original: FileCursor): 
   if (size < end || end === 0) return undefined;
   const head = Math.min(end, SUCCESSOR_COMPARED_BYTES);
   return sameBytes(fd, original.fd, 0, head) && sameBytes(fd, original.fd, end - head, head) ? end : undefined;
+}
+
+/**
+ * Does the file at `fd` (`size` bytes) hold what `original` holds, as a copy
+ * does (copytruncate's, a `cp` still under way, one written on after it was
+ * made): the same bytes just before the shorter one's end? A file that only
+ * begins as another (each hour's file opening with the same header record)
+ * does not, once it holds more than that: taken for a copy, it would never be
+ * read. Only an original that still holds what was read can say so: one
+ * truncated or rewritten (seen as such or not yet) holds other bytes now, and
+ * the first bytes compared before are all there is to go by.
+ */
+export function copyHoldsOriginal(fd: number, size: number, original: FileCursor): boolean {
+  if (original.truncated) return true;
+  try {
+    const originalSize = original.currentSize();
+    if (originalSize < original.observedSize) return true;
+    const end = Math.min(size, originalSize);
+    const length = Math.min(end, SUCCESSOR_COMPARED_BYTES);
+    if (sameBytes(fd, original.fd, end - length, length)) return true;
+    return !fingerprintMatches(original.fd, original.fingerprint);
+  } catch {
+    // The original cannot be read (its path names another file now): not known to be a copy, so read.
+    return false;
+  }
 }
 
 function sameBytes(a: number, b: number, position: number, length: number): boolean {
