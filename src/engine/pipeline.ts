@@ -25,7 +25,7 @@ import { descriptorBudget } from '../sources/fd-limit.js';
 import { errnoCode, isTransientOpenError } from '../sources/input-check.js';
 import type { Unread } from '../sources/open-retry.js';
 import { UnwrittenSpace } from '../sources/unwritten-space.js';
-import { byPriority, copyHoldsOriginal, FileSet } from '../sources/file-set.js';
+import { byPriority, FileSet } from '../sources/file-set.js';
 import { FileOpener, type AddReason } from '../sources/file-opener.js';
 import type { CheckpointedFile } from '../checkpoint/manifest.js';
 import type { FileTelemetry } from '../metrics/telemetry.js';
@@ -437,7 +437,7 @@ export class Pipeline {
       return;
     }
     // A copy that grows into other bytes than its original's was a file that only began as it: read it, from its start.
-    if (file.copyOf && !copyHoldsOriginal(file.fd, file.currentSize(), file.copyOf)) {
+    if (file.copyOf && !this.set.copyHolds(file.fd, file.currentSize(), file.copyOf)) {
       this.fileLogs.get(file)?.debug({ copyOf: file.copyOf.path }, 'not a copy after all: grew into other bytes than the original; read from the start');
       file.copyOf = undefined;
     }

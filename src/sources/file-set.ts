@@ -202,9 +202,35 @@ export class FileSet {
       if (other.identity === identity || other.copyOf || (first && byPriority(other, first) > 0)) continue;
       // Not deep (start-up): only a copy with a fingerprint of the same length, i.e. the same hash.
       if (!deep && other.fingerprint.bytes !== fingerprint.bytes) continue;
-      if (isCopyOf(fd, fingerprint, other, prefixes) && copyHoldsOriginal(fd, size, other)) first = other;
+      if (isCopyOf(fd, fingerprint, other, prefixes) && this.copyHolds(fd, size, other)) first = other;
     }
     return first;
+  }
+
+  /**
+   * Does the file at `fd` (`size` bytes) hold what `original` holds, as a
+   * copy does (copytruncate's, a `cp` still under way, one written on after
+   * it was made): the same bytes just before the shorter one's end? A file
+   * that only begins as another (each hour's file opening with the same
+   * header record) does not, once it holds more than that: taken for a copy,
+   * it would never be read. Only an original that still holds what was read
+   * can say so: one truncated or rewritten (seen as such or not yet) holds
+   * other bytes now, and one let go is not opened again; the first bytes
+   * compared before are then all there is to go by.
+   */
+  copyHolds(fd: number, size: number, original: FileCursor): boolean {
+    if (original.truncated || !this.has(original)) return true;
+    try {
+      const originalSize = original.currentSize();
+      if (originalSize < original.observedSize) return true;
+      const end = Math.min(size, originalSize);
+      const length = Math.min(end, COPY_COMPARED_BYTES);
+      if (sameBytes(fd, original.fd, end - length, length)) return true;
+      return !fingerprintMatches(original.fd, original.fingerprint);
+    } catch {
+      // The original cannot be read (its path names another file now): not known to be a copy, so read.
+      return false;
+    }
   }
 
   /** A truncated file's earlier content, copied before the truncation: resume where its reading stood. */
@@ -299,7 +325,7 @@ export function isCopyOf(fd: number, fingerprint: Fingerprint, original: FileCur
 }
 
 /** Bytes compared just before the end of a copy, and at the start and end of a file renamed over (its next version). */
-const SUCCESSOR_COMPARED_BYTES = 4096;
+const COPY_COMPARED_BYTES = 4096;
 
 /**
  * Where to read on in a file that was renamed over `original`'s path (a
@@ -315,33 +341,8 @@ export function successorStart(fd: number, size: number, original: FileCursor): 
   if (original.truncated || !original.isOpen || original.framing !== Framing.Lines) return undefined;
   const end = original.currentSize();
   if (size < end || end === 0) return undefined;
-  const head = Math.min(end, SUCCESSOR_COMPARED_BYTES);
+  const head = Math.min(end, COPY_COMPARED_BYTES);
   return sameBytes(fd, original.fd, 0, head) && sameBytes(fd, original.fd, end - head, head) ? end : undefined;
-}
-
-/**
- * Does the file at `fd` (`size` bytes) hold what `original` holds, as a copy
- * does (copytruncate's, a `cp` still under way, one written on after it was
- * made): the same bytes just before the shorter one's end? A file that only
- * begins as another (each hour's file opening with the same header record)
- * does not, once it holds more than that: taken for a copy, it would never be
- * read. Only an original that still holds what was read can say so: one
- * truncated or rewritten (seen as such or not yet) holds other bytes now, and
- * the first bytes compared before are all there is to go by.
- */
-export function copyHoldsOriginal(fd: number, size: number, original: FileCursor): boolean {
-  if (original.truncated) return true;
-  try {
-    const originalSize = original.currentSize();
-    if (originalSize < original.observedSize) return true;
-    const end = Math.min(size, originalSize);
-    const length = Math.min(end, SUCCESSOR_COMPARED_BYTES);
-    if (sameBytes(fd, original.fd, end - length, length)) return true;
-    return !fingerprintMatches(original.fd, original.fingerprint);
-  } catch {
-    // The original cannot be read (its path names another file now): not known to be a copy, so read.
-    return false;
-  }
 }
 
 function sameBytes(a: number, b: number, position: number, length: number): boolean {
