@@ -135,7 +135,7 @@ export class FileOpener {
         // Renamed over a file it begins as: that file's next version, read on past its end (or, other content, from the start).
         const replaced = this.set.replacedAt(path, identity.key);
         let resumeAt: number | undefined;
-        if (replaced) resumeAt = successorStart(fd, identity.size, replaced);
+        if (replaced) resumeAt = successorStart(fd, identity.size, fingerprint, replaced);
         if (resumeAt === undefined) {
           copyOf = this.set.copyOrigin(fd, identity.size, fingerprint, identity.key, reason === 'discovered', lead);
           // A copy at the path of the file it copies replaced it (that file went before it was looked at): not a dormant copy.

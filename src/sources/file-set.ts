@@ -331,18 +331,20 @@ const COPY_COMPARED_BYTES = 4096;
  * Where to read on in a file that was renamed over `original`'s path (a
  * writer that rewrites its file whole and renames it into place, an editor's
  * save): the original's end, when the new file holds it (as long, the same
- * first bytes and the same bytes just before that end), or undefined: then
- * the new file is other content, read from the start. Such a file is never a
- * dormant copy (copytruncate's copy sits at another path): nothing would ever
- * wake it. A whole document (.json) is always read again: a new version of
- * it is a new document.
+ * first bytes — its fingerprint — and the same bytes just before that end),
+ * or undefined: then the new file is other content, read from the start.
+ * Such a file is never a dormant copy (copytruncate's copy sits at another
+ * path): nothing would ever wake it. A whole document (.json) is always read
+ * again: a new version of it is a new document.
  */
-export function successorStart(fd: number, size: number, original: FileCursor): number | undefined {
+export function successorStart(fd: number, size: number, fingerprint: Fingerprint, original: FileCursor): number | undefined {
   if (original.truncated || !original.isOpen || original.framing !== Framing.Lines) return undefined;
   const end = original.currentSize();
   if (size < end || end === 0) return undefined;
-  const head = Math.min(end, COPY_COMPARED_BYTES);
-  return sameBytes(fd, original.fd, 0, head) && sameBytes(fd, original.fd, end - head, head) ? end : undefined;
+  // A short original is compared whole by the window before its end.
+  const length = Math.min(end, COPY_COMPARED_BYTES);
+  if (end > length && !isCopyOf(fd, fingerprint, original)) return undefined;
+  return sameBytes(fd, original.fd, end - length, length) ? end : undefined;
 }
 
 function sameBytes(a: number, b: number, position: number, length: number): boolean {
